@@ -1,0 +1,59 @@
+/**
+ * The validated configuration: one object that every other module receives.
+ * Nothing here reads files; see load.ts.
+ */
+import type { ConflictPolicy, SyncMode } from './schema.js';
+
+export interface MysqlConfig {
+  host: string;
+  port: number;
+  user: string;
+  /** Secret: never printed, logged or placed in process arguments. */
+  password: string;
+  database: string;
+  ssl: boolean;
+  sslCa: string | undefined;
+  connectTimeoutMs: number;
+}
+
+export interface SyncConfig {
+  mode: SyncMode;
+  intervalMs: number;
+  conflictPolicy: ConflictPolicy;
+  /** Whether CONFLICT_POLICY was set explicitly (otherwise it follows the mode). */
+  conflictPolicyExplicit: boolean;
+  tables: string[];
+  exclude: string[];
+  batchSize: number;
+  logRetentionMs: number;
+  holeTimeoutMs: number;
+}
+
+export interface LogConfig {
+  file: string;
+  level: 'debug' | 'info' | 'warn' | 'error';
+  maxSizeBytes: number;
+  maxFiles: number;
+}
+
+export interface Config {
+  sqlitePath: string;
+  /** false: SQLite only (DUAL_DATABASE=false); capture still queues changes. */
+  dualDatabase: boolean;
+  nodeId: string | undefined;
+  mysql: MysqlConfig;
+  sync: SyncConfig;
+  log: LogConfig;
+  pidFile: string;
+  /** The .env file the values were read from, if any. */
+  envFile: string | undefined;
+}
+
+export function defaultConflictPolicy(mode: SyncMode): ConflictPolicy {
+  return mode === 'mysql_primary' ? 'hub-wins' : 'node-wins';
+}
+
+/** A description of the hub that is safe to print (no password). */
+export function describeMysql(m: MysqlConfig): string {
+  return `${m.user}@${m.host}:${m.port}/${m.database}${m.ssl ? ' (TLS)' : ''}`;
+}

@@ -1,0 +1,4 @@
+/** Identifier quoting for MySQL/MariaDB: backticks, embedded backticks doubled. */
+export function quoteMysqlId(name: string): string {
+  return `\`${name.replaceAll('`', '``')}\``;
+}

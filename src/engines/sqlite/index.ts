@@ -1,0 +1,3 @@
+export * from './introspect.js';
+export * from './open.js';
+export * from './quote.js';

@@ -1,0 +1,120 @@
+/**
+ * Opening the local SQLite file with the settings every dualdb connection needs:
+ * WAL (readers never block the Python writer), a busy timeout (wait for the
+ * writer's lock instead of failing), foreign keys on, and exact 64-bit integers.
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { SqliteError } from '../../util/errors.js';
+
+export type SqliteDb = Database.Database;
+
+export interface OpenSqliteOptions {
+  /** Create the file (and its folder) when missing. Default false. */
+  create?: boolean;
+  readonly?: boolean;
+  busyTimeoutMs?: number;
+  /** Return every INTEGER as BigInt (exact beyond 2^53). Default true. */
+  safeIntegers?: boolean;
+}
+
+const SQLITE_MAGIC = 'SQLite format 3\u0000';
+
+/** Reads the 16-byte header so "not a database" is reported before any pragma runs. */
+function looksLikeSqlite(file: string): boolean {
+  const size = statSync(file).size;
+  if (size === 0) return true; // an empty file is a valid, empty database
+  if (size < 16) return false;
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(16);
+    readSync(fd, buf, 0, 16, 0);
+    return buf.toString('latin1') === SQLITE_MAGIC;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function openSqlite(file: string, options: OpenSqliteOptions = {}): SqliteDb {
+  const abs = path.resolve(file);
+  if (!existsSync(abs)) {
+    if (!options.create) {
+      throw new SqliteError('missing', `SQLite file ${abs} does not exist`, {
+        hint: 'check SQLITE_DB_PATH, or run `dualdb setup` to create it',
+      });
+    }
+    mkdirSync(path.dirname(abs), { recursive: true });
+  } else if (statSync(abs).isDirectory()) {
+    throw new SqliteError('not-a-database', `${abs} is a folder, not a SQLite database file`, {
+      hint: `SQLITE_DB_PATH must name the database file itself, e.g. ${path.join(abs, 'epi_detection.db')}`,
+    });
+  } else if (!looksLikeSqlite(abs)) {
+    throw new SqliteError('not-a-database', `${abs} is not a SQLite database`, {
+      hint: 'SQLITE_DB_PATH points at another kind of file; fix the path',
+    });
+  }
+  let db: SqliteDb;
+  try {
+    db = new Database(abs, {
+      readonly: options.readonly ?? false,
+      fileMustExist: !options.create,
+    });
+  } catch (e) {
+    throw sqliteFailure(e, abs);
+  }
+  try {
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    if (!options.readonly) {
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (String(mode).toLowerCase() !== 'wal' && String(mode).toLowerCase() !== 'memory') {
+        throw new SqliteError('other', `could not switch ${abs} to WAL mode (it is in ${String(mode)} mode)`, {
+          hint: 'close other programs that hold the file open in exclusive mode',
+        });
+      }
+      db.pragma('synchronous = NORMAL');
+    }
+    db.pragma('foreign_keys = ON');
+    db.defaultSafeIntegers(options.safeIntegers ?? true);
+    // Touch the schema so corruption and lock problems show here, not later.
+    db.prepare('SELECT count(*) FROM sqlite_schema').get();
+  } catch (e) {
+    db.close();
+    throw sqliteFailure(e, abs);
+  }
+  return db;
+}
+
+/** Maps a better-sqlite3 error to a SqliteError with the cause and the fix. */
+export function sqliteFailure(e: unknown, file: string): SqliteError {
+  if (e instanceof SqliteError) return e;
+  const code = (e as { code?: string }).code ?? '';
+  const msg = (e as Error).message ?? String(e);
+  if (code === 'SQLITE_NOTADB') {
+    return new SqliteError('not-a-database', `${file} is not a SQLite database`, {
+      hint: 'SQLITE_DB_PATH points at another kind of file; fix the path',
+      cause: e,
+    });
+  }
+  if (code === 'SQLITE_CORRUPT') {
+    return new SqliteError('corrupt', `${file} is corrupt (${msg})`, {
+      hint: 'restore it from a backup, or recover it with `sqlite3 file .recover`',
+      cause: e,
+    });
+  }
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return new SqliteError('locked', `${file} is locked by another process`, {
+      hint: 'another program holds a long write transaction or an exclusive lock; close it and retry',
+      cause: e,
+    });
+  }
+  if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM') {
+    return new SqliteError('readonly', `cannot open ${file} for writing (${msg})`, {
+      hint: 'check the permissions of the file and of its folder (SQLite needs to create -wal and -shm files there)',
+      cause: e,
+    });
+  }
+  return new SqliteError('other', `SQLite error on ${file}: ${msg}`, {
+    cause: e,
+  });
+}

@@ -1,0 +1,177 @@
+/**
+ * Health probes for both sides: reachable or not (with the diagnosis), version,
+ * round-trip latency, sizes, SQLite integrity. Pure domain: the CLI and the
+ * monitor render the result.
+ */
+import { existsSync, statSync } from 'node:fs';
+import type { Config } from '../config/config.js';
+import { MysqlHub } from '../engines/mysql/connect.js';
+import { diagnoseMysqlError } from '../engines/mysql/diagnose.js';
+import { mysqlDatabaseBytes } from '../engines/mysql/introspect.js';
+import { openSqlite, type SqliteDb, sqliteFailure } from '../engines/sqlite/open.js';
+import { DualdbError, MysqlError } from '../util/errors.js';
+import { EXIT } from '../util/exit-codes.js';
+
+export interface Problem {
+  code: string;
+  message: string;
+  hint: string | undefined;
+}
+
+export interface SqliteHealth {
+  ok: boolean;
+  path: string;
+  bytes: number | null;
+  walBytes: number | null;
+  version: string | null;
+  latencyMs: number | null;
+  integrity: string | null;
+  journalMode: string | null;
+  error?: Problem;
+}
+
+export interface MysqlHealth {
+  ok: boolean;
+  enabled: boolean;
+  endpoint: string;
+  version: string | null;
+  latencyMs: number | null;
+  bytes: number | null;
+  clustered: boolean | null;
+  error?: Problem;
+}
+
+export interface HealthReport {
+  ok: boolean;
+  sqlite: SqliteHealth;
+  mysql: MysqlHealth;
+  exitCode: number;
+}
+
+export function problemOf(e: unknown): Problem {
+  if (e instanceof DualdbError) return { code: e.code, message: e.message, hint: e.hint };
+  return {
+    code: 'ERROR',
+    message: e instanceof Error ? e.message : String(e),
+    hint: undefined,
+  };
+}
+
+export function fileBytes(p: string): number | null {
+  return existsSync(p) ? statSync(p).size : null;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+}
+
+export function probeSqlite(path: string, options: { full?: boolean; db?: SqliteDb } = {}): SqliteHealth {
+  const base: SqliteHealth = {
+    ok: false,
+    path,
+    bytes: fileBytes(path),
+    walBytes: fileBytes(`${path}-wal`),
+    version: null,
+    latencyMs: null,
+    integrity: null,
+    journalMode: null,
+  };
+  let db = options.db;
+  const owned = !db;
+  try {
+    db ??= openSqlite(path, { readonly: true });
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = process.hrtime.bigint();
+      db.prepare('SELECT 1').get();
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    base.latencyMs = median(times);
+    base.version = String((db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v);
+    base.journalMode = String(db.pragma('journal_mode', { simple: true }));
+    const check = db.prepare(options.full ? 'PRAGMA integrity_check' : 'PRAGMA quick_check').all() as Record<string, string>[];
+    const messages = check.map((r) => String(Object.values(r)[0]));
+    base.integrity = messages.length === 1 && messages[0] === 'ok' ? 'ok' : integrityProblems(messages);
+    base.ok = base.integrity === 'ok';
+    if (!base.ok) {
+      base.error = {
+        code: 'SQLITE_CORRUPT',
+        message: `integrity check failed: ${base.integrity}`,
+        hint: 'restore from a backup or recover with `sqlite3 file .recover`',
+      };
+    }
+  } catch (e) {
+    base.error = problemOf(sqliteFailure(e, path));
+  } finally {
+    if (owned) db?.close();
+  }
+  return base;
+}
+
+/**
+ * integrity_check's findings as one line: SQLite packs several findings into a
+ * row with line breaks under a "*** in database main ***" banner.
+ */
+function integrityProblems(messages: string[]): string {
+  const findings = messages
+    .join('\n')
+    .replace(/\*\*\* in database \S+ \*\*\*/g, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const more = findings.length > 5 ? `; and ${findings.length - 5} more` : '';
+  return findings.slice(0, 5).join('; ') + more;
+}
+
+export async function probeMysql(config: Config, options: { hub?: MysqlHub } = {}): Promise<MysqlHealth> {
+  const m = config.mysql;
+  const base: MysqlHealth = {
+    ok: false,
+    enabled: config.dualDatabase,
+    endpoint: `${m.host}:${m.port}/${m.database}`,
+    version: null,
+    latencyMs: null,
+    bytes: null,
+    clustered: null,
+  };
+  if (!config.dualDatabase) {
+    base.ok = true;
+    return base;
+  }
+  let hub = options.hub;
+  const owned = !hub;
+  try {
+    hub ??= await MysqlHub.connect(m);
+    const times: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = process.hrtime.bigint();
+      await hub.query('SELECT 1');
+      times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    base.latencyMs = median(times);
+    const info = await hub.serverInfo();
+    base.version = info.version;
+    base.clustered = info.clustered;
+    base.bytes = await mysqlDatabaseBytes(hub);
+    base.ok = true;
+  } catch (e) {
+    base.error = problemOf(e instanceof MysqlError ? e : diagnoseMysqlError(e, m));
+  } finally {
+    if (owned) await hub?.close();
+  }
+  return base;
+}
+
+export async function checkHealth(config: Config, options: { full?: boolean } = {}): Promise<HealthReport> {
+  const [sqlite, mysql] = [probeSqlite(config.sqlitePath, options), await probeMysql(config)];
+  const exitCode =
+    !sqlite.ok && !mysql.ok
+      ? EXIT.BOTH_UNAVAILABLE
+      : !sqlite.ok
+        ? EXIT.SQLITE_UNAVAILABLE
+        : !mysql.ok
+          ? EXIT.MYSQL_UNAVAILABLE
+          : EXIT.OK;
+  return { ok: exitCode === EXIT.OK, sqlite, mysql, exitCode };
+}

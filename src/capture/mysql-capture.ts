@@ -1,0 +1,183 @@
+/**
+ * Change capture on the hub: `_dualdb_*` tables and AFTER INSERT/UPDATE/DELETE
+ * triggers per synced table, which log (table, key, op, origin, time) in the
+ * writer's transaction. Triggers need only ordinary privileges (TRIGGER on the
+ * database), so this works on MySQL 8, MariaDB 10.6+ and clustered hubs.
+ *
+ * Session variables, set only on pinned connections (see MysqlHub.withConnection):
+ *  - `@dualdb_origin`: the node id applying a push; logged so that the node does
+ *    not pull its own changes back, while every other node still receives them.
+ *  - `@dualdb_capture_off`: repair and migration copy without logging at all.
+ *
+ * Note: MySQL does not fire triggers for rows changed by ON DELETE/UPDATE CASCADE.
+ * Nodes apply the parent's change with the same foreign keys, so the cascade
+ * happens there too; keep FK definitions identical on both sides.
+ */
+import { createHash } from 'node:crypto';
+import type { MysqlHub } from '../engines/mysql/connect.js';
+import { quoteMysqlId } from '../engines/mysql/quote.js';
+import { type KeyColumn, mysqlKeyExpr } from './keys.js';
+
+export const MYSQL_CAPTURE_VERSION = 1;
+
+export const MYSQL_NOW_MS = 'UNIX_TIMESTAMP(NOW(6)) * 1000';
+
+export const MYSQL_META_DDL = [
+  `CREATE TABLE IF NOT EXISTS _dualdb_changes (
+     seq BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
+     tbl VARCHAR(64) NOT NULL,
+     pk VARCHAR(700) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+     op CHAR(1) NOT NULL,
+     origin VARCHAR(64) NULL,
+     at DOUBLE NOT NULL,
+     KEY _dualdb_changes_key (tbl, pk(255))
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS _dualdb_nodes (
+     node_id VARCHAR(64) NOT NULL PRIMARY KEY,
+     push_cursor BIGINT NOT NULL DEFAULT 0,
+     pull_upto BIGINT UNSIGNED NOT NULL DEFAULT 0,
+     first_seen DATETIME(6) NOT NULL,
+     last_seen DATETIME(6) NOT NULL,
+     state VARCHAR(32) NULL,
+     info TEXT NULL
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS _dualdb_hub_meta (
+     k VARCHAR(64) NOT NULL PRIMARY KEY,
+     v TEXT NULL
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS _dualdb_tables (
+     tbl VARCHAR(64) NOT NULL PRIMARY KEY,
+     pk_columns TEXT NOT NULL,
+     capture_version INT NOT NULL,
+     installed_at DATETIME(6) NOT NULL
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  `CREATE TABLE IF NOT EXISTS _dualdb_heartbeats (
+     node_id VARCHAR(64) NOT NULL PRIMARY KEY,
+     beat BIGINT NOT NULL,
+     sent_ms DOUBLE NOT NULL
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+];
+
+export const MYSQL_META_TABLES = ['_dualdb_changes', '_dualdb_nodes', '_dualdb_hub_meta', '_dualdb_tables', '_dualdb_heartbeats'];
+
+/** Trigger names fit MySQL's 64-character limit whatever the table name. */
+export function mysqlTriggerNames(table: string): string[] {
+  const base = `_dualdb_${table}`;
+  const stem = base.length <= 60 ? base : `${base.slice(0, 50)}_${createHash('sha1').update(table).digest('hex').slice(0, 8)}`;
+  return ['ai', 'au', 'ad'].map((s) => `${stem}_${s}`);
+}
+
+function literal(s: string): string {
+  return `'${s.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+}
+
+export function mysqlTriggerDdl(table: string, key: KeyColumn[]): string[] {
+  const t = quoteMysqlId(table);
+  const lit = literal(table);
+  const [ai, au, ad] = mysqlTriggerNames(table).map(quoteMysqlId);
+  const newKey = mysqlKeyExpr(key, 'NEW');
+  const oldKey = mysqlKeyExpr(key, 'OLD');
+  const log = (k: string, op: string) =>
+    `INSERT INTO _dualdb_changes (tbl, pk, op, origin, at) VALUES (${lit}, ${k}, '${op}', @dualdb_origin, ${MYSQL_NOW_MS});`;
+  return [
+    `CREATE TRIGGER ${ai} AFTER INSERT ON ${t} FOR EACH ROW
+     BEGIN
+       IF @dualdb_capture_off IS NULL THEN ${log(newKey, 'I')} END IF;
+     END`,
+    `CREATE TRIGGER ${au} AFTER UPDATE ON ${t} FOR EACH ROW
+     BEGIN
+       IF @dualdb_capture_off IS NULL THEN
+         IF NOT (${oldKey} <=> ${newKey}) THEN ${log(oldKey, 'D')} END IF;
+         ${log(newKey, 'U')}
+       END IF;
+     END`,
+    `CREATE TRIGGER ${ad} AFTER DELETE ON ${t} FOR EACH ROW
+     BEGIN
+       IF @dualdb_capture_off IS NULL THEN ${log(oldKey, 'D')} END IF;
+     END`,
+  ];
+}
+
+export async function installMysqlMeta(hub: MysqlHub): Promise<void> {
+  for (const ddl of MYSQL_META_DDL) await hub.execute(ddl);
+  await hub.execute("INSERT INTO _dualdb_hub_meta (k, v) VALUES ('capture_version', ?) ON DUPLICATE KEY UPDATE v = VALUES(v)", [
+    String(MYSQL_CAPTURE_VERSION),
+  ]);
+}
+
+async function triggerExists(hub: MysqlHub, name: string): Promise<boolean> {
+  const rows = await hub.query(
+    'SELECT 1 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = ?',
+    [name],
+  );
+  return rows.length > 0;
+}
+
+export async function installMysqlTableCapture(
+  hub: MysqlHub,
+  table: string,
+  key: KeyColumn[],
+): Promise<'installed' | 'unchanged' | 'upgraded'> {
+  const pkText = key.map((k) => `${k.name}:${k.type}`).join(',');
+  const [existing] = await hub.query<{ pk_columns: string; capture_version: number }>(
+    'SELECT pk_columns, capture_version FROM _dualdb_tables WHERE tbl = ?',
+    [table],
+  );
+  const names = mysqlTriggerNames(table);
+  let present = true;
+  for (const n of names) present &&= await triggerExists(hub, n);
+  if (existing && existing.pk_columns === pkText && Number(existing.capture_version) === MYSQL_CAPTURE_VERSION && present) {
+    return 'unchanged';
+  }
+  // DDL is not transactional in MySQL; drop-then-create leaves a short window
+  // without capture only when upgrading, which `dualdb init` does while sync is stopped.
+  for (const n of names) await hub.execute(`DROP TRIGGER IF EXISTS ${quoteMysqlId(n)}`);
+  for (const ddl of mysqlTriggerDdl(table, key)) await hub.execute(ddl);
+  await hub.execute(
+    `INSERT INTO _dualdb_tables (tbl, pk_columns, capture_version, installed_at) VALUES (?, ?, ?, NOW(6))
+     ON DUPLICATE KEY UPDATE pk_columns = VALUES(pk_columns), capture_version = VALUES(capture_version), installed_at = VALUES(installed_at)`,
+    [table, pkText, MYSQL_CAPTURE_VERSION],
+  );
+  return existing ? 'upgraded' : 'installed';
+}
+
+export async function removeMysqlTableCapture(hub: MysqlHub, table: string): Promise<void> {
+  for (const n of mysqlTriggerNames(table)) await hub.execute(`DROP TRIGGER IF EXISTS ${quoteMysqlId(n)}`);
+  await hub.execute('DELETE FROM _dualdb_tables WHERE tbl = ?', [table]).catch(() => {});
+}
+
+export async function capturedMysqlTables(hub: MysqlHub): Promise<Map<string, string>> {
+  const rows = await hub
+    .query<{ tbl: string; pk_columns: string }>('SELECT tbl, pk_columns FROM _dualdb_tables')
+    .catch((e: { code?: string }) => {
+      if (e.code === 'ER_NO_SUCH_TABLE') return [];
+      throw e;
+    });
+  return new Map(rows.map((r) => [r.tbl, r.pk_columns]));
+}
+
+/** Removes every trigger and table dualdb installed on the hub, and nothing else. */
+export async function uninstallMysqlCapture(hub: MysqlHub): Promise<string[]> {
+  const removed: string[] = [];
+  const tables = await capturedMysqlTables(hub);
+  const known = new Set([...tables.keys()].flatMap(mysqlTriggerNames));
+  const triggers = await hub.query<{ TRIGGER_NAME: string }>(
+    "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME LIKE '\\_dualdb\\_%'",
+  );
+  for (const { TRIGGER_NAME: name } of triggers) {
+    if (known.has(name) || /_(ai|au|ad)$/.test(name)) {
+      await hub.execute(`DROP TRIGGER IF EXISTS ${quoteMysqlId(name)}`);
+      removed.push(`trigger ${name}`);
+    }
+  }
+  for (const t of MYSQL_META_TABLES) {
+    const rows = await hub.query('SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?', [
+      t,
+    ]);
+    if (rows.length > 0) {
+      await hub.execute(`DROP TABLE ${quoteMysqlId(t)}`);
+      removed.push(`table ${t}`);
+    }
+  }
+  return removed;
+}

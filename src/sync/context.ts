@@ -1,0 +1,58 @@
+/** What push and pull need from the running syncer. */
+import type { Config } from '../config/config.js';
+import type { MysqlHub } from '../engines/mysql/connect.js';
+import type { SqliteDb } from '../engines/sqlite/open.js';
+import type { SyncLog } from '../monitor/log.js';
+import type { LocalState } from './local-state.js';
+import type { SyncPlan } from './plan.js';
+
+export interface SyncContext {
+  db: SqliteDb;
+  state: LocalState;
+  hub: MysqlHub;
+  plan: SyncPlan;
+  nodeId: string;
+  config: Config;
+  log: SyncLog;
+  /** hub clock minus local clock, ms (estimated at each pull). */
+  hubClockOffsetMs: number;
+  /** Whether the hub user may read information_schema.INNODB_TRX (PROCESS) to prove sequence holes dead. */
+  canSeeTransactions: boolean;
+  /** Galera/Group Replication: transactions of other members are invisible, holes only expire by time. */
+  clusteredHub: boolean;
+}
+
+export interface TableMoved {
+  upserts: number;
+  deletes: number;
+  conflicts: number;
+  parked: number;
+}
+
+export interface BatchResult {
+  direction: 'push' | 'pull';
+  /** Change-log entries consumed (before coalescing). */
+  changes: number;
+  /** Rows written on the receiving side. */
+  applied: number;
+  perTable: Map<string, TableMoved>;
+  conflicts: number;
+  parked: number;
+  /** End-to-end lag of each applied change, ms. */
+  lagsMs: number[];
+  /** True when the batch was full: more may be waiting. */
+  more: boolean;
+}
+
+export function emptyBatch(direction: 'push' | 'pull'): BatchResult {
+  return { direction, changes: 0, applied: 0, perTable: new Map(), conflicts: 0, parked: 0, lagsMs: [], more: false };
+}
+
+export function moved(result: BatchResult, table: string): TableMoved {
+  let m = result.perTable.get(table);
+  if (!m) {
+    m = { upserts: 0, deletes: 0, conflicts: 0, parked: 0 };
+    result.perTable.set(table, m);
+  }
+  return m;
+}

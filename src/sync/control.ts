@@ -1,0 +1,227 @@
+/**
+ * The local control channel of a running syncer (watch, daemon or monitor): a
+ * Unix socket beside the SQLite file, speaking JSON lines. It doubles as the
+ * single-instance lock — a second syncer for the same file finds a live socket
+ * and refuses — and lets `dualdb sync --now`, scripts and the monitor ask the
+ * running one to sync, pause, report status or stream its log.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, realpathSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { DualdbError } from '../util/errors.js';
+import { EXIT } from '../util/exit-codes.js';
+
+export type ControlCommand = 'ping' | 'status' | 'sync-now' | 'pause' | 'resume' | 'subscribe';
+
+export interface ControlRequest {
+  id: number;
+  cmd: ControlCommand;
+}
+
+export interface ControlResponse {
+  id?: number;
+  ok?: boolean;
+  result?: unknown;
+  error?: string;
+  /** Streamed after `subscribe`. */
+  event?: string;
+  data?: unknown;
+}
+
+export type ControlHandler = (cmd: ControlCommand) => Promise<unknown>;
+
+/** Socket path for a SQLite file: beside it when short enough, else in the temp folder. */
+export function controlSocketPath(sqlitePath: string): string {
+  let real = path.resolve(sqlitePath);
+  try {
+    real = realpathSync(real);
+  } catch {
+    // not created yet: the resolved path is as good
+  }
+  const beside = `${real}.dualdb.sock`;
+  if (Buffer.byteLength(beside) < 100) return beside;
+  return path.join(os.tmpdir(), `dualdb-${createHash('sha1').update(real).digest('hex').slice(0, 16)}.sock`);
+}
+
+export class AlreadyRunningError extends DualdbError {
+  constructor(sqlitePath: string, info: unknown) {
+    const pid = (info as { pid?: number })?.pid;
+    super('ALREADY_RUNNING', `a dualdb syncer${pid ? ` (pid ${pid})` : ''} is already running for ${sqlitePath}`, {
+      hint: 'use `dualdb sync --now` or `dualdb monitor` to talk to it, or stop it first',
+      exitCode: EXIT.FAILURE,
+    });
+  }
+}
+
+export class NotRunningError extends DualdbError {
+  constructor(sqlitePath: string) {
+    super('NOT_RUNNING', `no dualdb syncer is running for ${sqlitePath}`, {
+      hint: 'start one with `dualdb sync --watch` or `dualdb sync --daemon`, or run `dualdb sync --once`',
+      exitCode: EXIT.FAILURE,
+    });
+  }
+}
+
+function connect(socketPath: string, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = net.createConnection(socketPath);
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(Object.assign(new Error('control socket timed out'), { code: 'ETIMEDOUT' }));
+    }, timeoutMs);
+    sock.once('connect', () => {
+      clearTimeout(timer);
+      resolve(sock);
+    });
+    sock.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+function lines(sock: net.Socket, onLine: (msg: ControlResponse) => void): void {
+  let buf = '';
+  sock.setEncoding('utf8');
+  sock.on('data', (chunk: string) => {
+    buf += chunk;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.trim()) {
+        try {
+          onLine(JSON.parse(line) as ControlResponse);
+        } catch {
+          // ignore garbage
+        }
+      }
+    }
+  });
+}
+
+/** Sends one command to the running syncer and waits for its answer. */
+export async function sendControl(sqlitePath: string, cmd: ControlCommand, timeoutMs = 60_000): Promise<unknown> {
+  const socketPath = controlSocketPath(sqlitePath);
+  let sock: net.Socket;
+  try {
+    sock = await connect(socketPath, Math.min(timeoutMs, 3000));
+  } catch {
+    throw new NotRunningError(sqlitePath);
+  }
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new DualdbError('CONTROL_TIMEOUT', `the running syncer did not answer "${cmd}" within ${timeoutMs / 1000} s`));
+    }, timeoutMs);
+    lines(sock, (msg) => {
+      if (msg.id !== 1) return;
+      clearTimeout(timer);
+      sock.end();
+      if (msg.ok) resolve(msg.result);
+      else reject(new DualdbError('CONTROL_FAILED', msg.error ?? 'the running syncer reported a failure'));
+    });
+    sock.write(`${JSON.stringify({ id: 1, cmd })}\n`);
+  });
+}
+
+/** Streams events (log entries, state changes, cycles) from the running syncer. */
+export async function subscribeControl(
+  sqlitePath: string,
+  onEvent: (event: string, data: unknown) => void,
+): Promise<{ close: () => void }> {
+  const sock = await connect(controlSocketPath(sqlitePath), 3000).catch(() => {
+    throw new NotRunningError(sqlitePath);
+  });
+  lines(sock, (msg) => {
+    if (msg.event) onEvent(msg.event, msg.data);
+  });
+  sock.on('close', () => onEvent('closed', null));
+  sock.write(`${JSON.stringify({ id: 1, cmd: 'subscribe' })}\n`);
+  return { close: () => sock.destroy() };
+}
+
+export class ControlServer {
+  private readonly subscribers = new Set<net.Socket>();
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly socketPath: string,
+  ) {}
+
+  /** Takes the lock for `sqlitePath` and serves commands; refuses when another syncer holds it. */
+  static async listen(sqlitePath: string, handler: ControlHandler): Promise<ControlServer> {
+    const socketPath = controlSocketPath(sqlitePath);
+    if (existsSync(socketPath)) {
+      try {
+        const info = await sendControl(sqlitePath, 'ping', 2000);
+        throw new AlreadyRunningError(sqlitePath, info);
+      } catch (e) {
+        if (e instanceof AlreadyRunningError) throw e;
+        // Nobody answers: a stale socket from a crashed process.
+        try {
+          unlinkSync(socketPath);
+        } catch {
+          // gone already
+        }
+      }
+    }
+    const server = net.createServer();
+    const control = new ControlServer(server, socketPath);
+    server.on('connection', (sock) => control.serve(sock, handler));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EADDRINUSE') reject(new AlreadyRunningError(sqlitePath, null));
+        else reject(e);
+      });
+      server.listen(socketPath, () => resolve());
+    });
+    server.unref();
+    return control;
+  }
+
+  private serve(sock: net.Socket, handler: ControlHandler): void {
+    sock.on('error', () => this.subscribers.delete(sock));
+    sock.on('close', () => this.subscribers.delete(sock));
+    lines(sock, async (msg) => {
+      const req = msg as unknown as ControlRequest;
+      if (req.cmd === 'subscribe') {
+        this.subscribers.add(sock);
+        sock.write(`${JSON.stringify({ id: req.id, ok: true, result: null })}\n`);
+        return;
+      }
+      try {
+        const result = await handler(req.cmd);
+        sock.write(`${JSON.stringify({ id: req.id, ok: true, result }, jsonSafe)}\n`);
+      } catch (e) {
+        const error = e instanceof DualdbError ? e.oneLine() : e instanceof Error ? e.message : String(e);
+        sock.write(`${JSON.stringify({ id: req.id, ok: false, error })}\n`);
+      }
+    });
+  }
+
+  /** Sends an event to every subscriber (the monitor attached to a daemon). */
+  broadcast(event: string, data: unknown): void {
+    if (this.subscribers.size === 0) return;
+    const line = `${JSON.stringify({ event, data }, jsonSafe)}\n`;
+    for (const s of this.subscribers) s.write(line);
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.subscribers) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    try {
+      unlinkSync(this.socketPath);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Map) return Object.fromEntries(value);
+  if (Buffer.isBuffer(value)) return value.toString('base64');
+  return value;
+}

@@ -1,0 +1,323 @@
+/**
+ * The node's own bookkeeping in its SQLite file (`_dualdb_*` tables): node id,
+ * cursors, sequence holes, parked changes and conflicts. Every write here that
+ * belongs to an apply happens inside that apply's transaction.
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { SqliteDb } from '../engines/sqlite/open.js';
+
+export interface PullState {
+  /** Every hub seq <= upto is applied (or provably dead), except the holes. */
+  upto: bigint;
+  /** Hub seqs below `upto` not seen yet: maybe a transaction that has not committed. */
+  holes: Map<bigint, number>;
+}
+
+export interface ParkedChange {
+  id: number;
+  direction: 'push' | 'pull';
+  tbl: string;
+  pk: string | null;
+  error: string;
+  attempts: number;
+  firstAt: string;
+  lastAt: string;
+  nextRetryMs: number | null;
+}
+
+export interface ConflictRecord {
+  id: number;
+  tbl: string;
+  pk: string;
+  detectedAt: string;
+  detectedIn: 'push' | 'pull';
+  policy: string;
+  winner: 'node' | 'hub' | null;
+  status: 'resolved' | 'open';
+  nodeImage: string | null;
+  hubImage: string | null;
+  nodeAt: number | null;
+  hubAt: number | null;
+  nodeSeq: bigint;
+  hubSeq: bigint;
+  resolvedAt: string | null;
+}
+
+/** Delays of the automatic retries of a parked change; after the last, only `dualdb parked retry`. */
+export const PARK_RETRY_MS = [5_000, 30_000, 120_000, 600_000, 3_600_000];
+
+const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v ?? 0))));
+
+export function generateNodeId(): string {
+  const host =
+    os
+      .hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, '-')
+      .slice(0, 40) || 'node';
+  return `${host}-${randomBytes(3).toString('hex')}`;
+}
+
+export class LocalState {
+  constructor(readonly db: SqliteDb) {}
+
+  getMeta(key: string): string | undefined {
+    const r = this.db.prepare('SELECT value FROM _dualdb_meta WHERE key = ?').get(key) as { value: string | null } | undefined;
+    return r?.value ?? undefined;
+  }
+
+  setMeta(key: string, value: string | null): void {
+    if (value === null) this.db.prepare('DELETE FROM _dualdb_meta WHERE key = ?').run(key);
+    else
+      this.db
+        .prepare('INSERT INTO _dualdb_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
+        .run(key, value);
+  }
+
+  /** The stable node id: from NODE_ID when given (and then stored), else the stored one, else a new one. */
+  nodeId(configured?: string): string {
+    const stored = this.getMeta('node_id');
+    if (configured && configured !== stored) {
+      this.setMeta('node_id', configured);
+      return configured;
+    }
+    if (stored) return stored;
+    const id = generateNodeId();
+    this.setMeta('node_id', id);
+    return id;
+  }
+
+  /** Local copy of the hub's push cursor for this node (the hub's copy is authoritative). */
+  pushedUpto(): bigint {
+    return BigInt(this.getMeta('pushed_upto') ?? '0');
+  }
+
+  setPushedUpto(seq: bigint): void {
+    this.setMeta('pushed_upto', seq.toString());
+  }
+
+  pullState(): PullState {
+    const r = this.db.prepare('SELECT upto FROM _dualdb_pull_state WHERE id = 1').get() as { upto: bigint | number } | undefined;
+    const holes = new Map<bigint, number>();
+    for (const h of this.db.prepare('SELECT seq, first_seen_ms FROM _dualdb_pull_holes').all() as {
+      seq: bigint;
+      first_seen_ms: number;
+    }[]) {
+      holes.set(big(h.seq), Number(h.first_seen_ms));
+    }
+    return { upto: big(r?.upto ?? 0), holes };
+  }
+
+  /** Call inside the apply transaction. */
+  savePullState(state: PullState, previous: PullState): void {
+    this.db.prepare("UPDATE _dualdb_pull_state SET upto = ?, updated_at = datetime('now') WHERE id = 1").run(state.upto);
+    const del = this.db.prepare('DELETE FROM _dualdb_pull_holes WHERE seq = ?');
+    for (const seq of previous.holes.keys()) if (!state.holes.has(seq)) del.run(seq);
+    const ins = this.db.prepare('INSERT OR IGNORE INTO _dualdb_pull_holes (seq, first_seen_ms) VALUES (?, ?)');
+    for (const [seq, first] of state.holes) if (!previous.holes.has(seq)) ins.run(seq, first);
+  }
+
+  /** Local changes not pushed yet (count and age of the oldest). */
+  /** Unpushed local changes; `userOnly` leaves out dualdb's own heartbeat rows. */
+  pendingPush(userOnly = false): { count: number; oldestMs: number | null; maxSeq: bigint } {
+    const pushed = this.pushedUpto();
+    const filter = userOnly ? " AND tbl NOT LIKE '\\_dualdb\\_%' ESCAPE '\\'" : '';
+    const r = this.db
+      .prepare(`SELECT count(*) AS n, min(at) AS oldest, max(seq) AS maxSeq FROM _dualdb_changes WHERE seq > ?${filter}`)
+      .get(pushed) as {
+      n: bigint;
+      oldest: number | null;
+      maxSeq: bigint | null;
+    };
+    return { count: Number(r.n), oldestMs: r.oldest === null ? null : Number(r.oldest), maxSeq: big(r.maxSeq ?? pushed) };
+  }
+
+  pendingPushByTable(): Map<string, number> {
+    const rows = this.db
+      .prepare('SELECT tbl, count(*) AS n FROM _dualdb_changes WHERE seq > ? GROUP BY tbl')
+      .all(this.pushedUpto()) as { tbl: string; n: bigint }[];
+    return new Map(rows.map((r) => [r.tbl, Number(r.n)]));
+  }
+
+  /** Unpushed local changes of the given keys: key → latest seq and time. Call inside the apply transaction. */
+  pendingKeys(table: string, keys: string[]): Map<string, { seq: bigint; at: number }> {
+    return this.changesAfter(table, keys, this.pushedUpto());
+  }
+
+  /** Local change-log entries after `after` for the given keys: key → latest seq and time. */
+  changesAfter(table: string, keys: string[], after: bigint): Map<string, { seq: bigint; at: number }> {
+    const out = new Map<string, { seq: bigint; at: number }>();
+    for (let i = 0; i < keys.length; i += 400) {
+      const chunk = keys.slice(i, i + 400);
+      const rows = this.db
+        .prepare(
+          `SELECT pk, max(seq) AS seq, max(at) AS at FROM _dualdb_changes WHERE tbl = ? AND seq > ? AND pk IN (${chunk.map(() => '?').join(', ')}) GROUP BY pk`,
+        )
+        .all(table, after, ...chunk) as { pk: string; seq: bigint; at: number }[];
+      for (const r of rows) out.set(r.pk, { seq: big(r.seq), at: Number(r.at) });
+    }
+    return out;
+  }
+
+  /** Forget unpushed local changes of a key (the hub's version won a conflict and was applied). */
+  dropPendingKey(table: string, key: string): void {
+    this.db.prepare('DELETE FROM _dualdb_changes WHERE tbl = ? AND pk = ? AND seq > ?').run(table, key, this.pushedUpto());
+  }
+
+  // ---- parked changes (DESIGN invariant 11) ----
+
+  /**
+   * Park a change that failed; it is retried automatically with growing delays, then only on request.
+   * `waiting`: not a failure but a table that is not synced now (paused by schema drift): no attempt
+   * is counted and the change is due as soon as the table is synced again.
+   */
+  park(direction: 'push' | 'pull', tbl: string, pk: string | null, error: string, options: { waiting?: boolean } = {}): void {
+    const prev = this.db
+      .prepare('SELECT attempts FROM _dualdb_parked WHERE direction = ? AND tbl = ? AND pk IS ?')
+      .get(direction, tbl, pk) as { attempts: bigint | number } | undefined;
+    const attempts = Number(prev?.attempts ?? 0) + (options.waiting ? 0 : 1);
+    const delay = options.waiting ? 0 : PARK_RETRY_MS[attempts - 1];
+    const next = delay === undefined ? null : Date.now() + delay;
+    if (prev) {
+      this.db
+        .prepare(
+          "UPDATE _dualdb_parked SET error = ?, attempts = ?, last_at = datetime('now'), next_retry_ms = ? WHERE direction = ? AND tbl = ? AND pk IS ?",
+        )
+        .run(error, attempts, next, direction, tbl, pk);
+    } else {
+      this.db
+        .prepare(
+          `INSERT INTO _dualdb_parked (direction, tbl, pk, error, attempts, first_at, last_at, next_retry_ms)
+           VALUES (?, ?, ?, ?, ?, datetime('now'), datetime('now'), ?)`,
+        )
+        .run(direction, tbl, pk, error, attempts, next);
+    }
+  }
+
+  unpark(direction: 'push' | 'pull', tbl: string, pk: string | null): void {
+    this.db.prepare('DELETE FROM _dualdb_parked WHERE direction = ? AND tbl = ? AND pk IS ?').run(direction, tbl, pk);
+  }
+
+  parked(direction?: 'push' | 'pull'): ParkedChange[] {
+    const rows = (
+      direction
+        ? this.db.prepare('SELECT * FROM _dualdb_parked WHERE direction = ? ORDER BY id').all(direction)
+        : this.db.prepare('SELECT * FROM _dualdb_parked ORDER BY id').all()
+    ) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      id: Number(r.id),
+      direction: r.direction as 'push' | 'pull',
+      tbl: String(r.tbl),
+      pk: r.pk === null ? null : String(r.pk),
+      error: String(r.error),
+      attempts: Number(r.attempts),
+      firstAt: String(r.first_at),
+      lastAt: String(r.last_at),
+      nextRetryMs: r.next_retry_ms === null ? null : Number(r.next_retry_ms),
+    }));
+  }
+
+  /** Parked changes whose automatic retry is due. */
+  dueParked(direction: 'push' | 'pull', now = Date.now()): ParkedChange[] {
+    return this.parked(direction).filter((p) => p.nextRetryMs !== null && p.nextRetryMs <= now);
+  }
+
+  /** Make parked changes due now (after the user fixed the cause). */
+  retryParked(ids?: number[]): number {
+    if (ids && ids.length) {
+      let n = 0;
+      for (const id of ids) n += this.db.prepare('UPDATE _dualdb_parked SET next_retry_ms = 0 WHERE id = ?').run(id).changes;
+      return n;
+    }
+    return this.db.prepare('UPDATE _dualdb_parked SET next_retry_ms = 0').run().changes;
+  }
+
+  // ---- conflicts (DESIGN invariant 6) ----
+
+  recordConflict(c: Omit<ConflictRecord, 'id' | 'detectedAt' | 'resolvedAt'>): void {
+    this.db
+      .prepare(
+        `INSERT OR IGNORE INTO _dualdb_conflicts
+           (tbl, pk, detected_at, detected_in, policy, winner, status, node_image, hub_image, node_at, hub_at, node_seq, hub_seq, resolved_at)
+         VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'resolved' THEN strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END)`,
+      )
+      .run(
+        c.tbl,
+        c.pk,
+        c.detectedIn,
+        c.policy,
+        c.winner,
+        c.status,
+        c.nodeImage,
+        c.hubImage,
+        c.nodeAt,
+        c.hubAt,
+        c.nodeSeq,
+        c.hubSeq,
+        c.status,
+      );
+  }
+
+  conflicts(options: { status?: 'open' | 'resolved'; limit?: number } = {}): ConflictRecord[] {
+    const where = options.status ? 'WHERE status = ?' : '';
+    const params: unknown[] = options.status ? [options.status] : [];
+    const rows = this.db
+      .prepare(`SELECT * FROM _dualdb_conflicts ${where} ORDER BY id DESC LIMIT ?`)
+      .all(...params, options.limit ?? 1000) as Record<string, unknown>[];
+    return rows.map(toConflict);
+  }
+
+  conflict(id: number): ConflictRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM _dualdb_conflicts WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return r ? toConflict(r) : undefined;
+  }
+
+  settleConflict(id: number, winner: 'node' | 'hub'): void {
+    this.db
+      .prepare(
+        "UPDATE _dualdb_conflicts SET status = 'resolved', winner = ?, resolved_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = ?",
+      )
+      .run(winner, id);
+  }
+
+  /** Keys held by open (manual) conflicts: neither push nor pull touches them until resolved. */
+  heldKeys(): Set<string> {
+    const rows = this.db.prepare("SELECT tbl, pk FROM _dualdb_conflicts WHERE status = 'open'").all() as {
+      tbl: string;
+      pk: string;
+    }[];
+    return new Set(rows.map((r) => heldKey(r.tbl, r.pk)));
+  }
+
+  conflictCounts(): { open: number; total: number } {
+    const r = this.db.prepare("SELECT count(*) AS total, sum(status = 'open') AS open FROM _dualdb_conflicts").get() as {
+      total: bigint;
+      open: bigint | null;
+    };
+    return { open: Number(r.open ?? 0), total: Number(r.total) };
+  }
+}
+
+export function heldKey(table: string, pk: string): string {
+  return `${table}\u0000${pk}`;
+}
+
+function toConflict(r: Record<string, unknown>): ConflictRecord {
+  return {
+    id: Number(r.id),
+    tbl: String(r.tbl),
+    pk: String(r.pk),
+    detectedAt: String(r.detected_at),
+    detectedIn: r.detected_in as 'push' | 'pull',
+    policy: String(r.policy),
+    winner: (r.winner as 'node' | 'hub' | null) ?? null,
+    status: r.status as 'open' | 'resolved',
+    nodeImage: (r.node_image as string | null) ?? null,
+    hubImage: (r.hub_image as string | null) ?? null,
+    nodeAt: r.node_at === null ? null : Number(r.node_at),
+    hubAt: r.hub_at === null ? null : Number(r.hub_at),
+    nodeSeq: big(r.node_seq),
+    hubSeq: big(r.hub_seq),
+    resolvedAt: (r.resolved_at as string | null) ?? null,
+  };
+}

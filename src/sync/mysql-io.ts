@@ -1,0 +1,108 @@
+/**
+ * Reading row images from and writing them into the hub for one synced table:
+ * key lookups (optionally locking), multi-row upserts sized to stay well under
+ * max_allowed_packet, and deletes by key. Values are formatted by mysql2's own
+ * escaping (bigint, Buffer and strings exact), never by string building.
+ */
+import mysql from 'mysql2/promise';
+import { decodeKey, encodeKey, keyPartValue } from '../capture/keys.js';
+import type { Row, SqlValue } from '../engines/codec.js';
+import { quoteMysqlId } from '../engines/mysql/quote.js';
+import type { SyncTable } from './plan.js';
+
+/** The part of a mysql2 connection this module needs. */
+export interface QueryRunner {
+  query(sql: string, values?: unknown): Promise<[unknown, unknown]>;
+}
+
+const LOOKUP_CHUNK = 500;
+const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
+const MAX_ROWS_PER_STATEMENT = 1000;
+
+export class MysqlTableIO {
+  private readonly q: string;
+  private readonly selectList: string;
+  private readonly keyList: string;
+  private readonly upsertHead: string;
+  private readonly upsertTail: string;
+
+  constructor(readonly table: SyncTable) {
+    this.q = quoteMysqlId(table.name);
+    this.selectList = table.columns.map((c) => quoteMysqlId(c.name)).join(', ');
+    this.keyList = table.key.map((c) => quoteMysqlId(c.name)).join(', ');
+    const keyCols = new Set(table.key.map((c) => c.name));
+    const nonKey = table.columns.filter((c) => !keyCols.has(c.name));
+    this.upsertHead = `INSERT INTO ${this.q} (${this.selectList}) VALUES `;
+    // VALUES() works on MariaDB and MySQL (deprecated there, still supported).
+    this.upsertTail = nonKey.length
+      ? ` ON DUPLICATE KEY UPDATE ${nonKey.map((c) => `${quoteMysqlId(c.name)} = VALUES(${quoteMysqlId(c.name)})`).join(', ')}`
+      : ` ON DUPLICATE KEY UPDATE ${quoteMysqlId(table.key[0]?.name ?? '')} = ${quoteMysqlId(table.key[0]?.name ?? '')}`;
+  }
+
+  keyOf(row: Record<string, unknown>): string {
+    return encodeKey(this.table.key.map((k) => (row[k.name] ?? null) as SqlValue));
+  }
+
+  keyValues(key: string): SqlValue[] {
+    return decodeKey(key, this.table.key.length).map((part, i) => keyPartValue(part, this.table.key[i]?.type ?? 'text'));
+  }
+
+  private keyCondition(keys: string[]): string {
+    if (this.table.key.length === 1) {
+      return `${this.keyList} IN (${mysql.format('?', [keys.map((k) => this.keyValues(k)[0] ?? null)])})`;
+    }
+    return `(${this.keyList}) IN (${mysql.format('?', [keys.map((k) => this.keyValues(k))])})`;
+  }
+
+  /** Current images of the given keys as mysql2 returns them. */
+  async fetch(conn: QueryRunner, keys: string[], options: { forUpdate?: boolean } = {}): Promise<Map<string, Row>> {
+    const out = new Map<string, Row>();
+    for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
+      const chunk = keys.slice(i, i + LOOKUP_CHUNK);
+      const sql = `SELECT ${this.selectList} FROM ${this.q} WHERE ${this.keyCondition(chunk)}${options.forUpdate ? ' FOR UPDATE' : ''}`;
+      const [rows] = await conn.query(sql);
+      for (const row of rows as Row[]) out.set(this.keyOf(row), row);
+    }
+    return out;
+  }
+
+  /**
+   * Multi-row upsert statements for rows whose values are already in MySQL form. Only for
+   * rows whose key exists on the hub (locked): for a new key, ON DUPLICATE KEY UPDATE would
+   * fire on a clash with *another* unique key and silently overwrite that other row.
+   */
+  upsertStatements(rows: Row[]): { sql: string; count: number }[] {
+    return this.statements(rows, this.upsertTail);
+  }
+
+  /** Multi-row plain inserts for rows the hub does not have: a clash on any unique key is an error. */
+  insertStatements(rows: Row[]): { sql: string; count: number }[] {
+    return this.statements(rows, '');
+  }
+
+  private statements(rows: Row[], tail: string): { sql: string; count: number }[] {
+    const statements: { sql: string; count: number }[] = [];
+    let parts: string[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (parts.length) statements.push({ sql: this.upsertHead + parts.join(', ') + tail, count: parts.length });
+      parts = [];
+      bytes = 0;
+    };
+    for (const row of rows) {
+      const tuple = mysql.format(
+        `(${this.table.columns.map(() => '?').join(', ')})`,
+        this.table.columns.map((c) => row[c.name] ?? null),
+      );
+      if (parts.length >= MAX_ROWS_PER_STATEMENT || (parts.length > 0 && bytes + tuple.length > MAX_STATEMENT_BYTES)) flush();
+      parts.push(tuple);
+      bytes += tuple.length;
+    }
+    flush();
+    return statements;
+  }
+
+  deleteStatement(keys: string[]): string {
+    return `DELETE FROM ${this.q} WHERE ${this.keyCondition(keys)}`;
+  }
+}

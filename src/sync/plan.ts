@@ -1,0 +1,231 @@
+/**
+ * Which tables are synced, with what key and columns, in what order — decided
+ * from both sides' introspection. A table that cannot be synced is never
+ * skipped silently: it lands in `skipped` (not syncable, with the reason) or
+ * `paused` (schema drift, DESIGN invariant 9: refused, not guessed).
+ */
+import { type KeyColumn, SUPPORTED_KEY_TYPES } from '../capture/keys.js';
+import { type LogicalType, pairLogicalType } from '../engines/codec.js';
+import { isMetaTable, type TableInfo } from '../engines/types.js';
+
+export interface SyncColumn {
+  name: string;
+  type: LogicalType;
+}
+
+export interface SyncTable {
+  name: string;
+  key: KeyColumn[];
+  /** Columns present on both sides, in SQLite's order. */
+  columns: SyncColumn[];
+  /** Synced tables this one references (applied first). */
+  parents: string[];
+  /**
+   * Its foreign keys to synced tables' primary keys, with the referencing columns in the
+   * parent key's order: a row's image names the parent rows it needs.
+   */
+  foreignKeys: SyncForeignKey[];
+  /**
+   * A hub-side foreign key deletes or nulls this table's children on delete. MySQL runs such
+   * cascades without firing triggers, so they never reach the change log.
+   */
+  hubCascades: boolean;
+  /** Position in parent-before-child order. */
+  rank: number;
+  /** dualdb's own table (heartbeats), hidden from user listings. */
+  meta: boolean;
+}
+
+export interface SyncForeignKey {
+  parent: string;
+  /** This table's columns, one per column of the parent's primary key, in key order. */
+  columns: string[];
+}
+
+export interface TableIssue {
+  table: string;
+  reason: string;
+}
+
+export interface SyncPlan {
+  tables: SyncTable[];
+  byName: Map<string, SyncTable>;
+  /** Cannot be synced as they are (no primary key, only on one side, unsupported key type, excluded). */
+  skipped: TableIssue[];
+  /** Exist on both sides but their shapes differ: paused until fixed. */
+  paused: TableIssue[];
+}
+
+export interface PlanOptions {
+  /** SYNC_TABLES: when not empty, only these. */
+  include?: string[];
+  /** SYNC_EXCLUDE */
+  exclude?: string[];
+}
+
+export const HEARTBEAT_TABLE: SyncTable = {
+  name: '_dualdb_heartbeats',
+  key: [{ name: 'node_id', type: 'text' }],
+  columns: [
+    { name: 'node_id', type: 'text' },
+    { name: 'beat', type: 'integer' },
+    { name: 'sent_ms', type: 'double' },
+  ],
+  parents: [],
+  foreignKeys: [],
+  hubCascades: false,
+  rank: -1,
+  meta: true,
+};
+
+const lower = (s: string) => s.toLowerCase();
+
+export function buildSyncPlan(sqlite: TableInfo[], mysql: TableInfo[], options: PlanOptions = {}): SyncPlan {
+  const include = new Set((options.include ?? []).map(lower));
+  const exclude = new Set((options.exclude ?? []).map(lower));
+  const mysqlByName = new Map(mysql.filter((t) => !isMetaTable(t.name)).map((t) => [lower(t.name), t]));
+  const sqliteByName = new Map(sqlite.filter((t) => !isMetaTable(t.name)).map((t) => [lower(t.name), t]));
+  const skipped: TableIssue[] = [];
+  const paused: TableIssue[] = [];
+  const candidates: { s: TableInfo; m: TableInfo }[] = [];
+
+  const names = new Set([...sqliteByName.keys(), ...mysqlByName.keys()]);
+  for (const name of [...names].sort()) {
+    const s = sqliteByName.get(name);
+    const m = mysqlByName.get(name);
+    const display = s?.name ?? m?.name ?? name;
+    if (include.size > 0 && !include.has(name)) continue;
+    if (exclude.has(name)) {
+      skipped.push({ table: display, reason: 'excluded by SYNC_EXCLUDE' });
+      continue;
+    }
+    if (!s || !m) {
+      skipped.push({
+        table: display,
+        reason: s
+          ? 'only in SQLite: create it on the hub (`dualdb schema apply`)'
+          : 'only in MySQL: create it locally (`dualdb migrate --from mysql`)',
+      });
+      continue;
+    }
+    if (s.primaryKey.length === 0 || m.primaryKey.length === 0) {
+      const where =
+        s.primaryKey.length === 0 && m.primaryKey.length === 0
+          ? 'on either side'
+          : s.primaryKey.length === 0
+            ? 'in SQLite'
+            : 'in MySQL';
+      skipped.push({ table: display, reason: `no primary key ${where}: rows cannot be matched; add one to sync this table` });
+      continue;
+    }
+    candidates.push({ s, m });
+  }
+  for (const wanted of include) {
+    if (!names.has(wanted)) skipped.push({ table: wanted, reason: 'listed in SYNC_TABLES but exists on neither side' });
+  }
+
+  const tables: SyncTable[] = [];
+  for (const { s, m } of candidates) {
+    const mCols = new Map(m.columns.map((c) => [lower(c.name), c]));
+    const sCols = new Map(s.columns.map((c) => [lower(c.name), c]));
+    const onlySqlite = s.columns.filter((c) => !mCols.has(lower(c.name))).map((c) => c.name);
+    const onlyMysql = m.columns.filter((c) => !sCols.has(lower(c.name))).map((c) => c.name);
+    const sPk = s.primaryKey.map(lower).join(',');
+    const mPk = m.primaryKey.map(lower).join(',');
+    if (onlySqlite.length > 0 || onlyMysql.length > 0 || sPk !== mPk) {
+      const parts: string[] = [];
+      if (onlySqlite.length) parts.push(`only in SQLite: ${onlySqlite.join(', ')}`);
+      if (onlyMysql.length) parts.push(`only in MySQL: ${onlyMysql.join(', ')}`);
+      if (sPk !== mPk) parts.push(`primary key (${s.primaryKey.join(', ')}) in SQLite vs (${m.primaryKey.join(', ')}) in MySQL`);
+      paused.push({ table: s.name, reason: `schema drift — ${parts.join('; ')}` });
+      continue;
+    }
+    const key: KeyColumn[] = s.primaryKey.map((k) => ({
+      name: k,
+      type: pairLogicalType(mCols.get(lower(k)), sCols.get(lower(k))),
+    }));
+    const badKey = key.find((k) => !SUPPORTED_KEY_TYPES.has(k.type));
+    if (badKey) {
+      skipped.push({
+        table: s.name,
+        reason: `primary key column ${badKey.name} is ${badKey.type}; only integer and text keys can be synced`,
+      });
+      continue;
+    }
+    tables.push({
+      name: s.name,
+      key,
+      columns: s.columns.map((c) => ({ name: c.name, type: pairLogicalType(mCols.get(lower(c.name)), c) })),
+      parents: [],
+      foreignKeys: [],
+      hubCascades: false,
+      rank: 0,
+      meta: false,
+    });
+  }
+
+  // Parents before children: foreign keys from either side between synced tables.
+  const synced = new Map(tables.map((t) => [lower(t.name), t]));
+  for (const t of tables) {
+    const fks = [...(sqliteByName.get(lower(t.name))?.foreignKeys ?? []), ...(mysqlByName.get(lower(t.name))?.foreignKeys ?? [])];
+    const parents = new Set<string>();
+    const seen = new Set<string>();
+    for (const fk of fks) {
+      const p = synced.get(lower(fk.refTable));
+      if (!p) continue;
+      if (p !== t) parents.add(p.name);
+      // Map the parent's key columns to ours (foreign keys to other unique keys are left out).
+      // SQLite's `REFERENCES parent` without columns means the parent's primary key.
+      const ref = fk.refColumns.length ? fk.refColumns : p.key.map((k) => k.name);
+      const columns = p.key.map((k) => {
+        const i = ref.findIndex((c) => lower(c) === lower(k.name));
+        const mine = i < 0 ? undefined : fk.columns[i];
+        return mine === undefined ? undefined : t.columns.find((c) => lower(c.name) === lower(mine))?.name;
+      });
+      if (ref.length !== p.key.length || fk.columns.length !== ref.length || columns.some((c) => c === undefined)) continue;
+      const id = `${p.name}\u0000${columns.join(',')}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      t.foreignKeys.push({ parent: p.name, columns: columns as string[] });
+    }
+    t.parents = [...parents].sort();
+  }
+  for (const m of mysqlByName.values()) {
+    for (const fk of m.foreignKeys) {
+      const p = synced.get(lower(fk.refTable));
+      if (p && /^(cascade|set null|set default)$/i.test(fk.onDelete)) p.hubCascades = true;
+    }
+  }
+  const ordered = topoOrder(tables);
+  ordered.forEach((t, i) => {
+    t.rank = i;
+  });
+  const all = [HEARTBEAT_TABLE, ...ordered];
+  return { tables: all, byName: new Map(all.map((t) => [t.name, t])), skipped, paused };
+}
+
+/** Kahn's algorithm; tables in a cycle keep name order after the acyclic ones. */
+function topoOrder(tables: SyncTable[]): SyncTable[] {
+  const byName = new Map(tables.map((t) => [t.name, t]));
+  const done = new Set<string>();
+  const out: SyncTable[] = [];
+  let progress = true;
+  while (out.length < tables.length && progress) {
+    progress = false;
+    for (const t of [...tables].sort((a, b) => a.name.localeCompare(b.name))) {
+      if (done.has(t.name)) continue;
+      if (t.parents.every((p) => done.has(p) || !byName.has(p))) {
+        done.add(t.name);
+        out.push(t);
+        progress = true;
+      }
+    }
+  }
+  for (const t of tables) if (!done.has(t.name)) out.push(t);
+  return out;
+}
+
+/** User tables of a plan (without dualdb's own). */
+export function userTables(plan: SyncPlan): SyncTable[] {
+  return plan.tables.filter((t) => !t.meta);
+}

@@ -1,0 +1,152 @@
+/**
+ * A long-running sync process (`dualdb sync --watch` and `--daemon`): the
+ * SyncService plus what a service needs around it — the single-instance lock
+ * and control socket, a pid file, the rotating JSON-lines log, and signals:
+ * SIGTERM/SIGINT finish the batch in flight and exit (a second one exits at
+ * once; open transactions roll back), SIGUSR1 syncs now.
+ */
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../config/config.js';
+import { SyncLog } from '../monitor/log.js';
+import { messageOf } from '../util/errors.js';
+import { EXIT } from '../util/exit-codes.js';
+import { ControlServer } from './control.js';
+import { SyncService } from './service.js';
+import { type CycleSummary, summarizeCycle } from './summary.js';
+
+export interface SyncProcessOptions {
+  kind: 'watch' | 'daemon';
+  /** Called for every cycle that moved something (the watcher prints a line). */
+  onCycle?: (summary: CycleSummary) => void;
+  onState?: (state: string, previous: string) => void;
+  /** Register process signal handlers (default true). */
+  signals?: boolean;
+}
+
+export interface RunningSync {
+  service: SyncService;
+  control: ControlServer;
+  log: SyncLog;
+  /** Resolves with the exit code once stopped. */
+  done: Promise<number>;
+  stop: () => Promise<void>;
+}
+
+function writePidFile(file: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${process.pid}\n`, { mode: 0o644 });
+}
+
+function removePidFile(file: string): void {
+  try {
+    if (existsSync(file) && readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file);
+  } catch {
+    // best effort
+  }
+}
+
+export async function startSyncProcess(config: Config, options: SyncProcessOptions): Promise<RunningSync> {
+  const log = new SyncLog({
+    file: config.log.file,
+    level: config.log.level,
+    maxSizeBytes: config.log.maxSizeBytes,
+    maxFiles: config.log.maxFiles,
+  });
+  let service: SyncService | undefined;
+  const control = await ControlServer.listen(config.sqlitePath, async (cmd) => {
+    if (!service) throw new Error('starting');
+    switch (cmd) {
+      case 'ping':
+        return { pid: process.pid, kind: options.kind, nodeId: service.syncer.nodeId, state: service.state };
+      case 'status':
+        return service.status();
+      case 'sync-now':
+        return summarizeCycle(await service.syncNow());
+      case 'pause':
+        service.pause();
+        return { state: service.state };
+      case 'resume':
+        service.resume();
+        return { state: service.state };
+      default:
+        throw new Error(`unknown command ${cmd}`);
+    }
+  }).catch(async (e) => {
+    await log.close();
+    throw e;
+  });
+  try {
+    service = new SyncService(config, { log });
+  } catch (e) {
+    await control.close();
+    await log.close();
+    throw e;
+  }
+  const svc = service;
+  if (options.kind === 'daemon') writePidFile(config.pidFile);
+  log.on('entry', (entry) => control.broadcast('log', entry));
+  svc.on('state', (state, prev) => {
+    control.broadcast('state', { state, prev });
+    options.onState?.(state, prev);
+  });
+  svc.on('cycle', (report) => {
+    const summary = summarizeCycle(report);
+    control.broadcast('cycle', summary);
+    if (summary.pushed || summary.pulled || summary.conflicts || summary.parked) {
+      log.info(
+        `synced: ↑${summary.pushed} ↓${summary.pulled}${summary.conflicts ? ` conflicts ${summary.conflicts}` : ''}${summary.parked ? ` parked ${summary.parked}` : ''}`,
+        {
+          event: 'cycle',
+          pushed: summary.pushed,
+          pulled: summary.pulled,
+          conflicts: summary.conflicts,
+          parked: summary.parked,
+          ms: summary.durationMs,
+        },
+      );
+      options.onCycle?.(summary);
+    }
+  });
+  log.info(`dualdb ${options.kind} started for ${config.sqlitePath} (node ${svc.syncer.nodeId}, mode ${config.sync.mode})`, {
+    event: 'start',
+    pid: process.pid,
+  });
+  svc.start();
+
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => {
+    resolveDone = r;
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      log.info('stopping: finishing the batch in flight', { event: 'stopping' });
+      await svc.close();
+      await control.close();
+      if (options.kind === 'daemon') removePidFile(config.pidFile);
+      log.info('stopped', { event: 'stopped' });
+      await log.close();
+      resolveDone(EXIT.OK);
+    })();
+    return stopping;
+  };
+  if (options.signals !== false) {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        // Open transactions roll back on their own when the process ends.
+        process.exit(EXIT.INTERRUPTED);
+      }
+      log.info(`received ${sig}`, { event: 'signal' });
+      void stop();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+    process.on('SIGUSR1', () => {
+      svc.syncNow().catch((e) => log.warn(`sync on SIGUSR1 failed: ${messageOf(e)}`, { event: 'sync-now.failed' }));
+    });
+  }
+  return { service: svc, control, log, done, stop };
+}

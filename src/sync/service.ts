@@ -1,0 +1,271 @@
+/**
+ * The running sync of a node: watches the local change log (cheaply: SQLite's
+ * data_version, then max(seq)), pushes local commits within a poll tick, pulls
+ * hub changes every SYNC_INTERVAL, and carries the failover state machine:
+ *
+ *   starting → online ⇄ degraded → recovering → online
+ *   any → paused (by request) → previous; any → resync-needed (hub log pruned past us)
+ *
+ * While the hub is away local writes are untouched (capture is a trigger in the
+ * writer's own transaction); the queue is drained with exponential backoff and
+ * jitter once it answers again. Stopping waits for the batch in flight: a batch
+ * is a transaction on each side, so it is applied whole or not at all.
+ */
+import { EventEmitter } from 'node:events';
+import type { Config } from '../config/config.js';
+import { isConnectionError } from '../engines/mysql/diagnose.js';
+import type { SyncLog } from '../monitor/log.js';
+import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
+import { backoffDelay } from './backoff.js';
+import { ResyncNeededError } from './pull.js';
+import { collectStatus, type NodeState, type SyncStatus } from './status.js';
+import { type CycleReport, Syncer } from './syncer.js';
+
+export interface ServiceOptions {
+  log?: SyncLog;
+  syncer?: Syncer;
+  /** How often the local change log is checked, ms. */
+  pollMs?: number;
+  /** How often the hub's log is pruned, ms. */
+  pruneEveryMs?: number;
+}
+
+interface Waiter {
+  resolve: (r: CycleReport) => void;
+  reject: (e: unknown) => void;
+}
+
+export class SyncService extends EventEmitter<{
+  state: [NodeState, NodeState];
+  cycle: [CycleReport];
+  failure: [unknown];
+}> {
+  readonly syncer: Syncer;
+  private current: NodeState = 'starting';
+  private beforePause: NodeState = 'starting';
+  private stopped = true;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private nudged = true;
+  private waiters: Waiter[] = [];
+  private lastPull = 0;
+  private lastPrune = 0;
+  private attempt = 0;
+  private retryAt = 0;
+  private dataVersion = -1;
+  lastError: string | null = null;
+  lastCycle: CycleReport | undefined;
+  private readonly pollMs: number;
+  private readonly pruneEveryMs: number;
+
+  constructor(
+    readonly config: Config,
+    options: ServiceOptions = {},
+  ) {
+    super();
+    this.syncer = options.syncer ?? Syncer.open(config, options.log ? { log: options.log } : {});
+    this.pollMs = options.pollMs ?? 100;
+    this.pruneEveryMs = options.pruneEveryMs ?? 300_000;
+  }
+
+  get state(): NodeState {
+    return this.current;
+  }
+
+  get log(): SyncLog {
+    return this.syncer.log;
+  }
+
+  private setState(next: NodeState, why?: string): void {
+    if (next === this.current) return;
+    const prev = this.current;
+    this.current = next;
+    const level = next === 'degraded' || next === 'resync-needed' ? 'warn' : 'info';
+    this.log[level](`state ${prev} → ${next}${why ? `: ${why}` : ''}`, { event: 'state', from: prev, to: next });
+    this.emit('state', next, prev);
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    if (!this.config.dualDatabase) this.setState('local-only', 'DUAL_DATABASE=false: changes are captured and queued');
+    else if (this.syncer.state.getMeta('resync_needed'))
+      this.setState('resync-needed', this.syncer.state.getMeta('resync_needed'));
+    this.loop = this.run();
+  }
+
+  /** Finish the batch in flight, then stop. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    for (const w of this.waiters.splice(0)) w.reject(new DualdbError('STOPPED', 'the sync service stopped'));
+    this.setState('stopped');
+  }
+
+  async close(): Promise<void> {
+    await this.stop();
+    await this.syncer.close();
+  }
+
+  /** A local write happened in this process: push it now. */
+  nudge(): void {
+    this.nudged = true;
+    this.wake?.();
+  }
+
+  /** Push and pull now (the monitor's `s`, `dualdb sync --now`), even while backing off. */
+  syncNow(): Promise<CycleReport> {
+    return new Promise((resolve, reject) => {
+      this.waiters.push({ resolve, reject });
+      this.retryAt = 0;
+      this.wake?.();
+    });
+  }
+
+  pause(): void {
+    if (this.current === 'paused') return;
+    this.beforePause = this.current;
+    this.setState('paused', 'paused by request');
+  }
+
+  resume(): void {
+    if (this.current !== 'paused') return;
+    this.setState(this.beforePause === 'paused' ? 'starting' : this.beforePause, 'resumed');
+    this.retryAt = 0;
+    this.nudge();
+  }
+
+  async status(): Promise<SyncStatus> {
+    return collectStatus(this.syncer, { state: this.current, lastError: this.lastError });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** True when another process committed to the SQLite file since the last look. */
+  private localChanged(): boolean {
+    try {
+      const v = Number(this.syncer.db.pragma('data_version', { simple: true }));
+      const changed = v !== this.dataVersion;
+      this.dataVersion = v;
+      return changed;
+    } catch {
+      return true;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      const now = Date.now();
+      const manual = this.waiters.length > 0;
+      if (this.current === 'paused' && !manual) {
+        await this.sleep(1000);
+        continue;
+      }
+      if (!this.config.dualDatabase) {
+        for (const w of this.waiters.splice(0))
+          w.reject(new DualdbError('HUB_DISABLED', 'the hub is disabled (DUAL_DATABASE=false)'));
+        await this.sleep(1000);
+        continue;
+      }
+      if (!manual && now < this.retryAt) {
+        await this.sleep(Math.min(this.retryAt - now, 1000));
+        continue;
+      }
+      const localDue = this.nudged || this.localChanged();
+      const pullDue =
+        now - this.lastPull >= this.config.sync.intervalMs || this.current === 'degraded' || this.current === 'starting';
+      if (!manual && !localDue && !pullDue) {
+        await this.sleep(this.pollMs);
+        continue;
+      }
+      this.nudged = false;
+      const waiters = manual ? this.waiters.splice(0) : [];
+      try {
+        const resync = this.syncer.state.getMeta('resync_needed');
+        const wantPull = (pullDue || manual) && !resync;
+        const report = await this.syncer.syncOnce({ push: true, pull: wantPull });
+        if (wantPull) this.lastPull = Date.now();
+        this.lastCycle = report;
+        this.attempt = 0;
+        this.retryAt = 0;
+        this.lastError = null;
+        const pending = this.syncer.state.pendingPush().count;
+        const backlog = pending > 0 || report.push.more || report.pull.more;
+        if (resync) this.setState('resync-needed', resync);
+        else if (this.current === 'degraded' || (this.current === 'starting' && backlog))
+          this.setState(backlog ? 'recovering' : 'online', 'hub reachable');
+        else if (this.current === 'recovering' && !backlog) this.setState('online', 'queue drained');
+        else if (this.current === 'starting' || this.current === 'resync-needed') this.setState('online');
+        if (backlog) this.nudged = true;
+        if (
+          report.push.applied ||
+          report.pull.applied ||
+          report.push.parked ||
+          report.pull.parked ||
+          report.push.conflicts ||
+          report.pull.conflicts
+        ) {
+          this.emit('cycle', report);
+        }
+        for (const w of waiters) w.resolve(report);
+        if (Date.now() - this.lastPrune > this.pruneEveryMs) {
+          this.lastPrune = Date.now();
+          await this.syncer
+            .pruneHubLog()
+            .catch((e) => this.log.warn(`pruning the hub log failed: ${messageOf(e)}`, { event: 'hub.prune-failed' }));
+        }
+      } catch (e) {
+        for (const w of waiters) w.reject(e);
+        this.handleFailure(e);
+      }
+    }
+  }
+
+  /** A hub failure seen outside the loop (a library write in mysql_primary/both mode): degrade and back off like the loop would. */
+  reportHubFailure(e: unknown): void {
+    this.handleFailure(e);
+  }
+
+  /** Whether writes should go to the hub now (not while it is known to be away). */
+  get hubUsable(): boolean {
+    return this.config.dualDatabase && this.current !== 'degraded' && this.current !== 'local-only';
+  }
+
+  private handleFailure(e: unknown): void {
+    this.lastError = e instanceof DualdbError ? e.oneLine() : messageOf(e);
+    this.syncer.state.setMeta('last_error', this.lastError);
+    this.emit('failure', e);
+    if (e instanceof ResyncNeededError) {
+      this.setState('resync-needed', e.message);
+      return;
+    }
+    // Any hub failure (away, or refusing us) degrades the node; local work goes on either way.
+    const hubAway = e instanceof MysqlError || isConnectionError(e);
+    this.attempt++;
+    const delay = backoffDelay(this.attempt);
+    this.retryAt = Date.now() + delay;
+    if (hubAway) {
+      if (this.current !== 'degraded') this.setState('degraded', `${this.lastError}; local writes continue and are queued`);
+      this.log.info(`hub unreachable, retry ${this.attempt} in ${(delay / 1000).toFixed(1)} s`, {
+        event: 'retry',
+        attempt: this.attempt,
+        delayMs: delay,
+      });
+    } else {
+      this.log.error(`sync failed: ${this.lastError}; retry in ${(delay / 1000).toFixed(1)} s`, {
+        event: 'sync.failed',
+        attempt: this.attempt,
+      });
+    }
+  }
+}

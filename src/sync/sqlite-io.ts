@@ -1,0 +1,84 @@
+/**
+ * Reading row images from and writing them into SQLite for one synced table:
+ * batched key lookups, idempotent upserts (never INSERT OR REPLACE, which would
+ * delete and fire ON DELETE CASCADE) and deletes by key. Used by pull, push,
+ * migration (seeding from the hub), conflict resolution and repair.
+ */
+import type Database from 'better-sqlite3';
+import { decodeKey, encodeKey, keyPartValue } from '../capture/keys.js';
+import type { Row, SqlValue } from '../engines/codec.js';
+import type { SqliteDb } from '../engines/sqlite/open.js';
+import { quoteSqliteId } from '../engines/sqlite/quote.js';
+import type { SyncTable } from './plan.js';
+
+const LOOKUP_CHUNK = 400;
+
+export class SqliteTableIO {
+  private readonly q: string;
+  private readonly selectList: string;
+  private upsertStmt: Database.Statement<unknown[]> | undefined;
+  private deleteStmt: Database.Statement<unknown[]> | undefined;
+
+  constructor(
+    private readonly db: SqliteDb,
+    readonly table: SyncTable,
+  ) {
+    this.q = quoteSqliteId(table.name);
+    this.selectList = table.columns.map((c) => quoteSqliteId(c.name)).join(', ');
+  }
+
+  /** Key text of a row as read from SQLite. */
+  keyOf(row: Row): string {
+    return encodeKey(this.table.key.map((k) => row[k.name] ?? null));
+  }
+
+  keyValues(key: string): SqlValue[] {
+    return decodeKey(key, this.table.key.length).map((part, i) => keyPartValue(part, this.table.key[i]?.type ?? 'text'));
+  }
+
+  /** Current images of the given keys; keys without a row are absent from the map. */
+  fetch(keys: string[]): Map<string, Row> {
+    const out = new Map<string, Row>();
+    const k = this.table.key;
+    for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
+      const chunk = keys.slice(i, i + LOOKUP_CHUNK);
+      let sql: string;
+      if (k.length === 1 && k[0]) {
+        sql = `SELECT ${this.selectList} FROM ${this.q} WHERE ${quoteSqliteId(k[0].name)} IN (${chunk.map(() => '?').join(', ')})`;
+      } else {
+        const tuple = `(${k.map(() => '?').join(', ')})`;
+        sql = `SELECT ${this.selectList} FROM ${this.q} WHERE (${k.map((c) => quoteSqliteId(c.name)).join(', ')}) IN (VALUES ${chunk
+          .map(() => tuple)
+          .join(', ')})`;
+      }
+      const params = chunk.flatMap((key) => this.keyValues(key));
+      for (const row of this.db.prepare(sql).all(...params) as Row[]) out.set(this.keyOf(row), row);
+    }
+    return out;
+  }
+
+  /** Insert or update one row image (values already in SQLite form). */
+  upsert(row: Row): void {
+    if (!this.upsertStmt) {
+      const cols = this.table.columns.map((c) => quoteSqliteId(c.name));
+      const keyCols = new Set(this.table.key.map((c) => c.name));
+      const updates = this.table.columns
+        .filter((c) => !keyCols.has(c.name))
+        .map((c) => `${quoteSqliteId(c.name)} = excluded.${quoteSqliteId(c.name)}`);
+      this.upsertStmt = this.db.prepare<unknown[]>(
+        `INSERT INTO ${this.q} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})
+         ON CONFLICT (${this.table.key.map((c) => quoteSqliteId(c.name)).join(', ')}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`,
+      );
+    }
+    this.upsertStmt.run(...this.table.columns.map((c) => row[c.name] ?? null));
+  }
+
+  delete(key: string): void {
+    if (!this.deleteStmt) {
+      this.deleteStmt = this.db.prepare<unknown[]>(
+        `DELETE FROM ${this.q} WHERE ${this.table.key.map((c) => `${quoteSqliteId(c.name)} = ?`).join(' AND ')}`,
+      );
+    }
+    this.deleteStmt.run(...this.keyValues(key));
+  }
+}

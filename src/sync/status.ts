@@ -1,0 +1,136 @@
+/**
+ * `dualdb status`: per table, what waits each way, conflicts, parked changes and
+ * paused tables with the reason; plus the node's queue depth, lag and state.
+ * Works with the hub down (hub-side figures are then null).
+ */
+import type { Config } from '../config/config.js';
+import { describeMysql } from '../config/config.js';
+import { type Problem, problemOf } from '../monitor/health.js';
+import type { LagSummary } from './metrics.js';
+import { userTables } from './plan.js';
+import type { Syncer } from './syncer.js';
+
+export type NodeState = 'starting' | 'online' | 'degraded' | 'recovering' | 'resync-needed' | 'paused' | 'local-only' | 'stopped';
+
+export interface TableStatus {
+  table: string;
+  state: 'syncing' | 'paused' | 'skipped' | 'not-captured';
+  reason: string | null;
+  pendingPush: number;
+  pendingPull: number | null;
+  conflictsOpen: number;
+  parked: number;
+}
+
+export interface SyncStatus {
+  nodeId: string;
+  mode: Config['sync']['mode'];
+  conflictPolicy: Config['sync']['conflictPolicy'];
+  state: NodeState;
+  hub: { enabled: boolean; endpoint: string; reachable: boolean | null; error: Problem | null };
+  queue: { push: number; oldestPushAgeMs: number | null; pull: number | null };
+  lag: { push: LagSummary; pull: LagSummary };
+  lastPushAt: string | null;
+  lastPullAt: string | null;
+  lastError: string | null;
+  pullCursor: { upto: string; holes: number };
+  conflicts: { open: number; total: number };
+  parked: { push: number; pull: number };
+  resyncNeeded: string | null;
+  tables: TableStatus[];
+}
+
+export async function collectStatus(
+  syncer: Syncer,
+  options: { state?: NodeState; lastError?: string | null } = {},
+): Promise<SyncStatus> {
+  const config = syncer.config;
+  const s = syncer.state;
+  const pending = s.pendingPush(true);
+  const pushByTable = s.pendingPushByTable();
+  const parked = s.parked();
+  const openConflicts = s.conflicts({ status: 'open' });
+  const pull = s.pullState();
+  let reachable: boolean | null = null;
+  let error: Problem | null = null;
+  let pullByTable: Map<string, number> | null = null;
+  let plan = syncer.knownPlan;
+  if (config.dualDatabase) {
+    try {
+      plan = await syncer.currentPlan();
+      pullByTable = await syncer.pendingPullByTable();
+      reachable = true;
+    } catch (e) {
+      reachable = false;
+      error = problemOf(e);
+    }
+  }
+  const coverage = await syncer.captureCoverage().catch(() => ({ sqlite: new Set<string>(), mysql: null }));
+  const rows: TableStatus[] = [];
+  const seen = new Set<string>();
+  const add = (table: string, state: TableStatus['state'], reason: string | null) => {
+    seen.add(table);
+    rows.push({
+      table,
+      state,
+      reason,
+      pendingPush: pushByTable.get(table) ?? 0,
+      pendingPull: pullByTable ? (pullByTable.get(table) ?? 0) : null,
+      conflictsOpen: openConflicts.filter((c) => c.tbl === table).length,
+      parked: parked.filter((p) => p.tbl === table).length,
+    });
+  };
+  if (plan) {
+    for (const t of userTables(plan)) {
+      const captured = coverage.sqlite.has(t.name) && (coverage.mysql === null || coverage.mysql.has(t.name));
+      add(
+        t.name,
+        captured ? 'syncing' : 'not-captured',
+        captured ? null : 'capture not installed on both sides: run `dualdb init`',
+      );
+    }
+    for (const p of plan.paused) add(p.table, 'paused', p.reason);
+    for (const p of plan.skipped) add(p.table, 'skipped', p.reason);
+  } else {
+    for (const t of coverage.sqlite) if (!t.startsWith('_dualdb_')) add(t, 'syncing', null);
+  }
+  for (const [t] of pushByTable)
+    if (!seen.has(t) && !t.startsWith('_dualdb_')) add(t, 'skipped', 'changes queued for a table that is not synced');
+  rows.sort((a, b) => a.table.localeCompare(b.table));
+  const resync = s.getMeta('resync_needed') ?? null;
+  const state: NodeState =
+    options.state ??
+    (resync
+      ? 'resync-needed'
+      : !config.dualDatabase
+        ? 'local-only'
+        : reachable
+          ? pending.count > 0
+            ? 'recovering'
+            : 'online'
+          : 'degraded');
+  return {
+    nodeId: syncer.nodeId,
+    mode: config.sync.mode,
+    conflictPolicy: config.sync.conflictPolicy,
+    state,
+    hub: { enabled: config.dualDatabase, endpoint: describeMysql(config.mysql), reachable, error },
+    queue: {
+      push: pending.count,
+      oldestPushAgeMs: pending.oldestMs === null ? null : Math.max(0, Date.now() - pending.oldestMs),
+      pull: pullByTable ? [...pullByTable.values()].reduce((a, b) => a + b, 0) : null,
+    },
+    lag: { push: syncer.metrics.lag('push'), pull: syncer.metrics.lag('pull') },
+    lastPushAt: s.getMeta('last_push_at') ?? null,
+    lastPullAt: s.getMeta('last_pull_at') ?? null,
+    lastError: options.lastError ?? s.getMeta('last_error') ?? null,
+    pullCursor: { upto: pull.upto.toString(), holes: pull.holes.size },
+    conflicts: s.conflictCounts(),
+    parked: {
+      push: parked.filter((p) => p.direction === 'push').length,
+      pull: parked.filter((p) => p.direction === 'pull').length,
+    },
+    resyncNeeded: resync,
+    tables: rows,
+  };
+}

@@ -1,0 +1,66 @@
+/** Plain summaries of what a sync cycle moved, shared by the CLI, the daemon log and the monitor. */
+import type { BatchResult } from './context.js';
+import type { CycleReport } from './syncer.js';
+
+export interface TableSummary {
+  table: string;
+  pushed: number;
+  pulled: number;
+  conflicts: number;
+  parked: number;
+}
+
+export interface CycleSummary {
+  pushed: number;
+  pulled: number;
+  conflicts: number;
+  parked: number;
+  durationMs: number;
+  tables: TableSummary[];
+}
+
+const isMeta = (t: string) => t.startsWith('_dualdb_');
+
+/** What moved, per user table (dualdb's own heartbeat rows are left out). */
+export function summarizeCycle(report: CycleReport): CycleSummary {
+  const tables = new Map<string, TableSummary>();
+  const add = (b: BatchResult, key: 'pushed' | 'pulled') => {
+    for (const [t, m] of b.perTable) {
+      if (isMeta(t)) continue;
+      const s = tables.get(t) ?? { table: t, pushed: 0, pulled: 0, conflicts: 0, parked: 0 };
+      s[key] += m.upserts + m.deletes;
+      s.conflicts += m.conflicts;
+      s.parked += m.parked;
+      tables.set(t, s);
+    }
+  };
+  add(report.push, 'pushed');
+  add(report.pull, 'pulled');
+  const list = [...tables.values()]
+    .filter((t) => t.pushed || t.pulled || t.conflicts || t.parked)
+    .sort((a, b) => a.table.localeCompare(b.table));
+  const sum = (k: keyof Omit<TableSummary, 'table'>) => list.reduce((a, t) => a + t[k], 0);
+  return {
+    pushed: sum('pushed'),
+    pulled: sum('pulled'),
+    conflicts: sum('conflicts'),
+    parked: sum('parked'),
+    durationMs: report.durationMs,
+    tables: list,
+  };
+}
+
+export function cycleLine(s: CycleSummary): string {
+  const per = (k: 'pushed' | 'pulled') =>
+    s.tables
+      .filter((t) => t[k] > 0)
+      .map((t) => `${t.table} ${t[k]}`)
+      .join(', ');
+  const parts: string[] = [];
+  if (s.pushed) parts.push(`↑ ${s.pushed} (${per('pushed')})`);
+  if (s.pulled) parts.push(`↓ ${s.pulled} (${per('pulled')})`);
+  if (s.conflicts) parts.push(`${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'}`);
+  if (s.parked) parts.push(`${s.parked} parked`);
+  if (parts.length === 0) parts.push('nothing to do');
+  return `${parts.join('  ')}  ${s.durationMs} ms`;
+}

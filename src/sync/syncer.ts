@@ -1,0 +1,340 @@
+/**
+ * The sync engine of one node: owns the SQLite handle, the hub pool and the sync
+ * plan, and runs push/pull cycles on request. Timers, retries and states live
+ * in SyncService (service.ts); this class does one thing at a time and throws
+ * when the hub is away — nothing is applied half-way, nothing is lost.
+ */
+import { EventEmitter } from 'node:events';
+import { capturedMysqlTables } from '../capture/mysql-capture.js';
+import { capturedSqliteTables } from '../capture/sqlite-capture.js';
+import type { Config } from '../config/config.js';
+import { MysqlHub } from '../engines/mysql/connect.js';
+import { isConnectionError } from '../engines/mysql/diagnose.js';
+import { introspectMysql } from '../engines/mysql/introspect.js';
+import { introspectSqlite } from '../engines/sqlite/introspect.js';
+import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
+import { SyncLog } from '../monitor/log.js';
+import { DualdbError, MysqlError } from '../util/errors.js';
+import { EXIT } from '../util/exit-codes.js';
+import type { BatchResult, SyncContext, TableMoved } from './context.js';
+import { emptyBatch } from './context.js';
+import { LocalState } from './local-state.js';
+import { RollingMetrics } from './metrics.js';
+import { buildSyncPlan, type SyncPlan } from './plan.js';
+import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
+import { PushRaceError, pushBatch } from './push.js';
+
+export interface CycleReport {
+  push: BatchResult;
+  pull: BatchResult;
+  durationMs: number;
+}
+
+export interface SyncerOptions {
+  log?: SyncLog;
+  /** Use this SQLite handle instead of opening one (the library API shares its own). */
+  db?: SqliteDb;
+  /** How long an introspected plan is trusted before it is read again. */
+  planTtlMs?: number;
+}
+
+const HEARTBEAT_EVERY_MS = 10_000;
+const MAX_BATCHES_PER_CYCLE = 50;
+
+export class CaptureMissingError extends DualdbError {
+  constructor(path: string) {
+    super('CAPTURE_MISSING', `change capture is not installed in ${path}`, {
+      hint: 'run `dualdb init` (or `dualdb setup`) once to install it',
+      exitCode: EXIT.CONFIG,
+    });
+  }
+}
+
+function mergeInto(total: BatchResult, b: BatchResult): void {
+  total.changes += b.changes;
+  total.applied += b.applied;
+  total.conflicts += b.conflicts;
+  total.parked += b.parked;
+  total.lagsMs.push(...b.lagsMs);
+  total.more = b.more;
+  for (const [t, m] of b.perTable) {
+    const into: TableMoved = total.perTable.get(t) ?? { upserts: 0, deletes: 0, conflicts: 0, parked: 0 };
+    into.upserts += m.upserts;
+    into.deletes += m.deletes;
+    into.conflicts += m.conflicts;
+    into.parked += m.parked;
+    total.perTable.set(t, into);
+  }
+}
+
+export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
+  readonly state: LocalState;
+  readonly nodeId: string;
+  readonly log: SyncLog;
+  readonly metrics = new RollingMetrics();
+  private hub: MysqlHub | undefined;
+  private plan: SyncPlan | undefined;
+  private planAt = 0;
+  private readonly planTtlMs: number;
+  private readonly ownsDb: boolean;
+  private hubClockOffsetMs = 0;
+  private canSeeTransactions: boolean | undefined;
+  private clusteredHub = false;
+  private lastHeartbeat = 0;
+  private busy: Promise<unknown> = Promise.resolve();
+  lastPushAt: Date | undefined;
+  lastPullAt: Date | undefined;
+
+  private constructor(
+    readonly config: Config,
+    readonly db: SqliteDb,
+    options: SyncerOptions,
+  ) {
+    super();
+    this.ownsDb = !options.db;
+    this.log = options.log ?? SyncLog.memory();
+    this.planTtlMs = options.planTtlMs ?? 5_000;
+    if (!db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_changes'").get()) {
+      if (this.ownsDb) db.close();
+      throw new CaptureMissingError(config.sqlitePath);
+    }
+    this.state = new LocalState(db);
+    this.nodeId = this.state.nodeId(config.nodeId);
+  }
+
+  /** Opens the node's SQLite file; capture must have been installed (`dualdb init`). */
+  static open(config: Config, options: SyncerOptions = {}): Syncer {
+    const db = options.db ?? openSqlite(config.sqlitePath);
+    return new Syncer(config, db, options);
+  }
+
+  /** Serialises operations: one push or pull at a time per node. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(fn, fn);
+    this.busy = run.catch(() => {});
+    return run;
+  }
+
+  /** The hub pool, connected on first use; a failure leaves none behind so the next call reconnects. */
+  async connectHub(): Promise<MysqlHub> {
+    if (!this.config.dualDatabase) {
+      throw new DualdbError('HUB_DISABLED', 'the hub is disabled (DUAL_DATABASE=false): SQLite only, changes stay queued', {
+        hint: 'set DUAL_DATABASE=true to sync',
+        exitCode: EXIT.CONFIG,
+      });
+    }
+    if (this.hub) return this.hub;
+    const hub = await MysqlHub.connect(this.config.mysql);
+    try {
+      const info = await hub.serverInfo();
+      this.clusteredHub = info.clustered;
+      const priv = await hub.query<{ n: number | string }>(
+        "SELECT COUNT(*) AS n FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('PROCESS', 'SUPER')",
+      );
+      this.canSeeTransactions = Number(priv[0]?.n ?? 0) > 0;
+      const meta = await hub.query(
+        "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_dualdb_changes'",
+      );
+      if (meta.length === 0) {
+        throw new DualdbError('CAPTURE_MISSING', `change capture is not installed on the hub ${this.config.mysql.database}`, {
+          hint: 'run `dualdb init` to install it',
+          exitCode: EXIT.CONFIG,
+        });
+      }
+    } catch (e) {
+      await hub.close();
+      throw e;
+    }
+    this.hub = hub;
+    return hub;
+  }
+
+  /** Drops the hub pool after a connection failure. */
+  async dropHub(): Promise<void> {
+    const h = this.hub;
+    this.hub = undefined;
+    this.plan = undefined;
+    await h?.close();
+  }
+
+  get hubConnected(): boolean {
+    return this.hub !== undefined;
+  }
+
+  async currentPlan(force = false): Promise<SyncPlan> {
+    if (!force && this.plan && Date.now() - this.planAt < this.planTtlMs) return this.plan;
+    const hub = await this.connectHub();
+    const [s, m] = [introspectSqlite(this.db), await introspectMysql(hub)];
+    const plan = buildSyncPlan(s, m, { include: this.config.sync.tables, exclude: this.config.sync.exclude });
+    const previous = this.plan;
+    this.plan = plan;
+    this.planAt = Date.now();
+    for (const p of plan.paused) {
+      if (!previous?.paused.some((q) => q.table === p.table && q.reason === p.reason)) {
+        this.log.error(`table ${p.table} paused: ${p.reason}`, { event: 'table.paused', table: p.table });
+      }
+    }
+    for (const p of previous?.paused ?? []) {
+      if (!plan.paused.some((q) => q.table === p.table))
+        this.log.info(`table ${p.table} resumed: its schemas match again`, { event: 'table.resumed', table: p.table });
+    }
+    return plan;
+  }
+
+  /** The plan known so far, without touching the hub. */
+  get knownPlan(): SyncPlan | undefined {
+    return this.plan;
+  }
+
+  private async context(): Promise<SyncContext> {
+    const hub = await this.connectHub();
+    const plan = await this.currentPlan();
+    const self = this;
+    return {
+      db: this.db,
+      state: this.state,
+      hub,
+      plan,
+      nodeId: this.nodeId,
+      config: this.config,
+      log: this.log,
+      get hubClockOffsetMs() {
+        return self.hubClockOffsetMs;
+      },
+      set hubClockOffsetMs(v: number) {
+        self.hubClockOffsetMs = v;
+      },
+      canSeeTransactions: this.canSeeTransactions ?? false,
+      clusteredHub: this.clusteredHub,
+    };
+  }
+
+  /** Bumps this node's heartbeat row (captured like data, so it measures the real path). */
+  heartbeat(force = false): void {
+    const now = Date.now();
+    if (!force && now - this.lastHeartbeat < HEARTBEAT_EVERY_MS) return;
+    this.lastHeartbeat = now;
+    this.db
+      .prepare(
+        'INSERT INTO _dualdb_heartbeats (node_id, beat, sent_ms) VALUES (?, 1, ?) ON CONFLICT (node_id) DO UPDATE SET beat = beat + 1, sent_ms = excluded.sent_ms',
+      )
+      .run(this.nodeId, now);
+  }
+
+  private async runBatches(direction: 'push' | 'pull', maxBatches: number): Promise<BatchResult> {
+    const total = emptyBatch(direction);
+    for (let i = 0; i < maxBatches; i++) {
+      const ctx = await this.context();
+      let b: BatchResult;
+      try {
+        b = direction === 'push' ? await pushBatch(ctx) : await pullBatch(ctx);
+      } catch (e) {
+        if (e instanceof PushRaceError || e instanceof PullRaceError) {
+          this.log.warn(e.message, { event: 'push.race' });
+          break;
+        }
+        if (e instanceof ResyncNeededError) this.state.setMeta('resync_needed', e.message);
+        if (e instanceof MysqlError || isConnectionError(e)) await this.dropHub();
+        throw e;
+      }
+      mergeInto(total, b);
+      this.metrics.recordLags(direction, b.lagsMs);
+      this.metrics.recordRows(b.applied);
+      if (!b.more) break;
+    }
+    const now = new Date();
+    if (direction === 'push') this.lastPushAt = now;
+    else this.lastPullAt = now;
+    this.state.setMeta(direction === 'push' ? 'last_push_at' : 'last_pull_at', now.toISOString());
+    return total;
+  }
+
+  push(maxBatches = MAX_BATCHES_PER_CYCLE): Promise<BatchResult> {
+    return this.exclusive(() => this.runBatches('push', maxBatches));
+  }
+
+  pull(maxBatches = MAX_BATCHES_PER_CYCLE): Promise<BatchResult> {
+    return this.exclusive(() => this.runBatches('pull', maxBatches));
+  }
+
+  /** Push then pull (the node's news first, so conflicts are found under the hub's row locks). */
+  async syncOnce(options: { push?: boolean; pull?: boolean; maxBatches?: number } = {}): Promise<CycleReport> {
+    return this.exclusive(async () => {
+      const t0 = Date.now();
+      if (options.push !== false) this.heartbeat();
+      const push =
+        options.push === false ? emptyBatch('push') : await this.runBatches('push', options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
+      const pull =
+        options.pull === false ? emptyBatch('pull') : await this.runBatches('pull', options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
+      const report = { push, pull, durationMs: Date.now() - t0 };
+      this.emit('cycle', report);
+      return report;
+    });
+  }
+
+  /** Deletes hub log entries every active node has pulled, older than the retention window. */
+  async pruneHubLog(): Promise<{ deleted: number; prunedUpto: bigint }> {
+    return this.exclusive(async () => {
+      const hub = await this.connectHub();
+      const retentionMs = this.config.sync.logRetentionMs;
+      // Active: seen within the retention window — and this node, which is pruning right now
+      // (with a window of 0 no node would count, and nothing would ever be pruned).
+      const [bound] = await hub.query<{ low: string | number | null }>(
+        `SELECT MIN(pull_upto) AS low FROM _dualdb_nodes WHERE last_seen >= NOW(6) - INTERVAL ? SECOND OR node_id = ?`,
+        [Math.ceil(retentionMs / 1000), this.nodeId],
+      );
+      const [aged] = await hub.query<{ s: string | number | null }>(
+        'SELECT MAX(seq) AS s FROM _dualdb_changes WHERE at < UNIX_TIMESTAMP(NOW(6)) * 1000 - ?',
+        [retentionMs],
+      );
+      if (bound?.low === null || bound?.low === undefined || aged?.s === null || aged?.s === undefined)
+        return { deleted: 0, prunedUpto: 0n };
+      const upto = BigInt(bound.low) < BigInt(aged.s) ? BigInt(bound.low) : BigInt(aged.s);
+      if (upto <= 0n) return { deleted: 0, prunedUpto: 0n };
+      let deleted = 0;
+      for (;;) {
+        // By key, not by range: a range delete waits (up to innodb_lock_wait_timeout, holding up
+        // this syncer) on an uncommitted entry just above the range, whatever the isolation level.
+        const seqs = await hub.query<{ seq: string }>('SELECT seq FROM _dualdb_changes WHERE seq <= ? ORDER BY seq LIMIT 10000', [
+          upto,
+        ]);
+        if (seqs.length === 0) break;
+        const res = await hub.execute('DELETE FROM _dualdb_changes WHERE seq IN (?)', [seqs.map((r) => r.seq)]);
+        deleted += res.affectedRows;
+        if (seqs.length < 10000) break;
+      }
+      await hub.execute(
+        "INSERT INTO _dualdb_hub_meta (k, v) VALUES ('pruned_upto', ?) ON DUPLICATE KEY UPDATE v = GREATEST(CAST(v AS UNSIGNED), CAST(VALUES(v) AS UNSIGNED))",
+        [upto.toString()],
+      );
+      if (deleted)
+        this.log.info(`pruned ${deleted} hub change-log entries up to ${upto}`, { event: 'hub.pruned', upto: upto.toString() });
+      return { deleted, prunedUpto: upto };
+    });
+  }
+
+  /** Captured tables on each side (for status: a synced table without capture cannot push). */
+  async captureCoverage(): Promise<{ sqlite: Set<string>; mysql: Set<string> | null }> {
+    const sqlite = new Set(capturedSqliteTables(this.db).keys());
+    let mysql: Set<string> | null = null;
+    if (this.hub) mysql = new Set((await capturedMysqlTables(this.hub)).keys());
+    return { sqlite, mysql };
+  }
+
+  /** Hub-side pending changes for this node, per table (cheap count over the unseen range). */
+  async pendingPullByTable(): Promise<Map<string, number>> {
+    const hub = await this.connectHub();
+    const ps = this.state.pullState();
+    const rows = await hub.query<{ tbl: string; n: string | number }>(
+      'SELECT tbl, COUNT(*) AS n FROM _dualdb_changes WHERE seq > ? AND (origin IS NULL OR origin <> ?) GROUP BY tbl',
+      [ps.upto, this.nodeId],
+    );
+    return new Map(rows.map((r) => [r.tbl, Number(r.n)]));
+  }
+
+  async close(): Promise<void> {
+    await this.busy.catch(() => {});
+    await this.dropHub();
+    if (this.ownsDb && this.db.open) this.db.close();
+  }
+}

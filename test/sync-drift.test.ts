@@ -1,0 +1,115 @@
+/**
+ * DESIGN invariant 9 (schema drift is refused, not guessed). A column added on
+ * one side of one table pauses that table with a message naming the column (in
+ * `status` and in the sync log); the other tables keep syncing both ways; the
+ * paused table's changes made meanwhile, on either side, are kept (parked, not
+ * lost) and arrive once the drift is fixed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectStatus } from '../src/sync/status.js';
+import { envOf, runCli } from './helpers/cli.js';
+import { divergence, makeWorld, type SyncWorld, waitFor } from './helpers/sync.js';
+import { HUB_AVAILABLE, startSyncTestHub as startTestHub, type TestHub } from './helpers/sync-hub.js';
+import { tempDir } from './helpers/tmp.js';
+
+const SQLITE_DDL = [
+  'CREATE TABLE workers (id INTEGER PRIMARY KEY, name TEXT NOT NULL)',
+  'CREATE TABLE shifts (id INTEGER PRIMARY KEY, label TEXT NOT NULL)',
+];
+const MYSQL_DDL = [
+  'CREATE TABLE workers (id BIGINT PRIMARY KEY, name VARCHAR(50) NOT NULL)',
+  'CREATE TABLE shifts (id BIGINT PRIMARY KEY, label VARCHAR(50) NOT NULL)',
+];
+
+describe.skipIf(!HUB_AVAILABLE)('schema drift', () => {
+  let testHub: TestHub;
+  const tmp = tempDir();
+  const worlds: SyncWorld[] = [];
+  beforeAll(async () => {
+    testHub = await startTestHub();
+  });
+  afterAll(async () => {
+    for (const w of worlds) await w.close();
+    await testHub?.close();
+    tmp.cleanup();
+  });
+
+  for (const side of ['hub', 'node'] as const) {
+    it(`a column added on the ${side} pauses only that table; its changes wait and arrive after the fix`, async () => {
+      const w = await makeWorld(testHub, tmp.dir, {
+        prefix: 'drift',
+        sqliteDdl: SQLITE_DDL,
+        mysqlDdl: MYSQL_DDL,
+        nodes: ['A', 'B'],
+      });
+      worlds.push(w);
+      const A = w.node('A');
+      const B = w.node('B');
+      A.db.prepare("INSERT INTO workers VALUES (1, 'Ana'), (2, 'Bia')").run();
+      A.db.prepare("INSERT INTO shifts VALUES (1, 'early')").run();
+      await A.syncer.syncOnce();
+      await B.syncer.syncOnce();
+
+      // The drift: a new column on one side only (on the node side, on node A only).
+      if (side === 'hub') await w.hub.execute('ALTER TABLE workers ADD COLUMN badge VARCHAR(20) NULL');
+      else A.db.exec('ALTER TABLE workers ADD COLUMN badge TEXT');
+
+      // Writes on every side while the table is paused.
+      A.db.prepare("INSERT INTO workers (id, name) VALUES (3, 'Caio')").run();
+      A.db.prepare("UPDATE workers SET name = 'Ana Maria' WHERE id = 1").run();
+      A.db.prepare("UPDATE workers SET name = 'Ana M.' WHERE id = 1").run();
+      A.db.prepare("INSERT INTO shifts VALUES (2, 'late')").run();
+      await w.hub.execute("INSERT INTO workers (id, name) VALUES (10, 'Hub')");
+      await w.hub.execute("INSERT INTO shifts VALUES (10, 'night')");
+      for (let i = 0; i < 3; i++) await A.syncer.syncOnce();
+      await B.syncer.syncOnce();
+
+      // The other table keeps flowing, both ways.
+      expect(await divergence(w, ['shifts'])).toEqual([]);
+      expect(A.db.prepare('SELECT count(*) AS n FROM shifts').get()).toEqual({ n: 3n });
+      // The paused table: refused with the column named, in status and in the log.
+      const status = await collectStatus(A.syncer);
+      const row = status.tables.find((t) => t.table === 'workers');
+      expect(row?.state).toBe('paused');
+      expect(row?.reason).toMatch(/badge/);
+      expect(row?.reason).toMatch(side === 'hub' ? /only in MySQL/ : /only in SQLite/);
+      expect(status.tables.find((t) => t.table === 'shifts')?.state).toBe('syncing');
+      const logged = A.syncer.log.recent(500).filter((e) => e.event === 'table.paused');
+      expect(logged).toHaveLength(1);
+      expect(logged[0]?.level).toBe('error');
+      expect(logged[0]?.msg).toMatch(/workers.*badge/);
+      const cli = runCli(['status'], envOf(A.config));
+      expect(cli.stdout).toMatch(/workers\s+paused.*badge/);
+      // Nothing of the paused table moved, nothing was dropped: its changes are parked on A.
+      expect((await w.hub.query('SELECT id FROM workers ORDER BY id')).map((r) => Number((r as { id: string }).id))).toEqual([
+        1, 2, 10,
+      ]);
+      expect(A.db.prepare('SELECT id FROM workers ORDER BY id').all()).toEqual([{ id: 1n }, { id: 2n }, { id: 3n }]);
+      const parked = A.syncer.state.parked();
+      expect(new Set(parked.map((p) => `${p.direction} ${p.pk}`))).toEqual(new Set(['push 1', 'push 3', 'pull 10']));
+      for (const p of parked) expect(p.error).toMatch(/badge/);
+
+      // The fix: the same column on the other side. Everything waiting arrives by itself.
+      if (side === 'hub') A.db.exec('ALTER TABLE workers ADD COLUMN badge TEXT');
+      else await w.hub.execute('ALTER TABLE workers ADD COLUMN badge VARCHAR(20) NULL');
+      B.db.exec('ALTER TABLE workers ADD COLUMN badge TEXT');
+      A.db.prepare("UPDATE workers SET badge = 'B-2' WHERE id = 2").run();
+      await waitFor(
+        async () => {
+          await A.syncer.syncOnce();
+          await B.syncer.syncOnce();
+          return A.syncer.state.parked().length === 0 && (await divergence(w, ['workers', 'shifts'])).length === 0;
+        },
+        'the parked changes of the resumed table to arrive',
+        20_000,
+      );
+      expect(A.syncer.log.recent(500).some((e) => e.event === 'table.resumed')).toBe(true);
+      expect(B.db.prepare('SELECT id, name, badge FROM workers ORDER BY id').all()).toEqual([
+        { id: 1n, name: 'Ana M.', badge: null },
+        { id: 2n, name: 'Bia', badge: 'B-2' },
+        { id: 3n, name: 'Caio', badge: null },
+        { id: 10n, name: 'Hub', badge: null },
+      ]);
+    }, 40_000);
+  }
+});

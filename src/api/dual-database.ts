@@ -1,0 +1,426 @@
+/**
+ * The library facade for TypeScript applications:
+ *
+ *   const db = await DualDatabase.open();            // .env + environment, or a Config
+ *   await db.insert('detections', { camera_id: 3, confidence: 0.92 });
+ *   const rows = db.all('SELECT * FROM detections WHERE camera_id = ?', 3);
+ *
+ * Reads are served from SQLite. Writes are routed by SYNC_MODE:
+ *  - sqlite_primary: committed in SQLite (captured by the triggers) and the syncer is
+ *    nudged to push at once; returns without waiting for the hub.
+ *  - mysql_primary: written to MySQL first, then mirrored into SQLite (read-your-writes,
+ *    not captured again); when the hub is unreachable or known to be away the write
+ *    fails over to SQLite and is queued — the result says so.
+ *  - both: committed in SQLite and pushed to MySQL before returning; if the hub fails the
+ *    write stays queued locally and the result says so (or throws with `strict`).
+ * The background SyncService carries failover, retries and the drain on recovery.
+ */
+import { EventEmitter } from 'node:events';
+import mysql from 'mysql2/promise';
+import { encodeKey } from '../capture/keys.js';
+import type { Config } from '../config/config.js';
+import { loadConfig } from '../config/load.js';
+import type { Row, SqlValue } from '../engines/codec.js';
+import { isConnectionError } from '../engines/mysql/diagnose.js';
+import { quoteMysqlId } from '../engines/mysql/quote.js';
+import { introspectSqliteTable } from '../engines/sqlite/introspect.js';
+import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
+import { quoteSqliteId } from '../engines/sqlite/quote.js';
+import type { SyncLog } from '../monitor/log.js';
+import { ControlServer } from '../sync/control.js';
+import { toMysqlRow, toSqliteRow } from '../sync/convert.js';
+import { MysqlTableIO } from '../sync/mysql-io.js';
+import type { SyncTable } from '../sync/plan.js';
+import { SyncService } from '../sync/service.js';
+import { SqliteTableIO } from '../sync/sqlite-io.js';
+import type { NodeState, SyncStatus } from '../sync/status.js';
+import { type CycleReport, Syncer } from '../sync/syncer.js';
+import { DualdbError, MysqlError } from '../util/errors.js';
+import { type InputRow, normaliseRow } from './values.js';
+
+export interface OpenOptions {
+  /** A ready configuration; otherwise read from `envFile`/.env and the environment. */
+  config?: Config;
+  envFile?: string;
+  /** Run the background sync (watch + pull every SYNC_INTERVAL). Default true. */
+  sync?: boolean;
+  log?: SyncLog;
+  /** `both` mode: throw instead of returning a queued result when the hub fails. */
+  strict?: boolean;
+  /** Milliseconds a hub write may take before it counts as failed (mysql_primary/both). Default 2000. */
+  hubWriteTimeoutMs?: number;
+}
+
+export type WriteOp =
+  | { kind: 'insert'; table: string; row: InputRow }
+  | { kind: 'upsert'; table: string; row: InputRow }
+  | { kind: 'update'; table: string; key: InputRow; changes: InputRow }
+  | { kind: 'delete'; table: string; key: InputRow };
+
+export interface WriteResult {
+  /** Where the write is committed now. */
+  committed: 'sqlite' | 'mysql+sqlite' | 'both';
+  /** True when the hub does not have it yet (it will be pushed). */
+  queued: boolean;
+  /** True when the write went to SQLite only because the hub was unreachable. */
+  failedOver: boolean;
+  /** Rows changed in SQLite. */
+  changes: number;
+  /** The key of the last inserted row (SQLite rowid or MySQL AUTO_INCREMENT). */
+  lastInsertId: bigint | null;
+  /** Why the hub was not written, when it was not. */
+  hubError?: string;
+}
+
+export interface Transaction {
+  insert(table: string, row: InputRow): void;
+  upsert(table: string, row: InputRow): void;
+  update(table: string, key: InputRow, changes: InputRow): void;
+  delete(table: string, key: InputRow): void;
+}
+
+export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState] }> {
+  private constructor(
+    readonly config: Config,
+    readonly service: SyncService,
+    private readonly lock: ControlServer | undefined,
+    private readonly options: OpenOptions,
+  ) {
+    super();
+    service.on('state', (s, p) => this.emit('state', s, p));
+  }
+
+  static async open(options: OpenOptions = {}): Promise<DualDatabase> {
+    const config = options.config ?? loadConfig({ envFile: options.envFile });
+    const db = openSqlite(config.sqlitePath);
+    const syncer = Syncer.open(config, { db, ...(options.log ? { log: options.log } : {}) });
+    const service = new SyncService(config, { syncer });
+    let lock: ControlServer | undefined;
+    if (options.sync !== false) {
+      // The library's syncer is the node's syncer: it takes the same lock a daemon would.
+      lock = await ControlServer.listen(config.sqlitePath, async (cmd) => {
+        if (cmd === 'ping') return { pid: process.pid, kind: 'library', nodeId: syncer.nodeId, state: service.state };
+        if (cmd === 'status') return service.status();
+        if (cmd === 'sync-now') return service.syncNow();
+        if (cmd === 'pause') return service.pause();
+        if (cmd === 'resume') return service.resume();
+        throw new Error(`unknown command ${cmd}`);
+      }).catch(async (e) => {
+        await syncer.close();
+        db.close();
+        throw e;
+      });
+      service.start();
+    }
+    return new DualDatabase(config, service, lock, options);
+  }
+
+  /** The SQLite handle (reads; integers come back as bigint, exact). */
+  get sqlite(): SqliteDb {
+    return this.service.syncer.db;
+  }
+
+  get state(): NodeState {
+    return this.service.state;
+  }
+
+  // ---- reads: always local ----
+
+  all<T = Row>(sql: string, ...params: unknown[]): T[] {
+    return this.sqlite.prepare(sql).all(...params) as T[];
+  }
+
+  get<T = Row>(sql: string, ...params: unknown[]): T | undefined {
+    return this.sqlite.prepare(sql).get(...params) as T | undefined;
+  }
+
+  // ---- writes: routed by mode ----
+
+  insert(table: string, row: InputRow): Promise<WriteResult> {
+    return this.write([{ kind: 'insert', table, row }]);
+  }
+
+  upsert(table: string, row: InputRow): Promise<WriteResult> {
+    return this.write([{ kind: 'upsert', table, row }]);
+  }
+
+  update(table: string, key: InputRow, changes: InputRow): Promise<WriteResult> {
+    return this.write([{ kind: 'update', table, key, changes }]);
+  }
+
+  delete(table: string, key: InputRow): Promise<WriteResult> {
+    return this.write([{ kind: 'delete', table, key }]);
+  }
+
+  /** Several writes applied atomically (per side). The callback records them; reads inside see SQLite as it was. */
+  transaction(fn: (tx: Transaction) => void): Promise<WriteResult> {
+    const ops: WriteOp[] = [];
+    fn({
+      insert: (table, row) => ops.push({ kind: 'insert', table, row }),
+      upsert: (table, row) => ops.push({ kind: 'upsert', table, row }),
+      update: (table, key, changes) => ops.push({ kind: 'update', table, key, changes }),
+      delete: (table, key) => ops.push({ kind: 'delete', table, key }),
+    });
+    return this.write(ops);
+  }
+
+  async status(): Promise<SyncStatus> {
+    return this.service.status();
+  }
+
+  syncNow(): Promise<CycleReport> {
+    return this.service.syncNow();
+  }
+
+  async close(): Promise<void> {
+    await this.service.close();
+    await this.lock?.close();
+    if (this.sqlite.open) this.sqlite.close();
+  }
+
+  private readonly pkCache = new Map<string, string[]>();
+
+  private sqlitePrimaryKey(table: string): string[] {
+    let pk = this.pkCache.get(table);
+    if (!pk) {
+      pk = introspectSqliteTable(this.sqlite, table).primaryKey;
+      if (pk.length === 0) throw new DualdbError('NO_PRIMARY_KEY', `table ${table} has no primary key: upsert needs one`);
+      this.pkCache.set(table, pk);
+    }
+    return pk;
+  }
+
+  private async table(name: string): Promise<SyncTable | undefined> {
+    if (!this.config.dualDatabase) return undefined;
+    const plan = await this.service.syncer.currentPlan();
+    return plan.byName.get(name);
+  }
+
+  private async write(ops: WriteOp[]): Promise<WriteResult> {
+    const mode = this.config.sync.mode;
+    if (!this.config.dualDatabase || mode === 'sqlite_primary') {
+      const r = this.applyLocal(ops, true);
+      this.service.nudge();
+      return { committed: 'sqlite', queued: true, failedOver: false, ...r };
+    }
+    if (mode === 'mysql_primary') return this.writeHubFirst(ops);
+    return this.writeBoth(ops);
+  }
+
+  /** SQLite writes, captured (queued for the hub) or mirrored (not captured). */
+  private applyLocal(ops: WriteOp[], capture: boolean): { changes: number; lastInsertId: bigint | null } {
+    const db = this.sqlite;
+    let changes = 0;
+    let lastInsertId: bigint | null = null;
+    db.transaction(() => {
+      if (!capture) db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+      for (const op of ops) {
+        const q = quoteSqliteId(op.table);
+        if (op.kind === 'insert' || op.kind === 'upsert') {
+          const row = normaliseRow(op.row);
+          const cols = Object.keys(row);
+          let sql = cols.length
+            ? `INSERT INTO ${q} (${cols.map(quoteSqliteId).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`
+            : `INSERT INTO ${q} DEFAULT VALUES`;
+          if (op.kind === 'upsert' && cols.length) {
+            // A real upsert: INSERT OR REPLACE would delete first and fire ON DELETE CASCADE.
+            const pk = this.sqlitePrimaryKey(op.table);
+            const rest = cols.filter((c) => !pk.includes(c));
+            sql += ` ON CONFLICT (${pk.map(quoteSqliteId).join(', ')}) ${rest.length ? `DO UPDATE SET ${rest.map((c) => `${quoteSqliteId(c)} = excluded.${quoteSqliteId(c)}`).join(', ')}` : 'DO NOTHING'}`;
+          }
+          const r = db.prepare(sql).run(...cols.map((c) => row[c]));
+          changes += r.changes;
+          lastInsertId = BigInt(r.lastInsertRowid);
+        } else if (op.kind === 'update') {
+          const set = normaliseRow(op.changes);
+          const key = normaliseRow(op.key);
+          const sc = Object.keys(set);
+          const kc = Object.keys(key);
+          if (sc.length === 0) continue;
+          const r = db
+            .prepare(
+              `UPDATE ${q} SET ${sc.map((c) => `${quoteSqliteId(c)} = ?`).join(', ')} WHERE ${kc.map((c) => `${quoteSqliteId(c)} = ?`).join(' AND ')}`,
+            )
+            .run(...sc.map((c) => set[c]), ...kc.map((c) => key[c]));
+          changes += r.changes;
+        } else {
+          const key = normaliseRow(op.key);
+          const kc = Object.keys(key);
+          const r = db
+            .prepare(`DELETE FROM ${q} WHERE ${kc.map((c) => `${quoteSqliteId(c)} = ?`).join(' AND ')}`)
+            .run(...kc.map((c) => key[c]));
+          changes += r.changes;
+        }
+      }
+      if (!capture) db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
+    })();
+    return { changes, lastInsertId };
+  }
+
+  /** mysql_primary: the hub first, then the local mirror; on hub failure, fail over to SQLite. */
+  private async writeHubFirst(ops: WriteOp[]): Promise<WriteResult> {
+    if (!this.service.hubUsable) {
+      const r = this.applyLocal(ops, true);
+      this.service.nudge();
+      return {
+        committed: 'sqlite',
+        queued: true,
+        failedOver: true,
+        ...r,
+        hubError: this.service.lastError ?? 'the hub is unreachable',
+      };
+    }
+    let touched: { table: SyncTable; keys: Set<string> }[];
+    let images: Map<string, Map<string, Row>>;
+    let lastInsertId: bigint | null = null;
+    try {
+      const hub = await this.service.syncer.connectHub();
+      const tables = new Map<string, SyncTable>();
+      for (const op of ops) {
+        const t = await this.table(op.table);
+        if (!t)
+          throw new DualdbError(
+            'TABLE_NOT_SYNCED',
+            `table ${op.table} is not synced (see \`dualdb status\`), so it cannot be written through the hub`,
+          );
+        tables.set(op.table, t);
+      }
+      const keysByTable = new Map<string, Set<string>>();
+      images = new Map();
+      await hub.withConnection(async (conn) => {
+        await conn.query('SET @dualdb_origin = ?', [this.service.syncer.nodeId]);
+        await conn.beginTransaction();
+        try {
+          for (const op of ops) {
+            const t = tables.get(op.table) as SyncTable;
+            const keys = keysByTable.get(t.name) ?? new Set<string>();
+            keysByTable.set(t.name, keys);
+            const q = quoteMysqlId(t.name);
+            const timeout = this.options.hubWriteTimeoutMs ?? 2000;
+            if (op.kind === 'insert' || op.kind === 'upsert') {
+              const row = toMysqlRow({ ...t, columns: t.columns.filter((c) => c.name in op.row) }, normaliseRow(op.row) as Row);
+              const cols = Object.keys(row);
+              const nonKey = cols.filter((c) => !t.key.some((k) => k.name === c));
+              const base = `INSERT INTO ${q} (${cols.map(quoteMysqlId).join(', ')}) VALUES (?)`;
+              const sql =
+                op.kind === 'upsert' && nonKey.length
+                  ? `${base} ON DUPLICATE KEY UPDATE ${nonKey.map((c) => `${quoteMysqlId(c)} = VALUES(${quoteMysqlId(c)})`).join(', ')}`
+                  : base;
+              const [res] = await conn.query({ sql: mysql.format(sql, [cols.map((c) => row[c])]), timeout });
+              const insertId = (res as mysql.ResultSetHeader).insertId;
+              if (insertId) lastInsertId = BigInt(insertId);
+              const keyValues = t.key.map((k) =>
+                k.name in row ? (row[k.name] as SqlValue) : k.type === 'integer' && insertId ? BigInt(insertId) : null,
+              );
+              if (keyValues.every((v) => v !== null)) keys.add(encodeKey(keyValues));
+            } else {
+              const key = normaliseRow(op.key);
+              const where = Object.keys(key)
+                .map((c) => `${quoteMysqlId(c)} = ?`)
+                .join(' AND ');
+              const whereParams = Object.keys(key).map((c) => key[c]);
+              // The keys this statement touches, read under lock so the mirror matches.
+              const [sel] = await conn.query(
+                mysql.format(
+                  `SELECT ${t.key.map((k) => quoteMysqlId(k.name)).join(', ')} FROM ${q} WHERE ${where} FOR UPDATE`,
+                  whereParams,
+                ),
+              );
+              for (const r of sel as Row[]) keys.add(new MysqlTableIO(t).keyOf(r));
+              if (op.kind === 'update') {
+                const set = toMysqlRow(
+                  { ...t, columns: t.columns.filter((c) => c.name in op.changes) },
+                  normaliseRow(op.changes) as Row,
+                );
+                await conn.query({ sql: mysql.format(`UPDATE ${q} SET ? WHERE ${where}`, [set, ...whereParams]), timeout });
+              } else {
+                await conn.query({ sql: mysql.format(`DELETE FROM ${q} WHERE ${where}`, whereParams), timeout });
+              }
+            }
+          }
+          for (const [name, keys] of keysByTable) {
+            const t = tables.get(name) as SyncTable;
+            images.set(name, await new MysqlTableIO(t).fetch(conn, [...keys]));
+          }
+          await conn.commit();
+        } catch (e) {
+          await conn.rollback().catch(() => {});
+          throw e;
+        }
+      });
+      touched = [...keysByTable].map(([name, keys]) => ({ table: tables.get(name) as SyncTable, keys }));
+    } catch (e) {
+      if (e instanceof MysqlError || isConnectionError(e) || (e as { code?: string }).code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
+        // The hub is away: fail over. The write is captured locally and pushed when it returns.
+        this.service.reportHubFailure(e);
+        const r = this.applyLocal(ops, true);
+        return {
+          committed: 'sqlite',
+          queued: true,
+          failedOver: true,
+          ...r,
+          hubError: e instanceof DualdbError ? e.oneLine() : String((e as Error).message),
+        };
+      }
+      throw e;
+    }
+    // Mirror the hub's rows (with its AUTO_INCREMENT keys and defaults) locally, without capture.
+    let changes = 0;
+    const syncer = this.service.syncer;
+    try {
+      this.sqlite
+        .transaction(() => {
+          this.sqlite.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+          for (const { table, keys } of touched) {
+            const io = new SqliteTableIO(this.sqlite, table);
+            const imgs = images.get(table.name) ?? new Map<string, Row>();
+            for (const key of keys) {
+              const img = imgs.get(key);
+              if (img) io.upsert(toSqliteRow(table, img));
+              else io.delete(key);
+              syncer.state.dropPendingKey(table.name, key);
+              changes++;
+            }
+          }
+          this.sqlite.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
+        })
+        .immediate();
+    } catch (e) {
+      // The hub has the write; the mirror is retried by the pull path instead of being lost.
+      for (const { table, keys } of touched)
+        for (const key of keys) syncer.state.park('pull', table.name, key, `local mirror failed: ${(e as Error).message}`);
+    }
+    return { committed: 'mysql+sqlite', queued: false, failedOver: false, changes, lastInsertId };
+  }
+
+  /** both: commit locally (captured), then push and wait for the hub to hold it. */
+  private async writeBoth(ops: WriteOp[]): Promise<WriteResult> {
+    const r = this.applyLocal(ops, true);
+    const syncer = this.service.syncer;
+    const target = syncer.state.pendingPush().maxSeq;
+    if (this.service.hubUsable) {
+      try {
+        await syncer.push();
+        if (syncer.state.pushedUpto() >= target) return { committed: 'both', queued: false, failedOver: false, ...r };
+      } catch (e) {
+        this.service.reportHubFailure(e);
+        if (this.options.strict) throw e;
+        return {
+          committed: 'sqlite',
+          queued: true,
+          failedOver: true,
+          ...r,
+          hubError: e instanceof DualdbError ? e.oneLine() : String((e as Error).message),
+        };
+      }
+    }
+    const hubError = this.service.lastError ?? 'the hub is unreachable';
+    if (this.options.strict) {
+      throw new DualdbError('HUB_WRITE_FAILED', `the write is committed in SQLite and queued, but not on the hub: ${hubError}`, {
+        hint: 'it is pushed automatically when the hub is back',
+      });
+    }
+    this.service.nudge();
+    return { committed: 'sqlite', queued: true, failedOver: true, ...r, hubError };
+  }
+}

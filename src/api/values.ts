@@ -1,0 +1,26 @@
+/** Values application code may pass to the library, normalised to what both drivers store exactly. */
+import type { SqlValue } from '../engines/codec.js';
+
+export type InputValue = SqlValue | boolean | Date | undefined;
+export type InputRow = Record<string, InputValue>;
+
+function pad(n: number, w = 2): string {
+  return String(n).padStart(w, '0');
+}
+
+/** Dates become UTC 'YYYY-MM-DD hh:mm:ss.fff' text (what MySQL DATETIME(6) takes and SQLite apps read). */
+export function normaliseValue(v: InputValue): SqlValue {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'boolean') return v ? 1n : 0n;
+  if (v instanceof Date) {
+    return `${v.getUTCFullYear()}-${pad(v.getUTCMonth() + 1)}-${pad(v.getUTCDate())} ${pad(v.getUTCHours())}:${pad(v.getUTCMinutes())}:${pad(v.getUTCSeconds())}.${pad(v.getUTCMilliseconds(), 3)}`;
+  }
+  if (typeof v === 'number' && Number.isInteger(v) && Number.isSafeInteger(v)) return BigInt(v);
+  return v;
+}
+
+export function normaliseRow(row: InputRow): Record<string, SqlValue> {
+  const out: Record<string, SqlValue> = {};
+  for (const [k, v] of Object.entries(row)) if (v !== undefined) out[k] = normaliseValue(v);
+  return out;
+}

@@ -1,0 +1,16 @@
+/**
+ * dualdb as a library. The facade for applications is DualDatabase; the rest is
+ * exported for tools built on top (a custom monitor, scripts).
+ */
+export { DualDatabase, type OpenOptions, type Transaction, type WriteOp, type WriteResult } from './api/dual-database.js';
+export type { Config, MysqlConfig, SyncConfig } from './config/config.js';
+export { loadConfig } from './config/load.js';
+export type { ConflictPolicy, SyncMode } from './config/schema.js';
+export { checkHealth, type HealthReport } from './monitor/health.js';
+export { type LogEntry, SyncLog } from './monitor/log.js';
+export { initNode, uninstallNode } from './sync/init.js';
+export { SyncService } from './sync/service.js';
+export type { NodeState, SyncStatus } from './sync/status.js';
+export { type CycleReport, Syncer } from './sync/syncer.js';
+export { ConfigError, DualdbError, MysqlError, SqliteError } from './util/errors.js';
+export { EXIT } from './util/exit-codes.js';

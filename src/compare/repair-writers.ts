@@ -1,0 +1,105 @@
+/**
+ * Writing repaired rows into one side without firing capture there (DESIGN
+ * invariant 2): a repair copies what the other side already has, so logging it
+ * would only send it back. Each call is one transaction.
+ *
+ *  - SQLite: `_dualdb_flags.applying = 1` inside the write transaction and back
+ *    to 0 before commit (no other writer ever sees 1); foreign keys are checked
+ *    at commit, so rows of a self-referencing table may come in any order.
+ *  - MySQL: `@dualdb_capture_off = 1` on a pinned connection, which
+ *    `MysqlHub.withConnection` resets before the connection goes back to the pool.
+ */
+import type { Row } from '../engines/codec.js';
+import type { MysqlHub } from '../engines/mysql/connect.js';
+import type { SqliteDb } from '../engines/sqlite/open.js';
+import { MysqlTableIO } from '../sync/mysql-io.js';
+import type { SyncTable } from '../sync/plan.js';
+import { SqliteTableIO } from '../sync/sqlite-io.js';
+import type { Side } from './types.js';
+
+export interface RepairWriter {
+  readonly side: Side;
+  /** Inserts or updates row images given in this side's value form. */
+  upsert(rows: Row[]): Promise<void>;
+  delete(keys: string[]): Promise<void>;
+}
+
+const DELETE_CHUNK = 500;
+
+export class SqliteRepairWriter implements RepairWriter {
+  readonly side = 'sqlite' as const;
+  private readonly io: SqliteTableIO;
+  private readonly hasFlags: boolean;
+
+  constructor(
+    private readonly db: SqliteDb,
+    table: SyncTable,
+  ) {
+    this.io = new SqliteTableIO(db, table);
+    this.hasFlags = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_dualdb_flags'").get() !== undefined;
+  }
+
+  private write(fn: () => void): void {
+    this.db
+      .transaction(() => {
+        this.db.pragma('defer_foreign_keys = ON');
+        if (this.hasFlags) this.db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+        fn();
+        if (this.hasFlags) this.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
+      })
+      .immediate();
+  }
+
+  async upsert(rows: Row[]): Promise<void> {
+    this.write(() => {
+      for (const r of rows) this.io.upsert(r);
+    });
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    this.write(() => {
+      for (const k of keys) this.io.delete(k);
+    });
+  }
+}
+
+export class MysqlRepairWriter implements RepairWriter {
+  readonly side = 'mysql' as const;
+  private readonly io: MysqlTableIO;
+
+  constructor(
+    private readonly hub: MysqlHub,
+    table: SyncTable,
+  ) {
+    this.io = new MysqlTableIO(table);
+  }
+
+  private async write(statements: string[]): Promise<void> {
+    if (statements.length === 0) return;
+    await this.hub.withConnection(async (conn) => {
+      await conn.query('SET @dualdb_capture_off = 1');
+      await conn.beginTransaction();
+      try {
+        for (const sql of statements) await conn.query(sql);
+        await conn.commit();
+      } catch (e) {
+        await conn.rollback().catch(() => {});
+        throw e;
+      }
+    });
+  }
+
+  async upsert(rows: Row[]): Promise<void> {
+    await this.write(this.io.upsertStatements(rows).map((s) => s.sql));
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    const statements: string[] = [];
+    for (let i = 0; i < keys.length; i += DELETE_CHUNK) statements.push(this.io.deleteStatement(keys.slice(i, i + DELETE_CHUNK)));
+    await this.write(statements);
+  }
+}
+
+export function repairWriter(side: Side, db: SqliteDb, hub: MysqlHub, table: SyncTable): RepairWriter {
+  return side === 'sqlite' ? new SqliteRepairWriter(db, table) : new MysqlRepairWriter(hub, table);
+}

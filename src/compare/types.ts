@@ -1,0 +1,149 @@
+/**
+ * What compare and repair report: typed results per table, and the progress
+ * events a terminal monitor or the CLI subscribes to. Keys are given as the
+ * key text shared with the change log (`encodeKey`), plus their parts for display.
+ */
+
+export type Side = 'sqlite' | 'mysql';
+
+export type DifferenceKind = 'missing-in-mysql' | 'missing-in-sqlite' | 'different';
+
+export interface RowDifference {
+  /** Key text, as the change log and `SqliteTableIO`/`MysqlTableIO` name the row. */
+  key: string;
+  /** The key's column values as text, in key order (for display). */
+  keyParts: string[];
+  kind: DifferenceKind;
+  /** For `different`: the columns whose values differ. */
+  columns?: string[];
+}
+
+export interface DifferenceCounts {
+  'missing-in-mysql': number;
+  'missing-in-sqlite': number;
+  different: number;
+}
+
+export interface TableComparison {
+  table: string;
+  /** Key column names, in key order. */
+  key: string[];
+  status: 'match' | 'differ' | 'error';
+  rows: { sqlite: number; mysql: number };
+  chunks: { total: number; differing: number };
+  /** Total number of differing keys (all of them, not only the listed ones). */
+  differenceCount: number;
+  byKind: DifferenceCounts;
+  /** The first differences in key order, at most `maxDifferences`. */
+  differences: RowDifference[];
+  truncated: boolean;
+  /** How each side was read: `keyset` pages in index order, or one `sorted-stream` (collated text keys). */
+  readModes: { sqlite: ReadMode; mysql: ReadMode };
+  durationMs: number;
+  error?: string;
+}
+
+export type ReadMode = 'keyset' | 'sorted-stream';
+
+export type TableIssueKind =
+  | 'only-in-sqlite'
+  | 'only-in-mysql'
+  | 'schema-drift'
+  | 'no-primary-key'
+  | 'unsupported-key'
+  | 'excluded'
+  | 'not-found';
+
+/** A table that could not be compared row by row, and why. */
+export interface TableIssue {
+  table: string;
+  kind: TableIssueKind;
+  reason: string;
+  /** Whether this makes the databases differ (exit code 20). */
+  difference: boolean;
+  /** Row counts where the table exists (null: absent on that side). */
+  rows: { sqlite: number | null; mysql: number | null };
+}
+
+export interface CompareReport {
+  match: boolean;
+  tables: TableComparison[];
+  issues: TableIssue[];
+  totals: { tables: number; differingTables: number; differences: number; rowsScanned: number };
+  startedAt: string;
+  durationMs: number;
+}
+
+export type CompareEvent =
+  | { type: 'start'; tables: string[]; issues: TableIssue[] }
+  | { type: 'table-start'; table: string; index: number; total: number; estimatedRows: number | null }
+  | {
+      type: 'chunk';
+      table: string;
+      chunk: number;
+      rowsScanned: { sqlite: number; mysql: number };
+      matched: boolean;
+      /** Differences found in the table so far. */
+      differences: number;
+    }
+  | { type: 'table-done'; table: string; result: TableComparison }
+  | { type: 'done'; report: CompareReport };
+
+export type RepairAction = 'insert' | 'update' | 'delete';
+
+export interface RepairedRow {
+  key: string;
+  keyParts: string[];
+  action: RepairAction;
+  /** For `update`: the columns that changed. */
+  columns?: string[];
+}
+
+export interface TableRepair {
+  table: string;
+  /** Key column names, in key order. */
+  key: string[];
+  status: 'unchanged' | 'repaired' | 'planned' | 'partial' | 'error';
+  inserted: number;
+  updated: number;
+  deleted: number;
+  /** The first changes (at most `maxListed`), in the order they were made. */
+  changes: RepairedRow[];
+  truncated: boolean;
+  /** Rows that could not be written, with the database's reason (first ones only). */
+  failures: { key: string; error: string }[];
+  failureCount: number;
+  rows: { sqlite: number; mysql: number };
+  error?: string;
+}
+
+export interface PullCursorUpdate {
+  moved: boolean;
+  /** Why it was not moved (dry run, subset of tables, failures, no capture). */
+  reason?: string;
+  previous?: string;
+  upto?: string;
+  /** Hub sequence numbers below `upto` not committed when the repair started (pulled when they commit). */
+  holes?: number;
+}
+
+export interface RepairReport {
+  from: Side;
+  to: Side;
+  dryRun: boolean;
+  ok: boolean;
+  tables: TableRepair[];
+  issues: TableIssue[];
+  totals: { inserted: number; updated: number; deleted: number; failures: number };
+  /** Only for `--from mysql`: where the node's pull resumes. */
+  pullCursor: PullCursorUpdate | null;
+  /** The node was marked resync-needed and no longer is. */
+  resyncCleared: boolean;
+  startedAt: string;
+  durationMs: number;
+}
+
+export type RepairEvent =
+  | CompareEvent
+  | { type: 'repair-batch'; table: string; operation: 'upsert' | 'delete'; rows: number; dryRun: boolean }
+  | { type: 'repair-table-done'; table: string; result: TableRepair };

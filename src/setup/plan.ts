@@ -1,0 +1,198 @@
+/**
+ * A whole setup decided in advance (`dualdb setup --quick`, or the tail of the
+ * plain prompts) as a list of steps, and its execution as events a front-end
+ * renders: step started / done / skipped / failed, warnings, schema and
+ * migration progress. The steps are the session's; nothing here asks anything.
+ */
+import { EventEmitter } from 'node:events';
+import type { Config } from '../config/config.js';
+import { DualdbError, isDualdbError, MysqlError, messageOf } from '../util/errors.js';
+import { EXIT } from '../util/exit-codes.js';
+import type { Diagnosis } from './connection.js';
+import type { TableProgress } from './migration.js';
+import type { ExistingUserPolicy } from './provision.js';
+import type { SchemaApplyEvent, SchemaChoice } from './schema.js';
+import type { SetupSession } from './session.js';
+
+export type StepId = 'local-server' | 'provision' | 'connect' | 'schema' | 'capture' | 'migrate' | 'save';
+
+export const STEP_TITLES: Record<StepId, string> = {
+  'local-server': 'Start the private MySQL server',
+  provision: 'Create the database and a dedicated user',
+  connect: 'Test the connection',
+  schema: 'Create the schema',
+  capture: 'Install change capture',
+  migrate: 'Copy the existing data',
+  save: 'Save .env',
+};
+
+export interface SetupPlanInput {
+  /** Start the private server in .dualdb/mysql/ and use it as the hub. */
+  localServer?: boolean;
+  /** SQLite only (DUAL_DATABASE=false). */
+  sqliteOnly?: boolean;
+  /** Admin login for provisioning; the password is used once and never stored. */
+  admin?: { user: string; password: string; userHost?: string; grantProcess?: boolean; existingUser?: ExistingUserPolicy };
+  /** Create the database with the hub user's own rights when it does not exist. */
+  createDatabase?: boolean;
+  schema: SchemaChoice;
+  migrate?: { resume: boolean } | false;
+}
+
+export interface SetupStep {
+  id: StepId;
+  title: string;
+}
+
+export type SetupEvent =
+  | { type: 'step'; id: StepId; state: 'running' | 'done' | 'skipped'; detail?: string }
+  | { type: 'warning'; id: StepId; message: string }
+  | { type: 'schema'; event: SchemaApplyEvent }
+  | { type: 'migration'; progress: TableProgress };
+
+export class SetupStepError extends DualdbError {
+  constructor(
+    readonly step: StepId,
+    readonly original: unknown,
+    readonly diagnosis?: Diagnosis,
+  ) {
+    const e = isDualdbError(original) ? original : undefined;
+    const fromHub = diagnosis !== undefined || original instanceof MysqlError;
+    super(
+      e?.code ?? (diagnosis ? `MYSQL_${diagnosis.kind.toUpperCase().replaceAll('-', '_')}` : 'SETUP_STEP_FAILED'),
+      diagnosis?.message ?? messageOf(original),
+      {
+        hint: diagnosis?.fix ?? e?.hint,
+        cause: original,
+        exitCode: e?.exitCode ?? (fromHub ? EXIT.MYSQL_UNAVAILABLE : EXIT.FAILURE),
+        context: { step },
+      },
+    );
+  }
+}
+
+export function buildSetupPlan(input: SetupPlanInput): SetupStep[] {
+  const ids: StepId[] = [];
+  if (input.localServer) ids.push('local-server');
+  if (input.admin && !input.sqliteOnly && !input.localServer) ids.push('provision');
+  if (!input.sqliteOnly) ids.push('connect');
+  ids.push('schema', 'capture');
+  if (input.migrate && !input.sqliteOnly) ids.push('migrate');
+  ids.push('save');
+  return ids.map((id) => ({ id, title: STEP_TITLES[id] }));
+}
+
+export interface SetupOutcome {
+  config: Config;
+  steps: SetupStep[];
+}
+
+/** Runs a plan against a session; emits `event`s; throws SetupStepError naming the failed step. */
+export class SetupRun extends EventEmitter<{ event: [SetupEvent] }> {
+  readonly steps: SetupStep[];
+
+  constructor(
+    private readonly session: SetupSession,
+    private readonly input: SetupPlanInput,
+    private readonly options: { signal?: AbortSignal } = {},
+  ) {
+    super();
+    this.steps = buildSetupPlan(input);
+  }
+
+  private emitStep(id: StepId, state: 'running' | 'done' | 'skipped', detail?: string): void {
+    this.emit('event', { type: 'step', id, state, ...(detail ? { detail } : {}) });
+  }
+
+  async run(): Promise<SetupOutcome> {
+    const s = this.session;
+    if (this.input.sqliteOnly) s.chooseSqliteOnly();
+    let config: Config | undefined;
+    for (const step of this.steps) {
+      this.emitStep(step.id, 'running');
+      try {
+        const detail = await this.runStep(step.id);
+        if (step.id === 'save') config = s.save();
+        this.emitStep(step.id, detail === null ? 'skipped' : 'done', detail ?? undefined);
+      } catch (e) {
+        if (e instanceof SetupStepError) throw e;
+        s.record('error', `${step.id} failed: ${messageOf(e)}`);
+        throw new SetupStepError(step.id, e);
+      }
+    }
+    await s.close();
+    if (!config) throw new Error('setup plan without a save step');
+    return { config, steps: this.steps };
+  }
+
+  /** Runs one step; returns a detail line, or null when there was nothing to do. */
+  private async runStep(id: StepId): Promise<string | null> {
+    const s = this.session;
+    const input = this.input;
+    switch (id) {
+      case 'local-server': {
+        const r = await s.startLocalServer();
+        return `${r.created ? 'created' : 'started'} in ${r.dir}, port ${r.mysql.port}; later: ${r.startCommand}`;
+      }
+      case 'provision': {
+        const admin = input.admin;
+        if (!admin) return null;
+        const r = await s.provision({
+          admin: { user: admin.user, password: admin.password },
+          ...(admin.userHost ? { userHost: admin.userHost } : {}),
+          ...(admin.grantProcess !== undefined ? { grantProcess: admin.grantProcess } : {}),
+          ...(admin.existingUser ? { existingUser: admin.existingUser } : {}),
+        });
+        return `database ${r.databaseCreated ? 'created' : 'existed'}; user ${r.user} ${r.userCreated ? 'created' : r.passwordReset ? 'password reset' : 'kept'}; granted ${[...r.granted.database, ...r.granted.global].join(', ')}`;
+      }
+      case 'connect': {
+        let c = await s.testConnection();
+        if (!c.ok && c.diagnosis?.kind === 'unknown-database' && input.createDatabase) {
+          await s.createDatabase();
+          c = await s.testConnection();
+        }
+        if (!c.ok) throw new SetupStepError('connect', undefined, c.diagnosis);
+        if (c.diagnosis) this.emit('event', { type: 'warning', id, message: `${c.diagnosis.message} — ${c.diagnosis.fix}` });
+        return `${c.endpoint} (${c.version})`;
+      }
+      case 'schema': {
+        const choice = input.schema;
+        const plan = await s.planSchema(choice);
+        if (choice === 'auto' && plan.suggestEpi) return 'no tables on either side yet (use --schema epi for the EPI schema)';
+        if (choice === 'none') return null;
+        for (const w of plan.warnings) {
+          this.emit('event', {
+            type: 'warning',
+            id,
+            message: `${w.table}${w.column ? `.${w.column}` : ''}: ${w.problem} — ${w.reason}`,
+          });
+        }
+        for (const d of plan.differences) this.emit('event', { type: 'warning', id, message: `${d.table} differs: ${d.detail}` });
+        const r = await s.applySchema(plan, (event) => this.emit('event', { type: 'schema', event }));
+        return `${plan.summary} (${r.statements} statements)`;
+      }
+      case 'capture': {
+        const r = await s.installCapture();
+        for (const p of r.paused) this.emit('event', { type: 'warning', id, message: `${p.table}: paused — ${p.reason}` });
+        return `node ${r.nodeId}: ${r.tables.length} table${r.tables.length === 1 ? '' : 's'} captured${r.hub === 'disabled' ? ' (SQLite only: changes queue until a hub is configured)' : ''}`;
+      }
+      case 'migrate': {
+        const m = input.migrate;
+        if (!m) return null;
+        const plan = await s.migrationPlan();
+        if (!plan.direction) return 'no rows on either side: nothing to copy';
+        await s.migrate(
+          {
+            direction: plan.direction,
+            resume: m.resume || plan.resumable !== undefined,
+            ...(this.options.signal ? { signal: this.options.signal } : {}),
+          },
+          (progress) => this.emit('event', { type: 'migration', progress }),
+        );
+        return `${plan.direction === 'sqlite-to-mysql' ? `${plan.sqliteRows} rows SQLite → MySQL` : `${plan.hubRows} rows MySQL → SQLite`}`;
+      }
+      case 'save':
+        return s.answers.envFile;
+    }
+  }
+}

@@ -1,0 +1,323 @@
+/**
+ * One setup in progress: the answers so far and every step the setup can take,
+ * shared by the three front-ends (the Ink wizard, `--plain` prompts, `--quick`
+ * flags). Front-ends ask questions and render results; the session does the work.
+ * Secrets it handles (hub, admin and generated passwords) are registered for
+ * redaction and never logged; the admin password is never kept after use.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Config, MysqlConfig } from '../config/config.js';
+import { MysqlHub } from '../engines/mysql/connect.js';
+import { mysqlTableStats } from '../engines/mysql/introspect.js';
+import { openSqlite } from '../engines/sqlite/open.js';
+import { SyncLog } from '../monitor/log.js';
+import { type PreflightReport, preflightToHub } from '../schema/preflight.js';
+import { type InitReport, installCapture } from '../sync/init.js';
+import { messageOf } from '../util/errors.js';
+import { registerSecret } from '../util/redact.js';
+import { answersFromConfig, answersFromEnvValues, configOf, defaultAnswers, type SetupAnswers, saveAnswers } from './answers.js';
+import { type ConnectionCheck, testConnection } from './connection.js';
+import { type Discovery, discover, discoverSqlite } from './discover.js';
+import { type LocalServerStart, startLocalServer } from './local-server.js';
+import { type MigrateOptions, type MigrationReport, runMigration, type TableProgress } from './migration.js';
+import {
+  type AdminCredentials,
+  createDatabaseWith,
+  type ExistingUserPolicy,
+  type ProvisionResult,
+  provisionHub,
+} from './provision.js';
+import { applySchema, planSchema, type SchemaApplyEvent, type SchemaChoice, type SchemaPlan } from './schema.js';
+import { type MigrationDirection, readSetupState, resumableMigration, type SetupState, writeSetupState } from './state.js';
+
+export interface SessionOptions {
+  /** The .env to read and write; default ./.env. */
+  envFile?: string | undefined;
+  /** The SQLite file; default SQLITE_DB_PATH of the .env, or the default path. */
+  sqlitePath?: string | undefined;
+  /** Values to start from (the app shell's partial config). */
+  initial?: Partial<Config> | undefined;
+}
+
+export interface MigrationPlan {
+  /** Where the data is: the side to copy from. Undefined when neither side has rows. */
+  direction: MigrationDirection | undefined;
+  sqliteRows: number;
+  hubRows: number;
+  /** An interrupted migration of the same file to the same hub. */
+  resumable: SetupState['migration'] | undefined;
+}
+
+export function endpointOf(m: MysqlConfig): string {
+  return `${m.host}:${m.port}/${m.database}`;
+}
+
+export class SetupSession {
+  answers: SetupAnswers;
+  discovery: Discovery;
+  connection: ConnectionCheck | undefined;
+  localServer: LocalServerStart | undefined;
+  provisioned: ProvisionResult | undefined;
+  capture: InitReport | undefined;
+  private log: SyncLog | undefined;
+  private readonly pending: { level: 'info' | 'warn' | 'error'; msg: string; fields: Record<string, unknown> }[] = [];
+
+  constructor(options: SessionOptions = {}) {
+    const envFile = path.resolve(options.initial?.envFile ?? options.envFile ?? '.env');
+    const sqliteGiven = options.sqlitePath ?? options.initial?.sqlitePath;
+    this.discovery = discover({ envFile, sqlitePath: sqliteGiven });
+    let a = defaultAnswers(envFile);
+    a = answersFromEnvValues(a, this.discovery.env.values);
+    if (options.initial) a = answersFromConfig(a, { ...options.initial, envFile });
+    a.sqlitePath = this.discovery.sqlite.path;
+    this.answers = a;
+  }
+
+  /** Looks again at the SQLite file (after the path was edited). */
+  rediscoverSqlite(file?: string): void {
+    if (file !== undefined) this.answers.sqlitePath = path.resolve(path.dirname(this.answers.envFile), file);
+    this.discovery = { ...this.discovery, sqlite: discoverSqlite(this.answers.sqlitePath) };
+  }
+
+  setMysql(m: Partial<MysqlConfig>): void {
+    this.answers.mysql = { ...this.answers.mysql, ...m };
+    registerSecret(this.answers.mysql.password);
+    this.connection = undefined;
+  }
+
+  /** The Config the answers give right now. */
+  config(): Config {
+    return configOf(this.answers);
+  }
+
+  /**
+   * A line for the setup's own record in the sync log (redacted there as well).
+   * Lines wait in memory until the log's folder exists (the SQLite file's, by
+   * default): a setup that fails before writing anything leaves nothing behind.
+   */
+  record(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
+    this.pending.push({ level, msg: `setup: ${msg}`, fields });
+    this.flushRecord();
+  }
+
+  private flushRecord(): void {
+    try {
+      if (!this.log) {
+        const file = this.config().log.file;
+        if (!existsSync(path.dirname(file))) return;
+        this.log = new SyncLog({ file, level: 'info' });
+      }
+      for (const e of this.pending.splice(0)) this.log[e.level](e.msg, e.fields);
+    } catch {
+      // The log is a record, not a requirement: setup goes on without it.
+    }
+  }
+
+  async testConnection(): Promise<ConnectionCheck> {
+    const c = await testConnection(this.answers.mysql);
+    this.connection = c;
+    this.record(c.ok ? 'info' : 'warn', c.ok ? `connected to ${c.endpoint}` : `connection test: ${c.diagnosis?.message}`, {
+      kind: c.diagnosis?.kind,
+    });
+    return c;
+  }
+
+  /** Starts (or creates) the private server beside the .env and makes it the hub. */
+  async startLocalServer(): Promise<LocalServerStart> {
+    const r = await startLocalServer({
+      envFile: this.answers.envFile,
+      database: this.answers.mysql.database,
+      ...(this.discovery.localServer.exists && this.answers.mysql.password ? { password: this.answers.mysql.password } : {}),
+    });
+    this.localServer = r;
+    this.answers.localServer = true;
+    this.answers.dualDatabase = true;
+    this.setMysql(r.mysql.password ? r.mysql : { ...r.mysql, password: this.answers.mysql.password });
+    this.record(
+      'info',
+      `${r.created ? 'created and started' : 'started'} the private server in ${r.dir} on port ${r.mysql.port}`,
+    );
+    return r;
+  }
+
+  /** SQLite only: DUAL_DATABASE=false; the hub settings typed so far are kept for later. */
+  chooseSqliteOnly(): void {
+    this.answers.dualDatabase = false;
+    this.answers.localServer = false;
+    this.connection = undefined;
+    this.record('info', 'SQLite only (DUAL_DATABASE=false): changes are captured and queued until a hub is configured');
+  }
+
+  /** Creates the database with the hub user's own rights. */
+  async createDatabase(): Promise<boolean> {
+    const created = await createDatabaseWith(this.answers.mysql, this.answers.mysql.database);
+    this.record('info', `database ${this.answers.mysql.database} ${created ? 'created' : 'exists already'}`);
+    return created;
+  }
+
+  /**
+   * Creates the database and a dedicated user with admin credentials, and makes
+   * that user the hub login. The admin password is used here and forgotten.
+   */
+  async provision(options: {
+    admin: Omit<AdminCredentials, 'host' | 'port' | 'ssl' | 'sslCa' | 'connectTimeoutMs'> & Partial<AdminCredentials>;
+    user?: string;
+    userHost?: string;
+    grantProcess?: boolean;
+    existingUser?: ExistingUserPolicy;
+  }): Promise<ProvisionResult> {
+    const m = this.answers.mysql;
+    registerSecret(options.admin.password);
+    const user = options.user ?? m.user;
+    const r = await provisionHub({
+      admin: {
+        host: options.admin.host ?? m.host,
+        port: options.admin.port ?? m.port,
+        user: options.admin.user,
+        password: options.admin.password,
+        ssl: options.admin.ssl ?? m.ssl,
+        sslCa: options.admin.sslCa ?? m.sslCa,
+        connectTimeoutMs: options.admin.connectTimeoutMs ?? m.connectTimeoutMs,
+      },
+      database: m.database,
+      user,
+      userHost: options.userHost ?? '%',
+      grantProcess: options.grantProcess ?? true,
+      existingUser: options.existingUser ?? 'fail',
+    });
+    this.provisioned = r;
+    this.setMysql({ user: r.user, ...(r.password !== undefined ? { password: r.password } : {}) });
+    this.record(
+      'info',
+      `provisioned ${r.databaseCreated ? 'new' : 'existing'} database ${m.database} and ${r.userCreated ? 'new' : 'existing'} user ${r.user}`,
+      {
+        grants: [...r.granted.database, ...r.granted.global].join(', '),
+      },
+    );
+    return r;
+  }
+
+  private async withHub<T>(fn: (hub: MysqlHub | undefined) => Promise<T>): Promise<T> {
+    if (!this.answers.dualDatabase) return fn(undefined);
+    const hub = await MysqlHub.connect(this.answers.mysql);
+    try {
+      return await fn(hub);
+    } finally {
+      await hub.close();
+    }
+  }
+
+  async planSchema(choice: SchemaChoice): Promise<SchemaPlan> {
+    return this.withHub((hub) => planSchema({ sqlitePath: this.answers.sqlitePath, hub, choice }));
+  }
+
+  async applySchema(plan: SchemaPlan, onTable?: (e: SchemaApplyEvent) => void): Promise<{ statements: number }> {
+    const r = await this.withHub((hub) =>
+      applySchema(plan, { sqlitePath: this.answers.sqlitePath, hub, ...(onTable ? { onTable } : {}) }),
+    );
+    this.record('info', `schema applied (${plan.summary}; ${r.statements} statements)`);
+    this.rediscoverSqlite();
+    return r;
+  }
+
+  /** Installs change capture on both sides (creating the SQLite file when missing). Idempotent. */
+  async installCapture(): Promise<InitReport> {
+    const config = this.config();
+    const db = openSqlite(config.sqlitePath, { create: true });
+    try {
+      const r = await this.withHub((hub) => installCapture(db, hub, config));
+      this.capture = r;
+      this.record('info', `capture installed for node ${r.nodeId} (${r.tables.length} tables, hub ${r.hub})`);
+      return r;
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Where the data is, and whether an interrupted migration can be resumed. */
+  async migrationPlan(): Promise<MigrationPlan> {
+    const sqliteRows = discoverSqlite(this.answers.sqlitePath).totalRows;
+    const hubRows = await this.withHub(async (hub) =>
+      hub ? (await mysqlTableStats(hub)).reduce((a, t) => a + (t.name.startsWith('_dualdb_') ? 0 : t.rows), 0) : 0,
+    );
+    const resumable = resumableMigration(
+      readSetupState(this.answers.envFile),
+      this.answers.sqlitePath,
+      endpointOf(this.answers.mysql),
+    );
+    const direction: MigrationDirection | undefined =
+      resumable?.direction ?? (sqliteRows > 0 ? 'sqlite-to-mysql' : hubRows > 0 ? 'mysql-to-sqlite' : undefined);
+    return { direction, sqliteRows, hubRows, resumable };
+  }
+
+  /**
+   * The values MySQL would refuse or silently change, found before any row is
+   * copied (src/schema/preflight.ts; reads every row, so it is offered, not forced).
+   */
+  async preflight(): Promise<PreflightReport> {
+    const db = openSqlite(this.answers.sqlitePath, { readonly: true });
+    try {
+      return await this.withHub((hub) => preflightToHub(db, hub, { samplesPerCheck: 3 }));
+    } finally {
+      db.close();
+    }
+  }
+
+  /**
+   * The initial copy. Capture is installed first (the consistent-snapshot model:
+   * what the application writes during the copy is captured and synced after).
+   * Progress per table; the signal cancels; the state file remembers an
+   * interruption so that the next run offers to resume.
+   */
+  async migrate(
+    options: { direction: MigrationDirection; resume: boolean; signal?: AbortSignal },
+    onProgress: (p: TableProgress) => void,
+  ): Promise<MigrationReport> {
+    if (!this.capture) await this.installCapture();
+    const endpoint = endpointOf(this.answers.mysql);
+    const mark = (status: NonNullable<SetupState['migration']>['status'], error?: string) =>
+      writeSetupState(this.answers.envFile, {
+        ...readSetupState(this.answers.envFile),
+        migration: {
+          status,
+          direction: options.direction,
+          endpoint,
+          sqlitePath: this.answers.sqlitePath,
+          updatedAt: new Date().toISOString(),
+          ...(error ? { error } : {}),
+        },
+      });
+    mark('running');
+    this.record('info', `${options.resume ? 'resuming' : 'starting'} the initial migration (${options.direction})`);
+    const migrateOptions: MigrateOptions = {
+      direction: options.direction,
+      resume: options.resume,
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
+    try {
+      const report = await runMigration(this.config(), migrateOptions, onProgress);
+      mark('done');
+      this.record('info', 'initial migration done');
+      return report;
+    } catch (e) {
+      const cancelled = options.signal?.aborted ?? false;
+      mark(cancelled ? 'interrupted' : 'failed', messageOf(e));
+      this.record(cancelled ? 'warn' : 'error', `initial migration ${cancelled ? 'cancelled' : 'failed'}: ${messageOf(e)}`);
+      throw e;
+    }
+  }
+
+  /** Writes the .env (mode 0600) and returns the Config read back from it. */
+  save(): Config {
+    const config = saveAnswers(this.answers);
+    this.record('info', `saved ${this.answers.envFile} (mode 0600)`);
+    return config;
+  }
+
+  async close(): Promise<void> {
+    this.flushRecord();
+    await this.log?.close();
+    this.log = undefined;
+  }
+}

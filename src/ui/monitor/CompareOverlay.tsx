@@ -1,0 +1,83 @@
+/** Compare in progress (bar, current table, rows read) and its result per table, down to the first differing key. */
+import { Text } from 'ink';
+import type { CompareRow, CompareView } from '../../monitor/snapshot.js';
+import { Panel } from '../components/Panel.js';
+import { ProgressBar } from '../components/ProgressBar.js';
+import { type Theme, toneProps, useTheme } from '../theme.js';
+import { fmtCount, fmtMs, padEnd, padStart } from './format.js';
+
+export function resultText(r: CompareRow, theme: Theme): string {
+  if (r.equal === null) return '? not compared';
+  if (r.equal) return `${theme.glyph.ok} identical`;
+  return r.differences ? `${theme.glyph.diff} ${fmtCount(r.differences)} differ` : `${theme.glyph.diff} differs`;
+}
+
+export function CompareOverlay({ view, width, height }: { view: CompareView; width: number; height: number }) {
+  const theme = useTheme();
+  const inner = width - 4;
+  const differ = view.rows.filter((r) => r.equal === false);
+  const unknown = view.rows.filter((r) => r.equal === null).length;
+  const equal = view.rows.length - differ.length - unknown;
+  const notes = view.rows.filter((r) => r.detail || r.error);
+  // Panel borders, two status lines, the header and the closing hint.
+  const room = Math.max(0, height - 2 - 4);
+  const tableRows = view.rows.slice(0, Math.max(0, room - Math.min(notes.length, Math.floor(room / 3))));
+  const noteRows = notes.slice(0, Math.max(0, room - tableRows.length));
+  const nw = Math.max(8, inner - 38);
+  return (
+    <Panel title={`Compare — ${view.method}`} width={width} height={height}>
+      {view.running ? (
+        <>
+          <ProgressBar value={view.total ? view.done / view.total : 0} width={inner} />
+          <Text wrap="truncate-end">
+            {view.table ? `comparing ${view.table}` : 'reading both schemas'} ({view.done}/{view.total} tables
+            {view.scanned ? `, ${fmtCount(view.scanned)} rows read` : ''})
+          </Text>
+        </>
+      ) : view.error ? (
+        <>
+          <Text {...toneProps(theme, 'error')} wrap="truncate-end">
+            {theme.glyph.error} compare failed: {view.error}
+          </Text>
+          <Text> </Text>
+        </>
+      ) : (
+        <>
+          <Text bold wrap="truncate-end" {...toneProps(theme, differ.length ? 'warn' : 'ok')}>
+            {differ.length ? theme.glyph.warn : theme.glyph.ok} {equal} identical · {differ.length} differ
+            {unknown ? ` · ${unknown} not compared` : ''} · {fmtMs((view.finishedAt ?? view.startedAt) - view.startedAt)}
+          </Text>
+          <Text {...toneProps(theme, 'muted')} wrap="truncate-end">
+            {differ.length
+              ? 'fix with `dualdb repair --from sqlite|mysql`; details: `dualdb compare`'
+              : 'every row is the same on both sides'}
+          </Text>
+        </>
+      )}
+      <Text bold wrap="truncate-end">
+        {padEnd('table', nw)}
+        {padStart('sqlite', 11)}
+        {padStart('mysql', 11)}
+        {padStart('rows', 16)}
+      </Text>
+      {tableRows.map((r) => (
+        <Text key={r.table} wrap="truncate-end">
+          {padEnd(r.table, nw)}
+          {padStart(fmtCount(r.sqliteRows), 11)}
+          {padStart(fmtCount(r.mysqlRows), 11)}
+          <Text bold={r.equal === false} {...toneProps(theme, r.equal === null ? 'muted' : r.equal ? 'ok' : 'warn')}>
+            {padStart(resultText(r, theme), 16)}
+          </Text>
+        </Text>
+      ))}
+      {noteRows.map((r) => (
+        <Text key={`note-${r.table}`} wrap="truncate-end" {...toneProps(theme, r.equal === false ? 'warn' : 'muted')}>
+          {r.table}: {r.detail ?? r.error}
+        </Text>
+      ))}
+      <Text {...toneProps(theme, 'muted')} wrap="truncate-end">
+        {view.running ? 'Esc hides this; the compare goes on' : 'Esc closes'}
+      </Text>
+    </Panel>
+  );
+}

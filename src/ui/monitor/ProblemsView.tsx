@@ -1,0 +1,56 @@
+/** Conflicts and parked changes: a summary line, then the most recent ones when there is room. */
+import { Box, Text } from 'ink';
+import type { MonitorSnapshot } from '../../monitor/snapshot.js';
+import { toneProps, useTheme } from '../theme.js';
+import { fmtClock } from './format.js';
+
+export function problemItems(snap: MonitorSnapshot): { key: string; text: string; tone: 'warn' | 'error' | 'muted' }[] {
+  const items: { key: string; text: string; tone: 'warn' | 'error' | 'muted' }[] = [];
+  for (const p of snap.parked) {
+    items.push({
+      key: `p${p.id}`,
+      text: `parked ${p.direction} ${p.table} ${p.pk ?? ''} (${p.attempts} tries): ${p.error}`,
+      tone: 'error',
+    });
+  }
+  for (const c of snap.conflicts) {
+    items.push({
+      key: `c${c.id}`,
+      text: `conflict ${fmtClock(c.at)} ${c.table} ${c.pk} · ${c.policy} · ${c.status === 'open' ? 'open: decide with `dualdb conflicts`' : `${c.winner ?? '?'} won, loser kept`}`,
+      tone: c.status === 'open' ? 'warn' : 'muted',
+    });
+  }
+  return items;
+}
+
+export function ProblemsView({ snap, width, lines }: { snap: MonitorSnapshot; width: number; lines: number }) {
+  const theme = useTheme();
+  const open = snap.conflictCounts.open;
+  const parked = snap.parkedCounts.push + snap.parkedCounts.pull;
+  const items = problemItems(snap).slice(0, lines);
+  const quiet = open === 0 && parked === 0;
+  return (
+    <Box flexDirection="column" width={width} height={1 + lines} paddingLeft={1}>
+      <Text wrap="truncate-end">
+        <Text bold>conflicts </Text>
+        <Text {...toneProps(theme, open ? 'warn' : 'ok')}>
+          {open ? `${theme.glyph.warn} ${open} open` : `${theme.glyph.ok} none open`}
+        </Text>
+        <Text {...toneProps(theme, 'muted')}> ({snap.conflictCounts.total} recorded, losers kept)</Text>
+        <Text bold> parked </Text>
+        <Text {...toneProps(theme, parked ? 'error' : 'ok')}>
+          {parked
+            ? `${theme.glyph.error} ${theme.glyph.push}${snap.parkedCounts.push} ${theme.glyph.pull}${snap.parkedCounts.pull}`
+            : `${theme.glyph.ok} none`}
+        </Text>
+        {quiet && snap.lastError ? <Text {...toneProps(theme, 'error')}> · last error: {snap.lastError}</Text> : null}
+      </Text>
+      {items.map((it) => (
+        <Text key={it.key} wrap="truncate-end" {...toneProps(theme, it.tone)}>
+          {'  '}
+          {it.text}
+        </Text>
+      ))}
+    </Box>
+  );
+}

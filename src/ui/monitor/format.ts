@@ -1,0 +1,66 @@
+/** Number, size, duration and time formatting for the monitor (pure, locale-independent). */
+
+export function fmtCount(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '-';
+  return n.toLocaleString('en-US');
+}
+
+export function fmtBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '-';
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+}
+
+export function fmtMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '-';
+  if (ms < 1) return `${ms.toFixed(2)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return fmtDuration(ms);
+}
+
+/** 42s, 3m 05s, 2h 10m, 3d 4h */
+export function fmtDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${String(m % 60).padStart(2, '0')}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/** HH:MM:SS in local time. */
+export function fmtClock(t: number | string | null | undefined): string {
+  if (t === null || t === undefined || t === '') return '-';
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return '-';
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((x) => String(x).padStart(2, '0')).join(':');
+}
+
+/** "+3", "-2", "0" */
+export function fmtSigned(n: number): string {
+  return n > 0 ? `+${fmtCount(n)}` : fmtCount(n);
+}
+
+export function clip(text: string, width: number): string {
+  if (width <= 0) return '';
+  if (text.length <= width) return text;
+  return width <= 1 ? text.slice(0, width) : `${text.slice(0, width - 1)}…`;
+}
+
+export function padStart(text: string, width: number): string {
+  const t = clip(text, width);
+  return ' '.repeat(Math.max(0, width - t.length)) + t;
+}
+
+export function padEnd(text: string, width: number): string {
+  const t = clip(text, width);
+  return t + ' '.repeat(Math.max(0, width - t.length));
+}

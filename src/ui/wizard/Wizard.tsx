@@ -1,0 +1,209 @@
+/**
+ * The setup wizard: one screen per step, Enter next, Esc back, every field
+ * validated as it is typed. It renders and sends intents; the work is done by
+ * the setup session (src/setup), so the wizard holds no SQL. The app shell
+ * renders it and, on `onDone(config)`, opens the monitor.
+ */
+import { Box, type Key, Text, useInput, useStdin } from 'ink';
+import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { Config } from '../../config/config.js';
+import { SetupSession } from '../../setup/session.js';
+import { KeyHints } from '../components/KeyHints.js';
+import { SizeGuard } from '../components/SizeGuard.js';
+import { useTerminalSize } from '../components/use-terminal-size.js';
+import { toneProps, useTheme } from '../theme.js';
+import {
+  type Hint,
+  type KeyHandler,
+  STEPS,
+  type StepKey,
+  stepNumber,
+  WizardContext,
+  type WizardContextValue,
+} from './context.js';
+import { splitBurst } from './edit.js';
+import { ConnectionScreen, ProvisionScreen } from './screens/Connection.js';
+import { SaveScreen, SyncScreen } from './screens/Finish.js';
+import { FoundScreen } from './screens/Found.js';
+import { MigrateScreen } from './screens/Migrate.js';
+import { SchemaScreen } from './screens/Schema.js';
+import { TestScreen, WaysOnScreen } from './screens/Test.js';
+import { ErrorBlock } from './widgets.js';
+
+export interface WizardProps {
+  /** Values to start from (the app shell passes what it found; `envFile` says which .env to write). */
+  initial?: Partial<Config>;
+  /** Enter on the last step: the configuration just saved (the shell opens the monitor). */
+  onDone: (config: Config) => void;
+  /** Leaving without finishing (Esc on the first step, Ctrl+C). */
+  onExit: () => void;
+}
+
+const SCREENS: Record<StepKey, () => ReactNode> = {
+  found: () => <FoundScreen />,
+  connection: () => <ConnectionScreen />,
+  test: () => <TestScreen />,
+  waysOn: () => <WaysOnScreen />,
+  provision: () => <ProvisionScreen />,
+  schema: () => <SchemaScreen />,
+  migrate: () => <MigrateScreen />,
+  sync: () => <SyncScreen />,
+  save: () => <SaveScreen />,
+};
+
+/** Title, step marker and key bar take this many lines. */
+const CHROME_ROWS = 4;
+
+export function Wizard({ initial, onDone, onExit }: WizardProps) {
+  const theme = useTheme();
+  const { isRawModeSupported } = useStdin();
+  const size = useTerminalSize();
+  const [boot] = useState(() => {
+    try {
+      return { session: new SetupSession({ initial }) };
+    } catch (error) {
+      return { error };
+    }
+  });
+  // The session's log is closed however the wizard ends (finished, Esc, Ctrl+C, the shell quitting).
+  useEffect(
+    () => () => {
+      if ('session' in boot) void boot.session?.close();
+    },
+    [boot],
+  );
+  const [history, setHistory] = useState<StepKey[]>(['found']);
+  const [nav, setNav] = useState(0);
+  const [, setVersion] = useState(0);
+  const hints = useRef<readonly Hint[]>([]);
+  const [hintsKey, setHintsKey] = useState('');
+  const interrupt = useRef<(() => boolean) | undefined>(undefined);
+  const keys = useRef<KeyHandler | undefined>(undefined);
+  /** Screen changes so far (counted at once, before React renders the new screen). */
+  const navCount = useRef(0);
+  const step = history[history.length - 1] ?? 'found';
+
+  const go = useCallback((next: StepKey) => {
+    navCount.current++;
+    setHistory((h) => {
+      const at = h.indexOf(next);
+      return at >= 0 ? h.slice(0, at + 1) : [...h, next];
+    });
+    setNav((n) => n + 1);
+  }, []);
+  const historyRef = useRef(history);
+  historyRef.current = history;
+  const back = useCallback(() => {
+    if (historyRef.current.length <= 1) {
+      onExit();
+      return;
+    }
+    navCount.current++;
+    setHistory((h) => (h.length <= 1 ? h : h.slice(0, -1)));
+    setNav((n) => n + 1);
+  }, [onExit]);
+  const touch = useCallback(() => setVersion((v) => v + 1), []);
+  const refreshHints = useCallback((key: string) => setHintsKey(key), []);
+  const setInterrupt = useCallback((fn: (() => boolean) | undefined) => {
+    interrupt.current = fn;
+  }, []);
+  const tooSmall = size.columns < 80 || size.rows < 24;
+
+  // The one key router: Ctrl+C first, then the current screen. A burst of keys is split
+  // back into keys; after a key that changes the screen, the rest waits for the new screen.
+  const dispatch = useCallback(
+    (events: { input: string; key: Partial<Key> }[]) => {
+      for (const [i, { input, key }] of events.entries()) {
+        if (key.ctrl && input === 'c') {
+          if (interrupt.current?.()) continue;
+          onExit();
+          return;
+        }
+        if (tooSmall) {
+          if (input === 'q') onExit();
+          continue;
+        }
+        const before = navCount.current;
+        keys.current?.(input, key);
+        if (navCount.current !== before && i < events.length - 1) {
+          const rest = events.slice(i + 1);
+          setTimeout(() => dispatch(rest), 0);
+          return;
+        }
+      }
+    },
+    [onExit, tooSmall],
+  );
+  useInput((input, key) => dispatch(splitBurst(input, key)), { isActive: isRawModeSupported });
+
+  const ctx = useMemo<WizardContextValue | undefined>(
+    () =>
+      'session' in boot && boot.session
+        ? {
+            session: boot.session,
+            active: isRawModeSupported && !tooSmall,
+            columns: size.columns,
+            bodyRows: Math.max(4, size.rows - 1 - CHROME_ROWS),
+            go,
+            back,
+            exit: onExit,
+            done: onDone,
+            touch,
+            hints,
+            refreshHints,
+            setInterrupt,
+            keys,
+          }
+        : undefined,
+    [boot, isRawModeSupported, tooSmall, size.columns, size.rows, go, back, onExit, onDone, touch, setInterrupt, refreshHints],
+  );
+
+  const height = Math.max(1, size.rows - 1);
+  if (!ctx) {
+    return (
+      <Box flexDirection="column" height={height} paddingX={1}>
+        <Text bold>dualdb setup</Text>
+        <ErrorBlock error={'error' in boot ? boot.error : undefined} prefix="cannot start: " />
+        <Text>Ctrl+C quits</Text>
+      </Box>
+    );
+  }
+  const n = stepNumber(step);
+  const title = STEPS[n - 1]?.title ?? '';
+  const dots = STEPS.map((_step, i) => (i + 1 < n ? '●' : i + 1 === n ? '◉' : '○')).join(' ');
+  return (
+    <SizeGuard columns={size.columns} rows={size.rows}>
+      <WizardContext.Provider value={ctx}>
+        <Box flexDirection="column" height={height} width={size.columns}>
+          <Box justifyContent="space-between" width={size.columns}>
+            <Text wrap="truncate-end">
+              <Text bold {...toneProps(theme, 'accent')}>
+                dualdb setup
+              </Text>
+              <Text>
+                {' '}
+                · step {n} of {STEPS.length} · <Text bold>{title}</Text>
+              </Text>
+            </Text>
+            <Text {...toneProps(theme, 'muted')}>{dots}</Text>
+          </Box>
+          <Text {...toneProps(theme, 'muted')}>{'─'.repeat(Math.max(1, size.columns))}</Text>
+          <Box flexDirection="column" flexGrow={1} height={ctx.bodyRows} overflow="hidden" paddingX={1}>
+            <Box key={`${nav}-${step}`} flexDirection="column">
+              {SCREENS[step]()}
+            </Box>
+          </Box>
+          <Text {...toneProps(theme, 'muted')}>{'─'.repeat(Math.max(1, size.columns))}</Text>
+          <HintBar hints={hints} width={size.columns} version={hintsKey} />
+        </Box>
+      </WizardContext.Provider>
+    </SizeGuard>
+  );
+}
+
+/** The key bar; a component of its own so that it renders after the screen that declared its keys. */
+function HintBar({ hints, width }: { hints: { current: readonly Hint[] }; width: number; version: string }) {
+  return <KeyHints bindings={hints.current} width={width} />;
+}
+
+export default Wizard;

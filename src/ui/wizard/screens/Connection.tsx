@@ -1,0 +1,199 @@
+/**
+ * Step 2: the hub's connection settings, and step 5: provisioning with admin
+ * credentials. Both are forms validated as you type, with the same rules as the
+ * configuration loader.
+ */
+import { Box, Text } from 'ink';
+import { validatePassword, validateSetting, validateUserHost, validateUserName } from '../../../setup/answers.js';
+import { OPTIONAL_GLOBAL_PRIVILEGES, REQUIRED_PRIVILEGES } from '../../../setup/privileges.js';
+import type { ExistingUserPolicy, ProvisionResult } from '../../../setup/provision.js';
+import { isDualdbError } from '../../../util/errors.js';
+import { toneProps, useTheme } from '../../theme.js';
+import { HINT, useHints, useKeyState, useKeys, useTask, useWizard } from '../context.js';
+import { type FieldSpec, firstEnabled, formKey, initialForm, type MenuItem, menuKey } from '../edit.js';
+import { ErrorBlock, FormView, Line, MenuView, Spinner } from '../widgets.js';
+
+export const CONNECTION_FIELDS: FieldSpec[] = [
+  { kind: 'text', id: 'host', label: 'Host', validate: (v) => validateSetting('mysqlHost', v) },
+  { kind: 'text', id: 'port', label: 'Port', validate: (v) => validateSetting('mysqlPort', v) },
+  { kind: 'text', id: 'user', label: 'User', validate: (v) => validateSetting('mysqlUser', v) },
+  { kind: 'text', id: 'password', label: 'Password', mask: true, validate: validatePassword, placeholder: '(empty)' },
+  { kind: 'text', id: 'database', label: 'Database', validate: (v) => validateSetting('mysqlDatabase', v) },
+  { kind: 'toggle', id: 'ssl', label: 'TLS', on: 'on (the server certificate is verified)', off: 'off', help: 'Space toggles' },
+];
+
+export function ConnectionScreen() {
+  const w = useWizard();
+  const theme = useTheme();
+  const m = w.session.answers.mysql;
+  const [form, setForm, formRef] = useKeyState(() =>
+    initialForm({ host: m.host, port: String(m.port), user: m.user, password: m.password, database: m.database, ssl: m.ssl }),
+  );
+  useHints([HINT.next, HINT.back, HINT.field, HINT.quit]);
+  useKeys((input, key) => {
+    const r = formKey(CONNECTION_FIELDS, formRef.current, input, key);
+    if (r.back) return w.back();
+    setForm(r.state);
+    if (r.submit) {
+      const v = r.state.values;
+      w.session.setMysql({
+        host: String(v.host).trim(),
+        port: Number(v.port),
+        user: String(v.user).trim(),
+        password: String(v.password),
+        database: String(v.database).trim(),
+        ssl: Boolean(v.ssl),
+      });
+      w.session.answers.dualDatabase = true;
+      w.session.answers.localServer = false;
+      w.go('test');
+    }
+  });
+  return (
+    <Box flexDirection="column">
+      <Text>The central MySQL/MariaDB server (the hub) this node syncs with.</Text>
+      <Box marginTop={1}>
+        <FormView fields={CONNECTION_FIELDS} state={form} width={w.columns} />
+      </Box>
+      {form.attempted ? (
+        <Box marginTop={1}>
+          <Line tone="error" glyph={theme.glyph.error}>
+            fix the fields marked above, then press Enter
+          </Line>
+        </Box>
+      ) : null}
+      <Box marginTop={1}>
+        <Text {...toneProps(theme, 'muted')} wrap="wrap">
+          No MySQL server? Press Enter anyway: the test that follows offers a private local server or SQLite-only.
+        </Text>
+      </Box>
+    </Box>
+  );
+}
+
+const PROVISION_FIELDS: FieldSpec[] = [
+  { kind: 'text', id: 'adminUser', label: 'Admin user', validate: validateUserName },
+  { kind: 'text', id: 'adminPassword', label: 'Admin pass', mask: true, placeholder: '(empty)' },
+  { kind: 'text', id: 'user', label: 'New user', validate: validateUserName },
+  { kind: 'text', id: 'userHost', label: 'From host', validate: validateUserHost, help: "'%' = anywhere" },
+  { kind: 'toggle', id: 'process', label: 'PROCESS', on: 'grant (exact late-commit detection)', off: 'do not grant' },
+];
+
+export function ProvisionScreen() {
+  const w = useWizard();
+  const theme = useTheme();
+  const s = w.session;
+  const m = s.answers.mysql;
+  const [form, setForm, formRef] = useKeyState(() =>
+    initialForm({
+      adminUser: 'root',
+      adminPassword: '',
+      user: m.user === 'root' || m.user === '' ? 'epi_sync' : m.user,
+      userHost: '%',
+      process: true,
+    }),
+  );
+  const [task, run, reset] = useTask<ProvisionResult>();
+  const existsItems: MenuItem[] = [
+    { value: 'reset-password', label: 'Reset its password', help: 'a new generated password, saved in .env only' },
+    {
+      value: 'keep-password',
+      label: 'Keep its password, only grant',
+      help: 'the password typed on the connection screen stays in use',
+    },
+    { value: 'edit', label: 'Choose another name' },
+  ];
+  const [cursor, setCursor, cursorRef] = useKeyState(firstEnabled(existsItems));
+  const userExists = task.status === 'failed' && isDualdbError(task.error) && task.error.code === 'USER_EXISTS';
+
+  const start = (existingUser: ExistingUserPolicy) => {
+    const v = form.values;
+    run(() =>
+      s.provision({
+        admin: { user: String(v.adminUser).trim(), password: String(v.adminPassword) },
+        user: String(v.user).trim(),
+        userHost: String(v.userHost).trim(),
+        grantProcess: Boolean(v.process),
+        existingUser,
+      }),
+    );
+  };
+
+  useHints(
+    task.status === 'idle'
+      ? [HINT.next, HINT.back, HINT.field, HINT.quit]
+      : task.status === 'done'
+        ? [HINT.next, HINT.quit]
+        : userExists
+          ? [HINT.choose, HINT.move, HINT.back, HINT.quit]
+          : task.status === 'failed'
+            ? [{ keys: [{ return: true }], hint: 'edit' }, HINT.back, HINT.quit]
+            : [HINT.quit],
+  );
+
+  useKeys((input, key) => {
+    if (task.status === 'running') return;
+    if (task.status === 'done') {
+      if (key.return) {
+        w.touch();
+        w.go('test');
+      }
+      return;
+    }
+    if (userExists) {
+      const r = menuKey(existsItems, cursorRef.current, input, key);
+      setCursor(r.cursor);
+      if (r.back || r.chosen === 'edit') return reset();
+      if (r.chosen) start(r.chosen as ExistingUserPolicy);
+      return;
+    }
+    if (task.status === 'failed') {
+      if (key.escape) return w.back();
+      if (key.return) reset();
+      return;
+    }
+    const r = formKey(PROVISION_FIELDS, formRef.current, input, key);
+    if (r.back) return w.back();
+    setForm(r.state);
+    if (r.submit) start('fail');
+  });
+
+  const grants = `${REQUIRED_PRIVILEGES.join(', ')} on \`${m.database}\`${form.values.process ? `; ${OPTIONAL_GLOBAL_PRIVILEGES.join(', ')} globally` : ''}`;
+  return (
+    <Box flexDirection="column">
+      <Text wrap="wrap">
+        Creates database <Text bold>{m.database}</Text> (if missing) and a dedicated user with a generated strong password, on{' '}
+        {m.host}:{m.port}.
+      </Text>
+      <Text {...toneProps(theme, 'muted')} wrap="wrap">
+        The admin credentials are used once and never stored.
+      </Text>
+      <Box marginTop={1}>
+        <FormView fields={PROVISION_FIELDS} state={form} width={w.columns} />
+      </Box>
+      <Box marginTop={1}>
+        <Text wrap="wrap">
+          <Text bold>Grants: </Text>
+          {grants}
+        </Text>
+      </Box>
+      <Box marginTop={1} flexDirection="column">
+        {task.status === 'running' ? <Spinner label="creating the database and the user…" /> : null}
+        {task.status === 'done' ? (
+          <>
+            <Line tone="ok" glyph={theme.glyph.ok}>
+              database {m.database} {task.value.databaseCreated ? 'created' : 'exists'}; user {task.value.user}{' '}
+              {task.value.userCreated ? 'created' : task.value.passwordReset ? 'has a new password' : 'kept its password'}
+            </Line>
+            {task.value.password !== undefined ? (
+              <Line tone="muted">{`  generated password: ${task.value.password.length} characters, saved in .env only (never shown)`}</Line>
+            ) : null}
+            <Text>Enter tests the connection with the new user.</Text>
+          </>
+        ) : null}
+        {task.status === 'failed' ? <ErrorBlock error={task.error} /> : null}
+        {userExists ? <MenuView items={existsItems} cursor={cursor} /> : null}
+      </Box>
+    </Box>
+  );
+}

@@ -1,0 +1,161 @@
+/**
+ * Shared pieces of the benchmarks: a private MariaDB for the run, repeated
+ * measurement with median and spread, the results table and JSON. Every figure
+ * is compared with a baseline measured in the same run on the same machine,
+ * because absolute times on shared machines are noise.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MysqlConfig } from '../src/config/config.js';
+import { LocalMysqlServer } from '../src/engines/mysql/local-server.js';
+
+export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const RESULTS_DIR = path.join(BENCH_DIR, 'results');
+
+export interface BenchOptions {
+  quick: boolean;
+  /** A hub the benchmark may create databases on (shared by the whole run). */
+  server: BenchServer;
+  /** A scratch folder for SQLite files. */
+  dir: string;
+}
+
+export interface Figure {
+  /** What is measured, e.g. "point read p50". */
+  name: string;
+  unit: string;
+  ours: number;
+  /** The same-run baseline, when the figure has one. */
+  baseline: number | null;
+  baselineName: string | null;
+  /** ours / baseline (for times: >1 means slower than the baseline). */
+  ratio: number | null;
+  /** The repetitions behind `ours` (median of them), for the spread. */
+  runs: number[];
+  baselineRuns?: number[];
+  note?: string;
+}
+
+export interface BenchServer {
+  freshDatabase(prefix: string): Promise<MysqlConfig>;
+  rootConnection: LocalMysqlServer['rootConnection'] | undefined;
+  version: string;
+  close(): Promise<void>;
+}
+
+export async function startBenchServer(): Promise<BenchServer> {
+  const server = await LocalMysqlServer.start({ durable: true });
+  const c = await server.rootConnection();
+  const [[row]] = (await c.query('SELECT VERSION() AS v')) as unknown as [[{ v: string }]];
+  await c.end();
+  let n = 0;
+  return {
+    freshDatabase: (prefix) => server.createDatabase(`${prefix}_${++n}`),
+    rootConnection: server.rootConnection.bind(server),
+    version: row.v,
+    close: () => server.destroy(),
+  };
+}
+
+export function scratchDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dualdb-bench-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+export function percentile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+}
+
+export function figure(
+  name: string,
+  unit: string,
+  runs: number[],
+  baseline?: { name: string; runs: number[] },
+  note?: string,
+): Figure {
+  const ours = median(runs);
+  const base = baseline ? median(baseline.runs) : null;
+  return {
+    name,
+    unit,
+    ours,
+    baseline: base,
+    baselineName: baseline?.name ?? null,
+    ratio: base ? ours / base : null,
+    runs,
+    ...(baseline ? { baselineRuns: baseline.runs } : {}),
+    ...(note ? { note } : {}),
+  };
+}
+
+/** Runs `fn` `times` times and returns each result (a figure per repetition). */
+export async function repeat(times: number, fn: (i: number) => Promise<number>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < times; i++) out.push(await fn(i));
+  return out;
+}
+
+export function hr(): () => number {
+  const t0 = process.hrtime.bigint();
+  return () => Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+function fmt(v: number | null, unit: string): string {
+  if (v === null || Number.isNaN(v)) return '-';
+  const digits = v >= 100 ? 0 : v >= 10 ? 1 : v >= 1 ? 2 : 3;
+  return `${v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 })} ${unit}`;
+}
+
+function spread(runs: number[] | undefined): string {
+  if (!runs || runs.length < 2) return '';
+  return `±${(((Math.max(...runs) - Math.min(...runs)) / 2 / median(runs)) * 100).toFixed(0)}%`;
+}
+
+export function printTable(title: string, figures: Figure[]): void {
+  const rows = figures.map((f) => [
+    f.name,
+    fmt(f.ours, f.unit),
+    spread(f.runs),
+    f.baselineName ? `${fmt(f.baseline, f.unit)} (${f.baselineName})` : '-',
+    f.ratio === null ? '-' : `${f.ratio.toFixed(2)}×`,
+    f.note ?? '',
+  ]);
+  const head = ['figure', 'ours', 'spread', 'baseline (same run)', 'ratio', 'note'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  process.stdout.write(
+    `\n${title}\n${line(head)}\n${widths.map((w) => '─'.repeat(w)).join('  ')}\n${rows.map(line).join('\n')}\n`,
+  );
+}
+
+export function machineInfo(mysqlVersion: string): Record<string, unknown> {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 1024 ** 3),
+    node: process.version,
+    mariadb: mysqlVersion,
+    platform: `${os.platform()} ${os.release()}`,
+    date: new Date().toISOString(),
+  };
+}
+
+export function writeResults(file: string, data: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+}

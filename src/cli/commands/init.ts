@@ -1,0 +1,53 @@
+import type { Command } from 'commander';
+import { initNode, uninstallNode } from '../../sync/init.js';
+import { EXIT } from '../../util/exit-codes.js';
+import { action } from '../action.js';
+import { configFrom, type GlobalOptions } from '../context.js';
+import { color, glyph, out, printJson, table } from '../output.js';
+
+export function registerInit(program: Command, global: () => GlobalOptions): void {
+  program
+    .command('init')
+    .description('install change capture (triggers and _dualdb_* tables) on both sides; safe to run again')
+    .option('--uninstall', 'remove everything dualdb installed (and nothing else)')
+    .option('--hub', 'with --uninstall: also remove the hub’s capture even if other nodes use it')
+    .option('--create', 'create the SQLite file if it does not exist')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (opts: { uninstall?: boolean; hub?: boolean; create?: boolean; json?: boolean }) => {
+        const config = configFrom(global());
+        if (opts.uninstall) {
+          const r = await uninstallNode(config, { hub: opts.hub ?? false });
+          if (opts.json) printJson(r);
+          else {
+            out(`${glyph.ok} SQLite: removed ${r.sqlite.length ? r.sqlite.join(', ') : 'nothing (not installed)'}`);
+            if (r.hubKeptFor.length)
+              out(
+                `${glyph.warn} hub capture kept: other nodes use it (${r.hubKeptFor.join(', ')}); add --hub to remove it anyway`,
+              );
+            else if (config.dualDatabase)
+              out(`${glyph.ok} MySQL: removed ${r.mysql.length ? r.mysql.join(', ') : 'nothing (not installed)'}`);
+          }
+          return EXIT.OK;
+        }
+        const r = await initNode(config, { createSqlite: opts.create ?? false });
+        if (opts.json) {
+          printJson(r);
+          return EXIT.OK;
+        }
+        out(
+          `${glyph.ok} node ${color.bold(r.nodeId)} — capture ${r.hub === 'disabled' ? 'installed in SQLite only (DUAL_DATABASE=false: changes queue until a hub is configured)' : 'installed on both sides'}`,
+        );
+        if (r.tables.length) {
+          for (const l of table(
+            r.tables.map((t) => [t.table, t.sqlite, t.mysql ?? '-']),
+            ['table', 'sqlite', 'mysql'],
+          ))
+            out(`  ${l}`);
+        }
+        for (const p of r.paused) out(`${glyph.warn} ${p.table}: paused — ${p.reason}`);
+        for (const s of r.skipped) out(`${glyph.info} ${s.table}: not synced — ${s.reason}`);
+        return EXIT.OK;
+      }),
+    );
+}

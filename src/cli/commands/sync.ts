@@ -1,0 +1,119 @@
+import type { Command } from 'commander';
+import type { Config } from '../../config/config.js';
+import { ControlServer, sendControl } from '../../sync/control.js';
+import { startSyncProcess } from '../../sync/process.js';
+import { type CycleSummary, cycleLine, summarizeCycle } from '../../sync/summary.js';
+import { Syncer } from '../../sync/syncer.js';
+import { EXIT } from '../../util/exit-codes.js';
+import { action } from '../action.js';
+import { configFrom, type GlobalOptions } from '../context.js';
+import { color, out, printJson, table } from '../output.js';
+
+interface SyncFlags {
+  once?: boolean;
+  push?: boolean;
+  pull?: boolean;
+  syncSqlite?: boolean;
+  syncMysql?: boolean;
+  watch?: boolean;
+  daemon?: boolean;
+  now?: boolean;
+  json?: boolean;
+}
+
+export function exitCodeOf(s: CycleSummary): number {
+  if (s.conflicts > 0) return EXIT.CONFLICTS;
+  if (s.parked > 0) return EXIT.PARKED;
+  if (s.pushed === 0 && s.pulled === 0) return EXIT.NOTHING_TO_DO;
+  return EXIT.OK;
+}
+
+function printSummary(s: CycleSummary, json: boolean): void {
+  if (json) {
+    printJson(s);
+    return;
+  }
+  if (s.tables.length) {
+    for (const l of table(
+      s.tables.map((t) => [t.table, String(t.pushed), String(t.pulled), String(t.conflicts), String(t.parked)]),
+      ['table', 'pushed', 'pulled', 'conflicts', 'parked'],
+    )) {
+      out(l);
+    }
+  }
+  out(color.dim(cycleLine(s)));
+}
+
+async function runOnce(config: Config, direction: { push: boolean; pull: boolean }, json: boolean): Promise<number> {
+  // Holding the control socket keeps a daemon from starting in the middle of this run.
+  let lock: ControlServer;
+  try {
+    lock = await ControlServer.listen(config.sqlitePath, async () => ({ pid: process.pid, kind: 'once' }));
+  } catch (e) {
+    if (!(direction.push && direction.pull)) throw e;
+    // A syncer runs already: ask it instead of racing it.
+    const s = (await sendControl(config.sqlitePath, 'sync-now')) as CycleSummary;
+    if (!json) out(color.dim('a syncer is running for this file; it synced on request'));
+    printSummary(s, json);
+    return exitCodeOf(s);
+  }
+  const syncer = Syncer.open(config);
+  try {
+    const report = await syncer.syncOnce(direction);
+    const s = summarizeCycle(report);
+    printSummary(s, json);
+    return exitCodeOf(s);
+  } finally {
+    await syncer.close();
+    await lock.close();
+  }
+}
+
+export function registerSync(program: Command, global: () => GlobalOptions): void {
+  program
+    .command('sync')
+    .description('sync the node with the hub: once (default), one direction, continuously, or as a service')
+    .option('--once', 'push local changes, then pull the hub’s, then exit (default)')
+    .option('--push', 'only send local changes to the hub')
+    .option('--pull', 'only apply the hub’s changes locally')
+    .option('--sync-sqlite', 'old name of --push (SQLite’s changes go to MySQL)')
+    .option('--sync-mysql', 'old name of --pull (MySQL’s changes come to SQLite)')
+    .option('--watch', 'run continuously in the foreground, one line per cycle that moved something')
+    .option('--daemon', 'run as a service: no TTY, JSON-lines log to LOG_FILE, pid file, SIGTERM stops cleanly')
+    .option('--now', 'ask the running watcher/daemon for this SQLite file to sync now')
+    .option('--json', 'machine-readable output (--once, --push, --pull, --now)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 changes moved, 10 nothing to do, 11 conflicts recorded, 12 changes parked, 13 resync needed, 3 hub unavailable, 1 failure.',
+    )
+    .action(
+      action(async (opts: SyncFlags) => {
+        const config = configFrom(global());
+        const json = opts.json ?? false;
+        if (opts.now) {
+          const s = (await sendControl(config.sqlitePath, 'sync-now')) as CycleSummary;
+          printSummary(s, json);
+          return exitCodeOf(s);
+        }
+        if (opts.watch || opts.daemon) {
+          const running = await startSyncProcess(config, {
+            kind: opts.daemon ? 'daemon' : 'watch',
+            onCycle: opts.watch ? (s) => out(`${color.dim(new Date().toLocaleTimeString())} ${cycleLine(s)}`) : undefined,
+            onState: opts.watch
+              ? (state, prev) => out(`${color.dim(new Date().toLocaleTimeString())} state ${prev} → ${color.bold(state)}`)
+              : undefined,
+          });
+          if (opts.watch) {
+            out(
+              `watching ${config.sqlitePath} ⇄ ${config.mysql.host}:${config.mysql.port}/${config.mysql.database} (node ${running.service.syncer.nodeId}, mode ${config.sync.mode}); Ctrl+C stops`,
+            );
+          }
+          return running.done;
+        }
+        const push = Boolean(opts.push || opts.syncSqlite);
+        const pull = Boolean(opts.pull || opts.syncMysql);
+        const both = !push && !pull;
+        return runOnce(config, { push: both || push, pull: both || pull }, json);
+      }),
+    );
+}

@@ -1,0 +1,69 @@
+/**
+ * The command program: a thin shell that parses flags, calls domain functions
+ * and renders their results. One file per command under ./commands.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { EXIT } from '../util/exit-codes.js';
+import { takeExitCode } from './action.js';
+import { registerCompare } from './commands/compare.js';
+import { registerConflicts } from './commands/conflicts.js';
+import { registerDemo } from './commands/demo.js';
+import { registerHealth } from './commands/health.js';
+import { registerInfo } from './commands/info.js';
+import { registerInit } from './commands/init.js';
+import { registerAppEntry, registerMonitor } from './commands/monitor.js';
+import { registerParked } from './commands/parked.js';
+import { registerRepair } from './commands/repair.js';
+import { registerSchema, rewriteLegacyArgs } from './commands/schema.js';
+import { registerServer } from './commands/server.js';
+import { registerSetup } from './commands/setup.js';
+import { registerStatus } from './commands/status.js';
+import { registerSync } from './commands/sync.js';
+import type { GlobalOptions } from './context.js';
+import { reportError } from './errors.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(): Command {
+  const program = new Command('dualdb')
+    .description('Local SQLite and central MySQL side by side: two-way sync, failover, migration, compare')
+    .version(version(), '-V, --version')
+    .option('--env-file <path>', 'read settings from this .env file (default ./.env)')
+    .showHelpAfterError('(run `dualdb --help` for usage)')
+    .exitOverride();
+  const global = (): GlobalOptions => program.opts<GlobalOptions>();
+  registerInfo(program, global);
+  registerHealth(program, global);
+  registerInit(program, global);
+  registerSync(program, global);
+  registerStatus(program, global);
+  registerConflicts(program, global);
+  registerParked(program, global);
+  registerCompare(program, global);
+  registerRepair(program, global);
+  registerSchema(program, global);
+  registerSetup(program, global);
+  registerServer(program, global);
+  registerMonitor(program, global);
+  registerDemo(program, global);
+  registerAppEntry(program, global);
+  return program;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(rewriteLegacyArgs(argv));
+    return takeExitCode() ?? EXIT.OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.OK;
+      return EXIT.CONFIG;
+    }
+    return reportError(e);
+  }
+}

@@ -12,7 +12,7 @@
 import type { Row } from '../engines/codec.js';
 import type { MysqlHub } from '../engines/mysql/connect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
-import { MysqlTableIO } from '../sync/mysql-io.js';
+import { MysqlTableIO, type QueryRunner } from '../sync/mysql-io.js';
 import type { SyncTable } from '../sync/plan.js';
 import { SqliteTableIO } from '../sync/sqlite-io.js';
 import type { Side } from './types.js';
@@ -74,13 +74,13 @@ export class MysqlRepairWriter implements RepairWriter {
     this.io = new MysqlTableIO(table);
   }
 
-  private async write(statements: string[]): Promise<void> {
-    if (statements.length === 0) return;
+  /** One transaction on a pinned connection with capture off; `withConnection` resets the variable before release. */
+  private async write(fn: (conn: QueryRunner) => Promise<void>): Promise<void> {
     await this.hub.withConnection(async (conn) => {
       await conn.query('SET @dualdb_capture_off = 1');
       await conn.beginTransaction();
       try {
-        for (const sql of statements) await conn.query(sql);
+        await fn(conn);
         await conn.commit();
       } catch (e) {
         await conn.rollback().catch(() => {});
@@ -90,13 +90,18 @@ export class MysqlRepairWriter implements RepairWriter {
   }
 
   async upsert(rows: Row[]): Promise<void> {
-    await this.write(this.io.upsertStatements(rows).map((s) => s.sql));
+    if (rows.length === 0) return;
+    // As push does it: existing keys updated in place, new keys plain inserts (never an
+    // ON DUPLICATE KEY UPDATE that would land on another row sharing a unique value).
+    await this.write((conn) => this.io.write(conn, rows));
   }
 
   async delete(keys: string[]): Promise<void> {
-    const statements: string[] = [];
-    for (let i = 0; i < keys.length; i += DELETE_CHUNK) statements.push(this.io.deleteStatement(keys.slice(i, i + DELETE_CHUNK)));
-    await this.write(statements);
+    if (keys.length === 0) return;
+    await this.write(async (conn) => {
+      for (let i = 0; i < keys.length; i += DELETE_CHUNK)
+        await conn.query(this.io.deleteStatement(keys.slice(i, i + DELETE_CHUNK)));
+    });
   }
 }
 

@@ -131,9 +131,26 @@ class TableRepairer {
     }
   }
 
-  private fail(key: string, e: unknown): void {
-    this.result.failureCount++;
-    if (this.result.failures.length < MAX_FAILURES_LISTED) this.result.failures.push({ key, error: rowErrorText(e) });
+  /** Failures per action, merged into the result by finish(). */
+  private readonly failed = {
+    upsert: { count: 0, listed: [] as { key: string; error: string }[] },
+    delete: { count: 0, listed: [] as { key: string; error: string }[] },
+  };
+
+  private fail(key: string, e: unknown, action: 'upsert' | 'delete'): void {
+    const f = this.failed[action];
+    f.count++;
+    if (f.listed.length < MAX_FAILURES_LISTED) f.listed.push({ key, error: rowErrorText(e) });
+  }
+
+  /**
+   * Before an upsert pass that compares the table again: every row that failed to upsert
+   * still differs, so that pass retries it and records the outcome afresh. (In a
+   * case-insensitive key, 'beta' cannot be inserted beside the hub's 'Beta' until 'Beta'
+   * is deleted; after the deletes it goes in.)
+   */
+  forgetUpsertFailures(): void {
+    this.failed.upsert = { count: 0, listed: [] };
   }
 
   /** Writes a batch in one transaction; when it fails, row by row so only the bad rows stay behind. */
@@ -152,7 +169,7 @@ class TableRepairer {
     } catch (e) {
       if (isFatalCompareError(e) || isTransientSqlite(e)) throw e;
       if (batch.length === 1) {
-        this.fail(batch[0]?.key ?? '', e);
+        this.fail(batch[0]?.key ?? '', e, action);
         return;
       }
     }
@@ -162,7 +179,7 @@ class TableRepairer {
         this.record(p);
       } catch (e) {
         if (isFatalCompareError(e) || isTransientSqlite(e)) throw e;
-        this.fail(p.key, e);
+        this.fail(p.key, e, action);
       }
     }
   }
@@ -183,6 +200,8 @@ class TableRepairer {
 
   finish(): TableRepair {
     const r = this.result;
+    r.failureCount = this.failed.upsert.count + this.failed.delete.count;
+    r.failures = [...this.failed.upsert.listed, ...this.failed.delete.listed].slice(0, MAX_FAILURES_LISTED);
     const changed = r.inserted + r.updated + r.deleted;
     r.truncated = changed > r.changes.length;
     if (r.status !== 'error') {
@@ -290,14 +309,16 @@ export async function repairOn(db: SqliteDb, sources: CompareSources, options: R
           'delete',
         );
       }
-      // In a case-insensitive MySQL key, upserting 'beta' updated the row 'Beta' and deleting
-      // 'Beta' then removed it: one more upsert pass puts such rows back.
+      // In a case-insensitive MySQL key, 'beta' could not be inserted while the hub still had
+      // 'Beta' (a plain insert, never an update of another key's row); now that 'Beta' is
+      // deleted, one more upsert pass puts such rows in.
       if (
         !dryRun &&
         to === 'mysql' &&
         repairer.result.deleted > 0 &&
         ctx.keyOrders.get(repairer.table.name)?.byteOrdered === false
       ) {
+        repairer.forgetUpsertFailures();
         await upsertPass(repairer);
       }
     } catch (e) {

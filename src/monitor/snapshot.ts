@@ -78,14 +78,14 @@ export class InProcessSource extends EventEmitter<SyncSourceEvents> implements S
 
   /** Takes the single-instance lock; throws AlreadyRunningError when a syncer holds it. */
   static async start(config: Config): Promise<InProcessSource> {
-    return new InProcessSource(await startSyncProcess(config, { kind: 'watch', signals: false }));
+    return new InProcessSource(await startSyncProcess(config, { kind: 'monitor', signals: false }));
   }
 
   status(): Promise<SyncStatus> {
     const svc = this.running.service;
     if (svc.syncer.hubConnected || !svc.config.dualDatabase) return svc.status();
-    // Syncer.connectHub is not re-entrant: a status taken while the sync loop connects would open a
-    // second pool that nobody closes. Until the loop has a hub, report without touching the hub.
+    // Until the sync loop has a hub, report without touching it: a status request must not wait
+    // on (or start) a connect that can take the whole connect timeout while the hub is away.
     return collectStatus(withoutHubConnect(svc.syncer), { state: svc.state, lastError: svc.lastError });
   }
   async syncNow(): Promise<CycleSummary> {

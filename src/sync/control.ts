@@ -45,10 +45,19 @@ export function controlSocketPath(sqlitePath: string): string {
   return path.join(os.tmpdir(), `dualdb-${createHash('sha1').update(real).digest('hex').slice(0, 16)}.sock`);
 }
 
+/** What holds the lock, by the `kind` its ping answers. */
+const RUNNER_NAMES: Record<string, string> = {
+  watch: 'dualdb sync --watch',
+  daemon: 'dualdb sync --daemon',
+  once: 'dualdb sync --once',
+  monitor: 'dualdb monitor',
+};
+
 export class AlreadyRunningError extends DualdbError {
   constructor(sqlitePath: string, info: unknown) {
-    const pid = (info as { pid?: number })?.pid;
-    super('ALREADY_RUNNING', `a dualdb syncer${pid ? ` (pid ${pid})` : ''} is already running for ${sqlitePath}`, {
+    const { pid, kind } = (info ?? {}) as { pid?: number; kind?: string };
+    const who = (kind && RUNNER_NAMES[kind]) || 'dualdb syncer';
+    super('ALREADY_RUNNING', `a ${who}${pid ? ` (pid ${pid})` : ''} is already running for ${sqlitePath}`, {
       hint: 'use `dualdb sync --now` or `dualdb monitor` to talk to it, or stop it first',
       exitCode: EXIT.FAILURE,
     });

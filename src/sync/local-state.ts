@@ -224,7 +224,7 @@ export class LocalState {
 
   /** Make parked changes due now (after the user fixed the cause). */
   retryParked(ids?: number[]): number {
-    if (ids && ids.length) {
+    if (ids?.length) {
       let n = 0;
       for (const id of ids) n += this.db.prepare('UPDATE _dualdb_parked SET next_retry_ms = 0 WHERE id = ?').run(id).changes;
       return n;

@@ -80,6 +80,36 @@ export class MysqlTableIO {
     return this.statements(rows, '');
   }
 
+  /**
+   * Statements that write row images (MySQL form) whose keys were locked and looked up first:
+   * rows the hub has are updated in place, new keys are plain inserts, so that a clash on
+   * another unique key fails (and can be reported) instead of overwriting that other row and
+   * leaving this key missing or stale.
+   */
+  writeStatements(rows: { row: Row; exists: boolean }[]): { sql: string; count: number }[] {
+    return [
+      ...this.upsertStatements(rows.filter((r) => r.exists).map((r) => r.row)),
+      ...this.insertStatements(rows.filter((r) => !r.exists).map((r) => r.row)),
+    ];
+  }
+
+  /**
+   * Writes row images (MySQL form), inside the caller's transaction: locks their keys
+   * (SELECT … FOR UPDATE) to learn which exist, then runs `writeStatements`.
+   */
+  async write(conn: QueryRunner, rows: Row[]): Promise<void> {
+    if (rows.length === 0) return;
+    const keyed = rows.map((row) => ({ key: this.keyOf(row), row }));
+    const existing = await this.fetch(
+      conn,
+      keyed.map((r) => r.key),
+      { forUpdate: true },
+    );
+    for (const st of this.writeStatements(keyed.map((r) => ({ row: r.row, exists: existing.has(r.key) })))) {
+      await conn.query(st.sql);
+    }
+  }
+
   private statements(rows: Row[], tail: string): { sql: string; count: number }[] {
     const statements: { sql: string; count: number }[] = [];
     let parts: string[] = [];

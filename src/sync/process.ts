@@ -1,5 +1,6 @@
 /**
- * A long-running sync process (`dualdb sync --watch` and `--daemon`): the
+ * A long-running sync process (`dualdb sync --watch`, `--daemon`, and the
+ * monitor, which runs the sync in its own process when none is running): the
  * SyncService plus what a service needs around it — the single-instance lock
  * and control socket, a pid file, the rotating JSON-lines log, and signals:
  * SIGTERM/SIGINT finish the batch in flight and exit (a second one exits at
@@ -15,8 +16,16 @@ import { ControlServer } from './control.js';
 import { SyncService } from './service.js';
 import { type CycleSummary, summarizeCycle } from './summary.js';
 
+/**
+ * Who runs the sync: it names the process in the log and in `ping` answers (so a second
+ * syncer, `sync --now` or another monitor can say who holds the lock). All kinds hold the
+ * same single-instance lock (the control socket of the SQLite file); only a daemon writes
+ * the pid file, which belongs to the service manager.
+ */
+export type SyncProcessKind = 'watch' | 'daemon' | 'monitor';
+
 export interface SyncProcessOptions {
-  kind: 'watch' | 'daemon';
+  kind: SyncProcessKind;
   /** Called for every cycle that moved something (the watcher prints a line). */
   onCycle?: (summary: CycleSummary) => void;
   onState?: (state: string, previous: string) => void;

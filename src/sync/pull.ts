@@ -197,7 +197,9 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         const [h] = await conn.query('SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq IN (?)', [holeList]);
         holeEntries.push(...(h as HubEntry[]));
       } else if (holeList.length > 1000) {
+        // biome-ignore lint/complexity/useMathMinMax: bigint
         const min = holeList.reduce((a, b) => (b < a ? b : a));
+        // biome-ignore lint/complexity/useMathMinMax: bigint
         const max = holeList.reduce((a, b) => (b > a ? b : a));
         const [h] = await conn.query('SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq BETWEEN ? AND ?', [
           min,

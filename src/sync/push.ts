@@ -263,10 +263,7 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
         const failed = await applyIsolated(conn, u.rows, async (rows) => {
           // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
           // that a clash on another unique key fails and is parked instead of overwriting that row.
-          const existing = rows.filter((r) => r.exists).map((r) => r.row);
-          const fresh = rows.filter((r) => !r.exists).map((r) => r.row);
-          for (const st of u.io.upsertStatements(existing)) await conn.query(st.sql);
-          for (const st of u.io.insertStatements(fresh)) await conn.query(st.sql);
+          for (const st of u.io.writeStatements(rows)) await conn.query(st.sql);
         });
         recordOutcome(
           result,

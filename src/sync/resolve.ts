@@ -58,9 +58,7 @@ export async function resolveConflict(syncer: Syncer, id: number, keep: 'node' |
       if (chosen) {
         // Updated in place when the hub has the key, else a plain insert: ON DUPLICATE KEY UPDATE on a
         // new key would overwrite whichever other row clashes on another unique key.
-        const exists = (await remote.fetch(conn, [c.pk], { forUpdate: true })).has(c.pk);
-        const row = [toMysqlRow(table, chosen)];
-        for (const st of exists ? remote.upsertStatements(row) : remote.insertStatements(row)) await conn.query(st.sql);
+        await remote.write(conn, [toMysqlRow(table, chosen)]);
       } else {
         await conn.query(remote.deleteStatement([c.pk]));
       }

@@ -73,6 +73,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
   readonly log: SyncLog;
   readonly metrics = new RollingMetrics();
   private hub: MysqlHub | undefined;
+  /** The connect in flight, shared by concurrent callers of connectHub. */
+  private connecting: Promise<MysqlHub> | undefined;
   private plan: SyncPlan | undefined;
   private planAt = 0;
   private readonly planTtlMs: number;
@@ -115,7 +117,11 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
     return run;
   }
 
-  /** The hub pool, connected on first use; a failure leaves none behind so the next call reconnects. */
+  /**
+   * The hub pool, connected on first use. Concurrent callers share one attempt (the sync loop,
+   * a status request and `sync now` may all ask at once: two attempts would open two pools and
+   * leak one); a failure leaves nothing behind, so the next call tries again.
+   */
   async connectHub(): Promise<MysqlHub> {
     if (!this.config.dualDatabase) {
       throw new DualdbError('HUB_DISABLED', 'the hub is disabled (DUAL_DATABASE=false): SQLite only, changes stay queued', {
@@ -124,6 +130,18 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
       });
     }
     if (this.hub) return this.hub;
+    if (!this.connecting) {
+      const attempt = this.openHub();
+      this.connecting = attempt;
+      const forget = () => {
+        if (this.connecting === attempt) this.connecting = undefined;
+      };
+      attempt.then(forget, forget);
+    }
+    return this.connecting;
+  }
+
+  private async openHub(): Promise<MysqlHub> {
     const hub = await MysqlHub.connect(this.config.mysql);
     try {
       const info = await hub.serverInfo();
@@ -334,6 +352,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
 
   async close(): Promise<void> {
     await this.busy.catch(() => {});
+    // A connect in flight (a status request) would otherwise land its pool after the drop.
+    await this.connecting?.catch(() => {});
     await this.dropHub();
     if (this.ownsDb && this.db.open) this.db.close();
   }

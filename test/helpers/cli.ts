@@ -7,10 +7,20 @@ import type { Config } from '../../src/config/config.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LOADER = path.join(ROOT, 'node_modules/tsx/dist/loader.mjs');
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
+/**
+ * tsx looks for tsconfig.json in the working directory only: from anywhere else it compiles
+ * .tsx with the classic JSX runtime (`React is not defined` as soon as the app renders).
+ */
+const TSCONFIG = path.join(ROOT, 'tsconfig.json');
 
-/** node arguments that run the CLI from source (any cwd). */
+/** node arguments that run the CLI from source (any cwd, with an environment from `cliEnv`). */
 export function cliArgs(args: string[]): string[] {
   return ['--import', `file://${LOADER}`, MAIN, ...args];
+}
+
+/** The environment plus what running from source needs whatever the cwd (the project's tsconfig for tsx). */
+export function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return env.TSX_TSCONFIG_PATH ? env : { ...env, TSX_TSCONFIG_PATH: TSCONFIG };
 }
 
 /** The environment that makes the CLI use this node's configuration (no .env needed). */
@@ -35,6 +45,7 @@ export function envOf(config: Config, extra: Record<string, string> = {}): NodeJ
     PID_FILE: config.pidFile,
     DUAL_DATABASE: String(config.dualDatabase),
     NO_COLOR: '1',
+    TSX_TSCONFIG_PATH: TSCONFIG,
     ...extra,
   };
 }
@@ -51,7 +62,7 @@ export function runCli(
   options: { cwd?: string; timeoutMs?: number; input?: string } = {},
 ): CliResult {
   const r = spawnSync(process.execPath, cliArgs(args), {
-    env,
+    env: cliEnv(env),
     cwd: options.cwd ?? ROOT,
     encoding: 'utf8',
     timeout: options.timeoutMs ?? 60_000,
@@ -67,7 +78,11 @@ export interface RunningCli {
 }
 
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv, options: { cwd?: string } = {}): RunningCli {
-  const child = spawn(process.execPath, cliArgs(args), { env, cwd: options.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, cliArgs(args), {
+    env: cliEnv(env),
+    cwd: options.cwd ?? ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout?.on('data', (d) => {
     out += String(d);

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { SqliteError } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
@@ -83,12 +82,12 @@ export function registerAppEntry(program: Command, global: () => GlobalOptions):
       const { decideStartScreen } = await import('../../ui/app/entry.js');
       const start = decideStartScreen({ envFile: global().envFile });
       const { launchApp } = await import('../../ui/app/launch.js');
-      // The wizard writes the .env this run would have read (--env-file, DUALDB_ENV_FILE or ./.env).
-      const envFile = path.resolve(global().envFile ?? process.env.DUALDB_ENV_FILE ?? '.env');
+      // The wizard writes the .env this run would have read (--env-file, DUALDB_ENV_FILE or ./.env),
+      // which decideStartScreen puts in `initial.envFile`, existing or not.
       const result = await launchApp(
         start.screen === 'monitor'
           ? { screen: 'monitor', config: start.config }
-          : { screen: 'wizard', wizardInitial: { ...start.initial, envFile: start.initial?.envFile ?? envFile } },
+          : { screen: 'wizard', wizardInitial: start.initial },
       );
       const line = sessionLine(result.session);
       if (line) out(color.dim(line));

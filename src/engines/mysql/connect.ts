@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../../config/config.js';
-import { diagnoseMysqlError } from './diagnose.js';
+import { DualdbError } from '../../util/errors.js';
+import { diagnoseMysqlError, isConnectionError } from './diagnose.js';
 
 export type MysqlRow = Record<string, unknown>;
 export type MysqlParams = unknown[];
@@ -176,18 +177,43 @@ export class MysqlHub {
   }
 }
 
-/** Connection failures become diagnosed MysqlErrors; SQL errors stay as they are (they carry the statement's problem). */
+/**
+ * Codes the driver produces itself: server errors (ER_*), mysql2's protocol, handshake, pool and
+ * auth errors, and Node's network and TLS errors. Anything else (SQLITE_*, ERR_INVALID_ARG_TYPE…)
+ * comes from our own code or another library and is none of the hub's business.
+ */
+const DRIVER_CODE =
+  /^(?:ER_|WARN_|PROTOCOL_|HANDSHAKE_|POOL_|AUTH_SWITCH_|MYSQL_|ERR_TLS_|ERR_SSL_|ERR_SOCKET_|UNABLE_TO_)|CERT|^E(?:CONN[A-Z]+|NOTFOUND|AI_AGAIN|TIMEDOUT|HOSTUNREACH|HOSTDOWN|NETUNREACH|NETDOWN|NETRESET|PIPE|ADDRNOTAVAIL)$/;
+
+/** Server errors that mean the session (not the statement) failed. */
+const SESSION_LOST = new Set([
+  'ER_ACCESS_DENIED_ERROR',
+  'ER_BAD_DB_ERROR',
+  'ER_DBACCESS_DENIED_ERROR',
+  'ER_SERVER_SHUTDOWN',
+  'ER_CONNECTION_KILLED',
+]);
+
+/** Whether `e` comes from mysql2 or the network beneath it, rather than from our code or SQLite. */
+function isDriverError(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  const err = e as { code?: unknown; sqlState?: unknown };
+  if (typeof err.sqlState === 'string') return true; // a server error, even one mysql2 has no code name for
+  if (typeof err.code === 'string' && err.code !== '') return DRIVER_CODE.test(err.code);
+  // mysql2's own code-less errors: "Pool is closed.", "Can't add new command when connection is in closed state".
+  return isConnectionError(e);
+}
+
+/**
+ * Connection failures become diagnosed MysqlErrors; SQL errors stay as they are (they carry the
+ * statement's problem), and so does everything that did not come from the driver: a DualdbError
+ * keeps its type and exit code, a SQLite or programming error its own message and stack.
+ */
 export function diagnoseIfConnection(e: unknown, m: MysqlConfig): unknown {
-  const code = (e as { code?: string }).code ?? '';
-  if (
-    !code.startsWith('ER_') ||
-    code === 'ER_ACCESS_DENIED_ERROR' ||
-    code === 'ER_BAD_DB_ERROR' ||
-    code === 'ER_DBACCESS_DENIED_ERROR' ||
-    code === 'ER_SERVER_SHUTDOWN' ||
-    code === 'ER_CONNECTION_KILLED'
-  ) {
-    return diagnoseMysqlError(e, m);
-  }
-  return e;
+  if (e instanceof DualdbError || !isDriverError(e)) return e;
+  const err = e as { code?: string; sqlState?: unknown };
+  const code = err.code ?? '';
+  if (SESSION_LOST.has(code)) return diagnoseMysqlError(e, m);
+  if (code.startsWith('ER_') || typeof err.sqlState === 'string') return e;
+  return diagnoseMysqlError(e, m);
 }

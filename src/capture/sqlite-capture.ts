@@ -146,7 +146,9 @@ export function installSqliteMeta(db: SqliteDb): void {
     db.prepare(
       "INSERT INTO _dualdb_meta (key, value) VALUES ('capture_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     ).run(String(SQLITE_CAPTURE_VERSION));
-  })();
+    // IMMEDIATE: a deferred transaction that read the schema fails at once (SQLITE_BUSY, no busy wait)
+    // when another process commits before it writes — capture is installed while applications write.
+  }).immediate();
 }
 
 /** Installs (or re-installs when the key or version changed) the triggers of one table. */
@@ -173,7 +175,7 @@ export function installSqliteTableCapture(db: SqliteDb, table: string, key: KeyC
       `INSERT INTO _dualdb_tables (tbl, pk_columns, capture_version, installed_at) VALUES (?, ?, ?, datetime('now'))
        ON CONFLICT (tbl) DO UPDATE SET pk_columns = excluded.pk_columns, capture_version = excluded.capture_version, installed_at = excluded.installed_at`,
     ).run(table, pkText, SQLITE_CAPTURE_VERSION);
-  })();
+  }).immediate();
   return existing ? 'upgraded' : 'installed';
 }
 

@@ -12,6 +12,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerHealth } from './commands/health.js';
 import { registerInfo } from './commands/info.js';
 import { registerInit } from './commands/init.js';
+import { registerMigrate } from './commands/migrate.js';
 import { registerAppEntry, registerMonitor } from './commands/monitor.js';
 import { registerParked } from './commands/parked.js';
 import { registerRepair } from './commands/repair.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerCompare(program, global);
   registerRepair(program, global);
   registerSchema(program, global);
+  registerMigrate(program, global);
   registerSetup(program, global);
   registerServer(program, global);
   registerMonitor(program, global);

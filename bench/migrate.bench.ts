@@ -1,0 +1,200 @@
+/**
+ * The initial migration (issue 5): rows/s copying a `detections` table of
+ * 1,000,000 rows (quick: 100,000) from SQLite to the hub with `dualdb migrate`,
+ * run as its own process (peak RSS read from /proc/<pid>/status VmHWM), against
+ * baselines measured in the same run on the same server and the same table:
+ *
+ *  (a) the ceiling: `sqlite3 -csv` writes a CSV, then LOAD DATA LOCAL INFILE of
+ *      that file (export and load timed together; NULLs and some REALs do not
+ *      survive a CSV, so this copy is not exact — it is the speed bound);
+ *  (b) what people do today: `sqlite3 .dump detections` piped into the `mariadb`
+ *      client, with the SQLite-only lines stripped (PRAGMA, CREATE TABLE/INDEX,
+ *      sqlite_sequence) and BEGIN TRANSACTION turned into START TRANSACTION,
+ *      NO_BACKSLASH_ESCAPES set (SQLite strings have no backslash escapes).
+ *
+ * Every copy runs with foreign-key checks off on the hub, as the migration does.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Config, MysqlConfig } from '../src/config/config.js';
+import { loadConfig } from '../src/config/load.js';
+import { MysqlHub } from '../src/engines/mysql/connect.js';
+import { openSqlite } from '../src/engines/sqlite/open.js';
+import { runSqlFile } from '../src/schema/runner.js';
+import { type BenchOptions, type Figure, figure, hr } from './lib.js';
+
+const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const EPI_SQLITE = path.join(ROOT, 'sql/sqlite/epi_schema.sql');
+const EPI_MYSQL = path.join(ROOT, 'sql/mysql/epi_schema.sql');
+const LOADER = path.join(ROOT, 'node_modules/tsx/dist/loader.mjs');
+const MAIN = path.join(ROOT, 'src/cli/main.ts');
+
+function configFor(options: BenchOptions, name: string, m: MysqlConfig): Config {
+  return loadConfig({
+    env: {
+      SQLITE_DB_PATH: path.join(options.dir, `${name}.db`),
+      DB_HOST: m.host,
+      DB_PORT: String(m.port),
+      DB_USER: m.user,
+      DB_PASSWORD: m.password,
+      DB_NAME: m.database,
+      NODE_ID: name,
+      LOG_FILE: path.join(options.dir, `${name}.log`),
+    },
+    cwd: options.dir,
+  });
+}
+
+async function hubWithSchema(options: BenchOptions, prefix: string): Promise<{ m: MysqlConfig; hub: MysqlHub }> {
+  const m = await options.server.freshDatabase(prefix);
+  const hub = await MysqlHub.connect(m);
+  await runSqlFile(EPI_MYSQL, { engine: 'mysql', hub });
+  return { m, hub };
+}
+
+/** The EPI schema with `rows` detections (and their few parents), generated inside SQLite. */
+async function sourceFile(config: Config, rows: number): Promise<void> {
+  const db = openSqlite(config.sqlitePath, { create: true });
+  await runSqlFile(EPI_SQLITE, { engine: 'sqlite', db });
+  const seq = (n: number) => `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${n})`;
+  db.transaction(() => {
+    db.exec(`${seq(5)} INSERT INTO training_results (id, model_name, status) SELECT i, 'yolov8', 'completed' FROM n`);
+    db.exec(`${seq(40)} INSERT INTO workers (id, employee_code, name) SELECT i, 'E' || i, 'Worker ' || i FROM n`);
+    db.exec(`${seq(rows)} INSERT INTO detections (id, camera_id, timestamp, frame_number, class_name, total_persons, has_helmet, has_vest, is_compliant, missing_ppe, confidence, bbox_x, bbox_y, bbox_width, bbox_height, image_path, zone, processing_time_ms, worker_id, training_result_id)
+      SELECT i, 'cam-' || (i % 16), strftime('%Y-%m-%d %H:%M:%f', '2024-03-01', '+' || i || ' seconds'), i * 3, 'person', 1 + i % 3, i % 2, i % 3 = 0, i % 6 = 0,
+             CASE WHEN i % 6 = 0 THEN NULL ELSE 'helmet,vest' END, (i % 1000) / 1000.0, i * 0.25, 1.0 / i, 64 + i % 100, 128 + i % 50,
+             'frames/2024/03/01/' || i || '.jpg', 'Z' || (i % 5), 10 + (i % 17) / 3.0, CASE WHEN i % 4 = 0 THEN NULL ELSE 1 + i % 40 END, 1 + i % 5 FROM n`);
+  })();
+  db.close();
+}
+
+/** Runs `dualdb migrate --json` as a child; wall time, its report, and the peak RSS (VmHWM). */
+async function migrateChild(config: Config): Promise<{ seconds: number; report: Record<string, unknown>; peakRssMb: number }> {
+  const env = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    SQLITE_DB_PATH: config.sqlitePath,
+    DB_HOST: config.mysql.host,
+    DB_PORT: String(config.mysql.port),
+    DB_USER: config.mysql.user,
+    DB_PASSWORD: config.mysql.password,
+    DB_NAME: config.mysql.database,
+    NODE_ID: config.nodeId ?? 'bench',
+    LOG_FILE: config.log.file,
+    NO_COLOR: '1',
+  };
+  const t = hr();
+  const child = spawn(process.execPath, ['--import', `file://${LOADER}`, MAIN, 'migrate', '--json'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let errText = '';
+  child.stdout.on('data', (d) => {
+    out += String(d);
+  });
+  child.stderr.on('data', (d) => {
+    errText += String(d);
+  });
+  let peakKb = 0;
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+      if (m) peakKb = Math.max(peakKb, Number(m[1]));
+    } catch {
+      // exited
+    }
+  }, 25);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearInterval(poll);
+  const seconds = t() / 1000;
+  if (code !== 0) throw new Error(`dualdb migrate exited ${code}: ${errText || out}`);
+  return { seconds, report: JSON.parse(out) as Record<string, unknown>, peakRssMb: peakKb / 1024 };
+}
+
+/** (a) sqlite3 -csv, then LOAD DATA LOCAL INFILE of the file. */
+async function csvBaseline(options: BenchOptions, sqlitePath: string): Promise<number> {
+  const { hub } = await hubWithSchema(options, 'migrate_csv');
+  const csv = path.join(options.dir, 'detections.csv');
+  const t = hr();
+  const r = spawnSync('sh', ['-c', `sqlite3 -csv '${sqlitePath}' 'SELECT * FROM detections' > '${csv}'`]);
+  if (r.status !== 0) throw new Error(`sqlite3 -csv failed: ${String(r.stderr)}`);
+  await hub.withConnection(async (conn) => {
+    await conn.query('SET foreign_key_checks = 0');
+    await conn.query({
+      sql: `LOAD DATA LOCAL INFILE 'detections.csv' INTO TABLE detections CHARACTER SET utf8mb4
+            FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '"' ESCAPED BY '' LINES TERMINATED BY '\\n'`,
+      infileStreamFactory: () => createReadStream(csv),
+    });
+    await conn.query('SET foreign_key_checks = 1');
+  });
+  const seconds = t() / 1000;
+  if (statSync(csv).size === 0) throw new Error('empty CSV');
+  await hub.close();
+  return seconds;
+}
+
+/** (b) sqlite3 .dump piped into the mariadb client. */
+async function dumpBaseline(options: BenchOptions, sqlitePath: string): Promise<number> {
+  const { m, hub } = await hubWithSchema(options, 'migrate_dump');
+  await hub.close();
+  const client = spawnSync('sh', ['-c', 'command -v mariadb || command -v mysql'], { encoding: 'utf8' }).stdout.trim();
+  if (!client) throw new Error('no mariadb/mysql client for the dump baseline');
+  const head = "SET foreign_key_checks=0; SET sql_mode=CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES'); START TRANSACTION;";
+  const pipeline =
+    `sqlite3 '${sqlitePath}' '.dump detections' | ` +
+    `sed -e '/^CREATE TABLE/,/;$/d' -e '/^CREATE INDEX/d' -e '/^PRAGMA/d' -e '/sqlite_sequence/d' -e "s/^BEGIN TRANSACTION;/${head}/" | ` +
+    `'${client}' --default-character-set=utf8mb4 -h '${m.host}' -P ${m.port} -u '${m.user}' '${m.database}'`;
+  const t = hr();
+  const r = spawnSync('sh', ['-c', pipeline], { env: { ...process.env, MYSQL_PWD: m.password }, encoding: 'utf8' });
+  const seconds = t() / 1000;
+  if (r.status !== 0) throw new Error(`dump pipe failed: ${r.stderr}`);
+  return seconds;
+}
+
+export async function run(options: BenchOptions): Promise<Figure[]> {
+  const rows = options.quick ? 100_000 : 1_000_000;
+  const { m, hub } = await hubWithSchema(options, 'migrate_ours');
+  await hub.close();
+  const config = configFor(options, 'migrate', m);
+  await sourceFile(config, rows);
+
+  const ours = await migrateChild(config);
+  const tables = ours.report.tables as { table: string; rowsCopied: number; seconds: number }[];
+  const det = tables.find((t) => t.table === 'detections');
+  if (!det || det.rowsCopied !== rows) throw new Error(`the migration copied ${det?.rowsCopied} detections, expected ${rows}`);
+  const copyRate = det.rowsCopied / det.seconds;
+  const endToEnd = rows / ours.seconds;
+
+  const csvSeconds = await csvBaseline(options, config.sqlitePath);
+  const dumpSeconds = await dumpBaseline(options, config.sqlitePath);
+  const n = rows.toLocaleString('en-US');
+  return [
+    figure(
+      `migrate ${n} detections: copy rows/s`,
+      'rows/s',
+      [copyRate],
+      { name: 'sqlite3 -csv + LOAD DATA', runs: [rows / csvSeconds] },
+      `method ${String(ours.report.method)}; the CSV copy is not exact (NULLs, REAL digits)`,
+    ),
+    figure(`migrate ${n} detections: copy rows/s vs dump pipe`, 'rows/s', [copyRate], {
+      name: 'sqlite3 .dump | mariadb',
+      runs: [rows / dumpSeconds],
+    }),
+    figure(
+      `migrate ${n} detections: end to end rows/s`,
+      'rows/s',
+      [endToEnd],
+      { name: 'sqlite3 .dump | mariadb', runs: [rows / dumpSeconds] },
+      'whole process: start-up, pre-flight, schema check, capture, copy of every table, checksum verification',
+    ),
+    figure(
+      `migrate ${n} detections: peak RSS of the migration process`,
+      'MB',
+      [ours.peakRssMb],
+      undefined,
+      'VmHWM of the child process',
+    ),
+  ];
+}

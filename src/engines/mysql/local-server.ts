@@ -87,6 +87,13 @@ export interface LocalServerOptions {
    * `LocalMysqlServer.stopInDir(dir)`.
    */
   detached?: boolean;
+  /**
+   * The server fills its empty data folder itself (a Galera joiner receives it by state
+   * transfer from a donor): no initialisation and no user creation here. Default false.
+   */
+  receivesState?: boolean;
+  /** How long to wait for the server to answer, ms (default 30 000; a joiner waits for its state transfer). */
+  startTimeoutMs?: number;
 }
 
 export class LocalMysqlServer {
@@ -164,7 +171,7 @@ export class LocalMysqlServer {
       binaries,
       options,
     );
-    const fresh = !existsSync(path.join(server.dataDir, 'mysql'));
+    const fresh = !options.receivesState && !existsSync(path.join(server.dataDir, 'mysql'));
     if (fresh) await server.initialise();
     await server.launch();
     if (fresh) await server.createUserAndDatabase();
@@ -231,7 +238,7 @@ export class LocalMysqlServer {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     if (detached) child.unref();
     else process.once('exit', this.cleanupHook);
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + (this.options.startTimeoutMs ?? 30_000);
     let lastError: unknown;
     while (Date.now() < deadline) {
       if (child.exitCode !== null) break;

@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import type { MysqlHub } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
+import { MysqlError } from '../util/errors.js';
 import { type KeyColumn, mysqlKeyExpr } from './keys.js';
 
 export const MYSQL_CAPTURE_VERSION = 1;
@@ -131,14 +132,33 @@ export async function installMysqlTableCapture(
   }
   // DDL is not transactional in MySQL; drop-then-create leaves a short window
   // without capture only when upgrading, which `dualdb init` does while sync is stopped.
-  for (const n of names) await hub.execute(`DROP TRIGGER IF EXISTS ${quoteMysqlId(n)}`);
-  for (const ddl of mysqlTriggerDdl(table, key)) await hub.execute(ddl);
+  for (const n of names) await hub.execute(`DROP TRIGGER IF EXISTS ${quoteMysqlId(n)}`).catch(explainTriggerRefusal);
+  for (const ddl of mysqlTriggerDdl(table, key)) await hub.execute(ddl).catch(explainTriggerRefusal);
   await hub.execute(
     `INSERT INTO _dualdb_tables (tbl, pk_columns, capture_version, installed_at) VALUES (?, ?, ?, NOW(6))
      ON DUPLICATE KEY UPDATE pk_columns = VALUES(pk_columns), capture_version = VALUES(capture_version), installed_at = VALUES(installed_at)`,
     [table, pkText, MYSQL_CAPTURE_VERSION],
   );
   return existing ? 'upgraded' : 'installed';
+}
+
+/**
+ * MySQL 8 (binary log on by default) and Galera refuse CREATE TRIGGER from an
+ * account without SUPER unless log_bin_trust_function_creators is on (errno 1419).
+ */
+function explainTriggerRefusal(e: unknown): never {
+  const err = e as { errno?: number; code?: string };
+  if (err.errno === 1419 || err.code === 'ER_BINLOG_CREATE_ROUTINE_NEED_SUPER') {
+    throw new MysqlError(
+      'missing-privileges',
+      'the hub refused to create capture triggers: binary logging is on and this account lacks SUPER',
+      {
+        hint: 'as an admin run `SET GLOBAL log_bin_trust_function_creators = 1` (and set it in the server config), or run `dualdb init` once with an admin account',
+        cause: e,
+      },
+    );
+  }
+  throw e;
 }
 
 export async function removeMysqlTableCapture(hub: MysqlHub, table: string): Promise<void> {

@@ -140,7 +140,8 @@ describe.skipIf(!TMUX || !HUB_AVAILABLE)('setup in a real terminal', () => {
     for (let i = 1; i <= 500; i++)
       db.prepare('INSERT INTO detections (worker_id, label, score) VALUES (?, ?, ?)').run((i % 25) + 1, 'helmet', i / 500);
     db.close();
-    const migrate = (await loadMigration()) !== undefined;
+    // The migration library is part of this build: the wizard must copy the data.
+    expect(await loadMigration()).toBeDefined();
     const wrongPort = await freePort();
 
     term.start(dir, ['setup']);
@@ -201,16 +202,11 @@ describe.skipIf(!TMUX || !HUB_AVAILABLE)('setup in a real terminal', () => {
     term.key('Enter');
 
     s = await term.waitFor('step 7 of 9');
-    if (migrate) {
-      s = await term.waitFor('Copy now: 525 rows SQLite → MySQL');
-      await save(term, 'wizard-7-migration');
-      term.key('Enter');
-      s = await term.waitFor('copied and verified', 120_000);
-      await save(term, 'wizard-7-migration-done');
-    } else {
-      s = await term.waitFor('not part of this build');
-      await save(term, 'wizard-7-migration');
-    }
+    s = await term.waitFor('Copy now: 525 rows SQLite → MySQL');
+    await save(term, 'wizard-7-migration');
+    term.key('Enter');
+    s = await term.waitFor('copied and verified', 120_000);
+    await save(term, 'wizard-7-migration-done');
     term.key('Enter');
 
     s = await term.waitFor('step 8 of 9');
@@ -244,10 +240,8 @@ describe.skipIf(!TMUX || !HUB_AVAILABLE)('setup in a real terminal', () => {
       await h.query<{ t: string }>('SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()')
     ).map((r) => r.t);
     expect(tables).toEqual(expect.arrayContaining(['workers', 'detections', '_dualdb_changes']));
-    if (migrate) {
-      const n = await h.query<{ n: string | number }>('SELECT COUNT(*) AS n FROM detections');
-      expect(Number(n[0]?.n)).toBe(500);
-    }
+    const n = await h.query<{ n: string | number }>('SELECT COUNT(*) AS n FROM detections');
+    expect(Number(n[0]?.n)).toBe(500);
     await h.close();
 
     // The password never reached the screen.

@@ -218,9 +218,7 @@ export function MigrateScreen() {
   const totalAll = list.reduce((a, t) => a + t.rowsTotal, 0);
   return (
     <Box flexDirection="column">
-      <Text>
-        {p.direction === 'sqlite-to-mysql' ? 'SQLite → MySQL' : 'MySQL → SQLite'}: {what}
-      </Text>
+      <Text>Copying {what}</Text>
       {list.length > 0 ? (
         <Box flexDirection="column" marginTop={1}>
           {list.slice(from, from + rows).map((t) => (

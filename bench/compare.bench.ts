@@ -20,6 +20,7 @@ import type { MysqlConfig } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite, type SqliteDb } from '../src/engines/sqlite/open.js';
 import {
+  type BenchOptions,
   type BenchServer,
   type Figure,
   figure,
@@ -33,14 +34,10 @@ import {
   writeResults,
 } from './lib.js';
 
-export interface CompareBenchOptions {
-  quick?: boolean;
+/** bench/lib.ts BenchOptions (what `npm run bench` passes), each optional when run alone, plus: */
+export interface CompareBenchOptions extends Partial<BenchOptions> {
   /** Rows in the table (default 1,000,000; 100,000 when quick). */
   rows?: number;
-  /** A hub to create the database on; default: a private MariaDB (or MYSQL_URL's database). */
-  server?: BenchServer;
-  /** Scratch folder for the SQLite file; default: a new temp folder. */
-  dir?: string;
   /** Repetitions per figure (median reported). */
   repetitions?: number;
 }

@@ -42,6 +42,8 @@ export interface BenchServer {
   freshDatabase(prefix: string): Promise<MysqlConfig>;
   rootConnection: LocalMysqlServer['rootConnection'] | undefined;
   version: string;
+  /** The server process id, when the run started its own server (for CPU accounting from /proc). */
+  pid?: number | undefined;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ export async function startBenchServer(): Promise<BenchServer> {
     freshDatabase: (prefix) => server.createDatabase(`${prefix}_${++n}`),
     rootConnection: server.rootConnection.bind(server),
     version: row.v,
+    pid: server.pid,
     close: () => server.destroy(),
   };
 }
@@ -158,4 +161,38 @@ export function machineInfo(mysqlVersion: string): Record<string, unknown> {
 export function writeResults(file: string, data: unknown): void {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+}
+
+/** `--quick` (and `--only`, which run.ts reads) from a command line. */
+export function parseBenchArgs(argv: string[]): { quick: boolean; only: string[] } {
+  const quick = argv.includes('--quick');
+  const at = argv.indexOf('--only');
+  const only = at >= 0 ? (argv[at + 1] ?? '').split(',').filter(Boolean) : [];
+  return { quick, only };
+}
+
+/**
+ * Runs one benchmark file on its own (`node --import tsx bench/<name>.bench.ts [--quick]`):
+ * a private MariaDB and a scratch folder for the run, the table on stdout,
+ * bench/results/<name>.json. `npm run bench` drives the same `run(options)`.
+ */
+export async function runStandalone(
+  name: string,
+  run: (options: BenchOptions) => Promise<Figure[]>,
+  argv: string[] = process.argv.slice(2),
+): Promise<Figure[]> {
+  const { quick } = parseBenchArgs(argv);
+  const server = await startBenchServer();
+  const scratch = scratchDir();
+  try {
+    const figures = await run({ quick, server, dir: scratch.dir });
+    printTable(`${name}${quick ? ' (quick)' : ''}`, figures);
+    const out = path.join(RESULTS_DIR, `${name}.json`);
+    writeResults(out, { machine: machineInfo(server.version), quick, figures });
+    process.stdout.write(`\nwrote ${path.relative(process.cwd(), out)}\n`);
+    return figures;
+  } finally {
+    await server.close();
+    scratch.cleanup();
+  }
 }

@@ -27,6 +27,7 @@ import { initNode } from '../src/sync/init.js';
 import { SyncService } from '../src/sync/service.js';
 import { Syncer } from '../src/sync/syncer.js';
 import {
+  type BenchOptions,
   type BenchServer,
   type Figure,
   figure,
@@ -40,13 +41,8 @@ import {
   writeResults,
 } from './lib.js';
 
-export interface SyncBenchOptions {
-  quick?: boolean;
-  /** A hub to create databases on; a private MariaDB is started when absent. */
-  server?: BenchServer;
-  /** Scratch folder for SQLite files; a temp folder when absent. */
-  dir?: string;
-}
+/** bench/lib.ts BenchOptions (what `npm run bench` passes); each is optional when run alone. */
+export type SyncBenchOptions = Partial<BenchOptions>;
 
 const SQLITE_TABLE =
   'CREATE TABLE bench_rows (id INTEGER PRIMARY KEY, camera TEXT NOT NULL, score REAL, seen_at TEXT, payload TEXT)';

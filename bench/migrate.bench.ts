@@ -69,8 +69,11 @@ async function sourceFile(config: Config, rows: number): Promise<void> {
   db.close();
 }
 
-/** Runs `dualdb migrate --json` as a child; wall time, its report, and the peak RSS (VmHWM). */
-async function migrateChild(config: Config): Promise<{ seconds: number; report: Record<string, unknown>; peakRssMb: number }> {
+/** Runs `dualdb migrate --json` (or other arguments) as a child; wall time, its report, and the peak RSS (VmHWM). */
+async function migrateChild(
+  config: Config,
+  args: string[] = ['migrate', '--json'],
+): Promise<{ seconds: number; report: Record<string, unknown>; peakRssMb: number }> {
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -85,7 +88,7 @@ async function migrateChild(config: Config): Promise<{ seconds: number; report: 
     NO_COLOR: '1',
   };
   const t = hr();
-  const child = spawn(process.execPath, ['--import', `file://${LOADER}`, MAIN, 'migrate', '--json'], {
+  const child = spawn(process.execPath, ['--import', `file://${LOADER}`, MAIN, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -109,8 +112,8 @@ async function migrateChild(config: Config): Promise<{ seconds: number; report: 
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   clearInterval(poll);
   const seconds = t() / 1000;
-  if (code !== 0) throw new Error(`dualdb migrate exited ${code}: ${errText || out}`);
-  return { seconds, report: JSON.parse(out) as Record<string, unknown>, peakRssMb: peakKb / 1024 };
+  if (code !== 0) throw new Error(`dualdb ${args[0]} exited ${code}: ${errText || out}`);
+  return { seconds, report: args[0] === 'migrate' ? (JSON.parse(out) as Record<string, unknown>) : {}, peakRssMb: peakKb / 1024 };
 }
 
 /** (a) sqlite3 -csv, then LOAD DATA LOCAL INFILE of the file. */
@@ -166,6 +169,10 @@ export async function run(options: BenchOptions): Promise<Figure[]> {
   if (!det || det.rowsCopied !== rows) throw new Error(`the migration copied ${det?.rowsCopied} detections, expected ${rows}`);
   const copyRate = det.rowsCopied / det.seconds;
   const endToEnd = rows / ours.seconds;
+  const timings = (ours.report.timings ?? {}) as Record<string, number>;
+  const verifySeconds = (timings.verifyMs ?? 0) / 1000;
+  // The same CLI doing nothing (start-up and the tsx loader): what the migration adds is above it.
+  const idle = await migrateChild(config, ['--version']);
 
   const csvSeconds = await csvBaseline(options, config.sqlitePath);
   const dumpSeconds = await dumpBaseline(options, config.sqlitePath);
@@ -187,14 +194,25 @@ export async function run(options: BenchOptions): Promise<Figure[]> {
       'rows/s',
       [endToEnd],
       { name: 'sqlite3 .dump | mariadb', runs: [rows / dumpSeconds] },
-      'whole process: start-up, pre-flight, schema check, capture, copy of every table, checksum verification',
+      `whole process: start-up, pre-flight, schema check, capture, copy of every table, checksum verification (ms: ${Object.entries(
+        timings,
+      )
+        .map(([k, v]) => `${k.replace(/Ms$/, '')} ${v}`)
+        .join(', ')})`,
+    ),
+    figure(
+      `migrate ${n} detections: verification rows/s (every table)`,
+      'rows/s',
+      [verifySeconds > 0 ? rows / verifySeconds : 0],
+      undefined,
+      'counts and chunked checksums of every copied table (src/compare), reported apart from the copy',
     ),
     figure(
       `migrate ${n} detections: peak RSS of the migration process`,
       'MB',
       [ours.peakRssMb],
-      undefined,
-      'VmHWM of the child process',
+      { name: 'the same CLI, --version', runs: [idle.peakRssMb] },
+      'VmHWM of the child process (run through the tsx loader, as the baseline)',
     ),
   ];
 }

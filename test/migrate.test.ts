@@ -153,6 +153,9 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb migrate (library)', () => {
       db.transaction(() => {
         for (let i = 10; i < 1200; i++)
           ins.run(BigInt(i), BigInt(i) * 1000000007n, `row ${i} 🙂`, Buffer.from([i % 256]), i / 3, null, `${i}.25`);
+        // ISO date-times: the codec rewrites them in MySQL's form.
+        ins.run(1300n, 1n, 'iso', null, 0.5, '2024-06-01T08:09:10.25Z', '1');
+        ins.run(1301n, 2n, 'iso', null, 0.5, '2024-06-01T08:09', '1');
       })();
       db.close();
       const { report } = await migrate(site.config, { batchSize: 250, method });
@@ -258,15 +261,17 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb migrate (library)', () => {
     const config = nodeConfig(tmp.dir, 'resume_dst', first.mysql, { NODE_ID: 'resume-dst' });
     const abort = new AbortController();
     const m = createMigration(config, { direction: 'mysql-to-sqlite', batchSize: 300, signal: abort.signal });
+    // The first committed batch is always reported (later ones at most every 100 ms: a fast
+    // machine may copy the whole table between two events).
     m.on('progress', (p) => {
-      if (p.table === 'detections' && p.state === 'copying' && p.rowsDone >= 900) abort.abort();
+      if (p.table === 'detections' && p.state === 'copying' && p.rowsDone >= 300) abort.abort();
     });
     const err = await m.run().catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'MIGRATION_INTERRUPTED', name: 'AbortError' });
     const db = openSqlite(config.sqlitePath);
     const partial = rowCount(db, 'detections');
     db.close();
-    expect(partial).toBeGreaterThanOrEqual(900);
+    expect(partial).toBeGreaterThanOrEqual(300);
     expect(partial).toBeLessThan(4000);
     expect(partial % 300).toBe(0);
     const { report } = await migrate(config, { direction: 'mysql-to-sqlite', resume: true, batchSize: 1000 });

@@ -59,7 +59,14 @@ export const MYSQL_META_DDL = [
    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
 ];
 
-export const MYSQL_META_TABLES = ['_dualdb_changes', '_dualdb_nodes', '_dualdb_hub_meta', '_dualdb_tables', '_dualdb_heartbeats'];
+export const MYSQL_META_TABLES = [
+  '_dualdb_changes',
+  '_dualdb_nodes',
+  '_dualdb_hub_meta',
+  '_dualdb_tables',
+  '_dualdb_heartbeats',
+  '_dualdb_migration',
+];
 
 /** Trigger names fit MySQL's 64-character limit whatever the table name. */
 export function mysqlTriggerNames(table: string): string[] {

@@ -1,33 +1,36 @@
 /**
- * SQLite → MySQL, one table: keyset pages read from SQLite in primary-key order
- * (iterated, bounded by rows and bytes: memory stays flat whatever the table
- * size), converted by the codec, written on the hub in one transaction per batch
- * together with the table's resume marker.
+ * SQLite → MySQL, one table: batches in primary-key order (a keyset query per
+ * batch, `WHERE key > last mark`), each read row by row (the iterator stays
+ * open while the batch streams) and encoded straight into the hub (see
+ * hub-writer.ts: no batch is ever held in memory), written in one hub
+ * transaction per batch together with the table's resume marker.
  */
-import type { Row, SqlValue } from '../engines/codec.js';
+import { type SqlValue, ValueError } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
-import { toMysqlRow } from '../sync/convert.js';
 import type { SyncTable } from '../sync/plan.js';
 import { messageOf } from '../util/errors.js';
 import { MigrationInterruptedError, MigrationWriteError } from './errors.js';
-import { HubTableWriter, HubWriteCheckError, LoadDataRefusedError } from './hub-writer.js';
-import { decodeMark, encodeMark, rowBytes } from './keyset.js';
+import { BatchSource, HubTableWriter, HubWriteCheckError, LoadDataRefusedError, NotLoadableError } from './hub-writer.js';
+import { decodeMark, encodeMark } from './keyset.js';
 import type { HubMarkers, TableMarker } from './markers.js';
 import type { HubMethod, MigrationDirection } from './types.js';
 
 export interface HubCopyContext {
-  db: SqliteDb;
+  /** The SQLite file: a batch's row iterator stays open (the connection busy) while it streams. */
+  reader: SqliteDb;
   conn: PoolConnection;
   markers: HubMarkers;
   direction: MigrationDirection;
   batchSize: number;
+  /** A batch also ends after this many bytes of encoded rows (bounds the hub transaction). */
   maxBatchBytes: number;
   maxStatementBytes: number;
   /** Shared by the tables of a run: LOAD DATA refused once → INSERT from then on. */
   method: { current: HubMethod; reason?: string };
   signal?: AbortSignal;
+  /** Rows done in the table so far (also called while a batch streams, before it commits). */
   onBatch: (rowsDone: number) => void;
 }
 
@@ -36,60 +39,69 @@ export async function copyTableToHub(
   table: SyncTable,
   marker: TableMarker | undefined,
 ): Promise<{ copied: number; rowsDone: number }> {
-  const { db, conn } = ctx;
+  const { reader, conn } = ctx;
   const t = quoteSqliteId(table.name);
   const cols = table.columns.map((c) => quoteSqliteId(c.name)).join(', ');
   const keys = table.key.map((k) => quoteSqliteId(k.name));
+  const keyIndex = table.key.map((k) => table.columns.findIndex((c) => c.name === k.name));
+  if (keyIndex.some((i) => i < 0)) throw new MigrationWriteError(table.name, 'a key column is not among the copied columns');
   const order = keys.join(', ');
-  const first = db.prepare(`SELECT ${cols} FROM ${t} ORDER BY ${order}`);
-  const after = db.prepare(`SELECT ${cols} FROM ${t} WHERE (${order}) > (${keys.map(() => '?').join(', ')}) ORDER BY ${order}`);
+  const first = reader.prepare(`SELECT ${cols} FROM ${t} ORDER BY ${order}`).raw(true);
+  const after = reader
+    .prepare(`SELECT ${cols} FROM ${t} WHERE (${order}) > (${keys.map(() => '?').join(', ')}) ORDER BY ${order}`)
+    .raw(true);
   const writer = new HubTableWriter(table, ctx.maxStatementBytes);
 
   let last: SqlValue[] | null = marker?.lastKey ? decodeMark(marker.lastKey) : null;
   let rowsDone = marker?.rowsDone ?? 0;
   let copied = 0;
+  /** The next batch goes through INSERTs (a BLOB in a text column met by LOAD DATA). */
+  let insertOnce = false;
   for (;;) {
     if (ctx.signal?.aborted) throw new MigrationInterruptedError(ctx.direction);
-    // One page, read synchronously and bounded (the iterator is closed before any await).
-    const rows: Row[] = [];
-    let bytes = 0;
-    for (const row of (last ? after.iterate(...last) : first.iterate()) as IterableIterator<Row>) {
-      rows.push(row);
-      bytes += rowBytes(row);
-      if (rows.length >= ctx.batchSize || bytes >= ctx.maxBatchBytes) break;
-    }
-    if (rows.length === 0) break;
-    const lastRow = rows[rows.length - 1] as Row;
-    const nextMark = table.key.map((k) => lastRow[k.name] ?? null);
-    let converted: Row[];
+    const it = (last ? after.iterate(...last) : first.iterate()) as IterableIterator<SqlValue[]>;
+    const head = it.next();
+    if (head.done) break;
+    const source = new BatchSource(it, head.value, ctx.batchSize, ctx.maxBatchBytes, (n) => ctx.onBatch(rowsDone + n));
+    const method: HubMethod = insertOnce ? 'insert' : ctx.method.current;
+    insertOnce = false;
+    let redo = false;
     try {
-      converted = rows.map((r) => toMysqlRow(table, r));
-    } catch (e) {
-      throw new MigrationWriteError(table.name, messageOf(e), e);
-    }
-    await conn.beginTransaction();
-    try {
+      await conn.beginTransaction();
       try {
-        await writer.write(conn, converted, ctx.method.current);
+        if (method === 'load-data') await writer.load(conn, source);
+        else await writer.insert(conn, source);
       } catch (e) {
-        if (!(e instanceof LoadDataRefusedError)) throw e;
-        ctx.method.current = 'insert';
-        ctx.method.reason = `LOAD DATA LOCAL INFILE refused (${messageOf(e.cause)}): multi-row INSERTs used instead`;
-        await writer.write(conn, converted, 'insert');
+        if (e instanceof LoadDataRefusedError) {
+          ctx.method.current = 'insert';
+          ctx.method.reason = `LOAD DATA LOCAL INFILE refused (${messageOf(e.cause)}): multi-row INSERTs used instead`;
+          redo = true;
+        } else if (e instanceof NotLoadableError) {
+          insertOnce = redo = true;
+        } else throw e;
       }
-      await ctx.markers.save(conn, table.name, { lastKey: encodeMark(nextMark), rowsDone: rowsDone + rows.length, done: false });
+      if (redo) {
+        await conn.rollback();
+        continue;
+      }
+      const lastRow = source.last as SqlValue[];
+      const nextMark = keyIndex.map((i) => lastRow[i] ?? null);
+      await ctx.markers.save(conn, table.name, { lastKey: encodeMark(nextMark), rowsDone: rowsDone + source.rows, done: false });
       // Interrupted while the batch was in flight: it is rolled back, the marker with it.
       if (ctx.signal?.aborted) throw new MigrationInterruptedError(ctx.direction);
       await conn.commit();
+      rowsDone += source.rows;
+      copied += source.rows;
+      last = nextMark;
     } catch (e) {
       await conn.rollback().catch(() => {});
       if (e instanceof HubWriteCheckError || typeof (e as { sqlState?: unknown }).sqlState === 'string')
         throw new MigrationWriteError(table.name, messageOf(e), e);
+      if (e instanceof ValueError) throw new MigrationWriteError(table.name, messageOf(e), e);
       throw e;
+    } finally {
+      source.close();
     }
-    rowsDone += rows.length;
-    copied += rows.length;
-    last = nextMark;
     ctx.onBatch(rowsDone);
   }
   await ctx.markers.save(conn, table.name, { lastKey: last ? encodeMark(last) : null, rowsDone, done: true });

@@ -1,29 +1,35 @@
 /**
- * Writing row images into one hub table, inside the caller's transaction on a
- * pinned connection whose capture is off:
+ * Writing one batch of a table's rows into the hub, inside the caller's
+ * transaction on a pinned connection whose capture is off. Rows are pulled one
+ * at a time from a SQLite iterator (raw arrays, column order of the table) and
+ * encoded straight into the bytes the server receives: nothing holds a whole
+ * batch, so memory stays flat whatever the batch and the table size.
  *
- *  - `load-data`: LOAD DATA LOCAL INFILE fed from an in-memory stream of
- *    tab-separated lines (explicit CHARACTER SET, FIELDS/LINES/ESCAPED BY;
- *    `\N` is NULL, backslash, tab, newline, CR and NUL escaped; BLOB columns
- *    travel as hex into a user variable and are stored with UNHEX, so no byte is
- *    reinterpreted as text). LOAD DATA LOCAL turns errors into warnings and skips
- *    duplicate keys, so every batch checks the rows written and the warnings, and
- *    fails (rolling back) on either.
+ *  - `load-data`: LOAD DATA LOCAL INFILE fed from a stream of tab-separated
+ *    lines (explicit CHARACTER SET, FIELDS/LINES/ESCAPED BY; `\N` is NULL,
+ *    backslash, tab, newline, CR and NUL escaped; BLOB columns travel as hex
+ *    into a user variable and are stored with UNHEX, so no byte is reinterpreted
+ *    as text). The stream follows the socket's back-pressure (mysql2 does not).
+ *    LOAD DATA LOCAL turns errors into warnings and skips duplicate keys, so
+ *    every batch checks the rows written and the warnings, and fails (rolling
+ *    back) on either.
  *  - `insert`: multi-row INSERTs sized to the server's max_allowed_packet,
  *    values escaped by mysql2 (exact for bigint, Buffer, strings).
  *
- * Values arrive in MySQL form (src/engines/codec.ts via toMysqlRow).
+ * Values are converted by the codec (src/engines/codec.ts, `sqliteToMysql`);
+ * the encoder only skips it where the codec provably returns its input.
  */
 import { Readable } from 'node:stream';
 import mysql from 'mysql2/promise';
-import type { Row, SqlValue } from '../engines/codec.js';
+import { type LogicalType, type SqlValue, sqliteToMysql } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SyncTable } from '../sync/plan.js';
-import type { HubMethod } from './types.js';
 
-/** Lines per Buffer handed to the LOAD DATA stream. */
-const CHUNK_ROWS = 500;
+/** Characters of TSV text per Buffer handed to the LOAD DATA stream. */
+const CHUNK_CHARS = 256 * 1024;
+/** Bytes waiting in the socket before the stream stops producing (mysql2 applies no back-pressure). */
+const SOCKET_HIGH_WATER = 1024 * 1024;
 
 const NEEDS_ESCAPE = /[\\\t\n\r\0]/;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' };
@@ -32,13 +38,40 @@ export function escapeField(s: string): string {
   return NEEDS_ESCAPE.test(s) ? s.replace(/[\\\t\n\r\0]/g, (c) => ESCAPES[c] ?? c) : s;
 }
 
-/** One value as a LOAD DATA field (`hex`: the column goes through UNHEX). */
-export function fieldText(v: SqlValue, hex: boolean): string {
-  if (v === null) return '\\N';
-  if (Buffer.isBuffer(v)) return hex ? v.toString('hex') : escapeField(v.toString('utf8'));
-  if (typeof v === 'string') return hex ? Buffer.from(v, 'utf8').toString('hex') : escapeField(v);
-  // bigint: exact digits; number: the shortest text that reads back as the same double.
-  return String(v);
+const isDigit = (c: number) => c >= 48 && c <= 57;
+
+/**
+ * Whether the codec's datetime normalisation returns `v` unchanged: shorter than
+ * the shortest date-time it rewrites, or already 'YYYY-MM-DD hh:mm:ss[.f…]'.
+ * (Only a shortcut: anything else goes through the codec.)
+ */
+export function datetimeAsIs(v: string): boolean {
+  const n = v.length;
+  if (n < 16) return true;
+  if (n < 19 || v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || v.charCodeAt(10) !== 32) return false;
+  if (v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58) return false;
+  for (const i of [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]) if (!isDigit(v.charCodeAt(i))) return false;
+  if (n === 19) return true;
+  if (v.charCodeAt(19) !== 46 || n === 20) return false;
+  for (let i = 20; i < n; i++) if (!isDigit(v.charCodeAt(i))) return false;
+  return true;
+}
+
+/** How a column's values are written. */
+const Kind = { Plain: 0, Datetime: 1, Hex: 2 } as const;
+type Kind = (typeof Kind)[keyof typeof Kind];
+
+function kindOf(type: LogicalType): Kind {
+  if (type === 'blob') return Kind.Hex;
+  if (type === 'datetime' || type === 'date') return Kind.Datetime;
+  return Kind.Plain;
+}
+
+/** A Buffer in a text column: LOAD DATA cannot carry it as is; the batch is redone with INSERTs. */
+export class NotLoadableError extends Error {
+  constructor(readonly column: string) {
+    super(`a BLOB value in the text column ${column}`);
+  }
 }
 
 export class LoadDataRefusedError extends Error {
@@ -60,10 +93,67 @@ export function isLocalInfileRefusal(e: unknown): boolean {
   );
 }
 
+export class HubWriteCheckError extends Error {}
+
+/**
+ * One batch's rows: pulled from a SQLite iterator until the batch is full (rows
+ * or bytes), remembering only the last row (its key is the resume mark).
+ */
+export class BatchSource {
+  rows = 0;
+  bytes = 0;
+  last: SqlValue[] | null = null;
+  private pending: SqlValue[] | null;
+  private ended = false;
+
+  constructor(
+    private readonly it: Iterator<SqlValue[]>,
+    first: SqlValue[],
+    private readonly maxRows: number,
+    private readonly maxBytes: number,
+    /** Rows taken so far in this batch (progress while the batch streams). */
+    private readonly onRows?: (rows: number) => void,
+  ) {
+    this.pending = first;
+  }
+
+  next(): SqlValue[] | null {
+    if (this.ended) return null;
+    let row = this.pending;
+    this.pending = null;
+    if (row === null) {
+      if (this.rows >= this.maxRows || this.bytes >= this.maxBytes) return this.end();
+      const r = this.it.next();
+      if (r.done) return this.end();
+      row = r.value;
+    }
+    this.rows++;
+    this.last = row;
+    return row;
+  }
+
+  /** Progress (called by the writers once per chunk or statement). */
+  report(): void {
+    this.onRows?.(this.rows);
+  }
+
+  private end(): null {
+    this.ended = true;
+    this.close();
+    return null;
+  }
+
+  close(): void {
+    this.it.return?.();
+  }
+}
+
 export class HubTableWriter {
   private readonly q: string;
   private readonly columns: string;
-  private readonly hexColumns: boolean[];
+  private readonly names: string[];
+  private readonly types: LogicalType[];
+  private readonly kinds: Kind[];
   private readonly loadSql: string;
 
   constructor(
@@ -73,88 +163,122 @@ export class HubTableWriter {
   ) {
     this.q = quoteMysqlId(table.name);
     this.columns = table.columns.map((c) => quoteMysqlId(c.name)).join(', ');
-    this.hexColumns = table.columns.map((c) => c.type === 'blob');
-    const targets = table.columns.map((c, i) => (this.hexColumns[i] ? `@dualdb_h${i}` : quoteMysqlId(c.name)));
-    const sets = table.columns.flatMap((c, i) => (this.hexColumns[i] ? [`${quoteMysqlId(c.name)} = UNHEX(@dualdb_h${i})`] : []));
+    this.names = table.columns.map((c) => c.name);
+    this.types = table.columns.map((c) => c.type);
+    this.kinds = table.columns.map((c) => kindOf(c.type));
+    const targets = table.columns.map((c, i) => (this.kinds[i] === Kind.Hex ? `@dualdb_h${i}` : quoteMysqlId(c.name)));
+    const sets = table.columns.flatMap((c, i) =>
+      this.kinds[i] === Kind.Hex ? [`${quoteMysqlId(c.name)} = UNHEX(@dualdb_h${i})`] : [],
+    );
     this.loadSql =
       `LOAD DATA LOCAL INFILE 'dualdb-migrate.tsv' INTO TABLE ${this.q} CHARACTER SET utf8mb4 ` +
       "FIELDS TERMINATED BY '\\t' ENCLOSED BY '' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' STARTING BY '' " +
       `(${targets.join(', ')})${sets.length ? ` SET ${sets.join(', ')}` : ''}`;
   }
 
-  /** Whether LOAD DATA can carry these rows (a Buffer in a text column cannot: INSERT sends it as is). */
-  loadable(rows: Row[]): boolean {
-    const cols = this.table.columns;
-    for (const r of rows) {
-      for (let i = 0; i < cols.length; i++) {
-        if (!this.hexColumns[i] && Buffer.isBuffer(r[(cols[i] as { name: string }).name])) return false;
-      }
+  /** Appends one row as a TSV line (values through the codec; see `datetimeAsIs`). */
+  private line(row: SqlValue[]): string {
+    const kinds = this.kinds;
+    let s = '';
+    for (let i = 0; i < kinds.length; i++) {
+      if (i > 0) s += '\t';
+      const v = row[i] ?? null;
+      if (v === null) s += '\\N';
+      else if (typeof v === 'bigint') s += v;
+      else if (typeof v === 'number') {
+        // The codec refuses non-finite numbers; -0 and the shortest round-trip text as String(v).
+        s += Number.isFinite(v) ? v : (sqliteToMysql(v, this.types[i] as LogicalType, this.names[i] as string) as number);
+      } else if (typeof v === 'string') {
+        const k = kinds[i];
+        if (k === Kind.Hex) s += Buffer.from(v, 'utf8').toString('hex');
+        else if (k === Kind.Datetime && !datetimeAsIs(v))
+          s += escapeField(sqliteToMysql(v, this.types[i] as LogicalType, this.names[i] as string) as string);
+        else s += escapeField(v);
+      } else if (kinds[i] === Kind.Hex) s += v.toString('hex');
+      else throw new NotLoadableError(this.names[i] as string);
     }
-    return true;
+    return `${s}\n`;
   }
 
-  async write(conn: PoolConnection, rows: Row[], method: HubMethod): Promise<void> {
-    if (rows.length === 0) return;
-    if (method === 'load-data' && this.loadable(rows)) await this.load(conn, rows);
-    else await this.insert(conn, rows);
-  }
-
-  private *chunks(rows: Row[]): Generator<Buffer> {
-    const cols = this.table.columns.map((c) => c.name);
-    const hex = this.hexColumns;
-    let text = '';
-    let n = 0;
-    for (const r of rows) {
-      let line = '';
-      for (let i = 0; i < cols.length; i++) {
-        if (i > 0) line += '\t';
-        line += fieldText(r[cols[i] as string] ?? null, hex[i] === true);
+  /** LOAD DATA LOCAL INFILE of the batch; the server's count and warnings are checked. */
+  async load(conn: PoolConnection, source: BatchSource): Promise<void> {
+    const socket = (conn as unknown as { connection?: { stream?: NodeJS.WritableStream & { writableLength?: number } } })
+      .connection?.stream;
+    const encode = (): Buffer | null => {
+      let text = '';
+      let row = source.next();
+      if (row === null) return null;
+      while (row !== null) {
+        text += this.line(row);
+        if (text.length >= CHUNK_CHARS) break;
+        row = source.next();
       }
-      text += `${line}\n`;
-      if (++n >= CHUNK_ROWS) {
-        // mysql2 copies what it is given: it must be Buffers, never strings.
-        yield Buffer.from(text, 'utf8');
-        text = '';
-        n = 0;
-      }
-    }
-    if (text) yield Buffer.from(text, 'utf8');
-  }
-
-  private async load(conn: PoolConnection, rows: Row[]): Promise<void> {
+      source.bytes += text.length;
+      source.report();
+      // mysql2 copies what it is given: it must be Buffers, never strings.
+      return Buffer.from(text, 'utf8');
+    };
+    let waiting = false;
+    const stream = new Readable({
+      highWaterMark: 1,
+      read() {
+        if (waiting) return;
+        if (socket && (socket.writableLength ?? 0) > SOCKET_HIGH_WATER) {
+          waiting = true;
+          socket.once('drain', () => {
+            waiting = false;
+            this._read(1);
+          });
+          return;
+        }
+        try {
+          this.push(encode());
+        } catch (e) {
+          this.destroy(e as Error);
+        }
+      },
+    });
     let res: mysql.ResultSetHeader;
     try {
-      const [r] = await conn.query({ sql: this.loadSql, infileStreamFactory: () => Readable.from(this.chunks(rows)) });
+      const [r] = await conn.query({ sql: this.loadSql, infileStreamFactory: () => stream });
       res = r as mysql.ResultSetHeader;
     } catch (e) {
       if (isLocalInfileRefusal(e)) throw new LoadDataRefusedError(e);
       throw e;
+    } finally {
+      stream.destroy();
     }
-    await this.check(conn, res, rows.length);
+    await this.check(conn, res, source.rows);
   }
 
-  private async insert(conn: PoolConnection, rows: Row[]): Promise<void> {
+  /** Multi-row INSERTs of the batch, each below max_allowed_packet. */
+  async insert(conn: PoolConnection, source: BatchSource): Promise<void> {
     const head = `INSERT INTO ${this.q} (${this.columns}) VALUES `;
-    const placeholders = `(${this.table.columns.map(() => '?').join(', ')})`;
-    let parts: string[] = [];
-    let bytes = head.length;
+    const n = this.names.length;
+    let sql = head;
+    let bytes = Buffer.byteLength(head, 'utf8');
     let count = 0;
     const flush = async () => {
-      if (parts.length === 0) return;
-      const [r] = await conn.query(head + parts.join(','));
+      if (count === 0) return;
+      const [r] = await conn.query(sql);
       await this.check(conn, r as mysql.ResultSetHeader, count);
-      parts = [];
-      bytes = head.length;
+      source.report();
+      sql = head;
+      bytes = Buffer.byteLength(head, 'utf8');
       count = 0;
     };
-    for (const row of rows) {
-      const tuple = mysql.format(
-        placeholders,
-        this.table.columns.map((c) => row[c.name] ?? null),
-      );
-      if (parts.length > 0 && bytes + tuple.length + 1 > this.maxStatementBytes) await flush();
-      parts.push(tuple);
-      bytes += tuple.length + 1;
+    for (let row = source.next(); row !== null; row = source.next()) {
+      let tuple = '(';
+      for (let i = 0; i < n; i++) {
+        if (i > 0) tuple += ', ';
+        tuple += mysql.escape(sqliteToMysql(row[i] ?? null, this.types[i] as LogicalType, this.names[i] as string));
+      }
+      tuple += ')';
+      const size = Buffer.byteLength(tuple, 'utf8') + 1;
+      source.bytes += size;
+      if (count > 0 && bytes + size > this.maxStatementBytes) await flush();
+      sql += count > 0 ? `,${tuple}` : tuple;
+      bytes += size;
       count++;
     }
     await flush();
@@ -173,5 +297,3 @@ export class HubTableWriter {
     throw new HubWriteCheckError(detail);
   }
 }
-
-export class HubWriteCheckError extends Error {}

@@ -63,14 +63,22 @@ import type {
   MigrateOptions,
   MigrationDirection,
   MigrationReport,
+  MigrationTimings,
   TableProgress,
   TableReport,
   TableVerification,
 } from './types.js';
 
-export const DEFAULT_BATCH_SIZE = 10_000;
-/** A batch also ends at this many bytes (rough in-memory size): flat memory with large BLOBs. */
+/**
+ * Rows per batch: one target transaction with its resume marker each. SQLite → MySQL
+ * streams a batch without holding it, so its size costs no memory there; the commit
+ * and marker per batch do cost time, hence fairly large batches.
+ */
+export const DEFAULT_BATCH_SIZE = 50_000;
+/** MySQL → SQLite holds a batch in memory: it also ends at this many bytes (rough in-memory size). */
 const MAX_BATCH_BYTES = 32 * 1024 * 1024;
+/** SQLite → MySQL: a batch also ends after this many bytes of encoded rows (bounds one hub transaction). */
+const MAX_HUB_BATCH_BYTES = 64 * 1024 * 1024;
 const MAX_STATEMENT_BYTES = 32 * 1024 * 1024;
 /** Differences the verification looks at per table (more are reported as unexplained). */
 const MAX_VERIFY_DIFFERENCES = 100_000;
@@ -161,6 +169,13 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
       rowsCopied: 0,
       startedAt: new Date(started).toISOString(),
       durationMs: 0,
+      timings: { schemaMs: 0, preflightMs: 0, captureMs: 0, copyMs: 0, verifyMs: 0, cursorsMs: 0 },
+    };
+    let mark = started;
+    const lap = (phase: keyof MigrationTimings) => {
+      const now = Date.now();
+      report.timings[phase] += now - mark;
+      mark = now;
     };
     const targetSide = this.toHub ? 'mysql' : 'sqlite';
 
@@ -185,6 +200,8 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
         .map((u) => `${u.table}${u.column ? `.${u.column}` : ''}: ${u.problem} — ${u.reason}`),
     ];
 
+    lap('schemaMs');
+
     // 2. Pre-flight: before anything is written.
     if (this.toHub) {
       const scopeNames = requested ?? sqliteTables.map((t) => t.name);
@@ -195,6 +212,7 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
         report.problems.push(new PreflightFailedError(pf).message);
       }
     }
+    lap('preflightMs');
     this.checkAbort();
     const caps = this.toHub ? await this.hubCapabilities(hub) : undefined;
     if (caps) {
@@ -211,6 +229,7 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
       sqliteTables = introspectSqlite(db).filter((t) => !isMetaTable(t.name));
       hubTables = (await introspectMysql(hub)).filter((t) => !isMetaTable(t.name));
     }
+    lap('schemaMs');
     const plan = buildSyncPlan(sqliteTables, hubTables, planOptionsOf(this.config));
     const { scope, complete } = this.scopeOf(plan, requested, report);
     const init = await installCapture(db, hub, this.config);
@@ -303,6 +322,7 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
       });
     }
     report.tables.push(...this.skippedEntries(plan, requested, report.method));
+    lap('captureMs');
     try {
       if (this.toHub) await this.copyToHub(db, hub, scope, markers, entries, hubMarkers, caps as HubCapabilities, report);
       else await this.copyToSqlite(db, hub, scope, markers, entries, sqliteMarkers);
@@ -326,6 +346,7 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
       throw e;
     }
     report.rowsCopied = [...entries.values()].reduce((n, e) => n + e.rowsCopied, 0);
+    lap('copyMs');
 
     // 6. Verification.
     const position: HubPosition = {
@@ -335,6 +356,7 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
     };
     const startSeq = BigInt(run.startSeq);
     if (!o.skipVerify) await this.verify(db, hub, scope, entries, startSeq, position);
+    lap('verifyMs');
     const failed = [...entries.values()].filter(
       (e) => e.verification && (e.verification.status === 'differ' || e.verification.status === 'error'),
     );
@@ -349,6 +371,7 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
     };
     if (failed.length) {
       report.ok = false;
+      lap('cursorsMs');
       report.cursors.push.reason = report.cursors.pull.reason = 'verification failed: cursors left where they were';
       report.durationMs = Date.now() - started;
       throw new VerificationFailedError(report);
@@ -357,6 +380,7 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
     writeRunState(db, { ...run, status: 'done' });
     if (this.toHub) await hubMarkers.clear(scope.map((t) => t.name));
     else sqliteMarkers.clear(scope.map((t) => t.name));
+    lap('cursorsMs');
     report.durationMs = Date.now() - started;
     return report;
   }
@@ -559,6 +583,10 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
       current: HubMethod;
       reason?: string;
     };
+    // A batch's row iterator stays open while the batch streams to the hub: nothing else may
+    // run a statement on `db` meanwhile (better-sqlite3 refuses: "connection is busy"). Not a
+    // second connection: one opened here, reading while the `sqlite3` shell wrote and
+    // checkpointed, saw transient SQLITE_CORRUPT ("database disk image is malformed").
     await hub.withConnection(async (conn) => {
       // Capture off for this session only (reset before the connection goes back to the pool);
       // tables come parents first, and foreign keys are checked by the pre-flight.
@@ -573,12 +601,12 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
         }
         const { copied, rowsDone } = await copyTableToHub(
           {
-            db,
+            reader: db,
             conn,
             markers: hubMarkers,
             direction: this.direction,
             batchSize: this.batchSize,
-            maxBatchBytes: MAX_BATCH_BYTES,
+            maxBatchBytes: MAX_HUB_BATCH_BYTES,
             maxStatementBytes: caps.maxStatementBytes,
             method,
             ...(this.options.signal ? { signal: this.options.signal } : {}),

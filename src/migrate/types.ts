@@ -109,4 +109,20 @@ export interface MigrationReport {
   rowsCopied: number;
   startedAt: string;
   durationMs: number;
+  /** Where the time went (ms): the verification is reported apart from the copy. */
+  timings: MigrationTimings;
+}
+
+export interface MigrationTimings {
+  /** Schema introspection, diff and creation of missing tables. */
+  schemaMs: number;
+  /** Pre-flight value checks (SQLite → MySQL). */
+  preflightMs: number;
+  /** Capture installation, resume state, emptiness checks, positions. */
+  captureMs: number;
+  copyMs: number;
+  /** Counts and checksums of the copied tables (compare). */
+  verifyMs: number;
+  /** Log trimming and cursor moves. */
+  cursorsMs: number;
 }

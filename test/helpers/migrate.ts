@@ -4,6 +4,7 @@
  * independent equality check (canonical rows of every table on both sides,
  * compared row by row — not the compare library the migration verifies with).
  */
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config, MysqlConfig } from '../../src/config/config.js';
@@ -97,4 +98,34 @@ export function rowCount(db: SqliteDb, table: string): number {
 export async function hubCount(hub: MysqlHub, table: string): Promise<number> {
   const [r] = await hub.query<{ n: string }>(`SELECT COUNT(*) AS n FROM \`${table}\``);
   return Number(r?.n ?? 0);
+}
+
+/** The `sqlite3` shell (the writer the issue names), or false when it is not installed. */
+export const HAVE_SQLITE3 = spawnSync('sqlite3', ['-version']).status === 0;
+
+/** Runs SQL through the `sqlite3` shell, as another process writing into the file. */
+export function sqlite3(file: string, sql: string): void {
+  const r = spawnSync('sqlite3', ['-bail', file], { input: `.timeout 10000\n${sql}\n`, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`sqlite3 failed (${r.status}): ${r.stderr}`);
+}
+
+/** A site with the EPI schema on both sides and a generated dataset in SQLite. */
+export async function epiSite(testHub: TestHub, dir: string, name: string, detections: number): Promise<MigrateSite> {
+  const site = await makeSite(testHub, dir, name);
+  await loadEpiSchema(site, { sqlite: true, mysql: true });
+  const db = openSqlite(site.config.sqlitePath);
+  try {
+    fillEpi(db, detections);
+  } finally {
+    db.close();
+  }
+  return site;
+}
+
+/** Rows the copy of `table` has committed so far (0 before it starts and once it is done). */
+export async function copiedSoFar(site: MigrateSite, table = 'detections'): Promise<number> {
+  const rows = await site.hub
+    .query<{ n: string | null }>('SELECT SUM(rows_done) AS n FROM _dualdb_migration WHERE tbl = ? AND done = 0', [table])
+    .catch(() => [{ n: null }]);
+  return Number(rows[0]?.n ?? 0);
 }

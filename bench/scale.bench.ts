@@ -13,7 +13,7 @@
  *
  *   node --import tsx bench/scale.bench.ts [--quick] [--nodes 20,50]
  *
- * quick: 10 nodes (and the 2-node baseline), full: 20 and 50.
+ * quick: 6 nodes (and the 2-node baseline), full: 20 and 50.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -183,7 +183,7 @@ export async function run(options: ScaleBenchOptions = {}): Promise<Figure[]> {
   const scratch = options.dir ? undefined : scratchDir();
   const dir = options.dir ?? (scratch as { dir: string }).dir;
   const opts: BenchOptions = { quick, server, dir };
-  const counts = options.nodeCounts ?? (quick ? [10] : [20, 50]);
+  const counts = options.nodeCounts ?? (quick ? [6] : [20, 50]);
   const seconds = quick ? 6 : 20;
   try {
     const base = await step(opts, 2, seconds);

@@ -4,9 +4,9 @@
  * report is typed here, one entry per table.
  */
 import type { PreflightReport } from '../schema/preflight.js';
-import type { MigrationDirection } from '../setup/state.js';
 
-export type { MigrationDirection };
+/** `sqlite-to-mysql` copies an existing site up; `mysql-to-sqlite` seeds a new site from the hub. */
+export type MigrationDirection = 'sqlite-to-mysql' | 'mysql-to-sqlite';
 
 export interface MigrateOptions {
   /** Default `sqlite-to-mysql` (an existing site); `mysql-to-sqlite` seeds a new site from the hub. */

@@ -1,34 +1,15 @@
 /**
- * The one place the setup meets the migration library (`src/migrate/`). The
- * contract is declared here; the module is loaded at run time so that setup
- * builds and runs (offering no migration) in a tree where it does not exist yet.
- * When it exists, `createMigration` from it is used as is.
+ * The one place the setup meets the migration library (`src/migrate/`, whose
+ * types are the contract). The module is loaded on first use, so the wizard's
+ * first screens do not pay for it; its progress screen can be given a stand-in.
  */
 import type { EventEmitter } from 'node:events';
 import type { Config } from '../config/config.js';
+import type { MigrateOptions, TableProgress } from '../migrate/types.js';
 import { DualdbError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
-import type { MigrationDirection } from './state.js';
 
-export interface MigrateOptions {
-  direction?: MigrationDirection;
-  tables?: string[];
-  batchSize?: number;
-  truncate?: boolean;
-  dryRun?: boolean;
-  resume?: boolean;
-  signal?: AbortSignal;
-}
-
-export interface TableProgress {
-  table: string;
-  rowsDone: number;
-  rowsTotal: number;
-  rowsPerSec: number;
-  etaSec: number | null;
-  state: 'waiting' | 'copying' | 'verifying' | 'done' | 'failed';
-  error?: string;
-}
+export type { MigrateOptions, TableProgress };
 
 /** Whatever the library reports at the end; the setup shows tables and rows when it finds them. */
 export type MigrationReport = unknown;

@@ -5,8 +5,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { MigrationDirection } from '../migrate/types.js';
 
-export type MigrationDirection = 'sqlite-to-mysql' | 'mysql-to-sqlite';
+export type { MigrationDirection };
 
 export interface SetupState {
   migration?: {

@@ -3,7 +3,8 @@
  * the hub (a mysql2 connection with capture on, as any hub client): it updates
  * and deletes rows the copy has already written, updates rows it has not
  * reached yet (no row on the hub: nothing happens), inserts new rows and
- * renames parents. After the migration and one `dualdb sync --once` both sides
+ * renames parents, and inserts rows without an id (the hub's AUTO_INCREMENT picks one:
+ * never one the copy has yet to write). After the migration and one `dualdb sync --once` both sides
  * are identical, and the compare agrees.
  */
 import mysql from 'mysql2/promise';
@@ -68,9 +69,12 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb migrate (CLI process): a central writer 
             [gone],
           );
           await app.query("INSERT INTO detections (id, camera_id, confidence, zone) VALUES (?, 'cam-hub', 0.75, 'HQ')", [
-            900_000 + rounds,
+            -1 - rounds, // below zero: leaves the AUTO_INCREMENT counter alone
           ]);
           await app.query('UPDATE workers SET name = ? WHERE id = ?', [`hub name ${rounds}`, 1 + (rounds % 40)]);
+          // And without an id, as most applications insert: the hub picks it, and it must
+          // not be one the copy has yet to write.
+          await app.query("INSERT INTO detections (camera_id, confidence, zone) VALUES ('cam-hub-auto', 0.5, 'HQ')");
         }
         rounds++;
         await new Promise((r) => setTimeout(r, 15));
@@ -92,6 +96,8 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb migrate (CLI process): a central writer 
     expect(n("SELECT count(*) AS n FROM detections WHERE camera_id = 'cam-hub'")).toBeGreaterThan(0);
     expect(n("SELECT count(*) AS n FROM detections WHERE zone LIKE 'hub %'")).toBeGreaterThan(0);
     expect(n("SELECT count(*) AS n FROM workers WHERE name LIKE 'hub name %'")).toBeGreaterThan(0);
+    expect(n("SELECT count(*) AS n FROM detections WHERE camera_id = 'cam-hub-auto'")).toBeGreaterThan(0);
+    expect(n(`SELECT min(id) AS n FROM detections WHERE camera_id = 'cam-hub-auto'`)).toBeGreaterThan(rows);
     db.close();
     const cmp = runCli(['compare', '--json'], env);
     expect(cmp.code, cmp.stdout + cmp.stderr).toBe(0);

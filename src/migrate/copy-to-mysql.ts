@@ -7,6 +7,7 @@
  */
 import { type SqlValue, ValueError } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
+import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncTable } from '../sync/plan.js';
@@ -51,6 +52,7 @@ export async function copyTableToHub(
     .prepare(`SELECT ${cols} FROM ${t} WHERE (${order}) > (${keys.map(() => '?').join(', ')}) ORDER BY ${order}`)
     .raw(true);
   const writer = new HubTableWriter(table, ctx.maxStatementBytes);
+  await reserveHubIds(conn, reader, table);
 
   let last: SqlValue[] | null = marker?.lastKey ? decodeMark(marker.lastKey) : null;
   let rowsDone = marker?.rowsDone ?? 0;
@@ -106,4 +108,31 @@ export async function copyTableToHub(
   }
   await ctx.markers.save(conn, table.name, { lastKey: last ? encodeMark(last) : null, rowsDone, done: true });
   return { copied, rowsDone };
+}
+
+/**
+ * A central application inserting without an id while the copy runs would get the
+ * hub's next AUTO_INCREMENT value: an id the copy has yet to write, which then fails
+ * that batch (and every resume). Moving the counter past SQLite's highest id first
+ * keeps the ranges apart. Needs ALTER; without it the copy goes on as before.
+ */
+async function reserveHubIds(conn: PoolConnection, reader: SqliteDb, table: SyncTable): Promise<void> {
+  const [key] = table.key;
+  if (!key || table.key.length !== 1) return;
+  const [auto] = await conn.query(
+    "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ? AND EXTRA LIKE '%auto_increment%'",
+    [table.name, key.name],
+  );
+  if ((auto as unknown[]).length === 0) return;
+  const max = reader
+    .prepare(`SELECT max(${quoteSqliteId(key.name)}) FROM ${quoteSqliteId(table.name)}`)
+    .pluck()
+    .get();
+  if (typeof max !== 'bigint' && typeof max !== 'number') return;
+  try {
+    // The value is an integer we computed, never user text; ALTER takes no placeholder here.
+    await conn.query(`ALTER TABLE ${quoteMysqlId(table.name)} AUTO_INCREMENT = ${BigInt(max) + 1n}`);
+  } catch (e) {
+    if (!String((e as { code?: string }).code ?? '').includes('DENIED')) throw e;
+  }
 }

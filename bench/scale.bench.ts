@@ -97,6 +97,10 @@ async function step(options: BenchOptions, nodes: number, seconds: number): Prom
     if (differences.length) throw new Error(`${nodes} nodes did not converge: ${differences.slice(0, 5).join('; ')}`);
     // Converged means every probe row is now in every node: one still pending was only slower than the wait.
     if (stats.probesLost) process.stderr.write(`  ${nodes} nodes: ${stats.probesLost} probes took longer than 2 min\n`);
+    if (stats.centralRetries)
+      process.stderr.write(
+        `  ${nodes} nodes: ${stats.centralRetries} central writes waited for a hub connection (machine saturated)\n`,
+      );
 
     // Retention pruning: entries every node has pulled and older than the window go.
     const logBefore = await fleet.hubLogRows();

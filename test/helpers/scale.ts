@@ -13,6 +13,7 @@ import type { Config, MysqlConfig } from '../../src/config/config.js';
 import { MysqlHub } from '../../src/engines/mysql/connect.js';
 import { openSqlite, type SqliteDb } from '../../src/engines/sqlite/open.js';
 import { initNode } from '../../src/sync/init.js';
+import { MysqlError } from '../../src/util/errors.js';
 import { envOf, type RunningCli, spawnCli } from './cli.js';
 import { createSqlite, nodeConfig } from './node.js';
 
@@ -63,6 +64,8 @@ export interface ProbeResult {
 export interface LoadStats {
   localWrites: number;
   centralWrites: number;
+  /** Central writes that had to be tried again because no hub connection could be opened in time. */
+  centralRetries: number;
   seconds: number;
   probes: ProbeResult[];
   /** Probes not seen on their target within the deadline when the load stopped. */
@@ -197,6 +200,7 @@ export class Fleet {
     let running = true;
     let localWrites = 0;
     let centralWrites = 0;
+    let centralRetries = 0;
     const t0 = Date.now();
     const errors: unknown[] = [];
     const tickMs = 1000 / options.ratePerNode;
@@ -217,7 +221,18 @@ export class Fleet {
       for (let k = 1; running; k++) {
         const wait = t0 + (k * 1000) / options.centralRate - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        await this.centralWrite(k);
+        // A saturated machine may not open a new hub connection within DB_CONNECT_TIMEOUT:
+        // nothing was sent, so the central application tries the same write again.
+        for (;;) {
+          try {
+            await this.centralWrite(k);
+            break;
+          } catch (e) {
+            if (!(e instanceof MysqlError && (e.kind === 'timeout' || e.kind === 'connection-refused')) || !running) throw e;
+            centralRetries++;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
         centralWrites++;
       }
     })().catch((e) => errors.push(e));
@@ -297,7 +312,7 @@ export class Fleet {
         const seconds = (Date.now() - t0) / 1000;
         await prober;
         if (errors.length) throw errors[0];
-        return { localWrites, centralWrites, seconds, probes, probesLost: pending.size };
+        return { localWrites, centralWrites, centralRetries, seconds, probes, probesLost: pending.size };
       },
     };
   }

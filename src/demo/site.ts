@@ -287,7 +287,8 @@ export async function prepareDemo(options: DemoOptions = {}): Promise<Demo> {
 
     const centralWrite = async () => {
       centralHub ??= await MysqlHub.connect(config.mysql, { connectionLimit: 1 });
-      if (Math.random() < 0.35) {
+      // The first write is always a hire, so even a short run shows a change travelling hub → node.
+      if (stats.centralWrites === 0 || Math.random() < 0.35) {
         hires++;
         const id = 1000 + hires;
         await centralHub.execute(
@@ -335,11 +336,15 @@ export async function prepareDemo(options: DemoOptions = {}): Promise<Demo> {
           if (typeof msg?.written === 'number') stats.localWrites = msg.written;
         });
         w.on('error', () => {});
-        central = setInterval(() => {
+        const queueCentralWrite = () => {
           centralBusy = centralBusy.then(centralWrite).catch(() => {
             // The hub may be away for a moment; the control room simply tries again later.
           });
-        }, options.centralIntervalMs ?? 2500);
+        };
+        // The control room starts at once rather than after its first pause: a short run still has
+        // central changes, however slow the machine.
+        queueCentralWrite();
+        central = setInterval(queueCentralWrite, options.centralIntervalMs ?? 2500);
       },
       stopWriters,
       stats: () => ({ ...stats }),

@@ -584,9 +584,9 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
       reason?: string;
     };
     // A batch's row iterator stays open while the batch streams to the hub: nothing else may
-    // run a statement on `db` meanwhile (better-sqlite3 refuses: "connection is busy"). Not a
-    // second connection: one opened here, reading while the `sqlite3` shell wrote and
-    // checkpointed, saw transient SQLITE_CORRUPT ("database disk image is malformed").
+    // run a statement on `db` meanwhile (better-sqlite3 refuses: "connection is busy"). One
+    // connection is enough; a second one once saw SQLITE_CORRUPT while the `sqlite3` shell wrote,
+    // caused by openSqlite peeking at the file header with fs (see engines/sqlite/open.ts).
     await hub.withConnection(async (conn) => {
       // Capture off for this session only (reset before the connection goes back to the pool);
       // tables come parents first, and foreign keys are checked by the pre-flight.

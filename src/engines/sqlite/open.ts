@@ -3,7 +3,7 @@
  * WAL (readers never block the Python writer), a busy timeout (wait for the
  * writer's lock instead of failing), foreign keys on, and exact 64-bit integers.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteError } from '../../util/errors.js';
@@ -19,23 +19,6 @@ export interface OpenSqliteOptions {
   safeIntegers?: boolean;
 }
 
-const SQLITE_MAGIC = 'SQLite format 3\u0000';
-
-/** Reads the 16-byte header so "not a database" is reported before any pragma runs. */
-function looksLikeSqlite(file: string): boolean {
-  const size = statSync(file).size;
-  if (size === 0) return true; // an empty file is a valid, empty database
-  if (size < 16) return false;
-  const fd = openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(16);
-    readSync(fd, buf, 0, 16, 0);
-    return buf.toString('latin1') === SQLITE_MAGIC;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 export function openSqlite(file: string, options: OpenSqliteOptions = {}): SqliteDb {
   const abs = path.resolve(file);
   if (!existsSync(abs)) {
@@ -49,11 +32,13 @@ export function openSqlite(file: string, options: OpenSqliteOptions = {}): Sqlit
     throw new SqliteError('not-a-database', `${abs} is a folder, not a SQLite database file`, {
       hint: `SQLITE_DB_PATH must name the database file itself, e.g. ${path.join(abs, 'epi_detection.db')}`,
     });
-  } else if (!looksLikeSqlite(abs)) {
-    throw new SqliteError('not-a-database', `${abs} is not a SQLite database`, {
-      hint: 'SQLITE_DB_PATH points at another kind of file; fix the path',
-    });
   }
+  // No peeking at the file's header with fs.open/close here: closing any descriptor of the
+  // database file drops every POSIX lock this process holds on it, including those of a
+  // connection already open (the sync loop's). The Python app's connection, closing next,
+  // then believes it is the last one, checkpoints and deletes the WAL under our feet, and its
+  // later commits are lost (test/sqlite-posix-locks.test.ts). SQLite itself reports a file
+  // that is not a database (SQLITE_NOTADB) on the first pragma below, before writing anything.
   let db: SqliteDb;
   try {
     db = new Database(abs, {

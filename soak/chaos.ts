@@ -13,6 +13,7 @@
  * Exit 0 when all hold, 1 otherwise; a JSON report goes to soak/results/.
  *
  *   npm run soak -- [--nodes 3] [--seconds 90] [--seed 42] [--rate 20]
+ *                   [--mode sqlite_primary|mysql_primary|both] [--policy hub-wins|node-wins|newest-wins]
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compareDatabases } from '../src/compare/compare.js';
 import type { Config } from '../src/config/config.js';
+import { SYNC_MODES } from '../src/config/schema.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { initNode } from '../src/sync/init.js';
@@ -152,6 +154,8 @@ async function main(): Promise<number> {
       seconds: { type: 'string', default: '90' },
       seed: { type: 'string', default: String(Date.now() % 100_000) },
       rate: { type: 'string', default: '20' },
+      mode: { type: 'string' },
+      policy: { type: 'string' },
     },
   });
   const nodeCount = Number(values.nodes);
@@ -169,6 +173,16 @@ async function main(): Promise<number> {
       return 2;
     }
   }
+  if (values.mode && !(SYNC_MODES as readonly string[]).includes(values.mode)) {
+    process.stderr.write(`--mode must be one of ${SYNC_MODES.join(', ')}\n`);
+    return 2;
+  }
+  // `manual` holds conflicting rows until someone decides: a run without a person never converges.
+  const policies = ['hub-wins', 'node-wins', 'newest-wins'];
+  if (values.policy && !policies.includes(values.policy)) {
+    process.stderr.write(`--policy must be one of ${policies.join(', ')}\n`);
+    return 2;
+  }
   if (!HUB_CRASHABLE) {
     process.stderr.write('the soak needs its own MariaDB to kill (install mariadb-server; MYSQL_URL is not enough)\n');
     return 2;
@@ -178,7 +192,10 @@ async function main(): Promise<number> {
   const random = rng(seed ^ 0x5eed);
   const say = (msg: string) => process.stdout.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
   const t0 = Date.now();
-  say(`soak: ${nodeCount} nodes, ${seconds} s of chaos, ${rate} writes/s per site, seed ${seed}`);
+  say(
+    `soak: ${nodeCount} nodes, ${seconds} s of chaos, ${rate} writes/s per site, seed ${seed}` +
+      `${values.mode ? `, SYNC_MODE=${values.mode}` : ''}${values.policy ? `, CONFLICT_POLICY=${values.policy}` : ''}`,
+  );
 
   const tmp = tempDir('dualdb-soak-');
   const testHub = await startTestHub();
@@ -195,6 +212,8 @@ async function main(): Promise<number> {
       SYNC_INTERVAL: '0.5',
       DB_CONNECT_TIMEOUT: '2',
       LOG_LEVEL: 'warn',
+      ...(values.mode ? { SYNC_MODE: values.mode } : {}),
+      ...(values.policy ? { CONFLICT_POLICY: values.policy } : {}),
     });
     createSqlite(config, SQLITE_DDL).close();
     await initNode(config);
@@ -433,6 +452,8 @@ async function main(): Promise<number> {
   const report = {
     when: new Date().toISOString(),
     seed,
+    mode: values.mode ?? 'default',
+    policy: values.policy ?? 'default for the mode',
     nodes: nodeCount,
     seconds,
     ratePerSite: rate,

@@ -15,7 +15,12 @@ const TSCONFIG = path.join(ROOT, 'tsconfig.json');
 
 /** node arguments that run the CLI from source (any cwd, with an environment from `cliEnv`). */
 export function cliArgs(args: string[]): string[] {
-  return ['--import', `file://${LOADER}`, MAIN, ...args];
+  return tsArgs(MAIN, args);
+}
+
+/** node arguments that run a TypeScript file of this project from source. */
+export function tsArgs(script: string, args: string[] = []): string[] {
+  return ['--import', `file://${LOADER}`, script, ...args];
 }
 
 /** The environment plus what running from source needs whatever the cwd (the project's tsconfig for tsx). */

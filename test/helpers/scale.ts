@@ -6,15 +6,17 @@
  * another, the path heartbeats take), CPU accounting from /proc, and the
  * convergence check by `compare` (every node against the hub, row by row).
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { compareDatabases } from '../../src/compare/compare.js';
 import type { Config, MysqlConfig } from '../../src/config/config.js';
 import { MysqlHub } from '../../src/engines/mysql/connect.js';
 import { openSqlite, type SqliteDb } from '../../src/engines/sqlite/open.js';
 import { initNode } from '../../src/sync/init.js';
 import { MysqlError } from '../../src/util/errors.js';
-import { envOf, type RunningCli, spawnCli } from './cli.js';
+import { cliEnv, envOf, type RunningCli, spawnCli, tsArgs } from './cli.js';
 import { createSqlite, nodeConfig } from './node.js';
 
 export const SCALE_SQLITE_DDL = [
@@ -104,6 +106,26 @@ export function machineCpuSeconds(): { busy: number; total: number } {
   }
 }
 
+const FLEET_HOST = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fleet-host.ts');
+
+/** One process running several nodes' sync loops; their settings go in on stdin, not in arguments. */
+function spawnHost(nodes: { env: Record<string, string>; cwd: string }[]): RunningCli {
+  const child = spawn(process.execPath, tsArgs(FLEET_HOST), {
+    env: cliEnv({ PATH: process.env.PATH, HOME: process.env.HOME }),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin.end(JSON.stringify(nodes));
+  let out = '';
+  child.stdout.on('data', (d) => {
+    out += String(d);
+  });
+  child.stderr.on('data', (d) => {
+    out += String(d);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
 export class Fleet {
   private constructor(
     readonly mysql: MysqlConfig,
@@ -131,9 +153,23 @@ export class Fleet {
     return new Fleet(mysql, hub, nodes);
   }
 
-  /** Starts one `dualdb sync --watch` process per node and waits until each has pulled the hub's zones. */
-  async startSyncers(timeoutMs = 120_000): Promise<void> {
-    for (const n of this.nodes) n.proc = spawnCli(['sync', '--watch'], envOf(n.config));
+  /**
+   * Starts one `dualdb sync --watch` process per node (or, with `perProcess` > 1, hosts that
+   * many nodes' sync loops in each process: test/helpers/fleet-host.ts) and waits until each
+   * node has pulled the hub's zones.
+   */
+  async startSyncers(timeoutMs = 120_000, perProcess = 1): Promise<void> {
+    if (perProcess <= 1) {
+      for (const n of this.nodes) n.proc = spawnCli(['sync', '--watch'], envOf(n.config));
+    } else {
+      for (let i = 0; i < this.nodes.length; i += perProcess) {
+        const group = this.nodes.slice(i, i + perProcess);
+        const host = spawnHost(
+          group.map((n) => ({ env: envOf(n.config) as Record<string, string>, cwd: path.dirname(n.config.sqlitePath) })),
+        );
+        for (const n of group) n.proc = host;
+      }
+    }
     const deadline = Date.now() + timeoutMs;
     for (const n of this.nodes) {
       const count = n.app.prepare('SELECT count(*) FROM zones').pluck();
@@ -149,9 +185,9 @@ export class Fleet {
     }
   }
 
-  /** Pids of the node sync processes. */
+  /** Pids of the node sync processes (each once, when several nodes share a process). */
   syncerPids(): number[] {
-    return this.nodes.map((n) => n.proc?.child.pid).filter((p): p is number => typeof p === 'number');
+    return [...new Set(this.nodes.map((n) => n.proc?.child.pid).filter((p): p is number => typeof p === 'number'))];
   }
 
   /** CPU seconds used so far by all node sync processes. */

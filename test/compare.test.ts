@@ -19,6 +19,7 @@ import type { CompareEvent, CompareReport, RowDifference } from '../src/compare/
 import type { Config } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import type { SqliteDb } from '../src/engines/sqlite/open.js';
+import { runMonitorCompare } from '../src/monitor/snapshot.js';
 import { initNode } from '../src/sync/init.js';
 import { LocalState } from '../src/sync/local-state.js';
 import { Syncer } from '../src/sync/syncer.js';
@@ -441,6 +442,53 @@ describe.skipIf(!HUB_AVAILABLE)('compare and repair', () => {
       ]),
     );
     await expect(compareNode(w.config, { tables: ['nope'] })).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' });
+  });
+
+  it("the monitor's compare tells changes still queued for sync from real differences", async () => {
+    const w = await makeWorld();
+    // On their way: a hub write not pulled yet, and a local write not pushed yet.
+    await w.hub.execute("UPDATE readings SET sensor = 'hub-new' WHERE id = 5");
+    w.db.prepare("INSERT INTO parents VALUES (6, 'local-new')").run();
+    // Damage: a hub change that bypassed capture (no sync will ever carry it).
+    await w.hub.withConnection(async (c) => {
+      await c.query('SET @dualdb_capture_off = 1');
+      await c.query("UPDATE children SET v = 'silent' WHERE id = 3");
+      await c.query('SET @dualdb_capture_off = NULL');
+    });
+    const rows = await runMonitorCompare(w.config, () => {});
+    const byTable = new Map(rows.map((r) => [r.table, r]));
+    expect(byTable.get('readings')).toMatchObject({ equal: false, differences: 1, syncing: 1 });
+    expect(byTable.get('parents')).toMatchObject({ equal: false, differences: 1, syncing: 1 });
+    expect(byTable.get('children')).toMatchObject({ equal: false, differences: 1 });
+    expect(byTable.get('children')?.syncing).toBeUndefined();
+    // After one sync the queued ones are equal; the silent change is still a difference.
+    const syncer = Syncer.open(w.config);
+    try {
+      await syncer.syncOnce();
+    } finally {
+      await syncer.close();
+    }
+    const after = new Map((await runMonitorCompare(w.config, () => {})).map((r) => [r.table, r]));
+    expect(after.get('readings')?.equal).toBe(true);
+    expect(after.get('parents')?.equal).toBe(true);
+    expect(after.get('children')).toMatchObject({ equal: false, differences: 1 });
+  });
+
+  it('a table without a primary key is reported as not synced, never as a difference (exit 0)', async () => {
+    const w = await makeWorld();
+    // What setup leaves for such a table: created on both sides, its rows only where the app wrote them.
+    w.db.exec('CREATE TABLE settings (k TEXT, v TEXT)');
+    w.db.exec("INSERT INTO settings VALUES ('theme', 'dark')");
+    await w.hub.execute('CREATE TABLE settings (k VARCHAR(20) NULL, v VARCHAR(20) NULL)');
+    const report = await compareNode(w.config);
+    expect(report.issues.map((i) => [i.table, i.kind, i.difference, i.rows])).toEqual([
+      ['settings', 'no-primary-key', false, { sqlite: 1, mysql: 0 }],
+    ]);
+    expect(report.match).toBe(true);
+    const cli = runCli(['compare'], envOf(w.config), { cwd: tmp.dir });
+    expect(cli.code, cli.stdout + cli.stderr).toBe(EXIT.OK);
+    expect(cli.stdout).toMatch(/settings: no primary key/);
+    expect(cli.stdout).not.toContain('repair');
   });
 
   it('CLI: exit 20 with differences, 0 when equal, 2 for a bad flag', async () => {

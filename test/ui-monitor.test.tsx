@@ -339,6 +339,41 @@ describe('monitor screen', () => {
     expect(frame()).toContain('SQLite (local)');
   });
 
+  it('differences that are changes still queued for sync show as syncing, without the repair advice', async () => {
+    const c = new FakeController(busySnapshot(testConfig()));
+    const { stdin, frame } = screen(c);
+    await press(stdin, 'c');
+    c.set({
+      activity: {
+        ...c.snap.activity,
+        compare: {
+          ...(c.snap.activity.compare as NonNullable<MonitorSnapshot['activity']['compare']>),
+          running: false,
+          done: 2,
+          finishedAt: Date.now(),
+          rows: [
+            {
+              table: 'workers',
+              sqliteRows: 9,
+              mysqlRows: 10,
+              equal: false,
+              differences: 1,
+              detail: '1 missing in SQLite (first: id=1002)',
+              error: null,
+              syncing: 1,
+            },
+            { table: 'detections', sqliteRows: 8, mysqlRows: 8, equal: true, differences: 0, detail: null, error: null },
+          ],
+        },
+      },
+    });
+    await waitUntil(() => frame().includes('1 identical · 0 differ · 1 syncing'), 'the compare result');
+    expect(frame()).toMatch(/workers\s+9\s+10\s+… 1 syncing/);
+    expect(frame()).toContain('workers: changes still queued for sync, not differences');
+    expect(frame()).toContain('press c again in a moment');
+    expect(frame()).not.toContain('dualdb repair');
+  });
+
   it('? opens the help generated from the key table; Esc and ? close it', async () => {
     const c = new FakeController(busySnapshot(testConfig()));
     const { stdin, frame } = screen(c);

@@ -72,13 +72,10 @@ export async function resolveScope(
       sqlite: sName === undefined ? null : sqliteRowCount(db, sName),
       mysql: mName === undefined ? null : await mysqlCount(hub, mName),
     };
-    // A table on one side only, or with different columns, is a difference; one that is not
-    // synced by design is not — unless even its row counts disagree.
-    const difference =
-      kind === 'only-in-sqlite' ||
-      kind === 'only-in-mysql' ||
-      kind === 'schema-drift' ||
-      ((kind === 'no-primary-key' || kind === 'unsupported-key') && rows.sqlite !== rows.mysql);
+    // A table on one side only, or with different columns, is a difference. One that is not
+    // synced by design (no usable primary key: setup and `init` said so) is reported but is not,
+    // whatever its counts: no sync or repair can make it equal, so exit 20 would never clear.
+    const difference = kind === 'only-in-sqlite' || kind === 'only-in-mysql' || kind === 'schema-drift';
     issues.push({ table: issue.table, kind, reason: issue.reason, difference, rows });
   }
   return { plan, tables, issues, complete: tables.length === synced.length };

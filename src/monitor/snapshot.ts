@@ -16,7 +16,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { compareNode } from '../compare/compare.js';
+import { compareDatabases, connectHubFor, planOptionsOf } from '../compare/compare.js';
+import { queuedKeys } from '../compare/queued.js';
 import type { DifferenceKind, TableComparison } from '../compare/types.js';
 import { type Config, describeMysql } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
@@ -319,6 +320,8 @@ export interface CompareRow {
   /** "2 missing in MySQL, 1 different (first: id=7)", or why the table could not be compared. */
   detail: string | null;
   error: string | null;
+  /** Of the differences, those that are changes still queued for sync (on their way, not damage). */
+  syncing?: number;
 }
 
 export interface CompareView {
@@ -1126,6 +1129,34 @@ function rowOf(t: TableComparison): CompareRow {
   };
 }
 
+/** Differences looked up in the change logs per table; beyond it a table's keys are not all known. */
+const QUEUED_CHECK_LIMIT = 200;
+
+/**
+ * Counts, per differing table, the differences that are changes still on their way
+ * (src/compare/queued.ts). Only when every differing key of a table was listed can the
+ * table be shown as "syncing"; otherwise the unlisted ones stay differences.
+ */
+async function markSyncing(config: Config, hub: MysqlHub, tables: TableComparison[], rows: CompareRow[]): Promise<void> {
+  const differing = tables.filter((t) => t.status === 'differ' && t.differences.length > 0);
+  if (differing.length === 0) return;
+  const db = openSqlite(config.sqlitePath);
+  try {
+    for (const t of differing) {
+      const queued = await queuedKeys(
+        db,
+        hub,
+        t.table,
+        t.differences.map((d) => d.key),
+      );
+      const row = rows.find((r) => r.table === t.table);
+      if (row && queued.size > 0) row.syncing = queued.size;
+    }
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * The one place the monitor's `c` key (and the demo's final check) calls: the
  * compare library (src/compare) on every synced table — counts and chunked
@@ -1140,37 +1171,46 @@ export async function runMonitorCompare(
   const rows: CompareRow[] = [];
   let total = 0;
   let table = '';
-  const report = await compareNode(config, {
-    maxDifferences: 5,
-    ...(signal ? { signal } : {}),
-    onEvent: (e) => {
-      if (e.type === 'start') total = e.tables.length;
-      else if (e.type === 'table-start') {
-        table = e.table;
-        onProgress({ table, done: e.index, total, scanned: 0, rows: [...rows] });
-      } else if (e.type === 'chunk') {
-        onProgress({
-          table,
-          done: rows.length,
-          total,
-          scanned: Math.max(e.rowsScanned.sqlite, e.rowsScanned.mysql),
-          rows: [...rows],
-        });
-      } else if (e.type === 'table-done') rows.push(rowOf(e.result));
-    },
-  });
-  // Tables that could not be compared row by row (only on one side, drifted, no key) say why.
-  for (const i of report.issues) {
-    if (i.kind === 'excluded') continue;
-    rows.push({
-      table: i.table,
-      sqliteRows: i.rows.sqlite,
-      mysqlRows: i.rows.mysql,
-      equal: i.difference ? false : null,
-      differences: null,
-      detail: i.reason,
-      error: i.difference ? null : i.reason,
-    });
+  const hub = await connectHubFor(config);
+  try {
+    const report = await compareDatabases(
+      { sqlitePath: config.sqlitePath, hub, planOptions: planOptionsOf(config) },
+      {
+        maxDifferences: QUEUED_CHECK_LIMIT,
+        ...(signal ? { signal } : {}),
+        onEvent: (e) => {
+          if (e.type === 'start') total = e.tables.length;
+          else if (e.type === 'table-start') {
+            table = e.table;
+            onProgress({ table, done: e.index, total, scanned: 0, rows: [...rows] });
+          } else if (e.type === 'chunk') {
+            onProgress({
+              table,
+              done: rows.length,
+              total,
+              scanned: Math.max(e.rowsScanned.sqlite, e.rowsScanned.mysql),
+              rows: [...rows],
+            });
+          } else if (e.type === 'table-done') rows.push(rowOf(e.result));
+        },
+      },
+    );
+    await markSyncing(config, hub, report.tables, rows);
+    // Tables that could not be compared row by row (only on one side, drifted, no key) say why.
+    for (const i of report.issues) {
+      if (i.kind === 'excluded') continue;
+      rows.push({
+        table: i.table,
+        sqliteRows: i.rows.sqlite,
+        mysqlRows: i.rows.mysql,
+        equal: i.difference ? false : null,
+        differences: null,
+        detail: i.reason,
+        error: i.difference ? null : i.reason,
+      });
+    }
+  } finally {
+    await hub.close();
   }
   onProgress({ table: '', done: total, total, scanned: 0, rows: [...rows] });
   return rows;

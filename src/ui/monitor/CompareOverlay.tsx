@@ -6,18 +6,24 @@ import { ProgressBar } from '../components/ProgressBar.js';
 import { type Theme, toneProps, useTheme } from '../theme.js';
 import { fmtCount, fmtMs, padEnd, padStart } from './format.js';
 
+/** Every difference of the row is a change still queued for sync: on its way, not damage. */
+export const onlySyncing = (r: CompareRow): boolean =>
+  r.equal === false && r.differences !== null && (r.syncing ?? 0) >= r.differences;
+
 export function resultText(r: CompareRow, theme: Theme): string {
   if (r.equal === null) return '? not compared';
   if (r.equal) return `${theme.glyph.ok} identical`;
+  if (onlySyncing(r)) return `${theme.glyph.pending} ${fmtCount(r.differences ?? 0)} syncing`;
   return r.differences ? `${theme.glyph.diff} ${fmtCount(r.differences)} differ` : `${theme.glyph.diff} differs`;
 }
 
 export function CompareOverlay({ view, width, height }: { view: CompareView; width: number; height: number }) {
   const theme = useTheme();
   const inner = width - 4;
-  const differ = view.rows.filter((r) => r.equal === false);
+  const syncing = view.rows.filter(onlySyncing);
+  const differ = view.rows.filter((r) => r.equal === false && !onlySyncing(r));
   const unknown = view.rows.filter((r) => r.equal === null).length;
-  const equal = view.rows.length - differ.length - unknown;
+  const equal = view.rows.length - differ.length - syncing.length - unknown;
   const notes = view.rows.filter((r) => r.detail || r.error);
   // Panel borders, two status lines, the header and the closing hint.
   const room = Math.max(0, height - 2 - 4);
@@ -45,12 +51,15 @@ export function CompareOverlay({ view, width, height }: { view: CompareView; wid
         <>
           <Text bold wrap="truncate-end" {...toneProps(theme, differ.length ? 'warn' : 'ok')}>
             {differ.length ? theme.glyph.warn : theme.glyph.ok} {equal} identical · {differ.length} differ
+            {syncing.length ? ` · ${syncing.length} syncing` : ''}
             {unknown ? ` · ${unknown} not compared` : ''} · {fmtMs((view.finishedAt ?? view.startedAt) - view.startedAt)}
           </Text>
           <Text {...toneProps(theme, 'muted')} wrap="truncate-end">
             {differ.length
               ? 'fix with `dualdb repair --from sqlite|mysql`; details: `dualdb compare`'
-              : 'every row is the same on both sides'}
+              : syncing.length
+                ? 'the other rows that differ are changes still on their way: press c again in a moment'
+                : 'every row is the same on both sides'}
           </Text>
         </>
       )}
@@ -65,14 +74,22 @@ export function CompareOverlay({ view, width, height }: { view: CompareView; wid
           {padEnd(r.table, nw)}
           {padStart(fmtCount(r.sqliteRows), 11)}
           {padStart(fmtCount(r.mysqlRows), 11)}
-          <Text bold={r.equal === false} {...toneProps(theme, r.equal === null ? 'muted' : r.equal ? 'ok' : 'warn')}>
+          <Text
+            bold={r.equal === false && !onlySyncing(r)}
+            {...toneProps(theme, r.equal === null || onlySyncing(r) ? 'muted' : r.equal ? 'ok' : 'warn')}
+          >
             {padStart(resultText(r, theme), 16)}
           </Text>
         </Text>
       ))}
       {noteRows.map((r) => (
-        <Text key={`note-${r.table}`} wrap="truncate-end" {...toneProps(theme, r.equal === false ? 'warn' : 'muted')}>
-          {r.table}: {r.detail ?? r.error}
+        <Text
+          key={`note-${r.table}`}
+          wrap="truncate-end"
+          {...toneProps(theme, r.equal === false && !onlySyncing(r) ? 'warn' : 'muted')}
+        >
+          {r.table}: {onlySyncing(r) ? 'changes still queued for sync, not differences' : (r.detail ?? r.error)}
+          {r.syncing && !onlySyncing(r) ? ` (${fmtCount(r.syncing)} of them still queued for sync)` : ''}
         </Text>
       ))}
       <Text {...toneProps(theme, 'muted')} wrap="truncate-end">

@@ -80,7 +80,7 @@ export function diagnoseMysqlError(e: unknown, m: Pick<MysqlConfig, 'host' | 'po
       return make(
         'unknown-database',
         `MySQL database "${m.database}" does not exist on ${where}`,
-        `create it (CREATE DATABASE \`${m.database}\`) or run \`dualdb setup\`, which offers to`,
+        `create it (CREATE DATABASE \`${m.database}\`) or run \`dualdb setup\`, which offers to create it`,
       );
     case 'ER_DBACCESS_DENIED_ERROR':
       // The server says this both when the database is missing and when it exists

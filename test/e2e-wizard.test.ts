@@ -18,6 +18,7 @@ import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { freePort, LocalMysqlServer } from '../src/engines/mysql/local-server.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { loadMigration } from '../src/setup/migration.js';
+import { runCli } from './helpers/cli.js';
 import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -33,6 +34,9 @@ if (!TMUX) {
   if (process.env.CI === 'true') throw new Error(msg);
   process.stderr.write(msg);
 }
+
+/** Nothing from the test runner's environment (no DB_* settings): the CLI sees only the folder. */
+const cleanEnv = (): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: '1' });
 
 /** One tmux server of our own (its own socket): other sessions on the machine are never touched. */
 class Terminal {
@@ -298,5 +302,68 @@ describe.skipIf(!TMUX || !HUB_AVAILABLE)('setup in a real terminal', () => {
     expect(s).toContain('setup cancelled; nothing was saved');
     expect(s).toContain('EXIT=130');
     expect(existsSync(path.join(dir, '.env'))).toBe(false);
+  });
+
+  it('the wizard: Ctrl+C after the private server started says it is still there', async () => {
+    term.start(dir, ['setup']);
+    await term.waitFor('step 1 of 9');
+    term.key('Enter');
+    await term.waitFor('step 2 of 9');
+    for (const v of ['127.0.0.1', String(await freePort())]) {
+      term.key('C-u');
+      term.type(v);
+      term.key('Tab');
+    }
+    term.key('Enter');
+    await term.waitFor('was refused');
+    term.key('Enter');
+    await term.waitFor('step 4 of 9');
+    term.key('1'); // start a private local server
+    await term.waitFor('Enter tests the connection', 120_000);
+    term.key('C-c');
+    const s = await term.waitFor(/EXIT=\d+/);
+    expect(s).toContain('was not written');
+    expect(s).toMatch(/Still there: the private (MariaDB|MySQL) server in \.dualdb\/mysql \(running;/);
+    expect(existsSync(path.join(dir, '.env'))).toBe(false);
+  });
+
+  it('--plain: Ctrl+C after the private server started says it is still there; setup again reuses it', async () => {
+    term.start(dir, ['setup', '--plain']);
+    await term.waitFor('SQLite file');
+    let s = term.screen();
+    expect(s).toContain('the .env is written at the last step');
+    term.key('Enter');
+    const answer = async (prompt: string, text: string | undefined) => {
+      await term.waitFor(prompt);
+      if (text !== undefined) term.type(text);
+      term.key('Enter');
+    };
+    // No server where the settings point: the first way on is the private server.
+    await answer('? Host', '127.0.0.1');
+    await answer('? Port', String(await freePort()));
+    await answer('? User', undefined);
+    await answer('? Password', undefined);
+    await answer('? Database', undefined);
+    await answer('? Use TLS?', undefined);
+    await answer('What now?', undefined);
+    await term.waitFor('private server created and running', 120_000);
+    await term.waitFor('No tables on either side yet', 30_000);
+    term.key('C-c');
+    s = await term.waitFor(/EXIT=\d+/);
+    expect(s).not.toContain('nothing was saved');
+    expect(s).toMatch(
+      /setup cancelled; no \.env was written\. Still there: the private (MariaDB|MySQL) server in \.dualdb\/mysql/,
+    );
+    expect(s).toContain('`dualdb server stop` stops it');
+    expect(s).toContain('EXIT=130');
+    expect(existsSync(path.join(dir, '.env'))).toBe(false);
+
+    // Its generated password went nowhere; setup again gives its user a new one and works.
+    const r = runCli(['setup', '--quick', '--local-server', '--schema', 'epi'], cleanEnv(), { cwd: dir, timeoutMs: 180_000 });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('has a new generated password');
+    expect(readFileSync(path.join(dir, '.env'), 'utf8')).toMatch(/^DB_PASSWORD=.{32}$/m);
+    expect(runCli(['health'], cleanEnv(), { cwd: dir }).code).toBe(0);
   });
 });

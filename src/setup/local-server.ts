@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../config/config.js';
 import { findServerBinaries, freePort, LocalMysqlServer, type ServerBinaries } from '../engines/mysql/local-server.js';
 import { DualdbError } from '../util/errors.js';
@@ -39,6 +40,11 @@ export interface LocalServerStart {
   created: boolean;
   /** Was running already. */
   alreadyRunning: boolean;
+  /**
+   * The user got a new generated password: the caller did not know the old one
+   * (lost with a setup cancelled before it wrote the .env) or the server refused it.
+   */
+  passwordReset: boolean;
   /** The command that starts it again later. */
   startCommand: string;
 }
@@ -84,17 +90,44 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-function startCommandFor(envFile: string): string {
+/** `dualdb server start|stop` as typed from the current folder for this .env. */
+export function serverCommandFor(envFile: string, verb: 'start' | 'stop'): string {
   const abs = path.resolve(envFile);
   const rel = path.relative(process.cwd(), abs);
-  if (rel === '.env') return 'dualdb server start';
-  return `dualdb server start --env-file ${rel.startsWith('..') || path.isAbsolute(rel) ? abs : rel}`;
+  if (rel === '.env') return `dualdb server ${verb}`;
+  return `dualdb server ${verb} --env-file ${rel.startsWith('..') || path.isAbsolute(rel) ? abs : rel}`;
+}
+
+function startCommandFor(envFile: string): string {
+  return serverCommandFor(envFile, 'start');
+}
+
+/** Does the server at `m` accept this user and password? (Only a refusal counts as no.) */
+async function passwordWorks(m: MysqlConfig): Promise<boolean> {
+  try {
+    const c = await mysql.createConnection({
+      host: m.host,
+      port: m.port,
+      user: m.user,
+      password: m.password,
+      connectTimeout: m.connectTimeoutMs,
+    });
+    await c.end();
+    return true;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    // Anything else (a timeout, a refused connection) is for the setup's connection test to diagnose.
+    return code !== 'ER_ACCESS_DENIED_ERROR' && code !== 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR';
+  }
 }
 
 /**
  * Starts the private server for this .env (creating it on first use, with a
  * generated password for its user). It keeps running after this process exits.
- * On later starts the user and password of the .env are the ones that work.
+ * On later starts the password given (the .env's) is kept when the server
+ * accepts it; when none is given, or the server refuses it (a setup cancelled
+ * before it wrote the .env lost the generated one), the user gets a new
+ * generated password, set as root over the server's socket, and it is returned.
  */
 export async function startLocalServer(options: {
   envFile: string;
@@ -102,6 +135,8 @@ export async function startLocalServer(options: {
   user?: string;
   /** Known credentials (from the .env) when the server exists already. */
   password?: string;
+  /** Only start it: never change the user's password, even when none is given (`dualdb server start`). */
+  keepPassword?: boolean;
 }): Promise<LocalServerStart> {
   const dir = localServerDir(options.envFile);
   const binaries = findServerBinaries();
@@ -111,6 +146,7 @@ export async function startLocalServer(options: {
       exitCode: EXIT.CONFIG,
     });
   }
+  registerSecret(options.password);
   const status = localServerStatus(dir);
   const marker = status.marker;
   const user = marker?.user ?? options.user ?? 'dualdb';
@@ -125,39 +161,67 @@ export async function startLocalServer(options: {
     sslCa: undefined,
     connectTimeoutMs: 5000,
   });
-  if (status.exists && status.running && marker) {
-    return {
-      dir,
-      mysql: base(marker.port, options.password ?? ''),
-      created: false,
-      alreadyRunning: true,
-      startCommand: startCommandFor(options.envFile),
-    };
-  }
   if (status.exists && !options.password && !marker) {
     throw new DualdbError('LOCAL_SERVER_UNKNOWN', `${dir} holds a server dualdb did not create`, {
       hint: 'move that folder away, or use its server as an ordinary hub',
       exitCode: EXIT.CONFIG,
     });
   }
-  let port = marker?.port;
-  if (port !== undefined && !(await portFree(port))) {
-    throw new DualdbError('PORT_IN_USE', `port ${port} of the private server is taken by another program`, {
-      hint: `stop that program, or edit "port" in ${path.join(dir, MARKER)} and DB_PORT in the .env`,
-      exitCode: EXIT.CONFIG,
+  const alreadyRunning = status.exists && status.running && marker !== undefined;
+  const created = !status.exists;
+  let password = created ? generatePassword() : (options.password ?? '');
+  registerSecret(password);
+  let port: number;
+  if (alreadyRunning && marker) port = marker.port;
+  else {
+    if (marker && !(await portFree(marker.port))) {
+      throw new DualdbError('PORT_IN_USE', `port ${marker.port} of the private server is taken by another program`, {
+        hint: `stop that program, or edit "port" in ${path.join(dir, MARKER)} and DB_PORT in the .env`,
+        exitCode: EXIT.CONFIG,
+      });
+    }
+    port = marker?.port ?? (await freePort());
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (created || !marker) {
+      // Written before the first start: a setup interrupted while the server is being
+      // created leaves a folder that the next run recognises as its own.
+      const m: LocalServerMarker = { port, database, user, flavor: binaries.flavor, createdAt: new Date().toISOString() };
+      writeFileSync(path.join(dir, MARKER), `${JSON.stringify(m, null, 2)}\n`, { mode: 0o600 });
+    }
+    await LocalMysqlServer.start({
+      dir,
+      port,
+      user,
+      ...(password ? { password } : {}),
+      database,
+      durable: true,
+      detached: true,
     });
   }
-  port ??= await freePort();
-  const created = !status.exists;
-  const password = created ? generatePassword() : (options.password ?? '');
-  registerSecret(password);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  await LocalMysqlServer.start({ dir, port, user, password, database, durable: true, detached: true });
-  if (created || !marker) {
-    const m: LocalServerMarker = { port, database, user, flavor: binaries.flavor, createdAt: new Date().toISOString() };
-    writeFileSync(path.join(dir, MARKER), `${JSON.stringify(m, null, 2)}\n`, { mode: 0o600 });
+  let passwordReset = false;
+  // Only a server dualdb created (it has the marker) gets a new password; one adopted with its password is left as it is.
+  if (!created && marker && !options.keepPassword && !(password && (await passwordWorks(base(port, password))))) {
+    password = generatePassword();
+    registerSecret(password);
+    try {
+      await LocalMysqlServer.setUserPasswordIn(dir, user, password, database);
+    } catch (e) {
+      throw new DualdbError('LOCAL_SERVER_PASSWORD', `could not give user "${user}" of the private server a new password`, {
+        hint: `root must be able to log in over ${LocalMysqlServer.socketIn(dir)}; otherwise stop the server (\`dualdb server stop\`) and move ${dir} away to start afresh`,
+        cause: e,
+        exitCode: EXIT.CONFIG,
+      });
+    }
+    passwordReset = true;
   }
-  return { dir, mysql: base(port, password), created, alreadyRunning: false, startCommand: startCommandFor(options.envFile) };
+  return {
+    dir,
+    mysql: base(port, password),
+    created,
+    alreadyRunning,
+    passwordReset,
+    startCommand: startCommandFor(options.envFile),
+  };
 }
 
 /** Stops the private server of this .env; false when it was not running. */

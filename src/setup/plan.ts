@@ -132,7 +132,7 @@ export class SetupRun extends EventEmitter<{ event: [SetupEvent] }> {
     switch (id) {
       case 'local-server': {
         const r = await s.startLocalServer();
-        return `${r.created ? 'created' : 'started'} in ${r.dir}, port ${r.mysql.port}; later: ${r.startCommand}`;
+        return `${r.created ? 'created' : 'started'} in ${r.dir}, port ${r.mysql.port}${r.passwordReset ? `; user ${r.mysql.user} has a new generated password (the old one was not known)` : ''}; later: ${r.startCommand}`;
       }
       case 'provision': {
         const admin = input.admin;

@@ -19,7 +19,7 @@ import { registerSecret } from '../util/redact.js';
 import { answersFromConfig, answersFromEnvValues, configOf, defaultAnswers, type SetupAnswers, saveAnswers } from './answers.js';
 import { type ConnectionCheck, testConnection } from './connection.js';
 import { type Discovery, discover, discoverSqlite } from './discover.js';
-import { type LocalServerStart, startLocalServer } from './local-server.js';
+import { type LocalServerStart, localServerDir, localServerStatus, serverCommandFor, startLocalServer } from './local-server.js';
 import { type MigrateOptions, type MigrationReport, runMigration, type TableProgress } from './migration.js';
 import {
   type AdminCredentials,
@@ -53,6 +53,26 @@ export function endpointOf(m: MysqlConfig): string {
   return `${m.host}:${m.port}/${m.database}`;
 }
 
+/**
+ * The line shown when a setup is left before it wrote the .env: "nothing was
+ * saved" only when that is true, otherwise what remains (SetupSession.leftBehind).
+ */
+export function cancelledMessage(leftBehind: readonly string[]): string {
+  if (leftBehind.length === 0) return 'setup cancelled; nothing was saved';
+  return `setup cancelled; no .env was written. ${stillThere(leftBehind)}`;
+}
+
+/** "Still there: a; b" (empty when nothing is). */
+export function stillThere(leftBehind: readonly string[]): string {
+  return leftBehind.length === 0 ? '' : `Still there: ${leftBehind.join('; ')}`;
+}
+
+/** A folder as typed from here: relative when inside the current folder. */
+function shownPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+}
+
 export class SetupSession {
   answers: SetupAnswers;
   discovery: Discovery;
@@ -61,6 +81,13 @@ export class SetupSession {
   provisioned: ProvisionResult | undefined;
   capture: InitReport | undefined;
   private log: SyncLog | undefined;
+  /** What this session changed outside the .env, for `leftBehind()`. */
+  private readonly touched = {
+    localServer: false,
+    schema: { hub: false, sqlite: false },
+    capture: false,
+    migration: false,
+  };
   private readonly pending: { level: 'info' | 'warn' | 'error'; msg: string; fields: Record<string, unknown> }[] = [];
 
   constructor(options: SessionOptions = {}) {
@@ -125,6 +152,7 @@ export class SetupSession {
 
   /** Starts (or creates) the private server beside the .env and makes it the hub. */
   async startLocalServer(): Promise<LocalServerStart> {
+    this.touched.localServer = true;
     const r = await startLocalServer({
       envFile: this.answers.envFile,
       database: this.answers.mysql.database,
@@ -136,9 +164,39 @@ export class SetupSession {
     this.setMysql(r.mysql.password ? r.mysql : { ...r.mysql, password: this.answers.mysql.password });
     this.record(
       'info',
-      `${r.created ? 'created and started' : 'started'} the private server in ${r.dir} on port ${r.mysql.port}`,
+      `${r.created ? 'created and started' : r.alreadyRunning ? 'reused the running' : 'started'} the private server in ${r.dir} on port ${r.mysql.port}${r.passwordReset ? `; user ${r.mysql.user} has a new generated password (the old one was not known)` : ''}`,
     );
     return r;
+  }
+
+  /**
+   * What this session changed that stays when it ends without writing the .env
+   * (cancelled, failed): one short phrase each, for "Still there: …". Empty
+   * when nothing was changed.
+   */
+  leftBehind(): string[] {
+    const out: string[] = [];
+    const dir = localServerDir(this.answers.envFile);
+    const before = this.discovery.localServer;
+    const now = localServerStatus(dir);
+    // The private server: started (or created, or being created) by this session.
+    if (now.exists && (this.touched.localServer || !before.exists || (now.running && !before.running))) {
+      const flavor = now.marker?.flavor === 'mysql' ? 'MySQL' : 'MariaDB';
+      const state = now.running
+        ? `running; \`${serverCommandFor(this.answers.envFile, 'stop')}\` stops it, running setup again reuses it`
+        : 'stopped; running setup again reuses it';
+      out.push(`the private ${flavor} server in ${shownPath(dir)} (${state})`);
+    }
+    const { hub, sqlite } = this.touched.schema;
+    if (hub || sqlite) {
+      const where = [hub ? `the hub ${endpointOf(this.answers.mysql)}` : '', sqlite ? 'the SQLite file' : '']
+        .filter(Boolean)
+        .join(' and ');
+      out.push(`the tables the schema step created on ${where}`);
+    }
+    if (this.touched.capture) out.push('change capture (triggers and _dualdb_ tables) installed');
+    if (this.touched.migration) out.push('the rows copied so far (setup again offers to resume)');
+    return out;
   }
 
   /** SQLite only: DUAL_DATABASE=false; the hub settings typed so far are kept for later. */
@@ -214,7 +272,15 @@ export class SetupSession {
 
   async applySchema(plan: SchemaPlan, onTable?: (e: SchemaApplyEvent) => void): Promise<{ statements: number }> {
     const r = await this.withHub((hub) =>
-      applySchema(plan, { sqlitePath: this.answers.sqlitePath, hub, ...(onTable ? { onTable } : {}) }),
+      applySchema(plan, {
+        sqlitePath: this.answers.sqlitePath,
+        hub,
+        onTable: (e) => {
+          if (e.side === 'mysql') this.touched.schema.hub = true;
+          else this.touched.schema.sqlite = true;
+          onTable?.(e);
+        },
+      }),
     );
     this.record('info', `schema applied (${plan.summary}; ${r.statements} statements)`);
     this.rediscoverSqlite();
@@ -226,7 +292,10 @@ export class SetupSession {
     const config = this.config();
     const db = openSqlite(config.sqlitePath, { create: true });
     try {
-      const r = await this.withHub((hub) => installCapture(db, hub, config));
+      const r = await this.withHub((hub) => {
+        this.touched.capture = true;
+        return installCapture(db, hub, config);
+      });
       this.capture = r;
       this.record('info', `capture installed for node ${r.nodeId} (${r.tables.length} tables, hub ${r.hub})`);
       return r;
@@ -289,6 +358,7 @@ export class SetupSession {
         },
       });
     mark('running');
+    this.touched.migration = true;
     this.record('info', `${options.resume ? 'resuming' : 'starting'} the initial migration (${options.direction})`);
     const migrateOptions: MigrateOptions = {
       direction: options.direction,

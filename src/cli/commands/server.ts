@@ -48,6 +48,8 @@ export function registerServer(program: Command, global: () => GlobalOptions): v
           database: config.mysql.database,
           user: config.mysql.user,
           password: config.mysql.password,
+          // Only start it: a password from somewhere else than the .env (the environment) stays valid.
+          keepPassword: true,
         });
         out(`${glyph.ok} private server started on 127.0.0.1:${r.mysql.port} ${color.dim(`(data in ${r.dir})`)}`);
         return EXIT.OK;

@@ -12,7 +12,7 @@ import { localServerBinary } from '../../setup/local-server.js';
 import { loadMigration } from '../../setup/migration.js';
 import { type SetupEvent, type SetupPlanInput, SetupRun, SetupStepError, STEP_TITLES } from '../../setup/plan.js';
 import type { SchemaChoice } from '../../setup/schema.js';
-import { SetupSession } from '../../setup/session.js';
+import { SetupSession, stillThere } from '../../setup/session.js';
 import { isDualdbError, messageOf } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { registerSecret } from '../../util/redact.js';
@@ -220,6 +220,8 @@ export async function runQuickSetup(
     const step = e instanceof SetupStepError ? `${STEP_TITLES[e.step]} failed: ` : '';
     const hint = isDualdbError(e) && e.hint ? color.dim(` — ${e.hint}`) : '';
     err(`dualdb setup: ${step}${messageOf(e)}${hint}`);
+    const left = stillThere(session.leftBehind());
+    if (left) err(`  no .env was written. ${left}`);
     return isDualdbError(e) ? e.exitCode : EXIT.FAILURE;
   } finally {
     process.off('SIGINT', onSigint);

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { type Command, Option } from 'commander';
+import { stillThere } from '../../setup/session.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';
 import type { GlobalOptions } from '../context.js';
@@ -81,6 +82,7 @@ export function registerSetup(program: Command, global: () => GlobalOptions): vo
         const r = await runWizardApp({ envFile: resolvedEnv, ...(sqlitePath ? { sqlitePath } : {}) });
         if (!r.finished) {
           out(color.dim(`dualdb setup: left before the end; ${resolvedEnv} was not written (run \`dualdb setup\` again)`));
+          if (r.leftBehind.length > 0) out(color.dim(`  ${stillThere(r.leftBehind)}`));
           return r.signal ? r.exitCode : EXIT.INTERRUPTED;
         }
         const m = r.session;

@@ -9,6 +9,7 @@ import {
   ACTION_LABELS,
   CONFLICT_POLICY_HELP,
   type ConnectionCheck,
+  cancelledMessage,
   type Diagnosis,
   maskEnvValues,
   PRIVILEGE_PURPOSE,
@@ -18,6 +19,7 @@ import {
   type SetupAction,
   SetupSession,
   SYNC_MODE_HELP,
+  stillThere,
   type TableProgress,
   validatePassword,
   validateSetting,
@@ -205,6 +207,8 @@ async function connect(s: SetupSession): Promise<void> {
           out(
             `${glyph.ok} private server ${r.created ? 'created and ' : ''}running on 127.0.0.1:${r.mysql.port}; its credentials go into .env`,
           );
+          if (r.passwordReset)
+            out(color.dim(`  its user's password was not known here: it has a new generated one, saved in .env only`));
           out(color.dim(`  to start it again later (after a reboot): ${r.startCommand}`));
         } catch (e) {
           out(`${glyph.fail} ${messageOf(e)}${isDualdbError(e) && e.hint ? color.dim(` — ${e.hint}`) : ''}`);
@@ -342,7 +346,7 @@ async function syncStep(s: SetupSession): Promise<void> {
 export async function runPlainSetup(options: { envFile?: string | undefined; sqlitePath?: string | undefined }): Promise<number> {
   const s = new SetupSession(options);
   try {
-    out(color.bold('dualdb setup') + color.dim(' — Ctrl+C leaves at any time; nothing is saved before the last step'));
+    out(color.bold('dualdb setup') + color.dim(' — Ctrl+C leaves at any time; the .env is written at the last step'));
     showDiscovery(s);
     const sqlite = await askText('SQLite file', {
       default: path.relative(process.cwd(), s.answers.sqlitePath) || s.answers.sqlitePath,
@@ -366,10 +370,12 @@ export async function runPlainSetup(options: { envFile?: string | undefined; sql
     return EXIT.OK;
   } catch (e) {
     if (e instanceof PromptCancelled) {
-      err(e.message);
+      err(cancelledMessage(s.leftBehind()));
       return e.exitCode;
     }
     err(`dualdb setup: ${messageOf(e)}${isDualdbError(e) && e.hint ? ` — ${e.hint}` : ''}`);
+    const left = stillThere(s.leftBehind());
+    if (left) err(`  no .env was written. ${left}`);
     return isDualdbError(e) ? e.exitCode : EXIT.FAILURE;
   } finally {
     await s.close();

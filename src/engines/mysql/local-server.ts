@@ -112,7 +112,7 @@ export class LocalMysqlServer {
   ) {}
 
   get socket(): string {
-    return path.join(this.dir, 'mysqld.sock');
+    return LocalMysqlServer.socketIn(this.dir);
   }
 
   get dataDir(): string {
@@ -139,8 +139,18 @@ export class LocalMysqlServer {
 
   /** Root over the private socket (no password; the socket is only reachable from this machine). */
   async rootConnection(database?: string): Promise<mysql.Connection> {
+    return LocalMysqlServer.rootConnectionIn(this.dir, database);
+  }
+
+  /** The unix socket of a server started in `dir` (by any process). */
+  static socketIn(dir: string): string {
+    return path.join(dir, 'mysqld.sock');
+  }
+
+  /** Root over the socket of a running server started in `dir` by any process (no password, as above). */
+  static async rootConnectionIn(dir: string, database?: string): Promise<mysql.Connection> {
     return mysql.createConnection({
-      socketPath: this.socket,
+      socketPath: LocalMysqlServer.socketIn(dir),
       user: 'root',
       password: '',
       charset: 'UTF8MB4_UNICODE_CI',
@@ -265,15 +275,46 @@ export class LocalMysqlServer {
   private async createUserAndDatabase(): Promise<void> {
     const c = await this.rootConnection();
     try {
-      await c.query(
-        `CREATE DATABASE IF NOT EXISTS ${quoteMysqlId(this.database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,
-      );
-      for (const host of ['127.0.0.1', 'localhost', '::1']) {
-        await c.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [this.user, host, this.password]);
-        await c.query(`GRANT ALL PRIVILEGES ON ${quoteMysqlId(this.database)}.* TO ?@?`, [this.user, host]);
-        // PROCESS lets the puller prove that a sequence gap belongs to no open transaction.
-        await c.query('GRANT PROCESS ON *.* TO ?@?', [this.user, host]);
+      await LocalMysqlServer.createUserAndDatabaseWith(c, this.user, this.password, this.database);
+    } finally {
+      await c.end();
+    }
+  }
+
+  private static async createUserAndDatabaseWith(
+    c: mysql.Connection,
+    user: string,
+    password: string,
+    database: string,
+  ): Promise<void> {
+    await c.query(`CREATE DATABASE IF NOT EXISTS ${quoteMysqlId(database)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    for (const host of ['127.0.0.1', 'localhost', '::1']) {
+      await c.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [user, host, password]);
+      await c.query(`GRANT ALL PRIVILEGES ON ${quoteMysqlId(database)}.* TO ?@?`, [user, host]);
+      // PROCESS lets the puller prove that a sequence gap belongs to no open transaction.
+      await c.query('GRANT PROCESS ON *.* TO ?@?', [user, host]);
+    }
+  }
+
+  /**
+   * Gives `user` a new password on the running server started in `dir` (by any
+   * process), as root over its socket: every host entry of the user is altered.
+   * A user that is missing (its creation was interrupted) is created with its
+   * database and grants, as on a first start. Returns the hosts changed.
+   */
+  static async setUserPasswordIn(dir: string, user: string, password: string, database: string): Promise<string[]> {
+    const c = await LocalMysqlServer.rootConnectionIn(dir);
+    try {
+      const [rows] = await c.query<mysql.RowDataPacket[]>('SELECT Host AS host FROM mysql.user WHERE User = ?', [user]);
+      const hosts = rows.map((r) => String(r.host));
+      if (hosts.length === 0) {
+        await LocalMysqlServer.createUserAndDatabaseWith(c, user, password, database);
+        return ['127.0.0.1', 'localhost', '::1'];
       }
+      for (const host of hosts) await c.query('ALTER USER ?@? IDENTIFIED BY ?', [user, host, password]);
+      // ALTER USER takes effect at once; the flush only matters for grant tables edited by hand.
+      await c.query('FLUSH PRIVILEGES');
+      return hosts;
     } finally {
       await c.end();
     }

@@ -11,7 +11,7 @@ import type { MonitorController } from '../../monitor/snapshot.js';
 import { useTerminalSize } from '../components/use-terminal-size.js';
 import { MonitorScreen } from '../monitor/MonitorScreen.js';
 import { defaultTheme, type Theme, ThemeContext, toneProps } from '../theme.js';
-import type { WizardComponent } from './wizard-slot.js';
+import type { WizardComponent, WizardLeftBehind } from './wizard-slot.js';
 
 export type Screen = 'wizard' | 'monitor';
 
@@ -26,6 +26,8 @@ export interface AppProps {
   /** Leave immediately (second Ctrl+C). */
   onExitNow?: () => void;
   Wizard?: WizardComponent | undefined;
+  /** Receives the wizard's setup session (what stays after a cancel). */
+  onWizardSession?: ((session: WizardLeftBehind) => void) | undefined;
   theme?: Theme;
   title?: string;
 }
@@ -69,7 +71,14 @@ export function App(props: AppProps) {
     );
   } else if (props.Wizard) {
     const W = props.Wizard;
-    body = <W {...(props.wizardInitial ? { initial: props.wizardInitial } : {})} onDone={onWizardDone} onExit={quit} />;
+    body = (
+      <W
+        {...(props.wizardInitial ? { initial: props.wizardInitial } : {})}
+        {...(props.onWizardSession ? { onSession: props.onWizardSession } : {})}
+        onDone={onWizardDone}
+        onExit={quit}
+      />
+    );
   } else {
     body = <NoWizard onExit={quit} inputActive={isRawModeSupported} />;
   }

@@ -11,7 +11,7 @@ import { EXIT } from '../../util/exit-codes.js';
 import { enterFullScreen, isInteractive } from '../terminal.js';
 import { themeFromEnv, wantsNoColor } from '../theme.js';
 import type { Screen } from './App.js';
-import { loadWizard } from './wizard-slot.js';
+import { loadWizard, type WizardLeftBehind } from './wizard-slot.js';
 
 export interface LaunchOptions {
   screen: Screen;
@@ -21,6 +21,8 @@ export interface LaunchOptions {
   /** Runs after the monitor's model is closed (the demo stops its writers and server here). */
   onStopped?: () => Promise<void>;
   model?: Omit<MonitorModelOptions, 'config'>;
+  /** Receives the wizard's setup session (what stays after a cancel). */
+  onWizardSession?: (session: WizardLeftBehind) => void;
 }
 
 export interface RenderStats {
@@ -114,6 +116,7 @@ export async function launchApp(options: LaunchOptions): Promise<LaunchResult> {
         onQuit={stopWork}
         onExitNow={exitNow}
         Wizard={Wizard}
+        onWizardSession={options.onWizardSession}
         theme={theme}
         {...(options.title ? { title: options.title } : {})}
       />,

@@ -37,6 +37,8 @@ export interface WizardProps {
   onDone: (config: Config) => void;
   /** Leaving without finishing (Esc on the first step, Ctrl+C). */
   onExit: () => void;
+  /** Called once with the setup session (the caller asks it what stays after a cancel). */
+  onSession?: (session: SetupSession) => void;
 }
 
 const SCREENS: Record<StepKey, () => ReactNode> = {
@@ -54,7 +56,7 @@ const SCREENS: Record<StepKey, () => ReactNode> = {
 /** Title, step marker and key bar take this many lines. */
 const CHROME_ROWS = 4;
 
-export function Wizard({ initial, onDone, onExit }: WizardProps) {
+export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
   const theme = useTheme();
   const { isRawModeSupported } = useStdin();
   const size = useTerminalSize();
@@ -72,6 +74,10 @@ export function Wizard({ initial, onDone, onExit }: WizardProps) {
     },
     [boot],
   );
+  const onSessionRef = useRef(onSession);
+  useEffect(() => {
+    if ('session' in boot && boot.session) onSessionRef.current?.(boot.session);
+  }, [boot]);
   const [history, setHistory] = useState<StepKey[]>(['found']);
   const [nav, setNav] = useState(0);
   const [, setVersion] = useState(0);

@@ -4,6 +4,7 @@
  * the wizard finishes).
  */
 import { launchApp } from '../app/launch.js';
+import type { WizardLeftBehind } from '../app/wizard-slot.js';
 
 export interface WizardAppResult {
   /** The wizard reached its end (the .env was written and the monitor opened). */
@@ -11,13 +12,25 @@ export interface WizardAppResult {
   exitCode: number;
   signal: NodeJS.Signals | null;
   session: { pushed: number; pulled: number; cycles: number } | null;
+  /** What the setup changed outside the .env (the private server, the schema…): "Still there" after a cancel. */
+  leftBehind: string[];
 }
 
 export async function runWizardApp(options: { envFile: string; sqlitePath?: string }): Promise<WizardAppResult> {
+  let setup: WizardLeftBehind | undefined;
   const result = await launchApp({
     screen: 'wizard',
     wizardInitial: { envFile: options.envFile, ...(options.sqlitePath ? { sqlitePath: options.sqlitePath } : {}) },
+    onWizardSession: (s) => {
+      setup = s;
+    },
   });
   // The monitor opens only from the wizard's last step.
-  return { finished: result.session !== null, exitCode: result.exitCode, signal: result.signal, session: result.session };
+  return {
+    finished: result.session !== null,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    session: result.session,
+    leftBehind: setup?.leftBehind() ?? [],
+  };
 }

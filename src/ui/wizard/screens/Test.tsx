@@ -245,6 +245,9 @@ export function WaysOnScreen() {
               private server {task.value.created ? 'created, ' : ''}running on 127.0.0.1:{task.value.mysql.port} (user{' '}
               {task.value.mysql.user}, database {task.value.mysql.database})
             </Line>
+            {task.value.passwordReset ? (
+              <Line tone="muted">{`  its user's password was not known here: it has a new generated one, saved in .env only`}</Line>
+            ) : null}
             <Text wrap="wrap">
               It keeps running after setup. To start it again later (after a reboot): <Text bold>{task.value.startCommand}</Text>
             </Text>

@@ -34,6 +34,10 @@ export function buildProgram(): Command {
     .description('Local SQLite and central MySQL side by side: two-way sync, failover, migration, compare')
     .version(version(), '-V, --version')
     .option('--env-file <path>', 'read settings from this .env file (default ./.env)')
+    .addHelpText(
+      'after',
+      '\nWithout a command, in a terminal: the setup wizard when there is no usable configuration, otherwise the monitor.\nExit codes and configuration: see the README.',
+    )
     .showHelpAfterError('(run `dualdb --help` for usage)')
     .exitOverride();
   const global = (): GlobalOptions => program.opts<GlobalOptions>();

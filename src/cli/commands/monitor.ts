@@ -77,6 +77,10 @@ export function registerAppEntry(program: Command, global: () => GlobalOptions):
       }
       if (!process.stdin.isTTY || !process.stdout.isTTY) {
         program.outputHelp();
+        // On stderr, so that scripts reading the help on stdout get it unchanged.
+        process.stderr.write(
+          '\nno terminal here: plain `dualdb` opens the setup wizard or the monitor only in one; from scripts use `dualdb setup --quick`, `dualdb sync --daemon` or `dualdb status`\n',
+        );
         return EXIT.OK;
       }
       const { decideStartScreen } = await import('../../ui/app/entry.js');

@@ -181,7 +181,7 @@ export class SetupRun extends EventEmitter<{ event: [SetupEvent] }> {
         if (!m) return null;
         const plan = await s.migrationPlan();
         if (!plan.direction) return 'no rows on either side: nothing to copy';
-        await s.migrate(
+        const report = await s.migrate(
           {
             direction: plan.direction,
             resume: m.resume || plan.resumable !== undefined,
@@ -189,10 +189,23 @@ export class SetupRun extends EventEmitter<{ event: [SetupEvent] }> {
           },
           (progress) => this.emit('event', { type: 'migration', progress }),
         );
-        return `${plan.direction === 'sqlite-to-mysql' ? `${plan.sqliteRows} rows SQLite → MySQL` : `${plan.hubRows} rows MySQL → SQLite`}`;
+        // What was copied (synced tables only), not what the file holds: a table without a
+        // primary key is not synced, and its rows are not copied.
+        const rows = copiedRows(report) ?? (plan.direction === 'sqlite-to-mysql' ? plan.sqliteRows : plan.hubRows);
+        return `${rows} rows ${plan.direction === 'sqlite-to-mysql' ? 'SQLite → MySQL' : 'MySQL → SQLite'}`;
       }
       case 'save':
         return s.answers.envFile;
     }
   }
+}
+
+/** Rows the migration copied (this run and a resumed one), when its report lists tables. */
+function copiedRows(report: unknown): number | undefined {
+  const tables = (report as { tables?: unknown } | null)?.tables;
+  if (!Array.isArray(tables)) return undefined;
+  return tables.reduce(
+    (n: number, t: { rowsCopied?: number; rowsResumed?: number }) => n + (t.rowsCopied ?? 0) + (t.rowsResumed ?? 0),
+    0,
+  );
 }

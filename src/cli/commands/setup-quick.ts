@@ -127,7 +127,7 @@ function eventLine(e: SetupEvent): string | undefined {
       return `${glyph.warn} ${e.message}`;
     case 'schema':
       return e.event.state === 'done'
-        ? color.dim(`  ${e.event.side === 'mysql' ? 'MySQL ' : 'SQLite'} ${e.event.table}`)
+        ? color.dim(`  table created in ${e.event.side === 'mysql' ? 'MySQL' : 'SQLite'}: ${e.event.table}`)
         : undefined;
     case 'migration': {
       const p = e.progress;

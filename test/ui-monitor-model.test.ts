@@ -139,6 +139,7 @@ describe.skipIf(!HUB_AVAILABLE)('MonitorModel', () => {
     await a.togglePause();
     await waitFor(() => a.getSnapshot().state === 'online', 'the resume');
     await a.syncNow();
+    expect(a.getSnapshot().activity.lastSyncNow).toMatchObject({ ok: true });
     await a.compare();
     expect(a.getSnapshot().activity.compare?.rows[0]).toMatchObject({ equal: true, sqliteRows: 4, mysqlRows: 4, differences: 0 });
     expect(a.getSnapshot().log.some((e) => e.msg.startsWith('compare (row checksums): 1 table(s) identical, 0 differ'))).toBe(

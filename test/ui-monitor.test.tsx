@@ -284,6 +284,11 @@ describe('monitor screen', () => {
     await press(stdin, 's');
     expect(c.syncNow).toHaveBeenCalledTimes(1);
     await waitUntil(() => frame().includes('⟳ syncing…'), 'the syncing indicator');
+    // The outcome stays in the header, where the log's later lines cannot push it away.
+    c.set({ activity: { ...c.snap.activity, syncing: false, lastSyncNow: { at: Date.now(), ok: true, text: '↑20 ↓3' } } });
+    await waitUntil(() => frame().includes('sync now ✔ ↑20 ↓3'), 'the outcome of s');
+    c.set({ activity: { ...c.snap.activity, lastSyncNow: { at: Date.now() - 60_000, ok: true, text: '↑20 ↓3' } } });
+    await waitUntil(() => !frame().includes('sync now ✔'), 'the outcome to go after a while');
   });
 
   it('p pauses and resumes', async () => {

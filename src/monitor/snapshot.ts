@@ -344,6 +344,8 @@ export interface ActivityView {
   /** A pause/resume request in flight. */
   toggling: boolean;
   compare: CompareView | null;
+  /** The last `s` and its outcome, shown for a while where it cannot scroll away (the log can). */
+  lastSyncNow?: { at: number; ok: boolean; text: string };
 }
 
 export interface MonitorSnapshot {
@@ -944,8 +946,14 @@ export class MonitorModel extends EventEmitter<{ update: [MonitorSnapshot] }> im
     try {
       const s = await this.track(source.syncNow());
       this.note('info', `sync now: ${cycleLine(s)}`);
+      const moved = s.pushed + s.pulled;
+      const text = moved
+        ? `↑${s.pushed} ↓${s.pulled}${s.conflicts ? ` conflicts ${s.conflicts}` : ''}${s.parked ? ` parked ${s.parked}` : ''}`
+        : 'nothing to move';
+      this.setActivity({ lastSyncNow: { at: Date.now(), ok: true, text } });
     } catch (e) {
       this.note('error', `sync now failed: ${messageOf(e)}`);
+      this.setActivity({ lastSyncNow: { at: Date.now(), ok: false, text: 'failed (see the log)' } });
     } finally {
       this.setActivity({ syncing: false });
       this.countsDueAt = Math.min(this.countsDueAt || Date.now(), Date.now() + 300);

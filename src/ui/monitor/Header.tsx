@@ -7,6 +7,9 @@ import { Ago } from './Ago.js';
 import { fmtClock, fmtDuration } from './format.js';
 import { stateBadge } from './state.js';
 
+/** How long the outcome of `s` stays in the header (the snapshot refreshes at least every few seconds). */
+const LAST_SYNC_NOW_SHOWN_MS = 15_000;
+
 export function sourceText(s: MonitorSnapshot['source']): string {
   switch (s.kind) {
     case 'connecting':
@@ -35,6 +38,8 @@ export function Header({ snap, title, width }: { snap: MonitorSnapshot; title: s
         ? 'comparing…'
         : '';
   const sourceTone = snap.source.kind === 'failed' ? 'error' : snap.source.kind === 'lost' ? 'warn' : 'muted';
+  const lastS = snap.activity.lastSyncNow;
+  const showLastS = !activity && lastS !== undefined && Date.now() - lastS.at < LAST_SYNC_NOW_SHOWN_MS;
   return (
     <Box flexDirection="column" width={width} height={2}>
       <Box height={1} width={width}>
@@ -66,6 +71,12 @@ export function Header({ snap, title, width }: { snap: MonitorSnapshot; title: s
           <Box flexShrink={0} marginLeft={1}>
             <Text bold {...toneProps(theme, 'info')}>
               ⟳ {activity}
+            </Text>
+          </Box>
+        ) : showLastS && lastS ? (
+          <Box flexShrink={0} marginLeft={1}>
+            <Text {...toneProps(theme, lastS.ok ? 'ok' : 'error')}>
+              sync now {lastS.ok ? theme.glyph.ok : theme.glyph.error} {lastS.text}
             </Text>
           </Box>
         ) : snap.queue?.oldestPushAgeMs ? (

@@ -244,6 +244,9 @@ describe.skipIf(!HUB_AVAILABLE)('wizard against a private MariaDB', () => {
     f = await w.waitFor('to create on the hub', 20_000);
     expect(f).toContain('2 tables to create on the hub');
     expect(f).toContain('+ create on MySQL (2): detections, alerts');
+    // The exact DDL is there to read before anything runs.
+    expect(f).toContain('the statements that will run (2):');
+    expect(f).toMatch(/CREATE TABLE `detections`/);
     expect(f).toContain('1. Apply this schema');
     await w.press(KEY.enter);
     f = await w.waitFor('schema applied', 20_000);

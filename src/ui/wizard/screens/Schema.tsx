@@ -76,6 +76,14 @@ export function planLines(plan: SchemaPlan): DetailLine[] {
     });
     for (const d of plan.differences) out.push({ tone: 'warn', text: `  ${d.table}: ${d.detail}` });
   }
+  // The exact statements, so a production hub's owner sees what will run before saying yes.
+  if (plan.steps.length) {
+    out.push({ tone: 'muted', text: `the statements that will run (${plan.steps.length}):` });
+    for (const step of plan.steps) {
+      out.push({ tone: 'muted', text: `  -- ${step.target === 'mysql' ? 'MySQL' : 'SQLite'}` });
+      for (const line of step.sql.split('\n')) out.push({ tone: 'muted', text: `  ${line}` });
+    }
+  }
   return out;
 }
 

@@ -8,10 +8,10 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../config/config.js';
+import { MysqlHub } from '../engines/mysql/connect.js';
 import { findServerBinaries, freePort, LocalMysqlServer, type ServerBinaries } from '../engines/mysql/local-server.js';
-import { DualdbError } from '../util/errors.js';
+import { DualdbError, MysqlError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { registerSecret } from '../util/redact.js';
 import { generatePassword } from './provision.js';
@@ -98,26 +98,15 @@ export function serverCommandFor(envFile: string, verb: 'start' | 'stop'): strin
   return `dualdb server ${verb} --env-file ${rel.startsWith('..') || path.isAbsolute(rel) ? abs : rel}`;
 }
 
-function startCommandFor(envFile: string): string {
-  return serverCommandFor(envFile, 'start');
-}
-
 /** Does the server at `m` accept this user and password? (Only a refusal counts as no.) */
 async function passwordWorks(m: MysqlConfig): Promise<boolean> {
   try {
-    const c = await mysql.createConnection({
-      host: m.host,
-      port: m.port,
-      user: m.user,
-      password: m.password,
-      connectTimeout: m.connectTimeoutMs,
-    });
-    await c.end();
+    const hub = await MysqlHub.connect(m, { connectionLimit: 1 });
+    await hub.close();
     return true;
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    // Anything else (a timeout, a refused connection) is for the setup's connection test to diagnose.
-    return code !== 'ER_ACCESS_DENIED_ERROR' && code !== 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR';
+    // Anything else (a timeout, a missing database) is for the setup's connection test to diagnose.
+    return !(e instanceof MysqlError && e.kind === 'access-denied');
   }
 }
 
@@ -220,7 +209,7 @@ export async function startLocalServer(options: {
     created,
     alreadyRunning,
     passwordReset,
-    startCommand: startCommandFor(options.envFile),
+    startCommand: serverCommandFor(options.envFile, 'start'),
   };
 }
 

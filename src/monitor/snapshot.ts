@@ -30,7 +30,7 @@ import type { LagSummary } from '../sync/metrics.js';
 import { RollingMetrics } from '../sync/metrics.js';
 import { type RunningSync, startSyncProcess } from '../sync/process.js';
 import { collectStatus, type NodeState, type SyncStatus, type TableStatus } from '../sync/status.js';
-import { type CycleSummary, cycleLine, summarizeCycle } from '../sync/summary.js';
+import { type CycleSummary, cycleCounts, cycleLine, summarizeCycle } from '../sync/summary.js';
 import type { Syncer } from '../sync/syncer.js';
 import { DualdbError, messageOf } from '../util/errors.js';
 import { redact } from '../util/redact.js';
@@ -946,10 +946,7 @@ export class MonitorModel extends EventEmitter<{ update: [MonitorSnapshot] }> im
     try {
       const s = await this.track(source.syncNow());
       this.note('info', `sync now: ${cycleLine(s)}`);
-      const moved = s.pushed + s.pulled;
-      const text = moved
-        ? `↑${s.pushed} ↓${s.pulled}${s.conflicts ? ` conflicts ${s.conflicts}` : ''}${s.parked ? ` parked ${s.parked}` : ''}`
-        : 'nothing to move';
+      const text = s.pushed + s.pulled ? cycleCounts(s) : 'nothing to move';
       this.setActivity({ lastSyncNow: { at: Date.now(), ok: true, text } });
     } catch (e) {
       this.note('error', `sync now failed: ${messageOf(e)}`);

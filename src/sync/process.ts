@@ -14,7 +14,7 @@ import { messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { ControlServer } from './control.js';
 import { SyncService } from './service.js';
-import { type CycleSummary, summarizeCycle } from './summary.js';
+import { type CycleSummary, cycleCounts, summarizeCycle } from './summary.js';
 
 /**
  * Who runs the sync: it names the process in the log and in `ping` answers (so a second
@@ -103,17 +103,14 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
     const summary = summarizeCycle(report);
     control.broadcast('cycle', summary);
     if (summary.pushed || summary.pulled || summary.conflicts || summary.parked) {
-      log.info(
-        `synced: ↑${summary.pushed} ↓${summary.pulled}${summary.conflicts ? ` conflicts ${summary.conflicts}` : ''}${summary.parked ? ` parked ${summary.parked}` : ''}`,
-        {
-          event: 'cycle',
-          pushed: summary.pushed,
-          pulled: summary.pulled,
-          conflicts: summary.conflicts,
-          parked: summary.parked,
-          ms: summary.durationMs,
-        },
-      );
+      log.info(`synced: ${cycleCounts(summary)}`, {
+        event: 'cycle',
+        pushed: summary.pushed,
+        pulled: summary.pulled,
+        conflicts: summary.conflicts,
+        parked: summary.parked,
+        ms: summary.durationMs,
+      });
       options.onCycle?.(summary);
     }
   });

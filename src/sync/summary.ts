@@ -50,6 +50,11 @@ export function summarizeCycle(report: CycleReport): CycleSummary {
   };
 }
 
+/** "↑3 ↓1 conflicts 1": the compact form for the log and the monitor's header. */
+export function cycleCounts(s: Pick<CycleSummary, 'pushed' | 'pulled' | 'conflicts' | 'parked'>): string {
+  return `↑${s.pushed} ↓${s.pulled}${s.conflicts ? ` conflicts ${s.conflicts}` : ''}${s.parked ? ` parked ${s.parked}` : ''}`;
+}
+
 export function cycleLine(s: CycleSummary): string {
   const per = (k: 'pushed' | 'pulled') =>
     s.tables

@@ -88,6 +88,11 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv, options: { cwd?
     cwd: options.cwd ?? ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return running(child);
+}
+
+/** A child process with its output collected and its exit awaited. */
+export function running(child: ChildProcess): RunningCli {
   let out = '';
   child.stdout?.on('data', (d) => {
     out += String(d);

@@ -16,7 +16,7 @@ import { MysqlHub } from '../../src/engines/mysql/connect.js';
 import { openSqlite, type SqliteDb } from '../../src/engines/sqlite/open.js';
 import { initNode } from '../../src/sync/init.js';
 import { MysqlError } from '../../src/util/errors.js';
-import { cliEnv, envOf, type RunningCli, spawnCli, tsArgs } from './cli.js';
+import { cliEnv, envOf, type RunningCli, running, spawnCli, tsArgs } from './cli.js';
 import { createSqlite, nodeConfig } from './node.js';
 
 export const SCALE_SQLITE_DDL = [
@@ -115,15 +115,7 @@ function spawnHost(nodes: { env: Record<string, string>; cwd: string }[]): Runni
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   child.stdin.end(JSON.stringify(nodes));
-  let out = '';
-  child.stdout.on('data', (d) => {
-    out += String(d);
-  });
-  child.stderr.on('data', (d) => {
-    out += String(d);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
+  return running(child);
 }
 
 export class Fleet {

@@ -444,7 +444,7 @@ describe.skipIf(!HUB_AVAILABLE)('compare and repair', () => {
     await expect(compareNode(w.config, { tables: ['nope'] })).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' });
   });
 
-  it("the monitor's compare tells changes still queued for sync from real differences", async () => {
+  it("compare, the CLI and the monitor's compare tell changes still queued for sync from real differences", async () => {
     const w = await makeWorld();
     // On their way: a hub write not pulled yet, and a local write not pushed yet.
     await w.hub.execute("UPDATE readings SET sensor = 'hub-new' WHERE id = 5");
@@ -455,6 +455,13 @@ describe.skipIf(!HUB_AVAILABLE)('compare and repair', () => {
       await c.query("UPDATE children SET v = 'silent' WHERE id = 3");
       await c.query('SET @dualdb_capture_off = NULL');
     });
+    const report = await compareNode(w.config);
+    const flagged = report.tables.flatMap((t) => t.differences.map((d) => `${t.table} ${d.key} ${d.queued === true}`)).sort();
+    expect(flagged).toEqual(['children 3 false', 'parents 6 true', 'readings 5 true']);
+    const cli = runCli(['compare'], envOf(w.config), { cwd: tmp.dir });
+    expect(cli.code).toBe(EXIT.DIFFERENCES);
+    expect(cli.stdout).toMatch(/missing in MySQL\s+id=6\s+queued for sync/);
+    expect(cli.stdout).toContain('2 of those key(s) are changes still queued for sync');
     const rows = await runMonitorCompare(w.config, () => {});
     const byTable = new Map(rows.map((r) => [r.table, r]));
     expect(byTable.get('readings')).toMatchObject({ equal: false, differences: 1, syncing: 1 });

@@ -14,6 +14,7 @@ import type { PlanOptions, SyncTable } from '../sync/plan.js';
 import { DualdbError, MysqlError, messageOf, SqliteError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { mysqlKeyOrders } from './mysql-reader.js';
+import { queuedKeys } from './queued.js';
 import { type CompareScope, resolveScope } from './scope.js';
 import { CompareCancelledError, compareTable, type TableCompareContext, type TableCompareOptions } from './table-compare.js';
 import type { CompareEvent, CompareReport, TableComparison } from './types.js';
@@ -67,6 +68,7 @@ export function failedTable(table: SyncTable, e: unknown): TableComparison {
     differenceCount: 0,
     byKind: { 'missing-in-mysql': 0, 'missing-in-sqlite': 0, different: 0 },
     differences: [],
+    queued: 0,
     truncated: false,
     readModes: { sqlite: 'keyset', mysql: 'keyset' },
     durationMs: 0,
@@ -103,6 +105,19 @@ function summarise(scope: CompareScope, tables: TableComparison[], started: Date
   };
 }
 
+/** Flags the listed differences whose keys are changes still queued for sync (src/compare/queued.ts). */
+async function markQueued(db: SqliteDb, hub: MysqlHub, result: TableComparison): Promise<void> {
+  if (result.differences.length === 0) return;
+  const queued = await queuedKeys(
+    db,
+    hub,
+    result.table,
+    result.differences.map((d) => d.key),
+  );
+  for (const d of result.differences) if (queued.has(d.key)) d.queued = true;
+  result.queued = queued.size;
+}
+
 /** Compares on an open SQLite handle (no transaction may be open on it meanwhile). */
 export async function compareOn(db: SqliteDb, sources: CompareSources, options: CompareOptions = {}): Promise<CompareReport> {
   const started = new Date();
@@ -129,6 +144,7 @@ export async function compareOn(db: SqliteDb, sources: CompareSources, options: 
     let result: TableComparison;
     try {
       result = await compareTable(ctx, table, perTable);
+      await markQueued(db, sources.hub, result);
     } catch (e) {
       if (isFatalCompareError(e)) throw e;
       result = failedTable(table, e);

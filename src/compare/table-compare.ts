@@ -177,6 +177,7 @@ export async function compareTable(
     differenceCount: 0,
     byKind: { 'missing-in-mysql': 0, 'missing-in-sqlite': 0, different: 0 },
     differences: [],
+    queued: 0,
     truncated: false,
     readModes: { sqlite: 'keyset', mysql: 'keyset' },
     durationMs: 0,

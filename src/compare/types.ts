@@ -16,6 +16,11 @@ export interface RowDifference {
   kind: DifferenceKind;
   /** For `different`: the columns whose values differ. */
   columns?: string[];
+  /**
+   * The key has a change still queued for sync (unpushed locally, or on the hub beyond what
+   * this node has pulled): the difference may be a change on its way, not damage.
+   */
+  queued?: boolean;
 }
 
 export interface DifferenceCounts {
@@ -36,6 +41,8 @@ export interface TableComparison {
   byKind: DifferenceCounts;
   /** The first differences in key order, at most `maxDifferences`. */
   differences: RowDifference[];
+  /** How many of the listed differences are `queued` for sync. */
+  queued: number;
   truncated: boolean;
   /** How each side was read: `keyset` pages in index order, or one `sorted-stream` (collated text keys). */
   readModes: { sqlite: ReadMode; mysql: ReadMode };

@@ -16,8 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
-import { compareDatabases, connectHubFor, planOptionsOf } from '../compare/compare.js';
-import { queuedKeys } from '../compare/queued.js';
+import { compareNode } from '../compare/compare.js';
 import type { DifferenceKind, TableComparison } from '../compare/types.js';
 import { type Config, describeMysql } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
@@ -1131,36 +1130,12 @@ function rowOf(t: TableComparison): CompareRow {
       ? `${kinds.join(', ')}${first ? ` (first: ${t.key.map((k, i) => `${k}=${first.keyParts[i] ?? '?'}`).join(', ')})` : ''}`
       : null,
     error: t.error ? redact(t.error) : null,
+    ...(t.queued ? { syncing: t.queued } : {}),
   };
 }
 
-/** Differences looked up in the change logs per table; beyond it a table's keys are not all known. */
-const QUEUED_CHECK_LIMIT = 200;
-
-/**
- * Counts, per differing table, the differences that are changes still on their way
- * (src/compare/queued.ts). Only when every differing key of a table was listed can the
- * table be shown as "syncing"; otherwise the unlisted ones stay differences.
- */
-async function markSyncing(config: Config, hub: MysqlHub, tables: TableComparison[], rows: CompareRow[]): Promise<void> {
-  const differing = tables.filter((t) => t.status === 'differ' && t.differences.length > 0);
-  if (differing.length === 0) return;
-  const db = openSqlite(config.sqlitePath);
-  try {
-    for (const t of differing) {
-      const queued = await queuedKeys(
-        db,
-        hub,
-        t.table,
-        t.differences.map((d) => d.key),
-      );
-      const row = rows.find((r) => r.table === t.table);
-      if (row && queued.size > 0) row.syncing = queued.size;
-    }
-  } finally {
-    db.close();
-  }
-}
+/** Differences listed (and looked up in the change logs) per table: "syncing" needs all of them known. */
+const LISTED_DIFFERENCES = 200;
 
 /**
  * The one place the monitor's `c` key (and the demo's final check) calls: the
@@ -1176,46 +1151,37 @@ export async function runMonitorCompare(
   const rows: CompareRow[] = [];
   let total = 0;
   let table = '';
-  const hub = await connectHubFor(config);
-  try {
-    const report = await compareDatabases(
-      { sqlitePath: config.sqlitePath, hub, planOptions: planOptionsOf(config) },
-      {
-        maxDifferences: QUEUED_CHECK_LIMIT,
-        ...(signal ? { signal } : {}),
-        onEvent: (e) => {
-          if (e.type === 'start') total = e.tables.length;
-          else if (e.type === 'table-start') {
-            table = e.table;
-            onProgress({ table, done: e.index, total, scanned: 0, rows: [...rows] });
-          } else if (e.type === 'chunk') {
-            onProgress({
-              table,
-              done: rows.length,
-              total,
-              scanned: Math.max(e.rowsScanned.sqlite, e.rowsScanned.mysql),
-              rows: [...rows],
-            });
-          } else if (e.type === 'table-done') rows.push(rowOf(e.result));
-        },
-      },
-    );
-    await markSyncing(config, hub, report.tables, rows);
-    // Tables that could not be compared row by row (only on one side, drifted, no key) say why.
-    for (const i of report.issues) {
-      if (i.kind === 'excluded') continue;
-      rows.push({
-        table: i.table,
-        sqliteRows: i.rows.sqlite,
-        mysqlRows: i.rows.mysql,
-        equal: i.difference ? false : null,
-        differences: null,
-        detail: i.reason,
-        error: i.difference ? null : i.reason,
-      });
-    }
-  } finally {
-    await hub.close();
+  const report = await compareNode(config, {
+    maxDifferences: LISTED_DIFFERENCES,
+    ...(signal ? { signal } : {}),
+    onEvent: (e) => {
+      if (e.type === 'start') total = e.tables.length;
+      else if (e.type === 'table-start') {
+        table = e.table;
+        onProgress({ table, done: e.index, total, scanned: 0, rows: [...rows] });
+      } else if (e.type === 'chunk') {
+        onProgress({
+          table,
+          done: rows.length,
+          total,
+          scanned: Math.max(e.rowsScanned.sqlite, e.rowsScanned.mysql),
+          rows: [...rows],
+        });
+      } else if (e.type === 'table-done') rows.push(rowOf(e.result));
+    },
+  });
+  // Tables that could not be compared row by row (only on one side, drifted, no key) say why.
+  for (const i of report.issues) {
+    if (i.kind === 'excluded') continue;
+    rows.push({
+      table: i.table,
+      sqliteRows: i.rows.sqlite,
+      mysqlRows: i.rows.mysql,
+      equal: i.difference ? false : null,
+      differences: null,
+      detail: i.reason,
+      error: i.difference ? null : i.reason,
+    });
   }
   onProgress({ table: '', done: total, total, scanned: 0, rows: [...rows] });
   return rows;

@@ -99,7 +99,10 @@ function printReport(report: CompareReport, limit: number): void {
       shown.map((d) => [
         KIND_TEXT[d.kind],
         formatKey(t.key, d.keyParts),
-        d.columns?.length ? color.dim(`columns: ${d.columns.join(', ')}`) : '',
+        [d.columns?.length ? `columns: ${d.columns.join(', ')}` : '', d.queued ? 'queued for sync' : '']
+          .filter(Boolean)
+          .map((x) => color.dim(x))
+          .join(color.dim('; ')),
       ]),
     )) {
       out(`    ${l}`);
@@ -122,6 +125,12 @@ function printReport(report: CompareReport, limit: number): void {
       `${glyph.fail} ${formatCount(report.totals.differingTables)} table(s) differ, ${formatCount(report.totals.differences)} key(s) — ` +
         `\`dualdb repair --from sqlite|mysql\` makes one side equal to the other`,
     );
+    // A change on its way looks like a difference; repairing it would overwrite it.
+    const queued = report.tables.reduce((n, t) => n + t.queued, 0);
+    if (queued)
+      out(
+        `${glyph.warn} ${formatCount(queued)} of those key(s) are changes still queued for sync: let the sync run (\`dualdb sync --once\`) and compare again before repairing`,
+      );
   }
 }
 

@@ -21,6 +21,27 @@ export const SQLITE_CAPTURE_VERSION = 1;
 /** Milliseconds since the epoch, in SQL every SQLite version knows. */
 export const SQLITE_NOW_MS = "((julianday('now') - 2440587.5) * 86400000.0)";
 
+/**
+ * Rows moved to a new generated key because another row was created under the same key on
+ * the other side (docs/SYNC-CONTRACT.md invariant 13). status: done | held (manual, waiting for
+ * `dualdb rekeys resolve`) | pending (seen by a pull; the next push resolves it).
+ */
+export const REKEYS_DDL = `CREATE TABLE IF NOT EXISTS _dualdb_rekeys (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     tbl TEXT NOT NULL,
+     old_key TEXT NOT NULL,
+     new_key TEXT,
+     moved TEXT,
+     status TEXT NOT NULL,
+     detected_in TEXT NOT NULL,
+     mode TEXT NOT NULL,
+     node_image TEXT,
+     hub_image TEXT,
+     hub_seq INTEGER,
+     at TEXT NOT NULL,
+     resolved_at TEXT
+   )`;
+
 export const SQLITE_META_DDL = [
   `CREATE TABLE IF NOT EXISTS _dualdb_meta (
      key TEXT PRIMARY KEY,
@@ -89,8 +110,11 @@ export const SQLITE_META_DDL = [
      first_at TEXT NOT NULL,
      last_at TEXT NOT NULL,
      next_retry_ms REAL,
+     first_op TEXT,
      UNIQUE (direction, tbl, pk)
    )`,
+  REKEYS_DDL,
+  'CREATE INDEX IF NOT EXISTS _dualdb_rekeys_key ON _dualdb_rekeys (tbl, old_key)',
   // Heartbeats travel the same path as data (DESIGN invariant 12): each node bumps its row.
   `CREATE TABLE IF NOT EXISTS _dualdb_heartbeats (
      node_id TEXT PRIMARY KEY,
@@ -100,6 +124,7 @@ export const SQLITE_META_DDL = [
 ];
 
 export const SQLITE_META_TABLES = [
+  '_dualdb_rekeys',
   '_dualdb_meta',
   '_dualdb_flags',
   '_dualdb_changes',

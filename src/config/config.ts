@@ -2,7 +2,7 @@
  * The validated configuration: one object that every other module receives.
  * Nothing here reads files; see load.ts.
  */
-import type { ConflictPolicy, SyncMode } from './schema.js';
+import type { ConflictPolicy, KeyCollisionMode, SyncMode } from './schema.js';
 
 export interface MysqlConfig {
   host: string;
@@ -22,6 +22,8 @@ export interface SyncConfig {
   conflictPolicy: ConflictPolicy;
   /** Whether CONFLICT_POLICY was set explicitly (otherwise it follows the mode). */
   conflictPolicyExplicit: boolean;
+  /** SYNC_KEY_COLLISIONS: which row of an independent creation under one generated key moves. */
+  keyCollisions: KeyCollisionMode;
   tables: string[];
   exclude: string[];
   batchSize: number;

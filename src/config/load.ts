@@ -111,6 +111,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       intervalMs: Math.round(v.syncInterval * 1000),
       conflictPolicy: v.conflictPolicy ?? defaultConflictPolicy(mode),
       conflictPolicyExplicit: explicit.has('conflictPolicy'),
+      keyCollisions: v.keyCollisions,
       tables: v.syncTables,
       exclude: v.syncExclude,
       batchSize: v.syncBatchSize,

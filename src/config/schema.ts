@@ -10,6 +10,8 @@ export type SyncMode = (typeof SYNC_MODES)[number];
 
 export const CONFLICT_POLICIES = ['hub-wins', 'node-wins', 'newest-wins', 'manual'] as const;
 export type ConflictPolicy = (typeof CONFLICT_POLICIES)[number];
+export const KEY_COLLISION_MODES = ['rekey-node', 'rekey-hub', 'manual'] as const;
+export type KeyCollisionMode = (typeof KEY_COLLISION_MODES)[number];
 
 const BOOL_TRUE = ['true', '1', 'yes', 'on'];
 const BOOL_FALSE = ['false', '0', 'no', 'off'];
@@ -176,6 +178,14 @@ export const SETTINGS = {
     }),
     default: undefined,
     doc: 'hub-wins | node-wins | newest-wins | manual (default: node-wins for sqlite_primary and both, hub-wins for mysql_primary)',
+  }),
+  keyCollisions: setting({
+    env: 'SYNC_KEY_COLLISIONS',
+    schema: z.enum(KEY_COLLISION_MODES, {
+      message: `accepted: ${KEY_COLLISION_MODES.join(', ')}`,
+    }),
+    default: 'rekey-node',
+    doc: 'rekey-node | rekey-hub | manual: two rows created independently under the same generated id (both kept; which one moves)',
   }),
   nodeId: setting({
     env: 'NODE_ID',

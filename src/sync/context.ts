@@ -5,6 +5,7 @@ import type { SqliteDb } from '../engines/sqlite/open.js';
 import type { SyncLog } from '../monitor/log.js';
 import type { LocalState } from './local-state.js';
 import type { SyncPlan } from './plan.js';
+import type { RekeyEvent } from './rekey.js';
 
 export interface SyncContext {
   db: SqliteDb;
@@ -18,6 +19,8 @@ export interface SyncContext {
   hubClockOffsetMs: number;
   /** Whether the hub user may read information_schema.INNODB_TRX (PROCESS) to prove sequence holes dead. */
   canSeeTransactions: boolean;
+  /** The hub's max_allowed_packet (bytes): no statement may be larger. */
+  hubMaxPacket: number;
   /** Galera/Group Replication: transactions of other members are invisible, holes only expire by time. */
   clusteredHub: boolean;
 }
@@ -42,10 +45,12 @@ export interface BatchResult {
   lagsMs: number[];
   /** True when the batch was full: more may be waiting. */
   more: boolean;
+  /** Rows moved to a new key in this batch (key collisions). */
+  rekeys: RekeyEvent[];
 }
 
 export function emptyBatch(direction: 'push' | 'pull'): BatchResult {
-  return { direction, changes: 0, applied: 0, perTable: new Map(), conflicts: 0, parked: 0, lagsMs: [], more: false };
+  return { direction, changes: 0, applied: 0, perTable: new Map(), conflicts: 0, parked: 0, lagsMs: [], more: false, rekeys: [] };
 }
 
 export function moved(result: BatchResult, table: string): TableMoved {

@@ -24,6 +24,8 @@ export interface ParkedChange {
   firstAt: string;
   lastAt: string;
   nextRetryMs: number | null;
+  /** The first logged operation of the parked change (an insert makes it a collision candidate). */
+  firstOp: 'I' | 'U' | 'D' | null;
 }
 
 export interface ConflictRecord {
@@ -139,22 +141,40 @@ export class LocalState {
     return new Map(rows.map((r) => [r.tbl, Number(r.n)]));
   }
 
-  /** Unpushed local changes of the given keys: key → latest seq and time. Call inside the apply transaction. */
-  pendingKeys(table: string, keys: string[]): Map<string, { seq: bigint; at: number }> {
-    return this.changesAfter(table, keys, this.pushedUpto());
-  }
-
-  /** Local change-log entries after `after` for the given keys: key → latest seq and time. */
-  changesAfter(table: string, keys: string[], after: bigint): Map<string, { seq: bigint; at: number }> {
-    const out = new Map<string, { seq: bigint; at: number }>();
+  /** Unpushed local changes of the given keys: key → latest seq and time, first op. Call inside the apply transaction. */
+  pendingKeys(table: string, keys: string[]): Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D' }> {
+    const out = this.changesAfter(table, keys, this.pushedUpto());
+    // A parked push is local data the hub does not have yet, as much as a logged one.
     for (let i = 0; i < keys.length; i += 400) {
       const chunk = keys.slice(i, i + 400);
       const rows = this.db
         .prepare(
-          `SELECT pk, max(seq) AS seq, max(at) AS at FROM _dualdb_changes WHERE tbl = ? AND seq > ? AND pk IN (${chunk.map(() => '?').join(', ')}) GROUP BY pk`,
+          `SELECT pk, first_op, (julianday(last_at) - 2440587.5) * 86400000.0 AS at FROM _dualdb_parked
+            WHERE direction = 'push' AND tbl = ? AND pk IN (${chunk.map(() => '?').join(', ')})`,
         )
-        .all(table, after, ...chunk) as { pk: string; seq: bigint; at: number }[];
-      for (const r of rows) out.set(r.pk, { seq: big(r.seq), at: Number(r.at) });
+        .all(table, ...chunk) as { pk: string; first_op: 'I' | 'U' | 'D' | null; at: number }[];
+      for (const r of rows) {
+        const logged = out.get(r.pk);
+        out.set(r.pk, { seq: logged?.seq ?? 0n, at: logged?.at ?? Number(r.at), firstOp: r.first_op ?? logged?.firstOp ?? 'U' });
+      }
+    }
+    return out;
+  }
+
+  /** Local change-log entries after `after` for the given keys: key → latest seq and time, and the first op. */
+  changesAfter(table: string, keys: string[], after: bigint): Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D' }> {
+    const out = new Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D' }>();
+    for (let i = 0; i < keys.length; i += 400) {
+      const chunk = keys.slice(i, i + 400);
+      const rows = this.db
+        .prepare(
+          `SELECT pk, seq, op, at FROM _dualdb_changes WHERE tbl = ? AND seq > ? AND pk IN (${chunk.map(() => '?').join(', ')}) ORDER BY seq`,
+        )
+        .all(table, after, ...chunk) as { pk: string; seq: bigint; op: 'I' | 'U' | 'D'; at: number }[];
+      for (const r of rows) {
+        const prev = out.get(r.pk);
+        out.set(r.pk, { seq: big(r.seq), at: Math.max(prev?.at ?? 0, Number(r.at)), firstOp: prev?.firstOp ?? r.op });
+      }
     }
     return out;
   }
@@ -171,7 +191,13 @@ export class LocalState {
    * `waiting`: not a failure but a table that is not synced now (paused by schema drift): no attempt
    * is counted and the change is due as soon as the table is synced again.
    */
-  park(direction: 'push' | 'pull', tbl: string, pk: string | null, error: string, options: { waiting?: boolean } = {}): void {
+  park(
+    direction: 'push' | 'pull',
+    tbl: string,
+    pk: string | null,
+    error: string,
+    options: { waiting?: boolean; firstOp?: 'I' | 'U' | 'D' } = {},
+  ): void {
     const prev = this.db
       .prepare('SELECT attempts FROM _dualdb_parked WHERE direction = ? AND tbl = ? AND pk IS ?')
       .get(direction, tbl, pk) as { attempts: bigint | number } | undefined;
@@ -181,16 +207,16 @@ export class LocalState {
     if (prev) {
       this.db
         .prepare(
-          "UPDATE _dualdb_parked SET error = ?, attempts = ?, last_at = datetime('now'), next_retry_ms = ? WHERE direction = ? AND tbl = ? AND pk IS ?",
+          "UPDATE _dualdb_parked SET error = ?, attempts = ?, last_at = datetime('now'), next_retry_ms = ?, first_op = coalesce(first_op, ?) WHERE direction = ? AND tbl = ? AND pk IS ?",
         )
-        .run(error, attempts, next, direction, tbl, pk);
+        .run(error, attempts, next, options.firstOp ?? null, direction, tbl, pk);
     } else {
       this.db
         .prepare(
-          `INSERT INTO _dualdb_parked (direction, tbl, pk, error, attempts, first_at, last_at, next_retry_ms)
-           VALUES (?, ?, ?, ?, ?, datetime('now'), datetime('now'), ?)`,
+          `INSERT INTO _dualdb_parked (direction, tbl, pk, error, attempts, first_at, last_at, next_retry_ms, first_op)
+           VALUES (?, ?, ?, ?, ?, datetime('now'), datetime('now'), ?, ?)`,
         )
-        .run(direction, tbl, pk, error, attempts, next);
+        .run(direction, tbl, pk, error, attempts, next, options.firstOp ?? null);
     }
   }
 
@@ -214,6 +240,7 @@ export class LocalState {
       firstAt: String(r.first_at),
       lastAt: String(r.last_at),
       nextRetryMs: r.next_retry_ms === null ? null : Number(r.next_retry_ms),
+      firstOp: (r.first_op as ParkedChange['firstOp'] | undefined) ?? null,
     }));
   }
 
@@ -280,12 +307,14 @@ export class LocalState {
       .run(winner, id);
   }
 
-  /** Keys held by open (manual) conflicts: neither push nor pull touches them until resolved. */
+  /** Keys held by open (manual) conflicts and key collisions: neither push nor pull touches them until resolved. */
   heldKeys(): Set<string> {
-    const rows = this.db.prepare("SELECT tbl, pk FROM _dualdb_conflicts WHERE status = 'open'").all() as {
-      tbl: string;
-      pk: string;
-    }[];
+    const rows = this.db
+      .prepare(
+        `SELECT tbl, pk FROM _dualdb_conflicts WHERE status = 'open'
+         UNION ALL SELECT tbl, old_key FROM _dualdb_rekeys WHERE status = 'held'`,
+      )
+      .all() as { tbl: string; pk: string }[];
     return new Set(rows.map((r) => heldKey(r.tbl, r.pk)));
   }
 

@@ -17,6 +17,8 @@ export interface QueryRunner {
 
 const LOOKUP_CHUNK = 500;
 const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
+/** Room left in max_allowed_packet for the protocol's own bytes. */
+export const PACKET_MARGIN = 1024;
 const MAX_ROWS_PER_STATEMENT = 1000;
 
 export class MysqlTableIO {
@@ -26,7 +28,14 @@ export class MysqlTableIO {
   private readonly upsertHead: string;
   private readonly upsertTail: string;
 
-  constructor(readonly table: SyncTable) {
+  /**
+   * @param maxStatementBytes the largest statement to build: the hub's max_allowed_packet less a
+   *   margin for the protocol (read at connect); a single row larger than that cannot be sent.
+   */
+  constructor(
+    readonly table: SyncTable,
+    private readonly maxStatementBytes = MAX_STATEMENT_BYTES,
+  ) {
     this.q = quoteMysqlId(table.name);
     this.selectList = table.columns.map((c) => quoteMysqlId(c.name)).join(', ');
     this.keyList = table.key.map((c) => quoteMysqlId(c.name)).join(', ');
@@ -110,6 +119,23 @@ export class MysqlTableIO {
     }
   }
 
+  /** The bytes one row takes in a statement (its VALUES tuple), for sizing and oversize checks. */
+  rowBytes(row: Row): number {
+    return Buffer.byteLength(this.tuple(row));
+  }
+
+  /** Bytes a statement of one row may take at most (head and tail included). */
+  get rowLimit(): number {
+    return this.maxStatementBytes - this.upsertHead.length - this.upsertTail.length;
+  }
+
+  private tuple(row: Row): string {
+    return mysql.format(
+      `(${this.table.columns.map(() => '?').join(', ')})`,
+      this.table.columns.map((c) => row[c.name] ?? null),
+    );
+  }
+
   private statements(rows: Row[], tail: string): { sql: string; count: number }[] {
     const statements: { sql: string; count: number }[] = [];
     let parts: string[] = [];
@@ -119,14 +145,13 @@ export class MysqlTableIO {
       parts = [];
       bytes = 0;
     };
+    const budget = Math.min(MAX_STATEMENT_BYTES, this.rowLimit);
     for (const row of rows) {
-      const tuple = mysql.format(
-        `(${this.table.columns.map(() => '?').join(', ')})`,
-        this.table.columns.map((c) => row[c.name] ?? null),
-      );
-      if (parts.length >= MAX_ROWS_PER_STATEMENT || (parts.length > 0 && bytes + tuple.length > MAX_STATEMENT_BYTES)) flush();
+      const tuple = this.tuple(row);
+      const size = Buffer.byteLength(tuple) + 2;
+      if (parts.length >= MAX_ROWS_PER_STATEMENT || (parts.length > 0 && bytes + size > budget)) flush();
       parts.push(tuple);
-      bytes += tuple.length;
+      bytes += size;
     }
     flush();
     return statements;

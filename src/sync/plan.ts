@@ -13,9 +13,19 @@ export interface SyncColumn {
   type: LogicalType;
 }
 
+/**
+ * generated: a single integer key the databases hand out (SQLite INTEGER PRIMARY KEY, MySQL
+ * AUTO_INCREMENT) — two sides inserting independently may pick the same value for two different
+ * rows (a collision, re-keyed). natural: anything else — the same key is the same entity.
+ */
+export type KeyKind = 'generated' | 'natural';
+
 export interface SyncTable {
   name: string;
   key: KeyColumn[];
+  keyKind: KeyKind;
+  /** The hub assigns this table's key (AUTO_INCREMENT): new keys for re-keyed rows come from it. */
+  hubAssignsKey: boolean;
   /** Columns present on both sides, in SQLite's order. */
   columns: SyncColumn[];
   /** Synced tables this one references (applied first). */
@@ -66,6 +76,8 @@ export interface PlanOptions {
 export const HEARTBEAT_TABLE: SyncTable = {
   name: '_dualdb_heartbeats',
   key: [{ name: 'node_id', type: 'text' }],
+  keyKind: 'natural',
+  hubAssignsKey: false,
   columns: [
     { name: 'node_id', type: 'text' },
     { name: 'beat', type: 'integer' },
@@ -152,9 +164,16 @@ export function buildSyncPlan(sqlite: TableInfo[], mysql: TableInfo[], options: 
       });
       continue;
     }
+    const sKey = s.columns.filter((c) => c.pkOrdinal > 0);
+    const mKey = m.columns.filter((c) => c.pkOrdinal > 0);
+    const hubAssignsKey = mKey.length === 1 && mKey[0]?.autoIncrement === true;
+    const generated =
+      key.length === 1 && key[0]?.type === 'integer' && (hubAssignsKey || (sKey.length === 1 && sKey[0]?.autoIncrement === true));
     tables.push({
       name: s.name,
       key,
+      keyKind: generated ? 'generated' : 'natural',
+      hubAssignsKey,
       columns: s.columns.map((c) => ({ name: c.name, type: pairLogicalType(mCols.get(lower(c.name)), c) })),
       parents: [],
       foreignKeys: [],

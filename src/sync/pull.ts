@@ -16,9 +16,9 @@ import type { PoolConnection } from '../engines/mysql/connect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
-import { decideWinner } from './conflicts.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
 import { sameImage, toSqliteRow } from './convert.js';
+import { decidePull } from './decide.js';
 import { isTransientSqlite, rowErrorText } from './errors.js';
 import { advanceHoles, safePruneBound } from './holes.js';
 import { encodeImage } from './images.js';
@@ -26,6 +26,8 @@ import { heldKey } from './local-state.js';
 import { MysqlTableIO } from './mysql-io.js';
 import { referencedParents } from './parents.js';
 import type { SyncTable } from './plan.js';
+import { decodeMove, followHubMoves, logLocalChanges, parentApart } from './rekey.js';
+import { RekeyStore } from './rekey-store.js';
 import { SqliteTableIO } from './sqlite-io.js';
 
 export class ResyncNeededError extends DualdbError {
@@ -59,6 +61,8 @@ interface HubChange {
   retry: boolean;
   /** A delete is among the coalesced changes: the row was deleted (and maybe re-created) on the hub. */
   deleted: boolean;
+  /** The first unseen operation: an insert means the hub's row is new to this node. */
+  firstOp: 'I' | 'U' | 'D';
 }
 
 /**
@@ -162,6 +166,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
   const changes = new Map<string, Map<string, HubChange>>();
   const images = new Map<string, Map<string, Row>>();
   const seen = new Set<bigint>();
+  const hubMoves: { table: SyncTable; oldKey: string; newKey: string }[] = [];
   let readUpto = prev.upto;
   let hubNowMs = 0;
   let resync: ResyncNeededError | undefined;
@@ -207,7 +212,15 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         ]);
         holeEntries.push(...(h as HubEntry[]).filter((e) => prev.holes.has(BigInt(e.seq))));
       }
-      const add = (tbl: string, pk: string, seq: bigint, at: number, retry: boolean, deleted: boolean) => {
+      const add = (
+        tbl: string,
+        pk: string,
+        seq: bigint,
+        at: number,
+        retry: boolean,
+        deleted: boolean,
+        op: 'I' | 'U' | 'D' = 'U',
+      ) => {
         let m = changes.get(tbl);
         if (!m) {
           m = new Map();
@@ -219,14 +232,21 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           lastAt: Math.max(p?.lastAt ?? 0, at),
           retry: retry && (p?.retry ?? true),
           deleted: deleted || (p?.deleted ?? false),
+          firstOp: p?.firstOp ?? (retry ? 'U' : op),
         });
       };
-      for (const e of [...entries, ...holeEntries]) {
+      for (const e of [...entries, ...holeEntries].sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))) {
         const seq = BigInt(e.seq);
         seen.add(seq);
         if (e.origin === ctx.nodeId || e.pk === null) continue;
+        if (e.op === 'R') {
+          // Another node moved a hub row to a new key (rekey.ts): this node's children of it follow.
+          const moveTable = ctx.plan.byName.get(e.tbl);
+          if (moveTable) hubMoves.push({ table: moveTable, ...decodeMove(e.pk) });
+          continue;
+        }
         result.changes++;
-        add(e.tbl, e.pk, seq, Number(e.at), false, e.op === 'D');
+        add(e.tbl, e.pk, seq, Number(e.at), false, e.op === 'D', e.op as 'I' | 'U' | 'D');
       }
       for (const p of duePulls) if (p.pk !== null) add(p.tbl, p.pk, 0n, hubNowMs, true, false);
       for (const [tbl, keys] of changes) {
@@ -281,12 +301,13 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
     holes.provenDead.length ||
     holes.expired.length ||
     holes.next.holes.size !== prev.holes.size;
-  if (nothingNew && !stateChanged) return result;
+  if (nothingNew && !stateChanged && hubMoves.length === 0) return result;
 
   // 2. Apply in one SQLite transaction with the new cursor.
   const unsyncable = new Map<string, string>([...ctx.plan.skipped, ...ctx.plan.paused].map((i) => [i.table, i.reason]));
   const parkedNow: { tbl: string; pk: string; error: string }[] = [];
   const conflictLog: { tbl: string; pk: string; text: string }[] = [];
+  const deferred: { tbl: string; pk: string }[] = [];
   const localNow = Date.now();
   ctx.db
     .transaction(() => {
@@ -295,7 +316,10 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
       const recheck = ctx.state.pullState();
       if (recheck.upto !== prev.upto || recheck.holes.size !== prev.holes.size) throw new PullRaceError();
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+      const repointed = hubMoves.length ? followHubMoves(ctx, hubMoves) : [];
       const held = ctx.state.heldKeys();
+      const rekeys = new RekeyStore(ctx.db);
+      const apart = rekeys.openKeys();
       const parkedPull = new Set(ctx.state.parked('pull').map((p) => heldKey(p.tbl, p.pk ?? '')));
       const tables = [...changes.keys()]
         .map((name) => ctx.plan.byName.get(name))
@@ -323,12 +347,46 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (held.has(heldKey(table.name, key))) continue;
           const hubRow = hubImages.get(key) ?? null;
           const hubAsSqlite = hubRow ? toSqliteRow(table, hubRow) : null;
+          if (hubAsSqlite && parentApart(table, hubAsSqlite, apart)) {
+            // Its parent is the hub's half of a key collision not resolved yet: applied now, it would
+            // attach to the node's different row under the same key. It waits (parked) until then.
+            const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
+            ctx.state.park('pull', table.name, key, error, { waiting: true });
+            parkedNow.push({ tbl: table.name, pk: key, error });
+            continue;
+          }
           const local = pending.get(key);
           if (local) {
             const localRow = localImages.get(key) ?? null;
-            if (!sameImage(table, localRow, hubAsSqlite)) {
-              const hubAt = change.lastAt - ctx.hubClockOffsetMs;
-              const winner = decideWinner(ctx.config.sync.conflictPolicy, local.at, hubAt);
+            const hubAt = change.lastAt - ctx.hubClockOffsetMs;
+            const decision = decidePull(
+              {
+                keyKind: table.keyKind,
+                node: { firstOp: local.firstOp, at: local.at },
+                nodeHasRow: localRow !== null,
+                hub: { firstOp: change.firstOp, at: hubAt },
+                hubHasRow: hubAsSqlite !== null,
+                same: sameImage(table, localRow, hubAsSqlite),
+              },
+              ctx.config.sync.conflictPolicy,
+            );
+            if (decision.action === 'defer') {
+              // Two different rows created under one generated key: the next push moves one of them
+              // (it holds the hub transaction that hands out keys). Neither is overwritten meanwhile.
+              rekeys.markPending(
+                table.name,
+                key,
+                ctx.config.sync.keyCollisions,
+                change.maxSeq,
+                encodeImage(localRow),
+                encodeImage(hubAsSqlite),
+              );
+              deferred.push({ tbl: table.name, pk: key });
+              apart.add(heldKey(table.name, key));
+              continue;
+            }
+            if ('conflict' in decision && decision.conflict) {
+              const winner = decision.conflict;
               ctx.state.recordConflict({
                 tbl: table.name,
                 pk: key,
@@ -350,9 +408,9 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 pk: key,
                 text: winner === 'hold' ? 'held for manual resolution' : `${winner} wins`,
               });
-              // node wins: keep the local row, its pending change goes up with the next push.
-              if (winner !== 'hub') continue;
             }
+            // node wins, or the hub's new row is gone again: keep the local row; its change goes up with the next push.
+            if (decision.action !== 'to-node') continue;
             // The hub's version is taken: the local pending change must not overwrite it later.
             ctx.state.dropPendingKey(table.name, key);
           }
@@ -404,6 +462,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (parkedPull.has(heldKey(table.name, key))) ctx.state.unpark('pull', table.name, key);
         }
       }
+      logLocalChanges(ctx.db, repointed);
       ctx.state.savePullState(holes.next, prev);
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
     })
@@ -427,6 +486,15 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
     ctx.log.warn(`hub sequence jumped by more than ${holes.dropped} numbers; gaps beyond the newest were not tracked`, {
       event: 'pull.holes-dropped',
     });
+  for (const d of deferred)
+    ctx.log.info(
+      `key collision on ${d.tbl} ${d.pk}: a different row was created on each side under this id; the next push keeps both`,
+      {
+        event: 'rekey.pending',
+        table: d.tbl,
+        pk: d.pk,
+      },
+    );
   if (holes.filled.length) ctx.log.debug(`${holes.filled.length} late hub commit(s) arrived`, { event: 'pull.holes-filled' });
 
   // 3. Tell the hub how far this node got (for log pruning); not part of the exactly-once path.

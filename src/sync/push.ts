@@ -1,48 +1,36 @@
 /**
- * Push: local changes (node → hub), one batch at a time.
+ * Push: local changes (node → hub), one batch at a time, in three steps.
  *
- * Exactly-once (DESIGN invariant 3): the batch and this node's push cursor are
- * written in one hub transaction; the cursor row is locked first, so two
- * syncers on one node cannot interleave. Local log entries are deleted only
- * after the hub committed; a crash in between re-sends entries the hub already
- * has, which the cursor check skips.
+ *  1. read   — the batch of the local change log, coalesced per row (changeset.ts), with the
+ *              current local images and the parents they need (parents.ts): one SQLite snapshot.
+ *  2. decide — under the hub rows' locks (READ COMMITTED, SELECT … FOR UPDATE), the hub's side of
+ *              each row is read and decide.ts says what moves: the row, a conflict (policy), a
+ *              key collision (re-key), or nothing.
+ *  3. apply  — the hub writes and this node's push cursor in one hub transaction (exactly-once,
+ *              docs/SYNC-CONTRACT.md invariant 3: the cursor row is locked first, so two syncers
+ *              cannot interleave); what the node must record (conflicts, parked changes, moved
+ *              keys) in one SQLite transaction run just before the hub commits. Local log entries
+ *              are deleted only after the hub committed; a crash in between re-sends entries the
+ *              hub already has, which the cursor check skips.
  *
- * State-based: for each changed key the *current* local row is sent (or a
- * delete when it is gone), so repeated changes to one row coalesce and
- * re-applying is harmless.
- *
- * Conflicts are detected under the hub rows' locks (READ COMMITTED, SELECT …
- * FOR UPDATE), so a concurrent change by another node cannot slip between the
- * check and the write.
+ * State-based: for each changed key the *current* local row is sent (or a delete when it is
+ * gone), so repeated changes to one row coalesce and re-applying is harmless.
  */
-import { decodeKey } from '../capture/keys.js';
 import { MYSQL_NOW_MS } from '../capture/mysql-capture.js';
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
-import { decideWinner } from './conflicts.js';
+import type { ChangeSet, KeyChange } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
 import { sameImage, toMysqlRow, toSqliteRow } from './convert.js';
+import { type Decision, decidePush } from './decide.js';
 import { isTransientMysql, rowErrorText } from './errors.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
-import { MysqlTableIO } from './mysql-io.js';
-import { referencedParents } from './parents.js';
+import { MysqlTableIO, PACKET_MARGIN } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
-import { SqliteTableIO } from './sqlite-io.js';
-
-interface LocalChange {
-  maxSeq: bigint;
-  lastAt: number;
-  firstAt: number;
-  /** From a parked entry being retried rather than from the log. */
-  retry: boolean;
-}
-
-interface TableBatch {
-  table: SyncTable;
-  changes: Map<string, LocalChange>;
-  images: Map<string, Row>;
-}
+import { type LocalBatch, readLocalBatch } from './push-read.js';
+import { type Collision, type Move, moveOnHub, moveOnNode, parentApart, repointImages } from './rekey.js';
+import { RekeyStore } from './rekey-store.js';
 
 export class PushRaceError extends Error {
   constructor() {
@@ -69,11 +57,7 @@ export function reconcilePushed(ctx: SyncContext, hubCursor: bigint): void {
   if (hubCursor < local) {
     ctx.log.warn(
       'the hub’s push cursor for this node is behind the local one (hub restored, or node id reused); run `dualdb compare`',
-      {
-        event: 'push.cursor-behind',
-        hub: hubCursor.toString(),
-        local: local.toString(),
-      },
+      { event: 'push.cursor-behind', hub: hubCursor.toString(), local: local.toString() },
     );
   }
   ctx.db.transaction(() => {
@@ -82,101 +66,31 @@ export function reconcilePushed(ctx: SyncContext, hubCursor: bigint): void {
   })();
 }
 
+type Park = { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: 'I' | 'U' | 'D' };
+type ConflictRow = Parameters<SyncContext['state']['recordConflict']>[0];
+
+/** What the hub transaction decided that the node must record before the hub commits. */
+interface NodeRecord {
+  conflicts: ConflictRow[];
+  toPark: Park[];
+  succeeded: { tbl: string; pk: string }[];
+  moves: Move[];
+  holds: Collision[];
+  /** Rows whose node version is gone again: the hub's (different) row is taken locally. */
+  takes: { table: SyncTable; key: string; hubRow: Row | null }[];
+}
+
 /** One push batch; returns what moved. Throws on hub unavailability (nothing applied, nothing lost). */
 export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   const result = emptyBatch('push');
   const hubCursor = await hubPushCursor(ctx);
   reconcilePushed(ctx, hubCursor);
-  const batchSize = ctx.config.sync.batchSize;
-  const held = ctx.state.heldKeys();
+  const batch = readLocalBatch(ctx, hubCursor);
+  result.changes = batch.entries;
+  result.more = batch.more;
+  if (batch.entries === 0 && batch.changes.size === 0 && batch.toPark.length === 0) return result;
 
-  // 1. Read the batch and the current local images in one SQLite snapshot.
-  const unsyncable = new Map<string, string>([...ctx.plan.skipped, ...ctx.plan.paused].map((i) => [i.table, i.reason]));
-  const toPark: { tbl: string; pk: string | null; error: string; waiting?: boolean }[] = [];
-  let batchMax = hubCursor;
-  const batches = new Map<string, TableBatch>();
-  ctx.db.transaction(() => {
-    const entries = ctx.db
-      .prepare('SELECT seq, tbl, pk, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?')
-      .all(hubCursor, batchSize) as { seq: bigint; tbl: string; pk: string | null; at: number }[];
-    result.changes = entries.length;
-    result.more = entries.length === batchSize;
-    const add = (tbl: string, pk: string, seq: bigint, at: number, retry: boolean) => {
-      const table = ctx.plan.byName.get(tbl);
-      if (!table) return false;
-      let b = batches.get(tbl);
-      if (!b) {
-        b = { table, changes: new Map(), images: new Map() };
-        batches.set(tbl, b);
-      }
-      const prev = b.changes.get(pk);
-      b.changes.set(pk, {
-        maxSeq: prev && prev.maxSeq > seq ? prev.maxSeq : seq,
-        lastAt: Math.max(prev?.lastAt ?? 0, at),
-        firstAt: Math.min(prev?.firstAt ?? Number.POSITIVE_INFINITY, at),
-        retry: retry && (prev?.retry ?? true),
-      });
-      return true;
-    };
-    for (const e of entries) {
-      batchMax = e.seq;
-      if (e.pk === null) {
-        toPark.push({ tbl: e.tbl, pk: null, error: 'the row’s primary key is NULL; MySQL cannot store it' });
-        continue;
-      }
-      const bad = keyProblem(ctx.plan.byName.get(e.tbl), e.pk);
-      if (bad) {
-        toPark.push({ tbl: e.tbl, pk: e.pk, error: bad });
-        continue;
-      }
-      if (!add(e.tbl, e.pk, e.seq, Number(e.at), false)) {
-        toPark.push({
-          tbl: e.tbl,
-          pk: e.pk,
-          error: `table not synced: ${unsyncable.get(e.tbl) ?? 'not in the sync plan (run `dualdb init`)'}`,
-          waiting: true,
-        });
-      }
-    }
-    // Parked changes whose retry is due ride along with this batch.
-    for (const p of ctx.state.dueParked('push')) {
-      const table = ctx.plan.byName.get(p.tbl);
-      if (p.pk !== null && table && !keyProblem(table, p.pk)) add(p.tbl, p.pk, 0n, Date.now(), true);
-    }
-    for (const b of batches.values()) {
-      b.images = new SqliteTableIO(ctx.db, b.table).fetch([...b.changes.keys()]);
-    }
-    // Parents referenced by these images whose own changes come later ride along (parents.ts).
-    const work = [...batches.values()].map((b) => ({ table: b.table, rows: [...b.images.values()] }));
-    for (let w = work.pop(); w; w = work.pop()) {
-      for (const [name, keys] of referencedParents(w.table, w.rows)) {
-        const parent = ctx.plan.byName.get(name);
-        const known = batches.get(name)?.changes;
-        const missing = [...keys].filter((k) => !known?.has(k));
-        if (!parent || missing.length === 0) continue;
-        const later = ctx.state.changesAfter(name, missing, batchMax);
-        if (later.size === 0) continue;
-        const images = new SqliteTableIO(ctx.db, parent).fetch([...later.keys()]);
-        const admitted: Row[] = [];
-        for (const [pk, c] of later) {
-          const image = images.get(pk);
-          if (!image || !add(name, pk, c.seq, c.at, false)) continue;
-          batches.get(name)?.images.set(pk, image);
-          admitted.push(image);
-        }
-        if (admitted.length) work.push({ table: parent, rows: admitted });
-      }
-    }
-  })();
-  if (result.changes === 0 && batches.size === 0 && toPark.length === 0) return result;
-
-  const pull = ctx.state.pullState();
-  const holes = [...pull.holes.keys()];
-  const conflicts: Parameters<typeof ctx.state.recordConflict>[0][] = [];
-  const succeeded: { tbl: string; pk: string }[] = [];
-  const ordered = [...batches.values()].sort((a, b) => a.table.rank - b.table.rank);
-
-  // 2. Apply on the hub with the cursor in the same transaction.
+  const rec: NodeRecord = { conflicts: [], toPark: [...batch.toPark], succeeded: [], moves: [], holds: [], takes: [] };
   let raced = false;
   await ctx.hub.withConnection(async (conn) => {
     await conn.query('SET @dualdb_origin = ?', [ctx.nodeId]);
@@ -191,114 +105,14 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
         raced = true;
         return;
       }
-
-      const upserts = new Map<string, { io: MysqlTableIO; rows: { key: string; row: Row; exists: boolean }[] }>();
-      const deletes = new Map<string, { io: MysqlTableIO; keys: string[] }>();
-      for (const b of ordered) {
-        const io = new MysqlTableIO(b.table);
-        const m = moved(result, b.table.name);
-        const keys = [...b.changes.keys()].filter((k) => {
-          if (held.has(heldKey(b.table.name, k))) return false;
-          return true;
-        });
-        if (keys.length === 0) continue;
-        // Lock the hub rows, then look for hub changes this node has not pulled yet.
-        const hubRows = await io.fetch(conn, keys, { forUpdate: true });
-        const unseen = await unseenHubChanges(conn, ctx, b.table.name, keys, pull.upto, holes);
-        const rowsOut: { key: string; row: Row; exists: boolean }[] = [];
-        const deleteKeys: string[] = [];
-        for (const key of keys) {
-          const change = b.changes.get(key);
-          if (!change) continue;
-          const local = b.images.get(key) ?? null;
-          const hubSide = unseen.get(key);
-          if (hubSide) {
-            const hubRow = hubRows.get(key) ?? null;
-            const same = sameImage(b.table, local, hubRow);
-            if (!same) {
-              const winner = decideWinner(ctx.config.sync.conflictPolicy, change.lastAt, hubSide.at - ctx.hubClockOffsetMs);
-              conflicts.push({
-                tbl: b.table.name,
-                pk: key,
-                detectedIn: 'push',
-                policy: ctx.config.sync.conflictPolicy,
-                winner: winner === 'hold' ? null : winner,
-                status: winner === 'hold' ? 'open' : 'resolved',
-                nodeImage: encodeImage(local),
-                hubImage: encodeImage(hubRow ? toSqliteRow(b.table, hubRow) : null),
-                nodeAt: change.lastAt,
-                hubAt: hubSide.at - ctx.hubClockOffsetMs,
-                nodeSeq: change.maxSeq,
-                hubSeq: hubSide.seq,
-              });
-              m.conflicts++;
-              result.conflicts++;
-              if (winner !== 'node') {
-                // hub wins: its version arrives with the next pull; hold: nobody writes until resolved.
-                succeeded.push({ tbl: b.table.name, pk: key });
-                continue;
-              }
-            }
-          }
-          if (local) {
-            try {
-              rowsOut.push({ key, row: toMysqlRow(b.table, local), exists: hubRows.has(key) });
-            } catch (e) {
-              toPark.push({ tbl: b.table.name, pk: key, error: rowErrorText(e) });
-              m.parked++;
-            }
-          } else {
-            deleteKeys.push(key);
-          }
-          result.lagsMs.push(Date.now() - change.firstAt);
-        }
-        upserts.set(b.table.name, { io, rows: rowsOut });
-        deletes.set(b.table.name, { io, keys: deleteKeys });
-      }
-      // Parents first for writes, children first for deletes (DESIGN invariant 7).
-      const written: { b: TableBatch; io: MysqlTableIO; keys: string[] }[] = [];
-      for (const b of ordered) {
-        const u = upserts.get(b.table.name);
-        if (!u || u.rows.length === 0) continue;
-        const failed = await applyIsolated(conn, u.rows, async (rows) => {
-          // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
-          // that a clash on another unique key fails and is parked instead of overwriting that row.
-          for (const st of u.io.writeStatements(rows)) await conn.query(st.sql);
-        });
-        recordOutcome(
-          result,
-          b.table.name,
-          u.rows.map((r) => r.key),
-          failed,
-          'upserts',
-          toPark,
-          succeeded,
-        );
-        written.push({ b, io: u.io, keys: u.rows.filter((r) => !failed.has(r.key)).map((r) => r.key) });
-      }
-      for (const b of [...ordered].reverse()) {
-        const d = deletes.get(b.table.name);
-        if (!d || d.keys.length === 0) continue;
-        const failed = await applyIsolated(
-          conn,
-          d.keys.map((key) => ({ key })),
-          async (items) => {
-            await conn.query(d.io.deleteStatement(items.map((i) => i.key)));
-          },
-        );
-        recordOutcome(result, b.table.name, d.keys, failed, 'deletes', toPark, succeeded);
-      }
-      for (const w of written) await logHubRewrites(conn, w.b, w.io, w.keys);
-      await conn.query('UPDATE _dualdb_nodes SET push_cursor = ?, last_seen = NOW(6) WHERE node_id = ?', [batchMax, ctx.nodeId]);
-      // Conflicts and parked changes are recorded locally before the hub commits: if the
-      // commit fails, the batch is simply sent again (recording is idempotent).
-      ctx.db.transaction(() => {
-        for (const c of conflicts) ctx.state.recordConflict(c);
-        for (const p of toPark) ctx.state.park('push', p.tbl, p.pk, p.error, { waiting: p.waiting ?? false });
-        // Only keys that are parked (one lookup, not a statement per row of the batch).
-        const parked = new Set(ctx.state.parked('push').map((p) => heldKey(p.tbl, p.pk ?? '')));
-        for (const s of succeeded) if (parked.has(heldKey(s.tbl, s.pk))) ctx.state.unpark('push', s.tbl, s.pk);
-      })();
+      await applyOnHub(conn, ctx, batch, rec, result);
+      await conn.query('UPDATE _dualdb_nodes SET push_cursor = ?, last_seen = NOW(6) WHERE node_id = ?', [
+        batch.upto,
+        ctx.nodeId,
+      ]);
+      // The node's records go first: if the hub commit then fails, the batch is simply sent again
+      // (recording is idempotent, and a moved row is logged under its new key).
+      result.rekeys = recordOnNode(ctx, rec);
       await conn.commit();
     } catch (e) {
       await conn.rollback().catch(() => {});
@@ -306,31 +120,249 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
     }
   });
   if (raced) throw new PushRaceError();
-  result.parked = toPark.length;
+  result.parked = rec.toPark.length;
 
-  // 3. The hub has the batch: forget it locally.
+  // The hub has the batch: forget it locally.
   ctx.db.transaction(() => {
-    ctx.state.setPushedUpto(batchMax);
-    ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(batchMax);
+    ctx.state.setPushedUpto(batch.upto);
+    ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(batch.upto);
   })();
-  for (const p of toPark)
+  report(ctx, rec);
+  return result;
+}
+
+/** Step 2 and the hub half of step 3, inside the hub transaction. */
+async function applyOnHub(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  batch: LocalBatch,
+  rec: NodeRecord,
+  result: BatchResult,
+): Promise<void> {
+  const pull = ctx.state.pullState();
+  const holes = [...pull.holes.keys()];
+  const held = ctx.state.heldKeys();
+  const rekeys = new RekeyStore(ctx.db);
+  const heldApart = new Set(rekeys.heldKeys().map((h) => heldKey(h.tbl, h.pk)));
+  const policy = ctx.config.sync.conflictPolicy;
+  const collisions = ctx.config.sync.keyCollisions;
+  const maxBytes = ctx.hubMaxPacket - PACKET_MARGIN;
+  const ordered = batch.tables().sort((a, b) => a.rank - b.rank);
+  const deletes: { table: SyncTable; io: MysqlTableIO; keys: string[] }[] = [];
+  const written: { table: SyncTable; io: MysqlTableIO; keys: string[] }[] = [];
+
+  for (const table of ordered) {
+    const io = new MysqlTableIO(table, maxBytes);
+    const m = moved(result, table.name);
+    const images = batch.images.get(table.name) ?? new Map<string, Row>();
+    const keys = batch.changes.keys(table.name).filter((k) => !held.has(heldKey(table.name, k)));
+    if (keys.length === 0) continue;
+    // Children of a row held apart (manual re-key) wait for it: sent now they would attach to the hub's row.
+    const waiting = keys.filter((k) => {
+      const image = images.get(k);
+      return image !== undefined && parentApart(table, image, heldApart) !== undefined;
+    });
+    for (const k of waiting) {
+      rec.toPark.push({
+        tbl: table.name,
+        pk: k,
+        error: 'waits for its parent row, held apart by a key collision (`dualdb rekeys`)',
+        waiting: true,
+        firstOp: batch.changes.get(table.name, k)?.firstOp,
+      });
+      m.parked++;
+    }
+    const live = keys.filter((k) => !waiting.includes(k));
+    const hubRows = await io.fetch(conn, live, { forUpdate: true });
+    const unseen = await unseenHubChanges(conn, ctx, table.name, live, pull.upto, holes);
+    const open = table.keyKind === 'generated' ? rekeys.open(table.name, live) : new Map();
+
+    const rowsOut: { key: string; row: Row; exists: boolean }[] = [];
+    const deleteKeys: string[] = [];
+    const collided: Collision[] = [];
+    for (const key of live) {
+      const change = batch.changes.get(table.name, key) as KeyChange;
+      const local = images.get(key) ?? null;
+      const hubRow = hubRows.get(key) ?? null;
+      const hubAsSqlite = hubRow ? toSqliteRow(table, hubRow) : null;
+      // A collision a pull saw and left for this push counts as an unseen hub insert.
+      const hubSide =
+        unseen.get(key) ?? (open.has(key) ? { seq: open.get(key)?.hubSeq ?? 0n, at: 0, firstOp: 'I' as const } : undefined);
+      const decision: Decision = decidePush(
+        {
+          keyKind: table.keyKind,
+          node: { firstOp: change.firstOp, at: change.lastAt },
+          nodeHasRow: local !== null,
+          hub: hubSide ? { firstOp: hubSide.firstOp, at: hubSide.at - ctx.hubClockOffsetMs } : undefined,
+          hubHasRow: hubRow !== null,
+          same: sameImage(table, local, hubAsSqlite),
+        },
+        policy,
+        collisions,
+      );
+      if (open.has(key) && decision.action !== 'rekey') rekeys.close(table.name, key);
+      if ('conflict' in decision && decision.conflict) {
+        rec.conflicts.push({
+          tbl: table.name,
+          pk: key,
+          detectedIn: 'push',
+          policy,
+          winner: decision.conflict === 'hold' ? null : decision.conflict,
+          status: decision.conflict === 'hold' ? 'open' : 'resolved',
+          nodeImage: encodeImage(local),
+          hubImage: encodeImage(hubAsSqlite),
+          nodeAt: change.lastAt,
+          hubAt: (hubSide?.at ?? 0) - ctx.hubClockOffsetMs,
+          nodeSeq: change.maxSeq,
+          hubSeq: hubSide?.seq ?? 0n,
+        });
+        m.conflicts++;
+        result.conflicts++;
+      }
+      switch (decision.action) {
+        case 'none':
+          rec.succeeded.push({ tbl: table.name, pk: key });
+          continue;
+        case 'to-node':
+          rec.takes.push({ table, key, hubRow });
+          rec.succeeded.push({ tbl: table.name, pk: key });
+          continue;
+        case 'rekey': {
+          const c: Collision = {
+            table,
+            oldKey: key,
+            nodeRow: local as Row,
+            hubRow: hubRow as Row,
+            hubSeq: hubSide?.seq ?? null,
+            detectedIn: 'push',
+            mode: collisions,
+          };
+          if (decision.resolve === 'hold') rec.holds.push(c);
+          else collided.push(c);
+          rec.succeeded.push({ tbl: table.name, pk: key });
+          continue;
+        }
+        case 'defer':
+        case 'to-hub':
+          break;
+      }
+      if (!local) {
+        deleteKeys.push(key);
+      } else {
+        const parked = rowProblem(io, table, key, local);
+        if (parked) {
+          rec.toPark.push({ tbl: table.name, pk: key, error: parked });
+          m.parked++;
+          continue;
+        }
+        try {
+          rowsOut.push({ key, row: toMysqlRow(table, local), exists: hubRow !== null });
+        } catch (e) {
+          rec.toPark.push({ tbl: table.name, pk: key, error: rowErrorText(e) });
+          m.parked++;
+          continue;
+        }
+      }
+      result.lagsMs.push(Date.now() - change.firstAt);
+    }
+
+    // Collisions first: a moved row's children later in this batch must point at its new key.
+    for (const c of collided) {
+      const move = await moveOnHub(conn, ctx, c, c.mode === 'rekey-hub' ? 'rekey-hub' : 'rekey-node');
+      rec.moves.push(move);
+      m.upserts++;
+      result.applied++;
+      repointImages(ctx.plan, [move], (name) => batch.images.get(name)?.values() ?? []);
+    }
+    if (rowsOut.length) {
+      const failed = await applyIsolated(conn, rowsOut, async (rows) => {
+        // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
+        // that a clash on another unique key fails and is parked instead of overwriting that row.
+        for (const st of io.writeStatements(rows)) await conn.query(st.sql);
+      });
+      recordOutcome(
+        result,
+        table.name,
+        rowsOut.map((r) => r.key),
+        failed,
+        'upserts',
+        rec,
+      );
+      written.push({ table, io, keys: rowsOut.filter((r) => !failed.has(r.key)).map((r) => r.key) });
+    }
+    deletes.push({ table, io, keys: deleteKeys });
+  }
+  // Parents first for writes (above), children first for deletes (docs/SYNC-CONTRACT.md invariant 7).
+  for (const d of deletes.reverse()) {
+    if (d.keys.length === 0) continue;
+    const failed = await applyIsolated(
+      conn,
+      d.keys.map((key) => ({ key })),
+      async (items) => {
+        await conn.query(d.io.deleteStatement(items.map((i) => i.key)));
+      },
+    );
+    recordOutcome(result, d.table.name, d.keys, failed, 'deletes', rec);
+  }
+  for (const w of written) await logHubRewrites(conn, w.table, w.io, w.keys, batch.images.get(w.table.name));
+}
+
+/** Why a row cannot be sent as it is (too large for one statement), if so. */
+function rowProblem(io: MysqlTableIO, table: SyncTable, key: string, local: Row): string | undefined {
+  let bytes: number;
+  try {
+    bytes = io.rowBytes(toMysqlRow(table, local));
+  } catch {
+    return undefined; // the conversion error is reported where the row is converted
+  }
+  if (bytes <= io.rowLimit) return undefined;
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+  const keyText = table.key.length === 1 ? `${table.key[0]?.name}=${key}` : `(${table.key.map((k) => k.name).join(', ')})=${key}`;
+  return `row ${keyText} of table ${table.name} is ${mb(bytes)}; the hub accepts ${mb(io.rowLimit)} per statement: raise max_allowed_packet on the hub, or exclude the column`;
+}
+
+/** The node's half of step 3: one SQLite transaction, run before the hub commits. */
+function recordOnNode(ctx: SyncContext, rec: NodeRecord) {
+  const rekeys = new RekeyStore(ctx.db);
+  ctx.db.transaction(() => {
+    for (const c of rec.conflicts) ctx.state.recordConflict(c);
+    for (const p of rec.toPark)
+      ctx.state.park('push', p.tbl, p.pk, p.error, { waiting: p.waiting ?? false, ...(p.firstOp ? { firstOp: p.firstOp } : {}) });
+    // Only keys that are parked (one lookup, not a statement per row of the batch).
+    const parked = new Set(ctx.state.parked('push').map((p) => heldKey(p.tbl, p.pk ?? '')));
+    for (const s of rec.succeeded) if (parked.has(heldKey(s.tbl, s.pk))) ctx.state.unpark('push', s.tbl, s.pk);
+    for (const h of rec.holds) {
+      rekeys.hold({
+        tbl: h.table.name,
+        oldKey: h.oldKey,
+        detectedIn: 'push',
+        nodeImage: encodeImage(h.nodeRow),
+        hubImage: encodeImage(toSqliteRow(h.table, h.hubRow)),
+        hubSeq: h.hubSeq,
+      });
+    }
+  })();
+  return moveOnNode(ctx, rec.moves, rec.takes);
+}
+
+function report(ctx: SyncContext, rec: NodeRecord): void {
+  for (const p of rec.toPark)
     ctx.log.warn(`parked a change to ${p.tbl} ${p.pk ?? '(null key)'}: ${p.error}`, {
       event: 'push.parked',
       table: p.tbl,
       pk: p.pk,
     });
-  for (const c of conflicts) {
+  for (const c of rec.conflicts) {
     ctx.log.warn(
       `conflict on ${c.tbl} ${c.pk}: ${c.status === 'open' ? 'held for manual resolution' : `${c.winner} wins (${c.policy})`}`,
-      {
-        event: 'conflict',
-        table: c.tbl,
-        pk: c.pk,
-        direction: 'push',
-      },
+      { event: 'conflict', table: c.tbl, pk: c.pk, direction: 'push' },
     );
   }
-  return result;
+  for (const h of rec.holds)
+    ctx.log.warn(
+      `key collision on ${h.table.name} ${h.oldKey}: two different rows were created under this id; both are kept apart until \`dualdb rekeys resolve\``,
+      { event: 'rekey.held', table: h.table.name, pk: h.oldKey },
+    );
 }
 
 /**
@@ -339,12 +371,18 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
  * central change-log entry (no origin), so this node pulls the hub's version back instead
  * of skipping the change as its own echo — otherwise the two sides would silently differ.
  */
-async function logHubRewrites(conn: PoolConnection, b: TableBatch, io: MysqlTableIO, keys: string[]): Promise<void> {
+async function logHubRewrites(
+  conn: PoolConnection,
+  table: SyncTable,
+  io: MysqlTableIO,
+  keys: string[],
+  images: Map<string, Row> | undefined,
+): Promise<void> {
   if (keys.length === 0) return;
   const stored = await io.fetch(conn, keys);
-  const rewritten = keys.filter((k) => !sameImage(b.table, b.images.get(k) ?? null, stored.get(k) ?? null));
+  const rewritten = keys.filter((k) => !sameImage(table, images?.get(k) ?? null, stored.get(k) ?? null));
   for (let i = 0; i < rewritten.length; i += 500) {
-    const rows = rewritten.slice(i, i + 500).map((pk) => [b.table.name, pk]);
+    const rows = rewritten.slice(i, i + 500).map((pk) => [table.name, pk]);
     await conn.query(
       `INSERT INTO _dualdb_changes (tbl, pk, op, origin, at) VALUES ${rows.map(() => `(?, ?, 'U', NULL, ${MYSQL_NOW_MS})`).join(', ')}`,
       rows.flat(),
@@ -352,22 +390,7 @@ async function logHubRewrites(conn: PoolConnection, b: TableBatch, io: MysqlTabl
   }
 }
 
-/**
- * Why a logged key text cannot be turned back into key values, if it cannot. SQLite's
- * length() stops at a NUL character, so the triggers mis-measure a composite key part
- * that contains one: such a change is parked rather than failing every batch.
- */
-function keyProblem(table: SyncTable | undefined, pk: string): string | undefined {
-  if (!table) return undefined;
-  try {
-    decodeKey(pk, table.key.length);
-    return undefined;
-  } catch (e) {
-    return `the key logged for this row cannot be read back (${(e as Error).message}); composite key parts containing a NUL character cannot be synced`;
-  }
-}
-
-/** Hub changes to these keys that this node has not pulled yet (not its own): key → latest seq and hub time. */
+/** Hub changes to these keys that this node has not pulled yet (not its own): key → first op, latest seq and hub time. */
 async function unseenHubChanges(
   conn: PoolConnection,
   ctx: SyncContext,
@@ -375,21 +398,23 @@ async function unseenHubChanges(
   keys: string[],
   upto: bigint,
   holes: bigint[],
-): Promise<Map<string, { seq: bigint; at: number }>> {
-  const out = new Map<string, { seq: bigint; at: number }>();
+): Promise<Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D' }>> {
+  const out = new Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D' }>();
   for (let i = 0; i < keys.length; i += 500) {
     const chunk = keys.slice(i, i + 500);
     const holeClause = holes.length ? ' OR seq IN (?)' : '';
     const params: unknown[] = [table, chunk, ctx.nodeId, upto];
     if (holes.length) params.push(holes);
     const [rows] = await conn.query(
-      `SELECT pk, MAX(seq) AS seq, MAX(at) AS at FROM _dualdb_changes
+      `SELECT pk, seq, op, at FROM _dualdb_changes
         WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ?) AND (seq > ?${holeClause})
-        GROUP BY pk`,
+        ORDER BY seq`,
       params,
     );
-    for (const r of rows as { pk: string; seq: string | number; at: number }[])
-      out.set(r.pk, { seq: BigInt(r.seq), at: Number(r.at) });
+    for (const r of rows as { pk: string; seq: string | number; op: 'I' | 'U' | 'D'; at: number }[]) {
+      const prev = out.get(r.pk);
+      out.set(r.pk, { seq: BigInt(r.seq), at: Math.max(prev?.at ?? 0, Number(r.at)), firstOp: prev?.firstOp ?? r.op });
+    }
   }
   return out;
 }
@@ -434,19 +459,20 @@ function recordOutcome(
   keys: string[],
   failed: Map<string, string>,
   kind: 'upserts' | 'deletes',
-  toPark: { tbl: string; pk: string | null; error: string }[],
-  succeeded: { tbl: string; pk: string }[],
+  rec: NodeRecord,
 ): void {
   const m = moved(result, table);
   for (const key of keys) {
     const error = failed.get(key);
     if (error) {
-      toPark.push({ tbl: table, pk: key, error });
+      rec.toPark.push({ tbl: table, pk: key, error });
       m.parked++;
     } else {
       m[kind]++;
       result.applied++;
-      succeeded.push({ tbl: table, pk: key });
+      rec.succeeded.push({ tbl: table, pk: key });
     }
   }
 }
+
+export type { ChangeSet };

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { capturedMysqlTables } from '../capture/mysql-capture.js';
-import { capturedSqliteTables } from '../capture/sqlite-capture.js';
+import { capturedSqliteTables, REKEYS_DDL } from '../capture/sqlite-capture.js';
 import type { Config } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
@@ -23,6 +23,8 @@ import { RollingMetrics } from './metrics.js';
 import { buildSyncPlan, type SyncPlan } from './plan.js';
 import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
 import { PushRaceError, pushBatch } from './push.js';
+import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
+import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 
 export interface CycleReport {
   push: BatchResult;
@@ -56,6 +58,7 @@ function mergeInto(total: BatchResult, b: BatchResult): void {
   total.conflicts += b.conflicts;
   total.parked += b.parked;
   total.lagsMs.push(...b.lagsMs);
+  total.rekeys.push(...b.rekeys);
   total.more = b.more;
   for (const [t, m] of b.perTable) {
     const into: TableMoved = total.perTable.get(t) ?? { upserts: 0, deletes: 0, conflicts: 0, parked: 0 };
@@ -67,8 +70,9 @@ function mergeInto(total: BatchResult, b: BatchResult): void {
   }
 }
 
-export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
+export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEvent] }> {
   readonly state: LocalState;
+  readonly rekeys: RekeyStore;
   readonly nodeId: string;
   readonly log: SyncLog;
   readonly metrics = new RollingMetrics();
@@ -82,6 +86,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
   private hubClockOffsetMs = 0;
   private canSeeTransactions: boolean | undefined;
   private clusteredHub = false;
+  private hubMaxPacket = 4 * 1024 * 1024;
   private lastHeartbeat = 0;
   private busy: Promise<unknown> = Promise.resolve();
   lastPushAt: Date | undefined;
@@ -101,6 +106,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
       throw new CaptureMissingError(config.sqlitePath);
     }
     this.state = new LocalState(db);
+    ensureRekeyTable(db, [REKEYS_DDL]);
+    this.rekeys = new RekeyStore(db);
     this.nodeId = this.state.nodeId(config.nodeId);
   }
 
@@ -150,6 +157,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
         "SELECT COUNT(*) AS n FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('PROCESS', 'SUPER')",
       );
       this.canSeeTransactions = Number(priv[0]?.n ?? 0) > 0;
+      const [packet] = await hub.query<{ p: string | number }>('SELECT @@max_allowed_packet AS p');
+      this.hubMaxPacket = Number(packet?.p ?? this.hubMaxPacket);
       const meta = await hub.query(
         "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_dualdb_changes'",
       );
@@ -224,7 +233,13 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
       },
       canSeeTransactions: this.canSeeTransactions ?? false,
       clusteredHub: this.clusteredHub,
+      hubMaxPacket: this.hubMaxPacket,
     };
+  }
+
+  /** Runs `fn` with a sync context, serialised with push and pull (manual resolutions). */
+  withContext<T>(fn: (ctx: SyncContext) => Promise<T>): Promise<T> {
+    return this.exclusive(async () => fn(await this.context()));
   }
 
   /** Bumps this node's heartbeat row (captured like data, so it measures the real path). */
@@ -241,12 +256,20 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
 
   private async runBatches(direction: 'push' | 'pull', maxBatches: number): Promise<BatchResult> {
     const total = emptyBatch(direction);
+    let bumps = 0;
     for (let i = 0; i < maxBatches; i++) {
       const ctx = await this.context();
       let b: BatchResult;
       try {
         b = direction === 'push' ? await pushBatch(ctx) : await pullBatch(ctx);
       } catch (e) {
+        if (e instanceof SequenceBehindError && bumps < 3) {
+          // The hub's sequence handed out a key this node holds: move it past, then the same batch again.
+          bumps++;
+          await bumpHubSequence(ctx, e);
+          i--;
+          continue;
+        }
         if (e instanceof PushRaceError || e instanceof PullRaceError) {
           this.log.warn(e.message, { event: 'push.race' });
           break;
@@ -256,6 +279,13 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
         throw e;
       }
       mergeInto(total, b);
+      for (const r of b.rekeys) {
+        this.log.warn(
+          `key collision on ${r.table} ${r.oldKey}: two different rows were created under this id; the ${r.moved}'s row moved to ${r.newKey} (re-key #${r.id})`,
+          { event: 'rekey', table: r.table, old_key: r.oldKey, new_key: r.newKey, moved: r.moved },
+        );
+        this.emit('rekey', r);
+      }
       this.metrics.recordLags(direction, b.lagsMs);
       this.metrics.recordRows(b.applied);
       if (!b.more) break;

@@ -1,0 +1,61 @@
+/**
+ * A change set: log entries of one direction coalesced per row (docs/SYNC-CONTRACT.md
+ * invariants 3 and 7). Both sides log (table, key, op) per write; a batch sends each changed
+ * row's *current* image once, so what matters per key is the latest position (for cursors and
+ * lag), the times (for newest-wins), and the first operation since the other side last saw the
+ * row — an insert there means the row was created on this side (a collision candidate, 13).
+ */
+export type Op = 'I' | 'U' | 'D';
+
+export interface KeyChange {
+  maxSeq: bigint;
+  firstAt: number;
+  lastAt: number;
+  /** The first logged operation in this change set (a parked retry: the one it was parked with). */
+  firstOp: Op;
+  /** A delete is among the coalesced changes (the row was deleted, and maybe created again). */
+  deleted: boolean;
+  /** Only from a parked entry being retried, not from the log. */
+  retry: boolean;
+}
+
+export class ChangeSet {
+  readonly byTable = new Map<string, Map<string, KeyChange>>();
+
+  /** Entries must be added in log order. */
+  add(tbl: string, pk: string, seq: bigint, at: number, op: Op, retry = false): void {
+    let m = this.byTable.get(tbl);
+    if (!m) {
+      m = new Map();
+      this.byTable.set(tbl, m);
+    }
+    const p = m.get(pk);
+    if (!p) {
+      m.set(pk, { maxSeq: seq, firstAt: at, lastAt: at, firstOp: op, deleted: op === 'D', retry });
+      return;
+    }
+    if (seq > p.maxSeq) p.maxSeq = seq;
+    p.firstAt = Math.min(p.firstAt, at);
+    p.lastAt = Math.max(p.lastAt, at);
+    p.deleted ||= op === 'D';
+    p.retry &&= retry;
+  }
+
+  keys(tbl: string): string[] {
+    return [...(this.byTable.get(tbl)?.keys() ?? [])];
+  }
+
+  get(tbl: string, pk: string): KeyChange | undefined {
+    return this.byTable.get(tbl)?.get(pk);
+  }
+
+  has(tbl: string, pk: string): boolean {
+    return this.byTable.get(tbl)?.has(pk) ?? false;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const m of this.byTable.values()) n += m.size;
+    return n;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The decision for one changed row, with no database in sight: given what each side holds and
+ * what each side changed that the other has not seen, what moves (docs/SYNC-CONTRACT.md
+ * invariants 6 and 13). Push and pull read the facts, call these, and apply the result.
+ *
+ *  - A row changed on one side only moves to the other.
+ *  - Changed on both sides: a conflict, settled by CONFLICT_POLICY (the loser is kept).
+ *  - Created on both sides (the first unseen operation is an insert on each) under a generated
+ *    key: two different rows that happen to share an id — a collision, not a conflict. Both
+ *    rows are kept: one moves to a new key (SYNC_KEY_COLLISIONS). If one of them is already
+ *    gone again, nothing clashes: the other simply stays (and is never deleted by the first's
+ *    delete). Under a natural key two creations are the same entity: a conflict.
+ */
+import type { ConflictPolicy, KeyCollisionMode } from '../config/schema.js';
+import type { Op } from './changeset.js';
+import { decideWinner, type Winner } from './conflicts.js';
+import type { KeyKind } from './plan.js';
+
+/** A change one side made that the other side has not seen yet. */
+export interface UnseenChange {
+  firstOp: Op;
+  /** Time of the latest such change, on the local clock (ms). */
+  at: number;
+}
+
+export interface RowFacts {
+  keyKind: KeyKind;
+  /** The node's unpushed change to this row, if any. */
+  node?: UnseenChange;
+  nodeHasRow: boolean;
+  /** The hub's change (by another origin) that this node has not pulled, if any. */
+  hub?: UnseenChange;
+  hubHasRow: boolean;
+  /** Both current images are the same datum (or both absent). */
+  same: boolean;
+}
+
+export type Decision =
+  /** The node's version goes to the hub (push) — also the outcome of a conflict the node wins. */
+  | { action: 'to-hub'; conflict?: Winner }
+  /** The hub's version goes to the node (pull, or a collision whose node row is gone). */
+  | { action: 'to-node'; conflict?: Winner }
+  /** Nothing moves now (a conflict the other side wins or held, or a collision's gone row). */
+  | { action: 'none'; conflict?: Winner }
+  /** Two rows under one generated key: one of them moves (or both are held apart). */
+  | { action: 'rekey'; resolve: 'rekey-node' | 'rekey-hub' | 'hold' }
+  /** Pull only: a collision for the next push to resolve (it allocates keys on the hub). */
+  | { action: 'defer' };
+
+export function isCollision(f: RowFacts): boolean {
+  return f.keyKind === 'generated' && f.node?.firstOp === 'I' && f.hub?.firstOp === 'I';
+}
+
+const RESOLVE: Record<KeyCollisionMode, 'rekey-node' | 'rekey-hub' | 'hold'> = {
+  'rekey-node': 'rekey-node',
+  'rekey-hub': 'rekey-hub',
+  manual: 'hold',
+};
+
+/** A row with an unpushed node change, as push sees it. */
+export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyCollisionMode): Decision {
+  if (!f.hub || f.same) return { action: 'to-hub' };
+  if (isCollision(f)) {
+    // The node's new row is gone again: it must not delete the hub's different row.
+    if (!f.nodeHasRow) return { action: 'to-node' };
+    // The hub's new row is gone again: nothing clashes, the node's row goes up under its key.
+    if (!f.hubHasRow) return { action: 'to-hub' };
+    return { action: 'rekey', resolve: RESOLVE[collisions] };
+  }
+  const winner = decideWinner(policy, f.node?.at ?? 0, f.hub.at);
+  return winner === 'node' ? { action: 'to-hub', conflict: winner } : { action: 'none', conflict: winner };
+}
+
+/** A row with an unpulled hub change, as pull sees it. */
+export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
+  if (!f.node || f.same) return { action: 'to-node' };
+  if (isCollision(f)) {
+    if (!f.nodeHasRow) return { action: 'to-node' };
+    if (!f.hubHasRow) return { action: 'none' };
+    return { action: 'defer' };
+  }
+  const winner = decideWinner(policy, f.node.at, f.hub?.at ?? 0);
+  return winner === 'hub' ? { action: 'to-node', conflict: winner } : { action: 'none', conflict: winner };
+}

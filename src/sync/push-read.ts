@@ -1,0 +1,126 @@
+/**
+ * Step 1 of a push: the batch of the local change log, coalesced per row, with the current
+ * local images and the parents they reference (parents.ts), read in one SQLite snapshot.
+ */
+import { decodeKey } from '../capture/keys.js';
+import type { Row } from '../engines/codec.js';
+import { ChangeSet, type Op } from './changeset.js';
+import type { SyncContext } from './context.js';
+import { referencedParents } from './parents.js';
+import type { SyncTable } from './plan.js';
+import { SqliteTableIO } from './sqlite-io.js';
+
+export interface LocalBatch {
+  /** Log entries consumed (before coalescing). */
+  entries: number;
+  /** The batch was full: more may be waiting. */
+  more: boolean;
+  /** The highest seq in the batch: the new push cursor once the hub has it. */
+  upto: bigint;
+  changes: ChangeSet;
+  images: Map<string, Map<string, Row>>;
+  /** Entries that cannot be sent as they are (parked with the reason). */
+  toPark: { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: Op }[];
+  tables(): SyncTable[];
+}
+
+export function readLocalBatch(ctx: SyncContext, cursor: bigint): LocalBatch {
+  const batchSize = ctx.config.sync.batchSize;
+  const unsyncable = new Map<string, string>([...ctx.plan.skipped, ...ctx.plan.paused].map((i) => [i.table, i.reason]));
+  const changes = new ChangeSet();
+  const images = new Map<string, Map<string, Row>>();
+  const toPark: LocalBatch['toPark'] = [];
+  let upto = cursor;
+  let entries = 0;
+  const add = (tbl: string, pk: string, seq: bigint, at: number, op: Op, retry: boolean): boolean => {
+    if (!ctx.plan.byName.has(tbl)) return false;
+    changes.add(tbl, pk, seq, at, op, retry);
+    return true;
+  };
+  ctx.db.transaction(() => {
+    const rows = ctx.db
+      .prepare('SELECT seq, tbl, pk, op, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?')
+      .all(cursor, batchSize) as { seq: bigint; tbl: string; pk: string | null; op: Op; at: number }[];
+    entries = rows.length;
+    for (const e of rows) {
+      upto = e.seq;
+      if (e.pk === null) {
+        toPark.push({ tbl: e.tbl, pk: null, error: 'the row’s primary key is NULL; MySQL cannot store it' });
+        continue;
+      }
+      const bad = keyProblem(ctx.plan.byName.get(e.tbl), e.pk);
+      if (bad) {
+        toPark.push({ tbl: e.tbl, pk: e.pk, error: bad });
+        continue;
+      }
+      if (!add(e.tbl, e.pk, e.seq, Number(e.at), e.op, false)) {
+        toPark.push({
+          tbl: e.tbl,
+          pk: e.pk,
+          error: `table not synced: ${unsyncable.get(e.tbl) ?? 'not in the sync plan (run `dualdb init`)'}`,
+          waiting: true,
+          firstOp: e.op,
+        });
+      }
+    }
+    // Parked changes whose retry is due ride along with this batch.
+    for (const p of ctx.state.dueParked('push')) {
+      const table = ctx.plan.byName.get(p.tbl);
+      if (p.pk !== null && table && !keyProblem(table, p.pk) && !changes.has(p.tbl, p.pk))
+        add(p.tbl, p.pk, 0n, Date.now(), p.firstOp ?? 'U', true);
+    }
+    for (const [tbl] of changes.byTable) {
+      const table = ctx.plan.byName.get(tbl) as SyncTable;
+      images.set(tbl, new SqliteTableIO(ctx.db, table).fetch(changes.keys(tbl)));
+    }
+    // Parents referenced by these images whose own changes come later ride along (parents.ts).
+    const work = [...images].map(([tbl, rows]) => ({ table: ctx.plan.byName.get(tbl) as SyncTable, rows: [...rows.values()] }));
+    for (let w = work.pop(); w; w = work.pop()) {
+      for (const [name, keys] of referencedParents(w.table, w.rows)) {
+        const parent = ctx.plan.byName.get(name);
+        const missing = [...keys].filter((k) => !changes.has(name, k));
+        if (!parent || missing.length === 0) continue;
+        const later = ctx.state.changesAfter(name, missing, upto);
+        if (later.size === 0) continue;
+        const fetched = new SqliteTableIO(ctx.db, parent).fetch([...later.keys()]);
+        const admitted: Row[] = [];
+        for (const [pk, c] of later) {
+          const image = fetched.get(pk);
+          if (!image || !add(name, pk, c.seq, c.at, c.firstOp, false)) continue;
+          let m = images.get(name);
+          if (!m) {
+            m = new Map();
+            images.set(name, m);
+          }
+          m.set(pk, image);
+          admitted.push(image);
+        }
+        if (admitted.length) work.push({ table: parent, rows: admitted });
+      }
+    }
+  })();
+  return {
+    entries,
+    more: entries === batchSize,
+    upto,
+    changes,
+    images,
+    toPark,
+    tables: () => [...changes.byTable.keys()].map((t) => ctx.plan.byName.get(t) as SyncTable),
+  };
+}
+
+/**
+ * Why a logged key text cannot be turned back into key values, if it cannot. SQLite's
+ * length() stops at a NUL character, so the triggers mis-measure a composite key part
+ * that contains one: such a change is parked rather than failing every batch.
+ */
+export function keyProblem(table: SyncTable | undefined, pk: string): string | undefined {
+  if (!table) return undefined;
+  try {
+    decodeKey(pk, table.key.length);
+    return undefined;
+  } catch (e) {
+    return `the key logged for this row cannot be read back (${(e as Error).message}); composite key parts containing a NUL character cannot be synced`;
+  }
+}

@@ -1,0 +1,215 @@
+/**
+ * The node's record of key collisions (`_dualdb_rekeys`, docs/SYNC-CONTRACT.md invariant 13):
+ * every row moved to a new generated key, with both images, which side moved and when; rows
+ * held apart by SYNC_KEY_COLLISIONS=manual until `dualdb rekeys resolve`; and collisions a pull
+ * saw, which the next push resolves (it holds the hub transaction that allocates keys).
+ */
+import type { KeyCollisionMode } from '../config/schema.js';
+import type { SqliteDb } from '../engines/sqlite/open.js';
+
+export type RekeyStatus = 'done' | 'held' | 'pending';
+
+export interface RekeyRecord {
+  id: number;
+  tbl: string;
+  oldKey: string;
+  newKey: string | null;
+  /** Which side's row got the new key. */
+  moved: 'node' | 'hub' | null;
+  status: RekeyStatus;
+  detectedIn: 'push' | 'pull' | 'resolve';
+  mode: KeyCollisionMode;
+  nodeImage: string | null;
+  hubImage: string | null;
+  hubSeq: bigint | null;
+  at: string;
+  resolvedAt: string | null;
+}
+
+const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+export class RekeyStore {
+  constructor(private readonly db: SqliteDb) {}
+
+  /** Open records (held or pending) of these keys: key → record. */
+  open(tbl: string, keys: string[]): Map<string, RekeyRecord> {
+    const out = new Map<string, RekeyRecord>();
+    for (let i = 0; i < keys.length; i += 400) {
+      const chunk = keys.slice(i, i + 400);
+      const rows = this.db
+        .prepare(
+          `SELECT * FROM _dualdb_rekeys WHERE tbl = ? AND status IN ('held', 'pending') AND old_key IN (${chunk.map(() => '?').join(', ')})`,
+        )
+        .all(tbl, ...chunk) as Record<string, unknown>[];
+      for (const r of rows) out.set(String(r.old_key), toRecord(r));
+    }
+    return out;
+  }
+
+  /** Table-and-key texts (heldKey form) of every open collision, held or pending. */
+  openKeys(): Set<string> {
+    const rows = this.db.prepare("SELECT tbl, old_key FROM _dualdb_rekeys WHERE status IN ('held', 'pending')").all() as {
+      tbl: string;
+      old_key: string;
+    }[];
+    return new Set(rows.map((r) => `${r.tbl}\u0000${r.old_key}`));
+  }
+
+  /** Keys of held (manual) collisions: neither push nor pull moves them until resolved. */
+  heldKeys(): { tbl: string; pk: string }[] {
+    return (
+      this.db.prepare("SELECT tbl, old_key AS pk FROM _dualdb_rekeys WHERE status = 'held'").all() as {
+        tbl: string;
+        pk: string;
+      }[]
+    ).map((r) => ({ tbl: r.tbl, pk: r.pk }));
+  }
+
+  /** A collision a pull saw and left to the next push (idempotent per key). */
+  markPending(
+    tbl: string,
+    oldKey: string,
+    mode: KeyCollisionMode,
+    hubSeq: bigint,
+    nodeImage: string | null,
+    hubImage: string | null,
+  ): void {
+    if (this.open(tbl, [oldKey]).size) return;
+    this.db
+      .prepare(
+        `INSERT INTO _dualdb_rekeys (tbl, old_key, status, detected_in, mode, node_image, hub_image, hub_seq, at)
+         VALUES (?, ?, 'pending', 'pull', ?, ?, ?, ?, ${NOW})`,
+      )
+      .run(tbl, oldKey, mode, nodeImage, hubImage, hubSeq);
+  }
+
+  /** A manual collision: both rows stay where they are until resolved. Returns its id. */
+  hold(r: {
+    tbl: string;
+    oldKey: string;
+    detectedIn: 'push' | 'pull';
+    nodeImage: string | null;
+    hubImage: string | null;
+    hubSeq: bigint | null;
+  }): number {
+    const existing = this.open(r.tbl, [r.oldKey]).get(r.oldKey);
+    if (existing) {
+      this.db
+        .prepare("UPDATE _dualdb_rekeys SET status = 'held', mode = 'manual', node_image = ?, hub_image = ? WHERE id = ?")
+        .run(r.nodeImage, r.hubImage, existing.id);
+      return existing.id;
+    }
+    const info = this.db
+      .prepare(
+        `INSERT INTO _dualdb_rekeys (tbl, old_key, status, detected_in, mode, node_image, hub_image, hub_seq, at)
+         VALUES (?, ?, 'held', ?, 'manual', ?, ?, ?, ${NOW})`,
+      )
+      .run(r.tbl, r.oldKey, r.detectedIn, r.nodeImage, r.hubImage, r.hubSeq);
+    return Number(info.lastInsertRowid);
+  }
+
+  /** A finished move; closes any open record of the same key. Returns the record's id. */
+  done(r: {
+    tbl: string;
+    oldKey: string;
+    newKey: string;
+    moved: 'node' | 'hub';
+    detectedIn: 'push' | 'pull' | 'resolve';
+    mode: KeyCollisionMode;
+    nodeImage: string | null;
+    hubImage: string | null;
+    hubSeq: bigint | null;
+  }): number {
+    const existing = this.open(r.tbl, [r.oldKey]).get(r.oldKey);
+    if (existing) {
+      this.db
+        .prepare(
+          `UPDATE _dualdb_rekeys SET status = 'done', new_key = ?, moved = ?, mode = ?, node_image = ?, hub_image = ?, resolved_at = ${NOW} WHERE id = ?`,
+        )
+        .run(r.newKey, r.moved, r.mode, r.nodeImage, r.hubImage, existing.id);
+      return existing.id;
+    }
+    const info = this.db
+      .prepare(
+        `INSERT INTO _dualdb_rekeys (tbl, old_key, new_key, moved, status, detected_in, mode, node_image, hub_image, hub_seq, at, resolved_at)
+         VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?, ?, ${NOW}, ${NOW})`,
+      )
+      .run(r.tbl, r.oldKey, r.newKey, r.moved, r.detectedIn, r.mode, r.nodeImage, r.hubImage, r.hubSeq);
+    return Number(info.lastInsertRowid);
+  }
+
+  /** An open record that turned out not to be a collision any more (one side's row is gone). */
+  close(tbl: string, oldKey: string): void {
+    this.db
+      .prepare(
+        `UPDATE _dualdb_rekeys SET status = 'done', resolved_at = ${NOW} WHERE tbl = ? AND old_key = ? AND status IN ('held', 'pending') AND new_key IS NULL AND moved IS NULL`,
+      )
+      .run(tbl, oldKey);
+    // A record closed without a move is not a re-key: forget it.
+    this.db
+      .prepare("DELETE FROM _dualdb_rekeys WHERE tbl = ? AND old_key = ? AND status = 'done' AND moved IS NULL")
+      .run(tbl, oldKey);
+  }
+
+  get(id: number): RekeyRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM _dualdb_rekeys WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    return r ? toRecord(r) : undefined;
+  }
+
+  list(options: { status?: RekeyStatus; limit?: number } = {}): RekeyRecord[] {
+    const where = options.status ? 'WHERE status = ?' : '';
+    const params: unknown[] = options.status ? [options.status] : [];
+    return (
+      this.db
+        .prepare(`SELECT * FROM _dualdb_rekeys ${where} ORDER BY id DESC LIMIT ?`)
+        .all(...params, options.limit ?? 1000) as Record<string, unknown>[]
+    ).map(toRecord);
+  }
+
+  /** Re-keys per table (moves done) and open ones (held or pending). */
+  counts(): { total: number; open: number; byTable: Map<string, number> } {
+    const rows = this.db
+      .prepare("SELECT tbl, sum(status = 'done') AS done, sum(status <> 'done') AS open FROM _dualdb_rekeys GROUP BY tbl")
+      .all() as { tbl: string; done: number | bigint; open: number | bigint }[];
+    let total = 0;
+    let open = 0;
+    const byTable = new Map<string, number>();
+    for (const r of rows) {
+      total += Number(r.done);
+      open += Number(r.open);
+      byTable.set(r.tbl, Number(r.done));
+    }
+    return { total, open, byTable };
+  }
+}
+
+/** Creates the table in a node installed before re-keying existed (cheap when present). */
+export function ensureRekeyTable(db: SqliteDb, ddl: string[]): void {
+  const hasTable = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_rekeys'").get() !== undefined;
+  const parkedCols = db.prepare("SELECT name FROM pragma_table_info('_dualdb_parked')").all() as { name: string }[];
+  const hasOp = parkedCols.length === 0 || parkedCols.some((c) => c.name === 'first_op');
+  if (hasTable && hasOp) return;
+  db.transaction(() => {
+    if (!hasTable) for (const d of ddl) db.exec(d);
+    // A parked change remembers whether it began with an insert (a collision candidate).
+    if (!hasOp) db.exec('ALTER TABLE _dualdb_parked ADD COLUMN first_op TEXT');
+  }).immediate();
+}
+
+function toRecord(r: Record<string, unknown>): RekeyRecord {
+  return {
+    id: Number(r.id),
+    tbl: String(r.tbl),
+    oldKey: String(r.old_key),
+    newKey: r.new_key === null ? null : String(r.new_key),
+    moved: (r.moved as 'node' | 'hub' | null) ?? null,
+    status: r.status as RekeyStatus,
+    detectedIn: r.detected_in as RekeyRecord['detectedIn'],
+    mode: r.mode as KeyCollisionMode,
+    nodeImage: (r.node_image as string | null) ?? null,
+    hubImage: (r.hub_image as string | null) ?? null,
+    hubSeq: r.hub_seq === null || r.hub_seq === undefined ? null : BigInt(r.hub_seq as number | bigint),
+    at: String(r.at),
+    resolvedAt: (r.resolved_at as string | null) ?? null,
+  };
+}

@@ -1,0 +1,368 @@
+/**
+ * Moving one of two rows created independently under the same generated key
+ * (docs/SYNC-CONTRACT.md invariant 13). Both rows are kept:
+ *
+ *  - rekey-node: the node's row gets a new key from the hub's own sequence (AUTO_INCREMENT, so
+ *    no hub writer can be handed it again); the hub's row takes the old key on the node.
+ *  - rekey-hub: the hub's row gets the new key (on the hub, where every other node follows it
+ *    through the change log); the node's row goes up under the old key.
+ *
+ * Rows of synced tables that reference the moved row through a declared foreign key follow it,
+ * on every side, in the same transactions. The hub part runs inside the caller's hub
+ * transaction; the node part is one SQLite transaction the caller runs *before* the hub
+ * commits, and it logs the moved row as a new local change: if the hub commit is then lost,
+ * the next push simply sends the moved row under its new key (which the hub's sequence has
+ * already passed, so nobody else can take it). A crash anywhere loses and duplicates nothing.
+ */
+
+import { decodeKey, encodeKey } from '../capture/keys.js';
+import { MYSQL_NOW_MS } from '../capture/mysql-capture.js';
+import { SQLITE_NOW_MS } from '../capture/sqlite-capture.js';
+import type { KeyCollisionMode } from '../config/schema.js';
+import type { Row, SqlValue } from '../engines/codec.js';
+import type { PoolConnection } from '../engines/mysql/connect.js';
+import { quoteMysqlId } from '../engines/mysql/quote.js';
+import type { SqliteDb } from '../engines/sqlite/open.js';
+import { quoteSqliteId } from '../engines/sqlite/quote.js';
+import { DualdbError } from '../util/errors.js';
+import type { SyncContext } from './context.js';
+import { toMysqlRow, toSqliteRow } from './convert.js';
+import { encodeImage } from './images.js';
+import type { SyncPlan, SyncTable } from './plan.js';
+import { RekeyStore } from './rekey-store.js';
+import { SqliteTableIO } from './sqlite-io.js';
+
+export interface Collision {
+  table: SyncTable;
+  oldKey: string;
+  /** The node's row (SQLite form). */
+  nodeRow: Row;
+  /** The hub's row (mysql2 form), locked by the caller. */
+  hubRow: Row;
+  hubSeq: bigint | null;
+  detectedIn: 'push' | 'pull' | 'resolve';
+  mode: KeyCollisionMode;
+}
+
+export interface Move extends Collision {
+  newKey: string;
+  moved: 'node' | 'hub';
+}
+
+/** The event applications receive (`db.on('rekey', …)`) and the log line carries. */
+export interface RekeyEvent {
+  id: number;
+  table: string;
+  oldKey: string;
+  newKey: string;
+  moved: 'node' | 'hub';
+}
+
+/**
+ * The hub's sequence handed out a key this node already holds (the node created rows offline
+ * past the hub's AUTO_INCREMENT): the batch is rolled back, the sequence moved past the node's
+ * keys, and the batch tried again.
+ */
+export class SequenceBehindError extends Error {
+  constructor(
+    readonly table: SyncTable,
+    readonly localMax: bigint,
+  ) {
+    super(`the hub's AUTO_INCREMENT of ${table.name} is behind this node's keys (up to ${localMax})`);
+  }
+}
+
+const keyColumn = (t: SyncTable): string => t.key[0]?.name ?? '';
+
+/** Synced tables with a declared single-column foreign key to `table` (column not part of their own key). */
+export function referencingColumns(plan: SyncPlan, table: SyncTable): { child: SyncTable; column: string }[] {
+  const out: { child: SyncTable; column: string }[] = [];
+  for (const t of plan.tables) {
+    const keyCols = new Set(t.key.map((k) => k.name));
+    for (const fk of t.foreignKeys) {
+      const col = fk.columns[0];
+      if (fk.parent === table.name && fk.columns.length === 1 && col && !keyCols.has(col)) out.push({ child: t, column: col });
+    }
+  }
+  return out;
+}
+
+function localMax(db: SqliteDb, table: SyncTable): bigint {
+  const r = db.prepare(`SELECT max(${quoteSqliteId(keyColumn(table))}) AS m FROM ${quoteSqliteId(table.name)}`).get() as {
+    m: bigint | number | null;
+  };
+  return r.m === null ? 0n : BigInt(r.m);
+}
+
+function existsLocally(db: SqliteDb, table: SyncTable, key: string): boolean {
+  return (
+    db.prepare(`SELECT 1 FROM ${quoteSqliteId(table.name)} WHERE ${quoteSqliteId(keyColumn(table))} = ?`).get(BigInt(key)) !==
+    undefined
+  );
+}
+
+/** Inserts a row on the hub under a new key from the hub's sequence; returns the key. */
+async function insertWithNewKey(conn: PoolConnection, ctx: SyncContext, table: SyncTable, row: Row): Promise<string> {
+  const kc = keyColumn(table);
+  let explicit: bigint | undefined;
+  if (!table.hubAssignsKey) {
+    // No AUTO_INCREMENT on the hub: past both sides' largest key, under the lock of the hub's largest row.
+    const [rows] = await conn.query(`SELECT MAX(${quoteMysqlId(kc)}) AS m FROM ${quoteMysqlId(table.name)} FOR UPDATE`);
+    const hubMax = BigInt((rows as { m: string | number | null }[])[0]?.m ?? 0);
+    const mine = localMax(ctx.db, table);
+    explicit = (hubMax > mine ? hubMax : mine) + 1n;
+  }
+  const cols = table.columns.filter((c) => explicit !== undefined || c.name !== kc);
+  const values = cols.map((c) => (c.name === kc ? explicit?.toString() : (row[c.name] ?? null)) as SqlValue);
+  const [res] = await conn.query(
+    `INSERT INTO ${quoteMysqlId(table.name)} (${cols.map((c) => quoteMysqlId(c.name)).join(', ')}) VALUES (?)`,
+    [values],
+  );
+  const key = explicit?.toString() ?? String((res as { insertId: number | string }).insertId);
+  if (existsLocally(ctx.db, table, key)) throw new SequenceBehindError(table, localMax(ctx.db, table));
+  return key;
+}
+
+/** The hub part of a move, inside the caller's transaction (capture on, origin = this node). */
+export async function moveOnHub(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  c: Collision,
+  resolve: 'rekey-node' | 'rekey-hub',
+): Promise<Move> {
+  const t = c.table;
+  const kc = quoteMysqlId(keyColumn(t));
+  const q = quoteMysqlId(t.name);
+  const nodeRow = toMysqlRow(t, c.nodeRow);
+  if (resolve === 'rekey-node') {
+    const newKey = await insertWithNewKey(conn, ctx, t, nodeRow);
+    return { ...c, newKey, moved: 'node' };
+  }
+  // rekey-hub: the hub's row moves. In place, never a delete (a delete would cascade on the hub
+  // and, replayed on every other node, there too): the row under the old key takes the node's
+  // values, the hub's values go in under a new key, and the children of synced tables that
+  // pointed at the hub's row are re-pointed to it — all captured, so every node follows.
+  const cols = t.columns.filter((col) => col.name !== keyColumn(t));
+  if (cols.length) {
+    await conn.query(`UPDATE ${q} SET ${cols.map((col) => `${quoteMysqlId(col.name)} = ?`).join(', ')} WHERE ${kc} = ?`, [
+      ...cols.map((col) => nodeRow[col.name] ?? null),
+      c.oldKey,
+    ]);
+  }
+  const newKey = await insertWithNewKey(conn, ctx, t, c.hubRow);
+  for (const { child, column } of referencingColumns(ctx.plan, t)) {
+    // Only the hub's own children: the node's (sent in this batch or later) point at the old key by design.
+    await conn.query(`UPDATE ${quoteMysqlId(child.name)} SET ${quoteMysqlId(column)} = ? WHERE ${quoteMysqlId(column)} = ?`, [
+      newKey,
+      c.oldKey,
+    ]);
+  }
+  // Other nodes may hold the hub's row already, with children of their own not pushed yet: this
+  // entry tells their pulls to re-point those children too (it is not a row change).
+  await conn.query(`INSERT INTO _dualdb_changes (tbl, pk, op, origin, at) VALUES (?, ?, 'R', ?, ${MYSQL_NOW_MS})`, [
+    t.name,
+    encodeKey([c.oldKey, newKey]),
+    ctx.nodeId,
+  ]);
+  return { ...c, newKey, moved: 'hub' };
+}
+
+export function decodeMove(pk: string): { oldKey: string; newKey: string } {
+  const [oldKey = '', newKey = ''] = decodeKey(pk, 2);
+  return { oldKey, newKey };
+}
+
+/**
+ * In a pull's apply transaction, before the batch: rows another node moved on the hub
+ * (rekey-hub) take their children on this node along — unless the row under the old key here
+ * is this node's own new row (a collision of its own, whose children stay with it). Returns the
+ * re-pointed children, to be logged as local changes once the batch is applied (logged now,
+ * they would look like local edits racing the batch), so that a child this node sent before it
+ * learnt of the move is sent again, re-pointed.
+ */
+export function followHubMoves(
+  ctx: SyncContext,
+  moves: { table: SyncTable; oldKey: string; newKey: string }[],
+): { tbl: string; pk: string }[] {
+  ctx.db.pragma('defer_foreign_keys = ON');
+  const out: { tbl: string; pk: string }[] = [];
+  for (const m of moves) {
+    if (ctx.state.pendingKeys(m.table.name, [m.oldKey]).get(m.oldKey)?.firstOp === 'I') continue;
+    for (const { child, column } of referencingColumns(ctx.plan, m.table)) {
+      const io = new SqliteTableIO(ctx.db, child);
+      const keyCols = child.key.map((k) => quoteSqliteId(k.name)).join(', ');
+      const rows = ctx.db
+        .prepare(`SELECT ${keyCols} FROM ${quoteSqliteId(child.name)} WHERE ${quoteSqliteId(column)} = ?`)
+        .all(BigInt(m.oldKey)) as Row[];
+      for (const r of rows) out.push({ tbl: child.name, pk: io.keyOf(r) });
+      ctx.db
+        .prepare(`UPDATE ${quoteSqliteId(child.name)} SET ${quoteSqliteId(column)} = ? WHERE ${quoteSqliteId(column)} = ?`)
+        .run(BigInt(m.newKey), BigInt(m.oldKey));
+    }
+  }
+  return out;
+}
+
+/** Logs rows as local changes (to be pushed), in the caller's transaction. */
+export function logLocalChanges(db: SqliteDb, rows: { tbl: string; pk: string }[]): void {
+  const ins = db.prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'U', ${SQLITE_NOW_MS})`);
+  for (const r of rows) ins.run(r.tbl, r.pk);
+}
+
+/**
+ * The node part of moves, as one SQLite transaction (run before the hub commits). Returns the
+ * events to emit once the hub has committed too.
+ */
+export function moveOnNode(
+  ctx: SyncContext,
+  moves: Move[],
+  takes: { table: SyncTable; key: string; hubRow: Row | null }[] = [],
+): RekeyEvent[] {
+  if (moves.length === 0 && takes.length === 0) return [];
+  const db = ctx.db;
+  const store = new RekeyStore(db);
+  const events: RekeyEvent[] = [];
+  const setApplying = db.prepare('UPDATE _dualdb_flags SET applying = ? WHERE id = 1');
+  db.transaction(() => {
+    // The children move before their parent: checks wait for the commit.
+    db.pragma('defer_foreign_keys = ON');
+    setApplying.run(1);
+    for (const m of moves) {
+      const t = m.table;
+      const kc = quoteSqliteId(keyColumn(t));
+      const q = quoteSqliteId(t.name);
+      if (existsLocally(db, t, m.newKey)) throw new SequenceBehindError(t, localMax(db, t));
+      if (m.moved === 'node') {
+        // Children are re-pointed with capture on: they reach the hub with their new parent.
+        setApplying.run(0);
+        for (const { child, column } of referencingColumns(ctx.plan, t)) {
+          db.prepare(
+            `UPDATE ${quoteSqliteId(child.name)} SET ${quoteSqliteId(column)} = ? WHERE ${quoteSqliteId(column)} = ?`,
+          ).run(BigInt(m.newKey), BigInt(m.oldKey));
+        }
+        setApplying.run(1);
+        db.prepare(`UPDATE ${q} SET ${kc} = ? WHERE ${kc} = ?`).run(BigInt(m.newKey), BigInt(m.oldKey));
+        // Unpushed changes and parked retries of the moved row follow it: left under the old key they
+        // would later send the hub row's key a delete or this row's values.
+        db.prepare('UPDATE _dualdb_changes SET pk = ? WHERE tbl = ? AND pk = ? AND seq > ?').run(
+          m.newKey,
+          t.name,
+          m.oldKey,
+          ctx.state.pushedUpto(),
+        );
+        db.prepare("UPDATE OR IGNORE _dualdb_parked SET pk = ? WHERE direction = 'push' AND tbl = ? AND pk = ?").run(
+          m.newKey,
+          t.name,
+          m.oldKey,
+        );
+        db.prepare("DELETE FROM _dualdb_parked WHERE direction = 'push' AND tbl = ? AND pk = ?").run(t.name, m.oldKey);
+        placeHubRow(ctx, store, t, m.oldKey, toSqliteRow(t, m.hubRow));
+        // The moved row is a local change under its new key until the hub is known to have it.
+        db.prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'I', ${SQLITE_NOW_MS})`).run(t.name, m.newKey);
+      } else {
+        const moved = toSqliteRow(t, m.hubRow);
+        moved[keyColumn(t)] = BigInt(m.newKey);
+        placeHubRow(ctx, store, t, m.newKey, moved);
+      }
+      const id = store.done({
+        tbl: t.name,
+        oldKey: m.oldKey,
+        newKey: m.newKey,
+        moved: m.moved,
+        detectedIn: m.detectedIn,
+        mode: m.mode,
+        nodeImage: encodeImage(m.nodeRow),
+        hubImage: encodeImage(toSqliteRow(t, m.hubRow)),
+        hubSeq: m.hubSeq,
+      });
+      events.push({ id, table: t.name, oldKey: m.oldKey, newKey: m.newKey, moved: m.moved });
+    }
+    // A row created on the node and gone again, while the hub created another under its key:
+    // the hub's row is this key's row now.
+    for (const t of takes) {
+      const io = new SqliteTableIO(db, t.table);
+      if (t.hubRow) placeHubRow(ctx, store, t.table, t.key, toSqliteRow(t.table, t.hubRow));
+      else io.delete(t.key);
+    }
+    setApplying.run(0);
+  }).immediate();
+  return events;
+}
+
+/**
+ * Moves the hub's AUTO_INCREMENT past this node's keys (outside any transaction: DDL commits).
+ * Bounded lock wait: the statement needs the table's metadata lock for an instant.
+ */
+export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError): Promise<void> {
+  await ctx.hub.withConnection(async (conn) => {
+    await conn.query('SET SESSION lock_wait_timeout = 5');
+    try {
+      await conn.query(`ALTER TABLE ${quoteMysqlId(e.table.name)} AUTO_INCREMENT = ${(e.localMax + 1n).toString()}`);
+    } catch (err) {
+      throw new DualdbError(
+        'HUB_SEQUENCE_BEHIND',
+        `cannot move the hub's AUTO_INCREMENT of ${e.table.name} past this node's keys (${(err as Error).message})`,
+        {
+          hint: `run on the hub: ALTER TABLE ${e.table.name} AUTO_INCREMENT = ${e.localMax + 1n}; or grant ALTER on the table to the sync user`,
+          cause: err,
+        },
+      );
+    }
+  });
+  ctx.log.info(`moved the hub's AUTO_INCREMENT of ${e.table.name} past this node's keys (${e.localMax})`, {
+    event: 'rekey.sequence-bumped',
+    table: e.table.name,
+  });
+}
+
+/**
+ * Writes a hub row into the node, unless a parent it references is missing here or is one of
+ * two rows still held apart under one key (it would attach to the wrong row): then it waits,
+ * parked, for the pull that brings it with its parents.
+ */
+function placeHubRow(ctx: SyncContext, store: RekeyStore, table: SyncTable, key: string, row: Row): void {
+  const apart = store.openKeys();
+  for (const fk of table.foreignKeys) {
+    const parent = ctx.plan.byName.get(fk.parent);
+    const col = fk.columns[0];
+    if (!parent || fk.columns.length !== 1 || !col) continue;
+    const v = row[col];
+    if (v === null || v === undefined) continue;
+    const pk = parent.key[0]?.name ?? '';
+    const present =
+      ctx.db.prepare(`SELECT 1 FROM ${quoteSqliteId(parent.name)} WHERE ${quoteSqliteId(pk)} = ?`).get(v as SqlValue) !==
+      undefined;
+    if (!present || apart.has(`${parent.name}\u0000${String(v)}`)) {
+      ctx.state.park('pull', table.name, key, 'waits for its parent row, one of two rows created under the same key', {
+        waiting: true,
+      });
+      return;
+    }
+  }
+  new SqliteTableIO(ctx.db, table).upsert(row);
+}
+
+/** The parent (table, key) this row references that is one of two rows held apart (in `apart`), if any. */
+export function parentApart(table: SyncTable, row: Row, apart: Set<string>): { table: string; key: string } | undefined {
+  if (apart.size === 0) return undefined;
+  for (const fk of table.foreignKeys) {
+    const col = fk.columns[0];
+    if (fk.columns.length !== 1 || !col) continue;
+    const v = row[col];
+    if (v !== null && v !== undefined && apart.has(`${fk.parent}\u0000${String(v)}`)) return { table: fk.parent, key: String(v) };
+  }
+  return undefined;
+}
+
+/** Rewrites references to moved rows in images still to be written (children later in the same batch). */
+export function repointImages(plan: SyncPlan, moves: Move[], imagesOf: (table: string) => Iterable<Row>): void {
+  for (const m of moves) {
+    if (m.moved !== 'node') continue;
+    for (const { child, column } of referencingColumns(plan, m.table)) {
+      for (const row of imagesOf(child.name)) {
+        const v = row[column];
+        if (v !== null && v !== undefined && String(v) === m.oldKey) row[column] = BigInt(m.newKey);
+      }
+    }
+  }
+}

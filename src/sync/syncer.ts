@@ -23,6 +23,7 @@ import { RollingMetrics } from './metrics.js';
 import { buildSyncPlan, type SyncPlan } from './plan.js';
 import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
 import { PushRaceError, pushBatch } from './push.js';
+import { attachValueForms } from './value-forms.js';
 
 export interface CycleReport {
   push: BatchResult;
@@ -184,6 +185,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
     const hub = await this.connectHub();
     const [s, m] = [introspectSqlite(this.db), await introspectMysql(hub)];
     const plan = buildSyncPlan(s, m, { include: this.config.sync.tables, exclude: this.config.sync.exclude });
+    attachValueForms(this.db, plan.tables, this.config.sync.valueForms);
     const previous = this.plan;
     this.plan = plan;
     this.planAt = Date.now();

@@ -217,7 +217,7 @@ describe.skipIf(!HUB_AVAILABLE || !PYTHON)(
         const [written, controlLedger] = await Promise.all([app, control]);
         expect(written.requests).toBeGreaterThan(10);
         expect(controlLedger.length).toBeGreaterThan(5);
-        lap('writers');
+        lap(`writers (${written.requests} requests, ${controlLedger.length} control-room writes)`);
         const expected = fold([...seed, ...written.ledger, ...controlLedger]);
 
         // Converged: compare finds no difference (bounded: without it, the checks below say what is wrong).

@@ -259,8 +259,9 @@ def main():
         out = {'ledger': ledger.entries}
     elif a.command == 'write':
         ledger = Ledger()
+        started = time.monotonic()
         n = write(engine, ledger, a.seconds, random.Random(a.seed), f's{a.seed}')
-        out = {'requests': n, 'ledger': ledger.entries}
+        out = {'requests': n, 'seconds': round(time.monotonic() - started, 2), 'ledger': ledger.entries}
     else:
         with open(a.expect) as f:
             out = verify(engine, json.load(f))

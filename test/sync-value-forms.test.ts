@@ -6,13 +6,16 @@
  * SYNC_VALUE_FORMS, and the same for pull, the migration from MySQL and repair.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DualDatabase } from '../src/api/dual-database.js';
 import { repairNode } from '../src/compare/repair.js';
 import { loadConfig } from '../src/config/load.js';
 import { mysqlToSqlite, type Row } from '../src/engines/codec.js';
+import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { applyForm, formFromName, inferForm } from '../src/engines/value-forms.js';
 import { createMigration } from '../src/migrate/index.js';
-import { nodeConfig } from './helpers/node.js';
+import { initNode } from '../src/sync/init.js';
+import { createSqlite, nodeConfig } from './helpers/node.js';
 import { divergence, makeWorld, type SyncWorld } from './helpers/sync.js';
 import { HUB_AVAILABLE, startSyncTestHub, type TestHub } from './helpers/sync-hub.js';
 import { tempDir } from './helpers/tmp.js';
@@ -220,6 +223,48 @@ describe.skipIf(!HUB_AVAILABLE)('values land in the form the application writes'
       expect(seeded.prepare("SELECT count(*) AS n FROM events WHERE ts = '2026-02-01 00:00:00.000000'").get()).toEqual({ n: 1n });
     } finally {
       seeded.close();
+    }
+  });
+
+  it('the library API: the mysql_primary mirror and Date values take the column’s form', async () => {
+    const mysql = await testHub.freshDatabase('forms_api');
+    const config = nodeConfig(tmp.dir, 'api', mysql, { NODE_ID: 'api', SYNC_MODE: 'mysql_primary', SYNC_INTERVAL: '0.2' });
+    // The application writes `at` without fractions (the sqlite3 shell's datetime()) and `stamp` with six.
+    const local = createSqlite(config, [
+      'CREATE TABLE readings (id INTEGER PRIMARY KEY, at DATETIME, stamp DATETIME, label TEXT)',
+    ]);
+    local.prepare("INSERT INTO readings VALUES (1, '2026-01-01 00:00:00', '2026-01-01 00:00:00.000000', 'app')").run();
+    local.close();
+    const hub = await MysqlHub.connect(mysql);
+    await hub.execute(
+      'CREATE TABLE readings (id BIGINT AUTO_INCREMENT PRIMARY KEY, at DATETIME(6) NULL, stamp DATETIME(6) NULL, label VARCHAR(20) NULL)',
+    );
+    await hub.execute("INSERT INTO readings VALUES (1, '2026-01-01 00:00:00', '2026-01-01 00:00:00', 'app')");
+    await initNode(config);
+    const db = await DualDatabase.open({ config });
+    try {
+      await db.service.syncer.currentPlan(true);
+      const whole = new Date(Date.UTC(2026, 2, 1, 12, 0, 0, 0));
+      const r = await db.insert('readings', { at: '2026-03-01 12:00:00.500000', stamp: whole, label: 'api' });
+      expect(r).toMatchObject({ committed: 'mysql+sqlite' });
+      // The hub returns six digits for both: each lands in its column's form, no significant digit lost.
+      expect(db.get('SELECT at, stamp FROM readings WHERE label = ?', 'api')).toEqual({
+        at: '2026-03-01 12:00:00.5',
+        stamp: '2026-03-01 12:00:00.000000',
+      });
+      await db.close();
+      // sqlite_primary: a Date written locally takes the column's form too (not the library's 3 digits).
+      const primary = await DualDatabase.open({ config: { ...config, sync: { ...config.sync, mode: 'sqlite_primary' } } });
+      try {
+        await primary.service.syncer.currentPlan(true);
+        await primary.insert('readings', { id: 50, stamp: whole, label: 'local' });
+        expect(primary.get('SELECT stamp FROM readings WHERE id = 50')).toEqual({ stamp: '2026-03-01 12:00:00.000000' });
+      } finally {
+        await primary.close();
+      }
+    } finally {
+      await db.close();
+      await hub.close();
     }
   });
 });

@@ -131,9 +131,7 @@ async function controlRoom(m: MysqlConfig, running: () => boolean, explicitIds: 
       },
       parents: { detection_id: null },
     };
-    await mariadb(
-      m,
-      `START TRANSACTION;
+    let sql = `START TRANSACTION;
        INSERT INTO workers (id, ref, name, department, is_active, hired_on, photo, created_at, updated_at)
          VALUES (${id(n)}, 'cr-w-${n}', 'Contrôle ${n} 🚧', 'control', 1, '${day}', X'00ff10', '${day} 08:00:00', '${day} 08:00:00.250000');
        SET @w = ${explicitIds ? id(n) : 'LAST_INSERT_ID()'};
@@ -141,17 +139,13 @@ async function controlRoom(m: MysqlConfig, running: () => boolean, explicitIds: 
          VALUES (${id(n)}, 'cr-at-${n}', @w, '${day}', '07:30:00', '${day} 07:31:00', 0.875);
        COMMIT;
        INSERT INTO alerts (id, ref, timestamp, detection_id, message, severity, resolved, data)
-         VALUES (${id(n)}, 'cr-a-${n}', '${day} 09:00:00', NULL, 'contrôle : casque manquant', 'high', 0, '{"by": "control"}');`,
-    );
-    ledger.push(worker, attendance, alert);
+         VALUES (${id(n)}, 'cr-a-${n}', '${day} 09:00:00', NULL, 'contrôle : casque manquant', 'high', 0, '{"by": "control"}');`;
+    const round: Entry[] = [worker, attendance, alert];
     if (n > 1) {
       const sensor = `app-s-${1 + (n % 3)}`;
-      await mariadb(
-        m,
-        `UPDATE workers SET department = 'control ${n}', updated_at = '2026-02-10 00:00:00' WHERE ref = 'cr-w-${n - 1}';
-         UPDATE iot_sensors SET status = 'maintenance', last_update = '2026-02-11 10:00:00', last_data = '{"cr": ${n}}' WHERE ref = '${sensor}';`,
-      );
-      ledger.push(
+      sql += `UPDATE workers SET department = 'control ${n}', updated_at = '2026-02-10 00:00:00' WHERE ref = 'cr-w-${n - 1}';
+         UPDATE iot_sensors SET status = 'maintenance', last_update = '2026-02-11 10:00:00', last_data = '{"cr": ${n}}' WHERE ref = '${sensor}';`;
+      round.push(
         {
           op: 'update',
           table: 'workers',
@@ -168,6 +162,9 @@ async function controlRoom(m: MysqlConfig, running: () => boolean, explicitIds: 
         },
       );
     }
+    // One client run per round, as an operator's script would do.
+    await mariadb(m, sql);
+    ledger.push(...round); // acknowledged: the client exited 0
     await new Promise((r) => setTimeout(r, 150));
   }
   return ledger;
@@ -206,7 +203,7 @@ describe.skipIf(!HUB_AVAILABLE || !PYTHON)(
       const hub = await MysqlHub.connect(config.mysql);
       try {
         let writing = true;
-        const app = runPython<{ requests: number; ledger: Entry[] }>(
+        const app = runPython<{ requests: number; seconds: number; ledger: Entry[] }>(
           'epi_writer.py',
           ['write', '--db', config.sqlitePath, '--seconds', String(WRITE_SECONDS), '--seed', '7'],
           { timeoutMs: 60_000 },
@@ -217,7 +214,7 @@ describe.skipIf(!HUB_AVAILABLE || !PYTHON)(
         const [written, controlLedger] = await Promise.all([app, control]);
         expect(written.requests).toBeGreaterThan(10);
         expect(controlLedger.length).toBeGreaterThan(5);
-        lap(`writers (${written.requests} requests, ${controlLedger.length} control-room writes)`);
+        lap(`writers (${written.requests} requests in ${written.seconds} s, ${controlLedger.length} control-room writes)`);
         const expected = fold([...seed, ...written.ledger, ...controlLedger]);
 
         // Converged: compare finds no difference (bounded: without it, the checks below say what is wrong).

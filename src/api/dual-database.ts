@@ -35,6 +35,7 @@ import { SyncService } from '../sync/service.js';
 import { SqliteTableIO } from '../sync/sqlite-io.js';
 import type { NodeState, SyncStatus } from '../sync/status.js';
 import { type CycleReport, Syncer } from '../sync/syncer.js';
+import { formsOf } from '../sync/value-forms.js';
 import { DualdbError, MysqlError } from '../util/errors.js';
 import { type InputRow, normaliseRow } from './values.js';
 
@@ -216,8 +217,10 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState] }
       if (!capture) db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
       for (const op of ops) {
         const q = quoteSqliteId(op.table);
+        const synced = this.service.syncer.knownPlan?.byName.get(op.table);
+        const forms = synced ? formsOf(synced) : undefined;
         if (op.kind === 'insert' || op.kind === 'upsert') {
-          const row = normaliseRow(op.row);
+          const row = normaliseRow(op.row, forms);
           const cols = Object.keys(row);
           let sql = cols.length
             ? `INSERT INTO ${q} (${cols.map(quoteSqliteId).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`
@@ -232,7 +235,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState] }
           changes += r.changes;
           lastInsertId = BigInt(r.lastInsertRowid);
         } else if (op.kind === 'update') {
-          const set = normaliseRow(op.changes);
+          const set = normaliseRow(op.changes, forms);
           const key = normaliseRow(op.key);
           const sc = Object.keys(set);
           const kc = Object.keys(key);

@@ -1,5 +1,6 @@
 /** Values application code may pass to the library, normalised to what both drivers store exactly. */
 import type { SqlValue } from '../engines/codec.js';
+import { applyForm, type ColumnForm } from '../engines/value-forms.js';
 
 export type InputValue = SqlValue | boolean | Date | undefined;
 export type InputRow = Record<string, InputValue>;
@@ -19,8 +20,16 @@ export function normaliseValue(v: InputValue): SqlValue {
   return v;
 }
 
-export function normaliseRow(row: InputRow): Record<string, SqlValue> {
+/**
+ * With the columns' forms (src/sync/value-forms.ts), a Date lands in SQLite in the text form the
+ * application's other writers use in that column; text the caller wrote is left as written.
+ */
+export function normaliseRow(row: InputRow, forms?: ReadonlyMap<string, ColumnForm>): Record<string, SqlValue> {
   const out: Record<string, SqlValue> = {};
-  for (const [k, v] of Object.entries(row)) if (v !== undefined) out[k] = normaliseValue(v);
+  for (const [k, v] of Object.entries(row)) {
+    if (v === undefined) continue;
+    const form = v instanceof Date ? forms?.get(k) : undefined;
+    out[k] = form ? applyForm(normaliseValue(v), form) : normaliseValue(v);
+  }
   return out;
 }

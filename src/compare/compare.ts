@@ -11,6 +11,7 @@ import { MysqlHub } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import type { PlanOptions, SyncTable } from '../sync/plan.js';
+import type { FormOverrides } from '../sync/value-forms.js';
 import { DualdbError, MysqlError, messageOf, SqliteError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { mysqlKeyOrders } from './mysql-reader.js';
@@ -28,6 +29,8 @@ export interface CompareSources {
   hub: MysqlHub;
   /** SYNC_TABLES / SYNC_EXCLUDE: the sync plan decides which tables are synced. */
   planOptions?: PlanOptions;
+  /** SYNC_VALUE_FORMS: the forms repair writes values in on the node (src/sync/value-forms.ts). */
+  valueForms?: FormOverrides;
 }
 
 export interface CompareOptions {

@@ -23,6 +23,7 @@ import { isTransientSqlite, rowErrorText } from '../sync/errors.js';
 import { MysqlTableIO, type QueryRunner } from '../sync/mysql-io.js';
 import type { SyncTable } from '../sync/plan.js';
 import { SqliteTableIO } from '../sync/sqlite-io.js';
+import { attachValueForms } from '../sync/value-forms.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import {
@@ -236,6 +237,8 @@ export async function repairOn(db: SqliteDb, sources: CompareSources, options: R
   const started = new Date();
   const emit = options.onEvent ?? (() => {});
   const scope = await resolveScope(db, sources.hub, sources.planOptions, options.tables);
+  // Rows written into the node take the forms its application writes (before any row lands).
+  attachValueForms(db, scope.tables, sources.valueForms);
   // Read before any data: every change up to here is in what the repair copies (pull-cursor.ts).
   const position: HubPosition | null =
     from === 'mysql' && !dryRun && nodeHasPullState(db) ? await readHubPosition(sources.hub, nodeHoles(db)) : null;
@@ -384,7 +387,10 @@ export async function repairDatabases(sources: CompareSources, options: RepairOp
 export async function repairNode(config: Config, options: RepairOptions): Promise<RepairReport> {
   const hub = await connectHubFor(config);
   try {
-    return await repairDatabases({ sqlitePath: config.sqlitePath, hub, planOptions: planOptionsOf(config) }, options);
+    return await repairDatabases(
+      { sqlitePath: config.sqlitePath, hub, planOptions: planOptionsOf(config), valueForms: config.sync.valueForms },
+      options,
+    );
   } finally {
     await hub.close();
   }

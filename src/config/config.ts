@@ -29,6 +29,8 @@ export interface SyncConfig {
   batchSize: number;
   logRetentionMs: number;
   holeTimeoutMs: number;
+  /** SYNC_VALUE_FORMS: 'table.column' (lower case) → form name, overriding what the column's values show. */
+  valueForms: Record<string, string>;
 }
 
 export interface LogConfig {

@@ -117,6 +117,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       batchSize: v.syncBatchSize,
       logRetentionMs: Math.round(v.logRetentionHours * 3600 * 1000),
       holeTimeoutMs: Math.round(v.holeTimeout * 1000),
+      valueForms: v.valueForms,
     },
     log: {
       file: v.logFile ? path.resolve(baseDir, v.logFile) : path.join(sqliteDir, 'dualdb.log'),

@@ -13,6 +13,30 @@ export type ConflictPolicy = (typeof CONFLICT_POLICIES)[number];
 export const KEY_COLLISION_MODES = ['rekey-node', 'rekey-hub', 'manual'] as const;
 export type KeyCollisionMode = (typeof KEY_COLLISION_MODES)[number];
 
+/** Value forms SYNC_VALUE_FORMS accepts (src/engines/value-forms.ts applies them). */
+export const VALUE_FORM_NAME = /^(datetime[0-6]|iso[0-6]z?|time[0-6]|real|hub)$/;
+
+/** `table.column=form,…` → { 'table.column': form }, names lower-cased. */
+const valueForms = z.string().transform((v, ctx) => {
+  const out: Record<string, string> = {};
+  for (const item of v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^([^.=\s]+)\.([^.=\s]+)\s*=\s*(\S+)$/.exec(item);
+    const form = m?.[3]?.toLowerCase() ?? '';
+    if (!m || !VALUE_FORM_NAME.test(form)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'accepted: table.column=form, …; forms: datetime0-6, iso0-6, iso0z-iso6z, time0-6, real, hub',
+      });
+      return z.NEVER;
+    }
+    out[`${m[1]?.toLowerCase()}.${m[2]?.toLowerCase()}`] = form;
+  }
+  return out;
+});
+
 const BOOL_TRUE = ['true', '1', 'yes', 'on'];
 const BOOL_FALSE = ['false', '0', 'no', 'off'];
 
@@ -210,6 +234,12 @@ export const SETTINGS = {
     schema: int(1, 100000),
     default: '2000',
     doc: 'Changes per batch (one transaction per side per batch)',
+  }),
+  valueForms: setting({
+    env: 'SYNC_VALUE_FORMS',
+    schema: valueForms,
+    default: '',
+    doc: 'Text form of values arriving in SQLite, per column (table.column=datetime6,…); default: the form the column’s values have',
   }),
   logRetentionHours: setting({
     env: 'SYNC_LOG_RETENTION_HOURS',

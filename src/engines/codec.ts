@@ -10,6 +10,7 @@
  * datum read from either side compares equal (compare, conflict detection).
  */
 import type { ColumnInfo } from './types.js';
+import { applyForm, type ColumnForm } from './value-forms.js';
 
 export type SqlValue = null | bigint | number | string | Buffer;
 export type Row = Record<string, SqlValue>;
@@ -95,9 +96,14 @@ export function sqliteToMysql(v: SqlValue, type: LogicalType, column: string): S
   return v;
 }
 
-/** A value read from MySQL, made ready for better-sqlite3 binding. */
-export function mysqlToSqlite(v: unknown, type: LogicalType): SqlValue {
+/**
+ * A value read from MySQL, made ready for better-sqlite3 binding; with a form, in the text form
+ * the application writes in that column (src/engines/value-forms.ts).
+ */
+export function mysqlToSqlite(v: unknown, type: LogicalType, form?: ColumnForm): SqlValue {
   if (v === null || v === undefined) return null;
+  // The codec's own DATETIME rule (drop an all-zero fraction) is what a form replaces.
+  if (form) return applyForm(type === 'datetime' && typeof v === 'string' ? v : mysqlToSqlite(v, type), form);
   switch (type) {
     case 'integer':
       if (typeof v === 'number') return Number.isInteger(v) ? BigInt(v) : v;

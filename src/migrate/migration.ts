@@ -43,6 +43,7 @@ import { preflightToHub } from '../schema/preflight.js';
 import { installCapture } from '../sync/init.js';
 import { LocalState } from '../sync/local-state.js';
 import { buildSyncPlan, type SyncPlan, type SyncTable, userTables } from '../sync/plan.js';
+import { attachValueForms } from '../sync/value-forms.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { copyTableToHub } from './copy-to-mysql.js';
@@ -231,6 +232,8 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
     }
     lap('schemaMs');
     const plan = buildSyncPlan(sqliteTables, hubTables, planOptionsOf(this.config));
+    // Before any row lands: the forms come from the rows the application wrote, not from the copy.
+    attachValueForms(db, plan.tables, this.config.sync.valueForms);
     const { scope, complete } = this.scopeOf(plan, requested, report);
     const init = await installCapture(db, hub, this.config);
     const nodeId = init.nodeId;

@@ -25,6 +25,7 @@ import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
 import { PushRaceError, pushBatch } from './push.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
+import { attachValueForms } from './value-forms.js';
 
 export interface CycleReport {
   push: BatchResult;
@@ -193,6 +194,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     const hub = await this.connectHub();
     const [s, m] = [introspectSqlite(this.db), await introspectMysql(hub)];
     const plan = buildSyncPlan(s, m, { include: this.config.sync.tables, exclude: this.config.sync.exclude });
+    attachValueForms(this.db, plan.tables, this.config.sync.valueForms);
     const previous = this.plan;
     this.plan = plan;
     this.planAt = Date.now();

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ControlServer, controlSocketPath, SUBSCRIBER_BUFFER_BYTES } from '../src/sync/control.js';
 import { SyncService } from '../src/sync/service.js';
 import { collectStatus } from '../src/sync/status.js';
-import { until } from './helpers/cli.js';
+import { until, within } from './helpers/cli.js';
 import { makeWorld } from './helpers/sync.js';
 import { HUB_AVAILABLE, startSyncTestHub, type TestHub } from './helpers/sync-hub.js';
 import { tempDir } from './helpers/tmp.js';
@@ -28,17 +28,6 @@ function queued(control: ControlServer): number {
   let n = 0;
   for (const s of subs) n += s.writableLength;
   return n;
-}
-
-/** Settles with the value, or 'unsettled' when the promise has not settled within `ms`. */
-function within<T>(p: Promise<T>, ms: number): Promise<T | 'unsettled'> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p.finally(() => clearTimeout(timer)),
-    new Promise<'unsettled'>((r) => {
-      timer = setTimeout(() => r('unsettled'), ms);
-    }),
-  ]);
 }
 
 describe('control socket bounds', () => {

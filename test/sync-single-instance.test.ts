@@ -8,25 +8,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendControl } from '../src/sync/control.js';
-import { envOf, type RunningCli, runCli, spawnCli, until } from './helpers/cli.js';
+import { envOf, type RunningCli, runCli, spawnCli, until, within } from './helpers/cli.js';
 import { createSqlite, nodeConfig } from './helpers/node.js';
 import { HUB_AVAILABLE, startSyncTestHub, type TestHub } from './helpers/sync-hub.js';
 import { tempDir } from './helpers/tmp.js';
 
 /** Waits for a child to exit, or gives up (and kills it) after `ms`: null then. */
 async function exitWithin(c: RunningCli, ms: number): Promise<number | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((r) => {
-    timer = setTimeout(() => r('late'), ms);
-  });
-  const code = await Promise.race([c.exited, late]);
-  clearTimeout(timer);
-  if (code === 'late') {
-    c.child.kill('SIGKILL');
-    await c.exited;
-    return null;
-  }
-  return code;
+  const code = await within(c.exited, ms);
+  if (code !== 'unsettled') return code;
+  c.child.kill('SIGKILL');
+  await c.exited;
+  return null;
 }
 
 describe.skipIf(!HUB_AVAILABLE)('single instance', () => {

@@ -16,6 +16,7 @@ import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { SyncLog } from '../monitor/log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
+import { pruneWriteTokens } from './commit-outcome.js';
 import type { BatchResult, SyncContext, TableMoved } from './context.js';
 import { emptyBatch } from './context.js';
 import { safePruneBound } from './holes.js';
@@ -111,8 +112,11 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
     return new Syncer(config, db, options);
   }
 
-  /** Serialises operations: one push or pull at a time per node. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Serialises operations: one push, pull or hub-first library write (mysql_primary) at a time
+   * per node, so that a push never works from a local image older than a hub write in flight.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.busy.then(fn, fn);
     this.busy = run.catch(() => {});
     return run;
@@ -325,6 +329,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport] }> {
   async pruneHubLog(): Promise<{ deleted: number; prunedUpto: bigint }> {
     return this.exclusive(async () => {
       const hub = await this.connectHub();
+      await pruneWriteTokens(hub);
       const retentionMs = this.config.sync.logRetentionMs;
       // Active: seen within the retention window — and this node, which is pruning right now
       // (with a window of 0 no node would count, and nothing would ever be pruned).

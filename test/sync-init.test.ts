@@ -7,7 +7,9 @@
  * primary key is reported as not synced, with the reason. With a second node
  * registered, the hub's capture stays for it.
  */
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MysqlConfig } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite, type SqliteDb } from '../src/engines/sqlite/open.js';
 import { Syncer } from '../src/sync/syncer.js';
@@ -69,6 +71,13 @@ async function mysqlSchema(h: MysqlHub) {
   };
 }
 
+/** The hub database with the user tables of these tests. */
+async function hubWithTables(m: MysqlConfig): Promise<MysqlHub> {
+  const h = await MysqlHub.connect(m);
+  for (const s of MYSQL_DDL) await h.execute(s);
+  return h;
+}
+
 async function mysqlRows(h: MysqlHub) {
   return {
     people: await h.query('SELECT * FROM people ORDER BY id'),
@@ -92,9 +101,8 @@ describe.skipIf(!HUB_AVAILABLE)('init and uninstall', () => {
     const m = await testHub.freshDatabase('init');
     const config = nodeConfig(tmp.dir, 'init-a', m, { NODE_ID: 'A' });
     const db = createSqlite(config, SQLITE_DDL);
-    const h = await MysqlHub.connect(m);
+    const h = await hubWithTables(m);
     try {
-      for (const s of MYSQL_DDL) await h.execute(s);
       const sqliteBefore = sqliteSchema(db);
       const mysqlBefore = await mysqlSchema(h);
 
@@ -139,7 +147,8 @@ describe.skipIf(!HUB_AVAILABLE)('init and uninstall', () => {
       const sequenceBefore = sqliteSchema(db).sequence;
       const hubRowsBefore = await mysqlRows(h);
 
-      const un = runCli(['init', '--uninstall', '--json'], envOf(config));
+      // Removing the hub's capture is its own explicit act: --hub.
+      const un = runCli(['init', '--uninstall', '--hub', '--json'], envOf(config));
       expect(un.code, un.stderr).toBe(0);
       const removed = JSON.parse(un.stdout) as { sqlite: string[]; mysql: string[]; hubKeptFor: string[] };
       expect(removed.hubKeptFor).toEqual([]);
@@ -170,9 +179,8 @@ describe.skipIf(!HUB_AVAILABLE)('init and uninstall', () => {
     const b = nodeConfig(tmp.dir, 'init2-b', m, { NODE_ID: 'B2' });
     createSqlite(a, SQLITE_DDL).close();
     createSqlite(b, SQLITE_DDL).close();
-    const h = await MysqlHub.connect(m);
+    const h = await hubWithTables(m);
     try {
-      for (const s of MYSQL_DDL) await h.execute(s);
       expect(runCli(['init'], envOf(a)).code).toBe(0);
       expect(runCli(['init'], envOf(b)).code).toBe(0);
       const hubInstalled = await mysqlSchema(h);
@@ -193,6 +201,104 @@ describe.skipIf(!HUB_AVAILABLE)('init and uninstall', () => {
       expect(sb.db.prepare("SELECT count(*) AS n FROM people WHERE name = 'for B'").get()).toEqual({ n: 1n });
       await sb.close();
     } finally {
+      await h.close();
+    }
+  });
+
+  it('a second node joining with an empty file, or syncing fewer tables, changes nothing on the hub; removing it is explicit', async () => {
+    const m = await testHub.freshDatabase('join');
+    const a = nodeConfig(tmp.dir, 'join-a', m, { NODE_ID: 'JA' });
+    const b = nodeConfig(tmp.dir, 'join-b', m, { NODE_ID: 'JB' });
+    const c = nodeConfig(tmp.dir, 'join-c', m, { NODE_ID: 'JC', SYNC_TABLES: 'people' });
+    createSqlite(a, SQLITE_DDL).close();
+    createSqlite(c, SQLITE_DDL).close();
+    writeFileSync(b.sqlitePath, ''); // a new site: a 0-byte SQLite file
+    const h = await hubWithTables(m);
+    try {
+      expect(runCli(['init'], envOf(a)).code).toBe(0);
+      const hubInstalled = await mysqlSchema(h);
+      const syncer = Syncer.open(a);
+      await syncer.syncOnce();
+
+      for (const [i, node] of [b, c, b].entries()) {
+        const r = runCli(['init'], envOf(node));
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).not.toMatch(/removed/);
+        expect(await mysqlSchema(h)).toEqual(hubInstalled);
+        // The first node keeps receiving hub writes.
+        await h.execute('INSERT INTO people (name) VALUES (?)', [`hub write ${i}`]);
+        await h.execute('INSERT INTO audit (msg) VALUES (?)', [`hub audit ${i}`]);
+        await syncer.syncOnce();
+        expect(syncer.db.prepare('SELECT count(*) AS n FROM people WHERE name = ?').get(`hub write ${i}`)).toEqual({ n: 1n });
+        expect(syncer.db.prepare('SELECT count(*) AS n FROM audit WHERE msg = ?').get(`hub audit ${i}`)).toEqual({ n: 1n });
+      }
+      expect(
+        (await h.query<{ node_id: string }>('SELECT node_id FROM _dualdb_nodes ORDER BY node_id')).map((r) => r.node_id),
+      ).toEqual(['JA', 'JB', 'JC']);
+
+      // A node's own uninstall leaves the hub alone, and says how to remove it.
+      const unC = runCli(['init', '--uninstall'], envOf(c));
+      expect(unC.code, unC.stderr).toBe(0);
+      expect(unC.stdout).toMatch(/hub capture kept .*JA .*dualdb init --uninstall --hub/);
+      expect(await mysqlSchema(h)).toEqual(hubInstalled);
+
+      // Removing the hub's capture names the nodes and refuses while one was active recently.
+      const refused = runCli(['init', '--uninstall', '--hub'], envOf(b));
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toMatch(/JA \(last seen [^)]+\) synced in the last 15 minutes.*Nothing was changed.*--force/s);
+      expect(await mysqlSchema(h)).toEqual(hubInstalled);
+      const dbB = openSqlite(b.sqlitePath);
+      expect(dbB.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = '_dualdb_changes'").get()).toEqual({ n: 1n });
+      dbB.close();
+      await h.execute("INSERT INTO people (name) VALUES ('still captured')");
+      await syncer.syncOnce();
+      expect(syncer.db.prepare("SELECT count(*) AS n FROM people WHERE name = 'still captured'").get()).toEqual({ n: 1n });
+      await syncer.close();
+
+      const forced = runCli(['init', '--uninstall', '--hub', '--force', '--json'], envOf(b));
+      expect(forced.code, forced.stderr).toBe(0);
+      const report = JSON.parse(forced.stdout) as { mysql: string[]; registered: { nodeId: string; active: boolean }[] };
+      expect(report.registered).toEqual([expect.objectContaining({ nodeId: 'JA', active: true })]);
+      expect(report.mysql).toContain('table _dualdb_changes');
+      expect(
+        (await mysqlSchema(h)).triggers.filter((t) => (t as { TRIGGER_NAME: string }).TRIGGER_NAME.startsWith('_dualdb_')),
+      ).toEqual([]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a hub user without CREATE/TRIGGER: init changes nothing on either side and names the GRANT that fixes it', async () => {
+    const m = await testHub.freshDatabase('ro');
+    const admin = await testHub.admin();
+    const user = `ro_${m.database.slice(-8)}`;
+    try {
+      for (const host of ['%', 'localhost']) {
+        await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [user, host, 'ro-secret-1']);
+        await admin.query(`GRANT SELECT ON \`${m.database}\`.* TO ?@?`, [user, host]);
+      }
+    } finally {
+      await admin.end();
+    }
+    const config = nodeConfig(tmp.dir, 'ro-node', { ...m, user, password: 'ro-secret-1' }, { NODE_ID: 'RO' });
+    const db = createSqlite(config, SQLITE_DDL);
+    const h = await hubWithTables(m);
+    try {
+      const sqliteBefore = sqliteSchema(db);
+      const mysqlBefore = await mysqlSchema(h);
+      const r = runCli(['init'], envOf(config));
+      expect(r.code).toBe(3);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `lacks INSERT, UPDATE, DELETE, CREATE, TRIGGER on database "${m.database}": nothing was installed on either side.*GRANT INSERT, UPDATE, DELETE, CREATE, TRIGGER ON \`${m.database}\`\\.\\* TO '${user}'@'(%|localhost)'`,
+          's',
+        ),
+      );
+      expect(r.stderr).not.toMatch(/command denied/);
+      expect(sqliteSchema(db)).toEqual(sqliteBefore);
+      expect(await mysqlSchema(h)).toEqual(mysqlBefore);
+    } finally {
+      db.close();
       await h.close();
     }
   });

@@ -21,12 +21,14 @@ import { encodeKey } from '../capture/keys.js';
 import type { Config } from '../config/config.js';
 import { loadConfig } from '../config/load.js';
 import type { Row, SqlValue } from '../engines/codec.js';
+import type { MysqlHub } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { introspectSqliteTable } from '../engines/sqlite/introspect.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncLog } from '../monitor/log.js';
+import { commitOutcome, ensureWriteTokens, newWriteToken, recordWriteToken } from '../sync/commit-outcome.js';
 import { ControlServer } from '../sync/control.js';
 import { toMysqlRow, toSqliteRow } from '../sync/convert.js';
 import { MysqlTableIO } from '../sync/mysql-io.js';
@@ -38,6 +40,9 @@ import { type CycleReport, Syncer } from '../sync/syncer.js';
 import { formsOf } from '../sync/value-forms.js';
 import { DualdbError, MysqlError } from '../util/errors.js';
 import { type InputRow, normaliseRow } from './values.js';
+
+/** How long a write whose COMMIT reply was lost waits for the hub to say whether it committed. */
+const OUTCOME_DEADLINE_MS = 10_000;
 
 export interface OpenOptions {
   /** A ready configuration; otherwise read from `envFile`/.env and the environment. */
@@ -260,8 +265,18 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState] }
     return { changes, lastInsertId };
   }
 
-  /** mysql_primary: the hub first, then the local mirror; on hub failure, fail over to SQLite. */
-  private async writeHubFirst(ops: WriteOp[]): Promise<WriteResult> {
+  /**
+   * mysql_primary: the hub first, then the local mirror; on hub failure, fail over to SQLite.
+   * Runs in the syncer's exclusive section: a push in flight (holding older local images that
+   * it would write over this one, as own-origin hub changes are not conflicts) finishes first.
+   */
+  private writeHubFirst(ops: WriteOp[]): Promise<WriteResult> {
+    return this.service.syncer.exclusive(() => this.writeHubFirstNow(ops));
+  }
+
+  private writeTokensReady = false;
+
+  private async writeHubFirstNow(ops: WriteOp[]): Promise<WriteResult> {
     if (!this.service.hubUsable) {
       const r = this.applyLocal(ops, true);
       this.service.nudge();
@@ -274,11 +289,16 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState] }
       };
     }
     let touched: { table: SyncTable; keys: Set<string> }[];
-    let images: Map<string, Map<string, Row>>;
+    const images = new Map<string, Map<string, Row>>();
+    const tables = new Map<string, SyncTable>();
+    const keysByTable = new Map<string, Set<string>>();
     let lastInsertId: bigint | null = null;
+    let hub: MysqlHub | undefined;
+    const token = newWriteToken();
+    let threadId: number | undefined;
+    let committing = false;
     try {
-      const hub = await this.service.syncer.connectHub();
-      const tables = new Map<string, SyncTable>();
+      hub = await this.service.syncer.connectHub();
       for (const op of ops) {
         const t = await this.table(op.table);
         if (!t)
@@ -288,9 +308,13 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState] }
           );
         tables.set(op.table, t);
       }
-      const keysByTable = new Map<string, Set<string>>();
-      images = new Map();
+      if (!this.writeTokensReady) {
+        await ensureWriteTokens(hub);
+        this.writeTokensReady = true;
+      }
+      const nodeId = this.service.syncer.nodeId;
       await hub.withConnection(async (conn) => {
+        threadId = conn.threadId ?? undefined;
         await conn.query('SET @dualdb_origin = ?', [this.service.syncer.nodeId]);
         await conn.beginTransaction();
         try {
@@ -345,15 +369,32 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState] }
             const t = tables.get(name) as SyncTable;
             images.set(name, await new MysqlTableIO(t).fetch(conn, [...keys]));
           }
+          await recordWriteToken(conn, token, nodeId);
+          committing = true;
           await conn.commit();
         } catch (e) {
-          await conn.rollback().catch(() => {});
+          if (!committing) await conn.rollback().catch(() => {});
           throw e;
         }
       });
       touched = [...keysByTable].map(([name, keys]) => ({ table: tables.get(name) as SyncTable, keys }));
     } catch (e) {
-      if (e instanceof MysqlError || isConnectionError(e) || (e as { code?: string }).code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
+      const outcome = committing && hub ? await commitOutcome(hub, token, threadId, OUTCOME_DEADLINE_MS) : 'rolled-back';
+      if (outcome === 'unknown') {
+        this.service.reportHubFailure(e);
+        throw new DualdbError(
+          'HUB_WRITE_UNKNOWN',
+          'the connection to the hub was lost during COMMIT and the hub stayed away: the write may or may not be on the hub; nothing was written locally',
+          {
+            hint: 'when the hub is back, `dualdb compare` shows whether it arrived; write it again only if it did not',
+            cause: e,
+          },
+        );
+      }
+      // Committed: the hub has it (the reply was lost): mirrored below, never applied a second time.
+      if (outcome === 'committed')
+        touched = [...keysByTable].map(([name, keys]) => ({ table: tables.get(name) as SyncTable, keys }));
+      else if (e instanceof MysqlError || isConnectionError(e) || (e as { code?: string }).code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
         // The hub is away: fail over. The write is captured locally and pushed when it returns.
         this.service.reportHubFailure(e);
         const r = this.applyLocal(ops, true);
@@ -364,8 +405,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState] }
           ...r,
           hubError: e instanceof DualdbError ? e.oneLine() : String((e as Error).message),
         };
-      }
-      throw e;
+      } else throw e;
     }
     // Mirror the hub's rows (with its AUTO_INCREMENT keys and defaults) locally, without capture.
     let changes = 0;

@@ -23,6 +23,14 @@ export const MYSQL_CAPTURE_VERSION = 1;
 
 export const MYSQL_NOW_MS = 'UNIX_TIMESTAMP(NOW(6)) * 1000';
 
+/** Tokens of hub-first (mysql_primary) writes, to learn whether an interrupted COMMIT happened (sync/commit-outcome.ts). */
+export const MYSQL_WRITE_TOKENS_DDL = `CREATE TABLE IF NOT EXISTS _dualdb_write_tokens (
+     token CHAR(32) CHARACTER SET ascii NOT NULL PRIMARY KEY,
+     node_id VARCHAR(64) NOT NULL,
+     at DATETIME(6) NOT NULL,
+     KEY _dualdb_write_tokens_at (at)
+   ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`;
+
 export const MYSQL_META_DDL = [
   `CREATE TABLE IF NOT EXISTS _dualdb_changes (
      seq BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -57,6 +65,7 @@ export const MYSQL_META_DDL = [
      beat BIGINT NOT NULL,
      sent_ms DOUBLE NOT NULL
    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+  MYSQL_WRITE_TOKENS_DDL,
 ];
 
 export const MYSQL_META_TABLES = [
@@ -66,6 +75,7 @@ export const MYSQL_META_TABLES = [
   '_dualdb_tables',
   '_dualdb_heartbeats',
   '_dualdb_migration',
+  '_dualdb_write_tokens',
 ];
 
 /** Trigger names fit MySQL's 64-character limit whatever the table name. */

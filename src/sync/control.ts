@@ -1,9 +1,10 @@
 /**
  * The local control channel of a running syncer (watch, daemon or monitor): a
- * Unix socket beside the SQLite file, speaking JSON lines. It doubles as the
- * single-instance lock — a second syncer for the same file finds a live socket
- * and refuses — and lets `dualdb sync --now`, scripts and the monitor ask the
- * running one to sync, pause, report status or stream its log.
+ * Unix socket beside the SQLite file, speaking JSON lines. It lets `dualdb sync
+ * --now`, scripts and the monitor ask the running one to sync, pause, report
+ * status or stream its log. Who may run is decided by the single-instance lock
+ * (instance-lock.ts, released by the OS when its holder dies), taken before the
+ * socket: a socket whose owner does not answer a ping is never taken as stale.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, unlinkSync } from 'node:fs';
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
+import { InstanceLock } from './instance-lock.js';
 
 export type ControlCommand = 'ping' | 'status' | 'sync-now' | 'pause' | 'resume' | 'subscribe';
 
@@ -91,7 +93,22 @@ function connect(socketPath: string, timeoutMs: number): Promise<net.Socket> {
   });
 }
 
-function lines(sock: net.Socket, onLine: (msg: ControlResponse) => void): void {
+/** The longest line a reader accepts from the syncer (a status of many tables stays far below). */
+const MAX_LINE_FROM_SERVER = 16 * 1024 * 1024;
+/** The longest request line the syncer accepts (requests are a few dozen bytes). */
+const MAX_LINE_FROM_CLIENT = 64 * 1024;
+/**
+ * What the syncer keeps queued for one subscriber that does not read (a suspended monitor):
+ * beyond it, events are dropped for that subscriber and counted, and a `dropped` event tells
+ * it how many once it reads again. The daemon's memory stays bounded whatever the subscriber does.
+ */
+export const SUBSCRIBER_BUFFER_BYTES = 1024 * 1024;
+
+/**
+ * Reads JSON lines. A line longer than `maxLine` (a peer that never sends a newline) ends the
+ * connection instead of growing the buffer.
+ */
+function lines(sock: net.Socket, onLine: (msg: ControlResponse) => void, maxLine: number): void {
   let buf = '';
   sock.setEncoding('utf8');
   sock.on('data', (chunk: string) => {
@@ -106,6 +123,10 @@ function lines(sock: net.Socket, onLine: (msg: ControlResponse) => void): void {
           // ignore garbage
         }
       }
+    }
+    if (buf.length > maxLine) {
+      buf = '';
+      sock.destroy(new Error(`control line longer than ${maxLine} bytes`));
     }
   });
 }
@@ -124,12 +145,20 @@ export async function sendControl(sqlitePath: string, cmd: ControlCommand, timeo
       sock.destroy();
       reject(new DualdbError('CONTROL_TIMEOUT', `the running syncer did not answer "${cmd}" within ${timeoutMs / 1000} s`));
     }, timeoutMs);
-    lines(sock, (msg) => {
-      if (msg.id !== 1) return;
+    lines(
+      sock,
+      (msg) => {
+        if (msg.id !== 1) return;
+        clearTimeout(timer);
+        sock.end();
+        if (msg.ok) resolve(msg.result);
+        else reject(new DualdbError('CONTROL_FAILED', msg.error ?? 'the running syncer reported a failure'));
+      },
+      MAX_LINE_FROM_SERVER,
+    );
+    sock.once('close', () => {
       clearTimeout(timer);
-      sock.end();
-      if (msg.ok) resolve(msg.result);
-      else reject(new DualdbError('CONTROL_FAILED', msg.error ?? 'the running syncer reported a failure'));
+      reject(new DualdbError('CONTROL_FAILED', `the running syncer closed the connection before answering "${cmd}"`));
     });
     sock.write(`${JSON.stringify({ id: 1, cmd })}\n`);
   });
@@ -143,9 +172,13 @@ export async function subscribeControl(
   const sock = await connect(controlSocketPath(sqlitePath), 3000).catch(() => {
     throw new NotRunningError(sqlitePath);
   });
-  lines(sock, (msg) => {
-    if (msg.event) onEvent(msg.event, msg.data);
-  });
+  lines(
+    sock,
+    (msg) => {
+      if (msg.event) onEvent(msg.event, msg.data);
+    },
+    MAX_LINE_FROM_SERVER,
+  );
   sock.on('close', () => onEvent('closed', null));
   sock.write(`${JSON.stringify({ id: 1, cmd: 'subscribe' })}\n`);
   return { close: () => sock.destroy() };
@@ -153,68 +186,98 @@ export async function subscribeControl(
 
 export class ControlServer {
   private readonly subscribers = new Set<net.Socket>();
+  /** Events not sent to a subscriber because it had SUBSCRIBER_BUFFER_BYTES queued already. */
+  private readonly dropped = new WeakMap<net.Socket, number>();
 
   private constructor(
     private readonly server: net.Server,
     readonly socketPath: string,
+    private readonly lock: InstanceLock,
   ) {}
 
   /** Takes the lock for `sqlitePath` and serves commands; refuses when another syncer holds it. */
   static async listen(sqlitePath: string, handler: ControlHandler): Promise<ControlServer> {
-    const socketPath = controlSocketPath(sqlitePath);
-    if (existsSync(socketPath)) {
-      try {
-        const info = await sendControl(sqlitePath, 'ping', 2000);
-        throw new AlreadyRunningError(sqlitePath, info);
-      } catch (e) {
-        if (e instanceof AlreadyRunningError) throw e;
-        // Nobody answers: a stale socket from a crashed process.
-        try {
-          unlinkSync(socketPath);
-        } catch {
-          // gone already
-        }
-      }
+    const lock = InstanceLock.tryAcquire(sqlitePath);
+    if (!lock) {
+      // A live holder: name it when its socket answers (it may be starting, or busy in a long batch).
+      const info = await sendControl(sqlitePath, 'ping', 2000).catch(() => null);
+      throw new AlreadyRunningError(sqlitePath, info);
     }
-    const server = net.createServer();
-    const control = new ControlServer(server, socketPath);
-    server.on('connection', (sock) => control.serve(sock, handler));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (e: NodeJS.ErrnoException) => {
-        if (e.code === 'EADDRINUSE') reject(new AlreadyRunningError(sqlitePath, null));
-        else reject(e);
+    const socketPath = controlSocketPath(sqlitePath);
+    try {
+      // We hold the lock, so a socket left here belongs to a process that died.
+      if (existsSync(socketPath)) unlinkSync(socketPath);
+      const server = net.createServer();
+      const control = new ControlServer(server, socketPath, lock);
+      server.on('connection', (sock) => control.serve(sock, handler));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(socketPath, () => resolve());
       });
-      server.listen(socketPath, () => resolve());
-    });
-    server.unref();
-    return control;
+      server.unref();
+      return control;
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
   }
 
   private serve(sock: net.Socket, handler: ControlHandler): void {
     sock.on('error', () => this.subscribers.delete(sock));
     sock.on('close', () => this.subscribers.delete(sock));
-    lines(sock, async (msg) => {
-      const req = msg as unknown as ControlRequest;
-      if (req.cmd === 'subscribe') {
-        this.subscribers.add(sock);
-        sock.write(`${JSON.stringify({ id: req.id, ok: true, result: null })}\n`);
-        return;
-      }
-      try {
-        const result = await handler(req.cmd);
-        sock.write(`${JSON.stringify({ id: req.id, ok: true, result }, jsonSafe)}\n`);
-      } catch (e) {
-        const error = e instanceof DualdbError ? e.oneLine() : e instanceof Error ? e.message : String(e);
-        sock.write(`${JSON.stringify({ id: req.id, ok: false, error })}\n`);
-      }
-    });
+    lines(
+      sock,
+      async (msg) => {
+        const req = msg as unknown as ControlRequest;
+        if (req.cmd === 'subscribe') {
+          this.subscribers.add(sock);
+          sock.write(`${JSON.stringify({ id: req.id, ok: true, result: null })}\n`);
+          return;
+        }
+        try {
+          const result = await handler(req.cmd);
+          sock.write(`${JSON.stringify({ id: req.id, ok: true, result }, jsonSafe)}\n`);
+        } catch (e) {
+          const error = e instanceof DualdbError ? e.oneLine() : e instanceof Error ? e.message : String(e);
+          sock.write(`${JSON.stringify({ id: req.id, ok: false, error })}\n`);
+        }
+      },
+      MAX_LINE_FROM_CLIENT,
+    );
   }
 
-  /** Sends an event to every subscriber (the monitor attached to a daemon). */
+  /**
+   * Sends an event to every subscriber (the monitor attached to a daemon), without waiting for
+   * any: one that does not read gets no more than SUBSCRIBER_BUFFER_BYTES queued, then a count.
+   */
   broadcast(event: string, data: unknown): void {
     if (this.subscribers.size === 0) return;
     const line = `${JSON.stringify({ event, data }, jsonSafe)}\n`;
-    for (const s of this.subscribers) s.write(line);
+    for (const s of this.subscribers) {
+      if (s.writableLength + line.length > SUBSCRIBER_BUFFER_BYTES) {
+        const dropped = this.dropped.get(s) ?? 0;
+        this.dropped.set(s, dropped + 1);
+        // Told as soon as it reads again, even if no event follows.
+        if (dropped === 0) s.once('drain', () => this.flushDropped(s));
+        continue;
+      }
+      this.flushDropped(s);
+      s.write(line);
+    }
+  }
+
+  private flushDropped(s: net.Socket): void {
+    const events = this.dropped.get(s);
+    if (!events) return;
+    this.dropped.delete(s);
+    s.write(`${JSON.stringify({ event: 'dropped', data: { events } })}\n`);
+  }
+
+  /** Bytes queued for subscribers that have not read them yet (bounded by SUBSCRIBER_BUFFER_BYTES each). */
+  get queuedBytes(): number {
+    let n = 0;
+    for (const s of this.subscribers) n += s.writableLength;
+    return n;
   }
 
   async close(): Promise<void> {
@@ -225,6 +288,7 @@ export class ControlServer {
     } catch {
       // already gone
     }
+    this.lock.release();
   }
 }
 

@@ -1,16 +1,19 @@
 /**
  * `dualdb init`: installs (idempotently, versioned) the change capture on both
- * sides for every table of the sync plan, removes it from tables that left the
- * plan, and registers the node on the hub. `--uninstall` removes everything
- * dualdb installed and nothing else.
+ * sides for every table of the sync plan, removes the node's own (SQLite)
+ * capture from tables that left its plan, and registers the node on the hub.
+ *
+ * The hub's capture belongs to the hub: every node relies on it, so a node's
+ * init, setup or uninstall only ever adds or upgrades it, never removes it (a
+ * node whose SQLite file is new, or that syncs fewer tables, changes nothing on
+ * the hub for the others). Removing it is the explicit `dualdb init --uninstall
+ * --hub`, which names the nodes still registered and refuses while any was
+ * active in the last HUB_ACTIVE_WINDOW_MINUTES unless forced.
+ *
+ * Nothing is installed on either side before the hub user is known to hold the
+ * privileges capture needs (checked from its grants).
  */
-import {
-  capturedMysqlTables,
-  installMysqlMeta,
-  installMysqlTableCapture,
-  removeMysqlTableCapture,
-  uninstallMysqlCapture,
-} from '../capture/mysql-capture.js';
+import { installMysqlMeta, installMysqlTableCapture, uninstallMysqlCapture } from '../capture/mysql-capture.js';
 import {
   capturedSqliteTables,
   installSqliteMeta,
@@ -20,9 +23,13 @@ import {
 } from '../capture/sqlite-capture.js';
 import type { Config } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
+import { missingPrivilegesError } from '../engines/mysql/diagnose.js';
 import { introspectMysql } from '../engines/mysql/introspect.js';
 import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
+import { checkPrivileges } from '../setup/privileges.js';
+import { DualdbError, MysqlError } from '../util/errors.js';
+import { EXIT } from '../util/exit-codes.js';
 import { LocalState } from './local-state.js';
 import { buildSyncPlan, type SyncPlan, type TableIssue } from './plan.js';
 
@@ -36,8 +43,34 @@ export interface InitReport {
   paused: TableIssue[];
 }
 
+/** What installing capture does on the hub: its own tables and rows, and triggers. */
+export const CAPTURE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'TRIGGER'] as const;
+
+/** A node counts as active when the hub saw it (a push or a pull) within this many minutes. */
+export const HUB_ACTIVE_WINDOW_MINUTES = 15;
+
+/**
+ * Refuses, before anything is installed, when the hub user lacks a privilege capture needs.
+ * Grants that come through roles are not listed by SHOW GRANTS: then the server decides.
+ */
+export async function assertCapturePrivileges(hub: MysqlHub): Promise<void> {
+  const report = await checkPrivileges(hub);
+  if (report.viaRoles) return;
+  const missing = CAPTURE_PRIVILEGES.filter((p) => report.missing.includes(p));
+  if (missing.length === 0) return;
+  const [me] = await hub.query<{ u: string }>('SELECT CURRENT_USER() AS u');
+  const at = (me?.u ?? '').lastIndexOf('@');
+  const host = at >= 0 ? (me?.u ?? '').slice(at + 1) : '%';
+  const err = missingPrivilegesError(hub.config, missing, { host });
+  throw new MysqlError('missing-privileges', `${err.message}: nothing was installed on either side`, {
+    hint: err.hint,
+    context: err.context,
+  });
+}
+
 /** Installs capture on an open SQLite handle and (when enabled) an open hub. */
 export async function installCapture(db: SqliteDb, hub: MysqlHub | undefined, config: Config): Promise<InitReport> {
+  if (hub) await assertCapturePrivileges(hub);
   installSqliteMeta(db);
   const nodeId = new LocalState(db).nodeId(config.nodeId);
   const report: InitReport = { nodeId, hub: hub ? 'installed' : 'disabled', tables: [], skipped: [], paused: [] };
@@ -58,7 +91,8 @@ export async function installCapture(db: SqliteDb, hub: MysqlHub | undefined, co
     const mysql = hub ? await installMysqlTableCapture(hub, t.name, t.key) : null;
     if (!t.meta) report.tables.push({ table: t.name, sqlite, mysql });
   }
-  // Paused tables keep their capture (changes are parked, not lost); others leave.
+  // Paused tables keep their capture (changes are parked, not lost); others leave this node.
+  // The hub's capture stays whatever this node's plan holds: other nodes rely on it.
   const keep = new Set([...wanted, ...plan.paused.map((p) => p.table)]);
   for (const t of capturedSqliteTables(db).keys()) {
     if (!keep.has(t)) {
@@ -67,14 +101,6 @@ export async function installCapture(db: SqliteDb, hub: MysqlHub | undefined, co
     }
   }
   if (hub) {
-    for (const t of (await capturedMysqlTables(hub)).keys()) {
-      if (!keep.has(t)) {
-        await removeMysqlTableCapture(hub, t);
-        const row = report.tables.find((r) => r.table === t);
-        if (row) row.mysql = 'removed';
-        else report.tables.push({ table: t, sqlite: 'unchanged', mysql: 'removed' });
-      }
-    }
     await hub.execute(
       'INSERT IGNORE INTO _dualdb_nodes (node_id, push_cursor, pull_upto, first_seen, last_seen) VALUES (?, 0, 0, NOW(6), NOW(6))',
       [nodeId],
@@ -95,16 +121,60 @@ export async function initNode(config: Config, options: { createSqlite?: boolean
   }
 }
 
+export interface RegisteredNode {
+  nodeId: string;
+  /** When the hub last saw it push or pull (hub time, `YYYY-MM-DD HH:MM:SS`). */
+  lastSeen: string;
+  /** Seen within HUB_ACTIVE_WINDOW_MINUTES. */
+  active: boolean;
+}
+
 export interface UninstallReport {
   sqlite: string[];
   mysql: string[];
-  /** The hub keeps its capture because other nodes still use it. */
+  /** The hub keeps its capture (it is removed only with `--hub`); the other nodes registered. */
   hubKeptFor: string[];
+  /** The other nodes registered on the hub when this ran. */
+  registered: RegisteredNode[];
 }
 
-export async function uninstallNode(config: Config, options: { hub?: boolean } = {}): Promise<UninstallReport> {
+export class HubInUseError extends DualdbError {
+  constructor(active: RegisteredNode[]) {
+    super(
+      'HUB_IN_USE',
+      `the hub's capture is in use: ${active.map((n) => `${n.nodeId} (last seen ${n.lastSeen})`).join(', ')} synced in the last ${HUB_ACTIVE_WINDOW_MINUTES} minutes; removing it would stop their sync. Nothing was changed`,
+      {
+        hint: 'stop those syncers and run `dualdb init --uninstall` on each node first, or add --force to remove it anyway',
+        exitCode: EXIT.FAILURE,
+        context: { nodes: active.map((n) => n.nodeId) },
+      },
+    );
+  }
+}
+
+async function registeredNodes(hub: MysqlHub, self: string | undefined): Promise<RegisteredNode[]> {
+  const rows = await hub
+    .query<{ node_id: string; last_seen: string; active: number | string }>(
+      `SELECT node_id, DATE_FORMAT(last_seen, '%Y-%m-%d %H:%i:%s') AS last_seen,
+              last_seen >= NOW(6) - INTERVAL ? MINUTE AS active
+         FROM _dualdb_nodes WHERE node_id <> ? ORDER BY node_id`,
+      [HUB_ACTIVE_WINDOW_MINUTES, self ?? ''],
+    )
+    .catch((e: { code?: string }) => {
+      if (e.code === 'ER_NO_SUCH_TABLE') return [];
+      throw e;
+    });
+  return rows.map((r) => ({ nodeId: r.node_id, lastSeen: r.last_seen, active: Number(r.active) === 1 }));
+}
+
+/**
+ * Removes this node's capture from its SQLite file and its registration on the hub. The hub's
+ * capture stays unless `hub` is set; then it is removed too, unless another registered node was
+ * active recently (see HubInUseError) and `force` is not set. Checks happen before any change.
+ */
+export async function uninstallNode(config: Config, options: { hub?: boolean; force?: boolean } = {}): Promise<UninstallReport> {
   const db = openSqlite(config.sqlitePath);
-  const report: UninstallReport = { sqlite: [], mysql: [], hubKeptFor: [] };
+  const report: UninstallReport = { sqlite: [], mysql: [], hubKeptFor: [], registered: [] };
   let hub: MysqlHub | undefined;
   try {
     const nodeId = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_meta'").get()
@@ -112,17 +182,21 @@ export async function uninstallNode(config: Config, options: { hub?: boolean } =
       : undefined;
     if (config.dualDatabase) {
       hub = await MysqlHub.connect(config.mysql);
-      const others = await hub
-        .query<{ node_id: string }>('SELECT node_id FROM _dualdb_nodes WHERE node_id <> ?', [nodeId ?? ''])
-        .catch(() => [] as { node_id: string }[]);
-      if (others.length > 0 && !options.hub) {
-        report.hubKeptFor = others.map((o) => o.node_id);
-        if (nodeId) await hub.execute('DELETE FROM _dualdb_nodes WHERE node_id = ?', [nodeId]);
-      } else {
-        report.mysql = await uninstallMysqlCapture(hub);
-      }
+      report.registered = await registeredNodes(hub, nodeId);
+      const active = report.registered.filter((n) => n.active);
+      if (options.hub && active.length > 0 && !options.force) throw new HubInUseError(active);
     }
     report.sqlite = uninstallSqliteCapture(db);
+    if (hub) {
+      if (options.hub) report.mysql = await uninstallMysqlCapture(hub);
+      else {
+        report.hubKeptFor = report.registered.map((n) => n.nodeId);
+        if (nodeId)
+          await hub.execute('DELETE FROM _dualdb_nodes WHERE node_id = ?', [nodeId]).catch((e: { code?: string }) => {
+            if (e.code !== 'ER_NO_SUCH_TABLE') throw e;
+          });
+      }
+    }
     return report;
   } finally {
     await hub?.close();

@@ -19,7 +19,7 @@ import { type CycleSummary, cycleCounts, summarizeCycle } from './summary.js';
 /**
  * Who runs the sync: it names the process in the log and in `ping` answers (so a second
  * syncer, `sync --now` or another monitor can say who holds the lock). All kinds hold the
- * same single-instance lock (the control socket of the SQLite file); only a daemon writes
+ * same single-instance lock (instance-lock.ts, taken by ControlServer.listen); only a daemon writes
  * the pid file, which belongs to the service manager.
  */
 export type SyncProcessKind = 'watch' | 'daemon' | 'monitor';

@@ -114,8 +114,16 @@ export class SyncService extends EventEmitter<{
     this.wake?.();
   }
 
-  /** Push and pull now (the monitor's `s`, `dualdb sync --now`), even while backing off. */
+  /**
+   * Push and pull now (the monitor's `s`, `dualdb sync --now`), even while backing off. When the
+   * loop is not running (never started, or stopped) the cycle runs here, so the promise always settles.
+   */
   syncNow(): Promise<CycleReport> {
+    if (this.stopped) {
+      if (!this.config.dualDatabase)
+        return Promise.reject(new DualdbError('HUB_DISABLED', 'the hub is disabled (DUAL_DATABASE=false)'));
+      return this.syncer.syncOnce();
+    }
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
       this.retryAt = 0;

@@ -37,6 +37,8 @@ export interface SyncStatus {
   conflicts: { open: number; total: number };
   parked: { push: number; pull: number };
   resyncNeeded: string | null;
+  /** Why the last report of this node's pull position to the hub failed (the hub cannot prune its log past it). */
+  pruneReportError: string | null;
   tables: TableStatus[];
 }
 
@@ -131,6 +133,7 @@ export async function collectStatus(
       pull: parked.filter((p) => p.direction === 'pull').length,
     },
     resyncNeeded: resync,
+    pruneReportError: s.getMeta('pull_report_error') ?? null,
     tables: rows,
   };
 }

@@ -14,10 +14,12 @@ import { introspectMysql } from '../engines/mysql/introspect.js';
 import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { SyncLog } from '../monitor/log.js';
-import { DualdbError, MysqlError } from '../util/errors.js';
+import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
+import { pruneWriteTokens } from './commit-outcome.js';
 import type { BatchResult, SyncContext, TableMoved } from './context.js';
 import { emptyBatch } from './context.js';
+import { safePruneBound } from './holes.js';
 import { LocalState } from './local-state.js';
 import { RollingMetrics } from './metrics.js';
 import { buildSyncPlan, type SyncPlan } from './plan.js';
@@ -118,8 +120,11 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     return new Syncer(config, db, options);
   }
 
-  /** Serialises operations: one push or pull at a time per node. */
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Serialises operations: one push, pull or hub-first library write (mysql_primary) at a time
+   * per node, so that a push never works from a local image older than a hub write in flight.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.busy.then(fn, fn);
     this.busy = run.catch(() => {});
     return run;
@@ -292,11 +297,41 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       this.metrics.recordRows(b.applied);
       if (!b.more) break;
     }
+    if (direction === 'pull') await this.reportPullPosition();
     const now = new Date();
     if (direction === 'push') this.lastPushAt = now;
     else this.lastPullAt = now;
     this.state.setMeta(direction === 'push' ? 'last_push_at' : 'last_pull_at', now.toISOString());
     return total;
+  }
+
+  /**
+   * Tells the hub how far this node has pulled: the bound below which the hub may prune its log
+   * for this node. A failure does not stop the sync (the data path is exactly-once without it)
+   * but is never silent: the log says it once per failing streak, and `status` shows it
+   * (`pruneReportError`) until a report succeeds, because a node that cannot report holds the
+   * hub's pruning back for everyone.
+   */
+  private async reportPullPosition(): Promise<void> {
+    const failedBefore = this.state.getMeta('pull_report_error');
+    try {
+      const hub = await this.connectHub();
+      await hub.execute('UPDATE _dualdb_nodes SET pull_upto = ?, last_seen = NOW(6) WHERE node_id = ?', [
+        safePruneBound(this.state.pullState()),
+        this.nodeId,
+      ]);
+      if (failedBefore) {
+        this.state.setMeta('pull_report_error', null);
+        this.log.info('the hub accepts this node’s pull position again; its log can be pruned', { event: 'hub.report-ok' });
+      }
+    } catch (e) {
+      const why = e instanceof DualdbError ? e.oneLine() : messageOf(e);
+      this.state.setMeta('pull_report_error', why);
+      if (!failedBefore)
+        this.log.warn(`could not tell the hub how far this node pulled (its log cannot be pruned past it): ${why}`, {
+          event: 'hub.report-failed',
+        });
+    }
   }
 
   push(maxBatches = MAX_BATCHES_PER_CYCLE): Promise<BatchResult> {
@@ -326,6 +361,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   async pruneHubLog(): Promise<{ deleted: number; prunedUpto: bigint }> {
     return this.exclusive(async () => {
       const hub = await this.connectHub();
+      await pruneWriteTokens(hub);
       const retentionMs = this.config.sync.logRetentionMs;
       // Active: seen within the retention window — and this node, which is pruning right now
       // (with a window of 0 no node would count, and nothing would ever be pruned).

@@ -118,3 +118,14 @@ export async function until(cond: () => Promise<boolean> | boolean, what: string
   }
   throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
 }
+
+/** Settles with the promise's value, or 'unsettled' when it has not settled within `ms` (it is not awaited further). */
+export function within<T>(p: Promise<T>, ms: number): Promise<T | 'unsettled'> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<'unsettled'>((r) => {
+      timer = setTimeout(() => r('unsettled'), ms);
+    }),
+  ]);
+}

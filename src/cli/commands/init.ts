@@ -10,23 +10,28 @@ export function registerInit(program: Command, global: () => GlobalOptions): voi
     .command('init')
     .description('install change capture (triggers and _dualdb_* tables) on both sides; safe to run again')
     .option('--uninstall', 'remove everything dualdb installed (and nothing else)')
-    .option('--hub', 'with --uninstall: also remove the hub’s capture even if other nodes use it')
+    .option('--hub', 'with --uninstall: also remove the hub’s capture (every node relies on it; refused while one is active)')
+    .option('--force', 'with --uninstall --hub: remove the hub’s capture even while other nodes were active recently')
     .option('--create', 'create the SQLite file if it does not exist')
     .option('--json', 'machine-readable output')
     .action(
-      action(async (opts: { uninstall?: boolean; hub?: boolean; create?: boolean; json?: boolean }) => {
+      action(async (opts: { uninstall?: boolean; hub?: boolean; force?: boolean; create?: boolean; json?: boolean }) => {
         const config = configFrom(global());
         if (opts.uninstall) {
-          const r = await uninstallNode(config, { hub: opts.hub ?? false });
+          const r = await uninstallNode(config, { hub: opts.hub ?? false, force: opts.force ?? false });
           if (opts.json) printJson(r);
           else {
             out(`${glyph.ok} SQLite: removed ${r.sqlite.length ? r.sqlite.join(', ') : 'nothing (not installed)'}`);
-            if (r.hubKeptFor.length)
-              out(
-                `${glyph.warn} hub capture kept: other nodes use it (${r.hubKeptFor.join(', ')}); add --hub to remove it anyway`,
-              );
-            else if (config.dualDatabase)
+            const others = r.registered.map((n) => `${n.nodeId} (last seen ${n.lastSeen})`).join(', ');
+            if (!config.dualDatabase) return EXIT.OK;
+            if (opts.hub) {
               out(`${glyph.ok} MySQL: removed ${r.mysql.length ? r.mysql.join(', ') : 'nothing (not installed)'}`);
+              if (others) out(`${glyph.warn} nodes still registered, which no longer sync: ${others}`);
+            } else {
+              out(
+                `${glyph.info} hub capture kept (it belongs to the hub${others ? `; nodes registered: ${others}` : ''}); \`dualdb init --uninstall --hub\` removes it`,
+              );
+            }
           }
           return EXIT.OK;
         }

@@ -70,6 +70,8 @@ export function registerStatus(program: Command, global: () => GlobalOptions): v
         }
         if (status.resyncNeeded) out(`  ${glyph.fail} ${status.resyncNeeded}`);
         if (status.lastError && !status.resyncNeeded) out(`  last error: ${status.lastError}`);
+        if (status.pruneReportError)
+          out(`${glyph.warn} the hub cannot prune its change log past this node: ${status.pruneReportError}`);
         out();
         for (const l of table(
           status.tables.map((t) => [

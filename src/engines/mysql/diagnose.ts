@@ -135,17 +135,18 @@ export function diagnoseMysqlError(e: unknown, m: Pick<MysqlConfig, 'host' | 'po
 export function missingPrivilegesError(
   m: Pick<MysqlConfig, 'host' | 'port' | 'user' | 'database'>,
   missing: readonly string[],
-  options: { global?: readonly string[] } = {},
+  options: { global?: readonly string[] /** The account's host part, when known (else '%'). */; host?: string } = {},
 ): MysqlError {
   const global = options.global ?? [];
+  const who = `'${m.user}'@'${options.host ?? '%'}'`;
   const onDb = missing.filter((p) => !global.includes(p));
   const parts = [
     ...(onDb.length ? [`${onDb.join(', ')} on database "${m.database}"`] : []),
     ...(global.length ? [`${global.join(', ')} globally`] : []),
   ];
   const grants = [
-    ...(onDb.length ? [`GRANT ${onDb.join(', ')} ON \`${m.database}\`.* TO '${m.user}'@'%'`] : []),
-    ...(global.length ? [`GRANT ${global.join(', ')} ON *.* TO '${m.user}'@'%'`] : []),
+    ...(onDb.length ? [`GRANT ${onDb.join(', ')} ON \`${m.database}\`.* TO ${who}`] : []),
+    ...(global.length ? [`GRANT ${global.join(', ')} ON *.* TO ${who}`] : []),
   ];
   return new MysqlError('missing-privileges', `user "${m.user}" lacks ${parts.join(' and ')}`, {
     hint: `an administrator can run: ${grants.join('; ')} — or let \`dualdb setup\` create a dedicated user with these grants`,

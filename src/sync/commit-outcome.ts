@@ -1,0 +1,68 @@
+/**
+ * The outcome of a hub COMMIT whose answer was lost (mysql_primary writes).
+ *
+ * A connection that drops during COMMIT leaves two possibilities: the server
+ * committed and the reply was lost, or it did not. Treating both as "not
+ * written" and applying the write locally again duplicates it (an
+ * AUTO_INCREMENT insert arrives twice). So every hub-first transaction inserts a
+ * random token into `_dualdb_write_tokens` before its COMMIT; after a lost reply
+ * a new connection ends the old session (KILL, allowed on one's own sessions)
+ * and reads the token with a locking read, which waits until the old transaction
+ * is finished: the token is there exactly when the write committed.
+ *
+ * Tokens are small and pruned with the hub's change log (older than a day).
+ */
+import { randomBytes } from 'node:crypto';
+import type mysql from 'mysql2/promise';
+import { MYSQL_WRITE_TOKENS_DDL } from '../capture/mysql-capture.js';
+import type { MysqlHub } from '../engines/mysql/connect.js';
+
+export type CommitOutcome = 'committed' | 'rolled-back' | 'unknown';
+
+/** For hubs set up before write tokens existed (idempotent; outside any transaction: DDL commits). */
+export async function ensureWriteTokens(hub: MysqlHub): Promise<void> {
+  await hub.execute(MYSQL_WRITE_TOKENS_DDL);
+}
+
+export function newWriteToken(): string {
+  return randomBytes(16).toString('hex');
+}
+
+/** Inside the write's transaction, just before COMMIT. */
+export async function recordWriteToken(conn: mysql.PoolConnection, token: string, nodeId: string): Promise<void> {
+  await conn.query('INSERT INTO _dualdb_write_tokens (token, node_id, at) VALUES (?, ?, NOW(6))', [token, nodeId]);
+}
+
+/**
+ * Finds out whether the transaction that recorded `token` (on server session `threadId`)
+ * committed. Retries while the hub is away, up to `deadlineMs`; 'unknown' when it stays away.
+ */
+export async function commitOutcome(
+  hub: MysqlHub,
+  token: string,
+  threadId: number | undefined,
+  deadlineMs: number,
+): Promise<CommitOutcome> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await hub.withConnection(async (conn) => {
+        // A session the server still runs (it has not noticed the cut) ends now: rolled back, or committed if it got that far.
+        if (threadId !== undefined) await conn.query('KILL CONNECTION ?', [threadId]).catch(() => {});
+        const [rows] = await conn.query('SELECT token FROM _dualdb_write_tokens WHERE token = ? LOCK IN SHARE MODE', [token]);
+        await conn.query('COMMIT');
+        return (rows as unknown[]).length > 0 ? 'committed' : 'rolled-back';
+      });
+    } catch {
+      if (Date.now() >= until) return 'unknown';
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/** Drops tokens older than a day (their writes' outcomes were settled long ago). */
+export async function pruneWriteTokens(hub: MysqlHub): Promise<void> {
+  await hub.execute('DELETE FROM _dualdb_write_tokens WHERE at < NOW(6) - INTERVAL 1 DAY').catch((e: { code?: string }) => {
+    if (e.code !== 'ER_NO_SUCH_TABLE') throw e;
+  });
+}

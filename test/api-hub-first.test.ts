@@ -1,0 +1,199 @@
+/**
+ * mysql_primary writes (issue 12 item 6), against a real SQLite file and the private MariaDB:
+ *  - a hub-first write and a push in flight are serialised: the push (holding an older local
+ *    image) cannot write over the newer hub row;
+ *  - a connection cut during COMMIT: when the hub committed (only the reply was lost) the write
+ *    is mirrored, not applied locally a second time (no duplicate AUTO_INCREMENT row); when it
+ *    did not, the write fails over to SQLite and is pushed once.
+ * The cut is a real one: a TCP proxy between the library and the server that drops the
+ * connection at the COMMIT packet, after or before handing it to the server.
+ */
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DualDatabase } from '../src/api/dual-database.js';
+import type { MysqlConfig } from '../src/config/config.js';
+import { MysqlHub } from '../src/engines/mysql/connect.js';
+import { openSqlite } from '../src/engines/sqlite/open.js';
+import { initNode } from '../src/sync/init.js';
+import { until, within } from './helpers/cli.js';
+import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
+import { createSqlite, nodeConfig } from './helpers/node.js';
+import { tempDir } from './helpers/tmp.js';
+
+const SQLITE_DDL = ['CREATE TABLE detections (id INTEGER PRIMARY KEY AUTOINCREMENT, camera TEXT NOT NULL)'];
+const MYSQL_DDL = 'CREATE TABLE detections (id BIGINT AUTO_INCREMENT PRIMARY KEY, camera VARCHAR(50) NOT NULL)';
+
+/** A TCP proxy to the hub that, when armed, cuts the next connection that sends COMMIT. */
+class CommitCutter {
+  arm: 'off' | 'after-commit' | 'before-commit' = 'off';
+  cuts = 0;
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  static async start(target: { host: string; port: number }): Promise<CommitCutter> {
+    const server = net.createServer();
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const cutter = new CommitCutter(server, (server.address() as net.AddressInfo).port);
+    server.on('connection', (client) => cutter.relay(client, target));
+    return cutter;
+  }
+
+  private relay(client: net.Socket, target: { host: string; port: number }): void {
+    const upstream = net.createConnection(target.port, target.host);
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.on('close', () => {
+      if (!upstream.destroyed && !cutting) upstream.destroy();
+    });
+    upstream.pipe(client);
+    let cutting = false;
+    let buf = Buffer.alloc(0);
+    client.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 4) {
+        const len = buf.readUIntLE(0, 3);
+        if (buf.length < 4 + len) break;
+        const packet = buf.subarray(0, 4 + len);
+        buf = buf.subarray(4 + len);
+        const isCommit = len === 7 && packet[4] === 0x03 && packet.subarray(5).toString() === 'COMMIT';
+        if (isCommit && this.arm !== 'off') {
+          const mode = this.arm;
+          this.arm = 'off';
+          this.cuts++;
+          cutting = true;
+          upstream.unpipe(client);
+          if (mode === 'after-commit') {
+            // The server gets the COMMIT; its answer never reaches the client.
+            upstream.write(packet);
+            upstream.once('data', () => upstream.destroy());
+          } else {
+            upstream.destroy();
+          }
+          client.destroy();
+          return;
+        }
+        upstream.write(packet);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+describe.skipIf(!HUB_AVAILABLE)('mysql_primary: serialised with the sync, exact after a cut COMMIT', () => {
+  let hub: TestHub;
+  const tmp = tempDir();
+  beforeAll(async () => {
+    hub = await startTestHub();
+  });
+  afterAll(async () => {
+    await hub?.close();
+    tmp.cleanup();
+  });
+
+  async function setup(via?: CommitCutter) {
+    const m: MysqlConfig = await hub.freshDatabase('first');
+    const name = `first-${Math.random().toString(36).slice(2, 8)}`;
+    const config = nodeConfig(tmp.dir, name, via ? { ...m, host: '127.0.0.1', port: via.port } : m, {
+      SYNC_MODE: 'mysql_primary',
+      DB_CONNECT_TIMEOUT: '2',
+    });
+    createSqlite(config, SQLITE_DDL).close();
+    const h = await MysqlHub.connect(m);
+    await h.execute(MYSQL_DDL);
+    await initNode(config);
+    // The loop stays off: the test decides when the syncer pushes.
+    const db = await DualDatabase.open({ config, sync: false, hubWriteTimeoutMs: 10_000 });
+    return { config, h, db };
+  }
+
+  it('a hub-first write waits for the push in flight, which cannot overwrite it with an older image', async () => {
+    const { config, h, db } = await setup();
+    const admin = await hub.admin(h.config.database);
+    const watcher = await hub.admin(h.config.database);
+    try {
+      await db.insert('detections', { id: 1, camera: 'first' });
+      // Another program on this node changes the row: captured, waiting to be pushed.
+      const app = openSqlite(config.sqlitePath);
+      app.prepare("UPDATE detections SET camera = 'older local' WHERE id = 1").run();
+      app.close();
+      // The hub row is busy (another client holds it); the write queues for it first, the push
+      // (which has read its older local image by then) after it.
+      const lockWaits = async () => {
+        const [rows] = await watcher.query(
+          "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
+        );
+        return Number((rows as { n: string }[])[0]?.n);
+      };
+      await admin.query('BEGIN');
+      await admin.query('SELECT * FROM detections WHERE id = 1 FOR UPDATE');
+      const write = db.update('detections', { id: 1 }, { camera: 'newest' });
+      await until(async () => (await lockWaits()) === 1, 'the write to wait for the row');
+      const push = db.service.syncer.push();
+      // Before the fix the push also waits on the hub row now; after it, it waits for the write.
+      await within(
+        until(async () => (await lockWaits()) === 2, 'the push to wait for the row', 3000).catch(() => {}),
+        5000,
+      );
+      await admin.query('ROLLBACK');
+      await push;
+      expect((await write).committed).toBe('mysql+sqlite');
+      await db.service.syncer.syncOnce();
+      expect(await h.query('SELECT id, camera FROM detections')).toEqual([{ id: '1', camera: 'newest' }]);
+      expect(db.all('SELECT id, camera FROM detections')).toEqual([{ id: 1n, camera: 'newest' }]);
+    } finally {
+      await admin.end();
+      await watcher.end();
+      await db.close();
+      await h.close();
+    }
+  });
+
+  it('the reply to COMMIT is lost but the hub committed: mirrored once, never applied twice', async () => {
+    const target = hub.server ? { host: '127.0.0.1', port: (await hub.freshDatabase('probe')).port } : undefined;
+    if (!target) return;
+    const cutter = await CommitCutter.start(target);
+    const { h, db } = await setup(cutter);
+    try {
+      // Another node's rows are ahead on the hub: its AUTO_INCREMENT differs from this file's.
+      await h.execute('ALTER TABLE detections AUTO_INCREMENT = 1000');
+      cutter.arm = 'after-commit';
+      const r = await db.insert('detections', { camera: 'cut after commit' });
+      expect(cutter.cuts).toBe(1);
+      expect(r).toMatchObject({ committed: 'mysql+sqlite', queued: false, failedOver: false, lastInsertId: 1000n });
+      expect(db.all('SELECT id, camera FROM detections')).toEqual([{ id: 1000n, camera: 'cut after commit' }]);
+      await db.service.syncer.syncOnce();
+      expect(await h.query('SELECT id, camera FROM detections')).toEqual([{ id: '1000', camera: 'cut after commit' }]);
+      expect(db.service.syncer.state.pendingPush(true).count).toBe(0);
+    } finally {
+      await db.close();
+      await h.close();
+      await cutter.close();
+    }
+  });
+
+  it('the connection is cut before the hub commits: the write fails over to SQLite and reaches the hub once', async () => {
+    const target = hub.server ? { host: '127.0.0.1', port: (await hub.freshDatabase('probe')).port } : undefined;
+    if (!target) return;
+    const cutter = await CommitCutter.start(target);
+    const { h, db } = await setup(cutter);
+    try {
+      cutter.arm = 'before-commit';
+      const r = await db.insert('detections', { camera: 'cut before commit' });
+      expect(cutter.cuts).toBe(1);
+      expect(r).toMatchObject({ committed: 'sqlite', queued: true, failedOver: true });
+      expect(await h.query('SELECT camera FROM detections')).toEqual([]);
+      await db.service.syncer.syncOnce();
+      expect(await h.query('SELECT camera FROM detections')).toEqual([{ camera: 'cut before commit' }]);
+    } finally {
+      await db.close();
+      await h.close();
+      await cutter.close();
+    }
+  });
+});

@@ -497,12 +497,6 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
     );
   if (holes.filled.length) ctx.log.debug(`${holes.filled.length} late hub commit(s) arrived`, { event: 'pull.holes-filled' });
 
-  // 3. Tell the hub how far this node got (for log pruning); not part of the exactly-once path.
-  await ctx.hub
-    .execute('UPDATE _dualdb_nodes SET pull_upto = ?, last_seen = NOW(6) WHERE node_id = ?', [
-      safePruneBound(holes.next),
-      ctx.nodeId,
-    ])
-    .catch(() => {});
+  // How far this node got is reported to the hub once per pull cycle (Syncer.reportPullPosition).
   return result;
 }

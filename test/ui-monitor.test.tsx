@@ -12,7 +12,7 @@ import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../src/config/config.js';
 import { loadConfig } from '../src/config/load.js';
-import type { LogEntry } from '../src/monitor/log.js';
+import type { LogEntry } from '../src/log/sync-log.js';
 import { initialSnapshot, type MonitorController, type MonitorSnapshot } from '../src/monitor/snapshot.js';
 import { App } from '../src/ui/app/App.js';
 import type { WizardProps } from '../src/ui/app/wizard-slot.js';

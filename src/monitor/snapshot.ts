@@ -23,6 +23,8 @@ import { MysqlHub } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { listSqliteTables, sqliteRowCount } from '../engines/sqlite/introspect.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
+import { type Problem, problemOf } from '../log/problem.js';
+import type { LogEntry, LogLevel } from '../log/sync-log.js';
 import { AlreadyRunningError, sendControl, subscribeControl } from '../sync/control.js';
 import { LocalState } from '../sync/local-state.js';
 import type { LagSummary } from '../sync/metrics.js';
@@ -33,8 +35,7 @@ import { type CycleSummary, cycleCounts, cycleLine, summarizeCycle } from '../sy
 import type { Syncer } from '../sync/syncer.js';
 import { DualdbError, messageOf } from '../util/errors.js';
 import { redact } from '../util/redact.js';
-import { fileBytes, type Problem, probeMysql, probeSqlite, problemOf } from './health.js';
-import type { LogEntry, LogLevel } from './log.js';
+import { fileBytes, probeMysql, probeSqlite } from './health.js';
 
 // ───────────────────────────── sources ─────────────────────────────
 

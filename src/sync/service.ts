@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config/config.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
-import type { SyncLog } from '../monitor/log.js';
+import type { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { backoffDelay } from './backoff.js';
 import { ResyncNeededError } from './pull.js';

@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config/config.js';
 import { describeMysql } from '../config/config.js';
-import { type Problem, problemOf } from '../monitor/health.js';
+import { type Problem, problemOf } from '../log/problem.js';
 import type { LagSummary } from './metrics.js';
 import { userTables } from './plan.js';
 import type { Syncer } from './syncer.js';

@@ -13,13 +13,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompareRun, compareNode } from '../src/compare/compare.js';
+import { runMonitorCompare } from '../src/compare/progress.js';
 import { repairNode } from '../src/compare/repair.js';
 import { CompareCancelledError } from '../src/compare/table-compare.js';
 import type { CompareEvent, CompareReport, RowDifference } from '../src/compare/types.js';
 import type { Config } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import type { SqliteDb } from '../src/engines/sqlite/open.js';
-import { runMonitorCompare } from '../src/monitor/snapshot.js';
 import { initNode } from '../src/sync/init.js';
 import { LocalState } from '../src/sync/local-state.js';
 import { Syncer } from '../src/sync/syncer.js';

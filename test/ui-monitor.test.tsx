@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../src/config/config.js';
 import { loadConfig } from '../src/config/load.js';
 import type { LogEntry } from '../src/log/sync-log.js';
-import { initialSnapshot, type MonitorController, type MonitorSnapshot } from '../src/monitor/snapshot.js';
+import { initialSnapshot, type MonitorController, type MonitorSnapshot } from '../src/monitor/view.js';
 import { App } from '../src/ui/app/App.js';
 import type { WizardProps } from '../src/ui/app/wizard-slot.js';
 import { BINDINGS } from '../src/ui/keys.js';

@@ -136,8 +136,9 @@ export class SyncService extends EventEmitter<{
     this.nudge();
   }
 
-  async status(): Promise<SyncStatus> {
-    return collectStatus(this.syncer, { state: this.current, lastError: this.lastError });
+  /** connect: false reports the hub only through a connection already open (see StatusOptions). */
+  async status(options: { connect?: boolean } = {}): Promise<SyncStatus> {
+    return collectStatus(this.syncer, { ...options, state: this.current, lastError: this.lastError });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * DESIGN invariant 6 (nothing silently lost in conflicts). The same row changed
+ * Invariant 6 of docs/SYNC-CONTRACT.md (nothing silently lost in conflicts). The same row changed
  * on the node and on the hub since the last sync, detected on the push path
  * (under the hub's row locks) and on the pull path (under SQLite's write lock),
  * for update/update, delete/update and update/delete, under each policy:

@@ -1,5 +1,5 @@
 /**
- * DESIGN invariant 7 (order; foreign keys never break the apply). Parent and
+ * Invariant 7 of docs/SYNC-CONTRACT.md (order; foreign keys never break the apply). Parent and
  * child tables with a foreign key ON DELETE CASCADE on both sides; parents and
  * children inserted, re-parented and deleted within one batch and across
  * batches (SYNC_BATCH_SIZE=3), in both directions: no foreign-key failure,

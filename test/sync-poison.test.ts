@@ -1,5 +1,5 @@
 /**
- * DESIGN invariant 11 (a poison change never stalls the stream and is never
+ * Invariant 11 of docs/SYNC-CONTRACT.md (a poison change never stalls the stream and is never
  * dropped). Changes the hub refuses — a string longer than its VARCHAR in strict
  * mode, a value clashing with a hub-only UNIQUE key, a key SQLite cannot encode —
  * are parked with their error while the rest of the batch arrives; `dualdb

@@ -1,5 +1,5 @@
 /**
- * Hub log retention (DESIGN invariant 8, last part). With
+ * Hub log retention (docs/SYNC-CONTRACT.md, invariant 8, last part). With
  * SYNC_LOG_RETENTION_HOURS=0, `pruneHubLog()` deletes the entries every active
  * node has pulled (and nothing any active node still needs, holes included); a
  * node whose cursor fell behind a prune gets ResyncNeededError and the status

@@ -2,7 +2,7 @@
  * `compare`: are the node's SQLite file and the hub identical, table by table,
  * row by row? Counts and chunked fingerprints of canonical rows computed the
  * same way for both engines, drilled down to the exact differing keys
- * (DESIGN §5, invariant 5). Progress is reported as events, so the CLI and the
+ * (docs/SYNC-CONTRACT.md, invariant 5). Progress is reported as events, so the CLI and the
  * terminal monitor show the same thing.
  */
 import { EventEmitter } from 'node:events';

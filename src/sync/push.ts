@@ -1,7 +1,7 @@
 /**
  * Push: local changes (node → hub), one batch at a time.
  *
- * Exactly-once (DESIGN invariant 3): the batch and this node's push cursor are
+ * Exactly-once (docs/SYNC-CONTRACT.md, invariant 3): the batch and this node's push cursor are
  * written in one hub transaction; the cursor row is locked first, so two
  * syncers on one node cannot interleave. Local log entries are deleted only
  * after the hub committed; a crash in between re-sends entries the hub already

@@ -3,8 +3,11 @@
  * the same tables, capture installed, one Syncer each; canonical snapshots of a
  * table on every side (compared row by row, never by counts); syncing until
  * nothing moves; waiting for conditions with a deadline instead of sleeping.
+ * `syncWorlds()` is the setup most sync test files share: a private hub for the
+ * file and worlds on it, all closed after the file's tests.
  */
 import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
 import type { Config, MysqlConfig } from '../../src/config/config.js';
 import { canonical, canonicalRow, type Row } from '../../src/engines/codec.js';
 import { MysqlHub } from '../../src/engines/mysql/connect.js';
@@ -16,6 +19,8 @@ import type { SyncTable } from '../../src/sync/plan.js';
 import { type CycleReport, Syncer } from '../../src/sync/syncer.js';
 import type { TestHub } from './hub.js';
 import { createSqlite, nodeConfig } from './node.js';
+import { startSyncTestHub } from './sync-hub.js';
+import { tempDir } from './tmp.js';
 
 export interface TestNode {
   name: string;
@@ -85,6 +90,51 @@ export async function makeWorld(testHub: TestHub, dir: string, options: WorldOpt
     async close() {
       for (const n of nodes) await n.syncer.close().catch(() => {});
       await hub.close();
+    },
+  };
+}
+
+export interface SyncWorlds {
+  /** The private hub of this test file (after beforeAll). */
+  readonly testHub: TestHub;
+  /** The test file's temporary folder (SQLite files, logs). */
+  readonly dir: string;
+  /** A fresh hub database with nodes on it: the file's defaults, then `options` (env merged). */
+  world(options?: Partial<WorldOptions>): Promise<SyncWorld>;
+}
+
+/**
+ * Nodes and a private hub for the tests of one describe block: starts the hub
+ * before the first test, and after the last closes every world made, stops the
+ * hub and removes the folder. Call it inside `describe`.
+ */
+export function syncWorlds(defaults: Omit<WorldOptions, 'nodes'> & { nodes?: string[] }): SyncWorlds {
+  let hub: TestHub | undefined;
+  const tmp = tempDir();
+  const made: SyncWorld[] = [];
+  beforeAll(async () => {
+    hub = await startSyncTestHub();
+  });
+  afterAll(async () => {
+    for (const w of made) await w.close().catch(() => {});
+    await hub?.close();
+    tmp.cleanup();
+  });
+  return {
+    get testHub(): TestHub {
+      if (!hub) throw new Error('syncWorlds: the hub starts in beforeAll; use it inside a test');
+      return hub;
+    },
+    dir: tmp.dir,
+    async world(options: Partial<WorldOptions> = {}): Promise<SyncWorld> {
+      const w = await makeWorld(this.testHub, tmp.dir, {
+        nodes: ['A'],
+        ...defaults,
+        ...options,
+        env: { ...defaults.env, ...options.env },
+      });
+      made.push(w);
+      return w;
     },
   };
 }

@@ -3,7 +3,9 @@
  * the monitor asks of an in-process sync): until the syncer holds a hub
  * connection, the hub shows as not reached and no connection is opened, while
  * the node's own figures are all there; once the syncer is connected, the
- * same call reports the hub through that connection.
+ * same call reports the hub through that connection. Also: the lag it reports
+ * comes from heartbeat rows that travel the data path (docs/SYNC-CONTRACT.md,
+ * invariant 12).
  */
 import { describe, expect, it } from 'vitest';
 import { collectStatus } from '../src/sync/status.js';
@@ -38,5 +40,19 @@ describe.skipIf(!HUB_AVAILABLE)('sync status', () => {
     expect(attached.hub).toMatchObject({ reachable: true, error: null });
     expect(attached.queue.pull).toBe(0);
     expect(attached.tables.map((t) => [t.table, t.state, t.pendingPush])).toEqual([['notes', 'syncing', 1]]);
+  });
+
+  it('lag is measured end to end by heartbeat rows on the data path, with no user writes at all', async () => {
+    const w = await worlds.world({ nodes: ['A', 'B'] });
+    const A = w.node('A');
+    const B = w.node('B');
+    A.syncer.heartbeat(true);
+    await A.syncer.syncOnce();
+    expect(A.syncer.metrics.lag('push').samples).toBeGreaterThan(0);
+    // B has written nothing and nobody wrote user rows: what it pulls is A's heartbeat.
+    await B.syncer.syncOnce();
+    const status = await collectStatus(B.syncer);
+    expect(status.lag.pull.samples).toBeGreaterThan(0);
+    expect(status.tables.map((t) => t.table)).toEqual(['notes']);
   });
 });

@@ -7,7 +7,6 @@
  * file and worlds on it, all closed after the file's tests.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll } from 'vitest';
 import type { Config, MysqlConfig } from '../../src/config/config.js';
 import { canonical, canonicalRow, type Row } from '../../src/engines/codec.js';
 import { MysqlHub } from '../../src/engines/mysql/connect.js';
@@ -19,8 +18,8 @@ import type { SyncTable } from '../../src/sync/plan.js';
 import { type CycleReport, Syncer } from '../../src/sync/syncer.js';
 import type { TestHub } from './hub.js';
 import { createSqlite, nodeConfig } from './node.js';
+import { type PrivateHub, privateHub } from './private-hub.js';
 import { startSyncTestHub } from './sync-hub.js';
-import { tempDir } from './tmp.js';
 
 export interface TestNode {
   name: string;
@@ -94,47 +93,26 @@ export async function makeWorld(testHub: TestHub, dir: string, options: WorldOpt
   };
 }
 
-export interface SyncWorlds {
-  /** The private hub of this test file (after beforeAll). */
-  readonly testHub: TestHub;
-  /** The test file's temporary folder (SQLite files, logs). */
-  readonly dir: string;
+export interface SyncWorlds extends PrivateHub {
   /** A fresh hub database with nodes on it: the file's defaults, then `options` (env merged). */
   world(options?: Partial<WorldOptions>): Promise<SyncWorld>;
 }
 
 /**
- * Nodes and a private hub for the tests of one describe block: starts the hub
- * before the first test, and after the last closes every world made, stops the
- * hub and removes the folder. Call it inside `describe`.
+ * Nodes and a private hub for the tests of one describe block (`privateHub()`
+ * with the sync tests' hub): every world made is closed after the tests.
  */
 export function syncWorlds(defaults: Omit<WorldOptions, 'nodes'> & { nodes?: string[] }): SyncWorlds {
-  let hub: TestHub | undefined;
-  const tmp = tempDir();
-  const made: SyncWorld[] = [];
-  beforeAll(async () => {
-    hub = await startSyncTestHub();
-  });
-  afterAll(async () => {
-    for (const w of made) await w.close().catch(() => {});
-    await hub?.close();
-    tmp.cleanup();
-  });
+  const fixture = privateHub(startSyncTestHub);
   return {
-    get testHub(): TestHub {
-      if (!hub) throw new Error('syncWorlds: the hub starts in beforeAll; use it inside a test');
-      return hub;
+    get testHub() {
+      return fixture.testHub;
     },
-    dir: tmp.dir,
+    dir: fixture.dir,
+    keep: fixture.keep,
     async world(options: Partial<WorldOptions> = {}): Promise<SyncWorld> {
-      const w = await makeWorld(this.testHub, tmp.dir, {
-        nodes: ['A'],
-        ...defaults,
-        ...options,
-        env: { ...defaults.env, ...options.env },
-      });
-      made.push(w);
-      return w;
+      const env = { ...defaults.env, ...options.env };
+      return fixture.keep(await makeWorld(fixture.testHub, fixture.dir, { nodes: ['A'], ...defaults, ...options, env }));
     },
   };
 }

@@ -189,20 +189,8 @@ export async function syncUntilQuiet(nodes: TestNode[], maxRounds = 6): Promise<
   throw new Error(`still moving changes after ${maxRounds} sync rounds`);
 }
 
-/** Polls `cond` until true or the deadline passes. */
-export async function waitFor(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await cond()) return;
-    } catch (e) {
-      lastError = e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
-}
+/** Polls a condition until true or the deadline passes (the CLI helpers' `until`). */
+export { until as waitFor } from './cli.js';
 
 /** Hub change-log entries (for echo and origin checks). */
 export async function hubLog(

@@ -1,5 +1,5 @@
 /**
- * What change capture costs the writers (DESIGN invariant 1: triggers log every
+ * What change capture costs the writers (docs/SYNC-CONTRACT.md, invariant 1: triggers log every
  * write in the writer's own transaction). The EPI `detections` table with
  * dualdb's capture installed (`initNode` on the real sql/ schema) against an
  * identical copy without triggers, on both engines, in the same run:

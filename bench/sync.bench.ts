@@ -22,7 +22,7 @@ import type { Config } from '../src/config/config.js';
 import { loadConfig } from '../src/config/load.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite, type SqliteDb } from '../src/engines/sqlite/open.js';
-import { SyncLog } from '../src/monitor/log.js';
+import { SyncLog } from '../src/log/sync-log.js';
 import { initNode } from '../src/sync/init.js';
 import { SyncService } from '../src/sync/service.js';
 import { Syncer } from '../src/sync/syncer.js';

@@ -6,8 +6,8 @@ export { DualDatabase, type OpenOptions, type Transaction, type WriteOp, type Wr
 export type { Config, MysqlConfig, SyncConfig } from './config/config.js';
 export { loadConfig } from './config/load.js';
 export type { ConflictPolicy, SyncMode } from './config/schema.js';
+export { type LogEntry, SyncLog } from './log/sync-log.js';
 export { checkHealth, type HealthReport } from './monitor/health.js';
-export { type LogEntry, SyncLog } from './monitor/log.js';
 export { initNode, uninstallNode } from './sync/init.js';
 export { SyncService } from './sync/service.js';
 export type { NodeState, SyncStatus } from './sync/status.js';

@@ -3,14 +3,15 @@
  * against a real SQLite file and the private MariaDB — including the hub going
  * away (killed) and coming back.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DualDatabase } from '../src/api/dual-database.js';
 import type { MysqlConfig } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { initNode } from '../src/sync/init.js';
-import { HUB_AVAILABLE, HUB_CRASHABLE, startTestHub, type TestHub } from './helpers/hub.js';
+import { until } from './helpers/cli.js';
+import { HUB_AVAILABLE, HUB_CRASHABLE } from './helpers/hub.js';
 import { createSqlite, nodeConfig } from './helpers/node.js';
-import { tempDir } from './helpers/tmp.js';
+import { privateHub } from './helpers/private-hub.js';
 
 const SQLITE_DDL = [
   'CREATE TABLE detections (id INTEGER PRIMARY KEY AUTOINCREMENT, camera TEXT NOT NULL, confidence REAL, seen_at TEXT)',
@@ -18,30 +19,13 @@ const SQLITE_DDL = [
 const MYSQL_DDL =
   'CREATE TABLE detections (id BIGINT AUTO_INCREMENT PRIMARY KEY, camera VARCHAR(50) NOT NULL, confidence DOUBLE, seen_at DATETIME(6))';
 
-async function until(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe.skipIf(!HUB_AVAILABLE)('library write modes', () => {
-  let hub: TestHub;
-  const tmp = tempDir();
-  beforeAll(async () => {
-    hub = await startTestHub();
-  });
-  afterAll(async () => {
-    await hub?.close();
-    tmp.cleanup();
-  });
+  const fixture = privateHub();
 
   async function setup(mode: string, extra: Record<string, string> = {}) {
-    const m: MysqlConfig = await hub.freshDatabase('mode');
+    const m: MysqlConfig = await fixture.testHub.freshDatabase('mode');
     const name = `${mode}-${Math.random().toString(36).slice(2, 8)}`;
-    const config = nodeConfig(tmp.dir, name, m, { SYNC_MODE: mode, SYNC_INTERVAL: '0.2', DB_CONNECT_TIMEOUT: '1', ...extra });
+    const config = nodeConfig(fixture.dir, name, m, { SYNC_MODE: mode, SYNC_INTERVAL: '0.2', DB_CONNECT_TIMEOUT: '1', ...extra });
     createSqlite(config, SQLITE_DDL).close();
     const h = await MysqlHub.connect(m);
     await h.execute(MYSQL_DDL);
@@ -121,7 +105,7 @@ describe.skipIf(!HUB_AVAILABLE)('library write modes', () => {
       });
       try {
         await db.insert('detections', { id: 1, camera: 'before' });
-        await hub.server?.kill();
+        await fixture.testHub.server?.kill();
         const t0 = Date.now();
         const r = await db.insert('detections', { id: 2, camera: 'during' });
         expect(r).toMatchObject({ committed: 'sqlite', queued: true, failedOver: true });
@@ -135,7 +119,7 @@ describe.skipIf(!HUB_AVAILABLE)('library write modes', () => {
         await expect(strictDb.insert('detections', { id: 4, camera: 'strict' })).rejects.toThrow(/queued|hub|refused|connect/i);
         expect((await db.status()).queue.push).toBeGreaterThanOrEqual(2);
 
-        await hub.server?.restart();
+        await fixture.testHub.server?.restart();
         const h2 = await MysqlHub.connect(config.mysql);
         await until(async () => (await h2.query('SELECT id FROM detections')).length === 4, 'the queue to drain', 30_000);
         await until(() => db.state === 'online', 'online again', 30_000);
@@ -158,11 +142,11 @@ describe.skipIf(!HUB_AVAILABLE)('library write modes', () => {
     await h.close();
     const db = await DualDatabase.open({ config });
     try {
-      await hub.server?.kill();
+      await fixture.testHub.server?.kill();
       const r = await db.insert('detections', { id: 100, camera: 'offline' });
       expect(r).toMatchObject({ committed: 'sqlite', queued: true, failedOver: true });
       expect(db.all('SELECT id FROM detections')).toEqual([{ id: 100n }]);
-      await hub.server?.restart();
+      await fixture.testHub.server?.restart();
       const h2 = await MysqlHub.connect(config.mysql);
       await until(
         async () => (await h2.query('SELECT id FROM detections')).length === 1,

@@ -1,5 +1,5 @@
 /**
- * The value codec (DESIGN invariant 10): `canonical` gives one string per datum
+ * The value codec (docs/SYNC-CONTRACT.md, invariant 10): `canonical` gives one string per datum
  * whichever driver read it, and values cross between better-sqlite3 and mysql2
  * without loss. The unit tests pin the canonical forms; the end-to-end tests put
  * awkward values through a real SQLite file and the private MariaDB, both ways,

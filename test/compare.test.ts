@@ -11,23 +11,23 @@
  *  - the CLI's exit codes (0 / 20 / 2).
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CompareRun, compareNode } from '../src/compare/compare.js';
+import { runMonitorCompare } from '../src/compare/progress.js';
 import { repairNode } from '../src/compare/repair.js';
 import { CompareCancelledError } from '../src/compare/table-compare.js';
 import type { CompareEvent, CompareReport, RowDifference } from '../src/compare/types.js';
 import type { Config } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import type { SqliteDb } from '../src/engines/sqlite/open.js';
-import { runMonitorCompare } from '../src/monitor/snapshot.js';
 import { initNode } from '../src/sync/init.js';
 import { LocalState } from '../src/sync/local-state.js';
 import { Syncer } from '../src/sync/syncer.js';
 import { EXIT } from '../src/util/exit-codes.js';
 import { envOf, runCli } from './helpers/cli.js';
-import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
+import { HUB_AVAILABLE } from './helpers/hub.js';
 import { createSqlite, nodeConfig } from './helpers/node.js';
-import { tempDir } from './helpers/tmp.js';
+import { privateHub } from './helpers/private-hub.js';
 
 const SQLITE_DDL = [
   // `amount` has TEXT affinity: a DECIMAL-declared SQLite column (NUMERIC affinity) keeps only 15 digits.
@@ -120,23 +120,12 @@ interface World {
 }
 
 describe.skipIf(!HUB_AVAILABLE)('compare and repair', () => {
-  let testHub: TestHub;
-  const tmp = tempDir();
-  const worlds: World[] = [];
-
-  beforeAll(async () => {
-    testHub = await startTestHub();
-  });
-  afterAll(async () => {
-    for (const w of worlds) await w.close();
-    await testHub?.close();
-    tmp.cleanup();
-  });
+  const fixture = privateHub();
 
   /** The same data on both sides, loaded before capture is installed; then `dualdb init`. */
   async function makeWorld(): Promise<World> {
-    const m = await testHub.freshDatabase('cmp');
-    const config = nodeConfig(tmp.dir, `node-${randomBytes(3).toString('hex')}`, m);
+    const m = await fixture.testHub.freshDatabase('cmp');
+    const config = nodeConfig(fixture.dir, `node-${randomBytes(3).toString('hex')}`, m);
     const db = createSqlite(config, SQLITE_DDL);
     const hub = await MysqlHub.connect(m);
     for (const d of MYSQL_DDL) await hub.execute(d);
@@ -178,7 +167,7 @@ describe.skipIf(!HUB_AVAILABLE)('compare and repair', () => {
         await hub.close();
       },
     };
-    worlds.push(w);
+    fixture.keep(w);
     return w;
   }
 
@@ -369,7 +358,7 @@ describe.skipIf(!HUB_AVAILABLE)('compare and repair', () => {
 
     // A hub transaction takes a sequence number and stays open across the repair, while a
     // later one commits: the open one's change must still reach the node afterwards.
-    const late = await testHub.admin(w.config.mysql.database);
+    const late = await fixture.testHub.admin(w.config.mysql.database);
     await late.query('BEGIN');
     await late.query("INSERT INTO readings VALUES (9001, 'late', 1, '2024-07-01 00:00:00')");
     await w.hub.execute("INSERT INTO readings VALUES (9002, 'early', 2, '2024-07-01 00:00:01')");
@@ -458,7 +447,7 @@ describe.skipIf(!HUB_AVAILABLE)('compare and repair', () => {
     const report = await compareNode(w.config);
     const flagged = report.tables.flatMap((t) => t.differences.map((d) => `${t.table} ${d.key} ${d.queued === true}`)).sort();
     expect(flagged).toEqual(['children 3 false', 'parents 6 true', 'readings 5 true']);
-    const cli = runCli(['compare'], envOf(w.config), { cwd: tmp.dir });
+    const cli = runCli(['compare'], envOf(w.config), { cwd: fixture.dir });
     expect(cli.code).toBe(EXIT.DIFFERENCES);
     expect(cli.stdout).toMatch(/missing in MySQL\s+id=6\s+queued for sync/);
     expect(cli.stdout).toContain('2 of those key(s) are changes still queued for sync');
@@ -492,7 +481,7 @@ describe.skipIf(!HUB_AVAILABLE)('compare and repair', () => {
       ['settings', 'no-primary-key', false, { sqlite: 1, mysql: 0 }],
     ]);
     expect(report.match).toBe(true);
-    const cli = runCli(['compare'], envOf(w.config), { cwd: tmp.dir });
+    const cli = runCli(['compare'], envOf(w.config), { cwd: fixture.dir });
     expect(cli.code, cli.stdout + cli.stderr).toBe(EXIT.OK);
     expect(cli.stdout).toMatch(/settings: no primary key/);
     expect(cli.stdout).not.toContain('repair');
@@ -502,7 +491,7 @@ describe.skipIf(!HUB_AVAILABLE)('compare and repair', () => {
     const w = await makeWorld();
     await breakData(w);
     const env = envOf(w.config);
-    const cwd = tmp.dir;
+    const cwd = fixture.dir;
     const differ = runCli(['compare', '--chunk-size', '500'], env, { cwd });
     expect(differ.code, differ.stderr).toBe(EXIT.DIFFERENCES);
     expect(differ.stdout).toContain('readings');

@@ -1,5 +1,5 @@
 /**
- * Configuration (DESIGN §2): defaults, the old system's variable names from a
+ * Configuration: defaults, the old system's variable names from a
  * .env file and from the environment (the environment wins), one-line errors
  * that name the variable and what it accepts, no secret in any error, paths
  * relative to the .env file, `.env.example` in step with SETTINGS, and

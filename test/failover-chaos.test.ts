@@ -1,5 +1,5 @@
 /**
- * DESIGN invariant 8 under abuse: `dualdb sync --watch` runs as a real process
+ * Invariant 8 of docs/SYNC-CONTRACT.md under abuse: `dualdb sync --watch` runs as a real process
  * while local writers (this process and a separate `sqlite3` CLI process) keep
  * writing and the private MariaDB is SIGKILLed and restarted several times. At
  * the end every row is on both sides exactly once and the queue is empty.

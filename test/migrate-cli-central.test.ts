@@ -8,30 +8,19 @@
  * are identical, and the compare agrees.
  */
 import mysql from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { envOf, runCli, spawnCli, until } from './helpers/cli.js';
-import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
-import { copiedSoFar, differences, epiSite, hubCount, type MigrateSite, rowCount } from './helpers/migrate.js';
-import { tempDir } from './helpers/tmp.js';
+import { HUB_AVAILABLE } from './helpers/hub.js';
+import { copiedSoFar, differences, epiSite, hubCount, rowCount } from './helpers/migrate.js';
+import { privateHub } from './helpers/private-hub.js';
 
 describe.skipIf(!HUB_AVAILABLE)('dualdb migrate (CLI process): a central writer on the hub throughout', () => {
-  let testHub: TestHub;
-  const tmp = tempDir();
-  const sites: MigrateSite[] = [];
-  beforeAll(async () => {
-    testHub = await startTestHub();
-  });
-  afterAll(async () => {
-    for (const s of sites) await s.close();
-    await testHub?.close();
-    tmp.cleanup();
-  });
+  const hub = privateHub();
 
   it('hub rows changed while the copy runs: after one sync, both sides are identical', async () => {
     const rows = 20_000;
-    const site = await epiSite(testHub, tmp.dir, 'central', rows);
-    sites.push(site);
+    const site = hub.keep(await epiSite(hub.testHub, hub.dir, 'central', rows));
     const env = envOf(site.config);
     const child = spawnCli(['migrate', '--batch-size', '1000'], env);
     let exited = false;

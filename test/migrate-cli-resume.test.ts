@@ -3,28 +3,17 @@
  * middle of the copy, then `--resume`: the result equals a clean run (every row
  * once, identical values), and a plain re-run is refused.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { envOf, runCli, spawnCli, until } from './helpers/cli.js';
-import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
-import { copiedSoFar, differences, epiSite, hubCount, type MigrateSite } from './helpers/migrate.js';
-import { tempDir } from './helpers/tmp.js';
+import { HUB_AVAILABLE } from './helpers/hub.js';
+import { copiedSoFar, differences, epiSite, hubCount } from './helpers/migrate.js';
+import { privateHub } from './helpers/private-hub.js';
 
 describe.skipIf(!HUB_AVAILABLE)('dualdb migrate (CLI process): SIGKILL and --resume', () => {
-  let testHub: TestHub;
-  const tmp = tempDir();
-  const sites: MigrateSite[] = [];
-  beforeAll(async () => {
-    testHub = await startTestHub();
-  });
-  afterAll(async () => {
-    for (const s of sites) await s.close();
-    await testHub?.close();
-    tmp.cleanup();
-  });
+  const hub = privateHub();
 
   it('SIGKILL mid-copy, then --resume: every row exactly once, identical to the source', async () => {
-    const site = await epiSite(testHub, tmp.dir, 'kill', 30_000);
-    sites.push(site);
+    const site = hub.keep(await epiSite(hub.testHub, hub.dir, 'kill', 30_000));
     const env = envOf(site.config);
     const child = spawnCli(['migrate', '--batch-size', '500'], env);
     await until(async () => (await copiedSoFar(site)) >= 2000, 'the copy of detections to be under way', 40_000);

@@ -5,38 +5,18 @@
  * nothing written during the copy is lost. Then `init --uninstall` removes the
  * migration's resume tables along with the rest.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { envOf, runCli, spawnCli } from './helpers/cli.js';
-import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
-import {
-  copiedSoFar,
-  differences,
-  epiSite,
-  HAVE_SQLITE3,
-  hubCount,
-  type MigrateSite,
-  rowCount,
-  sqlite3,
-} from './helpers/migrate.js';
-import { tempDir } from './helpers/tmp.js';
+import { HUB_AVAILABLE } from './helpers/hub.js';
+import { copiedSoFar, differences, epiSite, HAVE_SQLITE3, hubCount, rowCount, sqlite3 } from './helpers/migrate.js';
+import { privateHub } from './helpers/private-hub.js';
 
 describe.skipIf(!HUB_AVAILABLE || !HAVE_SQLITE3)('dualdb migrate (CLI process): a sqlite3 writer throughout', () => {
-  let testHub: TestHub;
-  const tmp = tempDir();
-  const sites: MigrateSite[] = [];
-  beforeAll(async () => {
-    testHub = await startTestHub();
-  });
-  afterAll(async () => {
-    for (const s of sites) await s.close();
-    await testHub?.close();
-    tmp.cleanup();
-  });
+  const hub = privateHub();
 
   it('a sqlite3 process writing throughout the migration: after one sync, both sides are identical', async () => {
-    const site = await epiSite(testHub, tmp.dir, 'writers', 20_000);
-    sites.push(site);
+    const site = hub.keep(await epiSite(hub.testHub, hub.dir, 'writers', 20_000));
     const env = envOf(site.config, { DUALDB_DEBUG: '1' });
     const child = spawnCli(['migrate', '--batch-size', '1000'], env);
     let exited = false;

@@ -22,7 +22,7 @@ import { compareNode, planOptionsOf } from '../src/compare/compare.js';
 import { repairDatabases } from '../src/compare/repair.js';
 import { diagnoseIfConnection, MysqlHub } from '../src/engines/mysql/connect.js';
 import { freePort } from '../src/engines/mysql/local-server.js';
-import { InProcessSource } from '../src/monitor/snapshot.js';
+import { InProcessSource } from '../src/monitor/source.js';
 import { SetupSession } from '../src/setup/session.js';
 import { AlreadyRunningError, ControlServer, sendControl } from '../src/sync/control.js';
 import { decideStartScreen } from '../src/ui/app/entry.js';

@@ -1,5 +1,5 @@
 /**
- * Many sites on one hub (issue 8, DESIGN invariant 5 at scale): 20 nodes, each a
+ * Many sites on one hub (issue 8, docs/SYNC-CONTRACT.md, invariant 5 at scale): 20 nodes, each a
  * SQLite file with its own `dualdb sync --watch` process, write steadily
  * (inserts, updates and deletes of their own detections, lag probes aimed at
  * other nodes) while a control room writes centrally on the hub with a plain

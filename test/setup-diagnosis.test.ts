@@ -7,9 +7,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MysqlConfig } from '../src/config/config.js';
 import { freePort } from '../src/engines/mysql/local-server.js';
+import {
+  grantPatternMatches,
+  parseGrantLine,
+  privilegesFromGrants,
+  REQUIRED_PRIVILEGES,
+} from '../src/engines/mysql/privileges.js';
 import { quoteMysqlId } from '../src/engines/mysql/quote.js';
 import { testConnection } from '../src/setup/connection.js';
-import { grantPatternMatches, parseGrantLine, privilegesFromGrants, REQUIRED_PRIVILEGES } from '../src/setup/privileges.js';
 import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
 
 const base: MysqlConfig = {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
-import { MonitorModel } from '../src/monitor/snapshot.js';
+import { MonitorModel } from '../src/monitor/model.js';
 import { initNode } from '../src/sync/init.js';
 import { HUB_AVAILABLE, startTestHub } from './helpers/hub.js';
 import { HAVE_SQLITE3, sqlite3 } from './helpers/migrate.js';

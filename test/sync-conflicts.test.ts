@@ -1,5 +1,5 @@
 /**
- * DESIGN invariant 6 (nothing silently lost in conflicts). The same row changed
+ * Invariant 6 of docs/SYNC-CONTRACT.md (nothing silently lost in conflicts). The same row changed
  * on the node and on the hub since the last sync, detected on the push path
  * (under the hub's row locks) and on the pull path (under SQLite's write lock),
  * for update/update, delete/update and update/delete, under each policy:
@@ -8,15 +8,14 @@
  * on both sides until `resolveConflict`, after which everyone agrees;
  * `dualdb conflicts --json` lists them.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConflictPolicy } from '../src/config/schema.js';
 import type { Row } from '../src/engines/codec.js';
 import { decodeImage } from '../src/sync/images.js';
 import { resolveConflict } from '../src/sync/resolve.js';
 import { envOf, runCli } from './helpers/cli.js';
-import { divergence, makeWorld, type SyncWorld, type TestNode } from './helpers/sync.js';
-import { HUB_AVAILABLE, startSyncTestHub as startTestHub, type TestHub } from './helpers/sync-hub.js';
-import { tempDir } from './helpers/tmp.js';
+import { divergence, type SyncWorld, syncWorlds, type TestNode } from './helpers/sync.js';
+import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
 const SQLITE_DDL = ['CREATE TABLE alerts (id INTEGER PRIMARY KEY, name TEXT NOT NULL, level INTEGER)'];
 const MYSQL_DDL = ['CREATE TABLE alerts (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL, level BIGINT NULL)'];
@@ -58,17 +57,7 @@ function winner(policy: ConflictPolicy, c: Case): Side | null {
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!HUB_AVAILABLE)('conflicts', () => {
-  let testHub: TestHub;
-  const tmp = tempDir();
-  const worlds: SyncWorld[] = [];
-  beforeAll(async () => {
-    testHub = await startTestHub();
-  });
-  afterAll(async () => {
-    for (const w of worlds) await w.close();
-    await testHub?.close();
-    tmp.cleanup();
-  });
+  const worlds = syncWorlds({ prefix: 'conflict', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['A', 'B'] });
 
   async function write(w: SyncWorld, A: TestNode, c: Case, side: Side): Promise<void> {
     const v = version(c, side);
@@ -81,14 +70,7 @@ describe.skipIf(!HUB_AVAILABLE)('conflicts', () => {
 
   /** Seeds the rows everywhere, then makes every case's two writes in order (older side first) and syncs A. */
   async function provoke(policy: ConflictPolicy): Promise<{ w: SyncWorld; A: TestNode; B: TestNode }> {
-    const w = await makeWorld(testHub, tmp.dir, {
-      prefix: 'conflict',
-      sqliteDdl: SQLITE_DDL,
-      mysqlDdl: MYSQL_DDL,
-      nodes: ['A', 'B'],
-      env: { CONFLICT_POLICY: policy },
-    });
-    worlds.push(w);
+    const w = await worlds.world({ env: { CONFLICT_POLICY: policy } });
     const A = w.node('A');
     const B = w.node('B');
     await w.hub.execute('INSERT INTO alerts (id, name, level) VALUES ?', [CASES.map((c) => [c.id, `orig-${c.id}`, 0])]);

@@ -1,5 +1,5 @@
 /**
- * DESIGN invariant 5 (convergence), property-based: random interleavings of
+ * Invariant 5 of docs/SYNC-CONTRACT.md (convergence), property-based: random interleavings of
  * inserts, updates, key changes and deletes on two nodes and directly on the
  * hub, with random sync steps (push only, pull only, both) in between, on
  * tables with awkward values and keys that collide across writers (so conflicts

@@ -1,5 +1,5 @@
 /**
- * DESIGN invariant 3 (exactly-once effect): the sync runs as a separate process
+ * Invariant 3 of docs/SYNC-CONTRACT.md (exactly-once effect): the sync runs as a separate process
  * and is SIGKILLed at many points — at random times, and right after a batch
  * committed on either side (so, often, in the middle of the next one) — while a
  * few thousand changes flow both ways; then it is restarted, again and again.

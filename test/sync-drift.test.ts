@@ -1,5 +1,5 @@
 /**
- * DESIGN invariant 9 (schema drift is refused, not guessed). A column added on
+ * Invariant 9 of docs/SYNC-CONTRACT.md (schema drift is refused, not guessed). A column added on
  * one side of one table pauses that table with a message naming the column (in
  * `status` and in the sync log); the other tables keep syncing both ways; the
  * paused table's changes made meanwhile, on either side, are kept (parked, not

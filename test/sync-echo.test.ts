@@ -1,5 +1,5 @@
 /**
- * DESIGN invariant 2 (no echo): a change the syncer applies is not captured
+ * Invariant 2 of docs/SYNC-CONTRACT.md (no echo): a change the syncer applies is not captured
  * again on that side. After a pull applies N rows the node's change log has no
  * entry for them; after a push the hub's entries carry the node's origin and the
  * node does not pull them back; with three parties (A, B, hub) a change made on

@@ -1,5 +1,5 @@
 /**
- * `dualdb init` and `dualdb init --uninstall` (DESIGN invariant 1: user tables
+ * `dualdb init` and `dualdb init --uninstall` (docs/SYNC-CONTRACT.md, invariant 1: user tables
  * are never altered). Init twice is idempotent (the second run changes nothing
  * on either side); uninstall removes exactly what init installed — the schema of
  * both sides is compared before and after, and user tables, their rows, their

@@ -1,5 +1,5 @@
 /**
- * DESIGN invariant 4 (no skipped late commits). On the hub a transaction takes
+ * Invariant 4 of docs/SYNC-CONTRACT.md (no skipped late commits). On the hub a transaction takes
  * a change-log seq and stays open while another connection commits later rows;
  * the node pulls the later ones and remembers the gap as a hole; when the first
  * transaction commits, the next pull delivers it. A rolled-back transaction's

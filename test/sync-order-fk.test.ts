@@ -1,15 +1,14 @@
 /**
- * DESIGN invariant 7 (order; foreign keys never break the apply). Parent and
+ * Invariant 7 of docs/SYNC-CONTRACT.md (order; foreign keys never break the apply). Parent and
  * child tables with a foreign key ON DELETE CASCADE on both sides; parents and
  * children inserted, re-parented and deleted within one batch and across
  * batches (SYNC_BATCH_SIZE=3), in both directions: no foreign-key failure,
  * nothing parked, every side identical. Also changes to one row arrive in commit
  * order (the last write wins everywhere, whatever the batch boundaries).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { divergence, makeWorld, type SyncWorld, syncUntilQuiet } from './helpers/sync.js';
-import { HUB_AVAILABLE, startSyncTestHub as startTestHub, type TestHub } from './helpers/sync-hub.js';
-import { tempDir } from './helpers/tmp.js';
+import { describe, expect, it } from 'vitest';
+import { divergence, type SyncWorld, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
+import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
 const SQLITE_DDL = [
   'CREATE TABLE sites (id INTEGER PRIMARY KEY, name TEXT NOT NULL)',
@@ -68,29 +67,8 @@ const STORY: string[][] = [
 ];
 
 describe.skipIf(!HUB_AVAILABLE)('order and foreign keys', () => {
-  let testHub: TestHub;
-  const tmp = tempDir();
-  const worlds: SyncWorld[] = [];
-  beforeAll(async () => {
-    testHub = await startTestHub();
-  });
-  afterAll(async () => {
-    for (const w of worlds) await w.close();
-    await testHub?.close();
-    tmp.cleanup();
-  });
-
-  async function world(batch: string): Promise<SyncWorld> {
-    const w = await makeWorld(testHub, tmp.dir, {
-      prefix: 'fk',
-      sqliteDdl: SQLITE_DDL,
-      mysqlDdl: MYSQL_DDL,
-      nodes: ['A', 'B'],
-      env: { SYNC_BATCH_SIZE: batch },
-    });
-    worlds.push(w);
-    return w;
-  }
+  const worlds = syncWorlds({ prefix: 'fk', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['A', 'B'] });
+  const world = (batch: string) => worlds.world({ env: { SYNC_BATCH_SIZE: batch } });
 
   function expectNothingParked(w: SyncWorld) {
     for (const n of w.nodes) expect(n.syncer.state.parked(), `parked on ${n.name}`).toEqual([]);

@@ -1,5 +1,5 @@
 /**
- * DESIGN invariant 1 (capture everything): writes made by other programs are
+ * Invariant 1 of docs/SYNC-CONTRACT.md (capture everything): writes made by other programs are
  * captured in their own transactions and synced — the `sqlite3` shell (a
  * separate process, with a multi-row transaction, an update, a key change and a
  * delete) on the node, and the `mariadb` client on the hub (the password goes

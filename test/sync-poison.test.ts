@@ -1,17 +1,16 @@
 /**
- * DESIGN invariant 11 (a poison change never stalls the stream and is never
+ * Invariant 11 of docs/SYNC-CONTRACT.md (a poison change never stalls the stream and is never
  * dropped). Changes the hub refuses — a string longer than its VARCHAR in strict
  * mode, a value clashing with a hub-only UNIQUE key, a key SQLite cannot encode —
  * are parked with their error while the rest of the batch arrives; `dualdb
  * parked` shows them (exit 12); after the cause is fixed, `dualdb parked retry`
  * and a sync deliver them. The same for a hub change the node refuses.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ParkedChange } from '../src/sync/local-state.js';
 import { envOf, runCli } from './helpers/cli.js';
-import { divergence, makeWorld, type SyncWorld } from './helpers/sync.js';
-import { HUB_AVAILABLE, startSyncTestHub as startTestHub, type TestHub } from './helpers/sync-hub.js';
-import { tempDir } from './helpers/tmp.js';
+import { divergence, syncWorlds } from './helpers/sync.js';
+import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
 const SQLITE_DDL = [
   'CREATE TABLE badges (id INTEGER PRIMARY KEY, code TEXT NOT NULL, tag TEXT, note TEXT)',
@@ -27,28 +26,8 @@ const MYSQL_DDL = [
 ];
 
 describe.skipIf(!HUB_AVAILABLE)('poison changes', () => {
-  let testHub: TestHub;
-  const tmp = tempDir();
-  const worlds: SyncWorld[] = [];
-  beforeAll(async () => {
-    testHub = await startTestHub();
-  });
-  afterAll(async () => {
-    for (const w of worlds) await w.close();
-    await testHub?.close();
-    tmp.cleanup();
-  });
-
-  async function world(): Promise<SyncWorld> {
-    const w = await makeWorld(testHub, tmp.dir, {
-      prefix: 'poison',
-      sqliteDdl: SQLITE_DDL,
-      mysqlDdl: MYSQL_DDL,
-      nodes: ['A', 'B'],
-    });
-    worlds.push(w);
-    return w;
-  }
+  const worlds = syncWorlds({ prefix: 'poison', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['A', 'B'] });
+  const world = () => worlds.world();
 
   it('push: refused rows are parked with their error, the rest of the batch arrives, and a fix delivers them', async () => {
     const w = await world();

@@ -1,46 +1,24 @@
 /**
- * Hub log retention (DESIGN invariant 8, last part). With
+ * Hub log retention (docs/SYNC-CONTRACT.md, invariant 8, last part). With
  * SYNC_LOG_RETENTION_HOURS=0, `pruneHubLog()` deletes the entries every active
  * node has pulled (and nothing any active node still needs, holes included); a
  * node whose cursor fell behind a prune gets ResyncNeededError and the status
  * `resync-needed` with a clear message, and is not fed a partial history. With
  * the default retention nothing young is pruned.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ResyncNeededError } from '../src/sync/pull.js';
 import { collectStatus } from '../src/sync/status.js';
 import { envOf, runCli } from './helpers/cli.js';
-import { hubLog, makeWorld, type SyncWorld } from './helpers/sync.js';
-import { HUB_AVAILABLE, startSyncTestHub as startTestHub, type TestHub } from './helpers/sync-hub.js';
-import { tempDir } from './helpers/tmp.js';
+import { hubLog, type SyncWorld, syncWorlds } from './helpers/sync.js';
+import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
 const SQLITE_DDL = ['CREATE TABLE logs (id INTEGER PRIMARY KEY, msg TEXT NOT NULL)'];
 const MYSQL_DDL = ['CREATE TABLE logs (id BIGINT PRIMARY KEY, msg VARCHAR(100) NOT NULL)'];
 
 describe.skipIf(!HUB_AVAILABLE)('hub log retention', () => {
-  let testHub: TestHub;
-  const tmp = tempDir();
-  const worlds: SyncWorld[] = [];
-  beforeAll(async () => {
-    testHub = await startTestHub();
-  });
-  afterAll(async () => {
-    for (const w of worlds) await w.close();
-    await testHub?.close();
-    tmp.cleanup();
-  });
-
-  async function world(retentionHours: string): Promise<SyncWorld> {
-    const w = await makeWorld(testHub, tmp.dir, {
-      prefix: 'retention',
-      sqliteDdl: SQLITE_DDL,
-      mysqlDdl: MYSQL_DDL,
-      nodes: ['A', 'B'],
-      env: { SYNC_LOG_RETENTION_HOURS: retentionHours },
-    });
-    worlds.push(w);
-    return w;
-  }
+  const worlds = syncWorlds({ prefix: 'retention', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['A', 'B'] });
+  const world = (retentionHours: string) => worlds.world({ env: { SYNC_LOG_RETENTION_HOURS: retentionHours } });
 
   const ids = (w: SyncWorld, name: string) =>
     (w.node(name).db.prepare('SELECT id FROM logs ORDER BY id').all() as { id: bigint }[]).map((r) => Number(r.id));
@@ -99,7 +77,7 @@ describe.skipIf(!HUB_AVAILABLE)('hub log retention', () => {
   it('never prunes a hole a node still waits for', async () => {
     const w = await world('0');
     const A = w.node('A');
-    const slow = await testHub.admin(w.mysql.database);
+    const slow = await worlds.testHub.admin(w.mysql.database);
     try {
       await w.hub.execute("INSERT INTO logs VALUES (90, 'old'), (91, 'old')");
       await slow.query('START TRANSACTION');

@@ -1,5 +1,5 @@
 /**
- * DESIGN invariant 10: values round-trip exactly — node A → hub (push) → node B
+ * Invariant 10 of docs/SYNC-CONTRACT.md: values round-trip exactly — node A → hub (push) → node B
  * (pull), and hub → nodes — for 64-bit integers beyond 2^53 and at the ±2^63
  * edges, DECIMAL(30,10), DATETIME(6) with microseconds, BLOBs (every byte value,
  * 3 MB), 4-byte UTF-8, '' vs NULL, DOUBLE extremes, and composite/text primary

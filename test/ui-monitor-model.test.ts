@@ -1,5 +1,5 @@
 /**
- * The monitor's domain model (src/monitor/snapshot.ts) against a real SQLite
+ * The monitor's domain model (src/monitor/model.ts) against a real SQLite
  * file and the private MariaDB: it runs the sync in-process and holds the
  * control socket (so `dualdb sync --now` reaches it and no second syncer can
  * start), gathers health, counts side by side, throughput and the log; `s`,
@@ -10,7 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
-import { MonitorModel, type MonitorSnapshot, mergeLog, tailLogFile } from '../src/monitor/snapshot.js';
+import { MonitorModel } from '../src/monitor/model.js';
+import { tailLogFile } from '../src/monitor/source.js';
+import { type MonitorSnapshot, mergeLog } from '../src/monitor/view.js';
 import { AlreadyRunningError, ControlServer, sendControl } from '../src/sync/control.js';
 import { initNode } from '../src/sync/init.js';
 import { HUB_AVAILABLE, HUB_CRASHABLE, startTestHub, type TestHub } from './helpers/hub.js';

@@ -13,10 +13,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Config, MysqlConfig } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { freePort, LocalMysqlServer } from '../src/engines/mysql/local-server.js';
+import { REQUIRED_PRIVILEGES } from '../src/engines/mysql/privileges.js';
 import { quoteMysqlId } from '../src/engines/mysql/quote.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { type MigrateOptions, setMigrationFactory, type TableProgress } from '../src/setup/migration.js';
-import { REQUIRED_PRIVILEGES } from '../src/setup/privileges.js';
 import { readSetupState } from '../src/setup/state.js';
 import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
 import { tempDir } from './helpers/tmp.js';

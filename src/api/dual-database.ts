@@ -27,7 +27,7 @@ import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { introspectSqliteTable } from '../engines/sqlite/introspect.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
-import type { SyncLog } from '../monitor/log.js';
+import type { SyncLog } from '../log/sync-log.js';
 import { commitOutcome, ensureWriteTokens, newWriteToken, recordWriteToken } from '../sync/commit-outcome.js';
 import { ControlServer } from '../sync/control.js';
 import { toMysqlRow, toSqliteRow } from '../sync/convert.js';

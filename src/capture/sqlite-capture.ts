@@ -4,7 +4,7 @@
  * the writer's own transaction — whoever the writer is (this process, the
  * Python app, the sqlite3 shell).
  *
- * Echo suppression (DESIGN invariant 2): the triggers fire only while
+ * Echo suppression (docs/SYNC-CONTRACT.md, invariant 2): the triggers fire only while
  * `_dualdb_flags.applying = 0`. The syncer sets it to 1 inside its apply
  * transaction and back to 0 before commit, so no other writer ever sees 1.
  *
@@ -115,7 +115,7 @@ export const SQLITE_META_DDL = [
    )`,
   REKEYS_DDL,
   'CREATE INDEX IF NOT EXISTS _dualdb_rekeys_key ON _dualdb_rekeys (tbl, old_key)',
-  // Heartbeats travel the same path as data (DESIGN invariant 12): each node bumps its row.
+  // Heartbeats travel the same path as data (docs/SYNC-CONTRACT.md, invariant 12): each node bumps its row.
   `CREATE TABLE IF NOT EXISTS _dualdb_heartbeats (
      node_id TEXT PRIMARY KEY,
      beat INTEGER NOT NULL,

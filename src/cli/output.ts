@@ -6,6 +6,8 @@
 import { Chalk } from 'chalk';
 import { redact } from '../util/redact.js';
 
+export { formatBytes, formatCount } from '../util/format.js';
+
 const noColor = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '';
 export const color = new Chalk(noColor ? { level: 0 } : {});
 
@@ -21,22 +23,6 @@ export function printJson(value: unknown): void {
   out(
     JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : Buffer.isBuffer(v) ? v.toString('base64') : v), 2),
   );
-}
-
-export function formatBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined) return '-';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
-
-export function formatCount(n: number | null | undefined): string {
-  return n === null || n === undefined ? '-' : n.toLocaleString('en-US');
 }
 
 export function formatMs(ms: number | null | undefined): string {

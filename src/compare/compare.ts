@@ -2,7 +2,7 @@
  * `compare`: are the node's SQLite file and the hub identical, table by table,
  * row by row? Counts and chunked fingerprints of canonical rows computed the
  * same way for both engines, drilled down to the exact differing keys
- * (DESIGN §5, invariant 5). Progress is reported as events, so the CLI and the
+ * (docs/SYNC-CONTRACT.md, invariant 5). Progress is reported as events, so the CLI and the
  * terminal monitor show the same thing.
  */
 import { EventEmitter } from 'node:events';
@@ -17,7 +17,13 @@ import { EXIT } from '../util/exit-codes.js';
 import { mysqlKeyOrders } from './mysql-reader.js';
 import { queuedKeys } from './queued.js';
 import { type CompareScope, resolveScope } from './scope.js';
-import { CompareCancelledError, compareTable, type TableCompareContext, type TableCompareOptions } from './table-compare.js';
+import {
+  CompareCancelledError,
+  compareTable,
+  emptyComparison,
+  type TableCompareContext,
+  type TableCompareOptions,
+} from './table-compare.js';
 import type { CompareEvent, CompareReport, TableComparison } from './types.js';
 
 export const DEFAULT_CHUNK_SIZE = 10_000;
@@ -62,21 +68,8 @@ export function tableOptions(options: CompareOptions): TableCompareOptions {
 }
 
 export function failedTable(table: SyncTable, e: unknown): TableComparison {
-  return {
-    table: table.name,
-    key: table.key.map((k) => k.name),
-    status: 'error',
-    rows: { sqlite: 0, mysql: 0 },
-    chunks: { total: 0, differing: 0 },
-    differenceCount: 0,
-    byKind: { 'missing-in-mysql': 0, 'missing-in-sqlite': 0, different: 0 },
-    differences: [],
-    queued: 0,
-    truncated: false,
-    readModes: { sqlite: 'keyset', mysql: 'keyset' },
-    durationMs: 0,
-    error: messageOf(e),
-  };
+  const key = table.key.map((k) => k.name);
+  return { ...emptyComparison(table.name, key), status: 'error', error: messageOf(e) };
 }
 
 /** InnoDB's row estimates, for a progress bar (never used as counts). */

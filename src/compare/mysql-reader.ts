@@ -14,10 +14,9 @@
  * streamed query ordered by the keys' bytes (one filesort), since a keyset
  * page in byte order could not use the index and would sort on every page.
  */
-import type { Readable } from 'node:stream';
-import type { Connection as CoreConnection } from 'mysql2';
 import type { MysqlHub, PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
+import { StreamPages } from '../engines/mysql/stream.js';
 import type { SyncTable } from '../sync/plan.js';
 import type { KeyShape } from './key-order.js';
 import { rowKeyValues } from './key-order.js';
@@ -146,64 +145,27 @@ class MysqlKeysetReader implements OrderedReader {
 
 class MysqlSortedReader implements OrderedReader {
   readonly mode = 'sorted-stream' as const;
-  private readonly stream: Readable;
-  private buffer: unknown[][] = [];
-  private ended = false;
-  private error: unknown;
-  private wake: (() => void) | undefined;
+  private readonly pages: StreamPages<unknown[]>;
 
   constructor(
     private readonly conn: PoolConnection,
     table: SyncTable,
     orderExprs: string[],
-    private readonly pageSize: number,
+    pageSize: number,
   ) {
     const sql = `SELECT ${table.columns.map((c) => quoteMysqlId(c.name)).join(', ')} FROM ${quoteMysqlId(table.name)} ORDER BY ${orderExprs.join(', ')}`;
-    // mysql2 types `connection` as the promise wrapper; at run time it is the callback one, which streams.
-    const core = conn.connection as unknown as CoreConnection;
-    this.stream = core.query({ sql, rowsAsArray: true }).stream({ highWaterMark: Math.min(pageSize, 1000) });
-    this.stream.on('data', (row: unknown[]) => {
-      this.buffer.push(row);
-      if (this.buffer.length >= this.pageSize) {
-        // Backpressure: stop reading the socket once a page is buffered.
-        this.stream.pause();
-        this.notify();
-      }
-    });
-    this.stream.on('end', () => {
-      this.ended = true;
-      this.notify();
-    });
-    this.stream.on('error', (e) => {
-      this.error = e;
-      this.notify();
-    });
+    this.pages = new StreamPages(conn, { sql, rowsAsArray: true }, { rows: pageSize, highWaterMark: Math.min(pageSize, 1000) });
   }
 
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  async next(): Promise<unknown[][]> {
-    while (this.buffer.length < this.pageSize && !this.ended && this.error === undefined) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-    }
-    if (this.error !== undefined) throw this.error;
-    const page = this.buffer;
-    this.buffer = [];
-    if (!this.ended) this.stream.resume();
-    return page;
+  next(): Promise<unknown[][]> {
+    return this.pages.next();
   }
 
   async close(): Promise<void> {
-    if (!this.ended && this.error === undefined) {
+    if (!this.pages.finished && !this.pages.failed) {
       // Abandoned half-way (error, cancel): the server is still sending rows, so the
       // connection cannot be reused; closing it ends the query.
-      this.stream.destroy();
+      this.pages.destroy();
       this.conn.destroy();
     }
   }

@@ -4,7 +4,7 @@
  * The hub's position is read before the repair reads any data: every change
  * committed by then is in the data the repair copies, so the cursor may move to
  * the highest sequence number seen. But AUTO_INCREMENT numbers are not
- * committed in order (DESIGN invariant 4): a transaction holding a lower number
+ * committed in order (docs/SYNC-CONTRACT.md, invariant 4): a transaction holding a lower number
  * may still be open and commit after the repair read its table. Such numbers —
  * gaps below the maximum that are not pruned — become holes of the pull state,
  * exactly like the puller's own, so they are pulled when they commit (or

@@ -1,6 +1,6 @@
 /**
- * Writing repaired rows into one side without firing capture there (DESIGN
- * invariant 2): a repair copies what the other side already has, so logging it
+ * Writing repaired rows into one side without firing capture there
+ * (docs/SYNC-CONTRACT.md, invariant 2): a repair copies what the other side already has, so logging it
  * would only send it back. Each call is one transaction.
  *
  *  - SQLite: `_dualdb_flags.applying = 1` inside the write transaction and back

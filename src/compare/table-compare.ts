@@ -156,6 +156,24 @@ function unconfirmed(table: SyncTable, shape: KeyShape, cands: Candidate[]): Con
   });
 }
 
+/** A table compared as equal with nothing read yet: the start of a comparison (and of a failed one). */
+export function emptyComparison(table: string, key: string[]): TableComparison {
+  return {
+    table,
+    key,
+    status: 'match',
+    rows: { sqlite: 0, mysql: 0 },
+    chunks: { total: 0, differing: 0 },
+    differenceCount: 0,
+    byKind: { 'missing-in-mysql': 0, 'missing-in-sqlite': 0, different: 0 },
+    differences: [],
+    queued: 0,
+    truncated: false,
+    readModes: { sqlite: 'keyset', mysql: 'keyset' },
+    durationMs: 0,
+  };
+}
+
 export async function compareTable(
   ctx: TableCompareContext,
   table: SyncTable,
@@ -168,20 +186,7 @@ export async function compareTable(
   // Pages smaller than a chunk: the drivers' rows are reduced to key + canonical form page by
   // page, so fewer of them are alive at once (less garbage-collector work than whole chunks).
   const pageSize = Math.max(1, Math.floor(options.pageSize ?? Math.min(chunkSize, DEFAULT_PAGE_ROWS)));
-  const result: TableComparison = {
-    table: table.name,
-    key: shape.names,
-    status: 'match',
-    rows: { sqlite: 0, mysql: 0 },
-    chunks: { total: 0, differing: 0 },
-    differenceCount: 0,
-    byKind: { 'missing-in-mysql': 0, 'missing-in-sqlite': 0, different: 0 },
-    differences: [],
-    queued: 0,
-    truncated: false,
-    readModes: { sqlite: 'keyset', mysql: 'keyset' },
-    durationMs: 0,
-  };
+  const result = emptyComparison(table.name, shape.names);
   const order = ctx.keyOrders.get(table.name) ?? (await mysqlKeyOrders(ctx.hub, [table])).get(table.name);
   if (!order) throw new Error(`no key order for ${table.name}`);
   const sqliteReader = openSqliteReader(ctx.db, ctx.sqlitePath, table, shape, pageSize);

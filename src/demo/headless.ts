@@ -4,7 +4,7 @@
  * the control room write for N seconds; then the writers stop, the sync runs
  * until nothing moves, and the row counts of both sides are compared.
  */
-import { type CompareRow, runMonitorCompare } from '../monitor/snapshot.js';
+import { type CompareRow, runMonitorCompare } from '../compare/progress.js';
 import { startSyncProcess } from '../sync/process.js';
 import { summarizeCycle } from '../sync/summary.js';
 import type { Demo } from './site.js';

@@ -1,6 +1,6 @@
 /**
  * The value codec: the only place that knows how values look in each driver and
- * how to carry them across without loss (DESIGN invariant 10).
+ * how to carry them across without loss (docs/SYNC-CONTRACT.md, invariant 10).
  *
  *  - better-sqlite3 (safe integers on): INTEGER → bigint, REAL → number, TEXT → string, BLOB → Buffer.
  *  - mysql2 (bigNumberStrings, dateStrings): BIGINT and DECIMAL → string, INT → number,

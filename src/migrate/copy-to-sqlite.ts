@@ -6,10 +6,10 @@
  * a seeded row must not be pushed back) and the table's resume marker. Rows go
  * through the sync engine's SqliteTableIO upsert and the codec.
  */
-import type { Readable } from 'node:stream';
 import type { Row, SqlValue } from '../engines/codec.js';
 import type { MysqlHub, PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
+import { StreamPages } from '../engines/mysql/stream.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { toSqliteRow } from '../sync/convert.js';
 import type { SyncTable } from '../sync/plan.js';
@@ -27,73 +27,6 @@ export interface SqliteCopyContext {
   maxBatchBytes: number;
   signal?: AbortSignal;
   onBatch: (rowsDone: number) => void;
-}
-
-interface CoreQuery {
-  stream(options?: { highWaterMark?: number }): Readable;
-}
-interface CoreConnection {
-  query(options: { sql: string; values?: unknown[] }): CoreQuery;
-}
-
-/** Pages of a streamed query: pauses the socket once a page is buffered. */
-class PageReader {
-  private buffer: Row[] = [];
-  private bytes = 0;
-  private ended = false;
-  private error: unknown;
-  private wake: (() => void) | undefined;
-
-  constructor(
-    private readonly stream: Readable,
-    private readonly rows: number,
-    private readonly maxBytes: number,
-  ) {
-    stream.on('data', (row: Row) => {
-      this.buffer.push(row);
-      this.bytes += rowBytes(row);
-      if (this.buffer.length >= this.rows || this.bytes >= this.maxBytes) {
-        stream.pause();
-        this.notify();
-      }
-    });
-    stream.on('end', () => {
-      this.ended = true;
-      this.notify();
-    });
-    stream.on('error', (e) => {
-      this.error = e;
-      this.notify();
-    });
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  get finished(): boolean {
-    return this.ended;
-  }
-
-  async next(): Promise<Row[]> {
-    while (this.buffer.length < this.rows && this.bytes < this.maxBytes && !this.ended && this.error === undefined) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-    }
-    if (this.error !== undefined) throw this.error;
-    const page = this.buffer;
-    this.buffer = [];
-    this.bytes = 0;
-    if (!this.ended) this.stream.resume();
-    return page;
-  }
-
-  destroy(): void {
-    this.stream.destroy();
-  }
 }
 
 export async function copyTableFromHub(
@@ -117,12 +50,10 @@ export async function copyTableFromHub(
 
   await ctx.hub.withConnection(async (conn: PoolConnection) => {
     await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
-    // mysql2 types `connection` as the promise wrapper; at run time it is the callback one, which streams.
-    const core = conn.connection as unknown as CoreConnection;
-    const reader = new PageReader(
-      core.query({ sql, ...(last ? { values: last } : {}) }).stream({ highWaterMark: 1000 }),
-      ctx.batchSize,
-      ctx.maxBatchBytes,
+    const reader = new StreamPages<Row>(
+      conn,
+      { sql, ...(last ? { values: last } : {}) },
+      { rows: ctx.batchSize, maxBytes: ctx.maxBatchBytes, sizeOf: rowBytes },
     );
     try {
       for (;;) {

@@ -1,5 +1,5 @@
 /**
- * The initial migration (DESIGN §4): `createMigration(config, options)` returns a
+ * The initial migration: `createMigration(config, options)` returns a
  * Migration that emits per-table `progress` and resolves `run()` with a typed
  * report. This is the contract src/setup/migration.ts loads at run time.
  */

@@ -1,5 +1,5 @@
 /**
- * The initial migration (DESIGN §4): copies a site's existing data between its
+ * The initial migration: copies a site's existing data between its
  * SQLite file and the hub while the application keeps running.
  *
  * The consistent-snapshot model, in order:

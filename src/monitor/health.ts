@@ -9,14 +9,9 @@ import { MysqlHub } from '../engines/mysql/connect.js';
 import { diagnoseMysqlError } from '../engines/mysql/diagnose.js';
 import { mysqlDatabaseBytes } from '../engines/mysql/introspect.js';
 import { openSqlite, type SqliteDb, sqliteFailure } from '../engines/sqlite/open.js';
-import { DualdbError, MysqlError } from '../util/errors.js';
+import { type Problem, problemOf } from '../log/problem.js';
+import { MysqlError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
-
-export interface Problem {
-  code: string;
-  message: string;
-  hint: string | undefined;
-}
 
 export interface SqliteHealth {
   ok: boolean;
@@ -46,15 +41,6 @@ export interface HealthReport {
   sqlite: SqliteHealth;
   mysql: MysqlHealth;
   exitCode: number;
-}
-
-export function problemOf(e: unknown): Problem {
-  if (e instanceof DualdbError) return { code: e.code, message: e.message, hint: e.hint };
-  return {
-    code: 'ERROR',
-    message: e instanceof Error ? e.message : String(e),
-    hint: undefined,
-  };
 }
 
 export function fileBytes(p: string): number | null {

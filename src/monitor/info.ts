@@ -5,7 +5,8 @@ import { mysqlDatabaseBytes, mysqlTableStats } from '../engines/mysql/introspect
 import { sqliteTableStats } from '../engines/sqlite/introspect.js';
 import { openSqlite } from '../engines/sqlite/open.js';
 import type { TableStats } from '../engines/types.js';
-import { fileBytes, type Problem, problemOf } from './health.js';
+import { type Problem, problemOf } from '../log/problem.js';
+import { fileBytes } from './health.js';
 
 export interface SideInfo {
   ok: boolean;

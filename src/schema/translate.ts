@@ -4,7 +4,7 @@
  * Nothing is written here: the caller shows the statements and the warnings
  * first, then runs them (diff.ts, the wizard, the migration).
  *
- * Choices, so that values round-trip exactly (DESIGN invariant 10):
+ * Choices, so that values round-trip exactly (docs/SYNC-CONTRACT.md, invariant 10):
  *  - INTEGER → BIGINT, REAL/FLOAT/DOUBLE → DOUBLE (never 32-bit FLOAT), BOOLEAN → TINYINT(1),
  *    DECIMAL(p,s) → DECIMAL(p,s), DATETIME/TIMESTAMP → DATETIME(6) (never TIMESTAMP, which
  *    moves with the session time zone), DATE → DATE, TIME → TIME(6), BLOB → LONGBLOB,

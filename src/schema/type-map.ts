@@ -8,6 +8,7 @@
  * Common names are recognised before the affinity rules so that DATETIME,
  * BOOLEAN, DECIMAL(p,s) and VARCHAR(n) keep their meaning on MySQL.
  */
+import { typeArgs } from '../engines/sqlite/introspect.js';
 import type { ColumnInfo } from '../engines/types.js';
 
 export type SqliteClass =
@@ -33,20 +34,11 @@ export interface SqliteType {
   scale: number | null;
 }
 
-function args(declared: string): number[] {
-  const m = /\(([^)]*)\)/.exec(declared);
-  if (!m?.[1]) return [];
-  return m[1]
-    .split(',')
-    .map((s) => Number.parseInt(s.trim(), 10))
-    .filter((x) => Number.isFinite(x));
-}
-
 /** What a column declared with this type in SQLite holds. */
 export function classifySqliteType(declared: string): SqliteType {
   const t = declared.trim().toUpperCase();
   const base = t.replace(/\(.*$/, '').trim();
-  const [a, b] = args(t);
+  const [a, b] = typeArgs(t);
   const make = (cls: SqliteClass, extra: Partial<SqliteType> = {}): SqliteType => ({
     cls,
     length: null,

@@ -7,9 +7,9 @@
 import type { MysqlConfig } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { diagnoseMysqlError, missingPrivilegesError } from '../engines/mysql/diagnose.js';
+import { checkPrivileges, OPTIONAL_GLOBAL_PRIVILEGES, type PrivilegeReport } from '../engines/mysql/privileges.js';
 import type { MysqlError, MysqlFailureKind } from '../util/errors.js';
 import { registerSecret } from '../util/redact.js';
-import { checkPrivileges, OPTIONAL_GLOBAL_PRIVILEGES, type PrivilegeReport } from './privileges.js';
 
 /** What the user can do next after a failed (or partly failed) test. */
 export type SetupAction =

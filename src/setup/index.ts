@@ -4,13 +4,14 @@
  * the connection test with its diagnosis, grants, provisioning, the private
  * server, the schema and migration steps, and saving the .env.
  */
+
+export * from '../engines/mysql/privileges.js';
 export * from './answers.js';
 export * from './connection.js';
 export * from './discover.js';
 export * from './local-server.js';
 export * from './migration.js';
 export * from './plan.js';
-export * from './privileges.js';
 export * from './provision.js';
 export * from './schema.js';
 export * from './session.js';

@@ -8,11 +8,11 @@
 import { randomInt } from 'node:crypto';
 import type { MysqlConfig } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
+import { OPTIONAL_GLOBAL_PRIVILEGES, REQUIRED_PRIVILEGES } from '../engines/mysql/privileges.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { DualdbError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { registerSecret } from '../util/redact.js';
-import { OPTIONAL_GLOBAL_PRIVILEGES, REQUIRED_PRIVILEGES } from './privileges.js';
 
 /** Admin login used for provisioning only. The password is never written anywhere. */
 export interface AdminCredentials {

@@ -11,7 +11,7 @@ import type { Config, MysqlConfig } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { mysqlTableStats } from '../engines/mysql/introspect.js';
 import { openSqlite } from '../engines/sqlite/open.js';
-import { SyncLog } from '../monitor/log.js';
+import { SyncLog } from '../log/sync-log.js';
 import { type PreflightReport, preflightToHub } from '../schema/preflight.js';
 import { type InitReport, installCapture } from '../sync/init.js';
 import { messageOf } from '../util/errors.js';

@@ -1,4 +1,4 @@
-/** Exponential backoff with jitter for reconnecting to the hub (DESIGN invariant 8). */
+/** Exponential backoff with jitter for reconnecting to the hub (docs/SYNC-CONTRACT.md, invariant 8). */
 export interface BackoffOptions {
   baseMs?: number;
   capMs?: number;

@@ -1,5 +1,5 @@
 /**
- * Conflict policy (DESIGN invariant 6). A conflict is the same row changed on
+ * Conflict policy (docs/SYNC-CONTRACT.md, invariant 6). A conflict is the same row changed on
  * both sides since the node last synced; whichever side wins, the other
  * version is kept in `_dualdb_conflicts`.
  */

@@ -2,7 +2,7 @@
 import type { Config } from '../config/config.js';
 import type { MysqlHub } from '../engines/mysql/connect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
-import type { SyncLog } from '../monitor/log.js';
+import type { SyncLog } from '../log/sync-log.js';
 import type { LocalState } from './local-state.js';
 import type { SyncPlan } from './plan.js';
 import type { RekeyEvent } from './rekey.js';

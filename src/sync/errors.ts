@@ -1,7 +1,7 @@
 /**
  * Classifying failures met while applying a batch: transient ones abort the
  * whole batch (it is retried, nothing is lost: the cursor did not move), while
- * row-level ones make only that change "poison" (parked, DESIGN invariant 11).
+ * row-level ones make only that change "poison" (parked, docs/SYNC-CONTRACT.md, invariant 11).
  */
 import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { MysqlError } from '../util/errors.js';

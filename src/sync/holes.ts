@@ -1,5 +1,5 @@
 /**
- * Late commits on the hub (DESIGN invariant 4). AUTO_INCREMENT hands out
+ * Late commits on the hub (docs/SYNC-CONTRACT.md, invariant 4). AUTO_INCREMENT hands out
  * sequence numbers at insert time, but transactions commit in any order: a
  * puller can see seq 11 while seq 10 is still uncommitted. Such a gap is a
  * "hole": remembered and re-queried until it fills, or until it is proven dead

@@ -1,6 +1,6 @@
 /**
  * Row images as exact JSON, for the conflicts table (both versions of a row
- * are kept, DESIGN invariant 6) and for `--json` output. JSON alone would round
+ * are kept, docs/SYNC-CONTRACT.md, invariant 6) and for `--json` output. JSON alone would round
  * 64-bit integers and cannot hold bytes, so those are tagged:
  * bigint → {"$int": "123"}, bytes → {"$b64": "..."}.
  */

@@ -184,7 +184,7 @@ export class LocalState {
     this.db.prepare('DELETE FROM _dualdb_changes WHERE tbl = ? AND pk = ? AND seq > ?').run(table, key, this.pushedUpto());
   }
 
-  // ---- parked changes (DESIGN invariant 11) ----
+  // ---- parked changes (docs/SYNC-CONTRACT.md, invariant 11) ----
 
   /**
    * Park a change that failed; it is retried automatically with growing delays, then only on request.
@@ -259,7 +259,7 @@ export class LocalState {
     return this.db.prepare('UPDATE _dualdb_parked SET next_retry_ms = 0').run().changes;
   }
 
-  // ---- conflicts (DESIGN invariant 6) ----
+  // ---- conflicts (docs/SYNC-CONTRACT.md, invariant 6) ----
 
   recordConflict(c: Omit<ConflictRecord, 'id' | 'detectedAt' | 'resolvedAt'>): void {
     this.db

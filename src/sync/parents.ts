@@ -1,5 +1,5 @@
 /**
- * Parents that travel with a batch (DESIGN invariant 7). A batch carries each changed
+ * Parents that travel with a batch (docs/SYNC-CONTRACT.md, invariant 7). A batch carries each changed
  * row's *current* image, and that image may reference a parent row whose own change
  * comes later in the log — a child re-parented to a row created after the child's
  * first change. Applying the batch alone would then put a child before its parent and

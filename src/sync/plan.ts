@@ -2,7 +2,7 @@
  * Which tables are synced, with what key and columns, in what order — decided
  * from both sides' introspection. A table that cannot be synced is never
  * skipped silently: it lands in `skipped` (not syncable, with the reason) or
- * `paused` (schema drift, DESIGN invariant 9: refused, not guessed).
+ * `paused` (schema drift, docs/SYNC-CONTRACT.md, invariant 9: refused, not guessed).
  */
 import { type KeyColumn, SUPPORTED_KEY_TYPES } from '../capture/keys.js';
 import { type LogicalType, pairLogicalType } from '../engines/codec.js';

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
-import { SyncLog } from '../monitor/log.js';
+import { SyncLog } from '../log/sync-log.js';
 import { messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { ControlServer } from './control.js';

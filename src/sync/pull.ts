@@ -3,7 +3,7 @@
  *
  * The hub's change log and the row images are read in one consistent snapshot;
  * the node applies them in one SQLite transaction that also stores the new pull
- * cursor and holes (exactly-once, DESIGN invariant 3) and raises the
+ * cursor and holes (exactly-once, docs/SYNC-CONTRACT.md, invariant 3) and raises the
  * `applying` flag so the node's triggers stay quiet (no echo, invariant 2).
  * The node's own pushes (origin = node id) are skipped; everything else — other
  * nodes' pushes, central writes — is applied. Local changes not pushed yet to a

@@ -14,7 +14,7 @@
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config/config.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
-import type { SyncLog } from '../monitor/log.js';
+import type { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { backoffDelay } from './backoff.js';
 import { ResyncNeededError } from './pull.js';
@@ -144,8 +144,9 @@ export class SyncService extends EventEmitter<{
     this.nudge();
   }
 
-  async status(): Promise<SyncStatus> {
-    return collectStatus(this.syncer, { state: this.current, lastError: this.lastError });
+  /** connect: false reports the hub only through a connection already open (see StatusOptions). */
+  async status(options: { connect?: boolean } = {}): Promise<SyncStatus> {
+    return collectStatus(this.syncer, { ...options, state: this.current, lastError: this.lastError });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config/config.js';
 import { describeMysql } from '../config/config.js';
-import { type Problem, problemOf } from '../monitor/health.js';
+import { type Problem, problemOf } from '../log/problem.js';
 import type { LagSummary } from './metrics.js';
 import { userTables } from './plan.js';
 import type { Syncer } from './syncer.js';
@@ -42,10 +42,18 @@ export interface SyncStatus {
   tables: TableStatus[];
 }
 
-export async function collectStatus(
-  syncer: Syncer,
-  options: { state?: NodeState; lastError?: string | null } = {},
-): Promise<SyncStatus> {
+export interface StatusOptions {
+  state?: NodeState;
+  lastError?: string | null;
+  /**
+   * false: report the hub only through a connection the syncer already holds. Until it has one the
+   * hub shows as not reached, so a status request never waits on (or starts) a connect that can
+   * take the whole connect timeout while the hub is away. Default true.
+   */
+  connect?: boolean;
+}
+
+export async function collectStatus(syncer: Syncer, options: StatusOptions = {}): Promise<SyncStatus> {
   const config = syncer.config;
   const s = syncer.state;
   const pending = s.pendingPush(true);
@@ -57,7 +65,10 @@ export async function collectStatus(
   let error: Problem | null = null;
   let pullByTable: Map<string, number> | null = null;
   let plan = syncer.knownPlan;
-  if (config.dualDatabase) {
+  if (config.dualDatabase && options.connect === false && !syncer.hubConnected) {
+    reachable = false;
+    error = { code: 'HUB_NOT_CONNECTED', message: 'the sync has not connected to the hub yet', hint: undefined };
+  } else if (config.dualDatabase) {
     try {
       plan = await syncer.currentPlan();
       pullByTable = await syncer.pendingPullByTable();

@@ -13,7 +13,7 @@ import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { introspectMysql } from '../engines/mysql/introspect.js';
 import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
-import { SyncLog } from '../monitor/log.js';
+import { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { pruneWriteTokens } from './commit-outcome.js';

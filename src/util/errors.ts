@@ -97,7 +97,7 @@ export class SqliteError extends DualdbError {
   }
 }
 
-/** A table's shape differs between the two sides (DESIGN invariant 9). */
+/** A table's shape differs between the two sides (docs/SYNC-CONTRACT.md, invariant 9). */
 export class SchemaDriftError extends DualdbError {
   constructor(
     readonly table: string,

@@ -3,6 +3,8 @@
  * the same tables, capture installed, one Syncer each; canonical snapshots of a
  * table on every side (compared row by row, never by counts); syncing until
  * nothing moves; waiting for conditions with a deadline instead of sleeping.
+ * `syncWorlds()` is the setup most sync test files share: a private hub for the
+ * file and worlds on it, all closed after the file's tests.
  */
 import { randomBytes } from 'node:crypto';
 import type { Config, MysqlConfig } from '../../src/config/config.js';
@@ -16,6 +18,8 @@ import type { SyncTable } from '../../src/sync/plan.js';
 import { type CycleReport, Syncer } from '../../src/sync/syncer.js';
 import type { TestHub } from './hub.js';
 import { createSqlite, nodeConfig } from './node.js';
+import { type PrivateHub, privateHub } from './private-hub.js';
+import { startSyncTestHub } from './sync-hub.js';
 
 export interface TestNode {
   name: string;
@@ -85,6 +89,30 @@ export async function makeWorld(testHub: TestHub, dir: string, options: WorldOpt
     async close() {
       for (const n of nodes) await n.syncer.close().catch(() => {});
       await hub.close();
+    },
+  };
+}
+
+export interface SyncWorlds extends PrivateHub {
+  /** A fresh hub database with nodes on it: the file's defaults, then `options` (env merged). */
+  world(options?: Partial<WorldOptions>): Promise<SyncWorld>;
+}
+
+/**
+ * Nodes and a private hub for the tests of one describe block (`privateHub()`
+ * with the sync tests' hub): every world made is closed after the tests.
+ */
+export function syncWorlds(defaults: Omit<WorldOptions, 'nodes'> & { nodes?: string[] }): SyncWorlds {
+  const fixture = privateHub(startSyncTestHub);
+  return {
+    get testHub() {
+      return fixture.testHub;
+    },
+    dir: fixture.dir,
+    keep: fixture.keep,
+    async world(options: Partial<WorldOptions> = {}): Promise<SyncWorld> {
+      const env = { ...defaults.env, ...options.env };
+      return fixture.keep(await makeWorld(fixture.testHub, fixture.dir, { nodes: ['A'], ...defaults, ...options, env }));
     },
   };
 }
@@ -161,20 +189,8 @@ export async function syncUntilQuiet(nodes: TestNode[], maxRounds = 6): Promise<
   throw new Error(`still moving changes after ${maxRounds} sync rounds`);
 }
 
-/** Polls `cond` until true or the deadline passes. */
-export async function waitFor(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (Date.now() < deadline) {
-    try {
-      if (await cond()) return;
-    } catch (e) {
-      lastError = e;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
-}
+/** Polls a condition until true or the deadline passes (the CLI helpers' `until`). */
+export { until as waitFor } from './cli.js';
 
 /** Hub change-log entries (for echo and origin checks). */
 export async function hubLog(

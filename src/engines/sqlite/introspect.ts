@@ -33,7 +33,8 @@ export function baseTypeOf(declared: string): string {
   return (m?.[1] ?? declared).trim().toLowerCase();
 }
 
-function typeArgs(declared: string): number[] {
+/** The numbers in a declared type's parentheses: VARCHAR(20) → [20], DECIMAL(10, 2) → [10, 2]. */
+export function typeArgs(declared: string): number[] {
   const m = /\(([^)]*)\)/.exec(declared);
   if (!m?.[1]) return [];
   return m[1]

@@ -7,7 +7,7 @@
 import { Box, Text, useApp, useInput, useStdin } from 'ink';
 import { useCallback, useState } from 'react';
 import type { Config } from '../../config/config.js';
-import type { MonitorController } from '../../monitor/snapshot.js';
+import type { MonitorController } from '../../monitor/view.js';
 import { useTerminalSize } from '../components/use-terminal-size.js';
 import { MonitorScreen } from '../monitor/MonitorScreen.js';
 import { defaultTheme, type Theme, ThemeContext, toneProps } from '../theme.js';

@@ -6,7 +6,8 @@
  */
 import chalk from 'chalk';
 import type { Config } from '../../config/config.js';
-import { MonitorModel, type MonitorModelOptions, type MonitorSnapshot } from '../../monitor/snapshot.js';
+import { MonitorModel, type MonitorModelOptions } from '../../monitor/model.js';
+import type { MonitorSnapshot } from '../../monitor/view.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { enterFullScreen, isInteractive } from '../terminal.js';
 import { themeFromEnv, wantsNoColor } from '../theme.js';

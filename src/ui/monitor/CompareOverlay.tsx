@@ -1,6 +1,6 @@
 /** Compare in progress (bar, current table, rows read) and its result per table, down to the first differing key. */
 import { Text } from 'ink';
-import type { CompareRow, CompareView } from '../../monitor/snapshot.js';
+import type { CompareRow, CompareView } from '../../monitor/view.js';
 import { Panel } from '../components/Panel.js';
 import { ProgressBar } from '../components/ProgressBar.js';
 import { type Theme, toneProps, useTheme } from '../theme.js';

@@ -1,6 +1,6 @@
 /** Title line (mode · node · hub · state badge · updated Ns ago) and the source line (in-process or attached). */
 import { Box, Text } from 'ink';
-import type { MonitorSnapshot } from '../../monitor/snapshot.js';
+import type { MonitorSnapshot } from '../../monitor/view.js';
 import { Badge } from '../components/Badge.js';
 import { toneProps, useTheme } from '../theme.js';
 import { Ago } from './Ago.js';

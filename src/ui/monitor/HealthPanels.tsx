@@ -1,6 +1,6 @@
 /** One panel per database: up/down and since when, version, latency, size; SQLite WAL and integrity. */
 import { Box, Text } from 'ink';
-import type { MysqlView, SideView, SqliteView } from '../../monitor/snapshot.js';
+import type { MysqlView, SideView, SqliteView } from '../../monitor/view.js';
 import { Panel } from '../components/Panel.js';
 import { type Theme, toneProps, useTheme } from '../theme.js';
 import { fmtBytes, fmtClock, fmtMs } from './format.js';

@@ -4,7 +4,7 @@
  * would be replayed on every full redraw.
  */
 import { Box, Text } from 'ink';
-import type { LogEntry } from '../../monitor/log.js';
+import type { LogEntry } from '../../log/sync-log.js';
 import { toneProps, useTheme } from '../theme.js';
 import { fmtClock } from './format.js';
 import { logTone } from './state.js';

@@ -1,11 +1,11 @@
 /**
  * The live monitor: renders a MonitorSnapshot and turns keys into intents.
  * It holds no SQL and no sync logic: everything comes from the controller
- * (src/monitor/snapshot.ts), which emits only when something visible changed.
+ * (src/monitor/model.ts), which emits only when something visible changed.
  */
 import { Box, Text, useInput } from 'ink';
 import { type ReactNode, useCallback, useRef, useState, useSyncExternalStore } from 'react';
-import type { MonitorController } from '../../monitor/snapshot.js';
+import type { MonitorController } from '../../monitor/view.js';
 import { KeyHints } from '../components/KeyHints.js';
 import { SizeGuard } from '../components/SizeGuard.js';
 import { hintsFor, resolveKey, splitInput } from '../keys.js';

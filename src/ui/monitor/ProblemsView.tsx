@@ -1,6 +1,6 @@
 /** Conflicts and parked changes: a summary line, then the most recent ones when there is room. */
 import { Box, Text } from 'ink';
-import type { MonitorSnapshot } from '../../monitor/snapshot.js';
+import type { MonitorSnapshot } from '../../monitor/view.js';
 import { toneProps, useTheme } from '../theme.js';
 import { fmtClock } from './format.js';
 

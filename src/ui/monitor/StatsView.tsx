@@ -1,6 +1,6 @@
 /** Queue depth each way, lag p50/p99 each way, and the throughput sparkline of the last minute. */
 import { Box, Text } from 'ink';
-import type { MonitorSnapshot } from '../../monitor/snapshot.js';
+import type { MonitorSnapshot } from '../../monitor/view.js';
 import { Sparkline } from '../components/Sparkline.js';
 import { toneProps, useTheme } from '../theme.js';
 import { fmtCount, fmtMs } from './format.js';

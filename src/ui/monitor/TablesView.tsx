@@ -1,6 +1,6 @@
 /** Synced tables: SQLite and MySQL counts side by side, the difference highlighted, pending each way, last sync. */
 import { Box, Text } from 'ink';
-import type { TableView } from '../../monitor/snapshot.js';
+import type { TableView } from '../../monitor/view.js';
 import { type Theme, toneProps, useTheme } from '../theme.js';
 import { fmtClock, fmtCount, fmtSigned, padEnd, padStart } from './format.js';
 

@@ -1,21 +1,8 @@
 /** Number, size, duration and time formatting for the monitor (pure, locale-independent). */
+import { formatBytes, formatCount } from '../../util/format.js';
 
-export function fmtCount(n: number | null | undefined): string {
-  if (n === null || n === undefined) return '-';
-  return n.toLocaleString('en-US');
-}
-
-export function fmtBytes(n: number | null | undefined): string {
-  if (n === null || n === undefined) return '-';
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
-}
+export const fmtBytes = formatBytes;
+export const fmtCount = formatCount;
 
 export function fmtMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return '-';

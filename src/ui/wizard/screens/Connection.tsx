@@ -4,8 +4,8 @@
  * configuration loader.
  */
 import { Box, Text } from 'ink';
+import { OPTIONAL_GLOBAL_PRIVILEGES, REQUIRED_PRIVILEGES } from '../../../engines/mysql/privileges.js';
 import { validatePassword, validateSetting, validateUserHost, validateUserName } from '../../../setup/answers.js';
-import { OPTIONAL_GLOBAL_PRIVILEGES, REQUIRED_PRIVILEGES } from '../../../setup/privileges.js';
 import type { ExistingUserPolicy, ProvisionResult } from '../../../setup/provision.js';
 import { isDualdbError } from '../../../util/errors.js';
 import { toneProps, useTheme } from '../../theme.js';

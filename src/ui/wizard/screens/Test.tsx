@@ -5,9 +5,9 @@
 import { Box, Text } from 'ink';
 import { useEffect } from 'react';
 import { describeMysql } from '../../../config/config.js';
+import { PRIVILEGE_PURPOSE } from '../../../engines/mysql/privileges.js';
 import { ACTION_LABELS, type ConnectionCheck, type SetupAction } from '../../../setup/connection.js';
 import type { LocalServerStart } from '../../../setup/local-server.js';
-import { PRIVILEGE_PURPOSE } from '../../../setup/privileges.js';
 import { redact } from '../../../util/redact.js';
 import { toneProps, useTheme } from '../../theme.js';
 import { HINT, useHints, useKeyState, useKeys, useTask, useWizard } from '../context.js';

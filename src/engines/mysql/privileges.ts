@@ -3,7 +3,7 @@
  * holds (from SHOW GRANTS, never by trying things out). Provisioning grants
  * exactly REQUIRED_PRIVILEGES on the database, plus OPTIONAL_GLOBAL_PRIVILEGES.
  */
-import type { MysqlHub } from '../engines/mysql/connect.js';
+import type { MysqlHub } from './connect.js';
 
 /**
  * On the hub database: data (SELECT … DELETE), schema (CREATE, ALTER, INDEX, DROP,

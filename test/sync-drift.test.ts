@@ -112,4 +112,50 @@ describe.skipIf(!HUB_AVAILABLE)('schema drift', () => {
       ]);
     }, 40_000);
   }
+
+  // Invariant 16: with the plan cached (as `sync --watch` keeps it, 5 s), a column added and used
+  // at once must not let a row travel without it: the batch notices the schema change first.
+  for (const side of ['node', 'hub'] as const) {
+    it(`a column added on the ${side} and filled at once: no value moves without it, under a cached plan`, async () => {
+      const w = await makeWorld(testHub, tmp.dir, {
+        prefix: 'drift16',
+        sqliteDdl: SQLITE_DDL,
+        mysqlDdl: MYSQL_DDL,
+        nodes: ['A'],
+        planTtlMs: 600_000,
+      });
+      worlds.push(w);
+      const A = w.node('A');
+      A.db.prepare("INSERT INTO workers VALUES (1, 'Ana')").run();
+      await A.syncer.syncOnce();
+      if (side === 'node') {
+        A.db.exec('ALTER TABLE workers ADD COLUMN badge TEXT');
+        A.db.prepare("INSERT INTO workers (id, name, badge) VALUES (2, 'Bia', 'B-2')").run();
+      } else {
+        await w.hub.execute('ALTER TABLE workers ADD COLUMN badge VARCHAR(20) NULL');
+        await w.hub.execute("INSERT INTO workers (id, name, badge) VALUES (2, 'Bia', 'B-2')");
+      }
+      await A.syncer.syncOnce();
+      // Not moved: the row is still only where it was written.
+      const onHub = (await w.hub.query<{ id: string }>('SELECT id FROM workers ORDER BY id')).map((r) => Number(r.id));
+      const onNode = (A.db.prepare('SELECT id FROM workers ORDER BY id').all() as { id: bigint }[]).map((r) => Number(r.id));
+      expect(side === 'node' ? onHub : onNode).toEqual([1]);
+      const status = await collectStatus(A.syncer);
+      expect(status.tables.find((t) => t.table === 'workers')?.state).toBe('paused');
+      // The fix on the other side: the row arrives whole.
+      if (side === 'node') await w.hub.execute('ALTER TABLE workers ADD COLUMN badge VARCHAR(20) NULL');
+      else A.db.exec('ALTER TABLE workers ADD COLUMN badge TEXT');
+      await waitFor(
+        async () => {
+          await A.syncer.syncOnce();
+          return (await divergence(w, ['workers'])).length === 0;
+        },
+        'the row to arrive with its new column',
+        20_000,
+      );
+      const [hubRow] = await w.hub.query<{ badge: string | null }>('SELECT badge FROM workers WHERE id = 2');
+      expect(hubRow?.badge).toBe('B-2');
+      expect(A.db.prepare('SELECT badge FROM workers WHERE id = 2').get()).toEqual({ badge: 'B-2' });
+    }, 40_000);
+  }
 });

@@ -6,6 +6,7 @@ import type { SyncLog } from '../log/sync-log.js';
 import type { LocalState } from './local-state.js';
 import type { SyncPlan } from './plan.js';
 import type { RekeyEvent } from './rekey.js';
+import type { SchemaStamp } from './schema-guard.js';
 
 export interface SyncContext {
   db: SqliteDb;
@@ -19,6 +20,8 @@ export interface SyncContext {
   hubClockOffsetMs: number;
   /** Whether the hub user may read information_schema.INNODB_TRX (PROCESS) to prove sequence holes dead. */
   canSeeTransactions: boolean;
+  /** Both sides' schema as of the plan: a batch that moves rows checks it first (schema-guard.ts). */
+  schemaStamp: SchemaStamp | undefined;
   /** The hub's max_allowed_packet (bytes): no statement may be larger. */
   hubMaxPacket: number;
   /** Galera/Group Replication: transactions of other members are invisible, holes only expire by time. */

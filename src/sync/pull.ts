@@ -28,6 +28,7 @@ import { referencedParents } from './parents.js';
 import type { SyncTable } from './plan.js';
 import { decodeMove, followHubMoves, logLocalChanges, parentApart } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
+import { assertHubUnchanged, assertSqliteUnchanged } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
 
 export class ResyncNeededError extends DualdbError {
@@ -195,6 +196,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         [prev.upto, batchSize],
       );
       const entries = rows as HubEntry[];
+      if (entries.length > 0 || duePulls.length > 0) await assertHubUnchanged(ctx.hub, ctx.schemaStamp);
       result.more = entries.length === batchSize;
       if (entries.length) readUpto = BigInt(entries[entries.length - 1]?.seq ?? prev.upto);
       const holeEntries: HubEntry[] = [];
@@ -313,6 +315,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
     .transaction(() => {
       // Another puller on this file (it should not exist: the control socket is the lock) would
       // have moved the cursor; applying on top of a stale cursor could move it backwards.
+      assertSqliteUnchanged(ctx.db, ctx.schemaStamp);
       const recheck = ctx.state.pullState();
       if (recheck.upto !== prev.upto || recheck.holes.size !== prev.holes.size) throw new PullRaceError();
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();

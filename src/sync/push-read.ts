@@ -8,6 +8,7 @@ import { ChangeSet, type Op } from './changeset.js';
 import type { SyncContext } from './context.js';
 import { referencedParents } from './parents.js';
 import type { SyncTable } from './plan.js';
+import { assertSqliteUnchanged } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
 
 export interface LocalBatch {
@@ -38,6 +39,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint): LocalBatch {
     return true;
   };
   ctx.db.transaction(() => {
+    assertSqliteUnchanged(ctx.db, ctx.schemaStamp);
     const rows = ctx.db
       .prepare('SELECT seq, tbl, pk, op, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?')
       .all(cursor, batchSize) as { seq: bigint; tbl: string; pk: string | null; op: Op; at: number }[];

@@ -31,6 +31,7 @@ import type { SyncTable } from './plan.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
 import { type Collision, type Move, moveOnHub, moveOnNode, parentApart, repointImages } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
+import { assertHubUnchanged } from './schema-guard.js';
 
 export class PushRaceError extends Error {
   constructor() {
@@ -89,6 +90,7 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   result.changes = batch.entries;
   result.more = batch.more;
   if (batch.entries === 0 && batch.changes.size === 0 && batch.toPark.length === 0) return result;
+  if (batch.changes.size > 0) await assertHubUnchanged(ctx.hub, ctx.schemaStamp);
 
   const rec: NodeRecord = { conflicts: [], toPark: [...batch.toPark], succeeded: [], moves: [], holds: [], takes: [] };
   let raced = false;

@@ -27,6 +27,7 @@ import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
 import { PushRaceError, pushBatch } from './push.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
+import { hubSchemaFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
 import { attachValueForms } from './value-forms.js';
 
 export interface CycleReport {
@@ -84,6 +85,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   private connecting: Promise<MysqlHub> | undefined;
   private plan: SyncPlan | undefined;
   private planAt = 0;
+  private planStamp: SchemaStamp | undefined;
   private readonly planTtlMs: number;
   private readonly ownsDb: boolean;
   private hubClockOffsetMs = 0;
@@ -195,13 +197,22 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   }
 
   async currentPlan(force = false): Promise<SyncPlan> {
-    if (!force && this.plan && Date.now() - this.planAt < this.planTtlMs) return this.plan;
+    if (
+      !force &&
+      this.plan &&
+      Date.now() - this.planAt < this.planTtlMs &&
+      sqliteSchemaVersion(this.db) === this.planStamp?.sqliteVersion
+    )
+      return this.plan;
     const hub = await this.connectHub();
+    // Stamped before reading, so a change during introspection is caught by the next batch.
+    const stamp: SchemaStamp = { sqliteVersion: sqliteSchemaVersion(this.db), hubFingerprint: await hubSchemaFingerprint(hub) };
     const [s, m] = [introspectSqlite(this.db), await introspectMysql(hub)];
     const plan = buildSyncPlan(s, m, { include: this.config.sync.tables, exclude: this.config.sync.exclude });
     attachValueForms(this.db, plan.tables, this.config.sync.valueForms);
     const previous = this.plan;
     this.plan = plan;
+    this.planStamp = stamp;
     this.planAt = Date.now();
     for (const p of plan.paused) {
       if (!previous?.paused.some((q) => q.table === p.table && q.reason === p.reason)) {
@@ -241,6 +252,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       canSeeTransactions: this.canSeeTransactions ?? false,
       clusteredHub: this.clusteredHub,
       hubMaxPacket: this.hubMaxPacket,
+      schemaStamp: this.planStamp,
     };
   }
 
@@ -264,12 +276,21 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   private async runBatches(direction: 'push' | 'pull', maxBatches: number): Promise<BatchResult> {
     const total = emptyBatch(direction);
     let bumps = 0;
+    let replans = 0;
     for (let i = 0; i < maxBatches; i++) {
       const ctx = await this.context();
       let b: BatchResult;
       try {
         b = direction === 'push' ? await pushBatch(ctx) : await pullBatch(ctx);
       } catch (e) {
+        if (e instanceof PlanStaleError && replans < 3) {
+          // A schema changed under the cached plan: nothing moved; plan again (a drifted table
+          // pauses) and the same batch again.
+          replans++;
+          await this.currentPlan(true);
+          i--;
+          continue;
+        }
         if (e instanceof SequenceBehindError && bumps < 3) {
           // The hub's sequence handed out a key this node holds: move it past, then the same batch again.
           bumps++;

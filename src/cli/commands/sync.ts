@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Config } from '../../config/config.js';
 import { ControlServer, sendControl } from '../../sync/control.js';
 import { startSyncProcess } from '../../sync/process.js';
@@ -69,17 +69,35 @@ async function runOnce(config: Config, direction: { push: boolean; pull: boolean
   }
 }
 
+/** Flags that cannot go together are refused (exit 2), never one silently ignored. */
+const PUSH = ['push', 'syncSqlite'];
+const PULL = ['pull', 'syncMysql'];
+const CONTINUOUS = ['watch', 'daemon', 'now'];
+
 export function registerSync(program: Command, global: () => GlobalOptions): void {
   program
     .command('sync')
     .description('sync the node with the hub: once (default), one direction, continuously, or as a service')
-    .option('--once', 'push local changes, then pull the hub’s, then exit (default)')
-    .option('--push', 'only send local changes to the hub')
-    .option('--pull', 'only apply the hub’s changes locally')
-    .option('--sync-sqlite', 'old name of --push (SQLite’s changes go to MySQL)')
-    .option('--sync-mysql', 'old name of --pull (MySQL’s changes come to SQLite)')
-    .option('--watch', 'run continuously in the foreground, one line per cycle that moved something')
-    .option('--daemon', 'run as a service: no TTY, JSON-lines log to LOG_FILE, pid file, SIGTERM stops cleanly')
+    .addOption(new Option('--once', 'push local changes, then pull the hub’s, then exit (default)').conflicts(CONTINUOUS))
+    .addOption(new Option('--push', 'only send local changes to the hub').conflicts([...PULL, ...CONTINUOUS]))
+    .addOption(new Option('--pull', 'only apply the hub’s changes locally').conflicts([...PUSH, ...CONTINUOUS]))
+    .addOption(
+      new Option('--sync-sqlite', 'old name of --push (SQLite’s changes go to MySQL)').conflicts([...PULL, ...CONTINUOUS]),
+    )
+    .addOption(
+      new Option('--sync-mysql', 'old name of --pull (MySQL’s changes come to SQLite)').conflicts([...PUSH, ...CONTINUOUS]),
+    )
+    .addOption(
+      new Option('--watch', 'run continuously in the foreground, one line per cycle that moved something').conflicts([
+        'daemon',
+        'now',
+      ]),
+    )
+    .addOption(
+      new Option('--daemon', 'run as a service: no TTY, JSON-lines log to LOG_FILE, pid file, SIGTERM stops cleanly').conflicts(
+        'now',
+      ),
+    )
     .option('--now', 'ask the running watcher/daemon for this SQLite file to sync now')
     .option('--json', 'machine-readable output (--once, --push, --pull, --now)')
     .addHelpText(

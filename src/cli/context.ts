@@ -15,6 +15,15 @@ export function warnOnce(line: string): void {
   err(`${color.yellow('dualdb:')} ${line}`);
 }
 
+let sqlitePath: string | undefined;
+
+/** The SQLite file of the configuration this command read, to name it in a failure raised without it. */
+export function currentSqlitePath(): string | undefined {
+  return sqlitePath;
+}
+
 export function configFrom(global: GlobalOptions, overrides: Record<string, string | undefined> = {}): Config {
-  return loadConfig({ envFile: global.envFile, overrides, onWarning: warnOnce });
+  const config = loadConfig({ envFile: global.envFile, overrides, onWarning: warnOnce });
+  sqlitePath = config.sqlitePath;
+  return config;
 }

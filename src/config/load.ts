@@ -135,6 +135,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       maxFiles: v.logMaxFiles,
     },
     pidFile: v.pidFile ? path.resolve(baseDir, v.pidFile) : path.join(sqliteDir, 'dualdb.pid'),
+    metrics: { port: v.metricsPort, host: v.metricsHost },
     envFile: usedEnvFile,
   };
 }

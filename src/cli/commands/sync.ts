@@ -4,6 +4,7 @@ import { ControlServer, sendControl } from '../../sync/control.js';
 import { startSyncProcess } from '../../sync/process.js';
 import { type CycleSummary, cycleLine, summarizeCycle } from '../../sync/summary.js';
 import { Syncer } from '../../sync/syncer.js';
+import { ConfigError } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';
 import { configFrom, type GlobalOptions } from '../context.js';
@@ -19,6 +20,7 @@ interface SyncFlags {
   daemon?: boolean;
   now?: boolean;
   json?: boolean;
+  metrics?: boolean;
 }
 
 export function exitCodeOf(s: CycleSummary): number {
@@ -99,6 +101,12 @@ export function registerSync(program: Command, global: () => GlobalOptions): voi
       ),
     )
     .option('--now', 'ask the running watcher/daemon for this SQLite file to sync now')
+    .addOption(
+      new Option(
+        '--metrics',
+        'with --watch: serve Prometheus metrics at METRICS_HOST:METRICS_PORT/metrics (a daemon does whenever METRICS_PORT is set)',
+      ).conflicts(['once', 'now', ...PUSH, ...PULL]),
+    )
     .option('--json', 'machine-readable output (--once, --push, --pull, --now)')
     .addHelpText(
       'after',
@@ -113,8 +121,15 @@ export function registerSync(program: Command, global: () => GlobalOptions): voi
           printSummary(s, json);
           return exitCodeOf(s);
         }
+        if (opts.metrics && !opts.watch && !opts.daemon)
+          throw new ConfigError('--metrics', '--metrics goes with --watch: a single sync has nothing to serve');
+        if (opts.metrics && config.metrics?.port === undefined)
+          throw new ConfigError('METRICS_PORT', '--metrics needs a port: METRICS_PORT is not set', {
+            hint: 'set METRICS_PORT (for example 9464) in the environment or the .env file',
+          });
         if (opts.watch || opts.daemon) {
           const running = await startSyncProcess(config, {
+            metrics: Boolean(opts.daemon || opts.metrics),
             kind: opts.daemon ? 'daemon' : 'watch',
             onCycle: opts.watch ? (s) => out(`${color.dim(new Date().toLocaleTimeString())} ${cycleLine(s)}`) : undefined,
             onState: opts.watch
@@ -125,6 +140,7 @@ export function registerSync(program: Command, global: () => GlobalOptions): voi
             out(
               `watching ${config.sqlitePath} ⇄ ${config.mysql.host}:${config.mysql.port}/${config.mysql.database} (node ${running.service.syncer.nodeId}, mode ${config.sync.mode}); Ctrl+C stops`,
             );
+            if (running.metricsUrl) out(`metrics at ${running.metricsUrl}`);
           }
           return running.done;
         }

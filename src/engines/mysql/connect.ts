@@ -102,8 +102,7 @@ export class MysqlHub {
     } catch (e) {
       await pool.end().catch(() => {});
       const diagnosis = diagnoseMysqlError(e, m);
-      if (diagnosis.kind === 'access-denied' && !m.ssl && (await acceptsOverTls(m, extra)))
-        throw tlsRequiredError(m, e);
+      if (diagnosis.kind === 'access-denied' && !m.ssl && (await acceptsOverTls(m, extra))) throw tlsRequiredError(m, e);
       throw diagnosis;
     }
     return hub;

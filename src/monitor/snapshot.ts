@@ -28,7 +28,7 @@ import { LocalState } from '../sync/local-state.js';
 import type { LagSummary } from '../sync/metrics.js';
 import { RollingMetrics } from '../sync/metrics.js';
 import { type RunningSync, startSyncProcess } from '../sync/process.js';
-import { collectStatus, type NodeState, type SyncStatus, type TableStatus } from '../sync/status.js';
+import { collectStatus, errorClock, type NodeState, type SyncStatus, type TableStatus } from '../sync/status.js';
 import { type CycleSummary, cycleCounts, cycleLine, summarizeCycle } from '../sync/summary.js';
 import type { Syncer } from '../sync/syncer.js';
 import { DualdbError, messageOf } from '../util/errors.js';
@@ -86,7 +86,11 @@ export class InProcessSource extends EventEmitter<SyncSourceEvents> implements S
     if (svc.syncer.hubConnected || !svc.config.dualDatabase) return svc.status();
     // Until the sync loop has a hub, report without touching it: a status request must not wait
     // on (or start) a connect that can take the whole connect timeout while the hub is away.
-    return collectStatus(withoutHubConnect(svc.syncer), { state: svc.state, lastError: svc.lastError });
+    return collectStatus(withoutHubConnect(svc.syncer), {
+      state: svc.state,
+      lastError: svc.lastError,
+      lastErrorAt: svc.lastErrorAt,
+    });
   }
   async syncNow(): Promise<CycleSummary> {
     return summarizeCycle(await this.running.service.syncNow());
@@ -777,7 +781,7 @@ export class MonitorModel extends EventEmitter<{ update: [MonitorSnapshot] }> im
       // from the cycles this monitor sees, starting from what the node had recorded.
       lastPushAt: this.snap.lastPushAt ?? status.lastPushAt,
       lastPullAt: this.snap.lastPullAt ?? status.lastPullAt,
-      lastError: status.lastError ? redact(status.lastError) : null,
+      lastError: status.lastError ? redact(`${status.lastError} (at ${errorClock(status.lastErrorAt)})`) : null,
       resyncNeeded: status.resyncNeeded,
       conflictCounts: status.conflicts,
       parkedCounts: status.parked,

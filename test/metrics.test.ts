@@ -3,6 +3,7 @@
  * process, scraped over HTTP during a sync and after the hub is killed; `--watch --metrics`
  * without METRICS_PORT is refused.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/engines/mysql/local-server.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
@@ -105,6 +106,24 @@ describe.skipIf(!HUB_CRASHABLE)('Prometheus metrics of the daemon', () => {
     );
     expect(sample(text, 'dualdb_queue_oldest_age_seconds', { direction: 'push' })).toBeGreaterThanOrEqual(0);
     expect(sample(text, 'dualdb_rows_moved_total', { direction: 'push' })).toBeGreaterThanOrEqual(25);
+  });
+
+  it('status (item 7): the last error with its time while the hub is away, cleared once the hub is back (kept in the log)', async () => {
+    const env = envOf(world.node('A').config);
+    const down = runCli(['status'], env);
+    expect(down.stdout).toMatch(/last error \(\d\d:\d\d:\d\d, \d+ (s|min) ago\): .*MySQL/);
+    await testHub.server?.restart();
+    await until(
+      async () => {
+        const text = await scrape();
+        return sample(text, 'dualdb_hub_up') === 1 && sample(text, 'dualdb_node_state', { state: 'online' }) === 1;
+      },
+      'the node back online',
+      60_000,
+    );
+    const up = runCli(['status'], env);
+    expect(up.stdout).not.toContain('last error');
+    expect(readFileSync(world.node('A').config.log.file, 'utf8')).toMatch(/refused|unreachable|MySQL/);
   });
 
   it('`sync --watch --metrics` without METRICS_PORT is refused (exit 2), naming the variable', () => {

@@ -32,7 +32,8 @@ export function leftBehind(
   report: Pick<MigrationReport, 'tables' | 'direction'>,
   sourceRows: ReadonlyMap<string, number>,
 ): { rows: number | null; lines: string[] } {
-  const skipped = report.tables.filter((t) => t.state === 'skipped');
+  // The copy's result is whatever the session returned: a report without tables lists none.
+  const skipped = (Array.isArray(report?.tables) ? report.tables : []).filter((t) => t.state === 'skipped');
   const side = report.direction === 'sqlite-to-mysql' ? 'SQLite' : 'MySQL';
   let rows: number | null = 0;
   const lines = skipped.map((t) => {

@@ -1,7 +1,8 @@
 /**
  * Long problems and fixes in a real terminal (issue 15, item 8): the monitor of a node whose hub
  * refuses connections, in tmux at 80×24 and 120×40; the cause and the fix are wrapped, never cut
- * at the window's edge. The fresh monitor says that nothing moved since it opened (item 7).
+ * at the window's edge; so are the setup wizard's. The fresh monitor says that nothing moved since it
+ * opened (item 7).
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -67,6 +68,33 @@ describe.skipIf(!hasTmux)('problems and fixes wrap in a real terminal (tmux)', (
       expect(screen).not.toContain('Wrap-Pa55');
       tmux.keys('q');
       await screenShows(tmux, /EXIT=\d+/, 'the monitor to exit', 20_000);
+      tmux.kill();
+    });
+
+    it(`at ${columns}×${rows}: the wizard's test of a refused hub shows the cause and the fix whole`, async () => {
+      const envFile = path.join(tmp.dir, `wizard-${columns}.env`);
+      await launchCli(tmux, {
+        dir: tmp.dir,
+        env: { PATH: env.PATH, HOME: env.HOME, SQLITE_DB_PATH: env.SQLITE_DB_PATH },
+        args: ['--env-file', envFile, 'setup'],
+        columns,
+        rows,
+      });
+      await screenShows(tmux, 'step 1 of 9', 'the wizard', 60_000);
+      tmux.keys('Enter');
+      await screenShows(tmux, 'step 2 of 9', 'the connection form');
+      for (const v of ['127.0.0.1', String(port)]) {
+        tmux.keys('C-u');
+        tmux.run(['send-keys', '-t', 'e2e', '-l', v]);
+        tmux.keys('Tab');
+      }
+      tmux.keys('Enter');
+      const fix = `Fix: No server is running on 127.0.0.1:${port}. Start it (e.g. \`sudo systemctl start mariadb\`), or check the port.`;
+      const screen = await screenShows(tmux, (s) => flat(s).includes(fix), 'the fix, whole', 60_000);
+      expect(flat(screen)).toContain(`127.0.0.1:${port} was refused`);
+      expect(screen.split('\n').every((l) => l.length <= columns)).toBe(true);
+      tmux.keys('C-c');
+      await screenShows(tmux, /EXIT=\d+/, 'the wizard to exit', 20_000);
       tmux.kill();
     });
   }

@@ -2,6 +2,7 @@
  * What the monitor and the wizard show an operator (issue 15, items 7 and 8): the exact texts of
  * the issue, at 80×24 and 120×40 in ink-testing-library (the tmux runs are in e2e-operator).
  */
+import { Box } from 'ink';
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
@@ -13,6 +14,7 @@ import { alertLines } from '../src/ui/monitor/HealthPanels.js';
 import { MonitorScreen } from '../src/ui/monitor/MonitorScreen.js';
 import { noColorTheme, ThemeContext } from '../src/ui/theme.js';
 import { leftBehind } from '../src/ui/wizard/screens/Migrate.js';
+import { Line } from '../src/ui/wizard/widgets.js';
 import { strip } from './helpers/ink.js';
 
 const CAUSE = 'connection to MySQL at 127.0.0.1:42035 was refused: no server is listening there';
@@ -79,6 +81,23 @@ describe('8. long problems and fixes wrap, never cut', () => {
       expect(lines.every((l) => l.length <= columns)).toBe(true);
     });
   }
+
+  it('a wizard line with a long problem and fix wraps at 80 columns, nothing cut', () => {
+    const text = `${CAUSE} — ${FIX}; then press Enter to test the connection again`;
+    const r = render(
+      <ThemeContext.Provider value={noColorTheme}>
+        <Box width={80}>
+          <Line tone="error" glyph="✖">
+            {text}
+          </Line>
+        </Box>
+      </ThemeContext.Provider>,
+    );
+    const f = strip(r.lastFrame());
+    expect(f.split('\n').length).toBeGreaterThan(1);
+    expect(flat(f)).toContain(`✖ ${text}`);
+    r.unmount();
+  });
 
   it('wraps words at the width and splits only a word longer than a line', () => {
     expect(wrapWords('aa bb cc', 5)).toEqual(['aa bb', 'cc']);

@@ -89,6 +89,7 @@ export async function launchCli(
   );
   chmodSync(envFile, 0o600);
   const command = [process.execPath, ...cliArgs(options.args)].map((a) => `'${a}'`).join(' ');
+  tmux.kill(); // a session left by a failed test before
   tmux.run([
     'new-session',
     '-d',

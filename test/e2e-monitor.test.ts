@@ -10,21 +10,18 @@
  * Skipped with a loud notice when tmux is missing, except under CI=true.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { initNode } from '../src/sync/init.js';
-import { cliArgs, envOf, runCli } from './helpers/cli.js';
+import { envOf, runCli } from './helpers/cli.js';
 import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
 import { createSqlite, nodeConfig } from './helpers/node.js';
 import { waitFor } from './helpers/sync.js';
 import { tempDir } from './helpers/tmp.js';
+import { launchCli, screenShows, screenShowsAll, Tmux } from './helpers/tmux.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const hasTmux = spawnSync('tmux', ['-V'], { encoding: 'utf8' }).status === 0;
 const hasSqlite3 = spawnSync('sqlite3', ['-version'], { encoding: 'utf8' }).status === 0;
 
@@ -32,61 +29,6 @@ if (!hasTmux) {
   const msg = '\n*** TERMINAL E2E TESTS SKIPPED: tmux is not installed (apt-get install tmux). ***\n';
   if (process.env.CI === 'true') throw new Error(msg);
   process.stderr.write(msg);
-}
-
-/** A tmux server of our own, so the test never touches the user's sessions. */
-class Tmux {
-  readonly socket = `dualdb-e2e-${process.pid}`;
-  run(args: string[]): string {
-    const r = spawnSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  }
-  capture(): string {
-    return this.run(['capture-pane', '-p', '-t', 'e2e']);
-  }
-  keys(...keys: string[]): void {
-    // One key per call: keys sent in one burst would reach the app as one input.
-    for (const k of keys) this.run(['send-keys', '-t', 'e2e', k]);
-  }
-  alternateScreenOn(): boolean {
-    return this.run(['display-message', '-p', '-t', 'e2e', '#{alternate_on}']).trim() === '1';
-  }
-  kill(): void {
-    spawnSync('tmux', ['-L', this.socket, 'kill-server'], { encoding: 'utf8' });
-  }
-}
-
-async function screenShows(
-  tmux: Tmux,
-  text: string | RegExp | ((screen: string) => boolean),
-  what: string,
-  timeoutMs = 20_000,
-): Promise<string> {
-  let last = '';
-  try {
-    await waitFor(
-      () => {
-        last = tmux.capture();
-        return typeof text === 'string' ? last.includes(text) : typeof text === 'function' ? text(last) : text.test(last);
-      },
-      what,
-      timeoutMs,
-    );
-  } catch (e) {
-    throw new Error(`${(e as Error).message}\n--- screen ---\n${last}`);
-  }
-  return last;
-}
-
-/**
- * Waits until the screen shows every one of `parts`: a capture can catch the terminal half-way
- * through drawing a frame (the header there, the key bar not yet), so a frame is asserted on
- * only once it is complete.
- */
-function screenShowsAll(tmux: Tmux, parts: (string | RegExp)[], what: string, timeoutMs = 20_000): Promise<string> {
-  const has = (screen: string, p: string | RegExp) => (typeof p === 'string' ? screen.includes(p) : p.test(screen));
-  return screenShows(tmux, (screen) => parts.every((p) => has(screen, p)), what, timeoutMs);
 }
 
 describe('dualdb without a terminal', () => {
@@ -132,32 +74,7 @@ describe.skipIf(!hasTmux || !HUB_AVAILABLE)('dualdb monitor in a real terminal (
 
   it('syncs on s, shows help on ?, quits on q and gives the terminal back', async () => {
     // The settings go in through a file the shell sources, never on a command line or the screen.
-    const envFile = path.join(tmp.dir, 'env.sh');
-    const env = envOf(config, { CI: 'false', TERM: 'xterm-256color', TSX_TSCONFIG_PATH: path.join(ROOT, 'tsconfig.json') });
-    delete env.NO_COLOR;
-    writeFileSync(
-      envFile,
-      `${Object.entries(env)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => `export ${k}='${String(v).replace(/'/g, `'\\''`)}'`)
-        .join('\n')}\n`,
-    );
-    chmodSync(envFile, 0o600);
-    const command = [process.execPath, ...cliArgs(['monitor'])].map((a) => `'${a}'`).join(' ');
-    tmux.run([
-      'new-session',
-      '-d',
-      '-s',
-      'e2e',
-      '-x',
-      '100',
-      '-y',
-      '30',
-      'env -i PATH="$PATH" HOME="$HOME" bash --norc --noprofile',
-    ]);
-    tmux.run(['send-keys', '-t', 'e2e', `PS1='e2e-shell$ '; cd '${ROOT}'; clear`, 'Enter']);
-    await screenShows(tmux, 'e2e-shell$', 'the shell prompt');
-    tmux.run(['send-keys', '-t', 'e2e', `. '${envFile}' && ${command}; echo "EXIT=$?"`, 'Enter']);
+    await launchCli(tmux, { dir: tmp.dir, env: envOf(config), args: ['monitor'], columns: 100, rows: 30 });
 
     const keyBar = 's sync now  p pause/resume  c compare  ? help  q quit';
     let screen = await screenShowsAll(tmux, [/✔ online/, keyBar], 'the monitor online', 30_000);

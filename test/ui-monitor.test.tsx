@@ -205,11 +205,12 @@ describe('monitor screen', () => {
     expect(f).toContain('SQLite (local)');
     expect(f).toContain('MySQL (hub)');
     expect(f).toMatch(/✔ up since \d\d:\d\d:\d\d/);
-    expect(f).toMatch(/✖ down since \d\d:\d\d:\d\d — connection refused/);
+    expect(f).toMatch(/✖ down since \d\d:\d\d:\d\d · see below/);
+    expect(f).toContain('✖ MySQL: connection refused');
     expect(f).toContain('SQLite 3.53.0');
     expect(f).toContain('WAL 512 B');
     expect(f).toContain('integrity ✔ ok');
-    expect(f).toContain('is the server running?');
+    expect(f).toContain('fix: is the server running?');
   });
 
   it('lists tables with both counts, the difference marked, pending each way', () => {

@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../src/engines/mysql/local-server.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { editText, formKey, initialForm, menuKey, moveMenu, splitBurst } from '../src/ui/wizard/edit.js';
-import { CONNECTION_FIELDS } from '../src/ui/wizard/screens/Connection.js';
+import { CONNECTION_FIELDS, connectionFields } from '../src/ui/wizard/screens/Connection.js';
 import { tempDir } from './helpers/tmp.js';
 import { KEY, renderWizard, type WizardDriver } from './helpers/wizard.js';
 
@@ -64,6 +64,8 @@ describe('input rules (pure)', () => {
     s = formKey(CONNECTION_FIELDS, s, '', { upArrow: true }).state;
     expect(s.focus).toBe(0);
     s = formKey(CONNECTION_FIELDS, s, '', { tab: true, shift: true }).state;
+    expect(s.focus).toBe(6); // the TLS CA file, last
+    s = formKey(CONNECTION_FIELDS, s, '', { upArrow: true }).state;
     expect(s.focus).toBe(5);
     const toggled = formKey(CONNECTION_FIELDS, s, ' ', {}).state;
     expect(toggled.values.ssl).toBe(true);
@@ -72,6 +74,19 @@ describe('input rules (pure)', () => {
     expect(r.state.attempted).toBe(true);
     expect(r.state.focus).toBe(1); // the invalid port
     expect(formKey(CONNECTION_FIELDS, toggled, '', { escape: true }).back).toBe(true);
+  });
+
+  it('the connection form has a TLS CA field (DB_SSL_CA) with the same checks as the configuration', () => {
+    const fields = connectionFields('/srv/site');
+    const values = { host: 'h', port: '3306', user: 'u', password: '', database: 'd', ssl: true, sslCa: 'certs/ca.pem' };
+    const r = formKey(fields, initialForm(values), '', { return: true });
+    expect(r.submit).toBe(false);
+    expect(r.state.focus).toBe(6);
+    const ca = fields.find((f) => f.id === 'sslCa');
+    expect(ca?.kind === 'text' && ca.validate?.('certs/ca.pem')).toBe(
+      'DB_SSL_CA names /srv/site/certs/ca.pem, which does not exist',
+    );
+    expect(formKey(fields, initialForm({ ...values, sslCa: '' }), '', { return: true }).submit).toBe(true);
   });
 
   it('splits a burst of keys (one read) back into keys: control characters alone, text together', () => {

@@ -34,12 +34,23 @@ export function buildProgram(): Command {
     .description('Local SQLite and central MySQL side by side: two-way sync, failover, migration, compare')
     .version(version(), '-V, --version')
     .option('--env-file <path>', 'read settings from this .env file (default ./.env)')
+    .option('--settings-file <path>', 'the same as --env-file, under a name Node never claims for itself')
     .addHelpText(
       'after',
       '\nWithout a command, in a terminal: the setup wizard when there is no usable configuration, otherwise the monitor.\nExit codes and configuration: see the README.',
     )
     .showHelpAfterError('(run `dualdb --help` for usage)')
     .exitOverride();
+  program.hook('preAction', () => {
+    const o = program.opts<GlobalOptions & { settingsFile?: string }>();
+    if (o.settingsFile === undefined) return;
+    if (o.envFile !== undefined && o.envFile !== o.settingsFile)
+      program.error(`error: --env-file ${o.envFile} and --settings-file ${o.settingsFile} name two files: give one`, {
+        code: 'dualdb.conflictingOptions',
+        exitCode: EXIT.CONFIG,
+      });
+    program.setOptionValue('envFile', o.settingsFile);
+  });
   const global = (): GlobalOptions => program.opts<GlobalOptions>();
   registerInfo(program, global);
   registerHealth(program, global);
@@ -57,7 +68,30 @@ export function buildProgram(): Command {
   registerMonitor(program, global);
   registerDemo(program, global);
   registerAppEntry(program, global);
+  unknownOptionsBeforeMissingOnes(program);
   return program;
+}
+
+/**
+ * Commander checks required options before unknown ones, so `repair --frm` said only
+ * "required option '--from' not specified". Checking the required ones just before the
+ * action lets the unknown option be reported first, with the option it resembles.
+ */
+function unknownOptionsBeforeMissingOnes(cmd: Command): void {
+  for (const sub of cmd.commands) unknownOptionsBeforeMissingOnes(sub);
+  const required = cmd.options.filter((o) => o.mandatory);
+  if (required.length === 0) return;
+  for (const o of required) o.mandatory = false;
+  cmd.hook('preAction', (_this, actionCommand) => {
+    if (actionCommand !== cmd) return;
+    for (const o of required) {
+      if (cmd.getOptionValue(o.attributeName()) === undefined)
+        cmd.error(`error: required option '${o.flags}' not specified`, {
+          code: 'commander.missingMandatoryOptionValue',
+          exitCode: EXIT.CONFIG,
+        });
+    }
+  });
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -49,6 +49,8 @@ export interface Config {
   sync: SyncConfig;
   log: LogConfig;
   pidFile: string;
+  /** Prometheus metrics of a long-running sync: off unless METRICS_PORT is set. */
+  metrics?: { port: number | undefined; host: string };
   /** The .env file the values were read from, if any. */
   envFile: string | undefined;
 }

@@ -9,6 +9,7 @@ import { parse as parseDotenv } from 'dotenv';
 import { ConfigError } from '../util/errors.js';
 import { redact, registerSecret } from '../util/redact.js';
 import { type Config, defaultConflictPolicy } from './config.js';
+import { nearMissWarnings } from './near-miss.js';
 import { SETTINGS, type SettingKey } from './schema.js';
 
 export interface LoadOptions {
@@ -19,6 +20,8 @@ export interface LoadOptions {
   /** Values that override both (from CLI flags). Keys are variable names. */
   overrides?: Record<string, string | undefined>;
   cwd?: string;
+  /** Told about settings that would otherwise pass silently (a name close to a known one). */
+  onWarning?: (line: string) => void;
 }
 
 type Values = {
@@ -51,6 +54,14 @@ export function loadConfig(options: LoadOptions = {}): Config {
     throw new ConfigError('.env', `the env file ${envFile} does not exist`, {
       hint: 'create it with `dualdb setup` or fix --env-file',
     });
+  }
+
+  if (options.onWarning) {
+    for (const line of nearMissWarnings([
+      { where: 'the environment', names: Object.keys(env) },
+      ...(usedEnvFile ? [{ where: usedEnvFile, names: Object.keys(fileValues) }] : []),
+    ]))
+      options.onWarning(line);
   }
 
   const raw = (name: string): string | undefined => {
@@ -126,6 +137,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       maxFiles: v.logMaxFiles,
     },
     pidFile: v.pidFile ? path.resolve(baseDir, v.pidFile) : path.join(sqliteDir, 'dualdb.pid'),
+    metrics: { port: v.metricsPort, host: v.metricsHost },
     envFile: usedEnvFile,
   };
 }

@@ -285,6 +285,18 @@ export const SETTINGS = {
     default: undefined,
     doc: 'pid file of `dualdb sync --daemon` (default: dualdb.pid beside the SQLite file)',
   }),
+  metricsPort: setting({
+    env: 'METRICS_PORT',
+    schema: int(1, 65535),
+    default: undefined,
+    doc: 'port of the Prometheus metrics of `sync --daemon` and `sync --watch --metrics` (off when unset)',
+  }),
+  metricsHost: setting({
+    env: 'METRICS_HOST',
+    schema: z.string().trim().min(1, { message: 'accepted: an address to listen on, such as 127.0.0.1' }),
+    default: '127.0.0.1',
+    doc: 'address the metrics listen on (default loopback only)',
+  }),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;

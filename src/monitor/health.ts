@@ -8,7 +8,7 @@ import type { Config } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { diagnoseMysqlError } from '../engines/mysql/diagnose.js';
 import { mysqlDatabaseBytes } from '../engines/mysql/introspect.js';
-import { openSqlite, type SqliteDb, sqliteFailure } from '../engines/sqlite/open.js';
+import { corruptHint, openSqlite, type SqliteDb, sqliteFailure } from '../engines/sqlite/open.js';
 import { type Problem, problemOf } from '../log/problem.js';
 import { MysqlError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
@@ -84,7 +84,7 @@ export function probeSqlite(path: string, options: { full?: boolean; db?: Sqlite
       base.error = {
         code: 'SQLITE_CORRUPT',
         message: `integrity check failed: ${base.integrity}`,
-        hint: 'restore from a backup or recover with `sqlite3 file .recover`',
+        hint: corruptHint(path),
       };
     }
   } catch (e) {

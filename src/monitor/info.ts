@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { mysqlDatabaseBytes, mysqlTableStats } from '../engines/mysql/introspect.js';
 import { sqliteTableStats } from '../engines/sqlite/introspect.js';
-import { openSqlite } from '../engines/sqlite/open.js';
+import { openSqlite, sqliteFailure } from '../engines/sqlite/open.js';
 import type { TableStats } from '../engines/types.js';
 import { type Problem, problemOf } from '../log/problem.js';
 import { fileBytes } from './health.js';
@@ -44,7 +44,7 @@ export async function collectInfo(config: Config): Promise<InfoReport> {
       db.close();
     }
   } catch (e) {
-    sqlite.error = problemOf(e);
+    sqlite.error = problemOf(sqliteFailure(e, config.sqlitePath));
   }
   const m = config.mysql;
   const mysql: InfoReport['mysql'] = {

@@ -14,7 +14,7 @@ import type { Config } from '../config/config.js';
 import { problemOf } from '../log/problem.js';
 import type { LogEntry, LogLevel } from '../log/sync-log.js';
 import { RollingMetrics } from '../sync/metrics.js';
-import type { SyncStatus, TableStatus } from '../sync/status.js';
+import { errorClock, type SyncStatus, type TableStatus } from '../sync/status.js';
 import { type CycleSummary, cycleCounts, cycleLine } from '../sync/summary.js';
 import { DualdbError, messageOf } from '../util/errors.js';
 import { redact } from '../util/redact.js';
@@ -274,7 +274,7 @@ export class MonitorModel extends EventEmitter<{ update: [MonitorSnapshot] }> im
       // from the cycles this monitor sees, starting from what the node had recorded.
       lastPushAt: this.snap.lastPushAt ?? status.lastPushAt,
       lastPullAt: this.snap.lastPullAt ?? status.lastPullAt,
-      lastError: status.lastError ? redact(status.lastError) : null,
+      lastError: status.lastError ? redact(`${status.lastError} (at ${errorClock(status.lastErrorAt)})`) : null,
       resyncNeeded: status.resyncNeeded,
       conflictCounts: status.conflicts,
       parkedCounts: status.parked,

@@ -115,7 +115,7 @@ export function diagnosisOf(error: MysqlError, m: Pick<MysqlConfig, 'host' | 'po
       return {
         ...base,
         fix: m.ssl
-          ? 'TLS could not be set up: turn TLS off if the server has none, or give the CA file in DB_SSL_CA.'
+          ? 'TLS could not be set up: turn TLS off if the server has none, or give the CA file in the TLS CA field (DB_SSL_CA).'
           : 'TLS could not be set up.',
         actions: m.ssl ? ['disable-tls', 'edit'] : ['edit'],
       };

@@ -13,6 +13,7 @@ import { SyncLog } from '../log/sync-log.js';
 import { messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { ControlServer } from './control.js';
+import { type MetricsServer, serveMetrics, syncMetrics } from './prometheus.js';
 import { SyncService } from './service.js';
 import { type CycleSummary, cycleCounts, summarizeCycle } from './summary.js';
 
@@ -31,6 +32,8 @@ export interface SyncProcessOptions {
   onState?: (state: string, previous: string) => void;
   /** Register process signal handlers (default true). */
   signals?: boolean;
+  /** Serve Prometheus metrics at METRICS_HOST:METRICS_PORT (when METRICS_PORT is set). */
+  metrics?: boolean;
 }
 
 export interface RunningSync {
@@ -40,6 +43,8 @@ export interface RunningSync {
   /** Resolves with the exit code once stopped. */
   done: Promise<number>;
   stop: () => Promise<void>;
+  /** Where the metrics are served, when they are. */
+  metricsUrl: string | undefined;
 }
 
 function writePidFile(file: string): void {
@@ -93,6 +98,19 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
     throw e;
   }
   const svc = service;
+  let metrics: MetricsServer | undefined;
+  const port = config.metrics?.port;
+  if (options.metrics && port !== undefined) {
+    try {
+      metrics = await serveMetrics(syncMetrics(svc), config.metrics?.host ?? '127.0.0.1', port);
+    } catch (e) {
+      await svc.close();
+      await control.close();
+      await log.close();
+      throw e;
+    }
+    log.info(`metrics at ${metrics.url}`, { event: 'metrics', url: metrics.url });
+  }
   if (options.kind === 'daemon') writePidFile(config.pidFile);
   log.on('entry', (entry) => control.broadcast('log', entry));
   svc.on('state', (state, prev) => {
@@ -129,6 +147,7 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
     stopping ??= (async () => {
       log.info('stopping: finishing the batch in flight', { event: 'stopping' });
       await svc.close();
+      await metrics?.close();
       await control.close();
       if (options.kind === 'daemon') removePidFile(config.pidFile);
       log.info('stopped', { event: 'stopped' });
@@ -154,5 +173,5 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
       svc.syncNow().catch((e) => log.warn(`sync on SIGUSR1 failed: ${messageOf(e)}`, { event: 'sync-now.failed' }));
     });
   }
-  return { service: svc, control, log, done, stop };
+  return { service: svc, control, log, done, stop, metricsUrl: metrics?.url };
 }

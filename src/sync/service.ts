@@ -54,6 +54,8 @@ export class SyncService extends EventEmitter<{
   private retryAt = 0;
   private dataVersion = -1;
   lastError: string | null = null;
+  /** When lastError happened (ISO time). */
+  lastErrorAt: string | null = null;
   lastCycle: CycleReport | undefined;
   private readonly pollMs: number;
   private readonly pruneEveryMs: number;
@@ -146,7 +148,12 @@ export class SyncService extends EventEmitter<{
 
   /** connect: false reports the hub only through a connection already open (see StatusOptions). */
   async status(options: { connect?: boolean } = {}): Promise<SyncStatus> {
-    return collectStatus(this.syncer, { ...options, state: this.current, lastError: this.lastError });
+    return collectStatus(this.syncer, {
+      ...options,
+      state: this.current,
+      lastError: this.lastError,
+      lastErrorAt: this.lastErrorAt,
+    });
   }
 
   private sleep(ms: number): Promise<void> {
@@ -207,7 +214,13 @@ export class SyncService extends EventEmitter<{
         this.lastCycle = report;
         this.attempt = 0;
         this.retryAt = 0;
+        if (this.lastError !== null || this.syncer.state.getMeta('last_error') !== undefined) {
+          // Healthy again: the error stays in the log, no longer in status or the monitor.
+          this.syncer.state.setMeta('last_error', null);
+          this.syncer.state.setMeta('last_error_at', null);
+        }
         this.lastError = null;
+        this.lastErrorAt = null;
         const pending = this.syncer.state.pendingPush().count;
         const backlog = pending > 0 || report.push.more || report.pull.more;
         if (resync) this.setState('resync-needed', resync);
@@ -252,7 +265,9 @@ export class SyncService extends EventEmitter<{
 
   private handleFailure(e: unknown): void {
     this.lastError = e instanceof DualdbError ? e.oneLine() : messageOf(e);
+    this.lastErrorAt = new Date().toISOString();
     this.syncer.state.setMeta('last_error', this.lastError);
+    this.syncer.state.setMeta('last_error_at', this.lastErrorAt);
     this.emit('failure', e);
     if (e instanceof ResyncNeededError) {
       this.setState('resync-needed', e.message);

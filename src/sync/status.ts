@@ -33,6 +33,8 @@ export interface SyncStatus {
   lastPushAt: string | null;
   lastPullAt: string | null;
   lastError: string | null;
+  /** When the last error happened (ISO time); the error is cleared once the node synced after it. */
+  lastErrorAt: string | null;
   pullCursor: { upto: string; holes: number };
   conflicts: { open: number; total: number };
   parked: { push: number; pull: number };
@@ -42,9 +44,41 @@ export interface SyncStatus {
   tables: TableStatus[];
 }
 
+/**
+ * The running service's last error, or the one recorded in the file, unless the node has synced
+ * since (a one-shot `sync` that succeeded after it): a healthy side shows no old error.
+ */
+function lastErrorOf(
+  s: Syncer['state'],
+  options: { lastError?: string | null; lastErrorAt?: string | null },
+): { lastError: string | null; lastErrorAt: string | null } {
+  if (options.lastError !== undefined) return { lastError: options.lastError, lastErrorAt: options.lastErrorAt ?? null };
+  const error = s.getMeta('last_error') ?? null;
+  const at = s.getMeta('last_error_at') ?? null;
+  if (error === null) return { lastError: null, lastErrorAt: null };
+  const syncedAfter = [s.getMeta('last_push_at'), s.getMeta('last_pull_at')].some(
+    (t) => t !== undefined && (at === null || t > at),
+  );
+  return syncedAfter ? { lastError: null, lastErrorAt: null } : { lastError: error, lastErrorAt: at };
+}
+
+/** "14:02:11" (local time) of an error, for a screen that shows time passing itself. */
+export function errorClock(at: string | null): string {
+  return at === null ? 'time unknown' : new Date(at).toTimeString().slice(0, 8);
+}
+
+/** "14:02:11, 35 min ago" for a status line. */
+export function errorTime(at: string | null, now = Date.now()): string {
+  if (at === null) return 'time unknown';
+  const ago = Math.max(0, Math.round((now - new Date(at).getTime()) / 1000));
+  const span = ago < 60 ? `${ago} s` : ago < 3600 ? `${Math.round(ago / 60)} min` : `${(ago / 3600).toFixed(1)} h`;
+  return `${errorClock(at)}, ${span} ago`;
+}
+
 export interface StatusOptions {
   state?: NodeState;
   lastError?: string | null;
+  lastErrorAt?: string | null;
   /**
    * false: report the hub only through a connection the syncer already holds. Until it has one the
    * hub shows as not reached, so a status request never waits on (or starts) a connect that can
@@ -136,7 +170,7 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
     lag: { push: syncer.metrics.lag('push'), pull: syncer.metrics.lag('pull') },
     lastPushAt: s.getMeta('last_push_at') ?? null,
     lastPullAt: s.getMeta('last_pull_at') ?? null,
-    lastError: options.lastError ?? s.getMeta('last_error') ?? null,
+    ...lastErrorOf(s, options),
     pullCursor: { upto: pull.upto.toString(), holes: pull.holes.size },
     conflicts: s.conflictCounts(),
     parked: {

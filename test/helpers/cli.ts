@@ -18,9 +18,12 @@ export function cliArgs(args: string[]): string[] {
   return tsArgs(MAIN, args);
 }
 
-/** node arguments that run a TypeScript file of this project from source. */
+/**
+ * node arguments that run a TypeScript file of this project from source. The `--` is the
+ * installed bin's launcher line too: without it Node 20 claims `--env-file` for itself.
+ */
 export function tsArgs(script: string, args: string[] = []): string[] {
-  return ['--import', `file://${LOADER}`, script, ...args];
+  return ['--import', `file://${LOADER}`, '--', script, ...args];
 }
 
 /** The environment plus what running from source needs whatever the cwd (the project's tsconfig for tsx). */

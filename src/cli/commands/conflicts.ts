@@ -68,6 +68,10 @@ export function registerConflicts(program: Command, global: () => GlobalOptions)
       action(async (id: string, opts: { keep: string; json?: boolean }) => {
         if (opts.keep !== 'node' && opts.keep !== 'hub')
           throw new ConfigError('--keep', `--keep ${opts.keep} is not valid: accepted node or hub`);
+        if (!/^\d+$/.test(id))
+          throw new ConfigError('<id>', `"${id}" is not a conflict id: an id is a number, like 7`, {
+            hint: 'see the ids with `dualdb conflicts`',
+          });
         const config = configFrom(global());
         const syncer = Syncer.open(config);
         try {

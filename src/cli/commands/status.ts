@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { sendControl } from '../../sync/control.js';
-import { collectStatus, type SyncStatus } from '../../sync/status.js';
+import { collectStatus, errorTime, type SyncStatus } from '../../sync/status.js';
 import { Syncer } from '../../sync/syncer.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';
@@ -69,7 +69,7 @@ export function registerStatus(program: Command, global: () => GlobalOptions): v
           );
         }
         if (status.resyncNeeded) out(`  ${glyph.fail} ${status.resyncNeeded}`);
-        if (status.lastError && !status.resyncNeeded) out(`  last error: ${status.lastError}`);
+        if (status.lastError && !status.resyncNeeded) out(`  last error (${errorTime(status.lastErrorAt)}): ${status.lastError}`);
         if (status.pruneReportError)
           out(`${glyph.warn} the hub cannot prune its change log past this node: ${status.pruneReportError}`);
         out();

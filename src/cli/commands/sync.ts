@@ -1,9 +1,10 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Config } from '../../config/config.js';
 import { ControlServer, sendControl } from '../../sync/control.js';
 import { startSyncProcess } from '../../sync/process.js';
 import { type CycleSummary, cycleLine, summarizeCycle } from '../../sync/summary.js';
 import { Syncer } from '../../sync/syncer.js';
+import { ConfigError } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';
 import { configFrom, type GlobalOptions } from '../context.js';
@@ -19,6 +20,7 @@ interface SyncFlags {
   daemon?: boolean;
   now?: boolean;
   json?: boolean;
+  metrics?: boolean;
 }
 
 export function exitCodeOf(s: CycleSummary): number {
@@ -69,18 +71,42 @@ async function runOnce(config: Config, direction: { push: boolean; pull: boolean
   }
 }
 
+/** Flags that cannot go together are refused (exit 2), never one silently ignored. */
+const PUSH = ['push', 'syncSqlite'];
+const PULL = ['pull', 'syncMysql'];
+const CONTINUOUS = ['watch', 'daemon', 'now'];
+
 export function registerSync(program: Command, global: () => GlobalOptions): void {
   program
     .command('sync')
     .description('sync the node with the hub: once (default), one direction, continuously, or as a service')
-    .option('--once', 'push local changes, then pull the hub’s, then exit (default)')
-    .option('--push', 'only send local changes to the hub')
-    .option('--pull', 'only apply the hub’s changes locally')
-    .option('--sync-sqlite', 'old name of --push (SQLite’s changes go to MySQL)')
-    .option('--sync-mysql', 'old name of --pull (MySQL’s changes come to SQLite)')
-    .option('--watch', 'run continuously in the foreground, one line per cycle that moved something')
-    .option('--daemon', 'run as a service: no TTY, JSON-lines log to LOG_FILE, pid file, SIGTERM stops cleanly')
+    .addOption(new Option('--once', 'push local changes, then pull the hub’s, then exit (default)').conflicts(CONTINUOUS))
+    .addOption(new Option('--push', 'only send local changes to the hub').conflicts([...PULL, ...CONTINUOUS]))
+    .addOption(new Option('--pull', 'only apply the hub’s changes locally').conflicts([...PUSH, ...CONTINUOUS]))
+    .addOption(
+      new Option('--sync-sqlite', 'old name of --push (SQLite’s changes go to MySQL)').conflicts([...PULL, ...CONTINUOUS]),
+    )
+    .addOption(
+      new Option('--sync-mysql', 'old name of --pull (MySQL’s changes come to SQLite)').conflicts([...PUSH, ...CONTINUOUS]),
+    )
+    .addOption(
+      new Option('--watch', 'run continuously in the foreground, one line per cycle that moved something').conflicts([
+        'daemon',
+        'now',
+      ]),
+    )
+    .addOption(
+      new Option('--daemon', 'run as a service: no TTY, JSON-lines log to LOG_FILE, pid file, SIGTERM stops cleanly').conflicts(
+        'now',
+      ),
+    )
     .option('--now', 'ask the running watcher/daemon for this SQLite file to sync now')
+    .addOption(
+      new Option(
+        '--metrics',
+        'with --watch: serve Prometheus metrics at METRICS_HOST:METRICS_PORT/metrics (a daemon does whenever METRICS_PORT is set)',
+      ).conflicts(['once', 'now', ...PUSH, ...PULL]),
+    )
     .option('--json', 'machine-readable output (--once, --push, --pull, --now)')
     .addHelpText(
       'after',
@@ -95,8 +121,15 @@ export function registerSync(program: Command, global: () => GlobalOptions): voi
           printSummary(s, json);
           return exitCodeOf(s);
         }
+        if (opts.metrics && !opts.watch && !opts.daemon)
+          throw new ConfigError('--metrics', '--metrics goes with --watch: a single sync has nothing to serve');
+        if (opts.metrics && config.metrics?.port === undefined)
+          throw new ConfigError('METRICS_PORT', '--metrics needs a port: METRICS_PORT is not set', {
+            hint: 'set METRICS_PORT (for example 9464) in the environment or the .env file',
+          });
         if (opts.watch || opts.daemon) {
           const running = await startSyncProcess(config, {
+            metrics: Boolean(opts.daemon || opts.metrics),
             kind: opts.daemon ? 'daemon' : 'watch',
             onCycle: opts.watch ? (s) => out(`${color.dim(new Date().toLocaleTimeString())} ${cycleLine(s)}`) : undefined,
             onState: opts.watch
@@ -107,6 +140,7 @@ export function registerSync(program: Command, global: () => GlobalOptions): voi
             out(
               `watching ${config.sqlitePath} ⇄ ${config.mysql.host}:${config.mysql.port}/${config.mysql.database} (node ${running.service.syncer.nodeId}, mode ${config.sync.mode}); Ctrl+C stops`,
             );
+            if (running.metricsUrl) out(`metrics at ${running.metricsUrl}`);
           }
           return running.done;
         }

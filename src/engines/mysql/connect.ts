@@ -4,11 +4,11 @@
  * text), and helpers for pinned sessions so that session variables (capture
  * suppression, origin) never leak to another pool user.
  */
-import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../../config/config.js';
 import { DualdbError } from '../../util/errors.js';
-import { diagnoseMysqlError, isConnectionError } from './diagnose.js';
+import { diagnoseMysqlError, isConnectionError, tlsRequiredError } from './diagnose.js';
+import { readSslCa } from './tls.js';
 
 export type MysqlRow = Record<string, unknown>;
 export type MysqlParams = unknown[];
@@ -58,12 +58,31 @@ export function poolOptions(m: MysqlConfig, extra: Partial<mysql.PoolOptions> = 
       ? {
           ssl: {
             rejectUnauthorized: true,
-            ...(m.sslCa ? { ca: readFileSync(m.sslCa, 'utf8') } : {}),
+            ...(m.sslCa ? { ca: readSslCa(m.sslCa) } : {}),
           },
         }
       : {}),
     ...extra,
   };
+}
+
+/**
+ * Whether the server lets these credentials in over TLS: an account created with REQUIRE SSL
+ * is refused without TLS with the same error as a wrong password (1045). Only asked after
+ * that refusal with DB_SSL=false, to tell the two apart; the certificate is not checked here
+ * (nothing is exchanged but the login the plain attempt already made).
+ */
+async function acceptsOverTls(m: MysqlConfig, extra: Partial<mysql.PoolOptions>): Promise<boolean> {
+  const pool = mysql.createPool({ ...poolOptions(m, extra), ssl: { rejectUnauthorized: false }, connectionLimit: 1 });
+  (pool as unknown as { on: (e: string, f: (err: unknown) => void) => void }).on('error', () => {});
+  try {
+    await pool.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await pool.end().catch(() => {});
+  }
 }
 
 export class MysqlHub {
@@ -82,7 +101,9 @@ export class MysqlHub {
       await hub.query('SELECT 1');
     } catch (e) {
       await pool.end().catch(() => {});
-      throw diagnoseMysqlError(e, m);
+      const diagnosis = diagnoseMysqlError(e, m);
+      if (diagnosis.kind === 'access-denied' && !m.ssl && (await acceptsOverTls(m, extra))) throw tlsRequiredError(m, e);
+      throw diagnosis;
     }
     return hub;
   }

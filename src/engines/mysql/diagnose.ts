@@ -127,6 +127,15 @@ export function diagnoseMysqlError(e: unknown, m: Pick<MysqlConfig, 'host' | 'po
   return make('server-error', `MySQL error${code ? ` ${code}` : ''}: ${detail}`, 'see the message above');
 }
 
+/** An account that requires TLS (REQUIRE SSL) while DB_SSL=false: refused like a wrong password by the server. */
+export function tlsRequiredError(m: Pick<MysqlConfig, 'host' | 'port' | 'user'>, cause?: unknown): MysqlError {
+  return new MysqlError(
+    'tls-required',
+    `MySQL account "${m.user}" at ${m.host}:${m.port} requires TLS (REQUIRE SSL), and DB_SSL=false connects without it`,
+    { hint: 'set DB_SSL=true (and DB_SSL_CA if the server’s certificate comes from a private CA)', cause },
+  );
+}
+
 /**
  * The diagnosis for a user that connects but lacks privileges dualdb needs,
  * found by a grants check (no server error to map). `missing` names them, e.g.

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteError } from '../../util/errors.js';
+import { lockHolders } from './lock-holder.js';
 
 export type SqliteDb = Database.Database;
 
@@ -14,10 +15,14 @@ export interface OpenSqliteOptions {
   /** Create the file (and its folder) when missing. Default false. */
   create?: boolean;
   readonly?: boolean;
+  /** How long a statement waits for another process's lock before failing. Default BUSY_TIMEOUT_MS. */
   busyTimeoutMs?: number;
   /** Return every INTEGER as BigInt (exact beyond 2^53). Default true. */
   safeIntegers?: boolean;
 }
+
+/** The bounded wait for another process's lock (a long write transaction of the app). */
+export const BUSY_TIMEOUT_MS = 5000;
 
 export function openSqlite(file: string, options: OpenSqliteOptions = {}): SqliteDb {
   const abs = path.resolve(file);
@@ -49,7 +54,7 @@ export function openSqlite(file: string, options: OpenSqliteOptions = {}): Sqlit
     throw sqliteFailure(e, abs);
   }
   try {
-    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? BUSY_TIMEOUT_MS}`);
     if (!options.readonly) {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (String(mode).toLowerCase() !== 'wal' && String(mode).toLowerCase() !== 'memory') {
@@ -68,13 +73,37 @@ export function openSqlite(file: string, options: OpenSqliteOptions = {}): Sqlit
     db.prepare('SELECT count(*) FROM sqlite_schema').get();
   } catch (e) {
     db.close();
-    throw sqliteFailure(e, abs);
+    throw sqliteFailure(e, abs, options.busyTimeoutMs);
   }
   return db;
 }
 
+/** The ways on from a corrupt file: the last backup, or what `.recover` can save, in a new file. */
+export function corruptHint(file: string): string {
+  return `restore it from your last backup (\`sqlite3 FILE ".backup COPY"\` makes one), or save what is readable with \`sqlite3 ${file} ".recover" | sqlite3 ${file}.recovered\` and point SQLITE_DB_PATH at the new file`;
+}
+
+function lockedFailure(e: unknown, file: string, waitedMs: number): SqliteError {
+  const waited = waitedMs >= 1000 ? `${Math.round(waitedMs / 100) / 10} s` : `${waitedMs} ms`;
+  const holders = lockHolders(file);
+  const who = holders.map((h) => `process ${h.pid} (${h.command})`).join(', ');
+  return new SqliteError(
+    'locked',
+    holders.length
+      ? `${file} is locked by another process: ${who} has held its write lock for at least ${waited} (dualdb waited that long for it)`
+      : `${file} is locked by another process, which has held its write lock for at least ${waited} (dualdb waited that long for it)`,
+    {
+      hint: holders.length
+        ? `let that program commit or roll back its transaction (or stop it: kill ${holders.map((h) => h.pid).join(' ')}), then run the command again`
+        : 'another program holds a long write transaction or an exclusive lock (`fuser FILE` names it); let it finish, then run the command again',
+      cause: e,
+      context: { holders },
+    },
+  );
+}
+
 /** Maps a better-sqlite3 error to a SqliteError with the cause and the fix. */
-export function sqliteFailure(e: unknown, file: string): SqliteError {
+export function sqliteFailure(e: unknown, file: string, waitedMs = BUSY_TIMEOUT_MS): SqliteError {
   if (e instanceof SqliteError) return e;
   const code = (e as { code?: string }).code ?? '';
   const msg = (e as Error).message ?? String(e);
@@ -84,18 +113,13 @@ export function sqliteFailure(e: unknown, file: string): SqliteError {
       cause: e,
     });
   }
-  if (code === 'SQLITE_CORRUPT') {
-    return new SqliteError('corrupt', `${file} is corrupt (${msg})`, {
-      hint: 'restore it from a backup, or recover it with `sqlite3 file .recover`',
+  if (code.startsWith('SQLITE_CORRUPT')) {
+    return new SqliteError('corrupt', `the SQLite file ${file} is corrupt (${msg}); dualdb wrote nothing to it`, {
+      hint: corruptHint(file),
       cause: e,
     });
   }
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
-    return new SqliteError('locked', `${file} is locked by another process`, {
-      hint: 'another program holds a long write transaction or an exclusive lock; close it and retry',
-      cause: e,
-    });
-  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return lockedFailure(e, file, waitedMs);
   if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM') {
     return new SqliteError('readonly', `cannot open ${file} for writing (${msg})`, {
       hint: 'check the permissions of the file and of its folder (SQLite needs to create -wal and -shm files there)',

@@ -17,6 +17,30 @@ export function resultText(r: CompareRow, theme: Theme): string {
   return r.differences ? `${theme.glyph.diff} ${fmtCount(r.differences)} differ` : `${theme.glyph.diff} differs`;
 }
 
+/** Tables the compare could not read row by row because they have no primary key. */
+export const noPrimaryKey = (r: CompareRow): boolean => r.equal === null && /no (usable )?primary key/i.test(r.error ?? '');
+
+/** The verdict under the counts: never "every row is the same" while some tables were not compared. */
+export function verdictText(rows: CompareRow[]): string {
+  const differ = rows.filter((r) => r.equal === false && !onlySyncing(r)).length;
+  const syncing = rows.filter(onlySyncing).length;
+  const noKey = rows.filter(noPrimaryKey).length;
+  const otherUnknown = rows.filter((r) => r.equal === null).length - noKey;
+  const tables = (n: number) => `${n} table${n === 1 ? '' : 's'}`;
+  const notCompared = [
+    ...(noKey ? [`${tables(noKey)} not compared (no primary key)`] : []),
+    ...(otherUnknown ? [`${tables(otherUnknown)} not compared (see below)`] : []),
+  ].join(' · ');
+  const verdict = differ
+    ? 'fix with `dualdb repair --from sqlite|mysql`; details: `dualdb compare`'
+    : syncing
+      ? 'the other rows that differ are changes still on their way: press c again in a moment'
+      : notCompared
+        ? 'every row of the compared tables is the same on both sides'
+        : 'every row is the same on both sides';
+  return notCompared ? `${verdict} · ${notCompared}` : verdict;
+}
+
 export function CompareOverlay({ view, width, height }: { view: CompareView; width: number; height: number }) {
   const theme = useTheme();
   const inner = width - 4;
@@ -54,12 +78,8 @@ export function CompareOverlay({ view, width, height }: { view: CompareView; wid
             {syncing.length ? ` · ${syncing.length} syncing` : ''}
             {unknown ? ` · ${unknown} not compared` : ''} · {fmtMs((view.finishedAt ?? view.startedAt) - view.startedAt)}
           </Text>
-          <Text {...toneProps(theme, 'muted')} wrap="truncate-end">
-            {differ.length
-              ? 'fix with `dualdb repair --from sqlite|mysql`; details: `dualdb compare`'
-              : syncing.length
-                ? 'the other rows that differ are changes still on their way: press c again in a moment'
-                : 'every row is the same on both sides'}
+          <Text {...toneProps(theme, unknown && !differ.length ? 'warn' : 'muted')} wrap="wrap">
+            {verdictText(view.rows)}
           </Text>
         </>
       )}

@@ -1,5 +1,6 @@
 /** Title line (mode · node · hub · state badge · updated Ns ago) and the source line (in-process or attached). */
 import { Box, Text } from 'ink';
+import { useState } from 'react';
 import type { MonitorSnapshot } from '../../monitor/view.js';
 import { Badge } from '../components/Badge.js';
 import { toneProps, useTheme } from '../theme.js';
@@ -25,8 +26,26 @@ export function sourceText(s: MonitorSnapshot['source']): string {
   }
 }
 
+/**
+ * What moved since the monitor opened, and when it opened: the node's own "last push" times are
+ * stamped on every cycle (heartbeats too), so they cannot say that rows moved.
+ */
+export function movedText(
+  snap: Pick<MonitorSnapshot, 'session' | 'lastPushAt' | 'lastPullAt'>,
+  openedAt: number,
+  push: string,
+  pull: string,
+): string {
+  const { pushed, pulled } = snap.session;
+  if (pushed + pulled === 0) return `no rows moved since ${fmtClock(openedAt)}`;
+  const side = (glyph: string, n: number, at: string | null) =>
+    `${glyph} ${n.toLocaleString('en-US')} row${n === 1 ? '' : 's'}${n ? ` (last ${fmtClock(at)})` : ''}`;
+  return `since ${fmtClock(openedAt)}: ${side(push, pushed, snap.lastPushAt)} ${side(pull, pulled, snap.lastPullAt)}`;
+}
+
 export function Header({ snap, title, width }: { snap: MonitorSnapshot; title: string; width: number }) {
   const theme = useTheme();
+  const [openedAt] = useState(() => Date.now());
   const badge = stateBadge(snap.state);
   const activity = snap.activity.syncing
     ? 'syncing…'
@@ -61,9 +80,7 @@ export function Header({ snap, title, width }: { snap: MonitorSnapshot; title: s
         <Box flexGrow={1} flexShrink={1} overflow="hidden">
           <Text wrap="truncate-end" {...toneProps(theme, sourceTone)}>
             {sourceText(snap.source)}
-            {snap.source.kind !== 'failed'
-              ? ` · rows last moved ${theme.glyph.push} ${fmtClock(snap.lastPushAt)} ${theme.glyph.pull} ${fmtClock(snap.lastPullAt)}`
-              : ''}
+            {snap.source.kind !== 'failed' ? ` · ${movedText(snap, openedAt, theme.glyph.push, theme.glyph.pull)}` : ''}
             {snap.state === 'resync-needed' && snap.resyncNeeded ? ` · ${snap.resyncNeeded}` : ''}
           </Text>
         </Box>

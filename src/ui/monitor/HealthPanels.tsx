@@ -3,7 +3,7 @@ import { Box, Text } from 'ink';
 import type { MysqlView, SideView, SqliteView } from '../../monitor/view.js';
 import { Panel } from '../components/Panel.js';
 import { type Theme, toneProps, useTheme } from '../theme.js';
-import { fmtBytes, fmtClock, fmtMs } from './format.js';
+import { fmtBytes, fmtClock, fmtMs, wrapWords } from './format.js';
 
 function UpLine({ side, theme, disabled }: { side: SideView; theme: Theme; disabled?: boolean }) {
   if (disabled) {
@@ -26,7 +26,7 @@ function UpLine({ side, theme, disabled }: { side: SideView; theme: Theme; disab
         {side.up ? `${theme.glyph.ok} up` : `${theme.glyph.error} down`}
       </Text>
       <Text> since {fmtClock(side.since)}</Text>
-      {!side.up && side.error ? <Text> — {side.error.message}</Text> : null}
+      {!side.up && side.error ? <Text> · see below</Text> : null}
     </Text>
   );
 }
@@ -70,9 +70,55 @@ export function MysqlPanel({ side, width }: { side: MysqlView; width: number }) 
         {shortVersion(side.version)} · {fmtMs(side.latencyMs)} · {fmtBytes(side.bytes)}
       </Text>
       <Text wrap="truncate-end" {...toneProps(theme, side.up === false ? 'warn' : 'muted')}>
-        {side.up === false && side.error?.hint ? side.error.hint : side.endpoint}
+        {side.endpoint}
       </Text>
     </Panel>
+  );
+}
+
+export interface AlertLine {
+  text: string;
+  tone: 'error' | 'warn' | 'plain';
+}
+
+/**
+ * A side that is down, full width under the panels: its cause and its fix, wrapped over as
+ * many lines as they need (a half-width panel cut them at the window's edge). With both sides
+ * up, the last sync error (with its time) takes the place.
+ */
+export function alertLines(
+  sides: { name: string; side: SideView }[],
+  lastError: string | null,
+  width: number,
+  glyph: { error: string; warn: string },
+): AlertLine[] {
+  const out: AlertLine[] = [];
+  const add = (first: string, tone: AlertLine['tone'], indent: string) => {
+    const [head, ...rest] = wrapWords(first, width - 1);
+    if (head) out.push({ text: head, tone });
+    for (const l of wrapWords(rest.join(' '), width - 1 - indent.length)) out.push({ text: indent + l, tone });
+  };
+  for (const { name, side } of sides) {
+    if (side.up !== false || !side.error) continue;
+    add(`${glyph.error} ${name}: ${side.error.message}`, 'error', '  ');
+    if (side.error.hint) add(`  fix: ${side.error.hint}`, 'plain', '       ');
+  }
+  if (out.length === 0 && lastError) add(`${glyph.warn} last sync error: ${lastError}`, 'warn', '  ');
+  return out;
+}
+
+export function AlertLines({ lines, width }: { lines: AlertLine[]; width: number }) {
+  const theme = useTheme();
+  if (lines.length === 0) return null;
+  return (
+    <Box flexDirection="column" width={width} height={lines.length} paddingLeft={1}>
+      {lines.map((l, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: the lines are positional, rebuilt each frame
+        <Text key={i} {...(l.tone === 'plain' ? {} : toneProps(theme, l.tone))}>
+          {l.text}
+        </Text>
+      ))}
+    </Box>
   );
 }
 

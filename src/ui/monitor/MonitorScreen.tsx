@@ -12,7 +12,7 @@ import { hintsFor, resolveKey, splitInput } from '../keys.js';
 import { toneProps, useTheme } from '../theme.js';
 import { CompareOverlay } from './CompareOverlay.js';
 import { Header } from './Header.js';
-import { HealthPanels } from './HealthPanels.js';
+import { AlertLines, alertLines, HealthPanels } from './HealthPanels.js';
 import { HelpOverlay } from './HelpOverlay.js';
 import { LogTail } from './LogTail.js';
 import { monitorLayout } from './layout.js';
@@ -101,7 +101,16 @@ export function MonitorScreen({
   );
 
   const problems = problemItems(snap).length;
-  const layout = monitorLayout(columns, rows, { tables: snap.tables.length, problems });
+  const alerts = alertLines(
+    [
+      { name: 'SQLite', side: snap.sqlite },
+      { name: 'MySQL', side: snap.mysql },
+    ],
+    snap.lastError,
+    columns,
+    theme.glyph,
+  );
+  const layout = monitorLayout(columns, rows, { tables: snap.tables.length, problems, alerts: alerts.length });
   const compare = snap.activity.compare;
 
   let keyBar: ReactNode;
@@ -137,6 +146,7 @@ export function MonitorScreen({
           ) : (
             <>
               <HealthPanels sqlite={snap.sqlite} mysql={snap.mysql} widths={layout.panelWidths} />
+              <AlertLines lines={alerts.slice(0, layout.alertLines)} width={columns} />
               <TablesView tables={snap.tables} width={columns} lines={layout.tableLines} hidden={layout.tablesHidden} />
               <StatsView snap={snap} width={columns} />
               <ProblemsView snap={snap} width={columns} lines={layout.problemLines} />

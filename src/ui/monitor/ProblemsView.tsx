@@ -28,7 +28,6 @@ export function ProblemsView({ snap, width, lines }: { snap: MonitorSnapshot; wi
   const open = snap.conflictCounts.open;
   const parked = snap.parkedCounts.push + snap.parkedCounts.pull;
   const items = problemItems(snap).slice(0, lines);
-  const quiet = open === 0 && parked === 0;
   return (
     <Box flexDirection="column" width={width} height={1 + lines} paddingLeft={1}>
       <Text wrap="truncate-end">
@@ -43,7 +42,6 @@ export function ProblemsView({ snap, width, lines }: { snap: MonitorSnapshot; wi
             ? `${theme.glyph.error} ${theme.glyph.push}${snap.parkedCounts.push} ${theme.glyph.pull}${snap.parkedCounts.pull}`
             : `${theme.glyph.ok} none`}
         </Text>
-        {quiet && snap.lastError ? <Text {...toneProps(theme, 'error')}> · last error: {snap.lastError}</Text> : null}
       </Text>
       {items.map((it) => (
         <Text key={it.key} wrap="truncate-end" {...toneProps(theme, it.tone)}>

@@ -51,3 +51,32 @@ export function padEnd(text: string, width: number): string {
   const t = clip(text, width);
   return t + ' '.repeat(Math.max(0, width - t.length));
 }
+
+/**
+ * Word-wrapped lines of at most `width` characters (a word longer than that is split): problems
+ * and fixes are wrapped, never cut at the window's edge.
+ */
+export function wrapWords(text: string, width: number): string[] {
+  const w = Math.max(1, width);
+  const lines: string[] = [];
+  let cur = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    let rest = word;
+    while (rest.length > w) {
+      if (cur) {
+        lines.push(cur);
+        cur = '';
+      }
+      lines.push(rest.slice(0, w));
+      rest = rest.slice(w);
+    }
+    if (!cur) cur = rest;
+    else if (cur.length + 1 + rest.length <= w) cur += ` ${rest}`;
+    else {
+      lines.push(cur);
+      cur = rest;
+    }
+  }
+  if (cur) lines.push(cur);
+  return lines;
+}

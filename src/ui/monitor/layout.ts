@@ -20,6 +20,8 @@ export interface MonitorLayout {
   stats: number;
   /** Lines listing recent conflicts/parked changes, below their summary line. */
   problemLines: number;
+  /** Lines of a side's problem and its fix, wrapped under the health panels (never cut). */
+  alertLines: number;
   logLines: number;
   keys: number;
   panelWidths: [number, number];
@@ -34,11 +36,17 @@ const PROBLEM_SUMMARY = 1;
 const LOG_TITLE = 1;
 const MIN_LOG = 3;
 
-export function monitorLayout(columns: number, rows: number, content: { tables: number; problems: number }): MonitorLayout {
+export function monitorLayout(
+  columns: number,
+  rows: number,
+  content: { tables: number; problems: number; alerts?: number },
+): MonitorLayout {
   const height = Math.max(1, rows - 1);
   const body = Math.max(0, height - HEADER - KEYS);
   const fixed = HEALTH + TABLE_HEAD + STATS + PROBLEM_SUMMARY + LOG_TITLE;
-  const free = Math.max(0, body - fixed);
+  // A problem and its fix come before tables and log lines: they are what to do next.
+  const alertLines = Math.min(content.alerts ?? 0, Math.max(0, body - fixed - 1));
+  const free = Math.max(0, body - fixed - alertLines);
   const tableRoom = Math.max(1, free - MIN_LOG);
   let tableLines = Math.min(content.tables, tableRoom);
   let tablesHidden = 0;
@@ -60,6 +68,7 @@ export function monitorLayout(columns: number, rows: number, content: { tables: 
     tablesHidden,
     stats: STATS,
     problemLines,
+    alertLines,
     logLines,
     keys: KEYS,
     panelWidths: [left, columns - left],

@@ -77,7 +77,7 @@ export function FormView({ fields, state, width }: { fields: readonly FieldSpec[
               </Text>
             ) : null}
             {error ? (
-              <Text {...toneProps(theme, 'error')} wrap="truncate-end">
+              <Text {...toneProps(theme, 'error')} wrap="wrap">
                 {' '.repeat(LABEL_WIDTH)}
                 {theme.glyph.error} {error}
               </Text>
@@ -174,8 +174,9 @@ export function Line({
   children: React.ReactNode;
 }) {
   const theme = useTheme();
+  // Problems and fixes wrap: a fix cut at the window's edge is no fix.
   return (
-    <Text {...toneProps(theme, tone)} wrap="truncate-end">
+    <Text {...toneProps(theme, tone)} wrap="wrap">
       {glyph ? `${glyph} ` : ''}
       {children}
     </Text>

@@ -3,8 +3,11 @@
  * credentials. Both are forms validated as you type, with the same rules as the
  * configuration loader.
  */
+import path from 'node:path';
 import { Box, Text } from 'ink';
+import { useMemo } from 'react';
 import { OPTIONAL_GLOBAL_PRIVILEGES, REQUIRED_PRIVILEGES } from '../../../engines/mysql/privileges.js';
+import { sslCaProblem } from '../../../engines/mysql/tls.js';
 import { validatePassword, validateSetting, validateUserHost, validateUserName } from '../../../setup/answers.js';
 import type { ExistingUserPolicy, ProvisionResult } from '../../../setup/provision.js';
 import { isDualdbError } from '../../../util/errors.js';
@@ -13,25 +16,48 @@ import { HINT, useHints, useKeyState, useKeys, useTask, useWizard } from '../con
 import { type FieldSpec, firstEnabled, formKey, initialForm, type MenuItem, menuKey } from '../edit.js';
 import { ErrorBlock, FormView, Line, MenuView, Spinner } from '../widgets.js';
 
-export const CONNECTION_FIELDS: FieldSpec[] = [
-  { kind: 'text', id: 'host', label: 'Host', validate: (v) => validateSetting('mysqlHost', v) },
-  { kind: 'text', id: 'port', label: 'Port', validate: (v) => validateSetting('mysqlPort', v) },
-  { kind: 'text', id: 'user', label: 'User', validate: (v) => validateSetting('mysqlUser', v) },
-  { kind: 'text', id: 'password', label: 'Password', mask: true, validate: validatePassword, placeholder: '(empty)' },
-  { kind: 'text', id: 'database', label: 'Database', validate: (v) => validateSetting('mysqlDatabase', v) },
-  { kind: 'toggle', id: 'ssl', label: 'TLS', on: 'on (the server certificate is verified)', off: 'off', help: 'Space toggles' },
-];
+/** The connection form; a relative CA path is taken from `baseDir` (the .env file's folder), as DB_SSL_CA is. */
+export function connectionFields(baseDir: string): FieldSpec[] {
+  return [
+    { kind: 'text', id: 'host', label: 'Host', validate: (v) => validateSetting('mysqlHost', v) },
+    { kind: 'text', id: 'port', label: 'Port', validate: (v) => validateSetting('mysqlPort', v) },
+    { kind: 'text', id: 'user', label: 'User', validate: (v) => validateSetting('mysqlUser', v) },
+    { kind: 'text', id: 'password', label: 'Password', mask: true, validate: validatePassword, placeholder: '(empty)' },
+    { kind: 'text', id: 'database', label: 'Database', validate: (v) => validateSetting('mysqlDatabase', v) },
+    { kind: 'toggle', id: 'ssl', label: 'TLS', on: 'on (the server certificate is verified)', off: 'off', help: 'Space toggles' },
+    {
+      kind: 'text',
+      id: 'sslCa',
+      label: 'TLS CA file',
+      placeholder: '(the system’s CAs)',
+      help: 'DB_SSL_CA: PEM file of a private CA',
+      validate: (v) => (v.trim() === '' ? undefined : sslCaProblem(path.resolve(baseDir, v.trim()))),
+    },
+  ];
+}
+
+export const CONNECTION_FIELDS: FieldSpec[] = connectionFields(process.cwd());
 
 export function ConnectionScreen() {
   const w = useWizard();
   const theme = useTheme();
   const m = w.session.answers.mysql;
+  const baseDir = path.dirname(w.session.answers.envFile);
+  const fields = useMemo(() => connectionFields(baseDir), [baseDir]);
   const [form, setForm, formRef] = useKeyState(() =>
-    initialForm({ host: m.host, port: String(m.port), user: m.user, password: m.password, database: m.database, ssl: m.ssl }),
+    initialForm({
+      host: m.host,
+      port: String(m.port),
+      user: m.user,
+      password: m.password,
+      database: m.database,
+      ssl: m.ssl,
+      sslCa: m.sslCa ? path.relative(baseDir, m.sslCa) || m.sslCa : '',
+    }),
   );
   useHints([HINT.next, HINT.back, HINT.field, HINT.quit]);
   useKeys((input, key) => {
-    const r = formKey(CONNECTION_FIELDS, formRef.current, input, key);
+    const r = formKey(fields, formRef.current, input, key);
     if (r.back) return w.back();
     setForm(r.state);
     if (r.submit) {
@@ -43,6 +69,7 @@ export function ConnectionScreen() {
         password: String(v.password),
         database: String(v.database).trim(),
         ssl: Boolean(v.ssl),
+        sslCa: String(v.sslCa).trim() ? path.resolve(baseDir, String(v.sslCa).trim()) : undefined,
       });
       w.session.answers.dualDatabase = true;
       w.session.answers.localServer = false;
@@ -53,7 +80,7 @@ export function ConnectionScreen() {
     <Box flexDirection="column">
       <Text>The central MySQL/MariaDB server (the hub) this node syncs with.</Text>
       <Box marginTop={1}>
-        <FormView fields={CONNECTION_FIELDS} state={form} width={w.columns} />
+        <FormView fields={fields} state={form} width={w.columns} />
       </Box>
       {form.attempted ? (
         <Box marginTop={1}>

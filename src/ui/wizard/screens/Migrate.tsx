@@ -5,6 +5,7 @@
  */
 import { Box, Text } from 'ink';
 import { useEffect, useRef, useState } from 'react';
+import type { MigrationReport } from '../../../migrate/types.js';
 import type { PreflightReport } from '../../../schema/preflight.js';
 import { loadMigration, MigrationCancelledError, type TableProgress } from '../../../setup/migration.js';
 import type { MigrationPlan } from '../../../setup/session.js';
@@ -21,6 +22,26 @@ export function formatEta(sec: number | null): string {
   if (sec < 60) return `${Math.ceil(sec)} s`;
   if (sec < 3600) return `${Math.floor(sec / 60)} min ${Math.ceil(sec % 60)} s`;
   return `${Math.floor(sec / 3600)} h ${Math.floor((sec % 3600) / 60)} min`;
+}
+
+/**
+ * The tables a copy left out (no primary key, excluded…) with their rows where known and the
+ * reason, so "copying 11 rows" followed by "9 rows" says which 2 stay behind and why.
+ */
+export function leftBehind(
+  report: Pick<MigrationReport, 'tables' | 'direction'>,
+  sourceRows: ReadonlyMap<string, number>,
+): { rows: number | null; lines: string[] } {
+  // The copy's result is whatever the session returned: a report without tables lists none.
+  const skipped = (Array.isArray(report?.tables) ? report.tables : []).filter((t) => t.state === 'skipped');
+  const side = report.direction === 'sqlite-to-mysql' ? 'SQLite' : 'MySQL';
+  let rows: number | null = 0;
+  const lines = skipped.map((t) => {
+    const n = sourceRows.get(t.table);
+    rows = rows === null || n === undefined ? null : rows + n;
+    return `${t.table}${n === undefined ? '' : `: ${count(n)} row${n === 1 ? '' : 's'}`} stay${n === 1 ? 's' : ''} in ${side} — ${t.error ?? 'not copied'}`;
+  });
+  return { rows: skipped.length ? rows : 0, lines };
 }
 
 /** One table's line: name, bar, percent, rows, rows/s, ETA (or its state). */
@@ -216,6 +237,13 @@ export function MigrateScreen() {
   const from = Math.max(0, Math.min(active < 0 ? list.length - rows : active - 1, list.length - rows));
   const totalDone = list.reduce((a, t) => a + t.rowsDone, 0);
   const totalAll = list.reduce((a, t) => a + t.rowsTotal, 0);
+  const behind =
+    runTask.status === 'done'
+      ? leftBehind(
+          runTask.value as MigrationReport,
+          new Map(plan?.direction === 'sqlite-to-mysql' ? s.discovery.sqlite.tables.map((t) => [t.name, t.rows]) : []),
+        )
+      : undefined;
   return (
     <Box flexDirection="column">
       <Text>Copying {what}</Text>
@@ -251,9 +279,21 @@ export function MigrateScreen() {
           )
         ) : null}
         {runTask.status === 'done' ? (
-          <Line tone="ok" glyph={theme.glyph.ok}>
-            copied and verified ({count(totalDone)} rows). Enter: next
-          </Line>
+          <>
+            <Line tone="ok" glyph={theme.glyph.ok}>
+              copied and verified ({count(totalDone)} rows). Enter: next
+            </Line>
+            {behind?.lines.length ? (
+              <>
+                <Line tone="warn" glyph={theme.glyph.warn}>
+                  {`not copied${behind.rows ? ` (${count(behind.rows)} row${behind.rows === 1 ? '' : 's'})` : ''}, and not synced later either:`}
+                </Line>
+                {behind.lines.slice(0, 4).map((l) => (
+                  <Text key={l} wrap="wrap">{`  ${l}`}</Text>
+                ))}
+              </>
+            ) : null}
+          </>
         ) : null}
         {cancelled ? (
           <Line tone="warn" glyph={theme.glyph.warn}>

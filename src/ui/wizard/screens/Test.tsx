@@ -3,7 +3,7 @@
  * two ways on when no server answers (a private local server, or SQLite only).
  */
 import { Box, Text } from 'ink';
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { describeMysql } from '../../../config/config.js';
 import { PRIVILEGE_PURPOSE } from '../../../engines/mysql/privileges.js';
 import { ACTION_LABELS, type ConnectionCheck, type SetupAction } from '../../../setup/connection.js';
@@ -186,6 +186,8 @@ export function WaysOnScreen() {
   const s = w.session;
   const ls = s.discovery.localServer;
   const [task, run, reset] = useTask<LocalServerStart>();
+  // The address that did not answer, as it was: starting the private server changes the answers.
+  const [tried] = useState(() => `${s.answers.mysql.host}:${s.answers.mysql.port}`);
   const items: MenuItem[] = [
     {
       value: 'local-server',
@@ -229,12 +231,14 @@ export function WaysOnScreen() {
   });
   return (
     <Box flexDirection="column">
-      <Text wrap="wrap">
-        No MySQL server answered at {s.answers.mysql.host}:{s.answers.mysql.port}. Two ways on:
-      </Text>
-      <Box marginTop={1}>
-        <MenuView items={items} cursor={cursor} showHelp="all" />
-      </Box>
+      {task.status === 'done' ? null : (
+        <>
+          <Text wrap="wrap">No MySQL server answered at {tried}. Two ways on:</Text>
+          <Box marginTop={1}>
+            <MenuView items={items} cursor={cursor} showHelp="all" />
+          </Box>
+        </>
+      )}
       <Box marginTop={1} flexDirection="column">
         {task.status === 'running' ? (
           <Spinner label="starting the private server (the first start prepares its data folder)…" />

@@ -1,0 +1,50 @@
+/**
+ * Who holds a SQLite file's lock, where the system can tell: on Linux, /proc/locks lists
+ * every POSIX lock with the pid that holds it and the inode it is on. SQLite locks the
+ * database file itself (rollback journal) or its -shm file (WAL), so both are looked at.
+ */
+import { readFileSync, statSync } from 'node:fs';
+
+export interface LockHolder {
+  pid: number;
+  /** Its command line, shortened for one line of text. */
+  command: string;
+}
+
+function inodeOf(file: string): number | undefined {
+  try {
+    return statSync(file).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+function commandOf(pid: number): string {
+  try {
+    const words = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    const line = words.join(' ').replace(/\s+/g, ' ');
+    return line.length > 60 ? `${line.slice(0, 59)}…` : line;
+  } catch {
+    return '?';
+  }
+}
+
+/** The other processes that hold a lock on `file` (or its -shm / -wal), empty where nothing tells. */
+export function lockHolders(file: string): LockHolder[] {
+  const inodes = new Set([file, `${file}-shm`, `${file}-wal`].map(inodeOf).filter((i): i is number => i !== undefined));
+  let table: string;
+  try {
+    table = readFileSync('/proc/locks', 'utf8');
+  } catch {
+    return [];
+  }
+  const pids = new Set<number>();
+  for (const line of table.split('\n')) {
+    // "1: POSIX  ADVISORY  WRITE 16849 fe:00:2146632 0 EOF" (a "->" marks a waiter, not a holder)
+    const m = /^\d+:\s+\S+\s+\S+\s+\S+\s+(\d+)\s+[0-9a-f]+:[0-9a-f]+:(\d+)\s/.exec(line);
+    if (!m || line.includes('->')) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && inodes.has(Number(m[2]))) pids.add(pid);
+  }
+  return [...pids].map((pid) => ({ pid, command: commandOf(pid) }));
+}

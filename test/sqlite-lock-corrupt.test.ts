@@ -1,0 +1,101 @@
+/**
+ * A locked and a corrupt SQLite file (issue 15, items 3 and 6): the CLI in a separate process,
+ * the lock held by another process (Python's sqlite3, as the EPI application would).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqlite } from '../src/engines/sqlite/open.js';
+import { EXIT } from '../src/util/exit-codes.js';
+import { runCli, until } from './helpers/cli.js';
+import { tempDir } from './helpers/tmp.js';
+
+const tmp = tempDir('dualdb-lock-');
+const env = (file: string): NodeJS.ProcessEnv => ({
+  PATH: process.env.PATH,
+  HOME: process.env.HOME,
+  NO_COLOR: '1',
+  SQLITE_DB_PATH: file,
+  DUAL_DATABASE: 'false',
+});
+
+describe('3. a locked SQLite file', () => {
+  const file = path.join(tmp.dir, 'locked.db');
+  let holder: ChildProcess;
+  let ready = '';
+
+  beforeAll(async () => {
+    const db = openSqlite(file, { create: true });
+    db.exec("CREATE TABLE detections (id INTEGER PRIMARY KEY, label TEXT); INSERT INTO detections (label) VALUES ('helmet')");
+    db.close();
+    expect(runCli(['init'], env(file), { cwd: tmp.dir }).code).toBe(EXIT.OK);
+    // Another process holds BEGIN EXCLUSIVE until its stdin closes.
+    holder = spawn(
+      'python3',
+      [
+        '-c',
+        [
+          'import sqlite3, sys',
+          `c = sqlite3.connect(${JSON.stringify(file)}, isolation_level=None)`,
+          "c.execute('BEGIN EXCLUSIVE')",
+          'c.execute("INSERT INTO detections (label) VALUES (\'vest\')")',
+          "print('locked', flush=True)",
+          'sys.stdin.read()',
+          "c.execute('ROLLBACK')",
+        ].join('\n'),
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    holder.stdout?.on('data', (d) => {
+      ready += String(d);
+    });
+    await until(() => ready.includes('locked'), 'the other process to take the lock');
+  });
+  afterAll(() => {
+    holder.stdin?.end();
+    holder.kill();
+  });
+
+  it('`dualdb sync` waits, then names the holder, how long it has held the lock and what to do; exit 4', () => {
+    const r = runCli(['sync'], env(file), { cwd: tmp.dir });
+    expect(r.code, r.stderr).toBe(EXIT.SQLITE_UNAVAILABLE);
+    expect(r.stderr).toContain(`${file} is locked by another process: process ${holder.pid} (`);
+    expect(r.stderr).toContain('python3');
+    expect(r.stderr).toContain('has held its write lock for at least 5 s');
+    expect(r.stderr).toContain(`let that program commit or roll back its transaction (or stop it: kill ${holder.pid})`);
+    expect(r.stderr).not.toMatch(/^dualdb: database is locked$/m);
+  });
+});
+
+describe('6. a corrupt SQLite file', () => {
+  const file = path.join(tmp.dir, 'corrupt.db');
+
+  beforeAll(() => {
+    const db = openSqlite(file, { create: true });
+    db.exec('CREATE TABLE detections (id INTEGER PRIMARY KEY, label TEXT)');
+    const insert = db.prepare('INSERT INTO detections (label) VALUES (?)');
+    db.transaction(() => {
+      for (let i = 0; i < 2000; i++) insert.run('x'.repeat(200));
+    })();
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.close();
+    // A data page overwritten in the middle of the file: "database disk image is malformed".
+    const fd = openSync(file, 'r+');
+    writeSync(fd, Buffer.alloc(4096, 0xff), 0, 4096, 4096 * 20);
+    closeSync(fd);
+  });
+  afterAll(() => tmp.cleanup());
+
+  it('names the file, says dualdb wrote nothing, and gives .backup and .recover as ways on', () => {
+    const r = runCli(['info'], env(file), { cwd: tmp.dir });
+    expect(r.code).toBe(EXIT.SQLITE_UNAVAILABLE);
+    expect(r.stdout).toContain(
+      `the SQLite file ${file} is corrupt (database disk image is malformed); dualdb wrote nothing to it`,
+    );
+    expect(r.stdout).toContain('restore it from your last backup');
+    expect(r.stdout).toContain('.backup');
+    expect(r.stdout).toContain(`sqlite3 ${file} ".recover" | sqlite3 ${file}.recovered`);
+    expect(r.stdout).toContain('point SQLITE_DB_PATH at the new file');
+  });
+});

@@ -169,6 +169,12 @@ export const SETTINGS = {
     default: '1',
     doc: 'Seconds between pulls of hub changes (local commits are pushed at once)',
   }),
+  syncWatch: setting({
+    env: 'SYNC_WATCH',
+    schema: bool,
+    default: 'true',
+    doc: 'Watch the SQLite WAL for commits (inotify) and push at once; false = look every 100 ms instead',
+  }),
   conflictPolicy: setting({
     env: 'CONFLICT_POLICY',
     schema: z.enum(CONFLICT_POLICIES, {

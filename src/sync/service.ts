@@ -1,7 +1,9 @@
 /**
- * The running sync of a node: watches the local change log (cheaply: SQLite's
- * data_version, then max(seq)), pushes local commits within a poll tick, pulls
- * hub changes every SYNC_INTERVAL, and carries the failover state machine:
+ * The running sync of a node: watches the local change log (an inotify watch
+ * on the SQLite WAL wakes it at each write, SQLite's data_version then says
+ * whether another connection committed; without the watch, data_version every
+ * 100 ms), pushes local commits at once, pulls hub changes every SYNC_INTERVAL,
+ * and carries the failover state machine:
  *
  *   starting → online ⇄ degraded → recovering → online
  *   any → paused (by request) → previous; any → resync-needed (hub log pruned past us)
@@ -20,15 +22,25 @@ import { backoffDelay } from './backoff.js';
 import { ResyncNeededError } from './pull.js';
 import { collectStatus, type NodeState, type SyncStatus } from './status.js';
 import { type CycleReport, Syncer } from './syncer.js';
+import { type CommitWatch, watchCommits } from './wal-watch.js';
 
 export interface ServiceOptions {
   log?: SyncLog;
   syncer?: Syncer;
-  /** How often the local change log is checked, ms. */
+  /** How often the local change log is checked when the WAL is not watched, ms. */
   pollMs?: number;
+  /** How often it is checked anyway while the WAL is watched (a backstop), ms. */
+  backstopMs?: number;
+  /** Watch the WAL for commits (default: SYNC_WATCH). */
+  watch?: boolean;
   /** How often the hub's log is pruned, ms. */
   pruneEveryMs?: number;
 }
+
+/** After a WAL write event, data_version is read again every SETTLE_STEP_MS for SETTLE_MS:
+ * SQLite publishes a commit in the wal-index (shared memory, no event) just after its last WAL write. */
+const SETTLE_MS = 50;
+const SETTLE_STEP_MS = 10;
 
 interface Waiter {
   resolve: (r: CycleReport) => void;
@@ -53,6 +65,10 @@ export class SyncService extends EventEmitter<{
   private attempt = 0;
   private retryAt = 0;
   private dataVersion = -1;
+  private commitWatch: CommitWatch | null = null;
+  private lastWalWrite = 0;
+  private readonly watchWal: boolean;
+  private readonly backstopMs: number;
   lastError: string | null = null;
   lastCycle: CycleReport | undefined;
   private readonly pollMs: number;
@@ -65,6 +81,8 @@ export class SyncService extends EventEmitter<{
     super();
     this.syncer = options.syncer ?? Syncer.open(config, options.log ? { log: options.log } : {});
     this.pollMs = options.pollMs ?? 100;
+    this.backstopMs = options.backstopMs ?? 1000;
+    this.watchWal = options.watch ?? config.sync.watch;
     this.pruneEveryMs = options.pruneEveryMs ?? 300_000;
   }
 
@@ -91,12 +109,44 @@ export class SyncService extends EventEmitter<{
     if (!this.config.dualDatabase) this.setState('local-only', 'DUAL_DATABASE=false: changes are captured and queued');
     else if (this.syncer.state.getMeta('resync_needed'))
       this.setState('resync-needed', this.syncer.state.getMeta('resync_needed'));
+    if (this.watchWal) this.startWatch();
     this.loop = this.run();
+  }
+
+  /** Whether commits are being watched (false: the change log is polled). */
+  get watching(): boolean {
+    return this.commitWatch !== null;
+  }
+
+  private startWatch(): void {
+    this.commitWatch = watchCommits(
+      this.config.sqlitePath,
+      () => {
+        this.lastWalWrite = Date.now();
+        this.wake?.();
+      },
+      (e) => {
+        this.commitWatch = null;
+        this.log.warn(`cannot watch ${this.config.sqlitePath} for commits (${messageOf(e)}): polling every ${this.pollMs} ms`, {
+          event: 'watch.failed',
+        });
+      },
+    );
+  }
+
+  /** How long the loop sleeps with nothing to do: until the next poll, backstop or pull. */
+  private idleMs(now: number): number {
+    if (!this.commitWatch) return this.pollMs;
+    if (now - this.lastWalWrite < SETTLE_MS) return SETTLE_STEP_MS;
+    const untilPull = this.lastPull + this.config.sync.intervalMs - now;
+    return Math.max(SETTLE_STEP_MS, Math.min(this.backstopMs, untilPull));
   }
 
   /** Finish the batch in flight, then stop. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.commitWatch?.close();
+    this.commitWatch = null;
     this.wake?.();
     await this.loop;
     for (const w of this.waiters.splice(0)) w.reject(new DualdbError('STOPPED', 'the sync service stopped'));
@@ -185,7 +235,7 @@ export class SyncService extends EventEmitter<{
       const pullDue =
         now - this.lastPull >= this.config.sync.intervalMs || this.current === 'degraded' || this.current === 'starting';
       if (!manual && !localDue && !pullDue) {
-        await this.sleep(this.pollMs);
+        await this.sleep(this.idleMs(now));
         continue;
       }
       this.nudged = false;

@@ -3,7 +3,8 @@
  * (inotify) and pushes a commit made by another program (the `sqlite3` shell,
  * a separate process) with its change-log poll and its pulls an hour apart, so
  * only the watch can have seen it. With SYNC_WATCH=false the poll backstop
- * still pushes such a commit.
+ * still pushes such a commit. The other way, a hub client's commit reaches the
+ * node through the hub probe (one indexed read), with pulls an hour apart.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncService } from '../src/sync/service.js';
@@ -73,6 +74,21 @@ describe.skipIf(!HAVE_TOOLS)('a foreign commit reaches the hub through the WAL w
       expect(service.watching).toBe(false);
       sqlite3Shell(node.config.sqlitePath, "INSERT INTO workers VALUES (10, 'Bea');");
       await waitFor(async () => (await hubNames([10])).length === 1, 'the commit on the hub', 20_000);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it("a hub client's commit reaches the node through the probe, with pulls an hour apart", async () => {
+    const node = world.node('watched');
+    const service = new SyncService(node.config, { syncer: node.syncer });
+    try {
+      await online(service);
+      await world.hub.execute("INSERT INTO workers VALUES (20, 'Hub')");
+      const local = () => node.db.prepare('SELECT name FROM workers WHERE id = 20').get() as { name: string } | undefined;
+      await waitFor(() => local()?.name === 'Hub', 'the hub commit in the node file', 20_000);
+      await world.hub.execute("UPDATE workers SET name = 'Hub 2' WHERE id = 20");
+      await waitFor(() => local()?.name === 'Hub 2', 'the second hub commit in the node file', 20_000);
     } finally {
       await service.stop();
     }

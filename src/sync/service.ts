@@ -33,6 +33,8 @@ export interface ServiceOptions {
   backstopMs?: number;
   /** Watch the WAL for commits (default: SYNC_WATCH). */
   watch?: boolean;
+  /** How often the hub's change log is probed for news, ms (0: no probe, pull every SYNC_INTERVAL). */
+  probeMs?: number;
   /** How often the hub's log is pruned, ms. */
   pruneEveryMs?: number;
 }
@@ -41,6 +43,10 @@ export interface ServiceOptions {
  * SQLite publishes a commit in the wal-index (shared memory, no event) just after its last WAL write. */
 const SETTLE_MS = 50;
 const SETTLE_STEP_MS = 10;
+/** The hub probe's default period: one indexed read, about 7 a second per idle node. */
+const PROBE_MS = 150;
+/** While probing, a full pull still runs every this many SYNC_INTERVALs (a backstop). */
+const PROBED_PULL_FACTOR = 10;
 
 interface Waiter {
   resolve: (r: CycleReport) => void;
@@ -69,6 +75,9 @@ export class SyncService extends EventEmitter<{
   private lastWalWrite = 0;
   private readonly watchWal: boolean;
   private readonly backstopMs: number;
+  private readonly probeMs: number;
+  private lastProbe = 0;
+  private probeSeen: string | undefined;
   lastError: string | null = null;
   lastCycle: CycleReport | undefined;
   private readonly pollMs: number;
@@ -83,6 +92,7 @@ export class SyncService extends EventEmitter<{
     this.pollMs = options.pollMs ?? 100;
     this.backstopMs = options.backstopMs ?? 1000;
     this.watchWal = options.watch ?? config.sync.watch;
+    this.probeMs = options.probeMs ?? PROBE_MS;
     this.pruneEveryMs = options.pruneEveryMs ?? 300_000;
   }
 
@@ -134,12 +144,50 @@ export class SyncService extends EventEmitter<{
     );
   }
 
-  /** How long the loop sleeps with nothing to do: until the next poll, backstop or pull. */
+  /** How long the loop sleeps with nothing to do: until the next poll, backstop, probe or pull. */
   private idleMs(now: number): number {
-    if (!this.commitWatch) return this.pollMs;
+    const untilProbe = this.probing ? this.lastProbe + this.probeMs - now : Number.POSITIVE_INFINITY;
+    if (!this.commitWatch) return Math.max(1, Math.min(this.pollMs, untilProbe));
     if (now - this.lastWalWrite < SETTLE_MS) return SETTLE_STEP_MS;
-    const untilPull = this.lastPull + this.config.sync.intervalMs - now;
-    return Math.max(SETTLE_STEP_MS, Math.min(this.backstopMs, untilPull));
+    const untilPull = this.lastPull + this.pullEveryMs() - now;
+    return Math.max(SETTLE_STEP_MS, Math.min(this.backstopMs, untilPull, untilProbe));
+  }
+
+  /** Whether hub news is found by probing (online, nothing left behind) rather than by pulling every SYNC_INTERVAL. */
+  private get probing(): boolean {
+    return this.probeMs > 0 && (this.current === 'online' || this.current === 'recovering');
+  }
+
+  /**
+   * Full pulls are due every SYNC_INTERVAL, or, while the probe watches the hub, every
+   * PROBED_PULL_FACTOR of them — unless the last pull left holes (a late commit lands below the
+   * highest sequence, where the probe's count may not move: docs/SYNC-CONTRACT.md invariant 4).
+   */
+  private pullEveryMs(): number {
+    const base = this.config.sync.intervalMs;
+    if (!this.probing || this.syncer.state.pullState().holes.size > 0) return base;
+    return base * PROBED_PULL_FACTOR;
+  }
+
+  /**
+   * One indexed read of the hub's change log past this node's pull position: true when it
+   * differs from the last look (news to pull). A failure says "pull", which meets the error.
+   */
+  private async hubMoved(now: number): Promise<boolean> {
+    this.lastProbe = now;
+    try {
+      const hub = await this.syncer.connectHub();
+      const [row] = await hub.query<{ n: string | number; m: string | number | null }>(
+        'SELECT COUNT(*) AS n, MAX(seq) AS m FROM _dualdb_changes WHERE seq > ?',
+        [this.syncer.state.pullState().upto],
+      );
+      const seen = `${row?.n}:${row?.m}`;
+      const moved = seen !== this.probeSeen;
+      this.probeSeen = seen;
+      return moved;
+    } catch {
+      return true;
+    }
   }
 
   /** Finish the batch in flight, then stop. */
@@ -232,8 +280,10 @@ export class SyncService extends EventEmitter<{
         continue;
       }
       const localDue = this.nudged || this.localChanged();
-      const pullDue =
-        now - this.lastPull >= this.config.sync.intervalMs || this.current === 'degraded' || this.current === 'starting';
+      let pullDue = now - this.lastPull >= this.pullEveryMs() || this.current === 'degraded' || this.current === 'starting';
+      if (!pullDue && !localDue && !manual && this.probing && now - this.lastProbe >= this.probeMs) {
+        pullDue = await this.hubMoved(now);
+      }
       if (!manual && !localDue && !pullDue) {
         await this.sleep(this.idleMs(now));
         continue;

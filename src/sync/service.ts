@@ -15,6 +15,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config/config.js';
+import type { MysqlHub, PoolConnection } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
 import type { SyncLog } from '../monitor/log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
@@ -47,6 +48,8 @@ const SETTLE_STEP_MS = 10;
 const PROBE_MS = 150;
 /** While probing, a full pull still runs every this many SYNC_INTERVALs (a backstop). */
 const PROBED_PULL_FACTOR = 10;
+/** Rows of the hub log past the pull position, and the highest: moves with any commit there, late ones too. */
+const PROBE_SQL = 'SELECT COUNT(*), MAX(seq) FROM _dualdb_changes WHERE seq > ?';
 
 interface Waiter {
   resolve: (r: CycleReport) => void;
@@ -78,6 +81,7 @@ export class SyncService extends EventEmitter<{
   private readonly probeMs: number;
   private lastProbe = 0;
   private probeSeen: string | undefined;
+  private probe: { hub: MysqlHub; conn: PoolConnection } | undefined;
   lastError: string | null = null;
   lastCycle: CycleReport | undefined;
   private readonly pollMs: number;
@@ -176,17 +180,39 @@ export class SyncService extends EventEmitter<{
   private async hubMoved(now: number): Promise<boolean> {
     this.lastProbe = now;
     try {
-      const hub = await this.syncer.connectHub();
-      const [row] = await hub.query<{ n: string | number; m: string | number | null }>(
-        'SELECT COUNT(*) AS n, MAX(seq) AS m FROM _dualdb_changes WHERE seq > ?',
-        [this.syncer.state.pullState().upto],
-      );
-      const seen = `${row?.n}:${row?.m}`;
+      const conn = await this.probeConnection();
+      const [rows] = (await conn.query({ sql: PROBE_SQL, rowsAsArray: true }, [
+        this.syncer.state.pullState().upto,
+      ])) as unknown as [unknown[][]];
+      const seen = String(rows[0]);
       const moved = seen !== this.probeSeen;
       this.probeSeen = seen;
       return moved;
     } catch {
+      this.releaseProbe(false);
       return true;
+    }
+  }
+
+  /** The probe's own connection, kept between probes (a pool lease per probe costs more than the probe). */
+  private async probeConnection(): Promise<PoolConnection> {
+    const hub = await this.syncer.connectHub();
+    if (this.probe?.hub !== hub) {
+      this.releaseProbe(false);
+      this.probe = { hub, conn: await hub.pool.getConnection() };
+    }
+    return this.probe.conn;
+  }
+
+  private releaseProbe(healthy: boolean): void {
+    const p = this.probe;
+    this.probe = undefined;
+    if (!p) return;
+    try {
+      if (healthy) p.conn.release();
+      else p.conn.destroy();
+    } catch {
+      // the pool is gone already
     }
   }
 
@@ -197,6 +223,7 @@ export class SyncService extends EventEmitter<{
     this.commitWatch = null;
     this.wake?.();
     await this.loop;
+    this.releaseProbe(true);
     for (const w of this.waiters.splice(0)) w.reject(new DualdbError('STOPPED', 'the sync service stopped'));
     this.setState('stopped');
   }

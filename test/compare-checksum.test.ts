@@ -173,15 +173,18 @@ const CASES: TypeCase[] = [
     // The server's default collation is case-insensitive: the sums are not.
     name: 'text',
     sqliteType: 'TEXT',
-    mysqlType: 'VARCHAR(100)',
-    values: ['capacete 🦺🚧 ok', '', ' ', '𝄞 \u0000 \\ \' "', 'Helmet', 'ünïcödé'].map((s) => [s, s]),
+    mysqlType: 'VARCHAR(300)',
+    values: ['capacete 🦺🚧 ok', '', ' ', '𝄞 \u0000 \\ \' "', 'Helmet', 'ünïcödé', `long 🦺 ${'x'.repeat(200)}`].map((s) => [
+      s,
+      s,
+    ]),
     change: (v) => ((v as string) === 'Helmet' ? 'helmet' : nextLastChar(v as string)),
   },
   {
     name: 'blob',
     sqliteType: 'BLOB',
     mysqlType: 'LONGBLOB',
-    values: [ALL_BYTES, Buffer.alloc(0), Buffer.from([0]), randomBytes(70_000)].map((b) => [b, b]),
+    values: [ALL_BYTES, Buffer.alloc(0), Buffer.from([0]), randomBytes(16), randomBytes(70_000)].map((b) => [b, b]),
     change: (v) => {
       const b = Buffer.from(v as Buffer);
       if (b.length === 0) return Buffer.from([0]);

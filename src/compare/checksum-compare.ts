@@ -47,7 +47,7 @@ const FANOUT = 16;
 /** Time aimed at for one chunk when the caller did not fix its size. */
 export const CHUNK_TARGET_MS = 250;
 const MIN_CHUNK_ROWS = 1_000;
-const MAX_CHUNK_ROWS = 250_000;
+const MAX_CHUNK_ROWS = 100_000;
 
 /** Whether the table can be compared by in-engine fingerprints (key ranges mean the same rows on both sides). */
 export function canCompareByChecksum(db: SqliteDb, table: SyncTable, order: MysqlKeyOrder): boolean {

@@ -4,7 +4,8 @@
  * when the sides agree (as pt-table-checksum does, but across two engines).
  *
  * Every value is written as a self-delimiting part: `N` for NULL, `n<number>;`,
- * `d<date-time>;`, `b<HEX>;`, `t<bytes>:<text>`. MySQL builds it with CONCAT,
+ * `d<date-time>;`, `b<HEX>;` and `t<bytes>:<text>` for short values, `m<md5>;` and
+ * `h<md5>;` for longer blobs and texts (a chunk's text stays small whatever the rows hold). MySQL builds it with CONCAT,
  * the number and date forms trimmed of trailing fraction zeros; SQLite builds
  * the same in SQL for the values it can (integers, text, blobs, well-formed
  * date-times, plain decimals) and through `dualdb_render()`, a function of this
@@ -19,6 +20,7 @@
  * equal — renders as `X`, a tag MySQL never writes: the chunk then differs and
  * its rows are compared by the codec, which decides.
  */
+import { hash } from 'node:crypto';
 import type { LogicalType } from '../engines/codec.js';
 import { canonical } from '../engines/codec.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
@@ -27,6 +29,15 @@ import { quoteSqliteId } from '../engines/sqlite/quote.js';
 
 /** A value SQLite holds that no MySQL value of the column prints as: forces a row-by-row look. */
 const UNLIKE_MYSQL = 'X';
+/** Longer blobs and texts (bytes) enter a row's text as their MD5. */
+const SHORT_BLOB = 32;
+const SHORT_TEXT = 64;
+
+const md5 = (v: string | Buffer) => hash('md5', v, 'hex');
+
+function blobPart(bytes: Buffer): string {
+  return bytes.length <= SHORT_BLOB ? `b${bytes.toString('hex').toUpperCase()};` : `m${md5(bytes)};`;
+}
 
 /** Digits (no leading/trailing zeros) and decimal point position of a finite non-zero double, from its shortest form. */
 function shortestDigits(v: number, precision?: number): { sign: string; digits: string; decpt: number } {
@@ -112,11 +123,14 @@ export function renderValue(value: unknown, type: LogicalType): string {
     case 'time':
       return typeof value === 'string' ? `d${canonical(value, type).slice(1)};` : UNLIKE_MYSQL;
     case 'blob':
-      if (Buffer.isBuffer(value)) return `b${value.toString('hex').toUpperCase()};`;
-      if (typeof value === 'string') return `b${Buffer.from(value, 'utf8').toString('hex').toUpperCase()};`;
+      if (Buffer.isBuffer(value)) return blobPart(value);
+      if (typeof value === 'string') return blobPart(Buffer.from(value, 'utf8'));
       return UNLIKE_MYSQL;
-    default:
-      return typeof value === 'string' ? `t${Buffer.byteLength(value, 'utf8')}:${value}` : UNLIKE_MYSQL;
+    default: {
+      if (typeof value !== 'string') return UNLIKE_MYSQL;
+      const bytes = Buffer.byteLength(value, 'utf8');
+      return bytes <= SHORT_TEXT ? `t${bytes}:${value}` : `h${md5(value)};`;
+    }
   }
 }
 
@@ -142,11 +156,11 @@ export function mysqlPart(column: string, type: LogicalType): string {
       part = `CONCAT('d', ${mysqlTrimFraction(`CAST(${c} AS CHAR)`)}, ';')`;
       break;
     case 'blob':
-      part = `CONCAT('b', HEX(${c}), ';')`;
+      part = `IF(LENGTH(${c}) <= ${SHORT_BLOB}, CONCAT('b', HEX(${c}), ';'), CONCAT('m', MD5(${c}), ';'))`;
       break;
     default: {
       const u = `CONVERT(${c} USING utf8mb4)`;
-      part = `CONCAT('t', LENGTH(${u}), ':', ${u})`;
+      part = `IF(LENGTH(${u}) <= ${SHORT_TEXT}, CONCAT('t', LENGTH(${u}), ':', ${u}), CONCAT('h', MD5(${u}), ';'))`;
     }
   }
   return `IFNULL(${part}, 'N')`;
@@ -183,12 +197,14 @@ export function sqlitePart(column: string, type: LogicalType): string {
           THEN 'd' || substr(${c}, 1, 10) || ' ' || rtrim(rtrim(substr(${c}, 12), '0'), '.') || ';'
         ELSE ${js} END`;
     case 'blob':
-      return `CASE typeof(${c}) WHEN 'blob' THEN 'b' || hex(${c}) || ';' WHEN 'null' THEN 'N' ELSE ${js} END`;
+      return `CASE WHEN ${c} IS NULL THEN 'N' WHEN typeof(${c}) = 'blob' AND length(${c}) <= ${SHORT_BLOB}
+        THEN 'b' || hex(${c}) || ';' ELSE ${js} END`;
     case 'double':
     case 'float32':
       return `CASE WHEN ${c} IS NULL THEN 'N' ELSE ${js} END`;
     default:
-      return `CASE typeof(${c}) WHEN 'text' THEN 't' || octet_length(${c}) || ':' || ${c} WHEN 'null' THEN 'N' ELSE ${js} END`;
+      return `CASE WHEN ${c} IS NULL THEN 'N' WHEN typeof(${c}) = 'text' AND octet_length(${c}) <= ${SHORT_TEXT}
+        THEN 't' || octet_length(${c}) || ':' || ${c} ELSE ${js} END`;
   }
 }
 

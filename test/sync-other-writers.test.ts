@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HAVE_SQLITE3, sqlite3Shell } from './helpers/node.js';
 import { divergence, hubLog, localLog, makeWorld, type SyncWorld } from './helpers/sync.js';
 import { HUB_AVAILABLE, startSyncTestHub as startTestHub, type TestHub } from './helpers/sync-hub.js';
 import { tempDir } from './helpers/tmp.js';
@@ -16,13 +17,7 @@ const MYSQL_DDL = [
   'CREATE TABLE workers (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL, badge VARCHAR(20) NULL, shift BIGINT NULL)',
 ];
 
-const HAVE_TOOLS =
-  spawnSync('sqlite3', ['-version']).status === 0 && spawnSync('mariadb', ['--version']).status === 0 && HUB_AVAILABLE;
-
-function sqlite3(file: string, sql: string): void {
-  const r = spawnSync('sqlite3', ['-bail', file], { input: `.timeout 10000\n${sql}\n`, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`sqlite3 failed (${r.status}): ${r.stderr}`);
-}
+const HAVE_TOOLS = HAVE_SQLITE3 && spawnSync('mariadb', ['--version']).status === 0 && HUB_AVAILABLE;
 
 describe.skipIf(!HAVE_TOOLS)('writes by other programs are captured', () => {
   let testHub: TestHub;
@@ -67,7 +62,7 @@ describe.skipIf(!HAVE_TOOLS)('writes by other programs are captured', () => {
   it('the sqlite3 shell’s writes are captured in its own transactions and reach the hub and the other node', async () => {
     const A = world.node('A');
     const B = world.node('B');
-    sqlite3(
+    sqlite3Shell(
       A.config.sqlitePath,
       `BEGIN;
        INSERT INTO workers VALUES (1, 'Ana', 'B-1', 1), (2, 'Bruno', 'B-2', 2), (3, 'Carla 🦺', NULL, 3);

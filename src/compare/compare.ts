@@ -42,7 +42,10 @@ export interface CompareSources {
 export interface CompareOptions {
   /** Only these tables (names as in either database; case-insensitive). */
   tables?: string[];
-  /** Rows per chunk (default 10,000). */
+  /**
+   * Rows per chunk. Default: chunks sized by time (starting at 10,000 rows) where both
+   * engines fingerprint key ranges themselves, 10,000 rows where rows are streamed.
+   */
   chunkSize?: number;
   /** Differences listed per table (all are counted; default 1,000). */
   maxDifferences?: number;
@@ -60,6 +63,7 @@ export function isFatalCompareError(e: unknown): boolean {
 export function tableOptions(options: CompareOptions): TableCompareOptions {
   return {
     chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE,
+    sizeByTime: options.chunkSize === undefined,
     maxDifferences: options.maxDifferences ?? DEFAULT_MAX_DIFFERENCES,
     recheck: options.recheck ?? true,
     ...(options.signal ? { signal: options.signal } : {}),

@@ -74,21 +74,26 @@ function bindable(v: unknown, type: string): unknown {
   return v;
 }
 
-/** `k1 >= ? AND (k1 > ? OR (k1 = ? AND (k2 > ? OR (k2 = ? AND k3 > ?))))` and where each `?` takes its value from. */
-function keysetCondition(keys: string[]): { sql: string; params: number[] } {
+/**
+ * `k1 > ? …` (lower bound, exclusive) or `k1 <= ? …` (upper bound, inclusive) for a key tuple, in
+ * the expanded form `k1 >= ? AND (k1 > ? OR (k1 = ? AND k2 > ?))`, and where each `?` takes its value from.
+ */
+export function mysqlKeyBound(keys: string[], lower: boolean): { sql: string; params: number[] } {
+  const strict = lower ? '>' : '<';
+  const last = lower ? '>' : '<=';
   const params: number[] = [];
   const expand = (i: number): string => {
     const k = keys[i] as string;
     if (i === keys.length - 1) {
       params.push(i);
-      return `${k} > ?`;
+      return `${k} ${last} ?`;
     }
     params.push(i, i);
-    return `(${k} > ? OR (${k} = ? AND ${expand(i + 1)}))`;
+    return `(${k} ${strict} ? OR (${k} = ? AND ${expand(i + 1)}))`;
   };
-  if (keys.length === 1) return { sql: `${keys[0]} > ?`, params: [0] };
+  if (keys.length === 1) return { sql: `${keys[0]} ${last} ?`, params: [0] };
   const body = expand(0);
-  return { sql: `${keys[0]} >= ? AND ${body}`, params: [0, ...params] };
+  return { sql: `${keys[0]} ${lower ? '>=' : '<='} ? AND ${body}`, params: [0, ...params] };
 }
 
 class MysqlKeysetReader implements OrderedReader {
@@ -108,7 +113,7 @@ class MysqlKeysetReader implements OrderedReader {
   ) {
     const keys = table.key.map((k) => quoteMysqlId(k.name));
     this.head = `SELECT ${table.columns.map((c) => quoteMysqlId(c.name)).join(', ')} FROM ${quoteMysqlId(table.name)}`;
-    this.cond = keysetCondition(keys);
+    this.cond = mysqlKeyBound(keys, true);
     this.order = ` ORDER BY ${keys.join(', ')} LIMIT ${pageSize}`;
   }
 

@@ -7,7 +7,7 @@
  * another chunk on the other side is not reported.
  */
 import { canonical, type LogicalType, type Row } from '../engines/codec.js';
-import type { MysqlHub } from '../engines/mysql/connect.js';
+import type { MysqlHub, PoolConnection } from '../engines/mysql/connect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { sameImage } from '../sync/convert.js';
 import { MysqlTableIO, type QueryRunner } from '../sync/mysql-io.js';
@@ -15,6 +15,7 @@ import type { SyncTable } from '../sync/plan.js';
 import { SqliteTableIO } from '../sync/sqlite-io.js';
 import { DualdbError, MysqlError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
+import { canCompareByChecksum, scanByChecksums } from './checksum-compare.js';
 import { ChunkAligner, type ChunkPair } from './chunks.js';
 import { compareKeys, type KeyShape, keyPartsOf, keyShape, keyTextOf } from './key-order.js';
 import { type MysqlKeyOrder, mysqlKeyOrders, openMysqlReader } from './mysql-reader.js';
@@ -39,8 +40,10 @@ export interface ConfirmedDifference extends RowDifference {
 }
 
 export interface TableCompareOptions {
-  /** Rows per chunk. */
+  /** Rows per chunk (the first chunk's, when `sizeByTime`). */
   chunkSize: number;
+  /** Size chunks by time rather than by `chunkSize` (in-engine checksums only; the caller did not fix a size). */
+  sizeByTime?: boolean;
   /** Rows per read (keyset page); default min(chunkSize, 2,000). */
   pageSize?: number;
   /** Differences kept in the result (all are counted). */
@@ -174,6 +177,34 @@ export function emptyComparison(table: string, key: string[]): TableComparison {
   };
 }
 
+/**
+ * Runs `fn` on a pinned hub connection. withConnection turns every error thrown inside into a
+ * MySQL diagnosis; SQLite errors, cancellation and repair's own failures are carried out of it
+ * untouched instead.
+ */
+async function carryForeignErrors(hub: MysqlHub, fn: (conn: PoolConnection) => Promise<void>): Promise<void> {
+  let foreign: { error: unknown } | undefined;
+  await hub.withConnection(async (conn) => {
+    try {
+      await fn(conn);
+    } catch (e) {
+      if (looksLikeMysqlError(e)) throw e;
+      foreign = { error: e };
+    }
+  });
+  if (foreign) throw foreign.error;
+}
+
+/** GROUP_CONCAT of a whole chunk's row texts on this session, restored afterwards (it outlives the pool lease). */
+export async function withLongConcat<T>(conn: PoolConnection, fn: () => Promise<T>): Promise<T> {
+  await conn.query('SET SESSION group_concat_max_len = 4294967295');
+  try {
+    return await fn();
+  } finally {
+    await conn.query('SET SESSION group_concat_max_len = DEFAULT').catch(() => {});
+  }
+}
+
 export async function compareTable(
   ctx: TableCompareContext,
   table: SyncTable,
@@ -189,64 +220,78 @@ export async function compareTable(
   const result = emptyComparison(table.name, shape.names);
   const order = ctx.keyOrders.get(table.name) ?? (await mysqlKeyOrders(ctx.hub, [table])).get(table.name);
   if (!order) throw new Error(`no key order for ${table.name}`);
-  const sqliteReader = openSqliteReader(ctx.db, ctx.sqlitePath, table, shape, pageSize);
-  result.readModes.sqlite = sqliteReader.mode;
-  try {
-    // withConnection turns every error thrown inside into a MySQL diagnosis; SQLite errors,
-    // cancellation and repair's own failures are carried out of it untouched instead.
-    let foreign: { error: unknown } | undefined;
-    await ctx.hub.withConnection(async (conn) => {
-      const mysqlReader = openMysqlReader(conn, table, shape, pageSize, order);
-      result.readModes.mysql = mysqlReader.mode;
-      try {
-        const aligner = new ChunkAligner(sqliteReader, mysqlReader, shape, (row) => canonicalTuple(row, types), chunkSize);
-        for (;;) {
-          if (options.signal?.aborted) throw new CompareCancelledError();
-          const chunk = await aligner.next();
-          if (!chunk) break;
-          result.chunks.total++;
-          result.rows.sqlite += chunk.sqlite.keys.length;
-          result.rows.mysql += chunk.mysql.keys.length;
-          const canonS = chunk.sqlite.canon;
-          const canonM = chunk.mysql.canon;
-          const matched = canonS.length === canonM.length && chunkDigest(canonS) === chunkDigest(canonM);
-          if (!matched) {
-            result.chunks.differing++;
-            const cands = diffChunk(chunk, shape);
-            const diffs = options.recheck ? await recheck(ctx, table, shape, cands) : unconfirmed(table, shape, cands);
-            for (const d of diffs) {
-              result.differenceCount++;
-              result.byKind[d.kind]++;
-              if (result.differences.length < options.maxDifferences) {
-                result.differences.push({
-                  key: d.key,
-                  keyParts: d.keyParts,
-                  kind: d.kind,
-                  ...(d.columns ? { columns: d.columns } : {}),
-                });
-              }
-            }
-            if (diffs.length && options.onDifferences) await options.onDifferences(diffs);
-          }
-          options.onEvent?.({
-            type: 'chunk',
-            table: table.name,
-            chunk: result.chunks.total,
-            rowsScanned: { ...result.rows },
-            matched,
-            differences: result.differenceCount,
-          });
-        }
-      } catch (e) {
-        if (looksLikeMysqlError(e)) throw e;
-        foreign = { error: e };
-      } finally {
-        await mysqlReader.close();
+  const record = async (chunk: ChunkPair): Promise<void> => {
+    const cands = diffChunk(chunk, shape);
+    const diffs = options.recheck ? await recheck(ctx, table, shape, cands) : unconfirmed(table, shape, cands);
+    for (const d of diffs) {
+      result.differenceCount++;
+      result.byKind[d.kind]++;
+      if (result.differences.length < options.maxDifferences) {
+        result.differences.push({ key: d.key, keyParts: d.keyParts, kind: d.kind, ...(d.columns ? { columns: d.columns } : {}) });
       }
+    }
+    if (diffs.length && options.onDifferences) await options.onDifferences(diffs);
+  };
+  const progress = (matched: boolean) =>
+    options.onEvent?.({
+      type: 'chunk',
+      table: table.name,
+      chunk: result.chunks.total,
+      rowsScanned: { ...result.rows },
+      matched,
+      differences: result.differenceCount,
     });
-    if (foreign) throw foreign.error;
-  } finally {
-    await sqliteReader.close();
+  if (canCompareByChecksum(ctx.db, table, order)) {
+    await carryForeignErrors(ctx.hub, (conn) =>
+      withLongConcat(conn, () =>
+        scanByChecksums(ctx.db, conn, table, shape, {
+          chunkRows: options.sizeByTime ? undefined : chunkSize,
+          initialRows: chunkSize,
+          ...(options.signal ? { signal: options.signal } : {}),
+          cancelled: () => new CompareCancelledError(),
+          onDiffering: record,
+          onChunk: (sums, matched) => {
+            result.chunks.total++;
+            if (!matched) result.chunks.differing++;
+            result.rows.sqlite += sums.sqlite.rows;
+            result.rows.mysql += sums.mysql.rows;
+            progress(matched);
+          },
+        }),
+      ),
+    );
+  } else {
+    const sqliteReader = openSqliteReader(ctx.db, ctx.sqlitePath, table, shape, pageSize);
+    result.readModes.sqlite = sqliteReader.mode;
+    try {
+      await carryForeignErrors(ctx.hub, async (conn) => {
+        const mysqlReader = openMysqlReader(conn, table, shape, pageSize, order);
+        result.readModes.mysql = mysqlReader.mode;
+        try {
+          const aligner = new ChunkAligner(sqliteReader, mysqlReader, shape, (row) => canonicalTuple(row, types), chunkSize);
+          for (;;) {
+            if (options.signal?.aborted) throw new CompareCancelledError();
+            const chunk = await aligner.next();
+            if (!chunk) break;
+            result.chunks.total++;
+            result.rows.sqlite += chunk.sqlite.keys.length;
+            result.rows.mysql += chunk.mysql.keys.length;
+            const canonS = chunk.sqlite.canon;
+            const canonM = chunk.mysql.canon;
+            const matched = canonS.length === canonM.length && chunkDigest(canonS) === chunkDigest(canonM);
+            if (!matched) {
+              result.chunks.differing++;
+              await record(chunk);
+            }
+            progress(matched);
+          }
+        } finally {
+          await mysqlReader.close();
+        }
+      });
+    } finally {
+      await sqliteReader.close();
+    }
   }
   result.truncated = result.differenceCount > result.differences.length;
   result.status = result.differenceCount > 0 ? 'differ' : 'match';

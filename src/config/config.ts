@@ -19,6 +19,8 @@ export interface MysqlConfig {
 export interface SyncConfig {
   mode: SyncMode;
   intervalMs: number;
+  /** Watch the SQLite file's WAL for commits (SYNC_WATCH); otherwise the change log is polled. */
+  watch: boolean;
   conflictPolicy: ConflictPolicy;
   /** Whether CONFLICT_POLICY was set explicitly (otherwise it follows the mode). */
   conflictPolicyExplicit: boolean;

@@ -120,6 +120,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     sync: {
       mode,
       intervalMs: Math.round(v.syncInterval * 1000),
+      watch: v.syncWatch,
       conflictPolicy: v.conflictPolicy ?? defaultConflictPolicy(mode),
       conflictPolicyExplicit: explicit.has('conflictPolicy'),
       keyCollisions: v.keyCollisions,

@@ -193,7 +193,13 @@ export const SETTINGS = {
     env: 'SYNC_INTERVAL',
     schema: seconds(0.1, 86400),
     default: '1',
-    doc: 'Seconds between pulls of hub changes (local commits are pushed at once)',
+    doc: 'Seconds between full pulls of hub changes (×10 while a 150 ms probe of the hub log finds news; local commits are pushed at once)',
+  }),
+  syncWatch: setting({
+    env: 'SYNC_WATCH',
+    schema: bool,
+    default: 'true',
+    doc: 'Watch the SQLite WAL for commits (inotify) and push at once; false = look every 100 ms instead',
   }),
   conflictPolicy: setting({
     env: 'CONFLICT_POLICY',

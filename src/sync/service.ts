@@ -1,7 +1,9 @@
 /**
- * The running sync of a node: watches the local change log (cheaply: SQLite's
- * data_version, then max(seq)), pushes local commits within a poll tick, pulls
- * hub changes every SYNC_INTERVAL, and carries the failover state machine:
+ * The running sync of a node: watches the local change log (an inotify watch
+ * on the SQLite WAL wakes it at each write, SQLite's data_version then says
+ * whether another connection committed; without the watch, data_version every
+ * 100 ms), pushes local commits at once, pulls hub changes every SYNC_INTERVAL,
+ * and carries the failover state machine:
  *
  *   starting → online ⇄ degraded → recovering → online
  *   any → paused (by request) → previous; any → resync-needed (hub log pruned past us)
@@ -13,6 +15,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config/config.js';
+import type { MysqlHub, PoolConnection } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
@@ -20,15 +23,33 @@ import { backoffDelay } from './backoff.js';
 import { ResyncNeededError } from './pull.js';
 import { collectStatus, type NodeState, type SyncStatus } from './status.js';
 import { type CycleReport, Syncer } from './syncer.js';
+import { type CommitWatch, watchCommits } from './wal-watch.js';
 
 export interface ServiceOptions {
   log?: SyncLog;
   syncer?: Syncer;
-  /** How often the local change log is checked, ms. */
+  /** How often the local change log is checked when the WAL is not watched, ms. */
   pollMs?: number;
+  /** How often it is checked anyway while the WAL is watched (a backstop), ms. */
+  backstopMs?: number;
+  /** Watch the WAL for commits (default: SYNC_WATCH). */
+  watch?: boolean;
+  /** How often the hub's change log is probed for news, ms (0: no probe, pull every SYNC_INTERVAL). */
+  probeMs?: number;
   /** How often the hub's log is pruned, ms. */
   pruneEveryMs?: number;
 }
+
+/** After a WAL write event, data_version is read again every SETTLE_STEP_MS for SETTLE_MS:
+ * SQLite publishes a commit in the wal-index (shared memory, no event) just after its last WAL write. */
+const SETTLE_MS = 50;
+const SETTLE_STEP_MS = 10;
+/** The hub probe's default period: one indexed read, about 7 a second per idle node. */
+const PROBE_MS = 150;
+/** While probing, a full pull still runs every this many SYNC_INTERVALs (a backstop). */
+const PROBED_PULL_FACTOR = 10;
+/** Rows of the hub log past the pull position, and the highest: moves with any commit there, late ones too. */
+const PROBE_SQL = 'SELECT COUNT(*), MAX(seq) FROM _dualdb_changes WHERE seq > ?';
 
 interface Waiter {
   resolve: (r: CycleReport) => void;
@@ -53,6 +74,14 @@ export class SyncService extends EventEmitter<{
   private attempt = 0;
   private retryAt = 0;
   private dataVersion = -1;
+  private commitWatch: CommitWatch | null = null;
+  private lastWalWrite = 0;
+  private readonly watchWal: boolean;
+  private readonly backstopMs: number;
+  private readonly probeMs: number;
+  private lastProbe = 0;
+  private probeSeen: string | undefined;
+  private probe: { hub: MysqlHub; conn: PoolConnection } | undefined;
   lastError: string | null = null;
   /** When lastError happened (ISO time). */
   lastErrorAt: string | null = null;
@@ -67,6 +96,9 @@ export class SyncService extends EventEmitter<{
     super();
     this.syncer = options.syncer ?? Syncer.open(config, options.log ? { log: options.log } : {});
     this.pollMs = options.pollMs ?? 100;
+    this.backstopMs = options.backstopMs ?? 1000;
+    this.watchWal = options.watch ?? config.sync.watch;
+    this.probeMs = options.probeMs ?? PROBE_MS;
     this.pruneEveryMs = options.pruneEveryMs ?? 300_000;
   }
 
@@ -93,14 +125,107 @@ export class SyncService extends EventEmitter<{
     if (!this.config.dualDatabase) this.setState('local-only', 'DUAL_DATABASE=false: changes are captured and queued');
     else if (this.syncer.state.getMeta('resync_needed'))
       this.setState('resync-needed', this.syncer.state.getMeta('resync_needed'));
+    if (this.watchWal) this.startWatch();
     this.loop = this.run();
+  }
+
+  /** Whether commits are being watched (false: the change log is polled). */
+  get watching(): boolean {
+    return this.commitWatch !== null;
+  }
+
+  private startWatch(): void {
+    this.commitWatch = watchCommits(
+      this.config.sqlitePath,
+      () => {
+        this.lastWalWrite = Date.now();
+        this.wake?.();
+      },
+      (e) => {
+        this.commitWatch = null;
+        this.log.warn(`cannot watch ${this.config.sqlitePath} for commits (${messageOf(e)}): polling every ${this.pollMs} ms`, {
+          event: 'watch.failed',
+        });
+      },
+    );
+  }
+
+  /** How long the loop sleeps with nothing to do: until the next poll, backstop, probe or pull. */
+  private idleMs(now: number): number {
+    const untilProbe = this.probing ? this.lastProbe + this.probeMs - now : Number.POSITIVE_INFINITY;
+    if (!this.commitWatch) return Math.max(1, Math.min(this.pollMs, untilProbe));
+    if (now - this.lastWalWrite < SETTLE_MS) return SETTLE_STEP_MS;
+    const untilPull = this.lastPull + this.pullEveryMs() - now;
+    return Math.max(SETTLE_STEP_MS, Math.min(this.backstopMs, untilPull, untilProbe));
+  }
+
+  /** Whether hub news is found by probing (online, nothing left behind) rather than by pulling every SYNC_INTERVAL. */
+  private get probing(): boolean {
+    return this.probeMs > 0 && (this.current === 'online' || this.current === 'recovering');
+  }
+
+  /**
+   * Full pulls are due every SYNC_INTERVAL, or, while the probe watches the hub, every
+   * PROBED_PULL_FACTOR of them — unless the last pull left holes (a late commit lands below the
+   * highest sequence, where the probe's count may not move: docs/SYNC-CONTRACT.md invariant 4).
+   */
+  private pullEveryMs(): number {
+    const base = this.config.sync.intervalMs;
+    if (!this.probing || this.syncer.state.pullState().holes.size > 0) return base;
+    return base * PROBED_PULL_FACTOR;
+  }
+
+  /**
+   * One indexed read of the hub's change log past this node's pull position: true when it
+   * differs from the last look (news to pull). A failure says "pull", which meets the error.
+   */
+  private async hubMoved(now: number): Promise<boolean> {
+    this.lastProbe = now;
+    try {
+      const conn = await this.probeConnection();
+      const [rows] = (await conn.query({ sql: PROBE_SQL, rowsAsArray: true }, [
+        this.syncer.state.pullState().upto,
+      ])) as unknown as [unknown[][]];
+      const seen = String(rows[0]);
+      const moved = seen !== this.probeSeen;
+      this.probeSeen = seen;
+      return moved;
+    } catch {
+      this.releaseProbe(false);
+      return true;
+    }
+  }
+
+  /** The probe's own connection, kept between probes (a pool lease per probe costs more than the probe). */
+  private async probeConnection(): Promise<PoolConnection> {
+    const hub = await this.syncer.connectHub();
+    if (this.probe?.hub !== hub) {
+      this.releaseProbe(false);
+      this.probe = { hub, conn: await hub.pool.getConnection() };
+    }
+    return this.probe.conn;
+  }
+
+  private releaseProbe(healthy: boolean): void {
+    const p = this.probe;
+    this.probe = undefined;
+    if (!p) return;
+    try {
+      if (healthy) p.conn.release();
+      else p.conn.destroy();
+    } catch {
+      // the pool is gone already
+    }
   }
 
   /** Finish the batch in flight, then stop. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.commitWatch?.close();
+    this.commitWatch = null;
     this.wake?.();
     await this.loop;
+    this.releaseProbe(true);
     for (const w of this.waiters.splice(0)) w.reject(new DualdbError('STOPPED', 'the sync service stopped'));
     this.setState('stopped');
   }
@@ -198,10 +323,12 @@ export class SyncService extends EventEmitter<{
         continue;
       }
       const localDue = this.nudged || this.localChanged();
-      const pullDue =
-        now - this.lastPull >= this.config.sync.intervalMs || this.current === 'degraded' || this.current === 'starting';
+      let pullDue = now - this.lastPull >= this.pullEveryMs() || this.current === 'degraded' || this.current === 'starting';
+      if (!pullDue && !localDue && !manual && this.probing && now - this.lastProbe >= this.probeMs) {
+        pullDue = await this.hubMoved(now);
+      }
       if (!manual && !localDue && !pullDue) {
-        await this.sleep(this.pollMs);
+        await this.sleep(this.idleMs(now));
         continue;
       }
       this.nudged = false;

@@ -1,0 +1,96 @@
+/**
+ * Commit → hub without polling: the sync service watches the SQLite WAL
+ * (inotify) and pushes a commit made by another program (the `sqlite3` shell,
+ * a separate process) with its change-log poll and its pulls an hour apart, so
+ * only the watch can have seen it. With SYNC_WATCH=false the poll backstop
+ * still pushes such a commit. The other way, a hub client's commit reaches the
+ * node through the hub probe (one indexed read), with pulls an hour apart.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SyncService } from '../src/sync/service.js';
+import { HAVE_SQLITE3, sqlite3Shell } from './helpers/node.js';
+import { makeWorld, type SyncWorld, waitFor } from './helpers/sync.js';
+import { HUB_AVAILABLE, startSyncTestHub as startTestHub, type TestHub } from './helpers/sync-hub.js';
+import { tempDir } from './helpers/tmp.js';
+
+const SQLITE_DDL = ['CREATE TABLE workers (id INTEGER PRIMARY KEY, name TEXT NOT NULL)'];
+const MYSQL_DDL = ['CREATE TABLE workers (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL)'];
+const HOUR_MS = 3_600_000;
+
+const HAVE_TOOLS = HAVE_SQLITE3 && HUB_AVAILABLE;
+
+describe.skipIf(!HAVE_TOOLS)('a foreign commit reaches the hub through the WAL watch', () => {
+  let testHub: TestHub;
+  const tmp = tempDir();
+  let world: SyncWorld;
+  beforeAll(async () => {
+    testHub = await startTestHub();
+    world = await makeWorld(testHub, tmp.dir, {
+      prefix: 'walwatch',
+      sqliteDdl: SQLITE_DDL,
+      mysqlDdl: MYSQL_DDL,
+      nodes: ['watched', 'polled'],
+      env: { SYNC_INTERVAL: '3600' },
+      nodeEnv: { polled: { SYNC_WATCH: 'false' } },
+    });
+  });
+  afterAll(async () => {
+    await world?.close();
+    await testHub?.close();
+    tmp.cleanup();
+  });
+
+  const hubNames = async (ids: number[]) =>
+    (await world.hub.query<{ name: string }>('SELECT name FROM workers WHERE id IN (?) ORDER BY id', [ids])).map((r) => r.name);
+
+  async function online(service: SyncService): Promise<void> {
+    service.start();
+    await waitFor(() => service.state === 'online', 'the service online');
+  }
+
+  it('pushes commits of another process with the poll and the pulls an hour apart', async () => {
+    const node = world.node('watched');
+    const service = new SyncService(node.config, { syncer: node.syncer, pollMs: HOUR_MS, backstopMs: HOUR_MS });
+    try {
+      await online(service);
+      expect(service.watching).toBe(true);
+      sqlite3Shell(node.config.sqlitePath, "INSERT INTO workers VALUES (1, 'Ana');");
+      await waitFor(async () => (await hubNames([1])).length === 1, 'the first commit on the hub', 20_000);
+      // Commits in a row, one per process: each is seen, none is left behind.
+      for (let id = 2; id <= 4; id++) sqlite3Shell(node.config.sqlitePath, `INSERT INTO workers VALUES (${id}, 'w${id}');`);
+      sqlite3Shell(node.config.sqlitePath, "UPDATE workers SET name = 'Ana B' WHERE id = 1;");
+      await waitFor(async () => (await hubNames([1, 2, 3, 4])).join() === 'Ana B,w2,w3,w4', 'every commit on the hub', 20_000);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('with SYNC_WATCH=false the poll backstop still pushes them', async () => {
+    const node = world.node('polled');
+    expect(node.config.sync.watch).toBe(false);
+    const service = new SyncService(node.config, { syncer: node.syncer });
+    try {
+      await online(service);
+      expect(service.watching).toBe(false);
+      sqlite3Shell(node.config.sqlitePath, "INSERT INTO workers VALUES (10, 'Bea');");
+      await waitFor(async () => (await hubNames([10])).length === 1, 'the commit on the hub', 20_000);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it("a hub client's commit reaches the node through the probe, with pulls an hour apart", async () => {
+    const node = world.node('watched');
+    const service = new SyncService(node.config, { syncer: node.syncer });
+    try {
+      await online(service);
+      await world.hub.execute("INSERT INTO workers VALUES (20, 'Hub')");
+      const local = () => node.db.prepare('SELECT name FROM workers WHERE id = 20').get() as { name: string } | undefined;
+      await waitFor(() => local()?.name === 'Hub', 'the hub commit in the node file', 20_000);
+      await world.hub.execute("UPDATE workers SET name = 'Hub 2' WHERE id = 20");
+      await waitFor(() => local()?.name === 'Hub 2', 'the second hub commit in the node file', 20_000);
+    } finally {
+      await service.stop();
+    }
+  });
+});

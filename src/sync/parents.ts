@@ -9,6 +9,7 @@
  */
 import { encodeKey } from '../capture/keys.js';
 import type { Row, SqlValue } from '../engines/codec.js';
+import type { ChangeSet, Op } from './changeset.js';
 import type { SyncTable } from './plan.js';
 
 /** parent table → keys of the parent rows these images of `table` reference. */
@@ -28,4 +29,33 @@ export function referencedParents(table: SyncTable, images: Iterable<Row>): Map<
     }
   }
   return out;
+}
+
+/** parent table → keys these images reference that the change set does not hold yet. */
+export function missingParents(table: SyncTable, images: Iterable<Row>, changes: ChangeSet): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [name, keys] of referencedParents(table, images)) {
+    const missing = [...keys].filter((k) => !changes.has(name, k));
+    if (missing.length) out.set(name, missing);
+  }
+  return out;
+}
+
+/** Adds a parent that rides along to the change set and the images; returns its image. */
+export function admitParent(
+  changes: ChangeSet,
+  images: Map<string, Map<string, Row>>,
+  table: string,
+  pk: string,
+  change: { seq: bigint; at: number; firstOp: Op },
+  image: Row,
+): Row {
+  changes.add(table, pk, change.seq, change.at, change.firstOp);
+  let m = images.get(table);
+  if (!m) {
+    m = new Map();
+    images.set(table, m);
+  }
+  m.set(pk, image);
+  return image;
 }

@@ -1,8 +1,9 @@
 /**
- * Pull: hub changes (hub → node), one batch at a time.
+ * Pull: hub changes (hub → node), one batch at a time, in the same three steps as push:
+ * read (pull-read.ts: the hub's log and images in one consistent snapshot), decide (decide.ts,
+ * per row, against the node's unpushed changes) and apply.
  *
- * The hub's change log and the row images are read in one consistent snapshot;
- * the node applies them in one SQLite transaction that also stores the new pull
+ * The node applies them in one SQLite transaction that also stores the new pull
  * cursor and holes (exactly-once, docs/SYNC-CONTRACT.md, invariant 3) and raises the
  * `applying` flag so the node's triggers stay quiet (no echo, invariant 2).
  * The node's own pushes (origin = node id) are skipped; everything else — other
@@ -10,25 +11,23 @@
  * row the hub also changed are conflicts (invariant 6), detected under the
  * SQLite write lock so no local writer can slip in between.
  */
-import { randomBytes } from 'node:crypto';
 import type { Row } from '../engines/codec.js';
-import type { PoolConnection } from '../engines/mysql/connect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
+import type { KeyChange } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
 import { sameImage, toSqliteRow } from './convert.js';
 import { decidePull } from './decide.js';
 import { isTransientSqlite, rowErrorText } from './errors.js';
-import { advanceHoles, safePruneBound } from './holes.js';
+import { advanceHoles } from './holes.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
-import { MysqlTableIO } from './mysql-io.js';
-import { referencedParents } from './parents.js';
 import type { SyncTable } from './plan.js';
-import { decodeMove, followHubMoves, logLocalChanges, parentApart } from './rekey.js';
+import { deadHoleCandidates, readHubBatch } from './pull-read.js';
+import { followHubMoves, logLocalChanges, parentApart } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
-import { assertHubUnchanged, assertSqliteUnchanged } from './schema-guard.js';
+import { assertSqliteUnchanged } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
 
 export class ResyncNeededError extends DualdbError {
@@ -45,65 +44,6 @@ export class PullRaceError extends Error {
   constructor() {
     super('another syncer pulled into this SQLite file at the same time; the batch will be retried');
   }
-}
-
-interface HubEntry {
-  seq: string | number;
-  tbl: string;
-  pk: string | null;
-  op: string;
-  origin: string | null;
-  at: number;
-}
-
-interface HubChange {
-  maxSeq: bigint;
-  lastAt: number;
-  retry: boolean;
-  /** A delete is among the coalesced changes: the row was deleted (and maybe re-created) on the hub. */
-  deleted: boolean;
-  /** The first unseen operation: an insert means the hub's row is new to this node. */
-  firstOp: 'I' | 'U' | 'D';
-}
-
-/**
- * Holes whose transaction can no longer be open: no InnoDB transaction on the hub started
- * before the hole was seen.
- *
- * InnoDB answers INNODB_TRX from a cache that is refreshed only after 0.1 s without readers,
- * so under steady polling it can be arbitrarily old and miss the transaction that holds a
- * hole. The list is read inside a transaction of our own and trusted only when it shows the
- * very statement reading it: then it was taken after every hole was first seen.
- */
-async function deadHoleCandidates(ctx: SyncContext, holes: Map<bigint, number>): Promise<Set<bigint>> {
-  const out = new Set<bigint>();
-  if (holes.size === 0 || !ctx.canSeeTransactions || ctx.clusteredHub) return out;
-  const list = await ctx.hub.withConnection(async (conn) => {
-    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
-    let fresh: { oldest: string | number | null } | undefined;
-    for (let attempt = 0; attempt < 2 && !fresh; attempt++) {
-      // A second look after a pause: the cache refreshes once nobody has read it for 0.1 s.
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 150));
-      // The list is fresh when it shows this very statement (a pooled connection may appear in an
-      // old list with an earlier transaction, so its id proves nothing): a nonce in the text marks it.
-      const mark = `dualdb-trx-probe-${randomBytes(8).toString('hex')}`;
-      const [rows] = await conn.query(
-        `SELECT /* ${mark} */ UNIX_TIMESTAMP(MIN(CASE WHEN trx_mysql_thread_id <> CONNECTION_ID() THEN trx_started END)) * 1000 AS oldest,
-                COALESCE(SUM(trx_query LIKE '%${mark}%'), 0) AS self
-           FROM information_schema.INNODB_TRX`,
-      );
-      const row = (rows as { oldest: string | number | null; self: string | number }[])[0];
-      if (row && Number(row.self) > 0) fresh = row;
-    }
-    await conn.commit();
-    return fresh;
-  });
-  if (!list) return out; // only stale lists: no proof this time
-  const oldest = list.oldest === null || list.oldest === undefined ? Number.POSITIVE_INFINITY : Number(list.oldest);
-  // trx_started has one-second resolution and is truncated: a transaction that started
-  // just after the hole was seen may look older, which only keeps the hole longer.
-  for (const [seq, firstSeen] of holes) if (oldest > firstSeen) out.add(seq);
-  return out;
 }
 
 /**
@@ -133,167 +73,17 @@ function applyRows<T extends { key: string }>(db: SqliteDb, items: T[], apply: (
   return failed;
 }
 
-/** Hub changes after `after` (not this node's own) to the given keys: key → latest seq and time. */
-async function laterHubChanges(
-  conn: PoolConnection,
-  ctx: SyncContext,
-  table: string,
-  keys: string[],
-  after: bigint,
-): Promise<Map<string, { seq: bigint; at: number }>> {
-  const out = new Map<string, { seq: bigint; at: number }>();
-  for (let i = 0; i < keys.length; i += 500) {
-    const [rows] = await conn.query(
-      `SELECT pk, MAX(seq) AS seq, MAX(at) AS at FROM _dualdb_changes
-        WHERE tbl = ? AND pk IN (?) AND seq > ? AND (origin IS NULL OR origin <> ?) GROUP BY pk`,
-      [table, keys.slice(i, i + 500), after, ctx.nodeId],
-    );
-    for (const r of rows as { pk: string; seq: string | number; at: number }[])
-      out.set(r.pk, { seq: BigInt(r.seq), at: Number(r.at) });
-  }
-  return out;
-}
-
 export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
   const result = emptyBatch('pull');
   const prev = ctx.state.pullState();
   const deadCandidates = await deadHoleCandidates(ctx, prev.holes);
-  const batchSize = ctx.config.sync.batchSize;
-  const holeList = [...prev.holes.keys()];
   // Changes parked for a table that is not synced now wait until it is (as on the push side).
   const duePulls = ctx.state.dueParked('pull').filter((p) => ctx.plan.byName.has(p.tbl));
 
-  // 1. Read log entries and images in one hub snapshot.
-  const changes = new Map<string, Map<string, HubChange>>();
-  const images = new Map<string, Map<string, Row>>();
-  const seen = new Set<bigint>();
-  const hubMoves: { table: SyncTable; oldKey: string; newKey: string }[] = [];
-  let readUpto = prev.upto;
-  let hubNowMs = 0;
-  let resync: ResyncNeededError | undefined;
-  await ctx.hub.withConnection(async (conn) => {
-    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
-    try {
-      const t0 = Date.now();
-      const [[clock]] = (await conn.query('SELECT UNIX_TIMESTAMP(NOW(6)) * 1000 AS now_ms')) as unknown as [
-        [{ now_ms: string | number }],
-      ];
-      const t1 = Date.now();
-      hubNowMs = Number(clock.now_ms);
-      ctx.hubClockOffsetMs = hubNowMs - (t0 + t1) / 2;
-
-      const [metaRows] = await conn.query("SELECT v FROM _dualdb_hub_meta WHERE k = 'pruned_upto'");
-      const prunedUpto = BigInt((metaRows as { v: string }[])[0]?.v ?? 0);
-      if (prunedUpto > safePruneBound(prev)) {
-        // Thrown outside withConnection, which would turn any non-SQL error into a MysqlError.
-        resync = new ResyncNeededError(prev.upto, prunedUpto);
-        await conn.rollback();
-        return;
-      }
-
-      const [rows] = await conn.query(
-        'SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?',
-        [prev.upto, batchSize],
-      );
-      const entries = rows as HubEntry[];
-      if (entries.length > 0 || duePulls.length > 0) await assertHubUnchanged(ctx.hub, ctx.schemaStamp);
-      result.more = entries.length === batchSize;
-      if (entries.length) readUpto = BigInt(entries[entries.length - 1]?.seq ?? prev.upto);
-      const holeEntries: HubEntry[] = [];
-      if (holeList.length > 0 && holeList.length <= 1000) {
-        const [h] = await conn.query('SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq IN (?)', [holeList]);
-        holeEntries.push(...(h as HubEntry[]));
-      } else if (holeList.length > 1000) {
-        // biome-ignore lint/complexity/useMathMinMax: bigint
-        const min = holeList.reduce((a, b) => (b < a ? b : a));
-        // biome-ignore lint/complexity/useMathMinMax: bigint
-        const max = holeList.reduce((a, b) => (b > a ? b : a));
-        const [h] = await conn.query('SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq BETWEEN ? AND ?', [
-          min,
-          max,
-        ]);
-        holeEntries.push(...(h as HubEntry[]).filter((e) => prev.holes.has(BigInt(e.seq))));
-      }
-      const add = (
-        tbl: string,
-        pk: string,
-        seq: bigint,
-        at: number,
-        retry: boolean,
-        deleted: boolean,
-        op: 'I' | 'U' | 'D' = 'U',
-      ) => {
-        let m = changes.get(tbl);
-        if (!m) {
-          m = new Map();
-          changes.set(tbl, m);
-        }
-        const p = m.get(pk);
-        m.set(pk, {
-          maxSeq: p && p.maxSeq > seq ? p.maxSeq : seq,
-          lastAt: Math.max(p?.lastAt ?? 0, at),
-          retry: retry && (p?.retry ?? true),
-          deleted: deleted || (p?.deleted ?? false),
-          firstOp: p?.firstOp ?? (retry ? 'U' : op),
-        });
-      };
-      for (const e of [...entries, ...holeEntries].sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))) {
-        const seq = BigInt(e.seq);
-        seen.add(seq);
-        if (e.origin === ctx.nodeId || e.pk === null) continue;
-        if (e.op === 'R') {
-          // Another node moved a hub row to a new key (rekey.ts): this node's children of it follow.
-          const moveTable = ctx.plan.byName.get(e.tbl);
-          if (moveTable) hubMoves.push({ table: moveTable, ...decodeMove(e.pk) });
-          continue;
-        }
-        result.changes++;
-        add(e.tbl, e.pk, seq, Number(e.at), false, e.op === 'D', e.op as 'I' | 'U' | 'D');
-      }
-      for (const p of duePulls) if (p.pk !== null) add(p.tbl, p.pk, 0n, hubNowMs, true, false);
-      for (const [tbl, keys] of changes) {
-        const table = ctx.plan.byName.get(tbl);
-        if (!table) continue;
-        images.set(tbl, await new MysqlTableIO(table).fetch(conn, [...keys.keys()]));
-      }
-      // Parents referenced by these images whose own hub changes come later ride along (parents.ts).
-      const work = [...images].flatMap(([tbl, rows]) => {
-        const table = ctx.plan.byName.get(tbl);
-        return table ? [{ table, rows: [...rows.values()] }] : [];
-      });
-      for (let w = work.pop(); w; w = work.pop()) {
-        for (const [name, keys] of referencedParents(w.table, w.rows)) {
-          const parent = ctx.plan.byName.get(name);
-          const known = changes.get(name);
-          const missing = [...keys].filter((k) => !known?.has(k));
-          if (!parent || missing.length === 0) continue;
-          const later = await laterHubChanges(conn, ctx, name, missing, readUpto);
-          if (later.size === 0) continue;
-          const fetched = await new MysqlTableIO(parent).fetch(conn, [...later.keys()]);
-          const admitted: Row[] = [];
-          for (const [pk, c] of later) {
-            const image = fetched.get(pk);
-            if (!image) continue;
-            add(name, pk, c.seq, c.at, false, false);
-            let m = images.get(name);
-            if (!m) {
-              m = new Map();
-              images.set(name, m);
-            }
-            m.set(pk, image);
-            admitted.push(image);
-          }
-          if (admitted.length) work.push({ table: parent, rows: admitted });
-        }
-      }
-      await conn.commit();
-    } catch (e) {
-      await conn.rollback().catch(() => {});
-      throw e;
-    }
-  });
-
-  if (resync) throw resync;
+  // 1. Read the log entries and images in one hub snapshot (pull-read.ts).
+  const read = await readHubBatch(ctx, prev, duePulls, result);
+  if (read.prunedPast !== undefined) throw new ResyncNeededError(prev.upto, read.prunedPast);
+  const { changes, images, seen, readUpto, hubNowMs, hubMoves } = read;
 
   const holes = advanceHoles(prev, seen, readUpto, deadCandidates, hubNowMs, ctx.config.sync.holeTimeoutMs);
   const nothingNew = result.changes === 0 && duePulls.length === 0;
@@ -324,13 +114,13 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
       const rekeys = new RekeyStore(ctx.db);
       const apart = rekeys.openKeys();
       const parkedPull = new Set(ctx.state.parked('pull').map((p) => heldKey(p.tbl, p.pk ?? '')));
-      const tables = [...changes.keys()]
+      const tables = [...changes.byTable.keys()]
         .map((name) => ctx.plan.byName.get(name))
         .filter((t): t is SyncTable => t !== undefined)
         .sort((a, b) => a.rank - b.rank);
-      for (const tbl of changes.keys()) {
+      for (const tbl of changes.byTable.keys()) {
         if (ctx.plan.byName.has(tbl)) continue;
-        for (const pk of changes.get(tbl)?.keys() ?? []) {
+        for (const pk of changes.keys(tbl)) {
           const error = `table not synced on this node: ${unsyncable.get(tbl) ?? 'not in the sync plan'}`;
           ctx.state.park('pull', tbl, pk, error, { waiting: true });
           parkedNow.push({ tbl, pk, error });
@@ -339,13 +129,13 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
       const deletions: { table: SyncTable; io: SqliteTableIO; keys: string[] }[] = [];
       for (const table of tables) {
         const io = new SqliteTableIO(ctx.db, table);
-        const keyed = changes.get(table.name) ?? new Map<string, HubChange>();
+        const keyed = changes.byTable.get(table.name) ?? new Map<string, KeyChange>();
         const hubImages = images.get(table.name) ?? new Map<string, Row>();
         const pending = ctx.state.pendingKeys(table.name, [...keyed.keys()]);
         const localImages = pending.size ? io.fetch([...pending.keys()]) : new Map<string, Row>();
         const m = moved(result, table.name);
         const toDelete: string[] = [];
-        const toUpsert: { key: string; row: Row; change: HubChange }[] = [];
+        const toUpsert: { key: string; row: Row; change: KeyChange }[] = [];
         for (const [key, change] of keyed) {
           if (held.has(heldKey(table.name, key))) continue;
           const hubRow = hubImages.get(key) ?? null;

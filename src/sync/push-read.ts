@@ -6,7 +6,7 @@ import { decodeKey } from '../capture/keys.js';
 import type { Row } from '../engines/codec.js';
 import { ChangeSet, type Op } from './changeset.js';
 import type { SyncContext } from './context.js';
-import { referencedParents } from './parents.js';
+import { admitParent, missingParents } from './parents.js';
 import type { SyncTable } from './plan.js';
 import { assertSqliteUnchanged } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
@@ -78,24 +78,17 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint): LocalBatch {
     // Parents referenced by these images whose own changes come later ride along (parents.ts).
     const work = [...images].map(([tbl, rows]) => ({ table: ctx.plan.byName.get(tbl) as SyncTable, rows: [...rows.values()] }));
     for (let w = work.pop(); w; w = work.pop()) {
-      for (const [name, keys] of referencedParents(w.table, w.rows)) {
+      for (const [name, missing] of missingParents(w.table, w.rows, changes)) {
         const parent = ctx.plan.byName.get(name);
-        const missing = [...keys].filter((k) => !changes.has(name, k));
-        if (!parent || missing.length === 0) continue;
+        if (!parent) continue;
         const later = ctx.state.changesAfter(name, missing, upto);
         if (later.size === 0) continue;
         const fetched = new SqliteTableIO(ctx.db, parent).fetch([...later.keys()]);
         const admitted: Row[] = [];
         for (const [pk, c] of later) {
           const image = fetched.get(pk);
-          if (!image || !add(name, pk, c.seq, c.at, c.firstOp, false)) continue;
-          let m = images.get(name);
-          if (!m) {
-            m = new Map();
-            images.set(name, m);
-          }
-          m.set(pk, image);
-          admitted.push(image);
+          if (!image || !ctx.plan.byName.has(name)) continue;
+          admitted.push(admitParent(changes, images, name, pk, c, image));
         }
         if (admitted.length) work.push({ table: parent, rows: admitted });
       }

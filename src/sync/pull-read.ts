@@ -1,0 +1,214 @@
+/**
+ * Step 1 of a pull: the hub's change log after this node's cursor (and its open holes), coalesced
+ * per row (changeset.ts), with the hub's current images and the parents they reference, read in
+ * one consistent hub snapshot. Also which holes are provably dead, and rows other nodes moved
+ * to new keys (R entries, rekey.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Row } from '../engines/codec.js';
+import type { PoolConnection } from '../engines/mysql/connect.js';
+import { ChangeSet, type Op } from './changeset.js';
+import type { BatchResult, SyncContext } from './context.js';
+import { safePruneBound } from './holes.js';
+import type { PullState } from './local-state.js';
+import { MysqlTableIO } from './mysql-io.js';
+import { admitParent, missingParents } from './parents.js';
+import type { SyncTable } from './plan.js';
+import { decodeMove } from './rekey.js';
+import { assertHubUnchanged } from './schema-guard.js';
+
+interface HubEntry {
+  seq: string | number;
+  tbl: string;
+  pk: string | null;
+  op: string;
+  origin: string | null;
+  at: number;
+}
+
+export interface HubBatch {
+  changes: ChangeSet;
+  images: Map<string, Map<string, Row>>;
+  /** Every hub seq seen in this read (for the cursor and holes). */
+  seen: Set<bigint>;
+  readUpto: bigint;
+  hubNowMs: number;
+  /** Rows other nodes moved to a new key on the hub: this node's children of them follow. */
+  hubMoves: { table: SyncTable; oldKey: string; newKey: string }[];
+  /** The hub pruned its log past this node's position. */
+  prunedPast?: bigint;
+}
+
+/**
+ * Holes whose transaction can no longer be open: no InnoDB transaction on the hub started
+ * before the hole was seen.
+ *
+ * InnoDB answers INNODB_TRX from a cache that is refreshed only after 0.1 s without readers,
+ * so under steady polling it can be arbitrarily old and miss the transaction that holds a
+ * hole. The list is read inside a transaction of our own and trusted only when it shows the
+ * very statement reading it: then it was taken after every hole was first seen.
+ */
+export async function deadHoleCandidates(ctx: SyncContext, holes: Map<bigint, number>): Promise<Set<bigint>> {
+  const out = new Set<bigint>();
+  if (holes.size === 0 || !ctx.canSeeTransactions || ctx.clusteredHub) return out;
+  const list = await ctx.hub.withConnection(async (conn) => {
+    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+    let fresh: { oldest: string | number | null } | undefined;
+    for (let attempt = 0; attempt < 2 && !fresh; attempt++) {
+      // A second look after a pause: the cache refreshes once nobody has read it for 0.1 s.
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 150));
+      // The list is fresh when it shows this very statement (a pooled connection may appear in an
+      // old list with an earlier transaction, so its id proves nothing): a nonce in the text marks it.
+      const mark = `dualdb-trx-probe-${randomBytes(8).toString('hex')}`;
+      const [rows] = await conn.query(
+        `SELECT /* ${mark} */ UNIX_TIMESTAMP(MIN(CASE WHEN trx_mysql_thread_id <> CONNECTION_ID() THEN trx_started END)) * 1000 AS oldest,
+                COALESCE(SUM(trx_query LIKE '%${mark}%'), 0) AS self
+           FROM information_schema.INNODB_TRX`,
+      );
+      const row = (rows as { oldest: string | number | null; self: string | number }[])[0];
+      if (row && Number(row.self) > 0) fresh = row;
+    }
+    await conn.commit();
+    return fresh;
+  });
+  if (!list) return out; // only stale lists: no proof this time
+  const oldest = list.oldest === null || list.oldest === undefined ? Number.POSITIVE_INFINITY : Number(list.oldest);
+  // trx_started has one-second resolution and is truncated: a transaction that started
+  // just after the hole was seen may look older, which only keeps the hole longer.
+  for (const [seq, firstSeen] of holes) if (oldest > firstSeen) out.add(seq);
+  return out;
+}
+
+export async function readHubBatch(
+  ctx: SyncContext,
+  prev: PullState,
+  duePulls: { tbl: string; pk: string | null }[],
+  result: BatchResult,
+): Promise<HubBatch> {
+  const batchSize = ctx.config.sync.batchSize;
+  const holeList = [...prev.holes.keys()];
+  const out: HubBatch = {
+    changes: new ChangeSet(),
+    images: new Map(),
+    seen: new Set(),
+    readUpto: prev.upto,
+    hubNowMs: 0,
+    hubMoves: [],
+  };
+  const { changes, images, seen, hubMoves } = out;
+  const add = (tbl: string, pk: string, seq: bigint, at: number, op: Op, retry = false) =>
+    changes.add(tbl, pk, seq, at, op, retry);
+  await ctx.hub.withConnection(async (conn) => {
+    await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+    try {
+      const t0 = Date.now();
+      const [[clock]] = (await conn.query('SELECT UNIX_TIMESTAMP(NOW(6)) * 1000 AS now_ms')) as unknown as [
+        [{ now_ms: string | number }],
+      ];
+      const t1 = Date.now();
+      out.hubNowMs = Number(clock.now_ms);
+      ctx.hubClockOffsetMs = out.hubNowMs - (t0 + t1) / 2;
+
+      const [metaRows] = await conn.query("SELECT v FROM _dualdb_hub_meta WHERE k = 'pruned_upto'");
+      const prunedUpto = BigInt((metaRows as { v: string }[])[0]?.v ?? 0);
+      if (prunedUpto > safePruneBound(prev)) {
+        // Reported outside withConnection, which would turn any non-SQL error into a MysqlError.
+        out.prunedPast = prunedUpto;
+        await conn.rollback();
+        return;
+      }
+
+      const [rows] = await conn.query(
+        'SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?',
+        [prev.upto, batchSize],
+      );
+      const entries = rows as HubEntry[];
+      if (entries.length > 0 || duePulls.length > 0) await assertHubUnchanged(ctx.hub, ctx.schemaStamp);
+      result.more = entries.length === batchSize;
+      if (entries.length) out.readUpto = BigInt(entries[entries.length - 1]?.seq ?? prev.upto);
+      const holeEntries: HubEntry[] = [];
+      if (holeList.length > 0 && holeList.length <= 1000) {
+        const [h] = await conn.query('SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq IN (?)', [holeList]);
+        holeEntries.push(...(h as HubEntry[]));
+      } else if (holeList.length > 1000) {
+        // biome-ignore lint/complexity/useMathMinMax: bigint
+        const min = holeList.reduce((a, b) => (b < a ? b : a));
+        // biome-ignore lint/complexity/useMathMinMax: bigint
+        const max = holeList.reduce((a, b) => (b > a ? b : a));
+        const [h] = await conn.query('SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq BETWEEN ? AND ?', [
+          min,
+          max,
+        ]);
+        holeEntries.push(...(h as HubEntry[]).filter((e) => prev.holes.has(BigInt(e.seq))));
+      }
+      for (const e of [...entries, ...holeEntries].sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))) {
+        const seq = BigInt(e.seq);
+        seen.add(seq);
+        if (e.origin === ctx.nodeId || e.pk === null) continue;
+        if (e.op === 'R') {
+          // Another node moved a hub row to a new key (rekey.ts): this node's children of it follow.
+          const moveTable = ctx.plan.byName.get(e.tbl);
+          if (moveTable) hubMoves.push({ table: moveTable, ...decodeMove(e.pk) });
+          continue;
+        }
+        result.changes++;
+        add(e.tbl, e.pk, seq, Number(e.at), e.op as Op);
+      }
+      for (const p of duePulls) if (p.pk !== null && !changes.has(p.tbl, p.pk)) add(p.tbl, p.pk, 0n, out.hubNowMs, 'U', true);
+      for (const [tbl, keys] of changes.byTable) {
+        const table = ctx.plan.byName.get(tbl);
+        if (!table) continue;
+        images.set(tbl, await new MysqlTableIO(table).fetch(conn, [...keys.keys()]));
+      }
+      // Parents referenced by these images whose own hub changes come later ride along (parents.ts).
+      const work = [...images].flatMap(([tbl, rows]) => {
+        const table = ctx.plan.byName.get(tbl);
+        return table ? [{ table, rows: [...rows.values()] }] : [];
+      });
+      for (let w = work.pop(); w; w = work.pop()) {
+        for (const [name, missing] of missingParents(w.table, w.rows, changes)) {
+          const parent = ctx.plan.byName.get(name);
+          if (!parent) continue;
+          const later = await laterHubChanges(conn, ctx, name, missing, out.readUpto);
+          if (later.size === 0) continue;
+          const fetched = await new MysqlTableIO(parent).fetch(conn, [...later.keys()]);
+          const admitted: Row[] = [];
+          for (const [pk, c] of later) {
+            const image = fetched.get(pk);
+            if (!image) continue;
+            admitted.push(admitParent(changes, images, name, pk, c, image));
+          }
+          if (admitted.length) work.push({ table: parent, rows: admitted });
+        }
+      }
+      await conn.commit();
+    } catch (e) {
+      await conn.rollback().catch(() => {});
+      throw e;
+    }
+  });
+  return out;
+}
+
+/** Hub changes after `after` (not this node's own) to the given keys: key → latest seq and time, first op. */
+async function laterHubChanges(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  table: string,
+  keys: string[],
+  after: bigint,
+): Promise<Map<string, { seq: bigint; at: number; firstOp: Op }>> {
+  const out = new Map<string, { seq: bigint; at: number; firstOp: Op }>();
+  for (let i = 0; i < keys.length; i += 500) {
+    const [rows] = await conn.query(
+      `SELECT pk, seq, op, at FROM _dualdb_changes
+        WHERE tbl = ? AND pk IN (?) AND seq > ? AND (origin IS NULL OR origin <> ?) ORDER BY seq`,
+      [table, keys.slice(i, i + 500), after, ctx.nodeId],
+    );
+    for (const r of rows as { pk: string; seq: string | number; op: Op; at: number }[]) {
+      const prev = out.get(r.pk);
+      out.set(r.pk, { seq: BigInt(r.seq), at: Math.max(prev?.at ?? 0, Number(r.at)), firstOp: prev?.firstOp ?? r.op });
+    }
+  }
+  return out;
+}

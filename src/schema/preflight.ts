@@ -18,7 +18,10 @@
  *  - rows whose foreign key points at a missing parent (SQLite enforces keys only
  *    when PRAGMA foreign_keys is on).
  *
- * Tables are streamed (iterate), never loaded: memory stays flat whatever their size.
+ * One streamed pass per table (iterate, never loaded) checks every value and every
+ * unique key that may collide (its collation keys are kept in memory for that table
+ * only; keys that cannot collide, such as INTEGER keys or text under a binary NO PAD
+ * collation, are not tracked). Foreign keys add SQLite's own foreign_key_check.
  * Each check keeps a few sample findings and counts the rest.
  */
 import { canonicalNumber, normaliseDatetimeText, type SqlValue } from '../engines/codec.js';
@@ -28,8 +31,8 @@ import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import { type ColumnInfo, isMetaTable, type TableInfo } from '../engines/types.js';
-import { translateToMysql } from './translate.js';
-import { enumMembers } from './type-map.js';
+import { keyCollationFor, translateToMysql } from './translate.js';
+import { classifySqliteType, collationKeepsApart, enumMembers } from './type-map.js';
 
 export type FindingKind =
   | 'text-in-number'
@@ -89,7 +92,10 @@ export interface PreflightOptions {
   tables?: string[];
   /** Sample findings kept per table, column and kind (default 20). */
   samplesPerCheck?: number;
-  /** Whether a target text column compares case-sensitively (a _bin collation). Default: no (utf8mb4_unicode_ci). */
+  /**
+   * Whether a target text column without a known collation compares case-sensitively
+   * (a _bin collation). Default: no (utf8mb4_unicode_ci). A column's own `collation` wins.
+   */
   caseSensitive?: (table: string, column: string) => boolean;
   /** Progress: called as each table starts. */
   onTable?: (table: string, index: number, total: number) => void;
@@ -180,7 +186,12 @@ export function checkerFor(col: ColumnInfo): Checker {
         if (!Number.isFinite(v)) return { kind: 'not-finite', reason: `${v} cannot be stored in MySQL` };
         if (base === 'float' && Math.abs(v) > 3.4028234663852886e38)
           return { kind: 'out-of-range', reason: 'beyond FLOAT’s range' };
+        if (base === 'float' && Math.fround(v) !== v) return floatChanged(v);
         return null;
+      }
+      if (typeof v === 'bigint' && base === 'float') {
+        const n = Number(v);
+        return BigInt(n) === v && Math.fround(n) === n ? null : floatChanged(n);
       }
       if (typeof v === 'bigint')
         return Number.isSafeInteger(Number(v)) || BigInt(Number(v)) === v
@@ -228,7 +239,8 @@ export function checkerFor(col: ColumnInfo): Checker {
       if (base === 'date')
         return h !== undefined ? { kind: 'datetime-changed', reason: 'a DATE column drops the time of day' } : null;
       if (h === undefined) return { kind: 'datetime-changed', reason: `a date alone: MySQL stores and returns '${v} 00:00:00'` };
-      if ((frac?.length ?? 0) > fsp)
+      // '.000000' in DATETIME comes back without the fraction: the same instant, nothing lost.
+      if ((frac?.replace(/0+$/, '').length ?? 0) > fsp)
         return {
           kind: 'datetime-changed',
           reason:
@@ -240,10 +252,18 @@ export function checkerFor(col: ColumnInfo): Checker {
     };
   }
   if (base === 'time') {
-    return (v) =>
-      typeof v === 'string' && TIME_RE.test(v)
-        ? null
-        : { kind: 'invalid-datetime', reason: "not a time MySQL reads ('hh:mm:ss[.ffffff]')" };
+    const fsp = Number(/\((\d)\)/.exec(type)?.[1] ?? 0);
+    return (v) => {
+      if (typeof v !== 'string' || !TIME_RE.test(v))
+        return { kind: 'invalid-datetime', reason: "not a time MySQL reads ('hh:mm:ss[.ffffff]')" };
+      const frac = /\.(\d+)$/.exec(v)?.[1]?.replace(/0+$/, '') ?? '';
+      return frac.length > fsp
+        ? {
+            kind: 'datetime-changed',
+            reason: fsp === 0 ? 'TIME without fractions drops them' : `more than ${fsp} fractional digits: MySQL rounds them`,
+          }
+        : null;
+    };
   }
   if (base === 'enum') {
     const members = enumMembers(col.type);
@@ -296,6 +316,14 @@ export function checkerFor(col: ColumnInfo): Checker {
   return () => null;
 }
 
+/** A FLOAT column keeps a 32-bit value: what MySQL would return instead. */
+function floatChanged(v: number): Problem {
+  return {
+    kind: 'precision-loss',
+    reason: `FLOAT is 32-bit: it would come back as ${Number(Math.fround(v).toPrecision(6))} (DOUBLE keeps it; \`dualdb schema fit\`)`,
+  };
+}
+
 /**
  * A key under utf8mb4_unicode_ci, approximated in JavaScript: equal keys here are
  * equal there. It follows what MariaDB and MySQL do with UCA 4.0.0 at primary
@@ -316,13 +344,17 @@ export function unicodeCiKey(s: string): string {
     .replace(/ +$/, '');
 }
 
-type KeyMode = 'ci' | 'bin' | 'num' | 'dt' | 'raw';
+/** How MySQL compares a key part: ci (utf8mb4_unicode_ci), bin (binary, PAD SPACE), exact (binary, NO PAD), num, dt, raw. */
+type KeyMode = 'ci' | 'bin' | 'exact' | 'num' | 'dt' | 'raw';
 
 function keyModeFor(col: ColumnInfo, caseSensitive: boolean): KeyMode {
   const base = col.baseType.toLowerCase();
   if (INT_RANGES[base] || /decimal|numeric|double|float|real/.test(base)) return 'num';
   if (/date|time/.test(base)) return 'dt';
-  if (/char|text|enum|set/.test(base)) return caseSensitive ? 'bin' : 'ci';
+  if (/char|text|enum|set/.test(base)) {
+    if (col.collation) return collationKeepsApart(col.collation) ? 'exact' : /_bin$/i.test(col.collation) ? 'bin' : 'ci';
+    return caseSensitive ? 'bin' : 'ci';
+  }
   return 'raw';
 }
 
@@ -340,30 +372,71 @@ function keyPart(mode: KeyMode, v: SqlValue): string | null {
     }
     case 'dt':
       return typeof v === 'string' ? `d${normaliseDatetimeText(v)}` : `x${String(v)}`;
+    case 'exact':
+      return `t${Buffer.isBuffer(v) ? v.toString('utf8') : String(v)}`;
     default:
       return Buffer.isBuffer(v) ? `b${v.toString('hex')}` : `t${String(v)}`;
   }
 }
 
-const KEY_FUNCTION = 'dualdb_preflight_key';
-const registered = new WeakSet<SqliteDb>();
-
-/** dualdb_preflight_key(mode1, value1, mode2, value2, …): the collation key of a row's key, or NULL. */
-function registerKeyFunction(db: SqliteDb): void {
-  if (registered.has(db)) return;
-  db.function(KEY_FUNCTION, { deterministic: true, varargs: true, safeIntegers: true }, (...args: unknown[]) => {
-    let out = '';
-    for (let i = 0; i + 1 < args.length; i += 2) {
-      const part = keyPart(args[i] as KeyMode, args[i + 1] as SqlValue);
-      if (part === null) return null;
-      out += `${part.length}:${part}`;
-    }
-    return out;
-  });
-  registered.add(db);
+/** A unique key of the target watched during the table's one pass: collation key → the first row holding it. */
+interface KeyWatch {
+  label: string;
+  /** Positions of the key's columns in the pass's row. */
+  at: number[];
+  modes: KeyMode[];
+  what: string;
+  seen: Map<string, SqlValue[]>;
 }
 
-/** Collects findings with per-(table, column, kind) sample limits and counts. */
+/**
+ * The target's unique keys that may collide in MySQL although they are distinct in
+ * SQLite. Keys that cannot collide are left out: integers over INTEGER columns, and
+ * text over TEXT columns under a binary NO PAD collation (SQLite's own uniqueness holds).
+ */
+function keyWatches(
+  s: TableInfo,
+  target: TableInfo,
+  position: (column: string) => number,
+  caseSensitive: (table: string, column: string) => boolean,
+): KeyWatch[] {
+  const sCols = new Map(s.columns.map((c) => [lower(c.name), c]));
+  const tCols = new Map(target.columns.map((c) => [lower(c.name), c]));
+  const keys: { cols: string[]; pk: boolean }[] = [];
+  if (target.primaryKey.length > 0) keys.push({ cols: target.primaryKey, pk: true });
+  for (const ix of target.indexes) if (ix.unique) keys.push({ cols: ix.columns, pk: false });
+  const out: KeyWatch[] = [];
+  for (const { cols, pk } of keys) {
+    const parts = cols.map((name) => ({ s: sCols.get(lower(name)), t: tCols.get(lower(name)), at: position(name) }));
+    if (parts.some((p) => !p.s || !p.t || p.at < 0)) continue;
+    const modes = parts.map((p) => keyModeFor(p.t as ColumnInfo, caseSensitive(target.name, p.t?.name ?? '')));
+    const cannotCollide = parts.every((p, i) => {
+      const cls = classifySqliteType(p.s?.type ?? '').cls;
+      return (modes[i] === 'num' && cls === 'integer') || (modes[i] === 'exact' && cls === 'text');
+    });
+    if (cannotCollide) continue;
+    out.push({
+      label: cols.join(', '),
+      at: parts.map((p) => p.at),
+      modes,
+      what: `${modes.includes('ci') ? "MySQL's case- and accent-insensitive collation" : modes.includes('bin') ? 'MySQL’s binary collation, which ignores trailing spaces' : 'MySQL’s comparison'}: the ${pk ? 'primary key' : 'unique index'} would refuse it`,
+      seen: new Map(),
+    });
+  }
+  return out;
+}
+
+/** The collation key of a row's key, or null when a part is NULL. */
+function collationKey(w: KeyWatch, row: SqlValue[]): string | null {
+  let out = '';
+  for (let i = 0; i < w.at.length; i++) {
+    const part = keyPart(w.modes[i] as KeyMode, row[w.at[i] as number] ?? null);
+    if (part === null) return null;
+    out += `${part.length}:${part}`;
+  }
+  return out;
+}
+
 class Findings {
   readonly samples: PreflightFinding[] = [];
   private readonly counts = new Map<string, PreflightCount>();
@@ -432,7 +505,6 @@ export function preflight(
     skipped: [],
   };
   const caseSensitive = options.caseSensitive ?? (() => false);
-  registerKeyFunction(db);
 
   list.forEach((s, index) => {
     options.onTable?.(s.name, index, list.length);
@@ -441,8 +513,7 @@ export function preflight(
       report.skipped.push({ table: s.name, reason: 'no target table to check against' });
       return;
     }
-    const rows = checkValues(db, s, target, findings);
-    checkDuplicates(db, s, target, findings, caseSensitive);
+    const rows = checkValues(db, s, target, findings, caseSensitive);
     checkOrphans(db, s, target, findings);
     report.tables.push({ table: s.name, rows, findings: findings.forTable(s.name) });
   });
@@ -471,8 +542,17 @@ const keyRecord = (names: string[], values: SqlValue[]): Record<string, string> 
     ]),
   );
 
-/** One streamed pass over the table, every column checked against its target. */
-function checkValues(db: SqliteDb, s: TableInfo, target: TableInfo, findings: Findings): number {
+/**
+ * One streamed pass over the table: every column checked against its target, and
+ * every unique key that may collide in MySQL tracked by its collation key.
+ */
+function checkValues(
+  db: SqliteDb,
+  s: TableInfo,
+  target: TableInfo,
+  findings: Findings,
+  caseSensitive: (table: string, column: string) => boolean,
+): number {
   const key = rowKey(s);
   const tCols = new Map(target.columns.map((c) => [lower(c.name), c]));
   const keyCols = new Set<string>([
@@ -494,9 +574,48 @@ function checkValues(db: SqliteDb, s: TableInfo, target: TableInfo, findings: Fi
   const sql = `SELECT ${[...key.exprs, ...checked.map((c) => quoteSqliteId(c.name))].join(', ')} FROM ${quoteSqliteId(s.name)}`;
   const stmt = db.prepare(sql).raw(true).safeIntegers(true);
   const k = key.exprs.length;
+  const watches = keyWatches(
+    s,
+    target,
+    (name) => {
+      const i = checked.findIndex((c) => lower(c.name) === lower(name));
+      return i < 0 ? -1 : k + i;
+    },
+    caseSensitive,
+  );
   let rows = 0;
   for (const raw of stmt.iterate() as Iterable<SqlValue[]>) {
     rows++;
+    for (const w of watches) {
+      const ck = collationKey(w, raw);
+      if (ck === null) continue;
+      const first = w.seen.get(ck);
+      if (first === undefined) {
+        // The row's key and the key's values, formatted only if a later row collides.
+        w.seen.set(ck, [...raw.slice(0, k), ...w.at.map((i) => raw[i] ?? null)]);
+        continue;
+      }
+      const values = w.at.map((i) => displayValue(raw[i])).join(', ');
+      findings.count(
+        s.name,
+        w.label,
+        'duplicate-key',
+        1,
+        findings.room(s.name, w.label, 'duplicate-key')
+          ? {
+              table: s.name,
+              key: keyRecord(key.names, raw.slice(0, k)),
+              column: w.label,
+              value: values,
+              kind: 'duplicate-key',
+              reason: `equal to the row ${rowText(key.names, first.slice(0, k))} (${first
+                .slice(k)
+                .map((v) => displayValue(v))
+                .join(', ')}) under ${w.what}`,
+            }
+          : undefined,
+      );
+    }
     for (let i = 0; i < checked.length; i++) {
       const c = checked[i];
       if (!c) continue;
@@ -530,83 +649,10 @@ function checkValues(db: SqliteDb, s: TableInfo, target: TableInfo, findings: Fi
   return rows;
 }
 
-/** Unique keys of the target that may collide in MySQL although they are distinct in SQLite. */
-function checkDuplicates(
-  db: SqliteDb,
-  s: TableInfo,
-  target: TableInfo,
-  findings: Findings,
-  caseSensitive: (table: string, column: string) => boolean,
-): void {
-  const sCols = new Map(s.columns.map((c) => [lower(c.name), c]));
-  const tCols = new Map(target.columns.map((c) => [lower(c.name), c]));
-  const keys: string[][] = [];
-  if (target.primaryKey.length > 0) keys.push(target.primaryKey);
-  for (const ix of target.indexes) if (ix.unique) keys.push(ix.columns);
-  const key = rowKey(s);
-  for (const cols of keys) {
-    const parts = cols.map((name) => ({ name, s: sCols.get(lower(name)), t: tCols.get(lower(name)) }));
-    if (parts.some((p) => !p.s || !p.t)) continue;
-    const modes = parts.map((p) => keyModeFor(p.t as ColumnInfo, caseSensitive(target.name, p.name)));
-    // Integer keys over INTEGER columns cannot collide: skip the scan.
-    if (parts.every((p, i) => modes[i] === 'num' && /int/i.test(p.s?.type ?? ''))) continue;
-    // dualdb_preflight_key(?, col1, ?, col2…): the modes are bound as parameters.
-    const args = parts.map((p) => `?, ${quoteSqliteId(p.s?.name ?? '')}`).join(', ');
-    const params = modes;
-    const label = cols.join(', ');
-    const inner = `SELECT ${key.exprs.map((e, i) => `${e} AS k${i}`).join(', ')}, ${parts.map((p, i) => `${quoteSqliteId(p.s?.name ?? '')} AS v${i}`).join(', ')}, ${KEY_FUNCTION}(${args}) AS ck FROM ${quoteSqliteId(s.name)}`;
-    const [countRow] = db
-      .prepare(
-        `SELECT coalesce(sum(n - 1), 0) AS extra FROM (SELECT count(*) AS n FROM (${inner}) WHERE ck IS NOT NULL GROUP BY ck HAVING n > 1)`,
-      )
-      .safeIntegers(true)
-      .all(...params) as { extra: bigint }[];
-    const extra = Number(countRow?.extra ?? 0);
-    if (extra === 0) continue;
-    const sampleSql = `SELECT * FROM (SELECT *, count(*) OVER (PARTITION BY ck) AS n, row_number() OVER (PARTITION BY ck ORDER BY k0) AS r FROM (${inner}) WHERE ck IS NOT NULL) WHERE n > 1 ORDER BY ck, r LIMIT ?`;
-    const stmt = db.prepare(sampleSql).raw(true).safeIntegers(true);
-    const kn = key.exprs.length;
-    let first: { key: string; values: string } | undefined;
-    let currentCk: unknown;
-    let sampled = 0;
-    // Groups of two rows give one sample each: 2 × samples rows are enough.
-    for (const row of stmt.iterate(...params, 2 * findings.perCheck) as Iterable<SqlValue[]>) {
-      const ck = row[kn + parts.length];
-      const rowKeyValues = row.slice(0, kn);
-      const values = row
-        .slice(kn, kn + parts.length)
-        .map((v) => displayValue(v))
-        .join(', ');
-      const keyText = Object.entries(keyRecord(key.names, rowKeyValues))
-        .map(([n, v]) => `${n}=${v}`)
-        .join(', ');
-      if (ck !== currentCk) {
-        currentCk = ck;
-        first = { key: keyText, values };
-        continue;
-      }
-      if (sampled >= extra) break;
-      sampled++;
-      findings.count(
-        s.name,
-        label,
-        'duplicate-key',
-        1,
-        findings.room(s.name, label, 'duplicate-key')
-          ? {
-              table: s.name,
-              key: keyRecord(key.names, rowKeyValues),
-              column: label,
-              value: values,
-              kind: 'duplicate-key',
-              reason: `equal to the row ${first?.key} (${first?.values}) under MySQL's ${modes.includes('ci') ? 'case- and accent-insensitive utf8mb4_unicode_ci' : 'comparison'}: the ${target.primaryKey.join(',') === cols.join(',') ? 'primary key' : 'unique index'} would refuse it`,
-            }
-          : undefined,
-      );
-    }
-    if (extra > sampled) findings.count(s.name, label, 'duplicate-key', extra - sampled);
-  }
-}
+const rowText = (names: string[], values: SqlValue[]): string =>
+  Object.entries(keyRecord(names, values))
+    .map(([n, v]) => `${n}=${v}`)
+    .join(', ');
 
 /** Rows whose foreign key points at no parent row (only for keys the target has too). */
 function checkOrphans(db: SqliteDb, s: TableInfo, target: TableInfo, findings: Findings): void {
@@ -676,22 +722,13 @@ export async function preflightToHub(
   const hubTables = hub ? await introspectMysql(hub) : [];
   const onHub = new Set(hubTables.map((t) => lower(t.name)));
   const missing = sqliteTables.filter((t) => !onHub.has(lower(t.name)));
-  const translated = translateToMysql(missing, { db, existing: hubTables }).tables.map((t) => t.model);
-  let caseSensitive = options.caseSensitive;
-  if (hub && !caseSensitive) {
-    const rows = await hub.query<{ TABLE_NAME: string; COLUMN_NAME: string; COLLATION_NAME: string | null }>(
-      `SELECT TABLE_NAME, COLUMN_NAME, COLLATION_NAME FROM information_schema.COLUMNS
-        WHERE TABLE_SCHEMA = DATABASE() AND COLLATION_NAME IS NOT NULL`,
-    );
-    const sensitive = new Set(
-      rows.filter((r) => /_bin$|_cs$/i.test(r.COLLATION_NAME ?? '')).map((r) => `${lower(r.TABLE_NAME)}.${lower(r.COLUMN_NAME)}`),
-    );
-    caseSensitive = (t, c) => sensitive.has(`${lower(t)}.${lower(c)}`);
-  }
-  const report = preflight(db, sqliteTables, [...hubTables, ...translated], {
-    ...options,
-    ...(caseSensitive ? { caseSensitive } : {}),
-  });
+  const translated = translateToMysql(missing, {
+    db,
+    existing: hubTables,
+    ...(hub ? { keyCollation: await keyCollationFor(hub) } : {}),
+  }).tables.map((t) => t.model);
+  // The hub's columns carry their collations (introspectMysql): keys are compared as the hub would.
+  const report = preflight(db, sqliteTables, [...hubTables, ...translated], options);
   report.target = hub ? 'hub' : 'translation';
   return report;
 }

@@ -14,6 +14,10 @@
  *    (utf8mb4 keys are limited to 3072 bytes); text only in ordinary indexes keeps its
  *    type and gets a prefix index;
  *  - untyped columns take their type from the data (or LONGTEXT, with a warning);
+ *  - text in a primary key, a unique index or a foreign key gets a binary NO PAD collation
+ *    (keyCollation: utf8mb4_nopad_bin on MariaDB, utf8mb4_0900_bin on MySQL 8), so that keys
+ *    distinct in SQLite ('a', 'A', 'a ') stay distinct on the hub; other text keeps the
+ *    table's utf8mb4_unicode_ci. DUALDB_KEY_COLLATION overrides it (`server`: no COLLATE);
  *  - INTEGER PRIMARY KEY / AUTOINCREMENT → AUTO_INCREMENT; utf8mb4 tables, InnoDB.
  * `_dualdb_*` tables are dualdb's own and never translated.
  */
@@ -69,6 +73,42 @@ export interface ToMysqlOptions {
   clock?: ClockStyle;
   /** CREATE TABLE IF NOT EXISTS instead of CREATE TABLE. */
   ifNotExists?: boolean;
+  /**
+   * Collation of text key columns: a collation name, or `server` for the table's default.
+   * Default: DUALDB_KEY_COLLATION, else utf8mb4_nopad_bin (see keyCollationFor for a given hub).
+   */
+  keyCollation?: string;
+}
+
+/** The table default that text columns outside keys keep. */
+export const DEFAULT_TEXT_COLLATION = 'utf8mb4_unicode_ci';
+/** The environment variable that overrides the collation of text keys (`server` or a collation name). */
+export const KEY_COLLATION_ENV = 'DUALDB_KEY_COLLATION';
+const NOPAD_BINARY = ['utf8mb4_nopad_bin', 'utf8mb4_0900_bin'];
+
+/** The key collation without a hub to ask: the override, else MariaDB's binary NO PAD collation. */
+export function defaultKeyCollation(env: NodeJS.ProcessEnv = process.env): string {
+  const v = env[KEY_COLLATION_ENV]?.trim();
+  return v ? v : 'utf8mb4_nopad_bin';
+}
+
+/**
+ * The key collation for this hub: the override, else the first binary NO PAD
+ * collation the server has (MariaDB 10.2+: utf8mb4_nopad_bin; MySQL 8: utf8mb4_0900_bin),
+ * else utf8mb4_bin (which still ignores trailing spaces).
+ */
+export async function keyCollationFor(
+  hub: { query<T>(sql: string, params?: unknown[]): Promise<T[]> },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const v = env[KEY_COLLATION_ENV]?.trim();
+  if (v) return v;
+  const rows = await hub.query<{ COLLATION_NAME: string }>(
+    'SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN (?)',
+    [NOPAD_BINARY],
+  );
+  const have = new Set(rows.map((r) => r.COLLATION_NAME.toLowerCase()));
+  return NOPAD_BINARY.find((c) => have.has(c)) ?? 'utf8mb4_bin';
 }
 
 interface ColumnPlan {
@@ -80,6 +120,8 @@ interface ColumnPlan {
   autoIncrement: boolean;
   nullable: boolean;
   defaultSql: string | null;
+  /** A foreign key to an existing hub column: its collation (MySQL requires the same). */
+  collationOf?: string | null;
 }
 
 interface TablePlan {
@@ -206,6 +248,7 @@ export function translateToMysql(tables: TableInfo[], options: ToMysqlOptions = 
             child.type = { ...parentType };
             changed = true;
           }
+          if (!parentCol && hubParent && /char|text/.test(child.type.base)) child.collationOf = hubParent.collation ?? null;
         });
       }
     }
@@ -300,13 +343,36 @@ export function translateToMysql(tables: TableInfo[], options: ToMysqlOptions = 
 
   for (const plan of plans.values()) fitKeysAndRow(plan);
 
+  const keyCollation = options.keyCollation ?? defaultKeyCollation();
+  const notes: TranslationWarning[] = [];
+  const collationOf = (c: ColumnPlan): string | null => {
+    if (c.collationOf !== undefined) return c.collationOf;
+    if (!c.keyed || !/char|text/.test(c.type.base) || keyCollation.toLowerCase() === 'server') return null;
+    return keyCollation;
+  };
+  for (const plan of plans.values()) {
+    const keys = [...plan.columns.values()].filter((c) => collationOf(c) === keyCollation).map((c) => c.src.name);
+    if (keys.length)
+      notes.push({
+        table: plan.src.name,
+        column: keys.join(', '),
+        problem: `text key${keys.length === 1 ? '' : 's'} COLLATE ${keyCollation}`,
+        reason: `compared byte for byte as in SQLite, so 'a', 'A' and 'a ' stay distinct rows; ${KEY_COLLATION_ENV}=server keeps the server's case-insensitive default`,
+      });
+  }
+
   const { ordered, forward } = foreignKeyOrder(userTables);
   const out: TranslatedTable[] = [];
   const deferred: { table: string; sql: string }[] = [];
   for (const t of ordered) {
     const plan = plans.get(lower(t.name));
     if (!plan) continue;
-    const { create, alters, model } = renderTable(plan, (fkIndex) => forward.has(forwardKey(t.name, fkIndex)), options);
+    const { create, alters, model } = renderTable(
+      plan,
+      (fkIndex) => forward.has(forwardKey(t.name, fkIndex)),
+      options,
+      collationOf,
+    );
     out.push({ name: t.name, model, statements: [create] });
     for (const sql of alters) deferred.push({ table: t.name, sql });
   }
@@ -316,6 +382,7 @@ export function translateToMysql(tables: TableInfo[], options: ToMysqlOptions = 
     deferred,
     statements: [...out.flatMap((t) => t.statements), ...deferred.map((d) => d.sql)],
     warnings,
+    notes,
   };
 
   function planTable(t: TableInfo): TablePlan {
@@ -601,13 +668,15 @@ function renderTable(
   plan: TablePlan,
   isForward: (fkIndex: number) => boolean,
   options: ToMysqlOptions,
+  collationOf: (c: ColumnPlan) => string | null,
 ): { create: string; alters: string[]; model: TableInfo } {
   const t = plan.src;
   const q = quoteMysqlId;
   const lines: string[] = [];
   const columns: ColumnInfo[] = [];
   for (const c of plan.columns.values()) {
-    let def = `${q(c.src.name)} ${c.type.sql}${c.nullable ? ' NULL' : ' NOT NULL'}`;
+    const collation = collationOf(c);
+    let def = `${q(c.src.name)} ${c.type.sql}${collation ? ` COLLATE ${collation}` : ''}${c.nullable ? ' NULL' : ' NOT NULL'}`;
     if (c.autoIncrement) def += ' AUTO_INCREMENT';
     if (c.defaultSql !== null) def += ` DEFAULT ${c.defaultSql}`;
     lines.push(def);
@@ -622,6 +691,7 @@ function renderTable(
       maxLength: /char|binary/.test(c.type.base) ? c.type.length : null,
       numericPrecision: c.type.precision,
       numericScale: c.type.scale,
+      ...(/char|text/.test(c.type.base) ? { collation: collation ?? DEFAULT_TEXT_COLLATION } : {}),
     });
   }
   if (t.primaryKey.length > 0) lines.push(`PRIMARY KEY (${t.primaryKey.map(q).join(', ')})`);
@@ -668,7 +738,8 @@ export function mysqlColumnFor(
   const one = translateToMysql([{ ...table, foreignKeys: [] }], { ...options, existing: [] });
   const model = one.tables[0]?.model.columns.find((c) => lower(c.name) === lower(column));
   if (!model) return undefined;
-  let definition = `${quoteMysqlId(model.name)} ${model.type.toUpperCase()}${model.nullable ? ' NULL' : ' NOT NULL'}`;
+  const collate = model.collation && model.collation !== DEFAULT_TEXT_COLLATION ? ` COLLATE ${model.collation}` : '';
+  let definition = `${quoteMysqlId(model.name)} ${model.type.toUpperCase()}${collate}${model.nullable ? ' NULL' : ' NOT NULL'}`;
   if (model.autoIncrement) definition += ' AUTO_INCREMENT';
   if (model.defaultValue !== null) definition += ` DEFAULT ${model.defaultValue}`;
   return { definition, model, warnings: one.warnings.filter((w) => w.column !== undefined && lower(w.column) === lower(column)) };

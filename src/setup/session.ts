@@ -8,15 +8,26 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, MysqlConfig } from '../config/config.js';
+import { formatEnvValue } from '../config/write.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { mysqlTableStats } from '../engines/mysql/introspect.js';
 import { openSqlite } from '../engines/sqlite/open.js';
 import { SyncLog } from '../monitor/log.js';
+import { applyFit, type FitPlan, type FitResult, fitPlanFor } from '../schema/fit.js';
 import { type PreflightReport, preflightToHub } from '../schema/preflight.js';
 import { type InitReport, installCapture } from '../sync/init.js';
-import { messageOf } from '../util/errors.js';
+import { DualdbError, messageOf } from '../util/errors.js';
+import { EXIT } from '../util/exit-codes.js';
 import { registerSecret } from '../util/redact.js';
-import { answersFromConfig, answersFromEnvValues, configOf, defaultAnswers, type SetupAnswers, saveAnswers } from './answers.js';
+import {
+  answersFromConfig,
+  answersFromEnvValues,
+  configOf,
+  defaultAnswers,
+  envValuesOf,
+  type SetupAnswers,
+  saveAnswers,
+} from './answers.js';
 import { type ConnectionCheck, testConnection } from './connection.js';
 import { type Discovery, discover, discoverSqlite } from './discover.js';
 import { type LocalServerStart, localServerDir, localServerStatus, serverCommandFor, startLocalServer } from './local-server.js';
@@ -47,6 +58,60 @@ export interface MigrationPlan {
   hubRows: number;
   /** An interrupted migration of the same file to the same hub. */
   resumable: SetupState['migration'] | undefined;
+}
+
+/** What `SetupSession.check` found before anything was written. */
+export interface SetupCheck {
+  /** The hub's columns that are narrower than SQLite's values (empty plan: none). */
+  fit: FitPlan | undefined;
+  /** When the SQLite rows are to be copied to the hub. */
+  preflight: PreflightReport | undefined;
+  /** A .env value that cannot be written (the password, usually). */
+  envProblem: string | undefined;
+  /** What stops the setup, with the fix; undefined when it can finish. */
+  blocker: DualdbError | undefined;
+}
+
+/** The setup cannot finish; found before its first write, so nothing was changed. */
+export class SetupCheckError extends DualdbError {}
+
+export function envValuesProblem(a: SetupAnswers): string | undefined {
+  for (const [key, value] of Object.entries(envValuesOf(a))) {
+    if (value === undefined) continue;
+    try {
+      formatEnvValue(value);
+    } catch (e) {
+      return `${key} cannot be written to the .env: ${messageOf(e)}`;
+    }
+  }
+  return undefined;
+}
+
+function envBlocker(problem: string): SetupCheckError {
+  return new SetupCheckError('SETUP_ENV_UNWRITABLE', `${problem}; nothing was changed`, {
+    hint: 'choose a value without that combination (a new password for the hub user) and run setup again',
+    exitCode: EXIT.CONFIG,
+  });
+}
+
+/**
+ * The pre-flight failed: the hub is narrower (its columns cannot hold the values;
+ * `dualdb schema fit` widens them) or the rows are wrong (fix them in SQLite).
+ */
+function preflightBlocker(r: PreflightReport, fit: FitPlan | undefined): SetupCheckError {
+  const total = r.counts.reduce((n, c) => n + c.count, 0);
+  const widened = new Set(fit?.tables.flatMap((t) => t.changes.map((c) => `${t.table}.${c.column}`.toLowerCase())) ?? []);
+  const narrower = r.counts.filter((c) => c.column.split(', ').some((col) => widened.has(`${c.table}.${col}`.toLowerCase())));
+  const rest = total - narrower.reduce((n, c) => n + c.count, 0);
+  const fix =
+    narrower.length > 0
+      ? `run \`dualdb schema fit\` to widen the hub's columns${rest > 0 ? ', then fix the other rows in SQLite (`dualdb schema check` lists them)' : ''}, and run setup again`
+      : 'fix those rows in SQLite (`dualdb schema check` lists each with its table, key and value) and run setup again';
+  return new SetupCheckError(
+    'SETUP_PREFLIGHT_FAILED',
+    `${total.toLocaleString('en-US')} value(s) would be refused or changed by the hub${narrower.length > 0 ? ' (its columns are narrower than the SQLite data)' : ''}; nothing was changed`,
+    { hint: fix, exitCode: EXIT.FAILURE },
+  );
 }
 
 export function endpointOf(m: MysqlConfig): string {
@@ -85,6 +150,7 @@ export class SetupSession {
   private readonly touched = {
     localServer: false,
     schema: { hub: false, sqlite: false },
+    fit: false,
     capture: false,
     migration: false,
   };
@@ -194,6 +260,7 @@ export class SetupSession {
         .join(' and ');
       out.push(`the tables the schema step created on ${where}`);
     }
+    if (this.touched.fit) out.push(`the hub's columns widened by schema fit (they hold every value they held)`);
     if (this.touched.capture) out.push('change capture (triggers and _dualdb_ tables) installed');
     if (this.touched.migration) out.push('the rows copied so far (setup again offers to resume)');
     return out;
@@ -376,6 +443,52 @@ export class SetupSession {
       this.record(cancelled ? 'warn' : 'error', `initial migration ${cancelled ? 'cancelled' : 'failed'}: ${messageOf(e)}`);
       throw e;
     }
+  }
+
+  /**
+   * Everything that can stop the setup, checked before its first write on either
+   * side: the .env values can be written, the hub's existing columns hold what
+   * SQLite holds (the fit plan), and, when the SQLite rows are to be copied, the
+   * pre-flight check of every value. Reads only.
+   */
+  async check(options: { copy: boolean }): Promise<SetupCheck> {
+    const envProblem = envValuesProblem(this.answers);
+    if (!this.answers.dualDatabase || !existsSync(this.answers.sqlitePath))
+      return { fit: undefined, preflight: undefined, envProblem, blocker: envProblem ? envBlocker(envProblem) : undefined };
+    const db = openSqlite(this.answers.sqlitePath, { readonly: true });
+    try {
+      return await this.withHub(async (hub) => {
+        const fit = hub ? await fitPlanFor(db, hub) : undefined;
+        const copy = options.copy && (await this.migrationPlan()).direction === 'sqlite-to-mysql';
+        const preflight = copy ? await preflightToHub(db, hub, { samplesPerCheck: 3 }) : undefined;
+        const blocker = envProblem
+          ? envBlocker(envProblem)
+          : preflight && !preflight.ok
+            ? preflightBlocker(preflight, fit)
+            : undefined;
+        this.record(
+          blocker ? 'warn' : 'info',
+          `checked before writing: ${blocker ? blocker.message : 'nothing stops the setup'}`,
+        );
+        return { fit, preflight, envProblem, blocker };
+      });
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Widens the hub's columns (`dualdb schema fit`'s plan), after the user agreed. */
+  async applyFit(plan: FitPlan, onTable?: (t: FitResult) => void): Promise<void> {
+    await this.withHub(async (hub) => {
+      if (!hub) return;
+      this.touched.fit = true;
+      const r = await applyFit(hub, plan, onTable);
+      this.record(
+        r.ok ? 'info' : 'error',
+        `schema fit: ${r.tables.filter((t) => t.status === 'applied').length} table(s) widened`,
+      );
+      if (r.error) throw r.error;
+    });
   }
 
   /** Writes the .env (mode 0600) and returns the Config read back from it. */

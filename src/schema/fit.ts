@@ -15,8 +15,9 @@
  * Never narrows, never drops: each change keeps every value the column holds, so
  * views and procedures that use the columns keep working. One ALTER per table,
  * tried with ALGORITHM=INSTANT, then INPLACE, then COPY (the plan says which tables
- * probably need a copy, with their size). Columns in foreign keys are changed with
- * the session's foreign_key_checks off, on a connection of their own, restored after.
+ * probably need a copy, with their size). MariaDB refuses to change a column a
+ * foreign key uses, even with foreign_key_checks off: those keys are dropped first
+ * and added back after (unchecked: the rows already satisfied them), on one connection.
  */
 import type { MysqlHub } from '../engines/mysql/connect.js';
 import { introspectMysql, mysqlTableStats } from '../engines/mysql/introspect.js';
@@ -53,8 +54,17 @@ export interface FitTable {
   sql: string;
 }
 
+/** A foreign key over a changed column: dropped before the ALTERs and added back after (MariaDB refuses otherwise). */
+export interface FitForeignKey {
+  table: string;
+  name: string;
+  drop: string;
+  add: string;
+}
+
 export interface FitPlan {
   tables: FitTable[];
+  foreignKeys: FitForeignKey[];
   /** Differences fit will not change (narrowing, TIMESTAMP, keys over the index limit), with the reason. */
   left: { table: string; column: string; reason: string }[];
 }
@@ -273,7 +283,25 @@ export function planFit(
       sql: `ALTER TABLE ${quoteMysqlId(h.name)} ${clauses.join(', ')}`,
     });
   }
-  return { tables, left };
+  const foreignKeys: FitForeignKey[] = [];
+  const changesType = (t: string, c: string) => {
+    const w = wants.get(id(t, c));
+    return w !== undefined && (w.type !== undefined || w.collation !== undefined);
+  };
+  for (const t of hubTables)
+    for (const fk of t.foreignKeys) {
+      if (!fk.name) continue;
+      if (!fk.columns.some((c) => changesType(t.name, c)) && !fk.refColumns.some((c) => changesType(fk.refTable, c))) continue;
+      const q = quoteMysqlId;
+      const rules = `${fk.onDelete && fk.onDelete !== 'NO ACTION' ? ` ON DELETE ${fk.onDelete}` : ''}${fk.onUpdate && fk.onUpdate !== 'NO ACTION' ? ` ON UPDATE ${fk.onUpdate}` : ''}`;
+      foreignKeys.push({
+        table: t.name,
+        name: fk.name,
+        drop: `ALTER TABLE ${q(t.name)} DROP FOREIGN KEY ${q(fk.name)}`,
+        add: `ALTER TABLE ${q(t.name)} ADD CONSTRAINT ${q(fk.name)} FOREIGN KEY (${fk.columns.map(q).join(', ')}) REFERENCES ${q(fk.refTable)} (${fk.refColumns.map(q).join(', ')})${rules}`,
+      });
+    }
+  return { tables, foreignKeys, left };
 }
 
 function isFkColumn(tables: TableInfo[], table: string, column: string): boolean {
@@ -338,7 +366,17 @@ export async function fitPlanFor(db: SqliteDb, hub: MysqlHub, options: { tables?
   });
 }
 
-const NOT_SUPPORTED = new Set(['ER_ALTER_OPERATION_NOT_SUPPORTED', 'ER_ALTER_OPERATION_NOT_SUPPORTED_REASON']);
+/**
+ * Refusals that a heavier algorithm gets past: the operation needs a rebuild, or
+ * (MariaDB) a foreign-key column's type changes, which only COPY does with
+ * foreign_key_checks off.
+ */
+const NOT_SUPPORTED = new Set([
+  'ER_ALTER_OPERATION_NOT_SUPPORTED',
+  'ER_ALTER_OPERATION_NOT_SUPPORTED_REASON',
+  'ER_FK_COLUMN_CANNOT_CHANGE',
+  'ER_FK_COLUMN_CANNOT_CHANGE_CHILD',
+]);
 
 /**
  * Applies the plan table by table on one connection of its own, each ALTER with the
@@ -351,10 +389,22 @@ export async function applyFit(
 ): Promise<{ ok: boolean; tables: FitResult[]; error?: SqlStatementError }> {
   const results: FitResult[] = plan.tables.map((t) => ({ ...t, status: 'not-run' }));
   let error: SqlStatementError | undefined;
+  const refused = (e: unknown, label: string, sql: string, applied: number, hint: string): SqlStatementError => {
+    const code = (e as { code?: string }).code;
+    const message = (e as { sqlMessage?: string }).sqlMessage ?? (e as Error).message;
+    return new SqlStatementError('mysql', { source: `schema fit (${label})`, line: 0, sql }, message, {
+      ...(code ? { serverCode: code } : {}),
+      applied,
+      hint,
+    });
+  };
   await hub.withConnection(async (conn) => {
-    const fkOff = results.some((t) => t.foreignKeys);
-    if (fkOff) await conn.query('SET SESSION foreign_key_checks = 0');
+    const dropped: FitForeignKey[] = [];
     try {
+      for (const fk of plan.foreignKeys) {
+        await conn.query(fk.drop);
+        dropped.push(fk);
+      }
       for (const [i, t] of results.entries()) {
         const order: FitAlgorithm[] = t.algorithm === 'COPY' ? ['INPLACE', 'COPY'] : ['INSTANT', 'INPLACE', 'COPY'];
         for (const algorithm of order) {
@@ -368,12 +418,14 @@ export async function applyFit(
             const code = (e as { code?: string }).code;
             if (code && NOT_SUPPORTED.has(code) && algorithm !== 'COPY') continue;
             t.status = 'failed';
-            t.error = (e as { sqlMessage?: string }).sqlMessage ?? (e as Error).message;
-            error = new SqlStatementError('mysql', { source: `schema fit (${t.table})`, line: 0, sql }, t.error, {
-              ...(code ? { serverCode: code } : {}),
-              applied: i,
-              hint: 'the tables before it were widened; fix the cause and run `dualdb schema fit` again (it plans only what is still narrow)',
-            });
+            error = refused(
+              e,
+              t.table,
+              sql,
+              i,
+              'the tables before it were widened; fix the cause and run `dualdb schema fit` again (it plans only what is still narrow)',
+            );
+            t.error = error.serverMessage;
             break;
           }
         }
@@ -381,7 +433,25 @@ export async function applyFit(
         if (error) break;
       }
     } finally {
-      if (fkOff) await conn.query('SET SESSION foreign_key_checks = 1');
+      // The foreign keys come back whatever happened; their rows were valid, so they are not checked again.
+      await conn.query('SET SESSION foreign_key_checks = 0');
+      try {
+        for (const fk of dropped) {
+          try {
+            await conn.query(fk.add);
+          } catch (e) {
+            error ??= refused(
+              e,
+              fk.table,
+              fk.add,
+              0,
+              `the foreign key ${fk.name} could not be added back: add it by hand (the statement is above)`,
+            );
+          }
+        }
+      } finally {
+        await conn.query('SET SESSION foreign_key_checks = 1');
+      }
     }
   });
   return { ok: !error, tables: results, ...(error ? { error } : {}) };

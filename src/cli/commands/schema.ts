@@ -151,7 +151,7 @@ function printFitPlan(plan: FitPlan): void {
   for (const t of plan.tables) {
     const size = `${formatCount(t.rows)} rows${t.bytes === null ? '' : `, ${formatBytes(t.bytes)}`}`;
     out(
-      `  ${color.bold(t.table)}  ${t.algorithm === 'COPY' ? `${glyph.warn} needs a copy of the table (${size})` : color.dim(`in place (${size})`)}${t.foreignKeys ? color.dim('; foreign keys kept, checked off during the change') : ''}`,
+      `  ${color.bold(t.table)}  ${t.algorithm === 'COPY' ? `${glyph.warn} needs a copy of the table (${size})` : color.dim(`in place (${size})`)}${t.foreignKeys ? color.dim('; foreign keys on changed columns are dropped and added back') : ''}`,
     );
     for (const c of t.changes) out(`    ${c.column}: ${c.from} → ${c.to} ${color.dim(`— ${c.reason}`)}`);
   }

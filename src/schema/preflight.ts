@@ -419,7 +419,7 @@ function keyWatches(
       label: cols.join(', '),
       at: parts.map((p) => p.at),
       modes,
-      what: `${modes.includes('ci') ? "MySQL's case- and accent-insensitive collation" : modes.includes('bin') ? 'MySQL’s binary collation, which ignores trailing spaces' : 'MySQL’s comparison'}: the ${pk ? 'primary key' : 'unique index'} would refuse it`,
+      what: `${modes.includes('ci') ? `MySQL's case- and accent-insensitive ${parts.find((_, i) => modes[i] === 'ci')?.t?.collation ?? 'utf8mb4_unicode_ci'}` : modes.includes('bin') ? 'MySQL’s binary collation, which ignores trailing spaces' : 'MySQL’s comparison'}: the ${pk ? 'primary key' : 'unique index'} would refuse it`,
       seen: new Map(),
     });
   }

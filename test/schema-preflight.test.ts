@@ -302,4 +302,38 @@ describe.skipIf(!HUB_AVAILABLE)('pre-flight against MariaDB', () => {
     expect(clean.code, clean.stdout + clean.stderr).toBe(0);
     expect(clean.stdout).toContain('no value would be refused or changed by MySQL');
   });
+
+  it('counts the REALs a FLOAT column would change; `.000000` in a DATETIME without fractions is not a loss', async () => {
+    const cfg = await hub.freshDatabase('pffl');
+    const mysql = await MysqlHub.connect(cfg);
+    open.push(mysql);
+    await mysql.query(
+      'CREATE TABLE m (id INT PRIMARY KEY, rate FLOAT NULL, at DATETIME NULL, t TIME NULL) DEFAULT CHARSET=utf8mb4',
+    );
+    const config = nodeConfig(tmp.dir, 'float', cfg);
+    const db = openSqlite(config.sqlitePath, { create: true });
+    db.exec(`CREATE TABLE m (id INTEGER PRIMARY KEY, rate FLOAT, at DATETIME, t TIME);
+      INSERT INTO m VALUES (1, 12.345678901234567, '2026-02-01 00:00:00.000000', '08:00:00.000000'),
+                           (2, 0.5, '2026-02-01 10:00:00.000000', '08:00:00'),
+                           (3, 0.1, '2026-02-01 10:00:00', NULL),
+                           (4, 0.75, NULL, '08:00:00.250000');`);
+    db.close();
+    const r = runCli(['schema', 'check', '--json'], envOf(config, { DB_CONNECT_TIMEOUT: '30' }));
+    expect(r.code, r.stdout + r.stderr).toBe(20);
+    const report = JSON.parse(r.stdout) as PreflightReport;
+    // 12.345678901234567 and 0.1 change in 32 bits; 0.5 and 0.75 do not.
+    expect(report.counts).toEqual(
+      expect.arrayContaining([
+        { table: 'm', column: 'rate', kind: 'precision-loss', count: 2 },
+        { table: 'm', column: 't', kind: 'datetime-changed', count: 1 },
+      ]),
+    );
+    expect(report.counts.filter((c) => c.column === 'at')).toEqual([]);
+    expect(report.findings.find((f) => f.key.id === '1' && f.column === 'rate')?.reason).toMatch(/would come back as 12\.3457/);
+    // MariaDB agrees: the FLOAT comes back changed, the zero fraction is the same instant.
+    await mysql.query("INSERT INTO m VALUES (1, 12.345678901234567, '2026-02-01 00:00:00.000000', '08:00:00')");
+    const [row] = await mysql.query<{ rate: number; at: string }>('SELECT rate, at FROM m');
+    expect(row?.rate).not.toBe(12.345678901234567);
+    expect(row?.at).toBe('2026-02-01 00:00:00');
+  });
 });

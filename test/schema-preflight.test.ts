@@ -105,7 +105,11 @@ describe('pre-flight without a hub (against the translated schema)', () => {
     expect(dup('email')).toEqual(['ANA@X.IO="ANA@X.IO"', 'bob@x.io ="bob@x.io "']);
     expect(dup('nick')).toEqual(['ANA@X.IO="strasse"', 'bob@x.io ="Resume"', 'dee@x.io="😁"']);
     // Under the default translation (binary NO PAD keys) the same rows stay distinct.
-    const binary = preflight(db, sTables, translateToMysql(sTables, { db }).tables.map((t) => t.model));
+    const binary = preflight(
+      db,
+      sTables,
+      translateToMysql(sTables, { db }).tables.map((t) => t.model),
+    );
     expect(binary.findings.filter((f) => f.table === 'u' && f.kind === 'duplicate-key')).toEqual([]);
     expect(r.findings.find((f) => f.column === 'email')?.reason).toMatch(/utf8mb4_unicode_ci: the primary key would refuse it/);
     // Untyped key holding 1 and '1': both become 1 on MySQL (the translation makes it a text key: '1' = '1').

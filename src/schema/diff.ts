@@ -166,7 +166,8 @@ export function diffSchemas(sqlite: TableInfo[], mysql: TableInfo[], options: Di
       if (problem) d.different.push({ column: c.name, ...problem });
       // Case and accents: a declaration that merges keys. Trailing spaces alone (utf8mb4_bin):
       // rare in keys, so `schema check` counts the rows that collide instead.
-      const folds = hubKeyColumns.has(lower(hub.name)) && !/_bin$/i.test(hub.collation ?? '') ? collationFolds(hub.collation) : null;
+      const folds =
+        hubKeyColumns.has(lower(hub.name)) && !/_bin$/i.test(hub.collation ?? '') ? collationFolds(hub.collation) : null;
       if (folds)
         d.different.push({
           column: c.name,

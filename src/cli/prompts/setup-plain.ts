@@ -27,6 +27,7 @@ import {
   validateUserName,
 } from '../../setup/index.js';
 import { loadMigration, MigrationCancelledError } from '../../setup/migration.js';
+import { checkLines } from '../../setup/plan.js';
 import { isDualdbError, messageOf } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { color, err, formatBytes, formatCount, glyph, out } from '../output.js';
@@ -245,6 +246,35 @@ function showSchemaPlan(plan: SchemaPlan): void {
   }
 }
 
+/**
+ * Before the schema step writes anything: the hub's narrower columns (asks to widen
+ * them, as `dualdb schema fit` would) and the pre-flight's findings, which stop the
+ * setup with nothing changed.
+ */
+async function checkStep(s: SetupSession): Promise<void> {
+  if (!s.answers.dualDatabase) return;
+  const copy = Boolean(await loadMigration());
+  let c = await s.check({ copy });
+  if (c.fit && c.fit.tables.length > 0) {
+    out(`${glyph.warn} the hub's columns are narrower than the SQLite data:`);
+    for (const line of checkLines({ ...c, preflight: undefined })) out(`    ${line}`);
+    for (const t of c.fit.tables.filter((x) => x.algorithm === 'COPY'))
+      out(color.dim(`    ${t.table} needs a copy of the table (${formatCount(t.rows)} rows, ${formatBytes(t.bytes)})`));
+    if (await askConfirm('Widen these columns on the hub now (`dualdb schema fit`)?', true)) {
+      await s.applyFit(c.fit, (t) => {
+        if (t.status === 'applied') out(`  ${glyph.ok} ${t.table}: widened (ALGORITHM=${t.used})`);
+      });
+      c = await s.check({ copy });
+    }
+  }
+  const findings = checkLines({ ...c, fit: undefined });
+  if (findings.length) {
+    out(`${glyph.fail} values the hub would refuse or change:`);
+    for (const line of findings) out(`    ${line}`);
+  }
+  if (c.blocker) throw c.blocker;
+}
+
 async function schemaStep(s: SetupSession): Promise<void> {
   section('6. Schema');
   let plan = await s.planSchema('auto');
@@ -354,6 +384,7 @@ export async function runPlainSetup(options: { envFile?: string | undefined; sql
     });
     s.rediscoverSqlite(path.resolve(sqlite));
     await connect(s);
+    await checkStep(s);
     await schemaStep(s);
     await migrationStep(s);
     await syncStep(s);

@@ -163,6 +163,11 @@ describe.skipIf(!HUB_AVAILABLE)('setup against a hub with the application’s ow
     expect(dry.stdout).toContain('train_accuracy: float NULL → DOUBLE NULL');
     expect(dry.stdout).toContain('needs a copy of the table');
     expect(await hubSnapshot()).toEqual(hubBefore);
+    // Without a terminal it asks for --yes rather than changing anything.
+    const unasked = dualdb(['schema', 'fit']);
+    expect(unasked.code).toBe(2);
+    expect(unasked.stderr).toContain('schema fit changes the databases and asks first');
+    expect(await hubSnapshot()).toEqual(hubBefore);
     const fit = dualdb(['schema', 'fit', '--yes']);
     expect(fit.stderr).toBe('');
     expect(fit.code).toBe(0);

@@ -48,6 +48,8 @@ export interface SchemaPlan {
   steps: DdlStep[];
   /** Bits that cannot be translated faithfully, with what is done instead; shown before anything is written. */
   warnings: TranslationWarning[];
+  /** Choices that lose nothing, shown with the plan (text keys get a binary collation). */
+  notes: TranslationWarning[];
   /** Differences the plan does not touch (never guessed): sync pauses those tables until fixed. */
   differences: TableDifference[];
   /** Nothing anywhere yet: the EPI schema is the suggestion. */
@@ -110,6 +112,7 @@ export async function planSchema(options: {
       tables: [],
       steps: [],
       warnings: [],
+      notes: [],
       differences: [],
       suggestEpi: sqliteTables.length === 0 && hubTables.length === 0,
     };
@@ -175,6 +178,7 @@ export async function planSchema(options: {
       tables,
       steps: diff.plan,
       warnings: diff.warnings,
+      notes: diff.notes,
       differences: diff.untouched.map((u) => ({
         table: u.table,
         detail: `${u.column ? `column ${u.column}: ` : ''}${u.problem} — ${u.reason}`,

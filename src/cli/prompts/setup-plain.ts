@@ -244,6 +244,7 @@ function showSchemaPlan(plan: SchemaPlan): void {
     out(`${glyph.warn} tables that differ between the sides (left as they are; sync pauses them until fixed):`);
     for (const d of plan.differences) out(`    ${d.table}: ${d.detail}`);
   }
+  for (const n of plan.notes) out(color.dim(`  ${glyph.info} ${n.table}.${n.column}: ${n.problem} — ${n.reason}`));
 }
 
 /**
@@ -290,7 +291,9 @@ async function schemaStep(s: SetupSession): Promise<void> {
   if (!(await askConfirm('Apply this schema?', true))) return;
   await s.applySchema(plan, (e) => {
     if (e.state === 'done')
-      out(`  ${glyph.ok} ${e.side === 'mysql' ? 'MySQL ' : 'SQLite'} ${e.table}  (${e.index + 1}/${e.total})`);
+      out(
+        `  ${glyph.ok} ${e.side === 'mysql' ? 'MySQL ' : 'SQLite'} ${e.table}: ${e.action === 'add-column' ? `column(s) added (${(e.columns ?? []).join(', ')})` : 'table created'}  (${e.index + 1}/${e.total})`,
+      );
   });
 }
 

@@ -79,6 +79,7 @@ export function planLines(plan: SchemaPlan): DetailLine[] {
     });
     for (const d of plan.differences) out.push({ tone: 'warn', text: `  ${d.table}: ${d.detail}` });
   }
+  for (const n of plan.notes) out.push({ tone: 'muted', text: `ℹ ${n.table}.${n.column}: ${n.problem} — ${n.reason}` });
   // The exact statements, so a production hub's owner sees what will run before saying yes.
   if (plan.steps.length) {
     out.push({ tone: 'muted', text: `the statements that will run (${plan.steps.length}):` });

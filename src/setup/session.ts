@@ -8,7 +8,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, MysqlConfig } from '../config/config.js';
-import { formatEnvValue } from '../config/write.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { mysqlTableStats } from '../engines/mysql/introspect.js';
 import { openSqlite } from '../engines/sqlite/open.js';
@@ -16,18 +15,10 @@ import { SyncLog } from '../monitor/log.js';
 import { applyFit, type FitPlan, type FitResult, fitPlanFor } from '../schema/fit.js';
 import { type PreflightReport, preflightToHub } from '../schema/preflight.js';
 import { type InitReport, installCapture } from '../sync/init.js';
-import { DualdbError, messageOf } from '../util/errors.js';
-import { EXIT } from '../util/exit-codes.js';
+import { messageOf } from '../util/errors.js';
 import { registerSecret } from '../util/redact.js';
-import {
-  answersFromConfig,
-  answersFromEnvValues,
-  configOf,
-  defaultAnswers,
-  envValuesOf,
-  type SetupAnswers,
-  saveAnswers,
-} from './answers.js';
+import { answersFromConfig, answersFromEnvValues, configOf, defaultAnswers, type SetupAnswers, saveAnswers } from './answers.js';
+import { envBlocker, envValuesProblem, preflightBlocker, type SetupCheck } from './check.js';
 import { type ConnectionCheck, testConnection } from './connection.js';
 import { type Discovery, discover, discoverSqlite } from './discover.js';
 import { type LocalServerStart, localServerDir, localServerStatus, serverCommandFor, startLocalServer } from './local-server.js';
@@ -60,60 +51,6 @@ export interface MigrationPlan {
   resumable: SetupState['migration'] | undefined;
 }
 
-/** What `SetupSession.check` found before anything was written. */
-export interface SetupCheck {
-  /** The hub's columns that are narrower than SQLite's values (empty plan: none). */
-  fit: FitPlan | undefined;
-  /** When the SQLite rows are to be copied to the hub. */
-  preflight: PreflightReport | undefined;
-  /** A .env value that cannot be written (the password, usually). */
-  envProblem: string | undefined;
-  /** What stops the setup, with the fix; undefined when it can finish. */
-  blocker: DualdbError | undefined;
-}
-
-/** The setup cannot finish; found before its first write, so nothing was changed. */
-export class SetupCheckError extends DualdbError {}
-
-export function envValuesProblem(a: SetupAnswers): string | undefined {
-  for (const [key, value] of Object.entries(envValuesOf(a))) {
-    if (value === undefined) continue;
-    try {
-      formatEnvValue(value);
-    } catch (e) {
-      return `${key} cannot be written to the .env: ${messageOf(e)}`;
-    }
-  }
-  return undefined;
-}
-
-function envBlocker(problem: string): SetupCheckError {
-  return new SetupCheckError('SETUP_ENV_UNWRITABLE', `${problem}; nothing was changed`, {
-    hint: 'choose a value without that combination (a new password for the hub user) and run setup again',
-    exitCode: EXIT.CONFIG,
-  });
-}
-
-/**
- * The pre-flight failed: the hub is narrower (its columns cannot hold the values;
- * `dualdb schema fit` widens them) or the rows are wrong (fix them in SQLite).
- */
-function preflightBlocker(r: PreflightReport, fit: FitPlan | undefined): SetupCheckError {
-  const total = r.counts.reduce((n, c) => n + c.count, 0);
-  const widened = new Set(fit?.tables.flatMap((t) => t.changes.map((c) => `${t.table}.${c.column}`.toLowerCase())) ?? []);
-  const narrower = r.counts.filter((c) => c.column.split(', ').some((col) => widened.has(`${c.table}.${col}`.toLowerCase())));
-  const rest = total - narrower.reduce((n, c) => n + c.count, 0);
-  const fix =
-    narrower.length > 0
-      ? `run \`dualdb schema fit\` to widen the hub's columns${rest > 0 ? ', then fix the other rows in SQLite (`dualdb schema check` lists them)' : ''}, and run setup again`
-      : 'fix those rows in SQLite (`dualdb schema check` lists each with its table, key and value) and run setup again';
-  return new SetupCheckError(
-    'SETUP_PREFLIGHT_FAILED',
-    `${total.toLocaleString('en-US')} value(s) would be refused or changed by the hub${narrower.length > 0 ? ' (its columns are narrower than the SQLite data)' : ''}; nothing was changed`,
-    { hint: fix, exitCode: EXIT.FAILURE },
-  );
-}
-
 export function endpointOf(m: MysqlConfig): string {
   return `${m.host}:${m.port}/${m.database}`;
 }
@@ -137,6 +74,8 @@ function shownPath(p: string): string {
   const rel = path.relative(process.cwd(), p);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
 }
+
+export { envValuesProblem, type SetupCheck, SetupCheckError } from './check.js';
 
 export class SetupSession {
   answers: SetupAnswers;

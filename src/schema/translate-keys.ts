@@ -113,23 +113,18 @@ export function dropRefusedForeignKeys(ctx: TranslateContext): void {
           );
           return false;
         }
-        if (fk.onDelete === 'SET NULL' && !child.nullable) {
+        for (const [rule, clause, aside] of [
+          ['onDelete', 'ON DELETE', ' (SQLite would fail such a delete anyway)'],
+          ['onUpdate', 'ON UPDATE', ''],
+        ] as const) {
+          if (fk[rule] !== 'SET NULL' || child.nullable) continue;
           warn(
             table,
             childName,
-            `${what} ON DELETE SET NULL`,
-            'the column is NOT NULL, which MySQL refuses with SET NULL; NO ACTION is used (SQLite would fail such a delete anyway)',
+            `${what} ${clause} SET NULL`,
+            `the column is NOT NULL, which MySQL refuses with SET NULL; NO ACTION is used${aside}`,
           );
-          fk.onDelete = 'NO ACTION';
-        }
-        if (fk.onUpdate === 'SET NULL' && !child.nullable) {
-          warn(
-            table,
-            childName,
-            `${what} ON UPDATE SET NULL`,
-            'the column is NOT NULL, which MySQL refuses with SET NULL; NO ACTION is used',
-          );
-          fk.onUpdate = 'NO ACTION';
+          fk[rule] = 'NO ACTION';
         }
       }
       for (const rule of ['onDelete', 'onUpdate'] as const) {

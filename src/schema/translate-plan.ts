@@ -159,17 +159,19 @@ export function planTables(ctx: TranslateContext, userTables: TableInfo[]): void
 
   function textType(table: string, c: ColumnInfo, declared: number | null, keyed: boolean): MysqlType {
     const longest = probe.maxLength(table, c.name);
+    /** The declared length, or the longest value when SQLite holds longer ones (it does not enforce lengths). */
+    const fitted = (d: number): number => {
+      if (longest === null || longest <= d) return d;
+      warn(
+        table,
+        c.name,
+        `${c.type} holds values of ${longest} characters`,
+        'SQLite does not enforce lengths; the column is widened to fit them',
+      );
+      return longest;
+    };
     if (keyed) {
-      let n = declared ?? Math.max(DEFAULT_KEY_CHARS, longest ?? 0);
-      if (declared !== null && longest !== null && longest > declared) {
-        warn(
-          table,
-          c.name,
-          `${c.type} holds values of ${longest} characters`,
-          'SQLite does not enforce lengths; the column is widened to fit them',
-        );
-        n = longest;
-      }
+      let n = declared === null ? Math.max(DEFAULT_KEY_CHARS, longest ?? 0) : fitted(declared);
       if (n > MAX_KEY_CHARS) {
         warn(
           table,
@@ -182,16 +184,7 @@ export function planTables(ctx: TranslateContext, userTables: TableInfo[]): void
       return varchar(Math.max(n, 1));
     }
     if (declared !== null) {
-      let n = declared;
-      if (longest !== null && longest > declared) {
-        warn(
-          table,
-          c.name,
-          `${c.type} holds values of ${longest} characters`,
-          'SQLite does not enforce lengths; the column is widened to fit them',
-        );
-        n = longest;
-      }
+      const n = fitted(declared);
       return n <= MAX_VARCHAR_CHARS ? varchar(Math.max(n, 1)) : LONGTEXT;
     }
     // Not in a key: unbounded, like SQLite. Ordinary indexes on it get a prefix (fitKeysAndRow).

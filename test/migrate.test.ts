@@ -185,7 +185,13 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb migrate (library)', () => {
     db.exec('CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT)');
     db.exec("INSERT INTO tags VALUES ('Helmet', 'a'), ('helmet', 'b'), ('vest', 'c')");
     db.close();
-    const err = await migrate(site.config).catch((e: unknown) => e);
+    // The server's case-insensitive collation on the new table's key (the default is binary, where these stay distinct).
+    process.env.DUALDB_KEY_COLLATION = 'server';
+    const err = await migrate(site.config)
+      .catch((e: unknown) => e)
+      .finally(() => {
+        delete process.env.DUALDB_KEY_COLLATION;
+      });
     expect(err).toMatchObject({ code: 'MIGRATION_PREFLIGHT_FAILED' });
     const report = (err as { report: { findings: { table: string; kind: string; value: string }[] } }).report;
     expect(report.findings.some((f) => f.table === 'tags' && f.kind === 'duplicate-key')).toBe(true);

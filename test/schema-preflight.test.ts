@@ -92,7 +92,8 @@ describe('pre-flight without a hub (against the translated schema)', () => {
        INSERT INTO pair VALUES ('x', 1), ('X', 1), ('x', 2);`,
     );
     const sTables = introspectSqlite(db);
-    const targets = translateToMysql(sTables, { db }).tables.map((t) => t.model);
+    // The server's case-insensitive collation on keys (the default translation gives them a binary one).
+    const targets = translateToMysql(sTables, { db, keyCollation: 'server' }).tables.map((t) => t.model);
     const r = preflight(db, sTables, targets);
     const dup = (column: string) =>
       r.findings
@@ -100,12 +101,20 @@ describe('pre-flight without a hub (against the translated schema)', () => {
         .map((f) => `${f.key.email}=${f.value}`)
         .sort();
     // Case, trailing spaces (PAD SPACE), accents, ß = ss, all emoji equal; æ and ae stay distinct; NULLs never collide.
-    expect(dup('email')).toEqual(['ana@x.io="ana@x.io"', 'bob@x.io ="bob@x.io "']);
-    expect(dup('nick')).toEqual(['ana@x.io="Straße"', 'bob@x.io ="Resume"', 'dee@x.io="😁"']);
+    // The row found second in the table's one pass is the one named.
+    expect(dup('email')).toEqual(['ANA@X.IO="ANA@X.IO"', 'bob@x.io ="bob@x.io "']);
+    expect(dup('nick')).toEqual(['ANA@X.IO="strasse"', 'bob@x.io ="Resume"', 'dee@x.io="😁"']);
+    // Under the default translation (binary NO PAD keys) the same rows stay distinct.
+    const binary = preflight(
+      db,
+      sTables,
+      translateToMysql(sTables, { db }).tables.map((t) => t.model),
+    );
+    expect(binary.findings.filter((f) => f.table === 'u' && f.kind === 'duplicate-key')).toEqual([]);
     expect(r.findings.find((f) => f.column === 'email')?.reason).toMatch(/utf8mb4_unicode_ci: the primary key would refuse it/);
     // Untyped key holding 1 and '1': both become 1 on MySQL (the translation makes it a text key: '1' = '1').
     expect(keysOf(r, 'mixed', 'duplicate-key')).toHaveLength(1);
-    expect(keysOf(r, 'pair', 'duplicate-key')).toEqual(['x,1']);
+    expect(keysOf(r, 'pair', 'duplicate-key')).toEqual(['X,1']);
     expect(r.counts.find((c) => c.table === 'u' && c.column === 'email')?.count).toBe(2);
   });
 
@@ -146,7 +155,7 @@ describe('pre-flight without a hub (against the translated schema)', () => {
     const r = preflight(
       db,
       introspectSqlite(db),
-      translateToMysql(introspectSqlite(db), { db }).tables.map((t) => t.model),
+      translateToMysql(introspectSqlite(db), { db, keyCollation: 'server' }).tables.map((t) => t.model),
       {
         samplesPerCheck: 5,
       },
@@ -265,7 +274,7 @@ describe.skipIf(!HUB_AVAILABLE)('pre-flight against MariaDB', () => {
       INSERT INTO t VALUES ('a', 'x'), ('A', 'X'), ('a ', 'y');`);
     const r = await preflightToHub(db, mysql);
     expect(r.findings.filter((f) => f.column === 'k').map((f) => f.value)).toEqual(['"a "']);
-    expect(r.findings.filter((f) => f.column === 'u').map((f) => f.value)).toEqual(['"x"']);
+    expect(r.findings.filter((f) => f.column === 'u').map((f) => f.value)).toEqual(['"X"']);
     // MariaDB agrees.
     await mysql.query("INSERT INTO t VALUES ('a', 'x'), ('A', 'y')");
     await expect(mysql.query("INSERT INTO t VALUES ('a ', 'z')")).rejects.toThrow(/Duplicate entry/);
@@ -296,5 +305,39 @@ describe.skipIf(!HUB_AVAILABLE)('pre-flight against MariaDB', () => {
     const clean = runCli(['schema', 'check', '--tables', 'clean'], env);
     expect(clean.code, clean.stdout + clean.stderr).toBe(0);
     expect(clean.stdout).toContain('no value would be refused or changed by MySQL');
+  });
+
+  it('counts the REALs a FLOAT column would change; `.000000` in a DATETIME without fractions is not a loss', async () => {
+    const cfg = await hub.freshDatabase('pffl');
+    const mysql = await MysqlHub.connect(cfg);
+    open.push(mysql);
+    await mysql.query(
+      'CREATE TABLE m (id INT PRIMARY KEY, rate FLOAT NULL, at DATETIME NULL, t TIME NULL) DEFAULT CHARSET=utf8mb4',
+    );
+    const config = nodeConfig(tmp.dir, 'float', cfg);
+    const db = openSqlite(config.sqlitePath, { create: true });
+    db.exec(`CREATE TABLE m (id INTEGER PRIMARY KEY, rate FLOAT, at DATETIME, t TIME);
+      INSERT INTO m VALUES (1, 12.345678901234567, '2026-02-01 00:00:00.000000', '08:00:00.000000'),
+                           (2, 0.5, '2026-02-01 10:00:00.000000', '08:00:00'),
+                           (3, 0.1, '2026-02-01 10:00:00', NULL),
+                           (4, 0.75, NULL, '08:00:00.250000');`);
+    db.close();
+    const r = runCli(['schema', 'check', '--json'], envOf(config, { DB_CONNECT_TIMEOUT: '30' }));
+    expect(r.code, r.stdout + r.stderr).toBe(20);
+    const report = JSON.parse(r.stdout) as PreflightReport;
+    // 12.345678901234567 and 0.1 change in 32 bits; 0.5 and 0.75 do not.
+    expect(report.counts).toEqual(
+      expect.arrayContaining([
+        { table: 'm', column: 'rate', kind: 'precision-loss', count: 2 },
+        { table: 'm', column: 't', kind: 'datetime-changed', count: 1 },
+      ]),
+    );
+    expect(report.counts.filter((c) => c.column === 'at')).toEqual([]);
+    expect(report.findings.find((f) => f.key.id === '1' && f.column === 'rate')?.reason).toMatch(/would come back as 12\.3457/);
+    // MariaDB agrees: the FLOAT comes back changed, the zero fraction is the same instant.
+    await mysql.query("INSERT INTO m VALUES (1, 12.345678901234567, '2026-02-01 00:00:00.000000', '08:00:00')");
+    const [row] = await mysql.query<{ rate: number; at: string }>('SELECT rate, at FROM m');
+    expect(row?.rate).not.toBe(12.345678901234567);
+    expect(row?.at).toBe('2026-02-01 00:00:00');
   });
 });

@@ -100,6 +100,15 @@ describe('--quick refuses bad input before touching anything', () => {
     expect(r.stderr).toContain('dualdb setup: --migrate needs a hub, but --sqlite-only has none: leave out one of them\n');
   });
 
+  it('a password the .env cannot hold: said before any work, exit 2, nothing written', () => {
+    const r = cli(['setup', '--quick', '--host', 'nonexistent.invalid'], { DB_PASSWORD: 'it\'s "odd" `x` #1' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^dualdb setup: DB_PASSWORD cannot be written to the \.env: .*; nothing was changed\n$/);
+    expect(r.stderr).not.toContain('odd');
+    expect(r.stdout).toBe('');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it('an unreachable hub: one line with the diagnosis and the fix, exit 3, nothing written', () => {
     const r = cli(['setup', '--quick', '--host', 'nonexistent.invalid']);
     expect(r.code).toBe(3);

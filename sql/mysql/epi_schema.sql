@@ -4,7 +4,8 @@
 -- The database itself is not created here: it is DB_NAME from the configuration.
 --
 -- Types are chosen so that every value round-trips exactly with SQLite:
---   * ids and counters: BIGINT (SQLite INTEGER is 64-bit); small bounded counts: INT;
+--   * ids and counters: BIGINT (SQLite INTEGER is 64-bit: an INT would refuse what SQLite holds);
+--   * text keys (codes): COLLATE utf8mb4_bin, distinct by case as in SQLite;
 --   * measures: DOUBLE, never FLOAT (FLOAT is 32-bit; SQLite REAL is 64-bit);
 --   * times: DATETIME(6), never TIMESTAMP (converted to and from the session time zone)
 --     nor DATETIME(0) (drops fractions). All times are UTC, like SQLite's clock,
@@ -19,9 +20,9 @@ CREATE TABLE IF NOT EXISTS training_results (
   model_name VARCHAR(100) NOT NULL,
   model_version VARCHAR(50) NULL,
   dataset_name VARCHAR(255) NULL,
-  epochs INT NULL,
-  batch_size INT NULL,
-  image_size INT NULL,
+  epochs BIGINT NULL,
+  batch_size BIGINT NULL,
+  image_size BIGINT NULL,
   learning_rate DOUBLE NULL,
   precision_score DOUBLE NULL,
   recall_score DOUBLE NULL,
@@ -49,12 +50,12 @@ CREATE TABLE IF NOT EXISTS training_results (
 
 CREATE TABLE IF NOT EXISTS workers (
   id BIGINT NOT NULL AUTO_INCREMENT,
-  employee_code VARCHAR(50) NOT NULL,
+  employee_code VARCHAR(50) COLLATE utf8mb4_bin NOT NULL,
   name VARCHAR(200) NOT NULL,
   department VARCHAR(100) NULL,
   job_title VARCHAR(100) NULL,
   zone VARCHAR(100) NULL,
-  badge_id VARCHAR(64) NULL,
+  badge_id VARCHAR(64) COLLATE utf8mb4_bin NULL,
   email VARCHAR(255) NULL,
   phone VARCHAR(50) NULL,
   -- Comma-separated PPE the worker's role requires, e.g. 'helmet,vest,boots'.
@@ -72,7 +73,7 @@ CREATE TABLE IF NOT EXISTS workers (
 
 CREATE TABLE IF NOT EXISTS iot_sensors (
   id BIGINT NOT NULL AUTO_INCREMENT,
-  sensor_code VARCHAR(64) NOT NULL,
+  sensor_code VARCHAR(64) COLLATE utf8mb4_bin NOT NULL,
   name VARCHAR(100) NOT NULL,
   -- temperature, humidity, gas, noise, dust, vibration, presence…
   sensor_type VARCHAR(50) NOT NULL,
@@ -100,7 +101,7 @@ CREATE TABLE IF NOT EXISTS detections (
   frame_number BIGINT NULL,
   -- Detected class (person, helmet, no_helmet…) and the PPE seen on the person.
   class_name VARCHAR(50) NOT NULL DEFAULT 'person',
-  total_persons INT NOT NULL DEFAULT 1,
+  total_persons BIGINT NOT NULL DEFAULT 1,
   has_helmet TINYINT(1) NOT NULL DEFAULT 0,
   has_vest TINYINT(1) NOT NULL DEFAULT 0,
   has_gloves TINYINT(1) NOT NULL DEFAULT 0,

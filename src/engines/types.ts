@@ -21,6 +21,8 @@ export interface ColumnInfo {
   maxLength: number | null;
   numericPrecision: number | null;
   numericScale: number | null;
+  /** Collation of a text column (MySQL), when known: decides which keys compare equal. */
+  collation?: string | null;
 }
 
 export interface IndexInfo {

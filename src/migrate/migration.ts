@@ -40,6 +40,7 @@ import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import { isMetaTable, type TableInfo } from '../engines/types.js';
 import { applySchemaPlan, diffSchemas } from '../schema/diff.js';
 import { preflightToHub } from '../schema/preflight.js';
+import { keyCollationFor } from '../schema/translate.js';
 import { installCapture } from '../sync/init.js';
 import { LocalState } from '../sync/local-state.js';
 import { buildSyncPlan, type SyncPlan, type SyncTable, userTables } from '../sync/plan.js';
@@ -188,6 +189,7 @@ export class Migration extends EventEmitter<{ progress: [TableProgress] }> {
     const targetNames = new Set((this.toHub ? hubTables : sqliteTables).map((t) => lower(t.name)));
     const diff = diffSchemas(sqliteTables, hubTables, {
       direction: targetSide,
+      keyCollation: await keyCollationFor(hub),
       ...(requested ? { tables: requested } : {}),
       db,
     });

@@ -21,9 +21,9 @@ import { type ColumnInfo, type EngineName, isMetaTable, type TableInfo } from '.
 import { type ClockStyle, mysqlDefaultToSqlite } from './defaults.js';
 import { SqlStatementError } from './errors.js';
 import { runStatements } from './runner.js';
-import { mysqlColumnFor, translateToMysql, translateToSqlite } from './translate.js';
+import { keyCollationFor, mysqlColumnFor, translateToMysql, translateToSqlite } from './translate.js';
 import type { TranslationWarning } from './translation.js';
-import { columnCompatibility, enumMembers, mysqlToSqliteType } from './type-map.js';
+import { collationFolds, columnCompatibility, enumMembers, mysqlToSqliteType } from './type-map.js';
 
 export type DdlAction = 'create-table' | 'add-foreign-key' | 'add-column';
 
@@ -70,6 +70,8 @@ export interface SchemaDiff {
   untouched: Untouched[];
   /** From the translations behind the CREATE/ADD statements. */
   warnings: TranslationWarning[];
+  /** Choices that lose nothing, shown with the plan (the collation of text keys). */
+  notes: TranslationWarning[];
   /** Nothing to run and nothing left different. */
   inSync: boolean;
 }
@@ -84,6 +86,8 @@ export interface DiffOptions {
   /** The SQLite handle, to size text keys of new hub tables from the data. */
   db?: SqliteDb;
   clock?: ClockStyle;
+  /** Collation of text keys in new hub tables and columns (translate.ts, keyCollationFor). */
+  keyCollation?: string;
 }
 
 const lower = (s: string) => s.toLowerCase();
@@ -105,6 +109,8 @@ export function diffSchemas(sqlite: TableInfo[], mysql: TableInfo[], options: Di
   const plan: DdlStep[] = [];
   const untouched: Untouched[] = [];
   const warnings: TranslationWarning[] = [];
+  const notes: TranslationWarning[] = [];
+  const keyCollation = options.keyCollation ? { keyCollation: options.keyCollation } : {};
 
   // Tables on one side only.
   const onlyS = sTables.filter((t) => !mByName.has(lower(t.name)));
@@ -116,8 +122,10 @@ export function diffSchemas(sqlite: TableInfo[], mysql: TableInfo[], options: Di
       ...(options.db ? { db: options.db } : {}),
       existing: allM,
       clock: options.clock ?? 'utc',
+      ...keyCollation,
     });
     warnings.push(...tr.warnings);
+    notes.push(...(tr.notes ?? []));
     for (const t of tr.tables)
       for (const sql of t.statements) plan.push({ target: 'mysql', table: t.name, action: 'create-table', sql });
     for (const d of tr.deferred) plan.push({ target: 'mysql', table: d.table, action: 'add-foreign-key', sql: d.sql });
@@ -136,6 +144,7 @@ export function diffSchemas(sqlite: TableInfo[], mysql: TableInfo[], options: Di
     const d = emptyDiff(s.name, 'both');
     const mCols = new Map(m.columns.map((c) => [lower(c.name), c]));
     const sCols = new Map(s.columns.map((c) => [lower(c.name), c]));
+    const hubKeyColumns = keyColumnsOf(m);
     const sPk = s.primaryKey.map(lower).join(',');
     const mPk = m.primaryKey.map(lower).join(',');
     if (sPk !== mPk) {
@@ -155,6 +164,16 @@ export function diffSchemas(sqlite: TableInfo[], mysql: TableInfo[], options: Di
       }
       const problem = columnCompatibility(c, hub);
       if (problem) d.different.push({ column: c.name, ...problem });
+      // Case and accents: a declaration that merges keys. Trailing spaces alone (utf8mb4_bin):
+      // rare in keys, so `schema check` counts the rows that collide instead.
+      const folds =
+        hubKeyColumns.has(lower(hub.name)) && !/_bin$/i.test(hub.collation ?? '') ? collationFolds(hub.collation) : null;
+      if (folds)
+        d.different.push({
+          column: c.name,
+          problem: `key column with collation ${hub.collation}`,
+          reason: `the hub's key ignores ${folds}, which SQLite keeps apart: rows distinct locally would collide (\`dualdb schema fit\` sets a binary collation)`,
+        });
       if (c.pkOrdinal === 0 && hub.pkOrdinal === 0 && c.nullable !== hub.nullable) {
         d.different.push({
           column: c.name,
@@ -182,6 +201,7 @@ export function diffSchemas(sqlite: TableInfo[], mysql: TableInfo[], options: Di
     plan,
     untouched,
     warnings,
+    notes,
     inSync: plan.length === 0 && untouched.length === 0 && tables.length === 0,
   };
 
@@ -190,7 +210,11 @@ export function diffSchemas(sqlite: TableInfo[], mysql: TableInfo[], options: Di
       untouched.push({ table: s.name, column: c.name, problem: 'only in SQLite', reason });
     };
     if (c.pkOrdinal > 0) return; // reported with the primary-key difference
-    const col = mysqlColumnFor(s, c.name, { ...(options.db ? { db: options.db } : {}), clock: options.clock ?? 'utc' });
+    const col = mysqlColumnFor(s, c.name, {
+      ...(options.db ? { db: options.db } : {}),
+      clock: options.clock ?? 'utc',
+      ...keyCollation,
+    });
     if (!col) return;
     if (!col.model.nullable && col.model.defaultValue === null) {
       leave('NOT NULL without a default: the hub has rows that would need a value; add it by hand');
@@ -280,13 +304,22 @@ export function diffSchemas(sqlite: TableInfo[], mysql: TableInfo[], options: Di
   }
 }
 
+/** Columns in the primary key or a unique index (lower-case names). */
+export function keyColumnsOf(t: TableInfo): Set<string> {
+  return new Set([...t.primaryKey, ...t.indexes.filter((i) => i.unique).flatMap((i) => i.columns)].map(lower));
+}
+
 function emptyDiff(table: string, presence: TableDiff['presence']): TableDiff {
   return { table, presence, missingOnMysql: [], missingOnSqlite: [], different: [] };
 }
 
 /** Introspects both sides and diffs them. */
 export async function diffDatabases(db: SqliteDb, hub: MysqlHub, options: Omit<DiffOptions, 'db'> = {}): Promise<SchemaDiff> {
-  return diffSchemas(introspectSqlite(db), await introspectMysql(hub), { ...options, db });
+  return diffSchemas(introspectSqlite(db), await introspectMysql(hub), {
+    keyCollation: await keyCollationFor(hub),
+    ...options,
+    db,
+  });
 }
 
 export interface StepResult extends DdlStep {

@@ -18,7 +18,10 @@
  *  - rows whose foreign key points at a missing parent (SQLite enforces keys only
  *    when PRAGMA foreign_keys is on).
  *
- * Tables are streamed (iterate), never loaded: memory stays flat whatever their size.
+ * One streamed pass per table (iterate, never loaded) checks every value and every
+ * unique key that may collide (its collation keys are kept in memory for that table
+ * only; keys that cannot collide, such as INTEGER keys or text under a binary NO PAD
+ * collation, are not tracked). Foreign keys add SQLite's own foreign_key_check.
  * Each check keeps a few sample findings and counts the rest.
  */
 import { canonicalNumber, normaliseDatetimeText, type SqlValue } from '../engines/codec.js';
@@ -28,26 +31,13 @@ import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import { type ColumnInfo, isMetaTable, type TableInfo } from '../engines/types.js';
-import { translateToMysql } from './translate.js';
-import { enumMembers } from './type-map.js';
+import { keyCollationFor, translateToMysql } from './translate.js';
+import { classifySqliteType, collationKeepsApart } from './type-map.js';
+import { checkerFor, displayValue, type FindingKind, INT_RANGES, type Problem, unicodeCiKey } from './value-checks.js';
 
-export type FindingKind =
-  | 'text-in-number'
-  | 'fraction-in-integer'
-  | 'out-of-range'
-  | 'precision-loss'
-  | 'not-finite'
-  | 'decimal-rounded'
-  | 'invalid-datetime'
-  | 'datetime-changed'
-  | 'too-long'
-  | 'bytes-in-text'
-  | 'invalid-json'
-  | 'nul-in-key'
-  | 'null-in-key'
-  | 'null-not-allowed'
-  | 'duplicate-key'
-  | 'orphan';
+export { checkerFor, displayValue, type FindingKind, unicodeCiKey } from './value-checks.js';
+
+const lower = (s: string) => s.toLowerCase();
 
 export interface PreflightFinding {
   table: string;
@@ -89,240 +79,26 @@ export interface PreflightOptions {
   tables?: string[];
   /** Sample findings kept per table, column and kind (default 20). */
   samplesPerCheck?: number;
-  /** Whether a target text column compares case-sensitively (a _bin collation). Default: no (utf8mb4_unicode_ci). */
+  /**
+   * Whether a target text column without a known collation compares case-sensitively
+   * (a _bin collation). Default: no (utf8mb4_unicode_ci). A column's own `collation` wins.
+   */
   caseSensitive?: (table: string, column: string) => boolean;
   /** Progress: called as each table starts. */
   onTable?: (table: string, index: number, total: number) => void;
 }
 
-type Problem = { kind: FindingKind; reason: string } | null;
-type Checker = (v: SqlValue) => Problem;
-
-const MAX_VALUE_CHARS = 60;
-const lower = (s: string) => s.toLowerCase();
-
-/** A value as a short printable string. */
-export function displayValue(v: SqlValue | undefined): string {
-  if (v === null || v === undefined) return 'NULL';
-  if (typeof v === 'bigint') return v.toString();
-  if (typeof v === 'number') return String(v);
-  if (Buffer.isBuffer(v)) return `x'${v.subarray(0, 24).toString('hex')}${v.length > 24 ? '…' : ''}' (${v.length} bytes)`;
-  const s = v.length > MAX_VALUE_CHARS ? `${v.slice(0, MAX_VALUE_CHARS)}…` : v;
-  return `${JSON.stringify(s)}${v.length > MAX_VALUE_CHARS ? ` (${[...v].length} characters)` : ''}`;
-}
-
-const INT_RANGES: Record<string, [bigint, bigint, bigint]> = {
-  // signed min, signed max, unsigned max
-  tinyint: [-128n, 127n, 255n],
-  smallint: [-32768n, 32767n, 65535n],
-  mediumint: [-8388608n, 8388607n, 16777215n],
-  int: [-2147483648n, 2147483647n, 4294967295n],
-  integer: [-2147483648n, 2147483647n, 4294967295n],
-  bigint: [-9223372036854775808n, 9223372036854775807n, 18446744073709551615n],
-};
-const TEXT_BYTES: Record<string, number> = { tinytext: 255, text: 65_535, mediumtext: 16_777_215, longtext: 4_294_967_295 };
-const BLOB_BYTES: Record<string, number> = { tinyblob: 255, blob: 65_535, mediumblob: 16_777_215, longblob: 4_294_967_295 };
-const DATETIME_RE = /^(\d{4})-(\d{2})-(\d{2})(?: (\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?)?$/;
-const TIME_RE = /^-?\d{1,3}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?$/;
-
-function daysIn(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
-}
-
-/** Checks one value against a MySQL column; null when it goes in and comes back unchanged. */
-export function checkerFor(col: ColumnInfo): Checker {
-  const base = col.baseType.toLowerCase();
-  const type = col.type.toLowerCase();
-  const unsigned = /unsigned/.test(type);
-  const range = INT_RANGES[base];
-  if (range) {
-    const min = unsigned ? 0n : range[0];
-    const max = unsigned ? range[2] : range[1];
-    const inRange = (n: bigint): Problem =>
-      n < min || n > max ? { kind: 'out-of-range', reason: `outside ${type}'s range ${min}..${max}` } : null;
-    return (v) => {
-      if (typeof v === 'bigint') return inRange(v);
-      if (typeof v === 'number') {
-        if (!Number.isFinite(v)) return { kind: 'not-finite', reason: `${v} cannot be stored in MySQL` };
-        if (!Number.isInteger(v)) return { kind: 'fraction-in-integer', reason: `MySQL would round it to ${Math.round(v)}` };
-        return inRange(BigInt(v));
-      }
-      if (typeof v === 'string')
-        return /^[+-]?\d+$/.test(v)
-          ? inRange(BigInt(v))
-          : { kind: 'text-in-number', reason: `text in an integer column (${type}): MySQL refuses it` };
-      return { kind: 'text-in-number', reason: `bytes in an integer column (${type}): MySQL refuses them` };
-    };
-  }
-  if (base === 'decimal' || base === 'numeric') {
-    const p = col.numericPrecision ?? 10;
-    const s = col.numericScale ?? 0;
-    return (v) => {
-      if (typeof v === 'number' && !Number.isFinite(v)) return { kind: 'not-finite', reason: `${v} cannot be stored in MySQL` };
-      const text = typeof v === 'bigint' || typeof v === 'number' ? String(v) : typeof v === 'string' ? v : undefined;
-      const canon = text === undefined ? undefined : canonicalNumber(text);
-      if (canon === undefined) return { kind: 'text-in-number', reason: `not a number: DECIMAL(${p},${s}) refuses it` };
-      if (canon === '0') return null;
-      const m = /^-?(\d+)e(-?\d+)$/.exec(canon);
-      const digits = m?.[1]?.length ?? 0;
-      const exp = Number(m?.[2] ?? 0);
-      const intDigits = Math.max(0, digits + exp);
-      const fracDigits = Math.max(0, -exp);
-      if (intDigits > p - s)
-        return { kind: 'out-of-range', reason: `${intDigits} integer digits: DECIMAL(${p},${s}) keeps ${p - s}` };
-      if (fracDigits > s) return { kind: 'decimal-rounded', reason: `${fracDigits} decimals: DECIMAL(${p},${s}) rounds to ${s}` };
-      return null;
-    };
-  }
-  if (base === 'double' || base === 'real' || base === 'float') {
-    return (v) => {
-      if (typeof v === 'number') {
-        if (!Number.isFinite(v)) return { kind: 'not-finite', reason: `${v} cannot be stored in MySQL` };
-        if (base === 'float' && Math.abs(v) > 3.4028234663852886e38)
-          return { kind: 'out-of-range', reason: 'beyond FLOAT’s range' };
-        return null;
-      }
-      if (typeof v === 'bigint')
-        return Number.isSafeInteger(Number(v)) || BigInt(Number(v)) === v
-          ? null
-          : {
-              kind: 'precision-loss',
-              reason: `a ${base.toUpperCase()} holds integers exactly only up to 2^53; it would become ${Number(v)}`,
-            };
-      if (typeof v === 'string')
-        return canonicalNumber(v) === undefined
-          ? { kind: 'text-in-number', reason: `text in a ${base.toUpperCase()} column: MySQL refuses it` }
-          : null;
-      return { kind: 'text-in-number', reason: `bytes in a ${base.toUpperCase()} column: MySQL refuses them` };
-    };
-  }
-  if (base === 'datetime' || base === 'timestamp' || base === 'date') {
-    const fsp = Number(/\((\d)\)/.exec(type)?.[1] ?? 0);
-    return (v) => {
-      if (typeof v !== 'string')
-        return {
-          kind: 'invalid-datetime',
-          reason:
-            typeof v === 'bigint' || typeof v === 'number'
-              ? `a number (Unix time? Julian day?) in a ${base.toUpperCase()} column: MySQL refuses it; store 'YYYY-MM-DD hh:mm:ss' text`
-              : `bytes in a ${base.toUpperCase()} column`,
-        };
-      const m = DATETIME_RE.exec(normaliseDatetimeText(v));
-      if (!m) return { kind: 'invalid-datetime', reason: `not a date-time MySQL reads ('YYYY-MM-DD hh:mm:ss[.ffffff]', UTC)` };
-      const [, y, mo, d, h, mi, sec, frac] = m;
-      const year = Number(y);
-      const month = Number(mo);
-      const day = Number(d);
-      if (
-        month < 1 ||
-        month > 12 ||
-        day < 1 ||
-        day > daysIn(year, month) ||
-        Number(h ?? 0) > 23 ||
-        Number(mi ?? 0) > 59 ||
-        Number(sec ?? 0) > 59
-      )
-        return { kind: 'invalid-datetime', reason: 'no such date or time: MySQL refuses it' };
-      if (base === 'timestamp' && (year < 1970 || year > 2038))
-        return { kind: 'out-of-range', reason: 'TIMESTAMP holds 1970–2038 only' };
-      if (base === 'date')
-        return h !== undefined ? { kind: 'datetime-changed', reason: 'a DATE column drops the time of day' } : null;
-      if (h === undefined) return { kind: 'datetime-changed', reason: `a date alone: MySQL stores and returns '${v} 00:00:00'` };
-      if ((frac?.length ?? 0) > fsp)
-        return {
-          kind: 'datetime-changed',
-          reason:
-            fsp === 0
-              ? `${base.toUpperCase()} without fractions drops them`
-              : `more than ${fsp} fractional digits: MySQL rounds them`,
-        };
-      return null;
-    };
-  }
-  if (base === 'time') {
-    return (v) =>
-      typeof v === 'string' && TIME_RE.test(v)
-        ? null
-        : { kind: 'invalid-datetime', reason: "not a time MySQL reads ('hh:mm:ss[.ffffff]')" };
-  }
-  if (base === 'enum') {
-    const members = enumMembers(col.type);
-    const exact = new Set(members);
-    const folded = new Map(members.map((m) => [unicodeCiKey(m), m]));
-    return (v) => {
-      if (typeof v === 'string' && exact.has(v)) return null;
-      const near = typeof v === 'string' ? folded.get(unicodeCiKey(v)) : undefined;
-      return near !== undefined
-        ? { kind: 'out-of-range', reason: `MySQL stores it as the member '${near}'` }
-        : { kind: 'out-of-range', reason: `not one of ${col.type}` };
-    };
-  }
-  if (base === 'varchar' || base === 'char' || TEXT_BYTES[base] !== undefined || base === 'json') {
-    const chars = base === 'varchar' || base === 'char' ? (col.maxLength ?? null) : null;
-    const bytes = TEXT_BYTES[base] ?? null;
-    return (v) => {
-      if (Buffer.isBuffer(v))
-        return {
-          kind: 'bytes-in-text',
-          reason: 'bytes in a text column: MySQL refuses invalid UTF-8, and valid bytes come back as text',
-        };
-      if (typeof v !== 'string') return null;
-      if (chars !== null && v.length > chars) {
-        const n = [...v].length; // characters, not UTF-16 units (an emoji is one character)
-        if (n > chars) return { kind: 'too-long', reason: `${n} characters: ${col.type} holds ${chars}` };
-      }
-      if (bytes !== null && v.length * 3 > bytes) {
-        const n = Buffer.byteLength(v, 'utf8');
-        if (n > bytes) return { kind: 'too-long', reason: `${n} bytes: ${base.toUpperCase()} holds ${bytes}` };
-      }
-      if (base === 'json') {
-        try {
-          JSON.parse(v);
-        } catch {
-          return { kind: 'invalid-json', reason: 'not valid JSON: the JSON column refuses it' };
-        }
-      }
-      return null;
-    };
-  }
-  if (base === 'varbinary' || base === 'binary' || BLOB_BYTES[base] !== undefined) {
-    const max = base === 'varbinary' || base === 'binary' ? (col.maxLength ?? null) : (BLOB_BYTES[base] ?? null);
-    return (v) => {
-      if (max === null || v === null) return null;
-      const n = Buffer.isBuffer(v) ? v.length : Buffer.byteLength(String(v), 'utf8');
-      return n > max ? { kind: 'too-long', reason: `${n} bytes: ${col.type} holds ${max}` } : null;
-    };
-  }
-  return () => null;
-}
-
-/**
- * A key under utf8mb4_unicode_ci, approximated in JavaScript: equal keys here are
- * equal there. It follows what MariaDB and MySQL do with UCA 4.0.0 at primary
- * strength (checked on MariaDB 10.11): case and accents ignored (NFKD, marks
- * removed, ß = ss, ﬁ = fi, fullwidth = ASCII), trailing spaces ignored (PAD SPACE),
- * control and zero-width characters ignored, and every character beyond U+FFFF
- * (emoji) equal to every other. It cannot see every UCA expansion (æ ≠ ae, ø ≠ o there).
- */
-export function unicodeCiKey(s: string): string {
-  return s
-    .normalize('NFKD')
-    .replace(/\p{M}/gu, '')
-    .replace(/[\u0000-\u0008\u000e-\u001f\u007f\u200b-\u200d\u2060\ufeff]/g, '')
-    .replace(/[\u{10000}-\u{10ffff}]/gu, '\ufffd')
-    .replace(/œ/gi, 'oe')
-    .toUpperCase()
-    .toLowerCase()
-    .replace(/ +$/, '');
-}
-
-type KeyMode = 'ci' | 'bin' | 'num' | 'dt' | 'raw';
+/** How MySQL compares a key part: ci (utf8mb4_unicode_ci), bin (binary, PAD SPACE), exact (binary, NO PAD), num, dt, raw. */
+type KeyMode = 'ci' | 'bin' | 'exact' | 'num' | 'dt' | 'raw';
 
 function keyModeFor(col: ColumnInfo, caseSensitive: boolean): KeyMode {
   const base = col.baseType.toLowerCase();
   if (INT_RANGES[base] || /decimal|numeric|double|float|real/.test(base)) return 'num';
   if (/date|time/.test(base)) return 'dt';
-  if (/char|text|enum|set/.test(base)) return caseSensitive ? 'bin' : 'ci';
+  if (/char|text|enum|set/.test(base)) {
+    if (col.collation) return collationKeepsApart(col.collation) ? 'exact' : /_bin$/i.test(col.collation) ? 'bin' : 'ci';
+    return caseSensitive ? 'bin' : 'ci';
+  }
   return 'raw';
 }
 
@@ -340,30 +116,71 @@ function keyPart(mode: KeyMode, v: SqlValue): string | null {
     }
     case 'dt':
       return typeof v === 'string' ? `d${normaliseDatetimeText(v)}` : `x${String(v)}`;
+    case 'exact':
+      return `t${Buffer.isBuffer(v) ? v.toString('utf8') : String(v)}`;
     default:
       return Buffer.isBuffer(v) ? `b${v.toString('hex')}` : `t${String(v)}`;
   }
 }
 
-const KEY_FUNCTION = 'dualdb_preflight_key';
-const registered = new WeakSet<SqliteDb>();
-
-/** dualdb_preflight_key(mode1, value1, mode2, value2, …): the collation key of a row's key, or NULL. */
-function registerKeyFunction(db: SqliteDb): void {
-  if (registered.has(db)) return;
-  db.function(KEY_FUNCTION, { deterministic: true, varargs: true, safeIntegers: true }, (...args: unknown[]) => {
-    let out = '';
-    for (let i = 0; i + 1 < args.length; i += 2) {
-      const part = keyPart(args[i] as KeyMode, args[i + 1] as SqlValue);
-      if (part === null) return null;
-      out += `${part.length}:${part}`;
-    }
-    return out;
-  });
-  registered.add(db);
+/** A unique key of the target watched during the table's one pass: collation key → the first row holding it. */
+interface KeyWatch {
+  label: string;
+  /** Positions of the key's columns in the pass's row. */
+  at: number[];
+  modes: KeyMode[];
+  what: string;
+  seen: Map<string, SqlValue[]>;
 }
 
-/** Collects findings with per-(table, column, kind) sample limits and counts. */
+/**
+ * The target's unique keys that may collide in MySQL although they are distinct in
+ * SQLite. Keys that cannot collide are left out: integers over INTEGER columns, and
+ * text over TEXT columns under a binary NO PAD collation (SQLite's own uniqueness holds).
+ */
+function keyWatches(
+  s: TableInfo,
+  target: TableInfo,
+  position: (column: string) => number,
+  caseSensitive: (table: string, column: string) => boolean,
+): KeyWatch[] {
+  const sCols = new Map(s.columns.map((c) => [lower(c.name), c]));
+  const tCols = new Map(target.columns.map((c) => [lower(c.name), c]));
+  const keys: { cols: string[]; pk: boolean }[] = [];
+  if (target.primaryKey.length > 0) keys.push({ cols: target.primaryKey, pk: true });
+  for (const ix of target.indexes) if (ix.unique) keys.push({ cols: ix.columns, pk: false });
+  const out: KeyWatch[] = [];
+  for (const { cols, pk } of keys) {
+    const parts = cols.map((name) => ({ s: sCols.get(lower(name)), t: tCols.get(lower(name)), at: position(name) }));
+    if (parts.some((p) => !p.s || !p.t || p.at < 0)) continue;
+    const modes = parts.map((p) => keyModeFor(p.t as ColumnInfo, caseSensitive(target.name, p.t?.name ?? '')));
+    const cannotCollide = parts.every((p, i) => {
+      const cls = classifySqliteType(p.s?.type ?? '').cls;
+      return (modes[i] === 'num' && cls === 'integer') || (modes[i] === 'exact' && cls === 'text');
+    });
+    if (cannotCollide) continue;
+    out.push({
+      label: cols.join(', '),
+      at: parts.map((p) => p.at),
+      modes,
+      what: `${modes.includes('ci') ? `MySQL's case- and accent-insensitive ${parts.find((_, i) => modes[i] === 'ci')?.t?.collation ?? 'utf8mb4_unicode_ci'}` : modes.includes('bin') ? 'MySQL’s binary collation, which ignores trailing spaces' : 'MySQL’s comparison'}: the ${pk ? 'primary key' : 'unique index'} would refuse it`,
+      seen: new Map(),
+    });
+  }
+  return out;
+}
+
+/** The collation key of a row's key, or null when a part is NULL. */
+function collationKey(w: KeyWatch, row: SqlValue[]): string | null {
+  let out = '';
+  for (let i = 0; i < w.at.length; i++) {
+    const part = keyPart(w.modes[i] as KeyMode, row[w.at[i] as number] ?? null);
+    if (part === null) return null;
+    out += `${part.length}:${part}`;
+  }
+  return out;
+}
+
 class Findings {
   readonly samples: PreflightFinding[] = [];
   private readonly counts = new Map<string, PreflightCount>();
@@ -432,7 +249,6 @@ export function preflight(
     skipped: [],
   };
   const caseSensitive = options.caseSensitive ?? (() => false);
-  registerKeyFunction(db);
 
   list.forEach((s, index) => {
     options.onTable?.(s.name, index, list.length);
@@ -441,8 +257,7 @@ export function preflight(
       report.skipped.push({ table: s.name, reason: 'no target table to check against' });
       return;
     }
-    const rows = checkValues(db, s, target, findings);
-    checkDuplicates(db, s, target, findings, caseSensitive);
+    const rows = checkValues(db, s, target, findings, caseSensitive);
     checkOrphans(db, s, target, findings);
     report.tables.push({ table: s.name, rows, findings: findings.forTable(s.name) });
   });
@@ -471,8 +286,17 @@ const keyRecord = (names: string[], values: SqlValue[]): Record<string, string> 
     ]),
   );
 
-/** One streamed pass over the table, every column checked against its target. */
-function checkValues(db: SqliteDb, s: TableInfo, target: TableInfo, findings: Findings): number {
+/**
+ * One streamed pass over the table: every column checked against its target, and
+ * every unique key that may collide in MySQL tracked by its collation key.
+ */
+function checkValues(
+  db: SqliteDb,
+  s: TableInfo,
+  target: TableInfo,
+  findings: Findings,
+  caseSensitive: (table: string, column: string) => boolean,
+): number {
   const key = rowKey(s);
   const tCols = new Map(target.columns.map((c) => [lower(c.name), c]));
   const keyCols = new Set<string>([
@@ -494,9 +318,48 @@ function checkValues(db: SqliteDb, s: TableInfo, target: TableInfo, findings: Fi
   const sql = `SELECT ${[...key.exprs, ...checked.map((c) => quoteSqliteId(c.name))].join(', ')} FROM ${quoteSqliteId(s.name)}`;
   const stmt = db.prepare(sql).raw(true).safeIntegers(true);
   const k = key.exprs.length;
+  const watches = keyWatches(
+    s,
+    target,
+    (name) => {
+      const i = checked.findIndex((c) => lower(c.name) === lower(name));
+      return i < 0 ? -1 : k + i;
+    },
+    caseSensitive,
+  );
   let rows = 0;
   for (const raw of stmt.iterate() as Iterable<SqlValue[]>) {
     rows++;
+    for (const w of watches) {
+      const ck = collationKey(w, raw);
+      if (ck === null) continue;
+      const first = w.seen.get(ck);
+      if (first === undefined) {
+        // The row's key and the key's values, formatted only if a later row collides.
+        w.seen.set(ck, [...raw.slice(0, k), ...w.at.map((i) => raw[i] ?? null)]);
+        continue;
+      }
+      const values = w.at.map((i) => displayValue(raw[i])).join(', ');
+      findings.count(
+        s.name,
+        w.label,
+        'duplicate-key',
+        1,
+        findings.room(s.name, w.label, 'duplicate-key')
+          ? {
+              table: s.name,
+              key: keyRecord(key.names, raw.slice(0, k)),
+              column: w.label,
+              value: values,
+              kind: 'duplicate-key',
+              reason: `equal to the row ${rowText(key.names, first.slice(0, k))} (${first
+                .slice(k)
+                .map((v) => displayValue(v))
+                .join(', ')}) under ${w.what}`,
+            }
+          : undefined,
+      );
+    }
     for (let i = 0; i < checked.length; i++) {
       const c = checked[i];
       if (!c) continue;
@@ -530,83 +393,10 @@ function checkValues(db: SqliteDb, s: TableInfo, target: TableInfo, findings: Fi
   return rows;
 }
 
-/** Unique keys of the target that may collide in MySQL although they are distinct in SQLite. */
-function checkDuplicates(
-  db: SqliteDb,
-  s: TableInfo,
-  target: TableInfo,
-  findings: Findings,
-  caseSensitive: (table: string, column: string) => boolean,
-): void {
-  const sCols = new Map(s.columns.map((c) => [lower(c.name), c]));
-  const tCols = new Map(target.columns.map((c) => [lower(c.name), c]));
-  const keys: string[][] = [];
-  if (target.primaryKey.length > 0) keys.push(target.primaryKey);
-  for (const ix of target.indexes) if (ix.unique) keys.push(ix.columns);
-  const key = rowKey(s);
-  for (const cols of keys) {
-    const parts = cols.map((name) => ({ name, s: sCols.get(lower(name)), t: tCols.get(lower(name)) }));
-    if (parts.some((p) => !p.s || !p.t)) continue;
-    const modes = parts.map((p) => keyModeFor(p.t as ColumnInfo, caseSensitive(target.name, p.name)));
-    // Integer keys over INTEGER columns cannot collide: skip the scan.
-    if (parts.every((p, i) => modes[i] === 'num' && /int/i.test(p.s?.type ?? ''))) continue;
-    // dualdb_preflight_key(?, col1, ?, col2…): the modes are bound as parameters.
-    const args = parts.map((p) => `?, ${quoteSqliteId(p.s?.name ?? '')}`).join(', ');
-    const params = modes;
-    const label = cols.join(', ');
-    const inner = `SELECT ${key.exprs.map((e, i) => `${e} AS k${i}`).join(', ')}, ${parts.map((p, i) => `${quoteSqliteId(p.s?.name ?? '')} AS v${i}`).join(', ')}, ${KEY_FUNCTION}(${args}) AS ck FROM ${quoteSqliteId(s.name)}`;
-    const [countRow] = db
-      .prepare(
-        `SELECT coalesce(sum(n - 1), 0) AS extra FROM (SELECT count(*) AS n FROM (${inner}) WHERE ck IS NOT NULL GROUP BY ck HAVING n > 1)`,
-      )
-      .safeIntegers(true)
-      .all(...params) as { extra: bigint }[];
-    const extra = Number(countRow?.extra ?? 0);
-    if (extra === 0) continue;
-    const sampleSql = `SELECT * FROM (SELECT *, count(*) OVER (PARTITION BY ck) AS n, row_number() OVER (PARTITION BY ck ORDER BY k0) AS r FROM (${inner}) WHERE ck IS NOT NULL) WHERE n > 1 ORDER BY ck, r LIMIT ?`;
-    const stmt = db.prepare(sampleSql).raw(true).safeIntegers(true);
-    const kn = key.exprs.length;
-    let first: { key: string; values: string } | undefined;
-    let currentCk: unknown;
-    let sampled = 0;
-    // Groups of two rows give one sample each: 2 × samples rows are enough.
-    for (const row of stmt.iterate(...params, 2 * findings.perCheck) as Iterable<SqlValue[]>) {
-      const ck = row[kn + parts.length];
-      const rowKeyValues = row.slice(0, kn);
-      const values = row
-        .slice(kn, kn + parts.length)
-        .map((v) => displayValue(v))
-        .join(', ');
-      const keyText = Object.entries(keyRecord(key.names, rowKeyValues))
-        .map(([n, v]) => `${n}=${v}`)
-        .join(', ');
-      if (ck !== currentCk) {
-        currentCk = ck;
-        first = { key: keyText, values };
-        continue;
-      }
-      if (sampled >= extra) break;
-      sampled++;
-      findings.count(
-        s.name,
-        label,
-        'duplicate-key',
-        1,
-        findings.room(s.name, label, 'duplicate-key')
-          ? {
-              table: s.name,
-              key: keyRecord(key.names, rowKeyValues),
-              column: label,
-              value: values,
-              kind: 'duplicate-key',
-              reason: `equal to the row ${first?.key} (${first?.values}) under MySQL's ${modes.includes('ci') ? 'case- and accent-insensitive utf8mb4_unicode_ci' : 'comparison'}: the ${target.primaryKey.join(',') === cols.join(',') ? 'primary key' : 'unique index'} would refuse it`,
-            }
-          : undefined,
-      );
-    }
-    if (extra > sampled) findings.count(s.name, label, 'duplicate-key', extra - sampled);
-  }
-}
+const rowText = (names: string[], values: SqlValue[]): string =>
+  Object.entries(keyRecord(names, values))
+    .map(([n, v]) => `${n}=${v}`)
+    .join(', ');
 
 /** Rows whose foreign key points at no parent row (only for keys the target has too). */
 function checkOrphans(db: SqliteDb, s: TableInfo, target: TableInfo, findings: Findings): void {
@@ -676,22 +466,13 @@ export async function preflightToHub(
   const hubTables = hub ? await introspectMysql(hub) : [];
   const onHub = new Set(hubTables.map((t) => lower(t.name)));
   const missing = sqliteTables.filter((t) => !onHub.has(lower(t.name)));
-  const translated = translateToMysql(missing, { db, existing: hubTables }).tables.map((t) => t.model);
-  let caseSensitive = options.caseSensitive;
-  if (hub && !caseSensitive) {
-    const rows = await hub.query<{ TABLE_NAME: string; COLUMN_NAME: string; COLLATION_NAME: string | null }>(
-      `SELECT TABLE_NAME, COLUMN_NAME, COLLATION_NAME FROM information_schema.COLUMNS
-        WHERE TABLE_SCHEMA = DATABASE() AND COLLATION_NAME IS NOT NULL`,
-    );
-    const sensitive = new Set(
-      rows.filter((r) => /_bin$|_cs$/i.test(r.COLLATION_NAME ?? '')).map((r) => `${lower(r.TABLE_NAME)}.${lower(r.COLUMN_NAME)}`),
-    );
-    caseSensitive = (t, c) => sensitive.has(`${lower(t)}.${lower(c)}`);
-  }
-  const report = preflight(db, sqliteTables, [...hubTables, ...translated], {
-    ...options,
-    ...(caseSensitive ? { caseSensitive } : {}),
-  });
+  const translated = translateToMysql(missing, {
+    db,
+    existing: hubTables,
+    ...(hub ? { keyCollation: await keyCollationFor(hub) } : {}),
+  }).tables.map((t) => t.model);
+  // The hub's columns carry their collations (introspectMysql): keys are compared as the hub would.
+  const report = preflight(db, sqliteTables, [...hubTables, ...translated], options);
   report.target = hub ? 'hub' : 'translation';
   return report;
 }

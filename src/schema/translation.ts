@@ -29,6 +29,8 @@ export interface Translation {
   /** Every statement to run, in order. */
   statements: string[];
   warnings: TranslationWarning[];
+  /** Choices worth knowing that lose nothing (the binary collation of text keys), shown with the preview. */
+  notes?: TranslationWarning[];
 }
 
 export const MYSQL_MAX_IDENTIFIER = 64;

@@ -197,6 +197,34 @@ export function mysqlToSqliteType(col: ColumnInfo): { sql: string; note?: TypeDi
   };
 }
 
+const INTEGER_RANGE_TEXT: Record<string, string> = {
+  tinyint: '-128..127',
+  smallint: '-32768..32767',
+  mediumint: '-8388608..8388607',
+  int: '-2147483648..2147483647',
+  integer: '-2147483648..2147483647',
+  year: '1901..2155',
+};
+
+/**
+ * Whether a collation keeps apart every pair of strings SQLite's default BINARY
+ * comparison keeps apart: a binary collation without PAD SPACE (MariaDB's
+ * `*_nopad_bin`, MySQL 8's `*_0900_bin`, `binary`). `utf8mb4_bin` still ignores
+ * trailing spaces.
+ */
+export function collationKeepsApart(collation: string | null | undefined): boolean {
+  if (!collation) return true; // not a text column
+  return /_nopad_bin$|_0900_bin$|^binary$/i.test(collation);
+}
+
+/** What a collation folds that SQLite keeps apart, in words; null when nothing. */
+export function collationFolds(collation: string | null | undefined): string | null {
+  if (collationKeepsApart(collation)) return null;
+  if (/_bin$/i.test(collation ?? '')) return 'trailing spaces';
+  if (/_cs$/i.test(collation ?? '')) return 'trailing spaces (and some accents)';
+  return 'case, accents and trailing spaces';
+}
+
 /** ENUM('a','b') → ['a', 'b'] (MySQL quoting: '' and backslash escapes). */
 export function enumMembers(columnType: string): string[] {
   const m = /^\s*(?:enum|set)\s*\((.*)\)\s*$/is.exec(columnType);
@@ -240,8 +268,15 @@ export function columnCompatibility(sqlite: ColumnInfo, hub: ColumnInfo): TypeDi
     case 'numeric-other':
       return null;
     case 'boolean':
-    case 'integer':
       return fam === 'integer' ? null : bad('SQLite holds integers here; the hub column is not an integer type');
+    case 'integer': {
+      if (fam !== 'integer') return bad('SQLite holds integers here; the hub column is not an integer type');
+      const base = hub.baseType.toLowerCase();
+      if (base === 'bigint' || /^tinyint\(1\)/i.test(hubType)) return null;
+      return bad(
+        `SQLite integers are 64-bit; ${base.toUpperCase()} holds ${INTEGER_RANGE_TEXT[base] ?? 'fewer digits'}: larger values are refused (\`dualdb schema check\` counts them; \`dualdb schema fit\` widens to BIGINT)`,
+      );
+    }
     case 'double':
       if (fam === 'double') return null;
       if (fam === 'float') return bad('FLOAT is 32-bit: SQLite REAL values would be rounded on the hub (use DOUBLE)');
@@ -258,11 +293,14 @@ export function columnCompatibility(sqlite: ColumnInfo, hub: ColumnInfo): TypeDi
     case 'datetime':
       if (fam === 'timestamp') return bad('TIMESTAMP shifts values with the session time zone (use DATETIME(6))');
       if (fam !== 'datetime') return fam === 'text' ? null : bad('SQLite holds date-times here');
-      if (!/\(\s*[1-6]\s*\)/.test(hubType)) return bad('DATETIME without fractional digits drops the fractions SQLite keeps');
+      if (!/\(\s*6\s*\)/.test(hubType))
+        return bad(`${hubType} keeps fewer fractional digits than SQLite's microseconds: they are dropped (use DATETIME(6))`);
       return null;
     case 'date':
       return fam === 'date' || fam === 'datetime' || fam === 'text' ? null : bad('SQLite holds dates here');
     case 'time':
+      if (fam === 'time' && !/\(\s*6\s*\)/.test(hubType))
+        return bad(`${hubType} keeps fewer fractional digits than SQLite's microseconds: they are dropped (use TIME(6))`);
       return fam === 'time' || fam === 'text' ? null : bad('SQLite holds times of day here');
     case 'text':
       if (fam === 'char') return bad('CHAR removes trailing spaces when read back (use VARCHAR)');

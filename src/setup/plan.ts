@@ -12,14 +12,15 @@ import type { Diagnosis } from './connection.js';
 import type { TableProgress } from './migration.js';
 import type { ExistingUserPolicy } from './provision.js';
 import type { SchemaApplyEvent, SchemaChoice } from './schema.js';
-import type { SetupSession } from './session.js';
+import type { SetupCheck, SetupSession } from './session.js';
 
-export type StepId = 'local-server' | 'provision' | 'connect' | 'schema' | 'capture' | 'migrate' | 'save';
+export type StepId = 'local-server' | 'provision' | 'connect' | 'check' | 'schema' | 'capture' | 'migrate' | 'save';
 
 export const STEP_TITLES: Record<StepId, string> = {
   'local-server': 'Start the private MySQL server',
   provision: 'Create the database and a dedicated user',
   connect: 'Test the connection',
+  check: 'Check the schema and the data before writing',
   schema: 'Create the schema',
   capture: 'Install change capture',
   migrate: 'Copy the existing data',
@@ -76,7 +77,8 @@ export function buildSetupPlan(input: SetupPlanInput): SetupStep[] {
   if (input.localServer) ids.push('local-server');
   if (input.admin && !input.sqliteOnly && !input.localServer) ids.push('provision');
   if (!input.sqliteOnly) ids.push('connect');
-  ids.push('schema', 'capture');
+  // Everything that can stop the setup runs before its first write on either side.
+  ids.push('check', 'schema', 'capture');
   if (input.migrate && !input.sqliteOnly) ids.push('migrate');
   ids.push('save');
   return ids.map((id) => ({ id, title: STEP_TITLES[id] }));
@@ -155,6 +157,13 @@ export class SetupRun extends EventEmitter<{ event: [SetupEvent] }> {
         if (c.diagnosis) this.emit('event', { type: 'warning', id, message: `${c.diagnosis.message} — ${c.diagnosis.fix}` });
         return `${c.endpoint} (${c.version})`;
       }
+      case 'check': {
+        const c = await s.check({ copy: Boolean(input.migrate) });
+        for (const message of checkLines(c)) this.emit('event', { type: 'warning', id, message });
+        if (c.blocker) throw new SetupStepError('check', c.blocker);
+        const narrow = c.fit?.tables.length ?? 0;
+        return `${c.preflight ? `${c.preflight.tables.reduce((n, t) => n + t.rows, 0)} rows checked, nothing the hub would refuse or change` : 'the .env can be written'}${narrow ? `; ${narrow} hub table(s) narrower than SQLite (\`dualdb schema fit\`)` : ''}`;
+      }
       case 'schema': {
         const choice = input.schema;
         const plan = await s.planSchema(choice);
@@ -198,6 +207,33 @@ export class SetupRun extends EventEmitter<{ event: [SetupEvent] }> {
         return s.answers.envFile;
     }
   }
+}
+
+/** What the check found, one line each: the hub's narrower columns, then the pre-flight's findings. */
+export function checkLines(c: SetupCheck): string[] {
+  const lines: string[] = [];
+  for (const t of c.fit?.tables ?? [])
+    for (const ch of t.changes)
+      lines.push(`${t.table}.${ch.column}: the hub has ${ch.from}, SQLite needs ${ch.to} — ${ch.reason} (\`dualdb schema fit\`)`);
+  const r = c.preflight;
+  if (r && !r.ok) {
+    for (const f of r.findings) {
+      const key = Object.entries(f.key)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ');
+      lines.push(`${f.table} [${key}] ${f.column} = ${f.value} — ${f.kind}: ${f.reason}`);
+    }
+    const listed = new Map<string, number>();
+    for (const f of r.findings) {
+      const k = `${f.table}\u0000${f.column}\u0000${f.kind}`;
+      listed.set(k, (listed.get(k) ?? 0) + 1);
+    }
+    for (const n of r.counts) {
+      const more = n.count - (listed.get(`${n.table}\u0000${n.column}\u0000${n.kind}`) ?? 0);
+      if (more > 0) lines.push(`… and ${more.toLocaleString('en-US')} more ${n.kind} in ${n.table}.${n.column}`);
+    }
+  }
+  return lines;
 }
 
 /** Rows the migration copied (this run and a resumed one), when its report lists tables. */

@@ -20,7 +20,7 @@ import { isMetaTable, type TableInfo } from '../engines/types.js';
 import { applySchemaPlan, type DdlStep, diffSchemas } from '../schema/diff.js';
 import { runSqlFile, type SqlTarget } from '../schema/runner.js';
 import { splitSql } from '../schema/splitter.js';
-import type { TranslationWarning } from '../schema/translate.js';
+import { keyCollationFor, type TranslationWarning } from '../schema/translate.js';
 
 export interface TableDifference {
   table: string;
@@ -48,6 +48,8 @@ export interface SchemaPlan {
   steps: DdlStep[];
   /** Bits that cannot be translated faithfully, with what is done instead; shown before anything is written. */
   warnings: TranslationWarning[];
+  /** Choices that lose nothing, shown with the plan (text keys get a binary collation). */
+  notes: TranslationWarning[];
   /** Differences the plan does not touch (never guessed): sync pauses those tables until fixed. */
   differences: TableDifference[];
   /** Nothing anywhere yet: the EPI schema is the suggestion. */
@@ -57,6 +59,9 @@ export interface SchemaPlan {
 export interface SchemaApplyEvent {
   table: string;
   side: 'mysql' | 'sqlite';
+  /** What is done to the table: created, or columns added (named in `columns`). */
+  action?: 'create-table' | 'add-column';
+  columns?: string[];
   state: 'applying' | 'done';
   index: number;
   total: number;
@@ -107,6 +112,7 @@ export async function planSchema(options: {
       tables: [],
       steps: [],
       warnings: [],
+      notes: [],
       differences: [],
       suggestEpi: sqliteTables.length === 0 && hubTables.length === 0,
     };
@@ -135,7 +141,11 @@ export async function planSchema(options: {
 
     // auto: the diff's plan. Without a hub, SQLite is used as it is.
     if (!hub) return { ...base, summary: 'SQLite only: the local schema is used as it is' };
-    const diff = diffSchemas(sqliteTables, hubTables, { direction: 'both', ...(db ? { db } : {}) });
+    const diff = diffSchemas(sqliteTables, hubTables, {
+      direction: 'both',
+      keyCollation: await keyCollationFor(hub),
+      ...(db ? { db } : {}),
+    });
     const tables: SchemaTablePlan[] = [];
     const seen = new Map<string, SchemaTablePlan>();
     for (const step of diff.plan) {
@@ -168,6 +178,7 @@ export async function planSchema(options: {
       tables,
       steps: diff.plan,
       warnings: diff.warnings,
+      notes: diff.notes,
       differences: diff.untouched.map((u) => ({
         table: u.table,
         detail: `${u.column ? `column ${u.column}: ` : ''}${u.problem} — ${u.reason}`,
@@ -204,9 +215,20 @@ export async function applySchema(
     if (plan.source === 'epi') return await applyEpi(plan, db, hub, options.onTable);
     const total = new Set(plan.steps.map((s) => `${s.target}:${lower(s.table)}`)).size;
     let index = -1;
-    let current: { key: string; table: string; side: 'mysql' | 'sqlite' } | undefined;
+    let current:
+      | { key: string; table: string; side: 'mysql' | 'sqlite'; action: 'create-table' | 'add-column'; columns: string[] }
+      | undefined;
     const finish = () => {
-      if (current) options.onTable?.({ table: current.table, side: current.side, state: 'done', index, total });
+      if (current)
+        options.onTable?.({
+          table: current.table,
+          side: current.side,
+          state: 'done',
+          index,
+          total,
+          action: current.action,
+          ...(current.columns.length ? { columns: current.columns } : {}),
+        });
     };
     const report = await applySchemaPlan(
       plan.steps,
@@ -215,10 +237,14 @@ export async function applySchema(
         onStep: (step) => {
           const side = step.target === 'mysql' ? 'mysql' : 'sqlite';
           const key = `${side}:${lower(step.table)}`;
-          if (current?.key === key) return;
+          if (current?.key === key) {
+            if (step.column) current.columns.push(step.column);
+            return;
+          }
           finish();
           index++;
-          current = { key, table: step.table, side };
+          const action = step.action === 'add-column' ? 'add-column' : 'create-table';
+          current = { key, table: step.table, side, action, columns: step.column ? [step.column] : [] };
           options.onTable?.({ table: step.table, side, state: 'applying', index, total });
         },
       },

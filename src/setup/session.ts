@@ -12,11 +12,13 @@ import { MysqlHub } from '../engines/mysql/connect.js';
 import { mysqlTableStats } from '../engines/mysql/introspect.js';
 import { openSqlite } from '../engines/sqlite/open.js';
 import { SyncLog } from '../log/sync-log.js';
+import { applyFit, type FitPlan, type FitResult, fitPlanFor } from '../schema/fit.js';
 import { type PreflightReport, preflightToHub } from '../schema/preflight.js';
 import { type InitReport, installCapture } from '../sync/init.js';
 import { messageOf } from '../util/errors.js';
 import { registerSecret } from '../util/redact.js';
 import { answersFromConfig, answersFromEnvValues, configOf, defaultAnswers, type SetupAnswers, saveAnswers } from './answers.js';
+import { envBlocker, envValuesProblem, preflightBlocker, type SetupCheck } from './check.js';
 import { type ConnectionCheck, testConnection } from './connection.js';
 import { type Discovery, discover, discoverSqlite } from './discover.js';
 import { type LocalServerStart, localServerDir, localServerStatus, serverCommandFor, startLocalServer } from './local-server.js';
@@ -73,6 +75,8 @@ function shownPath(p: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
 }
 
+export { envValuesProblem, type SetupCheck, SetupCheckError } from './check.js';
+
 export class SetupSession {
   answers: SetupAnswers;
   discovery: Discovery;
@@ -85,6 +89,7 @@ export class SetupSession {
   private readonly touched = {
     localServer: false,
     schema: { hub: false, sqlite: false },
+    fit: false,
     capture: false,
     migration: false,
   };
@@ -194,6 +199,7 @@ export class SetupSession {
         .join(' and ');
       out.push(`the tables the schema step created on ${where}`);
     }
+    if (this.touched.fit) out.push(`the hub's columns widened by schema fit (they hold every value they held)`);
     if (this.touched.capture) out.push('change capture (triggers and _dualdb_ tables) installed');
     if (this.touched.migration) out.push('the rows copied so far (setup again offers to resume)');
     return out;
@@ -376,6 +382,52 @@ export class SetupSession {
       this.record(cancelled ? 'warn' : 'error', `initial migration ${cancelled ? 'cancelled' : 'failed'}: ${messageOf(e)}`);
       throw e;
     }
+  }
+
+  /**
+   * Everything that can stop the setup, checked before its first write on either
+   * side: the .env values can be written, the hub's existing columns hold what
+   * SQLite holds (the fit plan), and, when the SQLite rows are to be copied, the
+   * pre-flight check of every value. Reads only.
+   */
+  async check(options: { copy: boolean }): Promise<SetupCheck> {
+    const envProblem = envValuesProblem(this.answers);
+    if (!this.answers.dualDatabase || !existsSync(this.answers.sqlitePath))
+      return { fit: undefined, preflight: undefined, envProblem, blocker: envProblem ? envBlocker(envProblem) : undefined };
+    const db = openSqlite(this.answers.sqlitePath, { readonly: true });
+    try {
+      return await this.withHub(async (hub) => {
+        const fit = hub ? await fitPlanFor(db, hub) : undefined;
+        const copy = options.copy && (await this.migrationPlan()).direction === 'sqlite-to-mysql';
+        const preflight = copy ? await preflightToHub(db, hub, { samplesPerCheck: 3 }) : undefined;
+        const blocker = envProblem
+          ? envBlocker(envProblem)
+          : preflight && !preflight.ok
+            ? preflightBlocker(preflight, fit)
+            : undefined;
+        this.record(
+          blocker ? 'warn' : 'info',
+          `checked before writing: ${blocker ? blocker.message : 'nothing stops the setup'}`,
+        );
+        return { fit, preflight, envProblem, blocker };
+      });
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Widens the hub's columns (`dualdb schema fit`'s plan), after the user agreed. */
+  async applyFit(plan: FitPlan, onTable?: (t: FitResult) => void): Promise<void> {
+    await this.withHub(async (hub) => {
+      if (!hub) return;
+      this.touched.fit = true;
+      const r = await applyFit(hub, plan, onTable);
+      this.record(
+        r.ok ? 'info' : 'error',
+        `schema fit: ${r.tables.filter((t) => t.status === 'applied').length} table(s) widened`,
+      );
+      if (r.error) throw r.error;
+    });
   }
 
   /** Writes the .env (mode 0600) and returns the Config read back from it. */

@@ -1,6 +1,6 @@
 /**
  * `dualdb schema …`: run SQL files, translate, diff and apply schemas, and the
- * pre-flight check of the data. Also the old spelling `dualdb --import-schema <file>`.
+ * pre-flight check of the data, and `schema fit` (widen the hub's columns). Also the old spelling `dualdb --import-schema <file>`.
  */
 import { confirm } from '@inquirer/prompts';
 import type { Command } from 'commander';
@@ -11,6 +11,7 @@ import { introspectMysql } from '../../engines/mysql/introspect.js';
 import { introspectSqlite } from '../../engines/sqlite/introspect.js';
 import { openSqlite, type SqliteDb } from '../../engines/sqlite/open.js';
 import { applySchemaPlan, type DdlStep, diffDatabases, type PlanDirection, type SchemaDiff } from '../../schema/diff.js';
+import { applyFit, type FitPlan, fitPlanFor } from '../../schema/fit.js';
 import { type PreflightReport, preflightToHub } from '../../schema/preflight.js';
 import { runSqlFile } from '../../schema/runner.js';
 import { translateToMysql, translateToSqlite } from '../../schema/translate.js';
@@ -19,7 +20,7 @@ import { ConfigError, DualdbError, MysqlError } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';
 import { configFrom, type GlobalOptions } from '../context.js';
-import { color, formatCount, glyph, out, printJson } from '../output.js';
+import { color, formatBytes, formatCount, glyph, out, printJson } from '../output.js';
 
 /** `dualdb --import-schema <file>` (what users' scripts call) → `dualdb schema import <file>`. */
 export function rewriteLegacyArgs(argv: string[]): string[] {
@@ -72,6 +73,13 @@ function printWarnings(warnings: TranslationWarning[]): void {
     out(`  ${glyph.warn} ${w.table}${w.column ? `.${w.column}` : ''}: ${w.problem} — ${color.dim(w.reason)}`);
 }
 
+function printNotes(notes: TranslationWarning[] | undefined): void {
+  if (!notes?.length) return;
+  out(color.bold('\nChosen so that nothing is lost:'));
+  for (const n of notes)
+    out(`  ${glyph.info} ${n.table}${n.column ? `.${n.column}` : ''}: ${n.problem} — ${color.dim(n.reason)}`);
+}
+
 function printPlan(plan: DdlStep[]): void {
   if (plan.length === 0) return;
   out(color.bold(`\nDDL that would run (${plan.length} statement${plan.length === 1 ? '' : 's'}):`));
@@ -99,6 +107,7 @@ function printDiff(diff: SchemaDiff, config: Config): void {
     for (const d of t.different) out(`    ${d.column}: ${d.problem} — ${color.dim(d.reason)}`);
   }
   printWarnings(diff.warnings);
+  printNotes(diff.notes);
   printPlan(diff.plan);
   if (diff.untouched.length) {
     out(color.bold('\nLeft as they are (fix by hand):'));
@@ -137,11 +146,29 @@ function printPreflight(r: PreflightReport): void {
   }
 }
 
-async function confirmOrRefuse(question: string): Promise<boolean> {
+function printFitPlan(plan: FitPlan): void {
+  out(color.bold(`Widen on the hub (${plan.tables.length} table(s)):`));
+  for (const t of plan.tables) {
+    const size = `${formatCount(t.rows)} rows${t.bytes === null ? '' : `, ${formatBytes(t.bytes)}`}`;
+    out(
+      `  ${color.bold(t.table)}  ${t.algorithm === 'COPY' ? `${glyph.warn} needs a copy of the table (${size})` : color.dim(`in place (${size})`)}${t.foreignKeys ? color.dim('; foreign keys on changed columns are dropped and added back') : ''}`,
+    );
+    for (const c of t.changes) out(`    ${c.column}: ${c.from} → ${c.to} ${color.dim(`— ${c.reason}`)}`);
+  }
+  printFitLeft(plan);
+}
+
+function printFitLeft(plan: FitPlan): void {
+  if (plan.left.length === 0) return;
+  out(color.bold('\nLeft as they are (fix by hand):'));
+  for (const l of plan.left) out(`  ${glyph.info} ${l.table}.${l.column}: ${color.dim(l.reason)}`);
+}
+
+async function confirmOrRefuse(question: string, command = 'schema apply'): Promise<boolean> {
   if (!process.stdin.isTTY || !process.stdout.isTTY)
     throw new DualdbError(
       'CONFIRMATION_REQUIRED',
-      'schema apply changes the databases and asks first, but there is no terminal to ask in',
+      `${command} changes the databases and asks first, but there is no terminal to ask in`,
       {
         hint: 'run it again with --yes',
         exitCode: EXIT.CONFIG,
@@ -231,11 +258,17 @@ export function registerSchema(program: Command, global: () => GlobalOptions): v
           }
         } else throw new ConfigError('--to', `--to must be mysql or sqlite (got "${opts.to}")`);
         if (opts.json) {
-          printJson({ target: translation.target, statements: translation.statements, warnings: translation.warnings });
+          printJson({
+            target: translation.target,
+            statements: translation.statements,
+            warnings: translation.warnings,
+            notes: translation.notes ?? [],
+          });
           return EXIT.OK;
         }
         for (const s of translation.statements) out(`${s};\n`);
         printWarnings(translation.warnings);
+        printNotes(translation.notes);
         return EXIT.OK;
       }),
     );
@@ -306,6 +339,50 @@ export function registerSchema(program: Command, global: () => GlobalOptions): v
           }
           if (report.error) throw report.error;
           if (!opts.json) out(color.dim('\nRun `dualdb init` so that new tables and columns are synced.'));
+          return EXIT.OK;
+        });
+      }),
+    );
+
+  schema
+    .command('fit')
+    .description(
+      "widen the hub's columns so every SQLite value fits exactly (FLOAT → DOUBLE, DATETIME → DATETIME(6), INT → BIGINT, longer VARCHARs, NULL allowed, binary key collation); never narrows or drops",
+    )
+    .option('--tables <list>', 'only these tables (comma-separated)')
+    .option('--dry-run', 'show the plan and change nothing')
+    .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
+    .option('--json', 'machine-readable output')
+    .action(
+      action(async (opts: { tables?: string; dryRun?: boolean; yes?: boolean; json?: boolean }) => {
+        const config = configFrom(global());
+        requireHub(config, 'schema fit');
+        return withSides(config, async (db, hub) => {
+          const plan = await fitPlanFor(db, hub, { ...(opts.tables ? { tables: parseList(opts.tables) } : {}) });
+          if (plan.tables.length === 0 || opts.dryRun) {
+            if (opts.json) printJson({ ok: true, dryRun: opts.dryRun ?? false, ...plan });
+            else if (plan.tables.length === 0) {
+              printFitLeft(plan);
+              out(`${glyph.ok} nothing to widen: every hub column holds what SQLite holds`);
+            } else {
+              printFitPlan(plan);
+              out(color.dim('\n--dry-run: nothing was changed. Run `dualdb schema fit` to apply.'));
+            }
+            return EXIT.OK;
+          }
+          if (!opts.json) printFitPlan(plan);
+          if (!opts.yes && !(await confirmOrRefuse(`Widen ${plan.tables.length} table(s) on the hub?`, 'schema fit'))) {
+            out(`${glyph.info} nothing was changed`);
+            return EXIT.FAILURE;
+          }
+          const r = await applyFit(hub, plan, (t) => {
+            if (opts.json) return;
+            if (t.status === 'applied') out(`${glyph.ok} ${t.table}: widened (ALGORITHM=${t.used})`);
+            else if (t.status === 'failed') out(`${glyph.fail} ${t.table}: ${t.error}`);
+          });
+          if (opts.json) printJson({ ok: r.ok, tables: r.tables, left: plan.left, error: r.error?.message });
+          if (r.error) throw r.error;
+          if (!opts.json) out(color.dim('\nRun `dualdb schema check` to confirm, then `dualdb setup` or `dualdb migrate`.'));
           return EXIT.OK;
         });
       }),

@@ -12,7 +12,7 @@ import { localServerBinary } from '../../setup/local-server.js';
 import { loadMigration } from '../../setup/migration.js';
 import { type SetupEvent, type SetupPlanInput, SetupRun, SetupStepError, STEP_TITLES } from '../../setup/plan.js';
 import type { SchemaChoice } from '../../setup/schema.js';
-import { SetupSession, stillThere } from '../../setup/session.js';
+import { envValuesProblem, SetupSession, stillThere } from '../../setup/session.js';
 import { isDualdbError, messageOf } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { registerSecret } from '../../util/redact.js';
@@ -125,10 +125,15 @@ function eventLine(e: SetupEvent): string | undefined {
       return `${e.state === 'done' ? glyph.ok : glyph.info} ${STEP_TITLES[e.id]}${e.detail ? color.dim(`: ${e.detail}`) : e.state === 'skipped' ? color.dim(': nothing to do') : ''}`;
     case 'warning':
       return `${glyph.warn} ${e.message}`;
-    case 'schema':
-      return e.event.state === 'done'
-        ? color.dim(`  table created in ${e.event.side === 'mysql' ? 'MySQL' : 'SQLite'}: ${e.event.table}`)
-        : undefined;
+    case 'schema': {
+      if (e.event.state !== 'done') return undefined;
+      const side = e.event.side === 'mysql' ? 'MySQL' : 'SQLite';
+      return color.dim(
+        e.event.action === 'add-column'
+          ? `  column${(e.event.columns?.length ?? 0) === 1 ? '' : 's'} added in ${side}: ${e.event.table} (${e.event.columns?.join(', ')})`
+          : `  table created in ${side}: ${e.event.table}`,
+      );
+    }
     case 'migration': {
       const p = e.progress;
       if (p.state === 'done')
@@ -176,6 +181,13 @@ export async function runQuickSetup(
   session.answers = a;
   session.rediscoverSqlite();
   registerSecret(a.mysql.password);
+  // A value the .env cannot hold is known now: say so before any work.
+  const envProblem = envValuesProblem(a);
+  if (envProblem) {
+    err(`dualdb setup: ${envProblem}; nothing was changed`);
+    await session.close();
+    return EXIT.CONFIG;
+  }
 
   const adminPassword = env.DUALDB_ADMIN_PASSWORD;
   registerSecret(adminPassword);

@@ -27,6 +27,7 @@ import {
   validateUserName,
 } from '../../setup/index.js';
 import { loadMigration, MigrationCancelledError } from '../../setup/migration.js';
+import { checkLines } from '../../setup/plan.js';
 import { isDualdbError, messageOf } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { color, err, formatBytes, formatCount, glyph, out } from '../output.js';
@@ -243,6 +244,36 @@ function showSchemaPlan(plan: SchemaPlan): void {
     out(`${glyph.warn} tables that differ between the sides (left as they are; sync pauses them until fixed):`);
     for (const d of plan.differences) out(`    ${d.table}: ${d.detail}`);
   }
+  for (const n of plan.notes) out(color.dim(`  ${glyph.info} ${n.table}.${n.column}: ${n.problem} — ${n.reason}`));
+}
+
+/**
+ * Before the schema step writes anything: the hub's narrower columns (asks to widen
+ * them, as `dualdb schema fit` would) and the pre-flight's findings, which stop the
+ * setup with nothing changed.
+ */
+async function checkStep(s: SetupSession): Promise<void> {
+  if (!s.answers.dualDatabase) return;
+  const copy = Boolean(await loadMigration());
+  let c = await s.check({ copy });
+  if (c.fit && c.fit.tables.length > 0) {
+    out(`${glyph.warn} the hub's columns are narrower than the SQLite data:`);
+    for (const line of checkLines({ ...c, preflight: undefined })) out(`    ${line}`);
+    for (const t of c.fit.tables.filter((x) => x.algorithm === 'COPY'))
+      out(color.dim(`    ${t.table} needs a copy of the table (${formatCount(t.rows)} rows, ${formatBytes(t.bytes)})`));
+    if (await askConfirm('Widen these columns on the hub now (`dualdb schema fit`)?', true)) {
+      await s.applyFit(c.fit, (t) => {
+        if (t.status === 'applied') out(`  ${glyph.ok} ${t.table}: widened (ALGORITHM=${t.used})`);
+      });
+      c = await s.check({ copy });
+    }
+  }
+  const findings = checkLines({ ...c, fit: undefined });
+  if (findings.length) {
+    out(`${glyph.fail} values the hub would refuse or change:`);
+    for (const line of findings) out(`    ${line}`);
+  }
+  if (c.blocker) throw c.blocker;
 }
 
 async function schemaStep(s: SetupSession): Promise<void> {
@@ -260,7 +291,9 @@ async function schemaStep(s: SetupSession): Promise<void> {
   if (!(await askConfirm('Apply this schema?', true))) return;
   await s.applySchema(plan, (e) => {
     if (e.state === 'done')
-      out(`  ${glyph.ok} ${e.side === 'mysql' ? 'MySQL ' : 'SQLite'} ${e.table}  (${e.index + 1}/${e.total})`);
+      out(
+        `  ${glyph.ok} ${e.side === 'mysql' ? 'MySQL ' : 'SQLite'} ${e.table}: ${e.action === 'add-column' ? `column(s) added (${(e.columns ?? []).join(', ')})` : 'table created'}  (${e.index + 1}/${e.total})`,
+      );
   });
 }
 
@@ -354,6 +387,7 @@ export async function runPlainSetup(options: { envFile?: string | undefined; sql
     });
     s.rediscoverSqlite(path.resolve(sqlite));
     await connect(s);
+    await checkStep(s);
     await schemaStep(s);
     await migrationStep(s);
     await syncStep(s);

@@ -14,6 +14,7 @@ interface ColRow {
   CHARACTER_MAXIMUM_LENGTH: string | number | null;
   NUMERIC_PRECISION: string | number | null;
   NUMERIC_SCALE: string | number | null;
+  COLLATION_NAME: string | null;
 }
 
 const num = (v: string | number | null): number | null => (v === null ? null : Number(v));
@@ -59,7 +60,7 @@ export async function introspectMysql(hub: MysqlHub, tables?: string[]): Promise
   const flavorHint = info.flavor === 'mariadb' ? 'quoted' : 'bare';
   const cols = await hub.query<ColRow>(
     `SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, DATA_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA,
-            CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE
+            CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, COLLATION_NAME
        FROM information_schema.COLUMNS
       WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN (?)
       ORDER BY TABLE_NAME, ORDINAL_POSITION`,
@@ -129,6 +130,7 @@ export async function introspectMysql(hub: MysqlHub, tables?: string[]): Promise
         maxLength: num(c.CHARACTER_MAXIMUM_LENGTH),
         numericPrecision: num(c.NUMERIC_PRECISION),
         numericScale: num(c.NUMERIC_SCALE),
+        collation: c.COLLATION_NAME,
       }));
     if (columns.length === 0) continue;
     const fkMap = new Map<string, ForeignKeyInfo>();

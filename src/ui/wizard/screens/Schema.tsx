@@ -1,7 +1,9 @@
 /**
- * Step 6: the schema. The plan first (tables to create on each side, what
- * cannot be translated faithfully, tables that differ), nothing written until
- * confirmed; then the DDL applied table by table with progress.
+ * Step 6: the schema. The check first (Fit.tsx: hub columns narrower than the
+ * data, with Enter to widen them; values the hub would refuse), then the plan
+ * (tables to create on each side, what cannot be translated faithfully, tables
+ * that differ), nothing written until confirmed; then the DDL applied table by
+ * table with progress.
  */
 import { Box, Text } from 'ink';
 import { useEffect, useState } from 'react';
@@ -11,6 +13,7 @@ import { type Tone, toneProps, useTheme } from '../../theme.js';
 import { HINT, type Hint, useHints, useKeyState, useKeys, useTask, useWizard } from '../context.js';
 import { firstEnabled, type MenuItem, menuKey } from '../edit.js';
 import { ErrorBlock, Line, MenuView, Spinner } from '../widgets.js';
+import { FitStep } from './Fit.js';
 
 interface DetailLine {
   tone: Tone;
@@ -76,6 +79,7 @@ export function planLines(plan: SchemaPlan): DetailLine[] {
     });
     for (const d of plan.differences) out.push({ tone: 'warn', text: `  ${d.table}: ${d.detail}` });
   }
+  for (const n of plan.notes) out.push({ tone: 'muted', text: `ℹ ${n.table}.${n.column}: ${n.problem} — ${n.reason}` });
   // The exact statements, so a production hub's owner sees what will run before saying yes.
   if (plan.steps.length) {
     out.push({ tone: 'muted', text: `the statements that will run (${plan.steps.length}):` });
@@ -87,7 +91,17 @@ export function planLines(plan: SchemaPlan): DetailLine[] {
   return out;
 }
 
+/**
+ * The step: first the check before any write (FitStep: the hub's narrower columns
+ * and the pre-flight's findings, passed over when there are none), then the plan.
+ */
 export function SchemaScreen() {
+  const w = useWizard();
+  const [checked, setChecked] = useState(!w.session.answers.dualDatabase);
+  return checked ? <SchemaPlanScreen /> : <FitStep onDone={() => setChecked(true)} />;
+}
+
+function SchemaPlanScreen() {
   const w = useWizard();
   const theme = useTheme();
   const s = w.session;

@@ -42,6 +42,9 @@ export const REKEYS_DDL = `CREATE TABLE IF NOT EXISTS _dualdb_rekeys (
      resolved_at TEXT
    )`;
 
+/** Due parked changes are read through this index: a batch costs the same however many are parked. */
+export const PARKED_DUE_INDEX = 'CREATE INDEX IF NOT EXISTS _dualdb_parked_due ON _dualdb_parked (direction, next_retry_ms)';
+
 export const SQLITE_META_DDL = [
   `CREATE TABLE IF NOT EXISTS _dualdb_meta (
      key TEXT PRIMARY KEY,
@@ -115,6 +118,7 @@ export const SQLITE_META_DDL = [
    )`,
   REKEYS_DDL,
   'CREATE INDEX IF NOT EXISTS _dualdb_rekeys_key ON _dualdb_rekeys (tbl, old_key)',
+  PARKED_DUE_INDEX,
   // Heartbeats travel the same path as data (docs/SYNC-CONTRACT.md, invariant 12): each node bumps its row.
   `CREATE TABLE IF NOT EXISTS _dualdb_heartbeats (
      node_id TEXT PRIMARY KEY,

@@ -230,23 +230,33 @@ export class LocalState {
         ? this.db.prepare('SELECT * FROM _dualdb_parked WHERE direction = ? ORDER BY id').all(direction)
         : this.db.prepare('SELECT * FROM _dualdb_parked ORDER BY id').all()
     ) as Record<string, unknown>[];
-    return rows.map((r) => ({
-      id: Number(r.id),
-      direction: r.direction as 'push' | 'pull',
-      tbl: String(r.tbl),
-      pk: r.pk === null ? null : String(r.pk),
-      error: String(r.error),
-      attempts: Number(r.attempts),
-      firstAt: String(r.first_at),
-      lastAt: String(r.last_at),
-      nextRetryMs: r.next_retry_ms === null ? null : Number(r.next_retry_ms),
-      firstOp: (r.first_op as ParkedChange['firstOp'] | undefined) ?? null,
-    }));
+    return rows.map(toParked);
   }
 
-  /** Parked changes whose automatic retry is due. */
-  dueParked(direction: 'push' | 'pull', now = Date.now()): ParkedChange[] {
-    return this.parked(direction).filter((p) => p.nextRetryMs !== null && p.nextRetryMs <= now);
+  /**
+   * Parked changes whose automatic retry is due, at most `limit`, soonest first: read through the
+   * (direction, next_retry_ms) index, so a batch costs the same whether 10 or 100,000 are parked.
+   */
+  dueParked(direction: 'push' | 'pull', now = Date.now(), limit = 1000): ParkedChange[] {
+    const rows = this.db
+      .prepare(
+        'SELECT * FROM _dualdb_parked WHERE direction = ? AND next_retry_ms IS NOT NULL AND next_retry_ms <= ? ORDER BY next_retry_ms, id LIMIT ?',
+      )
+      .all(direction, now, limit) as Record<string, unknown>[];
+    return rows.map(toParked);
+  }
+
+  /** Which of these keys of one table are parked (a keyed lookup, not a scan of every parked change). */
+  parkedKeys(direction: 'push' | 'pull', tbl: string, keys: string[]): Set<string> {
+    const out = new Set<string>();
+    for (let i = 0; i < keys.length; i += 400) {
+      const chunk = keys.slice(i, i + 400);
+      const rows = this.db
+        .prepare(`SELECT pk FROM _dualdb_parked WHERE direction = ? AND tbl = ? AND pk IN (${chunk.map(() => '?').join(', ')})`)
+        .all(direction, tbl, ...chunk) as { pk: string }[];
+      for (const r of rows) out.add(r.pk);
+    }
+    return out;
   }
 
   /** Make parked changes due now (after the user fixed the cause). */
@@ -348,5 +358,20 @@ function toConflict(r: Record<string, unknown>): ConflictRecord {
     nodeSeq: big(r.node_seq),
     hubSeq: big(r.hub_seq),
     resolvedAt: (r.resolved_at as string | null) ?? null,
+  };
+}
+
+function toParked(r: Record<string, unknown>): ParkedChange {
+  return {
+    id: Number(r.id),
+    direction: r.direction as 'push' | 'pull',
+    tbl: String(r.tbl),
+    pk: r.pk === null ? null : String(r.pk),
+    error: String(r.error),
+    attempts: Number(r.attempts),
+    firstAt: String(r.first_at),
+    lastAt: String(r.last_at),
+    nextRetryMs: r.next_retry_ms === null ? null : Number(r.next_retry_ms),
+    firstOp: (r.first_op as ParkedChange['firstOp'] | undefined) ?? null,
   };
 }

@@ -78,7 +78,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
   const prev = ctx.state.pullState();
   const deadCandidates = await deadHoleCandidates(ctx, prev.holes);
   // Changes parked for a table that is not synced now wait until it is (as on the push side).
-  const duePulls = ctx.state.dueParked('pull').filter((p) => ctx.plan.byName.has(p.tbl));
+  const duePulls = ctx.state.dueParked('pull', Date.now(), ctx.config.sync.batchSize).filter((p) => ctx.plan.byName.has(p.tbl));
 
   // 1. Read the log entries and images in one hub snapshot (pull-read.ts).
   const read = await readHubBatch(ctx, prev, duePulls, result);
@@ -113,7 +113,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
       const held = ctx.state.heldKeys();
       const rekeys = new RekeyStore(ctx.db);
       const apart = rekeys.openKeys();
-      const parkedPull = new Set(ctx.state.parked('pull').map((p) => heldKey(p.tbl, p.pk ?? '')));
+
       const tables = [...changes.byTable.keys()]
         .map((name) => ctx.plan.byName.get(name))
         .filter((t): t is SyncTable => t !== undefined)
@@ -126,12 +126,13 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           parkedNow.push({ tbl, pk, error });
         }
       }
-      const deletions: { table: SyncTable; io: SqliteTableIO; keys: string[] }[] = [];
+      const deletions: { table: SyncTable; io: SqliteTableIO; keys: string[]; parked: Set<string> }[] = [];
       for (const table of tables) {
         const io = new SqliteTableIO(ctx.db, table);
         const keyed = changes.byTable.get(table.name) ?? new Map<string, KeyChange>();
         const hubImages = images.get(table.name) ?? new Map<string, Row>();
         const pending = ctx.state.pendingKeys(table.name, [...keyed.keys()]);
+        const parkedHere = ctx.state.parkedKeys('pull', table.name, [...keyed.keys()]);
         const localImages = pending.size ? io.fetch([...pending.keys()]) : new Map<string, Row>();
         const m = moved(result, table.name);
         const toDelete: string[] = [];
@@ -229,13 +230,13 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           }
           m.upserts++;
           result.applied++;
-          if (parkedPull.has(heldKey(table.name, key))) ctx.state.unpark('pull', table.name, key);
+          if (parkedHere.has(key)) ctx.state.unpark('pull', table.name, key);
           if (!change.retry) result.lagsMs.push(Math.max(0, localNow - (change.lastAt - ctx.hubClockOffsetMs)));
         }
-        deletions.push({ table, io, keys: toDelete });
+        deletions.push({ table, io, keys: toDelete, parked: parkedHere });
       }
       // Children before parents for deletes.
-      for (const { table, io, keys } of deletions.reverse()) {
+      for (const { table, io, keys, parked } of deletions.reverse()) {
         const m = moved(result, table.name);
         const failed = applyRows(
           ctx.db,
@@ -252,7 +253,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           }
           m.deletes++;
           result.applied++;
-          if (parkedPull.has(heldKey(table.name, key))) ctx.state.unpark('pull', table.name, key);
+          if (parked.has(key)) ctx.state.unpark('pull', table.name, key);
         }
       }
       logLocalChanges(ctx.db, repointed);

@@ -66,7 +66,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint): LocalBatch {
       }
     }
     // Parked changes whose retry is due ride along with this batch.
-    for (const p of ctx.state.dueParked('push')) {
+    for (const p of ctx.state.dueParked('push', Date.now(), batchSize)) {
       const table = ctx.plan.byName.get(p.tbl);
       if (p.pk !== null && table && !keyProblem(table, p.pk) && !changes.has(p.tbl, p.pk))
         add(p.tbl, p.pk, 0n, Date.now(), p.firstOp ?? 'U', true);

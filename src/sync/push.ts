@@ -330,9 +330,11 @@ function recordOnNode(ctx: SyncContext, rec: NodeRecord) {
     for (const c of rec.conflicts) ctx.state.recordConflict(c);
     for (const p of rec.toPark)
       ctx.state.park('push', p.tbl, p.pk, p.error, { waiting: p.waiting ?? false, ...(p.firstOp ? { firstOp: p.firstOp } : {}) });
-    // Only keys that are parked (one lookup, not a statement per row of the batch).
-    const parked = new Set(ctx.state.parked('push').map((p) => heldKey(p.tbl, p.pk ?? '')));
-    for (const s of rec.succeeded) if (parked.has(heldKey(s.tbl, s.pk))) ctx.state.unpark('push', s.tbl, s.pk);
+    // Only keys that are parked: a keyed lookup per table, not a read of every parked change.
+    const byTable = new Map<string, string[]>();
+    for (const x of rec.succeeded) byTable.set(x.tbl, [...(byTable.get(x.tbl) ?? []), x.pk]);
+    for (const [tbl, keys] of byTable)
+      for (const pk of ctx.state.parkedKeys('push', tbl, keys)) ctx.state.unpark('push', tbl, pk);
     for (const h of rec.holds) {
       rekeys.hold({
         tbl: h.table.name,

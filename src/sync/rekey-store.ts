@@ -4,6 +4,8 @@
  * held apart by SYNC_KEY_COLLISIONS=manual until `dualdb rekeys resolve`; and collisions a pull
  * saw, which the next push resolves (it holds the hub transaction that allocates keys).
  */
+
+import { PARKED_DUE_INDEX } from '../capture/sqlite-capture.js';
 import type { KeyCollisionMode } from '../config/schema.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 
@@ -183,16 +185,19 @@ export class RekeyStore {
   }
 }
 
-/** Creates the table in a node installed before re-keying existed (cheap when present). */
+/** Brings a node installed by an earlier version up to date: the re-key table, the parked changes' first op and due index (cheap when present). */
 export function ensureRekeyTable(db: SqliteDb, ddl: string[]): void {
   const hasTable = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_rekeys'").get() !== undefined;
   const parkedCols = db.prepare("SELECT name FROM pragma_table_info('_dualdb_parked')").all() as { name: string }[];
   const hasOp = parkedCols.length === 0 || parkedCols.some((c) => c.name === 'first_op');
-  if (hasTable && hasOp) return;
+  const hasIndex =
+    parkedCols.length === 0 || db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_parked_due'").get() !== undefined;
+  if (hasTable && hasOp && hasIndex) return;
   db.transaction(() => {
     if (!hasTable) for (const d of ddl) db.exec(d);
     // A parked change remembers whether it began with an insert (a collision candidate).
     if (!hasOp) db.exec('ALTER TABLE _dualdb_parked ADD COLUMN first_op TEXT');
+    if (!hasIndex) db.exec(PARKED_DUE_INDEX);
   }).immediate();
 }
 

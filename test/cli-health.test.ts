@@ -248,6 +248,6 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb health and info', () => {
     const lines = text.stdout.trim().split('\n');
     // ✖ SQLite …, the finding with its fix, ✔ MySQL …: nothing spills onto extra lines.
     expect(lines).toHaveLength(3);
-    expect(lines[1]).toMatch(/integrity check failed: .+ — restore from a backup/);
+    expect(lines[1]).toMatch(/integrity check failed: .+ — restore it from your last backup .+\.recover/);
   });
 });

@@ -180,7 +180,9 @@ describe.skipIf(!HUB_AVAILABLE || !PYTHON)(
     });
     afterAll(async () => {
       await testHub?.close();
-      tmp.cleanup();
+      // EPI_KEEP=1 keeps the site's files (SQLite file, sync log) for a look after a failure.
+      if (process.env.EPI_KEEP) process.stderr.write(`EPI_KEEP: ${tmp.dir}\n`);
+      else tmp.cleanup();
     });
 
     /** A site as a new user makes it: the app's create_all() and first rows, then `migrate` creates and fills the hub. */

@@ -248,13 +248,20 @@ export class LocalState {
 
   /** Which of these keys of one table are parked (a keyed lookup, not a scan of every parked change). */
   parkedKeys(direction: 'push' | 'pull', tbl: string, keys: string[]): Set<string> {
-    const out = new Set<string>();
+    return new Set(this.parkedOps(direction, tbl, keys).keys());
+  }
+
+  /** The parked changes of these keys of one table: key → the operation they began with, if known. */
+  parkedOps(direction: 'push' | 'pull', tbl: string, keys: string[]): Map<string, ParkedChange['firstOp']> {
+    const out = new Map<string, ParkedChange['firstOp']>();
     for (let i = 0; i < keys.length; i += 400) {
       const chunk = keys.slice(i, i + 400);
       const rows = this.db
-        .prepare(`SELECT pk FROM _dualdb_parked WHERE direction = ? AND tbl = ? AND pk IN (${chunk.map(() => '?').join(', ')})`)
-        .all(direction, tbl, ...chunk) as { pk: string }[];
-      for (const r of rows) out.add(r.pk);
+        .prepare(
+          `SELECT pk, first_op FROM _dualdb_parked WHERE direction = ? AND tbl = ? AND pk IN (${chunk.map(() => '?').join(', ')})`,
+        )
+        .all(direction, tbl, ...chunk) as { pk: string; first_op: ParkedChange['firstOp'] }[];
+      for (const r of rows) out.set(r.pk, r.first_op ?? null);
     }
     return out;
   }

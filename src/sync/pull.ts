@@ -145,7 +145,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             // Its parent is the hub's half of a key collision not resolved yet: applied now, it would
             // attach to the node's different row under the same key. It waits (parked) until then.
             const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
-            ctx.state.park('pull', table.name, key, error, { waiting: true });
+            ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });
             parkedNow.push({ tbl: table.name, pk: key, error });
             continue;
           }
@@ -158,7 +158,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 keyKind: table.keyKind,
                 node: { firstOp: local.firstOp, at: local.at },
                 nodeHasRow: localRow !== null,
-                hub: { firstOp: change.firstOp, at: hubAt },
+                // An earlier pull already found this key's hub row to be a new row of its own (open collision).
+                hub: { firstOp: apart.has(heldKey(table.name, key)) ? 'I' : change.firstOp, at: hubAt },
                 hubHasRow: hubAsSqlite !== null,
                 same: sameImage(table, localRow, hubAsSqlite),
               },

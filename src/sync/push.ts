@@ -178,6 +178,7 @@ async function applyOnHub(
     const hubRows = await io.fetch(conn, live, { forUpdate: true });
     const unseen = await unseenHubChanges(conn, ctx, table.name, live, pull.upto, holes);
     const open = table.keyKind === 'generated' ? rekeys.open(table.name, live) : new Map();
+    const parkedPull = ctx.state.parkedOps('pull', table.name, live);
 
     const rowsOut: { key: string; row: Row; exists: boolean }[] = [];
     const deleteKeys: string[] = [];
@@ -187,9 +188,16 @@ async function applyOnHub(
       const local = images.get(key) ?? null;
       const hubRow = hubRows.get(key) ?? null;
       const hubAsSqlite = hubRow ? toSqliteRow(table, hubRow) : null;
-      // A collision a pull saw and left for this push counts as an unseen hub insert.
-      const hubSide =
-        unseen.get(key) ?? (open.has(key) ? { seq: open.get(key)?.hubSeq ?? 0n, at: 0, firstOp: 'I' as const } : undefined);
+      // A collision a pull saw and left for this push: the hub's row began with an insert this node
+      // has not taken, whatever the hub did to it since (later updates must not make it a conflict).
+      const seenOpen = open.get(key);
+      // A hub change a pull parked (not applied here yet) is as unseen as one after the cursor.
+      const parkedHub = parkedPull.get(key);
+      const unseenHere =
+        unseen.get(key) ?? (parkedPull.has(key) ? { seq: 0n, at: 0, firstOp: parkedHub ?? ('U' as const) } : undefined);
+      const hubSide = seenOpen
+        ? { seq: unseenHere?.seq ?? seenOpen.hubSeq ?? 0n, at: unseenHere?.at ?? 0, firstOp: 'I' as const }
+        : unseenHere;
       const decision: Decision = decidePush(
         {
           keyKind: table.keyKind,

@@ -3,7 +3,7 @@
  * the lock held by another process (Python's sqlite3, as the EPI application would).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlite } from '../src/engines/sqlite/open.js';
@@ -97,5 +97,16 @@ describe('6. a corrupt SQLite file', () => {
     expect(r.stdout).toContain('.backup');
     expect(r.stdout).toContain(`sqlite3 ${file} ".recover" | sqlite3 ${file}.recovered`);
     expect(r.stdout).toContain('point SQLITE_DB_PATH at the new file');
+  });
+
+  it('init and status on a corrupt file without capture: corrupt (not "run init"), and init writes nothing', () => {
+    const before = readFileSync(file);
+    for (const cmd of [['init'], ['status'], ['sync', '--once']]) {
+      const r = runCli(cmd, env(file), { cwd: tmp.dir });
+      expect(r.code, cmd.join(' ')).toBe(EXIT.SQLITE_UNAVAILABLE);
+      expect(r.stdout + r.stderr, cmd.join(' ')).toMatch(/is corrupt \(.+\); dualdb wrote nothing to it/);
+      expect(r.stdout + r.stderr, cmd.join(' ')).not.toMatch(/capture is not installed/);
+    }
+    expect(readFileSync(file).equals(before)).toBe(true);
   });
 });

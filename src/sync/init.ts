@@ -27,7 +27,7 @@ import { missingPrivilegesError } from '../engines/mysql/diagnose.js';
 import { introspectMysql } from '../engines/mysql/introspect.js';
 import { checkPrivileges } from '../engines/mysql/privileges.js';
 import { introspectSqlite } from '../engines/sqlite/introspect.js';
-import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
+import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { DualdbError, MysqlError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { LocalState } from './local-state.js';
@@ -111,6 +111,13 @@ export async function installCapture(db: SqliteDb, hub: MysqlHub | undefined, co
 
 export async function initNode(config: Config, options: { createSqlite?: boolean } = {}): Promise<InitReport> {
   const db = openSqlite(config.sqlitePath, { create: options.createSqlite ?? false });
+  try {
+    // Nothing is installed into a damaged file (a corrupt page shows only when read).
+    assertIntact(db, config.sqlitePath);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
   let hub: MysqlHub | undefined;
   try {
     if (config.dualDatabase) hub = await MysqlHub.connect(config.mysql);

@@ -12,7 +12,7 @@ import { MysqlHub } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { introspectMysql } from '../engines/mysql/introspect.js';
 import { introspectSqlite } from '../engines/sqlite/introspect.js';
-import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
+import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
@@ -107,7 +107,12 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     this.log = options.log ?? SyncLog.memory();
     this.planTtlMs = options.planTtlMs ?? 5_000;
     if (!db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_changes'").get()) {
-      if (this.ownsDb) db.close();
+      try {
+        // A damaged schema page hides the capture tables too: say the file is corrupt, not "run init".
+        assertIntact(db, config.sqlitePath);
+      } finally {
+        if (this.ownsDb) db.close();
+      }
       throw new CaptureMissingError(config.sqlitePath);
     }
     this.state = new LocalState(db);

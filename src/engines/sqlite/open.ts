@@ -102,6 +102,32 @@ function lockedFailure(e: unknown, file: string, waitedMs: number): SqliteError 
   );
 }
 
+/**
+ * Refuses a damaged file before anything is written to it. A corrupt page is found only when it
+ * is read, so a file can open fine and still be damaged: `quick_check` reads every page (O(size),
+ * so this is for one-time steps like `init`, and for explaining a missing table, not for every batch).
+ */
+export function assertIntact(db: SqliteDb, file: string): void {
+  let first: string;
+  try {
+    const rows = db.pragma('quick_check(1)') as { quick_check: string }[];
+    first = rows[0]?.quick_check ?? 'ok';
+  } catch (e) {
+    throw sqliteFailure(e, file);
+  }
+  if (first !== 'ok') {
+    // One line: quick_check prefixes "*** in database main ***" and puts each finding on a line.
+    const finding = first
+      .replace(/\*\*\* in database \S+ \*\*\*/g, '')
+      .replace(/\s*\n\s*/g, '; ')
+      .replace(/^[;\s]+/, '')
+      .trim();
+    throw new SqliteError('corrupt', `the SQLite file ${file} is corrupt (${finding}); dualdb wrote nothing to it`, {
+      hint: corruptHint(file),
+    });
+  }
+}
+
 /** Maps a better-sqlite3 error to a SqliteError with the cause and the fix. */
 export function sqliteFailure(e: unknown, file: string, waitedMs = BUSY_TIMEOUT_MS): SqliteError {
   if (e instanceof SqliteError) return e;

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MysqlConfig } from '../src/config/config.js';
+import { diagnoseMysqlError } from '../src/engines/mysql/diagnose.js';
 import { freePort } from '../src/engines/mysql/local-server.js';
 import {
   grantPatternMatches,
@@ -15,6 +16,7 @@ import {
 } from '../src/engines/mysql/privileges.js';
 import { quoteMysqlId } from '../src/engines/mysql/quote.js';
 import { testConnection } from '../src/setup/connection.js';
+import { EXIT } from '../src/util/exit-codes.js';
 import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
 
 const base: MysqlConfig = {
@@ -161,5 +163,18 @@ describe.skipIf(!HUB_AVAILABLE)('diagnoses from a private MariaDB', () => {
     expect(c.ok).toBe(true);
     expect(c.diagnosis).toMatchObject({ kind: 'missing-privileges', missing: ['PROCESS'], optionalOnly: true });
     expect(c.diagnosis?.actions[0]).toBe('continue');
+  });
+});
+
+describe('a statement refused for lack of a privilege (a SELECT-only sync user)', () => {
+  it('names the missing privilege and the GRANT that fixes it, as a hub problem (exit 3)', () => {
+    const err = Object.assign(new Error('INSERT command denied'), {
+      code: 'ER_TABLEACCESS_DENIED_ERROR',
+      sqlMessage: "INSERT command denied to user 'ro'@'127.0.0.1' for table `epi`.`_dualdb_nodes`",
+    });
+    const d = diagnoseMysqlError(err, { host: '127.0.0.1', port: 3306, user: 'ro', database: 'epi' });
+    expect(d.message).toMatch(/user "ro" lacks INSERT on database "epi"/);
+    expect(d.hint).toContain("GRANT INSERT ON `epi`.* TO 'ro'@'127.0.0.1'");
+    expect(d.exitCode).toBe(EXIT.MYSQL_UNAVAILABLE);
   });
 });

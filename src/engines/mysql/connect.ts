@@ -7,7 +7,7 @@
 import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../../config/config.js';
 import { DualdbError } from '../../util/errors.js';
-import { diagnoseMysqlError, isConnectionError, tlsRequiredError } from './diagnose.js';
+import { diagnoseMysqlError, isConnectionError, PRIVILEGE_REFUSED, tlsRequiredError } from './diagnose.js';
 import { readSslCa } from './tls.js';
 
 export type MysqlRow = Record<string, unknown>;
@@ -234,7 +234,7 @@ export function diagnoseIfConnection(e: unknown, m: MysqlConfig): unknown {
   if (e instanceof DualdbError || !isDriverError(e)) return e;
   const err = e as { code?: string; sqlState?: unknown };
   const code = err.code ?? '';
-  if (SESSION_LOST.has(code)) return diagnoseMysqlError(e, m);
+  if (SESSION_LOST.has(code) || PRIVILEGE_REFUSED.has(code)) return diagnoseMysqlError(e, m);
   if (code.startsWith('ER_') || typeof err.sqlState === 'string') return e;
   return diagnoseMysqlError(e, m);
 }

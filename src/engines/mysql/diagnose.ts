@@ -45,12 +45,29 @@ export function isConnectionError(e: unknown): boolean {
   );
 }
 
+/** Server refusals of one statement for lack of a privilege (the account itself is fine). */
+export const PRIVILEGE_REFUSED = new Set([
+  'ER_TABLEACCESS_DENIED_ERROR',
+  'ER_COLUMNACCESS_DENIED_ERROR',
+  'ER_SPECIFIC_ACCESS_DENIED_ERROR',
+  'ER_PROCACCESS_DENIED_ERROR',
+]);
+
 export function diagnoseMysqlError(e: unknown, m: Pick<MysqlConfig, 'host' | 'port' | 'user' | 'database'>): MysqlError {
   if (e instanceof MysqlError) return e;
   const err = (e ?? {}) as DriverError;
   const code = err.code ?? '';
   const where = `${m.host}:${m.port}`;
   const make = (kind: MysqlFailureKind, message: string, hint: string) => new MysqlError(kind, message, { hint, cause: e });
+  if (PRIVILEGE_REFUSED.has(code)) {
+    // "INSERT command denied to user 'ro'@'127.0.0.1' for table …": the account connects but may not
+    // do what dualdb needs; name the grant that fixes it.
+    const detail = err.sqlMessage ?? err.message ?? '';
+    const what = /^(\w+(?: \w+)?) command denied/i.exec(detail)?.[1]?.toUpperCase() ?? 'a privilege';
+    const host = /to user '[^']*'@'([^']*)'/.exec(detail)?.[1];
+    const refused = missingPrivilegesError(m, [what], host ? { host } : {});
+    return new MysqlError('missing-privileges', `${refused.message} (${detail})`, { hint: refused.hint, cause: e });
+  }
   switch (code) {
     case 'ENOTFOUND':
     case 'EAI_AGAIN':

@@ -6,8 +6,9 @@
  * lost) and arrive once the drift is fixed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqlite } from '../src/engines/sqlite/open.js';
 import { collectStatus } from '../src/sync/status.js';
-import { envOf, runCli } from './helpers/cli.js';
+import { envOf, runCli, spawnCli } from './helpers/cli.js';
 import { divergence, makeWorld, type SyncWorld, waitFor } from './helpers/sync.js';
 import { HUB_AVAILABLE, startSyncTestHub as startTestHub, type TestHub } from './helpers/sync-hub.js';
 import { tempDir } from './helpers/tmp.js';
@@ -158,4 +159,28 @@ describe.skipIf(!HUB_AVAILABLE)('schema drift', () => {
       expect(A.db.prepare('SELECT badge FROM workers WHERE id = 2').get()).toEqual({ badge: 'B-2' });
     }, 40_000);
   }
+
+  it('sync --watch says on its console that a table paused, and why, when it happens', async () => {
+    const w = await makeWorld(testHub, tmp.dir, { prefix: 'driftw', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['A'] });
+    worlds.push(w);
+    const A = w.node('A');
+    await A.syncer.close();
+    const watch = spawnCli(['sync', '--watch'], envOf(A.config));
+    try {
+      await waitFor(() => /watching/.test(watch.output()), 'the watcher to start', 30_000);
+      const db = openSqlite(A.config.sqlitePath);
+      db.exec('ALTER TABLE workers ADD COLUMN shoe_size INTEGER');
+      db.prepare("INSERT INTO workers (id, name, shoe_size) VALUES (7, 'Drift', 44)").run();
+      db.close();
+      await waitFor(
+        () => /table workers paused: schema drift — only in SQLite: shoe_size/.test(watch.output()),
+        'the pause on the console',
+        30_000,
+      );
+      expect((await w.hub.query('SELECT id FROM workers WHERE id = 7')).length).toBe(0);
+    } finally {
+      watch.child.kill('SIGTERM');
+      await watch.exited;
+    }
+  }, 60_000);
 });

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
-import { SyncLog } from '../log/sync-log.js';
+import { type LogEntry, SyncLog } from '../log/sync-log.js';
 import { messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { ControlServer } from './control.js';
@@ -23,6 +23,9 @@ import { type CycleSummary, cycleCounts, summarizeCycle } from './summary.js';
  * same single-instance lock (instance-lock.ts, taken by ControlServer.listen); only a daemon writes
  * the pid file, which belongs to the service manager.
  */
+/** Log events the watching console prints as they happen (they change what syncs, or need a decision). */
+const NOTICE_EVENTS = new Set(['table.paused', 'table.resumed', 'rekey', 'rekey.held', 'rekey.sequence-bumped']);
+
 export type SyncProcessKind = 'watch' | 'daemon' | 'monitor';
 
 export interface SyncProcessOptions {
@@ -30,6 +33,8 @@ export interface SyncProcessOptions {
   /** Called for every cycle that moved something (the watcher prints a line). */
   onCycle?: (summary: CycleSummary) => void;
   onState?: (state: string, previous: string) => void;
+  /** Called for log entries an operator watching the console must see (a table paused or resumed, a key collision). */
+  onNotice?: (entry: LogEntry) => void;
   /** Register process signal handlers (default true). */
   signals?: boolean;
   /** Serve Prometheus metrics at METRICS_HOST:METRICS_PORT (when METRICS_PORT is set). */
@@ -112,7 +117,10 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
     log.info(`metrics at ${metrics.url}`, { event: 'metrics', url: metrics.url });
   }
   if (options.kind === 'daemon') writePidFile(config.pidFile);
-  log.on('entry', (entry) => control.broadcast('log', entry));
+  log.on('entry', (entry) => {
+    control.broadcast('log', entry);
+    if (typeof entry.event === 'string' && NOTICE_EVENTS.has(entry.event)) options.onNotice?.(entry);
+  });
   svc.on('state', (state, prev) => {
     control.broadcast('state', { state, prev });
     options.onState?.(state, prev);

@@ -8,7 +8,7 @@ import { ConfigError } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';
 import { configFrom, type GlobalOptions } from '../context.js';
-import { color, out, printJson, table } from '../output.js';
+import { color, glyph, out, printJson, table } from '../output.js';
 
 interface SyncFlags {
   once?: boolean;
@@ -134,6 +134,10 @@ export function registerSync(program: Command, global: () => GlobalOptions): voi
             onCycle: opts.watch ? (s) => out(`${color.dim(new Date().toLocaleTimeString())} ${cycleLine(s)}`) : undefined,
             onState: opts.watch
               ? (state, prev) => out(`${color.dim(new Date().toLocaleTimeString())} state ${prev} → ${color.bold(state)}`)
+              : undefined,
+            onNotice: opts.watch
+              ? (e) =>
+                  out(`${color.dim(new Date().toLocaleTimeString())} ${e.level === 'error' ? glyph.fail : glyph.warn} ${e.msg}`)
               : undefined,
           });
           if (opts.watch) {

@@ -16,13 +16,12 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config/config.js';
-import { loadConfig } from '../src/config/load.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { SyncLog } from '../src/log/sync-log.js';
 import { initNode } from '../src/sync/init.js';
 import { Syncer } from '../src/sync/syncer.js';
-import { type BenchOptions, type BenchServer, type Figure, figure, hr, runStandalone } from './lib.js';
+import { type BenchOptions, type BenchServer, benchNodeConfig, type Figure, figure, hr, runStandalone } from './lib.js';
 
 const SQLITE_TABLE = 'CREATE TABLE workers (id INTEGER PRIMARY KEY AUTOINCREMENT, badge TEXT NOT NULL, name TEXT)';
 const MYSQL_TABLE =
@@ -34,21 +33,7 @@ let counter = 0;
 async function makeNode(server: BenchServer, dir: string, label: string): Promise<{ config: Config; hub: MysqlHub }> {
   const m = await server.freshDatabase(`rekey_${label}`);
   const name = `${label}-${++counter}`;
-  const config = loadConfig({
-    env: {
-      SQLITE_DB_PATH: path.join(dir, `${name}.db`),
-      DB_HOST: m.host,
-      DB_PORT: String(m.port),
-      DB_USER: m.user,
-      DB_PASSWORD: m.password,
-      DB_NAME: m.database,
-      NODE_ID: name,
-      LOG_FILE: path.join(dir, `${name}.log`),
-      SYNC_KEY_COLLISIONS: 'rekey-node',
-    },
-    envFile: undefined,
-    cwd: dir,
-  });
+  const config = benchNodeConfig(dir, name, m, { SYNC_KEY_COLLISIONS: 'rekey-node' });
   const db = openSqlite(config.sqlitePath, { create: true });
   db.exec(SQLITE_TABLE);
   db.close();

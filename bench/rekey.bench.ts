@@ -127,6 +127,8 @@ interface Prevention {
   table: string[];
   /** Statements on the hub writer's session. */
   session: string[];
+  /** Rows the node inserts between two syncs (default: as many as the hub). */
+  nodeRows?: number;
 }
 
 const PREVENTIONS: Prevention[] = [
@@ -136,6 +138,12 @@ const PREVENTIONS: Prevention[] = [
     name: 'hub writers auto_increment_increment=100, offset=1',
     table: [],
     session: ['SET SESSION auto_increment_increment = 100', 'SET SESSION auto_increment_offset = 1'],
+  },
+  {
+    name: 'the same, the node inserting 150 rows between syncs (more than the increment)',
+    table: [],
+    session: ['SET SESSION auto_increment_increment = 100', 'SET SESSION auto_increment_offset = 1'],
+    nodeRows: 150,
   },
 ];
 
@@ -147,12 +155,12 @@ async function steady(server: BenchServer, dir: string, p: Prevention, rounds: n
     for (const sql of p.table) await hub.execute(sql);
     for (let r = 0; r < rounds; r++) {
       await insertCentral(hub, k, `hub${r}`, p.session);
-      insertLocal(config, k, `node${r}`);
+      insertLocal(config, p.nodeRows ?? k, `node${r}`);
       await syncer.syncOnce();
     }
     await syncer.syncOnce();
     const [count] = await hub.query<{ n: number }>('SELECT COUNT(*) AS n FROM workers');
-    if (Number(count?.n) !== 2 * rounds * k) throw new Error(`${p.name}: the hub holds ${count?.n} rows`);
+    if (Number(count?.n) !== rounds * (k + (p.nodeRows ?? k))) throw new Error(`${p.name}: the hub holds ${count?.n} rows`);
     return syncer.rekeys.counts().total;
   } finally {
     await syncer.close();

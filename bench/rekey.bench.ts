@@ -140,7 +140,7 @@ const PREVENTIONS: Prevention[] = [
     session: ['SET SESSION auto_increment_increment = 100', 'SET SESSION auto_increment_offset = 1'],
   },
   {
-    name: 'the same, the node inserting 150 rows between syncs (more than the increment)',
+    name: 'the same, the node inserting more rows between syncs than the increment',
     table: [],
     session: ['SET SESSION auto_increment_increment = 100', 'SET SESSION auto_increment_offset = 1'],
     nodeRows: 150,
@@ -174,13 +174,14 @@ async function prevention(server: BenchServer, dir: string, quick: boolean): Pro
   const out: Figure[] = [];
   for (const p of PREVENTIONS) {
     const n = await steady(server, dir, p, rounds, k);
+    const nodeRows = p.nodeRows ?? k;
     out.push(
       figure(
-        `re-keys, ${rounds}×(${k} hub + ${k} node inserts, sync): ${p.name}`,
+        `re-keys, ${rounds}×(${k} hub + ${nodeRows} node inserts, sync): ${p.name}`,
         're-keys',
         [n],
         undefined,
-        `of ${rounds * k} node rows`,
+        `of ${rounds * nodeRows} node rows`,
       ),
     );
   }

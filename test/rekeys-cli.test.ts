@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DualDatabase } from '../src/api/dual-database.js';
+import { MonitorReader } from '../src/monitor/readings.js';
 import type { RekeyEvent } from '../src/sync/rekey.js';
 import { EXIT } from '../src/util/exit-codes.js';
 import { envOf, runCli, until } from './helpers/cli.js';
@@ -94,6 +95,15 @@ describe.skipIf(!HUB_AVAILABLE)('key collisions for users: rekeys command, statu
       const done = JSON.parse(runCli(['status', '--json'], env).stdout) as typeof st;
       expect(done.rekeys).toEqual({ total: 1, open: 0 });
       expect(done.tables.find((t) => t.table === 'workers')?.rekeys).toBe(1);
+      // The monitor reads the same record (its latest key collisions).
+      const reader = new MonitorReader(a.config);
+      try {
+        expect(reader.localLists()?.rekeys).toEqual([
+          expect.objectContaining({ id, table: 'workers', oldKey: rows[0]?.oldKey, moved: 'hub', status: 'done' }),
+        ]);
+      } finally {
+        await reader.close();
+      }
       const plain = runCli(['status'], env).stdout;
       expect(plain).toMatch(/workers\s+\S+\s+generated/);
       expect(plain).toMatch(/tags\s+\S+\s+natural/);

@@ -1,4 +1,4 @@
-/** Conflicts and parked changes: a summary line, then the most recent ones when there is room. */
+/** Conflicts, key collisions and parked changes: a summary line, then the most recent ones when there is room. */
 import { Box, Text } from 'ink';
 import type { MonitorSnapshot } from '../../monitor/view.js';
 import { toneProps, useTheme } from '../theme.js';
@@ -20,6 +20,16 @@ export function problemItems(snap: MonitorSnapshot): { key: string; text: string
       tone: c.status === 'open' ? 'warn' : 'muted',
     });
   }
+  for (const r of snap.rekeys) {
+    items.push({
+      key: `r${r.id}`,
+      text:
+        r.status === 'done'
+          ? `re-key ${fmtClock(r.at)} ${r.table} ${r.oldKey} → ${r.newKey ?? '?'} (the ${r.moved ?? '?'}'s row moved; both kept)`
+          : `key collision ${fmtClock(r.at)} ${r.table} ${r.oldKey}: two rows held apart, decide with \`dualdb rekeys\``,
+      tone: r.status === 'done' ? 'muted' : 'warn',
+    });
+  }
   return items;
 }
 
@@ -28,7 +38,7 @@ export function ProblemsView({ snap, width, lines }: { snap: MonitorSnapshot; wi
   const open = snap.conflictCounts.open;
   const parked = snap.parkedCounts.push + snap.parkedCounts.pull;
   const items = problemItems(snap).slice(0, lines);
-  const quiet = open === 0 && parked === 0;
+  const quiet = open === 0 && parked === 0 && snap.rekeyCounts.open === 0;
   return (
     <Box flexDirection="column" width={width} height={1 + lines} paddingLeft={1}>
       <Text wrap="truncate-end">
@@ -37,6 +47,12 @@ export function ProblemsView({ snap, width, lines }: { snap: MonitorSnapshot; wi
           {open ? `${theme.glyph.warn} ${open} open` : `${theme.glyph.ok} none open`}
         </Text>
         <Text {...toneProps(theme, 'muted')}> ({snap.conflictCounts.total} recorded, losers kept)</Text>
+        <Text bold> re-keys </Text>
+        <Text {...toneProps(theme, snap.rekeyCounts.open ? 'warn' : 'muted')}>
+          {snap.rekeyCounts.open
+            ? `${theme.glyph.warn} ${snap.rekeyCounts.open} held, ${snap.rekeyCounts.total} moved`
+            : `${snap.rekeyCounts.total}`}
+        </Text>
         <Text bold> parked </Text>
         <Text {...toneProps(theme, parked ? 'error' : 'ok')}>
           {parked

@@ -15,7 +15,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Config } from '../src/config/config.js';
+import type { Config, MysqlConfig } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { SyncLog } from '../src/log/sync-log.js';
@@ -30,24 +30,39 @@ const FAR = 1_000_000_000;
 
 let counter = 0;
 
-async function makeNode(server: BenchServer, dir: string, label: string): Promise<{ config: Config; hub: MysqlHub }> {
-  const m = await server.freshDatabase(`rekey_${label}`);
+/** A node on a fresh hub database, or (`on`) another node on the same hub database. */
+async function makeNode(
+  server: BenchServer,
+  dir: string,
+  label: string,
+  on?: MysqlConfig,
+): Promise<{ config: Config; hub: MysqlHub }> {
+  const m = on ?? (await server.freshDatabase(`rekey_${label}`));
   const name = `${label}-${++counter}`;
   const config = benchNodeConfig(dir, name, m, { SYNC_KEY_COLLISIONS: 'rekey-node' });
   const db = openSqlite(config.sqlitePath, { create: true });
   db.exec(SQLITE_TABLE);
   db.close();
   const hub = await MysqlHub.connect(m);
-  await hub.execute(MYSQL_TABLE);
+  if (!on) await hub.execute(MYSQL_TABLE);
   await initNode(config);
   return { config, hub };
 }
 
-function insertLocal(config: Config, n: number, tag: string): void {
+/**
+ * The node's application inserts n rows: ids left to SQLite, or (`residue`) chosen by the
+ * application as the next id above the largest that leaves `residue` modulo 100.
+ */
+function insertLocal(config: Config, n: number, tag: string, residue?: number): void {
   const db = openSqlite(config.sqlitePath);
   const ins = db.prepare('INSERT INTO workers (badge, name) VALUES (?, ?)');
+  const insId = db.prepare('INSERT INTO workers (id, badge, name) VALUES (?, ?, ?)');
+  const max = db.prepare('SELECT coalesce(max(id), 0) AS m FROM workers').pluck();
   db.transaction(() => {
-    for (let i = 0; i < n; i++) ins.run(`${tag}-${i}`, `worker ${tag} ${i}`);
+    for (let i = 0; i < n; i++) {
+      if (residue === undefined) ins.run(`${tag}-${i}`, `worker ${tag} ${i}`);
+      else insId.run((Math.floor(Number(max.get()) / 100) + 1) * 100 + residue, `${tag}-${i}`, `worker ${tag} ${i}`);
+    }
   })();
   db.close();
 }
@@ -127,8 +142,12 @@ interface Prevention {
   table: string[];
   /** Statements on the hub writer's session. */
   session: string[];
-  /** Rows the node inserts between two syncs (default: as many as the hub). */
+  /** Rows each node inserts between two syncs (default: as many as the hub). */
   nodeRows?: number;
+  /** Nodes writing (default 1). */
+  nodes?: number;
+  /** Node i's application chooses ids that leave i + 2 modulo 100 (the hub's writers leave 1). */
+  nodeResidues?: boolean;
 }
 
 const PREVENTIONS: Prevention[] = [
@@ -145,25 +164,47 @@ const PREVENTIONS: Prevention[] = [
     session: ['SET SESSION auto_increment_increment = 100', 'SET SESSION auto_increment_offset = 1'],
     nodeRows: 150,
   },
+  {
+    name: 'the same increment, two nodes',
+    table: [],
+    session: ['SET SESSION auto_increment_increment = 100', 'SET SESSION auto_increment_offset = 1'],
+    nodes: 2,
+  },
+  {
+    name: 'the same increment, two nodes whose application picks ids ending in 02 and 03',
+    table: [],
+    session: ['SET SESSION auto_increment_increment = 100', 'SET SESSION auto_increment_offset = 1'],
+    nodes: 2,
+    nodeResidues: true,
+  },
 ];
 
-/** Rounds of: the hub inserts k rows, the node inserts k rows, one full sync. Returns the re-keys made. */
+/** Rounds of: the hub inserts k rows, each node inserts its rows, each node syncs once. Returns the re-keys made. */
 async function steady(server: BenchServer, dir: string, p: Prevention, rounds: number, k: number): Promise<number> {
-  const { config, hub } = await makeNode(server, dir, 'steady');
-  const syncer = Syncer.open(config, { log: SyncLog.memory('warn') });
+  const first = await makeNode(server, dir, 'steady');
+  const hub = first.hub;
+  const configs = [first.config];
+  for (let i = 1; i < (p.nodes ?? 1); i++) {
+    const other = await makeNode(server, dir, 'steady', first.config.mysql);
+    await other.hub.close();
+    configs.push(other.config);
+  }
+  const syncers = configs.map((c) => Syncer.open(c, { log: SyncLog.memory('warn') }));
+  const nodeRows = p.nodeRows ?? k;
   try {
     for (const sql of p.table) await hub.execute(sql);
     for (let r = 0; r < rounds; r++) {
       await insertCentral(hub, k, `hub${r}`, p.session);
-      insertLocal(config, p.nodeRows ?? k, `node${r}`);
-      await syncer.syncOnce();
+      for (const [i, c] of configs.entries()) insertLocal(c, nodeRows, `node${i}-${r}`, p.nodeResidues ? i + 2 : undefined);
+      for (const s of syncers) await s.syncOnce();
     }
-    await syncer.syncOnce();
+    for (let i = 0; i < 2; i++) for (const s of syncers) await s.syncOnce();
     const [count] = await hub.query<{ n: number }>('SELECT COUNT(*) AS n FROM workers');
-    if (Number(count?.n) !== rounds * (k + (p.nodeRows ?? k))) throw new Error(`${p.name}: the hub holds ${count?.n} rows`);
-    return syncer.rekeys.counts().total;
+    if (Number(count?.n) !== rounds * (k + configs.length * nodeRows))
+      throw new Error(`${p.name}: the hub holds ${count?.n} rows`);
+    return syncers.reduce((sum, s) => sum + s.rekeys.counts().total, 0);
   } finally {
-    await syncer.close();
+    for (const s of syncers) await s.close();
     await hub.close();
   }
 }
@@ -181,7 +222,7 @@ async function prevention(server: BenchServer, dir: string, quick: boolean): Pro
         're-keys',
         [n],
         undefined,
-        `of ${rounds * nodeRows} node rows`,
+        `of ${rounds * nodeRows * (p.nodes ?? 1)} node rows`,
       ),
     );
   }

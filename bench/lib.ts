@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MysqlConfig } from '../src/config/config.js';
+import type { Config, MysqlConfig } from '../src/config/config.js';
+import { loadConfig } from '../src/config/load.js';
 import { LocalMysqlServer } from '../src/engines/mysql/local-server.js';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
@@ -36,6 +37,25 @@ export interface Figure {
   runs: number[];
   baselineRuns?: number[];
   note?: string;
+}
+
+/** A node's configuration for a benchmark: SQLite file and log in `dir`, the hub database `m`, extra settings. */
+export function benchNodeConfig(dir: string, name: string, m: MysqlConfig, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    env: {
+      SQLITE_DB_PATH: path.join(dir, `${name}.db`),
+      DB_HOST: m.host,
+      DB_PORT: String(m.port),
+      DB_USER: m.user,
+      DB_PASSWORD: m.password,
+      DB_NAME: m.database,
+      NODE_ID: name,
+      LOG_FILE: path.join(dir, `${name}.log`),
+      ...env,
+    },
+    envFile: undefined,
+    cwd: dir,
+  });
 }
 
 export interface BenchServer {

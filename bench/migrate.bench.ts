@@ -18,11 +18,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createReadStream, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, MysqlConfig } from '../src/config/config.js';
-import { loadConfig } from '../src/config/load.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { runSqlFile } from '../src/schema/runner.js';
-import { type BenchOptions, type Figure, figure, hr } from './lib.js';
+import { type BenchOptions, benchNodeConfig, type Figure, figure, hr } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const EPI_SQLITE = path.join(ROOT, 'sql/sqlite/epi_schema.sql');
@@ -31,19 +30,7 @@ const LOADER = path.join(ROOT, 'node_modules/tsx/dist/loader.mjs');
 const MAIN = path.join(ROOT, 'src/cli/main.ts');
 
 function configFor(options: BenchOptions, name: string, m: MysqlConfig): Config {
-  return loadConfig({
-    env: {
-      SQLITE_DB_PATH: path.join(options.dir, `${name}.db`),
-      DB_HOST: m.host,
-      DB_PORT: String(m.port),
-      DB_USER: m.user,
-      DB_PASSWORD: m.password,
-      DB_NAME: m.database,
-      NODE_ID: name,
-      LOG_FILE: path.join(options.dir, `${name}.log`),
-    },
-    cwd: options.dir,
-  });
+  return benchNodeConfig(options.dir, name, m);
 }
 
 async function hubWithSchema(options: BenchOptions, prefix: string): Promise<{ m: MysqlConfig; hub: MysqlHub }> {

@@ -19,7 +19,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installMysqlTableCapture } from '../src/capture/mysql-capture.js';
 import type { Config } from '../src/config/config.js';
-import { loadConfig } from '../src/config/load.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite, type SqliteDb } from '../src/engines/sqlite/open.js';
 import { SyncLog } from '../src/log/sync-log.js';
@@ -29,6 +28,7 @@ import { Syncer } from '../src/sync/syncer.js';
 import {
   type BenchOptions,
   type BenchServer,
+  benchNodeConfig,
   type Figure,
   figure,
   hr,
@@ -71,21 +71,7 @@ let nodeCounter = 0;
 async function makeNode(server: BenchServer, dir: string, label: string, env: Record<string, string> = {}): Promise<Config> {
   const m = await server.freshDatabase(`sync_${label}`);
   const name = `${label}-${++nodeCounter}`;
-  const config = loadConfig({
-    env: {
-      SQLITE_DB_PATH: path.join(dir, `${name}.db`),
-      DB_HOST: m.host,
-      DB_PORT: String(m.port),
-      DB_USER: m.user,
-      DB_PASSWORD: m.password,
-      DB_NAME: m.database,
-      NODE_ID: name,
-      LOG_FILE: path.join(dir, `${name}.log`),
-      ...env,
-    },
-    envFile: undefined,
-    cwd: dir,
-  });
+  const config = benchNodeConfig(dir, name, m, env);
   const db = openSqlite(config.sqlitePath, { create: true });
   db.exec(SQLITE_TABLE);
   db.close();

@@ -9,6 +9,7 @@ export type { ConflictPolicy, SyncMode } from './config/schema.js';
 export { type LogEntry, SyncLog } from './log/sync-log.js';
 export { checkHealth, type HealthReport } from './monitor/health.js';
 export { initNode, uninstallNode } from './sync/init.js';
+export type { RekeyEvent } from './sync/rekey.js';
 export { SyncService } from './sync/service.js';
 export type { NodeState, SyncStatus } from './sync/status.js';
 export { type CycleReport, Syncer } from './sync/syncer.js';

@@ -176,11 +176,15 @@ describe.skipIf(!HUB_AVAILABLE)('schema diff and apply', () => {
     expect(diff.stdout).toMatch(/CREATE TABLE `detections`/);
     expect(diff.stdout).toMatch(/ALTER TABLE `workers` ADD COLUMN `phone` VARCHAR\(50\) NULL;/);
     expect(diff.stdout).toMatch(/workers\.rank: only on the hub/);
+    // Issue 11 item 1: the key kind of every table (site_notes has a text key).
+    expect(diff.stdout).toMatch(/● generated keys: .*\bworkers\b/);
+    expect(diff.stdout).toContain('● natural keys: site_notes');
 
     const json = runCli(['schema', 'diff', '--json', '--tables', 'workers'], env);
     expect(json.code).toBe(20);
     const parsed = JSON.parse(json.stdout) as SchemaDiff;
     expect(parsed.tables.map((t) => t.table)).toEqual(['workers']);
+    expect(parsed.keyKinds).toEqual({ workers: 'generated' });
 
     const refused = runCli(['schema', 'apply'], env);
     expect(refused.code).toBe(2);

@@ -199,6 +199,7 @@ describe.skipIf(!HUB_AVAILABLE)('--quick against a private MariaDB', () => {
     expect(r.stdout).toContain('✔ Create the schema: 3 tables to create on the hub');
     expect(r.stdout).toContain('✔ Copy the existing data: 301 rows SQLite → MySQL');
     expect(r.stdout).toContain('✔ Install change capture: node ');
+    expect(r.stdout).toMatch(/2 tables captured \(generated keys: (alerts, detections|detections, alerts)\)/);
     expect(r.stdout).toContain('✔ setup done');
 
     const envFile = path.join(dir, '.env');

@@ -108,7 +108,7 @@ describe.skipIf(!HUB_AVAILABLE)('init and uninstall', () => {
 
       const first = runCli(['init'], envOf(config));
       expect(first.code, first.stderr).toBe(0);
-      expect(first.stdout).toMatch(/people\s+installed\s+installed/);
+      expect(first.stdout).toMatch(/people\s+installed\s+installed\s+generated/);
       expect(first.stdout).toMatch(/notes: not synced — no primary key on either side/);
       const sqliteInstalled = sqliteSchema(db);
       const mysqlInstalled = await mysqlSchema(h);

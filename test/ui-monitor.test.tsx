@@ -237,6 +237,23 @@ describe('monitor screen', () => {
     expect(f).toContain('s sync now  p pause/resume  c compare  ? help  q quit');
   });
 
+  it('shows the re-key count and the latest key collisions, like conflicts (issue 11 item 4)', () => {
+    const c = new FakeController({
+      ...busySnapshot(testConfig()),
+      conflicts: [],
+      rekeyCounts: { total: 3, open: 1 },
+      rekeys: [
+        { id: 4, table: 'workers', oldKey: '9', newKey: null, moved: null, status: 'held', at: '2024-05-01T10:00:02Z' },
+        { id: 3, table: 'workers', oldKey: '5', newKey: '1001', moved: 'node', status: 'done', at: '2024-05-01T10:00:01Z' },
+      ],
+    });
+    const f = screen(c, { columns: 140, rows: 40 }).frame();
+    expect(f).toContain('re-keys ▲ 1 held, 3 moved');
+    expect(f).toContain('key collision');
+    expect(f).toContain('workers 9: two rows held apart, decide with `dualdb rekeys`');
+    expect(f).toContain("workers 5 → 1001 (the node's row moved; both kept)");
+  });
+
   it('colours the log by level (and prints the level word too)', () => {
     restore = withColours(1);
     const c = new FakeController(busySnapshot(testConfig()));

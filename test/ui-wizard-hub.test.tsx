@@ -286,6 +286,7 @@ describe.skipIf(!HUB_AVAILABLE)('wizard against a private MariaDB', () => {
     await w.press(KEY.enter);
     f = await w.waitFor('capture installed', 20_000);
     expect(f).toContain('on 2 tables, both sides');
+    expect(f).toMatch(/generated keys: (alerts, detections|detections, alerts)/);
     await w.press(KEY.enter);
     f = await w.waitFor('saved');
     expect(f).toContain(`${m.user}@127.0.0.1:${m.port}/${m.database}, password ••••••••`);

@@ -33,6 +33,7 @@ import { ControlServer } from '../sync/control.js';
 import { toMysqlRow, toSqliteRow } from '../sync/convert.js';
 import { MysqlTableIO } from '../sync/mysql-io.js';
 import type { SyncTable } from '../sync/plan.js';
+import type { RekeyEvent } from '../sync/rekey.js';
 import { SyncService } from '../sync/service.js';
 import { SqliteTableIO } from '../sync/sqlite-io.js';
 import type { NodeState, SyncStatus } from '../sync/status.js';
@@ -85,7 +86,12 @@ export interface Transaction {
   delete(table: string, key: InputRow): void;
 }
 
-export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState] }> {
+/**
+ * Events: `state` (the node's state changed) and `rekey` (docs/SYNC-CONTRACT.md invariant 13: a
+ * row created here or on the hub moved to a new generated id because the other side created a
+ * different row under the same id; update any id your application holds for `table`).
+ */
+export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; rekey: [RekeyEvent] }> {
   private constructor(
     readonly config: Config,
     readonly service: SyncService,
@@ -94,6 +100,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState] }
   ) {
     super();
     service.on('state', (s, p) => this.emit('state', s, p));
+    service.syncer.on('rekey', (e) => this.emit('rekey', e));
   }
 
   static async open(options: OpenOptions = {}): Promise<DualDatabase> {

@@ -15,6 +15,7 @@ import { registerInit } from './commands/init.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerAppEntry, registerMonitor } from './commands/monitor.js';
 import { registerParked } from './commands/parked.js';
+import { registerRekeys } from './commands/rekeys.js';
 import { registerRepair } from './commands/repair.js';
 import { registerSchema, rewriteLegacyArgs } from './commands/schema.js';
 import { registerServer } from './commands/server.js';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerStatus(program, global);
   registerConflicts(program, global);
   registerParked(program, global);
+  registerRekeys(program, global);
   registerCompare(program, global);
   registerRepair(program, global);
   registerSchema(program, global);

@@ -260,7 +260,11 @@ export class MonitorModel extends EventEmitter<{ update: [MonitorSnapshot] }> im
       return;
     }
     if (this.closed || this.source !== source) return;
-    const { conflicts, parked } = this.reader.localLists() ?? { conflicts: this.snap.conflicts, parked: this.snap.parked };
+    const { conflicts, parked, rekeys } = this.reader.localLists() ?? {
+      conflicts: this.snap.conflicts,
+      parked: this.snap.parked,
+      rekeys: this.snap.rekeys,
+    };
     const tables = this.mergeTables(status.tables);
     const changed = this.patchChanged({
       nodeId: status.nodeId,
@@ -277,10 +281,13 @@ export class MonitorModel extends EventEmitter<{ update: [MonitorSnapshot] }> im
       lastError: status.lastError ? redact(`${status.lastError} (at ${errorClock(status.lastErrorAt)})`) : null,
       resyncNeeded: status.resyncNeeded,
       conflictCounts: status.conflicts,
+      // A syncer of an older version reports none.
+      rekeyCounts: status.rekeys ?? { total: 0, open: 0 },
       parkedCounts: status.parked,
       tables,
       throughput: this.metrics.throughput(60, now),
       conflicts,
+      rekeys,
       parked,
     });
     // "updated Ns ago" comes from this. An idle monitor must not redraw every refresh (a frame costs

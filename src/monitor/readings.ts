@@ -12,9 +12,35 @@ import { listSqliteTables, sqliteRowCount } from '../engines/sqlite/introspect.j
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { problemOf } from '../log/problem.js';
 import { LocalState } from '../sync/local-state.js';
+import { RekeyStore } from '../sync/rekey-store.js';
 import { redact } from '../util/redact.js';
 import { fileBytes, probeMysql, probeSqlite } from './health.js';
-import { type ConflictView, emptySide, type MysqlView, type ParkedView, type SideView, type SqliteView } from './view.js';
+import {
+  type ConflictView,
+  emptySide,
+  type MysqlView,
+  type ParkedView,
+  type RekeyView,
+  type SideView,
+  type SqliteView,
+} from './view.js';
+
+/** The latest five key collisions (none in a file from before re-keying existed). */
+function latestRekeys(db: SqliteDb): RekeyView[] {
+  try {
+    return new RekeyStore(db).list({ limit: 5 }).map((r) => ({
+      id: r.id,
+      table: r.tbl,
+      oldKey: r.oldKey,
+      newKey: r.newKey,
+      moved: r.moved,
+      status: r.status,
+      at: r.resolvedAt ?? r.at,
+    }));
+  } catch {
+    return [];
+  }
+}
 
 /** A side as read, before the model stamps when it was checked and since when it is up or down. */
 export type SideReading<T extends SideView> = Omit<T, 'since' | 'checkedAt'>;
@@ -139,8 +165,8 @@ export class MonitorReader {
     }
   }
 
-  /** The latest five conflicts and parked changes; null when the file cannot be opened. */
-  localLists(): { conflicts: ConflictView[]; parked: ParkedView[] } | null {
+  /** The latest five conflicts, parked changes and key collisions; null when the file cannot be opened. */
+  localLists(): { conflicts: ConflictView[]; parked: ParkedView[]; rekeys: RekeyView[] } | null {
     const db = this.sqlite();
     if (!db) return null;
     try {
@@ -165,9 +191,9 @@ export class MonitorReader {
           error: redact(p.error),
           attempts: p.attempts,
         }));
-      return { conflicts, parked };
+      return { conflicts, parked, rekeys: latestRekeys(db) };
     } catch {
-      return { conflicts: [], parked: [] };
+      return { conflicts: [], parked: [], rekeys: [] };
     }
   }
 

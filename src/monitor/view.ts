@@ -72,6 +72,17 @@ export interface ConflictView {
   status: string;
 }
 
+/** A key collision (docs/SYNC-CONTRACT.md invariant 13): a row moved to a new id, or two held apart. */
+export interface RekeyView {
+  id: number;
+  table: string;
+  oldKey: string;
+  newKey: string | null;
+  moved: 'node' | 'hub' | null;
+  status: 'done' | 'held' | 'pending';
+  at: string;
+}
+
 export interface ParkedView {
   id: number;
   direction: 'push' | 'pull';
@@ -126,12 +137,16 @@ export interface MonitorSnapshot {
   lastError: string | null;
   resyncNeeded: string | null;
   conflictCounts: { open: number; total: number };
+  /** Rows moved to a new key (total) and collisions not settled yet (open). */
+  rekeyCounts: { total: number; open: number };
   parkedCounts: { push: number; pull: number };
   tables: TableView[];
   countsAt: number | null;
   /** Rows moved per second over the last minute, oldest first. */
   throughput: number[];
   conflicts: ConflictView[];
+  /** The latest key collisions, newest first. */
+  rekeys: RekeyView[];
   parked: ParkedView[];
   log: LogEntry[];
   activity: ActivityView;
@@ -181,11 +196,13 @@ export function initialSnapshot(config: Config): MonitorSnapshot {
     lastError: null,
     resyncNeeded: null,
     conflictCounts: { open: 0, total: 0 },
+    rekeyCounts: { total: 0, open: 0 },
     parkedCounts: { push: 0, pull: 0 },
     tables: [],
     countsAt: null,
     throughput: new Array<number>(60).fill(0),
     conflicts: [],
+    rekeys: [],
     parked: [],
     log: [],
     activity: { syncing: false, toggling: false, compare: null },

@@ -20,6 +20,7 @@ import { quoteSqliteId, sqliteLiteral } from '../engines/sqlite/quote.js';
 import { type ColumnInfo, type EngineName, isMetaTable, type TableInfo } from '../engines/types.js';
 import { type ClockStyle, mysqlDefaultToSqlite } from './defaults.js';
 import { SqlStatementError } from './errors.js';
+import { type TableKeyKind, tableKeyKinds } from './key-kind.js';
 import { runStatements } from './runner.js';
 import { keyCollationFor, mysqlColumnFor, translateToMysql, translateToSqlite } from './translate.js';
 import type { TranslationWarning } from './translation.js';
@@ -74,6 +75,8 @@ export interface SchemaDiff {
   notes: TranslationWarning[];
   /** Nothing to run and nothing left different. */
   inSync: boolean;
+  /** Per table: generated or natural primary key (src/schema/key-kind.ts). */
+  keyKinds: Record<string, TableKeyKind>;
 }
 
 export type PlanDirection = 'both' | 'mysql' | 'sqlite';
@@ -203,6 +206,7 @@ export function diffSchemas(sqlite: TableInfo[], mysql: TableInfo[], options: Di
     warnings,
     notes,
     inSync: plan.length === 0 && untouched.length === 0 && tables.length === 0,
+    keyKinds: tableKeyKinds(sTables, mTables),
   };
 
   function addColumnToMysql(s: TableInfo, m: TableInfo, c: ColumnInfo): void {

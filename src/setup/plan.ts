@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config/config.js';
+import { describeKeyKinds } from '../sync/init.js';
 import { DualdbError, isDualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import type { Diagnosis } from './connection.js';
@@ -183,7 +184,8 @@ export class SetupRun extends EventEmitter<{ event: [SetupEvent] }> {
       case 'capture': {
         const r = await s.installCapture();
         for (const p of r.paused) this.emit('event', { type: 'warning', id, message: `${p.table}: paused — ${p.reason}` });
-        return `node ${r.nodeId}: ${r.tables.length} table${r.tables.length === 1 ? '' : 's'} captured${r.hub === 'disabled' ? ' (SQLite only: changes queue until a hub is configured)' : ''}`;
+        const kinds = describeKeyKinds(r.tables);
+        return `node ${r.nodeId}: ${r.tables.length} table${r.tables.length === 1 ? '' : 's'} captured${kinds ? ` (${kinds})` : ''}${r.hub === 'disabled' ? ' (SQLite only: changes queue until a hub is configured)' : ''}`;
       }
       case 'migrate': {
         const m = input.migrate;

@@ -31,16 +31,29 @@ import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.
 import { DualdbError, MysqlError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { LocalState } from './local-state.js';
-import { buildSyncPlan, type SyncPlan, type TableIssue } from './plan.js';
+import { buildSyncPlan, type KeyKind, type SyncPlan, type TableIssue } from './plan.js';
 
 export type CaptureAction = 'installed' | 'unchanged' | 'upgraded' | 'removed';
 
 export interface InitReport {
   nodeId: string;
   hub: 'installed' | 'disabled';
-  tables: { table: string; sqlite: CaptureAction; mysql: CaptureAction | null }[];
+  /** keyKind: generated (collisions re-key, docs/SYNC-CONTRACT.md invariant 13) or natural; absent for removed tables. */
+  tables: { table: string; sqlite: CaptureAction; mysql: CaptureAction | null; keyKind?: KeyKind }[];
   skipped: TableIssue[];
   paused: TableIssue[];
+}
+
+/**
+ * The captured tables by key kind, for setup's plan lines: "generated keys: a, b; natural keys: c"
+ * (generated-key tables written on both sides can collide, docs/SYNC-CONTRACT.md invariant 13).
+ */
+export function describeKeyKinds(tables: InitReport['tables']): string {
+  const of = (kind: KeyKind) => tables.filter((t) => t.keyKind === kind).map((t) => t.table);
+  return (['generated', 'natural'] as const)
+    .filter((k) => of(k).length)
+    .map((k) => `${k} keys: ${of(k).join(', ')}`)
+    .join('; ');
 }
 
 /** What installing capture does on the hub: its own tables and rows, and triggers. */
@@ -89,7 +102,7 @@ export async function installCapture(db: SqliteDb, hub: MysqlHub | undefined, co
   for (const t of plan.tables) {
     const sqlite = installSqliteTableCapture(db, t.name, t.key);
     const mysql = hub ? await installMysqlTableCapture(hub, t.name, t.key) : null;
-    if (!t.meta) report.tables.push({ table: t.name, sqlite, mysql });
+    if (!t.meta) report.tables.push({ table: t.name, sqlite, mysql, keyKind: t.keyKind });
   }
   // Paused tables keep their capture (changes are parked, not lost); others leave this node.
   // The hub's capture stays whatever this node's plan holds: other nodes rely on it.

@@ -7,7 +7,7 @@ import type { Config } from '../config/config.js';
 import { describeMysql } from '../config/config.js';
 import { type Problem, problemOf } from '../log/problem.js';
 import type { LagSummary } from './metrics.js';
-import { userTables } from './plan.js';
+import { type KeyKind, userTables } from './plan.js';
 import type { Syncer } from './syncer.js';
 
 export type NodeState = 'starting' | 'online' | 'degraded' | 'recovering' | 'resync-needed' | 'paused' | 'local-only' | 'stopped';
@@ -20,6 +20,10 @@ export interface TableStatus {
   pendingPull: number | null;
   conflictsOpen: number;
   parked: number;
+  /** generated: one integer key the database assigns (collisions re-key); natural: anything else. null: not known. */
+  keyKind: KeyKind | null;
+  /** Rows moved to a new generated key after a key collision (docs/SYNC-CONTRACT.md invariant 13). */
+  rekeys: number;
 }
 
 export interface SyncStatus {
@@ -38,6 +42,8 @@ export interface SyncStatus {
   pullCursor: { upto: string; holes: number };
   conflicts: { open: number; total: number };
   parked: { push: number; pull: number };
+  /** Key collisions: rows moved (total) and collisions still open (held by manual, or pending). */
+  rekeys: { total: number; open: number };
   resyncNeeded: string | null;
   /** Why the last report of this node's pull position to the hub failed (the hub cannot prune its log past it). */
   pruneReportError: string | null;
@@ -95,6 +101,7 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
   const parked = s.parked();
   const openConflicts = s.conflicts({ status: 'open' });
   const pull = s.pullState();
+  const rekeys = syncer.rekeys.counts();
   let reachable: boolean | null = null;
   let error: Problem | null = null;
   let pullByTable: Map<string, number> | null = null;
@@ -115,7 +122,7 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
   const coverage = await syncer.captureCoverage().catch(() => ({ sqlite: new Set<string>(), mysql: null }));
   const rows: TableStatus[] = [];
   const seen = new Set<string>();
-  const add = (table: string, state: TableStatus['state'], reason: string | null) => {
+  const add = (table: string, state: TableStatus['state'], reason: string | null, keyKind: KeyKind | null = null) => {
     seen.add(table);
     rows.push({
       table,
@@ -125,6 +132,8 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
       pendingPull: pullByTable ? (pullByTable.get(table) ?? 0) : null,
       conflictsOpen: openConflicts.filter((c) => c.tbl === table).length,
       parked: parked.filter((p) => p.tbl === table).length,
+      keyKind,
+      rekeys: rekeys.byTable.get(table) ?? 0,
     });
   };
   if (plan) {
@@ -134,6 +143,7 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
         t.name,
         captured ? 'syncing' : 'not-captured',
         captured ? null : 'capture not installed on both sides: run `dualdb init`',
+        t.keyKind,
       );
     }
     for (const p of plan.paused) add(p.table, 'paused', p.reason);
@@ -177,6 +187,7 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
       push: parked.filter((p) => p.direction === 'push').length,
       pull: parked.filter((p) => p.direction === 'pull').length,
     },
+    rekeys: { total: rekeys.total, open: rekeys.open },
     resyncNeeded: resync,
     pruneReportError: s.getMeta('pull_report_error') ?? null,
     tables: rows,

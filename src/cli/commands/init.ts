@@ -45,8 +45,8 @@ export function registerInit(program: Command, global: () => GlobalOptions): voi
         );
         if (r.tables.length) {
           for (const l of table(
-            r.tables.map((t) => [t.table, t.sqlite, t.mysql ?? '-']),
-            ['table', 'sqlite', 'mysql'],
+            r.tables.map((t) => [t.table, t.sqlite, t.mysql ?? '-', t.keyKind ?? '-']),
+            ['table', 'sqlite', 'mysql', 'key'],
           ))
             out(`  ${l}`);
         }

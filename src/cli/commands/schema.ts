@@ -91,9 +91,19 @@ function printPlan(plan: DdlStep[]): void {
   }
 }
 
+/** generated keys: a, b; natural keys: c (generated keys written on both sides can collide). */
+function printKeyKinds(diff: SchemaDiff): void {
+  const kinds = Object.entries(diff.keyKinds).sort(([a], [b]) => a.localeCompare(b));
+  for (const kind of ['generated', 'natural'] as const) {
+    const names = kinds.filter(([, k]) => k === kind).map(([t]) => t);
+    if (names.length) out(`${glyph.info} ${kind} keys: ${names.join(', ')}`);
+  }
+}
+
 function printDiff(diff: SchemaDiff, config: Config): void {
   out(`${color.bold('SQLite')} ${config.sqlitePath}: ${diff.sqliteTables.length} table(s)`);
   out(`${color.bold('MySQL')}  ${describeMysql(config.mysql)}: ${diff.mysqlTables.length} table(s)`);
+  printKeyKinds(diff);
   const onlyS = diff.tables.filter((t) => t.presence === 'sqlite-only').map((t) => t.table);
   const onlyM = diff.tables.filter((t) => t.presence === 'mysql-only').map((t) => t.table);
   if (onlyS.length) out(`${glyph.warn} only in SQLite: ${onlyS.join(', ')}`);
@@ -288,8 +298,10 @@ export function registerSchema(program: Command, global: () => GlobalOptions): v
         const direction = parseDirection(opts.only);
         const diff = await withSides(config, (db, hub) => diffDatabases(db, hub, { tables: parseList(opts.tables), direction }));
         if (opts.json) printJson(diff);
-        else if (diff.inSync) out(`${glyph.ok} the schemas match (${diff.sqliteTables.length} table(s))`);
-        else {
+        else if (diff.inSync) {
+          out(`${glyph.ok} the schemas match (${diff.sqliteTables.length} table(s))`);
+          printKeyKinds(diff);
+        } else {
           printDiff(diff, config);
           if (diff.plan.length) out(color.dim('\nRun `dualdb schema apply` to run these statements.'));
         }

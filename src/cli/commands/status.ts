@@ -77,18 +77,21 @@ export function registerStatus(program: Command, global: () => GlobalOptions): v
           status.tables.map((t) => [
             t.table,
             t.state,
+            t.keyKind ?? '?',
             formatCount(t.pendingPush),
             t.pendingPull === null ? '?' : formatCount(t.pendingPull),
             String(t.conflictsOpen),
             String(t.parked),
+            String(t.rekeys),
             t.reason ?? '',
           ]),
-          ['table', 'state', '↑ pending', '↓ pending', 'conflicts', 'parked', 'note'],
+          ['table', 'state', 'key', '↑ pending', '↓ pending', 'conflicts', 'parked', 're-keys', 'note'],
         )) {
           out(`  ${l}`);
         }
         if (status.conflicts.open)
           out(`\n${glyph.warn} ${status.conflicts.open} conflict(s) wait for a decision: \`dualdb conflicts\``);
+        if (status.rekeys.open) out(`${glyph.warn} ${status.rekeys.open} key collision(s) not settled yet: \`dualdb rekeys\``);
         if (status.parked.push + status.parked.pull)
           out(`${glyph.warn} ${status.parked.push + status.parked.pull} change(s) parked: \`dualdb parked\``);
         return statusExitCode(status);

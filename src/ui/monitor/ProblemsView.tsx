@@ -1,4 +1,4 @@
-/** Conflicts and parked changes: a summary line, then the most recent ones when there is room. */
+/** Conflicts, key collisions and parked changes: a summary line, then the most recent ones when there is room. */
 import { Box, Text } from 'ink';
 import type { MonitorSnapshot } from '../../monitor/view.js';
 import { toneProps, useTheme } from '../theme.js';
@@ -20,6 +20,16 @@ export function problemItems(snap: MonitorSnapshot): { key: string; text: string
       tone: c.status === 'open' ? 'warn' : 'muted',
     });
   }
+  for (const r of snap.rekeys) {
+    items.push({
+      key: `r${r.id}`,
+      text:
+        r.status === 'done'
+          ? `re-key ${fmtClock(r.at)} ${r.table} ${r.oldKey} → ${r.newKey ?? '?'} (the ${r.moved ?? '?'}'s row moved; both kept)`
+          : `key collision ${fmtClock(r.at)} ${r.table} ${r.oldKey}: two rows held apart, decide with \`dualdb rekeys\``,
+      tone: r.status === 'done' ? 'muted' : 'warn',
+    });
+  }
   return items;
 }
 
@@ -36,6 +46,12 @@ export function ProblemsView({ snap, width, lines }: { snap: MonitorSnapshot; wi
           {open ? `${theme.glyph.warn} ${open} open` : `${theme.glyph.ok} none open`}
         </Text>
         <Text {...toneProps(theme, 'muted')}> ({snap.conflictCounts.total} recorded, losers kept)</Text>
+        <Text bold> re-keys </Text>
+        <Text {...toneProps(theme, snap.rekeyCounts.open ? 'warn' : 'muted')}>
+          {snap.rekeyCounts.open
+            ? `${theme.glyph.warn} ${snap.rekeyCounts.open} held, ${snap.rekeyCounts.total} moved`
+            : `${snap.rekeyCounts.total}`}
+        </Text>
         <Text bold> parked </Text>
         <Text {...toneProps(theme, parked ? 'error' : 'ok')}>
           {parked

@@ -8,7 +8,7 @@ import { useEffect, useState } from 'react';
 import type { Config } from '../../../config/config.js';
 import { CONFLICT_POLICIES, type ConflictPolicy, SYNC_MODES, type SyncMode } from '../../../config/schema.js';
 import { CONFLICT_POLICY_HELP, SYNC_MODE_HELP, validateSetting } from '../../../setup/answers.js';
-import type { InitReport } from '../../../sync/init.js';
+import { describeKeyKinds, type InitReport } from '../../../sync/init.js';
 import { messageOf } from '../../../util/errors.js';
 import { toneProps, useTheme } from '../../theme.js';
 import { HINT, useHints, useKeyState, useKeys, useTask, useWizard } from '../context.js';
@@ -108,6 +108,7 @@ export function SyncScreen() {
               {task.value.tables.length === 1 ? '' : 's'}
               {task.value.hub === 'disabled' ? '' : ', both sides'}
             </Line>
+            {describeKeyKinds(task.value.tables) ? <Line tone="muted">{`  ${describeKeyKinds(task.value.tables)}`}</Line> : null}
             {task.value.hub === 'disabled' ? (
               <Line tone="muted">{'  SQLite only: changes queue until a hub is reachable'}</Line>
             ) : null}

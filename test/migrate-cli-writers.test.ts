@@ -59,8 +59,9 @@ describe.skipIf(!HUB_AVAILABLE || !HAVE_SQLITE3)('dualdb migrate (CLI process): 
     const cmp = runCli(['compare', '--json'], env);
     expect(cmp.code, cmp.stdout + cmp.stderr).toBe(0);
 
-    // Uninstalling removes the migration's resume tables too, on both sides.
-    const un = runCli(['init', '--uninstall', '--json'], env);
+    // Uninstalling (with the hub's capture: the hub is shared, so that takes --hub) removes the
+    // migration's resume tables too, on both sides.
+    const un = runCli(['init', '--uninstall', '--hub', '--json'], env);
     expect(un.code, un.stdout + un.stderr).toBe(0);
     const left = await site.hub.query(
       "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE '\\_dualdb\\_%'",

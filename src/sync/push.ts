@@ -29,7 +29,7 @@ import { heldKey } from './local-state.js';
 import { MysqlTableIO, PACKET_MARGIN } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
-import { type Collision, type Move, moveOnHub, moveOnNode, parentApart, repointImages } from './rekey.js';
+import { type Collision, type Move, moveManyOnHub, moveOnHub, moveOnNode, parentApart, repointImages } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertHubUnchanged } from './schema-guard.js';
 
@@ -277,12 +277,18 @@ async function applyOnHub(
     }
 
     // Collisions first: a moved row's children later in this batch must point at its new key.
-    for (const c of collided) {
-      const move = await moveOnHub(conn, ctx, c, c.mode === 'rekey-hub' ? 'rekey-hub' : 'rekey-node');
-      rec.moves.push(move);
-      m.upserts++;
-      result.applied++;
-      repointImages(ctx.plan, [move], (name) => batch.images.get(name)?.values() ?? []);
+    if (collided.length) {
+      const moves =
+        collisions === 'rekey-hub'
+          ? await collided.reduce<Promise<Move[]>>(
+              async (acc, c) => [...(await acc), await moveOnHub(conn, ctx, c, 'rekey-hub')],
+              Promise.resolve([]),
+            )
+          : await moveManyOnHub(conn, ctx, collided);
+      rec.moves.push(...moves);
+      m.upserts += moves.length;
+      result.applied += moves.length;
+      repointImages(ctx.plan, moves, (name) => batch.images.get(name)?.values() ?? []);
     }
     if (rowsOut.length) {
       const failed = await applyIsolated(conn, rowsOut, async (rows) => {

@@ -5,6 +5,7 @@
  * saw, which the next push resolves (it holds the hub transaction that allocates keys).
  */
 
+import type Database from 'better-sqlite3';
 import { PARKED_DUE_INDEX } from '../capture/sqlite-capture.js';
 import type { KeyCollisionMode } from '../config/schema.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
@@ -31,18 +32,28 @@ export interface RekeyRecord {
 const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
 export class RekeyStore {
+  /** Prepared once per store: a batch may record thousands of moves. */
+  private readonly statements = new Map<string, Database.Statement<unknown[]>>();
+
   constructor(private readonly db: SqliteDb) {}
+
+  private sql(text: string): Database.Statement<unknown[]> {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare<unknown[]>(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
 
   /** Open records (held or pending) of these keys: key → record. */
   open(tbl: string, keys: string[]): Map<string, RekeyRecord> {
     const out = new Map<string, RekeyRecord>();
     for (let i = 0; i < keys.length; i += 400) {
       const chunk = keys.slice(i, i + 400);
-      const rows = this.db
-        .prepare(
-          `SELECT * FROM _dualdb_rekeys WHERE tbl = ? AND status IN ('held', 'pending') AND old_key IN (${chunk.map(() => '?').join(', ')})`,
-        )
-        .all(tbl, ...chunk) as Record<string, unknown>[];
+      const rows = this.sql(
+        `SELECT * FROM _dualdb_rekeys WHERE tbl = ? AND status IN ('held', 'pending') AND old_key IN (${chunk.map(() => '?').join(', ')})`,
+      ).all(tbl, ...chunk) as Record<string, unknown>[];
       for (const r of rows) out.set(String(r.old_key), toRecord(r));
     }
     return out;
@@ -50,7 +61,7 @@ export class RekeyStore {
 
   /** Table-and-key texts (heldKey form) of every open collision, held or pending. */
   openKeys(): Set<string> {
-    const rows = this.db.prepare("SELECT tbl, old_key FROM _dualdb_rekeys WHERE status IN ('held', 'pending')").all() as {
+    const rows = this.sql("SELECT tbl, old_key FROM _dualdb_rekeys WHERE status IN ('held', 'pending')").all() as {
       tbl: string;
       old_key: string;
     }[];
@@ -60,7 +71,7 @@ export class RekeyStore {
   /** Keys of held (manual) collisions: neither push nor pull moves them until resolved. */
   heldKeys(): { tbl: string; pk: string }[] {
     return (
-      this.db.prepare("SELECT tbl, old_key AS pk FROM _dualdb_rekeys WHERE status = 'held'").all() as {
+      this.sql("SELECT tbl, old_key AS pk FROM _dualdb_rekeys WHERE status = 'held'").all() as {
         tbl: string;
         pk: string;
       }[]
@@ -77,12 +88,10 @@ export class RekeyStore {
     hubImage: string | null,
   ): void {
     if (this.open(tbl, [oldKey]).size) return;
-    this.db
-      .prepare(
-        `INSERT INTO _dualdb_rekeys (tbl, old_key, status, detected_in, mode, node_image, hub_image, hub_seq, at)
+    this.sql(
+      `INSERT INTO _dualdb_rekeys (tbl, old_key, status, detected_in, mode, node_image, hub_image, hub_seq, at)
          VALUES (?, ?, 'pending', 'pull', ?, ?, ?, ?, ${NOW})`,
-      )
-      .run(tbl, oldKey, mode, nodeImage, hubImage, hubSeq);
+    ).run(tbl, oldKey, mode, nodeImage, hubImage, hubSeq);
   }
 
   /** A manual collision: both rows stay where they are until resolved. Returns its id. */
@@ -96,17 +105,17 @@ export class RekeyStore {
   }): number {
     const existing = this.open(r.tbl, [r.oldKey]).get(r.oldKey);
     if (existing) {
-      this.db
-        .prepare("UPDATE _dualdb_rekeys SET status = 'held', mode = 'manual', node_image = ?, hub_image = ? WHERE id = ?")
-        .run(r.nodeImage, r.hubImage, existing.id);
+      this.sql("UPDATE _dualdb_rekeys SET status = 'held', mode = 'manual', node_image = ?, hub_image = ? WHERE id = ?").run(
+        r.nodeImage,
+        r.hubImage,
+        existing.id,
+      );
       return existing.id;
     }
-    const info = this.db
-      .prepare(
-        `INSERT INTO _dualdb_rekeys (tbl, old_key, status, detected_in, mode, node_image, hub_image, hub_seq, at)
+    const info = this.sql(
+      `INSERT INTO _dualdb_rekeys (tbl, old_key, status, detected_in, mode, node_image, hub_image, hub_seq, at)
          VALUES (?, ?, 'held', ?, 'manual', ?, ?, ?, ${NOW})`,
-      )
-      .run(r.tbl, r.oldKey, r.detectedIn, r.nodeImage, r.hubImage, r.hubSeq);
+    ).run(r.tbl, r.oldKey, r.detectedIn, r.nodeImage, r.hubImage, r.hubSeq);
     return Number(info.lastInsertRowid);
   }
 
@@ -124,37 +133,29 @@ export class RekeyStore {
   }): number {
     const existing = this.open(r.tbl, [r.oldKey]).get(r.oldKey);
     if (existing) {
-      this.db
-        .prepare(
-          `UPDATE _dualdb_rekeys SET status = 'done', new_key = ?, moved = ?, mode = ?, node_image = ?, hub_image = ?, resolved_at = ${NOW} WHERE id = ?`,
-        )
-        .run(r.newKey, r.moved, r.mode, r.nodeImage, r.hubImage, existing.id);
+      this.sql(
+        `UPDATE _dualdb_rekeys SET status = 'done', new_key = ?, moved = ?, mode = ?, node_image = ?, hub_image = ?, resolved_at = ${NOW} WHERE id = ?`,
+      ).run(r.newKey, r.moved, r.mode, r.nodeImage, r.hubImage, existing.id);
       return existing.id;
     }
-    const info = this.db
-      .prepare(
-        `INSERT INTO _dualdb_rekeys (tbl, old_key, new_key, moved, status, detected_in, mode, node_image, hub_image, hub_seq, at, resolved_at)
+    const info = this.sql(
+      `INSERT INTO _dualdb_rekeys (tbl, old_key, new_key, moved, status, detected_in, mode, node_image, hub_image, hub_seq, at, resolved_at)
          VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?, ?, ${NOW}, ${NOW})`,
-      )
-      .run(r.tbl, r.oldKey, r.newKey, r.moved, r.detectedIn, r.mode, r.nodeImage, r.hubImage, r.hubSeq);
+    ).run(r.tbl, r.oldKey, r.newKey, r.moved, r.detectedIn, r.mode, r.nodeImage, r.hubImage, r.hubSeq);
     return Number(info.lastInsertRowid);
   }
 
   /** An open record that turned out not to be a collision any more (one side's row is gone). */
   close(tbl: string, oldKey: string): void {
-    this.db
-      .prepare(
-        `UPDATE _dualdb_rekeys SET status = 'done', resolved_at = ${NOW} WHERE tbl = ? AND old_key = ? AND status IN ('held', 'pending') AND new_key IS NULL AND moved IS NULL`,
-      )
-      .run(tbl, oldKey);
+    this.sql(
+      `UPDATE _dualdb_rekeys SET status = 'done', resolved_at = ${NOW} WHERE tbl = ? AND old_key = ? AND status IN ('held', 'pending') AND new_key IS NULL AND moved IS NULL`,
+    ).run(tbl, oldKey);
     // A record closed without a move is not a re-key: forget it.
-    this.db
-      .prepare("DELETE FROM _dualdb_rekeys WHERE tbl = ? AND old_key = ? AND status = 'done' AND moved IS NULL")
-      .run(tbl, oldKey);
+    this.sql("DELETE FROM _dualdb_rekeys WHERE tbl = ? AND old_key = ? AND status = 'done' AND moved IS NULL").run(tbl, oldKey);
   }
 
   get(id: number): RekeyRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM _dualdb_rekeys WHERE id = ?').get(id) as Record<string, unknown> | undefined;
+    const r = this.sql('SELECT * FROM _dualdb_rekeys WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return r ? toRecord(r) : undefined;
   }
 
@@ -162,17 +163,18 @@ export class RekeyStore {
     const where = options.status ? 'WHERE status = ?' : '';
     const params: unknown[] = options.status ? [options.status] : [];
     return (
-      this.db
-        .prepare(`SELECT * FROM _dualdb_rekeys ${where} ORDER BY id DESC LIMIT ?`)
-        .all(...params, options.limit ?? 1000) as Record<string, unknown>[]
+      this.sql(`SELECT * FROM _dualdb_rekeys ${where} ORDER BY id DESC LIMIT ?`).all(...params, options.limit ?? 1000) as Record<
+        string,
+        unknown
+      >[]
     ).map(toRecord);
   }
 
   /** Re-keys per table (moves done) and open ones (held or pending). */
   counts(): { total: number; open: number; byTable: Map<string, number> } {
-    const rows = this.db
-      .prepare("SELECT tbl, sum(status = 'done') AS done, sum(status <> 'done') AS open FROM _dualdb_rekeys GROUP BY tbl")
-      .all() as { tbl: string; done: number | bigint; open: number | bigint }[];
+    const rows = this.sql(
+      "SELECT tbl, sum(status = 'done') AS done, sum(status <> 'done') AS open FROM _dualdb_rekeys GROUP BY tbl",
+    ).all() as { tbl: string; done: number | bigint; open: number | bigint }[];
     let total = 0;
     let open = 0;
     const byTable = new Map<string, number>();

@@ -15,6 +15,7 @@
  * already passed, so nobody else can take it). A crash anywhere loses and duplicates nothing.
  */
 
+import type Database from 'better-sqlite3';
 import { decodeKey, encodeKey } from '../capture/keys.js';
 import { MYSQL_NOW_MS } from '../capture/mysql-capture.js';
 import { SQLITE_NOW_MS } from '../capture/sqlite-capture.js';
@@ -123,6 +124,47 @@ async function insertWithNewKey(conn: PoolConnection, ctx: SyncContext, table: S
   return key;
 }
 
+/**
+ * rekey-node for many collisions of one table in one statement: the node's rows go in with keys
+ * from the hub's AUTO_INCREMENT. A multi-row INSERT takes consecutive values (step
+ * auto_increment_increment) when InnoDB's lock mode is 0 or 1 (MariaDB's default); in mode 2
+ * (interleaved, MySQL 8's default and Galera's) values may interleave with other writers', so
+ * there each row takes its own statement. Returns the moves in the order given.
+ */
+export async function moveManyOnHub(conn: PoolConnection, ctx: SyncContext, collisions: Collision[]): Promise<Move[]> {
+  const t = collisions[0]?.table;
+  if (!t) return [];
+  const [modeRows] = await conn.query('SELECT @@innodb_autoinc_lock_mode AS m, @@session.auto_increment_increment AS inc');
+  const mode = Number((modeRows as { m: number | string; inc: number | string }[])[0]?.m ?? 2);
+  const inc = BigInt((modeRows as { m: number | string; inc: number | string }[])[0]?.inc ?? 1);
+  if (!t.hubAssignsKey || mode > 1 || collisions.length === 1) {
+    const out: Move[] = [];
+    for (const c of collisions) out.push(await moveOnHub(conn, ctx, c, 'rekey-node'));
+    return out;
+  }
+  const kc = keyColumn(t);
+  const cols = t.columns.filter((c) => c.name !== kc);
+  const out: Move[] = [];
+  for (let i = 0; i < collisions.length; i += 500) {
+    const chunk = collisions.slice(i, i + 500);
+    const rows = chunk.map((c) => {
+      const r = toMysqlRow(t, c.nodeRow);
+      return cols.map((col) => (r[col.name] ?? null) as SqlValue);
+    });
+    const [res] = await conn.query(
+      `INSERT INTO ${quoteMysqlId(t.name)} (${cols.map((c) => quoteMysqlId(c.name)).join(', ')}) VALUES ?`,
+      [rows],
+    );
+    const first = BigInt((res as { insertId: number | string }).insertId);
+    chunk.forEach((c, j) => {
+      const newKey = (first + BigInt(j) * inc).toString();
+      if (existsLocally(ctx.db, t, newKey)) throw new SequenceBehindError(t, localMax(ctx.db, t));
+      out.push({ ...c, newKey, moved: 'node' });
+    });
+  }
+  return out;
+}
+
 /** The hub part of a move, inside the caller's transaction (capture on, origin = this node). */
 export async function moveOnHub(
   conn: PoolConnection,
@@ -222,47 +264,55 @@ export function moveOnNode(
   const db = ctx.db;
   const store = new RekeyStore(db);
   const events: RekeyEvent[] = [];
-  const setApplying = db.prepare('UPDATE _dualdb_flags SET applying = ? WHERE id = 1');
+  // Statements are prepared once per call, not per moved row (thousands may move in one batch).
+  const prepared = new Map<string, Database.Statement<unknown[]>>();
+  const stmt: Prepare = (sql) => {
+    let st = prepared.get(sql);
+    if (!st) {
+      st = db.prepare<unknown[]>(sql);
+      prepared.set(sql, st);
+    }
+    return st;
+  };
+  const setApplying = stmt('UPDATE _dualdb_flags SET applying = ? WHERE id = 1');
+  const logInsert = stmt(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'I', ${SQLITE_NOW_MS})`);
   db.transaction(() => {
     // The children move before their parent: checks wait for the commit.
     db.pragma('defer_foreign_keys = ON');
     setApplying.run(1);
+    const pushedUpto = ctx.state.pushedUpto();
+    const placer = hubRowPlacer(ctx, store, stmt);
+    const renamed = new Map<string, Map<string, string>>();
     for (const m of moves) {
       const t = m.table;
       const kc = quoteSqliteId(keyColumn(t));
       const q = quoteSqliteId(t.name);
-      if (existsLocally(db, t, m.newKey)) throw new SequenceBehindError(t, localMax(db, t));
+      if (stmt(`SELECT 1 FROM ${q} WHERE ${kc} = ?`).get(BigInt(m.newKey)) !== undefined)
+        throw new SequenceBehindError(t, localMax(db, t));
       if (m.moved === 'node') {
         // Children are re-pointed with capture on: they reach the hub with their new parent.
         setApplying.run(0);
         for (const { child, column } of referencingColumns(ctx.plan, t)) {
-          db.prepare(
-            `UPDATE ${quoteSqliteId(child.name)} SET ${quoteSqliteId(column)} = ? WHERE ${quoteSqliteId(column)} = ?`,
-          ).run(BigInt(m.newKey), BigInt(m.oldKey));
+          stmt(`UPDATE ${quoteSqliteId(child.name)} SET ${quoteSqliteId(column)} = ? WHERE ${quoteSqliteId(column)} = ?`).run(
+            BigInt(m.newKey),
+            BigInt(m.oldKey),
+          );
         }
         setApplying.run(1);
-        db.prepare(`UPDATE ${q} SET ${kc} = ? WHERE ${kc} = ?`).run(BigInt(m.newKey), BigInt(m.oldKey));
-        // Unpushed changes and parked retries of the moved row follow it: left under the old key they
-        // would later send the hub row's key a delete or this row's values.
-        db.prepare('UPDATE _dualdb_changes SET pk = ? WHERE tbl = ? AND pk = ? AND seq > ?').run(
-          m.newKey,
-          t.name,
-          m.oldKey,
-          ctx.state.pushedUpto(),
-        );
-        db.prepare("UPDATE OR IGNORE _dualdb_parked SET pk = ? WHERE direction = 'push' AND tbl = ? AND pk = ?").run(
-          m.newKey,
-          t.name,
-          m.oldKey,
-        );
-        db.prepare("DELETE FROM _dualdb_parked WHERE direction = 'push' AND tbl = ? AND pk = ?").run(t.name, m.oldKey);
-        placeHubRow(ctx, store, t, m.oldKey, toSqliteRow(t, m.hubRow));
+        stmt(`UPDATE ${q} SET ${kc} = ? WHERE ${kc} = ?`).run(BigInt(m.newKey), BigInt(m.oldKey));
+        let r = renamed.get(t.name);
+        if (!r) {
+          r = new Map();
+          renamed.set(t.name, r);
+        }
+        r.set(m.oldKey, m.newKey);
+        placer(t, m.oldKey, toSqliteRow(t, m.hubRow));
         // The moved row is a local change under its new key until the hub is known to have it.
-        db.prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'I', ${SQLITE_NOW_MS})`).run(t.name, m.newKey);
+        logInsert.run(t.name, m.newKey);
       } else {
         const moved = toSqliteRow(t, m.hubRow);
         moved[keyColumn(t)] = BigInt(m.newKey);
-        placeHubRow(ctx, store, t, m.newKey, moved);
+        placer(t, m.newKey, moved);
       }
       const id = store.done({
         tbl: t.name,
@@ -277,16 +327,43 @@ export function moveOnNode(
       });
       events.push({ id, table: t.name, oldKey: m.oldKey, newKey: m.newKey, moved: m.moved });
     }
+    // Unpushed changes and parked retries of the moved rows follow them: left under the old keys they
+    // would later send the hub row's key a delete or these rows' values. One pass per table.
+    for (const [tbl, map] of renamed) renameLoggedKeys(stmt, tbl, map, pushedUpto);
     // A row created on the node and gone again, while the hub created another under its key:
     // the hub's row is this key's row now.
     for (const t of takes) {
       const io = new SqliteTableIO(db, t.table);
-      if (t.hubRow) placeHubRow(ctx, store, t.table, t.key, toSqliteRow(t.table, t.hubRow));
+      if (t.hubRow) placer(t.table, t.key, toSqliteRow(t.table, t.hubRow));
       else io.delete(t.key);
     }
     setApplying.run(0);
   }).immediate();
   return events;
+}
+
+type Prepare = (sql: string) => Database.Statement<unknown[]>;
+
+/** Renames keys in the unpushed log and the parked pushes of one table (old → new), a chunk at a time. */
+function renameLoggedKeys(stmt: Prepare, tbl: string, map: Map<string, string>, pushedUpto: bigint): void {
+  const pairs = [...map];
+  for (let i = 0; i < pairs.length; i += 200) {
+    const chunk = pairs.slice(i, i + 200);
+    const cases = chunk.map(() => 'WHEN ? THEN ?').join(' ');
+    const list = chunk.map(() => '?').join(', ');
+    const flat = chunk.flat();
+    const olds = chunk.map(([o]) => o);
+    stmt(`UPDATE _dualdb_changes SET pk = CASE pk ${cases} END WHERE tbl = ? AND seq > ? AND pk IN (${list})`).run(
+      ...flat,
+      tbl,
+      pushedUpto,
+      ...olds,
+    );
+    stmt(
+      `UPDATE OR IGNORE _dualdb_parked SET pk = CASE pk ${cases} END WHERE direction = 'push' AND tbl = ? AND pk IN (${list})`,
+    ).run(...flat, tbl, ...olds);
+    stmt(`DELETE FROM _dualdb_parked WHERE direction = 'push' AND tbl = ? AND pk IN (${list})`).run(tbl, ...olds);
+  }
 }
 
 /**
@@ -316,30 +393,37 @@ export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError):
 }
 
 /**
- * Writes a hub row into the node, unless a parent it references is missing here or is one of
+ * Writes hub rows into the node, unless a parent one references is missing here or is one of
  * two rows still held apart under one key (it would attach to the wrong row): then it waits,
  * parked, for the pull that brings it with its parents.
  */
-function placeHubRow(ctx: SyncContext, store: RekeyStore, table: SyncTable, key: string, row: Row): void {
+function hubRowPlacer(ctx: SyncContext, store: RekeyStore, stmt: Prepare): (table: SyncTable, key: string, row: Row) => void {
   const apart = store.openKeys();
-  for (const fk of table.foreignKeys) {
-    const parent = ctx.plan.byName.get(fk.parent);
-    const col = fk.columns[0];
-    if (!parent || fk.columns.length !== 1 || !col) continue;
-    const v = row[col];
-    if (v === null || v === undefined) continue;
-    const pk = parent.key[0]?.name ?? '';
-    const present =
-      ctx.db.prepare(`SELECT 1 FROM ${quoteSqliteId(parent.name)} WHERE ${quoteSqliteId(pk)} = ?`).get(v as SqlValue) !==
-      undefined;
-    if (!present || apart.has(`${parent.name}\u0000${String(v)}`)) {
-      ctx.state.park('pull', table.name, key, 'waits for its parent row, one of two rows created under the same key', {
-        waiting: true,
-      });
-      return;
+  const ios = new Map<string, SqliteTableIO>();
+  return (table, key, row) => {
+    for (const fk of table.foreignKeys) {
+      const parent = ctx.plan.byName.get(fk.parent);
+      const col = fk.columns[0];
+      if (!parent || fk.columns.length !== 1 || !col) continue;
+      const v = row[col];
+      if (v === null || v === undefined) continue;
+      const pk = parent.key[0]?.name ?? '';
+      const present =
+        stmt(`SELECT 1 FROM ${quoteSqliteId(parent.name)} WHERE ${quoteSqliteId(pk)} = ?`).get(v as SqlValue) !== undefined;
+      if (!present || apart.has(`${parent.name}\u0000${String(v)}`)) {
+        ctx.state.park('pull', table.name, key, 'waits for its parent row, one of two rows created under the same key', {
+          waiting: true,
+        });
+        return;
+      }
     }
-  }
-  new SqliteTableIO(ctx.db, table).upsert(row);
+    let io = ios.get(table.name);
+    if (!io) {
+      io = new SqliteTableIO(ctx.db, table);
+      ios.set(table.name, io);
+    }
+    io.upsert(row);
+  };
 }
 
 /** The parent (table, key) this row references that is one of two rows held apart (in `apart`), if any. */
@@ -356,12 +440,22 @@ export function parentApart(table: SyncTable, row: Row, apart: Set<string>): { t
 
 /** Rewrites references to moved rows in images still to be written (children later in the same batch). */
 export function repointImages(plan: SyncPlan, moves: Move[], imagesOf: (table: string) => Iterable<Row>): void {
+  const byTable = new Map<SyncTable, Map<string, bigint>>();
   for (const m of moves) {
     if (m.moved !== 'node') continue;
-    for (const { child, column } of referencingColumns(plan, m.table)) {
+    let map = byTable.get(m.table);
+    if (!map) {
+      map = new Map();
+      byTable.set(m.table, map);
+    }
+    map.set(m.oldKey, BigInt(m.newKey));
+  }
+  for (const [table, map] of byTable) {
+    for (const { child, column } of referencingColumns(plan, table)) {
       for (const row of imagesOf(child.name)) {
         const v = row[column];
-        if (v !== null && v !== undefined && String(v) === m.oldKey) row[column] = BigInt(m.newKey);
+        const to = v === null || v === undefined ? undefined : map.get(String(v));
+        if (to !== undefined) row[column] = to;
       }
     }
   }

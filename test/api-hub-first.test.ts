@@ -152,7 +152,7 @@ describe.skipIf(!HUB_AVAILABLE)('mysql_primary: serialised with the sync, exact 
       await db.close();
       await h.close();
     }
-  });
+  }, 90_000);
 
   it('the reply to COMMIT is lost but the hub committed: mirrored once, never applied twice', async () => {
     const target = hub.server ? { host: '127.0.0.1', port: (await hub.freshDatabase('probe')).port } : undefined;

@@ -1,0 +1,62 @@
+/**
+ * The decision step of push and pull (src/sync/decide.ts), without a database: what moves for
+ * each combination of what the two sides did (docs/SYNC-CONTRACT.md invariants 6 and 13).
+ */
+import { describe, expect, it } from 'vitest';
+import { decidePull, decidePush, type RowFacts } from '../src/sync/decide.js';
+
+const both = (over: Partial<RowFacts> = {}): RowFacts => ({
+  keyKind: 'generated',
+  node: { firstOp: 'I', at: 2 },
+  nodeHasRow: true,
+  hub: { firstOp: 'I', at: 1 },
+  hubHasRow: true,
+  same: false,
+  ...over,
+});
+
+describe('decide: push', () => {
+  it('a row changed on the node only goes up; the same image on both sides goes up harmlessly', () => {
+    expect(decidePush(both({ hub: undefined }), 'hub-wins', 'rekey-node')).toEqual({ action: 'to-hub' });
+    expect(decidePush(both({ same: true }), 'hub-wins', 'rekey-node')).toEqual({ action: 'to-hub' });
+  });
+  it('two inserts under a generated key are a collision, resolved by SYNC_KEY_COLLISIONS', () => {
+    expect(decidePush(both(), 'hub-wins', 'rekey-node')).toEqual({ action: 'rekey', resolve: 'rekey-node' });
+    expect(decidePush(both(), 'node-wins', 'rekey-hub')).toEqual({ action: 'rekey', resolve: 'rekey-hub' });
+    expect(decidePush(both(), 'newest-wins', 'manual')).toEqual({ action: 'rekey', resolve: 'hold' });
+  });
+  it('a collision whose node row is gone takes the hub row (never deletes it); whose hub row is gone sends the node row', () => {
+    expect(decidePush(both({ nodeHasRow: false }), 'node-wins', 'rekey-node')).toEqual({ action: 'to-node' });
+    expect(decidePush(both({ hubHasRow: false }), 'hub-wins', 'rekey-node')).toEqual({ action: 'to-hub' });
+  });
+  it('two inserts under a natural key, or an update on both sides, are a conflict settled by the policy', () => {
+    const natural = both({ keyKind: 'natural' });
+    expect(decidePush(natural, 'node-wins', 'rekey-node')).toEqual({ action: 'to-hub', conflict: 'node' });
+    expect(decidePush(natural, 'hub-wins', 'rekey-node')).toEqual({ action: 'none', conflict: 'hub' });
+    expect(decidePush(natural, 'manual', 'rekey-node')).toEqual({ action: 'none', conflict: 'hold' });
+    const updated = both({ node: { firstOp: 'U', at: 1 }, hub: { firstOp: 'I', at: 2 } });
+    expect(decidePush(updated, 'newest-wins', 'rekey-node')).toEqual({ action: 'none', conflict: 'hub' });
+    expect(decidePush(both({ node: { firstOp: 'U', at: 3 } }), 'newest-wins', 'rekey-node')).toEqual({
+      action: 'to-hub',
+      conflict: 'node',
+    });
+  });
+});
+
+describe('decide: pull', () => {
+  it('a row changed on the hub only comes down', () => {
+    expect(decidePull(both({ node: undefined }), 'node-wins')).toEqual({ action: 'to-node' });
+    expect(decidePull(both({ same: true }), 'node-wins')).toEqual({ action: 'to-node' });
+  });
+  it('a collision is left to the next push (it allocates keys); nothing is overwritten meanwhile', () => {
+    expect(decidePull(both(), 'hub-wins')).toEqual({ action: 'defer' });
+    expect(decidePull(both({ nodeHasRow: false }), 'node-wins')).toEqual({ action: 'to-node' });
+    expect(decidePull(both({ hubHasRow: false }), 'hub-wins')).toEqual({ action: 'none' });
+  });
+  it('a conflict follows the policy; the hub breaks newest-wins ties', () => {
+    const natural = both({ keyKind: 'natural', node: { firstOp: 'U', at: 5 }, hub: { firstOp: 'U', at: 5 } });
+    expect(decidePull(natural, 'hub-wins')).toEqual({ action: 'to-node', conflict: 'hub' });
+    expect(decidePull(natural, 'node-wins')).toEqual({ action: 'none', conflict: 'node' });
+    expect(decidePull(natural, 'newest-wins')).toEqual({ action: 'to-node', conflict: 'hub' });
+  });
+});

@@ -278,14 +278,14 @@ async function applyOnHub(
 
     // Collisions first: a moved row's children later in this batch must point at its new key.
     if (collided.length) {
-      const moves =
-        collisions === 'rekey-hub'
-          ? await collided.reduce<Promise<Move[]>>(
-              async (acc, c) => [...(await acc), await moveOnHub(conn, ctx, c, 'rekey-hub')],
-              Promise.resolve([]),
-            )
-          : await moveManyOnHub(conn, ctx, collided);
-      rec.moves.push(...moves);
+      let moves: Move[];
+      if (collisions === 'rekey-hub') {
+        moves = [];
+        for (const c of collided) moves.push(await moveOnHub(conn, ctx, c, 'rekey-hub'));
+      } else {
+        moves = await moveManyOnHub(conn, ctx, collided);
+      }
+      for (const mv of moves) rec.moves.push(mv);
       m.upserts += moves.length;
       result.applied += moves.length;
       repointImages(ctx.plan, moves, (name) => batch.images.get(name)?.values() ?? []);
@@ -346,7 +346,11 @@ function recordOnNode(ctx: SyncContext, rec: NodeRecord) {
       ctx.state.park('push', p.tbl, p.pk, p.error, { waiting: p.waiting ?? false, ...(p.firstOp ? { firstOp: p.firstOp } : {}) });
     // Only keys that are parked: a keyed lookup per table, not a read of every parked change.
     const byTable = new Map<string, string[]>();
-    for (const x of rec.succeeded) byTable.set(x.tbl, [...(byTable.get(x.tbl) ?? []), x.pk]);
+    for (const x of rec.succeeded) {
+      const keys = byTable.get(x.tbl);
+      if (keys) keys.push(x.pk);
+      else byTable.set(x.tbl, [x.pk]);
+    }
     for (const [tbl, keys] of byTable)
       for (const pk of ctx.state.parkedKeys('push', tbl, keys)) ctx.state.unpark('push', tbl, pk);
     for (const h of rec.holds) {

@@ -95,11 +95,20 @@ function localMax(db: SqliteDb, table: SyncTable): bigint {
   return r.m === null ? 0n : BigInt(r.m);
 }
 
+const existsStatements = new WeakMap<SqliteDb, Map<string, Database.Statement<unknown[]>>>();
+
 function existsLocally(db: SqliteDb, table: SyncTable, key: string): boolean {
-  return (
-    db.prepare(`SELECT 1 FROM ${quoteSqliteId(table.name)} WHERE ${quoteSqliteId(keyColumn(table))} = ?`).get(BigInt(key)) !==
-    undefined
-  );
+  let byTable = existsStatements.get(db);
+  if (!byTable) {
+    byTable = new Map();
+    existsStatements.set(db, byTable);
+  }
+  let st = byTable.get(table.name);
+  if (!st) {
+    st = db.prepare<unknown[]>(`SELECT 1 FROM ${quoteSqliteId(table.name)} WHERE ${quoteSqliteId(keyColumn(table))} = ?`);
+    byTable.set(table.name, st);
+  }
+  return st.get(BigInt(key)) !== undefined;
 }
 
 /** Inserts a row on the hub under a new key from the hub's sequence; returns the key. */

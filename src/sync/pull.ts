@@ -333,6 +333,11 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           parkedNow.push({ tbl, pk, error });
         }
       }
+      const parkWaiting = (tbl: string, pk: string): void => {
+        const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
+        ctx.state.park('pull', tbl, pk, error, { waiting: true });
+        parkedNow.push({ tbl, pk, error });
+      };
       const deletions: { table: SyncTable; io: SqliteTableIO; keys: string[] }[] = [];
       for (const table of tables) {
         const io = new SqliteTableIO(ctx.db, table);
@@ -347,15 +352,12 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (held.has(heldKey(table.name, key))) continue;
           const hubRow = hubImages.get(key) ?? null;
           const hubAsSqlite = hubRow ? toSqliteRow(table, hubRow) : null;
-          if (hubAsSqlite && parentApart(table, hubAsSqlite, apart)) {
-            // Its parent is the hub's half of a key collision not resolved yet: applied now, it would
-            // attach to the node's different row under the same key. It waits (parked) until then.
-            const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
-            ctx.state.park('pull', table.name, key, error, { waiting: true });
-            parkedNow.push({ tbl: table.name, pk: key, error });
-            continue;
-          }
           const local = pending.get(key);
+          // Its parent is the hub's half of a key collision not resolved yet: applied now, it would
+          // attach to the node's different row under the same key. It waits (parked) until then —
+          // unless it collides itself (a row of the node's under its key too): that collision is
+          // deferred to the push like any other, so the hub's row is never taken for the node's.
+          const waitsForParent = hubAsSqlite !== null && parentApart(table, hubAsSqlite, apart);
           if (local) {
             const localRow = localImages.get(key) ?? null;
             const hubAt = change.lastAt - ctx.hubClockOffsetMs;
@@ -383,6 +385,10 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
               );
               deferred.push({ tbl: table.name, pk: key });
               apart.add(heldKey(table.name, key));
+              continue;
+            }
+            if (waitsForParent) {
+              parkWaiting(table.name, key);
               continue;
             }
             if ('conflict' in decision && decision.conflict) {
@@ -413,6 +419,10 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             if (decision.action !== 'to-node') continue;
             // The hub's version is taken: the local pending change must not overwrite it later.
             ctx.state.dropPendingKey(table.name, key);
+          }
+          if (waitsForParent) {
+            parkWaiting(table.name, key);
+            continue;
           }
           if (!hubAsSqlite) {
             toDelete.push(key);

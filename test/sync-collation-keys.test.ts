@@ -5,6 +5,9 @@
  * overwriting the first — and the rest of the batch flows.
  */
 import { describe, expect, it } from 'vitest';
+import { compareNode } from '../src/compare/compare.js';
+import { repairNode } from '../src/compare/repair.js';
+import { envOf, runCli } from './helpers/cli.js';
 import { syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
@@ -52,8 +55,45 @@ describe.skipIf(!HUB_AVAILABLE)('issue 12 item 4: keys the hub collation folds t
     await w.node('A').syncer.syncOnce();
     await w.node('A').syncer.syncOnce();
     expect(await w.hub.query('SELECT code, label FROM tags')).toEqual([{ code: 'abc', label: 'lower 2' }]);
-    expect(w.node('A').syncer.state.parked('push').map((p) => [p.pk, p.error.slice(0, 30)])).toEqual([
-      ['ABC', "key 'ABC' equals 'abc' under t"],
+    expect(
+      w
+        .node('A')
+        .syncer.state.parked('push')
+        .map((p) => [p.pk, p.error.slice(0, 30)]),
+    ).toEqual([['ABC', "key 'ABC' equals 'abc' under t"]]);
+  }, 60_000);
+
+  it('compare names the folded keys; repair --from sqlite reports them as failures with the fix, not "already equal"', async () => {
+    const w = await fixture.world();
+    const db = w.node('A').db;
+    const ins = db.prepare('INSERT INTO tags (code, label) VALUES (?, ?)');
+    for (const [code, label] of [
+      ['abc', 'lower'],
+      ['ABC', 'upper'],
+      ['abc ', 'padded'],
+    ])
+      ins.run(code, label);
+    await w.hub.execute("INSERT INTO tags (code, label) VALUES ('abc', 'lower')");
+    const config = w.node('A').config;
+    const report = await compareNode(config, { tables: ['tags'] });
+    const diffs = report.tables[0]?.differences ?? [];
+    expect(diffs.map((d) => [d.key, d.kind, d.folded])).toEqual([
+      ['ABC', 'missing-in-mysql', expect.stringContaining("key 'ABC' equals 'abc' under the hub's collation utf8mb4_unicode_ci")],
+      ['abc ', 'missing-in-mysql', expect.stringContaining("key 'abc ' equals 'abc' under the hub's collation")],
     ]);
+    const fixed = await repairNode(config, { from: 'sqlite', tables: ['tags'] });
+    expect(fixed.ok).toBe(false);
+    expect(fixed.tables[0]?.failures.map((f) => f.error)).toEqual([
+      expect.stringContaining('binary collation — `dualdb schema fit`'),
+      expect.stringContaining('binary collation — `dualdb schema fit`'),
+    ]);
+    // The command line: what to do, never "already equal".
+    await w.node('A').syncer.close();
+    const cmp = runCli(['compare'], envOf(config));
+    expect(cmp.stdout).toContain("key 'ABC' equals 'abc'");
+    const rep = runCli(['repair', '--from', 'sqlite'], envOf(config));
+    expect(rep.stdout).not.toMatch(/tags: .*already equal/);
+    expect(rep.stdout).toContain('tags: ✖ 2 row(s) could not be written');
+    expect(rep.stdout).toContain("key 'ABC' equals 'abc' under the hub's collation utf8mb4_unicode_ci");
   }, 60_000);
 });

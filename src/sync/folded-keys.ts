@@ -70,6 +70,22 @@ export async function explainFoldedKeys(hub: HubQuery, table: SyncTable, failed:
   const collations = await foldingKeyCollations(hub, table);
   for (const [key] of dups) {
     const f = await foldedOnto(hub, table, key, collations);
-    if (f) failed.set(key, foldedKeyText(table.key.length === 1 ? key : key, f.equals, f.collation));
+    if (f) failed.set(key, foldedKeyText(key, f.equals, f.collation));
+  }
+}
+
+/** Sets `folded` on the differences that are keys the hub's collation folds onto another key. */
+export async function markFoldedKeys(
+  hub: HubQuery,
+  table: SyncTable,
+  differences: { key: string; kind: string; folded?: string }[],
+): Promise<void> {
+  const missing = differences.filter((d) => d.kind === 'missing-in-mysql');
+  if (missing.length === 0) return;
+  const collations = await foldingKeyCollations(hub, table);
+  if (collations.size === 0) return;
+  for (const d of missing) {
+    const f = await foldedOnto(hub, table, d.key, collations);
+    if (f) d.folded = foldedKeyText(d.key, f.equals, f.collation);
   }
 }

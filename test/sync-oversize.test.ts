@@ -5,6 +5,8 @@
  * row within the limits still travels both ways, and repair parks what cannot fit.
  */
 import { describe, expect, it } from 'vitest';
+import { repairNode } from '../src/compare/repair.js';
+import { openSqlite } from '../src/engines/sqlite/open.js';
 import { envOf, runCli } from './helpers/cli.js';
 import { syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
@@ -54,5 +56,31 @@ describe.skipIf(!HUB_AVAILABLE)('issue 12 item 2: a row too large for the hub is
     expect(Number(up?.n)).toBe(6 * MB);
     const down = node.db.prepare('SELECT length(data) AS n FROM images WHERE id = 200').get() as { n: bigint } | undefined;
     expect(Number(down?.n)).toBe(6 * MB);
+  }, 120_000);
+
+  it('repair --from sqlite: a row too large for the hub is reported with its cause, the others are written', async () => {
+    const admin = await fixture.testHub.admin();
+    await admin.query('SET GLOBAL max_allowed_packet = 16777216');
+    await admin.end();
+    const w = await fixture.world({ init: true });
+    const node = w.node('A');
+    await node.syncer.close();
+    const db = openSqlite(node.config.sqlitePath);
+    // Written with capture off, as if the rows predated the sync: only repair can bring them up.
+    db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+    const ins = db.prepare('INSERT INTO images (id, name, data) VALUES (?, ?, ?)');
+    for (let i = 1; i <= 20; i++) ins.run(i, `small ${i}`, Buffer.alloc(100, i));
+    ins.run(21, 'huge', Buffer.alloc(20 * MB, 7));
+    db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
+    db.close();
+    const report = await repairNode(node.config, { from: 'sqlite', tables: ['images'] });
+    const t = report.tables[0];
+    expect(t?.inserted).toBe(20);
+    expect(t?.failures.map((f) => f.key)).toEqual(['21']);
+    expect(t?.failures[0]?.error).toMatch(
+      /row id=21 of table images is [\d.]+ MB; the hub accepts [\d.]+ MB per statement: raise max_allowed_packet/,
+    );
+    const [n] = await w.hub.query<{ n: number }>('SELECT COUNT(*) AS n FROM images');
+    expect(Number(n?.n)).toBe(20);
   }, 120_000);
 });

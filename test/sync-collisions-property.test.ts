@@ -296,12 +296,15 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     60_000,
   );
 
-  // OPEN BUG (manual): node B creates worker 1 with two attendance rows, the hub creates its
-  // worker 1, node A its worker 1; sync until quiet, then every held collision is resolved
-  // (parents first, alternating --rekey node / hub, as resolveAllHeld does). Expected: B's two
-  // attendance rows point at B's worker everywhere. Actual: workers converge, but on the hub the
-  // two rows point at worker 3 (B's worker, moved) while on B they still point at worker 1 (now
-  // another side's worker): divergence "attendance 1: hub …worker_id 3… ≠ B …worker_id 1…".
+  // OPEN BUG (manual; push.ts): node B creates worker 1 with two attendance rows, the hub creates
+  // its worker 1, node A its worker 1; sync until quiet, then every held collision is resolved
+  // (parents first, alternating --rekey node / hub). Expected: B's two attendance rows point at
+  // B's worker everywhere. Actual: the push that holds B's worker 1 apart sends its children in
+  // the same batch (the held-apart set is read before the batch), so on the hub they attach to
+  // the hub's worker 1 and follow it when `resolve --rekey hub` moves it to 3; on B they stay on
+  // B's worker 1: divergence "attendance 1: hub …worker_id 3… ≠ B …worker_id 1…". Verified fix:
+  // in push.ts, where `decision.resolve === 'hold'` pushes to rec.holds, also
+  // `heldApart.add(heldKey(table.name, key))` so the children later in the batch wait.
   it.fails(
     'manual: three rows created under one id, resolved one by one; the children follow everywhere',
     () => runOps(testHub, tmp.dir, 'manual', [I('B', 2), I('H'), I('A')]),

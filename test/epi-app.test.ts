@@ -266,7 +266,10 @@ describe.skipIf(!HUB_AVAILABLE || !PYTHON)(
     }, 60_000);
 
     // Collisions of generated keys (docs/SYNC-CONTRACT.md invariant 13): the control room's AUTO_INCREMENT
-    // ids collide with the site's; every row is kept, the site's moving to a key from the hub's sequence.
+    // ids collide with the site's; every row must be kept, the site's moving to a key from the hub's sequence.
+    // OPEN: passes on an idle machine, loses a few rows (control-room workers/alerts/attendance gone from
+    // both sides) on a loaded one — on main too; see test/sync-collisions-property.test.ts for the
+    // sequences found so far.
     it('ids left to both databases: every acknowledged write exists exactly once on both sides', async () => {
       const { problems } = await run('collide', false);
       expect(problems).toEqual([]);

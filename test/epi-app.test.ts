@@ -267,8 +267,11 @@ describe.skipIf(!HUB_AVAILABLE || !PYTHON)(
       expect(conflicts).toBe(0);
     }, 150_000);
 
-    // Depends on issue 11 items 1-3 (collisions of generated keys re-keyed, not overwritten): until
-    // that lands, the control room's AUTO_INCREMENT ids collide with the site's and rows are lost.
+    // Collisions of generated keys (docs/SYNC-CONTRACT.md invariant 13): the control room's AUTO_INCREMENT
+    // ids collide with the site's; every row must be kept, the site's moving to a key from the hub's sequence.
+    // OPEN: passes on an idle machine, loses a few rows (control-room workers/alerts/attendance gone from
+    // both sides) on a loaded one — on main too; see test/sync-collisions-property.test.ts for the
+    // sequences found so far.
     it('ids left to both databases: every acknowledged write exists exactly once on both sides', async () => {
       const { problems } = await run('collide', false);
       expect(problems).toEqual([]);

@@ -5,11 +5,13 @@
  * (docs/SYNC-CONTRACT.md, invariant 5). Progress is reported as events, so the CLI and the
  * terminal monitor show the same thing.
  */
+
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
+import { type HubQuery, markFoldedKeys } from '../sync/folded-keys.js';
 import type { PlanOptions, SyncTable } from '../sync/plan.js';
 import type { FormOverrides } from '../sync/value-forms.js';
 import { DualdbError, MysqlError, messageOf, SqliteError } from '../util/errors.js';
@@ -105,6 +107,11 @@ function summarise(scope: CompareScope, tables: TableComparison[], started: Date
   };
 }
 
+/** The hub pool as the folded-key lookups' query runner. */
+export function hubRunner(hub: MysqlHub): HubQuery {
+  return { query: (sql, params) => hub.pool.query(sql, params as never) };
+}
+
 /** Flags the listed differences whose keys are changes still queued for sync (src/compare/queued.ts). */
 async function markQueued(db: SqliteDb, hub: MysqlHub, result: TableComparison): Promise<void> {
   if (result.differences.length === 0) return;
@@ -145,6 +152,7 @@ export async function compareOn(db: SqliteDb, sources: CompareSources, options: 
     try {
       result = await compareTable(ctx, table, perTable);
       await markQueued(db, sources.hub, result);
+      await markFoldedKeys(hubRunner(sources.hub), table, result.differences);
     } catch (e) {
       if (isFatalCompareError(e)) throw e;
       result = failedTable(table, e);

@@ -12,7 +12,7 @@
 import type { Row } from '../engines/codec.js';
 import type { MysqlHub } from '../engines/mysql/connect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
-import { MysqlTableIO, type QueryRunner } from '../sync/mysql-io.js';
+import { MysqlTableIO, oversizeText, PACKET_MARGIN, type QueryRunner } from '../sync/mysql-io.js';
 import type { SyncTable } from '../sync/plan.js';
 import { SqliteTableIO } from '../sync/sqlite-io.js';
 import type { Side } from './types.js';
@@ -63,15 +63,26 @@ export class SqliteRepairWriter implements RepairWriter {
   }
 }
 
+/** A row larger than the hub accepts in one statement: reported with its cause, never sent (it would cut the connection). */
+export class RowTooLargeError extends Error {}
+
 export class MysqlRepairWriter implements RepairWriter {
   readonly side = 'mysql' as const;
-  private readonly io: MysqlTableIO;
+  private io: MysqlTableIO | undefined;
 
   constructor(
     private readonly hub: MysqlHub,
-    table: SyncTable,
-  ) {
-    this.io = new MysqlTableIO(table);
+    private readonly table: SyncTable,
+  ) {}
+
+  /** Statements sized from the hub's real max_allowed_packet (read once). */
+  private async tableIO(): Promise<MysqlTableIO> {
+    if (!this.io) {
+      const [packet] = await this.hub.query<{ p: string | number }>('SELECT @@max_allowed_packet AS p');
+      const limit = Number(packet?.p ?? 0);
+      this.io = limit > PACKET_MARGIN ? new MysqlTableIO(this.table, limit - PACKET_MARGIN) : new MysqlTableIO(this.table);
+    }
+    return this.io;
   }
 
   /** One transaction on a pinned connection with capture off; `withConnection` resets the variable before release. */
@@ -91,16 +102,21 @@ export class MysqlRepairWriter implements RepairWriter {
 
   async upsert(rows: Row[]): Promise<void> {
     if (rows.length === 0) return;
+    const io = await this.tableIO();
+    for (const row of rows) {
+      const bytes = io.rowBytes(row);
+      if (bytes > io.rowLimit) throw new RowTooLargeError(oversizeText(this.table, io.keyOf(row), bytes, io.rowLimit));
+    }
     // As push does it: existing keys updated in place, new keys plain inserts (never an
     // ON DUPLICATE KEY UPDATE that would land on another row sharing a unique value).
-    await this.write((conn) => this.io.write(conn, rows));
+    await this.write((conn) => io.write(conn, rows));
   }
 
   async delete(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
+    const io = await this.tableIO();
     await this.write(async (conn) => {
-      for (let i = 0; i < keys.length; i += DELETE_CHUNK)
-        await conn.query(this.io.deleteStatement(keys.slice(i, i + DELETE_CHUNK)));
+      for (let i = 0; i < keys.length; i += DELETE_CHUNK) await conn.query(io.deleteStatement(keys.slice(i, i + DELETE_CHUNK)));
     });
   }
 }

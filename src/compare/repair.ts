@@ -15,11 +15,13 @@
  * to the hub's position read before the repair started and `resync_needed` is
  * cleared (see pull-cursor.ts for why that cannot skip a change).
  */
+
 import type { Config } from '../config/config.js';
 import type { Row } from '../engines/codec.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { toMysqlRow, toSqliteRow } from '../sync/convert.js';
 import { isTransientSqlite, rowErrorText } from '../sync/errors.js';
+import { explainFoldedKeys } from '../sync/folded-keys.js';
 import { MysqlTableIO, type QueryRunner } from '../sync/mysql-io.js';
 import type { SyncTable } from '../sync/plan.js';
 import { SqliteTableIO } from '../sync/sqlite-io.js';
@@ -31,6 +33,7 @@ import {
   type CompareSources,
   connectHubFor,
   DEFAULT_MAX_DIFFERENCES,
+  hubRunner,
   isFatalCompareError,
   planOptionsOf,
   tableOptions,
@@ -330,6 +333,15 @@ export async function repairOn(db: SqliteDb, sources: CompareSources, options: R
   }
 
   const tables = repairers.map((r) => r.finish());
+  if (to === 'mysql') {
+    for (const [i, t] of tables.entries()) {
+      const table = repairers[i]?.table;
+      if (!table || t.failures.length === 0) continue;
+      const errors = new Map(t.failures.map((f) => [f.key, f.error]));
+      await explainFoldedKeys(hubRunner(sources.hub), table, errors);
+      t.failures = t.failures.map((f) => ({ ...f, error: errors.get(f.key) ?? f.error }));
+    }
+  }
   for (const t of tables) emit({ type: 'repair-table-done', table: t.table, result: t });
   const ok = tables.every((t) => t.status !== 'error' && t.status !== 'partial');
 

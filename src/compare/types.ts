@@ -21,6 +21,11 @@ export interface RowDifference {
    * this node has pulled): the difference may be a change on its way, not damage.
    */
   queued?: boolean;
+  /**
+   * missing-in-mysql: the hub's collation folds this key onto another key the hub holds
+   * (`ABC` equals `abc` under utf8mb4_unicode_ci): the cause and the fix, in one line.
+   */
+  folded?: string;
 }
 
 export interface DifferenceCounts {

@@ -36,11 +36,43 @@ export interface MysqlHealth {
   error?: Problem;
 }
 
+/** Changes the sync set aside (docs/SYNC-CONTRACT.md invariant 11): both sides can be up while rows wait. */
+export interface ParkedHealth {
+  push: number;
+  pull: number;
+  /** The oldest parked change, with its cause. */
+  first: { direction: string; tbl: string; pk: string | null; error: string } | null;
+}
+
 export interface HealthReport {
   ok: boolean;
   sqlite: SqliteHealth;
   mysql: MysqlHealth;
+  /** null: no sync state in this file (capture not installed) or it could not be read. */
+  parked: ParkedHealth | null;
   exitCode: number;
+}
+
+/** Parked changes in the node's file, if it has sync state. */
+export function probeParked(path: string): ParkedHealth | null {
+  if (!existsSync(path)) return null;
+  let db: SqliteDb | undefined;
+  try {
+    db = openSqlite(path, { readonly: true });
+    const counts = db.prepare('SELECT direction, COUNT(*) AS n FROM _dualdb_parked GROUP BY direction').all() as {
+      direction: string;
+      n: bigint | number;
+    }[];
+    const n = (d: string) => Number(counts.find((c) => c.direction === d)?.n ?? 0);
+    const first =
+      (db.prepare('SELECT direction, tbl, pk, error FROM _dualdb_parked ORDER BY id LIMIT 1').get() as ParkedHealth['first']) ??
+      null;
+    return { push: n('push'), pull: n('pull'), first };
+  } catch {
+    return null;
+  } finally {
+    db?.close();
+  }
 }
 
 export function fileBytes(p: string): number | null {
@@ -159,5 +191,5 @@ export async function checkHealth(config: Config, options: { full?: boolean } = 
         : !mysql.ok
           ? EXIT.MYSQL_UNAVAILABLE
           : EXIT.OK;
-  return { ok: exitCode === EXIT.OK, sqlite, mysql, exitCode };
+  return { ok: exitCode === EXIT.OK, sqlite, mysql, parked: sqlite.ok ? probeParked(config.sqlitePath) : null, exitCode };
 }

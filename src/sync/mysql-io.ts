@@ -21,6 +21,13 @@ const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
 export const PACKET_MARGIN = 1024;
 const MAX_ROWS_PER_STATEMENT = 1000;
 
+/** Why a row cannot be sent: its size against what the hub accepts per statement, and the fix. */
+export function oversizeText(table: SyncTable, key: string, bytes: number, limit: number): string {
+  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
+  const keyText = table.key.length === 1 ? `${table.key[0]?.name}=${key}` : `(${table.key.map((k) => k.name).join(', ')})=${key}`;
+  return `row ${keyText} of table ${table.name} is ${mb(bytes)}; the hub accepts ${mb(limit)} per statement: raise max_allowed_packet on the hub, or exclude the column`;
+}
+
 export class MysqlTableIO {
   private readonly q: string;
   private readonly selectList: string;

@@ -144,7 +144,14 @@ export async function readHubBatch(
       for (const e of [...entries, ...holeEntries].sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))) {
         const seq = BigInt(e.seq);
         seen.add(seq);
-        if (e.origin === ctx.nodeId || e.pk === null) continue;
+        if (e.pk === null) continue;
+        if (e.origin === ctx.nodeId) {
+          // This node's own write re-created the row after a hub delete: that delete's cascades
+          // hit the hub's children of the old row, not this node's children of its own row.
+          const p = e.op === 'D' ? undefined : changes.get(e.tbl, e.pk);
+          if (p) p.deleted = false;
+          continue;
+        }
         if (e.op === 'R') {
           // Another node moved a hub row to a new key (rekey.ts): this node's children of it follow.
           const moveTable = ctx.plan.byName.get(e.tbl);

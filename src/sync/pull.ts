@@ -141,15 +141,17 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (held.has(heldKey(table.name, key))) continue;
           const hubRow = hubImages.get(key) ?? null;
           const hubAsSqlite = hubRow ? toSqliteRow(table, hubRow) : null;
-          if (hubAsSqlite && parentApart(table, hubAsSqlite, apart)) {
-            // Its parent is the hub's half of a key collision not resolved yet: applied now, it would
-            // attach to the node's different row under the same key. It waits (parked) until then.
+          const local = pending.get(key);
+          // Its parent is the hub's half of a key collision not resolved yet: applied now, it would
+          // attach to the node's different row under the same key. It waits (parked) until then —
+          // unless it collides itself (a row of the node's under its key too): that collision is
+          // deferred to the push like any other, so the hub's row is never taken for the node's.
+          const waitsForParent = hubAsSqlite !== null && parentApart(table, hubAsSqlite, apart) !== undefined;
+          const parkWaiting = (): void => {
             const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
             ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });
             parkedNow.push({ tbl: table.name, pk: key, error });
-            continue;
-          }
-          const local = pending.get(key);
+          };
           if (local) {
             const localRow = localImages.get(key) ?? null;
             const hubAt = change.lastAt - ctx.hubClockOffsetMs;
@@ -180,6 +182,10 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
               apart.add(heldKey(table.name, key));
               continue;
             }
+            if (waitsForParent) {
+              parkWaiting();
+              continue;
+            }
             if ('conflict' in decision && decision.conflict) {
               const winner = decision.conflict;
               ctx.state.recordConflict({
@@ -208,6 +214,10 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             if (decision.action !== 'to-node') continue;
             // The hub's version is taken: the local pending change must not overwrite it later.
             ctx.state.dropPendingKey(table.name, key);
+          }
+          if (waitsForParent) {
+            parkWaiting();
+            continue;
           }
           if (!hubAsSqlite) {
             toDelete.push(key);

@@ -24,6 +24,7 @@ import { type BatchResult, emptyBatch, moved, type SyncContext } from './context
 import { sameImage, toMysqlRow, toSqliteRow } from './convert.js';
 import { type Decision, decidePush } from './decide.js';
 import { isTransientMysql, rowErrorText } from './errors.js';
+import { explainFoldedKeys } from './folded-keys.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { MysqlTableIO, PACKET_MARGIN } from './mysql-io.js';
@@ -247,7 +248,11 @@ async function applyOnHub(
             detectedIn: 'push',
             mode: collisions,
           };
-          if (decision.resolve === 'hold') rec.holds.push(c);
+          if (decision.resolve === 'hold') {
+            rec.holds.push(c);
+            // Its children later in this batch must wait for it too (they would attach to the hub's row).
+            heldApart.add(heldKey(table.name, key));
+          }
           else collided.push(c);
           rec.succeeded.push({ tbl: table.name, pk: key });
           continue;
@@ -296,6 +301,7 @@ async function applyOnHub(
         // that a clash on another unique key fails and is parked instead of overwriting that row.
         for (const st of io.writeStatements(rows)) await conn.query(st.sql);
       });
+      await explainFoldedKeys(conn, table, failed);
       recordOutcome(
         result,
         table.name,

@@ -99,7 +99,7 @@ function printReport(report: CompareReport, limit: number): void {
       shown.map((d) => [
         KIND_TEXT[d.kind],
         formatKey(t.key, d.keyParts),
-        [d.columns?.length ? `columns: ${d.columns.join(', ')}` : '', d.queued ? 'queued for sync' : '']
+        [d.columns?.length ? `columns: ${d.columns.join(', ')}` : '', d.queued ? 'queued for sync' : '', d.folded ?? '']
           .filter(Boolean)
           .map((x) => color.dim(x))
           .join(color.dim('; ')),

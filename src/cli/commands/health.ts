@@ -38,6 +38,11 @@ export function registerHealth(program: Command, global: () => GlobalOptions): v
           );
           if (m.error) out(`  ${m.error.message}${m.error.hint ? color.dim(` — ${m.error.hint}`) : ''}`);
         }
+        const p = report.parked;
+        if (p && p.push + p.pull > 0) {
+          out(`${glyph.warn} ${color.bold('Sync')}  ${p.push + p.pull} change(s) parked: \`dualdb parked\``);
+          if (p.first) out(`  ${p.first.tbl} ${p.first.pk ?? ''}: ${p.first.error}`);
+        }
         return report.exitCode;
       }),
     );

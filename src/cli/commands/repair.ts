@@ -48,7 +48,9 @@ function printReport(r: RepairReport, limit: number): void {
         ? `${glyph.fail} ${t.error}`
         : counts.length
           ? `${t.status === 'partial' || t.status === 'planned' ? glyph.warn : glyph.ok} ${counts.join(', ')}`
-          : `${glyph.ok} ${color.dim('already equal')}`;
+          : t.failureCount > 0
+            ? `${glyph.fail} ${formatCount(t.failureCount)} row(s) could not be written`
+            : `${glyph.ok} ${color.dim('already equal')}`;
     out(`  ${color.bold(t.table)}: ${state}`);
     for (const c of t.changes.slice(0, limit)) {
       out(

@@ -22,10 +22,26 @@ export const PACKET_MARGIN = 1024;
 const MAX_ROWS_PER_STATEMENT = 1000;
 
 /** Why a row cannot be sent: its size against what the hub accepts per statement, and the fix. */
-export function oversizeText(table: SyncTable, key: string, bytes: number, limit: number): string {
+/**
+ * Why a row cannot be sent: its data size (what the user stored) and the statement size it needs
+ * (escaping can double it) against the hub's limit.
+ */
+export function oversizeText(table: SyncTable, key: string, statementBytes: number, limit: number, row?: Row): string {
   const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
   const keyText = table.key.length === 1 ? `${table.key[0]?.name}=${key}` : `(${table.key.map((k) => k.name).join(', ')})=${key}`;
-  return `row ${keyText} of table ${table.name} is ${mb(bytes)}; the hub accepts ${mb(limit)} per statement: raise max_allowed_packet on the hub, or exclude the column`;
+  const data = row ? dataBytes(row) : statementBytes;
+  const size = data === statementBytes ? mb(data) : `${mb(data)} (${mb(statementBytes)} as an SQL statement)`;
+  return `row ${keyText} of table ${table.name} is ${size}; the hub accepts ${mb(limit)} per statement: raise max_allowed_packet on the hub, or exclude the column`;
+}
+
+/** The bytes a row's values take (what the application stored), for messages. */
+export function dataBytes(row: Row): number {
+  let n = 0;
+  for (const v of Object.values(row)) {
+    if (v === null || v === undefined) continue;
+    n += Buffer.isBuffer(v) ? v.length : Buffer.byteLength(String(v));
+  }
+  return n;
 }
 
 export class MysqlTableIO {

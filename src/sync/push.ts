@@ -27,7 +27,7 @@ import { isTransientMysql, rowErrorText } from './errors.js';
 import { explainFoldedKeys } from './folded-keys.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
-import { MysqlTableIO, PACKET_MARGIN } from './mysql-io.js';
+import { MysqlTableIO, oversizeText, PACKET_MARGIN } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
 import { type Collision, type Move, moveManyOnHub, moveOnHub, moveOnNode, parentApart, repointImages } from './rekey.js';
@@ -336,10 +336,7 @@ function rowProblem(io: MysqlTableIO, table: SyncTable, key: string, local: Row)
   } catch {
     return undefined; // the conversion error is reported where the row is converted
   }
-  if (bytes <= io.rowLimit) return undefined;
-  const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
-  const keyText = table.key.length === 1 ? `${table.key[0]?.name}=${key}` : `(${table.key.map((k) => k.name).join(', ')})=${key}`;
-  return `row ${keyText} of table ${table.name} is ${mb(bytes)}; the hub accepts ${mb(io.rowLimit)} per statement: raise max_allowed_packet on the hub, or exclude the column`;
+  return bytes <= io.rowLimit ? undefined : oversizeText(table, key, bytes, io.rowLimit, local);
 }
 
 /** The node's half of step 3: one SQLite transaction, run before the hub commits. */

@@ -125,6 +125,8 @@ describe.skipIf(!HUB_AVAILABLE)('mysql_primary: serialised with the sync, exact 
       // The hub row is busy (another client holds it); the write queues for it first, the push
       // (which has read its older local image by then) after it.
       const lockWaits = async () => {
+        // InnoDB refreshes INNODB_TRX only after 0.1 s without readers: polled faster, it never changes.
+        await new Promise((r) => setTimeout(r, 150));
         const [rows] = await watcher.query(
           "SELECT COUNT(*) AS n FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'",
         );

@@ -7,6 +7,7 @@
 import { type KeyColumn, SUPPORTED_KEY_TYPES } from '../capture/keys.js';
 import { type LogicalType, pairLogicalType } from '../engines/codec.js';
 import { isMetaTable, type TableInfo } from '../engines/types.js';
+import { tableKeyKind } from '../schema/key-kind.js';
 
 export interface SyncColumn {
   name: string;
@@ -164,11 +165,10 @@ export function buildSyncPlan(sqlite: TableInfo[], mysql: TableInfo[], options: 
       });
       continue;
     }
-    const sKey = s.columns.filter((c) => c.pkOrdinal > 0);
     const mKey = m.columns.filter((c) => c.pkOrdinal > 0);
     const hubAssignsKey = mKey.length === 1 && mKey[0]?.autoIncrement === true;
-    const generated =
-      key.length === 1 && key[0]?.type === 'integer' && (hubAssignsKey || (sKey.length === 1 && sKey[0]?.autoIncrement === true));
+    // One rule for every place that shows or uses the key kind (schema diff, status, the sync).
+    const generated = key[0]?.type === 'integer' && tableKeyKind(s, m) === 'generated';
     tables.push({
       name: s.name,
       key,

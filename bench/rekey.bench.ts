@@ -10,8 +10,9 @@
  *    node's ids, and with auto_increment_increment/offset on the hub's writers; the figure is the
  *    number of re-keys each produced (the README quotes them).
  *
- * Standalone: `node --import tsx bench/rekey.bench.ts [--quick]` (private MariaDB, table on
- * stdout, bench/results/rekey.json); `npm run bench -- --only rekey` runs it with the others.
+ * Standalone: `node --import tsx bench/rekey.bench.ts [--quick] [--rows N] [--reps R] [--cost-only]`
+ * (private MariaDB, table on stdout, bench/results/rekey.json); `npm run bench -- --only rekey`
+ * runs it with the others.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,9 +99,16 @@ async function pushAll(config: Config, n: number): Promise<{ rate: number; rekey
   }
 }
 
+/** `--name value` from the standalone command line. */
+function arg(name: string): number | undefined {
+  const at = process.argv.indexOf(name);
+  const v = at >= 0 ? Number(process.argv[at + 1]) : Number.NaN;
+  return Number.isFinite(v) && v > 0 ? v : undefined;
+}
+
 async function cost(server: BenchServer, dir: string, quick: boolean): Promise<Figure[]> {
-  const n = quick ? 2_000 : 10_000;
-  const reps = quick ? 1 : 3;
+  const n = arg('--rows') ?? (quick ? 2_000 : 10_000);
+  const reps = arg('--reps') ?? (quick ? 1 : 3);
   const colliding: number[] = [];
   const plain: number[] = [];
   const moved: number[] = [];
@@ -230,10 +238,9 @@ async function prevention(server: BenchServer, dir: string, quick: boolean): Pro
 }
 
 export async function run(options: BenchOptions): Promise<Figure[]> {
-  return [
-    ...(await cost(options.server, options.dir, options.quick)),
-    ...(await prevention(options.server, options.dir, options.quick)),
-  ];
+  const figures = await cost(options.server, options.dir, options.quick);
+  if (process.argv.includes('--cost-only')) return figures;
+  return [...figures, ...(await prevention(options.server, options.dir, options.quick))];
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -31,7 +31,8 @@ export function sqliteKeyExpr(cols: KeyColumn[], row: 'NEW' | 'OLD'): string {
 }
 
 /** SQL expression (MySQL dialect) computing the key text of the row NEW or OLD. */
-export function mysqlKeyExpr(cols: KeyColumn[], row: 'NEW' | 'OLD'): string {
+/** `row`: the trigger's NEW or OLD, or a table alias (set-based capture, sync/hub-capture-bulk.ts). */
+export function mysqlKeyExpr(cols: KeyColumn[], row: string): string {
   const part = (c: KeyColumn) => {
     const ref = `${row}.${quoteMysqlId(c.name)}`;
     return c.type === 'integer' ? `CAST(${ref} AS CHAR)` : ref;

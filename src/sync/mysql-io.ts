@@ -8,6 +8,7 @@ import mysql from 'mysql2/promise';
 import { decodeKey, encodeKey, keyPartValue } from '../capture/keys.js';
 import type { Row, SqlValue } from '../engines/codec.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
+import { keyChunks } from './key-chunks.js';
 import type { SyncTable } from './plan.js';
 
 /** The part of a mysql2 connection this module needs. */
@@ -79,7 +80,8 @@ export class MysqlTableIO {
     return decodeKey(key, this.table.key.length).map((part, i) => keyPartValue(part, this.table.key[i]?.type ?? 'text'));
   }
 
-  private keyCondition(keys: string[]): string {
+  /** `key IN (…)` for these keys (mysql2's escaping), sized by the caller (key-chunks.ts). */
+  keyCondition(keys: string[]): string {
     if (this.table.key.length === 1) {
       return `${this.keyList} IN (${mysql.format('?', [keys.map((k) => this.keyValues(k)[0] ?? null)])})`;
     }
@@ -89,8 +91,7 @@ export class MysqlTableIO {
   /** Current images of the given keys as mysql2 returns them. */
   async fetch(conn: QueryRunner, keys: string[], options: { forUpdate?: boolean } = {}): Promise<Map<string, Row>> {
     const out = new Map<string, Row>();
-    for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
-      const chunk = keys.slice(i, i + LOOKUP_CHUNK);
+    for (const chunk of keyChunks(keys, this.maxStatementBytes, LOOKUP_CHUNK)) {
       const sql = `SELECT ${this.selectList} FROM ${this.q} WHERE ${this.keyCondition(chunk)}${options.forUpdate ? ' FOR UPDATE' : ''}`;
       const [rows] = await conn.query(sql);
       for (const row of rows as Row[]) out.set(this.keyOf(row), row);
@@ -182,5 +183,10 @@ export class MysqlTableIO {
 
   deleteStatement(keys: string[]): string {
     return `DELETE FROM ${this.q} WHERE ${this.keyCondition(keys)}`;
+  }
+
+  /** Deletes of these keys, each statement within the packet budget. */
+  deleteStatements(keys: string[]): string[] {
+    return keyChunks(keys, this.maxStatementBytes, LOOKUP_CHUNK).map((chunk) => this.deleteStatement(chunk));
   }
 }

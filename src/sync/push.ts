@@ -25,12 +25,14 @@ import { sameImage, toMysqlRow, toSqliteRow } from './convert.js';
 import { type Decision, decidePush } from './decide.js';
 import { isTransientMysql, rowErrorText } from './errors.js';
 import { explainFoldedKeys } from './folded-keys.js';
+import { BULK_CAPTURE_MIN_ROWS, bulkCaptureAllowed, writeRowsCaptured } from './hub-capture-bulk.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { MysqlTableIO, oversizeText, PACKET_MARGIN } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
 import { type Collision, type Move, moveManyOnHub, moveOnHub, moveOnNode, parentApart, repointImages } from './rekey.js';
+import { forgetLoggedMoves, movedUpImages } from './rekey-bulk.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertHubUnchanged } from './schema-guard.js';
 
@@ -129,6 +131,7 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   ctx.db.transaction(() => {
     ctx.state.setPushedUpto(batch.upto);
     ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(batch.upto);
+    forgetLoggedMoves(ctx.db, rec.moves);
   })();
   report(ctx, rec);
   return result;
@@ -152,7 +155,7 @@ async function applyOnHub(
   const maxBytes = ctx.hubMaxPacket - PACKET_MARGIN;
   const ordered = batch.tables().sort((a, b) => a.rank - b.rank);
   const deletes: { table: SyncTable; io: MysqlTableIO; keys: string[] }[] = [];
-  const written: { table: SyncTable; io: MysqlTableIO; keys: string[] }[] = [];
+  const written: { table: SyncTable; io: MysqlTableIO; keys: string[]; images?: Map<string, Row> }[] = [];
 
   for (const table of ordered) {
     const io = new MysqlTableIO(table, maxBytes);
@@ -292,12 +295,14 @@ async function applyOnHub(
       m.upserts += moves.length;
       result.applied += moves.length;
       repointImages(ctx.plan, moves, (name) => batch.images.get(name)?.values() ?? []);
+      written.push({ table, io, ...movedUpImages(moves) });
     }
     if (rowsOut.length) {
+      const setCapture = rowsOut.length >= BULK_CAPTURE_MIN_ROWS && (await bulkCaptureAllowed(conn, table));
       const failed = await applyIsolated(conn, rowsOut, async (rows) => {
         // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
         // that a clash on another unique key fails and is parked instead of overwriting that row.
-        for (const st of io.writeStatements(rows)) await conn.query(st.sql);
+        await writeRowsCaptured(conn, io, maxBytes, rows, setCapture);
       });
       await explainFoldedKeys(conn, table, failed);
       recordOutcome(
@@ -319,12 +324,12 @@ async function applyOnHub(
       conn,
       d.keys.map((key) => ({ key })),
       async (items) => {
-        await conn.query(d.io.deleteStatement(items.map((i) => i.key)));
+        for (const sql of d.io.deleteStatements(items.map((i) => i.key))) await conn.query(sql);
       },
     );
     recordOutcome(result, d.table.name, d.keys, failed, 'deletes', rec);
   }
-  for (const w of written) await logHubRewrites(conn, w.table, w.io, w.keys, batch.images.get(w.table.name));
+  for (const w of written) await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name));
 }
 
 /** Why a row cannot be sent as it is (too large for one statement), if so. */
@@ -429,7 +434,8 @@ async function unseenHubChanges(
     const params: unknown[] = [table, chunk, ctx.nodeId, upto];
     if (holes.length) params.push(holes);
     const [rows] = await conn.query(
-      `SELECT pk, seq, op, at FROM _dualdb_changes
+      // By key, on the key index: left to itself the optimizer may walk the log from the cursor on.
+      `SELECT pk, seq, op, at FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
         WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ?) AND (seq > ?${holeClause})
         ORDER BY seq`,
       params,

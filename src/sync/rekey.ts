@@ -30,6 +30,8 @@ import type { SyncContext } from './context.js';
 import { toMysqlRow, toSqliteRow } from './convert.js';
 import { encodeImage } from './images.js';
 import type { SyncPlan, SyncTable } from './plan.js';
+import { type DoneRecord, recordMovesDone } from './rekey-bulk.js';
+import { insertUnderNewKeys } from './rekey-hub-bulk.js';
 import { RekeyStore } from './rekey-store.js';
 import { SqliteTableIO } from './sqlite-io.js';
 
@@ -48,6 +50,8 @@ export interface Collision {
 export interface Move extends Collision {
   newKey: string;
   moved: 'node' | 'hub';
+  /** The local log entry moveOnNode wrote for the moved row under its new key. */
+  loggedSeq?: bigint;
 }
 
 /** The event applications receive (`db.on('rekey', …)`) and the log line carries. */
@@ -151,26 +155,14 @@ export async function moveManyOnHub(conn: PoolConnection, ctx: SyncContext, coll
     for (const c of collisions) out.push(await moveOnHub(conn, ctx, c, 'rekey-node'));
     return out;
   }
-  const kc = keyColumn(t);
-  const cols = t.columns.filter((c) => c.name !== kc);
+  // Multi-row INSERTs sized to the packet, logged set-based (rekey-hub-bulk.ts).
+  const keys = await insertUnderNewKeys(conn, ctx, t, collisions, inc);
   const out: Move[] = [];
-  for (let i = 0; i < collisions.length; i += 500) {
-    const chunk = collisions.slice(i, i + 500);
-    const rows = chunk.map((c) => {
-      const r = toMysqlRow(t, c.nodeRow);
-      return cols.map((col) => (r[col.name] ?? null) as SqlValue);
-    });
-    const [res] = await conn.query(
-      `INSERT INTO ${quoteMysqlId(t.name)} (${cols.map((c) => quoteMysqlId(c.name)).join(', ')}) VALUES ?`,
-      [rows],
-    );
-    const first = BigInt((res as { insertId: number | string }).insertId);
-    chunk.forEach((c, j) => {
-      const newKey = (first + BigInt(j) * inc).toString();
-      if (existsLocally(ctx.db, t, newKey)) throw new SequenceBehindError(t, localMax(ctx.db, t));
-      out.push({ ...c, newKey, moved: 'node' });
-    });
-  }
+  collisions.forEach((c, j) => {
+    const newKey = keys[j] as string;
+    if (existsLocally(ctx.db, t, newKey)) throw new SequenceBehindError(t, localMax(ctx.db, t));
+    out.push({ ...c, newKey, moved: 'node' });
+  });
   return out;
 }
 
@@ -292,6 +284,7 @@ export function moveOnNode(
     const pushedUpto = ctx.state.pushedUpto();
     const placer = hubRowPlacer(ctx, store, stmt);
     const renamed = new Map<string, Map<string, string>>();
+    const done: DoneRecord[] = [];
     for (const m of moves) {
       const t = m.table;
       const kc = quoteSqliteId(keyColumn(t));
@@ -316,14 +309,15 @@ export function moveOnNode(
         }
         r.set(m.oldKey, m.newKey);
         placer(t, m.oldKey, toSqliteRow(t, m.hubRow));
-        // The moved row is a local change under its new key until the hub is known to have it.
-        logInsert.run(t.name, m.newKey);
+        // The moved row is a local change under its new key until the hub is known to have it
+        // (a push drops this entry once the hub committed: rekey-bulk.ts).
+        m.loggedSeq = BigInt(logInsert.run(t.name, m.newKey).lastInsertRowid);
       } else {
         const moved = toSqliteRow(t, m.hubRow);
         moved[keyColumn(t)] = BigInt(m.newKey);
         placer(t, m.newKey, moved);
       }
-      const id = store.done({
+      done.push({
         tbl: t.name,
         oldKey: m.oldKey,
         newKey: m.newKey,
@@ -334,8 +328,12 @@ export function moveOnNode(
         hubImage: encodeImage(toSqliteRow(t, m.hubRow)),
         hubSeq: m.hubSeq,
       });
-      events.push({ id, table: t.name, oldKey: m.oldKey, newKey: m.newKey, moved: m.moved });
     }
+    // The records of the whole batch in a few statements (rekey-bulk.ts), not two per moved row.
+    const ids = recordMovesDone(db, done);
+    done.forEach((d, i) => {
+      events.push({ id: ids[i] as number, table: d.tbl, oldKey: d.oldKey, newKey: d.newKey, moved: d.moved });
+    });
     // Unpushed changes and parked retries of the moved rows follow them: left under the old keys they
     // would later send the hub row's key a delete or these rows' values. One pass per table.
     for (const [tbl, map] of renamed) renameLoggedKeys(stmt, tbl, map, pushedUpto);

@@ -1,0 +1,102 @@
+/**
+ * Set-based capture of a push's bulk writes on the hub. The capture triggers log each row with
+ * its own INSERT into `_dualdb_changes` (about half of a bulk insert's time on the hub:
+ * docs/PERFORMANCE.md). When a push writes many rows of one table, the triggers are switched off
+ * for those statements only (`@dualdb_capture_off`, the session variable repair and migration
+ * use) and the same log rows — same table name, the same key text (the triggers' expression),
+ * op, origin and time expression — are written by one INSERT … SELECT per chunk of keys, in the
+ * same transaction (and savepoint), so they commit or vanish with the rows.
+ *
+ * Only where the triggers would log nothing else: a table with any other trigger on the hub
+ * (which might write to synced tables that must still capture) keeps the row triggers.
+ */
+
+import { mysqlKeyExpr } from '../capture/keys.js';
+import { MYSQL_NOW_MS, mysqlTriggerNames } from '../capture/mysql-capture.js';
+import type { Row } from '../engines/codec.js';
+import type { PoolConnection } from '../engines/mysql/connect.js';
+import { quoteMysqlId } from '../engines/mysql/quote.js';
+import { keyChunks } from './key-chunks.js';
+import type { MysqlTableIO } from './mysql-io.js';
+import type { SyncTable } from './plan.js';
+
+/** Below this many rows of a table in one statement group the row triggers are as cheap. */
+export const BULK_CAPTURE_MIN_ROWS = 50;
+
+type Op = 'I' | 'U';
+const ROW = '_dualdb_row';
+
+/** Whether only dualdb's own triggers are on this hub table (then set-based capture is equivalent). */
+export async function bulkCaptureAllowed(conn: PoolConnection, table: SyncTable): Promise<boolean> {
+  const [rows] = await conn.query(
+    'SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ?',
+    [table.name],
+  );
+  const ours = new Set(mysqlTriggerNames(table.name));
+  const names = (rows as { n: string }[]).map((r) => r.n);
+  // All three of ours present and nothing else: the log rows written here are exactly the triggers'.
+  return names.length === ours.size && names.every((n) => ours.has(n));
+}
+
+/**
+ * Runs `write` with the row triggers off on this connection, then logs the keys it reports
+ * (inserted: op 'I', updated in place: op 'U') with one INSERT … SELECT per chunk. Capture is
+ * switched back on whatever happens; an error leaves the caller's savepoint to undo both.
+ */
+export async function withSetCapture(
+  conn: PoolConnection,
+  io: MysqlTableIO,
+  maxStatementBytes: number,
+  write: () => Promise<{ op: Op; keys: string[] }[]>,
+): Promise<void> {
+  let groups: { op: Op; keys: string[] }[];
+  await conn.query('SET @dualdb_capture_off = 1');
+  try {
+    groups = await write();
+  } finally {
+    await conn.query('SET @dualdb_capture_off = NULL');
+  }
+  for (const g of groups) await logKeys(conn, io, maxStatementBytes, g.op, g.keys);
+}
+
+/** The change-log rows the AFTER INSERT/UPDATE triggers would have written for these keys. */
+async function logKeys(conn: PoolConnection, io: MysqlTableIO, maxStatementBytes: number, op: Op, keys: string[]): Promise<void> {
+  const t = io.table;
+  // The triggers' own key expression, over the table's row instead of the trigger's NEW.
+  const keyExpr = mysqlKeyExpr(t.key, ROW);
+  for (const chunk of keyChunks(keys, maxStatementBytes)) {
+    // The optimizer may pick the whole table for a long IN list: the primary key is the way in.
+    await conn.query(
+      `INSERT INTO _dualdb_changes (tbl, pk, op, origin, at)
+       SELECT ?, ${keyExpr}, '${op}', @dualdb_origin, ${MYSQL_NOW_MS} FROM ${quoteMysqlId(t.name)} AS ${ROW} FORCE INDEX (PRIMARY)
+        WHERE ${io.keyCondition(chunk)}`,
+      [t.name],
+    );
+  }
+}
+
+/**
+ * Writes row images that were locked and looked up (exists: the hub has the key), as
+ * MysqlTableIO.writeStatements does, logging them set-based when there are enough of them and
+ * `allowed` (bulkCaptureAllowed) — through the row triggers otherwise.
+ */
+export async function writeRowsCaptured(
+  conn: PoolConnection,
+  io: MysqlTableIO,
+  maxStatementBytes: number,
+  rows: { key: string; row: Row; exists: boolean }[],
+  allowed: boolean,
+): Promise<void> {
+  const statements = io.writeStatements(rows);
+  if (!allowed || rows.length < BULK_CAPTURE_MIN_ROWS) {
+    for (const st of statements) await conn.query(st.sql);
+    return;
+  }
+  await withSetCapture(conn, io, maxStatementBytes, async () => {
+    for (const st of statements) await conn.query(st.sql);
+    return [
+      { op: 'U', keys: rows.filter((r) => r.exists).map((r) => r.key) },
+      { op: 'I', keys: rows.filter((r) => !r.exists).map((r) => r.key) },
+    ];
+  });
+}

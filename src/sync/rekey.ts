@@ -353,6 +353,16 @@ type Prepare = (sql: string) => Database.Statement<unknown[]>;
 
 /** Renames keys in the unpushed log and the parked pushes of one table (old → new), a chunk at a time. */
 function renameLoggedKeys(stmt: Prepare, tbl: string, map: Map<string, string>, pushedUpto: bigint): void {
+  // The unpushed tail is read once (the log has no key index, by design), entries renamed by seq.
+  const tail = stmt('SELECT seq, pk FROM _dualdb_changes WHERE seq > ? AND tbl = ?').all(pushedUpto, tbl) as {
+    seq: bigint | number;
+    pk: string | null;
+  }[];
+  const rename = stmt('UPDATE _dualdb_changes SET pk = ? WHERE seq = ?');
+  for (const e of tail) {
+    const to = e.pk === null ? undefined : map.get(e.pk);
+    if (to !== undefined) rename.run(to, e.seq);
+  }
   const pairs = [...map];
   for (let i = 0; i < pairs.length; i += 200) {
     const chunk = pairs.slice(i, i + 200);
@@ -360,12 +370,6 @@ function renameLoggedKeys(stmt: Prepare, tbl: string, map: Map<string, string>, 
     const list = chunk.map(() => '?').join(', ');
     const flat = chunk.flat();
     const olds = chunk.map(([o]) => o);
-    stmt(`UPDATE _dualdb_changes SET pk = CASE pk ${cases} END WHERE tbl = ? AND seq > ? AND pk IN (${list})`).run(
-      ...flat,
-      tbl,
-      pushedUpto,
-      ...olds,
-    );
     stmt(
       `UPDATE OR IGNORE _dualdb_parked SET pk = CASE pk ${cases} END WHERE direction = 'push' AND tbl = ? AND pk IN (${list})`,
     ).run(...flat, tbl, ...olds);

@@ -11,7 +11,7 @@
  *    SyncService at its default 100 ms poll; p50/p99 over a few hundred commits,
  *    against a direct hub insert seen by the same poller (the measuring floor).
  *
- * Standalone: `node --import tsx bench/sync.bench.ts [--quick]` starts its own private
+ * Standalone: `node --import tsx bench/sync.bench.ts [--quick] [--throughput-only]` starts its own private
  * MariaDB, prints the table and writes bench/results/sync.json. `npm run bench` runs it
  * with the others (`run(options)`).
  */
@@ -276,7 +276,11 @@ export async function run(options: SyncBenchOptions = {}): Promise<Figure[]> {
   const scratch = options.dir ? undefined : scratchDir();
   const dir = options.dir ?? (scratch as { dir: string }).dir;
   try {
-    const figures = [...(await throughput(server, dir, quick)), ...(await latency(server, dir, quick))];
+    // `--throughput-only` (standalone): push and pull rows/s without the latency figures.
+    const figures = [
+      ...(await throughput(server, dir, quick)),
+      ...(process.argv.includes('--throughput-only') ? [] : await latency(server, dir, quick)),
+    ];
     writeResults(path.join(RESULTS_DIR, 'sync.json'), { machine: machineInfo(server.version), quick, figures });
     return figures;
   } finally {

@@ -273,7 +273,7 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb migrate (library)', () => {
       if (p.table === 'detections' && p.state === 'copying' && p.rowsDone >= 300) abort.abort();
     });
     const err = await m.run().catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'MIGRATION_INTERRUPTED', name: 'AbortError' });
+    expect(err).toMatchObject({ code: 'MIGRATION_INTERRUPTED', name: 'MigrationInterruptedError' });
     const db = openSqlite(config.sqlitePath);
     const partial = rowCount(db, 'detections');
     db.close();

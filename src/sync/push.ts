@@ -19,6 +19,7 @@
 import { MYSQL_NOW_MS } from '../capture/mysql-capture.js';
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
+import { DualdbError } from '../util/errors.js';
 import type { ChangeSet, KeyChange } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
 import { sameImage, toMysqlRow, toSqliteRow } from './convert.js';
@@ -34,9 +35,10 @@ import { type Collision, type Move, moveManyOnHub, moveOnHub, moveOnNode, parent
 import { RekeyStore } from './rekey-store.js';
 import { assertHubUnchanged } from './schema-guard.js';
 
-export class PushRaceError extends Error {
+/** Caught by the syncer, which tries the batch again. */
+export class PushRaceError extends DualdbError {
   constructor() {
-    super('another syncer advanced this node’s push cursor; the batch will be retried');
+    super('PUSH_RACE', 'another syncer advanced this node’s push cursor; the batch will be retried');
   }
 }
 

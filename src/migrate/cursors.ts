@@ -25,11 +25,11 @@ export async function moveCursors(
   job: Pick<PreparedRun, 'nodeId' | 'scope' | 'complete'>,
   startSeq: bigint,
   position: HubPosition,
-  cursors: CursorReport,
-): Promise<void> {
+): Promise<Pick<CursorReport, 'push' | 'pull'>> {
   const { db, hub } = ctx;
   const { nodeId } = job;
   const state = new LocalState(db);
+  let push: CursorReport['push'];
   if (ctx.toHub) {
     // The copy holds every change logged up to startSeq for these tables: drop them; what
     // was logged after (during and after the copy) stays and is pushed by the sync.
@@ -53,23 +53,25 @@ export async function moveCursors(
     const target = remaining === 0 ? startSeq : hubCursor < startSeq ? hubCursor : startSeq;
     await hub.execute('UPDATE _dualdb_nodes SET push_cursor = ?, last_seen = NOW(6) WHERE node_id = ?', [target, nodeId]);
     db.transaction(() => state.setPushedUpto(target))();
-    cursors.push = {
+    push = {
       moved: true,
       cursor: target.toString(),
       dropped,
       ...(remaining ? { reason: `${remaining} earlier change(s) of other tables still wait to be pushed` } : {}),
     };
   } else {
-    cursors.push = { moved: false, dropped: 0, reason: 'seeding writes nothing to the local change log' };
+    push = { moved: false, dropped: 0, reason: 'seeding writes nothing to the local change log' };
   }
-  if (job.complete) {
-    const moved = resumePullAt(db, position);
-    await reportPullPosition(hub, db, moved.next);
-    cursors.pull = { moved: true, upto: moved.next.upto.toString() };
-  } else {
-    cursors.pull = {
-      moved: false,
-      reason: 'only some tables were copied: pulls go on from where they were (re-applying changes is harmless)',
+  if (!job.complete) {
+    return {
+      push,
+      pull: {
+        moved: false,
+        reason: 'only some tables were copied: pulls go on from where they were (re-applying changes is harmless)',
+      },
     };
   }
+  const moved = resumePullAt(db, position);
+  await reportPullPosition(hub, db, moved.next);
+  return { push, pull: { moved: true, upto: moved.next.upto.toString() } };
 }

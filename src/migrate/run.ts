@@ -183,7 +183,7 @@ export class MigrationRun {
       ctx.finishReport();
       throw new VerificationFailedError(report);
     }
-    await moveCursors(ctx, job, startSeqOf(run), positionOf(run), report.cursors);
+    Object.assign(report.cursors, await moveCursors(ctx, job, startSeqOf(run), positionOf(run)));
     writeRunState(ctx.db, { ...run, status: 'done' });
     const names = job.scope.map((t) => t.name);
     if (ctx.toHub) await job.hubMarkers.clear(names);

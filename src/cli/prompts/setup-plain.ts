@@ -77,7 +77,7 @@ async function askConnection(s: SetupSession): Promise<void> {
     database: database.trim(),
     ssl,
   });
-  s.answers.dualDatabase = true;
+  s.chooseHub();
 }
 
 function showDiagnosis(d: Diagnosis): void {
@@ -367,7 +367,7 @@ async function syncStep(s: SetupSession): Promise<void> {
     ],
     s.answers.sync.conflictPolicy ?? 'default',
   );
-  s.answers.sync = { mode, intervalSec: Number(interval), conflictPolicy: policy === 'default' ? undefined : policy };
+  s.setSync({ mode, intervalSec: Number(interval), conflictPolicy: policy === 'default' ? undefined : policy });
   const r = await s.installCapture();
   out(
     `${glyph.ok} capture installed for node ${r.nodeId} on ${r.tables.length} tables${r.hub === 'disabled' ? ' (SQLite only: changes queue until a hub is reachable)' : ''}`,

@@ -5,7 +5,7 @@
  * renders it and, on `onDone(config)`, opens the monitor.
  */
 import { Box, type Key, Text, useInput, useStdin } from 'ink';
-import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { Config } from '../../config/config.js';
 import { SetupSession } from '../../setup/session.js';
 import { KeyHints } from '../components/KeyHints.js';
@@ -53,6 +53,9 @@ const SCREENS: Record<StepKey, () => ReactNode> = {
   save: () => <SaveScreen />,
 };
 
+const noSubscribe = () => () => undefined;
+const noSnapshot = () => undefined;
+
 /** Title, step marker and key bar take this many lines. */
 const CHROME_ROWS = 4;
 
@@ -78,9 +81,10 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
   useEffect(() => {
     if ('session' in boot && boot.session) onSessionRef.current?.(boot.session);
   }, [boot]);
+  const store = 'session' in boot ? boot.session?.store : undefined;
+  const setup = useSyncExternalStore(store?.subscribe ?? noSubscribe, store?.getSnapshot ?? noSnapshot);
   const [history, setHistory] = useState<StepKey[]>(['found']);
   const [nav, setNav] = useState(0);
-  const [, setVersion] = useState(0);
   const hints = useRef<readonly Hint[]>([]);
   const [hintsKey, setHintsKey] = useState('');
   const interrupt = useRef<(() => boolean) | undefined>(undefined);
@@ -108,7 +112,6 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
     setHistory((h) => (h.length <= 1 ? h : h.slice(0, -1)));
     setNav((n) => n + 1);
   }, [onExit]);
-  const touch = useCallback(() => setVersion((v) => v + 1), []);
   const refreshHints = useCallback((key: string) => setHintsKey(key), []);
   const setInterrupt = useCallback((fn: (() => boolean) | undefined) => {
     interrupt.current = fn;
@@ -144,9 +147,10 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
 
   const ctx = useMemo<WizardContextValue | undefined>(
     () =>
-      'session' in boot && boot.session
+      'session' in boot && boot.session && setup
         ? {
             session: boot.session,
+            setup,
             active: isRawModeSupported && !tooSmall,
             columns: size.columns,
             bodyRows: Math.max(4, size.rows - 1 - CHROME_ROWS),
@@ -154,14 +158,13 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
             back,
             exit: onExit,
             done: onDone,
-            touch,
             hints,
             refreshHints,
             setInterrupt,
             keys,
           }
         : undefined,
-    [boot, isRawModeSupported, tooSmall, size.columns, size.rows, go, back, onExit, onDone, touch, setInterrupt, refreshHints],
+    [boot, setup, isRawModeSupported, tooSmall, size.columns, size.rows, go, back, onExit, onDone, setInterrupt, refreshHints],
   );
 
   const height = Math.max(1, size.rows - 1);

@@ -1,11 +1,12 @@
 /**
  * What every wizard screen receives: the setup session (the domain; screens
- * hold no SQL), navigation (next/back), the way out, and the terminal size.
+ * hold no SQL) and the snapshot of its state, navigation (next/back), the way out, and the terminal size.
  */
 import type { Key } from 'ink';
 import { createContext, useCallback, useContext, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { Config } from '../../config/config.js';
 import type { SetupSession } from '../../setup/session.js';
+import type { SetupSnapshot } from '../../setup/store.js';
 import type { KeySpec } from '../keys.js';
 
 export type StepKey = 'found' | 'connection' | 'test' | 'waysOn' | 'provision' | 'schema' | 'migrate' | 'sync' | 'save';
@@ -44,7 +45,10 @@ export const HINT = {
 } satisfies Record<string, Hint>;
 
 export interface WizardContextValue {
+  /** Does the work; its state changes only through its store. */
   session: SetupSession;
+  /** The session's state as rendered now (the store's snapshot: screens re-render when it changes). */
+  setup: SetupSnapshot;
   /** Whether screens may listen to keys (stdin is a TTY). */
   active: boolean;
   columns: number;
@@ -56,8 +60,6 @@ export interface WizardContextValue {
   back: () => void;
   exit: () => void;
   done: (config: Config) => void;
-  /** Re-render after the session changed. */
-  touch: () => void;
   /** The key bar of the current screen: written while the screen renders, read by the bar rendered after it. */
   hints: { current: readonly Hint[] };
   /** Re-renders the key bar after the hints changed outside a wizard render. */

@@ -41,8 +41,8 @@ export const CONNECTION_FIELDS: FieldSpec[] = connectionFields(process.cwd());
 export function ConnectionScreen() {
   const w = useWizard();
   const theme = useTheme();
-  const m = w.session.answers.mysql;
-  const baseDir = path.dirname(w.session.answers.envFile);
+  const m = w.setup.answers.mysql;
+  const baseDir = path.dirname(w.setup.answers.envFile);
   const fields = useMemo(() => connectionFields(baseDir), [baseDir]);
   const [form, setForm, formRef] = useKeyState(() =>
     initialForm({
@@ -71,8 +71,7 @@ export function ConnectionScreen() {
         ssl: Boolean(v.ssl),
         sslCa: String(v.sslCa).trim() ? path.resolve(baseDir, String(v.sslCa).trim()) : undefined,
       });
-      w.session.answers.dualDatabase = true;
-      w.session.answers.localServer = false;
+      w.session.chooseHub({ localServer: false });
       w.go('test');
     }
   });
@@ -110,7 +109,7 @@ export function ProvisionScreen() {
   const w = useWizard();
   const theme = useTheme();
   const s = w.session;
-  const m = s.answers.mysql;
+  const m = w.setup.answers.mysql;
   const [form, setForm, formRef] = useKeyState(() =>
     initialForm({
       adminUser: 'root',
@@ -162,7 +161,6 @@ export function ProvisionScreen() {
     if (task.status === 'running') return;
     if (task.status === 'done') {
       if (key.return) {
-        w.touch();
         w.go('test');
       }
       return;

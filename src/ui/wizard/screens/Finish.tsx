@@ -46,9 +46,9 @@ export function SyncScreen() {
   const s = w.session;
   const [form, setForm, formRef] = useKeyState(() =>
     initialForm({
-      mode: s.answers.sync.mode,
-      interval: String(s.answers.sync.intervalSec),
-      policy: s.answers.sync.conflictPolicy ?? 'default',
+      mode: w.setup.answers.sync.mode,
+      interval: String(w.setup.answers.sync.intervalSec),
+      policy: w.setup.answers.sync.conflictPolicy ?? 'default',
     }),
   );
   const [task, run, reset] = useTask<InitReport>();
@@ -75,11 +75,11 @@ export function SyncScreen() {
     setForm(r.state);
     if (r.submit) {
       const v = r.state.values;
-      s.answers.sync = {
+      s.setSync({
         mode: v.mode as SyncMode,
         intervalSec: Number(v.interval),
         conflictPolicy: v.policy === 'default' ? undefined : (v.policy as ConflictPolicy),
-      };
+      });
       run(() => s.installCapture());
     }
   });
@@ -177,9 +177,12 @@ export function SaveScreen() {
             : 'none for now (DUAL_DATABASE=false): changes queue until a hub is configured',
         )}
         {row('Sync', `${c.sync.mode}, pull every ${c.sync.intervalMs / 1000} s, conflicts: ${c.sync.conflictPolicy}`)}
-        {s.capture ? row('Capture', `node ${s.capture.nodeId}, ${s.capture.tables.length} tables`) : null}
-        {s.localServer
-          ? row('Server', `private, 127.0.0.1:${s.localServer.mysql.port}; after a reboot: ${s.localServer.startCommand}`)
+        {w.setup.capture ? row('Capture', `node ${w.setup.capture.nodeId}, ${w.setup.capture.tables.length} tables`) : null}
+        {w.setup.localServer
+          ? row(
+              'Server',
+              `private, 127.0.0.1:${w.setup.localServer.mysql.port}; after a reboot: ${w.setup.localServer.startCommand}`,
+            )
           : null}
         {row('Log', c.log.file)}
       </Box>

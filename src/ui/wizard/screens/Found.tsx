@@ -17,9 +17,9 @@ export function FoundScreen() {
   const w = useWizard();
   const theme = useTheme();
   const s = w.session;
-  const d = s.discovery;
+  const d = w.setup.discovery;
   const rel = (p: string) => {
-    const r = path.relative(path.dirname(s.answers.envFile), p);
+    const r = path.relative(path.dirname(w.setup.answers.envFile), p);
     return r.startsWith('..') ? p : r;
   };
   const fields: FieldSpec[] = [
@@ -31,8 +31,8 @@ export function FoundScreen() {
       help: 'edit to use another file',
     },
   ];
-  const [form, setForm, formRef] = useKeyState(() => initialForm({ sqlite: rel(s.answers.sqlitePath) }));
-  const [shownFor, setShownFor] = useState(rel(s.answers.sqlitePath));
+  const [form, setForm, formRef] = useKeyState(() => initialForm({ sqlite: rel(w.setup.answers.sqlitePath) }));
+  const [shownFor, setShownFor] = useState(rel(w.setup.answers.sqlitePath));
   useHints([HINT.next, HINT.back, HINT.quit]);
 
   useKeys((input, key) => {
@@ -45,7 +45,6 @@ export function FoundScreen() {
         // A new path: look at it first; the next Enter goes on.
         s.rediscoverSqlite(value);
         setShownFor(value);
-        w.touch();
         return;
       }
       w.go('connection');

@@ -76,7 +76,7 @@ export function MigrateScreen() {
   const [cursor, setCursor, cursorRef] = useKeyState(0);
   const controller = useRef<AbortController | undefined>(undefined);
   const [cancelling, setCancelling] = useState(false);
-  const hub = s.answers.dualDatabase;
+  const hub = w.setup.answers.dualDatabase;
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: once when the screen opens
   useEffect(() => {
@@ -241,7 +241,7 @@ export function MigrateScreen() {
     runTask.status === 'done'
       ? leftBehind(
           runTask.value as MigrationReport,
-          new Map(plan?.direction === 'sqlite-to-mysql' ? s.discovery.sqlite.tables.map((t) => [t.name, t.rows]) : []),
+          new Map(plan?.direction === 'sqlite-to-mysql' ? w.setup.discovery.sqlite.tables.map((t) => [t.name, t.rows]) : []),
         )
       : undefined;
   return (

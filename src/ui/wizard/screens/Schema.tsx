@@ -97,7 +97,7 @@ export function planLines(plan: SchemaPlan): DetailLine[] {
  */
 export function SchemaScreen() {
   const w = useWizard();
-  const [checked, setChecked] = useState(!w.session.answers.dualDatabase);
+  const [checked, setChecked] = useState(!w.setup.answers.dualDatabase);
   return checked ? <SchemaPlanScreen /> : <FitStep onDone={() => setChecked(true)} />;
 }
 
@@ -119,7 +119,7 @@ function SchemaPlanScreen() {
   const plan = planTask.status === 'done' ? planTask.value : undefined;
   const choosingEpi = plan?.suggestEpi === true && plan.choice === 'auto';
   const writes = plan ? planWrites(plan) : false;
-  const hub = s.answers.dualDatabase;
+  const hub = w.setup.answers.dualDatabase;
   const items: MenuItem[] = choosingEpi
     ? [
         {

@@ -56,7 +56,7 @@ export function TestScreen() {
   const [task, run] = useTask<ConnectionCheck>();
   const [createTask, runCreate, resetCreate] = useTask<boolean>();
   const [cursor, setCursor, cursorRef] = useKeyState(0);
-  const m = s.answers.mysql;
+  const m = w.setup.answers.mysql;
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: run once when the screen opens
   useEffect(() => {
@@ -98,7 +98,7 @@ export function TestScreen() {
       case 'next':
       case 'continue':
         // A hub that answers is the hub, even after SQLite-only was chosen and taken back.
-        s.answers.dualDatabase = true;
+        s.chooseHub();
         return w.go('schema');
       case 'create-user':
       case 'provision':
@@ -184,10 +184,10 @@ export function WaysOnScreen() {
   const w = useWizard();
   const theme = useTheme();
   const s = w.session;
-  const ls = s.discovery.localServer;
+  const ls = w.setup.discovery.localServer;
   const [task, run, reset] = useTask<LocalServerStart>();
   // The address that did not answer, as it was: starting the private server changes the answers.
-  const [tried] = useState(() => `${s.answers.mysql.host}:${s.answers.mysql.port}`);
+  const [tried] = useState(() => `${w.setup.answers.mysql.host}:${w.setup.answers.mysql.port}`);
   const items: MenuItem[] = [
     {
       value: 'local-server',

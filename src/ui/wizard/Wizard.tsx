@@ -8,16 +8,16 @@ import { Box, type Key, Text, useInput, useStdin } from 'ink';
 import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { Config } from '../../config/config.js';
 import { SetupSession } from '../../setup/session.js';
-import { KeyHints } from '../components/KeyHints.js';
 import { SizeGuard } from '../components/SizeGuard.js';
 import { useTerminalSize } from '../components/use-terminal-size.js';
+import { isTyping, resolveKey } from '../keys.js';
 import { toneProps, useTheme } from '../theme.js';
 import {
-  type Hint,
-  type KeyHandler,
+  type ScreenKeys,
   STEPS,
   type StepKey,
   stepNumber,
+  useKeyState,
   WizardContext,
   type WizardContextValue,
 } from './context.js';
@@ -85,10 +85,8 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
   const setup = useSyncExternalStore(store?.subscribe ?? noSubscribe, store?.getSnapshot ?? noSnapshot);
   const [history, setHistory] = useState<StepKey[]>(['found']);
   const [nav, setNav] = useState(0);
-  const hints = useRef<readonly Hint[]>([]);
-  const [hintsKey, setHintsKey] = useState('');
-  const interrupt = useRef<(() => boolean) | undefined>(undefined);
-  const keys = useRef<KeyHandler | undefined>(undefined);
+  const [helpOpen, setHelpOpen, helpRef] = useKeyState(false);
+  const keys = useRef<ScreenKeys | undefined>(undefined);
   /** Screen changes so far (counted at once, before React renders the new screen). */
   const navCount = useRef(0);
   const step = history[history.length - 1] ?? 'found';
@@ -112,28 +110,39 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
     setHistory((h) => (h.length <= 1 ? h : h.slice(0, -1)));
     setNav((n) => n + 1);
   }, [onExit]);
-  const refreshHints = useCallback((key: string) => setHintsKey(key), []);
-  const setInterrupt = useCallback((fn: (() => boolean) | undefined) => {
-    interrupt.current = fn;
-  }, []);
   const tooSmall = size.columns < 80 || size.rows < 24;
 
-  // The one key router: Ctrl+C first, then the current screen. A burst of keys is split
-  // back into keys; after a key that changes the screen, the rest waits for the new screen.
+  // The one key router, driven by the key table (src/ui/keys.ts): the help overlay's keys
+  // while it is open, then the screen's scopes, then the wizard's own (? help, Ctrl+C quit).
+  // A focused text field takes typed characters first. A burst of keys is split back into
+  // keys; after a key that changes the screen, the rest waits for the new screen.
   const dispatch = useCallback(
     (events: { input: string; key: Partial<Key> }[]) => {
       for (const [i, { input, key }] of events.entries()) {
-        if (key.ctrl && input === 'c') {
-          if (interrupt.current?.()) continue;
-          onExit();
-          return;
+        const screen = keys.current;
+        if (helpRef.current) {
+          const command = resolveKey(input, key, ['wizardHelp', 'wizard']);
+          if (command === 'quit') return onExit();
+          if (command === 'back' || command === 'toggleHelp') setHelpOpen(false);
+          continue;
         }
         if (tooSmall) {
-          if (input === 'q') onExit();
+          // Only leaving (q, Ctrl+C) and cancelling a running copy work on a window this small.
+          const cancel = screen?.scopes.includes('wizardCancel') ? (['wizardCancel'] as const) : [];
+          const command = resolveKey(input, key, [...cancel, 'wizard']);
+          if (command === 'cancel') screen?.onKey(command, input, key);
+          else if (command === 'quit' || input === 'q') return onExit();
+          continue;
+        }
+        const typing = (screen?.typing?.() ?? false) && isTyping(input, key);
+        const command = typing ? undefined : resolveKey(input, key, [...(screen?.scopes ?? []), 'wizard']);
+        if (command === 'quit') return onExit();
+        if (command === 'toggleHelp') {
+          setHelpOpen(true);
           continue;
         }
         const before = navCount.current;
-        keys.current?.(input, key);
+        screen?.onKey(command, input, key);
         if (navCount.current !== before && i < events.length - 1) {
           const rest = events.slice(i + 1);
           setTimeout(() => dispatch(rest), 0);
@@ -141,7 +150,7 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
         }
       }
     },
-    [onExit, tooSmall],
+    [onExit, tooSmall, helpRef, setHelpOpen],
   );
   useInput((input, key) => dispatch(splitBurst(input, key)), { isActive: isRawModeSupported });
 
@@ -158,13 +167,11 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
             back,
             exit: onExit,
             done: onDone,
-            hints,
-            refreshHints,
-            setInterrupt,
+            helpOpen,
             keys,
           }
         : undefined,
-    [boot, setup, isRawModeSupported, tooSmall, size.columns, size.rows, go, back, onExit, onDone, setInterrupt, refreshHints],
+    [boot, setup, isRawModeSupported, tooSmall, size.columns, size.rows, go, back, onExit, onDone, helpOpen],
   );
 
   const height = Math.max(1, size.rows - 1);
@@ -197,22 +204,13 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
             <Text {...toneProps(theme, 'muted')}>{dots}</Text>
           </Box>
           <Text {...toneProps(theme, 'muted')}>{'─'.repeat(Math.max(1, size.columns))}</Text>
-          <Box flexDirection="column" flexGrow={1} height={ctx.bodyRows} overflow="hidden" paddingX={1}>
-            <Box key={`${nav}-${step}`} flexDirection="column">
-              {SCREENS[step]()}
-            </Box>
+          <Box key={`${nav}-${step}`} flexDirection="column" flexGrow={1}>
+            {SCREENS[step]()}
           </Box>
-          <Text {...toneProps(theme, 'muted')}>{'─'.repeat(Math.max(1, size.columns))}</Text>
-          <HintBar hints={hints} width={size.columns} version={hintsKey} />
         </Box>
       </WizardContext.Provider>
     </SizeGuard>
   );
-}
-
-/** The key bar; a component of its own so that it renders after the screen that declared its keys. */
-function HintBar({ hints, width }: { hints: { current: readonly Hint[] }; width: number; version: string }) {
-  return <KeyHints bindings={hints.current} width={width} />;
 }
 
 export default Wizard;

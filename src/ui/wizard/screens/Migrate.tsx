@@ -10,9 +10,11 @@ import type { PreflightReport } from '../../../schema/preflight.js';
 import { loadMigration, MigrationCancelledError, type TableProgress } from '../../../setup/migration.js';
 import type { MigrationPlan } from '../../../setup/session.js';
 import { progressBar } from '../../components/ProgressBar.js';
+import type { Command } from '../../keys.js';
 import { toneProps, useTheme } from '../../theme.js';
-import { HINT, type Hint, useHints, useKeyState, useKeys, useTask, useWizard } from '../context.js';
-import { firstEnabled, type MenuItem, menuKey } from '../edit.js';
+import { type ScreenKeys, useKeyState, useTask, useWizard } from '../context.js';
+import { firstEnabled, MENU_SCOPES, type MenuItem, menuCommand } from '../edit.js';
+import { Screen } from '../Screen.js';
 import { ErrorBlock, Line, MenuView, Spinner } from '../widgets.js';
 
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -139,47 +141,9 @@ export function MigrateScreen() {
   };
 
   const running = runTask.status === 'running';
-  useEffect(() => {
-    if (!running) {
-      w.setInterrupt(undefined);
-      return;
-    }
-    w.setInterrupt(() => {
-      controller.current?.abort();
-      setCancelling(true);
-      return true;
-    });
-    return () => w.setInterrupt(undefined);
-  }, [running, w]);
-
-  const hints: Hint[] = running
-    ? [HINT.cancel, { keys: [{ input: 'c', ctrl: true }], hint: 'cancel' }]
-    : runTask.status === 'done' || !hub || available === false || (plan && !plan.direction)
-      ? [HINT.next, HINT.back, HINT.quit]
-      : [HINT.choose, HINT.move, HINT.back, HINT.quit];
-  useHints(hints);
-
-  useKeys((input, key) => {
-    if (running) {
-      if (key.escape) {
-        controller.current?.abort();
-        setCancelling(true);
-      }
-      return;
-    }
-    const simple = runTask.status === 'done' || !hub || available === false || (plan !== undefined && !plan.direction);
-    if (simple) {
-      if (key.return) w.go('sync');
-      else if (key.escape) w.back();
-      return;
-    }
-    if (planTask.status === 'failed') {
-      if (key.escape) w.back();
-      if (key.return) runPlan(() => s.migrationPlan());
-      return;
-    }
-    if (!plan || checkTask.status === 'running') return;
-    const r = menuKey(items, cursorRef.current, input, key);
+  const simple = runTask.status === 'done' || !hub || available === false || (plan !== undefined && !plan.direction);
+  const choose = (command: Command | undefined, input: string) => {
+    const r = menuCommand(items, cursorRef.current, command, input);
     setCursor(r.cursor);
     if (r.back) return w.back();
     if (r.chosen === 'check') runCheck(() => s.preflight());
@@ -188,47 +152,75 @@ export function MigrateScreen() {
       resetRun();
       start(true);
     } else if (r.chosen === 'skip') w.go('sync');
-  });
+  };
+  const keys: ScreenKeys = running
+    ? {
+        // Esc and Ctrl+C cancel the copy (the batch in flight finishes first).
+        scopes: ['wizardCancel'],
+        onKey: (command) => {
+          if (command !== 'cancel') return;
+          controller.current?.abort();
+          setCancelling(true);
+        },
+      }
+    : simple
+      ? {
+          scopes: ['wizardNext', 'wizardBack'],
+          onKey: (command) => (command === 'next' ? w.go('sync') : command === 'back' ? w.back() : undefined),
+        }
+      : planTask.status === 'failed'
+        ? {
+            scopes: ['wizardNext', 'wizardBack'],
+            onKey: (command) => {
+              if (command === 'back') w.back();
+              if (command === 'next') runPlan(() => s.migrationPlan());
+            },
+          }
+        : !plan || checkTask.status === 'running'
+          ? { scopes: [], onKey: () => undefined }
+          : { scopes: MENU_SCOPES, onKey: choose };
 
   if (!hub) {
     return (
-      <Box flexDirection="column">
+      <Screen keys={keys}>
         <Line tone="info" glyph={theme.glyph.info}>
           SQLite only: nothing to copy now.
         </Line>
         <Text wrap="wrap">Changes are captured and queued; they go to the hub once one is configured and reachable.</Text>
-      </Box>
+      </Screen>
     );
   }
   if (available === false) {
     return (
-      <Box flexDirection="column">
+      <Screen keys={keys}>
         <Line tone="info" glyph={theme.glyph.info}>
           The migration library (src/migrate) is not part of this build.
         </Line>
         <Text wrap="wrap">Copy the existing data later with `dualdb migrate`. Enter: next</Text>
-      </Box>
+      </Screen>
     );
   }
   if (planTask.status !== 'done') {
     return planTask.status === 'failed' ? (
-      <Box flexDirection="column">
+      <Screen keys={keys}>
         <ErrorBlock error={planTask.error} />
         <Line tone="muted">Enter: try again · Esc: back</Line>
-      </Box>
+      </Screen>
     ) : (
-      <Spinner label="counting rows on both sides…" />
+      <Screen keys={keys}>
+        <Spinner label="counting rows on both sides…" />
+      </Screen>
     );
   }
   const p = plan as MigrationPlan;
   if (!p.direction) {
     return (
-      <Box flexDirection="column">
+      <Screen keys={keys}>
         <Line tone="info" glyph={theme.glyph.info}>
           No rows on either side: nothing to copy.
         </Line>
         <Text>Enter: next</Text>
-      </Box>
+      </Screen>
     );
   }
   const list = [...tables.values()];
@@ -245,7 +237,7 @@ export function MigrateScreen() {
         )
       : undefined;
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       <Text>Copying {what}</Text>
       {list.length > 0 ? (
         <Box flexDirection="column" marginTop={1}>
@@ -303,7 +295,7 @@ export function MigrateScreen() {
         {runTask.status === 'failed' && !cancelled ? <ErrorBlock error={runTask.error} /> : null}
         {!running && runTask.status !== 'done' ? <MenuView items={items} cursor={cursor} /> : null}
       </Box>
-    </Box>
+    </Screen>
   );
 }
 

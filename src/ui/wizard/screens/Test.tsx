@@ -10,9 +10,11 @@ import { type ActionResult, actionChoices, runSetupAction, WAYS_ON } from '../..
 import type { ConnectionCheck, SetupAction } from '../../../setup/connection.js';
 import type { SetupSnapshot } from '../../../setup/store.js';
 import { redact } from '../../../util/redact.js';
+import type { Command } from '../../keys.js';
 import { toneProps, useTheme } from '../../theme.js';
-import { HINT, useHints, useKeyState, useKeys, useTask, useWizard } from '../context.js';
-import { firstEnabled, type MenuItem, menuKey } from '../edit.js';
+import { type ScreenKeys, useKeyState, useTask, useWizard } from '../context.js';
+import { firstEnabled, MENU_SCOPES, type MenuItem, menuCommand } from '../edit.js';
+import { Screen } from '../Screen.js';
 import { ErrorBlock, Line, MenuView, Spinner } from '../widgets.js';
 
 type TestChoice = SetupAction | 'ways-on';
@@ -63,18 +65,8 @@ export function TestScreen() {
     }
   }, [createTask, resetCreate, run, s]);
 
-  useHints(task.status === 'running' ? [HINT.quit] : [HINT.choose, HINT.move, HINT.back, HINT.quit]);
-
-  useKeys((input, key) => {
-    if (task.status !== 'done' || createTask.status === 'running') {
-      if (key.escape && task.status !== 'running') w.back();
-      return;
-    }
-    if (createTask.status === 'failed') {
-      if (key.escape || key.return) resetCreate();
-      return;
-    }
-    const r = menuKey(items, cursorRef.current, input, key);
+  const choose = (command: Command | undefined, input: string) => {
+    const r = menuCommand(items, cursorRef.current, command, input);
     setCursor(r.cursor);
     if (r.back) return w.back();
     const chosen = r.chosen as TestChoice | undefined;
@@ -86,11 +78,19 @@ export function TestScreen() {
     const { work } = step;
     if (work) return runCreate(() => work.then(() => true));
     run(() => s.testConnection());
-  });
+  };
+  const keys: ScreenKeys =
+    task.status === 'running'
+      ? { scopes: [], onKey: () => undefined }
+      : task.status !== 'done' || createTask.status === 'running'
+        ? { scopes: ['wizardBack'], onKey: (command) => command === 'back' && w.back() }
+        : createTask.status === 'failed'
+          ? { scopes: ['wizardNext', 'wizardBack'], onKey: (command) => command && resetCreate() }
+          : { scopes: MENU_SCOPES, onKey: choose };
 
   const d = check?.diagnosis;
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       <Text wrap="truncate-end">
         Testing <Text bold>{describeMysql(m)}</Text>
         {m.password ? ' with password ••••••••' : ' without a password'}
@@ -139,7 +139,7 @@ export function TestScreen() {
           <MenuView items={items} cursor={cursor} />
         </Box>
       ) : null}
-    </Box>
+    </Screen>
   );
 }
 
@@ -167,24 +167,8 @@ export function WaysOnScreen() {
     { value: 'edit', label: 'Edit the connection settings' },
   ];
   const [cursor, setCursor, cursorRef] = useKeyState(firstEnabled(items));
-  useHints(
-    task.status === 'running'
-      ? [HINT.quit]
-      : task.status === 'done'
-        ? [HINT.next, HINT.quit]
-        : [HINT.choose, HINT.move, HINT.back, HINT.quit],
-  );
-  useKeys((input, key) => {
-    if (task.status === 'running') return;
-    if (task.status === 'done') {
-      if (key.return) w.go('test');
-      return;
-    }
-    if (task.status === 'failed') {
-      if (key.return || key.escape) reset();
-      return;
-    }
-    const r = menuKey(items, cursorRef.current, input, key);
+  const choose = (command: Command | undefined, input: string) => {
+    const r = menuCommand(items, cursorRef.current, command, input);
     setCursor(r.cursor);
     if (r.back) return w.back();
     if (r.chosen === undefined) return;
@@ -192,9 +176,17 @@ export function WaysOnScreen() {
     const step = runSetupAction(s, r.chosen as SetupAction);
     if (step.next === 'test') run(async () => step.work);
     else w.go(step.next === 'edit' ? 'connection' : step.next);
-  });
+  };
+  const keys: ScreenKeys =
+    task.status === 'running'
+      ? { scopes: [], onKey: () => undefined }
+      : task.status === 'done'
+        ? { scopes: ['wizardNext'], onKey: (command) => command === 'next' && w.go('test') }
+        : task.status === 'failed'
+          ? { scopes: ['wizardNext', 'wizardBack'], onKey: (command) => command && reset() }
+          : { scopes: MENU_SCOPES, onKey: choose };
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       {task.status === 'done' ? null : (
         <>
           <Text wrap="wrap">No MySQL server answered at {tried}. Two ways on:</Text>
@@ -224,6 +216,6 @@ export function WaysOnScreen() {
         ) : null}
         {task.status === 'failed' ? <ErrorBlock error={task.error} /> : null}
       </Box>
-    </Box>
+    </Screen>
   );
 }

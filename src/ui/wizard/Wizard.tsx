@@ -16,6 +16,7 @@ import {
   type ScreenKeys,
   STEPS,
   type StepKey,
+  stepMarks,
   stepNumber,
   useKeyState,
   WizardContext,
@@ -186,7 +187,7 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
   }
   const n = stepNumber(step);
   const title = STEPS[n - 1]?.title ?? '';
-  const dots = STEPS.map((_step, i) => (i + 1 < n ? '●' : i + 1 === n ? '◉' : '○')).join(' ');
+  const dots = stepMarks(history);
   return (
     <SizeGuard columns={size.columns} rows={size.rows}>
       <WizardContext.Provider value={ctx}>

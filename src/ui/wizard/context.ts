@@ -27,6 +27,19 @@ export function stepNumber(key: StepKey): number {
   return STEPS.findIndex((s) => s.key === key) + 1;
 }
 
+/**
+ * The step marks of the header for the path taken so far (`history`, the current
+ * step last): ◉ the current step, ● a step on the path to it, · a step the path
+ * passed over (step 4 when a server answered, step 5 without provisioning), ○ a
+ * step still ahead. The number ("step 6 of 9") is the step's own, as in
+ * `setup --plain` and in the screens' texts; the marks say which ones were taken.
+ */
+export function stepMarks(history: readonly StepKey[]): string {
+  const current = history[history.length - 1] ?? 'found';
+  const n = stepNumber(current);
+  return STEPS.map((step, i) => (i + 1 === n ? '◉' : i + 1 > n ? '○' : history.includes(step.key) ? '●' : '·')).join(' ');
+}
+
 export interface WizardContextValue {
   /** Does the work; its state changes only through its store. */
   session: SetupSession;

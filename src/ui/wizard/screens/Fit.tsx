@@ -6,7 +6,7 @@
  * to show: it passes straight on to the schema plan.
  */
 import { Box, Text } from 'ink';
-import { useEffect } from 'react';
+import { useEffect, useLayoutEffect } from 'react';
 import { checkLines } from '../../../setup/plan.js';
 import type { SetupCheck } from '../../../setup/session.js';
 import type { Command } from '../../keys.js';
@@ -35,8 +35,9 @@ export function FitStep({ onDone }: { onDone: () => void }) {
     runCheck(() => s.check({ copy: true }));
   }, []);
   const latest = applyTask.status === 'done' ? applyTask.value : checkTask.status === 'done' ? checkTask.value : undefined;
+  // A layout effect: done before the next key is read, so a key typed at once is not undone.
   // biome-ignore lint/correctness/useExhaustiveDependencies: pass on once the check is clear
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (latest && !checkNeedsAttention(latest)) onDone();
   }, [latest]);
 

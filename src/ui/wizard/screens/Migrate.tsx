@@ -4,7 +4,7 @@
  * copy is offered again as "resume" (now, or on the next setup run).
  */
 import { Box, Text } from 'ink';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { MigrationReport } from '../../../migrate/types.js';
 import type { PreflightReport } from '../../../schema/preflight.js';
 import { loadMigration, MigrationCancelledError, type TableProgress } from '../../../setup/migration.js';
@@ -125,8 +125,9 @@ export function MigrateScreen() {
             { value: 'skip', label: 'Skip (copy later with `dualdb migrate`)' },
           ];
 
+  // A layout effect: done before the next key is read, so a key typed at once is not undone.
   // biome-ignore lint/correctness/useExhaustiveDependencies: reset for each phase
-  useEffect(() => {
+  useLayoutEffect(() => {
     setCursor(firstEnabled(items));
   }, [plan, runTask.status, checkTask.status]);
 

@@ -6,7 +6,7 @@
  * table with progress.
  */
 import { Box, Text } from 'ink';
-import { useEffect, useState } from 'react';
+import { useEffect, useLayoutEffect, useState } from 'react';
 import { planWrites, type SchemaApplyEvent, type SchemaChoice, type SchemaPlan } from '../../../setup/schema.js';
 import { ProgressBar } from '../../components/ProgressBar.js';
 import type { Command } from '../../keys.js';
@@ -138,8 +138,9 @@ function SchemaPlanScreen() {
         ]
       : [{ value: 'skip', label: 'Continue' }];
 
+  // A layout effect: done before the next key is read, so a key typed at once is not undone.
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new plan resets the cursor
-  useEffect(() => {
+  useLayoutEffect(() => {
     setCursor(firstEnabled(items));
     setOffset(0);
   }, [plan]);

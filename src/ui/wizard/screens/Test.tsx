@@ -3,7 +3,7 @@
  * two ways on when no server answers (a private local server, or SQLite only).
  */
 import { Box, Text } from 'ink';
-import { useEffect, useState } from 'react';
+import { useEffect, useLayoutEffect, useState } from 'react';
 import { describeMysql } from '../../../config/config.js';
 import { PRIVILEGE_PURPOSE } from '../../../engines/mysql/privileges.js';
 import { type ActionResult, actionChoices, runSetupAction, WAYS_ON } from '../../../setup/actions.js';
@@ -53,8 +53,9 @@ export function TestScreen() {
   const check = task.status === 'done' ? task.value : undefined;
   const items = check ? testMenu({ ...w.setup, connection: check }) : [];
 
+  // A layout effect: done before the next key is read, so a key typed at once is not undone.
   // biome-ignore lint/correctness/useExhaustiveDependencies: reset the cursor for each new result
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (check) setCursor(firstEnabled(items));
   }, [check]);
 
@@ -96,7 +97,7 @@ export function TestScreen() {
         {m.password ? ' with password ••••••••' : ' without a password'}
       </Text>
       <Box marginTop={1} flexDirection="column">
-        {task.status === 'running' ? <Spinner label={`connecting to ${m.host}:${m.port}…`} /> : null}
+        {task.status === 'running' || task.status === 'idle' ? <Spinner label={`connecting to ${m.host}:${m.port}…`} /> : null}
         {check?.ok ? (
           <>
             <Line tone="ok" glyph={theme.glyph.ok}>

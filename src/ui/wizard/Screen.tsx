@@ -28,7 +28,7 @@ export function Screen({ keys, children }: { keys: ScreenKeys; children?: ReactN
   const typing = keys.typing?.() ?? false;
   const shown = hintsFor(scopes);
   const hints = w.helpOpen
-    ? hintsFor(['wizardHelp', 'wizard'])
+    ? hintsFor(['wizardHelp', ...keys.scopes.filter((x) => x === 'wizardCancel'), 'wizard'])
     : shown
         .filter((b) => (keys.hints ?? keys.scopes).includes(b.scope) || b.scope === 'wizard')
         .filter((b) => !typing || reachableWhileTyping(b));

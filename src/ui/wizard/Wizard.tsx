@@ -121,15 +121,17 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
     (events: { input: string; key: Partial<Key> }[]) => {
       for (const [i, { input, key }] of events.entries()) {
         const screen = keys.current;
+        // A running copy is cancelled by Ctrl+C whatever is shown (help, a window too small).
+        const cancel = screen?.scopes.includes('wizardCancel') ? (['wizardCancel'] as const) : [];
         if (helpRef.current) {
-          const command = resolveKey(input, key, ['wizardHelp', 'wizard']);
+          const command = resolveKey(input, key, ['wizardHelp', ...cancel, 'wizard']);
           if (command === 'quit') return onExit();
+          if (command === 'cancel') screen?.onKey(command, input, key);
           if (command === 'back' || command === 'toggleHelp') setHelpOpen(false);
           continue;
         }
         if (tooSmall) {
           // Only leaving (q, Ctrl+C) and cancelling a running copy work on a window this small.
-          const cancel = screen?.scopes.includes('wizardCancel') ? (['wizardCancel'] as const) : [];
           const command = resolveKey(input, key, [...cancel, 'wizard']);
           if (command === 'cancel') screen?.onKey(command, input, key);
           else if (command === 'quit' || input === 'q') return onExit();

@@ -131,10 +131,10 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
           continue;
         }
         if (tooSmall) {
-          // Only leaving (q, Ctrl+C) and cancelling a running copy work on a window this small.
-          const command = resolveKey(input, key, [...cancel, 'wizard']);
+          // Only leaving (Ctrl+C, and q as the too-small notice says) and cancelling a running copy.
+          const command = resolveKey(input, key, [...cancel, 'wizard', 'global']);
           if (command === 'cancel') screen?.onKey(command, input, key);
-          else if (command === 'quit' || input === 'q') return onExit();
+          else if (command === 'quit' || command === 'forceQuit') return onExit();
           continue;
         }
         const typing = (screen?.typing?.() ?? false) && isTyping(input, key);

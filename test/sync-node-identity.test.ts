@@ -1,0 +1,202 @@
+/**
+ * One node id, one file (docs/SYNC-CONTRACT.md invariant 17): two SQLite files that carry the
+ * same node id (a copied .db file, a restored backup, one NODE_ID on two installs) never push
+ * over each other; `init --new-node-id` and `init --take-over` resolve it without losing or
+ * doubling a row; the crash between the hub's commit and the node's record stays exactly-once.
+ */
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Config } from '../src/config/config.js';
+import type { SqliteDb } from '../src/engines/sqlite/open.js';
+import { initNode } from '../src/sync/init.js';
+import { Syncer } from '../src/sync/syncer.js';
+import { envOf, runCli } from './helpers/cli.js';
+import { nodeConfig } from './helpers/node.js';
+import { hubLog, localLog, type SyncWorld, syncWorlds } from './helpers/sync.js';
+import { HUB_AVAILABLE } from './helpers/sync-hub.js';
+
+const SQLITE_DDL = ['CREATE TABLE notes (id TEXT PRIMARY KEY, body TEXT NOT NULL)'];
+const MYSQL_DDL = ['CREATE TABLE notes (id VARCHAR(40) NOT NULL PRIMARY KEY, body TEXT NOT NULL) ENGINE=InnoDB'];
+
+const put = (db: SqliteDb, ...ids: string[]) => {
+  for (const id of ids) db.prepare('INSERT INTO notes VALUES (?, ?)').run(id, `body of ${id}`);
+};
+const ids = (db: SqliteDb) => (db.prepare('SELECT id FROM notes ORDER BY id').all() as { id: string }[]).map((r) => r.id);
+const hubIds = async (world: SyncWorld) =>
+  (await world.hub.query<{ id: string }>('SELECT id FROM notes ORDER BY id')).map((r) => r.id);
+const hubNode = async (world: SyncWorld, id: string) =>
+  (
+    await world.hub.query<{ push_cursor: string; push_token: string | null }>(
+      'SELECT push_cursor, push_token FROM _dualdb_nodes WHERE node_id = ?',
+      [id],
+    )
+  )[0];
+/** Hub log entries per key of `notes`: every key changed once must show up exactly once. */
+const hubEntries = async (world: SyncWorld) => {
+  const n = new Map<string, number>();
+  for (const e of await hubLog(world.hub, 'notes')) n.set(e.pk, (n.get(e.pk) ?? 0) + 1);
+  return n;
+};
+
+describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
+  const worlds = syncWorlds({ prefix: 'ident', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL });
+
+  /** A byte-for-byte-equivalent copy of a node's file (as `cp` of a quiet file gives), with no NODE_ID of its own. */
+  const copyOf = (db: SqliteDb, name: string, world: SyncWorld): Config => {
+    const config = nodeConfig(worlds.dir, name, world.mysql, { NODE_ID: '' });
+    db.exec(`VACUUM INTO '${config.sqlitePath.replaceAll("'", "''")}'`);
+    return config;
+  };
+
+  it('a copied file: the second to sync refuses with NODE_ID_IN_USE; after `init --new-node-id` its rows sync once', async () => {
+    const world = await worlds.world();
+    const A = world.node('A');
+    put(A.db, 'a0');
+    await A.syncer.syncOnce();
+    const copy = copyOf(A.db, `copy-${path.basename(A.config.sqlitePath, '.db')}`, world);
+    let B = Syncer.open(copy);
+    expect(B.nodeId).toBe('A');
+
+    put(A.db, 'a1');
+    put(B.db, 'b1', 'b2');
+    await A.syncer.syncOnce();
+    const cursor = (await hubNode(world, 'A'))?.push_cursor;
+    await expect(B.syncOnce()).rejects.toMatchObject({ code: 'NODE_ID_IN_USE', exitCode: 2 });
+    // Refused before anything moved: the hub has A's rows only, B keeps its own queued.
+    expect(await hubIds(world)).toEqual(['a0', 'a1']);
+    expect((await hubNode(world, 'A'))?.push_cursor).toBe(cursor);
+    expect(localLog(B.db, 'notes').map((e) => e.pk)).toEqual(['b1', 'b2']);
+    await B.close();
+
+    // The CLI: exit 2 and one line with the cause and both fixes.
+    const refused = runCli(['sync', '--once'], envOf(copy));
+    expect(refused.code).toBe(2);
+    const line = refused.stderr.trim();
+    expect(line.split('\n')).toHaveLength(1);
+    expect(line).toContain('another SQLite file syncs as node A');
+    expect(line).toContain('dualdb init --new-node-id');
+    expect(line).toContain('dualdb init --take-over');
+
+    const renamed = runCli(['init', '--new-node-id'], envOf(copy));
+    expect(renamed.stderr).toBe('');
+    expect(renamed.code).toBe(0);
+    B = Syncer.open(copy);
+    expect(B.nodeId).not.toBe('A');
+    try {
+      for (let round = 0; round < 2; round++) {
+        await B.syncOnce();
+        await A.syncer.syncOnce();
+      }
+      expect(await hubIds(world)).toEqual(['a0', 'a1', 'b1', 'b2']);
+      expect(ids(A.db)).toEqual(['a0', 'a1', 'b1', 'b2']);
+      expect(ids(B.db)).toEqual(['a0', 'a1', 'b1', 'b2']);
+      // Nothing doubled: one hub log entry per key, B's under its new id.
+      expect(Object.fromEntries(await hubEntries(world))).toEqual({ a0: 1, a1: 1, b1: 1, b2: 1 });
+      const origins = new Map((await hubLog(world.hub, 'notes')).map((e) => [e.pk, e.origin]));
+      expect(origins.get('b1')).toBe(B.nodeId);
+      expect(origins.get('a1')).toBe('A');
+      // A, the holder all along, syncs on untouched.
+      put(A.db, 'a2');
+      await A.syncer.syncOnce();
+      await B.syncOnce();
+      expect(ids(B.db)).toContain('a2');
+    } finally {
+      await B.close();
+    }
+  });
+
+  it('`init --take-over`: a restored backup becomes the holder, gets what the old file pushed, and the old file is refused', async () => {
+    const world = await worlds.world();
+    const A = world.node('A');
+    put(A.db, 'r1');
+    await A.syncer.syncOnce();
+    const backup = copyOf(A.db, `backup-${path.basename(A.config.sqlitePath, '.db')}`, world);
+    put(A.db, 'r2', 'r3');
+    await A.syncer.syncOnce();
+
+    // The machine is restored from the backup, and written on before anyone notices.
+    let B = Syncer.open(backup);
+    put(B.db, 'r4');
+    await expect(B.syncOnce()).rejects.toMatchObject({ code: 'NODE_ID_IN_USE' });
+    await B.close();
+    expect(runCli(['init', '--help'], envOf(backup)).stdout).toMatch(/--take-over\s+this file becomes the one that syncs as its/);
+
+    const r = await initNode(backup, { takeOver: true });
+    expect(r.nodeId).toBe('A');
+    expect(r.takeOver?.relabelled).toBeGreaterThan(0);
+    B = Syncer.open(backup);
+    try {
+      await B.syncOnce();
+      await B.syncOnce();
+      // r4 was logged under a seq the old file had already pushed past: pushed, not skipped.
+      expect(await hubIds(world)).toEqual(['r1', 'r2', 'r3', 'r4']);
+      // What the old file pushed after the backup reaches the restored file (not taken for its own echo).
+      expect(ids(B.db)).toEqual(['r1', 'r2', 'r3', 'r4']);
+      expect(Object.fromEntries(await hubEntries(world))).toEqual({ r1: 1, r2: 1, r3: 1, r4: 1 });
+
+      // The old file, back from the dead, is refused and pushes nothing.
+      put(A.db, 'r5');
+      await expect(A.syncer.syncOnce()).rejects.toMatchObject({ code: 'NODE_ID_IN_USE' });
+      expect(await hubIds(world)).toEqual(['r1', 'r2', 'r3', 'r4']);
+      put(B.db, 'r6');
+      await B.syncOnce();
+      expect(await hubIds(world)).toEqual(['r1', 'r2', 'r3', 'r4', 'r6']);
+    } finally {
+      await B.close();
+    }
+  });
+
+  it('one NODE_ID on two installs: the second install’s init refuses with NODE_ID_IN_USE', async () => {
+    const world = await worlds.world();
+    put(world.node('A').db, 'x1');
+    await world.node('A').syncer.syncOnce();
+    await expect(world.addNode('A2', { NODE_ID: 'A' })).rejects.toMatchObject({ code: 'NODE_ID_IN_USE' });
+    expect(await hubIds(world)).toEqual(['x1']);
+  });
+
+  it('a crash between the hub’s commit and the node’s record: the restart adopts it, every change exactly once', async () => {
+    const world = await worlds.world();
+    const A = world.node('A');
+    put(A.db, 'c1', 'c2', 'c3');
+    await A.syncer.syncOnce();
+    put(A.db, 'c4', 'c5');
+    // The node "dies" right after the hub committed: its local record of the push fails.
+    for (const when of ['INSERT', 'UPDATE'])
+      A.db.exec(
+        `CREATE TRIGGER crash_${when} BEFORE ${when} ON _dualdb_meta WHEN NEW.key = 'pushed_upto'
+         BEGIN SELECT RAISE(ABORT, 'simulated crash after the hub commit'); END`,
+      );
+    await expect(A.syncer.syncOnce()).rejects.toThrow(/simulated crash/);
+    await A.syncer.close();
+    A.db.close();
+    const restarted = Syncer.open(A.config);
+    try {
+      restarted.db.exec('DROP TRIGGER crash_INSERT; DROP TRIGGER crash_UPDATE');
+      // The hub is one token ahead of the file: known as this file's own (pending), not another file's.
+      expect(localLog(restarted.db, 'notes').map((e) => e.pk)).toEqual(['c4', 'c5']);
+      await restarted.syncOnce();
+      await restarted.syncOnce();
+      expect(localLog(restarted.db, 'notes')).toEqual([]);
+      expect(await hubIds(world)).toEqual(['c1', 'c2', 'c3', 'c4', 'c5']);
+      expect(Object.fromEntries(await hubEntries(world))).toEqual({ c1: 1, c2: 1, c3: 1, c4: 1, c5: 1 });
+      expect(restarted.state.getMeta('push_pending')).toBeUndefined();
+    } finally {
+      await restarted.close();
+    }
+  });
+
+  it('a hub from before fencing: the column is added in place, other nodes’ rows untouched (invariant 15)', async () => {
+    const world = await worlds.world({ nodes: ['A', 'B'] });
+    await world.node('A').syncer.syncOnce();
+    await world.node('B').syncer.syncOnce();
+    await world.hub.execute('ALTER TABLE _dualdb_nodes DROP COLUMN push_token');
+    const [before] = await world.hub.query<{ push_cursor: string }>("SELECT push_cursor FROM _dualdb_nodes WHERE node_id = 'B'");
+    put(world.node('A').db, 'u1');
+    await world.node('A').syncer.syncOnce();
+    expect((await hubNode(world, 'A'))?.push_token).toMatch(/^1\.[0-9a-f]{16}$/);
+    expect(await hubNode(world, 'B')).toEqual({ push_cursor: before?.push_cursor, push_token: null });
+    await world.node('B').syncer.syncOnce();
+    expect(ids(world.node('B').db)).toEqual(['u1']);
+    expect((await hubNode(world, 'B'))?.push_token).not.toBeNull();
+  });
+});

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DualDatabase } from '../src/api/dual-database.js';
 import type { Config } from '../src/config/config.js';
 import type { SqliteDb } from '../src/engines/sqlite/open.js';
 import { initNode } from '../src/sync/init.js';
@@ -144,6 +145,36 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
     } finally {
       await B.close();
     }
+  });
+
+  it('a hub-first write (mysql_primary) from a copied file refuses with NODE_ID_IN_USE; the holder’s succeed', async () => {
+    const world = await worlds.world({ env: { SYNC_MODE: 'mysql_primary' } });
+    const A = world.node('A');
+    put(A.db, 'h0');
+    await A.syncer.syncOnce();
+    const name = `hubfirst-${path.basename(A.config.sqlitePath, '.db')}`;
+    copyOf(A.db, name, world);
+    put(A.db, 'h1');
+    await A.syncer.syncOnce();
+    await A.syncer.close();
+    const copyDb = await DualDatabase.open({
+      config: nodeConfig(worlds.dir, name, world.mysql, { NODE_ID: '', SYNC_MODE: 'mysql_primary' }),
+      sync: false,
+    });
+    try {
+      // Written with this id as origin, the holder would skip it as its own echo: never lands.
+      await expect(copyDb.insert('notes', { id: 'h2', body: 'from the copy' })).rejects.toMatchObject({ code: 'NODE_ID_IN_USE' });
+    } finally {
+      await copyDb.close();
+    }
+    expect(await hubIds(world)).toEqual(['h0', 'h1']);
+    const holder = await DualDatabase.open({ config: A.config, sync: false });
+    try {
+      await holder.insert('notes', { id: 'h3', body: 'from the holder' });
+    } finally {
+      await holder.close();
+    }
+    expect(await hubIds(world)).toEqual(['h0', 'h1', 'h3']);
   });
 
   it('one NODE_ID on two installs: the second install’s init refuses with NODE_ID_IN_USE', async () => {

@@ -201,6 +201,24 @@ export async function fenceHubPush(conn: PoolConnection, ctx: FenceContext, next
   return (res as { affectedRows?: number }).affectedRows === 1;
 }
 
+/**
+ * Inside a hub-first write's transaction (mysql_primary): the write carries this node id as its
+ * origin, so the holder would take it for its own echo and never pull it. A file that does not
+ * hold the id refuses; a node not registered yet (or a hub from before fencing) writes.
+ */
+export async function assertHolder(conn: PoolConnection, state: LocalState, nodeId: string): Promise<void> {
+  let hubToken: string | null | undefined;
+  try {
+    const [rows] = await conn.query('SELECT push_token FROM _dualdb_nodes WHERE node_id = ?', [nodeId]);
+    hubToken = (rows as { push_token: string | null }[])[0]?.push_token;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ER_BAD_FIELD_ERROR') return;
+    throw e;
+  }
+  if (hubToken == null || hubToken === localToken(state, nodeId) || hubToken === state.getMeta(PENDING)) return;
+  throw new NodeIdInUseError(nodeId);
+}
+
 /** After the hub committed a push: the file forgets what the hub has and keeps the new token. */
 export function recordPushed(ctx: FenceContext, upto: bigint, token: string): void {
   ctx.db.transaction(() => {

@@ -77,6 +77,11 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
     expect(line).toContain('another SQLite file syncs as node A');
     expect(line).toContain('dualdb init --new-node-id');
     expect(line).toContain('dualdb init --take-over');
+    // Continuous sync stops at once with the same code (the service unit does not restart on 2).
+    const watched = runCli(['sync', '--watch'], envOf(copy), { timeoutMs: 30_000 });
+    expect(watched.code).toBe(2);
+    expect(watched.stdout).toContain('another SQLite file syncs as node A');
+    expect(await hubIds(world)).toEqual(['a0', 'a1']);
 
     const renamed = runCli(['init', '--new-node-id'], envOf(copy));
     expect(renamed.stderr).toBe('');

@@ -54,6 +54,8 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
     const A = world.node('A');
     put(A.db, 'a0');
     await A.syncer.syncOnce();
+    // Written before the copy, pushed by neither yet: both files carry it.
+    put(A.db, 's1');
     const copy = copyOf(A.db, `copy-${path.basename(A.config.sqlitePath, '.db')}`, world);
     let B = Syncer.open(copy);
     expect(B.nodeId).toBe('A');
@@ -64,9 +66,9 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
     const cursor = (await hubNode(world, 'A'))?.push_cursor;
     await expect(B.syncOnce()).rejects.toMatchObject({ code: 'NODE_ID_IN_USE', exitCode: 2 });
     // Refused before anything moved: the hub has A's rows only, B keeps its own queued.
-    expect(await hubIds(world)).toEqual(['a0', 'a1']);
+    expect(await hubIds(world)).toEqual(['a0', 'a1', 's1']);
     expect((await hubNode(world, 'A'))?.push_cursor).toBe(cursor);
-    expect(localLog(B.db, 'notes').map((e) => e.pk)).toEqual(['b1', 'b2']);
+    expect(localLog(B.db, 'notes').map((e) => e.pk)).toEqual(['s1', 'b1', 'b2']);
     await B.close();
 
     // The CLI: exit 2 and one line with the cause and both fixes.
@@ -81,7 +83,7 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
     const watched = runCli(['sync', '--watch'], envOf(copy), { timeoutMs: 30_000 });
     expect(watched.code).toBe(2);
     expect(watched.stdout).toContain('another SQLite file syncs as node A');
-    expect(await hubIds(world)).toEqual(['a0', 'a1']);
+    expect(await hubIds(world)).toEqual(['a0', 'a1', 's1']);
 
     const renamed = runCli(['init', '--new-node-id'], envOf(copy));
     expect(renamed.stderr).toBe('');
@@ -93,11 +95,15 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
         await B.syncOnce();
         await A.syncer.syncOnce();
       }
-      expect(await hubIds(world)).toEqual(['a0', 'a1', 'b1', 'b2']);
-      expect(ids(A.db)).toEqual(['a0', 'a1', 'b1', 'b2']);
-      expect(ids(B.db)).toEqual(['a0', 'a1', 'b1', 'b2']);
-      // Nothing doubled: one hub log entry per key, B's under its new id.
-      expect(Object.fromEntries(await hubEntries(world))).toEqual({ a0: 1, a1: 1, b1: 1, b2: 1 });
+      expect(await hubIds(world)).toEqual(['a0', 'a1', 'b1', 'b2', 's1']);
+      expect(ids(A.db)).toEqual(['a0', 'a1', 'b1', 'b2', 's1']);
+      expect(ids(B.db)).toEqual(['a0', 'a1', 'b1', 'b2', 's1']);
+      // Nothing doubled: one hub log entry per key only one file wrote, B's under its new id. s1, the
+      // same row in both files, is one row; B re-sends its (equal) image once, not a conflict.
+      const entries = await hubEntries(world);
+      expect({ ...Object.fromEntries(entries), s1: 1 }).toEqual({ a0: 1, a1: 1, b1: 1, b2: 1, s1: 1 });
+      expect(entries.get('s1')).toBeLessThanOrEqual(2);
+      expect(B.state.conflicts()).toEqual([]);
       const origins = new Map((await hubLog(world.hub, 'notes')).map((e) => [e.pk, e.origin]));
       expect(origins.get('b1')).toBe(B.nodeId);
       expect(origins.get('a1')).toBe('A');
@@ -118,11 +124,13 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
     await A.syncer.syncOnce();
     const backup = copyOf(A.db, `backup-${path.basename(A.config.sqlitePath, '.db')}`, world);
     put(A.db, 'r2', 'r3');
+    A.db.prepare("UPDATE notes SET body = 'changed by the old file' WHERE id = 'r1'").run();
     await A.syncer.syncOnce();
 
     // The machine is restored from the backup, and written on before anyone notices.
     let B = Syncer.open(backup);
     put(B.db, 'r4');
+    B.db.prepare("UPDATE notes SET body = 'changed on the restored file' WHERE id = 'r1'").run();
     await expect(B.syncOnce()).rejects.toMatchObject({ code: 'NODE_ID_IN_USE' });
     await B.close();
     expect(runCli(['init', '--help'], envOf(backup)).stdout).toMatch(/--take-over\s+this file becomes the one that syncs as its/);
@@ -138,7 +146,15 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
       expect(await hubIds(world)).toEqual(['r1', 'r2', 'r3', 'r4']);
       // What the old file pushed after the backup reaches the restored file (not taken for its own echo).
       expect(ids(B.db)).toEqual(['r1', 'r2', 'r3', 'r4']);
-      expect(Object.fromEntries(await hubEntries(world))).toEqual({ r1: 1, r2: 1, r3: 1, r4: 1 });
+      // r1, changed by both files since the backup: a conflict settled by the policy and recorded,
+      // never the restored file's stale image written over silently as "its own" row.
+      const conflicts = B.state.conflicts();
+      expect(conflicts).toHaveLength(1);
+      expect(conflicts[0]?.tbl).toBe('notes');
+      expect(conflicts[0]?.pk).toContain('r1');
+      const [hubR1] = await world.hub.query<{ body: string }>("SELECT body FROM notes WHERE id = 'r1'");
+      expect((B.db.prepare("SELECT body FROM notes WHERE id = 'r1'").get() as { body: string }).body).toBe(hubR1?.body);
+      expect(Object.fromEntries(await hubEntries(world))).toMatchObject({ r2: 1, r3: 1, r4: 1 });
 
       // The old file, back from the dead, is refused and pushes nothing.
       put(A.db, 'r5');

@@ -10,6 +10,7 @@ import { DualDatabase } from '../src/api/dual-database.js';
 import type { Config } from '../src/config/config.js';
 import type { SqliteDb } from '../src/engines/sqlite/open.js';
 import { initNode } from '../src/sync/init.js';
+import { collectStatus } from '../src/sync/status.js';
 import { Syncer } from '../src/sync/syncer.js';
 import { envOf, runCli } from './helpers/cli.js';
 import { nodeConfig } from './helpers/node.js';
@@ -69,6 +70,7 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
     expect(await hubIds(world)).toEqual(['a0', 'a1', 's1']);
     expect((await hubNode(world, 'A'))?.push_cursor).toBe(cursor);
     expect(localLog(B.db, 'notes').map((e) => e.pk)).toEqual(['s1', 'b1', 'b2']);
+    expect((await collectStatus(B, { connect: false })).lastError).toMatch(/^another SQLite file syncs as node A/);
     await B.close();
 
     // The CLI: exit 2 and one line with the cause and both fixes.

@@ -124,7 +124,8 @@ async function register(ctx: FenceContext, row: HubRow | undefined): Promise<Hub
 /**
  * Checks that this file holds its node id on the hub and aligns the local change log with the
  * hub's push cursor (entries the hub has are dropped). Returns the hub's cursor. Throws
- * NodeIdInUseError when another file holds the id: then nothing local was changed.
+ * NodeIdInUseError when another file holds the id: then no change moved or was dropped (the
+ * refusal is recorded for `dualdb status`).
  */
 export async function reconcileWithHub(ctx: FenceContext, reclaimed = false): Promise<bigint> {
   const { state, nodeId } = ctx;
@@ -148,11 +149,19 @@ export async function reconcileWithHub(ctx: FenceContext, reclaimed = false): Pr
       ]);
       return reconcileWithHub(ctx, true);
     } else {
-      throw new NodeIdInUseError(nodeId);
+      throw refused(state, nodeId);
     }
   }
   alignLog(ctx, row.cursor, adopt, pending !== undefined);
   return row.cursor;
+}
+
+/** The refusal, kept in the file too: `dualdb status` and the monitor show it after a one-shot sync. */
+function refused(state: LocalState, nodeId: string): NodeIdInUseError {
+  const e = new NodeIdInUseError(nodeId);
+  state.setMeta('last_error', e.oneLine());
+  state.setMeta('last_error_at', new Date().toISOString());
+  return e;
 }
 
 /** The local side of a reconcile: cursor, log and token, in one SQLite transaction. */

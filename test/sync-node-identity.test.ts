@@ -239,6 +239,26 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
     }
   });
 
+  it('a hub restored from a backup (behind in cursor and token) is re-claimed with a warning, not refused', async () => {
+    const world = await worlds.world();
+    const A = world.node('A');
+    put(A.db, 'k1');
+    await A.syncer.syncOnce();
+    const old = await hubNode(world, 'A');
+    put(A.db, 'k2');
+    await A.syncer.syncOnce();
+    // The hub's registry goes back to the backup's row; the file is ahead of it.
+    await world.hub.execute("UPDATE _dualdb_nodes SET push_cursor = ?, push_token = ? WHERE node_id = 'A'", [
+      old?.push_cursor,
+      old?.push_token,
+    ]);
+    put(A.db, 'k3');
+    await A.syncer.syncOnce();
+    expect(A.syncer.log.recent(500).some((e) => e.event === 'push.hub-restored')).toBe(true);
+    expect(await hubIds(world)).toEqual(['k1', 'k2', 'k3']);
+    expect((await hubNode(world, 'A'))?.push_token).not.toBe(old?.push_token);
+  });
+
   it('a hub from before fencing: the column is added in place, other nodes’ rows untouched (invariant 15)', async () => {
     const world = await worlds.world({ nodes: ['A', 'B'] });
     await world.node('A').syncer.syncOnce();

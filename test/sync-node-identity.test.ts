@@ -15,7 +15,7 @@ import { initNode } from '../src/sync/init.js';
 import { collectStatus } from '../src/sync/status.js';
 import { Syncer } from '../src/sync/syncer.js';
 import { cliEnv, envOf, runCli, running, tsArgs } from './helpers/cli.js';
-import { nodeConfig } from './helpers/node.js';
+import { createSqlite, nodeConfig } from './helpers/node.js';
 import { hubLog, localLog, type SyncWorld, syncWorlds, waitFor } from './helpers/sync.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'helpers/sync-once-child.ts');
@@ -205,12 +205,31 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
     expect(await hubIds(world)).toEqual(['h0', 'h1', 'h3']);
   });
 
-  it('one NODE_ID on two installs: the second install’s init refuses with NODE_ID_IN_USE', async () => {
+  it('one NODE_ID on two installs: the second install’s init refuses with NODE_ID_IN_USE; its own NODE_ID fixes it', async () => {
     const world = await worlds.world();
     put(world.node('A').db, 'x1');
     await world.node('A').syncer.syncOnce();
-    await expect(world.addNode('A2', { NODE_ID: 'A' })).rejects.toMatchObject({ code: 'NODE_ID_IN_USE' });
-    expect(await hubIds(world)).toEqual(['x1']);
+    const name = `twin-${path.basename(world.node('A').config.sqlitePath, '.db')}`;
+    const twin = nodeConfig(worlds.dir, name, world.mysql, { NODE_ID: 'A' });
+    const db = createSqlite(twin, SQLITE_DDL);
+    put(db, 'y1');
+    db.close();
+    await expect(initNode(twin)).rejects.toMatchObject({ code: 'NODE_ID_IN_USE' });
+    // NODE_ID would overwrite a new id at the next start: refused, with the fix named.
+    await expect(initNode(twin, { newNodeId: true })).rejects.toMatchObject({ code: 'CONFIG_INVALID', hint: /its own NODE_ID/ });
+    const own = nodeConfig(worlds.dir, name, world.mysql, { NODE_ID: 'A-second' });
+    await initNode(own);
+    const syncer = Syncer.open(own);
+    try {
+      put(syncer.db, 'y2');
+      await syncer.syncOnce();
+      await world.node('A').syncer.syncOnce();
+      // y1 was written before capture was installed: only y2 is a change to sync.
+      expect(await hubIds(world)).toEqual(['x1', 'y2']);
+      expect(ids(world.node('A').db)).toEqual(['x1', 'y2']);
+    } finally {
+      await syncer.close();
+    }
   });
 
   it('a crash between the hub’s commit and the node’s record: the restart adopts it, every change exactly once', async () => {

@@ -328,4 +328,41 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
     expect(ids(world.node('B').db)).toEqual(['u1']);
     expect((await hubNode(world, 'B'))?.push_token).not.toBeNull();
   });
+
+  it('upgrading a hub with an account without ALTER: refused before anything moves, the grant named', async () => {
+    const world = await worlds.world();
+    const A = world.node('A');
+    await A.syncer.syncOnce();
+    await A.syncer.close();
+    await world.hub.execute('ALTER TABLE _dualdb_nodes DROP COLUMN push_token');
+    const user = `cap_${world.mysql.database.slice(-8)}`;
+    const admin = await worlds.testHub.admin();
+    try {
+      for (const host of ['%', 'localhost']) {
+        await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [user, host, 'cap-secret-1']);
+        await admin.query(`GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, TRIGGER ON \`${world.mysql.database}\`.* TO ?@?`, [
+          user,
+          host,
+        ]);
+      }
+    } finally {
+      await admin.end();
+    }
+    const name = path.basename(A.config.sqlitePath, '.db');
+    const syncer = Syncer.open(
+      nodeConfig(worlds.dir, name, { ...world.mysql, user, password: 'cap-secret-1' }, { NODE_ID: 'A' }),
+    );
+    try {
+      put(syncer.db, 'z1');
+      await expect(syncer.syncOnce()).rejects.toMatchObject({
+        code: 'MYSQL_MISSING_PRIVILEGES',
+        message: expect.stringMatching(/push_token column/),
+        hint: expect.stringMatching(/GRANT ALTER ON `[^`]+`\._dualdb_nodes/),
+      });
+      expect(await hubIds(world)).toEqual([]);
+      expect(localLog(syncer.db, 'notes').map((e) => e.pk)).toEqual(['z1']);
+    } finally {
+      await syncer.close();
+    }
+  });
 });

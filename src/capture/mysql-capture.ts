@@ -136,14 +136,15 @@ export async function ensurePushTokenColumn(hub: MysqlHub): Promise<void> {
   if (rows.length > 0) return;
   await hub
     .execute('ALTER TABLE _dualdb_nodes ADD COLUMN push_token VARCHAR(64) CHARACTER SET ascii NULL')
-    .catch((e: { code?: string }) => {
-      if (e.code === 'ER_DUP_FIELDNAME') return; // another node added it meanwhile
-      if (e.code === 'ER_TABLEACCESS_DENIED_ERROR' || e.code === 'ER_DBACCESS_DENIED_ERROR') {
+    .catch((e: unknown) => {
+      if ((e as { code?: string }).code === 'ER_DUP_FIELDNAME') return; // another node added it meanwhile
+      // The pool has already turned the refusal into a generic missing-privileges error.
+      if (e instanceof MysqlError && e.kind === 'missing-privileges') {
         throw new MysqlError(
           'missing-privileges',
           'the hub refused to add the push_token column to _dualdb_nodes (an upgrade step)',
           {
-            hint: 'run `dualdb init` once with an account that holds ALTER on the hub database, or GRANT ALTER ON <db>._dualdb_nodes to this user',
+            hint: `run \`dualdb init\` once with an account that holds ALTER on the hub database, or as an admin: GRANT ALTER ON \`${hub.config.database}\`._dualdb_nodes TO this user`,
             cause: e,
           },
         );

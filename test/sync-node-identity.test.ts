@@ -12,6 +12,7 @@ import { DualDatabase } from '../src/api/dual-database.js';
 import type { Config } from '../src/config/config.js';
 import { openSqlite, type SqliteDb } from '../src/engines/sqlite/open.js';
 import { initNode } from '../src/sync/init.js';
+import { localToken } from '../src/sync/node-fence.js';
 import { collectStatus } from '../src/sync/status.js';
 import { Syncer } from '../src/sync/syncer.js';
 import { cliEnv, envOf, runCli, running, tsArgs } from './helpers/cli.js';
@@ -364,5 +365,20 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
     } finally {
       await syncer.close();
     }
+  });
+
+  it('init refuses contradictory identity flags before touching anything (exit 2)', async () => {
+    const world = await worlds.world();
+    const env = envOf(world.node('A').config);
+    for (const [flags, said] of [
+      [['--new-node-id', '--take-over'], '--new-node-id and --take-over exclude each other'],
+      [['--uninstall', '--take-over'], '--take-over installs and registers this node; --uninstall removes it'],
+    ] as const) {
+      const r = runCli(['init', ...flags], env);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(said);
+    }
+    expect(world.node('A').syncer.nodeId).toBe('A');
+    expect((await hubNode(world, 'A'))?.push_token).toBe(localToken(world.node('A').syncer.state, 'A'));
   });
 });

@@ -38,6 +38,11 @@ export function registerInit(program: Command, global: () => GlobalOptions): voi
         const config = configFrom(global());
         if (opts.newNodeId && opts.takeOver)
           throw new ConfigError('--take-over', '--new-node-id and --take-over exclude each other: choose one');
+        if (opts.uninstall && (opts.newNodeId || opts.takeOver))
+          throw new ConfigError(
+            opts.takeOver ? '--take-over' : '--new-node-id',
+            `${opts.takeOver ? '--take-over' : '--new-node-id'} installs and registers this node; --uninstall removes it: choose one`,
+          );
         if (opts.uninstall) {
           const r = await uninstallNode(config, { hub: opts.hub ?? false, force: opts.force ?? false });
           if (opts.json) printJson(r);

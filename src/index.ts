@@ -13,5 +13,6 @@ export type { RekeyEvent } from './sync/rekey.js';
 export { SyncService } from './sync/service.js';
 export type { NodeState, SyncStatus } from './sync/status.js';
 export { type CycleReport, Syncer } from './sync/syncer.js';
+export { ERROR_CODES, type ErrorCode, hasCode } from './util/error-codes.js';
 export { ConfigError, DualdbError, MysqlError, SqliteError } from './util/errors.js';
 export { EXIT } from './util/exit-codes.js';

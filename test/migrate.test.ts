@@ -97,6 +97,25 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb migrate (library)', () => {
     }
   });
 
+  it('a run announces its phases in order, each started then done; a dry run plans after the pre-flight', async () => {
+    const phasesOf = async (config: Config, options: Parameters<typeof createMigration>[1]) => {
+      const seen: string[] = [];
+      const m = createMigration(config, options);
+      m.on('phase', (e) => {
+        seen.push(`${e.phase}:${e.state}`);
+        if (e.state === 'done') expect(e.ms).toBeGreaterThanOrEqual(0);
+      });
+      await m.run();
+      return seen;
+    };
+    const site = await epiSite('phases', 50);
+    const steps = (names: string[]) => names.flatMap((n) => [`${n}:started`, `${n}:done`]);
+    expect(await phasesOf(site.config, { dryRun: true })).toEqual(steps(['schema', 'preflight', 'dry-run']));
+    expect(await phasesOf(site.config, {})).toEqual(
+      steps(['schema', 'preflight', 'create-tables', 'prepare-target', 'copy', 'verify', 'finish']),
+    );
+  });
+
   it('the INSERT path (local_infile off on the server) gives the same result', async () => {
     const site = await epiSite('insert', 2000);
     const admin = await testHub.admin();
@@ -273,7 +292,7 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb migrate (library)', () => {
       if (p.table === 'detections' && p.state === 'copying' && p.rowsDone >= 300) abort.abort();
     });
     const err = await m.run().catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: 'MIGRATION_INTERRUPTED', name: 'AbortError' });
+    expect(err).toMatchObject({ code: 'MIGRATION_INTERRUPTED', name: 'MigrationInterruptedError' });
     const db = openSqlite(config.sqlitePath);
     const partial = rowCount(db, 'detections');
     db.close();

@@ -110,7 +110,7 @@ describe.skipIf(!HUB_AVAILABLE)('regressions', () => {
 
   it('withConnection passes our own, SQLite and programming errors through; driver failures are diagnosed', async () => {
     const w = await world('diag');
-    const own = new DualdbError('SOMETHING_OURS', 'a failure of ours', { exitCode: 7 });
+    const own = new DualdbError('HUB_WRITE_FAILED', 'a failure of ours', { exitCode: 7 });
     await expect(
       w.hub.withConnection(async () => {
         throw own;

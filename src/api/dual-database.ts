@@ -32,6 +32,7 @@ import { commitOutcome, ensureWriteTokens, newWriteToken, recordWriteToken } fro
 import { ControlServer } from '../sync/control.js';
 import { toMysqlRow, toSqliteRow } from '../sync/convert.js';
 import { MysqlTableIO } from '../sync/mysql-io.js';
+import { assertHolder } from '../sync/node-fence.js';
 import type { SyncTable } from '../sync/plan.js';
 import type { RekeyEvent } from '../sync/rekey.js';
 import { SyncService } from '../sync/service.js';
@@ -376,6 +377,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
             const t = tables.get(name) as SyncTable;
             images.set(name, await new MysqlTableIO(t).fetch(conn, [...keys]));
           }
+          await assertHolder(conn, this.service.syncer.state, nodeId);
           await recordWriteToken(conn, token, nodeId);
           committing = true;
           await conn.commit();

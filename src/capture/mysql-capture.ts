@@ -48,7 +48,8 @@ export const MYSQL_META_DDL = [
      first_seen DATETIME(6) NOT NULL,
      last_seen DATETIME(6) NOT NULL,
      state VARCHAR(32) NULL,
-     info TEXT NULL
+     info TEXT NULL,
+     push_token VARCHAR(64) CHARACTER SET ascii NULL
    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
   `CREATE TABLE IF NOT EXISTS _dualdb_hub_meta (
      k VARCHAR(64) NOT NULL PRIMARY KEY,
@@ -118,9 +119,38 @@ export function mysqlTriggerDdl(table: string, key: KeyColumn[]): string[] {
 
 export async function installMysqlMeta(hub: MysqlHub): Promise<void> {
   for (const ddl of MYSQL_META_DDL) await hub.execute(ddl);
+  await ensurePushTokenColumn(hub);
   await hub.execute("INSERT INTO _dualdb_hub_meta (k, v) VALUES ('capture_version', ?) ON DUPLICATE KEY UPDATE v = VALUES(v)", [
     String(MYSQL_CAPTURE_VERSION),
   ]);
+}
+
+/**
+ * Hubs installed before push fencing (docs/SYNC-CONTRACT.md invariant 17) lack `_dualdb_nodes.push_token`:
+ * added in place, every node's row kept (NULL until that node next syncs and claims it).
+ */
+export async function ensurePushTokenColumn(hub: MysqlHub): Promise<void> {
+  const rows = await hub.query(
+    "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_dualdb_nodes' AND COLUMN_NAME = 'push_token'",
+  );
+  if (rows.length > 0) return;
+  await hub
+    .execute('ALTER TABLE _dualdb_nodes ADD COLUMN push_token VARCHAR(64) CHARACTER SET ascii NULL')
+    .catch((e: unknown) => {
+      if ((e as { code?: string }).code === 'ER_DUP_FIELDNAME') return; // another node added it meanwhile
+      // The pool has already turned the refusal into a generic missing-privileges error.
+      if (e instanceof MysqlError && e.kind === 'missing-privileges') {
+        throw new MysqlError(
+          'missing-privileges',
+          'the hub refused to add the push_token column to _dualdb_nodes (an upgrade step)',
+          {
+            hint: `run \`dualdb init\` once with an account that holds ALTER on the hub database, or as an admin: GRANT ALTER ON \`${hub.config.database}\`._dualdb_nodes TO this user`,
+            cause: e,
+          },
+        );
+      }
+      throw e;
+    });
 }
 
 async function triggerExists(hub: MysqlHub, name: string): Promise<boolean> {

@@ -15,6 +15,7 @@ import type { SqliteDb } from '../engines/sqlite/open.js';
 import { MysqlTableIO, oversizeText, PACKET_MARGIN, type QueryRunner } from '../sync/mysql-io.js';
 import type { SyncTable } from '../sync/plan.js';
 import { SqliteTableIO } from '../sync/sqlite-io.js';
+import { DualdbError } from '../util/errors.js';
 import type { Side } from './types.js';
 
 export interface RepairWriter {
@@ -64,7 +65,11 @@ export class SqliteRepairWriter implements RepairWriter {
 }
 
 /** A row larger than the hub accepts in one statement: reported with its cause, never sent (it would cut the connection). */
-export class RowTooLargeError extends Error {}
+export class RowTooLargeError extends DualdbError {
+  constructor(message: string) {
+    super('ROW_TOO_LARGE', message);
+  }
+}
 
 export class MysqlRepairWriter implements RepairWriter {
   readonly side = 'mysql' as const;

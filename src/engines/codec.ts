@@ -9,6 +9,8 @@
  * `canonical` turns any value into one string per logical type so that the same
  * datum read from either side compares equal (compare, conflict detection).
  */
+
+import { DualdbError } from '../util/errors.js';
 import type { ColumnInfo } from './types.js';
 import { applyForm, type ColumnForm } from './value-forms.js';
 
@@ -65,12 +67,13 @@ export function pairLogicalType(mysqlCol: ColumnInfo | undefined, sqliteCol: Col
   return sqliteCol ? logicalTypeOf(sqliteCol.baseType) : 'any';
 }
 
-export class ValueError extends Error {
+/** A value the target column cannot hold (NaN, Infinity); names the column. */
+export class ValueError extends DualdbError {
   constructor(
     message: string,
     readonly column: string,
   ) {
-    super(message);
+    super('VALUE_NOT_STORABLE', message, { context: { column } });
   }
 }
 

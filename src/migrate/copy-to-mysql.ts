@@ -28,11 +28,34 @@ export interface HubCopyContext {
   /** A batch also ends after this many bytes of encoded rows (bounds the hub transaction). */
   maxBatchBytes: number;
   maxStatementBytes: number;
-  /** Shared by the tables of a run: LOAD DATA refused once → INSERT from then on. */
-  method: { current: HubMethod; reason?: string };
+  /** Shared by the tables of a run. */
+  method: HubMethodChoice;
   signal?: AbortSignal;
   /** Rows done in the table so far (also called while a batch streams, before it commits). */
   onBatch: (rowsDone: number) => void;
+}
+
+/** The hub write method of a run, shared by its tables: LOAD DATA refused once → INSERT from then on. */
+export class HubMethodChoice {
+  constructor(
+    private method: HubMethod,
+    /** Why the run does not use LOAD DATA, when it does not. */
+    private why?: string,
+  ) {}
+
+  get current(): HubMethod {
+    return this.method;
+  }
+
+  get reason(): string | undefined {
+    return this.why;
+  }
+
+  /** The server or the client refused LOAD DATA: INSERTs from this batch on. */
+  loadDataRefused(cause: unknown): void {
+    this.method = 'insert';
+    this.why = `LOAD DATA LOCAL INFILE refused (${messageOf(cause)}): multi-row INSERTs used instead`;
+  }
 }
 
 export async function copyTableToHub(
@@ -75,8 +98,7 @@ export async function copyTableToHub(
         else await writer.insert(conn, source);
       } catch (e) {
         if (e instanceof LoadDataRefusedError) {
-          ctx.method.current = 'insert';
-          ctx.method.reason = `LOAD DATA LOCAL INFILE refused (${messageOf(e.cause)}): multi-row INSERTs used instead`;
+          ctx.method.loadDataRefused(e.cause);
           redo = true;
         } else if (e instanceof NotLoadableError) {
           insertOnce = redo = true;

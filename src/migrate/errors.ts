@@ -13,8 +13,6 @@ export class MigrationInterruptedError extends DualdbError {
       hint: `run \`dualdb migrate${fromFlag(direction)} --resume\` to continue where it stopped`,
       exitCode: EXIT.INTERRUPTED,
     });
-    // The setup's runMigration recognises aborts by this name.
-    this.name = 'AbortError';
   }
 }
 

@@ -25,6 +25,7 @@ import { type LogicalType, type SqlValue, sqliteToMysql } from '../engines/codec
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SyncTable } from '../sync/plan.js';
+import { DualdbError } from '../util/errors.js';
 
 /** Characters of TSV text per Buffer handed to the LOAD DATA stream. */
 const CHUNK_CHARS = 256 * 1024;
@@ -68,15 +69,16 @@ function kindOf(type: LogicalType): Kind {
 }
 
 /** A Buffer in a text column: LOAD DATA cannot carry it as is; the batch is redone with INSERTs. */
-export class NotLoadableError extends Error {
+export class NotLoadableError extends DualdbError {
   constructor(readonly column: string) {
-    super(`a BLOB value in the text column ${column}`);
+    super('LOAD_DATA_NOT_LOADABLE', `a BLOB value in the text column ${column}`, { context: { column } });
   }
 }
 
-export class LoadDataRefusedError extends Error {
-  constructor(override readonly cause: unknown) {
-    super('the server or the client refused LOAD DATA LOCAL INFILE');
+/** The batch is redone with INSERTs, and so are the later ones. */
+export class LoadDataRefusedError extends DualdbError {
+  constructor(cause: unknown) {
+    super('LOAD_DATA_REFUSED', 'the server or the client refused LOAD DATA LOCAL INFILE', { cause });
   }
 }
 
@@ -93,7 +95,11 @@ export function isLocalInfileRefusal(e: unknown): boolean {
   );
 }
 
-export class HubWriteCheckError extends Error {}
+export class HubWriteCheckError extends DualdbError {
+  constructor(detail: string) {
+    super('HUB_WRITE_CHECK_FAILED', detail);
+  }
+}
 
 /**
  * One batch's rows: pulled from a SQLite iterator until the batch is full (rows

@@ -38,6 +38,33 @@ export interface TableProgress {
   error?: string;
 }
 
+/**
+ * The phases of a run, in order (a dry run stops after the pre-flight and plans instead).
+ * Each emits a `phase` event when it starts and when it is done.
+ */
+export type MigrationPhase =
+  | 'schema'
+  | 'preflight'
+  | 'dry-run'
+  | 'create-tables'
+  | 'prepare-target'
+  | 'copy'
+  | 'verify'
+  | 'finish';
+
+export interface MigrationPhaseEvent {
+  phase: MigrationPhase;
+  state: 'started' | 'done';
+  /** With `done`: how long the phase took. */
+  ms?: number;
+}
+
+/** What a Migration emits: per-table progress (the setup's contract) and the run's phases. */
+export interface MigrationEvents {
+  progress: [TableProgress];
+  phase: [MigrationPhaseEvent];
+}
+
 /** How rows reach the hub: LOAD DATA LOCAL INFILE from a stream, or multi-row INSERTs. */
 export type HubMethod = 'load-data' | 'insert';
 /** How rows are written on the target side. */

@@ -6,6 +6,7 @@
  */
 
 export * from '../engines/mysql/privileges.js';
+export * from './actions.js';
 export * from './answers.js';
 export * from './connection.js';
 export * from './discover.js';

@@ -6,6 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Config } from '../config/config.js';
 import type { MigrateOptions, TableProgress } from '../migrate/types.js';
+import { hasCode } from '../util/error-codes.js';
 import { DualdbError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 
@@ -80,7 +81,7 @@ export async function runMigration(
   try {
     return await migration.run();
   } catch (e) {
-    if (options.signal?.aborted || (e as Error)?.name === 'AbortError') throw new MigrationCancelledError();
+    if (options.signal?.aborted || hasCode(e, 'MIGRATION_INTERRUPTED')) throw new MigrationCancelledError();
     if (e instanceof DualdbError) throw e;
     throw new DualdbError('MIGRATION_FAILED', `the initial migration failed: ${messageOf(e)}`, {
       hint: 'fix the cause and run `dualdb setup` again: it offers to resume',

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config/config.js';
 import { describeKeyKinds } from '../sync/init.js';
-import { DualdbError, isDualdbError, MysqlError, messageOf } from '../util/errors.js';
+import { DualdbError, isDualdbError, kindCode, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import type { Diagnosis } from './connection.js';
 import type { TableProgress } from './migration.js';
@@ -61,7 +61,7 @@ export class SetupStepError extends DualdbError {
     const e = isDualdbError(original) ? original : undefined;
     const fromHub = diagnosis !== undefined || original instanceof MysqlError;
     super(
-      e?.code ?? (diagnosis ? `MYSQL_${diagnosis.kind.toUpperCase().replaceAll('-', '_')}` : 'SETUP_STEP_FAILED'),
+      e?.code ?? (diagnosis ? kindCode('MYSQL', diagnosis.kind) : 'SETUP_STEP_FAILED'),
       diagnosis?.message ?? messageOf(original),
       {
         hint: diagnosis?.fix ?? e?.hint,

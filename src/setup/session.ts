@@ -11,7 +11,6 @@ import type { Config, MysqlConfig } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { mysqlTableStats } from '../engines/mysql/introspect.js';
 import { openSqlite } from '../engines/sqlite/open.js';
-import { SyncLog } from '../log/sync-log.js';
 import { applyFit, type FitPlan, type FitResult, fitPlanFor } from '../schema/fit.js';
 import { type PreflightReport, preflightToHub } from '../schema/preflight.js';
 import { type InitReport, installCapture } from '../sync/init.js';
@@ -21,7 +20,8 @@ import { answersFromConfig, answersFromEnvValues, configOf, defaultAnswers, type
 import { envBlocker, envValuesProblem, preflightBlocker, type SetupCheck } from './check.js';
 import { type ConnectionCheck, testConnection } from './connection.js';
 import { type Discovery, discover, discoverSqlite } from './discover.js';
-import { type LocalServerStart, localServerDir, localServerStatus, serverCommandFor, startLocalServer } from './local-server.js';
+import { endpointOf, leftBehindPhrases, type Touched } from './left-behind.js';
+import { type LocalServerStart, startLocalServer } from './local-server.js';
 import { type MigrateOptions, type MigrationReport, runMigration, type TableProgress } from './migration.js';
 import {
   type AdminCredentials,
@@ -30,8 +30,10 @@ import {
   type ProvisionResult,
   provisionHub,
 } from './provision.js';
+import { SetupRecord } from './record.js';
 import { applySchema, planSchema, type SchemaApplyEvent, type SchemaChoice, type SchemaPlan } from './schema.js';
 import { type MigrationDirection, readSetupState, resumableMigration, type SetupState, writeSetupState } from './state.js';
+import { type AnswersView, initialSetupSnapshot, type SetupSnapshot, SetupStore } from './store.js';
 
 export interface SessionOptions {
   /** The .env to read and write; default ./.env. */
@@ -51,71 +53,91 @@ export interface MigrationPlan {
   resumable: SetupState['migration'] | undefined;
 }
 
-export function endpointOf(m: MysqlConfig): string {
-  return `${m.host}:${m.port}/${m.database}`;
-}
-
-/**
- * The line shown when a setup is left before it wrote the .env: "nothing was
- * saved" only when that is true, otherwise what remains (SetupSession.leftBehind).
- */
-export function cancelledMessage(leftBehind: readonly string[]): string {
-  if (leftBehind.length === 0) return 'setup cancelled; nothing was saved';
-  return `setup cancelled; no .env was written. ${stillThere(leftBehind)}`;
-}
-
-/** "Still there: a; b" (empty when nothing is). */
-export function stillThere(leftBehind: readonly string[]): string {
-  return leftBehind.length === 0 ? '' : `Still there: ${leftBehind.join('; ')}`;
-}
-
-/** A folder as typed from here: relative when inside the current folder. */
-function shownPath(p: string): string {
-  const rel = path.relative(process.cwd(), p);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
-}
-
 export { envValuesProblem, type SetupCheck, SetupCheckError } from './check.js';
+export { cancelledMessage, endpointOf, stillThere } from './left-behind.js';
 
 export class SetupSession {
-  answers: SetupAnswers;
-  discovery: Discovery;
-  connection: ConnectionCheck | undefined;
-  localServer: LocalServerStart | undefined;
-  provisioned: ProvisionResult | undefined;
-  capture: InitReport | undefined;
-  private log: SyncLog | undefined;
+  /** The state (answers, what was found, results so far): changed only through its transitions. */
+  readonly store: SetupStore;
+  private readonly log: SetupRecord;
   /** What this session changed outside the .env, for `leftBehind()`. */
-  private readonly touched = {
+  private readonly touched: Touched = {
     localServer: false,
     schema: { hub: false, sqlite: false },
     fit: false,
     capture: false,
     migration: false,
   };
-  private readonly pending: { level: 'info' | 'warn' | 'error'; msg: string; fields: Record<string, unknown> }[] = [];
 
   constructor(options: SessionOptions = {}) {
     const envFile = path.resolve(options.initial?.envFile ?? options.envFile ?? '.env');
     const sqliteGiven = options.sqlitePath ?? options.initial?.sqlitePath;
-    this.discovery = discover({ envFile, sqlitePath: sqliteGiven });
+    const discovery = discover({ envFile, sqlitePath: sqliteGiven });
     let a = defaultAnswers(envFile);
-    a = answersFromEnvValues(a, this.discovery.env.values);
+    a = answersFromEnvValues(a, discovery.env.values);
     if (options.initial) a = answersFromConfig(a, { ...options.initial, envFile });
-    a.sqlitePath = this.discovery.sqlite.path;
-    this.answers = a;
+    a.sqlitePath = discovery.sqlite.path;
+    this.store = new SetupStore(initialSetupSnapshot(a, discovery));
+    this.log = new SetupRecord(() => this.config().log.file);
   }
 
-  /** Looks again at the SQLite file (after the path was edited). */
+  // ── the current snapshot, read-only ──
+
+  get snapshot(): SetupSnapshot {
+    return this.store.getSnapshot();
+  }
+  get answers(): AnswersView {
+    return this.snapshot.answers;
+  }
+  get discovery(): Readonly<Discovery> {
+    return this.snapshot.discovery;
+  }
+  get connection(): ConnectionCheck | undefined {
+    return this.snapshot.connection;
+  }
+  get localServer(): LocalServerStart | undefined {
+    return this.snapshot.localServer;
+  }
+  get provisioned(): ProvisionResult | undefined {
+    return this.snapshot.provisioned;
+  }
+  get capture(): InitReport | undefined {
+    return this.snapshot.capture;
+  }
+
+  // ── answers ──
+
+  /** Looks again at the SQLite file (after the path was edited, or written to). */
   rediscoverSqlite(file?: string): void {
-    if (file !== undefined) this.answers.sqlitePath = path.resolve(path.dirname(this.answers.envFile), file);
-    this.discovery = { ...this.discovery, sqlite: discoverSqlite(this.answers.sqlitePath) };
+    if (file === undefined) {
+      this.store.dispatch({ type: 'sqliteRediscovered', sqlite: discoverSqlite(this.answers.sqlitePath) });
+      return;
+    }
+    const sqlitePath = path.resolve(path.dirname(this.answers.envFile), file);
+    this.store.dispatch({ type: 'sqliteChosen', sqlitePath, sqlite: discoverSqlite(sqlitePath) });
   }
 
   setMysql(m: Partial<MysqlConfig>): void {
-    this.answers.mysql = { ...this.answers.mysql, ...m };
-    registerSecret(this.answers.mysql.password);
-    this.connection = undefined;
+    registerSecret(m.password);
+    this.store.dispatch({ type: 'mysqlSet', mysql: m });
+  }
+
+  /**
+   * A hub it is (DUAL_DATABASE=true), e.g. after SQLite-only was chosen and taken
+   * back; `localServer: false` when its settings were typed by hand.
+   */
+  chooseHub(options: { localServer?: boolean } = {}): void {
+    this.store.dispatch({ type: 'hubChosen', ...options });
+  }
+
+  setSync(sync: SetupAnswers['sync']): void {
+    this.store.dispatch({ type: 'syncChosen', sync });
+  }
+
+  /** Every answer at once (`setup --quick`: the environment and flags over the .env). */
+  replaceAnswers(answers: SetupAnswers): void {
+    registerSecret(answers.mysql.password);
+    this.store.dispatch({ type: 'answersReplaced', answers });
   }
 
   /** The Config the answers give right now. */
@@ -123,32 +145,14 @@ export class SetupSession {
     return configOf(this.answers);
   }
 
-  /**
-   * A line for the setup's own record in the sync log (redacted there as well).
-   * Lines wait in memory until the log's folder exists (the SQLite file's, by
-   * default): a setup that fails before writing anything leaves nothing behind.
-   */
+  /** A line for the setup's own record in the sync log (src/setup/record.ts). */
   record(level: 'info' | 'warn' | 'error', msg: string, fields: Record<string, unknown> = {}): void {
-    this.pending.push({ level, msg: `setup: ${msg}`, fields });
-    this.flushRecord();
-  }
-
-  private flushRecord(): void {
-    try {
-      if (!this.log) {
-        const file = this.config().log.file;
-        if (!existsSync(path.dirname(file))) return;
-        this.log = new SyncLog({ file, level: 'info' });
-      }
-      for (const e of this.pending.splice(0)) this.log[e.level](e.msg, e.fields);
-    } catch {
-      // The log is a record, not a requirement: setup goes on without it.
-    }
+    this.log.write(level, `setup: ${msg}`, fields);
   }
 
   async testConnection(): Promise<ConnectionCheck> {
     const c = await testConnection(this.answers.mysql);
-    this.connection = c;
+    this.store.dispatch({ type: 'connectionTested', check: c });
     this.record(c.ok ? 'info' : 'warn', c.ok ? `connected to ${c.endpoint}` : `connection test: ${c.diagnosis?.message}`, {
       kind: c.diagnosis?.kind,
     });
@@ -163,10 +167,9 @@ export class SetupSession {
       database: this.answers.mysql.database,
       ...(this.discovery.localServer.exists && this.answers.mysql.password ? { password: this.answers.mysql.password } : {}),
     });
-    this.localServer = r;
-    this.answers.localServer = true;
-    this.answers.dualDatabase = true;
-    this.setMysql(r.mysql.password ? r.mysql : { ...r.mysql, password: this.answers.mysql.password });
+    const mysql = r.mysql.password ? r.mysql : { ...r.mysql, password: this.answers.mysql.password };
+    registerSecret(mysql.password);
+    this.store.dispatch({ type: 'localServerStarted', start: r, mysql: { ...this.answers.mysql, ...mysql } });
     this.record(
       'info',
       `${r.created ? 'created and started' : r.alreadyRunning ? 'reused the running' : 'started'} the private server in ${r.dir} on port ${r.mysql.port}${r.passwordReset ? `; user ${r.mysql.user} has a new generated password (the old one was not known)` : ''}`,
@@ -180,36 +183,12 @@ export class SetupSession {
    * when nothing was changed.
    */
   leftBehind(): string[] {
-    const out: string[] = [];
-    const dir = localServerDir(this.answers.envFile);
-    const before = this.discovery.localServer;
-    const now = localServerStatus(dir);
-    // The private server: started (or created, or being created) by this session.
-    if (now.exists && (this.touched.localServer || !before.exists || (now.running && !before.running))) {
-      const flavor = now.marker?.flavor === 'mysql' ? 'MySQL' : 'MariaDB';
-      const state = now.running
-        ? `running; \`${serverCommandFor(this.answers.envFile, 'stop')}\` stops it, running setup again reuses it`
-        : 'stopped; running setup again reuses it';
-      out.push(`the private ${flavor} server in ${shownPath(dir)} (${state})`);
-    }
-    const { hub, sqlite } = this.touched.schema;
-    if (hub || sqlite) {
-      const where = [hub ? `the hub ${endpointOf(this.answers.mysql)}` : '', sqlite ? 'the SQLite file' : '']
-        .filter(Boolean)
-        .join(' and ');
-      out.push(`the tables the schema step created on ${where}`);
-    }
-    if (this.touched.fit) out.push(`the hub's columns widened by schema fit (they hold every value they held)`);
-    if (this.touched.capture) out.push('change capture (triggers and _dualdb_ tables) installed');
-    if (this.touched.migration) out.push('the rows copied so far (setup again offers to resume)');
-    return out;
+    return leftBehindPhrases(this.touched, this.answers, this.discovery.localServer);
   }
 
   /** SQLite only: DUAL_DATABASE=false; the hub settings typed so far are kept for later. */
   chooseSqliteOnly(): void {
-    this.answers.dualDatabase = false;
-    this.answers.localServer = false;
-    this.connection = undefined;
+    this.store.dispatch({ type: 'sqliteOnlyChosen' });
     this.record('info', 'SQLite only (DUAL_DATABASE=false): changes are captured and queued until a hub is configured');
   }
 
@@ -250,8 +229,8 @@ export class SetupSession {
       grantProcess: options.grantProcess ?? true,
       existingUser: options.existingUser ?? 'fail',
     });
-    this.provisioned = r;
-    this.setMysql({ user: r.user, ...(r.password !== undefined ? { password: r.password } : {}) });
+    registerSecret(r.password);
+    this.store.dispatch({ type: 'provisioned', result: r });
     this.record(
       'info',
       `provisioned ${r.databaseCreated ? 'new' : 'existing'} database ${m.database} and ${r.userCreated ? 'new' : 'existing'} user ${r.user}`,
@@ -302,7 +281,7 @@ export class SetupSession {
         this.touched.capture = true;
         return installCapture(db, hub, config);
       });
-      this.capture = r;
+      this.store.dispatch({ type: 'captureInstalled', report: r });
       this.record('info', `capture installed for node ${r.nodeId} (${r.tables.length} tables, hub ${r.hub})`);
       return r;
     } finally {
@@ -438,8 +417,6 @@ export class SetupSession {
   }
 
   async close(): Promise<void> {
-    this.flushRecord();
-    await this.log?.close();
-    this.log = undefined;
+    await this.log.close();
   }
 }

@@ -31,6 +31,8 @@ import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.
 import { DualdbError, MysqlError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { LocalState } from './local-state.js';
+import { reconcileWithHub } from './node-fence.js';
+import { assignNewNodeId, type TakeOverReport, takeOverNodeId } from './node-identity.js';
 import { buildSyncPlan, type KeyKind, type SyncPlan, type TableIssue } from './plan.js';
 
 export type CaptureAction = 'installed' | 'unchanged' | 'upgraded' | 'removed';
@@ -42,6 +44,8 @@ export interface InitReport {
   tables: { table: string; sqlite: CaptureAction; mysql: CaptureAction | null; keyKind?: KeyKind }[];
   skipped: TableIssue[];
   paused: TableIssue[];
+  /** Set by `--take-over`. */
+  takeOver?: TakeOverReport;
 }
 
 /**
@@ -81,8 +85,13 @@ export async function assertCapturePrivileges(hub: MysqlHub): Promise<void> {
   });
 }
 
-/** Installs capture on an open SQLite handle and (when enabled) an open hub. */
-export async function installCapture(db: SqliteDb, hub: MysqlHub | undefined, config: Config): Promise<InitReport> {
+/** Installs capture on an open SQLite handle and (when enabled) an open hub, and registers the node (invariant 17). */
+export async function installCapture(
+  db: SqliteDb,
+  hub: MysqlHub | undefined,
+  config: Config,
+  options: { takeOver?: boolean } = {},
+): Promise<InitReport> {
   if (hub) await assertCapturePrivileges(hub);
   installSqliteMeta(db);
   const nodeId = new LocalState(db).nodeId(config.nodeId);
@@ -114,15 +123,23 @@ export async function installCapture(db: SqliteDb, hub: MysqlHub | undefined, co
     }
   }
   if (hub) {
-    await hub.execute(
-      'INSERT IGNORE INTO _dualdb_nodes (node_id, push_cursor, pull_upto, first_seen, last_seen) VALUES (?, 0, 0, NOW(6), NOW(6))',
-      [nodeId],
-    );
+    const state = new LocalState(db);
+    if (options.takeOver) report.takeOver = await takeOverNodeId(db, hub, nodeId);
+    // Registers a new node; refuses (NODE_ID_IN_USE) when another file holds this id.
+    else await reconcileWithHub({ db, state, hub, nodeId });
   }
   return report;
 }
 
-export async function initNode(config: Config, options: { createSqlite?: boolean } = {}): Promise<InitReport> {
+export interface InitOptions {
+  createSqlite?: boolean;
+  /** `--new-node-id`: this file is a copy; it syncs on as a new node (docs/SYNC-CONTRACT.md invariant 17). */
+  newNodeId?: boolean;
+  /** `--take-over`: this file becomes the holder of its node id on the hub. */
+  takeOver?: boolean;
+}
+
+export async function initNode(config: Config, options: InitOptions = {}): Promise<InitReport> {
   const db = openSqlite(config.sqlitePath, { create: options.createSqlite ?? false });
   try {
     // Nothing is installed into a damaged file (a corrupt page shows only when read).
@@ -133,8 +150,12 @@ export async function initNode(config: Config, options: { createSqlite?: boolean
   }
   let hub: MysqlHub | undefined;
   try {
+    if (options.newNodeId) {
+      if (!db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_meta'").get()) installSqliteMeta(db);
+      assignNewNodeId(db, config);
+    }
     if (config.dualDatabase) hub = await MysqlHub.connect(config.mysql);
-    return await installCapture(db, hub, config);
+    return await installCapture(db, hub, config, { takeOver: options.takeOver });
   } finally {
     await hub?.close();
     db.close();

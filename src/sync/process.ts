@@ -13,6 +13,7 @@ import { type LogEntry, SyncLog } from '../log/sync-log.js';
 import { messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { ControlServer } from './control.js';
+import { NodeIdInUseError } from './node-fence.js';
 import { type MetricsServer, serveMetrics, syncMetrics } from './prometheus.js';
 import { SyncService } from './service.js';
 import { type CycleSummary, cycleCounts, summarizeCycle } from './summary.js';
@@ -24,7 +25,14 @@ import { type CycleSummary, cycleCounts, summarizeCycle } from './summary.js';
  * the pid file, which belongs to the service manager.
  */
 /** Log events the watching console prints as they happen (they change what syncs, or need a decision). */
-const NOTICE_EVENTS = new Set(['table.paused', 'table.resumed', 'rekey', 'rekey.held', 'rekey.sequence-bumped']);
+const NOTICE_EVENTS = new Set([
+  'node-id-in-use',
+  'table.paused',
+  'table.resumed',
+  'rekey',
+  'rekey.held',
+  'rekey.sequence-bumped',
+]);
 
 export type SyncProcessKind = 'watch' | 'daemon' | 'monitor';
 
@@ -151,6 +159,7 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
     resolveDone = r;
   });
   let stopping: Promise<void> | undefined;
+  let exitCode: number = EXIT.OK;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       log.info('stopping: finishing the batch in flight', { event: 'stopping' });
@@ -160,10 +169,20 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
       if (options.kind === 'daemon') removePidFile(config.pidFile);
       log.info('stopped', { event: 'stopped' });
       await log.close();
-      resolveDone(EXIT.OK);
+      resolveDone(exitCode);
     })();
     return stopping;
   };
+  if (options.kind !== 'monitor') {
+    svc.on('failure', (e) => {
+      // Another file holds this node id (invariant 17): no retry can help, and the service unit
+      // does not restart on exit 2. The monitor stays up and shows it instead.
+      if (!(e instanceof NodeIdInUseError) || stopping) return;
+      log.error(e.oneLine(), { event: 'node-id-in-use' });
+      exitCode = e.exitCode;
+      void stop();
+    });
+  }
   if (options.signals !== false) {
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {

@@ -40,9 +40,10 @@ export class ResyncNeededError extends DualdbError {
   }
 }
 
-export class PullRaceError extends Error {
+/** Caught by the syncer, which tries the batch again. */
+export class PullRaceError extends DualdbError {
   constructor() {
-    super('another syncer pulled into this SQLite file at the same time; the batch will be retried');
+    super('PULL_RACE', 'another syncer pulled into this SQLite file at the same time; the batch will be retried');
   }
 }
 

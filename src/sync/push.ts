@@ -19,6 +19,7 @@
 import { MYSQL_NOW_MS } from '../capture/mysql-capture.js';
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
+import { DualdbError } from '../util/errors.js';
 import type { ChangeSet, KeyChange } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
 import { sameImage, toMysqlRow, toSqliteRow } from './convert.js';
@@ -29,6 +30,7 @@ import { BULK_CAPTURE_MIN_ROWS, bulkCaptureAllowed, writeRowsCaptured } from './
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { MysqlTableIO, oversizeText, PACKET_MARGIN } from './mysql-io.js';
+import { beginPush, fenceHubPush, reconcileWithHub, recordPushed } from './node-fence.js';
 import type { SyncTable } from './plan.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
 import { type Collision, type Move, moveManyOnHub, moveOnHub, moveOnNode, parentApart, repointImages } from './rekey.js';
@@ -36,38 +38,11 @@ import { forgetLoggedMoves, movedUpImages } from './rekey-bulk.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertHubUnchanged } from './schema-guard.js';
 
-export class PushRaceError extends Error {
+/** Caught by the syncer, which tries the batch again. */
+export class PushRaceError extends DualdbError {
   constructor() {
-    super('another syncer advanced this node’s push cursor; the batch will be retried');
+    super('PUSH_RACE', 'another syncer advanced this node’s push cursor; the batch will be retried');
   }
-}
-
-/** Reads the hub's cursor for this node (creating the node row on first contact). */
-export async function hubPushCursor(ctx: SyncContext): Promise<bigint> {
-  await ctx.hub.execute(
-    'INSERT IGNORE INTO _dualdb_nodes (node_id, push_cursor, pull_upto, first_seen, last_seen) VALUES (?, 0, 0, NOW(6), NOW(6))',
-    [ctx.nodeId],
-  );
-  const [row] = await ctx.hub.query<{ push_cursor: string | number }>('SELECT push_cursor FROM _dualdb_nodes WHERE node_id = ?', [
-    ctx.nodeId,
-  ]);
-  return BigInt(row?.push_cursor ?? 0);
-}
-
-/** Align the local log with the hub's cursor: entries the hub has are dropped. */
-export function reconcilePushed(ctx: SyncContext, hubCursor: bigint): void {
-  const local = ctx.state.pushedUpto();
-  if (hubCursor === local) return;
-  if (hubCursor < local) {
-    ctx.log.warn(
-      'the hub’s push cursor for this node is behind the local one (hub restored, or node id reused); run `dualdb compare`',
-      { event: 'push.cursor-behind', hub: hubCursor.toString(), local: local.toString() },
-    );
-  }
-  ctx.db.transaction(() => {
-    ctx.state.setPushedUpto(hubCursor);
-    ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(hubCursor);
-  })();
 }
 
 type Park = { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: 'I' | 'U' | 'D' };
@@ -87,8 +62,8 @@ interface NodeRecord {
 /** One push batch; returns what moved. Throws on hub unavailability (nothing applied, nothing lost). */
 export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   const result = emptyBatch('push');
-  const hubCursor = await hubPushCursor(ctx);
-  reconcilePushed(ctx, hubCursor);
+  // One node id, one file (invariant 17): refuses before anything moves when another file holds the id.
+  const hubCursor = await reconcileWithHub(ctx);
   const batch = readLocalBatch(ctx, hubCursor);
   result.changes = batch.entries;
   result.more = batch.more;
@@ -96,6 +71,7 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   if (batch.changes.size > 0) await assertHubUnchanged(ctx.hub, ctx.schemaStamp);
 
   const rec: NodeRecord = { conflicts: [], toPark: [...batch.toPark], succeeded: [], moves: [], holds: [], takes: [] };
+  const token = beginPush(ctx);
   let raced = false;
   await ctx.hub.withConnection(async (conn) => {
     await conn.query('SET @dualdb_origin = ?', [ctx.nodeId]);
@@ -104,7 +80,7 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
     try {
       const [cursorRows] = await conn.query('SELECT push_cursor FROM _dualdb_nodes WHERE node_id = ? FOR UPDATE', [ctx.nodeId]);
       const current = BigInt((cursorRows as { push_cursor: string | number }[])[0]?.push_cursor ?? -1);
-      if (current !== hubCursor) {
+      if (current !== hubCursor || !(await fenceHubPush(conn, ctx, token))) {
         // Thrown outside withConnection, which would turn any non-SQL error into a MysqlError.
         await conn.rollback();
         raced = true;
@@ -128,11 +104,9 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   result.parked = rec.toPark.length;
 
   // The hub has the batch: forget it locally.
-  ctx.db.transaction(() => {
-    ctx.state.setPushedUpto(batch.upto);
-    ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(batch.upto);
-    forgetLoggedMoves(ctx.db, rec.moves);
-  })();
+  recordPushed(ctx, batch.upto, token);
+  // The moved rows' own log entries are spent too (rekey-bulk.ts); a crash before this only re-sends them.
+  if (rec.moves.length) ctx.db.transaction(() => forgetLoggedMoves(ctx.db, rec.moves))();
   report(ctx, rec);
   return result;
 }

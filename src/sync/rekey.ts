@@ -68,12 +68,12 @@ export interface RekeyEvent {
  * past the hub's AUTO_INCREMENT): the batch is rolled back, the sequence moved past the node's
  * keys, and the batch tried again.
  */
-export class SequenceBehindError extends Error {
+export class SequenceBehindError extends DualdbError {
   constructor(
     readonly table: SyncTable,
     readonly localMax: bigint,
   ) {
-    super(`the hub's AUTO_INCREMENT of ${table.name} is behind this node's keys (up to ${localMax})`);
+    super('HUB_SEQUENCE_BEHIND', `the hub's AUTO_INCREMENT of ${table.name} is behind this node's keys (up to ${localMax})`);
   }
 }
 

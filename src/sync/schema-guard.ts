@@ -9,10 +9,11 @@
  */
 import type { MysqlHub } from '../engines/mysql/connect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
+import { DualdbError } from '../util/errors.js';
 
-export class PlanStaleError extends Error {
+export class PlanStaleError extends DualdbError {
   constructor(readonly side: 'sqlite' | 'hub') {
-    super(`the ${side === 'sqlite' ? 'SQLite' : 'hub'} schema changed since the sync plan was made`);
+    super('PLAN_STALE', `the ${side === 'sqlite' ? 'SQLite' : 'hub'} schema changed since the sync plan was made`);
   }
 }
 

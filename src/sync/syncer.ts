@@ -22,6 +22,7 @@ import { emptyBatch } from './context.js';
 import { safePruneBound } from './holes.js';
 import { LocalState } from './local-state.js';
 import { RollingMetrics } from './metrics.js';
+import { reconcileWithHub } from './node-fence.js';
 import { buildSyncPlan, type SyncPlan } from './plan.js';
 import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
 import { PushRaceError, pushBatch } from './push.js';
@@ -286,6 +287,9 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       const ctx = await this.context();
       let b: BatchResult;
       try {
+        // A file that does not hold its node id must not pull either (invariant 17): the holder's
+        // changes carry this id, so it would skip them as its own echo. Push checks every batch.
+        if (direction === 'pull' && i === 0) await reconcileWithHub(ctx);
         b = direction === 'push' ? await pushBatch(ctx) : await pullBatch(ctx);
       } catch (e) {
         if (e instanceof PlanStaleError && replans < 3) {

@@ -3,6 +3,7 @@
  * one human line (`message`), the fix (`hint`) and the exit code the CLI uses.
  * The underlying driver error is kept as `cause` for logs, never for screens.
  */
+import type { ErrorCode, KindCode } from './error-codes.js';
 import { EXIT } from './exit-codes.js';
 
 export interface DualdbErrorOptions {
@@ -14,12 +15,12 @@ export interface DualdbErrorOptions {
 }
 
 export class DualdbError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly exitCode: number;
   readonly context: Record<string, unknown>;
 
-  constructor(code: string, message: string, options: DualdbErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: DualdbErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -56,7 +57,7 @@ export class MysqlError extends DualdbError {
     message: string,
     options: DualdbErrorOptions = {},
   ) {
-    super(`MYSQL_${kind.toUpperCase().replaceAll('-', '_')}`, message, {
+    super(kindCode('MYSQL', kind), message, {
       exitCode: EXIT.MYSQL_UNAVAILABLE,
       ...options,
     });
@@ -90,7 +91,7 @@ export class SqliteError extends DualdbError {
     message: string,
     options: DualdbErrorOptions = {},
   ) {
-    super(`SQLITE_${kind.toUpperCase().replaceAll('-', '_')}`, message, {
+    super(kindCode('SQLITE', kind), message, {
       exitCode: EXIT.SQLITE_UNAVAILABLE,
       ...options,
     });
@@ -106,6 +107,11 @@ export class SchemaDriftError extends DualdbError {
   ) {
     super('SCHEMA_DRIFT', message, { ...options, context: { table } });
   }
+}
+
+/** The code of a diagnosis kind, typed as that literal: ('MYSQL', 'host-not-found') → 'MYSQL_HOST_NOT_FOUND'. */
+export function kindCode<P extends string, K extends string>(prefix: P, kind: K): KindCode<P, K> {
+  return `${prefix}_${kind.toUpperCase().replaceAll('-', '_')}` as KindCode<P, K>;
 }
 
 export function isDualdbError(e: unknown): e is DualdbError {

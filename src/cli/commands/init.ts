@@ -1,9 +1,20 @@
 import type { Command } from 'commander';
 import { initNode, uninstallNode } from '../../sync/init.js';
+import { ConfigError } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { color, glyph, out, printJson, table } from '../output.js';
+
+interface InitFlags {
+  uninstall?: boolean;
+  hub?: boolean;
+  force?: boolean;
+  create?: boolean;
+  json?: boolean;
+  newNodeId?: boolean;
+  takeOver?: boolean;
+}
 
 export function registerInit(program: Command, global: () => GlobalOptions): void {
   program
@@ -13,10 +24,25 @@ export function registerInit(program: Command, global: () => GlobalOptions): voi
     .option('--hub', 'with --uninstall: also remove the hub’s capture (every node relies on it; refused while one is active)')
     .option('--force', 'with --uninstall --hub: remove the hub’s capture even while other nodes were active recently')
     .option('--create', 'create the SQLite file if it does not exist')
+    .option(
+      '--new-node-id',
+      'this file is a copy of another node’s (NODE_ID_IN_USE): give it a fresh node id; its rows not yet on the hub sync once, as the new node’s',
+    )
+    .option(
+      '--take-over',
+      'this file becomes the one that syncs as its node id (a restored machine, NODE_ID_IN_USE); the file that held it is refused from then on, and this file pulls what that one pushed',
+    )
     .option('--json', 'machine-readable output')
     .action(
-      action(async (opts: { uninstall?: boolean; hub?: boolean; force?: boolean; create?: boolean; json?: boolean }) => {
+      action(async (opts: InitFlags) => {
         const config = configFrom(global());
+        if (opts.newNodeId && opts.takeOver)
+          throw new ConfigError('--take-over', '--new-node-id and --take-over exclude each other: choose one');
+        if (opts.uninstall && (opts.newNodeId || opts.takeOver))
+          throw new ConfigError(
+            opts.takeOver ? '--take-over' : '--new-node-id',
+            `${opts.takeOver ? '--take-over' : '--new-node-id'} installs and registers this node; --uninstall removes it: choose one`,
+          );
         if (opts.uninstall) {
           const r = await uninstallNode(config, { hub: opts.hub ?? false, force: opts.force ?? false });
           if (opts.json) printJson(r);
@@ -35,7 +61,11 @@ export function registerInit(program: Command, global: () => GlobalOptions): voi
           }
           return EXIT.OK;
         }
-        const r = await initNode(config, { createSqlite: opts.create ?? false });
+        const r = await initNode(config, {
+          createSqlite: opts.create ?? false,
+          newNodeId: opts.newNodeId,
+          takeOver: opts.takeOver,
+        });
         if (opts.json) {
           printJson(r);
           return EXIT.OK;
@@ -50,6 +80,11 @@ export function registerInit(program: Command, global: () => GlobalOptions): voi
           ))
             out(`  ${l}`);
         }
+        if (opts.newNodeId) out(`${glyph.ok} new node id ${color.bold(r.nodeId)}: rows not yet on the hub sync as this node's`);
+        if (r.takeOver)
+          out(
+            `${glyph.ok} this file now holds node id ${color.bold(r.nodeId)}: hub push cursor ${r.takeOver.cursorBefore ?? '-'} → ${r.takeOver.cursorAfter}; ${r.takeOver.relabelled} change(s) of the previous holder will be pulled`,
+          );
         for (const p of r.paused) out(`${glyph.warn} ${p.table}: paused — ${p.reason}`);
         for (const s of r.skipped) out(`${glyph.info} ${s.table}: not synced — ${s.reason}`);
         return EXIT.OK;

@@ -187,6 +187,7 @@ async function confirmOrRefuse(question: string, command = 'schema apply'): Prom
   try {
     return await confirm({ message: question, default: false });
   } catch (e) {
+    // By name: inquirer's Ctrl+C error class lives in @inquirer/core, not a dependency of ours.
     if ((e as Error)?.name === 'ExitPromptError') return false;
     throw e;
   }

@@ -178,7 +178,7 @@ export async function runQuickSetup(
   if (flags.conflictPolicy !== undefined) a.sync.conflictPolicy = flags.conflictPolicy as ConflictPolicy;
   if (flags.nodeId !== undefined) a.nodeId = flags.nodeId.trim();
   a.dualDatabase = !flags.sqliteOnly;
-  session.answers = a;
+  session.replaceAnswers(a);
   session.rediscoverSqlite();
   registerSecret(a.mysql.password);
   // A value the .env cannot hold is known now: say so before any work.

@@ -110,7 +110,7 @@ export function registerSync(program: Command, global: () => GlobalOptions): voi
     .option('--json', 'machine-readable output (--once, --push, --pull, --now)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 changes moved, 10 nothing to do, 11 conflicts recorded, 12 changes parked, 13 resync needed, 3 hub unavailable, 1 failure.',
+      '\nExit codes: 0 changes moved, 10 nothing to do, 11 conflicts recorded, 12 changes parked, 13 resync needed, 2 bad configuration or node id held by another file (NODE_ID_IN_USE; --watch and --daemon stop), 3 hub unavailable, 1 failure.',
     )
     .action(
       action(async (opts: SyncFlags) => {

@@ -25,6 +25,10 @@ export function readyForInk(stream: NodeJS.ReadStream = process.stdin): void {
   stream.resume();
 }
 
+/**
+ * Matched by name because inquirer forces it: its cancel errors live in @inquirer/core, which
+ * is not our dependency (only @inquirer/prompts is), so there is no class to test against.
+ */
 function isCancel(e: unknown): boolean {
   const name = (e as Error)?.name;
   return name === 'ExitPromptError' || name === 'AbortPromptError' || name === 'CancelPromptError';

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { CONFLICT_POLICIES, type ConflictPolicy, SYNC_MODES, type SyncMode } from '../../config/schema.js';
 import {
-  ACTION_LABELS,
+  actionChoices,
   CONFLICT_POLICY_HELP,
   type ConnectionCheck,
   cancelledMessage,
@@ -15,8 +15,8 @@ import {
   PRIVILEGE_PURPOSE,
   planWrites,
   REQUIRED_PRIVILEGES,
+  runSetupAction,
   type SchemaPlan,
-  type SetupAction,
   SetupSession,
   SYNC_MODE_HELP,
   stillThere,
@@ -77,7 +77,7 @@ async function askConnection(s: SetupSession): Promise<void> {
     database: database.trim(),
     ssl,
   });
-  s.answers.dualDatabase = true;
+  s.chooseHub();
 }
 
 function showDiagnosis(d: Diagnosis): void {
@@ -156,74 +156,42 @@ async function connect(s: SetupSession): Promise<void> {
     }
     const d = c.diagnosis as Diagnosis;
     showDiagnosis(d);
-    const unreachable = d.unreachable;
-    if (unreachable) section('4. No MySQL reachable: two ways on');
-    const binary = s.discovery.localServer.binary;
-    // No server answered: the two ways on come first, then fixing the settings.
-    const actions = unreachable
-      ? [
-          ...d.actions.filter((a) => a === 'local-server' || a === 'sqlite-only'),
-          ...d.actions.filter((a) => a !== 'local-server' && a !== 'sqlite-only'),
-        ]
-      : d.actions;
-    const choices = actions.map((a: SetupAction) => ({
-      value: a,
-      name:
-        a === 'local-server'
-          ? `${ACTION_LABELS[a]}${binary ? ` (${path.basename(binary)}; data in ${s.discovery.localServer.dir})` : ''}`
-          : a === 'create-database'
-            ? `Create the database "${s.answers.mysql.database}"`
-            : ACTION_LABELS[a],
-      ...(a === 'local-server' && !binary ? { disabled: '(no mariadbd/mysqld installed: apt-get install mariadb-server)' } : {}),
+    if (d.unreachable) section('4. No MySQL reachable: two ways on');
+    // The same choices as the wizard's Test screen (src/setup/actions.ts); no server answered: the ways on first.
+    const choices = actionChoices(s.snapshot).map((c) => ({
+      value: c.value,
+      name: c.label,
+      ...(c.disabled ? { disabled: `(${c.disabled})` } : {}),
     }));
     const action = await askSelect('What now?', choices);
-    switch (action) {
-      case 'edit':
-        await askConnection(s);
-        break;
-      case 'retry':
-        break;
-      case 'enable-tls':
-        s.setMysql({ ssl: true });
-        break;
-      case 'disable-tls':
-        s.setMysql({ ssl: false });
-        break;
-      case 'create-database':
-        try {
-          await s.createDatabase();
-          out(`${glyph.ok} database ${s.answers.mysql.database} created`);
-        } catch (e) {
-          out(`${glyph.fail} ${messageOf(e)}${isDualdbError(e) && e.hint ? color.dim(` — ${e.hint}`) : ''}`);
-          await askProvision(s);
-        }
-        break;
-      case 'provision':
-        await askProvision(s);
-        break;
-      case 'local-server': {
-        out(color.dim(`  starting a private server in ${s.discovery.localServer.dir}…`));
-        try {
-          const r = await s.startLocalServer();
-          out(
-            `${glyph.ok} private server ${r.created ? 'created and ' : ''}running on 127.0.0.1:${r.mysql.port}; its credentials go into .env`,
-          );
-          if (r.passwordReset)
-            out(color.dim(`  its user's password was not known here: it has a new generated one, saved in .env only`));
-          out(color.dim(`  to start it again later (after a reboot): ${r.startCommand}`));
-        } catch (e) {
-          out(`${glyph.fail} ${messageOf(e)}${isDualdbError(e) && e.hint ? color.dim(` — ${e.hint}`) : ''}`);
-        }
-        break;
-      }
-      case 'sqlite-only':
-        s.chooseSqliteOnly();
+    const step = runSetupAction(s, action);
+    if (step.next === 'schema') {
+      if (action === 'sqlite-only')
         out(
           `${glyph.info} SQLite only (DUAL_DATABASE=false): changes are captured and queued until a hub is configured and reachable`,
         );
-        return;
-      case 'continue':
-        return;
+      return;
+    }
+    if (step.next === 'edit') await askConnection(s);
+    else if (step.next === 'provision') await askProvision(s);
+    else if (step.work) {
+      if (action === 'local-server') out(color.dim(`  starting a private server in ${s.discovery.localServer.dir}…`));
+      try {
+        const r = await step.work;
+        if (r.kind === 'database') out(`${glyph.ok} database ${s.answers.mysql.database} created`);
+        else {
+          out(
+            `${glyph.ok} private server ${r.start.created ? 'created and ' : ''}running on 127.0.0.1:${r.start.mysql.port}; its credentials go into .env`,
+          );
+          if (r.start.passwordReset)
+            out(color.dim(`  its user's password was not known here: it has a new generated one, saved in .env only`));
+          out(color.dim(`  to start it again later (after a reboot): ${r.start.startCommand}`));
+        }
+      } catch (e) {
+        out(`${glyph.fail} ${messageOf(e)}${isDualdbError(e) && e.hint ? color.dim(` — ${e.hint}`) : ''}`);
+        // The database could not be created with this user: admin credentials can.
+        if (action === 'create-database') await askProvision(s);
+      }
     }
   }
 }
@@ -367,7 +335,7 @@ async function syncStep(s: SetupSession): Promise<void> {
     ],
     s.answers.sync.conflictPolicy ?? 'default',
   );
-  s.answers.sync = { mode, intervalSec: Number(interval), conflictPolicy: policy === 'default' ? undefined : policy };
+  s.setSync({ mode, intervalSec: Number(interval), conflictPolicy: policy === 'default' ? undefined : policy });
   const r = await s.installCapture();
   out(
     `${glyph.ok} capture installed for node ${r.nodeId} on ${r.tables.length} tables${r.hub === 'disabled' ? ' (SQLite only: changes queue until a hub is reachable)' : ''}`,

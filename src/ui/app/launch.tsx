@@ -8,6 +8,7 @@ import chalk from 'chalk';
 import type { Config } from '../../config/config.js';
 import { MonitorModel, type MonitorModelOptions } from '../../monitor/model.js';
 import type { MonitorSnapshot } from '../../monitor/view.js';
+import { DualdbError } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { enterFullScreen, isInteractive } from '../terminal.js';
 import { themeFromEnv, wantsNoColor } from '../theme.js';
@@ -43,9 +44,9 @@ export interface LaunchResult {
   signal: NodeJS.Signals | null;
 }
 
-export class NoTerminalError extends Error {
+export class NoTerminalError extends DualdbError {
   constructor(what: string) {
-    super(`${what} needs a terminal`);
+    super('NO_TERMINAL', `${what} needs a terminal`);
   }
 }
 

@@ -6,6 +6,7 @@
 import { Box, Text, useInput } from 'ink';
 import { type ReactNode, useCallback, useRef, useState, useSyncExternalStore } from 'react';
 import type { MonitorController } from '../../monitor/view.js';
+import { HelpOverlay } from '../components/HelpOverlay.js';
 import { KeyHints } from '../components/KeyHints.js';
 import { SizeGuard } from '../components/SizeGuard.js';
 import { hintsFor, resolveKey, splitInput } from '../keys.js';
@@ -13,7 +14,6 @@ import { toneProps, useTheme } from '../theme.js';
 import { CompareOverlay } from './CompareOverlay.js';
 import { Header } from './Header.js';
 import { AlertLines, alertLines, HealthPanels } from './HealthPanels.js';
-import { HelpOverlay } from './HelpOverlay.js';
 import { LogTail } from './LogTail.js';
 import { monitorLayout } from './layout.js';
 import { ProblemsView, problemItems } from './ProblemsView.js';

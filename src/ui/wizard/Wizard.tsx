@@ -5,19 +5,20 @@
  * renders it and, on `onDone(config)`, opens the monitor.
  */
 import { Box, type Key, Text, useInput, useStdin } from 'ink';
-import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { Config } from '../../config/config.js';
 import { SetupSession } from '../../setup/session.js';
-import { KeyHints } from '../components/KeyHints.js';
 import { SizeGuard } from '../components/SizeGuard.js';
 import { useTerminalSize } from '../components/use-terminal-size.js';
+import { isTyping, resolveKey } from '../keys.js';
 import { toneProps, useTheme } from '../theme.js';
 import {
-  type Hint,
-  type KeyHandler,
+  type ScreenKeys,
   STEPS,
   type StepKey,
+  stepMarks,
   stepNumber,
+  useKeyState,
   WizardContext,
   type WizardContextValue,
 } from './context.js';
@@ -53,6 +54,9 @@ const SCREENS: Record<StepKey, () => ReactNode> = {
   save: () => <SaveScreen />,
 };
 
+const noSubscribe = () => () => undefined;
+const noSnapshot = () => undefined;
+
 /** Title, step marker and key bar take this many lines. */
 const CHROME_ROWS = 4;
 
@@ -78,13 +82,12 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
   useEffect(() => {
     if ('session' in boot && boot.session) onSessionRef.current?.(boot.session);
   }, [boot]);
+  const store = 'session' in boot ? boot.session?.store : undefined;
+  const setup = useSyncExternalStore(store?.subscribe ?? noSubscribe, store?.getSnapshot ?? noSnapshot);
   const [history, setHistory] = useState<StepKey[]>(['found']);
   const [nav, setNav] = useState(0);
-  const [, setVersion] = useState(0);
-  const hints = useRef<readonly Hint[]>([]);
-  const [hintsKey, setHintsKey] = useState('');
-  const interrupt = useRef<(() => boolean) | undefined>(undefined);
-  const keys = useRef<KeyHandler | undefined>(undefined);
+  const [helpOpen, setHelpOpen, helpRef] = useKeyState(false);
+  const keys = useRef<ScreenKeys | undefined>(undefined);
   /** Screen changes so far (counted at once, before React renders the new screen). */
   const navCount = useRef(0);
   const step = history[history.length - 1] ?? 'found';
@@ -108,29 +111,41 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
     setHistory((h) => (h.length <= 1 ? h : h.slice(0, -1)));
     setNav((n) => n + 1);
   }, [onExit]);
-  const touch = useCallback(() => setVersion((v) => v + 1), []);
-  const refreshHints = useCallback((key: string) => setHintsKey(key), []);
-  const setInterrupt = useCallback((fn: (() => boolean) | undefined) => {
-    interrupt.current = fn;
-  }, []);
   const tooSmall = size.columns < 80 || size.rows < 24;
 
-  // The one key router: Ctrl+C first, then the current screen. A burst of keys is split
-  // back into keys; after a key that changes the screen, the rest waits for the new screen.
+  // The one key router, driven by the key table (src/ui/keys.ts): the help overlay's keys
+  // while it is open, then the screen's scopes, then the wizard's own (? help, Ctrl+C quit).
+  // A focused text field takes typed characters first. A burst of keys is split back into
+  // keys; after a key that changes the screen, the rest waits for the new screen.
   const dispatch = useCallback(
     (events: { input: string; key: Partial<Key> }[]) => {
       for (const [i, { input, key }] of events.entries()) {
-        if (key.ctrl && input === 'c') {
-          if (interrupt.current?.()) continue;
-          onExit();
-          return;
+        const screen = keys.current;
+        // A running copy is cancelled by Ctrl+C whatever is shown (help, a window too small).
+        const cancel = screen?.scopes.includes('wizardCancel') ? (['wizardCancel'] as const) : [];
+        if (helpRef.current) {
+          const command = resolveKey(input, key, ['wizardHelp', ...cancel, 'wizard']);
+          if (command === 'quit') return onExit();
+          if (command === 'cancel') screen?.onKey(command, input, key);
+          if (command === 'back' || command === 'toggleHelp') setHelpOpen(false);
+          continue;
         }
         if (tooSmall) {
-          if (input === 'q') onExit();
+          // Only leaving (Ctrl+C, and q as the too-small notice says) and cancelling a running copy.
+          const command = resolveKey(input, key, [...cancel, 'wizard', 'global']);
+          if (command === 'cancel') screen?.onKey(command, input, key);
+          else if (command === 'quit' || command === 'forceQuit') return onExit();
+          continue;
+        }
+        const typing = (screen?.typing?.() ?? false) && isTyping(input, key);
+        const command = typing ? undefined : resolveKey(input, key, [...(screen?.scopes ?? []), 'wizard']);
+        if (command === 'quit') return onExit();
+        if (command === 'toggleHelp') {
+          setHelpOpen(true);
           continue;
         }
         const before = navCount.current;
-        keys.current?.(input, key);
+        screen?.onKey(command, input, key);
         if (navCount.current !== before && i < events.length - 1) {
           const rest = events.slice(i + 1);
           setTimeout(() => dispatch(rest), 0);
@@ -138,15 +153,16 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
         }
       }
     },
-    [onExit, tooSmall],
+    [onExit, tooSmall, helpRef, setHelpOpen],
   );
   useInput((input, key) => dispatch(splitBurst(input, key)), { isActive: isRawModeSupported });
 
   const ctx = useMemo<WizardContextValue | undefined>(
     () =>
-      'session' in boot && boot.session
+      'session' in boot && boot.session && setup
         ? {
             session: boot.session,
+            setup,
             active: isRawModeSupported && !tooSmall,
             columns: size.columns,
             bodyRows: Math.max(4, size.rows - 1 - CHROME_ROWS),
@@ -154,14 +170,11 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
             back,
             exit: onExit,
             done: onDone,
-            touch,
-            hints,
-            refreshHints,
-            setInterrupt,
+            helpOpen,
             keys,
           }
         : undefined,
-    [boot, isRawModeSupported, tooSmall, size.columns, size.rows, go, back, onExit, onDone, touch, setInterrupt, refreshHints],
+    [boot, setup, isRawModeSupported, tooSmall, size.columns, size.rows, go, back, onExit, onDone, helpOpen],
   );
 
   const height = Math.max(1, size.rows - 1);
@@ -176,7 +189,7 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
   }
   const n = stepNumber(step);
   const title = STEPS[n - 1]?.title ?? '';
-  const dots = STEPS.map((_step, i) => (i + 1 < n ? '●' : i + 1 === n ? '◉' : '○')).join(' ');
+  const dots = stepMarks(history);
   return (
     <SizeGuard columns={size.columns} rows={size.rows}>
       <WizardContext.Provider value={ctx}>
@@ -194,22 +207,13 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
             <Text {...toneProps(theme, 'muted')}>{dots}</Text>
           </Box>
           <Text {...toneProps(theme, 'muted')}>{'─'.repeat(Math.max(1, size.columns))}</Text>
-          <Box flexDirection="column" flexGrow={1} height={ctx.bodyRows} overflow="hidden" paddingX={1}>
-            <Box key={`${nav}-${step}`} flexDirection="column">
-              {SCREENS[step]()}
-            </Box>
+          <Box key={`${nav}-${step}`} flexDirection="column" flexGrow={1}>
+            {SCREENS[step]()}
           </Box>
-          <Text {...toneProps(theme, 'muted')}>{'─'.repeat(Math.max(1, size.columns))}</Text>
-          <HintBar hints={hints} width={size.columns} version={hintsKey} />
         </Box>
       </WizardContext.Provider>
     </SizeGuard>
   );
-}
-
-/** The key bar; a component of its own so that it renders after the screen that declared its keys. */
-function HintBar({ hints, width }: { hints: { current: readonly Hint[] }; width: number; version: string }) {
-  return <KeyHints bindings={hints.current} width={width} />;
 }
 
 export default Wizard;

@@ -1,12 +1,13 @@
 /**
  * What every wizard screen receives: the setup session (the domain; screens
- * hold no SQL), navigation (next/back), the way out, and the terminal size.
+ * hold no SQL) and the snapshot of its state, navigation (next/back), the way out, and the terminal size.
  */
 import type { Key } from 'ink';
-import { createContext, useCallback, useContext, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react';
 import type { Config } from '../../config/config.js';
 import type { SetupSession } from '../../setup/session.js';
-import type { KeySpec } from '../keys.js';
+import type { SetupSnapshot } from '../../setup/store.js';
+import type { Command, Scope } from '../keys.js';
 
 export type StepKey = 'found' | 'connection' | 'test' | 'waysOn' | 'provision' | 'schema' | 'migrate' | 'sync' | 'save';
 
@@ -26,25 +27,24 @@ export function stepNumber(key: StepKey): number {
   return STEPS.findIndex((s) => s.key === key) + 1;
 }
 
-export interface Hint {
-  keys: readonly KeySpec[];
-  hint: string;
+/**
+ * The step marks of the header for the path taken so far (`history`, the current
+ * step last): ◉ the current step, ● a step on the path to it, · a step the path
+ * passed over (step 4 when a server answered, step 5 without provisioning), ○ a
+ * step still ahead. The number ("step 6 of 9") is the step's own, as in
+ * `setup --plain` and in the screens' texts; the marks say which ones were taken.
+ */
+export function stepMarks(history: readonly StepKey[]): string {
+  const current = history[history.length - 1] ?? 'found';
+  const n = stepNumber(current);
+  return STEPS.map((step, i) => (i + 1 === n ? '◉' : i + 1 > n ? '○' : history.includes(step.key) ? '●' : '·')).join(' ');
 }
 
-export const HINT = {
-  next: { keys: [{ return: true }], hint: 'next' },
-  choose: { keys: [{ return: true }], hint: 'choose' },
-  back: { keys: [{ escape: true }], hint: 'back' },
-  quit: { keys: [{ input: 'c', ctrl: true }], hint: 'quit' },
-  field: { keys: [{ input: 'Tab/↑↓' }], hint: 'field' },
-  move: { keys: [{ input: '↑↓' }], hint: 'move' },
-  change: { keys: [{ input: '←→' }], hint: 'change' },
-  cancel: { keys: [{ escape: true }], hint: 'cancel' },
-  monitor: { keys: [{ return: true }], hint: 'open the monitor' },
-} satisfies Record<string, Hint>;
-
 export interface WizardContextValue {
+  /** Does the work; its state changes only through its store. */
   session: SetupSession;
+  /** The session's state as rendered now (the store's snapshot: screens re-render when it changes). */
+  setup: SetupSnapshot;
   /** Whether screens may listen to keys (stdin is a TTY). */
   active: boolean;
   columns: number;
@@ -56,19 +56,22 @@ export interface WizardContextValue {
   back: () => void;
   exit: () => void;
   done: (config: Config) => void;
-  /** Re-render after the session changed. */
-  touch: () => void;
-  /** The key bar of the current screen: written while the screen renders, read by the bar rendered after it. */
-  hints: { current: readonly Hint[] };
-  /** Re-renders the key bar after the hints changed outside a wizard render. */
-  refreshHints: (key: string) => void;
-  /** While set, Ctrl+C calls it instead of leaving (it returns true when it handled the key). */
-  setInterrupt: (fn: (() => boolean) | undefined) => void;
-  /** The current screen's key handler; the wizard's one key router calls it. */
-  keys: { current: KeyHandler | undefined };
+  /** The help overlay is open (its keys come first; the screen stays as it was). */
+  helpOpen: boolean;
+  /** The current screen's keys; the wizard's one key router calls it. */
+  keys: { current: ScreenKeys | undefined };
 }
 
-export type KeyHandler = (input: string, key: Partial<Key>) => void;
+/** What a screen listens to now: its scopes of the key table and what it does with their intents. */
+export interface ScreenKeys {
+  scopes: readonly Scope[];
+  /** The scopes the key bar shows, when fewer than those listened to (a form: no "change" on a text field). */
+  hints?: readonly Scope[] | undefined;
+  /** An intent of the key table, or (undefined) a key that is none: typing, for a text field. */
+  onKey: (command: Command | undefined, input: string, key: Partial<Key>) => void;
+  /** A text field has the focus: typed characters go to it before any command (read at each key). */
+  typing?: (() => boolean) | undefined;
+}
 
 export const WizardContext = createContext<WizardContextValue | undefined>(undefined);
 
@@ -76,31 +79,6 @@ export function useWizard(): WizardContextValue {
   const v = useContext(WizardContext);
   if (!v) throw new Error('wizard screens render inside <Wizard>');
   return v;
-}
-
-/** Declares the key bar of a screen (re-declared when the list changes). */
-export function useHints(hints: readonly Hint[]): void {
-  const ctx = useWizard();
-  const key = hints.map((h) => h.hint).join('|');
-  // The bar renders after the screen in the same pass, so the first frame of a screen has its own keys.
-  ctx.hints.current = hints;
-  const { refreshHints } = ctx;
-  useLayoutEffect(() => refreshHints(key), [key, refreshHints]);
-}
-
-/**
- * The screen's key handler. It is installed during the commit (a layout effect),
- * so a key typed right after a screen appears reaches that screen, never the
- * one before it and never nobody.
- */
-export function useKeys(handler: KeyHandler): void {
-  const { keys } = useWizard();
-  useLayoutEffect(() => {
-    keys.current = handler;
-    return () => {
-      if (keys.current === handler) keys.current = undefined;
-    };
-  });
 }
 
 export type TaskState<T> =

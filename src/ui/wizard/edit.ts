@@ -5,6 +5,7 @@
  * handled the same way as single keys.
  */
 import type { Key } from 'ink';
+import { type Command, resolveKey, type Scope } from '../keys.js';
 
 export type KeyInfo = Partial<Key>;
 
@@ -81,44 +82,70 @@ export function visibleError(fields: readonly FieldSpec[], state: FormState, id:
 
 export type FormOutcome = { state: FormState; submit: boolean; back: boolean };
 
+/** The key table's scopes of a form (src/ui/keys.ts). */
+export const FORM_SCOPES: readonly Scope[] = ['wizardNext', 'wizardBack', 'wizardFields', 'wizardChange'];
+
 /**
- * One key on a form. Tab/↓ next field, Shift+Tab/↑ previous, ←/→/Space change a
- * toggle or choice, typing edits a text field, Enter submits when every field is
- * valid (otherwise focus goes to the first invalid one), Esc goes back.
+ * One intent on a form: `next` submits when every field is valid (otherwise focus
+ * goes to the first invalid one), `back` leaves, `fieldNext`/`fieldPrev` move the
+ * focus, `changeNext`/`changePrev` change a toggle or a choice. A text field keeps
+ * its own typing: any other key (and Space, and the arrows) edits it; a toggle
+ * also takes y and n.
  */
-export function formKey(fields: readonly FieldSpec[], state: FormState, input: string, key: KeyInfo): FormOutcome {
+export function formCommand(
+  fields: readonly FieldSpec[],
+  state: FormState,
+  command: Command | undefined,
+  input: string,
+  key: KeyInfo,
+): FormOutcome {
   const n = fields.length;
   const field = fields[state.focus];
   const same = { state, submit: false, back: false };
-  if (key.escape) return { ...same, back: true };
-  if (key.return) {
+  if (command === 'back') return { ...same, back: true };
+  if (command === 'next') {
     const errors = formErrors(fields, state.values);
     const firstBad = fields.findIndex((f) => errors[f.id] !== undefined);
     if (firstBad >= 0) return { ...same, state: { ...state, attempted: true, focus: firstBad } };
     return { ...same, submit: true };
   }
-  if ((key.tab && !key.shift) || key.downArrow) return { ...same, state: { ...state, focus: (state.focus + 1) % n } };
-  if ((key.tab && key.shift) || key.upArrow) return { ...same, state: { ...state, focus: (state.focus - 1 + n) % n } };
+  if (command === 'fieldNext') return { ...same, state: { ...state, focus: (state.focus + 1) % n } };
+  if (command === 'fieldPrev') return { ...same, state: { ...state, focus: (state.focus - 1 + n) % n } };
   if (!field) return same;
   const set = (v: string | boolean): FormOutcome => ({
     ...same,
     state: { ...state, values: { ...state.values, [field.id]: v }, touched: { ...state.touched, [field.id]: true } },
   });
   if (field.kind === 'toggle') {
-    if (key.leftArrow || key.rightArrow || input === ' ') return set(!state.values[field.id]);
+    if (command === 'changeNext' || command === 'changePrev') return set(!state.values[field.id]);
     if (input.toLowerCase() === 'y') return set(true);
     if (input.toLowerCase() === 'n') return set(false);
     return same;
   }
   if (field.kind === 'choice') {
     const i = field.options.findIndex((o) => o.value === state.values[field.id]);
-    if (key.rightArrow || input === ' ') return set(field.options[(i + 1) % field.options.length]?.value ?? '');
-    if (key.leftArrow) return set(field.options[(i - 1 + field.options.length) % field.options.length]?.value ?? '');
+    if (command === 'changeNext') return set(field.options[(i + 1) % field.options.length]?.value ?? '');
+    if (command === 'changePrev') return set(field.options[(i - 1 + field.options.length) % field.options.length]?.value ?? '');
     return same;
   }
   const before = String(state.values[field.id] ?? '');
   const after = editText(before, input, key);
   return after === before ? same : set(after);
+}
+
+/** One key on a form, through the key table (formCommand says what each intent does). */
+export function formKey(fields: readonly FieldSpec[], state: FormState, input: string, key: KeyInfo): FormOutcome {
+  return formCommand(fields, state, resolveKey(input, key, FORM_SCOPES), input, key);
+}
+
+/** The scopes a form's key bar shows: changing a value only while a toggle or a choice has the focus. */
+export function formHints(fields: readonly FieldSpec[], state: FormState): readonly Scope[] {
+  return typingIn(fields, state) ? FORM_SCOPES.filter((s) => s !== 'wizardChange') : FORM_SCOPES;
+}
+
+/** Whether the focused field is a text field (typed characters go to it, not to commands). */
+export function typingIn(fields: readonly FieldSpec[], state: FormState): boolean {
+  return fields[state.focus]?.kind === 'text';
 }
 
 export interface MenuItem<T extends string = string> {
@@ -144,26 +171,45 @@ export function firstEnabled(items: readonly MenuItem[]): number {
   return Math.max(i, 0);
 }
 
-/** One key on a menu: ↑/↓ (and Tab) move, 1–9 jump, Enter chooses, Esc backs out. */
+/** The key table's scopes of a menu (src/ui/keys.ts). */
+export const MENU_SCOPES: readonly Scope[] = ['wizardMenu', 'wizardBack'];
+
+/** One intent on a menu: move, pick by number, choose, back out. */
+export function menuCommand(
+  items: readonly MenuItem[],
+  cursor: number,
+  command: Command | undefined,
+  input: string,
+): { cursor: number; chosen?: string; back?: boolean } {
+  switch (command) {
+    case 'back':
+      return { cursor, back: true };
+    case 'moveUp':
+      return { cursor: moveMenu(items, cursor, -1) };
+    case 'moveDown':
+      return { cursor: moveMenu(items, cursor, 1) };
+    case 'choose': {
+      const it = items[cursor];
+      return it && !it.disabled ? { cursor, chosen: it.value } : { cursor };
+    }
+    case 'pick': {
+      const i = Number(input) - 1;
+      const it = items[i];
+      return it && !it.disabled ? { cursor: i, chosen: it.value } : { cursor };
+    }
+    default:
+      return { cursor };
+  }
+}
+
+/** One key on a menu, through the key table: ↑/↓ (and Tab) move, 1–9 pick, Enter chooses, Esc backs out. */
 export function menuKey(
   items: readonly MenuItem[],
   cursor: number,
   input: string,
   key: KeyInfo,
 ): { cursor: number; chosen?: string; back?: boolean } {
-  if (key.escape) return { cursor, back: true };
-  if (key.upArrow || (key.tab && key.shift)) return { cursor: moveMenu(items, cursor, -1) };
-  if (key.downArrow || key.tab) return { cursor: moveMenu(items, cursor, 1) };
-  if (key.return) {
-    const it = items[cursor];
-    return it && !it.disabled ? { cursor, chosen: it.value } : { cursor };
-  }
-  if (/^[1-9]$/.test(input)) {
-    const i = Number(input) - 1;
-    const it = items[i];
-    if (it && !it.disabled) return { cursor: i, chosen: it.value };
-  }
-  return { cursor };
+  return menuCommand(items, cursor, resolveKey(input, key, MENU_SCOPES), input);
 }
 
 /** A control character as the key Ink would have reported had it come alone. */

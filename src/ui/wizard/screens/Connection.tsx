@@ -12,8 +12,20 @@ import { validatePassword, validateSetting, validateUserHost, validateUserName }
 import type { ExistingUserPolicy, ProvisionResult } from '../../../setup/provision.js';
 import { isDualdbError } from '../../../util/errors.js';
 import { toneProps, useTheme } from '../../theme.js';
-import { HINT, useHints, useKeyState, useKeys, useTask, useWizard } from '../context.js';
-import { type FieldSpec, firstEnabled, formKey, initialForm, type MenuItem, menuKey } from '../edit.js';
+import { type ScreenKeys, useKeyState, useTask, useWizard } from '../context.js';
+import {
+  type FieldSpec,
+  FORM_SCOPES,
+  firstEnabled,
+  formCommand,
+  formHints,
+  initialForm,
+  MENU_SCOPES,
+  type MenuItem,
+  menuCommand,
+  typingIn,
+} from '../edit.js';
+import { Screen } from '../Screen.js';
 import { ErrorBlock, FormView, Line, MenuView, Spinner } from '../widgets.js';
 
 /** The connection form; a relative CA path is taken from `baseDir` (the .env file's folder), as DB_SSL_CA is. */
@@ -41,8 +53,8 @@ export const CONNECTION_FIELDS: FieldSpec[] = connectionFields(process.cwd());
 export function ConnectionScreen() {
   const w = useWizard();
   const theme = useTheme();
-  const m = w.session.answers.mysql;
-  const baseDir = path.dirname(w.session.answers.envFile);
+  const m = w.setup.answers.mysql;
+  const baseDir = path.dirname(w.setup.answers.envFile);
   const fields = useMemo(() => connectionFields(baseDir), [baseDir]);
   const [form, setForm, formRef] = useKeyState(() =>
     initialForm({
@@ -55,29 +67,32 @@ export function ConnectionScreen() {
       sslCa: m.sslCa ? path.relative(baseDir, m.sslCa) || m.sslCa : '',
     }),
   );
-  useHints([HINT.next, HINT.back, HINT.field, HINT.quit]);
-  useKeys((input, key) => {
-    const r = formKey(fields, formRef.current, input, key);
-    if (r.back) return w.back();
-    setForm(r.state);
-    if (r.submit) {
-      const v = r.state.values;
-      w.session.setMysql({
-        host: String(v.host).trim(),
-        port: Number(v.port),
-        user: String(v.user).trim(),
-        password: String(v.password),
-        database: String(v.database).trim(),
-        ssl: Boolean(v.ssl),
-        sslCa: String(v.sslCa).trim() ? path.resolve(baseDir, String(v.sslCa).trim()) : undefined,
-      });
-      w.session.answers.dualDatabase = true;
-      w.session.answers.localServer = false;
-      w.go('test');
-    }
-  });
+  const keys: ScreenKeys = {
+    scopes: FORM_SCOPES,
+    hints: formHints(fields, form),
+    typing: () => typingIn(fields, formRef.current),
+    onKey: (command, input, key) => {
+      const r = formCommand(fields, formRef.current, command, input, key);
+      if (r.back) return w.back();
+      setForm(r.state);
+      if (r.submit) {
+        const v = r.state.values;
+        w.session.setMysql({
+          host: String(v.host).trim(),
+          port: Number(v.port),
+          user: String(v.user).trim(),
+          password: String(v.password),
+          database: String(v.database).trim(),
+          ssl: Boolean(v.ssl),
+          sslCa: String(v.sslCa).trim() ? path.resolve(baseDir, String(v.sslCa).trim()) : undefined,
+        });
+        w.session.chooseHub({ localServer: false });
+        w.go('test');
+      }
+    },
+  };
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       <Text>The central MySQL/MariaDB server (the hub) this node syncs with.</Text>
       <Box marginTop={1}>
         <FormView fields={fields} state={form} width={w.columns} />
@@ -94,7 +109,7 @@ export function ConnectionScreen() {
           No MySQL server? Press Enter anyway: the test that follows offers a private local server or SQLite-only.
         </Text>
       </Box>
-    </Box>
+    </Screen>
   );
 }
 
@@ -110,7 +125,7 @@ export function ProvisionScreen() {
   const w = useWizard();
   const theme = useTheme();
   const s = w.session;
-  const m = s.answers.mysql;
+  const m = w.setup.answers.mysql;
   const [form, setForm, formRef] = useKeyState(() =>
     initialForm({
       adminUser: 'root',
@@ -146,48 +161,41 @@ export function ProvisionScreen() {
     );
   };
 
-  useHints(
-    task.status === 'idle'
-      ? [HINT.next, HINT.back, HINT.field, HINT.quit]
+  const keys: ScreenKeys =
+    task.status === 'running'
+      ? { scopes: [], onKey: () => undefined }
       : task.status === 'done'
-        ? [HINT.next, HINT.quit]
+        ? { scopes: ['wizardNext'], onKey: (command) => command === 'next' && w.go('test') }
         : userExists
-          ? [HINT.choose, HINT.move, HINT.back, HINT.quit]
+          ? {
+              scopes: MENU_SCOPES,
+              onKey: (command, input) => {
+                const r = menuCommand(existsItems, cursorRef.current, command, input);
+                setCursor(r.cursor);
+                if (r.back || r.chosen === 'edit') return reset();
+                if (r.chosen) start(r.chosen as ExistingUserPolicy);
+              },
+            }
           : task.status === 'failed'
-            ? [{ keys: [{ return: true }], hint: 'edit' }, HINT.back, HINT.quit]
-            : [HINT.quit],
-  );
-
-  useKeys((input, key) => {
-    if (task.status === 'running') return;
-    if (task.status === 'done') {
-      if (key.return) {
-        w.touch();
-        w.go('test');
-      }
-      return;
-    }
-    if (userExists) {
-      const r = menuKey(existsItems, cursorRef.current, input, key);
-      setCursor(r.cursor);
-      if (r.back || r.chosen === 'edit') return reset();
-      if (r.chosen) start(r.chosen as ExistingUserPolicy);
-      return;
-    }
-    if (task.status === 'failed') {
-      if (key.escape) return w.back();
-      if (key.return) reset();
-      return;
-    }
-    const r = formKey(PROVISION_FIELDS, formRef.current, input, key);
-    if (r.back) return w.back();
-    setForm(r.state);
-    if (r.submit) start('fail');
-  });
+            ? {
+                scopes: ['wizardEdit', 'wizardBack'],
+                onKey: (command) => (command === 'back' ? w.back() : command === 'edit' ? reset() : undefined),
+              }
+            : {
+                scopes: FORM_SCOPES,
+                hints: formHints(PROVISION_FIELDS, form),
+                typing: () => typingIn(PROVISION_FIELDS, formRef.current),
+                onKey: (command, input, key) => {
+                  const r = formCommand(PROVISION_FIELDS, formRef.current, command, input, key);
+                  if (r.back) return w.back();
+                  setForm(r.state);
+                  if (r.submit) start('fail');
+                },
+              };
 
   const grants = `${REQUIRED_PRIVILEGES.join(', ')} on \`${m.database}\`${form.values.process ? `; ${OPTIONAL_GLOBAL_PRIVILEGES.join(', ')} globally` : ''}`;
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       <Text wrap="wrap">
         Creates database <Text bold>{m.database}</Text> (if missing) and a dedicated user with a generated strong password, on{' '}
         {m.host}:{m.port}.
@@ -221,6 +229,6 @@ export function ProvisionScreen() {
         {task.status === 'failed' ? <ErrorBlock error={task.error} /> : null}
         {userExists ? <MenuView items={existsItems} cursor={cursor} /> : null}
       </Box>
-    </Box>
+    </Screen>
   );
 }

@@ -11,8 +11,9 @@ import { CONFLICT_POLICY_HELP, SYNC_MODE_HELP, validateSetting } from '../../../
 import { describeKeyKinds, type InitReport } from '../../../sync/init.js';
 import { messageOf } from '../../../util/errors.js';
 import { toneProps, useTheme } from '../../theme.js';
-import { HINT, useHints, useKeyState, useKeys, useTask, useWizard } from '../context.js';
-import { type FieldSpec, formKey, initialForm } from '../edit.js';
+import { type ScreenKeys, useKeyState, useTask, useWizard } from '../context.js';
+import { type FieldSpec, FORM_SCOPES, formCommand, formHints, initialForm, typingIn } from '../edit.js';
+import { Screen } from '../Screen.js';
 import { ErrorBlock, FormView, Line, Spinner } from '../widgets.js';
 
 const SYNC_FIELDS: FieldSpec[] = [
@@ -46,46 +47,44 @@ export function SyncScreen() {
   const s = w.session;
   const [form, setForm, formRef] = useKeyState(() =>
     initialForm({
-      mode: s.answers.sync.mode,
-      interval: String(s.answers.sync.intervalSec),
-      policy: s.answers.sync.conflictPolicy ?? 'default',
+      mode: w.setup.answers.sync.mode,
+      interval: String(w.setup.answers.sync.intervalSec),
+      policy: w.setup.answers.sync.conflictPolicy ?? 'default',
     }),
   );
   const [task, run, reset] = useTask<InitReport>();
-  useHints(
+  const keys: ScreenKeys =
     task.status === 'running'
-      ? [HINT.quit]
+      ? { scopes: [], onKey: () => undefined }
       : task.status === 'done'
-        ? [HINT.next, HINT.back, HINT.quit]
-        : [HINT.next, HINT.back, HINT.field, HINT.change, HINT.quit],
-  );
-  useKeys((input, key) => {
-    if (task.status === 'running') return;
-    if (task.status === 'done') {
-      if (key.return) w.go('save');
-      else if (key.escape) reset();
-      return;
-    }
-    if (task.status === 'failed') {
-      if (key.return || key.escape) reset();
-      return;
-    }
-    const r = formKey(SYNC_FIELDS, formRef.current, input, key);
-    if (r.back) return w.back();
-    setForm(r.state);
-    if (r.submit) {
-      const v = r.state.values;
-      s.answers.sync = {
-        mode: v.mode as SyncMode,
-        intervalSec: Number(v.interval),
-        conflictPolicy: v.policy === 'default' ? undefined : (v.policy as ConflictPolicy),
-      };
-      run(() => s.installCapture());
-    }
-  });
+        ? {
+            scopes: ['wizardNext', 'wizardBack'],
+            onKey: (command) => (command === 'next' ? w.go('save') : command === 'back' ? reset() : undefined),
+          }
+        : task.status === 'failed'
+          ? { scopes: ['wizardNext', 'wizardBack'], onKey: (command) => command && reset() }
+          : {
+              scopes: FORM_SCOPES,
+              hints: formHints(SYNC_FIELDS, form),
+              typing: () => typingIn(SYNC_FIELDS, formRef.current),
+              onKey: (command, input, key) => {
+                const r = formCommand(SYNC_FIELDS, formRef.current, command, input, key);
+                if (r.back) return w.back();
+                setForm(r.state);
+                if (r.submit) {
+                  const v = r.state.values;
+                  s.setSync({
+                    mode: v.mode as SyncMode,
+                    intervalSec: Number(v.interval),
+                    conflictPolicy: v.policy === 'default' ? undefined : (v.policy as ConflictPolicy),
+                  });
+                  run(() => s.installCapture());
+                }
+              },
+            };
   const mode = form.values.mode as SyncMode;
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       <FormView fields={SYNC_FIELDS} state={form} width={w.columns} />
       <Box marginTop={1} flexDirection="column">
         {SYNC_MODES.map((m) => (
@@ -122,7 +121,7 @@ export function SyncScreen() {
         ) : null}
         {task.status === 'failed' ? <ErrorBlock error={task.error} /> : null}
       </Box>
-    </Box>
+    </Screen>
   );
 }
 
@@ -139,21 +138,28 @@ export function SaveScreen() {
       setSaved({ error });
     }
   }, []);
-  useHints(saved && 'config' in saved ? [HINT.monitor, HINT.back, HINT.quit] : [HINT.back, HINT.quit]);
-  useKeys((_input, key) => {
-    if (key.escape) return w.back();
-    if (key.return && saved && 'config' in saved) {
-      void s.close();
-      w.done(saved.config);
-    }
-  });
-  if (!saved) return <Spinner label="saving…" />;
+  const keys: ScreenKeys = {
+    scopes: saved && 'config' in saved ? ['wizardFinish', 'wizardBack'] : ['wizardBack'],
+    onKey: (command) => {
+      if (command === 'back') return w.back();
+      if (command === 'next' && saved && 'config' in saved) {
+        void s.close();
+        w.done(saved.config);
+      }
+    },
+  };
+  if (!saved)
+    return (
+      <Screen keys={keys}>
+        <Spinner label="saving…" />
+      </Screen>
+    );
   if ('error' in saved) {
     return (
-      <Box flexDirection="column">
+      <Screen keys={keys}>
         <ErrorBlock error={saved.error} prefix="could not save the .env: " />
         <Line tone="muted">{messageOf(saved.error).includes('EACCES') ? 'check the folder permissions' : ''}</Line>
-      </Box>
+      </Screen>
     );
   }
   const c = saved.config;
@@ -164,7 +170,7 @@ export function SaveScreen() {
     </Text>
   );
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       <Line tone="ok" glyph={theme.glyph.ok}>
         saved {c.envFile} (mode 0600)
       </Line>
@@ -177,9 +183,12 @@ export function SaveScreen() {
             : 'none for now (DUAL_DATABASE=false): changes queue until a hub is configured',
         )}
         {row('Sync', `${c.sync.mode}, pull every ${c.sync.intervalMs / 1000} s, conflicts: ${c.sync.conflictPolicy}`)}
-        {s.capture ? row('Capture', `node ${s.capture.nodeId}, ${s.capture.tables.length} tables`) : null}
-        {s.localServer
-          ? row('Server', `private, 127.0.0.1:${s.localServer.mysql.port}; after a reboot: ${s.localServer.startCommand}`)
+        {w.setup.capture ? row('Capture', `node ${w.setup.capture.nodeId}, ${w.setup.capture.tables.length} tables`) : null}
+        {w.setup.localServer
+          ? row(
+              'Server',
+              `private, 127.0.0.1:${w.setup.localServer.mysql.port}; after a reboot: ${w.setup.localServer.startCommand}`,
+            )
           : null}
         {row('Log', c.log.file)}
       </Box>
@@ -190,6 +199,6 @@ export function SaveScreen() {
         </Text>
         <Text bold>Enter opens the monitor.</Text>
       </Box>
-    </Box>
+    </Screen>
   );
 }

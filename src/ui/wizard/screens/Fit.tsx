@@ -6,12 +6,14 @@
  * to show: it passes straight on to the schema plan.
  */
 import { Box, Text } from 'ink';
-import { useEffect } from 'react';
+import { useEffect, useLayoutEffect } from 'react';
 import { checkLines } from '../../../setup/plan.js';
 import type { SetupCheck } from '../../../setup/session.js';
+import type { Command } from '../../keys.js';
 import { toneProps, useTheme } from '../../theme.js';
-import { HINT, useHints, useKeyState, useKeys, useTask, useWizard } from '../context.js';
-import { type MenuItem, menuKey } from '../edit.js';
+import { type ScreenKeys, useKeyState, useTask, useWizard } from '../context.js';
+import { MENU_SCOPES, type MenuItem, menuCommand } from '../edit.js';
+import { Screen } from '../Screen.js';
 import { ErrorBlock, Line, MenuView, Spinner } from '../widgets.js';
 import { wrapLine } from './Schema.js';
 
@@ -33,8 +35,9 @@ export function FitStep({ onDone }: { onDone: () => void }) {
     runCheck(() => s.check({ copy: true }));
   }, []);
   const latest = applyTask.status === 'done' ? applyTask.value : checkTask.status === 'done' ? checkTask.value : undefined;
+  // A layout effect: done before the next key is read, so a key typed at once is not undone.
   // biome-ignore lint/correctness/useExhaustiveDependencies: pass on once the check is clear
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (latest && !checkNeedsAttention(latest)) onDone();
   }, [latest]);
 
@@ -53,19 +56,24 @@ export function FitStep({ onDone }: { onDone: () => void }) {
         { value: 'skip', label: 'Continue anyway', help: 'the copy stops on these values' },
       ];
   const busy = checkTask.status === 'running' || applyTask.status === 'running';
-  useHints(busy ? [HINT.quit] : [HINT.choose, HINT.move, HINT.back, HINT.quit]);
+  const failed = checkTask.status === 'failed' || applyTask.status === 'failed';
+  const keys: ScreenKeys = busy
+    ? { scopes: [], onKey: () => undefined }
+    : failed
+      ? {
+          scopes: ['wizardNext', 'wizardBack'],
+          onKey: (command) => {
+            if (command === 'back') w.back();
+            if (command === 'next') {
+              resetApply();
+              runCheck(() => s.check({ copy: true }));
+            }
+          },
+        }
+      : { scopes: MENU_SCOPES, onKey: (command, input) => choose(command, input) };
 
-  useKeys((input, key) => {
-    if (busy) return;
-    if (checkTask.status === 'failed' || applyTask.status === 'failed') {
-      if (key.escape) w.back();
-      if (key.return) {
-        resetApply();
-        runCheck(() => s.check({ copy: true }));
-      }
-      return;
-    }
-    const r = menuKey(items, cursorRef.current, input, key);
+  function choose(command: Command | undefined, input: string) {
+    const r = menuCommand(items, cursorRef.current, command, input);
     setCursor(r.cursor);
     if (r.back) return w.back();
     if (r.chosen === 'skip') onDone();
@@ -79,15 +87,15 @@ export function FitStep({ onDone }: { onDone: () => void }) {
         return s.check({ copy: true });
       });
     }
-  });
+  }
 
   if (busy || !latest) {
-    const failed = checkTask.status === 'failed' ? checkTask.error : applyTask.status === 'failed' ? applyTask.error : undefined;
+    const error = checkTask.status === 'failed' ? checkTask.error : applyTask.status === 'failed' ? applyTask.error : undefined;
     return (
-      <Box flexDirection="column">
-        {failed !== undefined ? (
+      <Screen keys={keys}>
+        {error !== undefined ? (
           <>
-            <ErrorBlock error={failed} />
+            <ErrorBlock error={error} />
             <Line tone="muted">Enter: check again · Esc: back</Line>
           </>
         ) : (
@@ -95,7 +103,7 @@ export function FitStep({ onDone }: { onDone: () => void }) {
             label={applyTask.status === 'running' ? 'widening the hub’s columns…' : 'comparing the hub with the SQLite data…'}
           />
         )}
-      </Box>
+      </Screen>
     );
   }
   const lines = checkLines(latest).flatMap((text) =>
@@ -103,7 +111,7 @@ export function FitStep({ onDone }: { onDone: () => void }) {
   );
   const room = Math.max(2, w.bodyRows - items.length - 6);
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       <Text bold wrap="wrap">
         {widen
           ? `The hub’s columns are narrower than the SQLite data (${latest.fit?.tables.length} table(s)):`
@@ -120,6 +128,6 @@ export function FitStep({ onDone }: { onDone: () => void }) {
       <Box marginTop={1}>
         <MenuView items={items} cursor={cursor} />
       </Box>
-    </Box>
+    </Screen>
   );
 }

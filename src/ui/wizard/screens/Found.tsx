@@ -5,8 +5,9 @@ import { useState } from 'react';
 import { validateSetting } from '../../../setup/answers.js';
 import { maskEnvValues } from '../../../setup/discover.js';
 import { toneProps, useTheme } from '../../theme.js';
-import { HINT, useHints, useKeyState, useKeys, useWizard } from '../context.js';
-import { type FieldSpec, formKey, initialForm } from '../edit.js';
+import { type ScreenKeys, useKeyState, useWizard } from '../context.js';
+import { type FieldSpec, formCommand, initialForm } from '../edit.js';
+import { Screen } from '../Screen.js';
 import { FormView, Line } from '../widgets.js';
 
 const fmtBytes = (n: number | null) =>
@@ -17,9 +18,9 @@ export function FoundScreen() {
   const w = useWizard();
   const theme = useTheme();
   const s = w.session;
-  const d = s.discovery;
+  const d = w.setup.discovery;
   const rel = (p: string) => {
-    const r = path.relative(path.dirname(s.answers.envFile), p);
+    const r = path.relative(path.dirname(w.setup.answers.envFile), p);
     return r.startsWith('..') ? p : r;
   };
   const fields: FieldSpec[] = [
@@ -31,26 +32,27 @@ export function FoundScreen() {
       help: 'edit to use another file',
     },
   ];
-  const [form, setForm, formRef] = useKeyState(() => initialForm({ sqlite: rel(s.answers.sqlitePath) }));
-  const [shownFor, setShownFor] = useState(rel(s.answers.sqlitePath));
-  useHints([HINT.next, HINT.back, HINT.quit]);
-
-  useKeys((input, key) => {
-    const r = formKey(fields, formRef.current, input, key);
-    if (r.back) return w.back();
-    setForm(r.state);
-    if (r.submit) {
-      const value = String(r.state.values.sqlite).trim();
-      if (value !== shownFor) {
-        // A new path: look at it first; the next Enter goes on.
-        s.rediscoverSqlite(value);
-        setShownFor(value);
-        w.touch();
-        return;
+  const [form, setForm, formRef] = useKeyState(() => initialForm({ sqlite: rel(w.setup.answers.sqlitePath) }));
+  const [shownFor, setShownFor] = useState(rel(w.setup.answers.sqlitePath));
+  const keys: ScreenKeys = {
+    scopes: ['wizardNext', 'wizardBack'],
+    typing: () => true,
+    onKey: (command, input, key) => {
+      const r = formCommand(fields, formRef.current, command, input, key);
+      if (r.back) return w.back();
+      setForm(r.state);
+      if (r.submit) {
+        const value = String(r.state.values.sqlite).trim();
+        if (value !== shownFor) {
+          // A new path: look at it first; the next Enter goes on.
+          s.rediscoverSqlite(value);
+          setShownFor(value);
+          return;
+        }
+        w.go('connection');
       }
-      w.go('connection');
-    }
-  });
+    },
+  };
 
   const sq = d.sqlite;
   const env = d.env;
@@ -61,7 +63,7 @@ export function FoundScreen() {
     .join(' · ');
   const maxEnv = Math.max(0, w.bodyRows - 13);
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       <Text bold>SQLite database</Text>
       {sq.error ? (
         <>
@@ -128,6 +130,6 @@ export function FoundScreen() {
       <Box marginTop={1}>
         <FormView fields={fields} state={form} width={w.columns} />
       </Box>
-    </Box>
+    </Screen>
   );
 }

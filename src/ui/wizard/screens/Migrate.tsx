@@ -4,15 +4,17 @@
  * copy is offered again as "resume" (now, or on the next setup run).
  */
 import { Box, Text } from 'ink';
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import type { MigrationReport } from '../../../migrate/types.js';
 import type { PreflightReport } from '../../../schema/preflight.js';
 import { loadMigration, MigrationCancelledError, type TableProgress } from '../../../setup/migration.js';
 import type { MigrationPlan } from '../../../setup/session.js';
 import { progressBar } from '../../components/ProgressBar.js';
+import type { Command } from '../../keys.js';
 import { toneProps, useTheme } from '../../theme.js';
-import { HINT, type Hint, useHints, useKeyState, useKeys, useTask, useWizard } from '../context.js';
-import { firstEnabled, type MenuItem, menuKey } from '../edit.js';
+import { type ScreenKeys, useKeyState, useTask, useWizard } from '../context.js';
+import { firstEnabled, MENU_SCOPES, type MenuItem, menuCommand } from '../edit.js';
+import { Screen } from '../Screen.js';
 import { ErrorBlock, Line, MenuView, Spinner } from '../widgets.js';
 
 const count = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -76,7 +78,7 @@ export function MigrateScreen() {
   const [cursor, setCursor, cursorRef] = useKeyState(0);
   const controller = useRef<AbortController | undefined>(undefined);
   const [cancelling, setCancelling] = useState(false);
-  const hub = s.answers.dualDatabase;
+  const hub = w.setup.answers.dualDatabase;
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: once when the screen opens
   useEffect(() => {
@@ -123,8 +125,9 @@ export function MigrateScreen() {
             { value: 'skip', label: 'Skip (copy later with `dualdb migrate`)' },
           ];
 
+  // A layout effect: done before the next key is read, so a key typed at once is not undone.
   // biome-ignore lint/correctness/useExhaustiveDependencies: reset for each phase
-  useEffect(() => {
+  useLayoutEffect(() => {
     setCursor(firstEnabled(items));
   }, [plan, runTask.status, checkTask.status]);
 
@@ -139,47 +142,9 @@ export function MigrateScreen() {
   };
 
   const running = runTask.status === 'running';
-  useEffect(() => {
-    if (!running) {
-      w.setInterrupt(undefined);
-      return;
-    }
-    w.setInterrupt(() => {
-      controller.current?.abort();
-      setCancelling(true);
-      return true;
-    });
-    return () => w.setInterrupt(undefined);
-  }, [running, w]);
-
-  const hints: Hint[] = running
-    ? [HINT.cancel, { keys: [{ input: 'c', ctrl: true }], hint: 'cancel' }]
-    : runTask.status === 'done' || !hub || available === false || (plan && !plan.direction)
-      ? [HINT.next, HINT.back, HINT.quit]
-      : [HINT.choose, HINT.move, HINT.back, HINT.quit];
-  useHints(hints);
-
-  useKeys((input, key) => {
-    if (running) {
-      if (key.escape) {
-        controller.current?.abort();
-        setCancelling(true);
-      }
-      return;
-    }
-    const simple = runTask.status === 'done' || !hub || available === false || (plan !== undefined && !plan.direction);
-    if (simple) {
-      if (key.return) w.go('sync');
-      else if (key.escape) w.back();
-      return;
-    }
-    if (planTask.status === 'failed') {
-      if (key.escape) w.back();
-      if (key.return) runPlan(() => s.migrationPlan());
-      return;
-    }
-    if (!plan || checkTask.status === 'running') return;
-    const r = menuKey(items, cursorRef.current, input, key);
+  const simple = runTask.status === 'done' || !hub || available === false || (plan !== undefined && !plan.direction);
+  const choose = (command: Command | undefined, input: string) => {
+    const r = menuCommand(items, cursorRef.current, command, input);
     setCursor(r.cursor);
     if (r.back) return w.back();
     if (r.chosen === 'check') runCheck(() => s.preflight());
@@ -188,47 +153,75 @@ export function MigrateScreen() {
       resetRun();
       start(true);
     } else if (r.chosen === 'skip') w.go('sync');
-  });
+  };
+  const keys: ScreenKeys = running
+    ? {
+        // Esc and Ctrl+C cancel the copy (the batch in flight finishes first).
+        scopes: ['wizardCancel'],
+        onKey: (command) => {
+          if (command !== 'cancel') return;
+          controller.current?.abort();
+          setCancelling(true);
+        },
+      }
+    : simple
+      ? {
+          scopes: ['wizardNext', 'wizardBack'],
+          onKey: (command) => (command === 'next' ? w.go('sync') : command === 'back' ? w.back() : undefined),
+        }
+      : planTask.status === 'failed'
+        ? {
+            scopes: ['wizardNext', 'wizardBack'],
+            onKey: (command) => {
+              if (command === 'back') w.back();
+              if (command === 'next') runPlan(() => s.migrationPlan());
+            },
+          }
+        : !plan || checkTask.status === 'running'
+          ? { scopes: [], onKey: () => undefined }
+          : { scopes: MENU_SCOPES, onKey: choose };
 
   if (!hub) {
     return (
-      <Box flexDirection="column">
+      <Screen keys={keys}>
         <Line tone="info" glyph={theme.glyph.info}>
           SQLite only: nothing to copy now.
         </Line>
         <Text wrap="wrap">Changes are captured and queued; they go to the hub once one is configured and reachable.</Text>
-      </Box>
+      </Screen>
     );
   }
   if (available === false) {
     return (
-      <Box flexDirection="column">
+      <Screen keys={keys}>
         <Line tone="info" glyph={theme.glyph.info}>
           The migration library (src/migrate) is not part of this build.
         </Line>
         <Text wrap="wrap">Copy the existing data later with `dualdb migrate`. Enter: next</Text>
-      </Box>
+      </Screen>
     );
   }
   if (planTask.status !== 'done') {
     return planTask.status === 'failed' ? (
-      <Box flexDirection="column">
+      <Screen keys={keys}>
         <ErrorBlock error={planTask.error} />
         <Line tone="muted">Enter: try again · Esc: back</Line>
-      </Box>
+      </Screen>
     ) : (
-      <Spinner label="counting rows on both sides…" />
+      <Screen keys={keys}>
+        <Spinner label="counting rows on both sides…" />
+      </Screen>
     );
   }
   const p = plan as MigrationPlan;
   if (!p.direction) {
     return (
-      <Box flexDirection="column">
+      <Screen keys={keys}>
         <Line tone="info" glyph={theme.glyph.info}>
           No rows on either side: nothing to copy.
         </Line>
         <Text>Enter: next</Text>
-      </Box>
+      </Screen>
     );
   }
   const list = [...tables.values()];
@@ -241,11 +234,11 @@ export function MigrateScreen() {
     runTask.status === 'done'
       ? leftBehind(
           runTask.value as MigrationReport,
-          new Map(plan?.direction === 'sqlite-to-mysql' ? s.discovery.sqlite.tables.map((t) => [t.name, t.rows]) : []),
+          new Map(plan?.direction === 'sqlite-to-mysql' ? w.setup.discovery.sqlite.tables.map((t) => [t.name, t.rows]) : []),
         )
       : undefined;
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       <Text>Copying {what}</Text>
       {list.length > 0 ? (
         <Box flexDirection="column" marginTop={1}>
@@ -303,7 +296,7 @@ export function MigrateScreen() {
         {runTask.status === 'failed' && !cancelled ? <ErrorBlock error={runTask.error} /> : null}
         {!running && runTask.status !== 'done' ? <MenuView items={items} cursor={cursor} /> : null}
       </Box>
-    </Box>
+    </Screen>
   );
 }
 

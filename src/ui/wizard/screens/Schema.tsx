@@ -6,12 +6,14 @@
  * table with progress.
  */
 import { Box, Text } from 'ink';
-import { useEffect, useState } from 'react';
+import { useEffect, useLayoutEffect, useState } from 'react';
 import { planWrites, type SchemaApplyEvent, type SchemaChoice, type SchemaPlan } from '../../../setup/schema.js';
 import { ProgressBar } from '../../components/ProgressBar.js';
+import type { Command } from '../../keys.js';
 import { type Tone, toneProps, useTheme } from '../../theme.js';
-import { HINT, type Hint, useHints, useKeyState, useKeys, useTask, useWizard } from '../context.js';
-import { firstEnabled, type MenuItem, menuKey } from '../edit.js';
+import { type ScreenKeys, useKeyState, useTask, useWizard } from '../context.js';
+import { firstEnabled, type MenuItem, menuCommand } from '../edit.js';
+import { Screen } from '../Screen.js';
 import { ErrorBlock, Line, MenuView, Spinner } from '../widgets.js';
 import { FitStep } from './Fit.js';
 
@@ -97,7 +99,7 @@ export function planLines(plan: SchemaPlan): DetailLine[] {
  */
 export function SchemaScreen() {
   const w = useWizard();
-  const [checked, setChecked] = useState(!w.session.answers.dualDatabase);
+  const [checked, setChecked] = useState(!w.setup.answers.dualDatabase);
   return checked ? <SchemaPlanScreen /> : <FitStep onDone={() => setChecked(true)} />;
 }
 
@@ -119,7 +121,7 @@ function SchemaPlanScreen() {
   const plan = planTask.status === 'done' ? planTask.value : undefined;
   const choosingEpi = plan?.suggestEpi === true && plan.choice === 'auto';
   const writes = plan ? planWrites(plan) : false;
-  const hub = s.answers.dualDatabase;
+  const hub = w.setup.answers.dualDatabase;
   const items: MenuItem[] = choosingEpi
     ? [
         {
@@ -136,38 +138,17 @@ function SchemaPlanScreen() {
         ]
       : [{ value: 'skip', label: 'Continue' }];
 
+  // A layout effect: done before the next key is read, so a key typed at once is not undone.
   // biome-ignore lint/correctness/useExhaustiveDependencies: a new plan resets the cursor
-  useEffect(() => {
+  useLayoutEffect(() => {
     setCursor(firstEnabled(items));
     setOffset(0);
   }, [plan]);
 
-  const hints: Hint[] =
-    planTask.status === 'running' || applyTask.status === 'running'
-      ? [HINT.quit]
-      : applyTask.status === 'done'
-        ? [HINT.next, HINT.quit]
-        : [HINT.choose, HINT.move, { keys: [{ input: 'PgUp/PgDn' }], hint: 'scroll' }, HINT.back, HINT.quit];
-  useHints(hints);
-
-  useKeys((input, key) => {
-    if (planTask.status === 'running' || applyTask.status === 'running') return;
-    if (planTask.status === 'failed') {
-      if (key.escape) w.back();
-      if (key.return) runPlan(() => s.planSchema('auto'));
-      return;
-    }
-    if (applyTask.status === 'done') {
-      if (key.return) w.go('migrate');
-      return;
-    }
-    if (applyTask.status === 'failed') {
-      if (key.return || key.escape) resetApply();
-      return;
-    }
-    if (key.pageDown) return setOffset((o) => o + 5);
-    if (key.pageUp) return setOffset((o) => Math.max(0, o - 5));
-    const r = menuKey(items, cursorRef.current, input, key);
+  const choose = (command: Command | undefined, input: string) => {
+    if (command === 'scrollDown') return setOffset((o) => o + 5);
+    if (command === 'scrollUp') return setOffset((o) => Math.max(0, o - 5));
+    const r = menuCommand(items, cursorRef.current, command, input);
     setCursor(r.cursor);
     if (r.back) return w.back();
     if (r.chosen === 'epi' || r.chosen === 'none') {
@@ -177,11 +158,27 @@ function SchemaPlanScreen() {
       setProgress(new Map());
       runApply(() => s.applySchema(plan, (e) => setProgress((m) => new Map(m).set(`${e.side}:${e.table}`, e))));
     } else if (r.chosen === 'skip') w.go('migrate');
-  });
+  };
+  const keys: ScreenKeys =
+    planTask.status === 'running' || applyTask.status === 'running'
+      ? { scopes: [], onKey: () => undefined }
+      : planTask.status === 'failed'
+        ? {
+            scopes: ['wizardNext', 'wizardBack'],
+            onKey: (command) => {
+              if (command === 'back') w.back();
+              if (command === 'next') runPlan(() => s.planSchema('auto'));
+            },
+          }
+        : applyTask.status === 'done'
+          ? { scopes: ['wizardNext'], onKey: (command) => command === 'next' && w.go('migrate') }
+          : applyTask.status === 'failed'
+            ? { scopes: ['wizardNext', 'wizardBack'], onKey: (command) => command && resetApply() }
+            : { scopes: ['wizardMenu', 'wizardScroll', 'wizardBack'], onKey: choose };
 
   if (planTask.status !== 'done') {
     return (
-      <Box flexDirection="column">
+      <Screen keys={keys}>
         {planTask.status === 'failed' ? (
           <>
             <ErrorBlock error={planTask.error} />
@@ -190,7 +187,7 @@ function SchemaPlanScreen() {
         ) : (
           <Spinner label="reading both schemas…" />
         )}
-      </Box>
+      </Screen>
     );
   }
   const p = plan as SchemaPlan;
@@ -202,7 +199,7 @@ function SchemaPlanScreen() {
     const rows = Math.max(3, w.bodyRows - 5);
     const visible = events.slice(-rows);
     return (
-      <Box flexDirection="column">
+      <Screen keys={keys}>
         <Text>{p.summary}</Text>
         <ProgressBar value={total ? done / total : 1} width={Math.min(60, w.columns - 4)} tone="info" />
         {visible.map((e) => (
@@ -217,7 +214,7 @@ function SchemaPlanScreen() {
           </Line>
         ) : null}
         {applyTask.status === 'failed' ? <ErrorBlock error={applyTask.error} /> : null}
-      </Box>
+      </Screen>
     );
   }
 
@@ -227,7 +224,7 @@ function SchemaPlanScreen() {
   const start = Math.min(offset, Math.max(0, lines.length - room));
   const shown = lines.slice(start, start + room);
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       <Text bold wrap="wrap">
         {choosingEpi ? 'No tables on either side yet: a brand-new site.' : p.summary}
       </Text>
@@ -244,6 +241,6 @@ function SchemaPlanScreen() {
       <Box marginTop={1}>
         <MenuView items={items} cursor={cursor} />
       </Box>
-    </Box>
+    </Screen>
   );
 }

@@ -3,50 +3,37 @@
  * two ways on when no server answers (a private local server, or SQLite only).
  */
 import { Box, Text } from 'ink';
-import { useEffect, useState } from 'react';
+import { useEffect, useLayoutEffect, useState } from 'react';
 import { describeMysql } from '../../../config/config.js';
 import { PRIVILEGE_PURPOSE } from '../../../engines/mysql/privileges.js';
-import { ACTION_LABELS, type ConnectionCheck, type SetupAction } from '../../../setup/connection.js';
-import type { LocalServerStart } from '../../../setup/local-server.js';
+import { type ActionResult, actionChoices, runSetupAction, WAYS_ON } from '../../../setup/actions.js';
+import type { ConnectionCheck, SetupAction } from '../../../setup/connection.js';
+import type { SetupSnapshot } from '../../../setup/store.js';
 import { redact } from '../../../util/redact.js';
+import type { Command } from '../../keys.js';
 import { toneProps, useTheme } from '../../theme.js';
-import { HINT, useHints, useKeyState, useKeys, useTask, useWizard } from '../context.js';
-import { firstEnabled, type MenuItem, menuKey } from '../edit.js';
+import { type ScreenKeys, useKeyState, useTask, useWizard } from '../context.js';
+import { firstEnabled, MENU_SCOPES, type MenuItem, menuCommand } from '../edit.js';
+import { Screen } from '../Screen.js';
 import { ErrorBlock, Line, MenuView, Spinner } from '../widgets.js';
 
-type TestChoice = SetupAction | 'ways-on' | 'next' | 'create-user';
+type TestChoice = SetupAction | 'ways-on';
 
-/** The menu under a test result: the diagnosis' actions, in the wizard's words. */
-export function testMenu(check: ConnectionCheck, database: string): MenuItem<TestChoice>[] {
-  if (check.ok) {
-    return [
-      { value: 'next', label: 'Continue to the schema' },
-      {
-        value: 'create-user',
-        label: 'Optional: create a dedicated least-privilege user',
-        help: 'with admin credentials (not stored); its generated password goes into .env',
-      },
-    ];
-  }
-  const d = check.diagnosis;
-  if (!d) return [{ value: 'retry', label: ACTION_LABELS.retry }];
-  const items: MenuItem<TestChoice>[] = [];
-  if (d.unreachable) {
-    items.push({
+/**
+ * The menu under a test result: the setup's choices (src/setup/actions.ts); when
+ * no server answered, its two ways on are one item that opens step 4.
+ */
+export function testMenu(state: Pick<SetupSnapshot, 'connection' | 'answers' | 'discovery'>): MenuItem<TestChoice>[] {
+  const choices = actionChoices(state);
+  if (!state.connection?.diagnosis?.unreachable) return choices;
+  return [
+    {
       value: 'ways-on',
       label: 'Two ways on: a private local server, or SQLite only',
       help: 'instead of a dead end: keep working now, add the hub later',
-    });
-  }
-  for (const a of d.actions) {
-    if (d.unreachable && (a === 'local-server' || a === 'sqlite-only')) continue;
-    items.push({
-      value: a,
-      label: a === 'create-database' ? `Create the database "${database}"` : ACTION_LABELS[a],
-      ...(a === 'create-database' ? { help: 'with this user, if it may (otherwise use admin credentials)' } : {}),
-    });
-  }
-  return items;
+    },
+    ...choices.filter((c) => !WAYS_ON.includes(c.value)),
+  ];
 }
 
 export function TestScreen() {
@@ -56,7 +43,7 @@ export function TestScreen() {
   const [task, run] = useTask<ConnectionCheck>();
   const [createTask, runCreate, resetCreate] = useTask<boolean>();
   const [cursor, setCursor, cursorRef] = useKeyState(0);
-  const m = s.answers.mysql;
+  const m = w.setup.answers.mysql;
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: run once when the screen opens
   useEffect(() => {
@@ -64,10 +51,11 @@ export function TestScreen() {
   }, []);
 
   const check = task.status === 'done' ? task.value : undefined;
-  const items = check ? testMenu(check, m.database) : [];
+  const items = check ? testMenu({ ...w.setup, connection: check }) : [];
 
+  // A layout effect: done before the next key is read, so a key typed at once is not undone.
   // biome-ignore lint/correctness/useExhaustiveDependencies: reset the cursor for each new result
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (check) setCursor(firstEnabled(items));
   }, [check]);
 
@@ -78,62 +66,38 @@ export function TestScreen() {
     }
   }, [createTask, resetCreate, run, s]);
 
-  useHints(task.status === 'running' ? [HINT.quit] : [HINT.choose, HINT.move, HINT.back, HINT.quit]);
-
-  useKeys((input, key) => {
-    if (task.status !== 'done' || createTask.status === 'running') {
-      if (key.escape && task.status !== 'running') w.back();
-      return;
-    }
-    if (createTask.status === 'failed') {
-      if (key.escape || key.return) resetCreate();
-      return;
-    }
-    const r = menuKey(items, cursorRef.current, input, key);
+  const choose = (command: Command | undefined, input: string) => {
+    const r = menuCommand(items, cursorRef.current, command, input);
     setCursor(r.cursor);
     if (r.back) return w.back();
-    switch (r.chosen as TestChoice | undefined) {
-      case undefined:
-        return;
-      case 'next':
-      case 'continue':
-        // A hub that answers is the hub, even after SQLite-only was chosen and taken back.
-        s.answers.dualDatabase = true;
-        return w.go('schema');
-      case 'create-user':
-      case 'provision':
-        return w.go('provision');
-      case 'ways-on':
-        return w.go('waysOn');
-      case 'edit':
-        return w.back();
-      case 'retry':
-        return run(() => s.testConnection());
-      case 'enable-tls':
-        s.setMysql({ ssl: true });
-        return run(() => s.testConnection());
-      case 'disable-tls':
-        s.setMysql({ ssl: false });
-        return run(() => s.testConnection());
-      case 'create-database':
-        return runCreate(() => s.createDatabase());
-      case 'local-server':
-        return w.go('waysOn');
-      case 'sqlite-only':
-        s.chooseSqliteOnly();
-        return w.go('schema');
-    }
-  });
+    const chosen = r.chosen as TestChoice | undefined;
+    if (chosen === undefined) return;
+    if (chosen === 'ways-on' || chosen === 'local-server') return w.go('waysOn');
+    const step = runSetupAction(s, chosen);
+    if (step.next === 'edit') return w.back();
+    if (step.next !== 'test') return w.go(step.next);
+    const { work } = step;
+    if (work) return runCreate(() => work.then(() => true));
+    run(() => s.testConnection());
+  };
+  const keys: ScreenKeys =
+    task.status === 'running'
+      ? { scopes: [], onKey: () => undefined }
+      : task.status !== 'done' || createTask.status === 'running'
+        ? { scopes: ['wizardBack'], onKey: (command) => command === 'back' && w.back() }
+        : createTask.status === 'failed'
+          ? { scopes: ['wizardNext', 'wizardBack'], onKey: (command) => command && resetCreate() }
+          : { scopes: MENU_SCOPES, onKey: choose };
 
   const d = check?.diagnosis;
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       <Text wrap="truncate-end">
         Testing <Text bold>{describeMysql(m)}</Text>
         {m.password ? ' with password ••••••••' : ' without a password'}
       </Text>
       <Box marginTop={1} flexDirection="column">
-        {task.status === 'running' ? <Spinner label={`connecting to ${m.host}:${m.port}…`} /> : null}
+        {task.status === 'running' || task.status === 'idle' ? <Spinner label={`connecting to ${m.host}:${m.port}…`} /> : null}
         {check?.ok ? (
           <>
             <Line tone="ok" glyph={theme.glyph.ok}>
@@ -176,7 +140,7 @@ export function TestScreen() {
           <MenuView items={items} cursor={cursor} />
         </Box>
       ) : null}
-    </Box>
+    </Screen>
   );
 }
 
@@ -184,10 +148,11 @@ export function WaysOnScreen() {
   const w = useWizard();
   const theme = useTheme();
   const s = w.session;
-  const ls = s.discovery.localServer;
-  const [task, run, reset] = useTask<LocalServerStart>();
+  const ls = w.setup.discovery.localServer;
+  const [task, run, reset] = useTask<ActionResult | undefined>();
+  const started = task.status === 'done' && task.value?.kind === 'local-server' ? task.value.start : undefined;
   // The address that did not answer, as it was: starting the private server changes the answers.
-  const [tried] = useState(() => `${s.answers.mysql.host}:${s.answers.mysql.port}`);
+  const [tried] = useState(() => `${w.setup.answers.mysql.host}:${w.setup.answers.mysql.port}`);
   const items: MenuItem[] = [
     {
       value: 'local-server',
@@ -203,34 +168,26 @@ export function WaysOnScreen() {
     { value: 'edit', label: 'Edit the connection settings' },
   ];
   const [cursor, setCursor, cursorRef] = useKeyState(firstEnabled(items));
-  useHints(
-    task.status === 'running'
-      ? [HINT.quit]
-      : task.status === 'done'
-        ? [HINT.next, HINT.quit]
-        : [HINT.choose, HINT.move, HINT.back, HINT.quit],
-  );
-  useKeys((input, key) => {
-    if (task.status === 'running') return;
-    if (task.status === 'done') {
-      if (key.return) w.go('test');
-      return;
-    }
-    if (task.status === 'failed') {
-      if (key.return || key.escape) reset();
-      return;
-    }
-    const r = menuKey(items, cursorRef.current, input, key);
+  const choose = (command: Command | undefined, input: string) => {
+    const r = menuCommand(items, cursorRef.current, command, input);
     setCursor(r.cursor);
     if (r.back) return w.back();
-    if (r.chosen === 'local-server') run(() => s.startLocalServer());
-    else if (r.chosen === 'sqlite-only') {
-      s.chooseSqliteOnly();
-      w.go('schema');
-    } else if (r.chosen === 'edit') w.go('connection');
-  });
+    if (r.chosen === undefined) return;
+    // The same actions as the Test screen's: start the private server (then test it), or SQLite only.
+    const step = runSetupAction(s, r.chosen as SetupAction);
+    if (step.next === 'test') run(async () => step.work);
+    else w.go(step.next === 'edit' ? 'connection' : step.next);
+  };
+  const keys: ScreenKeys =
+    task.status === 'running'
+      ? { scopes: [], onKey: () => undefined }
+      : task.status === 'done'
+        ? { scopes: ['wizardNext'], onKey: (command) => command === 'next' && w.go('test') }
+        : task.status === 'failed'
+          ? { scopes: ['wizardNext', 'wizardBack'], onKey: (command) => command && reset() }
+          : { scopes: MENU_SCOPES, onKey: choose };
   return (
-    <Box flexDirection="column">
+    <Screen keys={keys}>
       {task.status === 'done' ? null : (
         <>
           <Text wrap="wrap">No MySQL server answered at {tried}. Two ways on:</Text>
@@ -246,20 +203,20 @@ export function WaysOnScreen() {
         {task.status === 'done' ? (
           <>
             <Line tone="ok" glyph={theme.glyph.ok}>
-              private server {task.value.created ? 'created, ' : ''}running on 127.0.0.1:{task.value.mysql.port} (user{' '}
-              {task.value.mysql.user}, database {task.value.mysql.database})
+              private server {started?.created ? 'created, ' : ''}running on 127.0.0.1:{started?.mysql.port} (user{' '}
+              {started?.mysql.user}, database {started?.mysql.database})
             </Line>
-            {task.value.passwordReset ? (
+            {started?.passwordReset ? (
               <Line tone="muted">{`  its user's password was not known here: it has a new generated one, saved in .env only`}</Line>
             ) : null}
             <Text wrap="wrap">
-              It keeps running after setup. To start it again later (after a reboot): <Text bold>{task.value.startCommand}</Text>
+              It keeps running after setup. To start it again later (after a reboot): <Text bold>{started?.startCommand}</Text>
             </Text>
             <Text>Enter tests the connection.</Text>
           </>
         ) : null}
         {task.status === 'failed' ? <ErrorBlock error={task.error} /> : null}
       </Box>
-    </Box>
+    </Screen>
   );
 }

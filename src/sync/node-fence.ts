@@ -1,0 +1,238 @@
+/**
+ * One node id, one file (docs/SYNC-CONTRACT.md invariant 17): push-token fencing.
+ *
+ * The hub's push cursor of a node id (`_dualdb_nodes`) belongs to one SQLite file. A copied
+ * .db file, a restored old backup or the same NODE_ID on two installs would otherwise share
+ * it: each would drop local changes the other's cursor covers (lost) or re-send its own over
+ * the other's (stale). So the hub row carries a push token, and so does the file holding it;
+ * every push rotates it in the push's own hub transaction. A file whose token is not the hub's
+ * is not the holder: it refuses (NODE_ID_IN_USE) and never pushes.
+ *
+ * The crash window (hub committed the push, the node died before recording it) leaves the
+ * hub one token ahead of the file. The token a push is about to set is written locally first
+ * (`push_pending`), so the file knows that token as its own and adopts it (and the cursor).
+ *
+ * Tokens are `<epoch>.<random>`: the epoch grows only with `init --take-over`. A hub restored
+ * from a backup is behind both in cursor and epoch; a file taken over from is behind only in
+ * cursor: the first is re-claimed with a warning (as before fencing), the second refused.
+ */
+import { randomBytes } from 'node:crypto';
+import { ensurePushTokenColumn } from '../capture/mysql-capture.js';
+import type { MysqlHub, PoolConnection } from '../engines/mysql/connect.js';
+import type { SqliteDb } from '../engines/sqlite/open.js';
+import type { SyncLog } from '../log/sync-log.js';
+import { DualdbError } from '../util/errors.js';
+import { EXIT } from '../util/exit-codes.js';
+import type { LocalState } from './local-state.js';
+
+/** What the fence needs: the node's file, the hub, and where to warn. */
+export interface FenceContext {
+  db: SqliteDb;
+  state: LocalState;
+  hub: MysqlHub;
+  nodeId: string;
+  log?: SyncLog;
+}
+
+export class NodeIdInUseError extends DualdbError {
+  constructor(nodeId: string) {
+    super(
+      'NODE_ID_IN_USE',
+      `another SQLite file syncs as node ${nodeId} on this hub (a copied .db file, a restored backup, or one NODE_ID on two installs): this file pushed nothing`,
+      {
+        hint: 'on the copy run `dualdb init --new-node-id` (its unsynced rows then sync as a new node; with NODE_ID set, give it its own NODE_ID); if this file is the one to keep (a restored machine), run `dualdb init --take-over`',
+        exitCode: EXIT.CONFIG,
+        context: { node: nodeId },
+      },
+    );
+  }
+}
+
+const TOKEN = 'push_token';
+const TOKEN_NODE = 'push_token_node';
+const PENDING = 'push_pending';
+
+export function newToken(epoch: number): string {
+  return `${epoch}.${randomBytes(8).toString('hex')}`;
+}
+
+export function epochOf(token: string | null | undefined): number {
+  return Number.parseInt(token ?? '', 10) || 0;
+}
+
+/** This file's token for the node id it has now (a token kept under another id does not count). */
+export function localToken(state: LocalState, nodeId: string): string | undefined {
+  return state.getMeta(TOKEN_NODE) === nodeId ? state.getMeta(TOKEN) : undefined;
+}
+
+/** Records `token` as this file's for `nodeId` (and clears the pending marker). */
+export function saveToken(state: LocalState, nodeId: string, token: string): void {
+  state.setMeta(TOKEN, token);
+  state.setMeta(TOKEN_NODE, nodeId);
+  state.setMeta(PENDING, null);
+}
+
+/** Forgets this file's token: it then holds no node id until it registers again (`init --new-node-id`). */
+export function forgetToken(state: LocalState): void {
+  for (const k of [TOKEN, TOKEN_NODE, PENDING]) state.setMeta(k, null);
+}
+
+interface HubRow {
+  cursor: bigint;
+  token: string | null;
+}
+
+async function readHubRow(hub: MysqlHub, nodeId: string): Promise<HubRow | undefined> {
+  const read = () =>
+    hub.query<{ push_cursor: string | number; push_token: string | null }>(
+      'SELECT push_cursor, push_token FROM _dualdb_nodes WHERE node_id = ?',
+      [nodeId],
+    );
+  const rows = await read().catch(async (e: { code?: string }) => {
+    // A hub installed before fencing: the column is added in place (init does it too).
+    if (e.code !== 'ER_BAD_FIELD_ERROR') throw e;
+    await ensurePushTokenColumn(hub);
+    return read();
+  });
+  const r = rows[0];
+  return r ? { cursor: BigInt(r.push_cursor), token: r.push_token } : undefined;
+}
+
+/**
+ * Registers this file on the hub (first contact) or claims an unfenced row (a hub from before
+ * fencing). The local token is stored first: a crash in between leaves a file that claims again.
+ */
+async function register(ctx: FenceContext, row: HubRow | undefined): Promise<HubRow> {
+  const { hub, state, nodeId } = ctx;
+  const token = localToken(state, nodeId) ?? newToken(1);
+  if (localToken(state, nodeId) === undefined) saveToken(state, nodeId, token);
+  if (!row) {
+    // A file new to this id starts at its own push position: what it logged after is pushed.
+    await hub.execute(
+      `INSERT IGNORE INTO _dualdb_nodes (node_id, push_cursor, pull_upto, first_seen, last_seen, push_token)
+       VALUES (?, ?, 0, NOW(6), NOW(6), ?)`,
+      [nodeId, state.pushedUpto(), token],
+    );
+  } else {
+    await hub.execute('UPDATE _dualdb_nodes SET push_token = ? WHERE node_id = ? AND push_token IS NULL', [token, nodeId]);
+  }
+  const now = await readHubRow(hub, nodeId);
+  if (!now) throw new NodeIdInUseError(nodeId); // removed meanwhile (uninstall): refuse this time
+  return now;
+}
+
+/**
+ * Checks that this file holds its node id on the hub and aligns the local change log with the
+ * hub's push cursor (entries the hub has are dropped). Returns the hub's cursor. Throws
+ * NodeIdInUseError when another file holds the id: then no change moved or was dropped (the
+ * refusal is recorded for `dualdb status`).
+ */
+export async function reconcileWithHub(ctx: FenceContext, reclaimed = false): Promise<bigint> {
+  const { state, nodeId } = ctx;
+  let row = await readHubRow(ctx.hub, nodeId);
+  if (!row || row.token === null) row = await register(ctx, row);
+  const mine = localToken(state, nodeId);
+  const pending = state.getMeta(PENDING);
+  let adopt: string | undefined;
+  if (row.token !== mine) {
+    if (pending !== undefined && row.token === pending) {
+      // The crash window: the hub committed this file's last push, the file never recorded it.
+      adopt = pending;
+    } else if (!reclaimed && mine !== undefined && row.cursor < state.pushedUpto() && epochOf(row.token) <= epochOf(mine)) {
+      ctx.log?.warn('the hub’s push token and cursor for this node are older than this file’s (hub restored from a backup?)', {
+        event: 'push.hub-restored',
+      });
+      await ctx.hub.execute('UPDATE _dualdb_nodes SET push_token = ? WHERE node_id = ? AND push_token = ?', [
+        mine,
+        nodeId,
+        row.token,
+      ]);
+      return reconcileWithHub(ctx, true);
+    } else {
+      throw refused(state, nodeId);
+    }
+  }
+  alignLog(ctx, row.cursor, adopt, pending !== undefined);
+  return row.cursor;
+}
+
+/** The refusal, kept in the file too: `dualdb status` and the monitor show it after a one-shot sync. */
+function refused(state: LocalState, nodeId: string): NodeIdInUseError {
+  const e = new NodeIdInUseError(nodeId);
+  state.setMeta('last_error', e.oneLine());
+  state.setMeta('last_error_at', new Date().toISOString());
+  return e;
+}
+
+/** The local side of a reconcile: cursor, log and token, in one SQLite transaction. */
+function alignLog(ctx: FenceContext, hubCursor: bigint, adopt: string | undefined, clearPending: boolean): void {
+  const local = ctx.state.pushedUpto();
+  if (hubCursor === local && adopt === undefined && !clearPending) return;
+  if (hubCursor < local) {
+    ctx.log?.warn(
+      'the hub’s push cursor for this node is behind the local one (hub restored, or node id reused); run `dualdb compare`',
+      { event: 'push.cursor-behind', hub: hubCursor.toString(), local: local.toString() },
+    );
+  }
+  ctx.db.transaction(() => {
+    ctx.state.setPushedUpto(hubCursor);
+    ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(hubCursor);
+    if (adopt !== undefined) saveToken(ctx.state, ctx.nodeId, adopt);
+    // A pending token the hub does not have: that push never committed.
+    else ctx.state.setMeta(PENDING, null);
+  })();
+}
+
+/** Before a push's hub transaction: the token it will set, known locally first (the crash window). */
+export function beginPush(ctx: FenceContext): string {
+  const mine = localToken(ctx.state, ctx.nodeId) ?? newToken(1);
+  const next = newToken(epochOf(mine));
+  markPending(ctx.state, next);
+  return next;
+}
+
+/** The token a hub write is about to set, written before the hub commits. */
+export function markPending(state: LocalState, token: string): void {
+  state.setMeta(PENDING, token);
+}
+
+/**
+ * Inside the push's hub transaction, with this node's row locked: rotates the token when this
+ * file still holds it. False: another file took the id since the reconcile (treated as a race;
+ * the next reconcile refuses).
+ */
+export async function fenceHubPush(conn: PoolConnection, ctx: FenceContext, next: string): Promise<boolean> {
+  const [res] = await conn.query('UPDATE _dualdb_nodes SET push_token = ? WHERE node_id = ? AND push_token = ?', [
+    next,
+    ctx.nodeId,
+    localToken(ctx.state, ctx.nodeId) ?? '',
+  ]);
+  return (res as { affectedRows?: number }).affectedRows === 1;
+}
+
+/**
+ * Inside a hub-first write's transaction (mysql_primary): the write carries this node id as its
+ * origin, so the holder would take it for its own echo and never pull it. A file that does not
+ * hold the id refuses; a node not registered yet (or a hub from before fencing) writes.
+ */
+export async function assertHolder(conn: PoolConnection, state: LocalState, nodeId: string): Promise<void> {
+  let hubToken: string | null | undefined;
+  try {
+    const [rows] = await conn.query('SELECT push_token FROM _dualdb_nodes WHERE node_id = ?', [nodeId]);
+    hubToken = (rows as { push_token: string | null }[])[0]?.push_token;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ER_BAD_FIELD_ERROR') return;
+    throw e;
+  }
+  if (hubToken == null || hubToken === localToken(state, nodeId) || hubToken === state.getMeta(PENDING)) return;
+  throw new NodeIdInUseError(nodeId);
+}
+
+/** After the hub committed a push: the file forgets what the hub has and keeps the new token. */
+export function recordPushed(ctx: FenceContext, upto: bigint, token: string): void {
+  ctx.db.transaction(() => {
+    ctx.state.setPushedUpto(upto);
+    ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(upto);
+    saveToken(ctx.state, ctx.nodeId, token);
+  })();
+}

@@ -82,7 +82,7 @@ export async function deadHoleCandidates(ctx: SyncContext, holes: Map<bigint, nu
 export async function readHubBatch(
   ctx: SyncContext,
   prev: PullState,
-  duePulls: { tbl: string; pk: string | null }[],
+  duePulls: { tbl: string; pk: string | null; firstOp?: Op | null }[],
   result: BatchResult,
 ): Promise<HubBatch> {
   const batchSize = ctx.config.sync.batchSize;
@@ -161,7 +161,8 @@ export async function readHubBatch(
         result.changes++;
         add(e.tbl, e.pk, seq, Number(e.at), e.op as Op);
       }
-      for (const p of duePulls) if (p.pk !== null && !changes.has(p.tbl, p.pk)) add(p.tbl, p.pk, 0n, out.hubNowMs, 'U', true);
+      for (const p of duePulls)
+        if (p.pk !== null && !changes.has(p.tbl, p.pk)) add(p.tbl, p.pk, 0n, out.hubNowMs, p.firstOp ?? 'U', true);
       for (const [tbl, keys] of changes.byTable) {
         const table = ctx.plan.byName.get(tbl);
         if (!table) continue;

@@ -123,7 +123,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         if (ctx.plan.byName.has(tbl)) continue;
         for (const pk of changes.keys(tbl)) {
           const error = `table not synced on this node: ${unsyncable.get(tbl) ?? 'not in the sync plan'}`;
-          ctx.state.park('pull', tbl, pk, error, { waiting: true });
+          // With the hub operation it began with: a hub insert retried later must still meet a node insert as a collision (13).
+          ctx.state.park('pull', tbl, pk, error, { waiting: true, firstOp: changes.get(tbl, pk)?.firstOp });
           parkedNow.push({ tbl, pk, error });
         }
       }
@@ -235,7 +236,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         for (const { key, change } of toUpsert) {
           const error = failed.get(key);
           if (error !== undefined) {
-            ctx.state.park('pull', table.name, key, error);
+            ctx.state.park('pull', table.name, key, error, { firstOp: change.firstOp });
             parkedNow.push({ tbl: table.name, pk: key, error });
             m.parked++;
             continue;
@@ -258,7 +259,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         for (const key of keys) {
           const error = failed.get(key);
           if (error !== undefined) {
-            ctx.state.park('pull', table.name, key, error);
+            ctx.state.park('pull', table.name, key, error, { firstOp: changes.get(table.name, key)?.firstOp });
             parkedNow.push({ tbl: table.name, pk: key, error });
             m.parked++;
             continue;

@@ -10,11 +10,10 @@ import type { PoolConnection } from '../engines/mysql/connect.js';
 import { ChangeSet, type Op } from './changeset.js';
 import type { BatchResult, SyncContext } from './context.js';
 import { safePruneBound } from './holes.js';
+import { type HubMove, readHubMoves } from './hub-moves.js';
 import type { PullState } from './local-state.js';
 import { MysqlTableIO } from './mysql-io.js';
 import { admitParent, missingParents } from './parents.js';
-import type { SyncTable } from './plan.js';
-import { decodeMove } from './rekey.js';
 import { assertHubUnchanged } from './schema-guard.js';
 
 interface HubEntry {
@@ -33,8 +32,12 @@ export interface HubBatch {
   seen: Set<bigint>;
   readUpto: bigint;
   hubNowMs: number;
-  /** Rows other nodes moved to a new key on the hub: this node's children of them follow. */
-  hubMoves: { table: SyncTable; oldKey: string; newKey: string }[];
+  /**
+   * Rows other nodes moved to a new key on the hub, every one after the cursor (not only this
+   * batch's), read in the batch's snapshot: applied first (hub-moves.ts), so that the batch's rows
+   * land under the keys the hub gave them.
+   */
+  hubMoves: HubMove[];
   /** The hub pruned its log past this node's position. */
   prunedPast?: bigint;
 }
@@ -95,7 +98,7 @@ export async function readHubBatch(
     hubNowMs: 0,
     hubMoves: [],
   };
-  const { changes, images, seen, hubMoves } = out;
+  const { changes, images, seen } = out;
   const add = (tbl: string, pk: string, seq: bigint, at: number, op: Op, retry = false) =>
     changes.add(tbl, pk, seq, at, op, retry);
   await ctx.hub.withConnection(async (conn) => {
@@ -152,15 +155,11 @@ export async function readHubBatch(
           if (p) p.deleted = false;
           continue;
         }
-        if (e.op === 'R') {
-          // Another node moved a hub row to a new key (rekey.ts): this node's children of it follow.
-          const moveTable = ctx.plan.byName.get(e.tbl);
-          if (moveTable) hubMoves.push({ table: moveTable, ...decodeMove(e.pk) });
-          continue;
-        }
+        if (e.op === 'R') continue; // a move, read below with the others (hub-moves.ts)
         result.changes++;
         add(e.tbl, e.pk, seq, Number(e.at), e.op as Op);
       }
+      out.hubMoves = await readHubMoves(conn, ctx, prev);
       for (const p of duePulls) if (p.pk !== null && !changes.has(p.tbl, p.pk)) add(p.tbl, p.pk, 0n, out.hubNowMs, 'U', true);
       for (const [tbl, keys] of changes.byTable) {
         const table = ctx.plan.byName.get(tbl);

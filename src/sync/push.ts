@@ -25,6 +25,7 @@ import { sameImage, toMysqlRow, toSqliteRow } from './convert.js';
 import { type Decision, decidePush } from './decide.js';
 import { isTransientMysql, rowErrorText } from './errors.js';
 import { explainFoldedKeys } from './folded-keys.js';
+import { learnHubMoves, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { MysqlTableIO, oversizeText, PACKET_MARGIN } from './mysql-io.js';
@@ -87,6 +88,7 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   const result = emptyBatch('push');
   const hubCursor = await hubPushCursor(ctx);
   reconcilePushed(ctx, hubCursor);
+  await learnHubMoves(ctx);
   const batch = readLocalBatch(ctx, hubCursor);
   result.changes = batch.entries;
   result.more = batch.more;
@@ -146,7 +148,8 @@ async function applyOnHub(
   const holes = [...pull.holes.keys()];
   const held = ctx.state.heldKeys();
   const rekeys = new RekeyStore(ctx.db);
-  const heldApart = new Set(rekeys.heldKeys().map((h) => heldKey(h.tbl, h.pk)));
+  const unsettled = unsettledKeys(ctx.db).local;
+  const heldApart = new Set([...rekeys.heldKeys().map((h) => heldKey(h.tbl, h.pk)), ...unsettled]);
   const policy = ctx.config.sync.conflictPolicy;
   const collisions = ctx.config.sync.keyCollisions;
   const maxBytes = ctx.hubMaxPacket - PACKET_MARGIN;
@@ -163,6 +166,7 @@ async function applyOnHub(
     // Children of a row held apart (manual re-key) wait for it: sent now they would attach to the hub's row.
     const waiting = keys.filter((k) => {
       const image = images.get(k);
+      if (unsettled.has(heldKey(table.name, k))) return true; // a copy the hub moved, not in place yet (hub-moves.ts)
       return image !== undefined && parentApart(table, image, heldApart) !== undefined;
     });
     for (const k of waiting) {

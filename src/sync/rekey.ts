@@ -28,6 +28,7 @@ import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import { DualdbError } from '../util/errors.js';
 import type { SyncContext } from './context.js';
 import { toMysqlRow, toSqliteRow } from './convert.js';
+import { settleHubRow, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import type { SyncPlan, SyncTable } from './plan.js';
 import { RekeyStore } from './rekey-store.js';
@@ -224,43 +225,6 @@ export function decodeMove(pk: string): { oldKey: string; newKey: string } {
 }
 
 /**
- * In a pull's apply transaction, before the batch: rows another node moved on the hub
- * (rekey-hub) take their children on this node along — unless the row under the old key here
- * is this node's own new row (a collision of its own, whose children stay with it). Returns the
- * re-pointed children, to be logged as local changes once the batch is applied (logged now,
- * they would look like local edits racing the batch), so that a child this node sent before it
- * learnt of the move is sent again, re-pointed.
- */
-export function followHubMoves(
-  ctx: SyncContext,
-  moves: { table: SyncTable; oldKey: string; newKey: string }[],
-): { tbl: string; pk: string }[] {
-  ctx.db.pragma('defer_foreign_keys = ON');
-  const out: { tbl: string; pk: string }[] = [];
-  for (const m of moves) {
-    if (ctx.state.pendingKeys(m.table.name, [m.oldKey]).get(m.oldKey)?.firstOp === 'I') continue;
-    for (const { child, column } of referencingColumns(ctx.plan, m.table)) {
-      const io = new SqliteTableIO(ctx.db, child);
-      const keyCols = child.key.map((k) => quoteSqliteId(k.name)).join(', ');
-      const rows = ctx.db
-        .prepare(`SELECT ${keyCols} FROM ${quoteSqliteId(child.name)} WHERE ${quoteSqliteId(column)} = ?`)
-        .all(BigInt(m.oldKey)) as Row[];
-      for (const r of rows) out.push({ tbl: child.name, pk: io.keyOf(r) });
-      ctx.db
-        .prepare(`UPDATE ${quoteSqliteId(child.name)} SET ${quoteSqliteId(column)} = ? WHERE ${quoteSqliteId(column)} = ?`)
-        .run(BigInt(m.newKey), BigInt(m.oldKey));
-    }
-  }
-  return out;
-}
-
-/** Logs rows as local changes (to be pushed), in the caller's transaction. */
-export function logLocalChanges(db: SqliteDb, rows: { tbl: string; pk: string }[]): void {
-  const ins = db.prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'U', ${SQLITE_NOW_MS})`);
-  for (const r of rows) ins.run(r.tbl, r.pk);
-}
-
-/**
  * The node part of moves, as one SQLite transaction (run before the hub commits). Returns the
  * events to emit once the hub has committed too.
  */
@@ -292,6 +256,9 @@ export function moveOnNode(
     const pushedUpto = ctx.state.pushedUpto();
     const placer = hubRowPlacer(ctx, store, stmt);
     const renamed = new Map<string, Map<string, string>>();
+    // Hub rows are placed after the log is renamed: an unsettled copy that moves into place
+    // (hub-moves.ts) brings its own unpushed changes, which must not take the moved row's name.
+    const placements: (() => void)[] = [];
     for (const m of moves) {
       const t = m.table;
       const kc = quoteSqliteId(keyColumn(t));
@@ -315,13 +282,19 @@ export function moveOnNode(
           renamed.set(t.name, r);
         }
         r.set(m.oldKey, m.newKey);
-        placer(t, m.oldKey, toSqliteRow(t, m.hubRow));
+        placements.push(() => {
+          settleHubRow(ctx, t, m.oldKey, m.oldKey);
+          placer(t, m.oldKey, toSqliteRow(t, m.hubRow));
+        });
         // The moved row is a local change under its new key until the hub is known to have it.
         logInsert.run(t.name, m.newKey);
       } else {
         const moved = toSqliteRow(t, m.hubRow);
         moved[keyColumn(t)] = BigInt(m.newKey);
-        placer(t, m.newKey, moved);
+        placements.push(() => {
+          settleHubRow(ctx, t, m.oldKey, m.newKey);
+          placer(t, m.newKey, moved);
+        });
       }
       const id = store.done({
         tbl: t.name,
@@ -339,10 +312,12 @@ export function moveOnNode(
     // Unpushed changes and parked retries of the moved rows follow them: left under the old keys they
     // would later send the hub row's key a delete or these rows' values. One pass per table.
     for (const [tbl, map] of renamed) renameLoggedKeys(stmt, tbl, map, pushedUpto);
+    for (const place of placements) place();
     // A row created on the node and gone again, while the hub created another under its key:
     // the hub's row is this key's row now.
     for (const t of takes) {
       const io = new SqliteTableIO(db, t.table);
+      settleHubRow(ctx, t.table, t.key, t.key);
       if (t.hubRow) placer(t.table, t.key, toSqliteRow(t.table, t.hubRow));
       else io.delete(t.key);
     }
@@ -351,10 +326,10 @@ export function moveOnNode(
   return events;
 }
 
-type Prepare = (sql: string) => Database.Statement<unknown[]>;
+export type Prepare = (sql: string) => Database.Statement<unknown[]>;
 
 /** Renames keys in the unpushed log and the parked pushes of one table (old → new), a chunk at a time. */
-function renameLoggedKeys(stmt: Prepare, tbl: string, map: Map<string, string>, pushedUpto: bigint): void {
+export function renameLoggedKeys(stmt: Prepare, tbl: string, map: Map<string, string>, pushedUpto: bigint): void {
   const pairs = [...map];
   for (let i = 0; i < pairs.length; i += 200) {
     const chunk = pairs.slice(i, i + 200);
@@ -407,7 +382,8 @@ export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError):
  * parked, for the pull that brings it with its parents.
  */
 function hubRowPlacer(ctx: SyncContext, store: RekeyStore, stmt: Prepare): (table: SyncTable, key: string, row: Row) => void {
-  const apart = store.openKeys();
+  const unsettled = unsettledKeys(ctx.db);
+  const apart = new Set([...store.openKeys(), ...unsettled.local, ...unsettled.hub]);
   const ios = new Map<string, SqliteTableIO>();
   return (table, key, row) => {
     for (const fk of table.foreignKeys) {

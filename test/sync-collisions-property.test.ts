@@ -298,6 +298,24 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     60_000,
   );
 
+  // The hub's sequence handed the moved hub row (rekey-hub) a key the node had used and deleted,
+  // its delete still in the same push batch: the delete then removed the moved row on the hub.
+  it(
+    "rekey-hub: the hub's sequence hands a moved row a key the node's batch deletes",
+    () =>
+      runOps(testHub, tmp.dir, 'rekey-hub', [
+        I('B'),
+        I('B', 2),
+        { kind: 'child', who: 'B', pick: 0 },
+        D('B', 9),
+        I('A', 2),
+        S('A', true, true),
+        I('B', 1),
+        I('B', 2),
+      ]),
+    60_000,
+  );
+
   // OPEN BUG (manual; push.ts): node B creates worker 1 with two attendance rows, the hub creates
   // its worker 1, node A its worker 1; sync until quiet, then every held collision is resolved
   // (parents first, alternating --rekey node / hub). Expected: B's two attendance rows point at

@@ -89,11 +89,17 @@ export function referencingColumns(plan: SyncPlan, table: SyncTable): { child: S
   return out;
 }
 
+/**
+ * The largest key this node holds or has an unpushed change of (a row deleted here whose delete
+ * is still to go up counts: handed to a moved row, that delete would remove it on the hub).
+ */
 function localMax(db: SqliteDb, table: SyncTable): bigint {
   const r = db.prepare(`SELECT max(${quoteSqliteId(keyColumn(table))}) AS m FROM ${quoteSqliteId(table.name)}`).get() as {
     m: bigint | number | null;
   };
-  return r.m === null ? 0n : BigInt(r.m);
+  let max = r.m === null ? 0n : BigInt(r.m);
+  for (const k of loggedKeys(db, table.name)) if (/^-?\d+$/.test(k) && BigInt(k) > max) max = BigInt(k);
+  return max;
 }
 
 const existsStatements = new WeakMap<SqliteDb, Map<string, Database.Statement<unknown[]>>>();
@@ -109,7 +115,37 @@ function existsLocally(db: SqliteDb, table: SyncTable, key: string): boolean {
     st = db.prepare<unknown[]>(`SELECT 1 FROM ${quoteSqliteId(table.name)} WHERE ${quoteSqliteId(keyColumn(table))} = ?`);
     byTable.set(table.name, st);
   }
-  return st.get(BigInt(key)) !== undefined;
+  return st.get(BigInt(key)) !== undefined || loggedKeys(db, table.name).has(key);
+}
+
+const loggedCache = new WeakMap<SqliteDb, Map<string, { token: string; keys: Set<string> }>>();
+
+/**
+ * Keys of a table with an unpushed or parked change here (a row deleted here, its delete not sent:
+ * the hub must not hand its key to a moved row). One read per table while the log is unchanged:
+ * the log has no (tbl, pk) index, and a batch may move thousands of rows.
+ */
+function loggedKeys(db: SqliteDb, tbl: string): Set<string> {
+  const t = db.prepare('SELECT (SELECT max(seq) FROM _dualdb_changes) AS c, (SELECT max(id) FROM _dualdb_parked) AS p').get() as {
+    c: unknown;
+    p: unknown;
+  };
+  const token = `${String(t.c)}/${String(t.p)}`;
+  let byTable = loggedCache.get(db);
+  if (!byTable) {
+    byTable = new Map();
+    loggedCache.set(db, byTable);
+  }
+  const hit = byTable.get(tbl);
+  if (hit?.token === token) return hit.keys;
+  const rows = db
+    .prepare(
+      "SELECT pk FROM _dualdb_changes WHERE tbl = ? AND pk IS NOT NULL UNION SELECT pk FROM _dualdb_parked WHERE direction = 'push' AND tbl = ? AND pk IS NOT NULL",
+    )
+    .all(tbl, tbl) as { pk: string }[];
+  const keys = new Set(rows.map((r) => r.pk));
+  byTable.set(tbl, { token, keys });
+  return keys;
 }
 
 /** Inserts a row on the hub under a new key from the hub's sequence; returns the key. */

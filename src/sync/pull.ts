@@ -278,6 +278,10 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (parked.has(key)) ctx.state.unpark('pull', table.name, key);
         }
       }
+      retryOrphanedPushes(
+        ctx,
+        deletions.filter((d) => d.keys.length > 0).map((d) => d.table.name),
+      );
       ctx.state.savePullState(holes.next, prev);
       forgetHubMoves(ctx.db, holes.next.upto);
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
@@ -315,4 +319,19 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
 
   // How far this node got is reported to the hub once per pull cycle (Syncer.reportPullPosition).
   return result;
+}
+
+/**
+ * Parents the hub deleted took this node's children along here too (their ON DELETE, run by
+ * SQLite: cascade or set null). A child's push parked because that parent was already gone on
+ * the hub is retried at once — it now sends the child's delete or its nulled reference — instead
+ * of waiting out its backoff (or forever, once the retries are spent).
+ */
+function retryOrphanedPushes(ctx: SyncContext, parents: string[]): void {
+  if (parents.length === 0) return;
+  const children = ctx.plan.tables.filter((t) => t.foreignKeys.some((fk) => parents.includes(fk.parent)));
+  const st = ctx.db.prepare(
+    "UPDATE _dualdb_parked SET next_retry_ms = ? WHERE direction = 'push' AND tbl = ? AND error LIKE '%foreign key constraint fails%'",
+  );
+  for (const c of children) st.run(Date.now(), c.name);
 }

@@ -254,7 +254,8 @@ async function applyOnHub(
           };
           if (decision.resolve === 'hold') {
             rec.holds.push(c);
-            // Its children later in this batch must wait for it too (they would attach to the hub's row).
+            // Its children later in this batch wait for it too (sent, they would attach to the hub's row).
+            heldApart.add(heldKey(table.name, key));
           } else collided.push(c);
           rec.succeeded.push({ tbl: table.name, pk: key });
           continue;

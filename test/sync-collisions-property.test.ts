@@ -328,6 +328,28 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     60_000,
   );
 
+  // Node B's `rekeys resolve --rekey hub` moved the hub's worker 2 (to 5) and put B's there; node A
+  // then resolved its own collision on worker 2 and placed the hub's current row 2 (B's) — and
+  // its next pull applied B's older move 2→5 to that row: B's worker and children missing on A.
+  // `rekeys resolve` now applies the hub's moves first, as push and pull do (hub-moves.ts).
+  it(
+    "manual: a node resolves a collision after another node's resolution moved the hub's row",
+    () =>
+      runOps(testHub, tmp.dir, 'manual', [
+        I('B'),
+        I('A'),
+        I('A'),
+        S('B', true, false),
+        { kind: 'child', who: 'A', pick: 8 },
+        { kind: 'child', who: 'H', pick: 5 },
+        I('H'),
+        S('A', true, false),
+        I('H', 2),
+        I('B', 2),
+      ]),
+    60_000,
+  );
+
   // FIXED (was an open bug; rekey-node; pull.ts + push.ts): node A creates worker 1 with attendance 1 and
   // pushes; node B, which created its own worker 1, pulls: the worker collides (deferred) and the
   // hub's attendance 1 is parked "waiting for its parent". B then creates its own attendance 1

@@ -330,6 +330,14 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     60_000,
   );
 
+  // The hub deletes a row another node moved while this node's copy of it waits, unsettled (its
+  // new key is this node's own new row): the copy is deleted here too, not kept forever.
+  it(
+    "rekey-hub: the hub deletes a moved row whose copy here waits for the node's own row's key",
+    () => runOps(testHub, tmp.dir, 'rekey-hub', [I('A'), I('H'), S('B', false, true), I('B'), S('A', true, false), D('H', 1)]),
+    60_000,
+  );
+
   // Node B's `rekeys resolve --rekey hub` moved the hub's worker 2 (to 5) and put B's there; node A
   // then resolved its own collision on worker 2 and placed the hub's current row 2 (B's) — and
   // its next pull applied B's older move 2→5 to that row: B's worker and children missing on A.

@@ -13,6 +13,7 @@
  * local key moves either way (push and pull park it, waiting), nor do children that reference it.
  */
 import type { PoolConnection } from '../engines/mysql/connect.js';
+import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncContext } from './context.js';
@@ -61,14 +62,56 @@ export async function learnHubMoves(ctx: SyncContext): Promise<void> {
   const pull = ctx.state.pullState();
   const moves = await ctx.hub.withConnection((conn) => readHubMoves(conn, ctx, pull));
   const fresh = unapplied(ctx.db, moves);
-  if (fresh.length === 0) return;
-  ctx.db
-    .transaction(() => {
-      ctx.db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
-      applyHubMoves(ctx, fresh);
-      ctx.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
-    })
-    .immediate();
+  if (fresh.length > 0) quietly(ctx.db, () => applyHubMoves(ctx, fresh));
+  await dropGoneCopies(ctx);
+}
+
+function quietly(db: SqliteDb, fn: () => void): void {
+  db.transaction(() => {
+    db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+    fn();
+    db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
+  }).immediate();
+}
+
+/**
+ * An unsettled copy whose row the hub has deleted since (no row under its hub key there) is
+ * deleted here too, with what SQLite's ON DELETE does to its children (as MySQL's did on the
+ * hub), and its unpushed changes dropped: the collision that would have placed it never comes
+ * (the node's own row simply goes up), and the copy's key would otherwise wait forever.
+ */
+async function dropGoneCopies(ctx: SyncContext): Promise<void> {
+  const rows = unsettledRows(ctx.db);
+  if (rows.length === 0) return;
+  const gone: { seq: bigint; t: SyncTable; local: string }[] = [];
+  await ctx.hub.withConnection(async (conn) => {
+    for (const r of rows) {
+      const t = ctx.plan.byName.get(r.tbl);
+      if (!t) continue;
+      const [found] = await conn.query(`SELECT 1 FROM ${quoteMysqlId(t.name)} WHERE ${quoteMysqlId(t.key[0]?.name ?? '')} = ?`, [
+        r.hub_key,
+      ]);
+      if ((found as unknown[]).length === 0) gone.push({ seq: r.seq, t, local: r.local_key });
+    }
+  });
+  if (gone.length === 0) return;
+  quietly(ctx.db, () => {
+    for (const g of gone) {
+      ctx.db.prepare(`DELETE FROM ${quoteSqliteId(g.t.name)} WHERE ${keyCol(g.t)} = ?`).run(BigInt(g.local));
+      ctx.state.dropPendingKey(g.t.name, g.local);
+      ctx.state.unpark('push', g.t.name, g.local);
+      ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(g.seq);
+    }
+  });
+}
+
+function unsettledRows(db: SqliteDb): { seq: bigint; tbl: string; hub_key: string; local_key: string }[] {
+  return db.prepare('SELECT seq, tbl, hub_key, local_key FROM _dualdb_hub_moves WHERE local_key IS NOT NULL').all() as {
+    seq: bigint;
+    tbl: string;
+    hub_key: string;
+    local_key: string;
+  }[];
 }
 
 /** The moves not applied here yet. */
@@ -141,13 +184,7 @@ export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
 
 /** Unsettled copies whose hub key has become free here move to it. */
 function settleFree(ctx: SyncContext): void {
-  const rows = ctx.db.prepare('SELECT seq, tbl, hub_key, local_key FROM _dualdb_hub_moves WHERE local_key IS NOT NULL').all() as {
-    seq: bigint;
-    tbl: string;
-    hub_key: string;
-    local_key: string;
-  }[];
-  for (const r of rows) {
+  for (const r of unsettledRows(ctx.db)) {
     const t = ctx.plan.byName.get(r.tbl);
     if (!t || rowExists(ctx.db, t, r.hub_key)) continue;
     moveLocal(ctx, t, r.local_key, r.hub_key);
@@ -175,11 +212,7 @@ export function settleHubRow(ctx: SyncContext, t: SyncTable, hubKey: string, fin
  * node's own rows: a hub row referencing one waits, it would attach to the wrong row).
  */
 export function unsettledKeys(db: SqliteDb): { local: Set<string>; hub: Set<string> } {
-  const rows = db.prepare('SELECT tbl, hub_key, local_key FROM _dualdb_hub_moves WHERE local_key IS NOT NULL').all() as {
-    tbl: string;
-    hub_key: string;
-    local_key: string;
-  }[];
+  const rows = unsettledRows(db);
   return {
     local: new Set(rows.map((r) => heldKey(r.tbl, r.local_key))),
     hub: new Set(rows.map((r) => heldKey(r.tbl, r.hub_key))),

@@ -360,6 +360,46 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     60_000,
   );
 
+  // The hub deletes its worker 1 (which node B had pulled) and node A's new worker 1 goes up under
+  // that key; B then had moved a row under it (rekey-hub placed the hub's child on B's stale
+  // worker 1), and the pull's local cascade for "deleted and re-created on the hub" removed that
+  // child on B. Children a local cascade removes are now read again from the hub.
+  it(
+    'rekey-hub: a hub row deleted and re-created by another node; a child placed on the stale copy meanwhile',
+    () =>
+      runOps(testHub, tmp.dir, 'rekey-hub', [
+        I('H'),
+        S('B', false, true),
+        D('H', 0),
+        I('A', 1),
+        I('B', 1),
+        I('B', 1),
+        { kind: 'child', who: 'B', pick: 1 },
+        I('B'),
+      ]),
+    60_000,
+  );
+  // Node B's new children of its copy of hub worker 1 went up after the hub had deleted that worker
+  // and node A's new worker 1 had taken its key: they attached to A's worker. Children of a copy
+  // the hub deleted since now wait for the pull, which runs the delete's ON DELETE here.
+  for (const mode of ['rekey-hub', 'manual'] as const) {
+    it(
+      `${mode}: the node's new children of a hub row the hub deleted, whose key another node's row took`,
+      () =>
+        runOps(testHub, tmp.dir, mode, [
+          I('H'),
+          S('B', false, true),
+          { kind: 'child', who: 'B', pick: 0 },
+          { kind: 'child', who: 'B', pick: 16 },
+          I('B', 1),
+          I('H'),
+          I('A', 1),
+          D('H', 0),
+        ]),
+      60_000,
+    );
+  }
+
   // FIXED (was an open bug; rekey-node; pull.ts + push.ts): node A creates worker 1 with attendance 1 and
   // pushes; node B, which created its own worker 1, pulls: the worker collides (deferred) and the
   // hub's attendance 1 is parked "waiting for its parent". B then creates its own attendance 1

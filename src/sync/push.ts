@@ -34,6 +34,7 @@ import { type LocalBatch, readLocalBatch } from './push-read.js';
 import { type Collision, type Move, moveManyOnHub, moveOnHub, moveOnNode, parentApart, repointImages } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertHubUnchanged } from './schema-guard.js';
+import { childrenOfDeletedParents } from './stale-parents.js';
 
 export class PushRaceError extends Error {
   constructor() {
@@ -163,8 +164,11 @@ async function applyOnHub(
     const images = batch.images.get(table.name) ?? new Map<string, Row>();
     const keys = batch.changes.keys(table.name).filter((k) => !held.has(heldKey(table.name, k)));
     if (keys.length === 0) continue;
-    // Children of a row held apart (manual re-key) wait for it: sent now they would attach to the hub's row.
+    // Children of a row held apart (manual re-key), or of a copy the hub deleted since, wait: sent
+    // now they would attach to the hub's (other) row under that key.
+    const orphaned = await childrenOfDeletedParents(conn, ctx, table, images, pull);
     const waiting = keys.filter((k) => {
+      if (orphaned.has(k)) return true;
       const image = images.get(k);
       if (unsettled.has(heldKey(table.name, k))) return true; // a copy the hub moved, not in place yet (hub-moves.ts)
       return image !== undefined && parentApart(table, image, heldApart) !== undefined;

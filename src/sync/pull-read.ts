@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
+import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { ChangeSet, type Op } from './changeset.js';
 import type { BatchResult, SyncContext } from './context.js';
 import { safePruneBound } from './holes.js';
@@ -14,6 +15,7 @@ import { type HubMove, readHubMoves } from './hub-moves.js';
 import type { PullState } from './local-state.js';
 import { MysqlTableIO } from './mysql-io.js';
 import { admitParent, missingParents } from './parents.js';
+import { referencingColumns } from './rekey.js';
 import { assertHubUnchanged } from './schema-guard.js';
 
 interface HubEntry {
@@ -166,6 +168,7 @@ export async function readHubBatch(
         if (!table) continue;
         images.set(tbl, await new MysqlTableIO(table).fetch(conn, [...keys.keys()]));
       }
+      await addChildrenOfRecreated(conn, ctx, changes, images, out.hubNowMs);
       // Parents referenced by these images whose own hub changes come later ride along (parents.ts).
       const work = [...images].flatMap(([tbl, rows]) => {
         const table = ctx.plan.byName.get(tbl);
@@ -217,4 +220,42 @@ async function laterHubChanges(
     }
   }
   return out;
+}
+
+/**
+ * A row deleted and re-created on the hub is deleted here first, which runs its ON DELETE
+ * cascades locally (pull.ts): the hub's current children of it ride along in this batch, so a
+ * child the hub still has (one placed here since the delete, e.g. a moved row) is written again.
+ */
+async function addChildrenOfRecreated(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  changes: ChangeSet,
+  images: Map<string, Map<string, Row>>,
+  nowMs: number,
+): Promise<void> {
+  for (const [tbl, keyed] of [...changes.byTable]) {
+    const table = ctx.plan.byName.get(tbl);
+    const recreated = [...keyed].filter(([, c]) => c.deleted).map(([k]) => k);
+    if (!table?.hubCascades || recreated.length === 0) continue;
+    for (const { child, column } of referencingColumns(ctx.plan, table)) {
+      const io = new MysqlTableIO(child);
+      for (let i = 0; i < recreated.length; i += 500) {
+        const [rows] = await conn.query(`SELECT * FROM ${quoteMysqlId(child.name)} WHERE ${quoteMysqlId(column)} IN (?)`, [
+          recreated.slice(i, i + 500),
+        ]);
+        for (const row of rows as Row[]) {
+          const pk = io.keyOf(row);
+          if (changes.has(child.name, pk)) continue;
+          changes.add(child.name, pk, 0n, nowMs, 'U', true);
+          let m = images.get(child.name);
+          if (!m) {
+            m = new Map();
+            images.set(child.name, m);
+          }
+          m.set(pk, row);
+        }
+      }
+    }
+  }
 }

@@ -13,7 +13,6 @@
  */
 import type { Row } from '../engines/codec.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
-import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import type { KeyChange } from './changeset.js';
@@ -27,7 +26,7 @@ import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
-import { parentApart, referencingColumns } from './rekey.js';
+import { parentApart } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertSqliteUnchanged } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
@@ -132,7 +131,6 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         }
       }
       const deletions: { table: SyncTable; io: SqliteTableIO; keys: string[]; parked: Set<string> }[] = [];
-      const cascaded: { child: SyncTable; pk: string }[] = [];
       for (const table of tables) {
         const io = new SqliteTableIO(ctx.db, table);
         const keyed = changes.byTable.get(table.name) ?? new Map<string, KeyChange>();
@@ -240,12 +238,9 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         }
         const failed = applyRows(ctx.db, toUpsert, (u) => {
           // Deleted and re-created on the hub: MySQL ran that delete's foreign-key cascades without
-          // logging them. Deleting here first runs the same cascades locally (quietly); the children
-          // it took are read again from the hub (one placed here since, e.g. a moved row, is there).
-          if (u.change.deleted && table.hubCascades) {
-            cascaded.push(...childKeys(ctx, table, u.key));
-            io.delete(u.key);
-          }
+          // logging them. Deleting here first runs the same cascades locally (quietly); the hub's
+          // current children of the row ride along in the batch (pull-read.ts) and are written again.
+          if (u.change.deleted && table.hubCascades) io.delete(u.key);
           io.upsert(u.row);
         });
         for (const { key, change } of toUpsert) {
@@ -284,7 +279,6 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (parked.has(key)) ctx.state.unpark('pull', table.name, key);
         }
       }
-      rereadCascaded(ctx, cascaded);
       retryOrphanedPushes(
         ctx,
         deletions.filter((d) => d.keys.length > 0).map((d) => d.table.name),
@@ -341,35 +335,4 @@ function retryOrphanedPushes(ctx: SyncContext, parents: string[]): void {
     "UPDATE _dualdb_parked SET next_retry_ms = ? WHERE direction = 'push' AND tbl = ? AND error LIKE '%foreign key constraint fails%'",
   );
   for (const c of children) st.run(Date.now(), c.name);
-}
-
-/** The keys of this node's rows of synced tables that reference `table`'s row `key` (declared foreign keys). */
-function childKeys(ctx: SyncContext, table: SyncTable, key: string): { child: SyncTable; pk: string }[] {
-  const out: { child: SyncTable; pk: string }[] = [];
-  for (const { child, column } of referencingColumns(ctx.plan, table)) {
-    const io = new SqliteTableIO(ctx.db, child);
-    const keyCols = child.key.map((k) => quoteSqliteId(k.name)).join(', ');
-    const rows = ctx.db
-      .prepare(`SELECT ${keyCols} FROM ${quoteSqliteId(child.name)} WHERE ${quoteSqliteId(column)} = ?`)
-      .all(BigInt(key)) as Row[];
-    for (const r of rows) out.push({ child, pk: io.keyOf(r) });
-  }
-  return out;
-}
-
-/** Children a local cascade removed that the hub may still have: the next pull reads them again. */
-function rereadCascaded(ctx: SyncContext, cascaded: { child: SyncTable; pk: string }[]): void {
-  for (const c of cascaded) {
-    if (new SqliteTableIO(ctx.db, c.child).fetch([c.pk]).size > 0) continue;
-    if (ctx.state.pendingKeys(c.child.name, [c.pk]).size > 0) continue;
-    ctx.state.park(
-      'pull',
-      c.child.name,
-      c.pk,
-      'removed here by a cascade of its parent deleted and re-created on the hub: read again',
-      {
-        waiting: true,
-      },
-    );
-  }
 }

@@ -229,7 +229,7 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13 (property-based): random writers o
   // the others only with FC_COLLISIONS=1 until their open bugs are fixed (docs/SYNC-CONTRACT.md
   // section 13), so that a random seed never fails a merge. FC_COLLISIONS=1 runs every mode at
   // length (FC_RUNS, FC_TIME_LIMIT, FC_SEED to replay). The fixed sequences below run every time.
-  const ALWAYS = new Set<KeyCollisionMode>(['rekey-hub', 'manual']);
+  const ALWAYS = new Set<KeyCollisionMode>(['rekey-hub']);
   const onRequest = Boolean(process.env.FC_COLLISIONS);
   for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const) {
     it.skipIf(!onRequest && !ALWAYS.has(mode))(
@@ -399,6 +399,31 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
       60_000,
     );
   }
+
+  // OPEN BUG (manual; found by FC_COLLISIONS=1 FC_SEED=307440284, not analysed yet): the hub's
+  // worker with two attendance rows collides with A's and B's workers; after more hub inserts, a
+  // child A adds to its worker, an update on A and a resolution of every held collision, A's
+  // attendance row c8-A (for A's worker w0-A) is missing on every side.
+  it.fails(
+    'manual: a child added on a node while its worker is held apart, more hub rows meanwhile',
+    () =>
+      runOps(testHub, tmp.dir, 'manual', [
+        I('A'),
+        I('B'),
+        I('H', 2),
+        S('A', false, true),
+        S('B', true, true),
+        I('H', 1),
+        I('B'),
+        { kind: 'child', who: 'A', pick: 4 },
+        I('H'),
+        I('H', 1),
+        { kind: 'update', who: 'A', pick: 4, name: 'z' },
+        I('A'),
+        S('B', true, false),
+      ]),
+    60_000,
+  );
 
   // FIXED (was an open bug; rekey-node; pull.ts + push.ts): node A creates worker 1 with attendance 1 and
   // pushes; node B, which created its own worker 1, pulls: the worker collides (deferred) and the

@@ -20,6 +20,7 @@ import { pruneWriteTokens } from './commit-outcome.js';
 import type { BatchResult, SyncContext, TableMoved } from './context.js';
 import { emptyBatch } from './context.js';
 import { safePruneBound } from './holes.js';
+import { ensureHubMovesTable } from './hub-moves.js';
 import { LocalState } from './local-state.js';
 import { RollingMetrics } from './metrics.js';
 import { reconcileWithHub } from './node-fence.js';
@@ -118,6 +119,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     }
     this.state = new LocalState(db);
     ensureRekeyTable(db, [REKEYS_DDL]);
+    ensureHubMovesTable(db);
     this.rekeys = new RekeyStore(db);
     this.nodeId = this.state.nodeId(config.nodeId);
   }

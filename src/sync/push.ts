@@ -77,9 +77,10 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   const token = beginPush(ctx);
   let raced = false;
   await ctx.hub.withConnection(async (conn) => {
-    await conn.query('SET @dualdb_origin = ?', [ctx.nodeId]);
+    // The origin for the capture triggers, and autocommit off so that the first statement after the
+    // isolation level starts the transaction (no BEGIN round trip; withConnection restores autocommit).
+    await conn.query('SET @dualdb_origin = ?, autocommit = 0', [ctx.nodeId]);
     await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
-    await conn.beginTransaction();
     try {
       const [cursorRows] = await conn.query('SELECT push_cursor FROM _dualdb_nodes WHERE node_id = ? FOR UPDATE', [ctx.nodeId]);
       const current = BigInt((cursorRows as { push_cursor: string | number }[])[0]?.push_cursor ?? -1);

@@ -93,6 +93,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   private hubClockOffsetMs = 0;
   private canSeeTransactions: boolean | undefined;
   private clusteredHub = false;
+  /** MariaDB 10.5+: `INSERT … RETURNING` gives a written row's image in the same round trip. */
+  hubReturning = false;
   private hubMaxPacket = 4 * 1024 * 1024;
   private lastHeartbeat = 0;
   private busy: Promise<unknown> = Promise.resolve();
@@ -169,6 +171,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     try {
       const info = await hub.serverInfo();
       this.clusteredHub = info.clustered;
+      this.hubReturning = info.returning;
       const priv = await hub.query<{ n: number | string }>(
         "SELECT COUNT(*) AS n FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('PROCESS', 'SUPER')",
       );

@@ -27,6 +27,7 @@ import { type Decision, decidePush } from './decide.js';
 import { isTransientMysql, rowErrorText } from './errors.js';
 import { explainFoldedKeys } from './folded-keys.js';
 import { BULK_CAPTURE_MIN_ROWS, bulkCaptureAllowed, writeRowsCaptured } from './hub-capture-bulk.js';
+import { learnHubMoves, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { MysqlTableIO, oversizeText, PACKET_MARGIN } from './mysql-io.js';
@@ -37,6 +38,7 @@ import { type Collision, type Move, moveManyOnHub, moveOnHub, moveOnNode, parent
 import { forgetLoggedMoves, movedUpImages } from './rekey-bulk.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertHubUnchanged } from './schema-guard.js';
+import { childrenOfDeletedParents } from './stale-parents.js';
 
 /** Caught by the syncer, which tries the batch again. */
 export class PushRaceError extends DualdbError {
@@ -64,6 +66,7 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   const result = emptyBatch('push');
   // One node id, one file (invariant 17): refuses before anything moves when another file holds the id.
   const hubCursor = await reconcileWithHub(ctx);
+  await learnHubMoves(ctx);
   const batch = readLocalBatch(ctx, hubCursor);
   result.changes = batch.entries;
   result.more = batch.more;
@@ -74,9 +77,10 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   const token = beginPush(ctx);
   let raced = false;
   await ctx.hub.withConnection(async (conn) => {
-    await conn.query('SET @dualdb_origin = ?', [ctx.nodeId]);
+    // The origin for the capture triggers, and autocommit off so that the first statement after the
+    // isolation level starts the transaction (no BEGIN round trip; withConnection restores autocommit).
+    await conn.query('SET @dualdb_origin = ?, autocommit = 0', [ctx.nodeId]);
     await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
-    await conn.beginTransaction();
     try {
       const [cursorRows] = await conn.query('SELECT push_cursor FROM _dualdb_nodes WHERE node_id = ? FOR UPDATE', [ctx.nodeId]);
       const current = BigInt((cursorRows as { push_cursor: string | number }[])[0]?.push_cursor ?? -1);
@@ -123,7 +127,8 @@ async function applyOnHub(
   const holes = [...pull.holes.keys()];
   const held = ctx.state.heldKeys();
   const rekeys = new RekeyStore(ctx.db);
-  const heldApart = new Set(rekeys.heldKeys().map((h) => heldKey(h.tbl, h.pk)));
+  const unsettled = unsettledKeys(ctx.db).local;
+  const heldApart = new Set([...rekeys.heldKeys().map((h) => heldKey(h.tbl, h.pk)), ...unsettled]);
   const policy = ctx.config.sync.conflictPolicy;
   const collisions = ctx.config.sync.keyCollisions;
   const maxBytes = ctx.hubMaxPacket - PACKET_MARGIN;
@@ -137,9 +142,13 @@ async function applyOnHub(
     const images = batch.images.get(table.name) ?? new Map<string, Row>();
     const keys = batch.changes.keys(table.name).filter((k) => !held.has(heldKey(table.name, k)));
     if (keys.length === 0) continue;
-    // Children of a row held apart (manual re-key) wait for it: sent now they would attach to the hub's row.
+    // Children of a row held apart (manual re-key), or of a copy the hub deleted since, wait: sent
+    // now they would attach to the hub's (other) row under that key.
+    const orphaned = await childrenOfDeletedParents(conn, ctx, table, images, pull);
     const waiting = keys.filter((k) => {
+      if (orphaned.has(k)) return true;
       const image = images.get(k);
+      if (unsettled.has(heldKey(table.name, k))) return true; // a copy the hub moved, not in place yet (hub-moves.ts)
       return image !== undefined && parentApart(table, image, heldApart) !== undefined;
     });
     for (const k of waiting) {
@@ -227,7 +236,8 @@ async function applyOnHub(
           };
           if (decision.resolve === 'hold') {
             rec.holds.push(c);
-            // Its children later in this batch must wait for it too (they would attach to the hub's row).
+            // Its children later in this batch wait for it too (sent, they would attach to the hub's row).
+            heldApart.add(heldKey(table.name, key));
           } else collided.push(c);
           rec.succeeded.push({ tbl: table.name, pk: key });
           continue;

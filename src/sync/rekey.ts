@@ -28,6 +28,7 @@ import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import { DualdbError } from '../util/errors.js';
 import type { SyncContext } from './context.js';
 import { toMysqlRow, toSqliteRow } from './convert.js';
+import { settleHubRow, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import type { SyncPlan, SyncTable } from './plan.js';
 import { type DoneRecord, recordMovesDone } from './rekey-bulk.js';
@@ -92,11 +93,17 @@ export function referencingColumns(plan: SyncPlan, table: SyncTable): { child: S
   return out;
 }
 
+/**
+ * The largest key this node holds or has an unpushed change of (a row deleted here whose delete
+ * is still to go up counts: handed to a moved row, that delete would remove it on the hub).
+ */
 function localMax(db: SqliteDb, table: SyncTable): bigint {
   const r = db.prepare(`SELECT max(${quoteSqliteId(keyColumn(table))}) AS m FROM ${quoteSqliteId(table.name)}`).get() as {
     m: bigint | number | null;
   };
-  return r.m === null ? 0n : BigInt(r.m);
+  let max = r.m === null ? 0n : BigInt(r.m);
+  for (const k of loggedKeys(db, table.name)) if (/^-?\d+$/.test(k) && BigInt(k) > max) max = BigInt(k);
+  return max;
 }
 
 const existsStatements = new WeakMap<SqliteDb, Map<string, Database.Statement<unknown[]>>>();
@@ -112,7 +119,37 @@ function existsLocally(db: SqliteDb, table: SyncTable, key: string): boolean {
     st = db.prepare<unknown[]>(`SELECT 1 FROM ${quoteSqliteId(table.name)} WHERE ${quoteSqliteId(keyColumn(table))} = ?`);
     byTable.set(table.name, st);
   }
-  return st.get(BigInt(key)) !== undefined;
+  return st.get(BigInt(key)) !== undefined || loggedKeys(db, table.name).has(key);
+}
+
+const loggedCache = new WeakMap<SqliteDb, Map<string, { token: string; keys: Set<string> }>>();
+
+/**
+ * Keys of a table with an unpushed or parked change here (a row deleted here, its delete not sent:
+ * the hub must not hand its key to a moved row). One read per table while the log is unchanged:
+ * the log has no (tbl, pk) index, and a batch may move thousands of rows.
+ */
+function loggedKeys(db: SqliteDb, tbl: string): Set<string> {
+  const t = db.prepare('SELECT (SELECT max(seq) FROM _dualdb_changes) AS c, (SELECT max(id) FROM _dualdb_parked) AS p').get() as {
+    c: unknown;
+    p: unknown;
+  };
+  const token = `${String(t.c)}/${String(t.p)}`;
+  let byTable = loggedCache.get(db);
+  if (!byTable) {
+    byTable = new Map();
+    loggedCache.set(db, byTable);
+  }
+  const hit = byTable.get(tbl);
+  if (hit?.token === token) return hit.keys;
+  const rows = db
+    .prepare(
+      "SELECT pk FROM _dualdb_changes WHERE tbl = ? AND pk IS NOT NULL UNION SELECT pk FROM _dualdb_parked WHERE direction = 'push' AND tbl = ? AND pk IS NOT NULL",
+    )
+    .all(tbl, tbl) as { pk: string }[];
+  const keys = new Set(rows.map((r) => r.pk));
+  byTable.set(tbl, { token, keys });
+  return keys;
 }
 
 /** Inserts a row on the hub under a new key from the hub's sequence; returns the key. */
@@ -216,43 +253,6 @@ export function decodeMove(pk: string): { oldKey: string; newKey: string } {
 }
 
 /**
- * In a pull's apply transaction, before the batch: rows another node moved on the hub
- * (rekey-hub) take their children on this node along — unless the row under the old key here
- * is this node's own new row (a collision of its own, whose children stay with it). Returns the
- * re-pointed children, to be logged as local changes once the batch is applied (logged now,
- * they would look like local edits racing the batch), so that a child this node sent before it
- * learnt of the move is sent again, re-pointed.
- */
-export function followHubMoves(
-  ctx: SyncContext,
-  moves: { table: SyncTable; oldKey: string; newKey: string }[],
-): { tbl: string; pk: string }[] {
-  ctx.db.pragma('defer_foreign_keys = ON');
-  const out: { tbl: string; pk: string }[] = [];
-  for (const m of moves) {
-    if (ctx.state.pendingKeys(m.table.name, [m.oldKey]).get(m.oldKey)?.firstOp === 'I') continue;
-    for (const { child, column } of referencingColumns(ctx.plan, m.table)) {
-      const io = new SqliteTableIO(ctx.db, child);
-      const keyCols = child.key.map((k) => quoteSqliteId(k.name)).join(', ');
-      const rows = ctx.db
-        .prepare(`SELECT ${keyCols} FROM ${quoteSqliteId(child.name)} WHERE ${quoteSqliteId(column)} = ?`)
-        .all(BigInt(m.oldKey)) as Row[];
-      for (const r of rows) out.push({ tbl: child.name, pk: io.keyOf(r) });
-      ctx.db
-        .prepare(`UPDATE ${quoteSqliteId(child.name)} SET ${quoteSqliteId(column)} = ? WHERE ${quoteSqliteId(column)} = ?`)
-        .run(BigInt(m.newKey), BigInt(m.oldKey));
-    }
-  }
-  return out;
-}
-
-/** Logs rows as local changes (to be pushed), in the caller's transaction. */
-export function logLocalChanges(db: SqliteDb, rows: { tbl: string; pk: string }[]): void {
-  const ins = db.prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'U', ${SQLITE_NOW_MS})`);
-  for (const r of rows) ins.run(r.tbl, r.pk);
-}
-
-/**
  * The node part of moves, as one SQLite transaction (run before the hub commits). Returns the
  * events to emit once the hub has committed too.
  */
@@ -285,6 +285,9 @@ export function moveOnNode(
     const placer = hubRowPlacer(ctx, store, stmt);
     const renamed = new Map<string, Map<string, string>>();
     const done: DoneRecord[] = [];
+    // Hub rows are placed after the log is renamed: an unsettled copy that moves into place
+    // (hub-moves.ts) brings its own unpushed changes, which must not take the moved row's name.
+    const placements: (() => void)[] = [];
     for (const m of moves) {
       const t = m.table;
       const kc = quoteSqliteId(keyColumn(t));
@@ -308,14 +311,20 @@ export function moveOnNode(
           renamed.set(t.name, r);
         }
         r.set(m.oldKey, m.newKey);
-        placer(t, m.oldKey, toSqliteRow(t, m.hubRow));
+        placements.push(() => {
+          settleHubRow(ctx, t, m.oldKey, m.oldKey);
+          placer(t, m.oldKey, toSqliteRow(t, m.hubRow));
+        });
         // The moved row is a local change under its new key until the hub is known to have it
         // (a push drops this entry once the hub committed: rekey-bulk.ts).
         m.loggedSeq = BigInt(logInsert.run(t.name, m.newKey).lastInsertRowid);
       } else {
         const moved = toSqliteRow(t, m.hubRow);
         moved[keyColumn(t)] = BigInt(m.newKey);
-        placer(t, m.newKey, moved);
+        placements.push(() => {
+          settleHubRow(ctx, t, m.oldKey, m.newKey);
+          placer(t, m.newKey, moved);
+        });
       }
       done.push({
         tbl: t.name,
@@ -337,10 +346,12 @@ export function moveOnNode(
     // Unpushed changes and parked retries of the moved rows follow them: left under the old keys they
     // would later send the hub row's key a delete or these rows' values. One pass per table.
     for (const [tbl, map] of renamed) renameLoggedKeys(stmt, tbl, map, pushedUpto);
+    for (const place of placements) place();
     // A row created on the node and gone again, while the hub created another under its key:
     // the hub's row is this key's row now.
     for (const t of takes) {
       const io = new SqliteTableIO(db, t.table);
+      settleHubRow(ctx, t.table, t.key, t.key);
       if (t.hubRow) placer(t.table, t.key, toSqliteRow(t.table, t.hubRow));
       else io.delete(t.key);
     }
@@ -349,10 +360,10 @@ export function moveOnNode(
   return events;
 }
 
-type Prepare = (sql: string) => Database.Statement<unknown[]>;
+export type Prepare = (sql: string) => Database.Statement<unknown[]>;
 
 /** Renames keys in the unpushed log and the parked pushes of one table (old → new), a chunk at a time. */
-function renameLoggedKeys(stmt: Prepare, tbl: string, map: Map<string, string>, pushedUpto: bigint): void {
+export function renameLoggedKeys(stmt: Prepare, tbl: string, map: Map<string, string>, pushedUpto: bigint): void {
   // The unpushed tail is read once (the log has no key index, by design), entries renamed by seq.
   const tail = stmt('SELECT seq, pk FROM _dualdb_changes WHERE seq > ? AND tbl = ?').all(pushedUpto, tbl) as {
     seq: bigint | number;
@@ -409,7 +420,8 @@ export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError):
  * parked, for the pull that brings it with its parents.
  */
 function hubRowPlacer(ctx: SyncContext, store: RekeyStore, stmt: Prepare): (table: SyncTable, key: string, row: Row) => void {
-  const apart = store.openKeys();
+  const unsettled = unsettledKeys(ctx.db);
+  const apart = new Set([...store.openKeys(), ...unsettled.local, ...unsettled.hub]);
   const ios = new Map<string, SqliteTableIO>();
   return (table, key, row) => {
     for (const fk of table.foreignKeys) {

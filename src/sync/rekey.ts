@@ -342,6 +342,9 @@ export function moveOnNode(
     // A row created on the node and gone again, while the hub created another under its key:
     // the hub's row is this key's row now.
     for (const t of takes) {
+      // The application wrote a row under this key since the batch was read (SQLite hands a freed
+      // max(id) out again): that is a new row of its own, logged, that the next push sends as one.
+      if (existsLocally(db, t.table, t.key)) continue;
       const io = new SqliteTableIO(db, t.table);
       if (t.hubRow) placer(t.table, t.key, toSqliteRow(t.table, t.hubRow));
       else io.delete(t.key);

@@ -23,6 +23,7 @@ import { isTransientSqlite, rowErrorText } from './errors.js';
 import { advanceHoles } from './holes.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
+import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
 import { followHubMoves, logLocalChanges, parentApart } from './rekey.js';
@@ -267,6 +268,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (parked.has(key)) ctx.state.unpark('pull', table.name, key);
         }
       }
+      const deletedFrom = deletions.filter((d) => d.keys.length > 0).map((d) => d.table);
+      if (deletedFrom.length) wakeParkedOrphans(ctx, deletedFrom);
       logLocalChanges(ctx.db, repointed);
       ctx.state.savePullState(holes.next, prev);
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();

@@ -303,6 +303,25 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     60_000,
   );
 
+  // Seed -2073144400: B's worker 1 goes up and is deleted on the hub; A's own worker 1 then went up
+  // under the freed key 1 (the hub's new row was gone: "nothing clashes"); B, not having pulled the
+  // delete, adds a child to its worker 1, which on the hub attached to A's worker. Now A's row moves
+  // to a fresh key: a key the hub gave one row never names another.
+  it(
+    "rekey-node: a node's row never takes over the key of a hub row deleted meanwhile",
+    () =>
+      runOps(testHub, tmp.dir, 'rekey-node', [
+        I('A'),
+        I('B'),
+        S('B', true, false),
+        D('H', 0),
+        S('A', true, false),
+        U('H', 2),
+        { kind: 'child', who: 'B', pick: 10 },
+      ]),
+    60_000,
+  );
+
   // OPEN BUG (rekey-hub): node A's push moves the hub's row (id 1) to id 2 from the hub's
   // AUTO_INCREMENT; node B had pulled that hub row under id 1 and meanwhile created its own
   // row under id 2. B's push sees a collision on id 2 and moves the hub's row again (to 3): placing

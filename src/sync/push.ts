@@ -253,7 +253,7 @@ async function applyOnHub(
               table,
               oldKey: key,
               nodeRow: local as Row,
-              hubRow: hubRow as Row,
+              hubRow,
               hubSeq: hubSide?.seq ?? null,
               detectedIn: 'push',
               mode: collisions,
@@ -377,7 +377,7 @@ function recordOnNode(ctx: SyncContext, rec: NodeRecord) {
           oldKey: h.oldKey,
           detectedIn: 'push',
           nodeImage: encodeImage(h.nodeRow),
-          hubImage: encodeImage(toSqliteRow(h.table, h.hubRow)),
+          hubImage: encodeImage(h.hubRow ? toSqliteRow(h.table, h.hubRow) : null),
           hubSeq: h.hubSeq,
         });
       }

@@ -38,8 +38,8 @@ export interface Collision {
   oldKey: string;
   /** The node's row (SQLite form). */
   nodeRow: Row;
-  /** The hub's row (mysql2 form), locked by the caller. */
-  hubRow: Row;
+  /** The hub's row (mysql2 form), locked by the caller; null when it is gone again (rekey-node only). */
+  hubRow: Row | null;
   hubSeq: bigint | null;
   detectedIn: 'push' | 'pull' | 'resolve';
   mode: KeyCollisionMode;
@@ -193,6 +193,7 @@ export async function moveOnHub(
   // and, replayed on every other node, there too): the row under the old key takes the node's
   // values, the hub's values go in under a new key, and the children of synced tables that
   // pointed at the hub's row are re-pointed to it — all captured, so every node follows.
+  if (!c.hubRow) throw new Error(`rekey-hub of ${t.name} ${c.oldKey} without the hub's row`);
   const cols = t.columns.filter((col) => col.name !== keyColumn(t));
   if (cols.length) {
     await conn.query(`UPDATE ${q} SET ${cols.map((col) => `${quoteMysqlId(col.name)} = ?`).join(', ')} WHERE ${kc} = ?`, [
@@ -315,10 +316,11 @@ export function moveOnNode(
           renamed.set(t.name, r);
         }
         r.set(m.oldKey, m.newKey);
-        placer(t, m.oldKey, toSqliteRow(t, m.hubRow));
+        // The hub's row under the old key, unless it is gone again (the key then stays empty here too).
+        if (m.hubRow) placer(t, m.oldKey, toSqliteRow(t, m.hubRow));
         // The moved row is a local change under its new key until the hub is known to have it.
         logInsert.run(t.name, m.newKey);
-      } else {
+      } else if (m.hubRow) {
         const moved = toSqliteRow(t, m.hubRow);
         moved[keyColumn(t)] = BigInt(m.newKey);
         placer(t, m.newKey, moved);
@@ -331,7 +333,7 @@ export function moveOnNode(
         detectedIn: m.detectedIn,
         mode: m.mode,
         nodeImage: encodeImage(m.nodeRow),
-        hubImage: encodeImage(toSqliteRow(t, m.hubRow)),
+        hubImage: encodeImage(m.hubRow ? toSqliteRow(t, m.hubRow) : null),
         hubSeq: m.hubSeq,
       });
       events.push({ id, table: t.name, oldKey: m.oldKey, newKey: m.newKey, moved: m.moved });

@@ -287,40 +287,33 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     );
   }
 
-  // Seed -2116001391: node B pushes a new worker, the hub deletes it, B adds a child to it before
-  // it pulls that delete. The child's push finds no parent on the hub and is parked; the pull then
-  // deletes the worker (and, by its ON DELETE CASCADE, the child) on B.
-  it(
-    'rekey-node: a child added to a worker the hub has deleted meanwhile goes the way of its parent',
-    () =>
-      runOps(testHub, tmp.dir, 'rekey-node', [
-        I('B'),
-        S('B', true, false),
-        D('H', 0),
-        { kind: 'child', who: 'B', pick: 0 },
-        S('B', true, false),
-      ]),
-    60_000,
-  );
-
-  // Seed -2073144400: B's worker 1 goes up and is deleted on the hub; A's own worker 1 then went up
-  // under the freed key 1 (the hub's new row was gone: "nothing clashes"); B, not having pulled the
-  // delete, adds a child to its worker 1, which on the hub attached to A's worker. Now A's row moves
-  // to a fresh key: a key the hub gave one row never names another.
-  it(
-    "rekey-node: a node's row never takes over the key of a hub row deleted meanwhile",
-    () =>
-      runOps(testHub, tmp.dir, 'rekey-node', [
-        I('A'),
-        I('B'),
-        S('B', true, false),
-        D('H', 0),
-        S('A', true, false),
-        U('H', 2),
-        { kind: 'child', who: 'B', pick: 10 },
-      ]),
-    60_000,
-  );
+  // Sequences of random rekey-node runs (their seeds), each fixed by a commit on this branch.
+  const C = (who: Writer, pick: number): Op => ({ kind: 'child', who, pick });
+  const deletedOnHub: [string, Op[]][] = [
+    // -2116001391: B pushes a new worker, the hub deletes it, B adds a child before it pulls that
+    // delete. The child's push finds no parent on the hub and is parked; the pull then deletes the
+    // worker (and, by its ON DELETE CASCADE, the child) on B, and wakes the parked push.
+    [
+      'a child added to a worker the hub has deleted meanwhile goes the way of its parent',
+      [I('B'), S('B', true, false), D('H', 0), C('B', 0), S('B', true, false)],
+    ],
+    // -2073144400: B's worker 1 goes up and is deleted on the hub; A's own worker 1 then went up
+    // under the freed key 1 (the hub's new row was gone: "nothing clashes"); B, not having pulled
+    // the delete, adds a child to its worker 1, which on the hub attached to A's worker. Now A's
+    // row moves to a fresh key: a key the hub gave one row never names another.
+    [
+      "a node's row never takes over the key of a hub row deleted meanwhile",
+      [I('A'), I('B'), S('B', true, false), D('H', 0), S('A', true, false), U('H', 2), C('B', 10)],
+    ],
+    // -1318184076: B's child of a worker the hub deleted collides with A's child under the same id;
+    // moving B's child to a fresh key failed on the hub's foreign key and failed every push. A move
+    // the hub refuses is now parked like any row (and settled once B pulls the delete).
+    [
+      'a colliding child whose parent the hub deleted is parked, the push goes on',
+      [I('B'), S('B', true, false), D('H', 0), C('B', 0), I('A', 1)],
+    ],
+  ];
+  for (const [name, ops] of deletedOnHub) it(`rekey-node: ${name}`, () => runOps(testHub, tmp.dir, 'rekey-node', ops), 60_000);
 
   // OPEN BUG (rekey-hub): node A's push moves the hub's row (id 1) to id 2 from the hub's
   // AUTO_INCREMENT; node B had pulled that hub row under id 1 and meanwhile created its own

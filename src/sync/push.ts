@@ -23,15 +23,16 @@ import type { ChangeSet, KeyChange, Op } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
 import { sameImage, toMysqlRow, toSqliteRow } from './convert.js';
 import { type Decision, decidePush } from './decide.js';
-import { isTransientMysql, rowErrorText } from './errors.js';
+import { rowErrorText } from './errors.js';
 import { explainFoldedKeys } from './folded-keys.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { MysqlTableIO, oversizeText, PACKET_MARGIN } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
 import { keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
+import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
-import { type Collision, type Move, moveManyOnHub, moveOnHub, moveOnNode, parentApart, repointImages } from './rekey.js';
+import { type Collision, type Move, moveOnNode, parentApart, repointImages } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertHubUnchanged } from './schema-guard.js';
 
@@ -261,8 +262,8 @@ async function applyOnHub(
             if (decision.resolve === 'hold') {
               rec.holds.push(c);
               // Its children later in this batch must wait for it too (they would attach to the hub's row).
-            } else collided.push(c);
-            rec.succeeded.push({ tbl: table.name, pk: key });
+              rec.succeeded.push({ tbl: table.name, pk: key });
+            } else collided.push(c); // succeeded once moved
             continue;
           }
           case 'defer':
@@ -291,14 +292,15 @@ async function applyOnHub(
 
       // Collisions first: a moved row's children later in this batch must point at its new key.
       if (collided.length) {
-        let moves: Move[];
-        if (collisions === 'rekey-hub') {
-          moves = [];
-          for (const c of collided) moves.push(await moveOnHub(conn, ctx, c, 'rekey-hub'));
-        } else {
-          moves = await moveManyOnHub(conn, ctx, collided);
+        const { moves, failed } = await moveIsolated(conn, ctx, collided, collisions);
+        for (const [key, error] of failed) {
+          rec.toPark.push({ tbl: table.name, pk: key, error, firstOp: 'I' });
+          m.parked++;
         }
-        for (const mv of moves) rec.moves.push(mv);
+        for (const mv of moves) {
+          rec.moves.push(mv);
+          rec.succeeded.push({ tbl: table.name, pk: mv.oldKey });
+        }
         m.upserts += moves.length;
         result.applied += moves.length;
         repointImages(ctx.plan, moves, (name) => batch.images.get(name)?.values() ?? []);
@@ -430,40 +432,6 @@ async function logHubRewrites(
       rows.flat(),
     );
   }
-}
-
-/**
- * Applies items in one statement group under a savepoint; when that fails for a
- * row-level reason, retries item by item so that only the poison items fail.
- * Transient failures (connection, deadlock) abort the whole batch.
- */
-export async function applyIsolated<T extends { key: string }>(
-  conn: PoolConnection,
-  items: T[],
-  apply: (items: T[]) => Promise<void>,
-): Promise<Map<string, string>> {
-  const failed = new Map<string, string>();
-  await conn.query('SAVEPOINT dualdb_batch');
-  try {
-    await apply(items);
-    await conn.query('RELEASE SAVEPOINT dualdb_batch');
-    return failed;
-  } catch (e) {
-    if (isTransientMysql(e)) throw e;
-    await conn.query('ROLLBACK TO SAVEPOINT dualdb_batch');
-  }
-  for (const item of items) {
-    await conn.query('SAVEPOINT dualdb_row');
-    try {
-      await apply([item]);
-      await conn.query('RELEASE SAVEPOINT dualdb_row');
-    } catch (e) {
-      if (isTransientMysql(e)) throw e;
-      await conn.query('ROLLBACK TO SAVEPOINT dualdb_row');
-      failed.set(item.key, rowErrorText(e));
-    }
-  }
-  return failed;
 }
 
 function recordOutcome(

@@ -312,6 +312,15 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
       'a colliding child whose parent the hub deleted is parked, the push goes on',
       [I('B'), S('B', true, false), D('H', 0), C('B', 0), I('A', 1)],
     ],
+    // 223467539: a parent and its child collide (the pull left both to the push); the push moved the
+    // node's parent and placed the hub's, but parked the hub's child "waiting for its parent" (the
+    // parent's record was still open in that transaction); the node then wrote a child under the
+    // freed id, and its push took the parked hub child for a conflict and overwrote it. The hub's
+    // child is now placed with its parent, and a parked hub row counts as a new row (a collision).
+    [
+      "the hub's child is placed with its parent when the node's parent moves",
+      [I('H', 1), I('A', 1), S('A', false, true), S('A', true, false), D('A', 3), I('A', 1), I('A', 2), I('A')],
+    ],
   ];
   for (const [name, ops] of deletedOnHub) it(`rekey-node: ${name}`, () => runOps(testHub, tmp.dir, 'rekey-node', ops), 60_000);
 

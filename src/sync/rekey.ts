@@ -291,7 +291,8 @@ export function moveOnNode(
     db.pragma('defer_foreign_keys = ON');
     setApplying.run(1);
     const pushedUpto = ctx.state.pushedUpto();
-    const placer = hubRowPlacer(ctx, store, stmt);
+    const apart = store.openKeys();
+    const placer = hubRowPlacer(ctx, apart, stmt);
     const renamed = new Map<string, Map<string, string>>();
     for (const m of moves) {
       const t = m.table;
@@ -316,6 +317,8 @@ export function moveOnNode(
           renamed.set(t.name, r);
         }
         r.set(m.oldKey, m.newKey);
+        // Settled here: the hub's children placed later in this transaction attach to its row.
+        apart.delete(`${t.name}\u0000${m.oldKey}`);
         // The hub's row under the old key, unless it is gone again (the key then stays empty here too).
         if (m.hubRow) placer(t, m.oldKey, toSqliteRow(t, m.hubRow));
         // The moved row is a local change under its new key until the hub is known to have it.
@@ -411,8 +414,7 @@ export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError):
  * two rows still held apart under one key (it would attach to the wrong row): then it waits,
  * parked, for the pull that brings it with its parents.
  */
-function hubRowPlacer(ctx: SyncContext, store: RekeyStore, stmt: Prepare): (table: SyncTable, key: string, row: Row) => void {
-  const apart = store.openKeys();
+function hubRowPlacer(ctx: SyncContext, apart: Set<string>, stmt: Prepare): (table: SyncTable, key: string, row: Row) => void {
   const ios = new Map<string, SqliteTableIO>();
   return (table, key, row) => {
     for (const fk of table.foreignKeys) {
@@ -427,6 +429,9 @@ function hubRowPlacer(ctx: SyncContext, store: RekeyStore, stmt: Prepare): (tabl
       if (!present || apart.has(`${parent.name}\u0000${String(v)}`)) {
         ctx.state.park('pull', table.name, key, 'waits for its parent row, one of two rows created under the same key', {
           waiting: true,
+          // The hub's row began with an insert this node has not taken: a node row written under its
+          // key meanwhile is a collision for the push, not a conflict.
+          firstOp: 'I',
         });
         return;
       }

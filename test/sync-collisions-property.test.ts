@@ -229,7 +229,7 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13 (property-based): random writers o
   // the others only with FC_COLLISIONS=1 until their open bugs are fixed (docs/SYNC-CONTRACT.md
   // section 13), so that a random seed never fails a merge. FC_COLLISIONS=1 runs every mode at
   // length (FC_RUNS, FC_TIME_LIMIT, FC_SEED to replay). The fixed sequences below run every time.
-  const ALWAYS = new Set<KeyCollisionMode>(['rekey-hub']);
+  const ALWAYS = new Set<KeyCollisionMode>(['rekey-node', 'rekey-hub']);
   const onRequest = Boolean(process.env.FC_COLLISIONS);
   for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const) {
     it.skipIf(!onRequest && !ALWAYS.has(mode))(
@@ -238,13 +238,13 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13 (property-based): random writers o
         await fc.assert(
           fc.asyncProperty(fc.array(op, { minLength: 4, maxLength: 25 }), (ops) => runOps(testHub, tmp.dir, mode, ops)),
           {
-            numRuns: Number(process.env.FC_RUNS ?? (onRequest ? 12 : 6)),
+            numRuns: Number(process.env.FC_RUNS ?? (onRequest ? 12 : mode === 'rekey-node' ? 8 : 6)),
             ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}),
-            plugins: [fc.interruptAfterTimeLimit(Number(process.env.FC_TIME_LIMIT ?? 15_000))],
+            plugins: [fc.interruptAfterTimeLimit(Number(process.env.FC_TIME_LIMIT ?? (mode === 'rekey-node' ? 30_000 : 15_000)))],
           },
         );
       },
-      Number(process.env.FC_TIMEOUT ?? 60_000),
+      Number(process.env.FC_TIMEOUT ?? 90_000),
     );
   }
 });
@@ -288,6 +288,43 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
       60_000,
     );
   }
+
+  // Sequences of random rekey-node runs (their seeds), each fixed by a commit on this branch.
+  const C = (who: Writer, pick: number): Op => ({ kind: 'child', who, pick });
+  const deletedOnHub: [string, Op[]][] = [
+    // -2116001391: B pushes a new worker, the hub deletes it, B adds a child before it pulls that
+    // delete. The child's push finds no parent on the hub and is parked; the pull then deletes the
+    // worker (and, by its ON DELETE CASCADE, the child) on B, and wakes the parked push.
+    [
+      'a child added to a worker the hub has deleted meanwhile goes the way of its parent',
+      [I('B'), S('B', true, false), D('H', 0), C('B', 0), S('B', true, false)],
+    ],
+    // -2073144400: B's worker 1 goes up and is deleted on the hub; A's own worker 1 then went up
+    // under the freed key 1 (the hub's new row was gone: "nothing clashes"); B, not having pulled
+    // the delete, adds a child to its worker 1, which on the hub attached to A's worker. Now A's
+    // row moves to a fresh key: a key the hub gave one row never names another.
+    [
+      "a node's row never takes over the key of a hub row deleted meanwhile",
+      [I('A'), I('B'), S('B', true, false), D('H', 0), S('A', true, false), U('H', 2), C('B', 10)],
+    ],
+    // -1318184076: B's child of a worker the hub deleted collides with A's child under the same id;
+    // moving B's child to a fresh key failed on the hub's foreign key and failed every push. A move
+    // the hub refuses is now parked like any row (and settled once B pulls the delete).
+    [
+      'a colliding child whose parent the hub deleted is parked, the push goes on',
+      [I('B'), S('B', true, false), D('H', 0), C('B', 0), I('A', 1)],
+    ],
+    // 223467539: a parent and its child collide (the pull left both to the push); the push moved the
+    // node's parent and placed the hub's, but parked the hub's child "waiting for its parent" (the
+    // parent's record was still open in that transaction); the node then wrote a child under the
+    // freed id, and its push took the parked hub child for a conflict and overwrote it. The hub's
+    // child is now placed with its parent, and a parked hub row counts as a new row (a collision).
+    [
+      "the hub's child is placed with its parent when the node's parent moves",
+      [I('H', 1), I('A', 1), S('A', false, true), S('A', true, false), D('A', 3), I('A', 1), I('A', 2), I('A')],
+    ],
+  ];
+  for (const [name, ops] of deletedOnHub) it(`rekey-node: ${name}`, () => runOps(testHub, tmp.dir, 'rekey-node', ops), 60_000);
 
   // OPEN BUG (rekey-hub): node A's push moves the hub's row (id 1) to id 2 from the hub's
   // AUTO_INCREMENT; node B had pulled that hub row under id 1 and meanwhile created its own

@@ -24,6 +24,7 @@ import { advanceHoles } from './holes.js';
 import { applyHubMoves, forgetHubMoves, unapplied, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
+import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
 import { parentApart } from './rekey.js';
@@ -281,10 +282,13 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (parked.has(key)) ctx.state.unpark('pull', table.name, key);
         }
       }
+      const deletedFrom = deletions.filter((d) => d.keys.length > 0).map((d) => d.table);
+      // Parked child pushes the deletes settle are due now (gone with their parent, or refused for it).
       retryOrphanedPushes(
         ctx,
-        deletions.filter((d) => d.keys.length > 0).map((d) => d.table.name),
+        deletedFrom.map((t) => t.name),
       );
+      if (deletedFrom.length) wakeParkedOrphans(ctx, deletedFrom);
       ctx.state.savePullState(holes.next, prev);
       forgetHubMoves(ctx.db, holes.next.upto);
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();

@@ -41,8 +41,8 @@ export interface Collision {
   oldKey: string;
   /** The node's row (SQLite form). */
   nodeRow: Row;
-  /** The hub's row (mysql2 form), locked by the caller. */
-  hubRow: Row;
+  /** The hub's row (mysql2 form), locked by the caller; null when it is gone again (rekey-node only). */
+  hubRow: Row | null;
   hubSeq: bigint | null;
   detectedIn: 'push' | 'pull' | 'resolve';
   mode: KeyCollisionMode;
@@ -222,6 +222,7 @@ export async function moveOnHub(
   // and, replayed on every other node, there too): the row under the old key takes the node's
   // values, the hub's values go in under a new key, and the children of synced tables that
   // pointed at the hub's row are re-pointed to it — all captured, so every node follows.
+  if (!c.hubRow) throw new Error(`rekey-hub of ${t.name} ${c.oldKey} without the hub's row`);
   const cols = t.columns.filter((col) => col.name !== keyColumn(t));
   if (cols.length) {
     await conn.query(`UPDATE ${q} SET ${cols.map((col) => `${quoteMysqlId(col.name)} = ?`).join(', ')} WHERE ${kc} = ?`, [
@@ -282,7 +283,8 @@ export function moveOnNode(
     db.pragma('defer_foreign_keys = ON');
     setApplying.run(1);
     const pushedUpto = ctx.state.pushedUpto();
-    const placer = hubRowPlacer(ctx, store, stmt);
+    const apart = store.openKeys();
+    const placer = hubRowPlacer(ctx, apart, stmt);
     const renamed = new Map<string, Map<string, string>>();
     const done: DoneRecord[] = [];
     // Hub rows are placed after the log is renamed: an unsettled copy that moves into place
@@ -311,14 +313,20 @@ export function moveOnNode(
           renamed.set(t.name, r);
         }
         r.set(m.oldKey, m.newKey);
-        placements.push(() => {
-          settleHubRow(ctx, t, m.oldKey, m.oldKey);
-          placer(t, m.oldKey, toSqliteRow(t, m.hubRow));
-        });
+        // Settled here: the hub's children placed later in this transaction attach to its row.
+        apart.delete(`${t.name}\u0000${m.oldKey}`);
+        // The hub's row under the old key, unless it is gone again (the key then stays empty here too).
+        const hubRow = m.hubRow;
+        if (hubRow) {
+          placements.push(() => {
+            settleHubRow(ctx, t, m.oldKey, m.oldKey);
+            placer(t, m.oldKey, toSqliteRow(t, hubRow));
+          });
+        }
         // The moved row is a local change under its new key until the hub is known to have it
         // (a push drops this entry once the hub committed: rekey-bulk.ts).
         m.loggedSeq = BigInt(logInsert.run(t.name, m.newKey).lastInsertRowid);
-      } else {
+      } else if (m.hubRow) {
         const moved = toSqliteRow(t, m.hubRow);
         moved[keyColumn(t)] = BigInt(m.newKey);
         placements.push(() => {
@@ -334,7 +342,7 @@ export function moveOnNode(
         detectedIn: m.detectedIn,
         mode: m.mode,
         nodeImage: encodeImage(m.nodeRow),
-        hubImage: encodeImage(toSqliteRow(t, m.hubRow)),
+        hubImage: encodeImage(m.hubRow ? toSqliteRow(t, m.hubRow) : null),
         hubSeq: m.hubSeq,
       });
     }
@@ -350,6 +358,9 @@ export function moveOnNode(
     // A row created on the node and gone again, while the hub created another under its key:
     // the hub's row is this key's row now.
     for (const t of takes) {
+      // The application wrote a row under this key since the batch was read (SQLite hands a freed
+      // max(id) out again): that is a new row of its own, logged, that the next push sends as one.
+      if (existsLocally(db, t.table, t.key)) continue;
       const io = new SqliteTableIO(db, t.table);
       settleHubRow(ctx, t.table, t.key, t.key);
       if (t.hubRow) placer(t.table, t.key, toSqliteRow(t.table, t.hubRow));
@@ -419,9 +430,10 @@ export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError):
  * two rows still held apart under one key (it would attach to the wrong row): then it waits,
  * parked, for the pull that brings it with its parents.
  */
-function hubRowPlacer(ctx: SyncContext, store: RekeyStore, stmt: Prepare): (table: SyncTable, key: string, row: Row) => void {
+function hubRowPlacer(ctx: SyncContext, apart: Set<string>, stmt: Prepare): (table: SyncTable, key: string, row: Row) => void {
+  // Keys of rows a hub move left unsettled here (hub-moves.ts): children of them wait too.
   const unsettled = unsettledKeys(ctx.db);
-  const apart = new Set([...store.openKeys(), ...unsettled.local, ...unsettled.hub]);
+  const waits = (k: string) => apart.has(k) || unsettled.local.has(k) || unsettled.hub.has(k);
   const ios = new Map<string, SqliteTableIO>();
   return (table, key, row) => {
     for (const fk of table.foreignKeys) {
@@ -433,9 +445,12 @@ function hubRowPlacer(ctx: SyncContext, store: RekeyStore, stmt: Prepare): (tabl
       const pk = parent.key[0]?.name ?? '';
       const present =
         stmt(`SELECT 1 FROM ${quoteSqliteId(parent.name)} WHERE ${quoteSqliteId(pk)} = ?`).get(v as SqlValue) !== undefined;
-      if (!present || apart.has(`${parent.name}\u0000${String(v)}`)) {
+      if (!present || waits(`${parent.name}\u0000${String(v)}`)) {
         ctx.state.park('pull', table.name, key, 'waits for its parent row, one of two rows created under the same key', {
           waiting: true,
+          // The hub's row began with an insert this node has not taken: a node row written under its
+          // key meanwhile is a collision for the push, not a conflict.
+          firstOp: 'I',
         });
         return;
       }

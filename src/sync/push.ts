@@ -109,7 +109,7 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
       ]);
       // The node's records go first: if the hub commit then fails, the batch is simply sent again
       // (recording is idempotent, and a moved row is logged under its new key).
-      result.rekeys = recordOnNode(ctx, rec, batch);
+      result.rekeys = recordOnNode(ctx, rec);
       await conn.commit();
     } catch (e) {
       await conn.rollback().catch(() => {});
@@ -344,16 +344,16 @@ function rowProblem(io: MysqlTableIO, table: SyncTable, key: string, local: Row)
  * and the moves together (moveOnNode's transaction nests as a savepoint), so that a failure
  * anywhere leaves none of them (a parked retry unparked without the hub commit would be lost).
  */
-function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatch) {
+function recordOnNode(ctx: SyncContext, rec: NodeRecord) {
   const rekeys = new RekeyStore(ctx.db);
   return ctx.db
     .transaction(() => {
       for (const c of rec.conflicts) ctx.state.recordConflict(c);
-      for (const p of rec.toPark) {
-        // Parked with the operation it began with: a parked insert retried later is still an insert (a collision candidate, 13).
-        const firstOp = p.firstOp ?? (p.pk === null ? undefined : batch.changes.get(p.tbl, p.pk)?.firstOp);
-        ctx.state.park('push', p.tbl, p.pk, p.error, { waiting: p.waiting ?? false, ...(firstOp ? { firstOp } : {}) });
-      }
+      for (const p of rec.toPark)
+        ctx.state.park('push', p.tbl, p.pk, p.error, {
+          waiting: p.waiting ?? false,
+          ...(p.firstOp ? { firstOp: p.firstOp } : {}),
+        });
       // Only keys that are parked: a keyed lookup per table, not a read of every parked change.
       const byTable = new Map<string, string[]>();
       for (const x of rec.succeeded) {

@@ -1,7 +1,7 @@
 /**
  * Invariant 13 across a parked change (docs/SYNC-CONTRACT.md, issue 11): rows inserted on the
  * node and on the hub under the same generated key while the table's changes were parked —
- * paused by schema drift, or a node row the hub refused — are still two rows when the parked
+ * paused by schema drift, a node row the hub refused, a hub row the node refused — are still two rows when the parked
  * changes are retried: one re-keyed (recorded in `_dualdb_rekeys`), both kept, no conflict.
  */
 import { describe, expect, it } from 'vitest';
@@ -83,6 +83,33 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: a parked insert that collides is 
     expect(await divergence(w, ['detections'])).toEqual([]);
     const labels = (await w.hub.query<{ label: string }>('SELECT label FROM detections ORDER BY label')).map((r) => r.label);
     expect(labels).toEqual(['hub row', 'node long', 'shared']);
+    expect(node.syncer.state.conflicts()).toEqual([]);
+    expect(node.syncer.rekeys.list({ status: 'done' }).length).toBe(1);
+  }, 120_000);
+
+  it('a hub insert parked because the node refused it collides with a node insert: both kept on retry', async () => {
+    const w = await fixture.world();
+    const node = w.node('A');
+    node.db.prepare("INSERT INTO detections (label) VALUES ('shared')").run();
+    await node.syncer.syncOnce();
+    // The node refuses this one row (a local trigger): the hub's insert, id 2, is parked on its way down.
+    node.db.exec(
+      "CREATE TRIGGER refuse BEFORE INSERT ON detections WHEN NEW.label = 'hub row' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+    );
+    await w.hub.execute("INSERT INTO detections (label) VALUES ('hub row')");
+    await node.syncer.syncOnce();
+    expect(node.syncer.state.parked('pull').map((p) => p.pk)).toEqual(['2']);
+    // The cause is fixed, but the parked change waits for its retry; the node's application
+    // takes id 2 meanwhile, and pushes it: the hub's parked insert is a new row, not the node's.
+    node.db.exec('DROP TRIGGER refuse');
+    node.db.prepare("INSERT INTO detections (label) VALUES ('node row')").run();
+    await node.syncer.syncOnce();
+    node.syncer.state.retryParked();
+    for (let i = 0; i < 3; i++) await node.syncer.syncOnce();
+
+    expect(await divergence(w, ['detections'])).toEqual([]);
+    const labels = (await w.hub.query<{ label: string }>('SELECT label FROM detections ORDER BY label')).map((r) => r.label);
+    expect(labels).toEqual(['hub row', 'node row', 'shared']);
     expect(node.syncer.state.conflicts()).toEqual([]);
     expect(node.syncer.rekeys.list({ status: 'done' }).length).toBe(1);
   }, 120_000);

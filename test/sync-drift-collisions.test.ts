@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { envOf, runCli } from './helpers/cli.js';
-import { divergence, syncWorlds } from './helpers/sync.js';
+import { divergence, type SyncWorld, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
 const SQLITE_DDL = ['CREATE TABLE detections (id INTEGER PRIMARY KEY, label TEXT NOT NULL, reviewer TEXT, note TEXT)'];
@@ -14,6 +14,18 @@ const MYSQL_DDL = [
   `CREATE TABLE detections (id BIGINT AUTO_INCREMENT PRIMARY KEY, label VARCHAR(40) NOT NULL, reviewer VARCHAR(40) NULL,
      note VARCHAR(20) NULL) ENGINE=InnoDB`,
 ];
+
+/** The parked changes retried: both rows everywhere, one re-keyed, no conflict. */
+async function retryAndExpectBothKept(w: SyncWorld, nodeLabel: string): Promise<void> {
+  const node = w.node('A');
+  node.syncer.state.retryParked();
+  for (let i = 0; i < 3; i++) await node.syncer.syncOnce();
+  expect(await divergence(w, ['detections'])).toEqual([]);
+  const labels = (await w.hub.query<{ label: string }>('SELECT label FROM detections ORDER BY label')).map((r) => r.label);
+  expect(labels).toEqual(['hub row', nodeLabel, 'shared']);
+  expect(node.syncer.state.conflicts()).toEqual([]);
+  expect(node.syncer.rekeys.list({ status: 'done' }).length).toBe(1);
+}
 
 describe.skipIf(!HUB_AVAILABLE)('invariant 13: a parked insert that collides is a collision when retried', () => {
   const fixture = syncWorlds({ prefix: 'dcol', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL });
@@ -77,14 +89,7 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: a parked insert that collides is 
     await node.syncer.syncOnce();
     // The fix: the column widened on the hub (and on the plan), then the parked change retried.
     await w.hub.execute('ALTER TABLE detections MODIFY note VARCHAR(80) NULL');
-    node.syncer.state.retryParked();
-    for (let i = 0; i < 3; i++) await node.syncer.syncOnce();
-
-    expect(await divergence(w, ['detections'])).toEqual([]);
-    const labels = (await w.hub.query<{ label: string }>('SELECT label FROM detections ORDER BY label')).map((r) => r.label);
-    expect(labels).toEqual(['hub row', 'node long', 'shared']);
-    expect(node.syncer.state.conflicts()).toEqual([]);
-    expect(node.syncer.rekeys.list({ status: 'done' }).length).toBe(1);
+    await retryAndExpectBothKept(w, 'node long');
   }, 120_000);
 
   it('a hub insert parked because the node refused it collides with a node insert: both kept on retry', async () => {
@@ -104,13 +109,6 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: a parked insert that collides is 
     node.db.exec('DROP TRIGGER refuse');
     node.db.prepare("INSERT INTO detections (label) VALUES ('node row')").run();
     await node.syncer.syncOnce();
-    node.syncer.state.retryParked();
-    for (let i = 0; i < 3; i++) await node.syncer.syncOnce();
-
-    expect(await divergence(w, ['detections'])).toEqual([]);
-    const labels = (await w.hub.query<{ label: string }>('SELECT label FROM detections ORDER BY label')).map((r) => r.label);
-    expect(labels).toEqual(['hub row', 'node row', 'shared']);
-    expect(node.syncer.state.conflicts()).toEqual([]);
-    expect(node.syncer.rekeys.list({ status: 'done' }).length).toBe(1);
+    await retryAndExpectBothKept(w, 'node row');
   }, 120_000);
 });

@@ -139,6 +139,8 @@ export const SQLITE_META_TABLES = [
   '_dualdb_parked',
   '_dualdb_heartbeats',
   '_dualdb_migration',
+  // Created by the sync on first use (src/sync/hub-moves.ts), dropped with the rest.
+  '_dualdb_hub_moves',
 ];
 
 export function sqliteTriggerNames(table: string): string[] {

@@ -123,7 +123,9 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         if (ctx.plan.byName.has(tbl)) continue;
         for (const pk of changes.keys(tbl)) {
           const error = `table not synced on this node: ${unsyncable.get(tbl) ?? 'not in the sync plan'}`;
-          ctx.state.park('pull', tbl, pk, error, { waiting: true });
+          // The first op goes with it: a push of the same key must see a hub insert as a collision, not an update.
+          const firstOp = changes.get(tbl, pk)?.firstOp;
+          ctx.state.park('pull', tbl, pk, error, { waiting: true, ...(firstOp ? { firstOp } : {}) });
           parkedNow.push({ tbl, pk, error });
         }
       }

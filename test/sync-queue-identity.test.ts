@@ -145,3 +145,56 @@ describe.skipIf(!HUB_AVAILABLE)('unsent changes survive take-over, copies and pa
     });
   }
 });
+
+describe.skipIf(!HUB_AVAILABLE)('a child row parked by the hub (its parent waits) meets another node’s row under its key', () => {
+  const worlds = syncWorlds({
+    prefix: 'queuefk',
+    sqliteDdl: [
+      'CREATE TABLE workers (id INTEGER PRIMARY KEY, name TEXT NOT NULL)',
+      'CREATE TABLE detections (id INTEGER PRIMARY KEY, worker_id INTEGER REFERENCES workers (id), cam TEXT NOT NULL)',
+    ],
+    mysqlDdl: [
+      'CREATE TABLE workers (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50) NOT NULL)',
+      `CREATE TABLE detections (id BIGINT AUTO_INCREMENT PRIMARY KEY, worker_id BIGINT, cam VARCHAR(50) NOT NULL,
+         FOREIGN KEY (worker_id) REFERENCES workers (id))`,
+    ],
+    nodes: ['F', 'A'],
+  });
+  /** A worker and two detections of it, under the file's next generated keys. */
+  const add = (db: SqliteDb, name: string) => {
+    const id = db.prepare('INSERT INTO workers (name) VALUES (?)').run(name).lastInsertRowid;
+    for (const cam of ['c0', 'c1']) db.prepare('INSERT INTO detections (worker_id, cam) VALUES (?, ?)').run(id, `${name}-${cam}`);
+  };
+  const cams = (db: SqliteDb) =>
+    (db.prepare('SELECT cam FROM detections ORDER BY cam').all() as { cam: string }[]).map((r) => r.cam);
+
+  it('both rows kept (a key collision), never the parked one written over the other', async () => {
+    const world = await worlds.world();
+    const F = world.node('F');
+    const A = world.node('A');
+    add(F.db, 'f1');
+    await F.syncer.syncOnce();
+    await A.syncer.syncOnce();
+    // F's workers paused (drift): its new worker waits, so the hub refuses its detections (FK): parked.
+    F.db.exec('ALTER TABLE workers ADD COLUMN badge TEXT');
+    add(F.db, 'drift');
+    await F.syncer.syncOnce();
+    expect(F.syncer.state.parked('push').filter((p) => p.tbl === 'detections')).toHaveLength(2);
+    // A creates a worker and detections under the same generated keys; F pulls them.
+    add(A.db, 'a5');
+    await A.syncer.syncOnce();
+    await F.syncer.syncOnce();
+    await world.hub.execute('ALTER TABLE workers ADD COLUMN badge VARCHAR(20) NULL');
+    A.db.exec('ALTER TABLE workers ADD COLUMN badge TEXT');
+    F.syncer.state.retryParked();
+    for (let i = 0; i < 3; i++) {
+      await F.syncer.syncOnce();
+      await A.syncer.syncOnce();
+    }
+    const hub = (await world.hub.query<{ cam: string }>('SELECT cam FROM detections ORDER BY cam')).map((r) => r.cam);
+    expect(hub).toEqual(['a5-c0', 'a5-c1', 'drift-c0', 'drift-c1', 'f1-c0', 'f1-c1']);
+    expect(cams(F.db)).toEqual(hub);
+    expect(cams(A.db)).toEqual(hub);
+    expect(F.syncer.state.parked()).toEqual([]);
+  });
+});

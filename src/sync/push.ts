@@ -93,7 +93,7 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
       ]);
       // The node's records go first: if the hub commit then fails, the batch is simply sent again
       // (recording is idempotent, and a moved row is logged under its new key).
-      result.rekeys = recordOnNode(ctx, rec);
+      result.rekeys = recordOnNode(ctx, rec, batch);
       await conn.commit();
     } catch (e) {
       await conn.rollback().catch(() => {});
@@ -318,12 +318,16 @@ function rowProblem(io: MysqlTableIO, table: SyncTable, key: string, local: Row)
 }
 
 /** The node's half of step 3: one SQLite transaction, run before the hub commits. */
-function recordOnNode(ctx: SyncContext, rec: NodeRecord) {
+function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatch) {
   const rekeys = new RekeyStore(ctx.db);
   ctx.db.transaction(() => {
     for (const c of rec.conflicts) ctx.state.recordConflict(c);
-    for (const p of rec.toPark)
-      ctx.state.park('push', p.tbl, p.pk, p.error, { waiting: p.waiting ?? false, ...(p.firstOp ? { firstOp: p.firstOp } : {}) });
+    for (const p of rec.toPark) {
+      // The first op outlives the log entry: a parked insert must still meet another node's row
+      // under the same key as a collision (both kept), not as an update that overwrites it.
+      const firstOp = p.firstOp ?? (p.pk === null ? undefined : batch.changes.get(p.tbl, p.pk)?.firstOp);
+      ctx.state.park('push', p.tbl, p.pk, p.error, { waiting: p.waiting ?? false, ...(firstOp ? { firstOp } : {}) });
+    }
     // Only keys that are parked: a keyed lookup per table, not a read of every parked change.
     const byTable = new Map<string, string[]>();
     for (const x of rec.succeeded) {

@@ -6,13 +6,14 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DualDatabase } from '../src/api/dual-database.js';
 import type { Config } from '../src/config/config.js';
 import { loadConfig } from '../src/config/load.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { initNode } from '../src/sync/init.js';
-import { type BenchOptions, type Figure, figure, hr, percentile, repeat } from './lib.js';
+import { type BenchOptions, type Figure, figure, hr, percentile, repeat, runStandalone } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
@@ -245,6 +246,17 @@ async function lag(options: BenchOptions): Promise<Figure[]> {
   ];
 }
 
-export async function run(options: BenchOptions): Promise<Figure[]> {
-  return [...(await reads(options)), ...(await writeAck(options)), ...(await lag(options))];
+const PARTS = { reads, ack: writeAck, lag } as const;
+
+/** `parts`: a subset of reads, ack, lag (standalone: `--part ack`); all by default. */
+export async function run(options: BenchOptions, parts = Object.keys(PARTS)): Promise<Figure[]> {
+  const out: Figure[] = [];
+  for (const [name, part] of Object.entries(PARTS)) if (parts.includes(name)) out.push(...(await part(options)));
+  return out;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const at = process.argv.indexOf('--part');
+  const parts = at >= 0 ? (process.argv[at + 1] ?? '').split(',') : undefined;
+  await runStandalone('modes', (o) => run(o, parts));
 }

@@ -47,10 +47,16 @@ describe.skipIf(!HUB_AVAILABLE)('library write modes', () => {
     }
   });
 
-  it('mysql_primary: writes the hub first, mirrors locally with the hub’s key, no echo', async () => {
+  // RETURNING (MariaDB 10.5+) gives an insert's image at once; without it (MySQL) it is read back.
+  it.each([
+    ['INSERT … RETURNING', true],
+    ['a read of the image (MySQL)', false],
+  ])('mysql_primary: writes the hub first, mirrors locally with the hub’s key, no echo (%s)', async (_how, returning) => {
     const { config, h } = await setup('mysql_primary');
     const db = await DualDatabase.open({ config });
     try {
+      await db.service.syncer.connectHub();
+      if (!returning) db.service.syncer.hubReturning = false;
       const r = await db.insert('detections', { camera: 'cam-2', confidence: 0.5, seen_at: '2026-01-02 03:04:05.123456' });
       expect(r).toMatchObject({ committed: 'mysql+sqlite', queued: false, failedOver: false });
       const hubRows = await h.query<{ id: string }>('SELECT id FROM detections');

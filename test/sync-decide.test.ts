@@ -25,9 +25,12 @@ describe('decide: push', () => {
     expect(decidePush(both(), 'node-wins', 'rekey-hub')).toEqual({ action: 'rekey', resolve: 'rekey-hub' });
     expect(decidePush(both(), 'newest-wins', 'manual')).toEqual({ action: 'rekey', resolve: 'hold' });
   });
-  it('a collision whose node row is gone takes the hub row (never deletes it); whose hub row is gone sends the node row', () => {
+  it('a collision whose node row is gone takes the hub row (never deletes it); whose hub row is gone moves the node row (rekey-node) or sends it', () => {
     expect(decidePush(both({ nodeHasRow: false }), 'node-wins', 'rekey-node')).toEqual({ action: 'to-node' });
-    expect(decidePush(both({ hubHasRow: false }), 'hub-wins', 'rekey-node')).toEqual({ action: 'to-hub' });
+    // The hub's key once named another row (other nodes may still refer to it): under rekey-node it is never reused.
+    expect(decidePush(both({ hubHasRow: false }), 'hub-wins', 'rekey-node')).toEqual({ action: 'rekey', resolve: 'rekey-node' });
+    expect(decidePush(both({ hubHasRow: false }), 'hub-wins', 'rekey-hub')).toEqual({ action: 'to-hub' });
+    expect(decidePush(both({ hubHasRow: false }), 'hub-wins', 'manual')).toEqual({ action: 'to-hub' });
   });
   it('two inserts under a natural key, or an update on both sides, are a conflict settled by the policy', () => {
     const natural = both({ keyKind: 'natural' });
@@ -51,7 +54,7 @@ describe('decide: pull', () => {
   it('a collision is left to the next push (it allocates keys); nothing is overwritten meanwhile', () => {
     expect(decidePull(both(), 'hub-wins')).toEqual({ action: 'defer' });
     expect(decidePull(both({ nodeHasRow: false }), 'node-wins')).toEqual({ action: 'to-node' });
-    expect(decidePull(both({ hubHasRow: false }), 'hub-wins')).toEqual({ action: 'none' });
+    expect(decidePull(both({ hubHasRow: false }), 'hub-wins')).toEqual({ action: 'defer' });
   });
   it('a conflict follows the policy; the hub breaks newest-wins ties', () => {
     const natural = both({ keyKind: 'natural', node: { firstOp: 'U', at: 5 }, hub: { firstOp: 'U', at: 5 } });

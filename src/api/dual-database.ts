@@ -28,11 +28,11 @@ import { introspectSqliteTable } from '../engines/sqlite/introspect.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncLog } from '../log/sync-log.js';
-import { commitOutcome, ensureWriteTokens, newWriteToken, recordWriteToken } from '../sync/commit-outcome.js';
+import { commitOutcome, ensureWriteTokens, newWriteToken } from '../sync/commit-outcome.js';
 import { ControlServer } from '../sync/control.js';
 import { toMysqlRow, toSqliteRow } from '../sync/convert.js';
 import { MysqlTableIO } from '../sync/mysql-io.js';
-import { assertHolder } from '../sync/node-fence.js';
+import { recordTokenAsHolder } from '../sync/node-fence.js';
 import type { SyncTable } from '../sync/plan.js';
 import type { RekeyEvent } from '../sync/rekey.js';
 import { SyncService } from '../sync/service.js';
@@ -323,8 +323,12 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
       const nodeId = this.service.syncer.nodeId;
       await hub.withConnection(async (conn) => {
         threadId = conn.threadId ?? undefined;
-        await conn.query('SET @dualdb_origin = ?', [this.service.syncer.nodeId]);
-        await conn.beginTransaction();
+        // One statement opens the write: the origin for the capture triggers, and autocommit off so
+        // the INSERT starts the transaction (no BEGIN round trip; withConnection restores it).
+        await conn.query('SET @dualdb_origin = ?, autocommit = 0', [nodeId]);
+        // Plain inserts return their row image (defaults, AUTO_INCREMENT key, what triggers set)
+        // with RETURNING where the hub has it, instead of a read after the writes.
+        const returning = this.service.syncer.hubReturning && ops.every((op) => op.kind === 'insert');
         try {
           for (const op of ops) {
             const t = tables.get(op.table) as SyncTable;
@@ -341,6 +345,22 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
                 op.kind === 'upsert' && nonKey.length
                   ? `${base} ON DUPLICATE KEY UPDATE ${nonKey.map((c) => `${quoteMysqlId(c)} = VALUES(${quoteMysqlId(c)})`).join(', ')}`
                   : base;
+              if (returning) {
+                const io = new MysqlTableIO(t);
+                const [ret] = await conn.query({
+                  sql: `${mysql.format(sql, [cols.map((c) => row[c])])} RETURNING ${io.selectList}`,
+                  timeout,
+                });
+                const img = (ret as Row[])[0] as Row;
+                const key = io.keyOf(img);
+                keys.add(key);
+                const tableImages = images.get(t.name) ?? new Map<string, Row>();
+                images.set(t.name, tableImages.set(key, img));
+                // What the OK packet's insert id would be: the AUTO_INCREMENT key's value.
+                const auto = t.hubAssignsKey && t.key.length === 1 ? img[t.key[0]?.name ?? ''] : undefined;
+                if (auto !== undefined && auto !== null) lastInsertId = BigInt(auto as string);
+                continue;
+              }
               const [res] = await conn.query({ sql: mysql.format(sql, [cols.map((c) => row[c])]), timeout });
               const insertId = (res as mysql.ResultSetHeader).insertId;
               if (insertId) lastInsertId = BigInt(insertId);
@@ -373,12 +393,12 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
               }
             }
           }
-          for (const [name, keys] of keysByTable) {
-            const t = tables.get(name) as SyncTable;
-            images.set(name, await new MysqlTableIO(t).fetch(conn, [...keys]));
-          }
-          await assertHolder(conn, this.service.syncer.state, nodeId);
-          await recordWriteToken(conn, token, nodeId);
+          if (!returning)
+            for (const [name, keys] of keysByTable) {
+              const t = tables.get(name) as SyncTable;
+              images.set(name, await new MysqlTableIO(t).fetch(conn, [...keys]));
+            }
+          await recordTokenAsHolder(conn, this.service.syncer.state, nodeId, token);
           committing = true;
           await conn.commit();
         } catch (e) {

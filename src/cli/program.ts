@@ -6,31 +6,59 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT } from '../util/exit-codes.js';
 import { takeExitCode } from './action.js';
-import { registerCompare } from './commands/compare.js';
-import { registerConflicts } from './commands/conflicts.js';
-import { registerDemo } from './commands/demo.js';
-import { registerHealth } from './commands/health.js';
-import { registerInfo } from './commands/info.js';
-import { registerInit } from './commands/init.js';
-import { registerMigrate } from './commands/migrate.js';
-import { registerAppEntry, registerMonitor } from './commands/monitor.js';
-import { registerParked } from './commands/parked.js';
-import { registerRekeys } from './commands/rekeys.js';
-import { registerRepair } from './commands/repair.js';
-import { registerSchema, rewriteLegacyArgs } from './commands/schema.js';
-import { registerServer } from './commands/server.js';
-import { registerSetup } from './commands/setup.js';
-import { registerStatus } from './commands/status.js';
-import { registerSync } from './commands/sync.js';
+import { registerAppEntry } from './commands/monitor.js';
 import type { GlobalOptions } from './context.js';
 import { reportError } from './errors.js';
+import { rewriteLegacyArgs } from './legacy-args.js';
+
+type Register = (program: Command, global: () => GlobalOptions) => void;
+
+/**
+ * Every command, in help order, with the module that defines it. Only the command being run is
+ * loaded (all of them for help or an unknown command): `sync --watch`, resident for days, never
+ * loads the terminal app, the prompts, migration or compare.
+ */
+const COMMANDS: [name: string, load: () => Promise<Register>][] = [
+  ['info', async () => (await import('./commands/info.js')).registerInfo],
+  ['health', async () => (await import('./commands/health.js')).registerHealth],
+  ['init', async () => (await import('./commands/init.js')).registerInit],
+  ['sync', async () => (await import('./commands/sync.js')).registerSync],
+  ['status', async () => (await import('./commands/status.js')).registerStatus],
+  ['conflicts', async () => (await import('./commands/conflicts.js')).registerConflicts],
+  ['parked', async () => (await import('./commands/parked.js')).registerParked],
+  ['rekeys', async () => (await import('./commands/rekeys.js')).registerRekeys],
+  ['compare', async () => (await import('./commands/compare.js')).registerCompare],
+  ['repair', async () => (await import('./commands/repair.js')).registerRepair],
+  ['schema', async () => (await import('./commands/schema.js')).registerSchema],
+  ['migrate', async () => (await import('./commands/migrate.js')).registerMigrate],
+  ['setup', async () => (await import('./commands/setup.js')).registerSetup],
+  ['server', async () => (await import('./commands/server.js')).registerServer],
+  ['monitor', async () => (await import('./commands/monitor.js')).registerMonitor],
+  ['demo', async () => (await import('./commands/demo.js')).registerDemo],
+];
+
+/** The global options that take a value (skipped when looking for the command name). */
+const VALUE_OPTIONS = new Set(['--env-file', '--settings-file']);
+
+/** The command `argv` (process.argv) runs, when it names one; undefined for help, none or an unknown one. */
+export function commandOf(argv: string[]): string | undefined {
+  const args = argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--') return undefined;
+    if (VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith('-')) return COMMANDS.some(([n]) => n === a) ? a : undefined;
+  }
+  return undefined;
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 
-export function buildProgram(): Command {
+/** The program for `argv` (process.argv): with only the command it runs, or every command. */
+export async function buildProgram(argv: string[] = []): Promise<Command> {
   const program = new Command('dualdb')
     .description('Local SQLite and central MySQL side by side: two-way sync, failover, migration, compare')
     .version(version(), '-V, --version')
@@ -53,22 +81,8 @@ export function buildProgram(): Command {
     program.setOptionValue('envFile', o.settingsFile);
   });
   const global = (): GlobalOptions => program.opts<GlobalOptions>();
-  registerInfo(program, global);
-  registerHealth(program, global);
-  registerInit(program, global);
-  registerSync(program, global);
-  registerStatus(program, global);
-  registerConflicts(program, global);
-  registerParked(program, global);
-  registerRekeys(program, global);
-  registerCompare(program, global);
-  registerRepair(program, global);
-  registerSchema(program, global);
-  registerMigrate(program, global);
-  registerSetup(program, global);
-  registerServer(program, global);
-  registerMonitor(program, global);
-  registerDemo(program, global);
+  const only = commandOf(argv);
+  for (const [name, load] of COMMANDS) if (only === undefined || name === only) (await load())(program, global);
   registerAppEntry(program, global);
   unknownOptionsBeforeMissingOnes(program);
   return program;
@@ -97,9 +111,10 @@ function unknownOptionsBeforeMissingOnes(cmd: Command): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const program = buildProgram();
   try {
-    await program.parseAsync(rewriteLegacyArgs(argv));
+    const args = rewriteLegacyArgs(argv);
+    const program = await buildProgram(args);
+    await program.parseAsync(args);
     return takeExitCode() ?? EXIT.OK;
   } catch (e) {
     if (e instanceof CommanderError) {

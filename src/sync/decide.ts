@@ -7,9 +7,10 @@
  *  - Changed on both sides: a conflict, settled by CONFLICT_POLICY (the loser is kept).
  *  - Created on both sides (the first unseen operation is an insert on each) under a generated
  *    key: two different rows that happen to share an id — a collision, not a conflict. Both
- *    rows are kept: one moves to a new key (SYNC_KEY_COLLISIONS). If one of them is already
- *    gone again, nothing clashes: the other simply stays (and is never deleted by the first's
- *    delete). Under a natural key two creations are the same entity: a conflict.
+ *    rows are kept: one moves to a new key (SYNC_KEY_COLLISIONS). If the node's is already gone
+ *    again, the hub's simply stays (and is never deleted by the first's delete); if the hub's is,
+ *    rekey-node still moves the node's (a key the hub gave one row never names another), the
+ *    other modes send it as it is. Under a natural key two creations are the same entity: a conflict.
  */
 import type { ConflictPolicy, KeyCollisionMode } from '../config/schema.js';
 import type { Op } from './changeset.js';
@@ -63,8 +64,10 @@ export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyC
   if (isCollision(f)) {
     // The node's new row is gone again: it must not delete the hub's different row.
     if (!f.nodeHasRow) return { action: 'to-node' };
-    // The hub's new row is gone again: nothing clashes, the node's row goes up under its key.
-    if (!f.hubHasRow) return { action: 'to-hub' };
+    // The hub's new row is gone again: under rekey-node the node's row still moves to a fresh key,
+    // so that the key never names two rows on the hub (another node may hold a reference to the
+    // hub's deleted row under it, which would attach to the node's). Otherwise it goes up as it is.
+    if (!f.hubHasRow) return collisions === 'rekey-node' ? { action: 'rekey', resolve: 'rekey-node' } : { action: 'to-hub' };
     return { action: 'rekey', resolve: RESOLVE[collisions] };
   }
   const winner = decideWinner(policy, f.node?.at ?? 0, f.hub.at);
@@ -76,7 +79,7 @@ export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
   if (!f.node || f.same) return { action: 'to-node' };
   if (isCollision(f)) {
     if (!f.nodeHasRow) return { action: 'to-node' };
-    if (!f.hubHasRow) return { action: 'none' };
+    // The hub's row is gone again: still left to the push (it decides whether the node's row moves).
     return { action: 'defer' };
   }
   const winner = decideWinner(policy, f.node.at, f.hub?.at ?? 0);

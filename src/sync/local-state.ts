@@ -3,8 +3,10 @@
  * cursors, sequence holes, parked changes and conflicts. Every write here that
  * belongs to an apply happens inside that apply's transaction.
  */
+
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import type { Statement } from 'better-sqlite3';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 
 export interface PullState {
@@ -63,8 +65,22 @@ export function generateNodeId(): string {
 export class LocalState {
   constructor(readonly db: SqliteDb) {}
 
+  /** Statements the sync loop runs several times a second, compiled once (idle CPU). */
+  private readonly cached = new Map<string, Statement<unknown[]>>();
+
+  private cachedStatement(sql: string): Statement<unknown[]> {
+    let st = this.cached.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.cached.set(sql, st);
+    }
+    return st;
+  }
+
   getMeta(key: string): string | undefined {
-    const r = this.db.prepare('SELECT value FROM _dualdb_meta WHERE key = ?').get(key) as { value: string | null } | undefined;
+    const r = this.cachedStatement('SELECT value FROM _dualdb_meta WHERE key = ?').get(key) as
+      | { value: string | null }
+      | undefined;
     return r?.value ?? undefined;
   }
 
@@ -99,9 +115,11 @@ export class LocalState {
   }
 
   pullState(): PullState {
-    const r = this.db.prepare('SELECT upto FROM _dualdb_pull_state WHERE id = 1').get() as { upto: bigint | number } | undefined;
+    const r = this.cachedStatement('SELECT upto FROM _dualdb_pull_state WHERE id = 1').get() as
+      | { upto: bigint | number }
+      | undefined;
     const holes = new Map<bigint, number>();
-    for (const h of this.db.prepare('SELECT seq, first_seen_ms FROM _dualdb_pull_holes').all() as {
+    for (const h of this.cachedStatement('SELECT seq, first_seen_ms FROM _dualdb_pull_holes').all() as {
       seq: bigint;
       first_seen_ms: number;
     }[]) {

@@ -47,7 +47,8 @@ export function dataBytes(row: Row): number {
 
 export class MysqlTableIO {
   private readonly q: string;
-  private readonly selectList: string;
+  /** The synced columns, quoted, in order (a SELECT or RETURNING list). */
+  readonly selectList: string;
   private readonly keyList: string;
   private readonly upsertHead: string;
   private readonly upsertTail: string;

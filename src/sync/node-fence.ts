@@ -23,6 +23,7 @@ import type { SqliteDb } from '../engines/sqlite/open.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
+import { recordWriteToken } from './commit-outcome.js';
 import type { LocalState } from './local-state.js';
 
 /** What the fence needs: the node's file, the hub, and where to warn. */
@@ -211,21 +212,29 @@ export async function fenceHubPush(conn: PoolConnection, ctx: FenceContext, next
 }
 
 /**
- * Inside a hub-first write's transaction (mysql_primary): the write carries this node id as its
- * origin, so the holder would take it for its own echo and never pull it. A file that does not
- * hold the id refuses; a node not registered yet (or a hub from before fencing) writes.
+ * Inside a hub-first write's transaction (mysql_primary), just before COMMIT: records the write's
+ * commit token (commit-outcome.ts) only while this file holds the node id, check and insert in one
+ * statement (one round trip on the ack path). The write carries this node id as its origin, so the
+ * holder would take it for its own echo and never pull it: a file that does not hold the id
+ * refuses (NodeIdInUseError, nothing recorded); a node not registered yet writes.
  */
-export async function assertHolder(conn: PoolConnection, state: LocalState, nodeId: string): Promise<void> {
-  let hubToken: string | null | undefined;
+export async function recordTokenAsHolder(conn: PoolConnection, state: LocalState, nodeId: string, token: string): Promise<void> {
+  const mine = [localToken(state, nodeId), state.getMeta(PENDING)].filter((t): t is string => typeof t === 'string');
+  const notMine = mine.length ? ' AND push_token NOT IN (?)' : '';
+  let res: unknown;
   try {
-    const [rows] = await conn.query('SELECT push_token FROM _dualdb_nodes WHERE node_id = ?', [nodeId]);
-    hubToken = (rows as { push_token: string | null }[])[0]?.push_token;
+    [res] = await conn.query(
+      `INSERT INTO _dualdb_write_tokens (token, node_id, at) SELECT ?, ?, NOW(6) FROM DUAL
+        WHERE NOT EXISTS (SELECT 1 FROM _dualdb_nodes WHERE node_id = ? AND push_token IS NOT NULL${notMine})`,
+      [token, nodeId, nodeId, ...(mine.length ? [mine] : [])],
+    );
   } catch (e) {
-    if ((e as { code?: string }).code === 'ER_BAD_FIELD_ERROR') return;
-    throw e;
+    // A hub from before fencing (no push_token column): nothing to check.
+    if ((e as { code?: string }).code !== 'ER_BAD_FIELD_ERROR') throw e;
+    await recordWriteToken(conn, token, nodeId);
+    return;
   }
-  if (hubToken == null || hubToken === localToken(state, nodeId) || hubToken === state.getMeta(PENDING)) return;
-  throw new NodeIdInUseError(nodeId);
+  if ((res as { affectedRows: number }).affectedRows !== 1) throw new NodeIdInUseError(nodeId);
 }
 
 /** After the hub committed a push: the file forgets what the hub has and keeps the new token. */

@@ -14,7 +14,7 @@ import { messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { ControlServer } from './control.js';
 import { NodeIdInUseError } from './node-fence.js';
-import { type MetricsServer, serveMetrics, syncMetrics } from './prometheus.js';
+import type { MetricsServer } from './prometheus.js';
 import { SyncService } from './service.js';
 import { type CycleSummary, cycleCounts, summarizeCycle } from './summary.js';
 
@@ -115,6 +115,8 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
   const port = config.metrics?.port;
   if (options.metrics && port !== undefined) {
     try {
+      // prom-client is loaded only when metrics are on (an idle node without them stays smaller).
+      const { serveMetrics, syncMetrics } = await import('./prometheus.js');
       metrics = await serveMetrics(syncMetrics(svc), config.metrics?.host ?? '127.0.0.1', port);
     } catch (e) {
       await svc.close();

@@ -7,14 +7,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
+import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { ChangeSet, type Op } from './changeset.js';
 import type { BatchResult, SyncContext } from './context.js';
 import { safePruneBound } from './holes.js';
+import { type HubMove, readHubMoves } from './hub-moves.js';
 import type { PullState } from './local-state.js';
 import { MysqlTableIO } from './mysql-io.js';
 import { admitParent, missingParents } from './parents.js';
-import type { SyncTable } from './plan.js';
-import { decodeMove } from './rekey.js';
+import { referencingColumns } from './rekey.js';
 import { assertHubUnchanged } from './schema-guard.js';
 
 interface HubEntry {
@@ -33,8 +34,12 @@ export interface HubBatch {
   seen: Set<bigint>;
   readUpto: bigint;
   hubNowMs: number;
-  /** Rows other nodes moved to a new key on the hub: this node's children of them follow. */
-  hubMoves: { table: SyncTable; oldKey: string; newKey: string }[];
+  /**
+   * Rows other nodes moved to a new key on the hub, every one after the cursor (not only this
+   * batch's), read in the batch's snapshot: applied first (hub-moves.ts), so that the batch's rows
+   * land under the keys the hub gave them.
+   */
+  hubMoves: HubMove[];
   /** The hub pruned its log past this node's position. */
   prunedPast?: bigint;
 }
@@ -82,7 +87,7 @@ export async function deadHoleCandidates(ctx: SyncContext, holes: Map<bigint, nu
 export async function readHubBatch(
   ctx: SyncContext,
   prev: PullState,
-  duePulls: { tbl: string; pk: string | null }[],
+  duePulls: { tbl: string; pk: string | null; firstOp?: Op | null }[],
   result: BatchResult,
 ): Promise<HubBatch> {
   const batchSize = ctx.config.sync.batchSize;
@@ -95,7 +100,7 @@ export async function readHubBatch(
     hubNowMs: 0,
     hubMoves: [],
   };
-  const { changes, images, seen, hubMoves } = out;
+  const { changes, images, seen } = out;
   const add = (tbl: string, pk: string, seq: bigint, at: number, op: Op, retry = false) =>
     changes.add(tbl, pk, seq, at, op, retry);
   await ctx.hub.withConnection(async (conn) => {
@@ -152,21 +157,19 @@ export async function readHubBatch(
           if (p) p.deleted = false;
           continue;
         }
-        if (e.op === 'R') {
-          // Another node moved a hub row to a new key (rekey.ts): this node's children of it follow.
-          const moveTable = ctx.plan.byName.get(e.tbl);
-          if (moveTable) hubMoves.push({ table: moveTable, ...decodeMove(e.pk) });
-          continue;
-        }
+        if (e.op === 'R') continue; // a move, read below with the others (hub-moves.ts)
         result.changes++;
         add(e.tbl, e.pk, seq, Number(e.at), e.op as Op);
       }
-      for (const p of duePulls) if (p.pk !== null && !changes.has(p.tbl, p.pk)) add(p.tbl, p.pk, 0n, out.hubNowMs, 'U', true);
+      out.hubMoves = await readHubMoves(conn, ctx, prev);
+      for (const p of duePulls)
+        if (p.pk !== null && !changes.has(p.tbl, p.pk)) add(p.tbl, p.pk, 0n, out.hubNowMs, p.firstOp ?? 'U', true);
       for (const [tbl, keys] of changes.byTable) {
         const table = ctx.plan.byName.get(tbl);
         if (!table) continue;
         images.set(tbl, await new MysqlTableIO(table).fetch(conn, [...keys.keys()]));
       }
+      await addChildrenOfRecreated(conn, ctx, changes, images, out.hubNowMs);
       // Parents referenced by these images whose own hub changes come later ride along (parents.ts).
       const work = [...images].flatMap(([tbl, rows]) => {
         const table = ctx.plan.byName.get(tbl);
@@ -218,4 +221,42 @@ async function laterHubChanges(
     }
   }
   return out;
+}
+
+/**
+ * A row deleted and re-created on the hub is deleted here first, which runs its ON DELETE
+ * cascades locally (pull.ts): the hub's current children of it ride along in this batch, so a
+ * child the hub still has (one placed here since the delete, e.g. a moved row) is written again.
+ */
+async function addChildrenOfRecreated(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  changes: ChangeSet,
+  images: Map<string, Map<string, Row>>,
+  nowMs: number,
+): Promise<void> {
+  for (const [tbl, keyed] of [...changes.byTable]) {
+    const table = ctx.plan.byName.get(tbl);
+    const recreated = [...keyed].filter(([, c]) => c.deleted).map(([k]) => k);
+    if (!table?.hubCascades || recreated.length === 0) continue;
+    for (const { child, column } of referencingColumns(ctx.plan, table)) {
+      const io = new MysqlTableIO(child);
+      for (let i = 0; i < recreated.length; i += 500) {
+        const [rows] = await conn.query(`SELECT * FROM ${quoteMysqlId(child.name)} WHERE ${quoteMysqlId(column)} IN (?)`, [
+          recreated.slice(i, i + 500),
+        ]);
+        for (const row of rows as Row[]) {
+          const pk = io.keyOf(row);
+          if (changes.has(child.name, pk)) continue;
+          changes.add(child.name, pk, 0n, nowMs, 'U', true);
+          let m = images.get(child.name);
+          if (!m) {
+            m = new Map();
+            images.set(child.name, m);
+          }
+          m.set(pk, row);
+        }
+      }
+    }
+  }
 }

@@ -21,11 +21,13 @@ import { sameImage, toSqliteRow } from './convert.js';
 import { decidePull } from './decide.js';
 import { isTransientSqlite, rowErrorText } from './errors.js';
 import { advanceHoles } from './holes.js';
+import { applyHubMoves, forgetHubMoves, unapplied, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
+import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
-import { followHubMoves, logLocalChanges, parentApart } from './rekey.js';
+import { parentApart } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertSqliteUnchanged } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
@@ -84,7 +86,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
   // 1. Read the log entries and images in one hub snapshot (pull-read.ts).
   const read = await readHubBatch(ctx, prev, duePulls, result);
   if (read.prunedPast !== undefined) throw new ResyncNeededError(prev.upto, read.prunedPast);
-  const { changes, images, seen, readUpto, hubNowMs, hubMoves } = read;
+  const { changes, images, seen, readUpto, hubNowMs } = read;
+  const hubMoves = unapplied(ctx.db, read.hubMoves);
 
   const holes = advanceHoles(prev, seen, readUpto, deadCandidates, hubNowMs, ctx.config.sync.holeTimeoutMs);
   const nothingNew = result.changes === 0 && duePulls.length === 0;
@@ -110,10 +113,12 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
       const recheck = ctx.state.pullState();
       if (recheck.upto !== prev.upto || recheck.holes.size !== prev.holes.size) throw new PullRaceError();
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
-      const repointed = hubMoves.length ? followHubMoves(ctx, hubMoves) : [];
+      // Rows other nodes moved on the hub move here first: the batch's rows are under the new keys.
+      applyHubMoves(ctx, hubMoves);
+      const unsettled = unsettledKeys(ctx.db);
       const held = ctx.state.heldKeys();
       const rekeys = new RekeyStore(ctx.db);
-      const apart = rekeys.openKeys();
+      const apart = new Set([...rekeys.openKeys(), ...unsettled.local, ...unsettled.hub]);
 
       const tables = [...changes.byTable.keys()]
         .map((name) => ctx.plan.byName.get(name))
@@ -123,9 +128,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         if (ctx.plan.byName.has(tbl)) continue;
         for (const pk of changes.keys(tbl)) {
           const error = `table not synced on this node: ${unsyncable.get(tbl) ?? 'not in the sync plan'}`;
-          // The first op goes with it: a push of the same key must see a hub insert as a collision, not an update.
-          const firstOp = changes.get(tbl, pk)?.firstOp;
-          ctx.state.park('pull', tbl, pk, error, { waiting: true, ...(firstOp ? { firstOp } : {}) });
+          // With the hub operation it began with: a hub insert retried later must still meet a node insert as a collision (13).
+          ctx.state.park('pull', tbl, pk, error, { waiting: true, firstOp: changes.get(tbl, pk)?.firstOp });
           parkedNow.push({ tbl, pk, error });
         }
       }
@@ -142,6 +146,13 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         const toUpsert: { key: string; row: Row; change: KeyChange }[] = [];
         for (const [key, change] of keyed) {
           if (held.has(heldKey(table.name, key))) continue;
+          if (unsettled.local.has(heldKey(table.name, key))) {
+            // Here this key still holds the copy of a row the hub moved away (hub-moves.ts).
+            const error = 'waits for the row under this key here to move to its new hub key (a key collision in progress)';
+            ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });
+            parkedNow.push({ tbl: table.name, pk: key, error });
+            continue;
+          }
           const hubRow = hubImages.get(key) ?? null;
           const hubAsSqlite = hubRow ? toSqliteRow(table, hubRow) : null;
           const local = pending.get(key);
@@ -230,14 +241,15 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         }
         const failed = applyRows(ctx.db, toUpsert, (u) => {
           // Deleted and re-created on the hub: MySQL ran that delete's foreign-key cascades without
-          // logging them. Deleting here first runs the same cascades locally (quietly).
+          // logging them. Deleting here first runs the same cascades locally (quietly); the hub's
+          // current children of the row ride along in the batch (pull-read.ts) and are written again.
           if (u.change.deleted && table.hubCascades) io.delete(u.key);
           io.upsert(u.row);
         });
         for (const { key, change } of toUpsert) {
           const error = failed.get(key);
           if (error !== undefined) {
-            ctx.state.park('pull', table.name, key, error);
+            ctx.state.park('pull', table.name, key, error, { firstOp: change.firstOp });
             parkedNow.push({ tbl: table.name, pk: key, error });
             m.parked++;
             continue;
@@ -260,7 +272,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         for (const key of keys) {
           const error = failed.get(key);
           if (error !== undefined) {
-            ctx.state.park('pull', table.name, key, error);
+            ctx.state.park('pull', table.name, key, error, { firstOp: changes.get(table.name, key)?.firstOp });
             parkedNow.push({ tbl: table.name, pk: key, error });
             m.parked++;
             continue;
@@ -270,8 +282,15 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (parked.has(key)) ctx.state.unpark('pull', table.name, key);
         }
       }
-      logLocalChanges(ctx.db, repointed);
+      const deletedFrom = deletions.filter((d) => d.keys.length > 0).map((d) => d.table);
+      // Parked child pushes the deletes settle are due now (gone with their parent, or refused for it).
+      retryOrphanedPushes(
+        ctx,
+        deletedFrom.map((t) => t.name),
+      );
+      if (deletedFrom.length) wakeParkedOrphans(ctx, deletedFrom);
       ctx.state.savePullState(holes.next, prev);
+      forgetHubMoves(ctx.db, holes.next.upto);
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
     })
     .immediate();
@@ -307,4 +326,19 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
 
   // How far this node got is reported to the hub once per pull cycle (Syncer.reportPullPosition).
   return result;
+}
+
+/**
+ * Parents the hub deleted took this node's children along here too (their ON DELETE, run by
+ * SQLite: cascade or set null). A child's push parked because that parent was already gone on
+ * the hub is retried at once — it now sends the child's delete or its nulled reference — instead
+ * of waiting out its backoff (or forever, once the retries are spent).
+ */
+function retryOrphanedPushes(ctx: SyncContext, parents: string[]): void {
+  if (parents.length === 0) return;
+  const children = ctx.plan.tables.filter((t) => t.foreignKeys.some((fk) => parents.includes(fk.parent)));
+  const st = ctx.db.prepare(
+    "UPDATE _dualdb_parked SET next_retry_ms = ? WHERE direction = 'push' AND tbl = ? AND error LIKE '%foreign key constraint fails%'",
+  );
+  for (const c of children) st.run(Date.now(), c.name);
 }

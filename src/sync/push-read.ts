@@ -71,6 +71,14 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint): LocalBatch {
       if (p.pk !== null && table && !keyProblem(table, p.pk) && !changes.has(p.tbl, p.pk))
         add(p.tbl, p.pk, 0n, Date.now(), p.firstOp ?? 'U', true);
     }
+    // A parked change began before anything logged since: its first operation is the key's (an
+    // insert parked while its parent was held apart stays an insert, a collision candidate).
+    for (const [tbl, keyed] of changes.byTable) {
+      for (const [pk, op] of ctx.state.parkedOps('push', tbl, [...keyed.keys()])) {
+        const c = keyed.get(pk);
+        if (c && op) c.firstOp = op;
+      }
+    }
     for (const [tbl] of changes.byTable) {
       const table = ctx.plan.byName.get(tbl) as SyncTable;
       images.set(tbl, new SqliteTableIO(ctx.db, table).fetch(changes.keys(tbl)));

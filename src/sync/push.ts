@@ -20,23 +20,27 @@ import { MYSQL_NOW_MS } from '../capture/mysql-capture.js';
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import { DualdbError } from '../util/errors.js';
-import type { ChangeSet, KeyChange } from './changeset.js';
+import type { ChangeSet, KeyChange, Op } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
 import { sameImage, toMysqlRow, toSqliteRow } from './convert.js';
 import { type Decision, decidePush } from './decide.js';
-import { isTransientMysql, rowErrorText } from './errors.js';
+import { rowErrorText } from './errors.js';
 import { explainFoldedKeys } from './folded-keys.js';
 import { BULK_CAPTURE_MIN_ROWS, bulkCaptureAllowed, writeRowsCaptured } from './hub-capture-bulk.js';
+import { learnHubMoves, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { MysqlTableIO, oversizeText, PACKET_MARGIN } from './mysql-io.js';
 import { beginPush, fenceHubPush, reconcileWithHub, recordPushed } from './node-fence.js';
 import type { SyncTable } from './plan.js';
+import { keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
+import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
-import { type Collision, type Move, moveManyOnHub, moveOnHub, moveOnNode, parentApart, repointImages } from './rekey.js';
+import { type Collision, type Move, moveOnNode, parentApart, repointImages } from './rekey.js';
 import { forgetLoggedMoves, movedUpImages } from './rekey-bulk.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertHubUnchanged } from './schema-guard.js';
+import { childrenOfDeletedParents } from './stale-parents.js';
 
 /** Caught by the syncer, which tries the batch again. */
 export class PushRaceError extends DualdbError {
@@ -57,6 +61,8 @@ interface NodeRecord {
   holds: Collision[];
   /** Rows whose node version is gone again: the hub's (different) row is taken locally. */
   takes: { table: SyncTable; key: string; hubRow: Row | null }[];
+  /** Open collisions that turned out not to be collisions any more (one side's row is gone). */
+  closes: { tbl: string; key: string }[];
 }
 
 /** One push batch; returns what moved. Throws on hub unavailability (nothing applied, nothing lost). */
@@ -64,19 +70,29 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   const result = emptyBatch('push');
   // One node id, one file (invariant 17): refuses before anything moves when another file holds the id.
   const hubCursor = await reconcileWithHub(ctx);
+  await learnHubMoves(ctx);
   const batch = readLocalBatch(ctx, hubCursor);
   result.changes = batch.entries;
   result.more = batch.more;
   if (batch.entries === 0 && batch.changes.size === 0 && batch.toPark.length === 0) return result;
   if (batch.changes.size > 0) await assertHubUnchanged(ctx.hub, ctx.schemaStamp);
 
-  const rec: NodeRecord = { conflicts: [], toPark: [...batch.toPark], succeeded: [], moves: [], holds: [], takes: [] };
+  const rec: NodeRecord = {
+    conflicts: [],
+    toPark: [...batch.toPark],
+    succeeded: [],
+    moves: [],
+    holds: [],
+    takes: [],
+    closes: [],
+  };
   const token = beginPush(ctx);
   let raced = false;
   await ctx.hub.withConnection(async (conn) => {
-    await conn.query('SET @dualdb_origin = ?', [ctx.nodeId]);
+    // The origin for the capture triggers, and autocommit off so that the first statement after the
+    // isolation level starts the transaction (no BEGIN round trip; withConnection restores autocommit).
+    await conn.query('SET @dualdb_origin = ?, autocommit = 0', [ctx.nodeId]);
     await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
-    await conn.beginTransaction();
     try {
       const [cursorRows] = await conn.query('SELECT push_cursor FROM _dualdb_nodes WHERE node_id = ? FOR UPDATE', [ctx.nodeId]);
       const current = BigInt((cursorRows as { push_cursor: string | number }[])[0]?.push_cursor ?? -1);
@@ -93,7 +109,7 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
       ]);
       // The node's records go first: if the hub commit then fails, the batch is simply sent again
       // (recording is idempotent, and a moved row is logged under its new key).
-      result.rekeys = recordOnNode(ctx, rec, batch);
+      result.rekeys = recordOnNode(ctx, rec);
       await conn.commit();
     } catch (e) {
       await conn.rollback().catch(() => {});
@@ -120,10 +136,10 @@ async function applyOnHub(
   result: BatchResult,
 ): Promise<void> {
   const pull = ctx.state.pullState();
-  const holes = [...pull.holes.keys()];
   const held = ctx.state.heldKeys();
   const rekeys = new RekeyStore(ctx.db);
-  const heldApart = new Set(rekeys.heldKeys().map((h) => heldKey(h.tbl, h.pk)));
+  const unsettled = unsettledKeys(ctx.db).local;
+  const heldApart = new Set([...rekeys.heldKeys().map((h) => heldKey(h.tbl, h.pk)), ...unsettled]);
   const policy = ctx.config.sync.conflictPolicy;
   const collisions = ctx.config.sync.keyCollisions;
   const maxBytes = ctx.hubMaxPacket - PACKET_MARGIN;
@@ -137,9 +153,13 @@ async function applyOnHub(
     const images = batch.images.get(table.name) ?? new Map<string, Row>();
     const keys = batch.changes.keys(table.name).filter((k) => !held.has(heldKey(table.name, k)));
     if (keys.length === 0) continue;
-    // Children of a row held apart (manual re-key) wait for it: sent now they would attach to the hub's row.
+    // Children of a row held apart (manual re-key), or of a copy the hub deleted since, wait: sent
+    // now they would attach to the hub's (other) row under that key.
+    const orphaned = await childrenOfDeletedParents(conn, ctx, table, images, pull);
     const waiting = keys.filter((k) => {
+      if (orphaned.has(k)) return true;
       const image = images.get(k);
+      if (unsettled.has(heldKey(table.name, k))) return true; // a copy the hub moved, not in place yet (hub-moves.ts)
       return image !== undefined && parentApart(table, image, heldApart) !== undefined;
     });
     for (const k of waiting) {
@@ -153,141 +173,143 @@ async function applyOnHub(
       m.parked++;
     }
     const live = keys.filter((k) => !waiting.includes(k));
-    const hubRows = await io.fetch(conn, live, { forUpdate: true });
-    const unseen = await unseenHubChanges(conn, ctx, table.name, live, pull.upto, holes);
-    const open = table.keyKind === 'generated' ? rekeys.open(table.name, live) : new Map();
-    const parkedPull = ctx.state.parkedOps('pull', table.name, live);
-
-    const rowsOut: { key: string; row: Row; exists: boolean }[] = [];
     const deleteKeys: string[] = [];
-    const collided: Collision[] = [];
-    for (const key of live) {
-      const change = batch.changes.get(table.name, key) as KeyChange;
-      const local = images.get(key) ?? null;
-      const hubRow = hubRows.get(key) ?? null;
-      const hubAsSqlite = hubRow ? toSqliteRow(table, hubRow) : null;
-      // A collision a pull saw and left for this push: the hub's row began with an insert this node
-      // has not taken, whatever the hub did to it since (later updates must not make it a conflict).
-      const seenOpen = open.get(key);
-      // A hub change a pull parked (not applied here yet) is as unseen as one after the cursor.
-      const parkedHub = parkedPull.get(key);
-      const unseenHere =
-        unseen.get(key) ?? (parkedPull.has(key) ? { seq: 0n, at: 0, firstOp: parkedHub ?? ('U' as const) } : undefined);
-      const hubSide = seenOpen
-        ? { seq: unseenHere?.seq ?? seenOpen.hubSeq ?? 0n, at: unseenHere?.at ?? 0, firstOp: 'I' as const }
-        : unseenHere;
-      const decision: Decision = decidePush(
-        {
-          keyKind: table.keyKind,
-          node: { firstOp: change.firstOp, at: change.lastAt },
-          nodeHasRow: local !== null,
-          hub: hubSide ? { firstOp: hubSide.firstOp, at: hubSide.at - ctx.hubClockOffsetMs } : undefined,
-          hubHasRow: hubRow !== null,
-          same: sameImage(table, local, hubAsSqlite),
-        },
-        policy,
-        collisions,
-      );
-      if (open.has(key) && decision.action !== 'rekey') rekeys.close(table.name, key);
-      if ('conflict' in decision && decision.conflict) {
-        rec.conflicts.push({
-          tbl: table.name,
-          pk: key,
-          detectedIn: 'push',
+    // A key a hub writer inserted after the lookup is decided once more, then locked: at most two passes.
+    let pending = live;
+    for (let pass = 0; pass < 2 && pending.length > 0; pass++) {
+      const facts = await readHubFacts(conn, ctx, io, table, pending, rekeys);
+      const rowsOut: { key: string; row: Row; exists: boolean }[] = [];
+      const collided: Collision[] = [];
+      for (const key of pending) {
+        const change = batch.changes.get(table.name, key) as KeyChange;
+        const local = images.get(key) ?? null;
+        const hubRow = facts.rows.get(key) ?? null;
+        const hubAsSqlite = hubRow ? toSqliteRow(table, hubRow) : null;
+        // A collision a pull saw and left for this push: the hub's row began with an insert this node
+        // has not taken, whatever the hub did to it since (later updates must not make it a conflict).
+        const seenOpen = facts.open.get(key);
+        // A hub change a pull parked (not applied here yet) is as unseen as one after the cursor.
+        const parkedHub = facts.parkedPull.get(key);
+        const unseenHere =
+          facts.unseen.get(key) ??
+          (facts.parkedPull.has(key) ? { seq: 0n, at: 0, firstOp: parkedHub ?? ('U' as const) } : undefined);
+        const hubSide = seenOpen
+          ? { seq: unseenHere?.seq ?? seenOpen.hubSeq ?? 0n, at: unseenHere?.at ?? 0, firstOp: 'I' as const }
+          : unseenHere;
+        const decision: Decision = decidePush(
+          {
+            keyKind: table.keyKind,
+            node: { firstOp: change.firstOp, at: change.lastAt },
+            nodeHasRow: local !== null,
+            hub: hubSide ? { firstOp: hubSide.firstOp, at: hubSide.at - ctx.hubClockOffsetMs } : undefined,
+            hubHasRow: hubRow !== null,
+            same: sameImage(table, local, hubAsSqlite),
+          },
           policy,
-          winner: decision.conflict === 'hold' ? null : decision.conflict,
-          status: decision.conflict === 'hold' ? 'open' : 'resolved',
-          nodeImage: encodeImage(local),
-          hubImage: encodeImage(hubAsSqlite),
-          nodeAt: change.lastAt,
-          hubAt: (hubSide?.at ?? 0) - ctx.hubClockOffsetMs,
-          nodeSeq: change.maxSeq,
-          hubSeq: hubSide?.seq ?? 0n,
-        });
-        m.conflicts++;
-        result.conflicts++;
-      }
-      switch (decision.action) {
-        case 'none':
-          rec.succeeded.push({ tbl: table.name, pk: key });
-          continue;
-        case 'to-node':
-          rec.takes.push({ table, key, hubRow });
-          rec.succeeded.push({ tbl: table.name, pk: key });
-          continue;
-        case 'rekey': {
-          const c: Collision = {
-            table,
-            oldKey: key,
-            nodeRow: local as Row,
-            hubRow: hubRow as Row,
-            hubSeq: hubSide?.seq ?? null,
+          collisions,
+        );
+        // Closed with the node's records (recordOnNode): closed now, a rolled-back batch would lose it.
+        if (seenOpen && decision.action !== 'rekey') rec.closes.push({ tbl: table.name, key });
+        if ('conflict' in decision && decision.conflict) {
+          rec.conflicts.push({
+            tbl: table.name,
+            pk: key,
             detectedIn: 'push',
-            mode: collisions,
-          };
-          if (decision.resolve === 'hold') {
-            rec.holds.push(c);
-            // Its children later in this batch must wait for it too (they would attach to the hub's row).
-          } else collided.push(c);
-          rec.succeeded.push({ tbl: table.name, pk: key });
-          continue;
+            policy,
+            winner: decision.conflict === 'hold' ? null : decision.conflict,
+            status: decision.conflict === 'hold' ? 'open' : 'resolved',
+            nodeImage: encodeImage(local),
+            hubImage: encodeImage(hubAsSqlite),
+            nodeAt: change.lastAt,
+            hubAt: (hubSide?.at ?? 0) - ctx.hubClockOffsetMs,
+            nodeSeq: change.maxSeq,
+            hubSeq: hubSide?.seq ?? 0n,
+          });
+          m.conflicts++;
+          result.conflicts++;
         }
-        case 'defer':
-        case 'to-hub':
-          break;
+        switch (decision.action) {
+          case 'none':
+            rec.succeeded.push({ tbl: table.name, pk: key });
+            continue;
+          case 'to-node':
+            rec.takes.push({ table, key, hubRow });
+            rec.succeeded.push({ tbl: table.name, pk: key });
+            continue;
+          case 'rekey': {
+            const c: Collision = {
+              table,
+              oldKey: key,
+              nodeRow: local as Row,
+              hubRow,
+              hubSeq: hubSide?.seq ?? null,
+              detectedIn: 'push',
+              mode: collisions,
+            };
+            if (decision.resolve === 'hold') {
+              rec.holds.push(c);
+              // Its children later in this batch wait for it too (sent, they would attach to the hub's row).
+              heldApart.add(heldKey(table.name, key));
+              rec.succeeded.push({ tbl: table.name, pk: key });
+            } else collided.push(c); // succeeded once moved
+            continue;
+          }
+          case 'defer':
+          case 'to-hub':
+            break;
+        }
+        if (!local) {
+          deleteKeys.push(key);
+        } else {
+          const parked = rowProblem(io, table, key, local);
+          if (parked) {
+            rec.toPark.push({ tbl: table.name, pk: key, error: parked, firstOp: change.firstOp });
+            m.parked++;
+            continue;
+          }
+          try {
+            rowsOut.push({ key, row: toMysqlRow(table, local), exists: hubRow !== null });
+          } catch (e) {
+            rec.toPark.push({ tbl: table.name, pk: key, error: rowErrorText(e), firstOp: change.firstOp });
+            m.parked++;
+            continue;
+          }
+        }
+        result.lagsMs.push(Date.now() - change.firstAt);
       }
-      if (!local) {
-        deleteKeys.push(key);
-      } else {
-        const parked = rowProblem(io, table, key, local);
-        if (parked) {
-          rec.toPark.push({ tbl: table.name, pk: key, error: parked });
-          m.parked++;
-          continue;
-        }
-        try {
-          rowsOut.push({ key, row: toMysqlRow(table, local), exists: hubRow !== null });
-        } catch (e) {
-          rec.toPark.push({ tbl: table.name, pk: key, error: rowErrorText(e) });
-          m.parked++;
-          continue;
-        }
-      }
-      result.lagsMs.push(Date.now() - change.firstAt);
-    }
 
-    // Collisions first: a moved row's children later in this batch must point at its new key.
-    if (collided.length) {
-      let moves: Move[];
-      if (collisions === 'rekey-hub') {
-        moves = [];
-        for (const c of collided) moves.push(await moveOnHub(conn, ctx, c, 'rekey-hub'));
-      } else {
-        moves = await moveManyOnHub(conn, ctx, collided);
+      // Collisions first: a moved row's children later in this batch must point at its new key.
+      if (collided.length) {
+        const { moves, failed } = await moveIsolated(conn, ctx, collided, collisions);
+        for (const [key, error] of failed) {
+          rec.toPark.push({ tbl: table.name, pk: key, error, firstOp: 'I' });
+          m.parked++;
+        }
+        for (const mv of moves) {
+          rec.moves.push(mv);
+          rec.succeeded.push({ tbl: table.name, pk: mv.oldKey });
+        }
+        m.upserts += moves.length;
+        result.applied += moves.length;
+        repointImages(ctx.plan, moves, (name) => batch.images.get(name)?.values() ?? []);
+        written.push({ table, io, ...movedUpImages(moves) });
       }
-      for (const mv of moves) rec.moves.push(mv);
-      m.upserts += moves.length;
-      result.applied += moves.length;
-      repointImages(ctx.plan, moves, (name) => batch.images.get(name)?.values() ?? []);
-      written.push({ table, io, ...movedUpImages(moves) });
-    }
-    if (rowsOut.length) {
-      const setCapture = rowsOut.length >= BULK_CAPTURE_MIN_ROWS && (await bulkCaptureAllowed(conn, table));
-      const failed = await applyIsolated(conn, rowsOut, async (rows) => {
-        // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
-        // that a clash on another unique key fails and is parked instead of overwriting that row.
-        await writeRowsCaptured(conn, io, maxBytes, rows, setCapture);
-      });
-      await explainFoldedKeys(conn, table, failed);
-      recordOutcome(
-        result,
-        table.name,
-        rowsOut.map((r) => r.key),
-        failed,
-        'upserts',
-        rec,
-      );
-      written.push({ table, io, keys: rowsOut.filter((r) => !failed.has(r.key)).map((r) => r.key) });
+      pending = [];
+      if (rowsOut.length) {
+        const setCapture = rowsOut.length >= BULK_CAPTURE_MIN_ROWS && (await bulkCaptureAllowed(conn, table));
+        const failed = await applyIsolated(conn, rowsOut, async (rows) => {
+          // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
+          // that a clash on another unique key fails and is parked instead of overwriting that row.
+          await writeRowsCaptured(conn, io, maxBytes, rows, setCapture);
+        });
+        // A hub writer took a new row's key since the lookup: that row is the hub's, decided again.
+        if (pass === 0) pending = await keysTakenMeanwhile(conn, io, rowsOut, failed);
+        const retried = new Set(pending);
+        await explainFoldedKeys(conn, table, failed);
+        const outcome = rowsOut.filter((r) => !retried.has(r.key)).map((r) => r.key);
+        recordOutcome(result, table.name, outcome, failed, 'upserts', rec, (k) => batch.changes.get(table.name, k)?.firstOp);
+        written.push({ table, io, keys: outcome.filter((k) => !failed.has(k)) });
+      }
     }
     deletes.push({ table, io, keys: deleteKeys });
   }
@@ -317,38 +339,44 @@ function rowProblem(io: MysqlTableIO, table: SyncTable, key: string, local: Row)
   return bytes <= io.rowLimit ? undefined : oversizeText(table, key, bytes, io.rowLimit, local);
 }
 
-/** The node's half of step 3: one SQLite transaction, run before the hub commits. */
-function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatch) {
+/**
+ * The node's half of step 3: one SQLite transaction, run before the hub commits — the records
+ * and the moves together (moveOnNode's transaction nests as a savepoint), so that a failure
+ * anywhere leaves none of them (a parked retry unparked without the hub commit would be lost).
+ */
+function recordOnNode(ctx: SyncContext, rec: NodeRecord) {
   const rekeys = new RekeyStore(ctx.db);
-  ctx.db.transaction(() => {
-    for (const c of rec.conflicts) ctx.state.recordConflict(c);
-    for (const p of rec.toPark) {
-      // The first op outlives the log entry: a parked insert must still meet another node's row
-      // under the same key as a collision (both kept), not as an update that overwrites it.
-      const firstOp = p.firstOp ?? (p.pk === null ? undefined : batch.changes.get(p.tbl, p.pk)?.firstOp);
-      ctx.state.park('push', p.tbl, p.pk, p.error, { waiting: p.waiting ?? false, ...(firstOp ? { firstOp } : {}) });
-    }
-    // Only keys that are parked: a keyed lookup per table, not a read of every parked change.
-    const byTable = new Map<string, string[]>();
-    for (const x of rec.succeeded) {
-      const keys = byTable.get(x.tbl);
-      if (keys) keys.push(x.pk);
-      else byTable.set(x.tbl, [x.pk]);
-    }
-    for (const [tbl, keys] of byTable)
-      for (const pk of ctx.state.parkedKeys('push', tbl, keys)) ctx.state.unpark('push', tbl, pk);
-    for (const h of rec.holds) {
-      rekeys.hold({
-        tbl: h.table.name,
-        oldKey: h.oldKey,
-        detectedIn: 'push',
-        nodeImage: encodeImage(h.nodeRow),
-        hubImage: encodeImage(toSqliteRow(h.table, h.hubRow)),
-        hubSeq: h.hubSeq,
-      });
-    }
-  })();
-  return moveOnNode(ctx, rec.moves, rec.takes);
+  return ctx.db
+    .transaction(() => {
+      for (const c of rec.conflicts) ctx.state.recordConflict(c);
+      for (const p of rec.toPark)
+        ctx.state.park('push', p.tbl, p.pk, p.error, {
+          waiting: p.waiting ?? false,
+          ...(p.firstOp ? { firstOp: p.firstOp } : {}),
+        });
+      // Only keys that are parked: a keyed lookup per table, not a read of every parked change.
+      const byTable = new Map<string, string[]>();
+      for (const x of rec.succeeded) {
+        const keys = byTable.get(x.tbl);
+        if (keys) keys.push(x.pk);
+        else byTable.set(x.tbl, [x.pk]);
+      }
+      for (const [tbl, keys] of byTable)
+        for (const pk of ctx.state.parkedKeys('push', tbl, keys)) ctx.state.unpark('push', tbl, pk);
+      for (const h of rec.holds) {
+        rekeys.hold({
+          tbl: h.table.name,
+          oldKey: h.oldKey,
+          detectedIn: 'push',
+          nodeImage: encodeImage(h.nodeRow),
+          hubImage: encodeImage(h.hubRow ? toSqliteRow(h.table, h.hubRow) : null),
+          hubSeq: h.hubSeq,
+        });
+      }
+      for (const c of rec.closes) rekeys.close(c.tbl, c.key);
+      return moveOnNode(ctx, rec.moves, rec.takes);
+    })
+    .immediate();
 }
 
 function report(ctx: SyncContext, rec: NodeRecord): void {
@@ -396,70 +424,6 @@ async function logHubRewrites(
   }
 }
 
-/** Hub changes to these keys that this node has not pulled yet (not its own): key → first op, latest seq and hub time. */
-async function unseenHubChanges(
-  conn: PoolConnection,
-  ctx: SyncContext,
-  table: string,
-  keys: string[],
-  upto: bigint,
-  holes: bigint[],
-): Promise<Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D' }>> {
-  const out = new Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D' }>();
-  for (let i = 0; i < keys.length; i += 500) {
-    const chunk = keys.slice(i, i + 500);
-    const holeClause = holes.length ? ' OR seq IN (?)' : '';
-    const params: unknown[] = [table, chunk, ctx.nodeId, upto];
-    if (holes.length) params.push(holes);
-    const [rows] = await conn.query(
-      // By key, on the key index: left to itself the optimizer may walk the log from the cursor on.
-      `SELECT pk, seq, op, at FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
-        WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ?) AND (seq > ?${holeClause})
-        ORDER BY seq`,
-      params,
-    );
-    for (const r of rows as { pk: string; seq: string | number; op: 'I' | 'U' | 'D'; at: number }[]) {
-      const prev = out.get(r.pk);
-      out.set(r.pk, { seq: BigInt(r.seq), at: Math.max(prev?.at ?? 0, Number(r.at)), firstOp: prev?.firstOp ?? r.op });
-    }
-  }
-  return out;
-}
-
-/**
- * Applies items in one statement group under a savepoint; when that fails for a
- * row-level reason, retries item by item so that only the poison items fail.
- * Transient failures (connection, deadlock) abort the whole batch.
- */
-export async function applyIsolated<T extends { key: string }>(
-  conn: PoolConnection,
-  items: T[],
-  apply: (items: T[]) => Promise<void>,
-): Promise<Map<string, string>> {
-  const failed = new Map<string, string>();
-  await conn.query('SAVEPOINT dualdb_batch');
-  try {
-    await apply(items);
-    await conn.query('RELEASE SAVEPOINT dualdb_batch');
-    return failed;
-  } catch (e) {
-    if (isTransientMysql(e)) throw e;
-    await conn.query('ROLLBACK TO SAVEPOINT dualdb_batch');
-  }
-  for (const item of items) {
-    await conn.query('SAVEPOINT dualdb_row');
-    try {
-      await apply([item]);
-      await conn.query('RELEASE SAVEPOINT dualdb_row');
-    } catch (e) {
-      if (isTransientMysql(e)) throw e;
-      await conn.query('ROLLBACK TO SAVEPOINT dualdb_row');
-      failed.set(item.key, rowErrorText(e));
-    }
-  }
-  return failed;
-}
-
 function recordOutcome(
   result: BatchResult,
   table: string,
@@ -467,12 +431,14 @@ function recordOutcome(
   failed: Map<string, string>,
   kind: 'upserts' | 'deletes',
   rec: NodeRecord,
+  firstOpOf: (key: string) => Op | undefined = () => undefined,
 ): void {
   const m = moved(result, table);
   for (const key of keys) {
     const error = failed.get(key);
     if (error) {
-      rec.toPark.push({ tbl: table, pk: key, error });
+      // A new row parked stays a new row: its retry must still be seen as an insert (a collision, not a conflict).
+      rec.toPark.push({ tbl: table, pk: key, error, firstOp: firstOpOf(key) });
       m.parked++;
     } else {
       m[kind]++;

@@ -6,6 +6,7 @@
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { toMysqlRow as toMysql } from './convert.js';
+import { learnHubMoves } from './hub-moves.js';
 import { MysqlTableIO } from './mysql-io.js';
 import {
   bumpHubSequence,
@@ -39,6 +40,9 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
           throw new DualdbError('TABLE_NOT_SYNCED', `table ${rec.tbl} of key collision #${id} is not synced now`, {
             hint: 'fix the table (see `dualdb status`) and try again',
           });
+        // Moves of hub rows this node has not pulled yet apply first (hub-moves.ts): one of them,
+        // learnt only after this resolution placed the hub's current row, would move that row instead.
+        await learnHubMoves(ctx);
         return ctx.hub.withConnection(async (conn) => {
           await conn.query('SET @dualdb_origin = ?', [ctx.nodeId]);
           await conn.beginTransaction();

@@ -28,6 +28,7 @@ import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import { DualdbError } from '../util/errors.js';
 import type { SyncContext } from './context.js';
 import { toMysqlRow, toSqliteRow } from './convert.js';
+import { settleHubRow, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import type { SyncPlan, SyncTable } from './plan.js';
 import { type DoneRecord, recordMovesDone } from './rekey-bulk.js';
@@ -40,8 +41,8 @@ export interface Collision {
   oldKey: string;
   /** The node's row (SQLite form). */
   nodeRow: Row;
-  /** The hub's row (mysql2 form), locked by the caller. */
-  hubRow: Row;
+  /** The hub's row (mysql2 form), locked by the caller; null when it is gone again (rekey-node only). */
+  hubRow: Row | null;
   hubSeq: bigint | null;
   detectedIn: 'push' | 'pull' | 'resolve';
   mode: KeyCollisionMode;
@@ -92,11 +93,17 @@ export function referencingColumns(plan: SyncPlan, table: SyncTable): { child: S
   return out;
 }
 
+/**
+ * The largest key this node holds or has an unpushed change of (a row deleted here whose delete
+ * is still to go up counts: handed to a moved row, that delete would remove it on the hub).
+ */
 function localMax(db: SqliteDb, table: SyncTable): bigint {
   const r = db.prepare(`SELECT max(${quoteSqliteId(keyColumn(table))}) AS m FROM ${quoteSqliteId(table.name)}`).get() as {
     m: bigint | number | null;
   };
-  return r.m === null ? 0n : BigInt(r.m);
+  let max = r.m === null ? 0n : BigInt(r.m);
+  for (const k of loggedKeys(db, table.name)) if (/^-?\d+$/.test(k) && BigInt(k) > max) max = BigInt(k);
+  return max;
 }
 
 const existsStatements = new WeakMap<SqliteDb, Map<string, Database.Statement<unknown[]>>>();
@@ -112,7 +119,37 @@ function existsLocally(db: SqliteDb, table: SyncTable, key: string): boolean {
     st = db.prepare<unknown[]>(`SELECT 1 FROM ${quoteSqliteId(table.name)} WHERE ${quoteSqliteId(keyColumn(table))} = ?`);
     byTable.set(table.name, st);
   }
-  return st.get(BigInt(key)) !== undefined;
+  return st.get(BigInt(key)) !== undefined || loggedKeys(db, table.name).has(key);
+}
+
+const loggedCache = new WeakMap<SqliteDb, Map<string, { token: string; keys: Set<string> }>>();
+
+/**
+ * Keys of a table with an unpushed or parked change here (a row deleted here, its delete not sent:
+ * the hub must not hand its key to a moved row). One read per table while the log is unchanged:
+ * the log has no (tbl, pk) index, and a batch may move thousands of rows.
+ */
+function loggedKeys(db: SqliteDb, tbl: string): Set<string> {
+  const t = db.prepare('SELECT (SELECT max(seq) FROM _dualdb_changes) AS c, (SELECT max(id) FROM _dualdb_parked) AS p').get() as {
+    c: unknown;
+    p: unknown;
+  };
+  const token = `${String(t.c)}/${String(t.p)}`;
+  let byTable = loggedCache.get(db);
+  if (!byTable) {
+    byTable = new Map();
+    loggedCache.set(db, byTable);
+  }
+  const hit = byTable.get(tbl);
+  if (hit?.token === token) return hit.keys;
+  const rows = db
+    .prepare(
+      "SELECT pk FROM _dualdb_changes WHERE tbl = ? AND pk IS NOT NULL UNION SELECT pk FROM _dualdb_parked WHERE direction = 'push' AND tbl = ? AND pk IS NOT NULL",
+    )
+    .all(tbl, tbl) as { pk: string }[];
+  const keys = new Set(rows.map((r) => r.pk));
+  byTable.set(tbl, { token, keys });
+  return keys;
 }
 
 /** Inserts a row on the hub under a new key from the hub's sequence; returns the key. */
@@ -185,6 +222,7 @@ export async function moveOnHub(
   // and, replayed on every other node, there too): the row under the old key takes the node's
   // values, the hub's values go in under a new key, and the children of synced tables that
   // pointed at the hub's row are re-pointed to it — all captured, so every node follows.
+  if (!c.hubRow) throw new Error(`rekey-hub of ${t.name} ${c.oldKey} without the hub's row`);
   const cols = t.columns.filter((col) => col.name !== keyColumn(t));
   if (cols.length) {
     await conn.query(`UPDATE ${q} SET ${cols.map((col) => `${quoteMysqlId(col.name)} = ?`).join(', ')} WHERE ${kc} = ?`, [
@@ -213,43 +251,6 @@ export async function moveOnHub(
 export function decodeMove(pk: string): { oldKey: string; newKey: string } {
   const [oldKey = '', newKey = ''] = decodeKey(pk, 2);
   return { oldKey, newKey };
-}
-
-/**
- * In a pull's apply transaction, before the batch: rows another node moved on the hub
- * (rekey-hub) take their children on this node along — unless the row under the old key here
- * is this node's own new row (a collision of its own, whose children stay with it). Returns the
- * re-pointed children, to be logged as local changes once the batch is applied (logged now,
- * they would look like local edits racing the batch), so that a child this node sent before it
- * learnt of the move is sent again, re-pointed.
- */
-export function followHubMoves(
-  ctx: SyncContext,
-  moves: { table: SyncTable; oldKey: string; newKey: string }[],
-): { tbl: string; pk: string }[] {
-  ctx.db.pragma('defer_foreign_keys = ON');
-  const out: { tbl: string; pk: string }[] = [];
-  for (const m of moves) {
-    if (ctx.state.pendingKeys(m.table.name, [m.oldKey]).get(m.oldKey)?.firstOp === 'I') continue;
-    for (const { child, column } of referencingColumns(ctx.plan, m.table)) {
-      const io = new SqliteTableIO(ctx.db, child);
-      const keyCols = child.key.map((k) => quoteSqliteId(k.name)).join(', ');
-      const rows = ctx.db
-        .prepare(`SELECT ${keyCols} FROM ${quoteSqliteId(child.name)} WHERE ${quoteSqliteId(column)} = ?`)
-        .all(BigInt(m.oldKey)) as Row[];
-      for (const r of rows) out.push({ tbl: child.name, pk: io.keyOf(r) });
-      ctx.db
-        .prepare(`UPDATE ${quoteSqliteId(child.name)} SET ${quoteSqliteId(column)} = ? WHERE ${quoteSqliteId(column)} = ?`)
-        .run(BigInt(m.newKey), BigInt(m.oldKey));
-    }
-  }
-  return out;
-}
-
-/** Logs rows as local changes (to be pushed), in the caller's transaction. */
-export function logLocalChanges(db: SqliteDb, rows: { tbl: string; pk: string }[]): void {
-  const ins = db.prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'U', ${SQLITE_NOW_MS})`);
-  for (const r of rows) ins.run(r.tbl, r.pk);
 }
 
 /**
@@ -282,9 +283,13 @@ export function moveOnNode(
     db.pragma('defer_foreign_keys = ON');
     setApplying.run(1);
     const pushedUpto = ctx.state.pushedUpto();
-    const placer = hubRowPlacer(ctx, store, stmt);
+    const apart = store.openKeys();
+    const placer = hubRowPlacer(ctx, apart, stmt);
     const renamed = new Map<string, Map<string, string>>();
     const done: DoneRecord[] = [];
+    // Hub rows are placed after the log is renamed: an unsettled copy that moves into place
+    // (hub-moves.ts) brings its own unpushed changes, which must not take the moved row's name.
+    const placements: (() => void)[] = [];
     for (const m of moves) {
       const t = m.table;
       const kc = quoteSqliteId(keyColumn(t));
@@ -308,14 +313,26 @@ export function moveOnNode(
           renamed.set(t.name, r);
         }
         r.set(m.oldKey, m.newKey);
-        placer(t, m.oldKey, toSqliteRow(t, m.hubRow));
+        // Settled here: the hub's children placed later in this transaction attach to its row.
+        apart.delete(`${t.name}\u0000${m.oldKey}`);
+        // The hub's row under the old key, unless it is gone again (the key then stays empty here too).
+        const hubRow = m.hubRow;
+        if (hubRow) {
+          placements.push(() => {
+            settleHubRow(ctx, t, m.oldKey, m.oldKey);
+            placer(t, m.oldKey, toSqliteRow(t, hubRow));
+          });
+        }
         // The moved row is a local change under its new key until the hub is known to have it
         // (a push drops this entry once the hub committed: rekey-bulk.ts).
         m.loggedSeq = BigInt(logInsert.run(t.name, m.newKey).lastInsertRowid);
-      } else {
+      } else if (m.hubRow) {
         const moved = toSqliteRow(t, m.hubRow);
         moved[keyColumn(t)] = BigInt(m.newKey);
-        placer(t, m.newKey, moved);
+        placements.push(() => {
+          settleHubRow(ctx, t, m.oldKey, m.newKey);
+          placer(t, m.newKey, moved);
+        });
       }
       done.push({
         tbl: t.name,
@@ -325,7 +342,7 @@ export function moveOnNode(
         detectedIn: m.detectedIn,
         mode: m.mode,
         nodeImage: encodeImage(m.nodeRow),
-        hubImage: encodeImage(toSqliteRow(t, m.hubRow)),
+        hubImage: encodeImage(m.hubRow ? toSqliteRow(t, m.hubRow) : null),
         hubSeq: m.hubSeq,
       });
     }
@@ -337,10 +354,15 @@ export function moveOnNode(
     // Unpushed changes and parked retries of the moved rows follow them: left under the old keys they
     // would later send the hub row's key a delete or these rows' values. One pass per table.
     for (const [tbl, map] of renamed) renameLoggedKeys(stmt, tbl, map, pushedUpto);
+    for (const place of placements) place();
     // A row created on the node and gone again, while the hub created another under its key:
     // the hub's row is this key's row now.
     for (const t of takes) {
+      // The application wrote a row under this key since the batch was read (SQLite hands a freed
+      // max(id) out again): that is a new row of its own, logged, that the next push sends as one.
+      if (existsLocally(db, t.table, t.key)) continue;
       const io = new SqliteTableIO(db, t.table);
+      settleHubRow(ctx, t.table, t.key, t.key);
       if (t.hubRow) placer(t.table, t.key, toSqliteRow(t.table, t.hubRow));
       else io.delete(t.key);
     }
@@ -349,10 +371,10 @@ export function moveOnNode(
   return events;
 }
 
-type Prepare = (sql: string) => Database.Statement<unknown[]>;
+export type Prepare = (sql: string) => Database.Statement<unknown[]>;
 
 /** Renames keys in the unpushed log and the parked pushes of one table (old → new), a chunk at a time. */
-function renameLoggedKeys(stmt: Prepare, tbl: string, map: Map<string, string>, pushedUpto: bigint): void {
+export function renameLoggedKeys(stmt: Prepare, tbl: string, map: Map<string, string>, pushedUpto: bigint): void {
   // The unpushed tail is read once (the log has no key index, by design), entries renamed by seq.
   const tail = stmt('SELECT seq, pk FROM _dualdb_changes WHERE seq > ? AND tbl = ?').all(pushedUpto, tbl) as {
     seq: bigint | number;
@@ -408,8 +430,10 @@ export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError):
  * two rows still held apart under one key (it would attach to the wrong row): then it waits,
  * parked, for the pull that brings it with its parents.
  */
-function hubRowPlacer(ctx: SyncContext, store: RekeyStore, stmt: Prepare): (table: SyncTable, key: string, row: Row) => void {
-  const apart = store.openKeys();
+function hubRowPlacer(ctx: SyncContext, apart: Set<string>, stmt: Prepare): (table: SyncTable, key: string, row: Row) => void {
+  // Keys of rows a hub move left unsettled here (hub-moves.ts): children of them wait too.
+  const unsettled = unsettledKeys(ctx.db);
+  const waits = (k: string) => apart.has(k) || unsettled.local.has(k) || unsettled.hub.has(k);
   const ios = new Map<string, SqliteTableIO>();
   return (table, key, row) => {
     for (const fk of table.foreignKeys) {
@@ -421,9 +445,12 @@ function hubRowPlacer(ctx: SyncContext, store: RekeyStore, stmt: Prepare): (tabl
       const pk = parent.key[0]?.name ?? '';
       const present =
         stmt(`SELECT 1 FROM ${quoteSqliteId(parent.name)} WHERE ${quoteSqliteId(pk)} = ?`).get(v as SqlValue) !== undefined;
-      if (!present || apart.has(`${parent.name}\u0000${String(v)}`)) {
+      if (!present || waits(`${parent.name}\u0000${String(v)}`)) {
         ctx.state.park('pull', table.name, key, 'waits for its parent row, one of two rows created under the same key', {
           waiting: true,
+          // The hub's row began with an insert this node has not taken: a node row written under its
+          // key meanwhile is a collision for the push, not a conflict.
+          firstOp: 'I',
         });
         return;
       }

@@ -13,7 +13,9 @@
  * jitter once it answers again. Stopping waits for the batch in flight: a batch
  * is a transaction on each side, so it is applied whole or not at all.
  */
+
 import { EventEmitter } from 'node:events';
+import type { Statement } from 'better-sqlite3';
 import type { Config } from '../config/config.js';
 import type { MysqlHub, PoolConnection } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
@@ -81,6 +83,7 @@ export class SyncService extends EventEmitter<{
   private readonly probeMs: number;
   private lastProbe = 0;
   private probeSeen: string | undefined;
+  private dataVersionQuery: Statement<unknown[]> | undefined;
   private probe: { hub: MysqlHub; conn: PoolConnection } | undefined;
   lastError: string | null = null;
   /** When lastError happened (ISO time). */
@@ -295,7 +298,9 @@ export class SyncService extends EventEmitter<{
   /** True when another process committed to the SQLite file since the last look. */
   private localChanged(): boolean {
     try {
-      const v = Number(this.syncer.db.pragma('data_version', { simple: true }));
+      // Compiled once: the loop asks several times a second.
+      this.dataVersionQuery ??= this.syncer.db.prepare('PRAGMA data_version').pluck();
+      const v = Number(this.dataVersionQuery.get());
       const changed = v !== this.dataVersion;
       this.dataVersion = v;
       return changed;

@@ -20,6 +20,7 @@ import { pruneWriteTokens } from './commit-outcome.js';
 import type { BatchResult, SyncContext, TableMoved } from './context.js';
 import { emptyBatch } from './context.js';
 import { safePruneBound } from './holes.js';
+import { ensureHubMovesTable } from './hub-moves.js';
 import { LocalState } from './local-state.js';
 import { RollingMetrics } from './metrics.js';
 import { reconcileWithHub } from './node-fence.js';
@@ -98,6 +99,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   private hubClockOffsetMs = 0;
   private canSeeTransactions: boolean | undefined;
   private clusteredHub = false;
+  /** MariaDB 10.5+: `INSERT … RETURNING` gives a written row's image in the same round trip. */
+  hubReturning = false;
   private hubMaxPacket = 4 * 1024 * 1024;
   private lastHeartbeat = 0;
   private busy: Promise<unknown> = Promise.resolve();
@@ -132,6 +135,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     }
     this.state = new LocalState(db);
     ensureRekeyTable(db, [REKEYS_DDL]);
+    ensureHubMovesTable(db);
     this.rekeys = new RekeyStore(db);
     this.nodeId = this.state.nodeId(config.nodeId);
   }
@@ -181,6 +185,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     try {
       const info = await hub.serverInfo();
       this.clusteredHub = info.clustered;
+      this.hubReturning = info.returning;
       const priv = await hub.query<{ n: number | string }>(
         "SELECT COUNT(*) AS n FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('PROCESS', 'SUPER')",
       );

@@ -22,17 +22,7 @@ import { action } from '../action.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { color, formatBytes, formatCount, glyph, out, printJson } from '../output.js';
 
-/** `dualdb --import-schema <file>` (what users' scripts call) → `dualdb schema import <file>`. */
-export function rewriteLegacyArgs(argv: string[]): string[] {
-  const i = argv.findIndex((a) => a === '--import-schema' || a.startsWith('--import-schema='));
-  if (i < 0) return argv;
-  const arg = argv[i] as string;
-  const inline = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : undefined;
-  const file = inline ?? argv[i + 1];
-  if (file === undefined || file.startsWith('-')) return argv; // let commander report the missing value
-  const rest = [...argv.slice(0, i), ...argv.slice(i + (inline === undefined ? 2 : 1))];
-  return [...rest, 'schema', 'import', file];
-}
+export { rewriteLegacyArgs } from '../legacy-args.js';
 
 const parseList = (v: string | undefined): string[] | undefined =>
   v

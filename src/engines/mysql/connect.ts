@@ -19,6 +19,8 @@ export interface ServerInfo {
   flavor: 'mariadb' | 'mysql';
   /** Galera or Group Replication: sequence gaps across members are normal. */
   clustered: boolean;
+  /** `INSERT … RETURNING` (MariaDB 10.5+; MySQL has none). */
+  returning: boolean;
 }
 
 function typeCast(field: { type: string; string: (enc?: string) => string | null }, next: () => unknown): unknown {
@@ -86,6 +88,9 @@ async function acceptsOverTls(m: MysqlConfig, extra: Partial<mysql.PoolOptions>)
 }
 
 export class MysqlHub {
+  /** Connection resets in flight (withConnection), finished before the pool closes. */
+  private readonly resets = new Set<Promise<void>>();
+
   private constructor(
     readonly pool: mysql.Pool,
     readonly config: MysqlConfig,
@@ -127,7 +132,8 @@ export class MysqlHub {
   }
 
   /**
-   * Runs `fn` on one connection of its own. Session variables set inside are
+   * Runs `fn` on one connection of its own. Session variables set inside (and
+   * autocommit, which a hub-first write turns off instead of a BEGIN round trip) are
    * reset before the connection goes back to the pool; if that fails the
    * connection is destroyed instead, so no state can leak.
    */
@@ -146,12 +152,16 @@ export class MysqlHub {
       throw diagnoseIfConnection(e, this.config);
     } finally {
       if (healthy) {
-        try {
-          await conn.query('SET @dualdb_origin = NULL, @dualdb_capture_off = NULL');
-          conn.release();
-        } catch {
-          conn.destroy();
-        }
+        // Not awaited: the caller's result does not depend on it (a write is acknowledged one
+        // round trip sooner), and the connection only goes back to the pool once reset.
+        const reset: Promise<void> = conn
+          .query('SET @dualdb_origin = NULL, @dualdb_capture_off = NULL, autocommit = DEFAULT')
+          .then(
+            () => conn.release(),
+            () => conn.destroy(),
+          )
+          .finally(() => this.resets.delete(reset));
+        this.resets.add(reset);
       } else {
         // After an error we do not know the session state (open transaction, variables).
         conn.destroy();
@@ -186,14 +196,18 @@ export class MysqlHub {
       ).catch(() => [{ n: 0 }]);
       clustered = Number(gr[0]?.n ?? 0) > 1;
     }
+    const [major = 0, minor = 0] = (/^(\d+)\.(\d+)/.exec(v) ?? []).slice(1).map(Number);
+    const mariadb = /mariadb/i.test(v);
     return {
       version: v,
-      flavor: /mariadb/i.test(v) ? 'mariadb' : 'mysql',
+      flavor: mariadb ? 'mariadb' : 'mysql',
       clustered,
+      returning: mariadb && (major > 10 || (major === 10 && minor >= 5)),
     };
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.resets);
     await this.pool.end().catch(() => {});
   }
 }

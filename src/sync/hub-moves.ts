@@ -1,0 +1,225 @@
+/**
+ * Rows another node moved to a new key on the hub (rekey-hub, or `rekeys resolve --rekey hub`:
+ * the R entries of the hub's change log, rekey.ts) reach this node *before* it decides anything
+ * about those keys: a push or pull first moves the node's copy of such a row to the hub's new
+ * key (children, unpushed changes and parked retries along), so that the node's keys mean what
+ * the hub's mean. Decided on stale keys, a push would send an update of the moved row to the
+ * different row now under its old key, or see a collision on the new key and place the hub's
+ * row a second time (docs/SYNC-CONTRACT.md invariant 13).
+ *
+ * When the new key is taken here by the node's own new row (a collision the next push resolves,
+ * or one held by `manual`), the copy cannot move yet: it stays where it is, *unsettled*
+ * (`_dualdb_hub_moves.local_key`). Until the collision places the hub's row, nothing of that
+ * local key moves either way (push and pull park it, waiting), nor do children that reference it.
+ */
+import type { PoolConnection } from '../engines/mysql/connect.js';
+import { quoteMysqlId } from '../engines/mysql/quote.js';
+import type { SqliteDb } from '../engines/sqlite/open.js';
+import { quoteSqliteId } from '../engines/sqlite/quote.js';
+import type { SyncContext } from './context.js';
+import { heldKey, type PullState } from './local-state.js';
+import type { SyncTable } from './plan.js';
+import { decodeMove, referencingColumns, renameLoggedKeys } from './rekey.js';
+import { RekeyStore } from './rekey-store.js';
+
+export const HUB_MOVES_DDL = `CREATE TABLE IF NOT EXISTS _dualdb_hub_moves (
+     seq INTEGER PRIMARY KEY,
+     tbl TEXT NOT NULL,
+     hub_key TEXT NOT NULL,
+     local_key TEXT
+   )`;
+
+export function ensureHubMovesTable(db: SqliteDb): void {
+  if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_hub_moves'").get() === undefined) db.exec(HUB_MOVES_DDL);
+}
+
+/** One R entry: the hub's row of `table` under `oldKey` now lives under `newKey`. */
+export interface HubMove {
+  seq: bigint;
+  table: SyncTable;
+  oldKey: string;
+  newKey: string;
+}
+
+/** R entries of other origins this node has not pulled yet (after its cursor, or in a hole), in log order. */
+export async function readHubMoves(conn: PoolConnection, ctx: SyncContext, pull: PullState): Promise<HubMove[]> {
+  const holes = [...pull.holes.keys()];
+  const [rows] = await conn.query(
+    `SELECT seq, tbl, pk FROM _dualdb_changes
+      WHERE op = 'R' AND (origin IS NULL OR origin <> ?) AND (seq > ?${holes.length ? ' OR seq IN (?)' : ''}) ORDER BY seq`,
+    holes.length ? [ctx.nodeId, pull.upto, holes] : [ctx.nodeId, pull.upto],
+  );
+  const out: HubMove[] = [];
+  for (const r of rows as { seq: string | number; tbl: string; pk: string }[]) {
+    const table = ctx.plan.byName.get(r.tbl);
+    if (table) out.push({ seq: BigInt(r.seq), table, ...decodeMove(r.pk) });
+  }
+  return out;
+}
+
+/** Push: learns the hub's moves (one hub query) and applies them here before the batch is read. */
+export async function learnHubMoves(ctx: SyncContext): Promise<void> {
+  const pull = ctx.state.pullState();
+  const moves = await ctx.hub.withConnection((conn) => readHubMoves(conn, ctx, pull));
+  const fresh = unapplied(ctx.db, moves);
+  if (fresh.length > 0) quietly(ctx.db, () => applyHubMoves(ctx, fresh));
+  await dropGoneCopies(ctx);
+}
+
+function quietly(db: SqliteDb, fn: () => void): void {
+  db.transaction(() => {
+    db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+    fn();
+    db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
+  }).immediate();
+}
+
+/**
+ * An unsettled copy whose row the hub has deleted since (no row under its hub key there) is
+ * deleted here too, with what SQLite's ON DELETE does to its children (as MySQL's did on the
+ * hub), and its unpushed changes dropped: the collision that would have placed it never comes
+ * (the node's own row simply goes up), and the copy's key would otherwise wait forever.
+ */
+async function dropGoneCopies(ctx: SyncContext): Promise<void> {
+  const rows = unsettledRows(ctx.db);
+  if (rows.length === 0) return;
+  const gone: { seq: bigint; t: SyncTable; local: string }[] = [];
+  await ctx.hub.withConnection(async (conn) => {
+    for (const r of rows) {
+      const t = ctx.plan.byName.get(r.tbl);
+      if (!t) continue;
+      const [found] = await conn.query(`SELECT 1 FROM ${quoteMysqlId(t.name)} WHERE ${quoteMysqlId(t.key[0]?.name ?? '')} = ?`, [
+        r.hub_key,
+      ]);
+      if ((found as unknown[]).length === 0) gone.push({ seq: r.seq, t, local: r.local_key });
+    }
+  });
+  if (gone.length === 0) return;
+  quietly(ctx.db, () => {
+    for (const g of gone) {
+      ctx.db.prepare(`DELETE FROM ${quoteSqliteId(g.t.name)} WHERE ${keyCol(g.t)} = ?`).run(BigInt(g.local));
+      ctx.state.dropPendingKey(g.t.name, g.local);
+      ctx.state.unpark('push', g.t.name, g.local);
+      ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(g.seq);
+    }
+  });
+}
+
+function unsettledRows(db: SqliteDb): { seq: bigint; tbl: string; hub_key: string; local_key: string }[] {
+  return db.prepare('SELECT seq, tbl, hub_key, local_key FROM _dualdb_hub_moves WHERE local_key IS NOT NULL').all() as {
+    seq: bigint;
+    tbl: string;
+    hub_key: string;
+    local_key: string;
+  }[];
+}
+
+/** The moves not applied here yet. */
+export function unapplied(db: SqliteDb, moves: HubMove[]): HubMove[] {
+  return moves.filter((m) => !applied(db, m.seq));
+}
+
+function applied(db: SqliteDb, seq: bigint): boolean {
+  return db.prepare('SELECT 1 FROM _dualdb_hub_moves WHERE seq = ?').get(seq) !== undefined;
+}
+
+const keyCol = (t: SyncTable): string => quoteSqliteId(t.key[0]?.name ?? '');
+
+function rowExists(db: SqliteDb, t: SyncTable, key: string): boolean {
+  return db.prepare(`SELECT 1 FROM ${quoteSqliteId(t.name)} WHERE ${keyCol(t)} = ?`).get(BigInt(key)) !== undefined;
+}
+
+/**
+ * Moves this node's row `from` → `to` with its children, unpushed changes and parked pushes
+ * (capture quiet: the caller raised `applying`; the hub already has the row under `to`).
+ */
+function moveLocal(ctx: SyncContext, t: SyncTable, from: string, to: string): void {
+  if (from === to) return;
+  ctx.db.pragma('defer_foreign_keys = ON');
+  for (const { child, column } of referencingColumns(ctx.plan, t)) {
+    ctx.db
+      .prepare(`UPDATE ${quoteSqliteId(child.name)} SET ${quoteSqliteId(column)} = ? WHERE ${quoteSqliteId(column)} = ?`)
+      .run(BigInt(to), BigInt(from));
+  }
+  ctx.db.prepare(`UPDATE ${quoteSqliteId(t.name)} SET ${keyCol(t)} = ? WHERE ${keyCol(t)} = ?`).run(BigInt(to), BigInt(from));
+  renameLoggedKeys((sql) => ctx.db.prepare<unknown[]>(sql), t.name, new Map([[from, to]]), ctx.state.pushedUpto());
+}
+
+/**
+ * In the caller's SQLite transaction (applying raised): each move not applied yet, in log order.
+ * The row under the old key here is the hub's row (pulled, possibly edited) unless it is this
+ * node's own new row, or one of two rows of an open collision: then it stays, with its children.
+ */
+export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
+  const db = ctx.db;
+  const open = new RekeyStore(db).openKeys();
+  const record = db.prepare('INSERT OR REPLACE INTO _dualdb_hub_moves (seq, tbl, hub_key, local_key) VALUES (?, ?, ?, ?)');
+  for (const m of moves) {
+    if (applied(db, m.seq)) continue;
+    const t = m.table;
+    // The hub's row may already be unsettled here (an earlier move could not be applied).
+    const prior = db
+      .prepare('SELECT seq, local_key FROM _dualdb_hub_moves WHERE tbl = ? AND hub_key = ? AND local_key IS NOT NULL')
+      .get(t.name, m.oldKey) as { seq: bigint; local_key: string } | undefined;
+    let from: string | undefined = prior?.local_key;
+    if (!prior) {
+      const own = ctx.state.pendingKeys(t.name, [m.oldKey]).get(m.oldKey)?.firstOp === 'I' || open.has(heldKey(t.name, m.oldKey));
+      if (!own) from = m.oldKey;
+    }
+    if (prior) db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(prior.seq);
+    if (from === undefined) {
+      record.run(m.seq, t.name, m.newKey, null);
+      continue;
+    }
+    if (from !== m.newKey && rowExists(db, t, m.newKey)) {
+      // The new key is the node's own row here: the copy waits where it is (unsettled).
+      record.run(m.seq, t.name, m.newKey, from);
+      continue;
+    }
+    moveLocal(ctx, t, from, m.newKey);
+    record.run(m.seq, t.name, m.newKey, null);
+  }
+  settleFree(ctx);
+}
+
+/** Unsettled copies whose hub key has become free here move to it. */
+function settleFree(ctx: SyncContext): void {
+  for (const r of unsettledRows(ctx.db)) {
+    const t = ctx.plan.byName.get(r.tbl);
+    if (!t || rowExists(ctx.db, t, r.hub_key)) continue;
+    moveLocal(ctx, t, r.local_key, r.hub_key);
+    ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(r.seq);
+  }
+}
+
+/**
+ * A collision placed the hub's row formerly under `hubKey` at `finalKey` on this node (rekey.ts,
+ * in its SQLite transaction): an unsettled copy of that row moves there first, so that the row
+ * is placed once (its children along). `finalKey` is free here.
+ */
+export function settleHubRow(ctx: SyncContext, t: SyncTable, hubKey: string, finalKey: string): void {
+  const r = ctx.db
+    .prepare('SELECT seq, local_key FROM _dualdb_hub_moves WHERE tbl = ? AND hub_key = ? AND local_key IS NOT NULL')
+    .get(t.name, hubKey) as { seq: bigint; local_key: string } | undefined;
+  if (!r) return;
+  moveLocal(ctx, t, r.local_key, finalKey);
+  ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL, hub_key = ? WHERE seq = ?').run(finalKey, r.seq);
+}
+
+/**
+ * heldKey texts of unsettled rows: `local`, the keys here that hold a copy (nothing moves them, nor
+ * the node's children of them, until settled); `hub`, the keys the hub gave those rows (here the
+ * node's own rows: a hub row referencing one waits, it would attach to the wrong row).
+ */
+export function unsettledKeys(db: SqliteDb): { local: Set<string>; hub: Set<string> } {
+  const rows = unsettledRows(db);
+  return {
+    local: new Set(rows.map((r) => heldKey(r.tbl, r.local_key))),
+    hub: new Set(rows.map((r) => heldKey(r.tbl, r.hub_key))),
+  };
+}
+
+/** Once the pull cursor passed them, applied moves are forgotten (unsettled ones are kept). */
+export function forgetHubMoves(db: SqliteDb, upto: bigint): void {
+  db.prepare('DELETE FROM _dualdb_hub_moves WHERE seq <= ? AND local_key IS NULL').run(upto);
+}

@@ -1,0 +1,93 @@
+/**
+ * Step 2 of a push, the hub's side of the facts: for the keys of one table, the hub's rows
+ * (locked, SELECT … FOR UPDATE), the hub changes this node has not pulled yet, the collisions a
+ * pull left open, and the hub changes a pull parked. Read again for a key whose row appeared on
+ * the hub after the first read (a hub writer took the key in between: see push.ts).
+ */
+import type { Row } from '../engines/codec.js';
+import type { PoolConnection } from '../engines/mysql/connect.js';
+import type { Op } from './changeset.js';
+import type { SyncContext } from './context.js';
+import type { MysqlTableIO } from './mysql-io.js';
+import type { SyncTable } from './plan.js';
+import type { RekeyRecord, RekeyStore } from './rekey-store.js';
+
+export interface HubChange {
+  seq: bigint;
+  at: number;
+  firstOp: Op;
+}
+
+export interface HubFacts {
+  rows: Map<string, Row>;
+  /** Hub changes to these keys this node has not pulled (not its own). */
+  unseen: Map<string, HubChange>;
+  /** Collisions a pull saw and left open for this push. */
+  open: Map<string, RekeyRecord>;
+  /** Hub changes a pull parked (not applied on this node yet): key → first op. */
+  parkedPull: Map<string, Op | null>;
+}
+
+export async function readHubFacts(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  io: MysqlTableIO,
+  table: SyncTable,
+  keys: string[],
+  rekeys: RekeyStore,
+): Promise<HubFacts> {
+  const pull = ctx.state.pullState();
+  return {
+    rows: await io.fetch(conn, keys, { forUpdate: true }),
+    unseen: await unseenHubChanges(conn, ctx, table.name, keys, pull.upto, [...pull.holes.keys()]),
+    open: table.keyKind === 'generated' ? rekeys.open(table.name, keys) : new Map(),
+    parkedPull: ctx.state.parkedOps('pull', table.name, keys),
+  };
+}
+
+/**
+ * Keys sent as new rows (absent on the hub when looked up) whose insert failed and that the hub
+ * has now: a hub writer inserted them after the lookup (a FOR UPDATE read of an absent key locks
+ * nothing under READ COMMITTED). They are decided again, never overwritten.
+ */
+export async function keysTakenMeanwhile(
+  conn: PoolConnection,
+  io: MysqlTableIO,
+  sent: { key: string; exists: boolean }[],
+  failed: Map<string, string>,
+): Promise<string[]> {
+  const candidates = sent.filter((r) => !r.exists && failed.has(r.key)).map((r) => r.key);
+  if (candidates.length === 0) return [];
+  const now = await io.fetch(conn, candidates, { forUpdate: true });
+  return candidates.filter((k) => now.has(k));
+}
+
+/** Hub changes to these keys that this node has not pulled yet (not its own): key → first op, latest seq and hub time. */
+async function unseenHubChanges(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  table: string,
+  keys: string[],
+  upto: bigint,
+  holes: bigint[],
+): Promise<Map<string, HubChange>> {
+  const out = new Map<string, HubChange>();
+  for (let i = 0; i < keys.length; i += 500) {
+    const chunk = keys.slice(i, i + 500);
+    const holeClause = holes.length ? ' OR seq IN (?)' : '';
+    const params: unknown[] = [table, chunk, ctx.nodeId, upto];
+    if (holes.length) params.push(holes);
+    const [rows] = await conn.query(
+      // By key, on the key index: left to itself the optimizer may walk the log from the cursor on.
+      `SELECT pk, seq, op, at FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
+        WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ?) AND (seq > ?${holeClause})
+        ORDER BY seq`,
+      params,
+    );
+    for (const r of rows as { pk: string; seq: string | number; op: Op; at: number }[]) {
+      const prev = out.get(r.pk);
+      out.set(r.pk, { seq: BigInt(r.seq), at: Math.max(prev?.at ?? 0, Number(r.at)), firstOp: prev?.firstOp ?? r.op });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,114 @@
+/**
+ * Invariant 13 across a parked change (docs/SYNC-CONTRACT.md, issue 11): rows inserted on the
+ * node and on the hub under the same generated key while the table's changes were parked —
+ * paused by schema drift, a node row the hub refused, a hub row the node refused — are still two rows when the parked
+ * changes are retried: one re-keyed (recorded in `_dualdb_rekeys`), both kept, no conflict.
+ */
+import { describe, expect, it } from 'vitest';
+import { envOf, runCli } from './helpers/cli.js';
+import { divergence, type SyncWorld, syncWorlds } from './helpers/sync.js';
+import { HUB_AVAILABLE } from './helpers/sync-hub.js';
+
+const SQLITE_DDL = ['CREATE TABLE detections (id INTEGER PRIMARY KEY, label TEXT NOT NULL, reviewer TEXT, note TEXT)'];
+const MYSQL_DDL = [
+  `CREATE TABLE detections (id BIGINT AUTO_INCREMENT PRIMARY KEY, label VARCHAR(40) NOT NULL, reviewer VARCHAR(40) NULL,
+     note VARCHAR(20) NULL) ENGINE=InnoDB`,
+];
+
+/** The parked changes retried: both rows everywhere, one re-keyed, no conflict. */
+async function retryAndExpectBothKept(w: SyncWorld, nodeLabel: string): Promise<void> {
+  const node = w.node('A');
+  node.syncer.state.retryParked();
+  for (let i = 0; i < 3; i++) await node.syncer.syncOnce();
+  expect(await divergence(w, ['detections'])).toEqual([]);
+  const labels = (await w.hub.query<{ label: string }>('SELECT label FROM detections ORDER BY label')).map((r) => r.label);
+  expect(labels).toEqual(['hub row', nodeLabel, 'shared']);
+  expect(node.syncer.state.conflicts()).toEqual([]);
+  expect(node.syncer.rekeys.list({ status: 'done' }).length).toBe(1);
+}
+
+describe.skipIf(!HUB_AVAILABLE)('invariant 13: a parked insert that collides is a collision when retried', () => {
+  const fixture = syncWorlds({ prefix: 'dcol', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL });
+
+  it('drift pauses the table; node and hub insert under the same ids; the operator fixes it: both rows kept', async () => {
+    const w = await fixture.world();
+    const node = w.node('A');
+    const ins = node.db.prepare('INSERT INTO detections (label) VALUES (?)');
+    for (let i = 1; i <= 3; i++) ins.run(`shared ${i}`);
+    await node.syncer.syncOnce();
+    expect(await divergence(w, ['detections'])).toEqual([]);
+
+    // The drift: a column dropped on the node only; the table pauses, its changes park.
+    node.db.exec('ALTER TABLE detections DROP COLUMN reviewer');
+    await node.syncer.syncOnce();
+    // While paused: both sides insert, ids left to each database (the hub's 4, 5; the node's 4..7).
+    for (const i of [1, 2]) await w.hub.execute('INSERT INTO detections (label) VALUES (?)', [`hub ${i}`]);
+    for (let i = 1; i <= 4; i++) ins.run(`node ${i}`);
+    await node.syncer.syncOnce();
+    expect(node.syncer.state.parked().length).toBeGreaterThan(0);
+
+    // The operator's fix, through the CLI.
+    await node.syncer.close();
+    const env = envOf(node.config);
+    const applied = runCli(['schema', 'apply', '--yes'], env);
+    if (applied.code !== 0) await w.hub.execute('ALTER TABLE detections DROP COLUMN reviewer');
+    expect(runCli(['init'], env).code).toBe(0);
+    expect(runCli(['parked', 'retry'], env).code).toBe(0);
+    const synced = runCli(['sync', '--once'], env);
+    expect(synced.stdout).not.toMatch(/\d+ conflicts?\b/);
+    expect(synced.code).toBe(0);
+
+    const hubLabels = (await w.hub.query<{ label: string }>('SELECT label FROM detections ORDER BY label')).map((r) => r.label);
+    expect(hubLabels).toEqual(['hub 1', 'hub 2', 'node 1', 'node 2', 'node 3', 'node 4', 'shared 1', 'shared 2', 'shared 3']);
+    const reopened = w.node('A');
+    const { Syncer } = await import('../src/sync/syncer.js');
+    const again = Syncer.open(reopened.config, { planTtlMs: 0 });
+    try {
+      const local = (again.db.prepare('SELECT label FROM detections ORDER BY label').all() as { label: string }[]).map(
+        (r) => r.label,
+      );
+      expect(local).toEqual(hubLabels);
+      expect(again.state.conflicts()).toEqual([]);
+      expect(again.rekeys.list({ status: 'done' }).length).toBe(2);
+    } finally {
+      await again.close();
+    }
+  }, 120_000);
+
+  it('a node insert parked because the hub refused its value collides with a hub insert: both kept on retry', async () => {
+    const w = await fixture.world();
+    const node = w.node('A');
+    node.db.prepare("INSERT INTO detections (label) VALUES ('shared')").run();
+    await node.syncer.syncOnce();
+    // Too long for the hub's note column: parked (an insert), id 2.
+    node.db.prepare('INSERT INTO detections (label, note) VALUES (?, ?)').run('node long', 'x'.repeat(50));
+    await node.syncer.syncOnce();
+    expect(node.syncer.state.parked('push').map((p) => p.pk)).toEqual(['2']);
+    // The hub hands out the same id meanwhile, and the node pulls it (the parked row is local data).
+    await w.hub.execute("INSERT INTO detections (label) VALUES ('hub row')");
+    await node.syncer.syncOnce();
+    // The fix: the column widened on the hub (and on the plan), then the parked change retried.
+    await w.hub.execute('ALTER TABLE detections MODIFY note VARCHAR(80) NULL');
+    await retryAndExpectBothKept(w, 'node long');
+  }, 120_000);
+
+  it('a hub insert parked because the node refused it collides with a node insert: both kept on retry', async () => {
+    const w = await fixture.world();
+    const node = w.node('A');
+    node.db.prepare("INSERT INTO detections (label) VALUES ('shared')").run();
+    await node.syncer.syncOnce();
+    // The node refuses this one row (a local trigger): the hub's insert, id 2, is parked on its way down.
+    node.db.exec(
+      "CREATE TRIGGER refuse BEFORE INSERT ON detections WHEN NEW.label = 'hub row' BEGIN SELECT RAISE(ABORT, 'refused here'); END",
+    );
+    await w.hub.execute("INSERT INTO detections (label) VALUES ('hub row')");
+    await node.syncer.syncOnce();
+    expect(node.syncer.state.parked('pull').map((p) => p.pk)).toEqual(['2']);
+    // The cause is fixed, but the parked change waits for its retry; the node's application
+    // takes id 2 meanwhile, and pushes it: the hub's parked insert is a new row, not the node's.
+    node.db.exec('DROP TRIGGER refuse');
+    node.db.prepare("INSERT INTO detections (label) VALUES ('node row')").run();
+    await node.syncer.syncOnce();
+    await retryAndExpectBothKept(w, 'node row');
+  }, 120_000);
+});

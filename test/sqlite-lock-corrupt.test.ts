@@ -12,6 +12,7 @@ import { runCli, until } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 
 const tmp = tempDir('dualdb-lock-');
+afterAll(() => tmp.cleanup());
 const env = (file: string): NodeJS.ProcessEnv => ({
   PATH: process.env.PATH,
   HOME: process.env.HOME,
@@ -19,6 +20,24 @@ const env = (file: string): NodeJS.ProcessEnv => ({
   SQLITE_DB_PATH: file,
   DUAL_DATABASE: 'false',
 });
+
+/** A file of 2000 rows whose data page 21 is overwritten ("database disk image is malformed"); `prepare` runs before. */
+function corrupted(file: string, prepare = () => {}): void {
+  const db = openSqlite(file, { create: true });
+  db.exec('CREATE TABLE detections (id INTEGER PRIMARY KEY, label TEXT)');
+  const insert = db.prepare('INSERT INTO detections (label) VALUES (?)');
+  db.transaction(() => {
+    for (let i = 0; i < 2000; i++) insert.run('x'.repeat(200));
+  })();
+  db.close();
+  prepare();
+  const again = openSqlite(file);
+  again.pragma('wal_checkpoint(TRUNCATE)');
+  again.close();
+  const fd = openSync(file, 'r+');
+  writeSync(fd, Buffer.alloc(4096, 0xff), 0, 4096, 4096 * 20);
+  closeSync(fd);
+}
 
 describe('3. a locked SQLite file', () => {
   const file = path.join(tmp.dir, 'locked.db');
@@ -71,21 +90,7 @@ describe('3. a locked SQLite file', () => {
 describe('6. a corrupt SQLite file', () => {
   const file = path.join(tmp.dir, 'corrupt.db');
 
-  beforeAll(() => {
-    const db = openSqlite(file, { create: true });
-    db.exec('CREATE TABLE detections (id INTEGER PRIMARY KEY, label TEXT)');
-    const insert = db.prepare('INSERT INTO detections (label) VALUES (?)');
-    db.transaction(() => {
-      for (let i = 0; i < 2000; i++) insert.run('x'.repeat(200));
-    })();
-    db.pragma('wal_checkpoint(TRUNCATE)');
-    db.close();
-    // A data page overwritten in the middle of the file: "database disk image is malformed".
-    const fd = openSync(file, 'r+');
-    writeSync(fd, Buffer.alloc(4096, 0xff), 0, 4096, 4096 * 20);
-    closeSync(fd);
-  });
-  afterAll(() => tmp.cleanup());
+  beforeAll(() => corrupted(file));
 
   it('names the file, says dualdb wrote nothing, and gives .backup and .recover as ways on', () => {
     const r = runCli(['info'], env(file), { cwd: tmp.dir });
@@ -106,6 +111,33 @@ describe('6. a corrupt SQLite file', () => {
       expect(r.code, cmd.join(' ')).toBe(EXIT.SQLITE_UNAVAILABLE);
       expect(r.stdout + r.stderr, cmd.join(' ')).toMatch(/is corrupt \(.+\); dualdb wrote nothing to it/);
       expect(r.stdout + r.stderr, cmd.join(' ')).not.toMatch(/capture is not installed/);
+    }
+    expect(readFileSync(file).equals(before)).toBe(true);
+  });
+});
+
+describe('6. a corrupt SQLite file with capture installed: sync refuses before the hub', () => {
+  const file = path.join(tmp.dir, 'corrupt-synced.db');
+
+  // Capture installed first; the damage is in a data page of detections: the file opens, and its
+  // schema and (empty) change log read fine.
+  beforeAll(() => corrupted(file, () => expect(runCli(['init'], env(file), { cwd: tmp.dir }).code).toBe(EXIT.OK)));
+
+  it('`sync --once` and `sync --watch`: the corrupt-file error (exit 4), as `health` says, and nothing written', () => {
+    const health = runCli(['health'], env(file), { cwd: tmp.dir });
+    expect(health.code).toBe(EXIT.SQLITE_UNAVAILABLE);
+    const before = readFileSync(file);
+    // A hub nobody listens on: a sync that reached for it first would fail with a hub error instead.
+    const hub = { ...env(file), DUAL_DATABASE: 'true', DB_HOST: '127.0.0.1', DB_PORT: '1', DB_NAME: 'x', DB_USER: 'x' };
+    for (const [cmd, e] of [
+      [['sync', '--once'], hub],
+      [['sync', '--watch'], hub],
+    ] as [string[], NodeJS.ProcessEnv][]) {
+      const r = runCli(cmd, e, { cwd: tmp.dir, timeoutMs: 60_000 });
+      const said = `${cmd.join(' ')} (hub: ${e.DUAL_DATABASE}): ${r.stdout}${r.stderr}`;
+      expect(r.code, said).toBe(EXIT.SQLITE_UNAVAILABLE);
+      expect(r.stdout + r.stderr, said).toMatch(/the SQLite file .+ is corrupt \(.+\); dualdb wrote nothing to it/);
+      expect(r.stdout + r.stderr, said).toContain('.recover');
     }
     expect(readFileSync(file).equals(before)).toBe(true);
   });

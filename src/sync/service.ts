@@ -97,7 +97,7 @@ export class SyncService extends EventEmitter<{
     options: ServiceOptions = {},
   ) {
     super();
-    this.syncer = options.syncer ?? Syncer.open(config, options.log ? { log: options.log } : {});
+    this.syncer = options.syncer ?? Syncer.open(config, { checkIntegrity: true, ...(options.log ? { log: options.log } : {}) });
     this.pollMs = options.pollMs ?? 100;
     this.backstopMs = options.backstopMs ?? 1000;
     this.watchWal = options.watch ?? config.sync.watch;

@@ -44,6 +44,12 @@ export interface SyncerOptions {
   db?: SqliteDb;
   /** How long an introspected plan is trusted before it is read again. */
   planTtlMs?: number;
+  /**
+   * Reads every page once (`quick_check`) before the first hub contact: a corrupt page otherwise
+   * shows only when a batch reads it, after the node registered and pushed from a damaged file.
+   * Set by `dualdb sync` and its service (once per process start, O(file size)).
+   */
+  checkIntegrity?: boolean;
 }
 
 const HEARTBEAT_EVERY_MS = 10_000;
@@ -110,6 +116,14 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     this.ownsDb = !options.db;
     this.log = options.log ?? SyncLog.memory();
     this.planTtlMs = options.planTtlMs ?? 5_000;
+    if (options.checkIntegrity) {
+      try {
+        assertIntact(db, config.sqlitePath);
+      } catch (e) {
+        if (this.ownsDb) db.close();
+        throw e;
+      }
+    }
     if (!db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_changes'").get()) {
       try {
         // A damaged schema page hides the capture tables too: say the file is corrupt, not "run init".

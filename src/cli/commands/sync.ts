@@ -59,7 +59,8 @@ async function runOnce(config: Config, direction: { push: boolean; pull: boolean
     printSummary(s, json);
     return exitCodeOf(s);
   }
-  const syncer = Syncer.open(config);
+  // A corrupt file is refused before the hub is touched (as `dualdb health` would name it).
+  const syncer = Syncer.open(config, { checkIntegrity: true });
   try {
     const report = await syncer.syncOnce(direction);
     const s = summarizeCycle(report);

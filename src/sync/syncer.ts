@@ -11,6 +11,7 @@ import type { Config } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { introspectMysql } from '../engines/mysql/introspect.js';
+import { capturePrivilegeProblem } from '../engines/mysql/privileges.js';
 import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { SyncLog } from '../log/sync-log.js';
@@ -312,8 +313,9 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
           break;
         }
         if (e instanceof ResyncNeededError) this.state.setMeta('resync_needed', e.message);
-        if (e instanceof MysqlError || isConnectionError(e)) await this.dropHub();
-        throw e;
+        const err = e instanceof MysqlError && e.kind === 'missing-privileges' ? await this.everyMissingGrant(e) : e;
+        if (err instanceof MysqlError || isConnectionError(err)) await this.dropHub();
+        throw err;
       }
       mergeInto(total, b);
       for (const r of b.rekeys) {
@@ -333,6 +335,21 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     else this.lastPullAt = now;
     this.state.setMeta(direction === 'push' ? 'last_push_at' : 'last_pull_at', now.toISOString());
     return total;
+  }
+
+  /**
+   * A statement refused for one privilege ("lacks UPDATE"): name every one the account lacks, with
+   * the GRANT for its real user@host, as `init` does — one round of fixing, not one per sync.
+   */
+  private async everyMissingGrant(refused: MysqlError): Promise<MysqlError> {
+    try {
+      const all = this.hub ? await capturePrivilegeProblem(this.hub) : undefined;
+      return all
+        ? new MysqlError('missing-privileges', all.message, { hint: all.hint, context: all.context, cause: refused })
+        : refused;
+    } catch {
+      return refused;
+    }
   }
 
   /**

@@ -125,6 +125,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           const error = `table not synced on this node: ${unsyncable.get(tbl) ?? 'not in the sync plan'}`;
           ctx.state.park('pull', tbl, pk, error, { waiting: true });
           parkedNow.push({ tbl, pk, error });
+          moved(result, tbl).parked++;
         }
       }
       const deletions: { table: SyncTable; io: SqliteTableIO; keys: string[]; parked: Set<string> }[] = [];

@@ -36,6 +36,16 @@ export interface CycleReport {
   push: BatchResult;
   pull: BatchResult;
   durationMs: number;
+  /** Tables paused by schema drift after this cycle, with the changes waiting for them. */
+  paused?: PausedTable[];
+}
+
+export interface PausedTable {
+  table: string;
+  reason: string;
+  fix: string | undefined;
+  /** Changes (either way) parked until the schemas match. */
+  waiting: number;
 }
 
 export interface SyncerOptions {
@@ -398,10 +408,17 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
         options.push === false ? emptyBatch('push') : await this.runBatches('push', options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
       const pull =
         options.pull === false ? emptyBatch('pull') : await this.runBatches('pull', options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
-      const report = { push, pull, durationMs: Date.now() - t0 };
+      const report = { push, pull, durationMs: Date.now() - t0, paused: this.pausedTables() };
       this.emit('cycle', report);
       return report;
     });
+  }
+
+  /** The tables the current plan pauses (schema drift), with how many changes wait for each. */
+  pausedTables(): PausedTable[] {
+    const paused = this.plan?.paused ?? [];
+    const waiting = this.state.parkedCounts(paused.map((p) => p.table));
+    return paused.map((p) => ({ table: p.table, reason: p.reason, fix: p.fix, waiting: waiting.get(p.table) ?? 0 }));
   }
 
   /** Deletes hub log entries every active node has pulled, older than the retention window. */

@@ -3,6 +3,7 @@
  * and service managers rely on: 0 changes moved, 10 nothing to do, 11
  * conflicts recorded, 12 changes parked, 3 hub down — and `--json` says what moved.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CycleSummary } from '../src/sync/summary.js';
 import { envOf, runCli } from './helpers/cli.js';
@@ -65,6 +66,13 @@ describe.skipIf(!HUB_CRASHABLE)('exit codes of `dualdb sync`', () => {
     const r = sync('--json');
     expect(r.code, r.stderr).toBe(11);
     expect(r.summary?.conflicts).toBe(1);
+    // A one-shot sync (a cron-run site) leaves the same record in LOG_FILE as a daemon.
+    const logged = readFileSync(world.node('A').config.log.file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event?: string; table?: string; pk?: string });
+    expect(logged).toContainEqual(expect.objectContaining({ event: 'conflict', table: 'cams', pk: '1' }));
+    expect(logged).toContainEqual(expect.objectContaining({ event: 'cycle', conflicts: 1 }));
   });
 
   it('12 when a change was parked', async () => {

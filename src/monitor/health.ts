@@ -194,6 +194,7 @@ export async function probeMysql(config: Config, options: { hub?: MysqlHub; gran
 export function probeWriteLock(path: string, waitMs = 1000): Problem | undefined {
   let db: SqliteDb | undefined;
   try {
+    // A read-only handle gets BEGIN IMMEDIATE without the lock: this one may write, and writes nothing.
     db = openSqlite(path, { busyTimeoutMs: waitMs });
     db.exec('BEGIN IMMEDIATE');
     db.exec('ROLLBACK');
@@ -209,7 +210,9 @@ export function probeWriteLock(path: string, waitMs = 1000): Problem | undefined
 
 export async function checkHealth(config: Config, options: { full?: boolean } = {}): Promise<HealthReport> {
   const [sqlite, mysql] = [probeSqlite(config.sqlitePath, options), await probeMysql(config, { grants: true })];
-  if (sqlite.ok) {
+  // Only a WAL file (as dualdb keeps them): opening it for writing changes nothing, where a file in
+  // rollback mode would be switched to WAL (there only a committing writer's lock is seen, by the read probe).
+  if (sqlite.ok && sqlite.journalMode === 'wal') {
     const locked = probeWriteLock(config.sqlitePath);
     if (locked) {
       sqlite.ok = false;

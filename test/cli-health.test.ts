@@ -5,6 +5,7 @@
  * and exact row counts; a crashed hub reported down with its reason and exit 3,
  * healthy again after a restart; DUAL_DATABASE=false never touches MySQL.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -219,6 +220,63 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb health and info', () => {
     const ir = json<InfoReport>(info);
     expect(ir.mysql).toMatchObject({ ok: true, enabled: false, tables: [] });
     expect(ir.sqlite.tables).toHaveLength(2);
+  });
+
+  it('a SELECT-only account: health warns with every missing grant for its real user@host (exit 3)', async () => {
+    const user = `ro_health_${process.pid}`;
+    const admin = await testHub.admin();
+    try {
+      await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [user, '%', 'ro-secret-1']);
+      await admin.query(`GRANT SELECT ON \`${mysql.database}\`.* TO ?@?`, [user, '%']);
+    } finally {
+      await admin.end();
+    }
+    const r = dualdb(['health', '--json'], { DB_USER: user, DB_PASSWORD: 'ro-secret-1' });
+    expect(r.code).toBe(EXIT.MYSQL_UNAVAILABLE);
+    const h = json<HealthReport>(r);
+    expect(h.ok).toBe(false);
+    expect(h.mysql.warning?.message).toMatch(/lacks INSERT, UPDATE, DELETE, CREATE, TRIGGER on database/);
+    expect(h.mysql.warning?.hint).toContain(
+      `GRANT INSERT, UPDATE, DELETE, CREATE, TRIGGER ON \`${mysql.database}\`.* TO '${user}'@'%'`,
+    );
+    const text = dualdb(['health'], { DB_USER: user, DB_PASSWORD: 'ro-secret-1' });
+    expect(text.code).toBe(EXIT.MYSQL_UNAVAILABLE);
+    expect(text.stdout).toMatch(/^\S+ MySQL\s+user "ro_health_\d+" lacks INSERT, UPDATE, DELETE, CREATE, TRIGGER .*GRANT /m);
+  });
+
+  it('a SQLite file whose write lock another process holds: health names the holder (exit 4)', async () => {
+    const locked = path.join(tmp.dir, 'locked.db');
+    const db = openSqlite(locked, { create: true });
+    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY)');
+    db.close();
+    const holder = spawn(
+      'python3',
+      [
+        '-c',
+        [
+          'import sqlite3, sys',
+          `c = sqlite3.connect(${JSON.stringify(locked)}, isolation_level=None)`,
+          "c.execute('BEGIN EXCLUSIVE')",
+          "c.execute('INSERT INTO t VALUES (1)')",
+          "print('locked', flush=True)",
+          'sys.stdin.read()',
+        ].join('\n'),
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise<void>((resolve) => holder.stdout?.on('data', (d) => String(d).includes('locked') && resolve()));
+      const r = dualdb(['health', '--json'], { SQLITE_DB_PATH: locked });
+      expect(r.code).toBe(EXIT.SQLITE_UNAVAILABLE);
+      const h = json<HealthReport>(r);
+      expect(h.sqlite.ok).toBe(false);
+      expect(h.sqlite.error?.message).toMatch(new RegExp(`is locked by another process: process ${holder.pid} \\(\\S*python3`));
+      expect(h.sqlite.error?.hint).toContain(`kill ${holder.pid}`);
+      expect(h.mysql.ok).toBe(true);
+    } finally {
+      holder.stdin?.end();
+      holder.kill();
+    }
   });
 
   it('a damaged SQLite file fails its integrity check in one line (exit 4)', () => {

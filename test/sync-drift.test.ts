@@ -5,6 +5,7 @@
  * paused table's changes made meanwhile, on either side, are kept (parked, not
  * lost) and arrive once the drift is fixed.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { collectStatus } from '../src/sync/status.js';
@@ -29,6 +30,11 @@ describe.skipIf(!HUB_AVAILABLE)('schema drift', () => {
   beforeAll(async () => {
     testHub = await startTestHub();
   });
+  const twoNodes = async (prefix: string): Promise<SyncWorld> => {
+    const w = await makeWorld(testHub, tmp.dir, { prefix, sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['A', 'B'] });
+    worlds.push(w);
+    return w;
+  };
   afterAll(async () => {
     for (const w of worlds) await w.close();
     await testHub?.close();
@@ -37,13 +43,7 @@ describe.skipIf(!HUB_AVAILABLE)('schema drift', () => {
 
   for (const side of ['hub', 'node'] as const) {
     it(`a column added on the ${side} pauses only that table; its changes wait and arrive after the fix`, async () => {
-      const w = await makeWorld(testHub, tmp.dir, {
-        prefix: 'drift',
-        sqliteDdl: SQLITE_DDL,
-        mysqlDdl: MYSQL_DDL,
-        nodes: ['A', 'B'],
-      });
-      worlds.push(w);
+      const w = await twoNodes('drift');
       const A = w.node('A');
       const B = w.node('B');
       A.db.prepare("INSERT INTO workers VALUES (1, 'Ana'), (2, 'Bia')").run();
@@ -183,4 +183,70 @@ describe.skipIf(!HUB_AVAILABLE)('schema drift', () => {
       await watch.exited;
     }
   }, 60_000);
+
+  // The trial: a column added on the hub, a cron-run `sync --once` on each node. The run says which
+  // table paused, the column and the one fix (exit 12: changes are parked), logs it to LOG_FILE,
+  // and after `schema apply` on every node the next sync resumes by itself — no init, no parked retry.
+  it('sync --once names the paused table, its column and the fix (exit 12); after `schema apply` on every node it resumes by itself', async () => {
+    const w = await twoNodes('drifto');
+    const [A, B] = [w.node('A'), w.node('B')];
+    await A.syncer.close();
+    await B.syncer.close();
+    const cli = (node: typeof A, ...args: string[]) => runCli(args, envOf(node.config));
+    expect(cli(A, 'sync', '--once').code).toBe(10);
+    await w.hub.execute('ALTER TABLE workers ADD COLUMN reviewer VARCHAR(20) NULL');
+    const db = openSqlite(A.config.sqlitePath);
+    db.prepare("INSERT INTO workers (id, name) VALUES (1, 'Ana')").run();
+    db.close();
+    await w.hub.execute("INSERT INTO workers (id, name, reviewer) VALUES (10, 'Hub', 'R')");
+
+    const first = cli(A, 'sync', '--once');
+    expect(first.code, first.stderr).toBe(12);
+    expect(first.stdout).toMatch(/2 parked/);
+    expect(first.stdout).not.toMatch(/nothing to do/);
+    const pausedLine =
+      /table workers paused: schema drift — only in MySQL: reviewer; 2 change\(s\) wait — fix: run `dualdb schema apply --yes` on every node/;
+    expect(first.stdout).toMatch(pausedLine);
+    expect(first.stdout).toMatch(/the sync resumes by itself/);
+    // Still parked on the next run: still 12, still the line.
+    const again = cli(A, 'sync', '--once', '--json');
+    expect(again.code).toBe(12);
+    expect(JSON.parse(again.stdout).paused).toMatchObject([{ table: 'workers', waiting: 2 }]);
+    // The one-shot runs wrote the log file a cron-run site relies on.
+    const logged = readFileSync(A.config.log.file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event?: string; msg: string });
+    expect(logged.some((e) => e.event === 'table.paused' && /reviewer/.test(e.msg))).toBe(true);
+    expect(logged.filter((e) => e.event === 'push.parked' || e.event === 'pull.parked')).toHaveLength(2);
+    expect(logged.some((e) => e.event === 'cycle' && /parked 2/.test(e.msg))).toBe(true);
+    // status names the fix too.
+    expect(cli(A, 'status').stdout).toMatch(/workers\s+paused.*reviewer — fix: run `dualdb schema apply --yes` on every node/);
+
+    // The fix the line names, and nothing else.
+    for (const node of [A, B]) {
+      const applied = cli(node, 'schema', 'apply', '--yes');
+      expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+    }
+    const resumed = cli(A, 'sync', '--once', '--json');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ pushed: 1, pulled: 1, parked: 0, paused: [] });
+    expect(cli(B, 'sync', '--once').code).toBe(0);
+    expect(
+      (await w.hub.query<{ id: string; reviewer: string | null }>('SELECT id, reviewer FROM workers ORDER BY id')).map((r) => [
+        Number(r.id),
+        r.reviewer,
+      ]),
+    ).toEqual([
+      [1, null],
+      [10, 'R'],
+    ]);
+    const check = openSqlite(B.config.sqlitePath);
+    expect(check.prepare('SELECT id, reviewer FROM workers ORDER BY id').all()).toEqual([
+      { id: 1n, reviewer: null },
+      { id: 10n, reviewer: 'R' },
+    ]);
+    expect(check.prepare('SELECT count(*) AS n FROM _dualdb_parked').get()).toEqual({ n: 0n });
+    check.close();
+  }, 90_000);
 });

@@ -3,6 +3,7 @@
  * and service managers rely on: 0 changes moved, 10 nothing to do, 11
  * conflicts recorded, 12 changes parked, 3 hub down — and `--json` says what moved.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CycleSummary } from '../src/sync/summary.js';
 import { envOf, runCli } from './helpers/cli.js';
@@ -65,6 +66,13 @@ describe.skipIf(!HUB_CRASHABLE)('exit codes of `dualdb sync`', () => {
     const r = sync('--json');
     expect(r.code, r.stderr).toBe(11);
     expect(r.summary?.conflicts).toBe(1);
+    // A one-shot sync (a cron-run site) leaves the same record in LOG_FILE as a daemon.
+    const logged = readFileSync(world.node('A').config.log.file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event?: string; table?: string; pk?: string });
+    expect(logged).toContainEqual(expect.objectContaining({ event: 'conflict', table: 'cams', pk: '1' }));
+    expect(logged).toContainEqual(expect.objectContaining({ event: 'cycle', conflicts: 1 }));
   });
 
   it('12 when a change was parked', async () => {
@@ -100,5 +108,40 @@ describe.skipIf(!HUB_CRASHABLE)('exit codes of `dualdb sync`', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.summary?.pushed).toBe(1);
     expect((await world.hub.query('SELECT id FROM cams WHERE id = 5')).length).toBe(1);
+  });
+
+  /** An account of the given grants at the hosts a local client comes from, never '%' (the trial's `none@127.0.0.1`). */
+  const account = async (user: string, grant?: string) => {
+    const admin = await testHub.admin();
+    try {
+      for (const host of ['127.0.0.1', 'localhost', '::1']) {
+        await admin.query('CREATE USER ?@? IDENTIFIED BY ?', [user, host, 'acct-secret-1']);
+        if (grant) await admin.query(`GRANT ${grant} ON \`${world.mysql.database}\`.* TO ?@?`, [user, host]);
+      }
+    } finally {
+      await admin.end();
+    }
+    return { DB_USER: user, DB_PASSWORD: 'acct-secret-1' };
+  };
+
+  it('3 for a SELECT-only account, naming every missing grant (as init does) for the account’s real host', async () => {
+    const env = await account(`ro_sync_${process.pid}`, 'SELECT');
+    const r = runCli(['sync', '--once'], envOf(world.node('A').config, env));
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/lacks INSERT, UPDATE, DELETE, CREATE, TRIGGER on database/);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `GRANT INSERT, UPDATE, DELETE, CREATE, TRIGGER ON \`${world.mysql.database}\`\\.\\* TO 'ro_sync_\\d+'@'(127\\.0\\.0\\.1|localhost|::1)'`,
+      ),
+    );
+    expect(r.stderr).not.toContain('acct-secret-1');
+  });
+
+  it('3 for an account without grants: the suggested GRANT names its real user@host, not %', async () => {
+    const env = await account(`none_${process.pid}`);
+    const r = runCli(['sync', '--once'], envOf(world.node('A').config, env));
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/TO 'none_\d+'@'(127\.0\.0\.1|localhost|::1)'/);
+    expect(r.stderr).not.toContain("@'%'");
   });
 });

@@ -8,6 +8,7 @@ import type { Config } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { diagnoseMysqlError } from '../engines/mysql/diagnose.js';
 import { mysqlDatabaseBytes } from '../engines/mysql/introspect.js';
+import { capturePrivilegeProblem } from '../engines/mysql/privileges.js';
 import { corruptHint, openSqlite, type SqliteDb, sqliteFailure } from '../engines/sqlite/open.js';
 import { type Problem, problemOf } from '../log/problem.js';
 import { MysqlError } from '../util/errors.js';
@@ -34,6 +35,8 @@ export interface MysqlHealth {
   bytes: number | null;
   clustered: boolean | null;
   error?: Problem;
+  /** Up, but the account lacks privileges the sync needs (with the GRANT that fixes it). */
+  warning?: Problem;
 }
 
 /** Changes the sync set aside (docs/SYNC-CONTRACT.md invariant 11): both sides can be up while rows wait. */
@@ -142,7 +145,7 @@ function integrityProblems(messages: string[]): string {
   return findings.slice(0, 5).join('; ') + more;
 }
 
-export async function probeMysql(config: Config, options: { hub?: MysqlHub } = {}): Promise<MysqlHealth> {
+export async function probeMysql(config: Config, options: { hub?: MysqlHub; grants?: boolean } = {}): Promise<MysqlHealth> {
   const m = config.mysql;
   const base: MysqlHealth = {
     ok: false,
@@ -173,6 +176,8 @@ export async function probeMysql(config: Config, options: { hub?: MysqlHub } = {
     base.clustered = info.clustered;
     base.bytes = await mysqlDatabaseBytes(hub);
     base.ok = true;
+    const grants = options.grants ? await capturePrivilegeProblem(hub) : undefined;
+    if (grants) base.warning = problemOf(grants);
   } catch (e) {
     base.error = problemOf(e instanceof MysqlError ? e : diagnoseMysqlError(e, m));
   } finally {
@@ -181,14 +186,47 @@ export async function probeMysql(config: Config, options: { hub?: MysqlHub } = {
   return base;
 }
 
+/**
+ * Whether another process holds the file's write lock: a WAL reader is never blocked, so the
+ * read-only probe looks fine while every sync and write would wait. Takes and releases the
+ * write lock (BEGIN IMMEDIATE; ROLLBACK): nothing is written.
+ */
+export function probeWriteLock(path: string, waitMs = 1000): Problem | undefined {
+  let db: SqliteDb | undefined;
+  try {
+    // A read-only handle gets BEGIN IMMEDIATE without the lock: this one may write, and writes nothing.
+    db = openSqlite(path, { busyTimeoutMs: waitMs });
+    db.exec('BEGIN IMMEDIATE');
+    db.exec('ROLLBACK');
+    return undefined;
+  } catch (e) {
+    // Only a lock counts here: a file this user may only read is the read probe's business.
+    const failure = sqliteFailure(e, path, waitMs);
+    return failure.kind === 'locked' ? problemOf(failure) : undefined;
+  } finally {
+    db?.close();
+  }
+}
+
 export async function checkHealth(config: Config, options: { full?: boolean } = {}): Promise<HealthReport> {
-  const [sqlite, mysql] = [probeSqlite(config.sqlitePath, options), await probeMysql(config)];
+  const [sqlite, mysql] = [probeSqlite(config.sqlitePath, options), await probeMysql(config, { grants: true })];
+  // Only a WAL file (as dualdb keeps them): opening it for writing changes nothing, where a file in
+  // rollback mode would be switched to WAL (there only a committing writer's lock is seen, by the read probe).
+  if (sqlite.ok && sqlite.journalMode === 'wal') {
+    const locked = probeWriteLock(config.sqlitePath);
+    if (locked) {
+      sqlite.ok = false;
+      sqlite.error = locked;
+    }
+  }
+  // An account without the sync's privileges is up but unusable: exit as the hub's failure (3).
+  const hubOk = mysql.ok && !mysql.warning;
   const exitCode =
-    !sqlite.ok && !mysql.ok
+    !sqlite.ok && !hubOk
       ? EXIT.BOTH_UNAVAILABLE
       : !sqlite.ok
         ? EXIT.SQLITE_UNAVAILABLE
-        : !mysql.ok
+        : !hubOk
           ? EXIT.MYSQL_UNAVAILABLE
           : EXIT.OK;
   return { ok: exitCode === EXIT.OK, sqlite, mysql, parked: sqlite.ok ? probeParked(config.sqlitePath) : null, exitCode };

@@ -23,9 +23,8 @@ import {
 } from '../capture/sqlite-capture.js';
 import type { Config } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
-import { missingPrivilegesError } from '../engines/mysql/diagnose.js';
 import { introspectMysql } from '../engines/mysql/introspect.js';
-import { checkPrivileges } from '../engines/mysql/privileges.js';
+import { capturePrivilegeProblem } from '../engines/mysql/privileges.js';
 import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { DualdbError, MysqlError } from '../util/errors.js';
@@ -60,25 +59,15 @@ export function describeKeyKinds(tables: InitReport['tables']): string {
     .join('; ');
 }
 
-/** What installing capture does on the hub: its own tables and rows, and triggers. */
-export const CAPTURE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'TRIGGER'] as const;
+export { CAPTURE_PRIVILEGES } from '../engines/mysql/privileges.js';
 
 /** A node counts as active when the hub saw it (a push or a pull) within this many minutes. */
 export const HUB_ACTIVE_WINDOW_MINUTES = 15;
 
-/**
- * Refuses, before anything is installed, when the hub user lacks a privilege capture needs.
- * Grants that come through roles are not listed by SHOW GRANTS: then the server decides.
- */
+/** Refuses, before anything is installed, when the hub user lacks a privilege capture needs. */
 export async function assertCapturePrivileges(hub: MysqlHub): Promise<void> {
-  const report = await checkPrivileges(hub);
-  if (report.viaRoles) return;
-  const missing = CAPTURE_PRIVILEGES.filter((p) => report.missing.includes(p));
-  if (missing.length === 0) return;
-  const [me] = await hub.query<{ u: string }>('SELECT CURRENT_USER() AS u');
-  const at = (me?.u ?? '').lastIndexOf('@');
-  const host = at >= 0 ? (me?.u ?? '').slice(at + 1) : '%';
-  const err = missingPrivilegesError(hub.config, missing, { host });
+  const err = await capturePrivilegeProblem(hub);
+  if (!err) return;
   throw new MysqlError('missing-privileges', `${err.message}: nothing was installed on either side`, {
     hint: err.hint,
     context: err.context,

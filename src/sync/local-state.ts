@@ -238,6 +238,15 @@ export class LocalState {
     }
   }
 
+  /** How many changes (either way) are parked per table, for the given tables. */
+  parkedCounts(tables: string[]): Map<string, number> {
+    if (tables.length === 0) return new Map();
+    const rows = this.db
+      .prepare(`SELECT tbl, COUNT(*) AS n FROM _dualdb_parked WHERE tbl IN (${tables.map(() => '?').join(', ')}) GROUP BY tbl`)
+      .all(...tables) as { tbl: string; n: bigint | number }[];
+    return new Map(rows.map((r) => [r.tbl, Number(r.n)]));
+  }
+
   unpark(direction: 'push' | 'pull', tbl: string, pk: string | null): void {
     this.db.prepare('DELETE FROM _dualdb_parked WHERE direction = ? AND tbl = ? AND pk IS ?').run(direction, tbl, pk);
   }

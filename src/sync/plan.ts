@@ -56,7 +56,19 @@ export interface SyncForeignKey {
 export interface TableIssue {
   table: string;
   reason: string;
+  /** What the operator must do (paused tables): the sync re-checks every cycle and resumes by itself. */
+  fix?: string;
 }
+
+/**
+ * Columns on one side only: `schema apply` adds them where missing (the hub's, then each node's
+ * SQLite). Nothing else is needed: every cycle re-reads both schemas, the table resumes once they
+ * match, and the changes that waited (parked as waiting) go out in that same cycle.
+ */
+export const DRIFT_FIX =
+  'run `dualdb schema apply --yes` on every node (each adds what its side lacks); the sync resumes by itself and sends the changes that waited';
+const KEY_DRIFT_FIX =
+  'give the table the same primary key on both sides (`dualdb schema diff` shows both); the sync resumes by itself once they match';
 
 export interface SyncPlan {
   tables: SyncTable[];
@@ -150,7 +162,7 @@ export function buildSyncPlan(sqlite: TableInfo[], mysql: TableInfo[], options: 
       if (onlySqlite.length) parts.push(`only in SQLite: ${onlySqlite.join(', ')}`);
       if (onlyMysql.length) parts.push(`only in MySQL: ${onlyMysql.join(', ')}`);
       if (sPk !== mPk) parts.push(`primary key (${s.primaryKey.join(', ')}) in SQLite vs (${m.primaryKey.join(', ')}) in MySQL`);
-      paused.push({ table: s.name, reason: `schema drift — ${parts.join('; ')}` });
+      paused.push({ table: s.name, reason: `schema drift — ${parts.join('; ')}`, fix: sPk === mPk ? DRIFT_FIX : KEY_DRIFT_FIX });
       continue;
     }
     const key: KeyColumn[] = s.primaryKey.map((k) => ({

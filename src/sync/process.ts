@@ -16,7 +16,7 @@ import { ControlServer } from './control.js';
 import { NodeIdInUseError } from './node-fence.js';
 import type { MetricsServer } from './prometheus.js';
 import { SyncService } from './service.js';
-import { type CycleSummary, cycleCounts, summarizeCycle } from './summary.js';
+import { type CycleSummary, logCycle, summarizeCycle } from './summary.js';
 
 /**
  * Who runs the sync: it names the process in the log and in `ping` answers (so a second
@@ -138,17 +138,8 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
   svc.on('cycle', (report) => {
     const summary = summarizeCycle(report);
     control.broadcast('cycle', summary);
-    if (summary.pushed || summary.pulled || summary.conflicts || summary.parked) {
-      log.info(`synced: ${cycleCounts(summary)}`, {
-        event: 'cycle',
-        pushed: summary.pushed,
-        pulled: summary.pulled,
-        conflicts: summary.conflicts,
-        parked: summary.parked,
-        ms: summary.durationMs,
-      });
-      options.onCycle?.(summary);
-    }
+    logCycle(log, summary);
+    if (summary.pushed || summary.pulled || summary.conflicts || summary.parked) options.onCycle?.(summary);
   });
   log.info(`dualdb ${options.kind} started for ${config.sqlitePath} (node ${svc.syncer.nodeId}, mode ${config.sync.mode})`, {
     event: 'start',

@@ -131,6 +131,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           // With the hub operation it began with: a hub insert retried later must still meet a node insert as a collision (13).
           ctx.state.park('pull', tbl, pk, error, { waiting: true, firstOp: changes.get(tbl, pk)?.firstOp });
           parkedNow.push({ tbl, pk, error });
+          moved(result, tbl).parked++;
         }
       }
       const deletions: { table: SyncTable; io: SqliteTableIO; keys: string[]; parked: Set<string> }[] = [];

@@ -86,6 +86,8 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
     takes: [],
     closes: [],
   };
+  // Parked before the hub was asked (a paused table's, a key MySQL cannot store): counted per table too.
+  for (const p of batch.toPark) moved(result, p.tbl).parked++;
   const token = beginPush(ctx);
   let raced = false;
   await ctx.hub.withConnection(async (conn) => {

@@ -146,7 +146,7 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
         t.keyKind,
       );
     }
-    for (const p of plan.paused) add(p.table, 'paused', p.reason);
+    for (const p of plan.paused) add(p.table, 'paused', p.fix ? `${p.reason} — fix: ${p.fix}` : p.reason);
     for (const p of plan.skipped) add(p.table, 'skipped', p.reason);
   } else {
     for (const t of coverage.sqlite) if (!t.startsWith('_dualdb_')) add(t, 'syncing', null);

@@ -1,6 +1,8 @@
 /** Plain summaries of what a sync cycle moved, shared by the CLI, the daemon log and the monitor. */
+
+import type { SyncLog } from '../log/sync-log.js';
 import type { BatchResult } from './context.js';
-import type { CycleReport } from './syncer.js';
+import type { CycleReport, PausedTable } from './syncer.js';
 
 export interface TableSummary {
   table: string;
@@ -17,6 +19,8 @@ export interface CycleSummary {
   parked: number;
   durationMs: number;
   tables: TableSummary[];
+  /** Tables paused by schema drift: nothing of theirs moves until the schemas match. */
+  paused: PausedTable[];
 }
 
 const isMeta = (t: string) => t.startsWith('_dualdb_');
@@ -47,6 +51,7 @@ export function summarizeCycle(report: CycleReport): CycleSummary {
     parked: sum('parked'),
     durationMs: report.durationMs,
     tables: list,
+    paused: report.paused ?? [],
   };
 }
 
@@ -66,6 +71,26 @@ export function cycleLine(s: CycleSummary): string {
   if (s.pulled) parts.push(`↓ ${s.pulled} (${per('pulled')})`);
   if (s.conflicts) parts.push(`${s.conflicts} conflict${s.conflicts === 1 ? '' : 's'}`);
   if (s.parked) parts.push(`${s.parked} parked`);
-  if (parts.length === 0) parts.push('nothing to do');
+  // A paused table has work that cannot move: not "nothing to do".
+  if (parts.length === 0) parts.push(s.paused?.length ? 'nothing moved' : 'nothing to do');
   return `${parts.join('  ')}  ${s.durationMs} ms`;
+}
+
+/** "table workers paused: schema drift — only in MySQL: reviewer; 2 change(s) wait — fix: …" */
+export function pausedLine(p: PausedTable): string {
+  const waiting = p.waiting ? `; ${p.waiting} change(s) wait` : '';
+  return `table ${p.table} paused: ${p.reason}${waiting}${p.fix ? ` — fix: ${p.fix}` : ''}`;
+}
+
+/** The log entry of a cycle that moved or parked something: the same for a daemon, a watcher and a one-shot sync. */
+export function logCycle(log: SyncLog, s: CycleSummary): void {
+  if (!(s.pushed || s.pulled || s.conflicts || s.parked)) return;
+  log.info(`synced: ${cycleCounts(s)}`, {
+    event: 'cycle',
+    pushed: s.pushed,
+    pulled: s.pulled,
+    conflicts: s.conflicts,
+    parked: s.parked,
+    ms: s.durationMs,
+  });
 }

@@ -11,6 +11,7 @@ import type { Config } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { introspectMysql } from '../engines/mysql/introspect.js';
+import { capturePrivilegeProblem } from '../engines/mysql/privileges.js';
 import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { SyncLog } from '../log/sync-log.js';
@@ -36,6 +37,16 @@ export interface CycleReport {
   push: BatchResult;
   pull: BatchResult;
   durationMs: number;
+  /** Tables paused by schema drift after this cycle, with the changes waiting for them. */
+  paused?: PausedTable[];
+}
+
+export interface PausedTable {
+  table: string;
+  reason: string;
+  fix: string | undefined;
+  /** Changes (either way) parked until the schemas match. */
+  waiting: number;
 }
 
 export interface SyncerOptions {
@@ -331,8 +342,9 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
           break;
         }
         if (e instanceof ResyncNeededError) this.state.setMeta('resync_needed', e.message);
-        if (e instanceof MysqlError || isConnectionError(e)) await this.dropHub();
-        throw e;
+        const err = e instanceof MysqlError && e.kind === 'missing-privileges' ? await this.everyMissingGrant(e) : e;
+        if (err instanceof MysqlError || isConnectionError(err)) await this.dropHub();
+        throw err;
       }
       mergeInto(total, b);
       for (const r of b.rekeys) {
@@ -352,6 +364,21 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     else this.lastPullAt = now;
     this.state.setMeta(direction === 'push' ? 'last_push_at' : 'last_pull_at', now.toISOString());
     return total;
+  }
+
+  /**
+   * A statement refused for one privilege ("lacks UPDATE"): name every one the account lacks, with
+   * the GRANT for its real user@host, as `init` does — one round of fixing, not one per sync.
+   */
+  private async everyMissingGrant(refused: MysqlError): Promise<MysqlError> {
+    try {
+      const all = this.hub ? await capturePrivilegeProblem(this.hub) : undefined;
+      return all
+        ? new MysqlError('missing-privileges', all.message, { hint: all.hint, context: all.context, cause: refused })
+        : refused;
+    } catch {
+      return refused;
+    }
   }
 
   /**
@@ -400,10 +427,17 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
         options.push === false ? emptyBatch('push') : await this.runBatches('push', options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
       const pull =
         options.pull === false ? emptyBatch('pull') : await this.runBatches('pull', options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
-      const report = { push, pull, durationMs: Date.now() - t0 };
+      const report = { push, pull, durationMs: Date.now() - t0, paused: this.pausedTables() };
       this.emit('cycle', report);
       return report;
     });
+  }
+
+  /** The tables the current plan pauses (schema drift), with how many changes wait for each. */
+  pausedTables(): PausedTable[] {
+    const paused = this.plan?.paused ?? [];
+    const waiting = this.state.parkedCounts(paused.map((p) => p.table));
+    return paused.map((p) => ({ table: p.table, reason: p.reason, fix: p.fix, waiting: waiting.get(p.table) ?? 0 }));
   }
 
   /** Deletes hub log entries every active node has pulled, older than the retention window. */

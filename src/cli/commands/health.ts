@@ -37,6 +37,8 @@ export function registerHealth(program: Command, global: () => GlobalOptions): v
               (m.ok ? color.dim(`  ${m.version}  ${formatMs(m.latencyMs)}  ${formatBytes(m.bytes)}`) : '  down'),
           );
           if (m.error) out(`  ${m.error.message}${m.error.hint ? color.dim(` — ${m.error.hint}`) : ''}`);
+          if (m.warning)
+            out(`${glyph.warn} ${color.bold('MySQL')}  ${m.warning.message}${m.warning.hint ? ` — ${m.warning.hint}` : ''}`);
         }
         const p = report.parked;
         if (p && p.push + p.pull > 0) {

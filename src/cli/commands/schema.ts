@@ -341,7 +341,14 @@ export function registerSchema(program: Command, global: () => GlobalOptions): v
             }
           }
           if (report.error) throw report.error;
-          if (!opts.json) out(color.dim('\nRun `dualdb init` so that new tables and columns are synced.'));
+          // New tables need capture; new columns need nothing: the sync re-reads both schemas each
+          // cycle, resumes a table paused by drift once they match and sends what waited.
+          if (!opts.json && report.steps.some((s) => s.status === 'applied' && s.action === 'create-table'))
+            out(color.dim('\nRun `dualdb init` so that the new tables are synced.'));
+          else if (!opts.json)
+            out(
+              color.dim('\nOther nodes: run `dualdb schema apply` there too; the sync resumes by itself once the schemas match.'),
+            );
           return EXIT.OK;
         });
       }),

@@ -1,10 +1,11 @@
 import { type Command, Option } from 'commander';
 import type { Config } from '../../config/config.js';
+import { SyncLog } from '../../log/sync-log.js';
 import { ControlServer, sendControl } from '../../sync/control.js';
 import { startSyncProcess } from '../../sync/process.js';
-import { type CycleSummary, cycleLine, summarizeCycle } from '../../sync/summary.js';
+import { type CycleSummary, cycleLine, logCycle, pausedLine, summarizeCycle } from '../../sync/summary.js';
 import { Syncer } from '../../sync/syncer.js';
-import { ConfigError } from '../../util/errors.js';
+import { ConfigError, DualdbError, messageOf } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';
 import { configFrom, type GlobalOptions } from '../context.js';
@@ -25,7 +26,8 @@ interface SyncFlags {
 
 export function exitCodeOf(s: CycleSummary): number {
   if (s.conflicts > 0) return EXIT.CONFLICTS;
-  if (s.parked > 0) return EXIT.PARKED;
+  // Changes parked now, or still waiting for a table paused by schema drift (README: 12 changes parked).
+  if (s.parked > 0 || s.paused?.some((p) => p.waiting > 0)) return EXIT.PARKED;
   if (s.pushed === 0 && s.pulled === 0) return EXIT.NOTHING_TO_DO;
   return EXIT.OK;
 }
@@ -44,6 +46,7 @@ function printSummary(s: CycleSummary, json: boolean): void {
     }
   }
   out(color.dim(cycleLine(s)));
+  for (const p of s.paused ?? []) out(`${glyph.warn} ${pausedLine(p)}`);
 }
 
 async function runOnce(config: Config, direction: { push: boolean; pull: boolean }, json: boolean): Promise<number> {
@@ -59,15 +62,26 @@ async function runOnce(config: Config, direction: { push: boolean; pull: boolean
     printSummary(s, json);
     return exitCodeOf(s);
   }
-  // A corrupt file is refused before the hub is touched (as `dualdb health` would name it).
-  const syncer = Syncer.open(config, { checkIntegrity: true });
+  // The same log file as --watch and --daemon: a cron-run site keeps a record of parked
+  // changes, re-keys, conflicts and paused tables.
+  const log = new SyncLog(config.log);
   try {
-    const report = await syncer.syncOnce(direction);
-    const s = summarizeCycle(report);
-    printSummary(s, json);
-    return exitCodeOf(s);
+    // A corrupt file is refused before the hub is touched (as `dualdb health` would name it).
+    const syncer = Syncer.open(config, { log, checkIntegrity: true });
+    try {
+      const report = await syncer.syncOnce(direction);
+      const s = summarizeCycle(report);
+      logCycle(log, s);
+      printSummary(s, json);
+      return exitCodeOf(s);
+    } finally {
+      await syncer.close();
+    }
+  } catch (e) {
+    log.error(`sync failed: ${e instanceof DualdbError ? e.oneLine() : messageOf(e)}`, { event: 'sync.failed' });
+    throw e;
   } finally {
-    await syncer.close();
+    await log.close();
     await lock.close();
   }
 }
@@ -111,7 +125,7 @@ export function registerSync(program: Command, global: () => GlobalOptions): voi
     .option('--json', 'machine-readable output (--once, --push, --pull, --now)')
     .addHelpText(
       'after',
-      '\nExit codes: 0 changes moved, 10 nothing to do, 11 conflicts recorded, 12 changes parked, 13 resync needed, 2 bad configuration or node id held by another file (NODE_ID_IN_USE; --watch and --daemon stop), 3 hub unavailable, 1 failure.',
+      '\nExit codes: 0 changes moved, 10 nothing to do, 11 conflicts recorded, 12 changes parked (or waiting for a table paused by schema drift), 13 resync needed, 2 bad configuration or node id held by another file (NODE_ID_IN_USE; --watch and --daemon stop), 3 hub unavailable, 1 failure.',
     )
     .action(
       action(async (opts: SyncFlags) => {

@@ -6,7 +6,7 @@
  */
 import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../../config/config.js';
-import { DualdbError } from '../../util/errors.js';
+import { DualdbError, MysqlError } from '../../util/errors.js';
 import { diagnoseMysqlError, isConnectionError, PRIVILEGE_REFUSED, tlsRequiredError } from './diagnose.js';
 import { readSslCa } from './tls.js';
 
@@ -87,6 +87,28 @@ async function acceptsOverTls(m: MysqlConfig, extra: Partial<mysql.PoolOptions>)
   }
 }
 
+/**
+ * The GRANT suggested for a database the account may not use names the account the server
+ * matched (CURRENT_USER(), asked without a database), not '%': 'none'@'%' is another account
+ * than 'none'@'127.0.0.1' and the GRANT would fail (ERROR 1133).
+ */
+async function withAccountHost(diagnosis: MysqlError, m: MysqlConfig, extra: Partial<mysql.PoolOptions>): Promise<MysqlError> {
+  const pool = mysql.createPool({ ...poolOptions(m, extra), database: undefined, connectionLimit: 1 });
+  (pool as unknown as { on: (e: string, f: (err: unknown) => void) => void }).on('error', () => {});
+  try {
+    const [rows] = await pool.query('SELECT CURRENT_USER() AS u');
+    const u = String((rows as { u?: string }[])[0]?.u ?? '');
+    const at = u.lastIndexOf('@');
+    if (at < 0 || !diagnosis.hint) return diagnosis;
+    const hint = diagnosis.hint.replace(`'${m.user}'@'%'`, `'${m.user}'@'${u.slice(at + 1)}'`);
+    return new MysqlError(diagnosis.kind, diagnosis.message, { hint, cause: diagnosis.cause, exitCode: diagnosis.exitCode });
+  } catch {
+    return diagnosis;
+  } finally {
+    await pool.end().catch(() => {});
+  }
+}
+
 export class MysqlHub {
   /** Connection resets in flight (withConnection), finished before the pool closes. */
   private readonly resets = new Set<Promise<void>>();
@@ -108,6 +130,7 @@ export class MysqlHub {
       await pool.end().catch(() => {});
       const diagnosis = diagnoseMysqlError(e, m);
       if (diagnosis.kind === 'access-denied' && !m.ssl && (await acceptsOverTls(m, extra))) throw tlsRequiredError(m, e);
+      if (diagnosis.kind === 'database-access-denied') throw await withAccountHost(diagnosis, m, extra);
       throw diagnosis;
     }
     return hub;

@@ -3,7 +3,9 @@
  * holds (from SHOW GRANTS, never by trying things out). Provisioning grants
  * exactly REQUIRED_PRIVILEGES on the database, plus OPTIONAL_GLOBAL_PRIVILEGES.
  */
+import type { MysqlError } from '../../util/errors.js';
 import type { MysqlHub } from './connect.js';
+import { missingPrivilegesError } from './diagnose.js';
 
 /**
  * On the hub database: data (SELECT … DELETE), schema (CREATE, ALTER, INDEX, DROP,
@@ -175,4 +177,31 @@ export async function checkPrivileges(hub: MysqlHub): Promise<PrivilegeReport> {
   const lines = rows.map((r) => String(Object.values(r)[0] ?? ''));
   const { missing, missingOptional, viaRoles } = privilegesFromGrants(lines, hub.config.database);
   return { missing, missingOptional, viaRoles };
+}
+
+/** What installing capture and syncing do on the hub: its own tables and rows, and triggers. */
+export const CAPTURE_PRIVILEGES = ['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'CREATE', 'TRIGGER'] as const;
+
+/**
+ * The host part of the account the server matched (`CURRENT_USER()`), which a GRANT must name:
+ * 'none'@'%' is another account than the 'none'@'127.0.0.1' that logged in (ERROR 1133).
+ */
+export async function accountHost(hub: MysqlHub): Promise<string> {
+  const [me] = await hub.query<{ u: string }>('SELECT CURRENT_USER() AS u');
+  const u = me?.u ?? '';
+  const at = u.lastIndexOf('@');
+  return at >= 0 ? u.slice(at + 1) : '%';
+}
+
+/**
+ * Every capture privilege the connected account lacks, as one error naming them all with the
+ * GRANT for its real user@host; undefined when none is missing or grants come through roles
+ * (not listed by SHOW GRANTS: then the server decides). `init`, `sync` and `health` share it.
+ */
+export async function capturePrivilegeProblem(hub: MysqlHub): Promise<MysqlError | undefined> {
+  const report = await checkPrivileges(hub);
+  if (report.viaRoles) return undefined;
+  const missing = CAPTURE_PRIVILEGES.filter((p) => report.missing.includes(p));
+  if (missing.length === 0) return undefined;
+  return missingPrivilegesError(hub.config, missing, { host: await accountHost(hub) });
 }

@@ -446,6 +446,33 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     );
   }
 
+  // Seed 191833980 (rekey-hub; an older case, wip-modes fails it too), shrunk: B's worker 1 goes
+  // up, the hub deletes it, B updates it and pulls the delete — B's update is newer and wins, so B
+  // keeps the row. A's own worker 1 then goes up under the freed key; B adds a child to its worker
+  // and pushes: the update met A's insert as a conflict (the hub's newer row won) and the child
+  // attached to A's worker. A row the node keeps against the hub's delete is now re-created by the
+  // push (its change begins with an insert), so meeting A's row is a collision.
+  for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const) {
+    it(
+      `${mode}: a node's child of a worker it kept against the hub's delete, another node's worker under the freed key`,
+      () =>
+        runOps(testHub, tmp.dir, mode, [
+          I('B'),
+          I('A'),
+          S('B', true, false),
+          C('H', 7),
+          I('H'),
+          D('H', 14),
+          { kind: 'update', who: 'B', pick: 8, name: 'x' },
+          S('B', false, true),
+          I('H'),
+          C('B', 16),
+          I('B'),
+        ]),
+      60_000,
+    );
+  }
+
   // OPEN BUG (manual; found by FC_COLLISIONS=1 FC_SEED=307440284, not analysed yet): the hub's
   // worker with two attendance rows collides with A's and B's workers; after more hub inserts, a
   // child A adds to its worker, an update on A and a resolution of every held collision, A's

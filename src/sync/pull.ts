@@ -225,6 +225,12 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 text: winner === 'hold' ? 'held for manual resolution' : `${winner} wins`,
               });
             }
+            // The node's later change wins over the hub's delete: the push re-creates the row, a new
+            // row under its key — another node's new row may hold the key on the hub by then, and then
+            // that is a collision, not a conflict that lets this row's children attach to the other.
+            if (decision.action === 'none' && decision.conflict === 'node' && !hubAsSqlite && localRow) {
+              if (table.keyKind === 'generated') markRecreated(ctx, table.name, key);
+            }
             // node wins, or the hub's new row is gone again: keep the local row; its change goes up with the next push.
             if (decision.action !== 'to-node') continue;
             // The hub's version is taken: the local pending change must not overwrite it later.
@@ -342,4 +348,14 @@ function retryOrphanedPushes(ctx: SyncContext, parents: string[]): void {
     "UPDATE _dualdb_parked SET next_retry_ms = ? WHERE direction = 'push' AND tbl = ? AND error LIKE '%foreign key constraint fails%'",
   );
   for (const c of children) st.run(Date.now(), c.name);
+}
+
+/** The key's unpushed change now begins with an insert (a row the hub deleted, re-created by the push). */
+function markRecreated(ctx: SyncContext, tbl: string, key: string): void {
+  ctx.db
+    .prepare(
+      `UPDATE _dualdb_changes SET op = 'I' WHERE seq = (SELECT min(seq) FROM _dualdb_changes WHERE tbl = ? AND pk = ? AND seq > ?)`,
+    )
+    .run(tbl, key, ctx.state.pushedUpto());
+  ctx.db.prepare(`UPDATE _dualdb_parked SET first_op = 'I' WHERE direction = 'push' AND tbl = ? AND pk = ?`).run(tbl, key);
 }

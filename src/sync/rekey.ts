@@ -108,7 +108,13 @@ function localMax(db: SqliteDb, table: SyncTable): bigint {
 
 const existsStatements = new WeakMap<SqliteDb, Map<string, Database.Statement<unknown[]>>>();
 
+/** A key the hub must not hand a moved row here: a row holds it, or a logged change names it. */
 function existsLocally(db: SqliteDb, table: SyncTable, key: string): boolean {
+  return rowHere(db, table, key) || loggedKeys(db, table.name).has(key);
+}
+
+/** Whether this node holds a row under the key (its log not consulted). */
+function rowHere(db: SqliteDb, table: SyncTable, key: string): boolean {
   let byTable = existsStatements.get(db);
   if (!byTable) {
     byTable = new Map();
@@ -119,7 +125,7 @@ function existsLocally(db: SqliteDb, table: SyncTable, key: string): boolean {
     st = db.prepare<unknown[]>(`SELECT 1 FROM ${quoteSqliteId(table.name)} WHERE ${quoteSqliteId(keyColumn(table))} = ?`);
     byTable.set(table.name, st);
   }
-  return st.get(BigInt(key)) !== undefined || loggedKeys(db, table.name).has(key);
+  return st.get(BigInt(key)) !== undefined;
 }
 
 const loggedCache = new WeakMap<SqliteDb, Map<string, { token: string; keys: Set<string> }>>();
@@ -360,7 +366,8 @@ export function moveOnNode(
     for (const t of takes) {
       // The application wrote a row under this key since the batch was read (SQLite hands a freed
       // max(id) out again): that is a new row of its own, logged, that the next push sends as one.
-      if (existsLocally(db, t.table, t.key)) continue;
+      // The row only: the log always names this key here (the node's own insert and delete).
+      if (rowHere(db, t.table, t.key)) continue;
       const io = new SqliteTableIO(db, t.table);
       settleHubRow(ctx, t.table, t.key, t.key);
       if (t.hubRow) placer(t.table, t.key, toSqliteRow(t.table, t.hubRow));

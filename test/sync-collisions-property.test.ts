@@ -485,7 +485,10 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
   // A's worker goes up, the hub adds a child to it, A deletes the worker (delete not pushed) and
   // pulls: the hub's child fails SQLite's foreign key and stays parked on the pull side after the
   // syncs settle (the sides agree; the parked entry is what the run rejects).
-  it.fails(
+  // Open cases fail most of the time but not always (the outcome depends on timing, e.g. the
+  // newest-wins clock): an `it.fails` that happens to pass would fail the suite at random, so they
+  // run with FC_COLLISIONS=1 (and must fail there until fixed), not on every `npm test`.
+  it.skipIf(!process.env.FC_COLLISIONS).fails(
     "rekey-hub: the hub's child of a worker the node deleted, pulled before the delete goes up",
     () =>
       runOps(testHub, tmp.dir, 'rekey-hub', [
@@ -501,11 +504,11 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     60_000,
   );
 
-  // OPEN BUG (manual; found by FC_COLLISIONS=1 FC_SEED=307440284, not analysed yet): the hub's
-  // worker with two attendance rows collides with A's and B's workers; after more hub inserts, a
-  // child A adds to its worker, an update on A and a resolution of every held collision, A's
-  // attendance row c8-A (for A's worker w0-A) is missing on every side.
-  it.fails(
+  // Was an open bug (manual; FC_SEED=307440284): the hub's worker with two attendance rows collides
+  // with A's and B's workers; after more hub inserts, a child A adds to its worker, an update on A
+  // and a resolution of every held collision, A's attendance row c8-A was missing on every side.
+  // Passes since the merge of the rekey-node and rekey-hub work (the take and re-creation fixes).
+  it(
     'manual: a child added on a node while its worker is held apart, more hub rows meanwhile',
     () =>
       runOps(testHub, tmp.dir, 'manual', [

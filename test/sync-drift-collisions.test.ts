@@ -112,3 +112,52 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: a parked insert that collides is 
     await retryAndExpectBothKept(w, 'node row');
   }, 120_000);
 });
+
+const FAMILY_SQLITE = [
+  'CREATE TABLE workers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, site TEXT)',
+  'CREATE TABLE detections (id INTEGER PRIMARY KEY, worker_id INTEGER REFERENCES workers(id) ON DELETE CASCADE, label TEXT NOT NULL)',
+];
+const FAMILY_MYSQL = [
+  'CREATE TABLE workers (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(40) NOT NULL, site VARCHAR(40) NULL) ENGINE=InnoDB',
+  `CREATE TABLE detections (id BIGINT AUTO_INCREMENT PRIMARY KEY, worker_id BIGINT NULL, label VARCHAR(40) NOT NULL,
+     FOREIGN KEY (worker_id) REFERENCES workers(id) ON DELETE CASCADE) ENGINE=InnoDB`,
+];
+
+describe.skipIf(!HUB_AVAILABLE)('invariant 13: children of a parent whose table is paused', () => {
+  const fixture = syncWorlds({ prefix: 'dchild', sqliteDdl: FAMILY_SQLITE, mysqlDdl: FAMILY_MYSQL });
+
+  // Found by an operator trial: the hub's new child of its new worker was attached to the node's
+  // own new worker under the same id (the workers table paused, the hub's worker parked here),
+  // then re-pointed with the node's worker when it was re-keyed: silently, on both sides.
+  it("while the parent table is paused, the hub's child never attaches to the node's row under the same id", async () => {
+    const w = await fixture.world();
+    const node = w.node('A');
+    node.db.prepare("INSERT INTO workers (name) VALUES ('shared')").run();
+    await node.syncer.syncOnce();
+
+    node.db.exec('ALTER TABLE workers DROP COLUMN site');
+    await node.syncer.syncOnce();
+    // Both sides: a new worker (id 2 on each) and a detection of it.
+    await w.hub.execute("INSERT INTO workers (name) VALUES ('hub w')");
+    await w.hub.execute("INSERT INTO detections (worker_id, label) VALUES (2, 'hub d')");
+    node.db.prepare("INSERT INTO workers (name) VALUES ('node w')").run();
+    node.db.prepare("INSERT INTO detections (worker_id, label) VALUES (2, 'node d')").run();
+    for (let i = 0; i < 2; i++) await node.syncer.syncOnce();
+
+    // The fix on the hub side; the sync resumes by itself.
+    await w.hub.execute('ALTER TABLE workers DROP COLUMN site');
+    for (let i = 0; i < 4; i++) await node.syncer.syncOnce();
+
+    expect(await divergence(w, ['workers', 'detections'])).toEqual([]);
+    const pairs = await w.hub.query<{ label: string; name: string }>(
+      'SELECT d.label, w.name FROM detections d JOIN workers w ON w.id = d.worker_id ORDER BY d.label',
+    );
+    expect(pairs).toEqual([
+      { label: 'hub d', name: 'hub w' },
+      { label: 'node d', name: 'node w' },
+    ]);
+    expect(node.syncer.state.parked()).toEqual([]);
+    // Both the worker and the detection collided (id 2 and id 1 on each side): both re-keyed.
+    expect(node.syncer.rekeys.list({ status: 'done' }).length).toBe(2);
+  }, 120_000);
+});

@@ -37,6 +37,11 @@ export interface SyncTable {
    */
   foreignKeys: SyncForeignKey[];
   /**
+   * Single-column references to tables that are not synced now (paused by drift, skipped): a row
+   * naming a key there whose hub insert waits, parked, over the node's own row must wait too.
+   */
+  unsyncedRefs?: SyncForeignKey[];
+  /**
    * A hub-side foreign key deletes or nulls this table's children on delete. MySQL runs such
    * cascades without firing triggers, so they never reach the change log.
    */
@@ -203,7 +208,11 @@ export function buildSyncPlan(sqlite: TableInfo[], mysql: TableInfo[], options: 
     const seen = new Set<string>();
     for (const fk of fks) {
       const p = synced.get(lower(fk.refTable));
-      if (!p) continue;
+      if (!p) {
+        const mine = fk.columns.length === 1 ? t.columns.find((c) => lower(c.name) === lower(fk.columns[0] ?? '')) : undefined;
+        if (mine) t.unsyncedRefs = [...(t.unsyncedRefs ?? []), { parent: fk.refTable, columns: [mine.name] }];
+        continue;
+      }
       if (p !== t) parents.add(p.name);
       // Map the parent's key columns to ours (foreign keys to other unique keys are left out).
       // SQLite's `REFERENCES parent` without columns means the parent's primary key.

@@ -27,7 +27,7 @@ import { heldKey } from './local-state.js';
 import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
-import { parentApart } from './rekey.js';
+import { parentApart, refsUnsentParent } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertSqliteUnchanged } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
@@ -161,7 +161,9 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           // attach to the node's different row under the same key. It waits (parked) until then —
           // unless it collides itself (a row of the node's under its key too): that collision is
           // deferred to the push like any other, so the hub's row is never taken for the node's.
-          const waitsForParent = hubAsSqlite !== null && parentApart(table, hubAsSqlite, apart) !== undefined;
+          const waitsForParent =
+            hubAsSqlite !== null &&
+            (parentApart(table, hubAsSqlite, apart) !== undefined || refsUnsentParent(ctx, table, hubAsSqlite));
           const parkWaiting = (): void => {
             const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
             ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });

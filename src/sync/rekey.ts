@@ -442,7 +442,15 @@ function hubRowPlacer(ctx: SyncContext, apart: Set<string>, stmt: Prepare): (tab
   const unsettled = unsettledKeys(ctx.db);
   const waits = (k: string) => apart.has(k) || unsettled.local.has(k) || unsettled.hub.has(k);
   const ios = new Map<string, SqliteTableIO>();
+  const parkWaiting = (table: SyncTable, key: string) =>
+    ctx.state.park('pull', table.name, key, 'waits for its parent row, one of two rows created under the same key', {
+      waiting: true,
+      // The hub's row began with an insert this node has not taken: a node row written under its
+      // key meanwhile is a collision for the push, not a conflict.
+      firstOp: 'I',
+    });
   return (table, key, row) => {
+    if (refsUnsentParent(ctx, table, row)) return parkWaiting(table, key);
     for (const fk of table.foreignKeys) {
       const parent = ctx.plan.byName.get(fk.parent);
       const col = fk.columns[0];
@@ -452,15 +460,7 @@ function hubRowPlacer(ctx: SyncContext, apart: Set<string>, stmt: Prepare): (tab
       const pk = parent.key[0]?.name ?? '';
       const present =
         stmt(`SELECT 1 FROM ${quoteSqliteId(parent.name)} WHERE ${quoteSqliteId(pk)} = ?`).get(v as SqlValue) !== undefined;
-      if (!present || waits(`${parent.name}\u0000${String(v)}`)) {
-        ctx.state.park('pull', table.name, key, 'waits for its parent row, one of two rows created under the same key', {
-          waiting: true,
-          // The hub's row began with an insert this node has not taken: a node row written under its
-          // key meanwhile is a collision for the push, not a conflict.
-          firstOp: 'I',
-        });
-        return;
-      }
+      if (!present || waits(`${parent.name}\u0000${String(v)}`)) return parkWaiting(table, key);
     }
     let io = ios.get(table.name);
     if (!io) {
@@ -469,6 +469,20 @@ function hubRowPlacer(ctx: SyncContext, apart: Set<string>, stmt: Prepare): (tab
     }
     io.upsert(row);
   };
+}
+
+/**
+ * Whether a hub row references, in a table not synced now (paused by drift), a key under which
+ * this node holds its own new row the hub has not seen: the hub cannot mean that row, so the
+ * hub's row waits (parked) rather than attach to it (invariant 13).
+ */
+export function refsUnsentParent(ctx: SyncContext, table: SyncTable, row: Row): boolean {
+  for (const fk of table.unsyncedRefs ?? []) {
+    const v = fk.columns[0] === undefined ? undefined : row[fk.columns[0]];
+    if (v === null || v === undefined) continue;
+    if (ctx.state.pendingKeys(fk.parent, [String(v)]).get(String(v))?.firstOp === 'I') return true;
+  }
+  return false;
 }
 
 /** The parent (table, key) this row references that is one of two rows held apart (in `apart`), if any. */

@@ -8,15 +8,8 @@ import { EXIT } from '../util/exit-codes.js';
 import { toMysqlRow as toMysql } from './convert.js';
 import { learnHubMoves } from './hub-moves.js';
 import { MysqlTableIO } from './mysql-io.js';
-import {
-  bumpHubSequence,
-  type Collision,
-  moveOnHub,
-  moveOnNode,
-  parentApart,
-  type RekeyEvent,
-  SequenceBehindError,
-} from './rekey.js';
+import { parentApart } from './parent-waits.js';
+import { bumpHubSequence, type Collision, moveOnHub, moveOnNode, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { SqliteTableIO } from './sqlite-io.js';
 import type { Syncer } from './syncer.js';
 

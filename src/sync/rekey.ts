@@ -30,6 +30,7 @@ import type { SyncContext } from './context.js';
 import { toMysqlRow, toSqliteRow } from './convert.js';
 import { settleHubRow, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
+import { refsUnsentParent } from './parent-waits.js';
 import type { SyncPlan, SyncTable } from './plan.js';
 import { type DoneRecord, recordMovesDone } from './rekey-bulk.js';
 import { insertUnderNewKeys } from './rekey-hub-bulk.js';
@@ -469,32 +470,6 @@ function hubRowPlacer(ctx: SyncContext, apart: Set<string>, stmt: Prepare): (tab
     }
     io.upsert(row);
   };
-}
-
-/**
- * Whether a hub row references, in a table not synced now (paused by drift), a key under which
- * this node holds its own new row the hub has not seen: the hub cannot mean that row, so the
- * hub's row waits (parked) rather than attach to it (invariant 13).
- */
-export function refsUnsentParent(ctx: SyncContext, table: SyncTable, row: Row): boolean {
-  for (const fk of table.unsyncedRefs ?? []) {
-    const v = fk.columns[0] === undefined ? undefined : row[fk.columns[0]];
-    if (v === null || v === undefined) continue;
-    if (ctx.state.pendingKeys(fk.parent, [String(v)]).get(String(v))?.firstOp === 'I') return true;
-  }
-  return false;
-}
-
-/** The parent (table, key) this row references that is one of two rows held apart (in `apart`), if any. */
-export function parentApart(table: SyncTable, row: Row, apart: Set<string>): { table: string; key: string } | undefined {
-  if (apart.size === 0) return undefined;
-  for (const fk of table.foreignKeys) {
-    const col = fk.columns[0];
-    if (fk.columns.length !== 1 || !col) continue;
-    const v = row[col];
-    if (v !== null && v !== undefined && apart.has(`${fk.parent}\u0000${String(v)}`)) return { table: fk.parent, key: String(v) };
-  }
-  return undefined;
 }
 
 /** Rewrites references to moved rows in images still to be written (children later in the same batch). */

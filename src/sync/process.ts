@@ -126,7 +126,6 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
     }
     log.info(`metrics at ${metrics.url}`, { event: 'metrics', url: metrics.url });
   }
-  if (options.kind === 'daemon') writePidFile(config.pidFile);
   log.on('entry', (entry) => {
     control.broadcast('log', entry);
     if (typeof entry.event === 'string' && NOTICE_EVENTS.has(entry.event)) options.onNotice?.(entry);
@@ -193,5 +192,8 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
       svc.syncNow().catch((e) => log.warn(`sync on SIGUSR1 failed: ${messageOf(e)}`, { event: 'sync-now.failed' }));
     });
   }
+  // Written once the signal handlers are in: a SIGTERM sent to the pid it names always stops the
+  // daemon cleanly (before, it could land while the default action still applied).
+  if (options.kind === 'daemon') writePidFile(config.pidFile);
   return { service: svc, control, log, done, stop, metricsUrl: metrics?.url };
 }

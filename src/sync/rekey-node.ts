@@ -82,15 +82,14 @@ export function moveOnNode(
     const placements: Placement[] = [];
     for (const m of moves) {
       const t = m.table;
+      const hubRow = m.hubRow ? toSqliteRow(t, m.hubRow) : null;
       if (m.moved === 'node') {
         // Settled here: the hub's children placed later in this transaction attach to its row.
         apart.delete(heldKey(t.name, m.oldKey));
         // The hub's row under the old key, unless it is gone again (the key then stays empty here too).
-        if (m.hubRow) placements.push({ table: t, hubKey: m.oldKey, key: m.oldKey, row: toSqliteRow(t, m.hubRow) });
-      } else if (m.hubRow) {
-        const moved = toSqliteRow(t, m.hubRow);
-        moved[keyColumn(t)] = BigInt(m.newKey);
-        placements.push({ table: t, hubKey: m.oldKey, key: m.newKey, row: moved });
+        if (hubRow) placements.push({ table: t, hubKey: m.oldKey, key: m.oldKey, row: hubRow });
+      } else if (hubRow) {
+        placements.push({ table: t, hubKey: m.oldKey, key: m.newKey, row: { ...hubRow, [keyColumn(t)]: BigInt(m.newKey) } });
       }
       done.push({
         tbl: t.name,
@@ -100,7 +99,7 @@ export function moveOnNode(
         detectedIn: m.detectedIn,
         mode: m.mode,
         nodeImage: encodeImage(m.nodeRow),
-        hubImage: encodeImage(m.hubRow ? toSqliteRow(t, m.hubRow) : null),
+        hubImage: encodeImage(hubRow),
         hubSeq: m.hubSeq,
       });
     }

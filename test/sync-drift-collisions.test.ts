@@ -160,4 +160,45 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: children of a parent whose table 
     // Both the worker and the detection collided (id 2 and id 1 on each side): both re-keyed.
     expect(node.syncer.rekeys.list({ status: 'done' }).length).toBe(2);
   }, 120_000);
+  // One pull batch with hub children of a shared worker and of the hub's own new workers, whose
+  // ids the node holds as its own unsent workers: the references are looked up for the whole
+  // batch at once (parent-waits.ts), and each child still goes its own way.
+  it('one pull batch: the child of a shared row attaches, the children of the node-held ids wait', async () => {
+    const w = await fixture.world();
+    const node = w.node('A');
+    node.db.prepare("INSERT INTO workers (name) VALUES ('shared')").run();
+    await node.syncer.syncOnce();
+
+    node.db.exec('ALTER TABLE workers DROP COLUMN site');
+    await node.syncer.syncOnce();
+    // The hub: workers 2 and 3, a detection of each and one of the shared worker 1. The node: workers 2 and 3 of its own.
+    await w.hub.execute("INSERT INTO workers (name) VALUES ('hub w2'), ('hub w3')");
+    await w.hub.execute("INSERT INTO detections (worker_id, label) VALUES (1, 'hub d1'), (2, 'hub d2'), (3, 'hub d3')");
+    node.db.prepare("INSERT INTO workers (name) VALUES ('node w2'), ('node w3')").run();
+    for (let i = 0; i < 2; i++) await node.syncer.syncOnce();
+
+    const here = node.db.prepare('SELECT label FROM detections ORDER BY label').all() as { label: string }[];
+    expect(here.map((r) => r.label)).toEqual(['hub d1']);
+    const waiting = node.syncer.state
+      .parked('pull')
+      .filter((p) => p.tbl === 'detections')
+      .map((p) => p.pk)
+      .sort();
+    expect(waiting).toEqual(['2', '3']);
+
+    await w.hub.execute('ALTER TABLE workers DROP COLUMN site');
+    for (let i = 0; i < 4; i++) await node.syncer.syncOnce();
+    expect(await divergence(w, ['workers', 'detections'])).toEqual([]);
+    const pairs = await w.hub.query<{ label: string; name: string }>(
+      'SELECT d.label, w.name FROM detections d JOIN workers w ON w.id = d.worker_id ORDER BY d.label',
+    );
+    expect(pairs).toEqual([
+      { label: 'hub d1', name: 'shared' },
+      { label: 'hub d2', name: 'hub w2' },
+      { label: 'hub d3', name: 'hub w3' },
+    ]);
+    const names = (await w.hub.query<{ name: string }>('SELECT name FROM workers ORDER BY name')).map((r) => r.name);
+    expect(names).toEqual(['hub w2', 'hub w3', 'node w2', 'node w3', 'shared']);
+    expect(node.syncer.state.parked()).toEqual([]);
+  }, 120_000);
 });

@@ -17,9 +17,10 @@ import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncContext } from './context.js';
+import { renameLoggedKeys } from './key-map.js';
 import { heldKey, type PullState } from './local-state.js';
 import type { SyncTable } from './plan.js';
-import { decodeMove, referencingColumns, renameLoggedKeys } from './rekey.js';
+import { decodeMove, referencingColumns } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
 
 export const HUB_MOVES_DDL = `CREATE TABLE IF NOT EXISTS _dualdb_hub_moves (
@@ -142,7 +143,7 @@ function moveLocal(ctx: SyncContext, t: SyncTable, from: string, to: string): vo
       .run(BigInt(to), BigInt(from));
   }
   ctx.db.prepare(`UPDATE ${quoteSqliteId(t.name)} SET ${keyCol(t)} = ? WHERE ${keyCol(t)} = ?`).run(BigInt(to), BigInt(from));
-  renameLoggedKeys((sql) => ctx.db.prepare<unknown[]>(sql), t.name, new Map([[from, to]]), ctx.state.pushedUpto());
+  renameLoggedKeys(ctx.db, t.name, new Map([[from, to]]), ctx.state.pushedUpto());
 }
 
 /**

@@ -24,7 +24,7 @@ import { advanceHoles } from './holes.js';
 import { applyHubMoves, forgetHubMoves, unapplied, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
-import { parentApart, refsUnsentParent } from './parent-waits.js';
+import { parentApart, refsUnsentParent, type UnsentParents, unsentParents } from './parent-waits.js';
 import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
@@ -142,6 +142,14 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         const pending = ctx.state.pendingKeys(table.name, [...keyed.keys()]);
         const parkedHere = ctx.state.parkedKeys('pull', table.name, [...keyed.keys()]);
         const localImages = pending.size ? io.fetch([...pending.keys()]) : new Map<string, Row>();
+        // References into tables paused by drift: looked up once for the batch (parent-waits.ts).
+        const unsent: UnsentParents = table.unsyncedRefs?.length
+          ? unsentParents(
+              ctx,
+              table,
+              [...hubImages.values()].map((r) => toSqliteRow(table, r)),
+            )
+          : new Map();
         const m = moved(result, table.name);
         const toDelete: string[] = [];
         const toUpsert: { key: string; row: Row; change: KeyChange }[] = [];
@@ -163,7 +171,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           // deferred to the push like any other, so the hub's row is never taken for the node's.
           const waitsForParent =
             hubAsSqlite !== null &&
-            (parentApart(table, hubAsSqlite, apart) !== undefined || refsUnsentParent(ctx, table, hubAsSqlite));
+            (parentApart(table, hubAsSqlite, apart) !== undefined || refsUnsentParent(table, hubAsSqlite, unsent, ctx));
           const parkWaiting = (): void => {
             const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
             ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });

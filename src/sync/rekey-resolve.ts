@@ -9,7 +9,8 @@ import { toMysqlRow as toMysql } from './convert.js';
 import { learnHubMoves } from './hub-moves.js';
 import { MysqlTableIO } from './mysql-io.js';
 import { parentApart } from './parent-waits.js';
-import { bumpHubSequence, type Collision, moveOnHub, moveOnNode, type RekeyEvent, SequenceBehindError } from './rekey.js';
+import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, SequenceBehindError } from './rekey.js';
+import { moveOnNode } from './rekey-node.js';
 import { SqliteTableIO } from './sqlite-io.js';
 import type { Syncer } from './syncer.js';
 

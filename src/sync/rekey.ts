@@ -9,7 +9,7 @@
  *
  * Rows of synced tables that reference the moved row through a declared foreign key follow it,
  * on every side, in the same transactions. The hub part runs inside the caller's hub
- * transaction; the node part is one SQLite transaction the caller runs *before* the hub
+ * transaction; the node part (rekey-node.ts) is one SQLite transaction the caller runs *before* the hub
  * commits, and it logs the moved row as a new local change: if the hub commit is then lost,
  * the next push simply sends the moved row under its new key (which the hub's sequence has
  * already passed, so nobody else can take it). A crash anywhere loses and duplicates nothing.
@@ -18,7 +18,6 @@
 import type Database from 'better-sqlite3';
 import { decodeKey, encodeKey } from '../capture/keys.js';
 import { MYSQL_NOW_MS } from '../capture/mysql-capture.js';
-import { SQLITE_NOW_MS } from '../capture/sqlite-capture.js';
 import type { KeyCollisionMode } from '../config/schema.js';
 import type { Row, SqlValue } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
@@ -27,15 +26,10 @@ import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import { DualdbError } from '../util/errors.js';
 import type { SyncContext } from './context.js';
-import { toMysqlRow, toSqliteRow } from './convert.js';
-import { settleHubRow, unsettledKeys } from './hub-moves.js';
-import { encodeImage } from './images.js';
-import { refsUnsentParent } from './parent-waits.js';
+import { toMysqlRow } from './convert.js';
+import { firstKeyHeld } from './key-map.js';
 import type { SyncPlan, SyncTable } from './plan.js';
-import { type DoneRecord, recordMovesDone } from './rekey-bulk.js';
 import { insertUnderNewKeys } from './rekey-hub-bulk.js';
-import { RekeyStore } from './rekey-store.js';
-import { SqliteTableIO } from './sqlite-io.js';
 
 export interface Collision {
   table: SyncTable;
@@ -98,7 +92,7 @@ export function referencingColumns(plan: SyncPlan, table: SyncTable): { child: S
  * The largest key this node holds or has an unpushed change of (a row deleted here whose delete
  * is still to go up counts: handed to a moved row, that delete would remove it on the hub).
  */
-function localMax(db: SqliteDb, table: SyncTable): bigint {
+export function localMax(db: SqliteDb, table: SyncTable): bigint {
   const r = db.prepare(`SELECT max(${quoteSqliteId(keyColumn(table))}) AS m FROM ${quoteSqliteId(table.name)}`).get() as {
     m: bigint | number | null;
   };
@@ -115,7 +109,7 @@ function existsLocally(db: SqliteDb, table: SyncTable, key: string): boolean {
 }
 
 /** Whether this node holds a row under the key (its log not consulted). */
-function rowHere(db: SqliteDb, table: SyncTable, key: string): boolean {
+export function rowHere(db: SqliteDb, table: SyncTable, key: string): boolean {
   let byTable = existsStatements.get(db);
   if (!byTable) {
     byTable = new Map();
@@ -201,13 +195,11 @@ export async function moveManyOnHub(conn: PoolConnection, ctx: SyncContext, coll
   }
   // Multi-row INSERTs sized to the packet, logged set-based (rekey-hub-bulk.ts).
   const keys = await insertUnderNewKeys(conn, ctx, t, collisions, inc);
-  const out: Move[] = [];
-  collisions.forEach((c, j) => {
-    const newKey = keys[j] as string;
-    if (existsLocally(ctx.db, t, newKey)) throw new SequenceBehindError(t, localMax(ctx.db, t));
-    out.push({ ...c, newKey, moved: 'node' });
-  });
-  return out;
+  // The new keys checked against this node's rows and log in one go (not a lookup per key).
+  const logged = loggedKeys(ctx.db, t.name);
+  if (keys.some((k) => logged.has(k)) || firstKeyHeld(ctx.db, t.name, keyColumn(t), keys) !== undefined)
+    throw new SequenceBehindError(t, localMax(ctx.db, t));
+  return collisions.map((c, j) => ({ ...c, newKey: keys[j] as string, moved: 'node' }));
 }
 
 /** The hub part of a move, inside the caller's transaction (capture on, origin = this node). */
@@ -261,153 +253,6 @@ export function decodeMove(pk: string): { oldKey: string; newKey: string } {
 }
 
 /**
- * The node part of moves, as one SQLite transaction (run before the hub commits). Returns the
- * events to emit once the hub has committed too.
- */
-export function moveOnNode(
-  ctx: SyncContext,
-  moves: Move[],
-  takes: { table: SyncTable; key: string; hubRow: Row | null }[] = [],
-): RekeyEvent[] {
-  if (moves.length === 0 && takes.length === 0) return [];
-  const db = ctx.db;
-  const store = new RekeyStore(db);
-  const events: RekeyEvent[] = [];
-  // Statements are prepared once per call, not per moved row (thousands may move in one batch).
-  const prepared = new Map<string, Database.Statement<unknown[]>>();
-  const stmt: Prepare = (sql) => {
-    let st = prepared.get(sql);
-    if (!st) {
-      st = db.prepare<unknown[]>(sql);
-      prepared.set(sql, st);
-    }
-    return st;
-  };
-  const setApplying = stmt('UPDATE _dualdb_flags SET applying = ? WHERE id = 1');
-  const logInsert = stmt(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'I', ${SQLITE_NOW_MS})`);
-  db.transaction(() => {
-    // The children move before their parent: checks wait for the commit.
-    db.pragma('defer_foreign_keys = ON');
-    setApplying.run(1);
-    const pushedUpto = ctx.state.pushedUpto();
-    const apart = store.openKeys();
-    const placer = hubRowPlacer(ctx, apart, stmt);
-    const renamed = new Map<string, Map<string, string>>();
-    const done: DoneRecord[] = [];
-    // Hub rows are placed after the log is renamed: an unsettled copy that moves into place
-    // (hub-moves.ts) brings its own unpushed changes, which must not take the moved row's name.
-    const placements: (() => void)[] = [];
-    for (const m of moves) {
-      const t = m.table;
-      const kc = quoteSqliteId(keyColumn(t));
-      const q = quoteSqliteId(t.name);
-      if (stmt(`SELECT 1 FROM ${q} WHERE ${kc} = ?`).get(BigInt(m.newKey)) !== undefined)
-        throw new SequenceBehindError(t, localMax(db, t));
-      if (m.moved === 'node') {
-        // Children are re-pointed with capture on: they reach the hub with their new parent.
-        setApplying.run(0);
-        for (const { child, column } of referencingColumns(ctx.plan, t)) {
-          stmt(`UPDATE ${quoteSqliteId(child.name)} SET ${quoteSqliteId(column)} = ? WHERE ${quoteSqliteId(column)} = ?`).run(
-            BigInt(m.newKey),
-            BigInt(m.oldKey),
-          );
-        }
-        setApplying.run(1);
-        stmt(`UPDATE ${q} SET ${kc} = ? WHERE ${kc} = ?`).run(BigInt(m.newKey), BigInt(m.oldKey));
-        let r = renamed.get(t.name);
-        if (!r) {
-          r = new Map();
-          renamed.set(t.name, r);
-        }
-        r.set(m.oldKey, m.newKey);
-        // Settled here: the hub's children placed later in this transaction attach to its row.
-        apart.delete(`${t.name}\u0000${m.oldKey}`);
-        // The hub's row under the old key, unless it is gone again (the key then stays empty here too).
-        const hubRow = m.hubRow;
-        if (hubRow) {
-          placements.push(() => {
-            settleHubRow(ctx, t, m.oldKey, m.oldKey);
-            placer(t, m.oldKey, toSqliteRow(t, hubRow));
-          });
-        }
-        // The moved row is a local change under its new key until the hub is known to have it
-        // (a push drops this entry once the hub committed: rekey-bulk.ts).
-        m.loggedSeq = BigInt(logInsert.run(t.name, m.newKey).lastInsertRowid);
-      } else if (m.hubRow) {
-        const moved = toSqliteRow(t, m.hubRow);
-        moved[keyColumn(t)] = BigInt(m.newKey);
-        placements.push(() => {
-          settleHubRow(ctx, t, m.oldKey, m.newKey);
-          placer(t, m.newKey, moved);
-        });
-      }
-      done.push({
-        tbl: t.name,
-        oldKey: m.oldKey,
-        newKey: m.newKey,
-        moved: m.moved,
-        detectedIn: m.detectedIn,
-        mode: m.mode,
-        nodeImage: encodeImage(m.nodeRow),
-        hubImage: encodeImage(m.hubRow ? toSqliteRow(t, m.hubRow) : null),
-        hubSeq: m.hubSeq,
-      });
-    }
-    // The records of the whole batch in a few statements (rekey-bulk.ts), not two per moved row.
-    const ids = recordMovesDone(db, done);
-    done.forEach((d, i) => {
-      events.push({ id: ids[i] as number, table: d.tbl, oldKey: d.oldKey, newKey: d.newKey, moved: d.moved });
-    });
-    // Unpushed changes and parked retries of the moved rows follow them: left under the old keys they
-    // would later send the hub row's key a delete or these rows' values. One pass per table.
-    for (const [tbl, map] of renamed) renameLoggedKeys(stmt, tbl, map, pushedUpto);
-    for (const place of placements) place();
-    // A row created on the node and gone again, while the hub created another under its key:
-    // the hub's row is this key's row now.
-    for (const t of takes) {
-      // The application wrote a row under this key since the batch was read (SQLite hands a freed
-      // max(id) out again): that is a new row of its own, logged, that the next push sends as one.
-      // The row only: the log always names this key here (the node's own insert and delete).
-      if (rowHere(db, t.table, t.key)) continue;
-      const io = new SqliteTableIO(db, t.table);
-      settleHubRow(ctx, t.table, t.key, t.key);
-      if (t.hubRow) placer(t.table, t.key, toSqliteRow(t.table, t.hubRow));
-      else io.delete(t.key);
-    }
-    setApplying.run(0);
-  }).immediate();
-  return events;
-}
-
-export type Prepare = (sql: string) => Database.Statement<unknown[]>;
-
-/** Renames keys in the unpushed log and the parked pushes of one table (old → new), a chunk at a time. */
-export function renameLoggedKeys(stmt: Prepare, tbl: string, map: Map<string, string>, pushedUpto: bigint): void {
-  // The unpushed tail is read once (the log has no key index, by design), entries renamed by seq.
-  const tail = stmt('SELECT seq, pk FROM _dualdb_changes WHERE seq > ? AND tbl = ?').all(pushedUpto, tbl) as {
-    seq: bigint | number;
-    pk: string | null;
-  }[];
-  const rename = stmt('UPDATE _dualdb_changes SET pk = ? WHERE seq = ?');
-  for (const e of tail) {
-    const to = e.pk === null ? undefined : map.get(e.pk);
-    if (to !== undefined) rename.run(to, e.seq);
-  }
-  const pairs = [...map];
-  for (let i = 0; i < pairs.length; i += 200) {
-    const chunk = pairs.slice(i, i + 200);
-    const cases = chunk.map(() => 'WHEN ? THEN ?').join(' ');
-    const list = chunk.map(() => '?').join(', ');
-    const flat = chunk.flat();
-    const olds = chunk.map(([o]) => o);
-    stmt(
-      `UPDATE OR IGNORE _dualdb_parked SET pk = CASE pk ${cases} END WHERE direction = 'push' AND tbl = ? AND pk IN (${list})`,
-    ).run(...flat, tbl, ...olds);
-    stmt(`DELETE FROM _dualdb_parked WHERE direction = 'push' AND tbl = ? AND pk IN (${list})`).run(tbl, ...olds);
-  }
-}
-
-/**
  * Moves the hub's AUTO_INCREMENT past this node's keys (outside any transaction: DDL commits).
  * Bounded lock wait: the statement needs the table's metadata lock for an instant.
  */
@@ -431,45 +276,6 @@ export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError):
     event: 'rekey.sequence-bumped',
     table: e.table.name,
   });
-}
-
-/**
- * Writes hub rows into the node, unless a parent one references is missing here or is one of
- * two rows still held apart under one key (it would attach to the wrong row): then it waits,
- * parked, for the pull that brings it with its parents.
- */
-function hubRowPlacer(ctx: SyncContext, apart: Set<string>, stmt: Prepare): (table: SyncTable, key: string, row: Row) => void {
-  // Keys of rows a hub move left unsettled here (hub-moves.ts): children of them wait too.
-  const unsettled = unsettledKeys(ctx.db);
-  const waits = (k: string) => apart.has(k) || unsettled.local.has(k) || unsettled.hub.has(k);
-  const ios = new Map<string, SqliteTableIO>();
-  const parkWaiting = (table: SyncTable, key: string) =>
-    ctx.state.park('pull', table.name, key, 'waits for its parent row, one of two rows created under the same key', {
-      waiting: true,
-      // The hub's row began with an insert this node has not taken: a node row written under its
-      // key meanwhile is a collision for the push, not a conflict.
-      firstOp: 'I',
-    });
-  return (table, key, row) => {
-    if (refsUnsentParent(ctx, table, row)) return parkWaiting(table, key);
-    for (const fk of table.foreignKeys) {
-      const parent = ctx.plan.byName.get(fk.parent);
-      const col = fk.columns[0];
-      if (!parent || fk.columns.length !== 1 || !col) continue;
-      const v = row[col];
-      if (v === null || v === undefined) continue;
-      const pk = parent.key[0]?.name ?? '';
-      const present =
-        stmt(`SELECT 1 FROM ${quoteSqliteId(parent.name)} WHERE ${quoteSqliteId(pk)} = ?`).get(v as SqlValue) !== undefined;
-      if (!present || waits(`${parent.name}\u0000${String(v)}`)) return parkWaiting(table, key);
-    }
-    let io = ios.get(table.name);
-    if (!io) {
-      io = new SqliteTableIO(ctx.db, table);
-      ios.set(table.name, io);
-    }
-    io.upsert(row);
-  };
 }
 
 /** Rewrites references to moved rows in images still to be written (children later in the same batch). */

@@ -1,0 +1,244 @@
+/**
+ * The node part of key moves (rekey.ts, docs/SYNC-CONTRACT.md invariant 13), as one SQLite
+ * transaction the caller runs before the hub commits: a crash anywhere loses and duplicates
+ * nothing (invariant 3). Set-based per table (key-map.ts): a push may move thousands of rows,
+ * and five statements per moved row were a third of a colliding push's time.
+ */
+import type Database from 'better-sqlite3';
+import { SQLITE_NOW_MS } from '../capture/sqlite-capture.js';
+import type { Row, SqlValue } from '../engines/codec.js';
+import type { SqliteDb } from '../engines/sqlite/open.js';
+import { quoteSqliteId } from '../engines/sqlite/quote.js';
+import type { SyncContext } from './context.js';
+import { toSqliteRow } from './convert.js';
+import { settleHubRow, unsettledKeys } from './hub-moves.js';
+import { encodeImage } from './images.js';
+import { clearKeyMap, firstKeyHeld, loadKeyMap, remapColumn, renameLoggedKeysByMap } from './key-map.js';
+import { heldKey } from './local-state.js';
+import { refsUnsentParent, type UnsentParents, unsentParents } from './parent-waits.js';
+import type { SyncTable } from './plan.js';
+import { localMax, type Move, type RekeyEvent, referencingColumns, rowHere, SequenceBehindError } from './rekey.js';
+import { type DoneRecord, recordMovesDone } from './rekey-bulk.js';
+import { RekeyStore } from './rekey-store.js';
+import { SqliteTableIO } from './sqlite-io.js';
+
+type Prepare = (sql: string) => Database.Statement<unknown[]>;
+
+const keyColumn = (t: SyncTable): string => t.key[0]?.name ?? '';
+
+/** A hub row to write here: under `key`, after the unsettled copy of the hub's row `hubKey` (if any) moved there. */
+interface Placement {
+  table: SyncTable;
+  hubKey: string;
+  key: string;
+  row: Row;
+}
+
+/**
+ * The node part of moves, as one SQLite transaction (run before the hub commits). Returns the
+ * events to emit once the hub has committed too.
+ */
+export function moveOnNode(
+  ctx: SyncContext,
+  moves: Move[],
+  takes: { table: SyncTable; key: string; hubRow: Row | null }[] = [],
+): RekeyEvent[] {
+  if (moves.length === 0 && takes.length === 0) return [];
+  const db = ctx.db;
+  const store = new RekeyStore(db);
+  const events: RekeyEvent[] = [];
+  const prepared = new Map<string, Database.Statement<unknown[]>>();
+  const stmt: Prepare = (sql) => {
+    let st = prepared.get(sql);
+    if (!st) {
+      st = db.prepare<unknown[]>(sql);
+      prepared.set(sql, st);
+    }
+    return st;
+  };
+  const setApplying = stmt('UPDATE _dualdb_flags SET applying = ? WHERE id = 1');
+  db.transaction(() => {
+    // The children move before their parent: checks wait for the commit.
+    db.pragma('defer_foreign_keys = ON');
+    setApplying.run(1);
+    const pushedUpto = ctx.state.pushedUpto();
+    const apart = store.openKeys();
+    // Every new key must be free here: the application may have taken one since the hub handed it out.
+    for (const [t, ms] of byTable(moves)) {
+      if (
+        firstKeyHeld(
+          db,
+          t.name,
+          keyColumn(t),
+          ms.map((m) => m.newKey),
+        ) !== undefined
+      )
+        throw new SequenceBehindError(t, localMax(db, t));
+    }
+    for (const [t, ms] of byTable(moves.filter((m) => m.moved === 'node'))) moveRowsHere(ctx, t, ms, pushedUpto, setApplying);
+    const done: DoneRecord[] = [];
+    // Hub rows are placed after the log is renamed: an unsettled copy that moves into place
+    // (hub-moves.ts) brings its own unpushed changes, which must not take the moved row's name.
+    const placements: Placement[] = [];
+    for (const m of moves) {
+      const t = m.table;
+      const hubRow = m.hubRow ? toSqliteRow(t, m.hubRow) : null;
+      if (m.moved === 'node') {
+        // Settled here: the hub's children placed later in this transaction attach to its row.
+        apart.delete(heldKey(t.name, m.oldKey));
+        // The hub's row under the old key, unless it is gone again (the key then stays empty here too).
+        if (hubRow) placements.push({ table: t, hubKey: m.oldKey, key: m.oldKey, row: hubRow });
+      } else if (hubRow) {
+        placements.push({ table: t, hubKey: m.oldKey, key: m.newKey, row: { ...hubRow, [keyColumn(t)]: BigInt(m.newKey) } });
+      }
+      done.push({
+        tbl: t.name,
+        oldKey: m.oldKey,
+        newKey: m.newKey,
+        moved: m.moved,
+        detectedIn: m.detectedIn,
+        mode: m.mode,
+        nodeImage: encodeImage(m.nodeRow),
+        hubImage: encodeImage(hubRow),
+        hubSeq: m.hubSeq,
+      });
+    }
+    // The records of the whole batch in a few statements (rekey-bulk.ts), not two per moved row.
+    const ids = recordMovesDone(db, done);
+    done.forEach((d, i) => {
+      events.push({ id: ids[i] as number, table: d.tbl, oldKey: d.oldKey, newKey: d.newKey, moved: d.moved });
+    });
+    const takeRows = takes.flatMap((t) => (t.hubRow ? [{ table: t.table, row: toSqliteRow(t.table, t.hubRow) }] : []));
+    const placer = hubRowPlacer(ctx, apart, stmt, [...placements, ...takeRows]);
+    // Unsettled copies (hub-moves.ts) read once: most placed rows have none.
+    const unsettled = unsettledKeys(db).hub;
+    for (const p of placements) {
+      if (unsettled.has(heldKey(p.table.name, p.hubKey))) settleHubRow(ctx, p.table, p.hubKey, p.key);
+      placer(p.table, p.key, p.row);
+    }
+    // A row created on the node and gone again, while the hub created another under its key:
+    // the hub's row is this key's row now.
+    for (const t of takes) {
+      // The application wrote a row under this key since the batch was read (SQLite hands a freed
+      // max(id) out again): that is a new row of its own, logged, that the next push sends as one.
+      // The row only: the log always names this key here (the node's own insert and delete).
+      if (rowHere(db, t.table, t.key)) continue;
+      settleHubRow(ctx, t.table, t.key, t.key);
+      if (t.hubRow) placer(t.table, t.key, toSqliteRow(t.table, t.hubRow));
+      else new SqliteTableIO(db, t.table).delete(t.key);
+    }
+    setApplying.run(0);
+  }).immediate();
+  return events;
+}
+
+function byTable(moves: Move[]): Map<SyncTable, Move[]> {
+  const out = new Map<SyncTable, Move[]>();
+  for (const m of moves) {
+    const list = out.get(m.table);
+    if (list) list.push(m);
+    else out.set(m.table, [m]);
+  }
+  return out;
+}
+
+/**
+ * rekey-node for the moves of one table, set-based: the children re-pointed (capture on: they
+ * reach the hub with their new parent), the rows renamed (capture off), their unpushed changes
+ * and parked retries renamed along (left under the old keys they would later send the hub row's
+ * key a delete or these rows' values), and each moved row logged as a new local change under its
+ * new key until the hub is known to have it (a push drops that entry once the hub committed:
+ * rekey-bulk.ts).
+ */
+function moveRowsHere(
+  ctx: SyncContext,
+  t: SyncTable,
+  moves: Move[],
+  pushedUpto: bigint,
+  setApplying: Database.Statement<unknown[]>,
+): void {
+  const db = ctx.db;
+  loadKeyMap(
+    db,
+    moves.map((m) => [m.oldKey, m.newKey]),
+  );
+  setApplying.run(0);
+  for (const { child, column } of referencingColumns(ctx.plan, t)) remapColumn(db, child.name, column);
+  setApplying.run(1);
+  remapColumn(db, t.name, keyColumn(t));
+  renameLoggedKeysByMap(db, t.name, pushedUpto);
+  const logged = logMovedRows(db, t.name);
+  for (const m of moves) m.loggedSeq = logged.get(m.newKey);
+  clearKeyMap(db);
+}
+
+/** One 'I' log entry per new key in the map; their seqs by key. */
+function logMovedRows(db: SqliteDb, tbl: string): Map<string, bigint> {
+  const rows = db
+    .prepare(
+      `INSERT INTO _dualdb_changes (tbl, pk, op, at)
+       SELECT ?, CAST(new AS TEXT), 'I', ${SQLITE_NOW_MS} FROM temp._dualdb_key_map ORDER BY old
+       RETURNING seq, pk`,
+    )
+    .safeIntegers()
+    .all(tbl) as { seq: bigint; pk: string }[];
+  return new Map(rows.map((r) => [r.pk, r.seq]));
+}
+
+/**
+ * Writes hub rows into the node, unless a parent one references is missing here or is one of
+ * two rows still held apart under one key (it would attach to the wrong row): then it waits,
+ * parked, for the pull that brings it with its parents. `expected`: the rows it will be given,
+ * so that references to the node's unsent rows are looked up once per table (parent-waits.ts).
+ */
+function hubRowPlacer(
+  ctx: SyncContext,
+  apart: Set<string>,
+  stmt: Prepare,
+  expected: { table: SyncTable; row: Row }[],
+): (table: SyncTable, key: string, row: Row) => void {
+  // Keys of rows a hub move left unsettled here (hub-moves.ts): children of them wait too.
+  const unsettled = unsettledKeys(ctx.db);
+  const waits = (k: string) => apart.has(k) || unsettled.local.has(k) || unsettled.hub.has(k);
+  const ios = new Map<string, SqliteTableIO>();
+  const unsent = new Map<string, UnsentParents>();
+  const unsentOf = (table: SyncTable): UnsentParents => {
+    let u = unsent.get(table.name);
+    if (!u) {
+      u = unsentParents(
+        ctx,
+        table,
+        expected.filter((e) => e.table.name === table.name).map((e) => e.row),
+      );
+      unsent.set(table.name, u);
+    }
+    return u;
+  };
+  const parkWaiting = (table: SyncTable, key: string) =>
+    ctx.state.park('pull', table.name, key, 'waits for its parent row, one of two rows created under the same key', {
+      waiting: true,
+      // The hub's row began with an insert this node has not taken: a node row written under its
+      // key meanwhile is a collision for the push, not a conflict.
+      firstOp: 'I',
+    });
+  return (table, key, row) => {
+    if (refsUnsentParent(table, row, unsentOf(table), ctx)) return parkWaiting(table, key);
+    for (const fk of table.foreignKeys) {
+      const parent = ctx.plan.byName.get(fk.parent);
+      const col = fk.columns[0];
+      if (!parent || fk.columns.length !== 1 || !col) continue;
+      const v = row[col];
+      if (v === null || v === undefined) continue;
+      const pk = parent.key[0]?.name ?? '';
+      const present =
+        stmt(`SELECT 1 FROM ${quoteSqliteId(parent.name)} WHERE ${quoteSqliteId(pk)} = ?`).get(v as SqlValue) !== undefined;
+      if (!present || waits(heldKey(parent.name, String(v)))) return parkWaiting(table, key);
+    }
+    let io = ios.get(table.name);
+    if (!io) {
+      io = new SqliteTableIO(ctx.db, table);
+      ios.set(table.name, io);
+    }
+    io.upsert(row);
+  };
+}

@@ -24,7 +24,7 @@ import { advanceHoles } from './holes.js';
 import { applyHubMoves, forgetHubMoves, unapplied, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
-import { parentApart, refsUnsentParent } from './parent-waits.js';
+import { parentApart, parentIn, unsentParentKeys } from './parent-waits.js';
 import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
@@ -145,6 +145,10 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         const m = moved(result, table.name);
         const toDelete: string[] = [];
         const toUpsert: { key: string; row: Row; change: KeyChange }[] = [];
+        const asSqlite = new Map<string, Row>();
+        for (const [key, hubRow] of hubImages) if (keyed.has(key)) asSqlite.set(key, toSqliteRow(table, hubRow));
+        // Parent keys under which this node holds its own new row the hub has not received.
+        const unsent = unsentParentKeys(ctx, table, asSqlite.values());
         for (const [key, change] of keyed) {
           if (held.has(heldKey(table.name, key))) continue;
           if (unsettled.local.has(heldKey(table.name, key))) {
@@ -154,8 +158,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             parkedNow.push({ tbl: table.name, pk: key, error });
             continue;
           }
-          const hubRow = hubImages.get(key) ?? null;
-          const hubAsSqlite = hubRow ? toSqliteRow(table, hubRow) : null;
+          const hubAsSqlite = asSqlite.get(key) ?? null;
           const local = pending.get(key);
           // Its parent is the hub's half of a key collision not resolved yet: applied now, it would
           // attach to the node's different row under the same key. It waits (parked) until then —
@@ -163,7 +166,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           // deferred to the push like any other, so the hub's row is never taken for the node's.
           const waitsForParent =
             hubAsSqlite !== null &&
-            (parentApart(table, hubAsSqlite, apart) !== undefined || refsUnsentParent(ctx, table, hubAsSqlite));
+            (parentApart(table, hubAsSqlite, apart) !== undefined || parentIn(table, hubAsSqlite, unsent) !== undefined);
           const parkWaiting = (): void => {
             const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
             ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });

@@ -30,7 +30,7 @@ import type { SyncContext } from './context.js';
 import { toMysqlRow, toSqliteRow } from './convert.js';
 import { settleHubRow, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
-import { refsUnsentParent } from './parent-waits.js';
+import { parentIn, unsentParentKeys } from './parent-waits.js';
 import type { SyncPlan, SyncTable } from './plan.js';
 import { type DoneRecord, recordMovesDone } from './rekey-bulk.js';
 import { insertUnderNewKeys } from './rekey-hub-bulk.js';
@@ -451,7 +451,8 @@ function hubRowPlacer(ctx: SyncContext, apart: Set<string>, stmt: Prepare): (tab
       firstOp: 'I',
     });
   return (table, key, row) => {
-    if (refsUnsentParent(ctx, table, row)) return parkWaiting(table, key);
+    // Its parent key holds the node's own new row the hub has not received (parked, paused): not the hub's.
+    if (parentIn(table, row, unsentParentKeys(ctx, table, [row])) !== undefined) return parkWaiting(table, key);
     for (const fk of table.foreignKeys) {
       const parent = ctx.plan.byName.get(fk.parent);
       const col = fk.columns[0];

@@ -31,6 +31,7 @@ import { PushRaceError, pushBatch } from './push.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 import { hubSchemaFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
+import { pausedLine } from './summary.js';
 import { attachValueForms } from './value-forms.js';
 
 export interface CycleReport {
@@ -252,7 +253,11 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     this.planAt = Date.now();
     for (const p of plan.paused) {
       if (!previous?.paused.some((q) => q.table === p.table && q.reason === p.reason)) {
-        this.log.error(`table ${p.table} paused: ${p.reason}`, { event: 'table.paused', table: p.table });
+        // The same line as `sync --once` prints, with the fix: a watcher's console says what to do.
+        this.log.error(pausedLine({ table: p.table, reason: p.reason, fix: p.fix, waiting: 0 }), {
+          event: 'table.paused',
+          table: p.table,
+        });
       }
     }
     for (const p of previous?.paused ?? []) {

@@ -185,7 +185,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 hubHasRow: hubAsSqlite !== null,
                 same: sameImage(table, localRow, hubAsSqlite),
               },
-              ctx.config.sync.conflictPolicy,
+              // dualdb's own rows (this node's heartbeat): this node's version stands, no user conflict.
+              table.meta ? 'node-wins' : ctx.config.sync.conflictPolicy,
             );
             if (decision.action === 'defer') {
               // Two different rows created under one generated key: the next push moves one of them
@@ -206,7 +207,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
               parkWaiting();
               continue;
             }
-            if ('conflict' in decision && decision.conflict) {
+            if ('conflict' in decision && decision.conflict && !table.meta) {
               const winner = decision.conflict;
               ctx.state.recordConflict({
                 tbl: table.name,

@@ -222,12 +222,13 @@ async function applyOnHub(
             hubHasRow: hubRow !== null,
             same: sameImage(table, local, hubAsSqlite),
           },
-          policy,
+          // dualdb's own rows (this node's heartbeat) are written by this node only: its version stands, silently.
+          table.meta ? 'node-wins' : policy,
           collisions,
         );
         // Closed with the node's records (recordOnNode): closed now, a rolled-back batch would lose it.
         if (seenOpen && decision.action !== 'rekey') rec.closes.push({ tbl: table.name, key });
-        if ('conflict' in decision && decision.conflict) {
+        if ('conflict' in decision && decision.conflict && !table.meta) {
           rec.conflicts.push({
             tbl: table.name,
             pk: key,

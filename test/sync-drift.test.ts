@@ -224,6 +224,10 @@ describe.skipIf(!HUB_AVAILABLE)('schema drift', () => {
     expect(logged.some((e) => e.event === 'table.paused' && /reviewer/.test(e.msg))).toBe(true);
     expect(logged.filter((e) => e.event === 'push.parked' || e.event === 'pull.parked')).toHaveLength(2);
     expect(logged.some((e) => e.event === 'cycle' && /parked 2/.test(e.msg))).toBe(true);
+    // `parked` says what to do for a pause (not a retry, which would change nothing).
+    const parked = cli(A, 'parked');
+    expect(parked.stdout).toMatch(/Paused by schema drift: `dualdb status` names the fix/);
+    expect(parked.stdout).not.toMatch(/parked retry/);
     // status names the fix too.
     expect(cli(A, 'status').stdout).toMatch(/workers\s+paused.*reviewer — fix: run `dualdb schema apply --yes` on every node/);
     // The key kind of a paused table, from the local schema (it showed `?`).

@@ -94,10 +94,18 @@ describe.skipIf(!HUB_AVAILABLE)("invariant 13: the hub's child never attaches to
       await expectOwnParents(w, node, false);
       expect(node.syncer.state.conflicts()).toEqual([]);
 
+      // `parked` tells the refused row (fix, retry) from its children (they follow by themselves).
+      const env = envOf(node.config);
+      if (order === 'parked first') {
+        const listed = runCli(['parked'], env).stdout;
+        expect(listed).toMatch(/Fix the cause, then `dualdb parked retry`/);
+        expect(listed).toMatch(/waits for its parent row workers 2, parked on its way to the hub/);
+        expect(listed).toMatch(/Waiting for their parent row/);
+      }
+
       // The operator's fix: the column widened on the hub, the parked change retried (CLI).
       await w.hub.execute('ALTER TABLE workers MODIFY site VARCHAR(80) NULL');
       await node.syncer.close();
-      const env = envOf(node.config);
       expect(runCli(['parked', 'retry'], env).code).toBe(0);
       const { Syncer } = await import('../src/sync/syncer.js');
       node.syncer = Syncer.open(node.config, { planTtlMs: 0 });

@@ -48,6 +48,17 @@ export interface ConflictRecord {
   resolvedAt: string | null;
 }
 
+/**
+ * Why a parked change waits: its table is paused by schema drift (sent by itself once the schemas
+ * match), its parent row is not settled yet (a key collision, a parent parked on its way: it
+ * follows by itself), or it failed (fix the cause, then `dualdb parked retry`).
+ */
+export function parkedCause(p: Pick<ParkedChange, 'error'>): 'paused' | 'waiting' | 'failed' {
+  if (p.error.startsWith('table not synced')) return 'paused';
+  if (p.error.startsWith('waits for ')) return 'waiting';
+  return 'failed';
+}
+
 /** A conflict row of a user table, not of dualdb's own (`_dualdb_…`; `_` is a LIKE wildcard, hence substr). */
 const USER_TABLE = "substr(tbl, 1, 8) <> '_dualdb_'";
 

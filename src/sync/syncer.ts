@@ -17,6 +17,7 @@ import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.
 import { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
+import { backfillNewColumns, commonColumns } from './column-backfill.js';
 import { pruneWriteTokens } from './commit-outcome.js';
 import type { BatchResult, SyncContext, TableMoved } from './context.js';
 import { emptyBatch } from './context.js';
@@ -247,6 +248,15 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     const [s, m] = [introspectSqlite(this.db), await introspectMysql(hub)];
     const plan = buildSyncPlan(s, m, { include: this.config.sync.tables, exclude: this.config.sync.exclude });
     attachValueForms(this.db, plan.tables, this.config.sync.valueForms);
+    // A column one side just gained holds NULLs there that are no values: filled before any row moves.
+    for (const f of await backfillNewColumns(this.db, this.state, hub, this.nodeId, plan, commonColumns(plan, s, m)))
+      this.log.info(
+        `table ${f.table}: new column(s) ${f.columns.join(', ')} filled from the side that had them (${f.filled} value(s))`,
+        {
+          event: 'columns.filled',
+          table: f.table,
+        },
+      );
     const previous = this.plan;
     this.plan = plan;
     this.planStamp = stamp;

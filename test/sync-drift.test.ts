@@ -177,6 +177,10 @@ describe.skipIf(!HUB_AVAILABLE)('schema drift', () => {
         'the pause on the console',
         30_000,
       );
+      // With the fix, as `sync --once` prints it (operator trial: the watcher's line had none).
+      expect(watch.output()).toMatch(
+        /table workers paused: schema drift — only in SQLite: shoe_size — fix: run `dualdb schema apply --yes`/,
+      );
       expect((await w.hub.query('SELECT id FROM workers WHERE id = 7')).length).toBe(0);
     } finally {
       watch.child.kill('SIGTERM');
@@ -220,8 +224,16 @@ describe.skipIf(!HUB_AVAILABLE)('schema drift', () => {
     expect(logged.some((e) => e.event === 'table.paused' && /reviewer/.test(e.msg))).toBe(true);
     expect(logged.filter((e) => e.event === 'push.parked' || e.event === 'pull.parked')).toHaveLength(2);
     expect(logged.some((e) => e.event === 'cycle' && /parked 2/.test(e.msg))).toBe(true);
+    // `parked` says what to do for a pause (not a retry, which would change nothing).
+    const parked = cli(A, 'parked');
+    expect(parked.stdout).toMatch(/Paused by schema drift: `dualdb status` names the fix/);
+    expect(parked.stdout).not.toMatch(/parked retry/);
     // status names the fix too.
     expect(cli(A, 'status').stdout).toMatch(/workers\s+paused.*reviewer — fix: run `dualdb schema apply --yes` on every node/);
+    // The key kind of a paused table, from the local schema (it showed `?`).
+    expect(cli(A, 'status').stdout).toMatch(/workers\s+paused\s+generated\s/);
+    const tables = JSON.parse(cli(A, 'status', '--json').stdout).tables as { table: string; keyKind: string | null }[];
+    expect(tables.find((t) => t.table === 'workers')?.keyKind).toBe('generated');
 
     // The fix the line names, and nothing else.
     for (const node of [A, B]) {

@@ -48,6 +48,20 @@ export interface ConflictRecord {
   resolvedAt: string | null;
 }
 
+/**
+ * Why a parked change waits: its table is paused by schema drift (sent by itself once the schemas
+ * match), its parent row is not settled yet (a key collision, a parent parked on its way: it
+ * follows by itself), or it failed (fix the cause, then `dualdb parked retry`).
+ */
+export function parkedCause(p: Pick<ParkedChange, 'error'>): 'paused' | 'waiting' | 'failed' {
+  if (p.error.startsWith('table not synced')) return 'paused';
+  if (p.error.startsWith('waits for ')) return 'waiting';
+  return 'failed';
+}
+
+/** A conflict row of a user table, not of dualdb's own (`_dualdb_…`; `_` is a LIKE wildcard, hence substr). */
+const USER_TABLE = "substr(tbl, 1, 8) <> '_dualdb_'";
+
 /** Delays of the automatic retries of a parked change; after the last, only `dualdb parked retry`. */
 export const PARK_RETRY_MS = [5_000, 30_000, 120_000, 600_000, 3_600_000];
 
@@ -329,8 +343,9 @@ export class LocalState {
       );
   }
 
+  /** User conflicts: dualdb's own tables (heartbeats, recorded by older versions) are left out. */
   conflicts(options: { status?: 'open' | 'resolved'; limit?: number } = {}): ConflictRecord[] {
-    const where = options.status ? 'WHERE status = ?' : '';
+    const where = `WHERE ${USER_TABLE}${options.status ? ' AND status = ?' : ''}`;
     const params: unknown[] = options.status ? [options.status] : [];
     const rows = this.db
       .prepare(`SELECT * FROM _dualdb_conflicts ${where} ORDER BY id DESC LIMIT ?`)
@@ -363,7 +378,9 @@ export class LocalState {
   }
 
   conflictCounts(): { open: number; total: number } {
-    const r = this.db.prepare("SELECT count(*) AS total, sum(status = 'open') AS open FROM _dualdb_conflicts").get() as {
+    const r = this.db
+      .prepare(`SELECT count(*) AS total, sum(status = 'open') AS open FROM _dualdb_conflicts WHERE ${USER_TABLE}`)
+      .get() as {
       total: bigint;
       open: bigint | null;
     };

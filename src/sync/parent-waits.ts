@@ -1,62 +1,94 @@
 /**
- * When a hub row must wait for its parent here instead of attaching to the row under the
- * parent's key: that row is one of two rows held apart under one key, or the node's own new row
- * the hub has not seen (invariant 13, docs/SYNC-CONTRACT.md). Used by the pull and by re-keying.
+ * When a row must wait for its parent instead of attaching to the row under the parent's key:
+ * that row is one of two rows held apart under one key, or the node's own new row the other side
+ * has not received (invariant 13, docs/SYNC-CONTRACT.md). Used by the pull, the push and re-keying.
  */
 import type { Row } from '../engines/codec.js';
 import type { SyncContext } from './context.js';
+import { heldKey } from './local-state.js';
 import type { SyncTable } from './plan.js';
 
-/** Per parent table (paused by drift): the keys looked up, and those of them the node holds as its own unsent new row. */
-export type UnsentParents = Map<string, { looked: Set<string>; unsent: Set<string> }>;
+/**
+ * The parent tables whose keys these rows reference, with the values: single-column references
+ * to generated-key tables (two rows under one such key are two entities) and to tables not synced
+ * now (paused by drift: their key kind is unknown here).
+ */
+function referencedKeys(
+  ctx: SyncContext,
+  table: SyncTable,
+  rows: Iterable<Row>,
+): Map<string, { column: string; values: Set<string> }[]> {
+  const refs: { parent: string; column: string }[] = [];
+  for (const fk of table.foreignKeys) {
+    const col = fk.columns[0];
+    if (fk.columns.length === 1 && col && ctx.plan.byName.get(fk.parent)?.keyKind === 'generated')
+      refs.push({ parent: fk.parent, column: col });
+  }
+  for (const fk of table.unsyncedRefs ?? []) if (fk.columns[0]) refs.push({ parent: fk.parent, column: fk.columns[0] });
+  const out = new Map<string, { column: string; values: Set<string> }[]>();
+  if (refs.length === 0) return out;
+  const byRef = refs.map((r) => ({ ...r, values: new Set<string>() }));
+  for (const row of rows)
+    for (const r of byRef) {
+      const v = row[r.column];
+      if (v !== null && v !== undefined) r.values.add(String(v));
+    }
+  for (const r of byRef) {
+    if (r.values.size === 0) continue;
+    out.set(r.parent, [...(out.get(r.parent) ?? []), { column: r.column, values: r.values }]);
+  }
+  return out;
+}
 
 /**
- * The keys that `rows` (hub rows of `table`, SQLite form) reference in tables not synced now,
- * looked up in one go per parent table for a whole batch: each lookup reads the unpushed tail
- * of the local change log, once per row it cost a scan per row while a table was paused.
+ * Parent keys (`heldKey(parent, key)`) that hub rows reference and under which this node holds
+ * its own new row the hub has not received (logged, or parked: refused by the hub, a paused
+ * table's): the hub cannot mean that row, so a hub row naming it waits (parked) rather than attach
+ * to it (invariant 13). One look-up per parent table, not per row.
  */
-export function unsentParents(ctx: SyncContext, table: SyncTable, rows: Iterable<Row>): UnsentParents {
-  const out: UnsentParents = new Map();
-  const refs = table.unsyncedRefs ?? [];
-  if (refs.length === 0) return out;
-  const wanted = new Map<string, Set<string>>();
-  for (const row of rows) {
-    for (const fk of refs) {
-      const v = fk.columns[0] === undefined ? undefined : row[fk.columns[0]];
-      if (v === null || v === undefined) continue;
-      let keys = wanted.get(fk.parent);
-      if (!keys) {
-        keys = new Set();
-        wanted.set(fk.parent, keys);
-      }
-      keys.add(String(v));
+export function unsentParentKeys(ctx: SyncContext, table: SyncTable, rows: Iterable<Row>): Set<string> {
+  const out = new Set<string>();
+  for (const [parent, refs] of referencedKeys(ctx, table, rows)) {
+    const keys = [...new Set(refs.flatMap((r) => [...r.values]))];
+    for (const [k, p] of ctx.state.pendingKeys(parent, keys)) if (p.firstOp === 'I') out.add(heldKey(parent, k));
+  }
+  return out;
+}
+
+/**
+ * Parent keys that node rows of a push reference whose own insert is not on the hub: parked now
+ * (`parkedNow`, this batch) or parked before and not sent by this batch. Sent now, such a child
+ * would attach to whatever the hub holds under that key: another writer's row (invariant 13).
+ */
+export function unpushedParentKeys(
+  ctx: SyncContext,
+  table: SyncTable,
+  rows: Iterable<Row>,
+  parkedNow: Set<string>,
+  sentNow: (parent: string, key: string) => boolean,
+): Set<string> {
+  const out = new Set<string>();
+  for (const [parent, refs] of referencedKeys(ctx, table, rows)) {
+    const keys = [...new Set(refs.flatMap((r) => [...r.values]))];
+    const earlier = ctx.state.parkedOps('push', parent, keys);
+    for (const k of keys) {
+      const hk = heldKey(parent, k);
+      if (parkedNow.has(hk) || (earlier.get(k) === 'I' && !sentNow(parent, k))) out.add(hk);
     }
   }
-  for (const [parent, keys] of wanted) out.set(parent, { looked: keys, unsent: unsentKeys(ctx, parent, [...keys]) });
   return out;
 }
 
-function unsentKeys(ctx: SyncContext, parent: string, keys: string[]): Set<string> {
-  const out = new Set<string>();
-  for (const [k, p] of ctx.state.pendingKeys(parent, keys)) if (p.firstOp === 'I') out.add(k);
-  return out;
-}
-
-/**
- * Whether a hub row references, in a table not synced now (paused by drift), a key under which
- * this node holds its own new row the hub has not seen: the hub cannot mean that row, so the
- * hub's row waits (parked) rather than attach to it (invariant 13). `known`: the batch's lookups
- * (unsentParents); a key they did not cover is looked up on its own.
- */
-export function refsUnsentParent(table: SyncTable, row: Row, known: UnsentParents, ctx: SyncContext): boolean {
-  for (const fk of table.unsyncedRefs ?? []) {
-    const v = fk.columns[0] === undefined ? undefined : row[fk.columns[0]];
-    if (v === null || v === undefined) continue;
-    const key = String(v);
-    const k = known.get(fk.parent);
-    if (k?.looked.has(key) ? k.unsent.has(key) : unsentKeys(ctx, fk.parent, [key]).has(key)) return true;
+/** The parent (table, key) this row references that is in `keys` (`heldKey` form), if any. */
+export function parentIn(table: SyncTable, row: Row, keys: Set<string>): { table: string; key: string } | undefined {
+  if (keys.size === 0) return undefined;
+  for (const fk of [...table.foreignKeys, ...(table.unsyncedRefs ?? [])]) {
+    const col = fk.columns[0];
+    if (fk.columns.length !== 1 || !col) continue;
+    const v = row[col];
+    if (v !== null && v !== undefined && keys.has(heldKey(fk.parent, String(v)))) return { table: fk.parent, key: String(v) };
   }
-  return false;
+  return undefined;
 }
 
 /** The parent (table, key) this row references that is one of two rows held apart (in `apart`), if any. */

@@ -24,7 +24,7 @@ import { advanceHoles } from './holes.js';
 import { applyHubMoves, forgetHubMoves, unapplied, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
-import { parentApart, refsUnsentParent, type UnsentParents, unsentParents } from './parent-waits.js';
+import { parentApart, parentIn, unsentParentKeys } from './parent-waits.js';
 import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
@@ -142,17 +142,13 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         const pending = ctx.state.pendingKeys(table.name, [...keyed.keys()]);
         const parkedHere = ctx.state.parkedKeys('pull', table.name, [...keyed.keys()]);
         const localImages = pending.size ? io.fetch([...pending.keys()]) : new Map<string, Row>();
-        // References into tables paused by drift: looked up once for the batch (parent-waits.ts).
-        const unsent: UnsentParents = table.unsyncedRefs?.length
-          ? unsentParents(
-              ctx,
-              table,
-              [...hubImages.values()].map((r) => toSqliteRow(table, r)),
-            )
-          : new Map();
         const m = moved(result, table.name);
         const toDelete: string[] = [];
         const toUpsert: { key: string; row: Row; change: KeyChange }[] = [];
+        const asSqlite = new Map<string, Row>();
+        for (const [key, hubRow] of hubImages) if (keyed.has(key)) asSqlite.set(key, toSqliteRow(table, hubRow));
+        // Parent keys under which this node holds its own new row the hub has not received.
+        const unsent = unsentParentKeys(ctx, table, asSqlite.values());
         for (const [key, change] of keyed) {
           if (held.has(heldKey(table.name, key))) continue;
           if (unsettled.local.has(heldKey(table.name, key))) {
@@ -162,8 +158,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             parkedNow.push({ tbl: table.name, pk: key, error });
             continue;
           }
-          const hubRow = hubImages.get(key) ?? null;
-          const hubAsSqlite = hubRow ? toSqliteRow(table, hubRow) : null;
+          const hubAsSqlite = asSqlite.get(key) ?? null;
           const local = pending.get(key);
           // Its parent is the hub's half of a key collision not resolved yet: applied now, it would
           // attach to the node's different row under the same key. It waits (parked) until then —
@@ -171,7 +166,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           // deferred to the push like any other, so the hub's row is never taken for the node's.
           const waitsForParent =
             hubAsSqlite !== null &&
-            (parentApart(table, hubAsSqlite, apart) !== undefined || refsUnsentParent(table, hubAsSqlite, unsent, ctx));
+            (parentApart(table, hubAsSqlite, apart) !== undefined || parentIn(table, hubAsSqlite, unsent) !== undefined);
           const parkWaiting = (): void => {
             const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
             ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });
@@ -190,7 +185,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 hubHasRow: hubAsSqlite !== null,
                 same: sameImage(table, localRow, hubAsSqlite),
               },
-              ctx.config.sync.conflictPolicy,
+              // dualdb's own rows (this node's heartbeat): this node's version stands, no user conflict.
+              table.meta ? 'node-wins' : ctx.config.sync.conflictPolicy,
             );
             if (decision.action === 'defer') {
               // Two different rows created under one generated key: the next push moves one of them
@@ -211,7 +207,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
               parkWaiting();
               continue;
             }
-            if ('conflict' in decision && decision.conflict) {
+            if ('conflict' in decision && decision.conflict && !table.meta) {
               const winner = decision.conflict;
               ctx.state.recordConflict({
                 tbl: table.name,

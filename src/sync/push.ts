@@ -32,7 +32,7 @@ import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { MysqlTableIO, oversizeText, PACKET_MARGIN } from './mysql-io.js';
 import { beginPush, fenceHubPush, reconcileWithHub, recordPushed } from './node-fence.js';
-import { parentApart } from './parent-waits.js';
+import { parentApart, parentIn, unpushedParentKeys } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
 import { keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
@@ -160,17 +160,31 @@ async function applyOnHub(
     // Children of a row held apart (manual re-key), or of a copy the hub deleted since, wait: sent
     // now they would attach to the hub's (other) row under that key.
     const orphaned = await childrenOfDeletedParents(conn, ctx, table, images, pull);
+    // Children of the node's own new row the hub has not received (parked: a value the hub refused…)
+    // wait too: sent now, they would attach to whatever the hub holds under that key (invariant 13).
+    const unpushed = unpushedParentKeys(
+      ctx,
+      table,
+      keys.map((k) => images.get(k)).filter((r): r is Row => r !== undefined),
+      new Set(rec.toPark.filter((p) => p.firstOp === 'I' && p.pk !== null).map((p) => heldKey(p.tbl, p.pk as string))),
+      (parent, key) => batch.changes.get(parent, key) !== undefined,
+    );
+    const waitReason = new Map<string, string>();
     const waiting = keys.filter((k) => {
       if (orphaned.has(k)) return true;
       const image = images.get(k);
       if (unsettled.has(heldKey(table.name, k))) return true; // a copy the hub moved, not in place yet (hub-moves.ts)
-      return image !== undefined && parentApart(table, image, heldApart) !== undefined;
+      if (image === undefined) return false;
+      if (parentApart(table, image, heldApart) !== undefined) return true;
+      const parent = parentIn(table, image, unpushed);
+      if (parent) waitReason.set(k, `waits for its parent row ${parent.table} ${parent.key}, parked on its way to the hub`);
+      return parent !== undefined;
     });
     for (const k of waiting) {
       rec.toPark.push({
         tbl: table.name,
         pk: k,
-        error: 'waits for its parent row, held apart by a key collision (`dualdb rekeys`)',
+        error: waitReason.get(k) ?? 'waits for its parent row, held apart by a key collision (`dualdb rekeys`)',
         waiting: true,
         firstOp: batch.changes.get(table.name, k)?.firstOp,
       });
@@ -209,12 +223,13 @@ async function applyOnHub(
             hubHasRow: hubRow !== null,
             same: sameImage(table, local, hubAsSqlite),
           },
-          policy,
+          // dualdb's own rows (this node's heartbeat) are written by this node only: its version stands, silently.
+          table.meta ? 'node-wins' : policy,
           collisions,
         );
         // Closed with the node's records (recordOnNode): closed now, a rolled-back batch would lose it.
         if (seenOpen && decision.action !== 'rekey') rec.closes.push({ tbl: table.name, key });
-        if ('conflict' in decision && decision.conflict) {
+        if ('conflict' in decision && decision.conflict && !table.meta) {
           rec.conflicts.push({
             tbl: table.name,
             pk: key,

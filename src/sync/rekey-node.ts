@@ -15,7 +15,7 @@ import { settleHubRow, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { clearKeyMap, firstKeyHeld, loadKeyMap, remapColumn, renameLoggedKeysByMap } from './key-map.js';
 import { heldKey } from './local-state.js';
-import { refsUnsentParent, type UnsentParents, unsentParents } from './parent-waits.js';
+import { parentIn, unsentParentKeys } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
 import { localMax, type Move, type RekeyEvent, referencingColumns, rowHere, SequenceBehindError } from './rekey.js';
 import { type DoneRecord, recordMovesDone } from './rekey-bulk.js';
@@ -201,11 +201,15 @@ function hubRowPlacer(
   const unsettled = unsettledKeys(ctx.db);
   const waits = (k: string) => apart.has(k) || unsettled.local.has(k) || unsettled.hub.has(k);
   const ios = new Map<string, SqliteTableIO>();
-  const unsent = new Map<string, UnsentParents>();
-  const unsentOf = (table: SyncTable): UnsentParents => {
+  // Parent keys under which the node holds its own unsent new row, looked up once per table for
+  // the rows it will be given; a row it was not told of is looked up on its own.
+  const expectedRows = new Set(expected.map((e) => e.row));
+  const unsent = new Map<string, Set<string>>();
+  const unsentOf = (table: SyncTable, row: Row): Set<string> => {
+    if (!expectedRows.has(row)) return unsentParentKeys(ctx, table, [row]);
     let u = unsent.get(table.name);
     if (!u) {
-      u = unsentParents(
+      u = unsentParentKeys(
         ctx,
         table,
         expected.filter((e) => e.table.name === table.name).map((e) => e.row),
@@ -222,7 +226,7 @@ function hubRowPlacer(
       firstOp: 'I',
     });
   return (table, key, row) => {
-    if (refsUnsentParent(table, row, unsentOf(table), ctx)) return parkWaiting(table, key);
+    if (parentIn(table, row, unsentOf(table, row)) !== undefined) return parkWaiting(table, key);
     for (const fk of table.foreignKeys) {
       const parent = ctx.plan.byName.get(fk.parent);
       const col = fk.columns[0];

@@ -5,7 +5,9 @@
  */
 import type { Config } from '../config/config.js';
 import { describeMysql } from '../config/config.js';
+import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import { type Problem, problemOf } from '../log/problem.js';
+import { tableKeyKind } from '../schema/key-kind.js';
 import type { LagSummary } from './metrics.js';
 import { type KeyKind, userTables } from './plan.js';
 import type { Syncer } from './syncer.js';
@@ -146,7 +148,12 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
         t.keyKind,
       );
     }
-    for (const p of plan.paused) add(p.table, 'paused', p.fix ? `${p.reason} — fix: ${p.fix}` : p.reason);
+    // A paused table is not in the plan: its key kind is read from the local schema (never `?`).
+    const local = plan.paused.length ? new Map(introspectSqlite(syncer.db).map((t) => [t.name.toLowerCase(), t])) : new Map();
+    for (const p of plan.paused) {
+      const info = local.get(p.table.toLowerCase());
+      add(p.table, 'paused', p.fix ? `${p.reason} — fix: ${p.fix}` : p.reason, info ? tableKeyKind(info) : null);
+    }
     for (const p of plan.skipped) add(p.table, 'skipped', p.reason);
   } else {
     for (const t of coverage.sqlite) if (!t.startsWith('_dualdb_')) add(t, 'syncing', null);

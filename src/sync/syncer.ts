@@ -17,6 +17,7 @@ import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.
 import { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
+import { backfillNewColumns, commonColumns } from './column-backfill.js';
 import { pruneWriteTokens } from './commit-outcome.js';
 import type { BatchResult, SyncContext, TableMoved } from './context.js';
 import { emptyBatch } from './context.js';
@@ -31,6 +32,7 @@ import { PushRaceError, pushBatch } from './push.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 import { hubSchemaFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
+import { pausedLine } from './summary.js';
 import { attachValueForms } from './value-forms.js';
 
 export interface CycleReport {
@@ -246,13 +248,26 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     const [s, m] = [introspectSqlite(this.db), await introspectMysql(hub)];
     const plan = buildSyncPlan(s, m, { include: this.config.sync.tables, exclude: this.config.sync.exclude });
     attachValueForms(this.db, plan.tables, this.config.sync.valueForms);
+    // A column one side just gained holds NULLs there that are no values: filled before any row moves.
+    for (const f of await backfillNewColumns(this.db, this.state, hub, this.nodeId, plan, commonColumns(plan, s, m)))
+      this.log.info(
+        `table ${f.table}: new column(s) ${f.columns.join(', ')} filled from the side that had them (${f.filled} value(s))`,
+        {
+          event: 'columns.filled',
+          table: f.table,
+        },
+      );
     const previous = this.plan;
     this.plan = plan;
     this.planStamp = stamp;
     this.planAt = Date.now();
     for (const p of plan.paused) {
       if (!previous?.paused.some((q) => q.table === p.table && q.reason === p.reason)) {
-        this.log.error(`table ${p.table} paused: ${p.reason}`, { event: 'table.paused', table: p.table });
+        // The same line as `sync --once` prints, with the fix: a watcher's console says what to do.
+        this.log.error(pausedLine({ table: p.table, reason: p.reason, fix: p.fix, waiting: 0 }), {
+          event: 'table.paused',
+          table: p.table,
+        });
       }
     }
     for (const p of previous?.paused ?? []) {

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { parkedCause } from '../../sync/local-state.js';
 import { Syncer } from '../../sync/syncer.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';
@@ -32,7 +33,20 @@ export function registerParked(program: Command, global: () => GlobalOptions): v
             )) {
               out(l);
             }
-            out(color.dim('\nFix the cause, then `dualdb parked retry` (the next sync applies them).'));
+            // What to do depends on why they wait: a retry does nothing for a paused table.
+            const causes = new Set(list.map((p) => parkedCause(p)));
+            out();
+            if (causes.has('failed')) out(color.dim('Fix the cause, then `dualdb parked retry` (the next sync applies them).'));
+            if (causes.has('paused'))
+              out(
+                color.dim(
+                  'Paused by schema drift: `dualdb status` names the fix (`dualdb schema apply --yes` on every node for a column); the sync sends them by itself once the schemas match.',
+                ),
+              );
+            if (causes.has('waiting'))
+              out(
+                color.dim('Waiting for their parent row (`dualdb rekeys`, or the parked parent): they follow it by themselves.'),
+              );
           }
           return list.length ? EXIT.PARKED : EXIT.OK;
         } finally {

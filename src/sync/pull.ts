@@ -31,6 +31,7 @@ import { deadHoleCandidates, readHubBatch } from './pull-read.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertSqliteUnchanged } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
+import { mark } from '../util/phase-probe.js';
 
 export class ResyncNeededError extends DualdbError {
   constructor(upto: bigint, prunedUpto: bigint) {
@@ -78,15 +79,18 @@ function applyRows<T extends { key: string }>(db: SqliteDb, items: T[], apply: (
 
 export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
   const result = emptyBatch('pull');
+  mark();
   const prev = ctx.state.pullState();
   const deadCandidates = await deadHoleCandidates(ctx, prev.holes);
   // Changes parked for a table that is not synced now wait until it is (as on the push side).
   const duePulls = ctx.state.dueParked('pull', Date.now(), ctx.config.sync.batchSize).filter((p) => ctx.plan.byName.has(p.tbl));
 
+  mark('p:deadholes+due');
   // 1. Read the log entries and images in one hub snapshot (pull-read.ts).
   const read = await readHubBatch(ctx, prev, duePulls, result);
   if (read.prunedPast !== undefined) throw new ResyncNeededError(prev.upto, read.prunedPast);
   const { changes, images, seen, readUpto, hubNowMs } = read;
+  mark('p:read-tail');
   const hubMoves = unapplied(ctx.db, read.hubMoves);
 
   const holes = advanceHoles(prev, seen, readUpto, deadCandidates, hubNowMs, ctx.config.sync.holeTimeoutMs);
@@ -99,6 +103,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
     holes.next.holes.size !== prev.holes.size;
   if (nothingNew && !stateChanged && hubMoves.length === 0) return result;
 
+  mark('p:holes');
   // 2. Apply in one SQLite transaction with the new cursor.
   const unsyncable = new Map<string, string>([...ctx.plan.skipped, ...ctx.plan.paused].map((i) => [i.table, i.reason]));
   const parkedNow: { tbl: string; pk: string; error: string }[] = [];
@@ -120,6 +125,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
       const rekeys = new RekeyStore(ctx.db);
       const apart = new Set([...rekeys.openKeys(), ...unsettled.local, ...unsettled.hub]);
 
+      mark('p:tx-head');
       const tables = [...changes.byTable.keys()]
         .map((name) => ctx.plan.byName.get(name))
         .filter((t): t is SyncTable => t !== undefined)
@@ -248,6 +254,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           }
           toUpsert.push({ key, row: hubAsSqlite, change });
         }
+        mark('p:decide');
         const failed = applyRows(ctx.db, toUpsert, (u) => {
           // Deleted and re-created on the hub: MySQL ran that delete's foreign-key cascades without
           // logging them. Deleting here first runs the same cascades locally (quietly); the hub's
@@ -255,6 +262,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (u.change.deleted && table.hubCascades) io.delete(u.key);
           io.upsert(u.row);
         });
+        mark('p:upsert');
         for (const { key, change } of toUpsert) {
           const error = failed.get(key);
           if (error !== undefined) {
@@ -291,6 +299,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (parked.has(key)) ctx.state.unpark('pull', table.name, key);
         }
       }
+      mark('p:after-upsert+deletes');
       const deletedFrom = deletions.filter((d) => d.keys.length > 0).map((d) => d.table);
       // Parked child pushes the deletes settle are due now (gone with their parent, or refused for it).
       retryOrphanedPushes(
@@ -303,6 +312,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
     })
     .immediate();
+  mark('p:tx-tail+commit');
   result.parked = parkedNow.length;
 
   for (const p of parkedNow)

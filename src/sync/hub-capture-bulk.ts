@@ -18,9 +18,9 @@ import type { PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { keyChunks } from './key-chunks.js';
 import type { MysqlTableIO, RowOut as RowImage } from './mysql-io.js';
+import type { SyncTable } from './plan.js';
 
 type RowOut = RowImage & { key: string; exists: boolean };
-import type { SyncTable } from './plan.js';
 
 /** Below this many rows of a table in one statement group the row triggers are as cheap. */
 export const BULK_CAPTURE_MIN_ROWS = 50;
@@ -92,7 +92,13 @@ export async function writeRowsCaptured(
 ): Promise<void> {
   // With `stored`, inserts return what the hub stored (RETURNING, MariaDB 10.5+), keyed into it.
   const statements = stored
-    ? [...io.upsertStatements(rows.filter((r) => r.exists)), ...io.insertStatements(rows.filter((r) => !r.exists), true)]
+    ? [
+        ...io.upsertStatements(rows.filter((r) => r.exists)),
+        ...io.insertStatements(
+          rows.filter((r) => !r.exists),
+          true,
+        ),
+      ]
     : io.writeStatements(rows);
   const run = async (sql: string) => {
     const [res] = await conn.query(sql);

@@ -197,4 +197,3 @@ export class MysqlTableIO {
     return keyChunks(keys, this.maxStatementBytes, LOOKUP_CHUNK).map((chunk) => this.deleteStatement(chunk));
   }
 }
-

@@ -18,7 +18,6 @@ import { admitParent, missingParents } from './parents.js';
 import type { SyncTable } from './plan.js';
 import { referencingColumns } from './rekey.js';
 import { assertHubUnchanged } from './schema-guard.js';
-import { mark } from '../util/phase-probe.js';
 
 interface HubEntry {
   seq: string | number;
@@ -106,9 +105,7 @@ export async function readHubBatch(
   const add = (tbl: string, pk: string, seq: bigint, at: number, op: Op, retry = false) =>
     changes.add(tbl, pk, seq, at, op, retry);
   await ctx.hub.withConnection(async (conn) => {
-    mark('r:getconn');
     await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
-    mark('r:start');
     try {
       const t0 = Date.now();
       // The hub's clock and how far it pruned its log, in one round trip.
@@ -141,15 +138,15 @@ export async function readHubBatch(
         if (Number(r.m) === 0) entries.push(r);
         else moveRows.push({ seq: r.seq, tbl: r.tbl, pk: r.pk ?? '' });
       }
-      entries.sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1));
-      mark('r:clock+meta+log');
       // The schema check runs on another pooled connection while this one reads on (it needs no
       // snapshot); it is awaited before the batch is handed to the apply.
       const schemaChecked =
         entries.length > 0 || duePulls.length > 0 ? assertHubUnchanged(ctx.hub, ctx.schemaStamp) : Promise.resolve();
       schemaChecked.catch(() => {}); // awaited below; no unhandled rejection meanwhile
       result.more = entries.length === batchSize;
-      if (entries.length) out.readUpto = BigInt(entries[entries.length - 1]?.seq ?? prev.upto);
+      // The union's parts come in no promised order: seqs are converted once, sorted only if needed.
+      const bySeq = entries.map((e) => ({ e, seq: BigInt(e.seq) }));
+      for (const x of bySeq) if (x.seq > out.readUpto) out.readUpto = x.seq;
       const holeEntries: HubEntry[] = [];
       if (holeList.length > 0 && holeList.length <= 1000) {
         const [h] = await conn.query('SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq IN (?)', [holeList]);
@@ -165,8 +162,10 @@ export async function readHubBatch(
         ]);
         holeEntries.push(...(h as HubEntry[]).filter((e) => prev.holes.has(BigInt(e.seq))));
       }
-      for (const e of [...entries, ...holeEntries].sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))) {
-        const seq = BigInt(e.seq);
+      const ordered = [...bySeq, ...holeEntries.map((e) => ({ e, seq: BigInt(e.seq) }))];
+      if (ordered.some((x, i) => i > 0 && (ordered[i - 1] as { seq: bigint }).seq > x.seq))
+        ordered.sort((a, b) => (a.seq < b.seq ? -1 : 1));
+      for (const { e, seq } of ordered) {
         seen.add(seq);
         if (e.pk === null) continue;
         if (e.origin === ctx.nodeId) {
@@ -180,9 +179,7 @@ export async function readHubBatch(
         result.changes++;
         add(e.tbl, e.pk, seq, Number(e.at), e.op as Op);
       }
-      mark('r:guard+holes+add');
       out.hubMoves = toHubMoves(ctx, moveRows);
-      mark('r:moves');
       for (const p of duePulls)
         if (p.pk !== null && !changes.has(p.tbl, p.pk)) add(p.tbl, p.pk, 0n, out.hubNowMs, p.firstOp ?? 'U', true);
       for (const [tbl, keys] of changes.byTable) {
@@ -190,9 +187,7 @@ export async function readHubBatch(
         if (!table) continue;
         images.set(tbl, await fetchImages(conn, table, keys, prev.upto, out.readUpto));
       }
-      mark('r:images');
       await addChildrenOfRecreated(conn, ctx, changes, images, out.hubNowMs);
-      mark('r:children');
       // Parents referenced by these images whose own hub changes come later ride along (parents.ts).
       const work = [...images].flatMap(([tbl, rows]) => {
         const table = ctx.plan.byName.get(tbl);
@@ -214,10 +209,8 @@ export async function readHubBatch(
           if (admitted.length) work.push({ table: parent, rows: admitted });
         }
       }
-      mark('r:parents');
       await schemaChecked;
       await conn.commit();
-      mark('r:commit');
     } catch (e) {
       await conn.rollback().catch(() => {});
       throw e;
@@ -241,7 +234,7 @@ async function fetchImages(
 ): Promise<Map<string, Row>> {
   const io = new MysqlTableIO(table);
   const k = table.key.length === 1 ? table.key[0] : undefined;
-  if (!k || k.type !== 'integer' || upto <= after) return io.fetch(conn, [...keys.keys()]);
+  if (k?.type !== 'integer' || upto <= after) return io.fetch(conn, [...keys.keys()]);
   const out = new Map<string, Row>();
   const cols = table.columns.map((c) => `t.${quoteMysqlId(c.name)}`).join(', ');
   // STRAIGHT_JOIN: the log range drives, the table is probed by its primary key (DECIMAL(65,0)

@@ -31,7 +31,6 @@ import { deadHoleCandidates, readHubBatch } from './pull-read.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertSqliteUnchanged } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
-import { mark } from '../util/phase-probe.js';
 
 export class ResyncNeededError extends DualdbError {
   constructor(upto: bigint, prunedUpto: bigint) {
@@ -79,18 +78,15 @@ function applyRows<T extends { key: string }>(db: SqliteDb, items: T[], apply: (
 
 export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
   const result = emptyBatch('pull');
-  mark();
   const prev = ctx.state.pullState();
   const deadCandidates = await deadHoleCandidates(ctx, prev.holes);
   // Changes parked for a table that is not synced now wait until it is (as on the push side).
   const duePulls = ctx.state.dueParked('pull', Date.now(), ctx.config.sync.batchSize).filter((p) => ctx.plan.byName.has(p.tbl));
 
-  mark('p:deadholes+due');
   // 1. Read the log entries and images in one hub snapshot (pull-read.ts).
   const read = await readHubBatch(ctx, prev, duePulls, result);
   if (read.prunedPast !== undefined) throw new ResyncNeededError(prev.upto, read.prunedPast);
   const { changes, images, seen, readUpto, hubNowMs } = read;
-  mark('p:read-tail');
   const hubMoves = unapplied(ctx.db, read.hubMoves);
 
   const holes = advanceHoles(prev, seen, readUpto, deadCandidates, hubNowMs, ctx.config.sync.holeTimeoutMs);
@@ -103,7 +99,6 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
     holes.next.holes.size !== prev.holes.size;
   if (nothingNew && !stateChanged && hubMoves.length === 0) return result;
 
-  mark('p:holes');
   // 2. Apply in one SQLite transaction with the new cursor.
   const unsyncable = new Map<string, string>([...ctx.plan.skipped, ...ctx.plan.paused].map((i) => [i.table, i.reason]));
   const parkedNow: { tbl: string; pk: string; error: string }[] = [];
@@ -125,7 +120,6 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
       const rekeys = new RekeyStore(ctx.db);
       const apart = new Set([...rekeys.openKeys(), ...unsettled.local, ...unsettled.hub]);
 
-      mark('p:tx-head');
       const tables = [...changes.byTable.keys()]
         .map((name) => ctx.plan.byName.get(name))
         .filter((t): t is SyncTable => t !== undefined)
@@ -170,11 +164,6 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           const waitsForParent =
             hubAsSqlite !== null &&
             (parentApart(table, hubAsSqlite, apart) !== undefined || refsUnsentParent(ctx, table, hubAsSqlite));
-          const parkWaiting = (): void => {
-            const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
-            ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });
-            parkedNow.push({ tbl: table.name, pk: key, error });
-          };
           if (local) {
             const localRow = localImages.get(key) ?? null;
             const hubAt = change.lastAt - ctx.hubClockOffsetMs;
@@ -206,7 +195,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
               continue;
             }
             if (waitsForParent) {
-              parkWaiting();
+              parkWaiting(ctx, table.name, key, change, parkedNow);
               continue;
             }
             if ('conflict' in decision && decision.conflict) {
@@ -245,7 +234,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             ctx.state.dropPendingKey(table.name, key);
           }
           if (waitsForParent) {
-            parkWaiting();
+            parkWaiting(ctx, table.name, key, change, parkedNow);
             continue;
           }
           if (!hubAsSqlite) {
@@ -254,7 +243,6 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           }
           toUpsert.push({ key, row: hubAsSqlite, change });
         }
-        mark('p:decide');
         const failed = applyRows(ctx.db, toUpsert, (u) => {
           // Deleted and re-created on the hub: MySQL ran that delete's foreign-key cascades without
           // logging them. Deleting here first runs the same cascades locally (quietly); the hub's
@@ -262,7 +250,6 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (u.change.deleted && table.hubCascades) io.delete(u.key);
           io.upsert(u.row);
         });
-        mark('p:upsert');
         for (const { key, change } of toUpsert) {
           const error = failed.get(key);
           if (error !== undefined) {
@@ -299,7 +286,6 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (parked.has(key)) ctx.state.unpark('pull', table.name, key);
         }
       }
-      mark('p:after-upsert+deletes');
       const deletedFrom = deletions.filter((d) => d.keys.length > 0).map((d) => d.table);
       // Parked child pushes the deletes settle are due now (gone with their parent, or refused for it).
       retryOrphanedPushes(
@@ -312,7 +298,6 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
     })
     .immediate();
-  mark('p:tx-tail+commit');
   result.parked = parkedNow.length;
 
   for (const p of parkedNow)
@@ -360,6 +345,19 @@ function retryOrphanedPushes(ctx: SyncContext, parents: string[]): void {
     "UPDATE _dualdb_parked SET next_retry_ms = ? WHERE direction = 'push' AND tbl = ? AND error LIKE '%foreign key constraint fails%'",
   );
   for (const c of children) st.run(Date.now(), c.name);
+}
+
+/** A hub row that waits (parked) for its parent: one of two rows created under the same key. */
+function parkWaiting(
+  ctx: SyncContext,
+  tbl: string,
+  key: string,
+  change: KeyChange,
+  parkedNow: { tbl: string; pk: string; error: string }[],
+): void {
+  const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
+  ctx.state.park('pull', tbl, key, error, { waiting: true, firstOp: change.firstOp });
+  parkedNow.push({ tbl, pk: key, error });
 }
 
 /** The key's unpushed change now begins with an insert (a row the hub deleted, re-created by the push). */

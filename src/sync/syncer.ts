@@ -4,7 +4,6 @@
  * in SyncService (service.ts); this class does one thing at a time and throws
  * when the hub is away — nothing is applied half-way, nothing is lost.
  */
-import { mark } from '../util/phase-probe.js';
 import { EventEmitter } from 'node:events';
 import { capturedMysqlTables } from '../capture/mysql-capture.js';
 import { capturedSqliteTables, REKEYS_DDL } from '../capture/sqlite-capture.js';
@@ -316,15 +315,12 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     let bumps = 0;
     let replans = 0;
     for (let i = 0; i < maxBatches; i++) {
-      mark();
       const ctx = await this.context();
-      mark('s:context');
       let b: BatchResult;
       try {
         // A file that does not hold its node id must not pull either (invariant 17): the holder's
         // changes carry this id, so it would skip them as its own echo. Push checks every batch.
         if (direction === 'pull' && i === 0) await reconcileWithHub(ctx);
-        mark('s:reconcile');
         b = direction === 'push' ? await pushBatch(ctx) : await pullBatch(ctx);
       } catch (e) {
         if (e instanceof PlanStaleError && replans < 3) {
@@ -351,7 +347,6 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
         if (err instanceof MysqlError || isConnectionError(err)) await this.dropHub();
         throw err;
       }
-      mark('s:batch-end');
       mergeInto(total, b);
       for (const r of b.rekeys) {
         this.log.warn(
@@ -364,9 +359,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       this.metrics.recordRows(b.applied);
       if (!b.more) break;
     }
-    mark('s:between');
     if (direction === 'pull') await this.reportPullPosition();
-    mark('s:report');
     const now = new Date();
     if (direction === 'push') this.lastPushAt = now;
     else this.lastPullAt = now;

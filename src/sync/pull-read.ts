@@ -105,6 +105,7 @@ export async function readHubBatch(
   const add = (tbl: string, pk: string, seq: bigint, at: number, op: Op, retry = false) =>
     changes.add(tbl, pk, seq, at, op, retry);
   await ctx.hub.withConnection(async (conn) => {
+    let schemaChecked: Promise<void> = Promise.resolve();
     await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
     try {
       const t0 = Date.now();
@@ -140,7 +141,7 @@ export async function readHubBatch(
       }
       // The schema check runs on another pooled connection while this one reads on (it needs no
       // snapshot); it is awaited before the batch is handed to the apply.
-      const schemaChecked =
+      schemaChecked =
         entries.length > 0 || duePulls.length > 0 ? assertHubUnchanged(ctx.hub, ctx.schemaStamp) : Promise.resolve();
       schemaChecked.catch(() => {}); // awaited below; no unhandled rejection meanwhile
       result.more = entries.length === batchSize;
@@ -213,6 +214,9 @@ export async function readHubBatch(
       await conn.commit();
     } catch (e) {
       await conn.rollback().catch(() => {});
+      // A read that failed because a column went away is the drift the check reports: its answer
+      // (re-plan, the table pauses) comes first.
+      await schemaChecked;
       throw e;
     }
   });

@@ -26,6 +26,8 @@ export interface SyncContext {
   hubMaxPacket: number;
   /** Galera/Group Replication: transactions of other members are invisible, holes only expire by time. */
   clusteredHub: boolean;
+  /** MariaDB 10.5+: `INSERT … RETURNING` gives the stored images of inserted rows in the same statement. */
+  hubReturning?: boolean;
 }
 
 export interface TableMoved {

@@ -17,8 +17,10 @@ import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { keyChunks } from './key-chunks.js';
-import type { MysqlTableIO } from './mysql-io.js';
+import type { MysqlTableIO, RowOut as RowImage } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
+
+type RowOut = RowImage & { key: string; exists: boolean };
 
 /** Below this many rows of a table in one statement group the row triggers are as cheap. */
 export const BULK_CAPTURE_MIN_ROWS = 50;
@@ -84,16 +86,30 @@ export async function writeRowsCaptured(
   conn: PoolConnection,
   io: MysqlTableIO,
   maxStatementBytes: number,
-  rows: { key: string; row: Row; exists: boolean }[],
+  rows: RowOut[],
   allowed: boolean,
+  stored?: Map<string, Row>,
 ): Promise<void> {
-  const statements = io.writeStatements(rows);
+  // With `stored`, inserts return what the hub stored (RETURNING, MariaDB 10.5+), keyed into it.
+  const statements = stored
+    ? [
+        ...io.upsertStatements(rows.filter((r) => r.exists)),
+        ...io.insertStatements(
+          rows.filter((r) => !r.exists),
+          true,
+        ),
+      ]
+    : io.writeStatements(rows);
+  const run = async (sql: string) => {
+    const [res] = await conn.query(sql);
+    if (stored && Array.isArray(res)) for (const row of res as Row[]) stored.set(io.keyOf(row), row);
+  };
   if (!allowed || rows.length < BULK_CAPTURE_MIN_ROWS) {
-    for (const st of statements) await conn.query(st.sql);
+    for (const st of statements) await run(st.sql);
     return;
   }
   await withSetCapture(conn, io, maxStatementBytes, async () => {
-    for (const st of statements) await conn.query(st.sql);
+    for (const st of statements) await run(st.sql);
     return [
       { op: 'U', keys: rows.filter((r) => r.exists).map((r) => r.key) },
       { op: 'I', keys: rows.filter((r) => !r.exists).map((r) => r.key) },

@@ -44,18 +44,29 @@ export interface HubMove {
 
 /** R entries of other origins this node has not pulled yet (after its cursor, or in a hole), in log order. */
 export async function readHubMoves(conn: PoolConnection, ctx: SyncContext, pull: PullState): Promise<HubMove[]> {
+  const q = hubMovesQuery(ctx, pull);
+  const [rows] = await conn.query(q.sql, q.params);
+  return toHubMoves(ctx, rows as { seq: string | number; tbl: string; pk: string }[]);
+}
+
+/** The query of readHubMoves (seq, tbl, pk; unordered), for a caller that sends it along with another. */
+export function hubMovesQuery(ctx: SyncContext, pull: PullState): { sql: string; params: unknown[] } {
   const holes = [...pull.holes.keys()];
-  const [rows] = await conn.query(
-    `SELECT seq, tbl, pk FROM _dualdb_changes
-      WHERE op = 'R' AND (origin IS NULL OR origin <> ?) AND (seq > ?${holes.length ? ' OR seq IN (?)' : ''}) ORDER BY seq`,
-    holes.length ? [ctx.nodeId, pull.upto, holes] : [ctx.nodeId, pull.upto],
-  );
+  return {
+    sql: `SELECT seq, tbl, pk FROM _dualdb_changes
+      WHERE op = 'R' AND (origin IS NULL OR origin <> ?) AND (seq > ?${holes.length ? ' OR seq IN (?)' : ''})`,
+    params: holes.length ? [ctx.nodeId, pull.upto, holes] : [ctx.nodeId, pull.upto],
+  };
+}
+
+/** R entry rows (any order) as moves of synced tables, in log order. */
+export function toHubMoves(ctx: SyncContext, rows: { seq: string | number; tbl: string; pk: string }[]): HubMove[] {
   const out: HubMove[] = [];
-  for (const r of rows as { seq: string | number; tbl: string; pk: string }[]) {
+  for (const r of rows) {
     const table = ctx.plan.byName.get(r.tbl);
     if (table) out.push({ seq: BigInt(r.seq), table, ...decodeMove(r.pk) });
   }
-  return out;
+  return out.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
 }
 
 /** Push: learns the hub's moves (one hub query) and applies them here before the batch is read. */

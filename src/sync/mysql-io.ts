@@ -16,11 +16,19 @@ export interface QueryRunner {
   query(sql: string, values?: unknown): Promise<[unknown, unknown]>;
 }
 
-const LOOKUP_CHUNK = 500;
+/** Keys per lookup: a default batch (2,000 keys) in two round trips; sized by bytes too (key-chunks.ts). */
+const LOOKUP_CHUNK = 1000;
 const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
 /** Room left in max_allowed_packet for the protocol's own bytes. */
 export const PACKET_MARGIN = 1024;
-const MAX_ROWS_PER_STATEMENT = 1000;
+/** Rows per multi-row statement at most: small rows fill a statement by bytes (the packet budget) first. */
+const MAX_ROWS_PER_STATEMENT = 10_000;
+
+/** A row image to write (MySQL form), optionally with its VALUES tuple already formatted (`MysqlTableIO.tuple`). */
+export interface RowOut {
+  row: Row;
+  tuple?: string;
+}
 
 /** Why a row cannot be sent: its size against what the hub accepts per statement, and the fix. */
 /**
@@ -105,13 +113,13 @@ export class MysqlTableIO {
    * rows whose key exists on the hub (locked): for a new key, ON DUPLICATE KEY UPDATE would
    * fire on a clash with *another* unique key and silently overwrite that other row.
    */
-  upsertStatements(rows: Row[]): { sql: string; count: number }[] {
+  upsertStatements(rows: RowOut[]): { sql: string; count: number }[] {
     return this.statements(rows, this.upsertTail);
   }
 
   /** Multi-row plain inserts for rows the hub does not have: a clash on any unique key is an error. */
-  insertStatements(rows: Row[]): { sql: string; count: number }[] {
-    return this.statements(rows, '');
+  insertStatements(rows: RowOut[], returning = false): { sql: string; count: number }[] {
+    return this.statements(rows, returning ? ` RETURNING ${this.selectList}` : '');
   }
 
   /**
@@ -120,11 +128,8 @@ export class MysqlTableIO {
    * another unique key fails (and can be reported) instead of overwriting that other row and
    * leaving this key missing or stale.
    */
-  writeStatements(rows: { row: Row; exists: boolean }[]): { sql: string; count: number }[] {
-    return [
-      ...this.upsertStatements(rows.filter((r) => r.exists).map((r) => r.row)),
-      ...this.insertStatements(rows.filter((r) => !r.exists).map((r) => r.row)),
-    ];
+  writeStatements(rows: (RowOut & { exists: boolean })[]): { sql: string; count: number }[] {
+    return [...this.upsertStatements(rows.filter((r) => r.exists)), ...this.insertStatements(rows.filter((r) => !r.exists))];
   }
 
   /**
@@ -154,14 +159,15 @@ export class MysqlTableIO {
     return this.maxStatementBytes - this.upsertHead.length - this.upsertTail.length;
   }
 
-  private tuple(row: Row): string {
+  /** A row's VALUES tuple (mysql2's escaping); format it once and pass it along in a RowOut. */
+  tuple(row: Row): string {
     return mysql.format(
       `(${this.table.columns.map(() => '?').join(', ')})`,
       this.table.columns.map((c) => row[c.name] ?? null),
     );
   }
 
-  private statements(rows: Row[], tail: string): { sql: string; count: number }[] {
+  private statements(rows: RowOut[], tail: string): { sql: string; count: number }[] {
     const statements: { sql: string; count: number }[] = [];
     let parts: string[] = [];
     let bytes = 0;
@@ -171,8 +177,8 @@ export class MysqlTableIO {
       bytes = 0;
     };
     const budget = Math.min(MAX_STATEMENT_BYTES, this.rowLimit);
-    for (const row of rows) {
-      const tuple = this.tuple(row);
+    for (const r of rows) {
+      const tuple = r.tuple ?? this.tuple(r.row);
       const size = Buffer.byteLength(tuple) + 2;
       if (parts.length >= MAX_ROWS_PER_STATEMENT || (parts.length > 0 && bytes + size > budget)) flush();
       parts.push(tuple);

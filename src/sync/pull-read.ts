@@ -8,13 +8,14 @@ import { randomBytes } from 'node:crypto';
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
-import { ChangeSet, type Op } from './changeset.js';
+import { ChangeSet, type KeyChange, type Op } from './changeset.js';
 import type { BatchResult, SyncContext } from './context.js';
 import { safePruneBound } from './holes.js';
-import { type HubMove, readHubMoves } from './hub-moves.js';
+import { type HubMove, hubMovesQuery, toHubMoves } from './hub-moves.js';
 import type { PullState } from './local-state.js';
 import { MysqlTableIO } from './mysql-io.js';
 import { admitParent, missingParents } from './parents.js';
+import type { SyncTable } from './plan.js';
 import { referencingColumns } from './rekey.js';
 import { assertHubUnchanged } from './schema-guard.js';
 
@@ -104,18 +105,19 @@ export async function readHubBatch(
   const add = (tbl: string, pk: string, seq: bigint, at: number, op: Op, retry = false) =>
     changes.add(tbl, pk, seq, at, op, retry);
   await ctx.hub.withConnection(async (conn) => {
+    let schemaChecked: Promise<void> = Promise.resolve();
     await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
     try {
       const t0 = Date.now();
-      const [[clock]] = (await conn.query('SELECT UNIX_TIMESTAMP(NOW(6)) * 1000 AS now_ms')) as unknown as [
-        [{ now_ms: string | number }],
-      ];
+      // The hub's clock and how far it pruned its log, in one round trip.
+      const [[clock]] = (await conn.query(
+        "SELECT UNIX_TIMESTAMP(NOW(6)) * 1000 AS now_ms, (SELECT v FROM _dualdb_hub_meta WHERE k = 'pruned_upto') AS pruned",
+      )) as unknown as [[{ now_ms: string | number; pruned: string | null }]];
       const t1 = Date.now();
       out.hubNowMs = Number(clock.now_ms);
       ctx.hubClockOffsetMs = out.hubNowMs - (t0 + t1) / 2;
 
-      const [metaRows] = await conn.query("SELECT v FROM _dualdb_hub_meta WHERE k = 'pruned_upto'");
-      const prunedUpto = BigInt((metaRows as { v: string }[])[0]?.v ?? 0);
+      const prunedUpto = BigInt(clock.pruned ?? 0);
       if (prunedUpto > safePruneBound(prev)) {
         // Reported outside withConnection, which would turn any non-SQL error into a MysqlError.
         out.prunedPast = prunedUpto;
@@ -123,14 +125,29 @@ export async function readHubBatch(
         return;
       }
 
+      // The batch's log entries and every move after the cursor (R entries, hub-moves.ts) in one
+      // round trip: `m` tells them apart.
+      const moves = hubMovesQuery(ctx, prev);
       const [rows] = await conn.query(
-        'SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?',
-        [prev.upto, batchSize],
+        `(SELECT 0 AS m, seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?)
+         UNION ALL (SELECT 1 AS m, seq, tbl, pk, 'R', NULL, 0 FROM (${moves.sql}) mv)`,
+        [prev.upto, batchSize, ...moves.params],
       );
-      const entries = rows as HubEntry[];
-      if (entries.length > 0 || duePulls.length > 0) await assertHubUnchanged(ctx.hub, ctx.schemaStamp);
+      const entries: HubEntry[] = [];
+      const moveRows: { seq: string | number; tbl: string; pk: string }[] = [];
+      for (const r of rows as (HubEntry & { m: number | string })[]) {
+        if (Number(r.m) === 0) entries.push(r);
+        else moveRows.push({ seq: r.seq, tbl: r.tbl, pk: r.pk ?? '' });
+      }
+      // The schema check runs on another pooled connection while this one reads on (it needs no
+      // snapshot); it is awaited before the batch is handed to the apply.
+      schemaChecked =
+        entries.length > 0 || duePulls.length > 0 ? assertHubUnchanged(ctx.hub, ctx.schemaStamp) : Promise.resolve();
+      schemaChecked.catch(() => {}); // awaited below; no unhandled rejection meanwhile
       result.more = entries.length === batchSize;
-      if (entries.length) out.readUpto = BigInt(entries[entries.length - 1]?.seq ?? prev.upto);
+      // The union's parts come in no promised order: seqs are converted once, sorted only if needed.
+      const bySeq = entries.map((e) => ({ e, seq: BigInt(e.seq) }));
+      for (const x of bySeq) if (x.seq > out.readUpto) out.readUpto = x.seq;
       const holeEntries: HubEntry[] = [];
       if (holeList.length > 0 && holeList.length <= 1000) {
         const [h] = await conn.query('SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq IN (?)', [holeList]);
@@ -146,8 +163,10 @@ export async function readHubBatch(
         ]);
         holeEntries.push(...(h as HubEntry[]).filter((e) => prev.holes.has(BigInt(e.seq))));
       }
-      for (const e of [...entries, ...holeEntries].sort((a, b) => (BigInt(a.seq) < BigInt(b.seq) ? -1 : 1))) {
-        const seq = BigInt(e.seq);
+      const ordered = [...bySeq, ...holeEntries.map((e) => ({ e, seq: BigInt(e.seq) }))];
+      if (ordered.some((x, i) => i > 0 && (ordered[i - 1] as { seq: bigint }).seq > x.seq))
+        ordered.sort((a, b) => (a.seq < b.seq ? -1 : 1));
+      for (const { e, seq } of ordered) {
         seen.add(seq);
         if (e.pk === null) continue;
         if (e.origin === ctx.nodeId) {
@@ -161,13 +180,13 @@ export async function readHubBatch(
         result.changes++;
         add(e.tbl, e.pk, seq, Number(e.at), e.op as Op);
       }
-      out.hubMoves = await readHubMoves(conn, ctx, prev);
+      out.hubMoves = toHubMoves(ctx, moveRows);
       for (const p of duePulls)
         if (p.pk !== null && !changes.has(p.tbl, p.pk)) add(p.tbl, p.pk, 0n, out.hubNowMs, p.firstOp ?? 'U', true);
       for (const [tbl, keys] of changes.byTable) {
         const table = ctx.plan.byName.get(tbl);
         if (!table) continue;
-        images.set(tbl, await new MysqlTableIO(table).fetch(conn, [...keys.keys()]));
+        images.set(tbl, await fetchImages(conn, table, keys, prev.upto, out.readUpto));
       }
       await addChildrenOfRecreated(conn, ctx, changes, images, out.hubNowMs);
       // Parents referenced by these images whose own hub changes come later ride along (parents.ts).
@@ -191,12 +210,53 @@ export async function readHubBatch(
           if (admitted.length) work.push({ table: parent, rows: admitted });
         }
       }
+      await schemaChecked;
       await conn.commit();
     } catch (e) {
       await conn.rollback().catch(() => {});
+      // A read that failed because a column went away is the drift the check reports: its answer
+      // (re-plan, the table pauses) comes first.
+      await schemaChecked;
       throw e;
     }
   });
+  return out;
+}
+
+/**
+ * The hub's current images of a batch's keys. A table keyed by one integer column is read in one
+ * query: the log range (after, upto] joined with the table on the key (an index lookup per log
+ * entry, no key list to send or parse); keys from outside the range (open holes, parked retries)
+ * and every other table are looked up by key lists (mysql-io.ts).
+ */
+async function fetchImages(
+  conn: PoolConnection,
+  table: SyncTable,
+  keys: Map<string, KeyChange>,
+  after: bigint,
+  upto: bigint,
+): Promise<Map<string, Row>> {
+  const io = new MysqlTableIO(table);
+  const k = table.key.length === 1 ? table.key[0] : undefined;
+  if (k?.type !== 'integer' || upto <= after) return io.fetch(conn, [...keys.keys()]);
+  const out = new Map<string, Row>();
+  const cols = table.columns.map((c) => `t.${quoteMysqlId(c.name)}`).join(', ');
+  // STRAIGHT_JOIN: the log range drives, the table is probed by its primary key (DECIMAL(65,0)
+  // holds every signed and unsigned BIGINT exactly).
+  const [rows] = await conn.query(
+    `SELECT STRAIGHT_JOIN ${cols} FROM _dualdb_changes c
+       JOIN ${quoteMysqlId(table.name)} t ON t.${quoteMysqlId(k.name)} = CAST(c.pk AS DECIMAL(65,0))
+      WHERE c.seq > ? AND c.seq <= ? AND c.tbl = ?`,
+    [after, upto, table.name],
+  );
+  for (const row of rows as Row[]) {
+    const key = io.keyOf(row);
+    if (keys.has(key)) out.set(key, row);
+  }
+  // Keys seen outside the range (holes, retries, parents) are not in the join.
+  const rest: string[] = [];
+  for (const [key, c] of keys) if (!out.has(key) && (c.retry || c.maxSeq <= after || c.maxSeq > upto)) rest.push(key);
+  if (rest.length) for (const [key, row] of await io.fetch(conn, rest)) out.set(key, row);
   return out;
 }
 

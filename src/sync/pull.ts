@@ -167,11 +167,6 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           const waitsForParent =
             hubAsSqlite !== null &&
             (parentApart(table, hubAsSqlite, apart) !== undefined || parentIn(table, hubAsSqlite, unsent) !== undefined);
-          const parkWaiting = (): void => {
-            const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
-            ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });
-            parkedNow.push({ tbl: table.name, pk: key, error });
-          };
           if (local) {
             const localRow = localImages.get(key) ?? null;
             const hubAt = change.lastAt - ctx.hubClockOffsetMs;
@@ -204,7 +199,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
               continue;
             }
             if (waitsForParent) {
-              parkWaiting();
+              parkWaiting(ctx, table.name, key, change, parkedNow);
               continue;
             }
             if ('conflict' in decision && decision.conflict && !table.meta) {
@@ -243,7 +238,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             ctx.state.dropPendingKey(table.name, key);
           }
           if (waitsForParent) {
-            parkWaiting();
+            parkWaiting(ctx, table.name, key, change, parkedNow);
             continue;
           }
           if (!hubAsSqlite) {
@@ -354,6 +349,19 @@ function retryOrphanedPushes(ctx: SyncContext, parents: string[]): void {
     "UPDATE _dualdb_parked SET next_retry_ms = ? WHERE direction = 'push' AND tbl = ? AND error LIKE '%foreign key constraint fails%'",
   );
   for (const c of children) st.run(Date.now(), c.name);
+}
+
+/** A hub row that waits (parked) for its parent: one of two rows created under the same key. */
+function parkWaiting(
+  ctx: SyncContext,
+  tbl: string,
+  key: string,
+  change: KeyChange,
+  parkedNow: { tbl: string; pk: string; error: string }[],
+): void {
+  const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
+  ctx.state.park('pull', tbl, key, error, { waiting: true, firstOp: change.firstOp });
+  parkedNow.push({ tbl, pk: key, error });
 }
 
 /** The key's unpushed change now begins with an insert (a row the hub deleted, re-created by the push). */

@@ -149,7 +149,13 @@ async function applyOnHub(
   const maxBytes = ctx.hubMaxPacket - PACKET_MARGIN;
   const ordered = batch.tables().sort((a, b) => a.rank - b.rank);
   const deletes: { table: SyncTable; io: MysqlTableIO; keys: string[] }[] = [];
-  const written: { table: SyncTable; io: MysqlTableIO; keys: string[]; images?: Map<string, Row> }[] = [];
+  const written: {
+    table: SyncTable;
+    io: MysqlTableIO;
+    keys: string[];
+    images?: Map<string, Row>;
+    stored?: Map<string, Row>;
+  }[] = [];
 
   for (const table of ordered) {
     const io = new MysqlTableIO(table, maxBytes);
@@ -196,7 +202,7 @@ async function applyOnHub(
     let pending = live;
     for (let pass = 0; pass < 2 && pending.length > 0; pass++) {
       const facts = await readHubFacts(conn, ctx, io, table, pending, rekeys);
-      const rowsOut: { key: string; row: Row; exists: boolean }[] = [];
+      const rowsOut: { key: string; row: Row; tuple: string; exists: boolean }[] = [];
       const collided: Collision[] = [];
       for (const key of pending) {
         const change = batch.changes.get(table.name, key) as KeyChange;
@@ -280,19 +286,28 @@ async function applyOnHub(
         if (!local) {
           deleteKeys.push(key);
         } else {
-          const parked = rowProblem(io, table, key, local);
-          if (parked) {
-            rec.toPark.push({ tbl: table.name, pk: key, error: parked, firstOp: change.firstOp });
-            m.parked++;
-            continue;
-          }
+          // Converted and formatted once: the size check and the statements share the tuple.
+          let out: { row: Row; tuple: string };
           try {
-            rowsOut.push({ key, row: toMysqlRow(table, local), exists: hubRow !== null });
+            const row = toMysqlRow(table, local);
+            out = { row, tuple: io.tuple(row) };
           } catch (e) {
             rec.toPark.push({ tbl: table.name, pk: key, error: rowErrorText(e), firstOp: change.firstOp });
             m.parked++;
             continue;
           }
+          const bytes = Buffer.byteLength(out.tuple);
+          if (bytes > io.rowLimit) {
+            rec.toPark.push({
+              tbl: table.name,
+              pk: key,
+              error: oversizeText(table, key, bytes, io.rowLimit, local),
+              firstOp: change.firstOp,
+            });
+            m.parked++;
+            continue;
+          }
+          rowsOut.push({ key, ...out, exists: hubRow !== null });
         }
         result.lagsMs.push(Date.now() - change.firstAt);
       }
@@ -316,18 +331,22 @@ async function applyOnHub(
       pending = [];
       if (rowsOut.length) {
         const setCapture = rowsOut.length >= BULK_CAPTURE_MIN_ROWS && (await bulkCaptureAllowed(conn, table));
+        // What the hub stored for the rows inserted (RETURNING), for the rewrite check below; a
+        // retried row's later write replaces what a rolled-back attempt returned.
+        const stored = ctx.hubReturning ? new Map<string, Row>() : undefined;
         const failed = await applyIsolated(conn, rowsOut, async (rows) => {
           // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
           // that a clash on another unique key fails and is parked instead of overwriting that row.
-          await writeRowsCaptured(conn, io, maxBytes, rows, setCapture);
+          await writeRowsCaptured(conn, io, maxBytes, rows, setCapture, stored);
         });
+        for (const k of failed.keys()) stored?.delete(k);
         // A hub writer took a new row's key since the lookup: that row is the hub's, decided again.
         if (pass === 0) pending = await keysTakenMeanwhile(conn, io, rowsOut, failed);
         const retried = new Set(pending);
         await explainFoldedKeys(conn, table, failed);
         const outcome = rowsOut.filter((r) => !retried.has(r.key)).map((r) => r.key);
         recordOutcome(result, table.name, outcome, failed, 'upserts', rec, (k) => batch.changes.get(table.name, k)?.firstOp);
-        written.push({ table, io, keys: outcome.filter((k) => !failed.has(k)) });
+        written.push({ table, io, keys: outcome.filter((k) => !failed.has(k)), ...(stored ? { stored } : {}) });
       }
     }
     deletes.push({ table, io, keys: deleteKeys });
@@ -344,18 +363,8 @@ async function applyOnHub(
     );
     recordOutcome(result, d.table.name, d.keys, failed, 'deletes', rec);
   }
-  for (const w of written) await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name));
-}
-
-/** Why a row cannot be sent as it is (too large for one statement), if so. */
-function rowProblem(io: MysqlTableIO, table: SyncTable, key: string, local: Row): string | undefined {
-  let bytes: number;
-  try {
-    bytes = io.rowBytes(toMysqlRow(table, local));
-  } catch {
-    return undefined; // the conversion error is reported where the row is converted
-  }
-  return bytes <= io.rowLimit ? undefined : oversizeText(table, key, bytes, io.rowLimit, local);
+  for (const w of written)
+    await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name), w.stored);
 }
 
 /**
@@ -430,9 +439,16 @@ async function logHubRewrites(
   io: MysqlTableIO,
   keys: string[],
   images: Map<string, Row> | undefined,
+  returned?: Map<string, Row>,
 ): Promise<void> {
   if (keys.length === 0) return;
-  const stored = await io.fetch(conn, keys);
+  // Inserted rows came back from their INSERT … RETURNING (the same statement, so what is stored
+  // now): only the others are read again.
+  const wanted = new Set(keys);
+  const stored = new Map<string, Row>();
+  for (const [k, row] of returned ?? []) if (wanted.has(k)) stored.set(k, row);
+  const rest = stored.size ? keys.filter((k) => !stored.has(k)) : keys;
+  if (rest.length) for (const [k, row] of await io.fetch(conn, rest)) stored.set(k, row);
   const rewritten = keys.filter((k) => !sameImage(table, images?.get(k) ?? null, stored.get(k) ?? null));
   for (let i = 0; i < rewritten.length; i += 500) {
     const rows = rewritten.slice(i, i + 500).map((pk) => [table.name, pk]);

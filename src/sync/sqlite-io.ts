@@ -70,7 +70,9 @@ export class SqliteTableIO {
          ON CONFLICT (${this.table.key.map((c) => quoteSqliteId(c.name)).join(', ')}) ${updates.length ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'}`,
       );
     }
-    this.upsertStmt.run(...this.table.columns.map((c) => row[c.name] ?? null));
+    const values: unknown[] = new Array(this.table.columns.length);
+    for (let i = 0; i < values.length; i++) values[i] = row[(this.table.columns[i] as { name: string }).name] ?? null;
+    this.upsertStmt.run(values);
   }
 
   delete(key: string): void {

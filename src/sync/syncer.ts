@@ -302,6 +302,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       },
       canSeeTransactions: this.canSeeTransactions ?? false,
       clusteredHub: this.clusteredHub,
+      hubReturning: this.hubReturning,
       hubMaxPacket: this.hubMaxPacket,
       schemaStamp: this.planStamp,
     };

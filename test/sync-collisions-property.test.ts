@@ -481,6 +481,24 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     );
   }
 
+  // Seed 473338529 (rekey-node): A's worker and its child go up, the hub deletes the worker (its
+  // ON DELETE CASCADE removes the child there, unlogged), A updates the worker before it pulls:
+  // A's newer update wins and re-creates the worker on the hub, and the child stayed on A only.
+  // The node's children of a row it keeps against the hub's delete now go up again with it,
+  // whether the push (first) or the pull (second) meets the hub's delete.
+  for (const [when, sync] of [
+    ['the push meets the delete', []],
+    ['the pull meets the delete', [S('A', false, true)]],
+  ] as const) {
+    for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const) {
+      it(
+        `${mode}: a node keeps a worker against the hub's delete (${when}); the child the hub's cascade removed comes back`,
+        () => runOps(testHub, tmp.dir, mode, [I('A', 1), S('A', true, false), D('H', 0), I('A'), U('A', 0), ...sync]),
+        60_000,
+      );
+    }
+  }
+
   // OPEN BUG (rekey-hub; FC_COLLISIONS=1 FC_SEED=-1301405579, after 128 clean runs; not analysed):
   // A's worker goes up, the hub adds a child to it, A deletes the worker (delete not pushed) and
   // pulls: the hub's child fails SQLite's foreign key and stays parked on the pull side after the

@@ -28,6 +28,7 @@ import { parentApart, refsUnsentParent } from './parent-waits.js';
 import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
+import { logChildrenOfRecreated, type Recreated } from './recreated-children.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertSqliteUnchanged } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
@@ -135,6 +136,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         }
       }
       const deletions: { table: SyncTable; io: SqliteTableIO; keys: string[]; parked: Set<string> }[] = [];
+      const recreated: Recreated[] = [];
       for (const table of tables) {
         const io = new SqliteTableIO(ctx.db, table);
         const keyed = changes.byTable.get(table.name) ?? new Map<string, KeyChange>();
@@ -232,6 +234,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             // that is a collision, not a conflict that lets this row's children attach to the other.
             if (decision.action === 'none' && decision.conflict === 'node' && !hubAsSqlite && localRow) {
               if (table.keyKind === 'generated') markRecreated(ctx, table.name, key);
+              // Its children the hub's delete cascaded away (unlogged) go up with it (recreated-children.ts).
+              recreated.push({ table, key });
             }
             // node wins, or the hub's new row is gone again: keep the local row; its change goes up with the next push.
             if (decision.action !== 'to-node') continue;
@@ -291,6 +295,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (parked.has(key)) ctx.state.unpark('pull', table.name, key);
         }
       }
+      // A child with a hub change of its own in this batch follows that change instead.
+      logChildrenOfRecreated(ctx, recreated, ctx.state.pushedUpto(), (tbl, pk) => changes.has(tbl, pk));
       const deletedFrom = deletions.filter((d) => d.keys.length > 0).map((d) => d.table);
       // Parked child pushes the deletes settle are due now (gone with their parent, or refused for it).
       retryOrphanedPushes(

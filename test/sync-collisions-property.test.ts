@@ -499,28 +499,30 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     }
   }
 
-  // OPEN BUG (rekey-hub; FC_COLLISIONS=1 FC_SEED=-1301405579, after 128 clean runs; not analysed):
-  // A's worker goes up, the hub adds a child to it, A deletes the worker (delete not pushed) and
-  // pulls: the hub's child fails SQLite's foreign key and stays parked on the pull side after the
-  // syncs settle (the sides agree; the parked entry is what the run rejects).
-  // Open cases fail most of the time but not always (the outcome depends on timing, e.g. the
-  // newest-wins clock): an `it.fails` that happens to pass would fail the suite at random, so they
-  // run with FC_COLLISIONS=1 (and must fail there until fixed), not on every `npm test`.
-  it.skipIf(!process.env.FC_COLLISIONS).fails(
-    "rekey-hub: the hub's child of a worker the node deleted, pulled before the delete goes up",
-    () =>
-      runOps(testHub, tmp.dir, 'rekey-hub', [
-        I('A'),
-        S('A', true, false),
-        C('H', 0),
-        D('A', 0),
-        I('A'),
-        { kind: 'update', who: 'A', pick: 0, name: 'y' },
-        { kind: 'update', who: 'B', pick: 20, name: 'x' },
-        S('A', false, true),
-      ]),
-    60_000,
-  );
+  // Seed -1301405579 (rekey-hub): A's worker goes up, the hub adds a child to it, A deletes the
+  // worker (delete not pushed) and pulls: the hub's child fails SQLite's foreign key. The push of
+  // A's delete then runs the hub's ON DELETE CASCADE (the child goes with its parent everywhere),
+  // but the child's parked pull waited out its 5 s retry delay: it stayed parked after the syncs
+  // settled (unless a run took longer). A hub row whose parent this node deleted, its delete not
+  // pushed yet, now waits (due at every pull, no failed attempt counted) and settles at the pull
+  // after that push.
+  for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const) {
+    it(
+      `${mode}: the hub's child of a worker the node deleted, pulled before the delete goes up`,
+      () =>
+        runOps(testHub, tmp.dir, mode, [
+          I('A'),
+          S('A', true, false),
+          C('H', 0),
+          D('A', 0),
+          I('A'),
+          { kind: 'update', who: 'A', pick: 0, name: 'y' },
+          { kind: 'update', who: 'B', pick: 20, name: 'x' },
+          S('A', false, true),
+        ]),
+      60_000,
+    );
+  }
 
   // Was an open bug (manual; FC_SEED=307440284): the hub's worker with two attendance rows collides
   // with A's and B's workers; after more hub inserts, a child A adds to its worker, an update on A

@@ -24,7 +24,7 @@ import { advanceHoles } from './holes.js';
 import { applyHubMoves, forgetHubMoves, unapplied, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
-import { parentApart, refsUnsentParent } from './parent-waits.js';
+import { parentApart, parentDeletedHere, refsUnsentParent } from './parent-waits.js';
 import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
@@ -259,10 +259,15 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (u.change.deleted && table.hubCascades) io.delete(u.key);
           io.upsert(u.row);
         });
-        for (const { key, change } of toUpsert) {
-          const error = failed.get(key);
-          if (error !== undefined) {
-            ctx.state.park('pull', table.name, key, error, { firstOp: change.firstOp });
+        for (const { key, row, change } of toUpsert) {
+          const failure = failed.get(key);
+          if (failure !== undefined) {
+            // Its parent is gone here by this node's delete, still to go up: the hub's ON DELETE settles it then.
+            const gone = /FOREIGN KEY/i.test(failure) ? parentDeletedHere(ctx, table, row) : undefined;
+            const error = gone
+              ? `waits for this node's delete of its parent (${gone.table} ${gone.key}) to reach the hub, whose ON DELETE settles it`
+              : failure;
+            ctx.state.park('pull', table.name, key, error, { firstOp: change.firstOp, waiting: gone !== undefined });
             parkedNow.push({ tbl: table.name, pk: key, error });
             m.parked++;
             continue;

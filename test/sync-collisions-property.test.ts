@@ -230,9 +230,9 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13 (property-based): random writers o
   // section 13), so that a random seed never fails a merge. FC_COLLISIONS=1 runs every mode at
   // length (FC_RUNS, FC_TIME_LIMIT, FC_SEED to replay). The fixed sequences below run every time.
   const ALWAYS = new Set<KeyCollisionMode>(['rekey-node', 'rekey-hub']);
-  // rekey-hub still has a rare open case (about 1 random run in 130, docs/SYNC-CONTRACT.md 13): its
-  // every-time runs replay one fixed seed, so that a merge never fails at random; rekey-node's are
-  // random (150 runs clean at length). FC_COLLISIONS=1 searches every mode with random seeds.
+  // rekey-hub's every-time runs replay one fixed seed, so that a merge never fails at random (its
+  // rare case, about 1 random run in 130, is fixed: seed -1301405579 ran 200 runs clean after it);
+  // rekey-node's are random. FC_COLLISIONS=1 searches every mode with random seeds.
   const EVERY_TIME_SEED: Partial<Record<KeyCollisionMode, number>> = { 'rekey-hub': 20261206 };
   const onRequest = Boolean(process.env.FC_COLLISIONS);
   for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const) {
@@ -481,28 +481,48 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     );
   }
 
-  // OPEN BUG (rekey-hub; FC_COLLISIONS=1 FC_SEED=-1301405579, after 128 clean runs; not analysed):
-  // A's worker goes up, the hub adds a child to it, A deletes the worker (delete not pushed) and
-  // pulls: the hub's child fails SQLite's foreign key and stays parked on the pull side after the
-  // syncs settle (the sides agree; the parked entry is what the run rejects).
-  // Open cases fail most of the time but not always (the outcome depends on timing, e.g. the
-  // newest-wins clock): an `it.fails` that happens to pass would fail the suite at random, so they
-  // run with FC_COLLISIONS=1 (and must fail there until fixed), not on every `npm test`.
-  it.skipIf(!process.env.FC_COLLISIONS).fails(
-    "rekey-hub: the hub's child of a worker the node deleted, pulled before the delete goes up",
-    () =>
-      runOps(testHub, tmp.dir, 'rekey-hub', [
-        I('A'),
-        S('A', true, false),
-        C('H', 0),
-        D('A', 0),
-        I('A'),
-        { kind: 'update', who: 'A', pick: 0, name: 'y' },
-        { kind: 'update', who: 'B', pick: 20, name: 'x' },
-        S('A', false, true),
-      ]),
-    60_000,
-  );
+  // Seed 473338529 (rekey-node): A's worker and its child go up, the hub deletes the worker (its
+  // ON DELETE CASCADE removes the child there, unlogged), A updates the worker before it pulls:
+  // A's newer update wins and re-creates the worker on the hub, and the child stayed on A only.
+  // The node's children of a row it keeps against the hub's delete now go up again with it,
+  // whether the push (first) or the pull (second) meets the hub's delete.
+  for (const [when, sync] of [
+    ['the push meets the delete', []],
+    ['the pull meets the delete', [S('A', false, true)]],
+  ] as const) {
+    for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const) {
+      it(
+        `${mode}: a node keeps a worker against the hub's delete (${when}); the child the hub's cascade removed comes back`,
+        () => runOps(testHub, tmp.dir, mode, [I('A', 1), S('A', true, false), D('H', 0), I('A'), U('A', 0), ...sync]),
+        60_000,
+      );
+    }
+  }
+
+  // Seed -1301405579 (rekey-hub): A's worker goes up, the hub adds a child to it, A deletes the
+  // worker (delete not pushed) and pulls: the hub's child fails SQLite's foreign key. The push of
+  // A's delete then runs the hub's ON DELETE CASCADE (the child goes with its parent everywhere),
+  // but the child's parked pull waited out its 5 s retry delay: it stayed parked after the syncs
+  // settled (unless a run took longer). A hub row whose parent this node deleted, its delete not
+  // pushed yet, now waits (due at every pull, no failed attempt counted) and settles at the pull
+  // after that push.
+  for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const) {
+    it(
+      `${mode}: the hub's child of a worker the node deleted, pulled before the delete goes up`,
+      () =>
+        runOps(testHub, tmp.dir, mode, [
+          I('A'),
+          S('A', true, false),
+          C('H', 0),
+          D('A', 0),
+          I('A'),
+          { kind: 'update', who: 'A', pick: 0, name: 'y' },
+          { kind: 'update', who: 'B', pick: 20, name: 'x' },
+          S('A', false, true),
+        ]),
+      60_000,
+    );
+  }
 
   // Was an open bug (manual; FC_SEED=307440284): the hub's worker with two attendance rows collides
   // with A's and B's workers; after more hub inserts, a child A adds to its worker, an update on A

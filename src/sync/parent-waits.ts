@@ -7,6 +7,7 @@ import type { Row } from '../engines/codec.js';
 import type { SyncContext } from './context.js';
 import { heldKey } from './local-state.js';
 import type { SyncTable } from './plan.js';
+import { SqliteTableIO } from './sqlite-io.js';
 
 /**
  * The parent tables whose keys these rows reference, with the values: single-column references
@@ -99,6 +100,26 @@ export function parentApart(table: SyncTable, row: Row, apart: Set<string>): { t
     if (fk.columns.length !== 1 || !col) continue;
     const v = row[col];
     if (v !== null && v !== undefined && apart.has(`${fk.parent}\u0000${String(v)}`)) return { table: fk.parent, key: String(v) };
+  }
+  return undefined;
+}
+
+/**
+ * The parent (table, key) this hub row references that this node has deleted, its delete not
+ * pushed yet, if any. The row cannot be placed here (SQLite's foreign key refuses it); once the
+ * delete reaches the hub, the hub's ON DELETE settles it there too (gone, or its reference
+ * nulled), and the pull's retry applies that. So it waits, without counting failed attempts.
+ */
+export function parentDeletedHere(ctx: SyncContext, table: SyncTable, row: Row): { table: string; key: string } | undefined {
+  for (const fk of table.foreignKeys) {
+    const col = fk.columns[0];
+    const parent = ctx.plan.byName.get(fk.parent);
+    if (fk.columns.length !== 1 || !col || !parent) continue;
+    const v = row[col];
+    if (v === null || v === undefined) continue;
+    const key = String(v);
+    if (!ctx.state.pendingKeys(parent.name, [key]).has(key)) continue;
+    if (new SqliteTableIO(ctx.db, parent).fetch([key]).size === 0) return { table: parent.name, key };
   }
   return undefined;
 }

@@ -24,10 +24,11 @@ import { advanceHoles } from './holes.js';
 import { applyHubMoves, forgetHubMoves, unapplied, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
-import { parentApart, parentIn, unsentParentKeys } from './parent-waits.js';
+import { parentApart, parentDeletedHere, parentIn, unsentParentKeys } from './parent-waits.js';
 import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
+import { logChildrenOfRecreated, type Recreated } from './recreated-children.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertSqliteUnchanged } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
@@ -135,6 +136,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         }
       }
       const deletions: { table: SyncTable; io: SqliteTableIO; keys: string[]; parked: Set<string> }[] = [];
+      const recreated: Recreated[] = [];
       for (const table of tables) {
         const io = new SqliteTableIO(ctx.db, table);
         const keyed = changes.byTable.get(table.name) ?? new Map<string, KeyChange>();
@@ -231,6 +233,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             // that is a collision, not a conflict that lets this row's children attach to the other.
             if (decision.action === 'none' && decision.conflict === 'node' && !hubAsSqlite && localRow) {
               if (table.keyKind === 'generated') markRecreated(ctx, table.name, key);
+              // Its children the hub's delete cascaded away (unlogged) go up with it (recreated-children.ts).
+              recreated.push({ table, key });
             }
             // node wins, or the hub's new row is gone again: keep the local row; its change goes up with the next push.
             if (decision.action !== 'to-node') continue;
@@ -254,10 +258,15 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (u.change.deleted && table.hubCascades) io.delete(u.key);
           io.upsert(u.row);
         });
-        for (const { key, change } of toUpsert) {
-          const error = failed.get(key);
-          if (error !== undefined) {
-            ctx.state.park('pull', table.name, key, error, { firstOp: change.firstOp });
+        for (const { key, row, change } of toUpsert) {
+          const failure = failed.get(key);
+          if (failure !== undefined) {
+            // Its parent is gone here by this node's delete, still to go up: the hub's ON DELETE settles it then.
+            const gone = /FOREIGN KEY/i.test(failure) ? parentDeletedHere(ctx, table, row) : undefined;
+            const error = gone
+              ? `waits for this node's delete of its parent (${gone.table} ${gone.key}) to reach the hub, whose ON DELETE settles it`
+              : failure;
+            ctx.state.park('pull', table.name, key, error, { firstOp: change.firstOp, waiting: gone !== undefined });
             parkedNow.push({ tbl: table.name, pk: key, error });
             m.parked++;
             continue;
@@ -290,6 +299,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (parked.has(key)) ctx.state.unpark('pull', table.name, key);
         }
       }
+      // A child with a hub change of its own in this batch follows that change instead.
+      logChildrenOfRecreated(ctx, recreated, ctx.state.pushedUpto(), (tbl, pk) => changes.has(tbl, pk));
       const deletedFrom = deletions.filter((d) => d.keys.length > 0).map((d) => d.table);
       // Parked child pushes the deletes settle are due now (gone with their parent, or refused for it).
       retryOrphanedPushes(

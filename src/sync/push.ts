@@ -37,6 +37,7 @@ import type { SyncTable } from './plan.js';
 import { keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
+import { hubDeletedChildren, logChildrenOfRecreated, type Recreated } from './recreated-children.js';
 import { type Collision, type Move, repointImages } from './rekey.js';
 import { forgetLoggedMoves, movedUpImages } from './rekey-bulk.js';
 import { moveOnNode } from './rekey-node.js';
@@ -65,6 +66,10 @@ interface NodeRecord {
   takes: { table: SyncTable; key: string; hubRow: Row | null }[];
   /** Open collisions that turned out not to be collisions any more (one side's row is gone). */
   closes: { tbl: string; key: string }[];
+  /** Rows the node kept against the hub's delete, re-created there: their children follow (recreated-children.ts). */
+  recreated: Recreated[];
+  /** Children of those the hub deleted itself since the last pull: left to that delete. */
+  hubDeleted: Set<string>;
 }
 
 /** One push batch; returns what moved. Throws on hub unavailability (nothing applied, nothing lost). */
@@ -87,6 +92,8 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
     holds: [],
     takes: [],
     closes: [],
+    recreated: [],
+    hubDeleted: new Set(),
   };
   // Parked before the hub was asked (a paused table's, a key MySQL cannot store): counted per table too.
   for (const p of batch.toPark) moved(result, p.tbl).parked++;
@@ -113,7 +120,7 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
       ]);
       // The node's records go first: if the hub commit then fails, the batch is simply sent again
       // (recording is idempotent, and a moved row is logged under its new key).
-      result.rekeys = recordOnNode(ctx, rec);
+      result.rekeys = recordOnNode(ctx, rec, batch);
       await conn.commit();
     } catch (e) {
       await conn.rollback().catch(() => {});
@@ -281,6 +288,10 @@ async function applyOnHub(
           }
           case 'defer':
           case 'to-hub':
+            // The node's change wins over the hub's delete: the row is re-created there, without the
+            // children the delete cascaded away on the hub (unlogged).
+            if ('conflict' in decision && decision.conflict === 'node' && local && !hubRow && table.hubCascades)
+              rec.recreated.push({ table, key });
             break;
         }
         if (!local) {
@@ -363,6 +374,7 @@ async function applyOnHub(
     );
     recordOutcome(result, d.table.name, d.keys, failed, 'deletes', rec);
   }
+  if (rec.recreated.length) rec.hubDeleted = await hubDeletedChildren(conn, ctx, rec.recreated);
   for (const w of written)
     await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name), w.stored);
 }
@@ -372,7 +384,7 @@ async function applyOnHub(
  * and the moves together (moveOnNode's transaction nests as a savepoint), so that a failure
  * anywhere leaves none of them (a parked retry unparked without the hub commit would be lost).
  */
-function recordOnNode(ctx: SyncContext, rec: NodeRecord) {
+function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatch) {
   const rekeys = new RekeyStore(ctx.db);
   return ctx.db
     .transaction(() => {
@@ -402,6 +414,13 @@ function recordOnNode(ctx: SyncContext, rec: NodeRecord) {
         });
       }
       for (const c of rec.closes) rekeys.close(c.tbl, c.key);
+      // Children sent in this batch went up with their parent already.
+      logChildrenOfRecreated(
+        ctx,
+        rec.recreated,
+        batch.upto,
+        (tbl, pk) => rec.hubDeleted.has(heldKey(tbl, pk)) || batch.changes.has(tbl, pk),
+      );
       return moveOnNode(ctx, rec.moves, rec.takes);
     })
     .immediate();

@@ -26,6 +26,9 @@ import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { introspectSqliteTable } from '../engines/sqlite/introspect.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
+
+type Statement = import('better-sqlite3').Statement<unknown[]>;
+
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { commitOutcome, ensureWriteTokens, newWriteToken } from '../sync/commit-outcome.js';
@@ -229,7 +232,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
     let changes = 0;
     let lastInsertId: bigint | null = null;
     db.transaction(() => {
-      if (!capture) db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+      if (!capture) this.applying(1);
       for (const op of ops) {
         const q = quoteSqliteId(op.table);
         const synced = this.service.syncer.knownPlan?.byName.get(op.table);
@@ -246,7 +249,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
             const rest = cols.filter((c) => !pk.includes(c));
             sql += ` ON CONFLICT (${pk.map(quoteSqliteId).join(', ')}) ${rest.length ? `DO UPDATE SET ${rest.map((c) => `${quoteSqliteId(c)} = excluded.${quoteSqliteId(c)}`).join(', ')}` : 'DO NOTHING'}`;
           }
-          const r = db.prepare(sql).run(...cols.map((c) => row[c]));
+          const r = this.statement(sql).run(...cols.map((c) => row[c]));
           changes += r.changes;
           lastInsertId = BigInt(r.lastInsertRowid);
         } else if (op.kind === 'update') {
@@ -270,7 +273,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
           changes += r.changes;
         }
       }
-      if (!capture) db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
+      if (!capture) this.applying(0);
     })();
     return { changes, lastInsertId };
   }
@@ -457,9 +460,10 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
     try {
       this.sqlite
         .transaction(() => {
-          this.sqlite.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+          this.applying(1);
           for (const { table, keys } of touched) {
-            const io = new SqliteTableIO(this.sqlite, table);
+            const io = this.localIO.get(table) ?? new SqliteTableIO(this.sqlite, table);
+            this.localIO.set(table, io);
             const imgs = images.get(table.name) ?? new Map<string, Row>();
             for (const key of keys) {
               const img = imgs.get(key);
@@ -469,7 +473,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
               changes++;
             }
           }
-          this.sqlite.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
+          this.applying(0);
         })
         .immediate();
     } catch (e) {
@@ -481,6 +485,29 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
   }
 
   private hubInsert: HubInsertPool | undefined;
+  /** Statements of the per-write path, compiled once (a prepare costs more than the run). */
+  private readonly localIO = new WeakMap<SyncTable, SqliteTableIO>();
+  private applyingStmt: Statement | undefined;
+
+  private readonly statements = new Map<string, Statement>();
+
+  /** A write statement compiled once per SQL text (a few per table and column set; the oldest go past 64). */
+  private statement(sql: string): Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.sqlite.prepare<unknown[]>(sql);
+      if (this.statements.size >= 64) this.statements.delete(this.statements.keys().next().value as string);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  /** Marks the local writes that follow as applied from the hub (1: not captured) or not (0). */
+  private applying(on: 0 | 1): void {
+    this.applyingStmt ??= this.sqlite.prepare('UPDATE _dualdb_flags SET applying = ? WHERE id = 1');
+    this.applyingStmt.run(on);
+  }
+
   private readonly hubIO = new WeakMap<SyncTable, MysqlTableIO>();
 
   /** One insert through hub-insert.ts (`w.onImage` records its row); nothing happens when the hub needs the general path. */

@@ -300,11 +300,17 @@ async function applyOnHub(
       pending = [];
       if (rowsOut.length) {
         const setCapture = rowsOut.length >= BULK_CAPTURE_MIN_ROWS && (await bulkCaptureAllowed(conn, table));
-        const failed = await applyIsolated(conn, rowsOut, async (rows) => {
-          // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
-          // that a clash on another unique key fails and is parked instead of overwriting that row.
-          await writeRowsCaptured(conn, io, maxBytes, rows, setCapture);
-        });
+        const oneStatement = rowsOut.length === 1 && !setCapture && io.writeStatements(rowsOut).length === 1;
+        const failed = await applyIsolated(
+          conn,
+          rowsOut,
+          async (rows) => {
+            // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
+            // that a clash on another unique key fails and is parked instead of overwriting that row.
+            await writeRowsCaptured(conn, io, maxBytes, rows, setCapture);
+          },
+          oneStatement,
+        );
         // A hub writer took a new row's key since the lookup: that row is the hub's, decided again.
         if (pass === 0) pending = await keysTakenMeanwhile(conn, io, rowsOut, failed);
         const retried = new Set(pending);

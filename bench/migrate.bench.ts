@@ -63,11 +63,23 @@ async function sourceFile(config: Config, rows: number): Promise<void> {
   db.close();
 }
 
-/** Runs `dualdb migrate --json` (or other arguments) as a child; wall time, its report, and the peak RSS (VmHWM). */
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; 0 when it is gone. */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs `dualdb migrate --json` (or other arguments) as a child; wall time, its report, the peak RSS (VmHWM) and its CPU seconds. */
 async function migrateChild(
   config: Config,
   args: string[] = ['migrate', '--json'],
-): Promise<{ seconds: number; report: Record<string, unknown>; peakRssMb: number }> {
+): Promise<{ seconds: number; report: Record<string, unknown>; peakRssMb: number; cpu: number }> {
   const env = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -95,7 +107,9 @@ async function migrateChild(
     errText += String(d);
   });
   let peakKb = 0;
+  let cpu = 0;
   const poll = setInterval(() => {
+    cpu = Math.max(cpu, cpuSeconds(child.pid));
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       if (m) peakKb = Math.max(peakKb, Number(m[1]));
@@ -107,17 +121,23 @@ async function migrateChild(
   clearInterval(poll);
   const seconds = t() / 1000;
   if (code !== 0) throw new Error(`dualdb ${args[0]} exited ${code}: ${errText || out}`);
-  return { seconds, report: args[0] === 'migrate' ? (JSON.parse(out) as Record<string, unknown>) : {}, peakRssMb: peakKb / 1024 };
+  return {
+    seconds,
+    report: args[0] === 'migrate' ? (JSON.parse(out) as Record<string, unknown>) : {},
+    peakRssMb: peakKb / 1024,
+    cpu,
+  };
 }
 
 /** (a) sqlite3 -csv, then LOAD DATA LOCAL INFILE of the file: both timed (total) and the load alone. */
-async function csvBaseline(options: BenchOptions, sqlitePath: string): Promise<{ total: number; load: number }> {
+async function csvBaseline(options: BenchOptions, sqlitePath: string): Promise<{ total: number; load: number; loadCpu: number }> {
   const { hub } = await hubWithSchema(options, 'migrate_csv');
   const csv = path.join(options.dir, 'detections.csv');
   const t = hr();
   const r = spawnSync('sh', ['-c', `sqlite3 -csv '${sqlitePath}' 'SELECT * FROM detections' > '${csv}'`]);
   if (r.status !== 0) throw new Error(`sqlite3 -csv failed: ${String(r.stderr)}`);
   const tLoad = hr();
+  const serverCpu0 = cpuSeconds(options.server.pid);
   await hub.withConnection(async (conn) => {
     await conn.query('SET foreign_key_checks = 0');
     await conn.query({
@@ -128,10 +148,11 @@ async function csvBaseline(options: BenchOptions, sqlitePath: string): Promise<{
     await conn.query('SET foreign_key_checks = 1');
   });
   const load = tLoad() / 1000;
+  const loadCpu = cpuSeconds(options.server.pid) - serverCpu0;
   const total = t() / 1000;
   if (statSync(csv).size === 0) throw new Error('empty CSV');
   await hub.close();
-  return { total, load };
+  return { total, load, loadCpu };
 }
 
 /** (b) sqlite3 .dump piped into the mariadb client. */
@@ -159,7 +180,9 @@ export async function run(options: BenchOptions): Promise<Figure[]> {
   const config = configFor(options, 'migrate', m);
   await sourceFile(config, rows);
 
+  const serverCpu0 = cpuSeconds(options.server.pid);
   const ours = await migrateChild(config);
+  const serverCpu = cpuSeconds(options.server.pid) - serverCpu0;
   const tables = ours.report.tables as { table: string; rowsCopied: number; seconds: number }[];
   const det = tables.find((t) => t.table === 'detections');
   if (!det || det.rowsCopied !== rows) throw new Error(`the migration copied ${det?.rowsCopied} detections, expected ${rows}`);
@@ -194,6 +217,13 @@ export async function run(options: BenchOptions): Promise<Figure[]> {
       [copyPhaseRate],
       floor,
       `goal ≥ 0.8×; the copy phase's time (copyMs), method ${String(ours.report.method)}`,
+    ),
+    figure(
+      `migrate ${n} detections: CPU seconds, whole command (process + server)`,
+      's',
+      [ours.cpu + serverCpu],
+      { name: 'LOAD DATA alone (server)', runs: [csv.loadCpu] },
+      `the CPU the work costs, whatever else the machine runs: process ${ours.cpu.toFixed(2)} s (idle CLI ${idle.cpu.toFixed(2)} s), server ${serverCpu.toFixed(2)} s`,
     ),
     figure(
       `migrate ${n} detections: copy rows/s`,

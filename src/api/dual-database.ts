@@ -27,24 +27,22 @@ import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { introspectSqliteTable } from '../engines/sqlite/introspect.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 
-type Statement = import('better-sqlite3').Statement<unknown[]>;
-
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { commitOutcome, ensureWriteTokens, newWriteToken } from '../sync/commit-outcome.js';
 import { ControlServer } from '../sync/control.js';
 import { toMysqlRow, toSqliteRow } from '../sync/convert.js';
 import { MysqlTableIO } from '../sync/mysql-io.js';
-import { holderTokenStatement, NodeIdInUseError, recordTokenAsHolder } from '../sync/node-fence.js';
+import { holderTokenStatement, recordTokenAsHolder } from '../sync/node-fence.js';
 import type { SyncTable } from '../sync/plan.js';
 import type { RekeyEvent } from '../sync/rekey.js';
 import { SyncService } from '../sync/service.js';
-import { SqliteTableIO } from '../sync/sqlite-io.js';
 import type { NodeState, SyncStatus } from '../sync/status.js';
 import { type CycleReport, Syncer } from '../sync/syncer.js';
 import { formsOf } from '../sync/value-forms.js';
 import { DualdbError, MysqlError } from '../util/errors.js';
-import { FastPathUnavailable, HubInsertPool, type HubInsertState, NodeIdRefused } from './hub-insert.js';
+import { HubInsertPool, type HubInsertState } from './hub-insert.js';
+import { LocalStatements } from './local-statements.js';
 import { type InputRow, normaliseRow } from './values.js';
 
 /** How long a write whose COMMIT reply was lost waits for the hub to say whether it committed. */
@@ -232,7 +230,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
     let changes = 0;
     let lastInsertId: bigint | null = null;
     db.transaction(() => {
-      if (!capture) this.applying(1);
+      if (!capture) this.local.applying(1);
       for (const op of ops) {
         const q = quoteSqliteId(op.table);
         const synced = this.service.syncer.knownPlan?.byName.get(op.table);
@@ -249,7 +247,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
             const rest = cols.filter((c) => !pk.includes(c));
             sql += ` ON CONFLICT (${pk.map(quoteSqliteId).join(', ')}) ${rest.length ? `DO UPDATE SET ${rest.map((c) => `${quoteSqliteId(c)} = excluded.${quoteSqliteId(c)}`).join(', ')}` : 'DO NOTHING'}`;
           }
-          const r = this.statement(sql).run(...cols.map((c) => row[c]));
+          const r = this.local.statement(sql).run(...cols.map((c) => row[c]));
           changes += r.changes;
           lastInsertId = BigInt(r.lastInsertRowid);
         } else if (op.kind === 'update') {
@@ -273,7 +271,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
           changes += r.changes;
         }
       }
-      if (!capture) this.applying(0);
+      if (!capture) this.local.applying(0);
     })();
     return { changes, lastInsertId };
   }
@@ -329,14 +327,15 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
       if (only?.kind === 'insert' && this.service.syncer.hubReturning) {
         // One row: two round trips (hub-insert.ts); an older hub falls through to the general path.
         const t = tables.get(only.table) as SyncTable;
-        w.onImage = (image) => {
-          const key = (this.hubIO.get(t) as MysqlTableIO).keyOf(image);
+        w.onImage = (image, key) => {
           keysByTable.set(t.name, new Set([key]));
           images.set(t.name, new Map([[key, image]]));
           const auto = t.hubAssignsKey && t.key.length === 1 ? image[t.key[0]?.name ?? ''] : undefined;
           if (auto !== undefined && auto !== null) lastInsertId = BigInt(auto as string);
         };
-        await this.insertOneOnHub(hub, t, only.row, token, w);
+        this.hubInsert ??= new HubInsertPool(hub.config);
+        const statement = holderTokenStatement(this.service.syncer.state, nodeId, token);
+        await this.hubInsert.insertRow(t, only.row, nodeId, statement, w, this.options.hubWriteTimeoutMs ?? 2000);
       }
       if (keysByTable.size === 0)
         await hub.withConnection(async (conn) => {
@@ -460,10 +459,9 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
     try {
       this.sqlite
         .transaction(() => {
-          this.applying(1);
+          this.local.applying(1);
           for (const { table, keys } of touched) {
-            const io = this.localIO.get(table) ?? new SqliteTableIO(this.sqlite, table);
-            this.localIO.set(table, io);
+            const io = this.local.tableIO(table);
             const imgs = images.get(table.name) ?? new Map<string, Row>();
             for (const key of keys) {
               const img = imgs.get(key);
@@ -473,7 +471,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
               changes++;
             }
           }
-          this.applying(0);
+          this.local.applying(0);
         })
         .immediate();
     } catch (e) {
@@ -485,51 +483,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
   }
 
   private hubInsert: HubInsertPool | undefined;
-  /** Statements of the per-write path, compiled once (a prepare costs more than the run). */
-  private readonly localIO = new WeakMap<SyncTable, SqliteTableIO>();
-  private applyingStmt: Statement | undefined;
-
-  private readonly statements = new Map<string, Statement>();
-
-  /** A write statement compiled once per SQL text (a few per table and column set; the oldest go past 64). */
-  private statement(sql: string): Statement {
-    let stmt = this.statements.get(sql);
-    if (!stmt) {
-      stmt = this.sqlite.prepare<unknown[]>(sql);
-      if (this.statements.size >= 64) this.statements.delete(this.statements.keys().next().value as string);
-      this.statements.set(sql, stmt);
-    }
-    return stmt;
-  }
-
-  /** Marks the local writes that follow as applied from the hub (1: not captured) or not (0). */
-  private applying(on: 0 | 1): void {
-    this.applyingStmt ??= this.sqlite.prepare('UPDATE _dualdb_flags SET applying = ? WHERE id = 1');
-    this.applyingStmt.run(on);
-  }
-
-  private readonly hubIO = new WeakMap<SyncTable, MysqlTableIO>();
-
-  /** One insert through hub-insert.ts (`w.onImage` records its row); nothing happens when the hub needs the general path. */
-  private async insertOneOnHub(hub: MysqlHub, t: SyncTable, input: InputRow, token: string, w: HubInsertState) {
-    this.hubInsert ??= new HubInsertPool(hub.config);
-    const io = this.hubIO.get(t) ?? new MysqlTableIO(t);
-    this.hubIO.set(t, io);
-    const row = toMysqlRow({ ...t, columns: t.columns.filter((c) => c.name in input) }, normaliseRow(input) as Row);
-    const cols = Object.keys(row);
-    const insert = mysql.format(`INSERT INTO ${quoteMysqlId(t.name)} (${cols.map(quoteMysqlId).join(', ')}) VALUES (?)`, [
-      cols.map((c) => row[c]),
-    ]);
-    const syncer = this.service.syncer;
-    const statement = holderTokenStatement(syncer.state, syncer.nodeId, token);
-    try {
-      await this.hubInsert.insertOne(io, insert, syncer.nodeId, statement, w, this.options.hubWriteTimeoutMs ?? 2000);
-    } catch (e) {
-      if (e instanceof FastPathUnavailable) return;
-      if (e instanceof NodeIdRefused) throw new NodeIdInUseError(syncer.nodeId);
-      throw e;
-    }
-  }
+  private readonly local = new LocalStatements(() => this.sqlite);
 
   /** both: commit locally (captured), then push and wait for the hub to hold it. */
   private async writeBoth(ops: WriteOp[]): Promise<WriteResult> {

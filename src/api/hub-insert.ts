@@ -15,14 +15,19 @@ import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../config/config.js';
 import type { Row } from '../engines/codec.js';
 import { diagnoseIfConnection, poolOptions } from '../engines/mysql/connect.js';
-import type { MysqlTableIO } from '../sync/mysql-io.js';
+import { quoteMysqlId } from '../engines/mysql/quote.js';
+import { toMysqlRow } from '../sync/convert.js';
+import { MysqlTableIO } from '../sync/mysql-io.js';
+import { NodeIdInUseError } from '../sync/node-fence.js';
+import type { SyncTable } from '../sync/plan.js';
+import { type InputRow, normaliseRow } from './values.js';
 
 export interface HubInsertState {
   /** The COMMIT was sent: from here on a lost reply is resolved by the write token. */
   committing: boolean;
   threadId: number | undefined;
-  /** Called with the hub's row image before the COMMIT is sent (a lost COMMIT that did commit still mirrors it). */
-  onImage?: (image: Row) => void;
+  /** Called with the hub's row image and its key before the COMMIT is sent (a lost COMMIT that did commit still mirrors it). */
+  onImage?: (image: Row, key: string) => void;
 }
 
 /** The hub does not have what the fast path needs (an older hub without the fence column): use the general path. */
@@ -79,7 +84,7 @@ export class HubInsertPool {
         healthy = true;
         throw new NodeIdRefused();
       }
-      state.onImage?.(image);
+      state.onImage?.(image, io.keyOf(image));
       state.committing = true;
       await conn.query({ sql: 'COMMIT', timeout });
       healthy = true;
@@ -89,6 +94,38 @@ export class HubInsertPool {
     } finally {
       if (healthy) conn.release();
       else conn.destroy();
+    }
+  }
+
+  private readonly io = new WeakMap<SyncTable, MysqlTableIO>();
+
+  /**
+   * `input` inserted into `t` through `insertOne` (`state.onImage` receives its row); false, with
+   * nothing written, when the hub needs the general path. Another file holding the node id:
+   * NodeIdInUseError.
+   */
+  async insertRow(
+    t: SyncTable,
+    input: InputRow,
+    origin: string,
+    token: { sql: string; params: unknown[] },
+    state: HubInsertState,
+    timeout: number,
+  ): Promise<boolean> {
+    const io = this.io.get(t) ?? new MysqlTableIO(t);
+    this.io.set(t, io);
+    const row = toMysqlRow({ ...t, columns: t.columns.filter((c) => c.name in input) }, normaliseRow(input) as Row);
+    const cols = Object.keys(row);
+    const insert = mysql.format(`INSERT INTO ${quoteMysqlId(t.name)} (${cols.map(quoteMysqlId).join(', ')}) VALUES (?)`, [
+      cols.map((c) => row[c]),
+    ]);
+    try {
+      await this.insertOne(io, insert, origin, token, state, timeout);
+      return true;
+    } catch (e) {
+      if (e instanceof FastPathUnavailable) return false;
+      if (e instanceof NodeIdRefused) throw new NodeIdInUseError(origin);
+      throw e;
     }
   }
 

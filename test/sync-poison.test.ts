@@ -29,6 +29,21 @@ describe.skipIf(!HUB_AVAILABLE)('poison changes', () => {
   const worlds = syncWorlds({ prefix: 'poison', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['A', 'B'] });
   const world = () => worlds.world();
 
+  it('push of one refused row (one statement, no savepoint): parked with its error, the next change still flows', async () => {
+    const w = await world();
+    const A = w.node('A');
+    await A.syncer.syncOnce();
+    A.db.prepare("INSERT INTO badges (id, code) VALUES (1, 'much-too-long-for-the-hub')").run();
+    const r = await A.syncer.syncOnce();
+    expect(r.push.parked).toBe(1);
+    const parked = A.syncer.state.parked();
+    expect(parked.map((p) => p.pk)).toEqual(['1']);
+    expect(parked[0]?.error).toMatch(/ER_DATA_TOO_LONG|too long/i);
+    A.db.prepare("INSERT INTO badges (id, code) VALUES (2, 'C2')").run();
+    await A.syncer.syncOnce();
+    expect((await w.hub.query<{ id: string }>('SELECT id FROM badges ORDER BY id')).map((h) => h.id)).toEqual(['2']);
+  });
+
   it('push: refused rows are parked with their error, the rest of the batch arrives, and a fix delivers them', async () => {
     const w = await world();
     const A = w.node('A');

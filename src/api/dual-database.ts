@@ -26,21 +26,23 @@ import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { introspectSqliteTable } from '../engines/sqlite/introspect.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
+
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { commitOutcome, ensureWriteTokens, newWriteToken } from '../sync/commit-outcome.js';
 import { ControlServer } from '../sync/control.js';
 import { toMysqlRow, toSqliteRow } from '../sync/convert.js';
 import { MysqlTableIO } from '../sync/mysql-io.js';
-import { recordTokenAsHolder } from '../sync/node-fence.js';
+import { holderTokenStatement, recordTokenAsHolder } from '../sync/node-fence.js';
 import type { SyncTable } from '../sync/plan.js';
 import type { RekeyEvent } from '../sync/rekey.js';
 import { SyncService } from '../sync/service.js';
-import { SqliteTableIO } from '../sync/sqlite-io.js';
 import type { NodeState, SyncStatus } from '../sync/status.js';
 import { type CycleReport, Syncer } from '../sync/syncer.js';
 import { formsOf } from '../sync/value-forms.js';
 import { DualdbError, MysqlError } from '../util/errors.js';
+import { HubInsertPool, type HubInsertState } from './hub-insert.js';
+import { LocalStatements } from './local-statements.js';
 import { type InputRow, normaliseRow } from './values.js';
 
 /** How long a write whose COMMIT reply was lost waits for the hub to say whether it committed. */
@@ -187,6 +189,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
   }
 
   async close(): Promise<void> {
+    await this.hubInsert?.close();
     await this.service.close();
     await this.lock?.close();
     if (this.sqlite.open) this.sqlite.close();
@@ -227,7 +230,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
     let changes = 0;
     let lastInsertId: bigint | null = null;
     db.transaction(() => {
-      if (!capture) db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+      if (!capture) this.local.applying(1);
       for (const op of ops) {
         const q = quoteSqliteId(op.table);
         const synced = this.service.syncer.knownPlan?.byName.get(op.table);
@@ -244,7 +247,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
             const rest = cols.filter((c) => !pk.includes(c));
             sql += ` ON CONFLICT (${pk.map(quoteSqliteId).join(', ')}) ${rest.length ? `DO UPDATE SET ${rest.map((c) => `${quoteSqliteId(c)} = excluded.${quoteSqliteId(c)}`).join(', ')}` : 'DO NOTHING'}`;
           }
-          const r = db.prepare(sql).run(...cols.map((c) => row[c]));
+          const r = this.local.statement(sql).run(...cols.map((c) => row[c]));
           changes += r.changes;
           lastInsertId = BigInt(r.lastInsertRowid);
         } else if (op.kind === 'update') {
@@ -268,7 +271,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
           changes += r.changes;
         }
       }
-      if (!capture) db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
+      if (!capture) this.local.applying(0);
     })();
     return { changes, lastInsertId };
   }
@@ -303,8 +306,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
     let lastInsertId: bigint | null = null;
     let hub: MysqlHub | undefined;
     const token = newWriteToken();
-    let threadId: number | undefined;
-    let committing = false;
+    const w: HubInsertState = { committing: false, threadId: undefined };
     try {
       hub = await this.service.syncer.connectHub();
       for (const op of ops) {
@@ -321,94 +323,109 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
         this.writeTokensReady = true;
       }
       const nodeId = this.service.syncer.nodeId;
-      await hub.withConnection(async (conn) => {
-        threadId = conn.threadId ?? undefined;
-        // One statement opens the write: the origin for the capture triggers, and autocommit off so
-        // the INSERT starts the transaction (no BEGIN round trip; withConnection restores it).
-        await conn.query('SET @dualdb_origin = ?, autocommit = 0', [nodeId]);
-        // Plain inserts return their row image (defaults, AUTO_INCREMENT key, what triggers set)
-        // with RETURNING where the hub has it, instead of a read after the writes.
-        const returning = this.service.syncer.hubReturning && ops.every((op) => op.kind === 'insert');
-        try {
-          for (const op of ops) {
-            const t = tables.get(op.table) as SyncTable;
-            const keys = keysByTable.get(t.name) ?? new Set<string>();
-            keysByTable.set(t.name, keys);
-            const q = quoteMysqlId(t.name);
-            const timeout = this.options.hubWriteTimeoutMs ?? 2000;
-            if (op.kind === 'insert' || op.kind === 'upsert') {
-              const row = toMysqlRow({ ...t, columns: t.columns.filter((c) => c.name in op.row) }, normaliseRow(op.row) as Row);
-              const cols = Object.keys(row);
-              const nonKey = cols.filter((c) => !t.key.some((k) => k.name === c));
-              const base = `INSERT INTO ${q} (${cols.map(quoteMysqlId).join(', ')}) VALUES (?)`;
-              const sql =
-                op.kind === 'upsert' && nonKey.length
-                  ? `${base} ON DUPLICATE KEY UPDATE ${nonKey.map((c) => `${quoteMysqlId(c)} = VALUES(${quoteMysqlId(c)})`).join(', ')}`
-                  : base;
-              if (returning) {
-                const io = new MysqlTableIO(t);
-                const [ret] = await conn.query({
-                  sql: `${mysql.format(sql, [cols.map((c) => row[c])])} RETURNING ${io.selectList}`,
-                  timeout,
-                });
-                const img = (ret as Row[])[0] as Row;
-                const key = io.keyOf(img);
-                keys.add(key);
-                const tableImages = images.get(t.name) ?? new Map<string, Row>();
-                images.set(t.name, tableImages.set(key, img));
-                // What the OK packet's insert id would be: the AUTO_INCREMENT key's value.
-                const auto = t.hubAssignsKey && t.key.length === 1 ? img[t.key[0]?.name ?? ''] : undefined;
-                if (auto !== undefined && auto !== null) lastInsertId = BigInt(auto as string);
-                continue;
-              }
-              const [res] = await conn.query({ sql: mysql.format(sql, [cols.map((c) => row[c])]), timeout });
-              const insertId = (res as mysql.ResultSetHeader).insertId;
-              if (insertId) lastInsertId = BigInt(insertId);
-              const keyValues = t.key.map((k) =>
-                k.name in row ? (row[k.name] as SqlValue) : k.type === 'integer' && insertId ? BigInt(insertId) : null,
-              );
-              if (keyValues.every((v) => v !== null)) keys.add(encodeKey(keyValues));
-            } else {
-              const key = normaliseRow(op.key);
-              const where = Object.keys(key)
-                .map((c) => `${quoteMysqlId(c)} = ?`)
-                .join(' AND ');
-              const whereParams = Object.keys(key).map((c) => key[c]);
-              // The keys this statement touches, read under lock so the mirror matches.
-              const [sel] = await conn.query(
-                mysql.format(
-                  `SELECT ${t.key.map((k) => quoteMysqlId(k.name)).join(', ')} FROM ${q} WHERE ${where} FOR UPDATE`,
-                  whereParams,
-                ),
-              );
-              for (const r of sel as Row[]) keys.add(new MysqlTableIO(t).keyOf(r));
-              if (op.kind === 'update') {
-                const set = toMysqlRow(
-                  { ...t, columns: t.columns.filter((c) => c.name in op.changes) },
-                  normaliseRow(op.changes) as Row,
+      const only = ops.length === 1 ? ops[0] : undefined;
+      if (only?.kind === 'insert' && this.service.syncer.hubReturning) {
+        // One row: two round trips (hub-insert.ts); an older hub falls through to the general path.
+        const t = tables.get(only.table) as SyncTable;
+        w.onImage = (image, key) => {
+          keysByTable.set(t.name, new Set([key]));
+          images.set(t.name, new Map([[key, image]]));
+          const auto = t.hubAssignsKey && t.key.length === 1 ? image[t.key[0]?.name ?? ''] : undefined;
+          if (auto !== undefined && auto !== null) lastInsertId = BigInt(auto as string);
+        };
+        this.hubInsert ??= new HubInsertPool(hub.config);
+        const statement = holderTokenStatement(this.service.syncer.state, nodeId, token);
+        await this.hubInsert.insertRow(t, only.row, nodeId, statement, w, this.options.hubWriteTimeoutMs ?? 2000);
+      }
+      if (keysByTable.size === 0)
+        await hub.withConnection(async (conn) => {
+          w.threadId = conn.threadId ?? undefined;
+          // One statement opens the write: the origin for the capture triggers, and autocommit off so
+          // the INSERT starts the transaction (no BEGIN round trip; withConnection restores it).
+          await conn.query('SET @dualdb_origin = ?, autocommit = 0', [nodeId]);
+          // Plain inserts return their row image (defaults, AUTO_INCREMENT key, what triggers set)
+          // with RETURNING where the hub has it, instead of a read after the writes.
+          const returning = this.service.syncer.hubReturning && ops.every((op) => op.kind === 'insert');
+          try {
+            for (const op of ops) {
+              const t = tables.get(op.table) as SyncTable;
+              const keys = keysByTable.get(t.name) ?? new Set<string>();
+              keysByTable.set(t.name, keys);
+              const q = quoteMysqlId(t.name);
+              const timeout = this.options.hubWriteTimeoutMs ?? 2000;
+              if (op.kind === 'insert' || op.kind === 'upsert') {
+                const row = toMysqlRow({ ...t, columns: t.columns.filter((c) => c.name in op.row) }, normaliseRow(op.row) as Row);
+                const cols = Object.keys(row);
+                const nonKey = cols.filter((c) => !t.key.some((k) => k.name === c));
+                const base = `INSERT INTO ${q} (${cols.map(quoteMysqlId).join(', ')}) VALUES (?)`;
+                const sql =
+                  op.kind === 'upsert' && nonKey.length
+                    ? `${base} ON DUPLICATE KEY UPDATE ${nonKey.map((c) => `${quoteMysqlId(c)} = VALUES(${quoteMysqlId(c)})`).join(', ')}`
+                    : base;
+                if (returning) {
+                  const io = new MysqlTableIO(t);
+                  const [ret] = await conn.query({
+                    sql: `${mysql.format(sql, [cols.map((c) => row[c])])} RETURNING ${io.selectList}`,
+                    timeout,
+                  });
+                  const img = (ret as Row[])[0] as Row;
+                  const key = io.keyOf(img);
+                  keys.add(key);
+                  const tableImages = images.get(t.name) ?? new Map<string, Row>();
+                  images.set(t.name, tableImages.set(key, img));
+                  // What the OK packet's insert id would be: the AUTO_INCREMENT key's value.
+                  const auto = t.hubAssignsKey && t.key.length === 1 ? img[t.key[0]?.name ?? ''] : undefined;
+                  if (auto !== undefined && auto !== null) lastInsertId = BigInt(auto as string);
+                  continue;
+                }
+                const [res] = await conn.query({ sql: mysql.format(sql, [cols.map((c) => row[c])]), timeout });
+                const insertId = (res as mysql.ResultSetHeader).insertId;
+                if (insertId) lastInsertId = BigInt(insertId);
+                const keyValues = t.key.map((k) =>
+                  k.name in row ? (row[k.name] as SqlValue) : k.type === 'integer' && insertId ? BigInt(insertId) : null,
                 );
-                await conn.query({ sql: mysql.format(`UPDATE ${q} SET ? WHERE ${where}`, [set, ...whereParams]), timeout });
+                if (keyValues.every((v) => v !== null)) keys.add(encodeKey(keyValues));
               } else {
-                await conn.query({ sql: mysql.format(`DELETE FROM ${q} WHERE ${where}`, whereParams), timeout });
+                const key = normaliseRow(op.key);
+                const where = Object.keys(key)
+                  .map((c) => `${quoteMysqlId(c)} = ?`)
+                  .join(' AND ');
+                const whereParams = Object.keys(key).map((c) => key[c]);
+                // The keys this statement touches, read under lock so the mirror matches.
+                const [sel] = await conn.query(
+                  mysql.format(
+                    `SELECT ${t.key.map((k) => quoteMysqlId(k.name)).join(', ')} FROM ${q} WHERE ${where} FOR UPDATE`,
+                    whereParams,
+                  ),
+                );
+                for (const r of sel as Row[]) keys.add(new MysqlTableIO(t).keyOf(r));
+                if (op.kind === 'update') {
+                  const set = toMysqlRow(
+                    { ...t, columns: t.columns.filter((c) => c.name in op.changes) },
+                    normaliseRow(op.changes) as Row,
+                  );
+                  await conn.query({ sql: mysql.format(`UPDATE ${q} SET ? WHERE ${where}`, [set, ...whereParams]), timeout });
+                } else {
+                  await conn.query({ sql: mysql.format(`DELETE FROM ${q} WHERE ${where}`, whereParams), timeout });
+                }
               }
             }
+            if (!returning)
+              for (const [name, keys] of keysByTable) {
+                const t = tables.get(name) as SyncTable;
+                images.set(name, await new MysqlTableIO(t).fetch(conn, [...keys]));
+              }
+            await recordTokenAsHolder(conn, this.service.syncer.state, nodeId, token);
+            w.committing = true;
+            await conn.commit();
+          } catch (e) {
+            if (!w.committing) await conn.rollback().catch(() => {});
+            throw e;
           }
-          if (!returning)
-            for (const [name, keys] of keysByTable) {
-              const t = tables.get(name) as SyncTable;
-              images.set(name, await new MysqlTableIO(t).fetch(conn, [...keys]));
-            }
-          await recordTokenAsHolder(conn, this.service.syncer.state, nodeId, token);
-          committing = true;
-          await conn.commit();
-        } catch (e) {
-          if (!committing) await conn.rollback().catch(() => {});
-          throw e;
-        }
-      });
+        });
       touched = [...keysByTable].map(([name, keys]) => ({ table: tables.get(name) as SyncTable, keys }));
     } catch (e) {
-      const outcome = committing && hub ? await commitOutcome(hub, token, threadId, OUTCOME_DEADLINE_MS) : 'rolled-back';
+      const outcome = w.committing && hub ? await commitOutcome(hub, token, w.threadId, OUTCOME_DEADLINE_MS) : 'rolled-back';
       if (outcome === 'unknown') {
         this.service.reportHubFailure(e);
         throw new DualdbError(
@@ -442,9 +459,9 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
     try {
       this.sqlite
         .transaction(() => {
-          this.sqlite.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+          this.local.applying(1);
           for (const { table, keys } of touched) {
-            const io = new SqliteTableIO(this.sqlite, table);
+            const io = this.local.tableIO(table);
             const imgs = images.get(table.name) ?? new Map<string, Row>();
             for (const key of keys) {
               const img = imgs.get(key);
@@ -454,7 +471,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
               changes++;
             }
           }
-          this.sqlite.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
+          this.local.applying(0);
         })
         .immediate();
     } catch (e) {
@@ -464,6 +481,9 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
     }
     return { committed: 'mysql+sqlite', queued: false, failedOver: false, changes, lastInsertId };
   }
+
+  private hubInsert: HubInsertPool | undefined;
+  private readonly local = new LocalStatements(() => this.sqlite);
 
   /** both: commit locally (captured), then push and wait for the hub to hold it. */
   private async writeBoth(ops: WriteOp[]): Promise<WriteResult> {

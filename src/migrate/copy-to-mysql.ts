@@ -1,8 +1,8 @@
 /**
- * SQLite → MySQL, one table: batches in primary-key order (a keyset query per
- * batch, `WHERE key > last mark`), each read row by row (the iterator stays
- * open while the batch streams) and encoded straight into the hub (see
- * hub-writer.ts: no batch is ever held in memory), written in one hub
+ * SQLite → MySQL, one table: batches in primary-key order (keyset queries,
+ * `WHERE key > last mark`), each read a page of rows at a time while the batch
+ * streams and encoded straight into the hub (see hub-writer.ts: no batch is
+ * ever held in memory), written in one hub
  * transaction per batch together with the table's resume marker.
  */
 import { type SqlValue, ValueError } from '../engines/codec.js';
@@ -17,6 +17,9 @@ import { BatchSource, HubTableWriter, HubWriteCheckError, LoadDataRefusedError, 
 import { decodeMark, encodeMark } from './keyset.js';
 import type { HubMarkers, TableMarker } from './markers.js';
 import type { HubMethod, MigrationDirection } from './types.js';
+
+/** Rows per SQLite read of the copy (a page is held in memory while it is encoded). */
+const READ_PAGE_ROWS = 2_000;
 
 export interface HubCopyContext {
   /** The SQLite file: a batch's row iterator stays open (the connection busy) while it streams. */
@@ -70,10 +73,21 @@ export async function copyTableToHub(
   const keyIndex = table.key.map((k) => table.columns.findIndex((c) => c.name === k.name));
   if (keyIndex.some((i) => i < 0)) throw new MigrationWriteError(table.name, 'a key column is not among the copied columns');
   const order = keys.join(', ');
-  const first = reader.prepare(`SELECT ${cols} FROM ${t} ORDER BY ${order}`).raw(true);
+  const first = reader.prepare(`SELECT ${cols} FROM ${t} ORDER BY ${order} LIMIT ?`).raw(true);
   const after = reader
-    .prepare(`SELECT ${cols} FROM ${t} WHERE (${order}) > (${keys.map(() => '?').join(', ')}) ORDER BY ${order}`)
+    .prepare(`SELECT ${cols} FROM ${t} WHERE (${order}) > (${keys.map(() => '?').join(', ')}) ORDER BY ${order} LIMIT ?`)
     .raw(true);
+  /** Rows from `lo` on, read a page at a time (all() costs less per row than stepping an iterator). */
+  function* rowsAfter(lo: SqlValue[] | null): Generator<SqlValue[]> {
+    let mark = lo;
+    for (;;) {
+      const page = (mark ? after.all(...mark, READ_PAGE_ROWS) : first.all(READ_PAGE_ROWS)) as SqlValue[][];
+      yield* page;
+      if (page.length < READ_PAGE_ROWS) return;
+      const lastRow = page[page.length - 1] as SqlValue[];
+      mark = keyIndex.map((i) => lastRow[i] ?? null);
+    }
+  }
   const writer = new HubTableWriter(table, ctx.maxStatementBytes);
   await reserveHubIds(conn, reader, table);
 
@@ -84,7 +98,7 @@ export async function copyTableToHub(
   let insertOnce = false;
   for (;;) {
     if (ctx.signal?.aborted) throw new MigrationInterruptedError(ctx.direction);
-    const it = (last ? after.iterate(...last) : first.iterate()) as IterableIterator<SqlValue[]>;
+    const it = rowsAfter(last);
     const head = it.next();
     if (head.done) break;
     const source = new BatchSource(it, head.value, ctx.batchSize, ctx.maxBatchBytes, (n) => ctx.onBatch(rowsDone + n));

@@ -12,7 +12,7 @@
  * (`_dualdb_hub_moves.local_key`). Until the collision places the hub's row, nothing of that
  * local key moves either way (push and pull park it, waiting), nor do children that reference it.
  */
-import type { PoolConnection } from '../engines/mysql/connect.js';
+import { diagnoseIfConnection, type PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
@@ -72,7 +72,10 @@ export function toHubMoves(ctx: SyncContext, rows: { seq: string | number; tbl: 
 /** Push: learns the hub's moves (one hub query) and applies them here before the batch is read. */
 export async function learnHubMoves(ctx: SyncContext): Promise<void> {
   const pull = ctx.state.pullState();
-  const moves = await ctx.hub.withConnection((conn) => readHubMoves(conn, ctx, pull));
+  // One read with no session state: any pooled connection (no pinning, so no reset statement after it).
+  const moves = await readHubMoves(ctx.hub.pool as unknown as PoolConnection, ctx, pull).catch((e: unknown) => {
+    throw diagnoseIfConnection(e, ctx.hub.config);
+  });
   const fresh = unapplied(ctx.db, moves);
   if (fresh.length > 0) quietly(ctx.db, () => applyHubMoves(ctx, fresh));
   await dropGoneCopies(ctx);

@@ -211,6 +211,17 @@ export async function fenceHubPush(conn: PoolConnection, ctx: FenceContext, next
   return (res as { affectedRows?: number }).affectedRows === 1;
 }
 
+/** The statement of `recordTokenAsHolder`: one row written when this file holds the node id, none otherwise. */
+export function holderTokenStatement(state: LocalState, nodeId: string, token: string): { sql: string; params: unknown[] } {
+  const mine = [localToken(state, nodeId), state.getMeta(PENDING)].filter((t): t is string => typeof t === 'string');
+  const notMine = mine.length ? ' AND push_token NOT IN (?)' : '';
+  return {
+    sql: `INSERT INTO _dualdb_write_tokens (token, node_id, at) SELECT ?, ?, NOW(6) FROM DUAL
+        WHERE NOT EXISTS (SELECT 1 FROM _dualdb_nodes WHERE node_id = ? AND push_token IS NOT NULL${notMine})`,
+    params: [token, nodeId, nodeId, ...(mine.length ? [mine] : [])],
+  };
+}
+
 /**
  * Inside a hub-first write's transaction (mysql_primary), just before COMMIT: records the write's
  * commit token (commit-outcome.ts) only while this file holds the node id, check and insert in one
@@ -219,15 +230,10 @@ export async function fenceHubPush(conn: PoolConnection, ctx: FenceContext, next
  * refuses (NodeIdInUseError, nothing recorded); a node not registered yet writes.
  */
 export async function recordTokenAsHolder(conn: PoolConnection, state: LocalState, nodeId: string, token: string): Promise<void> {
-  const mine = [localToken(state, nodeId), state.getMeta(PENDING)].filter((t): t is string => typeof t === 'string');
-  const notMine = mine.length ? ' AND push_token NOT IN (?)' : '';
+  const statement = holderTokenStatement(state, nodeId, token);
   let res: unknown;
   try {
-    [res] = await conn.query(
-      `INSERT INTO _dualdb_write_tokens (token, node_id, at) SELECT ?, ?, NOW(6) FROM DUAL
-        WHERE NOT EXISTS (SELECT 1 FROM _dualdb_nodes WHERE node_id = ? AND push_token IS NOT NULL${notMine})`,
-      [token, nodeId, nodeId, ...(mine.length ? [mine] : [])],
-    );
+    [res] = await conn.query(statement.sql, statement.params);
   } catch (e) {
     // A hub from before fencing (no push_token column): nothing to check.
     if ((e as { code?: string }).code !== 'ER_BAD_FIELD_ERROR') throw e;

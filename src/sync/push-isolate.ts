@@ -18,8 +18,20 @@ export async function applyIsolated<T extends { key: string }>(
   conn: PoolConnection,
   items: T[],
   apply: (items: T[]) => Promise<void>,
+  /** `apply` of these items is one statement: atomic by itself, so no savepoint pair around it. */
+  oneStatement = false,
 ): Promise<Map<string, string>> {
   const failed = new Map<string, string>();
+  const [only] = items;
+  if (oneStatement && only && items.length === 1) {
+    try {
+      await apply(items);
+    } catch (e) {
+      if (isTransientMysql(e)) throw e;
+      failed.set(only.key, rowErrorText(e));
+    }
+    return failed;
+  }
   await conn.query('SAVEPOINT dualdb_batch');
   try {
     await apply(items);

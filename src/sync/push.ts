@@ -345,11 +345,18 @@ async function applyOnHub(
         // What the hub stored for the rows inserted (RETURNING), for the rewrite check below; a
         // retried row's later write replaces what a rolled-back attempt returned.
         const stored = ctx.hubReturning ? new Map<string, Row>() : undefined;
-        const failed = await applyIsolated(conn, rowsOut, async (rows) => {
-          // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
-          // that a clash on another unique key fails and is parked instead of overwriting that row.
-          await writeRowsCaptured(conn, io, maxBytes, rows, setCapture, stored);
-        });
+        // One row in one statement needs no savepoint: the statement fails or succeeds whole.
+        const oneStatement = rowsOut.length === 1 && !setCapture && io.writeStatements(rowsOut).length === 1;
+        const failed = await applyIsolated(
+          conn,
+          rowsOut,
+          async (rows) => {
+            // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
+            // that a clash on another unique key fails and is parked instead of overwriting that row.
+            await writeRowsCaptured(conn, io, maxBytes, rows, setCapture, stored);
+          },
+          oneStatement,
+        );
         for (const k of failed.keys()) stored?.delete(k);
         // A hub writer took a new row's key since the lookup: that row is the hub's, decided again.
         if (pass === 0) pending = await keysTakenMeanwhile(conn, io, rowsOut, failed);

@@ -57,10 +57,15 @@ export async function readHubMoves(conn: PoolConnection, ctx: SyncContext, pull:
   return out;
 }
 
-/** Push: learns the hub's moves (one hub query) and applies them here before the batch is read. */
-export async function learnHubMoves(ctx: SyncContext): Promise<void> {
+/** The hub's moves a push learns: one hub query, which a push starts alongside its fence read. */
+export function readPushMoves(ctx: SyncContext): Promise<HubMove[]> {
   const pull = ctx.state.pullState();
-  const moves = await ctx.hub.withConnection((conn) => readHubMoves(conn, ctx, pull));
+  return ctx.hub.withConnection((conn) => readHubMoves(conn, ctx, pull));
+}
+
+/** Push: learns the hub's moves (`read`: already asked for) and applies them here before the batch is read. */
+export async function learnHubMoves(ctx: SyncContext, read?: Promise<HubMove[]>): Promise<void> {
+  const moves = await (read ?? readPushMoves(ctx));
   const fresh = unapplied(ctx.db, moves);
   if (fresh.length > 0) quietly(ctx.db, () => applyHubMoves(ctx, fresh));
   await dropGoneCopies(ctx);

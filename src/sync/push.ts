@@ -27,7 +27,7 @@ import { type Decision, decidePush } from './decide.js';
 import { rowErrorText } from './errors.js';
 import { explainFoldedKeys } from './folded-keys.js';
 import { BULK_CAPTURE_MIN_ROWS, bulkCaptureAllowed, writeRowsCaptured } from './hub-capture-bulk.js';
-import { learnHubMoves, unsettledKeys } from './hub-moves.js';
+import { learnHubMoves, readPushMoves, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { MysqlTableIO, oversizeText, PACKET_MARGIN } from './mysql-io.js';
@@ -73,9 +73,12 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   // one round trip less on the way of every small push. Only when the local log has news.
   const fingerprint = ctx.schemaStamp && hasUnpushed(ctx) ? hubSchemaFingerprint(ctx.hub) : undefined;
   fingerprint?.catch(() => {}); // awaited below, or not needed (the batch had no rows)
+  // The hub's moves are read alongside the fence (one round trip for both), applied only once it passed.
+  const moves = readPushMoves(ctx);
+  moves.catch(() => {}); // awaited below unless the reconcile throws first
   // One node id, one file (invariant 17): refuses before anything moves when another file holds the id.
   const hubCursor = await reconcileWithHub(ctx);
-  await learnHubMoves(ctx);
+  await learnHubMoves(ctx, moves);
   const batch = readLocalBatch(ctx, hubCursor);
   result.changes = batch.entries;
   result.more = batch.more;
@@ -104,19 +107,14 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
     await conn.query('SET @dualdb_origin = ?, autocommit = 0', [ctx.nodeId]);
     await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
     try {
-      const [cursorRows] = await conn.query('SELECT push_cursor FROM _dualdb_nodes WHERE node_id = ? FOR UPDATE', [ctx.nodeId]);
-      const current = BigInt((cursorRows as { push_cursor: string | number }[])[0]?.push_cursor ?? -1);
-      if (current !== hubCursor || !(await fenceHubPush(conn, ctx, token))) {
+      // This node's row locked first, the cursor and token checked and both moved, in one statement.
+      if (!(await fenceHubPush(conn, ctx, token, { from: hubCursor, to: batch.upto }))) {
         // Thrown outside withConnection, which would turn any non-SQL error into a MysqlError.
         await conn.rollback();
         raced = true;
         return;
       }
       await applyOnHub(conn, ctx, batch, rec, result);
-      await conn.query('UPDATE _dualdb_nodes SET push_cursor = ?, last_seen = NOW(6) WHERE node_id = ?', [
-        batch.upto,
-        ctx.nodeId,
-      ]);
       // The node's records go first: if the hub commit then fails, the batch is simply sent again
       // (recording is idempotent, and a moved row is logged under its new key).
       result.rekeys = recordOnNode(ctx, rec);

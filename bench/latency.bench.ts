@@ -9,8 +9,8 @@
  *  - hub client's commit → visible in the node's file: a hub client inserts rows (exponential
  *    gaps, ~5/s) while the application's SQLite connection polls the file for them. Floor: one row
  *    by hand the other way (read it from MySQL, one SQLite transaction);
- *  - hub queries per second of the idle node (the server's `Questions` counter over 10 s, our own
- *    two reads of it subtracted): what each node costs the hub while nothing happens.
+ *  - hub queries per second of the idle node (the server's `Questions` counter over 10 s, from 6 s
+ *    after the last write; our own read of it subtracted): what a node costs the hub at rest.
  *
  *   node --import tsx bench/latency.bench.ts [--quick]
  */
@@ -196,15 +196,16 @@ async function toNode(options: BenchOptions, runs: Runs, qps: number[]): Promise
     const lat = await visibility(count, 200, hubInsert, (a, b) => Number(maxInFile.get(a, b) ?? 0));
     runs.p50.push(percentile(lat, 0.5));
     runs.p90.push(percentile(lat, 0.9));
-    // Idle: nothing written for 3 s, then the server's statement count over 10 s.
-    await new Promise((r) => setTimeout(r, 3000));
+    // Idle: nothing written for 6 s (past the probe's fast period after activity), then the
+    // server's statement count over 10 s.
+    await new Promise((r) => setTimeout(r, 6000));
     const questions = async () => {
       const [row] = await writer.query<{ Value: string }>("SHOW GLOBAL STATUS LIKE 'Questions'");
       return Number(row?.Value);
     };
     const q0 = await questions();
     const t = hr();
-    await new Promise((r) => setTimeout(r, options.quick ? 5000 : 10_000));
+    await new Promise((r) => setTimeout(r, 10_000));
     const q1 = await questions();
     qps.push((q1 - q0 - 1) / (t() / 1000));
   } finally {

@@ -47,7 +47,7 @@ export interface ServiceOptions {
  * SQLite publishes a commit in the wal-index (shared memory, no event) just after its last WAL write. */
 const SETTLE_MS = 50;
 const SETTLE_STEP_MS = 10;
-/** The hub probe's period right after activity (a pull that brought rows, a push, a probe that moved). */
+/** The hub probe's period right after activity (application rows pushed or pulled). */
 const PROBE_MS = 100;
 /** ... and once nothing happened for PROBE_ACTIVE_MS: one indexed read 4 times a second per idle node. */
 const PROBE_IDLE_MS = 250;
@@ -60,6 +60,13 @@ const PROBED_PULL_FACTOR = 10;
  * are left out, so that a push does not set off a pull.
  */
 const PROBE_SQL = 'SELECT COUNT(*), MAX(seq) FROM _dualdb_changes WHERE seq > ? AND (origin IS NULL OR origin <> ?)';
+
+/** Whether a cycle moved application rows (heartbeats, which every node sends every 10 s, do not count). */
+function movedUserRows(report: CycleReport): boolean {
+  for (const b of [report.push, report.pull])
+    for (const [table, m] of b.perTable) if (!table.startsWith('_dualdb_') && m.upserts + m.deletes > 0) return true;
+  return false;
+}
 
 /** The core (callback) connection under a promise one: a probe without mysql2/promise's per-query stack capture. */
 interface CoreConnection {
@@ -103,7 +110,7 @@ export class SyncService extends EventEmitter<{
   private probeUpto = -1n;
   private probeCount = -1;
   private probeMax: unknown;
-  /** When something last moved (probe news, a push or pull that applied rows): the probe runs fast for a while. */
+  /** When application rows last moved either way (not heartbeats): the probe runs fast for a while. */
   private lastActivity = 0;
   /** The pull position, read once per change instead of several times per loop turn (idle CPU). */
   private pullSnapshot: { state: PullState; at: number } | undefined;
@@ -238,7 +245,6 @@ export class SyncService extends EventEmitter<{
       this.probeUpto = upto;
       this.probeCount = count;
       this.probeMax = max;
-      if (moved) this.lastActivity = now;
       return moved;
     } catch {
       this.releaseProbe(false);
@@ -403,7 +409,7 @@ export class SyncService extends EventEmitter<{
           this.pullSnapshot = undefined;
         }
         if (wantPull) this.lastPull = Date.now();
-        if (report.push.applied || report.pull.applied) this.lastActivity = Date.now();
+        if (movedUserRows(report)) this.lastActivity = Date.now();
         this.lastCycle = report;
         this.attempt = 0;
         this.retryAt = 0;

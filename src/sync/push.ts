@@ -34,6 +34,7 @@ import { MysqlTableIO, oversizeText, PACKET_MARGIN } from './mysql-io.js';
 import { beginPush, fenceHubPush, reconcileWithHub, recordPushed } from './node-fence.js';
 import { parentApart } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
+import { withPushConnection } from './push-connection.js';
 import { keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
@@ -101,15 +102,13 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   for (const p of batch.toPark) moved(result, p.tbl).parked++;
   const token = beginPush(ctx);
   let raced = false;
-  await ctx.hub.withConnection(async (conn) => {
-    // The origin for the capture triggers, and autocommit off so that the first statement after the
-    // isolation level starts the transaction (no BEGIN round trip; withConnection restores autocommit).
-    await conn.query('SET @dualdb_origin = ?, autocommit = 0', [ctx.nodeId]);
-    await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+  // Origin, autocommit off (the first statement starts the transaction: no BEGIN round trip) and
+  // READ COMMITTED are the kept connection's session settings (push-connection.ts).
+  await withPushConnection(ctx.hub, ctx.nodeId, async (conn) => {
     try {
       // This node's row locked first, the cursor and token checked and both moved, in one statement.
       if (!(await fenceHubPush(conn, ctx, token, { from: hubCursor, to: batch.upto }))) {
-        // Thrown outside withConnection, which would turn any non-SQL error into a MysqlError.
+        // Thrown outside withPushConnection, which would turn any non-SQL error into a MysqlError.
         await conn.rollback();
         raced = true;
         return;

@@ -6,12 +6,9 @@
  *    both compared in the same run with a plain multi-row INSERT of the same rows
  *    into MySQL (the ceiling of any push); the pull also with a plain copy
  *    hub → SQLite (SELECT + one-transaction insert, no capture, no bookkeeping);
- *  - commit-to-hub latency: a local commit (from another connection, as an
- *    application makes it) until a poller sees the row on the hub, with
- *    SyncService at its default 100 ms poll; p50/p99 over a few hundred commits,
- *    against a direct hub insert seen by the same poller (the measuring floor).
+ *  - commit → other side latency: bench/latency.bench.ts.
  *
- * Standalone: `node --import tsx bench/sync.bench.ts [--quick] [--throughput-only]` starts its own private
+ * Standalone: `node --import tsx bench/sync.bench.ts [--quick]` starts its own private
  * MariaDB, prints the table and writes bench/results/sync.json. `npm run bench` runs it
  * with the others (`run(options)`).
  */
@@ -23,7 +20,6 @@ import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite, type SqliteDb } from '../src/engines/sqlite/open.js';
 import { SyncLog } from '../src/log/sync-log.js';
 import { initNode } from '../src/sync/init.js';
-import { SyncService } from '../src/sync/service.js';
 import { Syncer } from '../src/sync/syncer.js';
 import {
   type BenchOptions,
@@ -33,7 +29,6 @@ import {
   figure,
   hr,
   machineInfo,
-  percentile,
   printTable,
   RESULTS_DIR,
   scratchDir,
@@ -180,110 +175,14 @@ async function throughput(server: BenchServer, dir: string, quick: boolean): Pro
   ];
 }
 
-/**
- * Commits `count` rows (ids firstId…) through `write` at random moments — exponential gaps,
- * about 25 a second, independent of the syncer's poll phase — while a poller on the hub
- * notes when each appears. Rows reach the hub in commit order, so MAX(id) says which did.
- */
-async function visibility(
-  hub: MysqlHub,
-  count: number,
-  write: (id: number) => Promise<void> | void,
-  firstId = 1,
-): Promise<number[]> {
-  const committed = new Map<number, number>();
-  const lat: number[] = [];
-  let writing = true;
-  let seen = firstId - 1;
-  const poller = (async () => {
-    const deadline = () => Date.now() + 10_000;
-    let giveUp = deadline();
-    while (writing || seen < firstId + count - 1) {
-      const [row] = await hub.query<{ m: string | null }>('SELECT MAX(id) AS m FROM bench_rows WHERE id BETWEEN ? AND ?', [
-        firstId,
-        firstId + count - 1,
-      ]);
-      const now = performance.now();
-      const max = Number(row?.m ?? 0);
-      for (let id = seen + 1; id <= max; id++) {
-        const t = committed.get(id);
-        if (t !== undefined) lat.push(now - t);
-      }
-      if (max > seen) {
-        seen = max;
-        giveUp = deadline();
-      }
-      if (Date.now() > giveUp) throw new Error(`rows after ${seen} did not reach the hub within 10 s`);
-      await new Promise((r) => setTimeout(r, 1));
-    }
-  })();
-  try {
-    for (let id = firstId; id < firstId + count; id++) {
-      await new Promise((r) => setTimeout(r, -Math.log(1 - Math.random()) * 40));
-      committed.set(id, performance.now());
-      await write(id);
-    }
-  } finally {
-    writing = false;
-  }
-  await poller;
-  return lat;
-}
-
-async function latency(server: BenchServer, dir: string, quick: boolean): Promise<Figure[]> {
-  const count = quick ? 100 : 400;
-  const reps = quick ? 1 : 2;
-  const p50: number[] = [];
-  const p99: number[] = [];
-  const b50: number[] = [];
-  const b99: number[] = [];
-  for (let r = 0; r < reps; r++) {
-    const config = await makeNode(server, dir, 'lat');
-    const service = new SyncService(config, { log: SyncLog.memory('warn') }); // default poll: 100 ms
-    service.start();
-    const app = openSqlite(config.sqlitePath); // the application's own connection
-    const ins = app.prepare("INSERT INTO bench_rows (id, camera, score) VALUES (?, 'lat', 0.5)");
-    const hub = await MysqlHub.connect(config.mysql);
-    await visibility(hub, 5, (i) => void ins.run(i), 1_000_000); // warm-up
-    const lat = await visibility(hub, count, (i) => void ins.run(i));
-    await service.close();
-    app.close();
-    p50.push(percentile(lat, 0.5));
-    p99.push(percentile(lat, 0.99));
-    // The measuring floor: rows written straight into the hub, seen by the same poller.
-    await hub.execute('TRUNCATE TABLE bench_rows');
-    const writer = await MysqlHub.connect(config.mysql);
-    const direct = await visibility(hub, count, async (i) => {
-      await writer.execute("INSERT INTO bench_rows (id, camera) VALUES (?, 'direct')", [i]);
-    });
-    await writer.close();
-    await hub.close();
-    b50.push(percentile(direct, 0.5));
-    b99.push(percentile(direct, 0.99));
-  }
-  return [
-    figure(
-      'local commit → visible on hub p50',
-      'ms',
-      p50,
-      { name: 'direct hub insert, same poller', runs: b50 },
-      'SyncService poll 100 ms',
-    ),
-    figure('local commit → visible on hub p99', 'ms', p99, { name: 'direct hub insert, same poller', runs: b99 }),
-  ];
-}
-
 export async function run(options: SyncBenchOptions = {}): Promise<Figure[]> {
   const quick = options.quick ?? false;
   const server = options.server ?? (await startBenchServer());
   const scratch = options.dir ? undefined : scratchDir();
   const dir = options.dir ?? (scratch as { dir: string }).dir;
   try {
-    // `--throughput-only` (standalone): push and pull rows/s without the latency figures.
-    const figures = [
-      ...(await throughput(server, dir, quick)),
-      ...(process.argv.includes('--throughput-only') ? [] : await latency(server, dir, quick)),
-    ];
+    // Commit → other side latency is bench/latency.bench.ts (`--throughput-only` kept for old scripts).
+    const figures = await throughput(server, dir, quick);
     writeResults(path.join(RESULTS_DIR, 'sync.json'), { machine: machineInfo(server.version), quick, figures });
     return figures;
   } finally {

@@ -4,7 +4,8 @@
  * a separate process) with its change-log poll and its pulls an hour apart, so
  * only the watch can have seen it. With SYNC_WATCH=false the poll backstop
  * still pushes such a commit. The other way, a hub client's commit reaches the
- * node through the hub probe (one indexed read), with pulls an hour apart.
+ * node through the hub probe (one indexed read), with pulls an hour apart; the
+ * probe leaves the node's own rows out, so its pushes set off no pull.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncService } from '../src/sync/service.js';
@@ -89,6 +90,27 @@ describe.skipIf(!HAVE_TOOLS)('a foreign commit reaches the hub through the WAL w
       await waitFor(() => local()?.name === 'Hub', 'the hub commit in the node file', 20_000);
       await world.hub.execute("UPDATE workers SET name = 'Hub 2' WHERE id = 20");
       await waitFor(() => local()?.name === 'Hub 2', 'the second hub commit in the node file', 20_000);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it("the probe leaves the node's own pushes out: a push sets off no pull, a hub client's commit still does", async () => {
+    const node = world.node('watched');
+    const service = new SyncService(node.config, { syncer: node.syncer });
+    try {
+      await online(service);
+      await waitFor(() => node.syncer.lastPullAt !== undefined, 'the first pull');
+      const pulledAt = node.syncer.lastPullAt;
+      sqlite3Shell(node.config.sqlitePath, "INSERT INTO workers VALUES (30, 'Own');");
+      await waitFor(async () => (await hubNames([30])).length === 1, 'the own commit on the hub', 20_000);
+      // Many probe periods (100 ms after activity): the own row on the hub log is no news to pull.
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(node.syncer.lastPullAt).toBe(pulledAt);
+      await world.hub.execute("INSERT INTO workers VALUES (31, 'Other')");
+      const local = () => node.db.prepare('SELECT name FROM workers WHERE id = 31').get() as { name: string } | undefined;
+      await waitFor(() => local()?.name === 'Other', 'the hub commit in the node file', 20_000);
+      expect(node.syncer.lastPullAt).not.toBe(pulledAt);
     } finally {
       await service.stop();
     }

@@ -69,13 +69,18 @@ export function toHubMoves(ctx: SyncContext, rows: { seq: string | number; tbl: 
   return out.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
 }
 
-/** Push: learns the hub's moves (one hub query) and applies them here before the batch is read. */
-export async function learnHubMoves(ctx: SyncContext): Promise<void> {
+/** The hub's moves a push learns: one hub query, which a push starts alongside its fence read. */
+export function readPushMoves(ctx: SyncContext): Promise<HubMove[]> {
   const pull = ctx.state.pullState();
   // One read with no session state: any pooled connection (no pinning, so no reset statement after it).
-  const moves = await readHubMoves(ctx.hub.pool as unknown as PoolConnection, ctx, pull).catch((e: unknown) => {
+  return readHubMoves(ctx.hub.pool as unknown as PoolConnection, ctx, pull).catch((e: unknown) => {
     throw diagnoseIfConnection(e, ctx.hub.config);
   });
+}
+
+/** Push: learns the hub's moves (`read`: already asked for) and applies them here before the batch is read. */
+export async function learnHubMoves(ctx: SyncContext, read?: Promise<HubMove[]>): Promise<void> {
+  const moves = await (read ?? readPushMoves(ctx));
   const fresh = unapplied(ctx.db, moves);
   if (fresh.length > 0) quietly(ctx.db, () => applyHubMoves(ctx, fresh));
   await dropGoneCopies(ctx);

@@ -198,16 +198,23 @@ export function markPending(state: LocalState, token: string): void {
 }
 
 /**
- * Inside the push's hub transaction, with this node's row locked: rotates the token when this
- * file still holds it. False: another file took the id since the reconcile (treated as a race;
- * the next reconcile refuses).
+ * First in the push's hub transaction: locks this node's row and rotates the token when this file
+ * still holds it and the hub's push cursor is still `cursor.from`, moving the cursor to `cursor.to`
+ * in the same statement (the batch commits with it, or nothing does). False: another file took
+ * the id, or another syncer pushed, since the reconcile (treated as a race; the next reconcile
+ * sorts it out or refuses).
  */
-export async function fenceHubPush(conn: PoolConnection, ctx: FenceContext, next: string): Promise<boolean> {
-  const [res] = await conn.query('UPDATE _dualdb_nodes SET push_token = ? WHERE node_id = ? AND push_token = ?', [
-    next,
-    ctx.nodeId,
-    localToken(ctx.state, ctx.nodeId) ?? '',
-  ]);
+export async function fenceHubPush(
+  conn: PoolConnection,
+  ctx: FenceContext,
+  next: string,
+  cursor: { from: bigint; to: bigint },
+): Promise<boolean> {
+  const [res] = await conn.query(
+    `UPDATE _dualdb_nodes SET push_token = ?, push_cursor = ?, last_seen = NOW(6)
+      WHERE node_id = ? AND push_token = ? AND push_cursor = ?`,
+    [next, cursor.to, ctx.nodeId, localToken(ctx.state, ctx.nodeId) ?? '', cursor.from],
+  );
   return (res as { affectedRows?: number }).affectedRows === 1;
 }
 

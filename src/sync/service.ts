@@ -22,6 +22,7 @@ import { isConnectionError } from '../engines/mysql/diagnose.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { backoffDelay } from './backoff.js';
+import type { PullState } from './local-state.js';
 import { ResyncNeededError } from './pull.js';
 import { collectStatus, type NodeState, type SyncStatus } from './status.js';
 import { type CycleReport, Syncer } from './syncer.js';
@@ -46,12 +47,34 @@ export interface ServiceOptions {
  * SQLite publishes a commit in the wal-index (shared memory, no event) just after its last WAL write. */
 const SETTLE_MS = 50;
 const SETTLE_STEP_MS = 10;
-/** The hub probe's default period: one indexed read, about 7 a second per idle node. */
-const PROBE_MS = 150;
+/** The hub probe's period right after activity (application rows pushed or pulled). */
+const PROBE_MS = 100;
+/** ... and once nothing happened for PROBE_ACTIVE_MS: one indexed read 4 times a second per idle node. */
+const PROBE_IDLE_MS = 250;
+const PROBE_ACTIVE_MS = 5000;
 /** While probing, a full pull still runs every this many SYNC_INTERVALs (a backstop). */
 const PROBED_PULL_FACTOR = 10;
-/** Rows of the hub log past the pull position, and the highest: moves with any commit there, late ones too. */
-const PROBE_SQL = 'SELECT COUNT(*), MAX(seq) FROM _dualdb_changes WHERE seq > ?';
+/**
+ * Other nodes' and hub clients' rows of the hub log past the pull position, and the highest:
+ * moves with any such commit, late ones too. This node's own rows (echoes, which a pull skips)
+ * are left out, so that a push does not set off a pull.
+ */
+const PROBE_SQL = 'SELECT COUNT(*), MAX(seq) FROM _dualdb_changes WHERE seq > ? AND (origin IS NULL OR origin <> ?)';
+
+/** Whether a cycle moved application rows (heartbeats, which every node sends every 10 s, do not count). */
+function movedUserRows(report: CycleReport): boolean {
+  for (const b of [report.push, report.pull])
+    for (const [table, m] of b.perTable) if (!table.startsWith('_dualdb_') && m.upserts + m.deletes > 0) return true;
+  return false;
+}
+
+/** The core (callback) connection under a promise one: a probe without mysql2/promise's per-query stack capture. */
+interface CoreConnection {
+  query(
+    options: { sql: string; rowsAsArray: boolean; values: unknown[] },
+    cb: (err: Error | null, rows: unknown[][]) => void,
+  ): void;
+}
 
 interface Waiter {
   resolve: (r: CycleReport) => void;
@@ -81,10 +104,18 @@ export class SyncService extends EventEmitter<{
   private readonly watchWal: boolean;
   private readonly backstopMs: number;
   private readonly probeMs: number;
+  private readonly probeIdleMs: number;
   private lastProbe = 0;
-  private probeSeen: string | undefined;
+  /** The probe's last answer (position, count, highest), compared without allocating. */
+  private probeUpto = -1n;
+  private probeCount = -1;
+  private probeMax: unknown;
+  /** When application rows last moved either way (not heartbeats): the probe runs fast for a while. */
+  private lastActivity = 0;
+  /** The pull position, read once per change instead of several times per loop turn (idle CPU). */
+  private pullSnapshot: { state: PullState; at: number } | undefined;
   private dataVersionQuery: Statement<unknown[]> | undefined;
-  private probe: { hub: MysqlHub; conn: PoolConnection } | undefined;
+  private probe: { hub: MysqlHub; conn: PoolConnection; core: CoreConnection } | undefined;
   lastError: string | null = null;
   /** When lastError happened (ISO time). */
   lastErrorAt: string | null = null;
@@ -102,6 +133,7 @@ export class SyncService extends EventEmitter<{
     this.backstopMs = options.backstopMs ?? 1000;
     this.watchWal = options.watch ?? config.sync.watch;
     this.probeMs = options.probeMs ?? PROBE_MS;
+    this.probeIdleMs = options.probeMs ?? PROBE_IDLE_MS;
     this.pruneEveryMs = options.pruneEveryMs ?? 300_000;
   }
 
@@ -153,12 +185,26 @@ export class SyncService extends EventEmitter<{
     );
   }
 
+  /** The probe's period now: short right after activity, longer once the node is idle. */
+  private probeEvery(now: number): number {
+    return now - this.lastActivity < PROBE_ACTIVE_MS ? this.probeMs : this.probeIdleMs;
+  }
+
+  /** The pull position; cached between sync cycles, read again at least every backstop period. */
+  private pullState(now: number): PullState {
+    const snap = this.pullSnapshot;
+    if (snap && now - snap.at < this.backstopMs) return snap.state;
+    const state = this.syncer.state.pullState();
+    this.pullSnapshot = { state, at: now };
+    return state;
+  }
+
   /** How long the loop sleeps with nothing to do: until the next poll, backstop, probe or pull. */
   private idleMs(now: number): number {
-    const untilProbe = this.probing ? this.lastProbe + this.probeMs - now : Number.POSITIVE_INFINITY;
+    const untilProbe = this.probing ? this.lastProbe + this.probeEvery(now) - now : Number.POSITIVE_INFINITY;
     if (!this.commitWatch) return Math.max(1, Math.min(this.pollMs, untilProbe));
     if (now - this.lastWalWrite < SETTLE_MS) return SETTLE_STEP_MS;
-    const untilPull = this.lastPull + this.pullEveryMs() - now;
+    const untilPull = this.lastPull + this.pullEveryMs(now) - now;
     return Math.max(SETTLE_STEP_MS, Math.min(this.backstopMs, untilPull, untilProbe));
   }
 
@@ -172,26 +218,33 @@ export class SyncService extends EventEmitter<{
    * PROBED_PULL_FACTOR of them — unless the last pull left holes (a late commit lands below the
    * highest sequence, where the probe's count may not move: docs/SYNC-CONTRACT.md invariant 4).
    */
-  private pullEveryMs(): number {
+  private pullEveryMs(now: number): number {
     const base = this.config.sync.intervalMs;
-    if (!this.probing || this.syncer.state.pullState().holes.size > 0) return base;
+    if (!this.probing || this.pullState(now).holes.size > 0) return base;
     return base * PROBED_PULL_FACTOR;
   }
 
   /**
-   * One indexed read of the hub's change log past this node's pull position: true when it
-   * differs from the last look (news to pull). A failure says "pull", which meets the error.
+   * One indexed read of the hub's change log past this node's pull position: true when there is
+   * news to pull — other nodes' rows past the position that were not there at the last look. None
+   * past the position means nothing to pull, whatever the last look said. A failure says "pull",
+   * which meets the error.
    */
   private async hubMoved(now: number): Promise<boolean> {
     this.lastProbe = now;
     try {
-      const conn = await this.probeConnection();
-      const [rows] = (await conn.query({ sql: PROBE_SQL, rowsAsArray: true }, [
-        this.syncer.state.pullState().upto,
-      ])) as unknown as [unknown[][]];
-      const seen = String(rows[0]);
-      const moved = seen !== this.probeSeen;
-      this.probeSeen = seen;
+      const core = await this.probeConnection();
+      const upto = this.pullState(now).upto;
+      const row = await new Promise<unknown[]>((resolve, reject) => {
+        this.probeValues[0] = upto;
+        core.query(this.probeQuery, (err, rows) => (err ? reject(err) : resolve(rows[0] as unknown[])));
+      });
+      const count = Number(row[0]);
+      const max = row[1];
+      const moved = count > 0 && (upto !== this.probeUpto || count !== this.probeCount || String(max) !== String(this.probeMax));
+      this.probeUpto = upto;
+      this.probeCount = count;
+      this.probeMax = max;
       return moved;
     } catch {
       this.releaseProbe(false);
@@ -199,14 +252,21 @@ export class SyncService extends EventEmitter<{
     }
   }
 
+  /** The probe's statement and its values, built once. */
+  private readonly probeValues: unknown[] = [0n, ''];
+  private readonly probeQuery = { sql: PROBE_SQL, rowsAsArray: true, values: this.probeValues };
+
   /** The probe's own connection, kept between probes (a pool lease per probe costs more than the probe). */
-  private async probeConnection(): Promise<PoolConnection> {
+  private async probeConnection(): Promise<CoreConnection> {
     const hub = await this.syncer.connectHub();
     if (this.probe?.hub !== hub) {
       this.releaseProbe(false);
-      this.probe = { hub, conn: await hub.pool.getConnection() };
+      const conn = await hub.pool.getConnection();
+      const core = (conn as unknown as { connection: CoreConnection }).connection;
+      this.probe = { hub, conn, core };
+      this.probeValues[1] = this.syncer.nodeId;
     }
-    return this.probe.conn;
+    return this.probe.core;
   }
 
   private releaseProbe(healthy: boolean): void {
@@ -328,8 +388,9 @@ export class SyncService extends EventEmitter<{
         continue;
       }
       const localDue = this.nudged || this.localChanged();
-      let pullDue = now - this.lastPull >= this.pullEveryMs() || this.current === 'degraded' || this.current === 'starting';
-      if (!pullDue && !localDue && !manual && this.probing && now - this.lastProbe >= this.probeMs) {
+      if (localDue) this.pullSnapshot = undefined; // another process may have moved the pull position
+      let pullDue = now - this.lastPull >= this.pullEveryMs(now) || this.current === 'degraded' || this.current === 'starting';
+      if (!pullDue && !localDue && !manual && this.probing && now - this.lastProbe >= this.probeEvery(now)) {
         pullDue = await this.hubMoved(now);
       }
       if (!manual && !localDue && !pullDue) {
@@ -341,8 +402,14 @@ export class SyncService extends EventEmitter<{
       try {
         const resync = this.syncer.state.getMeta('resync_needed');
         const wantPull = (pullDue || manual) && !resync;
-        const report = await this.syncer.syncOnce({ push: true, pull: wantPull });
+        let report: CycleReport;
+        try {
+          report = await this.syncer.syncOnce({ push: true, pull: wantPull });
+        } finally {
+          this.pullSnapshot = undefined;
+        }
         if (wantPull) this.lastPull = Date.now();
+        if (movedUserRows(report)) this.lastActivity = Date.now();
         this.lastCycle = report;
         this.attempt = 0;
         this.retryAt = 0;

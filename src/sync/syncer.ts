@@ -29,6 +29,7 @@ import { reconcileWithHub } from './node-fence.js';
 import { buildSyncPlan, type SyncPlan } from './plan.js';
 import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
 import { PushRaceError, pushBatch } from './push.js';
+import { releasePushConnection } from './push-connection.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 import { hubSchemaFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
@@ -227,6 +228,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     const h = this.hub;
     this.hub = undefined;
     this.plan = undefined;
+    if (h) releasePushConnection(h);
     await h?.close();
   }
 

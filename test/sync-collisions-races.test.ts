@@ -23,16 +23,17 @@ const MYSQL_DDL = [
 ];
 const TABLES = ['workers', 'attendance'];
 
-/** The hub, except that `hook` runs once just before the first statement matching `match`. */
+/** The hub, except that `hook` runs once just before the first statement matching `match` (`commit()` counts as `COMMIT`). */
 function interceptHub(hub: MysqlHub, match: RegExp, hook: () => Promise<void> | void): MysqlHub {
   let fired = false;
   const wrapConn = (conn: object) =>
     new Proxy(conn, {
       get(c, p) {
         const v = Reflect.get(c, p);
-        if (p !== 'query') return typeof v === 'function' ? v.bind(c) : v;
+        if (p !== 'query' && p !== 'commit') return typeof v === 'function' ? v.bind(c) : v;
         return async (...args: unknown[]) => {
-          const sql = typeof args[0] === 'string' ? args[0] : String((args[0] as { sql?: string })?.sql ?? '');
+          const sql =
+            p === 'commit' ? 'COMMIT' : typeof args[0] === 'string' ? args[0] : String((args[0] as { sql?: string })?.sql ?? '');
           if (!fired && match.test(sql)) {
             fired = true;
             await hook();
@@ -46,6 +47,14 @@ function interceptHub(hub: MysqlHub, match: RegExp, hook: () => Promise<void> | 
       const v = Reflect.get(h, p);
       if (p === 'withConnection')
         return (fn: (conn: unknown) => Promise<unknown>) => h.withConnection((conn) => fn(wrapConn(conn)));
+      // The push's kept connection (push-connection.ts) and one-off reads come from the pool itself.
+      if (p === 'pool')
+        return new Proxy(wrapConn(v as object), {
+          get(pool, q) {
+            if (q !== 'getConnection') return Reflect.get(pool, q);
+            return async () => wrapConn(await (v as { getConnection: () => Promise<object> }).getConnection());
+          },
+        });
       return typeof v === 'function' ? v.bind(h) : v;
     },
   });
@@ -94,9 +103,9 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13, rekey-node: writers inside a push
     await w.hub.execute("INSERT INTO workers (ref, name) VALUES ('w-H', 'hub')");
     await w.node('A').syncer.syncOnce({ push: false, pull: true }); // the collision is left to the push
     await w.hub.execute("DELETE FROM workers WHERE ref = 'w-H'");
-    // The push decides "the hub's row is gone: the node's goes up", then its hub transaction fails.
+    // The push decides "the hub's row is gone: the node's goes up", then its hub transaction fails before COMMIT.
     await expect(
-      pushWith(w, 'A', /^UPDATE _dualdb_nodes SET push_cursor/, () => {
+      pushWith(w, 'A', /^COMMIT$/, () => {
         throw new Error('connection lost (test)');
       }),
     ).rejects.toThrow();
@@ -136,7 +145,7 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13, rekey-node: writers inside a push
     a.prepare("DELETE FROM attendance WHERE ref = 'c-A1'").run();
     await w.hub.execute("INSERT INTO attendance (worker_id, ref) VALUES (1, 'c-H')"); // id 1 on the hub
     // The push takes the hub's attendance 1 (the node's is gone); meanwhile the application writes id 1 again.
-    await pushWith(w, 'A', /^UPDATE _dualdb_nodes SET push_cursor/, () => {
+    await pushWith(w, 'A', /^COMMIT$/, () => {
       a.prepare("INSERT INTO attendance (worker_id, ref) VALUES (1, 'c-A2')").run();
     });
     await syncUntilQuiet(w.nodes, 10);

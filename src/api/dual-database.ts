@@ -16,14 +16,11 @@
  * The background SyncService carries failover, retries and the drain on recovery.
  */
 import { EventEmitter } from 'node:events';
-import mysql from 'mysql2/promise';
-import { encodeKey } from '../capture/keys.js';
 import type { Config } from '../config/config.js';
 import { loadConfig } from '../config/load.js';
-import type { Row, SqlValue } from '../engines/codec.js';
+import type { Row } from '../engines/codec.js';
 import type { MysqlHub } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
-import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { introspectSqliteTable } from '../engines/sqlite/introspect.js';
 import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 
@@ -31,7 +28,7 @@ import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { commitOutcome, ensureWriteTokens, newWriteToken } from '../sync/commit-outcome.js';
 import { ControlServer } from '../sync/control.js';
-import { toMysqlRow, toSqliteRow } from '../sync/convert.js';
+import { toSqliteRow } from '../sync/convert.js';
 import { MysqlTableIO } from '../sync/mysql-io.js';
 import { holderTokenStatement, recordTokenAsHolder } from '../sync/node-fence.js';
 import type { SyncTable } from '../sync/plan.js';
@@ -42,6 +39,7 @@ import { type CycleReport, Syncer } from '../sync/syncer.js';
 import { formsOf } from '../sync/value-forms.js';
 import { DualdbError, MysqlError } from '../util/errors.js';
 import { HubInsertPool, type HubInsertState } from './hub-insert.js';
+import { writeOpsOnHub } from './hub-write-ops.js';
 import { LocalStatements } from './local-statements.js';
 import { type InputRow, normaliseRow } from './values.js';
 
@@ -347,69 +345,9 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
           // with RETURNING where the hub has it, instead of a read after the writes.
           const returning = this.service.syncer.hubReturning && ops.every((op) => op.kind === 'insert');
           try {
-            for (const op of ops) {
-              const t = tables.get(op.table) as SyncTable;
-              const keys = keysByTable.get(t.name) ?? new Set<string>();
-              keysByTable.set(t.name, keys);
-              const q = quoteMysqlId(t.name);
-              const timeout = this.options.hubWriteTimeoutMs ?? 2000;
-              if (op.kind === 'insert' || op.kind === 'upsert') {
-                const row = toMysqlRow({ ...t, columns: t.columns.filter((c) => c.name in op.row) }, normaliseRow(op.row) as Row);
-                const cols = Object.keys(row);
-                const nonKey = cols.filter((c) => !t.key.some((k) => k.name === c));
-                const base = `INSERT INTO ${q} (${cols.map(quoteMysqlId).join(', ')}) VALUES (?)`;
-                const sql =
-                  op.kind === 'upsert' && nonKey.length
-                    ? `${base} ON DUPLICATE KEY UPDATE ${nonKey.map((c) => `${quoteMysqlId(c)} = VALUES(${quoteMysqlId(c)})`).join(', ')}`
-                    : base;
-                if (returning) {
-                  const io = new MysqlTableIO(t);
-                  const [ret] = await conn.query({
-                    sql: `${mysql.format(sql, [cols.map((c) => row[c])])} RETURNING ${io.selectList}`,
-                    timeout,
-                  });
-                  const img = (ret as Row[])[0] as Row;
-                  const key = io.keyOf(img);
-                  keys.add(key);
-                  const tableImages = images.get(t.name) ?? new Map<string, Row>();
-                  images.set(t.name, tableImages.set(key, img));
-                  // What the OK packet's insert id would be: the AUTO_INCREMENT key's value.
-                  const auto = t.hubAssignsKey && t.key.length === 1 ? img[t.key[0]?.name ?? ''] : undefined;
-                  if (auto !== undefined && auto !== null) lastInsertId = BigInt(auto as string);
-                  continue;
-                }
-                const [res] = await conn.query({ sql: mysql.format(sql, [cols.map((c) => row[c])]), timeout });
-                const insertId = (res as mysql.ResultSetHeader).insertId;
-                if (insertId) lastInsertId = BigInt(insertId);
-                const keyValues = t.key.map((k) =>
-                  k.name in row ? (row[k.name] as SqlValue) : k.type === 'integer' && insertId ? BigInt(insertId) : null,
-                );
-                if (keyValues.every((v) => v !== null)) keys.add(encodeKey(keyValues));
-              } else {
-                const key = normaliseRow(op.key);
-                const where = Object.keys(key)
-                  .map((c) => `${quoteMysqlId(c)} = ?`)
-                  .join(' AND ');
-                const whereParams = Object.keys(key).map((c) => key[c]);
-                // The keys this statement touches, read under lock so the mirror matches.
-                const [sel] = await conn.query(
-                  mysql.format(
-                    `SELECT ${t.key.map((k) => quoteMysqlId(k.name)).join(', ')} FROM ${q} WHERE ${where} FOR UPDATE`,
-                    whereParams,
-                  ),
-                );
-                for (const r of sel as Row[]) keys.add(new MysqlTableIO(t).keyOf(r));
-                if (op.kind === 'update') {
-                  const set = toMysqlRow(
-                    { ...t, columns: t.columns.filter((c) => c.name in op.changes) },
-                    normaliseRow(op.changes) as Row,
-                  );
-                  await conn.query({ sql: mysql.format(`UPDATE ${q} SET ? WHERE ${where}`, [set, ...whereParams]), timeout });
-                } else {
-                  await conn.query({ sql: mysql.format(`DELETE FROM ${q} WHERE ${where}`, whereParams), timeout });
-                }
-              }
-            }
+            const timeout = this.options.hubWriteTimeoutMs ?? 2000;
+            const last = await writeOpsOnHub(conn, ops, tables, { returning, timeout }, keysByTable, images);
+            if (last !== null) lastInsertId = last;
             if (!returning)
               for (const [name, keys] of keysByTable) {
                 const t = tables.get(name) as SyncTable;

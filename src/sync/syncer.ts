@@ -18,11 +18,11 @@ import { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { backfillNewColumns, commonColumns } from './column-backfill.js';
-import { pruneWriteTokens } from './commit-outcome.js';
 import type { BatchResult, SyncContext, TableMoved } from './context.js';
 import { emptyBatch } from './context.js';
 import { safePruneBound } from './holes.js';
 import { ensureHubMovesTable } from './hub-moves.js';
+import { pruneHubLog } from './hub-prune.js';
 import { LocalState } from './local-state.js';
 import { RollingMetrics } from './metrics.js';
 import { reconcileWithHub } from './node-fence.js';
@@ -458,46 +458,11 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     return paused.map((p) => ({ table: p.table, reason: p.reason, fix: p.fix, waiting: waiting.get(p.table) ?? 0 }));
   }
 
-  /** Deletes hub log entries every active node has pulled, older than the retention window. */
+  /** Deletes hub log entries every active node has pulled, older than the retention window (hub-prune.ts). */
   async pruneHubLog(): Promise<{ deleted: number; prunedUpto: bigint }> {
-    return this.exclusive(async () => {
-      const hub = await this.connectHub();
-      await pruneWriteTokens(hub);
-      const retentionMs = this.config.sync.logRetentionMs;
-      // Active: seen within the retention window — and this node, which is pruning right now
-      // (with a window of 0 no node would count, and nothing would ever be pruned).
-      const [bound] = await hub.query<{ low: string | number | null }>(
-        `SELECT MIN(pull_upto) AS low FROM _dualdb_nodes WHERE last_seen >= NOW(6) - INTERVAL ? SECOND OR node_id = ?`,
-        [Math.ceil(retentionMs / 1000), this.nodeId],
-      );
-      const [aged] = await hub.query<{ s: string | number | null }>(
-        'SELECT MAX(seq) AS s FROM _dualdb_changes WHERE at < UNIX_TIMESTAMP(NOW(6)) * 1000 - ?',
-        [retentionMs],
-      );
-      if (bound?.low === null || bound?.low === undefined || aged?.s === null || aged?.s === undefined)
-        return { deleted: 0, prunedUpto: 0n };
-      const upto = BigInt(bound.low) < BigInt(aged.s) ? BigInt(bound.low) : BigInt(aged.s);
-      if (upto <= 0n) return { deleted: 0, prunedUpto: 0n };
-      let deleted = 0;
-      for (;;) {
-        // By key, not by range: a range delete waits (up to innodb_lock_wait_timeout, holding up
-        // this syncer) on an uncommitted entry just above the range, whatever the isolation level.
-        const seqs = await hub.query<{ seq: string }>('SELECT seq FROM _dualdb_changes WHERE seq <= ? ORDER BY seq LIMIT 10000', [
-          upto,
-        ]);
-        if (seqs.length === 0) break;
-        const res = await hub.execute('DELETE FROM _dualdb_changes WHERE seq IN (?)', [seqs.map((r) => r.seq)]);
-        deleted += res.affectedRows;
-        if (seqs.length < 10000) break;
-      }
-      await hub.execute(
-        "INSERT INTO _dualdb_hub_meta (k, v) VALUES ('pruned_upto', ?) ON DUPLICATE KEY UPDATE v = GREATEST(CAST(v AS UNSIGNED), CAST(VALUES(v) AS UNSIGNED))",
-        [upto.toString()],
-      );
-      if (deleted)
-        this.log.info(`pruned ${deleted} hub change-log entries up to ${upto}`, { event: 'hub.pruned', upto: upto.toString() });
-      return { deleted, prunedUpto: upto };
-    });
+    return this.exclusive(async () =>
+      pruneHubLog(await this.connectHub(), this.nodeId, this.config.sync.logRetentionMs, this.log),
+    );
   }
 
   /** Captured tables on each side (for status: a synced table without capture cannot push). */

@@ -20,7 +20,13 @@ const MYSQL_DDL = [
 ];
 const TABLES = ['workers', 'attendance'];
 
-type Variant = { autoincrement: boolean; pullFirst: boolean; mode: 'rekey-node' | 'rekey-hub' | 'manual' };
+type Variant = {
+  autoincrement: boolean;
+  pullFirst: boolean;
+  mode: 'rekey-node' | 'rekey-hub' | 'manual';
+  /** The hub updates W before A's delete reaches it, and the hub wins that conflict: W stays. */
+  hubKeepsW?: boolean;
+};
 
 const VARIANTS: Variant[] = [
   { autoincrement: false, pullFirst: false, mode: 'rekey-node' },
@@ -29,12 +35,17 @@ const VARIANTS: Variant[] = [
   { autoincrement: true, pullFirst: true, mode: 'rekey-node' },
   { autoincrement: false, pullFirst: false, mode: 'rekey-hub' },
   { autoincrement: false, pullFirst: true, mode: 'manual' },
+  { autoincrement: false, pullFirst: false, mode: 'rekey-node', hubKeepsW: true },
+  { autoincrement: false, pullFirst: true, mode: 'rekey-node', hubKeepsW: true },
 ];
 
 function title(v: Variant): string {
   const key = v.autoincrement ? 'AUTOINCREMENT, W re-keyed away first' : 'INTEGER PRIMARY KEY';
-  const order = v.pullFirst ? 'node A pulls B’s child before pushing' : 'node A pushes first';
-  return `${v.mode}, ${key}, ${order}: W’s delete reaches the hub with its cascade; the new worker under W’s id gets no child of W`;
+  const order = v.pullFirst ? 'node A pulls before pushing' : 'node A pushes first';
+  const outcome = v.hubKeepsW
+    ? 'the hub’s update of W wins over its delete: W keeps its child, the new worker is another row'
+    : 'W’s delete reaches the hub with its cascade; the new worker under W’s id gets no child of W';
+  return `${v.mode}, ${key}, ${order}: ${outcome}`;
 }
 
 async function scenario(w: SyncWorld, v: Variant): Promise<{ reused: number }> {
@@ -59,6 +70,7 @@ async function scenario(w: SyncWorld, v: Variant): Promise<{ reused: number }> {
   a.db.prepare('DELETE FROM workers WHERE id = ?').run(n);
   const reused = Number(a.db.prepare("INSERT INTO workers (badge) VALUES ('new')").run().lastInsertRowid);
   expect(reused).toBe(n); // SQLite handed out W's id again: the case under test
+  if (v.hubKeepsW) await w.hub.execute("UPDATE workers SET badge = 'W2' WHERE id = ?", [n]);
   if (v.pullFirst) await a.syncer.syncOnce({ push: false });
   return { reused };
 }
@@ -84,20 +96,36 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: a key deleted and reused on the n
         sqliteDdl: [workers, ATTENDANCE_SQLITE],
         mysqlDdl: MYSQL_DDL,
         nodes: ['a', 'b'],
-        env: { SYNC_KEY_COLLISIONS: v.mode },
+        env: { SYNC_KEY_COLLISIONS: v.mode, ...(v.hubKeepsW ? { CONFLICT_POLICY: 'hub-wins' } : {}) },
       });
       try {
-        await scenario(w, v);
+        const { reused } = await scenario(w, v);
         await syncUntilQuiet(w.nodes, 8);
         expect(await divergence(w, TABLES)).toEqual([]);
+        for (const n of w.nodes) {
+          expect(n.db.prepare("SELECT count(*) AS c FROM workers WHERE badge = 'new'").get()).toEqual({ c: 1n });
+          expect(
+            n.db
+              .prepare("SELECT count(*) AS c FROM attendance a JOIN workers w ON w.id = a.worker_id WHERE w.badge = 'new'")
+              .get(),
+          ).toEqual({ c: 0n });
+        }
+        const conflicts = w.nodes.flatMap((n) => n.syncer.state.conflicts().map((c) => [n.name, c.tbl, c.pk, c.winner]));
+        if (v.hubKeepsW) {
+          // A's delete lost to the hub's later update: W and B's child of it stay; the new row moved.
+          expect(conflicts).toEqual([['a', 'workers', String(reused), 'hub']]);
+          const [kept] = await w.hub.query<{ id: string }>("SELECT id FROM workers WHERE badge = 'W2'");
+          expect(Number(kept?.id)).toBe(reused);
+          const att = await w.hub.query<{ worker_id: string; note: string }>('SELECT worker_id, note FROM attendance');
+          expect(att.map((r) => [Number(r.worker_id), r.note])).toEqual([[reused, 'child of W']]);
+          return;
+        }
+        expect(conflicts).toEqual([]);
         // W is gone everywhere, and with it (ON DELETE CASCADE) B's child of W.
         const badges = (await w.hub.query<{ badge: string }>('SELECT badge FROM workers ORDER BY badge')).map((r) => r.badge);
         expect(badges).toEqual(v.autoincrement ? ['central', 'new'] : ['new']);
         expect(await w.hub.query('SELECT id, worker_id, note FROM attendance')).toEqual([]);
-        for (const n of w.nodes) {
-          expect(n.db.prepare('SELECT id, worker_id, note FROM attendance').all()).toEqual([]);
-          expect(n.db.prepare("SELECT count(*) AS c FROM workers WHERE badge = 'new'").get()).toEqual({ c: 1 });
-        }
+        for (const n of w.nodes) expect(n.db.prepare('SELECT id, worker_id, note FROM attendance').all()).toEqual([]);
       } finally {
         await w.close();
       }

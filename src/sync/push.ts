@@ -37,6 +37,7 @@ import type { SyncTable } from './plan.js';
 import { keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
+import { decideReused, isReusedKey } from './push-reused.js';
 import { type Collision, type Move, repointImages } from './rekey.js';
 import { forgetLoggedMoves, movedUpImages } from './rekey-bulk.js';
 import { moveOnNode } from './rekey-node.js';
@@ -198,6 +199,8 @@ async function applyOnHub(
       const facts = await readHubFacts(conn, ctx, io, table, pending, rekeys);
       const rowsOut: { key: string; row: Row; exists: boolean }[] = [];
       const collided: Collision[] = [];
+      // Keys deleted and handed out again here: the hub's row goes first (push-reused.ts).
+      const hubDeletes: string[] = [];
       for (const key of pending) {
         const change = batch.changes.get(table.name, key) as KeyChange;
         const local = images.get(key) ?? null;
@@ -214,30 +217,44 @@ async function applyOnHub(
         const hubSide = seenOpen
           ? { seq: unseenHere?.seq ?? seenOpen.hubSeq ?? 0n, at: unseenHere?.at ?? 0, firstOp: 'I' as const }
           : unseenHere;
-        const decision: Decision = decidePush(
-          {
-            keyKind: table.keyKind,
-            node: { firstOp: change.firstOp, at: change.lastAt },
-            nodeHasRow: local !== null,
-            hub: hubSide ? { firstOp: hubSide.firstOp, at: hubSide.at - ctx.hubClockOffsetMs } : undefined,
-            hubHasRow: hubRow !== null,
-            same: sameImage(table, local, hubAsSqlite),
-          },
-          // dualdb's own rows (this node's heartbeat) are written by this node only: its version stands, silently.
-          table.meta ? 'node-wins' : policy,
-          collisions,
-        );
+        const nodeSide = { firstOp: change.firstOp, at: change.lastAt };
+        const hubFacts = hubSide ? { firstOp: hubSide.firstOp, at: hubSide.at - ctx.hubClockOffsetMs } : undefined;
+        // dualdb's own rows (this node's heartbeat) are written by this node only: its version stands, silently.
+        const rowPolicy = table.meta ? 'node-wins' : policy;
+        const reused = isReusedKey(table, change, local)
+          ? decideReused({ node: nodeSide, hub: hubFacts, hubHasRow: hubRow !== null }, rowPolicy, collisions)
+          : undefined;
+        // A parked retry must still know it began with the delete of the hub's row.
+        if (reused) change.firstOp = 'D';
+        if (reused?.deleteHubRow) hubDeletes.push(key);
+        const hubRowAfter = reused?.deleteHubRow ? null : hubRow;
+        const decision: Decision =
+          reused?.decision ??
+          decidePush(
+            {
+              keyKind: table.keyKind,
+              node: nodeSide,
+              nodeHasRow: local !== null,
+              hub: hubFacts,
+              hubHasRow: hubRow !== null,
+              same: sameImage(table, local, hubAsSqlite),
+            },
+            rowPolicy,
+            collisions,
+          );
         // Closed with the node's records (recordOnNode): closed now, a rolled-back batch would lose it.
         if (seenOpen && decision.action !== 'rekey') rec.closes.push({ tbl: table.name, key });
-        if ('conflict' in decision && decision.conflict && !table.meta) {
+        // A re-used key's conflict is its delete's (the node's image is then no row at all).
+        const conflict = reused ? reused.conflict : 'conflict' in decision ? decision.conflict : undefined;
+        if (conflict && !table.meta) {
           rec.conflicts.push({
             tbl: table.name,
             pk: key,
             detectedIn: 'push',
             policy,
-            winner: decision.conflict === 'hold' ? null : decision.conflict,
-            status: decision.conflict === 'hold' ? 'open' : 'resolved',
-            nodeImage: encodeImage(local),
+            winner: conflict === 'hold' ? null : conflict,
+            status: conflict === 'hold' ? 'open' : 'resolved',
+            nodeImage: encodeImage(reused ? null : local),
             hubImage: encodeImage(hubAsSqlite),
             nodeAt: change.lastAt,
             hubAt: (hubSide?.at ?? 0) - ctx.hubClockOffsetMs,
@@ -260,7 +277,7 @@ async function applyOnHub(
               table,
               oldKey: key,
               nodeRow: local as Row,
-              hubRow,
+              hubRow: hubRowAfter,
               hubSeq: hubSide?.seq ?? null,
               detectedIn: 'push',
               mode: collisions,
@@ -287,7 +304,7 @@ async function applyOnHub(
             continue;
           }
           try {
-            rowsOut.push({ key, row: toMysqlRow(table, local), exists: hubRow !== null });
+            rowsOut.push({ key, row: toMysqlRow(table, local), exists: hubRowAfter !== null });
           } catch (e) {
             rec.toPark.push({ tbl: table.name, pk: key, error: rowErrorText(e), firstOp: change.firstOp });
             m.parked++;
@@ -297,6 +314,24 @@ async function applyOnHub(
         result.lagsMs.push(Date.now() - change.firstAt);
       }
 
+      // The deletes of re-used keys' hub rows before anything goes up under those keys; one the hub
+      // refuses parks its key (delete and new row together), the rest go on.
+      if (hubDeletes.length) {
+        const failed = await applyIsolated(
+          conn,
+          hubDeletes.map((key) => ({ key })),
+          async (items) => {
+            for (const sql of io.deleteStatements(items.map((i) => i.key))) await conn.query(sql);
+          },
+        );
+        for (const [key, error] of failed) {
+          rec.toPark.push({ tbl: table.name, pk: key, error, firstOp: 'D' });
+          m.parked++;
+        }
+        dropKeys(collided, rowsOut, failed);
+        // Done: a second pass (a hub writer took the key since) meets the new row as a new row.
+        for (const key of hubDeletes) if (!failed.has(key)) (batch.changes.get(table.name, key) as KeyChange).firstOp = 'I';
+      }
       // Collisions first: a moved row's children later in this batch must point at its new key.
       if (collided.length) {
         const { moves, failed } = await moveIsolated(conn, ctx, collided, collisions);
@@ -345,6 +380,13 @@ async function applyOnHub(
     recordOutcome(result, d.table.name, d.keys, failed, 'deletes', rec);
   }
   for (const w of written) await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name));
+}
+
+/** Leaves out of this pass the keys whose hub delete failed (parked with it). */
+function dropKeys(collided: Collision[], rowsOut: { key: string }[], failed: Map<string, string>): void {
+  if (failed.size === 0) return;
+  for (const list of [collided, rowsOut] as { key?: string; oldKey?: string }[][])
+    for (let i = list.length - 1; i >= 0; i--) if (failed.has(list[i]?.oldKey ?? list[i]?.key ?? '')) list.splice(i, 1);
 }
 
 /** Why a row cannot be sent as it is (too large for one statement), if so. */

@@ -1,0 +1,58 @@
+/**
+ * A key deleted and created again on the node since the hub last saw it: SQLite hands a freed
+ * max(id) to the next insert (with AUTOINCREMENT too, once the row was moved away by re-keying,
+ * which does not advance `sqlite_sequence`). The change log coalesces the two into one change
+ * of the key, but they are two entities (docs/SYNC-CONTRACT.md invariants 6 and 13): the
+ * delete is decided as any delete (a conflict with a hub change the node has not seen), and
+ * goes up first, with its ON DELETE on the hub; the row now under the key is a new row, never an
+ * update of the hub's (whose children, attached by other nodes, would then belong to it).
+ */
+
+import type { ConflictPolicy, KeyCollisionMode } from '../config/schema.js';
+import type { Row } from '../engines/codec.js';
+import type { KeyChange } from './changeset.js';
+import type { Winner } from './conflicts.js';
+import { type Decision, decidePush, type UnseenChange } from './decide.js';
+import type { SyncTable } from './plan.js';
+
+/** The node's change of this key deleted the row the hub knows under it, and a new row holds the key now. */
+export function isReusedKey(table: SyncTable, change: KeyChange, local: Row | null): boolean {
+  return table.keyKind === 'generated' && local !== null && change.firstOp !== 'I' && (change.firstOp === 'D' || change.deleted);
+}
+
+export interface ReusedDecision {
+  /** The node's delete goes up: the hub's row under the key is deleted before the new row is sent. */
+  deleteHubRow: boolean;
+  /** The delete met a hub change this node has not seen (a conflict, settled by the policy). */
+  conflict?: Winner;
+  /** What happens to the new row: a collision with the hub's row if it stays, or with the gone one. */
+  decision: Decision;
+}
+
+export function decideReused(
+  f: { node: UnseenChange; hub?: UnseenChange; hubHasRow: boolean },
+  policy: ConflictPolicy,
+  collisions: KeyCollisionMode,
+): ReusedDecision {
+  const del = decidePush(
+    { keyKind: 'generated', node: f.node, nodeHasRow: false, hub: f.hub, hubHasRow: f.hubHasRow, same: !f.hubHasRow },
+    policy,
+    collisions,
+  );
+  const deleteHubRow = del.action === 'to-hub' && f.hubHasRow;
+  // Two rows created under one generated key, the hub's gone again if the delete went up: under
+  // rekey-node the new row takes a fresh key (a key the hub gave one row never names another).
+  const decision = decidePush(
+    {
+      keyKind: 'generated',
+      node: { firstOp: 'I', at: f.node.at },
+      nodeHasRow: true,
+      hub: { firstOp: 'I', at: f.hub?.at ?? 0 },
+      hubHasRow: f.hubHasRow && !deleteHubRow,
+      same: false,
+    },
+    policy,
+    collisions,
+  );
+  return { deleteHubRow, ...('conflict' in del && del.conflict ? { conflict: del.conflict } : {}), decision };
+}

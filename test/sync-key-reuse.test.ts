@@ -26,6 +26,8 @@ type Variant = {
   mode: 'rekey-node' | 'rekey-hub' | 'manual';
   /** The hub updates W before A's delete reaches it, and the hub wins that conflict: W stays. */
   hubKeepsW?: boolean;
+  /** After A's push, B (not pulled yet) adds another child to its stale copy of W. */
+  staleChild?: boolean;
 };
 
 const VARIANTS: Variant[] = [
@@ -35,13 +37,19 @@ const VARIANTS: Variant[] = [
   { autoincrement: true, pullFirst: true, mode: 'rekey-node' },
   { autoincrement: false, pullFirst: false, mode: 'rekey-hub' },
   { autoincrement: false, pullFirst: true, mode: 'manual' },
+  { autoincrement: false, pullFirst: false, mode: 'rekey-node', staleChild: true },
+  { autoincrement: true, pullFirst: false, mode: 'rekey-node', staleChild: true },
   { autoincrement: false, pullFirst: false, mode: 'rekey-node', hubKeepsW: true },
   { autoincrement: false, pullFirst: true, mode: 'rekey-node', hubKeepsW: true },
 ];
 
 function title(v: Variant): string {
   const key = v.autoincrement ? 'AUTOINCREMENT, W re-keyed away first' : 'INTEGER PRIMARY KEY';
-  const order = v.pullFirst ? 'node A pulls before pushing' : 'node A pushes first';
+  const order = v.pullFirst
+    ? 'node A pulls before pushing'
+    : v.staleChild
+      ? 'node A pushes first, then B adds a child to its stale copy of W'
+      : 'node A pushes first';
   const outcome = v.hubKeepsW
     ? 'the hub’s update of W wins over its delete: W keeps its child, the new worker is another row'
     : 'W’s delete reaches the hub with its cascade; the new worker under W’s id gets no child of W';
@@ -72,6 +80,11 @@ async function scenario(w: SyncWorld, v: Variant): Promise<{ reused: number }> {
   expect(reused).toBe(n); // SQLite handed out W's id again: the case under test
   if (v.hubKeepsW) await w.hub.execute("UPDATE workers SET badge = 'W2' WHERE id = ?", [n]);
   if (v.pullFirst) await a.syncer.syncOnce({ push: false });
+  if (v.staleChild) {
+    await a.syncer.syncOnce();
+    b.db.prepare("INSERT INTO attendance (worker_id, note) VALUES (?, 'late child of W')").run(n);
+    await b.syncer.syncOnce();
+  }
   return { reused };
 }
 
@@ -124,6 +137,9 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: a key deleted and reused on the n
         // W is gone everywhere, and with it (ON DELETE CASCADE) B's child of W.
         const badges = (await w.hub.query<{ badge: string }>('SELECT badge FROM workers ORDER BY badge')).map((r) => r.badge);
         expect(badges).toEqual(v.autoincrement ? ['central', 'new'] : ['new']);
+        // The new row went up as a new row under the id SQLite gave it (after W's delete).
+        const [fresh] = await w.hub.query<{ id: string }>("SELECT id FROM workers WHERE badge = 'new'");
+        expect(Number(fresh?.id)).toBe(reused);
         expect(await w.hub.query('SELECT id, worker_id, note FROM attendance')).toEqual([]);
         for (const n of w.nodes) expect(n.db.prepare('SELECT id, worker_id, note FROM attendance').all()).toEqual([]);
       } finally {

@@ -5,7 +5,8 @@
  * of the key, but they are two entities (docs/SYNC-CONTRACT.md invariants 6 and 13): the
  * delete is decided as any delete (a conflict with a hub change the node has not seen), and
  * goes up first, with its ON DELETE on the hub; the row now under the key is a new row, never an
- * update of the hub's (whose children, attached by other nodes, would then belong to it).
+ * update of the hub's (whose children, attached by other nodes, would then belong to it): inserted
+ * under the key after the delete, or, when the hub's row stays, a collision with it.
  */
 
 import type { ConflictPolicy, KeyCollisionMode } from '../config/schema.js';
@@ -25,7 +26,7 @@ export interface ReusedDecision {
   deleteHubRow: boolean;
   /** The delete met a hub change this node has not seen (a conflict, settled by the policy). */
   conflict?: Winner;
-  /** What happens to the new row: a collision with the hub's row if it stays, or with the gone one. */
+  /** What happens to the new row: sent under the key once the hub's row is gone, else a collision with it. */
   decision: Decision;
 }
 
@@ -40,19 +41,25 @@ export function decideReused(
     collisions,
   );
   const deleteHubRow = del.action === 'to-hub' && f.hubHasRow;
-  // Two rows created under one generated key, the hub's gone again if the delete went up: under
-  // rekey-node the new row takes a fresh key (a key the hub gave one row never names another).
-  const decision = decidePush(
-    {
-      keyKind: 'generated',
-      node: { firstOp: 'I', at: f.node.at },
-      nodeHasRow: true,
-      hub: { firstOp: 'I', at: f.hub?.at ?? 0 },
-      hubHasRow: f.hubHasRow && !deleteHubRow,
-      same: false,
-    },
-    policy,
-    collisions,
-  );
+  // The hub's row gone (deleted first, or already): the new row goes up as a new row under the
+  // key, which the application chose (SQLite's freed id, or its own explicit one). Other nodes
+  // meet the delete before it (a stale child waits for it, stale-parents.ts; a pull deletes and
+  // re-creates the row, running the ON DELETE there). The hub's row kept (its change won over the
+  // delete): two rows under one generated key, a collision settled by SYNC_KEY_COLLISIONS.
+  const decision: Decision =
+    !f.hubHasRow || deleteHubRow
+      ? { action: 'to-hub' }
+      : decidePush(
+          {
+            keyKind: 'generated',
+            node: { firstOp: 'I', at: f.node.at },
+            nodeHasRow: true,
+            hub: { firstOp: 'I', at: f.hub?.at ?? 0 },
+            hubHasRow: true,
+            same: false,
+          },
+          policy,
+          collisions,
+        );
   return { deleteHubRow, ...('conflict' in del && del.conflict ? { conflict: del.conflict } : {}), decision };
 }

@@ -385,8 +385,8 @@ async function applyOnHub(
 /** Leaves out of this pass the keys whose hub delete failed (parked with it). */
 function dropKeys(collided: Collision[], rowsOut: { key: string }[], failed: Map<string, string>): void {
   if (failed.size === 0) return;
-  for (const list of [collided, rowsOut] as { key?: string; oldKey?: string }[][])
-    for (let i = list.length - 1; i >= 0; i--) if (failed.has(list[i]?.oldKey ?? list[i]?.key ?? '')) list.splice(i, 1);
+  collided.splice(0, collided.length, ...collided.filter((c) => !failed.has(c.oldKey)));
+  rowsOut.splice(0, rowsOut.length, ...rowsOut.filter((r) => !failed.has(r.key)));
 }
 
 /** Why a row cannot be sent as it is (too large for one statement), if so. */

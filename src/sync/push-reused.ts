@@ -11,10 +11,14 @@
 
 import type { ConflictPolicy, KeyCollisionMode } from '../config/schema.js';
 import type { Row } from '../engines/codec.js';
+import type { PoolConnection } from '../engines/mysql/connect.js';
 import type { KeyChange } from './changeset.js';
 import type { Winner } from './conflicts.js';
 import { type Decision, decidePush, type UnseenChange } from './decide.js';
+import type { MysqlTableIO } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
+import { applyIsolated } from './push-isolate.js';
+import type { Collision } from './rekey.js';
 
 /** The node's change of this key deleted the row the hub knows under it, and a new row holds the key now. */
 export function isReusedKey(table: SyncTable, change: KeyChange, local: Row | null): boolean {
@@ -62,4 +66,22 @@ export function decideReused(
           collisions,
         );
   return { deleteHubRow, ...('conflict' in del && del.conflict ? { conflict: del.conflict } : {}), decision };
+}
+
+/** Deletes the hub's rows under re-used keys, before anything goes up under them; key → error for each the hub refused. */
+export function deleteHubRowsFirst(conn: PoolConnection, io: MysqlTableIO, keys: string[]): Promise<Map<string, string>> {
+  return applyIsolated(
+    conn,
+    keys.map((key) => ({ key })),
+    async (items) => {
+      for (const sql of io.deleteStatements(items.map((i) => i.key))) await conn.query(sql);
+    },
+  );
+}
+
+/** Leaves out of this pass the keys whose hub delete failed (parked with it). */
+export function dropKeys(collided: Collision[], rowsOut: { key: string }[], failed: Map<string, string>): void {
+  if (failed.size === 0) return;
+  collided.splice(0, collided.length, ...collided.filter((c) => !failed.has(c.oldKey)));
+  rowsOut.splice(0, rowsOut.length, ...rowsOut.filter((r) => !failed.has(r.key)));
 }

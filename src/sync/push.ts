@@ -37,7 +37,7 @@ import type { SyncTable } from './plan.js';
 import { keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
-import { decideReused, isReusedKey } from './push-reused.js';
+import { decideReused, deleteHubRowsFirst, dropKeys, isReusedKey } from './push-reused.js';
 import { type Collision, type Move, repointImages } from './rekey.js';
 import { forgetLoggedMoves, movedUpImages } from './rekey-bulk.js';
 import { moveOnNode } from './rekey-node.js';
@@ -317,13 +317,7 @@ async function applyOnHub(
       // The deletes of re-used keys' hub rows before anything goes up under those keys; one the hub
       // refuses parks its key (delete and new row together), the rest go on.
       if (hubDeletes.length) {
-        const failed = await applyIsolated(
-          conn,
-          hubDeletes.map((key) => ({ key })),
-          async (items) => {
-            for (const sql of io.deleteStatements(items.map((i) => i.key))) await conn.query(sql);
-          },
-        );
+        const failed = await deleteHubRowsFirst(conn, io, hubDeletes);
         for (const [key, error] of failed) {
           rec.toPark.push({ tbl: table.name, pk: key, error, firstOp: 'D' });
           m.parked++;
@@ -380,13 +374,6 @@ async function applyOnHub(
     recordOutcome(result, d.table.name, d.keys, failed, 'deletes', rec);
   }
   for (const w of written) await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name));
-}
-
-/** Leaves out of this pass the keys whose hub delete failed (parked with it). */
-function dropKeys(collided: Collision[], rowsOut: { key: string }[], failed: Map<string, string>): void {
-  if (failed.size === 0) return;
-  collided.splice(0, collided.length, ...collided.filter((c) => !failed.has(c.oldKey)));
-  rowsOut.splice(0, rowsOut.length, ...rowsOut.filter((r) => !failed.has(r.key)));
 }
 
 /** Why a row cannot be sent as it is (too large for one statement), if so. */

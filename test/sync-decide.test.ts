@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decidePull, decidePush, type RowFacts } from '../src/sync/decide.js';
+import { decideReused } from '../src/sync/push-reused.js';
 
 const both = (over: Partial<RowFacts> = {}): RowFacts => ({
   keyKind: 'generated',
@@ -42,6 +43,39 @@ describe('decide: push', () => {
     expect(decidePush(both({ node: { firstOp: 'U', at: 3 } }), 'newest-wins', 'rekey-node')).toEqual({
       action: 'to-hub',
       conflict: 'node',
+    });
+  });
+});
+
+describe('decide: push of a key deleted and handed out again on the node', () => {
+  const deleted = { firstOp: 'D' as const, at: 3 };
+  it('the hub row unchanged: deleted first, then the new row goes up under the key (any mode)', () => {
+    for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const)
+      expect(decideReused({ node: deleted, hubHasRow: true }, 'hub-wins', mode)).toEqual({
+        deleteHubRow: true,
+        decision: { action: 'to-hub' },
+      });
+    expect(decideReused({ node: deleted, hubHasRow: false }, 'hub-wins', 'rekey-node')).toEqual({
+      deleteHubRow: false,
+      decision: { action: 'to-hub' },
+    });
+  });
+  it('the hub changed the row meanwhile: the delete is a conflict; if the hub keeps its row, the new row collides with it', () => {
+    const hub = { firstOp: 'U' as const, at: 5 };
+    expect(decideReused({ node: deleted, hub, hubHasRow: true }, 'node-wins', 'rekey-node')).toEqual({
+      deleteHubRow: true,
+      conflict: 'node',
+      decision: { action: 'to-hub' },
+    });
+    expect(decideReused({ node: deleted, hub, hubHasRow: true }, 'newest-wins', 'rekey-node')).toEqual({
+      deleteHubRow: false,
+      conflict: 'hub',
+      decision: { action: 'rekey', resolve: 'rekey-node' },
+    });
+    expect(decideReused({ node: deleted, hub, hubHasRow: true }, 'manual', 'manual')).toEqual({
+      deleteHubRow: false,
+      conflict: 'hold',
+      decision: { action: 'rekey', resolve: 'hold' },
     });
   });
 });

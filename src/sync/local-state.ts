@@ -174,7 +174,10 @@ export class LocalState {
   }
 
   /** Unpushed local changes of the given keys: key → latest seq and time, first op. Call inside the apply transaction. */
-  pendingKeys(table: string, keys: string[]): Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D' }> {
+  pendingKeys(
+    table: string,
+    keys: string[],
+  ): Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D'; deleted: boolean }> {
     const out = this.changesAfter(table, keys, this.pushedUpto());
     // A parked push is local data the hub does not have yet, as much as a logged one.
     for (let i = 0; i < keys.length; i += 400) {
@@ -187,15 +190,27 @@ export class LocalState {
         .all(table, ...chunk) as { pk: string; first_op: 'I' | 'U' | 'D' | null; at: number }[];
       for (const r of rows) {
         const logged = out.get(r.pk);
-        out.set(r.pk, { seq: logged?.seq ?? 0n, at: logged?.at ?? Number(r.at), firstOp: r.first_op ?? logged?.firstOp ?? 'U' });
+        out.set(r.pk, {
+          seq: logged?.seq ?? 0n,
+          at: logged?.at ?? Number(r.at),
+          firstOp: r.first_op ?? logged?.firstOp ?? 'U',
+          deleted: (logged?.deleted ?? false) || r.first_op === 'D',
+        });
       }
     }
     return out;
   }
 
-  /** Local change-log entries after `after` for the given keys: key → latest seq and time, and the first op. */
-  changesAfter(table: string, keys: string[], after: bigint): Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D' }> {
-    const out = new Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D' }>();
+  /**
+   * Local change-log entries after `after` for the given keys: key → latest seq and time, the first
+   * op, and whether a delete is among them (the row was deleted, and maybe created again).
+   */
+  changesAfter(
+    table: string,
+    keys: string[],
+    after: bigint,
+  ): Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D'; deleted: boolean }> {
+    const out = new Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D'; deleted: boolean }>();
     for (let i = 0; i < keys.length; i += 400) {
       const chunk = keys.slice(i, i + 400);
       const rows = this.db
@@ -205,7 +220,12 @@ export class LocalState {
         .all(table, after, ...chunk) as { pk: string; seq: bigint; op: 'I' | 'U' | 'D'; at: number }[];
       for (const r of rows) {
         const prev = out.get(r.pk);
-        out.set(r.pk, { seq: big(r.seq), at: Math.max(prev?.at ?? 0, Number(r.at)), firstOp: prev?.firstOp ?? r.op });
+        out.set(r.pk, {
+          seq: big(r.seq),
+          at: Math.max(prev?.at ?? 0, Number(r.at)),
+          firstOp: prev?.firstOp ?? r.op,
+          deleted: (prev?.deleted ?? false) || r.op === 'D',
+        });
       }
     }
     return out;

@@ -51,7 +51,16 @@ export function unsentParentKeys(ctx: SyncContext, table: SyncTable, rows: Itera
   const out = new Set<string>();
   for (const [parent, refs] of referencedKeys(ctx, table, rows)) {
     const keys = [...new Set(refs.flatMap((r) => [...r.values]))];
-    for (const [k, p] of ctx.state.pendingKeys(parent, keys)) if (p.firstOp === 'I') out.add(heldKey(parent, k));
+    const reused: string[] = [];
+    for (const [k, p] of ctx.state.pendingKeys(parent, keys)) {
+      if (p.firstOp === 'I') out.add(heldKey(parent, k));
+      else if (p.deleted) reused.push(k);
+    }
+    // A key deleted here and handed out again (SQLite reuses a freed max(id)) holds a new row too:
+    // the hub's row under it is the deleted one, whose children must not attach to the new row.
+    const parentTable = ctx.plan.byName.get(parent);
+    if (reused.length && parentTable)
+      for (const k of new SqliteTableIO(ctx.db, parentTable).fetch(reused).keys()) out.add(heldKey(parent, k));
   }
   return out;
 }

@@ -172,6 +172,15 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (local) {
             const localRow = localImages.get(key) ?? null;
             const hubAt = change.lastAt - ctx.hubClockOffsetMs;
+            // The key was deleted here and holds a new row now (push-reused.ts): the hub's change is
+            // to the deleted row. It waits for the push, which decides the delete against it
+            // (parked, it is as unseen there as one after the cursor), never overwriting the new row.
+            if (table.keyKind === 'generated' && local.firstOp !== 'I' && local.deleted && localRow !== null) {
+              const error = 'waits for this node’s push: the key was deleted and handed out again here (a new row)';
+              ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });
+              parkedNow.push({ tbl: table.name, pk: key, error });
+              continue;
+            }
             const decision = decidePull(
               {
                 keyKind: table.keyKind,

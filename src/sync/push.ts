@@ -38,6 +38,7 @@ import { withPushConnection } from './push-connection.js';
 import { keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
+import { decideReused, deleteHubRowsFirst, dropKeys, isReusedKey } from './push-reused.js';
 import { hubDeletedChildren, logChildrenOfRecreated, type Recreated } from './recreated-children.js';
 import { type Collision, type Move, repointImages } from './rekey.js';
 import { forgetLoggedMoves, movedUpImages } from './rekey-bulk.js';
@@ -220,6 +221,8 @@ async function applyOnHub(
       const facts = await readHubFacts(conn, ctx, io, table, pending, rekeys);
       const rowsOut: { key: string; row: Row; tuple: string; exists: boolean }[] = [];
       const collided: Collision[] = [];
+      // Keys deleted and handed out again here: the hub's row goes first (push-reused.ts).
+      const hubDeletes: string[] = [];
       for (const key of pending) {
         const change = batch.changes.get(table.name, key) as KeyChange;
         const local = images.get(key) ?? null;
@@ -236,30 +239,44 @@ async function applyOnHub(
         const hubSide = seenOpen
           ? { seq: unseenHere?.seq ?? seenOpen.hubSeq ?? 0n, at: unseenHere?.at ?? 0, firstOp: 'I' as const }
           : unseenHere;
-        const decision: Decision = decidePush(
-          {
-            keyKind: table.keyKind,
-            node: { firstOp: change.firstOp, at: change.lastAt },
-            nodeHasRow: local !== null,
-            hub: hubSide ? { firstOp: hubSide.firstOp, at: hubSide.at - ctx.hubClockOffsetMs } : undefined,
-            hubHasRow: hubRow !== null,
-            same: sameImage(table, local, hubAsSqlite),
-          },
-          // dualdb's own rows (this node's heartbeat) are written by this node only: its version stands, silently.
-          table.meta ? 'node-wins' : policy,
-          collisions,
-        );
+        const nodeSide = { firstOp: change.firstOp, at: change.lastAt };
+        const hubFacts = hubSide ? { firstOp: hubSide.firstOp, at: hubSide.at - ctx.hubClockOffsetMs } : undefined;
+        // dualdb's own rows (this node's heartbeat) are written by this node only: its version stands, silently.
+        const rowPolicy = table.meta ? 'node-wins' : policy;
+        const reused = isReusedKey(table, change, local)
+          ? decideReused({ node: nodeSide, hub: hubFacts, hubHasRow: hubRow !== null }, rowPolicy, collisions)
+          : undefined;
+        // A parked retry must still know it began with the delete of the hub's row.
+        if (reused) change.firstOp = 'D';
+        if (reused?.deleteHubRow) hubDeletes.push(key);
+        const hubRowAfter = reused?.deleteHubRow ? null : hubRow;
+        const decision: Decision =
+          reused?.decision ??
+          decidePush(
+            {
+              keyKind: table.keyKind,
+              node: nodeSide,
+              nodeHasRow: local !== null,
+              hub: hubFacts,
+              hubHasRow: hubRow !== null,
+              same: sameImage(table, local, hubAsSqlite),
+            },
+            rowPolicy,
+            collisions,
+          );
         // Closed with the node's records (recordOnNode): closed now, a rolled-back batch would lose it.
         if (seenOpen && decision.action !== 'rekey') rec.closes.push({ tbl: table.name, key });
-        if ('conflict' in decision && decision.conflict && !table.meta) {
+        // A re-used key's conflict is its delete's (the node's image is then no row at all).
+        const conflict = reused ? reused.conflict : 'conflict' in decision ? decision.conflict : undefined;
+        if (conflict && !table.meta) {
           rec.conflicts.push({
             tbl: table.name,
             pk: key,
             detectedIn: 'push',
             policy,
-            winner: decision.conflict === 'hold' ? null : decision.conflict,
-            status: decision.conflict === 'hold' ? 'open' : 'resolved',
-            nodeImage: encodeImage(local),
+            winner: conflict === 'hold' ? null : conflict,
+            status: conflict === 'hold' ? 'open' : 'resolved',
+            nodeImage: encodeImage(reused ? null : local),
             hubImage: encodeImage(hubAsSqlite),
             nodeAt: change.lastAt,
             hubAt: (hubSide?.at ?? 0) - ctx.hubClockOffsetMs,
@@ -282,7 +299,7 @@ async function applyOnHub(
               table,
               oldKey: key,
               nodeRow: local as Row,
-              hubRow,
+              hubRow: hubRowAfter,
               hubSeq: hubSide?.seq ?? null,
               detectedIn: 'push',
               mode: collisions,
@@ -327,11 +344,23 @@ async function applyOnHub(
             m.parked++;
             continue;
           }
-          rowsOut.push({ key, ...out, exists: hubRow !== null });
+          rowsOut.push({ key, ...out, exists: hubRowAfter !== null });
         }
         result.lagsMs.push(Date.now() - change.firstAt);
       }
 
+      // The deletes of re-used keys' hub rows before anything goes up under those keys; one the hub
+      // refuses parks its key (delete and new row together), the rest go on.
+      if (hubDeletes.length) {
+        const failed = await deleteHubRowsFirst(conn, io, hubDeletes);
+        for (const [key, error] of failed) {
+          rec.toPark.push({ tbl: table.name, pk: key, error, firstOp: 'D' });
+          m.parked++;
+        }
+        dropKeys(collided, rowsOut, failed);
+        // Done: a second pass (a hub writer took the key since) meets the new row as a new row.
+        for (const key of hubDeletes) if (!failed.has(key)) (batch.changes.get(table.name, key) as KeyChange).firstOp = 'I';
+      }
       // Collisions first: a moved row's children later in this batch must point at its new key.
       if (collided.length) {
         const { moves, failed } = await moveIsolated(conn, ctx, collided, collisions);

@@ -1,0 +1,103 @@
+/**
+ * What a push batch's hub transaction decided that the node must record (conflicts, parked
+ * changes, re-key holds and moves, children of re-created rows), written in one SQLite
+ * transaction just before the hub commits, and logged once it did.
+ */
+import type { Row } from '../engines/codec.js';
+import type { SyncContext } from './context.js';
+import { toSqliteRow } from './convert.js';
+import { encodeImage } from './images.js';
+import { heldKey } from './local-state.js';
+import type { SyncTable } from './plan.js';
+import type { LocalBatch } from './push-read.js';
+import { logChildrenOfRecreated, type Recreated } from './recreated-children.js';
+import type { Collision, Move } from './rekey.js';
+import { moveOnNode } from './rekey-node.js';
+import { RekeyStore } from './rekey-store.js';
+
+type Park = { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: 'I' | 'U' | 'D' };
+type ConflictRow = Parameters<SyncContext['state']['recordConflict']>[0];
+
+/** What the hub transaction decided that the node must record before the hub commits. */
+export interface NodeRecord {
+  conflicts: ConflictRow[];
+  toPark: Park[];
+  succeeded: { tbl: string; pk: string }[];
+  moves: Move[];
+  holds: Collision[];
+  /** Rows whose node version is gone again: the hub's (different) row is taken locally. */
+  takes: { table: SyncTable; key: string; hubRow: Row | null }[];
+  /** Open collisions that turned out not to be collisions any more (one side's row is gone). */
+  closes: { tbl: string; key: string }[];
+  /** Rows the node kept against the hub's delete, re-created there: their children follow (recreated-children.ts). */
+  recreated: Recreated[];
+  /** Children of those the hub deleted itself since the last pull: left to that delete. */
+  hubDeleted: Set<string>;
+}
+
+/**
+ * The node's half of step 3: one SQLite transaction, run before the hub commits — the records
+ * and the moves together (moveOnNode's transaction nests as a savepoint), so that a failure
+ * anywhere leaves none of them (a parked retry unparked without the hub commit would be lost).
+ */
+export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatch) {
+  const rekeys = new RekeyStore(ctx.db);
+  return ctx.db
+    .transaction(() => {
+      for (const c of rec.conflicts) ctx.state.recordConflict(c);
+      for (const p of rec.toPark)
+        ctx.state.park('push', p.tbl, p.pk, p.error, {
+          waiting: p.waiting ?? false,
+          ...(p.firstOp ? { firstOp: p.firstOp } : {}),
+        });
+      // Only keys that are parked: a keyed lookup per table, not a read of every parked change.
+      const byTable = new Map<string, string[]>();
+      for (const x of rec.succeeded) {
+        const keys = byTable.get(x.tbl);
+        if (keys) keys.push(x.pk);
+        else byTable.set(x.tbl, [x.pk]);
+      }
+      for (const [tbl, keys] of byTable)
+        for (const pk of ctx.state.parkedKeys('push', tbl, keys)) ctx.state.unpark('push', tbl, pk);
+      for (const h of rec.holds) {
+        rekeys.hold({
+          tbl: h.table.name,
+          oldKey: h.oldKey,
+          detectedIn: 'push',
+          nodeImage: encodeImage(h.nodeRow),
+          hubImage: encodeImage(h.hubRow ? toSqliteRow(h.table, h.hubRow) : null),
+          hubSeq: h.hubSeq,
+        });
+      }
+      for (const c of rec.closes) rekeys.close(c.tbl, c.key);
+      // Children sent in this batch went up with their parent already.
+      logChildrenOfRecreated(
+        ctx,
+        rec.recreated,
+        batch.upto,
+        (tbl, pk) => rec.hubDeleted.has(heldKey(tbl, pk)) || batch.changes.has(tbl, pk),
+      );
+      return moveOnNode(ctx, rec.moves, rec.takes);
+    })
+    .immediate();
+}
+
+export function report(ctx: SyncContext, rec: NodeRecord): void {
+  for (const p of rec.toPark)
+    ctx.log.warn(`parked a change to ${p.tbl} ${p.pk ?? '(null key)'}: ${p.error}`, {
+      event: 'push.parked',
+      table: p.tbl,
+      pk: p.pk,
+    });
+  for (const c of rec.conflicts) {
+    ctx.log.warn(
+      `conflict on ${c.tbl} ${c.pk}: ${c.status === 'open' ? 'held for manual resolution' : `${c.winner} wins (${c.policy})`}`,
+      { event: 'conflict', table: c.tbl, pk: c.pk, direction: 'push' },
+    );
+  }
+  for (const h of rec.holds)
+    ctx.log.warn(
+      `key collision on ${h.table.name} ${h.oldKey}: two different rows were created under this id; both are kept apart until \`dualdb rekeys resolve\``,
+      { event: 'rekey.held', table: h.table.name, pk: h.oldKey },
+    );
+}

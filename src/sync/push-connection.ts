@@ -37,11 +37,23 @@ async function open(hub: MysqlHub, nodeId: string): Promise<Kept> {
   return { conn, nodeId, usedAt: Date.now() };
 }
 
+/**
+ * Whether the driver already knows the kept connection is dead (the hub restarted or closed it
+ * while it sat idle): mysql2 refuses every command on it then ("closed state"), so a push would
+ * fail once for nothing. Not knowing is fine: the push fails, the connection is dropped.
+ */
+function isGone(conn: PoolConnection): boolean {
+  const core = (
+    conn as unknown as { connection?: { _closing?: boolean; _fatalError?: unknown; stream?: { destroyed?: boolean } } }
+  ).connection;
+  return Boolean(core?._closing || core?._fatalError || core?.stream?.destroyed);
+}
+
 /** Runs one push transaction on the kept connection; `fn` commits or rolls back itself. */
 export async function withPushConnection<T>(hub: MysqlHub, nodeId: string, fn: (conn: PoolConnection) => Promise<T>): Promise<T> {
   let k = kept.get(hub);
   kept.delete(hub);
-  if (k && (k.nodeId !== nodeId || Date.now() - k.usedAt > KEEP_IDLE_MS)) {
+  if (k && (k.nodeId !== nodeId || Date.now() - k.usedAt > KEEP_IDLE_MS || isGone(k.conn))) {
     k.conn.destroy();
     k = undefined;
   }

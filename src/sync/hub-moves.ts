@@ -184,7 +184,9 @@ export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
     let from: string | undefined = prior?.local_key;
     if (!prior) {
       const own = ctx.state.pendingKeys(t.name, [m.oldKey]).get(m.oldKey)?.firstOp === 'I' || open.has(heldKey(t.name, m.oldKey));
-      if (!own) from = m.oldKey;
+      // The row under the old key here may be the unsettled copy of an earlier row of that hub key
+      // (moved to a key this node's own row holds): not this row, it stays (with its children).
+      if (!own && !holdsCopy(db, t, m.oldKey)) from = m.oldKey;
     }
     if (prior) db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(prior.seq);
     if (from === undefined) {
@@ -200,6 +202,10 @@ export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
     record.run(m.seq, t.name, m.newKey, null);
   }
   settleFree(ctx);
+}
+
+function holdsCopy(db: SqliteDb, t: SyncTable, localKey: string): boolean {
+  return db.prepare('SELECT 1 FROM _dualdb_hub_moves WHERE tbl = ? AND local_key = ?').get(t.name, localKey) !== undefined;
 }
 
 /** Unsettled copies whose hub key has become free here move to it. */

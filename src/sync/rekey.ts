@@ -223,6 +223,14 @@ export async function moveOnHub(
   // pointed at the hub's row are re-pointed to it — all captured, so every node follows.
   if (!c.hubRow) throw new Error(`rekey-hub of ${t.name} ${c.oldKey} without the hub's row`);
   const cols = t.columns.filter((col) => col.name !== keyColumn(t));
+  // The capture logs the in-place UPDATE as 'U', yet for every node that has not pulled it the row
+  // under the old key is now a different, new row: this 'I' first makes it so (a node's own new
+  // row under that key is then a collision, not a conflict that overwrites this one).
+  await conn.query(`INSERT INTO _dualdb_changes (tbl, pk, op, origin, at) VALUES (?, ?, 'I', ?, ${MYSQL_NOW_MS})`, [
+    t.name,
+    encodeKey([c.oldKey]),
+    ctx.nodeId,
+  ]);
   if (cols.length) {
     await conn.query(`UPDATE ${q} SET ${cols.map((col) => `${quoteMysqlId(col.name)} = ?`).join(', ')} WHERE ${kc} = ?`, [
       ...cols.map((col) => nodeRow[col.name] ?? null),

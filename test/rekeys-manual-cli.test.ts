@@ -84,7 +84,13 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions for operators: rekeys lis
         expect(refused.stderr).toContain(`key collision #${parent?.id} (workers 1, held)`);
         expect(refused.stderr).not.toContain('not waiting for a decision');
 
-        // (d) one call resolves every held collision, parents first, children after them.
+        // (d) --table: only that table's; children whose parents are held elsewhere stay (exit 11).
+        expect(runCli(['rekeys', 'resolve', '--all', '--rekey', side, '--table', 'nosuch'], env).code).toBe(EXIT.CONFIG);
+        const children = runCli(['rekeys', 'resolve', '--all', '--rekey', side, '--table', 'attendance'], env);
+        expect(children.code).toBe(EXIT.CONFLICTS);
+        expect(children.stdout).toContain(`0 key collision(s) on attendance resolved`);
+        expect(children.stdout).toContain(`0 still held, ${N} pending`);
+        // One call resolves every held collision, parents first, children after them.
         const bulk = runCli(['rekeys', 'resolve', '--all', '--rekey', side], env);
         expect(bulk.stderr).toBe('');
         expect(bulk.code).toBe(EXIT.OK);

@@ -143,8 +143,11 @@ export function registerRekeys(program: Command, global: () => GlobalOptions): v
   async function resolveAll(side: 'node' | 'hub', tbl: string | undefined, json: boolean | undefined): Promise<number> {
     const syncer = Syncer.open(configFrom(global()));
     try {
+      if (tbl && !(await syncer.currentPlan()).byName.has(tbl))
+        throw new ConfigError('--table', `table ${tbl} is not synced: see \`dualdb status\``);
       const r = await resolveAllRekeys(syncer, side, tbl);
-      const code = r.held > 0 || r.failed.length > 0 ? EXIT.CONFLICTS : EXIT.OK;
+      // Pending ones left (children of a parent held in another table) still wait for a decision.
+      const code = r.held + r.pending > 0 || r.failed.length > 0 ? EXIT.CONFLICTS : EXIT.OK;
       if (json) {
         printJson({ ...r, events: r.events.length, failed: r.failed });
         return code;

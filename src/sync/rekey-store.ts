@@ -160,10 +160,11 @@ export class RekeyStore {
   }
 
   /**
-   * Newest first, but those waiting for a decision (held) before the pending ones (children that
-   * follow their parent's decision) and those before the moves done: an operator sees first what needs them.
+   * Newest first; with `heldFirst`, those waiting for a decision (held) before the pending ones
+   * (children that follow their parent's decision) and those before the moves done: an operator
+   * sees first what needs them.
    */
-  list(options: { status?: RekeyStatus; table?: string; limit?: number } = {}): RekeyRecord[] {
+  list(options: { status?: RekeyStatus; table?: string; limit?: number; heldFirst?: boolean } = {}): RekeyRecord[] {
     const conds: string[] = [];
     const params: unknown[] = [];
     if (options.status) {
@@ -177,7 +178,7 @@ export class RekeyStore {
     const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
     return (
       this.sql(
-        `SELECT * FROM _dualdb_rekeys ${where} ORDER BY CASE status WHEN 'held' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, id DESC LIMIT ?`,
+        `SELECT * FROM _dualdb_rekeys ${where} ORDER BY ${options.heldFirst ? "CASE status WHEN 'held' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, " : ''}id DESC LIMIT ?`,
       ).all(...params, options.limit ?? 1000) as Record<string, unknown>[]
     ).map(toRecord);
   }

@@ -48,6 +48,7 @@ export function registerRekeys(program: Command, global: () => GlobalOptions): v
           const list = syncer.rekeys.list({
             ...(opts.held ? { status: 'held' as const } : {}),
             limit: opts.all ? Number.MAX_SAFE_INTEGER : Number(opts.limit) || 50,
+            heldFirst: true,
           });
           // README: exits 11 while any collision waits for a decision, shown or not.
           const code = counts.held > 0 ? EXIT.CONFLICTS : EXIT.OK;

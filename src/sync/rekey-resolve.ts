@@ -7,10 +7,12 @@ import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { toMysqlRow as toMysql } from './convert.js';
 import { learnHubMoves } from './hub-moves.js';
+import { decodeImage } from './images.js';
 import { MysqlTableIO } from './mysql-io.js';
 import { parentApart } from './parent-waits.js';
 import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { moveOnNode } from './rekey-node.js';
+import type { RekeyRecord } from './rekey-store.js';
 import { SqliteTableIO } from './sqlite-io.js';
 import type { Syncer } from './syncer.js';
 
@@ -21,6 +23,7 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
       hint: 'list them with `dualdb rekeys`',
       exitCode: EXIT.CONFIG,
     });
+  if (rec.status === 'pending') throw await pendingError(syncer, rec);
   if (rec.status !== 'held')
     throw new DualdbError('REKEY_NOT_HELD', `key collision #${id} is not waiting for a decision (it is ${rec.status})`, {
       hint: 'only collisions held by SYNC_KEY_COLLISIONS=manual are resolved by hand; see `dualdb rekeys`',
@@ -107,4 +110,45 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
       throw e;
     }
   }
+}
+
+/**
+ * Why a pending record cannot be resolved by hand: a child row whose parent is one of two rows
+ * held apart follows the decision on that parent (named with its record id), or, with no such
+ * parent, the next sync settles it by SYNC_KEY_COLLISIONS.
+ */
+async function pendingError(syncer: Syncer, rec: RekeyRecord): Promise<DualdbError> {
+  const parent = await parentOf(syncer, rec).catch(() => undefined);
+  if (parent) {
+    const p = syncer.rekeys.openRecord(parent.table, parent.key);
+    const which = p ? `key collision #${p.id} (${parent.table} ${parent.key}, ${p.status})` : `${parent.table} ${parent.key}`;
+    return new DualdbError(
+      'REKEY_FOLLOWS_PARENT',
+      `key collision #${rec.id} (${rec.tbl} ${rec.oldKey}) follows its parent's decision: ${which}`,
+      {
+        hint: p
+          ? `resolve #${p.id} (\`dualdb rekeys resolve ${p.id} --rekey node|hub\`, or all at once with \`dualdb rekeys resolve --all --rekey node|hub\`); the next sync then settles #${rec.id}`
+          : `the next sync settles #${rec.id} (\`dualdb sync --once\`)`,
+        exitCode: EXIT.CONFIG,
+      },
+    );
+  }
+  return new DualdbError(
+    'REKEY_PENDING',
+    `key collision #${rec.id} (${rec.tbl} ${rec.oldKey}) is pending: the next sync settles it by SYNC_KEY_COLLISIONS (${rec.mode})`,
+    { hint: 'run `dualdb sync --once`; under manual it is then held for a decision', exitCode: EXIT.CONFIG },
+  );
+}
+
+/** The held-apart parent (table, key) that either image of this record references, if any. */
+async function parentOf(syncer: Syncer, rec: RekeyRecord): Promise<{ table: string; key: string } | undefined> {
+  const table = (syncer.knownPlan ?? (await syncer.currentPlan())).byName.get(rec.tbl);
+  if (!table) return undefined;
+  const open = syncer.rekeys.openKeys();
+  for (const image of [rec.nodeImage, rec.hubImage]) {
+    const row = decodeImage(image);
+    const parent = row ? parentApart(table, row, open) : undefined;
+    if (parent) return parent;
+  }
+  return undefined;
 }

@@ -159,15 +159,48 @@ export class RekeyStore {
     return r ? toRecord(r) : undefined;
   }
 
-  list(options: { status?: RekeyStatus; limit?: number } = {}): RekeyRecord[] {
-    const where = options.status ? 'WHERE status = ?' : '';
-    const params: unknown[] = options.status ? [options.status] : [];
+  /**
+   * Newest first; with `heldFirst`, those waiting for a decision (held) before the pending ones
+   * (children that follow their parent's decision) and those before the moves done: an operator
+   * sees first what needs them.
+   */
+  list(options: { status?: RekeyStatus; table?: string; limit?: number; heldFirst?: boolean } = {}): RekeyRecord[] {
+    const conds: string[] = [];
+    const params: unknown[] = [];
+    if (options.status) {
+      conds.push('status = ?');
+      params.push(options.status);
+    }
+    if (options.table) {
+      conds.push('tbl = ?');
+      params.push(options.table);
+    }
+    const where = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
     return (
-      this.sql(`SELECT * FROM _dualdb_rekeys ${where} ORDER BY id DESC LIMIT ?`).all(...params, options.limit ?? 1000) as Record<
-        string,
-        unknown
-      >[]
+      this.sql(
+        `SELECT * FROM _dualdb_rekeys ${where} ORDER BY ${options.heldFirst ? "CASE status WHEN 'held' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, " : ''}id DESC LIMIT ?`,
+      ).all(...params, options.limit ?? 1000) as Record<string, unknown>[]
     ).map(toRecord);
+  }
+
+  /** How many records per status (optionally of one table): what a capped listing must still say. */
+  statusCounts(table?: string): Record<RekeyStatus, number> & { total: number } {
+    const rows = (
+      table
+        ? this.sql('SELECT status, count(*) AS n FROM _dualdb_rekeys WHERE tbl = ? GROUP BY status').all(table)
+        : this.sql('SELECT status, count(*) AS n FROM _dualdb_rekeys GROUP BY status').all()
+    ) as { status: RekeyStatus; n: number | bigint }[];
+    const out = { held: 0, pending: 0, done: 0, total: 0 };
+    for (const r of rows) {
+      out[r.status] = Number(r.n);
+      out.total += Number(r.n);
+    }
+    return out;
+  }
+
+  /** The open record (held or pending) of one key, if any. */
+  openRecord(tbl: string, oldKey: string): RekeyRecord | undefined {
+    return this.open(tbl, [oldKey]).get(oldKey);
   }
 
   /** Re-keys per table (moves done) and open ones (held or pending). */

@@ -64,6 +64,8 @@ export const ERROR_CODES = [
   'NO_SUCH_REKEY',
   'REKEY_NOT_HELD',
   'REKEY_PARENT_HELD',
+  'REKEY_FOLLOWS_PARENT',
+  'REKEY_PENDING',
   'ROW_TOO_LARGE',
   // the sync process and its control socket
   'ALREADY_RUNNING',

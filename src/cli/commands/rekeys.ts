@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { decodeImage, displayImage } from '../../sync/images.js';
 import { resolveRekey } from '../../sync/rekey-resolve.js';
+import { resolveAllRekeys } from '../../sync/rekey-resolve-all.js';
 import type { RekeyRecord } from '../../sync/rekey-store.js';
 import { Syncer } from '../../sync/syncer.js';
 import { ConfigError } from '../../util/errors.js';
@@ -19,31 +20,53 @@ function statusText(r: RekeyRecord): string {
   return 'done';
 }
 
+/** The listing's cap, said whenever it hides records (an operator must never take 50 for all). */
+function capLine(shown: number, counts: { total: number; held: number; pending: number }): string | undefined {
+  if (shown >= counts.total) return undefined;
+  return `showing ${shown} of ${counts.total} (held first, then pending, newest first); --limit N or --all for more`;
+}
+
+/** Held need a decision; pending ones follow their parent's (or the next sync settles them). */
+function openLine(counts: { held: number; pending: number }): string | undefined {
+  if (counts.held === 0 && counts.pending === 0) return undefined;
+  return `${counts.held} held for a decision (\`dualdb rekeys resolve <id> --rekey node|hub\`, or \`--all\`), ${counts.pending} pending (children that follow their parent's decision, settled by the next sync)`;
+}
+
 export function registerRekeys(program: Command, global: () => GlobalOptions): void {
   const cmd = program
     .command('rekeys')
     .description('list key collisions: rows created on both sides under one generated id, one of which moved to a new id')
     .option('--held', 'only collisions waiting for a decision (SYNC_KEY_COLLISIONS=manual)')
-    .option('--limit <n>', 'at most this many, newest first', '50')
+    .option('--limit <n>', 'at most this many: held first, then pending, newest first', '50')
+    .option('--all', 'every record, no limit (with `resolve`: resolve every held collision)')
     .option('--json', 'machine-readable output, with both row images')
     .action(
-      action(async (opts: { held?: boolean; limit: string; json?: boolean }) => {
+      action(async (opts: { held?: boolean; limit: string; all?: boolean; json?: boolean }) => {
         const syncer = Syncer.open(configFrom(global()));
         try {
+          const counts = syncer.rekeys.statusCounts();
           const list = syncer.rekeys.list({
             ...(opts.held ? { status: 'held' as const } : {}),
-            limit: Number(opts.limit) || 50,
+            limit: opts.all ? Number.MAX_SAFE_INTEGER : Number(opts.limit) || 50,
+            heldFirst: true,
           });
-          const code = list.some((r) => r.status === 'held') ? EXIT.CONFLICTS : EXIT.OK;
+          // README: exits 11 while any collision waits for a decision, shown or not.
+          const code = counts.held > 0 ? EXIT.CONFLICTS : EXIT.OK;
+          const matching = opts.held ? { ...counts, total: counts.held } : counts;
           if (opts.json) {
-            printJson(
-              list.map((r) => ({
+            printJson({
+              total: matching.total,
+              shown: list.length,
+              held: counts.held,
+              pending: counts.pending,
+              done: counts.done,
+              records: list.map((r) => ({
                 ...r,
                 hubSeq: r.hubSeq === null ? null : r.hubSeq.toString(),
                 nodeImage: displayImage(decodeImage(r.nodeImage)),
                 hubImage: displayImage(decodeImage(r.hubImage)),
               })),
-            );
+            });
             return code;
           }
           if (list.length === 0) {
@@ -65,9 +88,11 @@ export function registerRekeys(program: Command, global: () => GlobalOptions): v
           )) {
             out(l);
           }
+          const cap = capLine(list.length, matching);
+          if (cap) out(color.yellow(`\n${cap}`));
+          const open = openLine(counts);
+          if (open) out(`${cap ? '' : '\n'}${open}`);
           out(color.dim(`\n${UNDECLARED_REFERENCES_NOTE}`));
-          if (code !== EXIT.OK)
-            out(color.dim('Settle a held one with `dualdb rekeys resolve <id> --rekey node|hub` (which row takes a new id).'));
           return code;
         } finally {
           await syncer.close();
@@ -75,21 +100,35 @@ export function registerRekeys(program: Command, global: () => GlobalOptions): v
       }),
     );
   cmd
-    .command('resolve <id>')
-    .description("end a held key collision: the node's or the hub's row takes a new id, both are kept on every side")
+    .command('resolve [id]')
+    .description(
+      "end a held key collision (or every one with --all, parents before children): the node's or the hub's row takes a new id, both are kept on every side",
+    )
     .requiredOption('--rekey <side>', 'node or hub: whose row moves to a new id')
+    .option('--all', 'every held collision (syncing between rounds, so that children held after their parents follow)')
+    .option('--table <name>', 'with --all: only this table')
     .option('--json', 'machine-readable output')
     .action(
-      action(async (id: string, opts: { rekey: string; json?: boolean }) => {
+      action(async (id: string | undefined, opts: { rekey: string; all?: boolean; table?: string; json?: boolean }) => {
         if (opts.rekey !== 'node' && opts.rekey !== 'hub')
           throw new ConfigError('--rekey', `--rekey ${opts.rekey} is not valid: accepted node or hub`);
-        if (!/^[1-9]\d*$/.test(id))
-          throw new ConfigError('<id>', `key collision id ${id} is not valid: a number from \`dualdb rekeys\``);
+        // `rekeys` has its own --json and --all, which commander hands to the parent wherever they appear.
+        const parent = cmd.opts<{ json?: boolean; all?: boolean }>();
+        const json = opts.json || parent.json;
+        if (opts.all || parent.all) {
+          if (id !== undefined) throw new ConfigError('<id>', 'give either a key collision id or --all, not both');
+          return resolveAll(opts.rekey, opts.table, json);
+        }
+        if (opts.table) throw new ConfigError('--table', '--table goes with --all');
+        if (id === undefined || !/^[1-9]\d*$/.test(id))
+          throw new ConfigError(
+            '<id>',
+            `key collision id ${id ?? '(none)'} is not valid: a number from \`dualdb rekeys\`, or --all`,
+          );
         const syncer = Syncer.open(configFrom(global()));
         try {
           const e = await resolveRekey(syncer, Number(id), opts.rekey);
-          // `rekeys` has its own --json, which commander hands to the parent wherever it appears.
-          if (opts.json || cmd.opts<{ json?: boolean }>().json) printJson({ id: Number(id), resolved: true, rekey: e });
+          if (json) printJson({ id: Number(id), resolved: true, rekey: e });
           else if (e)
             out(
               `${glyph.ok} key collision #${id} on ${e.table}: the ${e.moved}'s row moved from ${e.oldKey} to ${e.newKey}; both kept`,
@@ -101,4 +140,29 @@ export function registerRekeys(program: Command, global: () => GlobalOptions): v
         }
       }),
     );
+
+  async function resolveAll(side: 'node' | 'hub', tbl: string | undefined, json: boolean | undefined): Promise<number> {
+    const syncer = Syncer.open(configFrom(global()));
+    try {
+      if (tbl && !(await syncer.currentPlan()).byName.has(tbl))
+        throw new ConfigError('--table', `table ${tbl} is not synced: see \`dualdb status\``);
+      const r = await resolveAllRekeys(syncer, side, tbl);
+      // Pending ones left (children of a parent held in another table) still wait for a decision.
+      const code = r.held + r.pending > 0 || r.failed.length > 0 ? EXIT.CONFLICTS : EXIT.OK;
+      if (json) {
+        printJson({ ...r, events: r.events.length, failed: r.failed });
+        return code;
+      }
+      const where = tbl ? ` on ${tbl}` : '';
+      const left = r.held + r.pending;
+      const mark = left === 0 && r.failed.length === 0 ? glyph.ok : glyph.warn;
+      out(
+        `${mark} ${r.moved + r.gone} key collision(s)${where} resolved: ${r.moved} ${side}'s row(s) moved to a new id, ${r.gone} with one row gone; ${r.held} still held, ${r.pending} pending${r.failed.length ? `, ${r.failed.length} failed` : ''}`,
+      );
+      for (const f of r.failed.slice(0, 5)) out(color.dim(`  #${f.id}: ${f.message}`));
+      return code;
+    } finally {
+      await syncer.close();
+    }
+  }
 }

@@ -54,19 +54,20 @@ export function registerRekeys(program: Command, global: () => GlobalOptions): v
           const code = counts.held > 0 ? EXIT.CONFLICTS : EXIT.OK;
           const matching = opts.held ? { ...counts, total: counts.held } : counts;
           if (opts.json) {
-            printJson({
-              total: matching.total,
-              shown: list.length,
-              held: counts.held,
-              pending: counts.pending,
-              done: counts.done,
-              records: list.map((r) => ({
+            // The same list as ever (scripts read it); a capped one says so on stderr, and the
+            // counts are in `dualdb status --json` or in the whole list (--all).
+            printJson(
+              list.map((r) => ({
                 ...r,
                 hubSeq: r.hubSeq === null ? null : r.hubSeq.toString(),
                 nodeImage: displayImage(decodeImage(r.nodeImage)),
                 hubImage: displayImage(decodeImage(r.hubImage)),
               })),
-            });
+            );
+            if (list.length < matching.total)
+              process.stderr.write(
+                `showing ${list.length} of ${matching.total} (${counts.held} held, ${counts.pending} pending); --limit N or --all for more\n`,
+              );
             return code;
           }
           if (list.length === 0) {

@@ -22,6 +22,7 @@ import { isConnectionError } from '../engines/mysql/diagnose.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { backoffDelay } from './backoff.js';
+import { watchHubStall } from './hub-stall.js';
 import type { PullState } from './local-state.js';
 import { ResyncNeededError } from './pull.js';
 import { collectStatus, type NodeState, type SyncStatus } from './status.js';
@@ -391,7 +392,7 @@ export class SyncService extends EventEmitter<{
       if (localDue) this.pullSnapshot = undefined; // another process may have moved the pull position
       let pullDue = now - this.lastPull >= this.pullEveryMs(now) || this.current === 'degraded' || this.current === 'starting';
       if (!pullDue && !localDue && !manual && this.probing && now - this.lastProbe >= this.probeEvery(now)) {
-        pullDue = await this.hubMoved(now);
+        pullDue = await this.watched(() => this.hubMoved(now));
       }
       if (!manual && !localDue && !pullDue) {
         await this.sleep(this.idleMs(now));
@@ -404,7 +405,7 @@ export class SyncService extends EventEmitter<{
         const wantPull = (pullDue || manual) && !resync;
         let report: CycleReport;
         try {
-          report = await this.syncer.syncOnce({ push: true, pull: wantPull });
+          report = await this.watched(() => this.syncer.syncOnce({ push: true, pull: wantPull }));
         } finally {
           this.pullSnapshot = undefined;
         }
@@ -449,6 +450,27 @@ export class SyncService extends EventEmitter<{
         for (const w of waiters) w.reject(e);
         this.handleFailure(e);
       }
+    }
+  }
+
+  /**
+   * Runs one hub round; a hub that stops answering meanwhile (frozen: no error, no reset) turns the
+   * node degraded after about DB_CONNECT_TIMEOUT (at least 2 s) plus one ping, instead of it
+   * staying "online" in silence. The round's own end (or error) then sets the state as usual.
+   */
+  private async watched<T>(round: () => Promise<T>): Promise<T> {
+    const m = this.config.mysql;
+    const end = watchHubStall(m, Math.max(m.connectTimeoutMs, 2000), (waitedMs) => {
+      if (this.stopped || this.current === 'degraded' || this.current === 'paused') return;
+      this.lastError = `the hub has not answered for ${(waitedMs / 1000).toFixed(0)} s (stopped, frozen or overloaded?)`;
+      this.lastErrorAt = new Date().toISOString();
+      this.log.warn(`${this.lastError}; local writes continue and are queued`, { event: 'hub.stalled', waitedMs });
+      this.setState('degraded', 'hub stalled');
+    });
+    try {
+      return await round();
+    } finally {
+      end();
     }
   }
 

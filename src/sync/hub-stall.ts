@@ -57,3 +57,20 @@ export function watchHubStall(m: MysqlConfig, stallMs: number, onStall: (waitedM
     clearTimeout(timer);
   };
 }
+
+/**
+ * Runs one hub round under the watch: the stall is reported after about DB_CONNECT_TIMEOUT (at
+ * least 2 s) plus one ping. The round's own end (or error) is what its caller acts on.
+ */
+export async function withStallWatch<T>(
+  m: MysqlConfig,
+  round: () => Promise<T>,
+  onStall: (waitedMs: number) => void,
+): Promise<T> {
+  const end = watchHubStall(m, Math.max(m.connectTimeoutMs, 2000), onStall);
+  try {
+    return await round();
+  } finally {
+    end();
+  }
+}

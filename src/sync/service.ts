@@ -22,7 +22,7 @@ import { isConnectionError } from '../engines/mysql/diagnose.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { backoffDelay } from './backoff.js';
-import { watchHubStall } from './hub-stall.js';
+import { withStallWatch } from './hub-stall.js';
 import type { PullState } from './local-state.js';
 import { ResyncNeededError } from './pull.js';
 import { collectStatus, type NodeState, type SyncStatus } from './status.js';
@@ -453,25 +453,15 @@ export class SyncService extends EventEmitter<{
     }
   }
 
-  /**
-   * Runs one hub round; a hub that stops answering meanwhile (frozen: no error, no reset) turns the
-   * node degraded after about DB_CONNECT_TIMEOUT (at least 2 s) plus one ping, instead of it
-   * staying "online" in silence. The round's own end (or error) then sets the state as usual.
-   */
-  private async watched<T>(round: () => Promise<T>): Promise<T> {
-    const m = this.config.mysql;
-    const end = watchHubStall(m, Math.max(m.connectTimeoutMs, 2000), (waitedMs) => {
+  /** A hub round (probe, cycle) under the stall watch: a frozen hub turns the node degraded, said once. */
+  private watched<T>(round: () => Promise<T>): Promise<T> {
+    return withStallWatch(this.config.mysql, round, (waitedMs) => {
       if (this.stopped || this.current === 'degraded' || this.current === 'paused') return;
       this.lastError = `the hub has not answered for ${(waitedMs / 1000).toFixed(0)} s (stopped, frozen or overloaded?)`;
       this.lastErrorAt = new Date().toISOString();
       this.log.warn(`${this.lastError}; local writes continue and are queued`, { event: 'hub.stalled', waitedMs });
       this.setState('degraded', 'hub stalled');
     });
-    try {
-      return await round();
-    } finally {
-      end();
-    }
   }
 
   /** A hub failure seen outside the loop (a library write in mysql_primary/both mode): degrade and back off like the loop would. */

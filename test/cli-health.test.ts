@@ -203,6 +203,17 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb health and info', () => {
     120_000,
   );
 
+  it('an unknown hub host is a hub that is down: it is named and health exits 3 (as for any hub down)', () => {
+    const bad = { DB_HOST: 'nosuchhost.invalid' };
+    const text = dualdb(['health'], bad);
+    expect(text.stdout).toMatch(/✖ MySQL\s+nosuchhost\.invalid:\d+\/\S+\s+down/);
+    expect(text.stdout).toMatch(/host "nosuchhost\.invalid" was not found/);
+    expect(text.code).toBe(EXIT.MYSQL_UNAVAILABLE);
+    const r = dualdb(['health', '--json'], bad);
+    expect(r.code).toBe(EXIT.MYSQL_UNAVAILABLE);
+    expect(json<HealthReport>(r).mysql.ok).toBe(false);
+  });
+
   it('DUAL_DATABASE=false reports MySQL disabled and exits 0', () => {
     const r = dualdb(['health', '--json'], { DUAL_DATABASE: 'false' });
     expect(r.code).toBe(EXIT.OK);

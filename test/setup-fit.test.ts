@@ -172,6 +172,8 @@ describe.skipIf(!HUB_AVAILABLE)('setup against a hub with the application’s ow
     expect(fit.stderr).toBe('');
     expect(fit.code).toBe(0);
     expect(fit.stdout).toMatch(/✔ training_results: widened \(ALGORITHM=/);
+    // Not set up yet: the next step is setup or migrate (a syncing node is told `dualdb parked retry`).
+    expect(fit.stdout).toContain('then `dualdb setup` or `dualdb migrate`');
     // Foreign-key ends follow their parents: detections.training_result_id became BIGINT too.
     const h = await MysqlHub.connect(m);
     try {

@@ -75,8 +75,10 @@ export interface SchemaDiff {
   notes: TranslationWarning[];
   /** Nothing to run and nothing left different. */
   inSync: boolean;
-  /** Per table: generated or natural primary key (src/schema/key-kind.ts). */
+  /** Per table with a primary key: generated or natural (src/schema/key-kind.ts). */
   keyKinds: Record<string, TableKeyKind>;
+  /** Tables without a primary key (on either side): not synced. */
+  noPrimaryKey: string[];
 }
 
 export type PlanDirection = 'both' | 'mysql' | 'sqlite';
@@ -207,6 +209,7 @@ export function diffSchemas(sqlite: TableInfo[], mysql: TableInfo[], options: Di
     notes,
     inSync: plan.length === 0 && untouched.length === 0 && tables.length === 0,
     keyKinds: tableKeyKinds(sTables, mTables),
+    noPrimaryKey: [...new Set([...sTables, ...mTables].filter((t) => t.primaryKey.length === 0).map((t) => t.name))].sort(),
   };
 
   function addColumnToMysql(s: TableInfo, m: TableInfo, c: ColumnInfo): void {

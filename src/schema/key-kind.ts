@@ -25,8 +25,13 @@ export function tableKeyKind(...sides: (TableInfo | undefined)[]): TableKeyKind 
 export function tableKeyKinds(sqlite: TableInfo[], mysql: TableInfo[]): Record<string, TableKeyKind> {
   const m = new Map(mysql.map((t) => [t.name.toLowerCase(), t]));
   const out: Record<string, TableKeyKind> = {};
-  for (const s of sqlite) out[s.name] = tableKeyKind(s, m.get(s.name.toLowerCase()));
+  // A table without a primary key (on either side) has no key kind: it is not synced.
+  const keyed = (...sides: (TableInfo | undefined)[]) => sides.every((t) => !t || t.primaryKey.length > 0);
+  for (const s of sqlite) {
+    const other = m.get(s.name.toLowerCase());
+    if (keyed(s, other)) out[s.name] = tableKeyKind(s, other);
+  }
   const seen = new Set(sqlite.map((s) => s.name.toLowerCase()));
-  for (const t of mysql) if (!seen.has(t.name.toLowerCase())) out[t.name] = tableKeyKind(t);
+  for (const t of mysql) if (!seen.has(t.name.toLowerCase()) && keyed(t)) out[t.name] = tableKeyKind(t);
   return out;
 }

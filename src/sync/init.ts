@@ -45,6 +45,11 @@ export interface InitReport {
   paused: TableIssue[];
   /** Set by `--take-over`. */
   takeOver?: TakeOverReport;
+  /**
+   * Tables this node captures that the hub lacks: their capture stays (writes park as waiting),
+   * they sync once the hub has them (`dualdb schema apply --yes`, then `dualdb init`).
+   */
+  missingOnHub: string[];
 }
 
 /**
@@ -84,12 +89,22 @@ export async function installCapture(
   if (hub) await assertCapturePrivileges(hub);
   installSqliteMeta(db);
   const nodeId = new LocalState(db).nodeId(config.nodeId);
-  const report: InitReport = { nodeId, hub: hub ? 'installed' : 'disabled', tables: [], skipped: [], paused: [] };
+  const report: InitReport = {
+    nodeId,
+    hub: hub ? 'installed' : 'disabled',
+    tables: [],
+    skipped: [],
+    paused: [],
+    missingOnHub: [],
+  };
   const sqliteTables = introspectSqlite(db);
   let plan: SyncPlan;
+  let hubTables = new Set<string>();
   if (hub) {
     await installMysqlMeta(hub);
-    plan = buildSyncPlan(sqliteTables, await introspectMysql(hub), { include: config.sync.tables, exclude: config.sync.exclude });
+    const mysqlTables = await introspectMysql(hub);
+    hubTables = new Set(mysqlTables.map((t) => t.name.toLowerCase()));
+    plan = buildSyncPlan(sqliteTables, mysqlTables, { include: config.sync.tables, exclude: config.sync.exclude });
   } else {
     // SQLite only: capture every table with a primary key so changes queue until a hub exists.
     plan = buildSyncPlan(sqliteTables, sqliteTables, { include: config.sync.tables, exclude: config.sync.exclude });
@@ -103,13 +118,21 @@ export async function installCapture(
     if (!t.meta) report.tables.push({ table: t.name, sqlite, mysql, keyKind: t.keyKind });
   }
   // Paused tables keep their capture (changes are parked, not lost); others leave this node.
+  // A table the hub lacks keeps it too: the hub may just not have it yet (an empty hub database,
+  // a table added locally), and writes made until it does would otherwise never be captured.
   // The hub's capture stays whatever this node's plan holds: other nodes rely on it.
   const keep = new Set([...wanted, ...plan.paused.map((p) => p.table)]);
+  const excluded = new Set(config.sync.exclude.map((t) => t.toLowerCase()));
+  const included = new Set(config.sync.tables.map((t) => t.toLowerCase()));
+  const stillWanted = (t: string) => !excluded.has(t.toLowerCase()) && (!included.size || included.has(t.toLowerCase()));
   for (const t of capturedSqliteTables(db).keys()) {
-    if (!keep.has(t)) {
-      removeSqliteTableCapture(db, t);
-      report.tables.push({ table: t, sqlite: 'removed', mysql: null });
+    if (keep.has(t)) continue;
+    if (hub && !hubTables.has(t.toLowerCase()) && stillWanted(t)) {
+      report.missingOnHub.push(t);
+      continue;
     }
+    removeSqliteTableCapture(db, t);
+    report.tables.push({ table: t, sqlite: 'removed', mysql: null });
   }
   if (hub) {
     const state = new LocalState(db);

@@ -27,6 +27,7 @@ import { type CycleSummary, logCycle, summarizeCycle } from './summary.js';
 /** Log events the watching console prints as they happen (they change what syncs, or need a decision). */
 const NOTICE_EVENTS = new Set([
   'node-id-in-use',
+  'hub.stalled',
   'table.paused',
   'table.resumed',
   'rekey',

@@ -22,6 +22,7 @@ import { isConnectionError } from '../engines/mysql/diagnose.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { backoffDelay } from './backoff.js';
+import { withStallWatch } from './hub-stall.js';
 import type { PullState } from './local-state.js';
 import { ResyncNeededError } from './pull.js';
 import { collectStatus, type NodeState, type SyncStatus } from './status.js';
@@ -391,7 +392,7 @@ export class SyncService extends EventEmitter<{
       if (localDue) this.pullSnapshot = undefined; // another process may have moved the pull position
       let pullDue = now - this.lastPull >= this.pullEveryMs(now) || this.current === 'degraded' || this.current === 'starting';
       if (!pullDue && !localDue && !manual && this.probing && now - this.lastProbe >= this.probeEvery(now)) {
-        pullDue = await this.hubMoved(now);
+        pullDue = await this.watched(() => this.hubMoved(now));
       }
       if (!manual && !localDue && !pullDue) {
         await this.sleep(this.idleMs(now));
@@ -404,7 +405,7 @@ export class SyncService extends EventEmitter<{
         const wantPull = (pullDue || manual) && !resync;
         let report: CycleReport;
         try {
-          report = await this.syncer.syncOnce({ push: true, pull: wantPull });
+          report = await this.watched(() => this.syncer.syncOnce({ push: true, pull: wantPull }));
         } finally {
           this.pullSnapshot = undefined;
         }
@@ -450,6 +451,17 @@ export class SyncService extends EventEmitter<{
         this.handleFailure(e);
       }
     }
+  }
+
+  /** A hub round (probe, cycle) under the stall watch: a frozen hub turns the node degraded, said once. */
+  private watched<T>(round: () => Promise<T>): Promise<T> {
+    return withStallWatch(this.config.mysql, round, (waitedMs) => {
+      if (this.stopped || this.current === 'degraded' || this.current === 'paused') return;
+      this.lastError = `the hub has not answered for ${(waitedMs / 1000).toFixed(0)} s (stopped, frozen or overloaded?)`;
+      this.lastErrorAt = new Date().toISOString();
+      this.log.warn(`${this.lastError}; local writes continue and are queued`, { event: 'hub.stalled', waitedMs });
+      this.setState('degraded', 'hub stalled');
+    });
   }
 
   /** A hub failure seen outside the loop (a library write in mysql_primary/both mode): degrade and back off like the loop would. */

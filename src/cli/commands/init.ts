@@ -85,6 +85,10 @@ export function registerInit(program: Command, global: () => GlobalOptions): voi
           out(
             `${glyph.ok} this file now holds node id ${color.bold(r.nodeId)}: hub push cursor ${r.takeOver.cursorBefore ?? '-'} → ${r.takeOver.cursorAfter}; ${r.takeOver.relabelled} change(s) of the previous holder will be pulled`,
           );
+        if (r.missingOnHub.length)
+          out(
+            `${glyph.warn} the hub has no table ${r.missingOnHub.join(', ')}: its capture stays here (writes wait, parked) but it does not sync until the hub has it — run \`dualdb schema apply --yes\`, then \`dualdb init\``,
+          );
         for (const p of r.paused) out(`${glyph.warn} ${p.table}: paused — ${p.reason}`);
         for (const s of r.skipped) out(`${glyph.info} ${s.table}: not synced — ${s.reason}`);
         return EXIT.OK;

@@ -88,6 +88,7 @@ function printKeyKinds(diff: SchemaDiff): void {
     const names = kinds.filter(([, k]) => k === kind).map(([t]) => t);
     if (names.length) out(`${glyph.info} ${kind} keys: ${names.join(', ')}`);
   }
+  if (diff.noPrimaryKey.length) out(`${glyph.warn} no primary key: not synced: ${diff.noPrimaryKey.join(', ')}`);
 }
 
 function printDiff(diff: SchemaDiff, config: Config): void {
@@ -392,7 +393,17 @@ export function registerSchema(program: Command, global: () => GlobalOptions): v
           });
           if (opts.json) printJson({ ok: r.ok, tables: r.tables, left: plan.left, error: r.error?.message });
           if (r.error) throw r.error;
-          if (!opts.json) out(color.dim('\nRun `dualdb schema check` to confirm, then `dualdb setup` or `dualdb migrate`.'));
+          if (!opts.json) {
+            // A node that already syncs: the changes parked because they did not fit wait for a retry.
+            const syncing = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_changes'").get() !== undefined;
+            out(
+              color.dim(
+                syncing
+                  ? '\nRun `dualdb parked retry` to send the changes parked because they did not fit (`dualdb schema check` confirms the fit).'
+                  : '\nRun `dualdb schema check` to confirm, then `dualdb setup` or `dualdb migrate`.',
+              ),
+            );
+          }
           return EXIT.OK;
         });
       }),

@@ -1,0 +1,76 @@
+/**
+ * A hub that stops answering without closing its connections (a frozen server, SIGSTOP, a link
+ * that drops packets without a reset) leaves a probe or a sync cycle waiting on an open socket,
+ * with no error to degrade on. This watchdog runs beside one such round: when it has not finished
+ * after `stallMs`, a fresh connection asks the hub `SELECT 1`; when that gets no answer either,
+ * the hub is reported stalled (once). A slow round on a hub that answers is left alone.
+ * Nothing is aborted: the round goes on and settles when the hub answers again or fails.
+ */
+import type { MysqlConfig } from '../config/config.js';
+import { MysqlHub } from '../engines/mysql/connect.js';
+
+/** Whether the hub answers a fresh connection's `SELECT 1` within the connect timeout. */
+export async function hubAnswers(m: MysqlConfig): Promise<boolean> {
+  const limit = m.connectTimeoutMs + 1000;
+  let timer: NodeJS.Timeout | undefined;
+  const ping = MysqlHub.connect(m, { connectionLimit: 1 }).then(
+    async (hub) => {
+      try {
+        await hub.query('SELECT 1', undefined, m.connectTimeoutMs);
+        return true;
+      } catch {
+        return false;
+      } finally {
+        void hub.close();
+      }
+    },
+    () => false,
+  );
+  const late = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), limit);
+  });
+  try {
+    return await Promise.race([ping, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Starts watching one hub round; the returned function ends the watch (call it when the round settles). */
+export function watchHubStall(m: MysqlConfig, stallMs: number, onStall: (waitedMs: number) => void): () => void {
+  const started = Date.now();
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  const check = async () => {
+    if (done) return;
+    const alive = await hubAnswers(m);
+    if (done) return;
+    if (!alive) {
+      onStall(Date.now() - started);
+      return;
+    }
+    timer = setTimeout(check, stallMs);
+  };
+  timer = setTimeout(check, stallMs);
+  return () => {
+    done = true;
+    clearTimeout(timer);
+  };
+}
+
+/**
+ * Runs one hub round under the watch: the stall is reported after about DB_CONNECT_TIMEOUT (at
+ * least 2 s) plus one ping. The round's own end (or error) is what its caller acts on.
+ */
+export async function withStallWatch<T>(
+  m: MysqlConfig,
+  round: () => Promise<T>,
+  onStall: (waitedMs: number) => void,
+): Promise<T> {
+  const end = watchHubStall(m, Math.max(m.connectTimeoutMs, 2000), onStall);
+  try {
+    return await round();
+  } finally {
+    end();
+  }
+}

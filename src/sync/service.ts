@@ -26,6 +26,7 @@ import { withStallWatch } from './hub-stall.js';
 import type { PullState } from './local-state.js';
 import { ResyncNeededError } from './pull.js';
 import { collectStatus, type NodeState, type SyncStatus } from './status.js';
+import { movedUserRows } from './summary.js';
 import { type CycleReport, Syncer } from './syncer.js';
 import { type CommitWatch, watchCommits } from './wal-watch.js';
 
@@ -61,13 +62,6 @@ const PROBED_PULL_FACTOR = 10;
  * are left out, so that a push does not set off a pull.
  */
 const PROBE_SQL = 'SELECT COUNT(*), MAX(seq) FROM _dualdb_changes WHERE seq > ? AND (origin IS NULL OR origin <> ?)';
-
-/** Whether a cycle moved application rows (heartbeats, which every node sends every 10 s, do not count). */
-function movedUserRows(report: CycleReport): boolean {
-  for (const b of [report.push, report.pull])
-    for (const [table, m] of b.perTable) if (!table.startsWith('_dualdb_') && m.upserts + m.deletes > 0) return true;
-  return false;
-}
 
 /** The core (callback) connection under a promise one: a probe without mysql2/promise's per-query stack capture. */
 interface CoreConnection {

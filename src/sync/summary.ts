@@ -94,3 +94,10 @@ export function logCycle(log: SyncLog, s: CycleSummary): void {
     ms: s.durationMs,
   });
 }
+
+/** Whether a cycle moved application rows (heartbeats, which every node sends every 10 s, do not count). */
+export function movedUserRows(report: CycleReport): boolean {
+  for (const b of [report.push, report.pull])
+    for (const [table, m] of b.perTable) if (!table.startsWith('_dualdb_') && m.upserts + m.deletes > 0) return true;
+  return false;
+}

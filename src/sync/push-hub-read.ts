@@ -8,6 +8,7 @@ import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import type { Op } from './changeset.js';
 import type { SyncContext } from './context.js';
+import { readHubMoves, unapplied } from './hub-moves.js';
 import type { MysqlTableIO } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
 import type { RekeyRecord, RekeyStore } from './rekey-store.js';
@@ -28,6 +29,13 @@ export interface HubFacts {
   parkedPull: Map<string, Op | null>;
 }
 
+/**
+ * Another node moved a hub row onto or off one of the batch's keys after this push learned the
+ * hub's moves (push start): decided now, the node's own moved row would look like another's.
+ * The syncer sends the batch again, after learning the move.
+ */
+export class HubMovedMeanwhile extends Error {}
+
 export async function readHubFacts(
   conn: PoolConnection,
   ctx: SyncContext,
@@ -37,8 +45,14 @@ export async function readHubFacts(
   rekeys: RekeyStore,
 ): Promise<HubFacts> {
   const pull = ctx.state.pullState();
+  const rows = await io.fetch(conn, keys, { forUpdate: true });
+  // After the lock read: a move committed since push start is seen here (READ COMMITTED).
+  const asked = new Set(keys);
+  const moves = unapplied(ctx.db, await readHubMoves(conn, ctx, pull));
+  if (moves.some((m) => m.table.name === table.name && (asked.has(m.oldKey) || asked.has(m.newKey))))
+    throw new HubMovedMeanwhile();
   return {
-    rows: await io.fetch(conn, keys, { forUpdate: true }),
+    rows,
     unseen: await unseenHubChanges(conn, ctx, table.name, keys, pull.upto, [...pull.holes.keys()]),
     open: table.keyKind === 'generated' ? rekeys.open(table.name, keys) : new Map(),
     parkedPull: ctx.state.parkedOps('pull', table.name, keys),

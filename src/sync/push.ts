@@ -35,7 +35,7 @@ import { beginPush, fenceHubPush, reconcileWithHub, recordPushed } from './node-
 import { parentApart, parentIn, unpushedParentKeys } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
 import { withPushConnection } from './push-connection.js';
-import { keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
+import { HubMovedMeanwhile, keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
 import { type NodeRecord, recordOnNode, report } from './push-record.js';
@@ -109,7 +109,8 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
       await conn.commit();
     } catch (e) {
       await conn.rollback().catch(() => {});
-      throw e;
+      if (!(e instanceof HubMovedMeanwhile)) throw e;
+      raced = true; // nothing decided on stale moves: the batch again, next cycle
     }
   });
   if (raced) throw new PushRaceError();

@@ -47,8 +47,9 @@ export async function readHubFacts(
   const pull = ctx.state.pullState();
   const rows = await io.fetch(conn, keys, { forUpdate: true });
   // After the lock read: a move committed since push start is seen here (READ COMMITTED).
+  // Only generated keys are ever moved.
   const asked = new Set(keys);
-  const moves = unapplied(ctx.db, await readHubMoves(conn, ctx, pull));
+  const moves = table.keyKind === 'generated' ? unapplied(ctx.db, await readHubMoves(conn, ctx, pull)) : [];
   if (moves.some((m) => m.table.name === table.name && (asked.has(m.oldKey) || asked.has(m.newKey))))
     throw new HubMovedMeanwhile();
   return {

@@ -6,8 +6,7 @@
  * the push's hub transaction; nothing in the product is mocked.
  */
 import { describe, expect, it } from 'vitest';
-import type { MysqlHub } from '../src/engines/mysql/connect.js';
-import { pushBatch } from '../src/sync/push.js';
+import { pushWith } from './helpers/intercept-hub.js';
 import { divergence, type SyncWorld, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
@@ -22,47 +21,6 @@ const MYSQL_DDL = [
      CONSTRAINT fk_att_w FOREIGN KEY (worker_id) REFERENCES workers (id) ON DELETE CASCADE) ENGINE=InnoDB`,
 ];
 const TABLES = ['workers', 'attendance'];
-
-/** The hub, except that `hook` runs once just before the first statement matching `match` (`commit()` counts as `COMMIT`). */
-function interceptHub(hub: MysqlHub, match: RegExp, hook: () => Promise<void> | void): MysqlHub {
-  let fired = false;
-  const wrapConn = (conn: object) =>
-    new Proxy(conn, {
-      get(c, p) {
-        const v = Reflect.get(c, p);
-        if (p !== 'query' && p !== 'commit') return typeof v === 'function' ? v.bind(c) : v;
-        return async (...args: unknown[]) => {
-          const sql =
-            p === 'commit' ? 'COMMIT' : typeof args[0] === 'string' ? args[0] : String((args[0] as { sql?: string })?.sql ?? '');
-          if (!fired && match.test(sql)) {
-            fired = true;
-            await hook();
-          }
-          return (v as (...a: unknown[]) => unknown).apply(c, args);
-        };
-      },
-    });
-  return new Proxy(hub, {
-    get(h, p) {
-      const v = Reflect.get(h, p);
-      if (p === 'withConnection')
-        return (fn: (conn: unknown) => Promise<unknown>) => h.withConnection((conn) => fn(wrapConn(conn)));
-      // The push's kept connection (push-connection.ts) and one-off reads come from the pool itself.
-      if (p === 'pool')
-        return new Proxy(wrapConn(v as object), {
-          get(pool, q) {
-            if (q !== 'getConnection') return Reflect.get(pool, q);
-            return async () => wrapConn(await (v as { getConnection: () => Promise<object> }).getConnection());
-          },
-        });
-      return typeof v === 'function' ? v.bind(h) : v;
-    },
-  });
-}
-
-async function pushWith(w: SyncWorld, node: string, match: RegExp, hook: () => Promise<void> | void): Promise<void> {
-  await w.node(node).syncer.withContext((ctx) => pushBatch({ ...ctx, hub: interceptHub(ctx.hub, match, hook) }));
-}
 
 async function refs(w: SyncWorld, table: string): Promise<string[]> {
   return (await w.hub.query<{ ref: string }>(`SELECT ref FROM ${table} ORDER BY ref`)).map((r) => r.ref);

@@ -7,52 +7,13 @@
  * just before a's lock read; nothing in the product is mocked.
  */
 import { describe, expect, it } from 'vitest';
-import type { MysqlHub } from '../src/engines/mysql/connect.js';
-import { PushRaceError, pushBatch } from '../src/sync/push.js';
-import { divergence, type SyncWorld, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
+import { PushRaceError } from '../src/sync/push.js';
+import { pushWith } from './helpers/intercept-hub.js';
+import { divergence, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
 const SQLITE_DDL = ['CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)'];
 const MYSQL_DDL = ['CREATE TABLE items (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(80) NOT NULL) ENGINE=InnoDB'];
-
-/** The hub, except that `hook` runs once just before the first statement matching `match`. */
-function interceptHub(hub: MysqlHub, match: RegExp, hook: () => Promise<void>): MysqlHub {
-  let fired = false;
-  const wrapConn = (conn: object) =>
-    new Proxy(conn, {
-      get(c, p) {
-        const v = Reflect.get(c, p);
-        if (p !== 'query') return typeof v === 'function' ? v.bind(c) : v;
-        return async (...args: unknown[]) => {
-          const sql = typeof args[0] === 'string' ? args[0] : String((args[0] as { sql?: string })?.sql ?? '');
-          if (!fired && match.test(sql)) {
-            fired = true;
-            await hook();
-          }
-          return (v as (...a: unknown[]) => unknown).apply(c, args);
-        };
-      },
-    });
-  return new Proxy(hub, {
-    get(h, p) {
-      const v = Reflect.get(h, p);
-      if (p === 'withConnection')
-        return (fn: (conn: unknown) => Promise<unknown>) => h.withConnection((conn) => fn(wrapConn(conn)));
-      if (p === 'pool')
-        return new Proxy(wrapConn(v as object), {
-          get(pool, q) {
-            if (q !== 'getConnection') return Reflect.get(pool, q);
-            return async () => wrapConn(await (v as { getConnection: () => Promise<object> }).getConnection());
-          },
-        });
-      return typeof v === 'function' ? v.bind(h) : v;
-    },
-  });
-}
-
-async function pushWith(w: SyncWorld, node: string, match: RegExp, hook: () => Promise<void>): Promise<void> {
-  await w.node(node).syncer.withContext((ctx) => pushBatch({ ...ctx, hub: interceptHub(ctx.hub, match, hook) }));
-}
 
 describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a move another node commits inside a push', () => {
   const fixture = syncWorlds({

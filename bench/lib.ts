@@ -68,7 +68,8 @@ export interface BenchServer {
 }
 
 export async function startBenchServer(): Promise<BenchServer> {
-  const server = await LocalMysqlServer.start({ durable: true });
+  // Room for the fleet benches' hundreds of idle nodes (the default max_connections is 151).
+  const server = await LocalMysqlServer.start({ durable: true, extraArgs: ['--max-connections=2000'] });
   const c = await server.rootConnection();
   const [[row]] = (await c.query('SELECT VERSION() AS v')) as unknown as [[{ v: string }]];
   await c.end();

@@ -18,6 +18,7 @@ describe('error codes', () => {
       'connection-refused',
       'timeout',
       'connection-lost',
+      'too-many-connections',
       'access-denied',
       'unknown-database',
       'database-access-denied',

@@ -63,7 +63,13 @@ export interface ConnectionCheck {
   diagnosis?: Diagnosis;
 }
 
-const UNREACHABLE = new Set<MysqlFailureKind>(['host-not-found', 'connection-refused', 'timeout', 'connection-lost']);
+const UNREACHABLE = new Set<MysqlFailureKind>([
+  'host-not-found',
+  'connection-refused',
+  'timeout',
+  'connection-lost',
+  'too-many-connections',
+]);
 
 /** The fix and the ways on for each diagnosis. */
 export function diagnosisOf(error: MysqlError, m: Pick<MysqlConfig, 'host' | 'port' | 'user' | 'database' | 'ssl'>): Diagnosis {
@@ -88,6 +94,12 @@ export function diagnosisOf(error: MysqlError, m: Pick<MysqlConfig, 'host' | 'po
         ...base,
         fix: `Nothing answered from ${m.host}:${m.port}: check the network and the firewall (port ${m.port} must be open).`,
         actions: away,
+      };
+    case 'too-many-connections':
+      return {
+        ...base,
+        fix: `The server at ${m.host}:${m.port} is at its connection limit: raise its max_connections (each site keeps up to 6), or close idle clients, then retry.`,
+        actions: ['retry', 'edit', 'sqlite-only'],
       };
     case 'access-denied':
       return {

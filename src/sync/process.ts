@@ -41,7 +41,8 @@ export interface SyncProcessOptions {
   kind: SyncProcessKind;
   /** Called for every cycle that moved something (the watcher prints a line). */
   onCycle?: (summary: CycleSummary) => void;
-  onState?: (state: string, previous: string) => void;
+  /** `why`: the reason, when the change has one (the hub's failure in one line for `degraded`). */
+  onState?: (state: string, previous: string, why?: string) => void;
   /** Called for log entries an operator watching the console must see (a table paused or resumed, a key collision). */
   onNotice?: (entry: LogEntry) => void;
   /** Register process signal handlers (default true). */
@@ -131,9 +132,9 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
     control.broadcast('log', entry);
     if (typeof entry.event === 'string' && NOTICE_EVENTS.has(entry.event)) options.onNotice?.(entry);
   });
-  svc.on('state', (state, prev) => {
+  svc.on('state', (state, prev, why) => {
     control.broadcast('state', { state, prev });
-    options.onState?.(state, prev);
+    options.onState?.(state, prev, why);
   });
   svc.on('cycle', (report) => {
     const summary = summarizeCycle(report);

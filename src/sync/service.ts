@@ -77,7 +77,7 @@ interface Waiter {
 }
 
 export class SyncService extends EventEmitter<{
-  state: [NodeState, NodeState];
+  state: [NodeState, NodeState, string | undefined];
   cycle: [CycleReport];
   failure: [unknown];
 }> {
@@ -146,7 +146,7 @@ export class SyncService extends EventEmitter<{
     this.current = next;
     const level = next === 'degraded' || next === 'resync-needed' ? 'warn' : 'info';
     this.log[level](`state ${prev} → ${next}${why ? `: ${why}` : ''}`, { event: 'state', from: prev, to: next });
-    this.emit('state', next, prev);
+    this.emit('state', next, prev, why);
   }
 
   start(): void {

@@ -74,6 +74,7 @@ export type MysqlFailureKind =
   | 'connection-refused'
   | 'timeout'
   | 'connection-lost'
+  | 'too-many-connections'
   | 'access-denied'
   | 'unknown-database'
   | 'database-access-denied'
@@ -82,7 +83,14 @@ export type MysqlFailureKind =
   | 'missing-privileges'
   | 'server-error';
 
-const UNREACHABLE_KINDS = new Set<MysqlFailureKind>(['host-not-found', 'connection-refused', 'timeout', 'connection-lost']);
+// A hub at its connection limit is up but takes no new session: like one away, it is waited for.
+const UNREACHABLE_KINDS = new Set<MysqlFailureKind>([
+  'host-not-found',
+  'connection-refused',
+  'timeout',
+  'connection-lost',
+  'too-many-connections',
+]);
 
 /** The local SQLite file could not be used. */
 export class SqliteError extends DualdbError {

@@ -148,7 +148,12 @@ export function registerSync(program: Command, global: () => GlobalOptions): voi
             kind: opts.daemon ? 'daemon' : 'watch',
             onCycle: opts.watch ? (s) => out(`${color.dim(new Date().toLocaleTimeString())} ${cycleLine(s)}`) : undefined,
             onState: opts.watch
-              ? (state, prev) => out(`${color.dim(new Date().toLocaleTimeString())} state ${prev} → ${color.bold(state)}`)
+              ? (state, prev, why) =>
+                  out(
+                    `${color.dim(new Date().toLocaleTimeString())} state ${prev} → ${color.bold(state)}${
+                      state === 'degraded' && why ? `: ${why}` : ''
+                    }`,
+                  )
               : undefined,
             onNotice: opts.watch
               ? (e) =>

@@ -86,6 +86,19 @@ export function diagnoseMysqlError(e: unknown, m: Pick<MysqlConfig, 'host' | 'po
         `MySQL at ${where} did not answer in time`,
         'check the network and firewall between this machine and the server, or raise DB_CONNECT_TIMEOUT',
       );
+    case 'ER_CON_COUNT_ERROR':
+      return make(
+        'too-many-connections',
+        `MySQL at ${where} refuses new connections: it has reached max_connections`,
+        'raise max_connections on the server (each dualdb site keeps up to 6 connections; README, "Many sites on one hub"), or close idle clients; dualdb retries on its own',
+      );
+    case 'ER_TOO_MANY_USER_CONNECTIONS':
+    case 'ER_USER_LIMIT_REACHED':
+      return make(
+        'too-many-connections',
+        `MySQL account "${m.user}" at ${where} has reached its own connection limit (${err.sqlMessage ?? code})`,
+        `raise the account's MAX_USER_CONNECTIONS (ALTER USER … WITH MAX_USER_CONNECTIONS n; each dualdb site keeps up to 6), or max_user_connections on the server; dualdb retries on its own`,
+      );
     case 'ER_ACCESS_DENIED_ERROR':
     case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
       return make(

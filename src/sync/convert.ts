@@ -1,5 +1,6 @@
 /** Whole-row conversions between the drivers' value forms, per the sync plan's column types. */
-import { canonicalRow, mysqlToSqlite, type Row, sqliteToMysql } from '../engines/codec.js';
+import { canonicalRow, mysqlToSqlite, type Row, type SqlValue, sqliteToMysql } from '../engines/codec.js';
+import type { ColumnForm } from '../engines/value-forms.js';
 import type { SyncTable } from './plan.js';
 import { formsOf } from './value-forms.js';
 
@@ -12,9 +13,41 @@ export function toMysqlRow(table: SyncTable, row: Row): Row {
 /** A hub row for SQLite, each value in the form the application writes in its column (see value-forms.ts). */
 export function toSqliteRow(table: SyncTable, row: Row): Row {
   const out: Row = {};
-  const forms = formsOf(table);
-  for (const c of table.columns) out[c.name] = mysqlToSqlite(row[c.name], c.type, forms?.get(c.name));
+  const { names, convert } = sqliteConverters(table);
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    out[name] = (convert[i] as (v: unknown) => SqlValue)(row[name]);
+  }
   return out;
+}
+
+type Converter = (v: unknown) => SqlValue;
+const convertersByTable = new WeakMap<
+  SyncTable,
+  { forms: ReadonlyMap<string, ColumnForm> | undefined; names: string[]; convert: Converter[] }
+>();
+
+/**
+ * One converter per column, decided once per table and its forms (a pull converts every cell of
+ * every row): the common cases (text as text, integers, DATETIME without a form) skip the
+ * per-cell type switch; everything else is `mysqlToSqlite` itself, so the values are the same.
+ */
+function sqliteConverters(table: SyncTable): { names: string[]; convert: Converter[] } {
+  const forms = formsOf(table);
+  const cached = convertersByTable.get(table);
+  if (cached && cached.forms === forms) return cached;
+  const names = table.columns.map((c) => c.name);
+  const convert = table.columns.map((c): Converter => {
+    const form = forms?.get(c.name);
+    const general: Converter = (v) => mysqlToSqlite(v, c.type, form);
+    if (form) return general;
+    if (c.type === 'integer') return (v) => (typeof v === 'number' && Number.isInteger(v) ? BigInt(v) : general(v));
+    if (c.type === 'datetime') return (v) => (typeof v === 'string' ? v.replace(/\.0+$/, '') : general(v));
+    return (v) => (typeof v === 'string' ? v : general(v));
+  });
+  const entry = { forms, names, convert };
+  convertersByTable.set(table, entry);
+  return entry;
 }
 
 /** Same datum on both sides (canonical forms), or both absent. */

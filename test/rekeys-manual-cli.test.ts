@@ -1,7 +1,7 @@
 /**
  * SYNC_KEY_COLLISIONS=manual as an operator meets it (trial report finding 5): a listing that says
  * when it is capped and how many wait for a decision, exit 11 while one is held, a clear line for
- * a child that follows its parent, and `rekeys resolve --all` settling parents before children.
+ * a child that follows its parent (exit 11, naming the parent's record and its command), and `rekeys resolve --all` settling parents before children.
  */
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../src/util/exit-codes.js';
@@ -72,9 +72,12 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions for operators: rekeys lis
         const parent = all.find((r) => r.tbl === 'workers' && r.oldKey === '1');
         expect(child?.status).toBe('pending');
         const refused = runCli(['rekeys', 'resolve', String(child?.id), '--rekey', side], env);
-        expect(refused.code).toBe(EXIT.CONFIG);
+        // Not a bad flag (2): a collision waits for a decision, exit 11 as `dualdb rekeys` (README).
+        expect(refused.code).toBe(EXIT.CONFLICTS);
+        expect(refused.stderr.trim().split('\n')).toHaveLength(1);
         expect(refused.stderr).toContain("follows its parent's decision");
         expect(refused.stderr).toContain(`key collision #${parent?.id} (workers 1, held)`);
+        expect(refused.stderr).toContain(`\`dualdb rekeys resolve ${parent?.id} --rekey ${side}\``);
         expect(refused.stderr).not.toContain('not waiting for a decision');
 
         // (d) --table: only that table's; children whose parents are held elsewhere stay (exit 11).

@@ -147,4 +147,46 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: a key deleted and reused on the n
       }
     }, 60_000);
   }
+
+  it('the hub refuses the delete (a RESTRICT child): the new row’s children in the same batch wait with it, and go up after it', async () => {
+    const passesSqlite = `CREATE TABLE passes (id INTEGER PRIMARY KEY,
+      worker_id INTEGER NOT NULL REFERENCES workers (id) ON DELETE RESTRICT, gate TEXT)`;
+    const passesMysql = `CREATE TABLE passes (id BIGINT AUTO_INCREMENT PRIMARY KEY, worker_id BIGINT NOT NULL, gate VARCHAR(20) NULL,
+      CONSTRAINT fk_pass_worker FOREIGN KEY (worker_id) REFERENCES workers (id) ON DELETE RESTRICT) ENGINE=InnoDB`;
+    const w = await makeWorld(testHub, tmp.dir, {
+      prefix: 'reuserestrict',
+      sqliteDdl: ['CREATE TABLE workers (id INTEGER PRIMARY KEY, badge TEXT NOT NULL UNIQUE)', ATTENDANCE_SQLITE, passesSqlite],
+      mysqlDdl: [...MYSQL_DDL, passesMysql],
+      nodes: ['a'],
+      env: { SYNC_KEY_COLLISIONS: 'rekey-node' },
+    });
+    try {
+      const a = w.node('a');
+      const n = Number(a.db.prepare("INSERT INTO workers (badge) VALUES ('W')").run().lastInsertRowid);
+      await a.syncer.syncOnce();
+      // The hub gives W a pass (RESTRICT) that A has not pulled; A deletes W and hands its id out again.
+      await w.hub.execute("INSERT INTO passes (worker_id, gate) VALUES (?, 'north')", [n]);
+      a.db.prepare('DELETE FROM workers WHERE id = ?').run(n);
+      expect(Number(a.db.prepare("INSERT INTO workers (badge) VALUES ('new')").run().lastInsertRowid)).toBe(n);
+      a.db.prepare("INSERT INTO attendance (worker_id, note) VALUES (?, 'child of new')").run(n);
+      await a.syncer.syncOnce({ pull: false });
+      // The delete was refused: W stays on the hub, and the new row's child did not attach to it.
+      expect(await w.hub.query('SELECT badge FROM workers WHERE id = ?', [n])).toEqual([{ badge: 'W' }]);
+      expect(await w.hub.query('SELECT note FROM attendance')).toEqual([]);
+      const parked = a.syncer.state.parked().map((p) => [p.tbl, p.error.startsWith('waits for its parent row workers')]);
+      expect(parked).toContainEqual(['attendance', true]);
+      // The pass goes; the delete is retried, then the new row and its child go up after it.
+      await w.hub.execute('DELETE FROM passes');
+      a.db.prepare('UPDATE _dualdb_parked SET next_retry_ms = 0').run();
+      await syncUntilQuiet(w.nodes, 8);
+      expect(await divergence(w, [...TABLES, 'passes'])).toEqual([]);
+      const rows = await w.hub.query<{ badge: string; note: string }>(
+        'SELECT w.badge, a.note FROM attendance a JOIN workers w ON w.id = a.worker_id',
+      );
+      expect(rows).toEqual([{ badge: 'new', note: 'child of new' }]);
+      expect(a.syncer.state.parked()).toEqual([]);
+    } finally {
+      await w.close();
+    }
+  }, 60_000);
 });

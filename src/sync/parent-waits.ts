@@ -67,7 +67,8 @@ export function unsentParentKeys(ctx: SyncContext, table: SyncTable, rows: Itera
 
 /**
  * Parent keys that node rows of a push reference whose own insert is not on the hub: parked now
- * (`parkedNow`, this batch) or parked before and not sent by this batch. Sent now, such a child
+ * (`parkedNow`, this batch) or parked before and not sent by this batch, a new row or a re-used
+ * key whose hub delete was refused. Sent now, such a child
  * would attach to whatever the hub holds under that key: another writer's row (invariant 13).
  */
 export function unpushedParentKeys(
@@ -83,7 +84,10 @@ export function unpushedParentKeys(
     const earlier = ctx.state.parkedOps('push', parent, keys);
     for (const k of keys) {
       const hk = heldKey(parent, k);
-      if (parkedNow.has(hk) || (earlier.get(k) === 'I' && !sentNow(parent, k))) out.add(hk);
+      // 'D': the hub refused the delete of a key handed out again here (a RESTRICT child there); the
+      // new row waits with it (push-reused.ts), so its children do too.
+      const op = earlier.get(k);
+      if (parkedNow.has(hk) || ((op === 'I' || op === 'D') && !sentNow(parent, k))) out.add(hk);
     }
   }
   return out;

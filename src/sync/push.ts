@@ -170,7 +170,11 @@ async function applyOnHub(
       ctx,
       table,
       keys.map((k) => images.get(k)).filter((r): r is Row => r !== undefined),
-      new Set(rec.toPark.filter((p) => p.firstOp === 'I' && p.pk !== null).map((p) => heldKey(p.tbl, p.pk as string))),
+      new Set(
+        rec.toPark
+          .filter((p) => (p.firstOp === 'I' || p.firstOp === 'D') && p.pk !== null)
+          .map((p) => heldKey(p.tbl, p.pk as string)),
+      ),
       (parent, key) => batch.changes.get(parent, key) !== undefined,
     );
     const waitReason = new Map<string, string>();

@@ -23,7 +23,7 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
       hint: 'list them with `dualdb rekeys`',
       exitCode: EXIT.CONFIG,
     });
-  if (rec.status === 'pending') throw await pendingError(syncer, rec);
+  if (rec.status === 'pending') throw await pendingError(syncer, rec, side);
   if (rec.status !== 'held')
     throw new DualdbError('REKEY_NOT_HELD', `key collision #${id} is not waiting for a decision (it is ${rec.status})`, {
       hint: 'only collisions held by SYNC_KEY_COLLISIONS=manual are resolved by hand; see `dualdb rekeys`',
@@ -53,7 +53,7 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
                 `the node's row ${rec.tbl} ${rec.oldKey} references ${parent.table} ${parent.key}, itself one of two rows held apart`,
                 {
                   hint: `resolve the collision of ${parent.table} ${parent.key} first (see \`dualdb rekeys\`)`,
-                  exitCode: EXIT.CONFIG,
+                  exitCode: EXIT.CONFLICTS,
                 },
               );
             }
@@ -117,7 +117,7 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
  * held apart follows the decision on that parent (named with its record id), or, with no such
  * parent, the next sync settles it by SYNC_KEY_COLLISIONS.
  */
-async function pendingError(syncer: Syncer, rec: RekeyRecord): Promise<DualdbError> {
+async function pendingError(syncer: Syncer, rec: RekeyRecord, side: 'node' | 'hub'): Promise<DualdbError> {
   const parent = await parentOf(syncer, rec).catch(() => undefined);
   if (parent) {
     const p = syncer.rekeys.openRecord(parent.table, parent.key);
@@ -127,16 +127,17 @@ async function pendingError(syncer: Syncer, rec: RekeyRecord): Promise<DualdbErr
       `key collision #${rec.id} (${rec.tbl} ${rec.oldKey}) follows its parent's decision: ${which}`,
       {
         hint: p
-          ? `resolve #${p.id} (\`dualdb rekeys resolve ${p.id} --rekey node|hub\`, or all at once with \`dualdb rekeys resolve --all --rekey node|hub\`); the next sync then settles #${rec.id}`
+          ? `resolve it: \`dualdb rekeys resolve ${p.id} --rekey ${side}\` (or every one: \`dualdb rekeys resolve --all --rekey ${side}\`); the next sync then settles #${rec.id}`
           : `the next sync settles #${rec.id} (\`dualdb sync --once\`)`,
-        exitCode: EXIT.CONFIG,
+        // Not a bad flag: a collision still waits (README: 11 while one is open, as `dualdb rekeys`).
+        exitCode: EXIT.CONFLICTS,
       },
     );
   }
   return new DualdbError(
     'REKEY_PENDING',
     `key collision #${rec.id} (${rec.tbl} ${rec.oldKey}) is pending: the next sync settles it by SYNC_KEY_COLLISIONS (${rec.mode})`,
-    { hint: 'run `dualdb sync --once`; under manual it is then held for a decision', exitCode: EXIT.CONFIG },
+    { hint: 'run `dualdb sync --once`; under manual it is then held for a decision', exitCode: EXIT.CONFLICTS },
   );
 }
 

@@ -20,6 +20,7 @@ import { toMysqlRow } from '../sync/convert.js';
 import { MysqlTableIO } from '../sync/mysql-io.js';
 import { NodeIdInUseError } from '../sync/node-fence.js';
 import type { SyncTable } from '../sync/plan.js';
+import { DualdbError } from '../util/errors.js';
 import { type InputRow, normaliseRow } from './values.js';
 
 export interface HubInsertState {
@@ -31,7 +32,11 @@ export interface HubInsertState {
 }
 
 /** The hub does not have what the fast path needs (an older hub without the fence column): use the general path. */
-export class FastPathUnavailable extends Error {}
+export class FastPathUnavailable extends DualdbError {
+  constructor() {
+    super('HUB_FAST_PATH_UNAVAILABLE', 'the hub lacks what the insert fast path needs; the general path is used');
+  }
+}
 
 export class HubInsertPool {
   private pool: mysql.Pool | undefined;

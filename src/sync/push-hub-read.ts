@@ -6,11 +6,13 @@
  */
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
+import { DualdbError } from '../util/errors.js';
 import type { Op } from './changeset.js';
 import type { SyncContext } from './context.js';
 import { readHubMoves, unapplied } from './hub-moves.js';
+import { heldKey } from './local-state.js';
 import type { MysqlTableIO } from './mysql-io.js';
-import type { SyncTable } from './plan.js';
+import type { SyncPlan, SyncTable } from './plan.js';
 import type { RekeyRecord, RekeyStore } from './rekey-store.js';
 
 export interface HubChange {
@@ -30,11 +32,54 @@ export interface HubFacts {
 }
 
 /**
- * Another node moved a hub row onto or off one of the batch's keys after this push learned the
- * hub's moves (push start): decided now, the node's own moved row would look like another's.
- * The syncer sends the batch again, after learning the move.
+ * Another node moved a hub row (rekey-hub) onto or off one of the batch's keys, or off a parent
+ * key a row of the batch references, after this push learned the hub's moves (push start):
+ * decided on stale moves, the node's own moved row would look like another's, and a child would
+ * attach to the row that took its parent's old key. The syncer sends the batch again, after
+ * learning the move (an internal retry signal, never shown to a user).
  */
-export class HubMovedMeanwhile extends Error {}
+export class HubMovedMeanwhile extends DualdbError {
+  constructor() {
+    super('HUB_MOVED_MEANWHILE', 'another node moved a hub row this batch touches; the batch will be retried');
+  }
+}
+
+/**
+ * The keys of one table's part of a batch that a hub move could touch (heldKey texts, added to
+ * `into`): its own keys when generated (only those are ever moved), and the generated parent
+ * keys its rows reference through a declared foreign key.
+ */
+export function addMovableKeys(
+  into: Set<string>,
+  plan: SyncPlan,
+  table: SyncTable,
+  keys: string[],
+  images: Map<string, Row>,
+): void {
+  if (table.keyKind === 'generated') for (const k of keys) into.add(heldKey(table.name, k));
+  for (const fk of table.foreignKeys) {
+    const column = fk.columns[0];
+    if (fk.columns.length !== 1 || column === undefined || plan.byName.get(fk.parent)?.keyKind !== 'generated') continue;
+    for (const k of keys) {
+      const v = images.get(k)?.[column];
+      if (v !== null && v !== undefined) into.add(heldKey(fk.parent, String(v)));
+    }
+  }
+}
+
+/**
+ * Last step before the node's records and the commit: one read of the hub's moves for the whole
+ * batch (not one per table). Every key of the batch is locked by now (FOR UPDATE, its insert, or
+ * the foreign-key check's lock on a referenced parent), so a move committed after this read
+ * waits for this commit and then moves what this batch wrote along (children re-pointed on the
+ * hub); one committed before it is seen here (READ COMMITTED) and gives the batch back.
+ */
+export async function assertNoMovesMeanwhile(conn: PoolConnection, ctx: SyncContext, movable: Set<string>): Promise<void> {
+  if (movable.size === 0) return;
+  const moves = unapplied(ctx.db, await readHubMoves(conn, ctx, ctx.state.pullState()));
+  if (moves.some((m) => movable.has(heldKey(m.table.name, m.oldKey)) || movable.has(heldKey(m.table.name, m.newKey))))
+    throw new HubMovedMeanwhile();
+}
 
 export async function readHubFacts(
   conn: PoolConnection,
@@ -45,13 +90,8 @@ export async function readHubFacts(
   rekeys: RekeyStore,
 ): Promise<HubFacts> {
   const pull = ctx.state.pullState();
+  // A move another node committed since push start is checked once, at the end (assertNoMovesMeanwhile).
   const rows = await io.fetch(conn, keys, { forUpdate: true });
-  // After the lock read: a move committed since push start is seen here (READ COMMITTED).
-  // Only generated keys are ever moved.
-  const asked = new Set(keys);
-  const moves = table.keyKind === 'generated' ? unapplied(ctx.db, await readHubMoves(conn, ctx, pull)) : [];
-  if (moves.some((m) => m.table.name === table.name && (asked.has(m.oldKey) || asked.has(m.newKey))))
-    throw new HubMovedMeanwhile();
   return {
     rows,
     unseen: await unseenHubChanges(conn, ctx, table.name, keys, pull.upto, [...pull.holes.keys()]),

@@ -35,7 +35,7 @@ import { beginPush, fenceHubPush, reconcileWithHub, recordPushed } from './node-
 import { parentApart, parentIn, unpushedParentKeys } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
 import { withPushConnection } from './push-connection.js';
-import { HubMovedMeanwhile, keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
+import { addMovableKeys, assertNoMovesMeanwhile, HubMovedMeanwhile, keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
 import { type NodeRecord, recordOnNode, report } from './push-record.js';
@@ -154,6 +154,8 @@ async function applyOnHub(
     images?: Map<string, Row>;
     stored?: Map<string, Row>;
   }[] = [];
+  // Keys a hub move by another node could have touched since push start (checked at the end).
+  const movable = new Set<string>();
 
   for (const table of ordered) {
     const io = new MysqlTableIO(table, maxBytes);
@@ -199,6 +201,7 @@ async function applyOnHub(
       m.parked++;
     }
     const live = keys.filter((k) => !waiting.includes(k));
+    addMovableKeys(movable, ctx.plan, table, live, images);
     const deleteKeys: string[] = [];
     // A key a hub writer inserted after the lookup is decided once more, then locked: at most two passes.
     let pending = live;
@@ -407,6 +410,7 @@ async function applyOnHub(
   if (rec.recreated.length) rec.hubDeleted = await hubDeletedChildren(conn, ctx, rec.recreated);
   for (const w of written)
     await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name), w.stored);
+  await assertNoMovesMeanwhile(conn, ctx, movable);
 }
 
 /**

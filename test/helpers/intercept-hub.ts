@@ -9,6 +9,16 @@ import type { SyncWorld } from './sync.js';
 /** The hub, except that `hook` runs once just before the first statement matching `match` (`commit()` counts as `COMMIT`). */
 export function interceptHub(hub: MysqlHub, match: RegExp, hook: () => Promise<void> | void): MysqlHub {
   let fired = false;
+  return observeHub(hub, async (sql) => {
+    if (!fired && match.test(sql)) {
+      fired = true;
+      await hook();
+    }
+  });
+}
+
+/** The hub, except that `before` sees every statement (its SQL text) just before it is sent. */
+export function observeHub(hub: MysqlHub, before: (sql: string) => Promise<void> | void): MysqlHub {
   const wrapConn = (conn: object) =>
     new Proxy(conn, {
       get(c, p) {
@@ -17,10 +27,7 @@ export function interceptHub(hub: MysqlHub, match: RegExp, hook: () => Promise<v
         return async (...args: unknown[]) => {
           const sql =
             p === 'commit' ? 'COMMIT' : typeof args[0] === 'string' ? args[0] : String((args[0] as { sql?: string })?.sql ?? '');
-          if (!fired && match.test(sql)) {
-            fired = true;
-            await hook();
-          }
+          await before(sql);
           return (v as (...a: unknown[]) => unknown).apply(c, args);
         };
       },

@@ -4,9 +4,11 @@
  * over the written keys, or VALUES from the key texts; with and without the (tbl, pk) index),
  * each in one transaction, 5 alternations, medians. `node --import tsx bench/hub-log-probe.ts`
  */
-import { MysqlHub } from '../src/engines/mysql/connect.js';
+
 import { MYSQL_META_DDL } from '../src/capture/mysql-capture.js';
+import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { hr, startBenchServer } from './lib.js';
+
 const server = await startBenchServer();
 const n = 20000;
 const res: Record<string, number[]> = {};

@@ -1,0 +1,60 @@
+/**
+ * Probe of the hub change log's cost in a bulk push (issue 16): 20k rows inserted in 1,000-row
+ * statements, then the same number of log rows written four ways (the push's INSERT … SELECT
+ * over the written keys, or VALUES from the key texts; with and without the (tbl, pk) index),
+ * each in one transaction, 5 alternations, medians. `node --import tsx bench/hub-log-probe.ts`
+ */
+
+import { MYSQL_META_DDL } from '../src/capture/mysql-capture.js';
+import { MysqlHub } from '../src/engines/mysql/connect.js';
+import { hr, startBenchServer } from './lib.js';
+
+const server = await startBenchServer();
+const n = 20000;
+const res: Record<string, number[]> = {};
+try {
+  const m = await server.freshDatabase('probe');
+  const hub = await MysqlHub.connect(m);
+  await hub.execute(
+    'CREATE TABLE r (id BIGINT PRIMARY KEY, camera VARCHAR(40), score DOUBLE, seen_at DATETIME(6), payload VARCHAR(200))',
+  );
+  for (const ddl of MYSQL_META_DDL) await hub.execute(ddl);
+  await hub.execute('CREATE TABLE c2 LIKE _dualdb_changes');
+  await hub.execute('ALTER TABLE c2 DROP KEY _dualdb_changes_key');
+  let base = 0;
+  for (let rep = 0; rep < 5; rep++) {
+    const ids = Array.from({ length: n }, (_, i) => base + i + 1);
+    base += n;
+    const rowSql = (c: number[]) =>
+      `INSERT INTO r VALUES ${c.map((id) => `(${id}, 'cam-${id % 37}', 0.5, '2024-05-01 10:00:00.000001', 'detection ${id} helmet=yes vest=no')`).join(',')}`;
+    const logSel = (tbl: string, c: number[]) =>
+      `INSERT INTO ${tbl} (tbl, pk, op, origin, at) SELECT 'r', CAST(x.id AS CHAR), 'I', 'n1', UNIX_TIMESTAMP(NOW(6))*1000 FROM r AS x FORCE INDEX (PRIMARY) WHERE x.id IN (${c.join(',')})`;
+    const logVal = (tbl: string, c: number[]) =>
+      `INSERT INTO ${tbl} (tbl, pk, op, origin, at) VALUES ${c.map((id) => `('r', '${id}', 'I', 'n1', UNIX_TIMESTAMP(NOW(6))*1000)`).join(',')}`;
+    const chunks: number[][] = [];
+    for (let i = 0; i < n; i += 1000) chunks.push(ids.slice(i, i + 1000));
+    const time = async (k: string, f: (c: number[]) => string) => {
+      const t = hr();
+      // One pinned connection: the pool would spread BEGIN, the statements and COMMIT.
+      await hub.withConnection(async (conn) => {
+        await conn.query('BEGIN');
+        for (const c of chunks) await conn.query(f(c));
+        await conn.query('COMMIT');
+      });
+      const list = res[k] ?? [];
+      list.push(t());
+      res[k] = list;
+    };
+    await time('rows', rowSql);
+    await time('log select (today)', (c) => logSel('_dualdb_changes', c));
+    await time('log values', (c) => logVal('_dualdb_changes', c));
+    await time('log select, no (tbl,pk) index', (c) => logSel('c2', c));
+    await time('log values, no (tbl,pk) index', (c) => logVal('c2', c));
+  }
+  await hub.close();
+} finally {
+  await server.close();
+}
+const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (const [k, v] of Object.entries(res))
+  console.log(k.padEnd(34), 'median', med(v)?.toFixed(0), 'ms  all', v.map((x) => x.toFixed(0)).join(','));

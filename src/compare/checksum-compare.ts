@@ -22,6 +22,7 @@ import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncTable } from '../sync/plan.js';
 import type { ChunkPair } from './chunks.js';
 import { registerSqliteRender, rowExpressions } from './engine-hash.js';
+import { type HubColumnFacts, readHubColumnFacts } from './hub-column-facts.js';
 import type { KeyShape } from './key-order.js';
 import { rowKeyValues } from './key-order.js';
 import { type MysqlKeyOrder, mysqlKeyBound } from './mysql-reader.js';
@@ -156,14 +157,16 @@ export class MysqlSide {
   private readonly cols: string;
   private readonly row: string;
 
+  /** `hubFacts`: the hub's column definitions (readHubColumnFacts), for a cheaper row text; without them, the generic one. */
   constructor(
     private readonly conn: PoolConnection,
     private readonly table: SyncTable,
+    hubFacts?: HubColumnFacts,
   ) {
     this.t = quoteMysqlId(table.name);
     this.keys = table.key.map((k) => quoteMysqlId(k.name));
     this.cols = table.columns.map((c) => quoteMysqlId(c.name)).join(', ');
-    this.row = rowExpressions(table.columns).mysql;
+    this.row = rowExpressions(table.columns, hubFacts).mysql;
   }
 
   private where(range: KeyRange): { sql: string; params: unknown[] } {
@@ -249,7 +252,7 @@ export async function scanByChecksums(
   options: ChecksumScanOptions,
 ): Promise<void> {
   const s = new SqliteSide(db, table);
-  const m = new MysqlSide(conn, table);
+  const m = new MysqlSide(conn, table, await readHubColumnFacts(conn, table.name));
   const types = table.columns.map((c) => c.type);
   const side = (rows: unknown[][]) => ({
     keys: rows.map((r) => rowKeyValues(r, shape)),

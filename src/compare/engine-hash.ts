@@ -26,6 +26,7 @@ import { canonical } from '../engines/codec.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
+import type { HubColumnFact, HubColumnFacts } from './hub-column-facts.js';
 
 /** A value SQLite holds that no MySQL value of the column prints as: forces a row-by-row look. */
 const UNLIKE_MYSQL = 'X';
@@ -135,10 +136,23 @@ export function renderValue(value: unknown, type: LogicalType): string {
 }
 
 /** MySQL: `s` without trailing fraction zeros (and without the point when none is left). */
-const mysqlTrimFraction = (s: string) => `IF(INSTR(${s}, '.') > 0, TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM ${s})), ${s})`;
+const mysqlTrimFraction = (s: string) => `IF(INSTR(${s}, '.') > 0, ${mysqlTrimAfterPoint(s)}, ${s})`;
+/** The same where `s` is known to hold a point (a type printed with a fixed number of fraction digits > 0). */
+const mysqlTrimAfterPoint = (s: string) => `TRIM(TRAILING '.' FROM TRIM(TRAILING '0' FROM ${s}))`;
 
-/** The MySQL expression of one column's part. */
-export function mysqlPart(column: string, type: LogicalType): string {
+/** `s` as MySQL prints it, trimmed of fraction zeros; the test for a point only where the column's type does not settle it. */
+function trimmedFraction(s: string, fact: HubColumnFact | undefined): string {
+  if (fact?.fractionDigits === 0) return s;
+  if (fact?.fractionDigits) return mysqlTrimAfterPoint(s);
+  return mysqlTrimFraction(s);
+}
+
+/**
+ * The MySQL expression of one column's part. With the hub column's `fact` the text is the same,
+ * built with fewer functions per row (no CONVERT of UTF-8 text, no test for a point whose
+ * presence the type decides).
+ */
+export function mysqlPart(column: string, type: LogicalType, fact?: HubColumnFact): string {
   const c = quoteMysqlId(column);
   let part: string;
   switch (type) {
@@ -148,18 +162,18 @@ export function mysqlPart(column: string, type: LogicalType): string {
       part = `CONCAT('n', ${c}, ';')`;
       break;
     case 'decimal':
-      part = `CONCAT('n', ${mysqlTrimFraction(`CAST(${c} AS CHAR)`)}, ';')`;
+      part = `CONCAT('n', ${trimmedFraction(`CAST(${c} AS CHAR)`, fact)}, ';')`;
       break;
     case 'datetime':
     case 'date':
     case 'time':
-      part = `CONCAT('d', ${mysqlTrimFraction(`CAST(${c} AS CHAR)`)}, ';')`;
+      part = `CONCAT('d', ${trimmedFraction(`CAST(${c} AS CHAR)`, fact)}, ';')`;
       break;
     case 'blob':
       part = `IF(LENGTH(${c}) <= ${SHORT_BLOB}, CONCAT('b', HEX(${c}), ';'), CONCAT('m', MD5(${c}), ';'))`;
       break;
     default: {
-      const u = `CONVERT(${c} USING utf8mb4)`;
+      const u = fact?.utf8 ? c : `CONVERT(${c} USING utf8mb4)`;
       part = `IF(LENGTH(${u}) <= ${SHORT_TEXT}, CONCAT('t', LENGTH(${u}), ':', ${u}), CONCAT('h', MD5(${u}), ';'))`;
     }
   }
@@ -240,9 +254,12 @@ export function registerSqliteRender(db: SqliteDb): void {
 }
 
 /** Row texts for the given columns, as one expression per engine. */
-export function rowExpressions(columns: readonly { name: string; type: LogicalType }[]): { mysql: string; sqlite: string } {
+export function rowExpressions(
+  columns: readonly { name: string; type: LogicalType }[],
+  hubFacts?: HubColumnFacts,
+): { mysql: string; sqlite: string } {
   return {
-    mysql: `CONCAT(${columns.map((c) => mysqlPart(c.name, c.type)).join(', ')})`,
+    mysql: `CONCAT(${columns.map((c) => mysqlPart(c.name, c.type, hubFacts?.get(c.name.toLowerCase()))).join(', ')})`,
     sqlite: columns.map((c) => `(${sqlitePart(c.name, c.type)})`).join(' || '),
   };
 }

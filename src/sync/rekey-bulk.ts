@@ -81,14 +81,17 @@ function openIds(db: SqliteDb, tbl: string): Map<string, number> {
  * The images the hub holds for rows this push moved to a new key (rekey-node), by new key: the
  * push checks them for values the hub rewrote, as it does for the rows it wrote.
  */
-export function movedUpImages(moves: Move[]): { keys: string[]; images: Map<string, Row> } {
+export function movedUpImages(moves: Move[]): { keys: string[]; images: Map<string, Row>; stored: Map<string, Row> } {
   const images = new Map<string, Row>();
+  // What the hub's INSERT … RETURNING gave back, when it did: those rows are not read again.
+  const stored = new Map<string, Row>();
   for (const m of moves) {
     if (m.moved !== 'node') continue;
     const kc = m.table.key[0]?.name ?? '';
     images.set(m.newKey, { ...m.nodeRow, [kc]: BigInt(m.newKey) });
+    if (m.hubStored) stored.set(m.newKey, m.hubStored);
   }
-  return { keys: [...images.keys()], images };
+  return { keys: [...images.keys()], images, stored };
 }
 
 /**

@@ -113,9 +113,13 @@ export function moveOnNode(
     // Unsettled copies (hub-moves.ts) read once: most placed rows have none.
     const unsettled = unsettledKeys(db).hub;
     for (const p of placements) {
-      if (unsettled.has(heldKey(p.table.name, p.hubKey))) settleHubRow(ctx, p.table, p.hubKey, p.key);
-      placer(p.table, p.key, p.row);
+      if (unsettled.has(heldKey(p.table.name, p.hubKey))) {
+        placer.flush();
+        settleHubRow(ctx, p.table, p.hubKey, p.key);
+      }
+      placer.place(p.table, p.key, p.row);
     }
+    placer.flush();
     // A row created on the node and gone again, while the hub created another under its key:
     // the hub's row is this key's row now.
     for (const t of takes) {
@@ -124,8 +128,9 @@ export function moveOnNode(
       // The row only: the log always names this key here (the node's own insert and delete).
       if (rowHere(db, t.table, t.key)) continue;
       settleHubRow(ctx, t.table, t.key, t.key);
-      if (t.hubRow) placer(t.table, t.key, toSqliteRow(t.table, t.hubRow));
+      if (t.hubRow) placer.place(t.table, t.key, toSqliteRow(t.table, t.hubRow));
       else new SqliteTableIO(db, t.table).delete(t.key);
+      placer.flush();
     }
     setApplying.run(0);
   }).immediate();
@@ -196,7 +201,7 @@ function hubRowPlacer(
   apart: Set<string>,
   stmt: Prepare,
   expected: { table: SyncTable; row: Row }[],
-): (table: SyncTable, key: string, row: Row) => void {
+): { place: (table: SyncTable, key: string, row: Row) => void; flush: () => void } {
   // Keys of rows a hub move left unsettled here (hub-moves.ts): children of them wait too.
   const unsettled = unsettledKeys(ctx.db);
   const waits = (k: string) => apart.has(k) || unsettled.local.has(k) || unsettled.hub.has(k);
@@ -225,7 +230,22 @@ function hubRowPlacer(
       // key meanwhile is a collision for the push, not a conflict.
       firstOp: 'I',
     });
-  return (table, key, row) => {
+  // Rows to write, in order, written in multi-row upserts (flush): before anything reads the
+  // table (a parent's presence), settles a row or takes a key, and at the end.
+  let queued: { io: SqliteTableIO; rows: Row[] } | undefined;
+  const flush = () => {
+    if (queued) queued.io.upsertMany(queued.rows);
+    queued = undefined;
+  };
+  const place = (table: SyncTable, key: string, row: Row) => {
+    let io = ios.get(table.name);
+    if (!io) {
+      io = new SqliteTableIO(ctx.db, table);
+      ios.set(table.name, io);
+    }
+    // Queued rows go in before a row checks its parents: they may be among them.
+    const refsItself = [...table.foreignKeys, ...(table.unsyncedRefs ?? [])].some((fk) => fk.parent === table.name);
+    if (queued?.io !== io || refsItself) flush();
     if (parentIn(table, row, unsentOf(table, row)) !== undefined) return parkWaiting(table, key);
     for (const fk of table.foreignKeys) {
       const parent = ctx.plan.byName.get(fk.parent);
@@ -238,11 +258,8 @@ function hubRowPlacer(
         stmt(`SELECT 1 FROM ${quoteSqliteId(parent.name)} WHERE ${quoteSqliteId(pk)} = ?`).get(v as SqlValue) !== undefined;
       if (!present || waits(heldKey(parent.name, String(v)))) return parkWaiting(table, key);
     }
-    let io = ios.get(table.name);
-    if (!io) {
-      io = new SqliteTableIO(ctx.db, table);
-      ios.set(table.name, io);
-    }
-    io.upsert(row);
+    if (!queued) queued = { io, rows: [] };
+    queued.rows.push(row);
   };
+  return { place, flush };
 }

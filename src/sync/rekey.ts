@@ -48,6 +48,8 @@ export interface Move extends Collision {
   moved: 'node' | 'hub';
   /** The local log entry moveOnNode wrote for the moved row under its new key. */
   loggedSeq?: bigint;
+  /** rekey-node: what the hub stored under the new key, as its INSERT … RETURNING gave it (MariaDB 10.5+). */
+  hubStored?: Row;
 }
 
 /** The event applications receive (`db.on('rekey', …)`) and the log line carries. */
@@ -194,12 +196,18 @@ export async function moveManyOnHub(conn: PoolConnection, ctx: SyncContext, coll
     return out;
   }
   // Multi-row INSERTs sized to the packet, logged set-based (rekey-hub-bulk.ts).
-  const keys = await insertUnderNewKeys(conn, ctx, t, collisions, inc);
+  const stored = ctx.hubReturning ? new Map<string, Row>() : undefined;
+  const keys = await insertUnderNewKeys(conn, ctx, t, collisions, inc, stored);
   // The new keys checked against this node's rows and log in one go (not a lookup per key).
   const logged = loggedKeys(ctx.db, t.name);
   if (keys.some((k) => logged.has(k)) || firstKeyHeld(ctx.db, t.name, keyColumn(t), keys) !== undefined)
     throw new SequenceBehindError(t, localMax(ctx.db, t));
-  return collisions.map((c, j) => ({ ...c, newKey: keys[j] as string, moved: 'node' }));
+  return collisions.map((c, j) => ({
+    ...c,
+    newKey: keys[j] as string,
+    moved: 'node',
+    hubStored: stored?.get(keys[j] as string),
+  }));
 }
 
 /** The hub part of a move, inside the caller's transaction (capture on, origin = this node). */

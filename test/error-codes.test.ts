@@ -3,7 +3,9 @@
  * never by name (a class that renamed itself would pass a name test and fail these).
  */
 import { describe, expect, it } from 'vitest';
+import { FastPathUnavailable } from '../src/api/hub-insert.js';
 import { MigrationInterruptedError } from '../src/migrate/errors.js';
+import { HubMovedMeanwhile } from '../src/sync/push-hub-read.js';
 import { ERROR_CODES, hasCode } from '../src/util/error-codes.js';
 import { DualdbError, MysqlError, type MysqlFailureKind, SqliteError } from '../src/util/errors.js';
 
@@ -40,5 +42,16 @@ describe('error codes', () => {
     expect(e).toBeInstanceOf(DualdbError);
     // Something else carrying the same code is not one of ours.
     expect(hasCode(Object.assign(new Error('x'), { code: 'MIGRATION_INTERRUPTED' }), 'MIGRATION_INTERRUPTED')).toBe(false);
+  });
+
+  it('internal retry signals are DualdbErrors with a code of their own', () => {
+    for (const [e, code] of [
+      [new HubMovedMeanwhile(), 'HUB_MOVED_MEANWHILE'],
+      [new FastPathUnavailable(), 'HUB_FAST_PATH_UNAVAILABLE'],
+    ] as const) {
+      expect(e).toBeInstanceOf(DualdbError);
+      expect(hasCode(e, code)).toBe(true);
+      expect(ERROR_CODES).toContain(e.code);
+    }
   });
 });

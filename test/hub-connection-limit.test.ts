@@ -54,6 +54,33 @@ describe.skipIf(!HUB_AVAILABLE)('a hub at its connection limit', () => {
     await ok.close();
   });
 
+  it('an account whose limit is below what a site needs: `sync --once` says so with the fix and exits 3 (not a raw server error)', async () => {
+    const m = await hub.testHub.freshDatabase('ownlimit');
+    const user = `own_${randomBytes(3).toString('hex')}`;
+    const password = `Own-${randomBytes(8).toString('hex')}`;
+    const admin = await hub.testHub.admin();
+    try {
+      await admin.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}' WITH MAX_USER_CONNECTIONS 1`);
+      await admin.query(`GRANT ALL ON \`${m.database}\`.* TO '${user}'@'%'`);
+      await admin.query(`CREATE TABLE \`${m.database}\`.readings (id BIGINT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(20))`);
+    } finally {
+      await admin.end();
+    }
+    const config = nodeConfig(hub.dir, 'ownlimit', { ...m, user, password });
+    createSqlite(config, ['CREATE TABLE readings (id INTEGER PRIMARY KEY, v TEXT)']).close();
+    await initNode(config);
+    const app = openSqlite(config.sqlitePath);
+    app.prepare("INSERT INTO readings (v) VALUES ('queued')").run();
+    app.close();
+    // The sync's own sessions (its reads side by side) exceed the account's single connection.
+    const r = runCli(['sync', '--once'], { ...envOf(config), NO_COLOR: '1' }, { timeoutMs: 60_000 });
+    const out = r.stdout + r.stderr;
+    expect(out).not.toContain(password);
+    expect(r.code, out).toBe(EXIT.MYSQL_UNAVAILABLE);
+    expect(out).toMatch(/connection limit/);
+    expect(out).toMatch(/MAX_USER_CONNECTIONS/);
+  });
+
   it.skipIf(!HUB_CRASHABLE)(
     'a server at max_connections: a site waits, says why, and its writes reach the hub once a connection frees',
     async () => {

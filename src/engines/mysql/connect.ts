@@ -250,6 +250,11 @@ const SESSION_LOST = new Set([
   'ER_DBACCESS_DENIED_ERROR',
   'ER_SERVER_SHUTDOWN',
   'ER_CONNECTION_KILLED',
+  // A new session refused at the server's or the account's connection limit (the pool opens
+  // sessions mid-sync too): the hub is full, not the statement wrong.
+  'ER_CON_COUNT_ERROR',
+  'ER_TOO_MANY_USER_CONNECTIONS',
+  'ER_USER_LIMIT_REACHED',
 ]);
 
 /** Whether `e` comes from mysql2 or the network beneath it, rather than from our code or SQLite. */

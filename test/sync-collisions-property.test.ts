@@ -228,7 +228,7 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13 (property-based): random writers o
   // Modes whose random runs pass at length run on every `npm test` (a few runs, a time limit);
   // the others only with FC_COLLISIONS=1 until their open bugs are fixed (docs/SYNC-CONTRACT.md
   // section 13), so that a random seed never fails a merge. FC_COLLISIONS=1 runs every mode at
-  // length (FC_RUNS, FC_TIME_LIMIT, FC_SEED to replay). The fixed sequences below run every time.
+  // length (FC_RUNS, FC_TIME_LIMIT, FC_SEED to replay, FC_PATH to start at its failing run). The fixed sequences below run every time.
   const ALWAYS = new Set<KeyCollisionMode>(['rekey-node', 'rekey-hub']);
   // rekey-hub's every-time runs replay one fixed seed, so that a merge never fails at random (its
   // rare case, about 1 random run in 130, is fixed: seed -1301405579 ran 200 runs clean after it);
@@ -244,7 +244,7 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13 (property-based): random writers o
           {
             numRuns: Number(process.env.FC_RUNS ?? (onRequest ? 12 : mode === 'rekey-node' ? 8 : 6)),
             ...(process.env.FC_SEED
-              ? { seed: Number(process.env.FC_SEED) }
+              ? { seed: Number(process.env.FC_SEED), ...(process.env.FC_PATH ? { path: process.env.FC_PATH } : {}) }
               : !onRequest && EVERY_TIME_SEED[mode] !== undefined
                 ? { seed: EVERY_TIME_SEED[mode] }
                 : {}),
@@ -545,6 +545,31 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
         { kind: 'update', who: 'A', pick: 4, name: 'z' },
         I('A'),
         S('B', true, false),
+      ]),
+    60_000,
+  );
+
+  // Was an open bug (rekey-hub; FC_SEED=-118713211, run 40, shrunk by hand): B's first push moves
+  // the hub's attendance 2 to 4 (B's own re-key, so the hub logs its insert under B's origin); its
+  // parent, hub worker 2, is not on B, so the row waits parked on B's pull side. B then inserts its
+  // own attendance 4 (c9-B). A's push moves hub worker 2 and re-points that child (an update under
+  // A's origin). B's push saw only A's update, took the hub's row for one B had seen and its own
+  // new row for a conflict, which the hub's newer update won: c9-B lost on every side. A parked
+  // hub insert now keeps the hub's side a new row: a collision, both kept.
+  it(
+    "rekey-hub: a node's new child under the key of the hub row its own re-key moved, parked, updated by another node",
+    () =>
+      runOps(testHub, tmp.dir, 'rekey-hub', [
+        I('B', 2),
+        I('H', 1),
+        I('H', 1),
+        S('B', true, false),
+        I('A'),
+        I('B', 2),
+        I('A', 1),
+        C('A', 19),
+        C('B', 15),
+        D('A', 19),
       ]),
     60_000,
   );

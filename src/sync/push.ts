@@ -219,11 +219,16 @@ async function applyOnHub(
         // A collision a pull saw and left for this push: the hub's row began with an insert this node
         // has not taken, whatever the hub did to it since (later updates must not make it a conflict).
         const seenOpen = facts.open.get(key);
-        // A hub change a pull parked (not applied here yet) is as unseen as one after the cursor.
+        // A hub change a pull parked (not applied here yet) is as unseen as one after the cursor, and
+        // came first: a parked insert (a row never placed here, e.g. a hub row this node's own re-key
+        // moved, waiting for its parent) keeps the hub's side a new row even when another node has
+        // updated it since — else the node's own new row under the key was taken for a conflict.
         const parkedHub = facts.parkedPull.get(key);
+        const unseenAfter = facts.unseen.get(key);
         const unseenHere =
-          facts.unseen.get(key) ??
-          (facts.parkedPull.has(key) ? { seq: 0n, at: 0, firstOp: parkedHub ?? ('U' as const) } : undefined);
+          unseenAfter && parkedHub === 'I'
+            ? { ...unseenAfter, firstOp: 'I' as const }
+            : (unseenAfter ?? (facts.parkedPull.has(key) ? { seq: 0n, at: 0, firstOp: parkedHub ?? ('U' as const) } : undefined));
         const hubSide = seenOpen
           ? { seq: unseenHere?.seq ?? seenOpen.hubSeq ?? 0n, at: unseenHere?.at ?? 0, firstOp: 'I' as const }
           : unseenHere;

@@ -219,11 +219,18 @@ async function applyOnHub(
         // A collision a pull saw and left for this push: the hub's row began with an insert this node
         // has not taken, whatever the hub did to it since (later updates must not make it a conflict).
         const seenOpen = facts.open.get(key);
-        // A hub change a pull parked (not applied here yet) is as unseen as one after the cursor.
+        // A hub change a pull parked (not applied here yet) is as unseen as one after the cursor, and
+        // older: its operation comes first (a parked insert followed by an unpulled update is still
+        // a row this node has not taken — a collision candidate, not a conflict).
         const parkedHub = facts.parkedPull.get(key);
-        const unseenHere =
-          facts.unseen.get(key) ??
-          (facts.parkedPull.has(key) ? { seq: 0n, at: 0, firstOp: parkedHub ?? ('U' as const) } : undefined);
+        const afterCursor = facts.unseen.get(key);
+        const unseenHere = facts.parkedPull.has(key)
+          ? {
+              seq: afterCursor?.seq ?? 0n,
+              at: afterCursor?.at ?? 0,
+              firstOp: parkedHub ?? afterCursor?.firstOp ?? ('U' as const),
+            }
+          : afterCursor;
         const hubSide = seenOpen
           ? { seq: unseenHere?.seq ?? seenOpen.hubSeq ?? 0n, at: unseenHere?.at ?? 0, firstOp: 'I' as const }
           : unseenHere;

@@ -183,6 +183,14 @@ export async function readHubBatch(
       out.hubMoves = toHubMoves(ctx, moveRows);
       for (const p of duePulls)
         if (p.pk !== null && !changes.has(p.tbl, p.pk)) add(p.tbl, p.pk, 0n, out.hubNowMs, p.firstOp ?? 'U', true);
+      // A parked hub change came before anything read since: its first operation is the key's (a
+      // parked insert followed by an update is still a row this node has not taken, not a conflict).
+      for (const [tbl, keyed] of changes.byTable) {
+        for (const [pk, op] of ctx.state.parkedOps('pull', tbl, [...keyed.keys()])) {
+          const c = keyed.get(pk);
+          if (c && op) c.firstOp = op;
+        }
+      }
       for (const [tbl, keys] of changes.byTable) {
         const table = ctx.plan.byName.get(tbl);
         if (!table) continue;

@@ -89,9 +89,18 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: a new child of a re-keyed parent 
   // The trial's case: B pulled A's child (parked: its parent is one of two rows under one key,
   // B's own unsent worker holds it) but not the update A's re-point of it logged after it. The
   // hub's first unseen operation on that key is then the parked insert, not the later update.
-  for (const first of ['push', 'pull', 'worker pushed'] as const) {
-    it(`B's new child under a key whose hub insert B parked on pull, the hub's later update unseen, B's ${first} first: a collision, both kept`, async () => {
-      const w = await worlds.world({ nodeEnv: { b: { SYNC_BATCH_SIZE: '1' } } });
+  const orders = [
+    { first: 'push', policy: 'node-wins' },
+    { first: 'pull', policy: 'node-wins' },
+    { first: 'pull', policy: 'hub-wins' },
+    { first: 'worker pushed', policy: 'node-wins' },
+    // Its parent no longer B's unsent row, the pull decided the hub's update as a conflict with B's
+    // new row and hub-wins overwrote it (the pull-read.ts half of the fix; fails without it).
+    { first: 'worker pushed', policy: 'hub-wins' },
+  ] as const;
+  for (const { first, policy } of orders) {
+    it(`B's new child under a key whose hub insert B parked on pull, the hub's later update unseen, B's ${first} first (${policy}): a collision, both kept`, async () => {
+      const w = await worlds.world({ env: { CONFLICT_POLICY: policy }, nodeEnv: { b: { SYNC_BATCH_SIZE: '1' } } });
       const a = w.node('a');
       const b = w.node('b');
       await aCollidesAndMoves(w);

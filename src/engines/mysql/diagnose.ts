@@ -5,6 +5,7 @@
  */
 import type { MysqlConfig } from '../../config/config.js';
 import { MysqlError, type MysqlFailureKind } from '../../util/errors.js';
+import { REQUIRED_PRIVILEGES } from './privileges.js';
 
 interface DriverError {
   code?: string;
@@ -118,7 +119,7 @@ export function diagnoseMysqlError(e: unknown, m: Pick<MysqlConfig, 'host' | 'po
       return make(
         'database-access-denied',
         `user "${m.user}" cannot use MySQL database "${m.database}" on ${where}: it does not exist, or the user has no access to it`,
-        `check DB_NAME; an administrator can create it (CREATE DATABASE \`${m.database}\`) and grant it: GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, DROP, TRIGGER, REFERENCES ON \`${m.database}\`.* TO '${m.user}'@'%'`,
+        `check DB_NAME; an administrator can create it (CREATE DATABASE \`${m.database}\`) and grant it: GRANT ${REQUIRED_PRIVILEGES.join(', ')} ON \`${m.database}\`.* TO '${m.user}'@'%'`,
       );
     case 'ER_SECURE_TRANSPORT_REQUIRED':
     case 'HANDSHAKE_NO_SSL_SUPPORT':

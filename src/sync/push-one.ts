@@ -69,10 +69,10 @@ interface OneRow {
 const statements = new WeakMap<SqliteDb, Map<string, Database.Statement<unknown[]>>>();
 
 function stmt(db: SqliteDb, sql: string): Database.Statement<unknown[]> {
-  let m = statements.get(db);
-  if (!m) statements.set(db, (m = new Map()));
-  let s = m.get(sql);
-  if (!s) m.set(sql, (s = db.prepare<unknown[]>(sql)));
+  const m = statements.get(db) ?? new Map<string, Database.Statement<unknown[]>>();
+  statements.set(db, m);
+  const s = m.get(sql) ?? db.prepare<unknown[]>(sql);
+  m.set(sql, s);
   return s;
 }
 

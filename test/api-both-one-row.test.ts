@@ -6,6 +6,7 @@
  * push decides it exactly as before. A connection cut before or after the COMMIT loses nothing and
  * doubles nothing. The cut is a real one: a TCP proxy that drops the connection at the COMMIT.
  */
+import { copyFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DualDatabase } from '../src/api/dual-database.js';
 import type { MysqlConfig } from '../src/config/config.js';
@@ -143,6 +144,33 @@ describe.skipIf(!HUB_AVAILABLE)('both: the one-row push', () => {
       const parked = db.service.syncer.state.parked('push');
       expect(parked.map((p) => p.tbl)).toEqual(['detections']);
       expect(r.hubError).toBe(parked[0]?.error);
+    } finally {
+      await db.close();
+      await h.close();
+    }
+  });
+
+  it('a copied file (same node id): its write is refused with NODE_ID_IN_USE and stays queued; the holder’s go up', async () => {
+    const { config, h, db } = await setup();
+    const copyPath = config.sqlitePath.replace(/\.db$/, '-copy.db');
+    try {
+      db.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+      copyFileSync(config.sqlitePath, copyPath);
+      const mine = await db.insert('cameras', { name: 'holder' });
+      expect(mine).toMatchObject({ committed: 'both', queued: false });
+      expect(db.service.syncer.oneRowPushes).toBe(1);
+      const copy = await DualDatabase.open({ config: { ...config, sqlitePath: copyPath }, sync: false });
+      try {
+        const r = await copy.insert('cameras', { name: 'copy' });
+        expect(r).toMatchObject({ committed: 'sqlite', queued: true });
+        expect(r.hubError).toMatch(/another SQLite file syncs as node/);
+        expect(copy.service.syncer.state.pendingPush().count).toBe(1);
+      } finally {
+        await copy.close();
+      }
+      expect(await h.query('SELECT name FROM cameras')).toEqual([{ name: 'holder' }]);
+      await db.insert('cameras', { name: 'holder again' });
+      expect(db.service.syncer.oneRowPushes).toBe(2);
     } finally {
       await db.close();
       await h.close();

@@ -161,7 +161,7 @@ describe.skipIf(!HUB_AVAILABLE)('both: the one-row push', () => {
       expect(db.service.syncer.oneRowPushes).toBe(1);
       const copy = await DualDatabase.open({ config: { ...config, sqlitePath: copyPath }, sync: false });
       try {
-        const r = await copy.insert('cameras', { name: 'copy' });
+        const r = await copy.insert('cameras', { id: 100, name: 'copy' });
         expect(r).toMatchObject({ committed: 'sqlite', queued: true });
         expect(r.hubError).toMatch(/another SQLite file syncs as node/);
         expect(copy.service.syncer.state.pendingPush().count).toBe(1);

@@ -218,7 +218,9 @@ export async function pushOneRow(
     const unappliedMoves = (results[5] as { seq: string | number; tbl: string }[]).filter(
       (m) => ctx.plan.byName.has(m.tbl) && !stmt(ctx.db, 'SELECT 1 FROM _dualdb_hub_moves WHERE seq = ?').get(BigInt(m.seq)),
     );
+    const fenced = (results[2] as { affectedRows?: number }).affectedRows === 1;
     if (
+      !fenced ||
       `${fingerprint?.n ?? 0}:${fingerprint?.h ?? 0}` !== ctx.schemaStamp?.hubFingerprint ||
       stored === undefined ||
       unappliedMoves.length > 0

@@ -16,8 +16,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
-import { makeNode } from './modes.bench.js';
 import { hr, median, scratchDir, startBenchServer } from './lib.js';
+import { makeNode } from './modes.bench.js';
 
 interface Db {
   insert(table: string, row: Record<string, unknown>): Promise<{ committed: string }>;
@@ -46,10 +46,21 @@ versions.push({ name: 'new', open: (o) => mine.DualDatabase.open(o as never) as 
 
 const server = await startBenchServer();
 const scratch = scratchDir();
-const root = await server.rootConnection?.();
-const COUNTERS = ['Queries', 'Com_select', 'Com_insert', 'Com_insert_select', 'Com_update', 'Com_commit', 'Com_rollback', 'Com_set_option'];
+const rootOf = server.rootConnection;
+if (!rootOf) throw new Error('the probe needs its own private server');
+const root = await rootOf();
+const COUNTERS = [
+  'Queries',
+  'Com_select',
+  'Com_insert',
+  'Com_insert_select',
+  'Com_update',
+  'Com_commit',
+  'Com_rollback',
+  'Com_set_option',
+];
 async function counters(): Promise<Map<string, number>> {
-  const [rows] = (await root?.query(`SHOW GLOBAL STATUS WHERE Variable_name IN (?)`, [COUNTERS])) as unknown as [
+  const [rows] = (await root.query(`SHOW GLOBAL STATUS WHERE Variable_name IN (?)`, [COUNTERS])) as unknown as [
     { Variable_name: string; Value: string }[],
   ];
   return new Map(rows.map((r) => [r.Variable_name, Number(r.Value)]));
@@ -127,7 +138,7 @@ try {
   }
   await bare.close();
 } finally {
-  await root?.end();
+  await root.end();
   await server.close();
   scratch.cleanup();
 }

@@ -118,23 +118,20 @@ function readOneRow(ctx: SyncContext): { row: OneRow; parents: { parent: string;
     const parents = parentKeys(ctx, table, image);
     if (!parents) return undefined;
     // Parked changes: a retry due now rides with the generic push; a parked key (either way) or
-    // parked parent has its own rules there (parent-waits.ts).
-    const keyed = [e.tbl, e.pk, ...parents.flatMap((p) => [p.parent, p.key])];
-    const pairs = (n: number) => Array.from({ length: n }, () => '(tbl = ? AND pk = ?)').join(' OR ');
-    const n = 1 + parents.length;
-    const parked = stmt(
-      db,
-      `SELECT 1 FROM _dualdb_parked WHERE (direction = 'push' AND next_retry_ms IS NOT NULL AND next_retry_ms <= ?) OR ${pairs(n)} LIMIT 1`,
-    ).get(Date.now(), ...keyed);
-    if (parked) return undefined;
-    // Held (manual conflict or collision), a collision a pull left open, or an unsettled copy of a hub move.
-    const held = stmt(
-      db,
-      `SELECT 1 FROM _dualdb_conflicts WHERE status = 'open' AND tbl = ? AND pk = ?
-        UNION ALL SELECT 1 FROM _dualdb_rekeys WHERE status IN ('held', 'pending') AND (${pairs(n).replaceAll('pk = ?', 'old_key = ?')})
-        UNION ALL SELECT 1 FROM _dualdb_hub_moves WHERE local_key IS NOT NULL LIMIT 1`,
-    ).get(e.tbl, e.pk, ...keyed);
-    if (held) return undefined;
+    // parked parent has its own rules there (parent-waits.ts). Held (a manual conflict or collision),
+    // a collision a pull left open, or an unsettled copy of a hub move: the same. Each look-up on
+    // its own index, so that the check costs the same however many are parked or recorded.
+    const keyed = [{ tbl: e.tbl, pk: e.pk }, ...parents.map((p) => ({ tbl: p.parent, pk: p.key }))];
+    const checks = [
+      "SELECT 1 FROM _dualdb_parked WHERE direction = 'push' AND next_retry_ms <= ?",
+      ...keyed.map(() => "SELECT 1 FROM _dualdb_parked WHERE direction IN ('push', 'pull') AND tbl = ? AND pk = ?"),
+      ...keyed.map(() => "SELECT 1 FROM _dualdb_rekeys WHERE tbl = ? AND old_key = ? AND status IN ('held', 'pending')"),
+      "SELECT 1 FROM _dualdb_conflicts WHERE status = 'open' AND tbl = ? AND pk = ?",
+      'SELECT 1 FROM _dualdb_hub_moves WHERE local_key IS NOT NULL',
+    ];
+    const pairs = keyed.flatMap((k) => [k.tbl, k.pk]);
+    const busy = stmt(db, `${checks.join(' UNION ALL ')} LIMIT 1`).get(Date.now(), ...pairs, ...pairs, e.tbl, e.pk);
+    if (busy) return undefined;
     return { row: { table, key: e.pk, seq: BigInt(e.seq), at: Number(e.at), image }, parents };
   })();
 }

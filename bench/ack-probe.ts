@@ -15,6 +15,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import mysql2 from 'mysql2';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { hr, median, scratchDir, startBenchServer } from './lib.js';
 import { makeNode } from './modes.bench.js';
@@ -43,6 +44,16 @@ if (base) {
 }
 const mine = await import('../src/api/dual-database.js');
 versions.push({ name: 'new', open: (o) => mine.DualDatabase.open(o as never) as unknown as Promise<Db> });
+
+// Commands the client sends (each one a round trip: mysql2 never pipelines), counted in the driver.
+let commands = 0;
+const proto = (mysql2 as unknown as { Connection: { prototype: { addCommand: (...a: unknown[]) => unknown } } }).Connection
+  .prototype;
+const addCommand = proto.addCommand;
+proto.addCommand = function (this: unknown, ...a: unknown[]) {
+  commands++;
+  return addCommand.apply(this, a);
+};
 
 const server = await startBenchServer();
 const scratch = scratchDir();
@@ -91,9 +102,11 @@ try {
     for (const { name, db } of dbs) {
       const before = await counters();
       const one0 = db.service.syncer.oneRowPushes ?? 0;
+      const commands0 = commands;
       const cpu0 = process.cpuUsage();
       for (let i = 0; i < perBlock; i++) await db.insert('bench_rows', { payload: mode, t_ms: Date.now() });
       const cpu = process.cpuUsage(cpu0);
+      const sent = commands - commands0;
       const after = await counters();
       // The SHOW STATUS of `after` counts itself once in Queries.
       const per = COUNTERS.map((c) => {
@@ -102,7 +115,7 @@ try {
       });
       const oneRow = (db.service.syncer.oneRowPushes ?? 0) - one0;
       console.log(
-        `${mode} ${name}: per write ${per.join(', ')}; client CPU ${((cpu.user + cpu.system) / 1000 / perBlock).toFixed(3)} ms (user ${(cpu.user / 1000 / perBlock).toFixed(3)}); one-row pushes ${oneRow}/${perBlock}`,
+        `${mode} ${name}: per write ${per.join(', ')}; client commands ${(sent / perBlock).toFixed(2)}; client CPU ${((cpu.user + cpu.system) / 1000 / perBlock).toFixed(3)} ms (user ${(cpu.user / 1000 / perBlock).toFixed(3)}); one-row pushes ${oneRow}/${perBlock}`,
       );
     }
     // Wall clock: bare, then each version, block after block.

@@ -38,6 +38,7 @@ import type { Op } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
 import { sameImage, toMysqlRow } from './convert.js';
 import { hubMovesQuery } from './hub-moves.js';
+import type { PullState } from './local-state.js';
 import { MysqlTableIO, PACKET_MARGIN } from './mysql-io.js';
 import { beginPush, localToken, recordPushed } from './node-fence.js';
 import type { SyncTable } from './plan.js';
@@ -137,8 +138,7 @@ function readOneRow(ctx: SyncContext): { row: OneRow; parents: { parent: string;
 }
 
 /** The SQL condition "a hub log entry of `tbl`/`pk` from another origin this node has not pulled". */
-function unseenCondition(ctx: SyncContext, tbl: string, pk: string, onlyDeletes: boolean): string {
-  const pull = ctx.state.pullState();
+function unseenCondition(ctx: SyncContext, pull: PullState, tbl: string, pk: string, onlyDeletes: boolean): string {
   const holes = [...pull.holes.keys()];
   return mysql.format(
     `EXISTS (SELECT 1 FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key) WHERE tbl = ? AND pk = ?${onlyDeletes ? " AND op = 'D'" : ''}
@@ -173,12 +173,13 @@ export async function pushOneRow(
   }
   if (Buffer.byteLength(tuple) > io.rowLimit) return 'generic'; // oversize: parked with its size there
   const from = ctx.state.pushedUpto();
+  const pull = ctx.state.pullState();
   const guard = [
     'ROW_COUNT() = 1',
-    `NOT ${unseenCondition(ctx, table.name, key, false)}`,
-    ...parents.map((p) => `NOT ${unseenCondition(ctx, p.parent, p.key, true)}`),
+    `NOT ${unseenCondition(ctx, pull, table.name, key, false)}`,
+    ...parents.map((p) => `NOT ${unseenCondition(ctx, pull, p.parent, p.key, true)}`),
   ].join(' AND ');
-  const moves = hubMovesQuery(ctx, ctx.state.pullState());
+  const moves = hubMovesQuery(ctx, pull);
   const columns = table.columns.map((c) => quoteMysqlId(c.name)).join(', ');
   const sql = [
     mysql.format("SET @dualdb_origin = ?, autocommit = 0, tx_isolation = 'READ-COMMITTED'", [ctx.nodeId]),

@@ -8,7 +8,6 @@
  * The cut is a real one: a TCP proxy between the library and the server that drops the
  * connection at the COMMIT packet, after or before handing it to the server.
  */
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DualDatabase } from '../src/api/dual-database.js';
 import type { MysqlConfig } from '../src/config/config.js';
@@ -16,74 +15,13 @@ import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { initNode } from '../src/sync/init.js';
 import { until, within } from './helpers/cli.js';
+import { CommitCutter } from './helpers/commit-cutter.js';
 import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
 import { createSqlite, nodeConfig } from './helpers/node.js';
 import { tempDir } from './helpers/tmp.js';
 
 const SQLITE_DDL = ['CREATE TABLE detections (id INTEGER PRIMARY KEY AUTOINCREMENT, camera TEXT NOT NULL)'];
 const MYSQL_DDL = 'CREATE TABLE detections (id BIGINT AUTO_INCREMENT PRIMARY KEY, camera VARCHAR(50) NOT NULL)';
-
-/** A TCP proxy to the hub that, when armed, cuts the next connection that sends COMMIT. */
-class CommitCutter {
-  arm: 'off' | 'after-commit' | 'before-commit' = 'off';
-  cuts = 0;
-  private constructor(
-    private readonly server: net.Server,
-    readonly port: number,
-  ) {}
-
-  static async start(target: { host: string; port: number }): Promise<CommitCutter> {
-    const server = net.createServer();
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const cutter = new CommitCutter(server, (server.address() as net.AddressInfo).port);
-    server.on('connection', (client) => cutter.relay(client, target));
-    return cutter;
-  }
-
-  private relay(client: net.Socket, target: { host: string; port: number }): void {
-    const upstream = net.createConnection(target.port, target.host);
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    client.on('close', () => {
-      if (!upstream.destroyed && !cutting) upstream.destroy();
-    });
-    upstream.pipe(client);
-    let cutting = false;
-    let buf = Buffer.alloc(0);
-    client.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      while (buf.length >= 4) {
-        const len = buf.readUIntLE(0, 3);
-        if (buf.length < 4 + len) break;
-        const packet = buf.subarray(0, 4 + len);
-        buf = buf.subarray(4 + len);
-        const isCommit = len === 7 && packet[4] === 0x03 && packet.subarray(5).toString() === 'COMMIT';
-        if (isCommit && this.arm !== 'off') {
-          const mode = this.arm;
-          this.arm = 'off';
-          this.cuts++;
-          cutting = true;
-          upstream.unpipe(client);
-          if (mode === 'after-commit') {
-            // The server gets the COMMIT; its answer never reaches the client.
-            upstream.write(packet);
-            upstream.once('data', () => upstream.destroy());
-          } else {
-            upstream.destroy();
-          }
-          client.destroy();
-          return;
-        }
-        upstream.write(packet);
-      }
-    });
-  }
-
-  async close(): Promise<void> {
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}
 
 describe.skipIf(!HUB_AVAILABLE)('mysql_primary: serialised with the sync, exact after a cut COMMIT', () => {
   let hub: TestHub;

@@ -421,18 +421,62 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
   }
 
   private hubInsert: HubInsertPool | undefined;
+
+  /** The error of the first of these log entries that the push parked (the hub refused it), if any. */
+  private parkedError(logged: { tbl: string; pk: string | null }[]): string | undefined {
+    const find = this.local.statement("SELECT error FROM _dualdb_parked WHERE direction = 'push' AND tbl = ? AND pk IS ?");
+    for (const e of logged) {
+      const p = find.get(e.tbl, e.pk) as { error: string } | undefined;
+      if (p) return p.error;
+    }
+    return undefined;
+  }
   private readonly local = new LocalStatements(() => this.sqlite);
 
-  /** both: commit locally (captured), then push and wait for the hub to hold it. */
+  /**
+   * both: commit locally (captured), then push and wait for the hub to hold it. A single insert
+   * with nothing to decide goes up by the one-row push (sync/push-one.ts, on the multi-statement
+   * pool); anything else by the generic push. A row the hub refused (parked) is reported as queued.
+   */
   private async writeBoth(ops: WriteOp[]): Promise<WriteResult> {
-    const r = this.applyLocal(ops, true);
     const syncer = this.service.syncer;
-    const target = syncer.state.pendingPush().maxSeq;
+    const before = BigInt(
+      (
+        this.local.statement("SELECT seq FROM sqlite_sequence WHERE name = '_dualdb_changes'").get() as
+          | { seq?: bigint }
+          | undefined
+      )?.seq ?? 0n,
+    );
+    const r = this.applyLocal(ops, true);
+    // This write's log entries (AUTOINCREMENT: never below `before`), read before the push forgets them.
+    const logged = this.local.statement('SELECT seq, tbl, pk FROM _dualdb_changes WHERE seq > ? ORDER BY seq').all(before) as {
+      seq: bigint;
+      tbl: string;
+      pk: string | null;
+    }[];
+    const target = logged.at(-1)?.seq ?? syncer.state.pendingPush().maxSeq;
     if (this.service.hubUsable) {
       try {
-        await syncer.push();
-        if (syncer.state.pushedUpto() >= target) return { committed: 'both', queued: false, failedOver: false, ...r };
+        const timeout = this.options.hubWriteTimeoutMs ?? 2000;
+        const pushed = await syncer.pushWrite(() => {
+          this.hubInsert ??= new HubInsertPool(this.config.mysql);
+          return this.hubInsert.lease();
+        }, timeout);
+        if (syncer.state.pushedUpto() >= target) {
+          const refused = pushed.parked > 0 ? this.parkedError(logged) : undefined;
+          if (refused === undefined) return { committed: 'both', queued: false, failedOver: false, ...r };
+          if (this.options.strict)
+            throw new DualdbError(
+              'HUB_WRITE_FAILED',
+              `the write is committed in SQLite and queued, but the hub refused it: ${refused}`,
+              {
+                hint: '`dualdb parked` shows it; it is retried automatically, and delivered once the cause is fixed',
+              },
+            );
+          return { committed: 'sqlite', queued: true, failedOver: false, ...r, hubError: refused };
+        }
       } catch (e) {
+        if (e instanceof DualdbError && e.code === 'HUB_WRITE_FAILED') throw e;
         this.service.reportHubFailure(e);
         if (this.options.strict) throw e;
         return {

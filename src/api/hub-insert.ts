@@ -20,6 +20,7 @@ import { toMysqlRow } from '../sync/convert.js';
 import { MysqlTableIO } from '../sync/mysql-io.js';
 import { NodeIdInUseError } from '../sync/node-fence.js';
 import type { SyncTable } from '../sync/plan.js';
+import type { MultiStatementLease } from '../sync/push-one.js';
 import { DualdbError } from '../util/errors.js';
 import { type InputRow, normaliseRow } from './values.js';
 
@@ -100,6 +101,20 @@ export class HubInsertPool {
       if (healthy) conn.release();
       else conn.destroy();
     }
+  }
+
+  /** A connection of the pool lent for one `both` push (sync/push-one.ts); connection errors diagnosed. */
+  async lease(): Promise<MultiStatementLease> {
+    let conn: mysql.PoolConnection;
+    try {
+      conn = await this.get().getConnection();
+    } catch (e) {
+      throw diagnoseIfConnection(e, this.m);
+    }
+    return {
+      conn: conn as unknown as MultiStatementLease['conn'],
+      done: (healthy) => (healthy ? conn.release() : conn.destroy()),
+    };
   }
 
   private readonly io = new WeakMap<SyncTable, MysqlTableIO>();

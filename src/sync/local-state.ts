@@ -99,11 +99,12 @@ export class LocalState {
   }
 
   setMeta(key: string, value: string | null): void {
-    if (value === null) this.db.prepare('DELETE FROM _dualdb_meta WHERE key = ?').run(key);
+    // Compiled once: a push sets several of these (cursor, token, pending marker) for every batch.
+    if (value === null) this.cachedStatement('DELETE FROM _dualdb_meta WHERE key = ?').run(key);
     else
-      this.db
-        .prepare('INSERT INTO _dualdb_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value')
-        .run(key, value);
+      this.cachedStatement(
+        'INSERT INTO _dualdb_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      ).run(key, value);
   }
 
   /** The stable node id: from NODE_ID when given (and then stored), else the stored one, else a new one. */

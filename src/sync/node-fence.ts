@@ -251,10 +251,11 @@ export async function recordTokenAsHolder(conn: PoolConnection, state: LocalStat
 }
 
 /** After the hub committed a push: the file forgets what the hub has and keeps the new token. */
-export function recordPushed(ctx: FenceContext, upto: bigint, token: string): void {
+export function recordPushed(ctx: FenceContext, upto: bigint, token: string, alsoRecord?: () => void): void {
   ctx.db.transaction(() => {
     ctx.state.setPushedUpto(upto);
     ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(upto);
     saveToken(ctx.state, ctx.nodeId, token);
+    alsoRecord?.();
   })();
 }

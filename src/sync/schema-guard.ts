@@ -26,12 +26,13 @@ export function sqliteSchemaVersion(db: SqliteDb): number {
   return Number(db.pragma('schema_version', { simple: true }));
 }
 
+/** The query of hubSchemaFingerprint (n, h), for a caller that sends it along with others (push-one.ts). */
+export const SCHEMA_FINGERPRINT_SQL = `SELECT COUNT(*) AS n, SUM(CRC32(CONCAT_WS('|', TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, ORDINAL_POSITION))) AS h
+       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT LIKE '\\_dualdb\\_%'`;
+
 /** A digest of every user column's definition on the hub (name, type, nullability, key, position). */
 export async function hubSchemaFingerprint(hub: MysqlHub): Promise<string> {
-  const [r] = await hub.query<{ n: string | number; h: string | number | null }>(
-    `SELECT COUNT(*) AS n, SUM(CRC32(CONCAT_WS('|', TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, ORDINAL_POSITION))) AS h
-       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT LIKE '\\_dualdb\\_%'`,
-  );
+  const [r] = await hub.query<{ n: string | number; h: string | number | null }>(SCHEMA_FINGERPRINT_SQL);
   return `${r?.n ?? 0}:${r?.h ?? 0}`;
 }
 

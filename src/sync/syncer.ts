@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { capturedMysqlTables } from '../capture/mysql-capture.js';
 import { capturedSqliteTables, REKEYS_DDL } from '../capture/sqlite-capture.js';
 import type { Config } from '../config/config.js';
-import { MysqlHub } from '../engines/mysql/connect.js';
+import { diagnoseIfConnection, MysqlHub } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { introspectMysql } from '../engines/mysql/introspect.js';
 import { capturePrivilegeProblem } from '../engines/mysql/privileges.js';
@@ -30,6 +30,7 @@ import { buildSyncPlan, type SyncPlan } from './plan.js';
 import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
 import { PushRaceError, pushBatch } from './push.js';
 import { releasePushConnection } from './push-connection.js';
+import { type MultiStatementLease, pushOneRow } from './push-one.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 import { hubSchemaFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
@@ -431,6 +432,34 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   push(maxBatches = MAX_BATCHES_PER_CYCLE): Promise<BatchResult> {
     return this.exclusive(() => this.runBatches('push', maxBatches));
   }
+
+  /**
+   * The push that acknowledges a `both` write: the one-row push when the unpushed log is that one
+   * insert and nothing is to be decided (push-one.ts, on a connection `lease` lends), otherwise the
+   * generic push, which then decides, parks or re-keys as usual.
+   */
+  pushWrite(lease: () => Promise<MultiStatementLease>, timeoutMs: number): Promise<BatchResult> {
+    return this.exclusive(async () => {
+      const ctx = await this.context();
+      let one: BatchResult | 'generic';
+      try {
+        one = await pushOneRow(ctx, lease, timeoutMs);
+      } catch (e) {
+        const err = diagnoseIfConnection(e, this.config.mysql);
+        if (err instanceof MysqlError || isConnectionError(err)) await this.dropHub();
+        throw err;
+      }
+      if (one === 'generic') return this.runBatches('push', MAX_BATCHES_PER_CYCLE);
+      this.oneRowPushes++;
+      this.metrics.recordLags('push', one.lagsMs);
+      this.metrics.recordRows(one.applied);
+      this.lastPushAt = new Date();
+      return one;
+    });
+  }
+
+  /** Pushes made by the one-row push (push-one.ts) since this syncer opened (tests and benchmarks look). */
+  oneRowPushes = 0;
 
   pull(maxBatches = MAX_BATCHES_PER_CYCLE): Promise<BatchResult> {
     return this.exclusive(() => this.runBatches('pull', maxBatches));

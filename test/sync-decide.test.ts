@@ -78,6 +78,23 @@ describe('decide: push of a key deleted and handed out again on the node', () =>
       decision: { action: 'rekey', resolve: 'hold' },
     });
   });
+  it("the hub's row is a new row the node has not seen (its old row cascaded away there): not deleted, a collision", () => {
+    const inserted = { firstOp: 'I' as const, at: 1 };
+    for (const policy of ['node-wins', 'newest-wins', 'hub-wins', 'manual'] as const) {
+      expect(decideReused({ node: deleted, hub: inserted, hubHasRow: true }, policy, 'manual')).toEqual({
+        deleteHubRow: false,
+        decision: { action: 'rekey', resolve: 'hold' },
+      });
+      expect(decideReused({ node: deleted, hub: inserted, hubHasRow: true }, policy, 'rekey-node')).toEqual({
+        deleteHubRow: false,
+        decision: { action: 'rekey', resolve: 'rekey-node' },
+      });
+      expect(decideReused({ node: deleted, hub: inserted, hubHasRow: false }, policy, 'rekey-hub')).toEqual({
+        deleteHubRow: false,
+        decision: { action: 'to-hub' },
+      });
+    }
+  });
 });
 
 describe('decide: pull', () => {

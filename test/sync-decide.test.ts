@@ -47,6 +47,32 @@ describe('decide: push', () => {
   });
 });
 
+describe("decide: the node's delete against a new hub row it has not seen (generated key)", () => {
+  // The hub's side begins with an insert: the row the node deleted was gone there (an unlogged ON
+  // DELETE cascade) and another row took the key. Deleting it would lose that row.
+  const facts = both({ node: { firstOp: 'D', at: 9 }, nodeHasRow: false });
+  it('push: nothing is deleted and there is no conflict, whatever the policy and mode', () => {
+    for (const policy of ['node-wins', 'newest-wins', 'hub-wins', 'manual'] as const)
+      for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const)
+        expect(decidePush(facts, policy, mode)).toEqual({ action: 'none' });
+  });
+  it('pull: the hub row comes down, no conflict', () => {
+    for (const policy of ['node-wins', 'newest-wins', 'hub-wins', 'manual'] as const)
+      expect(decidePull(facts, policy)).toEqual({ action: 'to-node' });
+  });
+  it('a natural key, or a hub update, is still a conflict settled by the policy', () => {
+    expect(decidePush({ ...facts, keyKind: 'natural' }, 'node-wins', 'rekey-node')).toEqual({
+      action: 'to-hub',
+      conflict: 'node',
+    });
+    expect(decidePush({ ...facts, hub: { firstOp: 'U', at: 1 } }, 'node-wins', 'manual')).toEqual({
+      action: 'to-hub',
+      conflict: 'node',
+    });
+    expect(decidePull({ ...facts, hub: { firstOp: 'U', at: 1 } }, 'node-wins')).toEqual({ action: 'none', conflict: 'node' });
+  });
+});
+
 describe('decide: push of a key deleted and handed out again on the node', () => {
   const deleted = { firstOp: 'D' as const, at: 3 };
   it('the hub row unchanged: deleted first, then the new row goes up under the key (any mode)', () => {

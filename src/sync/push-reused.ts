@@ -39,30 +39,10 @@ export function decideReused(
   policy: ConflictPolicy,
   collisions: KeyCollisionMode,
 ): ReusedDecision {
-  // The hub's side of the key begins with an insert this node has not seen: the hub's row is a new
-  // row, created after the one this node deleted was gone there (an ON DELETE cascade, unlogged,
-  // then another node's row sent into the freed key while this change waited, e.g. with a parent
-  // held apart under `manual`). The delete is not of that row: it neither deletes it nor conflicts
-  // with it, and the node's new row under the key is a collision with it (both are new rows).
-  if (f.hub?.firstOp === 'I') {
-    return {
-      deleteHubRow: false,
-      decision: f.hubHasRow
-        ? decidePush(
-            {
-              keyKind: 'generated',
-              node: { firstOp: 'I', at: f.node.at },
-              nodeHasRow: true,
-              hub: f.hub,
-              hubHasRow: true,
-              same: false,
-            },
-            policy,
-            collisions,
-          )
-        : { action: 'to-hub' },
-    };
-  }
+  // A hub side that begins with an insert this node has not seen holds a new row, not the one the
+  // delete is of (decidePush): nothing deleted there, no conflict, and the node's new row collides
+  // with it. (Seed 82935148: the change waited with its held-apart parent while the hub's old row
+  // went with its own parent's delete, unlogged, and another node's row took the freed key.)
   const del = decidePush(
     { keyKind: 'generated', node: f.node, nodeHasRow: false, hub: f.hub, hubHasRow: f.hubHasRow, same: !f.hubHasRow },
     policy,

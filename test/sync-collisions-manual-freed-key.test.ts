@@ -1,5 +1,9 @@
 /**
- * docs/SYNC-CONTRACT.md invariant 13, `manual` (property seed 82935148): a key node B deleted and
+ * docs/SYNC-CONTRACT.md invariant 13: a node's delete of a row under a generated key whose hub row
+ * is gone (an ON DELETE cascade, which the hub does not log) and whose key another node's new row
+ * took since never deletes that new row.
+ *
+ * `manual` (property seed 82935148): a key node B deleted and
  * handed out again (the delete of its old child and a new child under the same id, one change)
  * waits with the new child's parent, held apart by a collision. Meanwhile the hub's old child went
  * with its parent's delete (ON DELETE CASCADE, unlogged) and node A's own child went up into the
@@ -8,6 +12,12 @@
  * won and deleted A's child on the hub and then on A (lost everywhere, kept only in
  * `_dualdb_conflicts`). Now the hub's row under the key, new to B, is not what B deleted: B's new
  * child collides with it (held, resolved like any collision) and every child stays on its worker.
+ *
+ * The same for a plain delete (`manual` and `rekey-hub`, which send a row whose colliding hub row
+ * is gone under its key as it is): node A deletes its copy of B's child after the hub's cascade
+ * removed it there and node C's own child went up under the freed key. Before, the delete met C's
+ * insert as a conflict that A's newer delete won (in the push, or in the pull that left A's delete
+ * for the push): C's child was deleted everywhere. Now the delete is spent, C's child comes to A.
  */
 import { describe, expect, it } from 'vitest';
 import { resolveRekey } from '../src/sync/rekey-resolve.js';
@@ -49,7 +59,7 @@ describe.skipIf(!HUB_AVAILABLE)("manual: a re-used key's delete waits with its n
     prefix: 'manreused',
     sqliteDdl: SQLITE_DDL,
     mysqlDdl: MYSQL_DDL,
-    nodes: ['a', 'b'],
+    nodes: ['a', 'b', 'c'],
     env: { SYNC_KEY_COLLISIONS: 'manual' },
   });
 
@@ -111,5 +121,37 @@ describe.skipIf(!HUB_AVAILABLE)("manual: a re-used key's delete waits with its n
         expect(n.syncer.state.conflicts()).toEqual([]);
       }
     }, 60_000);
+  }
+
+  for (const mode of ['manual', 'rekey-hub'] as const) {
+    for (const first of ['push', 'pull'] as const) {
+      it(`${mode}, newest-wins, A's ${first} first: A's delete of a cascaded child never deletes C's child under the freed key`, async () => {
+        const w = await fixture.world({ env: { CONFLICT_POLICY: 'newest-wins', SYNC_KEY_COLLISIONS: mode } });
+        const [a, b, c] = (['a', 'b', 'c'] as const).map((n) => w.node(n));
+        if (!a || !b || !c) throw new Error('nodes');
+        // B's worker 2 and attendance 3 reach the hub and A.
+        b.db.prepare("INSERT INTO workers (id, badge) VALUES (2, 'b-w')").run();
+        b.db.prepare("INSERT INTO attendance (id, worker_id, note) VALUES (3, 2, 'for b-w')").run();
+        await b.syncer.syncOnce();
+        await a.syncer.syncOnce();
+        expect(a.db.prepare('SELECT note FROM attendance WHERE id = 3').get()).toEqual({ note: 'for b-w' });
+        // A central delete of worker 2: its attendance 3 goes with it on the hub, not logged.
+        await w.hub.execute('DELETE FROM workers WHERE id = 2');
+        // C, which has pulled nothing, sends its worker 8 and attendance 3 into the freed key.
+        c.db.prepare("INSERT INTO workers (id, badge) VALUES (8, 'c-w')").run();
+        c.db.prepare("INSERT INTO attendance (id, worker_id, note) VALUES (3, 8, 'for c-w')").run();
+        await c.syncer.syncOnce({ pull: false });
+        expect(await w.hub.query('SELECT note FROM attendance WHERE id = 3')).toEqual([{ note: 'for c-w' }]);
+        // A deletes its copy of B's attendance 3 (newer than C's insert), then syncs.
+        await new Promise((r) => setTimeout(r, 20));
+        a.db.prepare('DELETE FROM attendance WHERE id = 3').run();
+        if (first === 'pull') await a.syncer.syncOnce({ push: false });
+        await a.syncer.syncOnce();
+        expect((await hubLog(w.hub, 'attendance')).filter((e) => e.op === 'D')).toEqual([]);
+        expect(a.syncer.state.conflicts()).toEqual([]);
+        await syncUntilQuiet(w.nodes, 10);
+        expect(await childrenEverywhere(w)).toEqual(['for c-w → c-w']);
+      }, 60_000);
+    }
   }
 });

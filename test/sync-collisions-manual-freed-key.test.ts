@@ -154,4 +154,31 @@ describe.skipIf(!HUB_AVAILABLE)("manual: a re-used key's delete waits with its n
       }, 60_000);
     }
   }
+
+  // The rule's limit: where the hub's insert is the move of a row this node knew (rekey-hub put
+  // another node's row under its key; this node's delete followed the row to its new key), the
+  // delete is of that row and still goes up (a conflict by the policy, as before). Passes on main.
+  for (const first of ['push', 'pull'] as const) {
+    it(`rekey-hub, node-wins, B's ${first} first: B's delete of a row another node's re-key moved still deletes it`, async () => {
+      const w = await fixture.world({ env: { CONFLICT_POLICY: 'node-wins', SYNC_KEY_COLLISIONS: 'rekey-hub' } });
+      const b = w.node('b');
+      const c = w.node('c');
+      await w.hub.execute("INSERT INTO workers (id, badge) VALUES (1, 'hub-w')");
+      await b.syncer.syncOnce();
+      // C's own worker 1 collides: the hub's row moves to a new key, C's takes 1 in place.
+      c.db.prepare("INSERT INTO workers (id, badge) VALUES (1, 'c-w')").run();
+      await c.syncer.syncOnce({ pull: false });
+      expect(await w.hub.query('SELECT id, badge FROM workers ORDER BY id')).toEqual([
+        { id: '1', badge: 'c-w' },
+        { id: '2', badge: 'hub-w' },
+      ]);
+      // B deletes its copy of the hub's row (still under 1 here) before learning the move.
+      b.db.prepare('DELETE FROM workers WHERE id = 1').run();
+      if (first === 'pull') await b.syncer.syncOnce({ push: false });
+      await b.syncer.syncOnce();
+      await syncUntilQuiet(w.nodes, 10);
+      expect(await divergence(w, ['workers', 'attendance'])).toEqual([]);
+      expect(await w.hub.query('SELECT badge FROM workers')).toEqual([{ badge: 'c-w' }]);
+    }, 60_000);
+  }
 });

@@ -60,6 +60,12 @@ describe("decide: the node's delete against a new hub row it has not seen (gener
     for (const policy of ['node-wins', 'newest-wins', 'hub-wins', 'manual'] as const)
       expect(decidePull(facts, policy)).toEqual({ action: 'to-node' });
   });
+  it("where the hub's insert is the move of a row the node knew (rekey-hub), the delete is of that row: a conflict", () => {
+    const moved = { ...facts, hubMovedHere: true };
+    expect(decidePush(moved, 'node-wins', 'rekey-hub')).toEqual({ action: 'to-hub', conflict: 'node' });
+    expect(decidePull(moved, 'node-wins')).toEqual({ action: 'none', conflict: 'node' });
+    expect(decidePull(moved, 'hub-wins')).toEqual({ action: 'to-node', conflict: 'hub' });
+  });
   it('a natural key, or a hub update, is still a conflict settled by the policy', () => {
     expect(decidePush({ ...facts, keyKind: 'natural' }, 'node-wins', 'rekey-node')).toEqual({
       action: 'to-hub',

@@ -32,6 +32,11 @@ export interface RowFacts {
   /** The hub's change (by another origin) that this node has not pulled, if any. */
   hub?: UnseenChange;
   hubHasRow: boolean;
+  /**
+   * The key is where the hub moved a row this node knew under another key (rekey-hub, an R entry
+   * applied here, hub-moves.ts): the hub's insert under it is that row, not a new one.
+   */
+  hubMovedHere?: boolean;
   /** Both current images are the same datum (or both absent). */
   same: boolean;
 }
@@ -57,10 +62,11 @@ export function isCollision(f: RowFacts): boolean {
  * an insert the node has not seen: the hub's row is a new row, created after the one the node
  * deleted was gone there (an ON DELETE cascade, which the hub does not log, then another node's
  * row sent into the freed key, or a central write with an explicit id). The delete is not of that
- * row: nothing to delete, no conflict; the hub's row comes to the node.
+ * row: nothing to delete, no conflict; the hub's row comes to the node. Not so where the hub's
+ * insert is the move of a row this node knew (its delete followed the row there): a conflict.
  */
 export function deletesAnotherRow(f: RowFacts): boolean {
-  return f.keyKind === 'generated' && f.node?.firstOp === 'D' && !f.nodeHasRow && f.hub?.firstOp === 'I';
+  return f.keyKind === 'generated' && f.node?.firstOp === 'D' && !f.nodeHasRow && f.hub?.firstOp === 'I' && !f.hubMovedHere;
 }
 
 const RESOLVE: Record<KeyCollisionMode, 'rekey-node' | 'rekey-hub' | 'hold'> = {

@@ -574,6 +574,21 @@ describe.skipIf(!HUB_AVAILABLE)('invariant 13: sequences the property found', ()
     60_000,
   );
 
+  // Was an open bug (manual; FC_COLLISIONS=1 FC_RUNS=20 FC_SEED=82935148, shrunk): B's worker 1 and
+  // attendance 1 go up; B deletes the worker (attendance 1 with it) and writes worker 2 with a new
+  // attendance 1 (SQLite hands out the freed id: one change of key 1, beginning with the delete). The
+  // hub writes its worker 2, A its worker 1 with attendance 1. A's worker and child collide with B's
+  // (held); B's push deletes worker 1 on the hub (attendance 1 cascades there, unlogged) and holds
+  // worker 2 apart, its attendance 1 waiting with it. Resolved, A's attendance 1 goes up into the
+  // freed key; then B's waiting change decided its delete against A's insert as a conflict that the
+  // node won: A's child deleted everywhere. A delete against a hub row that begins with an insert
+  // the node has not seen is of another row (decide.ts): B's new child collides with A's instead.
+  it(
+    "manual: a re-used key's delete waits with its held-apart parent; another node's child takes the freed key",
+    () => runOps(testHub, tmp.dir, 'manual', [I('B', 1), S('B', true, false), D('B', 15), I('B', 1), I('H'), I('A', 1)]),
+    60_000,
+  );
+
   // FIXED (was an open bug; rekey-node; pull.ts + push.ts): node A creates worker 1 with attendance 1 and
   // pushes; node B, which created its own worker 1, pulls: the worker collides (deferred) and the
   // hub's attendance 1 is parked "waiting for its parent". B then creates its own attendance 1

@@ -47,6 +47,38 @@ describe('decide: push', () => {
   });
 });
 
+describe("decide: the node's delete against a new hub row it has not seen (generated key)", () => {
+  // The hub's side begins with an insert: the row the node deleted was gone there (an unlogged ON
+  // DELETE cascade) and another row took the key. Deleting it would lose that row.
+  const facts = both({ node: { firstOp: 'D', at: 9 }, nodeHasRow: false });
+  it('push: nothing is deleted and there is no conflict, whatever the policy and mode', () => {
+    for (const policy of ['node-wins', 'newest-wins', 'hub-wins', 'manual'] as const)
+      for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const)
+        expect(decidePush(facts, policy, mode)).toEqual({ action: 'none' });
+  });
+  it('pull: the hub row comes down, no conflict', () => {
+    for (const policy of ['node-wins', 'newest-wins', 'hub-wins', 'manual'] as const)
+      expect(decidePull(facts, policy)).toEqual({ action: 'to-node' });
+  });
+  it("where the hub's insert is the move of a row the node knew (rekey-hub), the delete is of that row: a conflict", () => {
+    const moved = { ...facts, hubMovedHere: true };
+    expect(decidePush(moved, 'node-wins', 'rekey-hub')).toEqual({ action: 'to-hub', conflict: 'node' });
+    expect(decidePull(moved, 'node-wins')).toEqual({ action: 'none', conflict: 'node' });
+    expect(decidePull(moved, 'hub-wins')).toEqual({ action: 'to-node', conflict: 'hub' });
+  });
+  it('a natural key, or a hub update, is still a conflict settled by the policy', () => {
+    expect(decidePush({ ...facts, keyKind: 'natural' }, 'node-wins', 'rekey-node')).toEqual({
+      action: 'to-hub',
+      conflict: 'node',
+    });
+    expect(decidePush({ ...facts, hub: { firstOp: 'U', at: 1 } }, 'node-wins', 'manual')).toEqual({
+      action: 'to-hub',
+      conflict: 'node',
+    });
+    expect(decidePull({ ...facts, hub: { firstOp: 'U', at: 1 } }, 'node-wins')).toEqual({ action: 'none', conflict: 'node' });
+  });
+});
+
 describe('decide: push of a key deleted and handed out again on the node', () => {
   const deleted = { firstOp: 'D' as const, at: 3 };
   it('the hub row unchanged: deleted first, then the new row goes up under the key (any mode)', () => {
@@ -77,6 +109,23 @@ describe('decide: push of a key deleted and handed out again on the node', () =>
       conflict: 'hold',
       decision: { action: 'rekey', resolve: 'hold' },
     });
+  });
+  it("the hub's row is a new row the node has not seen (its old row cascaded away there): not deleted, a collision", () => {
+    const inserted = { firstOp: 'I' as const, at: 1 };
+    for (const policy of ['node-wins', 'newest-wins', 'hub-wins', 'manual'] as const) {
+      expect(decideReused({ node: deleted, hub: inserted, hubHasRow: true }, policy, 'manual')).toEqual({
+        deleteHubRow: false,
+        decision: { action: 'rekey', resolve: 'hold' },
+      });
+      expect(decideReused({ node: deleted, hub: inserted, hubHasRow: true }, policy, 'rekey-node')).toEqual({
+        deleteHubRow: false,
+        decision: { action: 'rekey', resolve: 'rekey-node' },
+      });
+      expect(decideReused({ node: deleted, hub: inserted, hubHasRow: false }, policy, 'rekey-hub')).toEqual({
+        deleteHubRow: false,
+        decision: { action: 'to-hub' },
+      });
+    }
   });
 });
 

@@ -32,6 +32,11 @@ export interface RowFacts {
   /** The hub's change (by another origin) that this node has not pulled, if any. */
   hub?: UnseenChange;
   hubHasRow: boolean;
+  /**
+   * The key is where the hub moved a row this node knew under another key (rekey-hub, an R entry
+   * applied here, hub-moves.ts): the hub's insert under it is that row, not a new one.
+   */
+  hubMovedHere?: boolean;
   /** Both current images are the same datum (or both absent). */
   same: boolean;
 }
@@ -52,6 +57,18 @@ export function isCollision(f: RowFacts): boolean {
   return f.keyKind === 'generated' && f.node?.firstOp === 'I' && f.hub?.firstOp === 'I';
 }
 
+/**
+ * The node deleted a row it had under a generated key, and the hub's side of that key begins with
+ * an insert the node has not seen: the hub's row is a new row, created after the one the node
+ * deleted was gone there (an ON DELETE cascade, which the hub does not log, then another node's
+ * row sent into the freed key, or a central write with an explicit id). The delete is not of that
+ * row: nothing to delete, no conflict; the hub's row comes to the node. Not so where the hub's
+ * insert is the move of a row this node knew (its delete followed the row there): a conflict.
+ */
+export function deletesAnotherRow(f: RowFacts): boolean {
+  return f.keyKind === 'generated' && f.node?.firstOp === 'D' && !f.nodeHasRow && f.hub?.firstOp === 'I' && !f.hubMovedHere;
+}
+
 const RESOLVE: Record<KeyCollisionMode, 'rekey-node' | 'rekey-hub' | 'hold'> = {
   'rekey-node': 'rekey-node',
   'rekey-hub': 'rekey-hub',
@@ -61,6 +78,7 @@ const RESOLVE: Record<KeyCollisionMode, 'rekey-node' | 'rekey-hub' | 'hold'> = {
 /** A row with an unpushed node change, as push sees it. */
 export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyCollisionMode): Decision {
   if (!f.hub || f.same) return { action: 'to-hub' };
+  if (deletesAnotherRow(f)) return { action: 'none' };
   if (isCollision(f)) {
     // The node's new row is gone again: it must not delete the hub's different row.
     if (!f.nodeHasRow) return { action: 'to-node' };
@@ -76,7 +94,7 @@ export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyC
 
 /** A row with an unpulled hub change, as pull sees it. */
 export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
-  if (!f.node || f.same) return { action: 'to-node' };
+  if (!f.node || f.same || deletesAnotherRow(f)) return { action: 'to-node' };
   if (isCollision(f)) {
     if (!f.nodeHasRow) return { action: 'to-node' };
     // The hub's row is gone again: still left to the push (it decides whether the node's row moves).

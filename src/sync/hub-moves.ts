@@ -245,6 +245,16 @@ export function unsettledKeys(db: SqliteDb): { local: Set<string>; hub: Set<stri
   };
 }
 
+/**
+ * heldKey texts of the keys the hub moved rows to, by the moves this node learned and its pull has
+ * not passed yet: the hub's insert under such a key (not pulled yet either) is the moved row, which
+ * this node knew under the old key, not a new row (decide.ts `deletesAnotherRow`).
+ */
+export function hubMoveTargets(db: SqliteDb): Set<string> {
+  const rows = db.prepare('SELECT tbl, hub_key FROM _dualdb_hub_moves').all() as { tbl: string; hub_key: string }[];
+  return new Set(rows.map((r) => heldKey(r.tbl, r.hub_key)));
+}
+
 /** Once the pull cursor passed them, applied moves are forgotten (unsettled ones are kept). */
 export function forgetHubMoves(db: SqliteDb, upto: bigint): void {
   db.prepare('DELETE FROM _dualdb_hub_moves WHERE seq <= ? AND local_key IS NULL').run(upto);

@@ -21,7 +21,7 @@ import { sameImage, toSqliteRow } from './convert.js';
 import { decidePull } from './decide.js';
 import { isTransientSqlite, rowErrorText } from './errors.js';
 import { advanceHoles } from './holes.js';
-import { applyHubMoves, forgetHubMoves, unapplied, unsettledKeys } from './hub-moves.js';
+import { applyHubMoves, forgetHubMoves, hubMoveTargets, unapplied, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { parentApart, parentDeletedHere, parentIn, unsentParentKeys } from './parent-waits.js';
@@ -117,6 +117,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
       // Rows other nodes moved on the hub move here first: the batch's rows are under the new keys.
       applyHubMoves(ctx, hubMoves);
       const unsettled = unsettledKeys(ctx.db);
+      const moveTargets = hubMoveTargets(ctx.db);
       const held = ctx.state.heldKeys();
       const rekeys = new RekeyStore(ctx.db);
       const apart = new Set([...rekeys.openKeys(), ...unsettled.local, ...unsettled.hub]);
@@ -189,6 +190,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 // An earlier pull already found this key's hub row to be a new row of its own (open collision).
                 hub: { firstOp: apart.has(heldKey(table.name, key)) ? 'I' : change.firstOp, at: hubAt },
                 hubHasRow: hubAsSqlite !== null,
+                hubMovedHere: moveTargets.has(heldKey(table.name, key)),
                 same: sameImage(table, localRow, hubAsSqlite),
               },
               // dualdb's own rows (this node's heartbeat): this node's version stands, no user conflict.

@@ -35,12 +35,24 @@ export interface ReusedDecision {
 }
 
 export function decideReused(
-  f: { node: UnseenChange; hub?: UnseenChange; hubHasRow: boolean },
+  f: { node: UnseenChange; hub?: UnseenChange; hubHasRow: boolean; hubMovedHere?: boolean },
   policy: ConflictPolicy,
   collisions: KeyCollisionMode,
 ): ReusedDecision {
+  // A hub side that begins with an insert this node has not seen holds a new row, not the one the
+  // delete is of (decidePush): nothing deleted there, no conflict, and the node's new row collides
+  // with it. (Seed 82935148: the change waited with its held-apart parent while the hub's old row
+  // went with its own parent's delete, unlogged, and another node's row took the freed key.)
   const del = decidePush(
-    { keyKind: 'generated', node: f.node, nodeHasRow: false, hub: f.hub, hubHasRow: f.hubHasRow, same: !f.hubHasRow },
+    {
+      keyKind: 'generated',
+      node: f.node,
+      nodeHasRow: false,
+      hub: f.hub,
+      hubHasRow: f.hubHasRow,
+      hubMovedHere: f.hubMovedHere,
+      same: !f.hubHasRow,
+    },
     policy,
     collisions,
   );

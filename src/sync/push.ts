@@ -27,7 +27,7 @@ import { type Decision, decidePush } from './decide.js';
 import { rowErrorText } from './errors.js';
 import { explainFoldedKeys } from './folded-keys.js';
 import { BULK_CAPTURE_MIN_ROWS, bulkCaptureAllowed, writeRowsCaptured } from './hub-capture-bulk.js';
-import { learnHubMoves, readPushMoves, unsettledKeys } from './hub-moves.js';
+import { hubMoveTargets, learnHubMoves, readPushMoves, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { MysqlTableIO, oversizeText, PACKET_MARGIN } from './mysql-io.js';
@@ -141,6 +141,7 @@ async function applyOnHub(
   const held = ctx.state.heldKeys();
   const rekeys = new RekeyStore(ctx.db);
   const unsettled = unsettledKeys(ctx.db).local;
+  const moveTargets = hubMoveTargets(ctx.db);
   const heldApart = new Set([...rekeys.heldKeys().map((h) => heldKey(h.tbl, h.pk)), ...unsettled]);
   const policy = ctx.config.sync.conflictPolicy;
   const collisions = ctx.config.sync.keyCollisions;
@@ -236,8 +237,9 @@ async function applyOnHub(
         const hubFacts = hubSide ? { firstOp: hubSide.firstOp, at: hubSide.at - ctx.hubClockOffsetMs } : undefined;
         // dualdb's own rows (this node's heartbeat) are written by this node only: its version stands, silently.
         const rowPolicy = table.meta ? 'node-wins' : policy;
+        const hubMovedHere = moveTargets.has(heldKey(table.name, key));
         const reused = isReusedKey(table, change, local)
-          ? decideReused({ node: nodeSide, hub: hubFacts, hubHasRow: hubRow !== null }, rowPolicy, collisions)
+          ? decideReused({ node: nodeSide, hub: hubFacts, hubHasRow: hubRow !== null, hubMovedHere }, rowPolicy, collisions)
           : undefined;
         // A parked retry must still know it began with the delete of the hub's row.
         if (reused) change.firstOp = 'D';
@@ -252,6 +254,7 @@ async function applyOnHub(
               nodeHasRow: local !== null,
               hub: hubFacts,
               hubHasRow: hubRow !== null,
+              hubMovedHere,
               same: sameImage(table, local, hubAsSqlite),
             },
             rowPolicy,

@@ -64,9 +64,14 @@ describe.skipIf(!HUB_CRASHABLE)('Prometheus metrics of the daemon', () => {
     await until(
       async () => {
         text = await scrape();
-        return (sample(text, 'dualdb_rows_moved_total', { direction: 'push' }) ?? 0) >= 25;
+        // The queue is read at the start of a scrape, the counters at its end: a scrape that
+        // overlaps the end of the cycle can show the rows moved and still queued. The next one agrees.
+        return (
+          (sample(text, 'dualdb_rows_moved_total', { direction: 'push' }) ?? 0) >= 25 &&
+          sample(text, 'dualdb_queue_depth', { direction: 'push' }) === 0
+        );
       },
-      'the 25 rows to be counted as moved',
+      'the 25 rows to be counted as moved and the push queue empty',
       60_000,
     );
     expect(sample(text, 'dualdb_hub_up')).toBe(1);

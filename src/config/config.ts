@@ -29,6 +29,11 @@ export interface SyncConfig {
   tables: string[];
   exclude: string[];
   batchSize: number;
+  /**
+   * Whether SYNC_BATCH_SIZE was set. Unset, a push draining a backlog grows its batches past it
+   * (sync/push-size.ts); set, every batch keeps to it.
+   */
+  batchSizeExplicit: boolean;
   logRetentionMs: number;
   holeTimeoutMs: number;
   /** SYNC_VALUE_FORMS: 'table.column' (lower case) → form name, overriding what the column's values show. */

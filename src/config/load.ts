@@ -127,6 +127,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
       tables: v.syncTables,
       exclude: v.syncExclude,
       batchSize: v.syncBatchSize,
+      batchSizeExplicit: explicit.has('syncBatchSize'),
       logRetentionMs: Math.round(v.logRetentionHours * 3600 * 1000),
       holeTimeoutMs: Math.round(v.holeTimeout * 1000),
       valueForms: v.valueForms,

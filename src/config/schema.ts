@@ -239,7 +239,7 @@ export const SETTINGS = {
     env: 'SYNC_BATCH_SIZE',
     schema: int(1, 100000),
     default: '2000',
-    doc: 'Changes per batch (one transaction per side per batch)',
+    doc: 'Changes per batch (one transaction per side per batch); unset, a push draining a backlog grows its batches up to 20000',
   }),
   valueForms: setting({
     env: 'SYNC_VALUE_FORMS',

@@ -52,6 +52,8 @@ export interface BatchResult {
   more: boolean;
   /** Rows moved to a new key in this batch (key collisions). */
   rekeys: RekeyEvent[];
+  /** Push: bytes of the rows sent (their statement text), which sizes the next batch (push-size.ts). */
+  bytes?: number;
 }
 
 export function emptyBatch(direction: 'push' | 'pull'): BatchResult {

@@ -11,6 +11,7 @@
  * (which might write to synced tables that must still capture) keeps the row triggers.
  */
 
+import mysql from 'mysql2/promise';
 import { mysqlKeyExpr } from '../capture/keys.js';
 import { MYSQL_NOW_MS, mysqlTriggerNames } from '../capture/mysql-capture.js';
 import type { Row } from '../engines/codec.js';
@@ -68,11 +69,11 @@ async function logKeys(conn: PoolConnection, io: MysqlTableIO, maxStatementBytes
   const keyExpr = mysqlKeyExpr(t.key, ROW);
   for (const chunk of keyChunks(keys, maxStatementBytes)) {
     // The optimizer may pick the whole table for a long IN list: the primary key is the way in.
+    // No parameters: mysql2 would scan the whole statement (thousands of keys) for placeholders.
     await conn.query(
       `INSERT INTO _dualdb_changes (tbl, pk, op, origin, at)
-       SELECT ?, ${keyExpr}, '${op}', @dualdb_origin, ${MYSQL_NOW_MS} FROM ${quoteMysqlId(t.name)} AS ${ROW} FORCE INDEX (PRIMARY)
+       SELECT ${mysql.escape(t.name)}, ${keyExpr}, '${op}', @dualdb_origin, ${MYSQL_NOW_MS} FROM ${quoteMysqlId(t.name)} AS ${ROW} FORCE INDEX (PRIMARY)
         WHERE ${io.keyCondition(chunk)}`,
-      [t.name],
     );
   }
 }

@@ -316,6 +316,13 @@ export class LocalState {
   /** The parked changes of these keys of one table: key → the operation they began with, if known. */
   parkedOps(direction: 'push' | 'pull', tbl: string, keys: string[]): Map<string, ParkedChange['firstOp']> {
     const out = new Map<string, ParkedChange['firstOp']>();
+    // Mostly nothing of the table is parked: one probe of the (direction, tbl, pk) index instead of
+    // a statement per 400 keys (three times per push batch).
+    if (
+      keys.length > 0 &&
+      this.db.prepare('SELECT 1 FROM _dualdb_parked WHERE direction = ? AND tbl = ? LIMIT 1').get(direction, tbl) === undefined
+    )
+      return out;
     for (let i = 0; i < keys.length; i += 400) {
       const chunk = keys.slice(i, i + 400);
       const rows = this.db

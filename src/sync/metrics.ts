@@ -48,7 +48,8 @@ export class RollingMetrics {
   private trim(now: number): void {
     const cutoff = now - this.windowMs;
     if (this.lags.length > 0 && (this.lags[0]?.t ?? now) < cutoff) this.lags = this.lags.filter((l) => l.t >= cutoff);
-    if (this.lags.length > 50_000) this.lags = this.lags.slice(-50_000);
+    // Cut back to the newest 50,000 once past twice that: a copy per 50,000 samples, not per batch.
+    if (this.lags.length > 100_000) this.lags = this.lags.slice(-50_000);
     const sCut = Math.floor(cutoff / 1000);
     for (const k of this.buckets.keys()) if (k < sCut) this.buckets.delete(k);
   }

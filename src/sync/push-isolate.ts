@@ -9,10 +9,16 @@ import type { SyncContext } from './context.js';
 import { isTransientMysql, rowErrorText } from './errors.js';
 import { type Collision, type Move, moveManyOnHub, moveOnHub, SequenceBehindError } from './rekey.js';
 
+/** A failed group at most this large is retried item by item; a larger one is cut in halves. */
+const ONE_BY_ONE = 16;
+
 /**
- * Applies items in one statement group under a savepoint; when that fails for a
- * row-level reason, retries item by item so that only the poison items fail.
- * Transient failures (connection, deadlock) abort the whole batch.
+ * Applies items in one statement group under a savepoint; when that fails for a row-level
+ * reason, finds the poison items and applies the rest: a failed group is cut in halves, each
+ * tried under its own savepoint, down to groups of ONE_BY_ONE tried item by item. One poison
+ * row in a 20,000-row batch then costs ~30 attempts instead of 20,000 (each a savepoint, its
+ * statements and a release). Items keep their order (a parent before its child in the same
+ * table). Transient failures (connection, deadlock) abort the whole batch.
  */
 export async function applyIsolated<T extends { key: string }>(
   conn: PoolConnection,
@@ -32,26 +38,32 @@ export async function applyIsolated<T extends { key: string }>(
     }
     return failed;
   }
-  await conn.query('SAVEPOINT dualdb_batch');
-  try {
-    await apply(items);
-    await conn.query('RELEASE SAVEPOINT dualdb_batch');
-    return failed;
-  } catch (e) {
-    if (isTransientMysql(e)) throw e;
-    await conn.query('ROLLBACK TO SAVEPOINT dualdb_batch');
-  }
-  for (const item of items) {
-    await conn.query('SAVEPOINT dualdb_row');
+  // Whether `group` went in; else its error (the savepoint undid whatever part of it had).
+  const attempt = async (group: T[], savepoint: string): Promise<unknown> => {
+    await conn.query(`SAVEPOINT ${savepoint}`);
     try {
-      await apply([item]);
-      await conn.query('RELEASE SAVEPOINT dualdb_row');
+      await apply(group);
+      await conn.query(`RELEASE SAVEPOINT ${savepoint}`);
+      return undefined;
     } catch (e) {
       if (isTransientMysql(e)) throw e;
-      await conn.query('ROLLBACK TO SAVEPOINT dualdb_row');
-      failed.set(item.key, rowErrorText(e));
+      await conn.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
+      return e ?? new Error('failed');
     }
-  }
+  };
+  const isolate = async (group: T[]): Promise<void> => {
+    if (group.length <= ONE_BY_ONE) {
+      for (const item of group) {
+        const e = await attempt([item], 'dualdb_row');
+        if (e !== undefined) failed.set(item.key, rowErrorText(e));
+      }
+      return;
+    }
+    const half = Math.ceil(group.length / 2);
+    for (const part of [group.slice(0, half), group.slice(half)])
+      if ((await attempt(part, 'dualdb_row')) !== undefined) await isolate(part);
+  };
+  if ((await attempt(items, 'dualdb_batch')) !== undefined) await isolate(items);
   return failed;
 }
 

@@ -25,7 +25,8 @@ export interface LocalBatch {
   tables(): SyncTable[];
 }
 
-export function readLocalBatch(ctx: SyncContext, cursor: bigint): LocalBatch {
+/** `limit`: the most log entries to take (SYNC_BATCH_SIZE, or more while a backlog drains: push-size.ts). */
+export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.config.sync.batchSize): LocalBatch {
   const batchSize = ctx.config.sync.batchSize;
   const unsyncable = new Map<string, string>([...ctx.plan.skipped, ...ctx.plan.paused].map((i) => [i.table, i.reason]));
   const changes = new ChangeSet();
@@ -42,7 +43,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint): LocalBatch {
     assertSqliteUnchanged(ctx.db, ctx.schemaStamp);
     const rows = ctx.db
       .prepare('SELECT seq, tbl, pk, op, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?')
-      .all(cursor, batchSize) as { seq: bigint; tbl: string; pk: string | null; op: Op; at: number }[];
+      .all(cursor, limit) as { seq: bigint; tbl: string; pk: string | null; op: Op; at: number }[];
     entries = rows.length;
     for (const e of rows) {
       upto = e.seq;
@@ -104,7 +105,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint): LocalBatch {
   })();
   return {
     entries,
-    more: entries === batchSize,
+    more: entries === limit,
     upto,
     changes,
     images,

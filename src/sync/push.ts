@@ -54,8 +54,11 @@ export class PushRaceError extends DualdbError {
   }
 }
 
-/** One push batch; returns what moved. Throws on hub unavailability (nothing applied, nothing lost). */
-export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
+/**
+ * One push batch of at most `limit` log entries (push-size.ts); returns what moved. Throws on hub
+ * unavailability (nothing applied, nothing lost).
+ */
+export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchSize): Promise<BatchResult> {
   const result = emptyBatch('push');
   // The hub schema check (below) on a connection of its own, read while the fence and the moves are:
   // one round trip less on the way of every small push. Only when the local log has news.
@@ -67,7 +70,7 @@ export async function pushBatch(ctx: SyncContext): Promise<BatchResult> {
   // One node id, one file (invariant 17): refuses before anything moves when another file holds the id.
   const hubCursor = await reconcileWithHub(ctx);
   await learnHubMoves(ctx, moves);
-  const batch = readLocalBatch(ctx, hubCursor);
+  const batch = readLocalBatch(ctx, hubCursor, limit);
   result.changes = batch.entries;
   result.more = batch.more;
   if (batch.entries === 0 && batch.changes.size === 0 && batch.toPark.length === 0) return result;
@@ -341,6 +344,7 @@ async function applyOnHub(
             continue;
           }
           rowsOut.push({ key, ...out, exists: hubRowAfter !== null });
+          result.bytes = (result.bytes ?? 0) + bytes;
         }
         result.lagsMs.push(Date.now() - change.firstAt);
       }

@@ -19,6 +19,8 @@ export class SqliteTableIO {
   private deleteStmt: Database.Statement<unknown[]> | undefined;
   /** The upsert statement by rows per statement. */
   private readonly upserts = new Map<number, Database.Statement<unknown[]>>();
+  /** The lookup of a full chunk of keys, prepared once (a 20,000-key push batch is 50 chunks). */
+  private lookup: Database.Statement<unknown[]> | undefined;
 
   constructor(
     private readonly db: SqliteDb,
@@ -53,7 +55,12 @@ export class SqliteTableIO {
           .join(', ')})`;
       }
       const params = chunk.flatMap((key) => this.keyValues(key));
-      for (const row of this.db.prepare(sql).all(...params) as Row[]) out.set(this.keyOf(row), row);
+      let st: Database.Statement<unknown[]>;
+      if (chunk.length === LOOKUP_CHUNK) {
+        this.lookup ??= this.db.prepare<unknown[]>(sql);
+        st = this.lookup;
+      } else st = this.db.prepare<unknown[]>(sql);
+      for (const row of st.all(...params) as Row[]) out.set(this.keyOf(row), row);
     }
     return out;
   }

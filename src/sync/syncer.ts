@@ -31,6 +31,7 @@ import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
 import { PushRaceError, pushBatch } from './push.js';
 import { releasePushConnection } from './push-connection.js';
 import { type MultiStatementLease, pushOneRow } from './push-one.js';
+import { nextPushLimit } from './push-size.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 import { hubSchemaFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
@@ -332,6 +333,9 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     const total = emptyBatch(direction);
     let bumps = 0;
     let replans = 0;
+    // Push batches grow while a backlog drains (push-size.ts).
+    const sizing = { base: this.config.sync.batchSize, grows: !this.config.sync.batchSizeExplicit };
+    let limit = sizing.base;
     for (let i = 0; i < maxBatches; i++) {
       const ctx = await this.context();
       let b: BatchResult;
@@ -339,7 +343,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
         // A file that does not hold its node id must not pull either (invariant 17): the holder's
         // changes carry this id, so it would skip them as its own echo. Push checks every batch.
         if (direction === 'pull' && i === 0) await reconcileWithHub(ctx);
-        b = direction === 'push' ? await pushBatch(ctx) : await pullBatch(ctx);
+        b = direction === 'push' ? await pushBatch(ctx, limit) : await pullBatch(ctx);
       } catch (e) {
         if (e instanceof PlanStaleError && replans < 3) {
           // A schema changed under the cached plan: nothing moved; plan again (a drifted table
@@ -376,6 +380,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       this.metrics.recordLags(direction, b.lagsMs);
       this.metrics.recordRows(b.applied);
       if (!b.more) break;
+      if (direction === 'push') limit = nextPushLimit(sizing, limit, b.changes, b.bytes ?? 0);
     }
     if (direction === 'pull') await this.reportPullPosition();
     const now = new Date();

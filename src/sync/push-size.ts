@@ -1,0 +1,33 @@
+/**
+ * How many local changes a push batch takes. A batch is one hub transaction: its fixed cost (the
+ * fence, the hub's moves read twice, the trigger check, savepoints, one redo-log fsync at COMMIT,
+ * ~20 round trips) was a third of a bulk push's hub time at 2,000 rows a batch
+ * (docs/PERFORMANCE.md, "Push and pull in bulk"). While a backlog drains (each batch of the
+ * cycle was full), the next batch takes twice as many changes, up to BULK_MAX_ENTRIES, as long as
+ * the rows it sent stayed under BULK_BATCH_BYTES; a batch past that many bytes brings the next one
+ * back down. Never below SYNC_BATCH_SIZE, and only when SYNC_BATCH_SIZE is not set: a size set
+ * by hand (short transactions, short row locks on the hub) is kept for every batch.
+ *
+ * A larger batch holds its hub row locks longer (about a second for 20,000 rows here) and finds a
+ * poison row by halving (push-isolate.ts), so one refused row does not cost a row-by-row retry of
+ * the whole batch.
+ */
+
+/** The most changes one push batch takes while a backlog drains (SYNC_BATCH_SIZE unset). */
+export const BULK_MAX_ENTRIES = 20_000;
+/** Rows a batch sends (their statement text) past which the next batch grows no more. */
+export const BULK_BATCH_BYTES = 32 * 1024 * 1024;
+
+export interface PushSizing {
+  base: number;
+  grows: boolean;
+}
+
+/** The size of the batch after one that took `entries` of a `limit` and sent `bytes`. */
+export function nextPushLimit(sizing: PushSizing, limit: number, entries: number, bytes: number): number {
+  if (!sizing.grows || entries < limit) return sizing.base;
+  const max = Math.max(sizing.base, BULK_MAX_ENTRIES);
+  if (bytes > BULK_BATCH_BYTES) return Math.max(sizing.base, Math.floor((limit * BULK_BATCH_BYTES) / bytes));
+  const room = bytes > 0 ? BULK_BATCH_BYTES / bytes : 2;
+  return Math.min(max, Math.max(sizing.base, Math.floor(limit * Math.min(2, room))));
+}

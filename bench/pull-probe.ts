@@ -7,7 +7,8 @@
  *   node --import tsx bench/pull-probe.ts [n=100000] [reps=3] [--prof DIR]
  *
  * `--prof DIR` writes a V8 CPU profile of each pull alone (inspector, started after the hub
- * rows are written) to DIR; `SYNC_BATCH_SIZE` is passed through to the node.
+ * rows are written) to DIR, `--heap DIR` a sampling heap profile (what allocated, for the
+ * garbage collector's share); `SYNC_BATCH_SIZE` is passed through to the node.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -22,7 +23,11 @@ import { benchNodeConfig, hr, median, scratchDir, startBenchServer } from './lib
 const args = process.argv.slice(2);
 const profAt = args.indexOf('--prof');
 const profDir = profAt >= 0 ? args[profAt + 1] : undefined;
-const positional = args.filter((a, i) => !a.startsWith('--') && (profAt < 0 || i !== profAt + 1));
+const heapAt = args.indexOf('--heap');
+const heapDir = heapAt >= 0 ? args[heapAt + 1] : undefined;
+const positional = args.filter(
+  (a, i) => !a.startsWith('--') && (profAt < 0 || i !== profAt + 1) && (heapAt < 0 || i !== heapAt + 1),
+);
 const n = Number(positional[0] ?? 100_000);
 const reps = Number(positional[1] ?? 3);
 
@@ -57,7 +62,7 @@ for (let id = 1; id <= n; id++)
     `detection ${id} helmet=yes vest=no`,
   ]);
 
-const session = profDir ? new Session() : undefined;
+const session = profDir || heapDir ? new Session() : undefined;
 if (session) {
   session.connect();
   await session.post('Profiler.enable');
@@ -85,7 +90,13 @@ try {
     for (let i = 0; i < rows.length; i += 1000) await hub.execute('INSERT INTO bench_rows VALUES ?', [rows.slice(i, i + 1000)]);
     const s = Syncer.open(config, { log: SyncLog.memory('warn') });
     await s.connectHub();
-    if (session) await session.post('Profiler.start');
+    if (session && profDir) await session.post('Profiler.start');
+    if (session && heapDir)
+      await session.post('HeapProfiler.startSampling', {
+        samplingInterval: 16384,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      } as never);
     const n0 = nodeCpuMs();
     const h0 = hubCpuMs();
     const t = hr();
@@ -101,6 +112,10 @@ try {
     if (session && profDir) {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(path.join(profDir, `pull-${rep}.cpuprofile`), JSON.stringify(profile));
+    }
+    if (session && heapDir) {
+      const { profile } = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(path.join(heapDir, `pull-${rep}.heapprofile`), JSON.stringify(profile));
     }
     if (moved !== n) throw new Error(`pulled ${moved} of ${n} rows`);
     const holes = s.state.pullState().holes.size;

@@ -65,6 +65,9 @@ const USER_TABLE = "substr(tbl, 1, 8) <> '_dualdb_'";
 /** Delays of the automatic retries of a parked change; after the last, only `dualdb parked retry`. */
 export const PARK_RETRY_MS = [5_000, 30_000, 120_000, 600_000, 3_600_000];
 
+/** Key-list lengths of the keyed lookups' statements (NULL-padded up to the next one). */
+const KEY_LIST_SIZES = [8, 64, 400];
+
 const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v ?? 0))));
 
 export function generateNodeId(): string {
@@ -89,6 +92,41 @@ export class LocalState {
       this.cached.set(sql, st);
     }
     return st;
+  }
+
+  /**
+   * Rows of `FROM … WHERE where` whose `pk` is one of `keys`. When the rows matching `where` alone
+   * are few (at most four per key: the usual case, nothing or little parked or unpushed), they are
+   * read in one go and filtered here; otherwise the keys go in lists, each padded with NULLs (which
+   * match no key) to one of a few lengths, so that every statement is compiled once, not once per
+   * chunk (a 2,000-row pull compiled fifteen 400-key statements and probed the index per key).
+   */
+  private keyedRows<R extends { pk: string }>(
+    select: string,
+    where: string,
+    params: unknown[],
+    keys: readonly string[],
+    orderBy = '',
+  ): R[] {
+    if (keys.length === 0) return [];
+    const limit = Math.max(64, keys.length * 4);
+    const few = this.cachedStatement(`${select} WHERE ${where} ${orderBy} LIMIT ?`).all(...params, limit + 1) as R[];
+    if (few.length <= limit) {
+      if (few.length === 0) return few;
+      const wanted = new Set(keys);
+      return few.filter((r) => wanted.has(r.pk));
+    }
+    const out: R[] = [];
+    const largest = KEY_LIST_SIZES[KEY_LIST_SIZES.length - 1] as number;
+    for (let i = 0; i < keys.length; i += largest) {
+      const left = keys.length - i;
+      const size = KEY_LIST_SIZES.find((n) => n >= left) ?? largest;
+      const list = new Array<string | null>(size).fill(null);
+      for (let j = 0; j < size && i + j < keys.length; j++) list[j] = keys[i + j] as string;
+      const st = this.cachedStatement(`${select} WHERE ${where} AND pk IN (${new Array(size).fill('?').join(', ')}) ${orderBy}`);
+      for (const r of st.all(...params, ...list) as R[]) out.push(r);
+    }
+    return out;
   }
 
   getMeta(key: string): string | undefined {
@@ -181,23 +219,20 @@ export class LocalState {
   ): Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D'; deleted: boolean }> {
     const out = this.changesAfter(table, keys, this.pushedUpto());
     // A parked push is local data the hub does not have yet, as much as a logged one.
-    for (let i = 0; i < keys.length; i += 400) {
-      const chunk = keys.slice(i, i + 400);
-      const rows = this.db
-        .prepare(
-          `SELECT pk, first_op, (julianday(last_at) - 2440587.5) * 86400000.0 AS at FROM _dualdb_parked
-            WHERE direction = 'push' AND tbl = ? AND pk IN (${chunk.map(() => '?').join(', ')})`,
-        )
-        .all(table, ...chunk) as { pk: string; first_op: 'I' | 'U' | 'D' | null; at: number }[];
-      for (const r of rows) {
-        const logged = out.get(r.pk);
-        out.set(r.pk, {
-          seq: logged?.seq ?? 0n,
-          at: logged?.at ?? Number(r.at),
-          firstOp: r.first_op ?? logged?.firstOp ?? 'U',
-          deleted: (logged?.deleted ?? false) || r.first_op === 'D',
-        });
-      }
+    const rows = this.keyedRows<{ pk: string; first_op: 'I' | 'U' | 'D' | null; at: number }>(
+      'SELECT pk, first_op, (julianday(last_at) - 2440587.5) * 86400000.0 AS at FROM _dualdb_parked',
+      "direction = 'push' AND tbl = ?",
+      [table],
+      keys,
+    );
+    for (const r of rows) {
+      const logged = out.get(r.pk);
+      out.set(r.pk, {
+        seq: logged?.seq ?? 0n,
+        at: logged?.at ?? Number(r.at),
+        firstOp: r.first_op ?? logged?.firstOp ?? 'U',
+        deleted: (logged?.deleted ?? false) || r.first_op === 'D',
+      });
     }
     return out;
   }
@@ -212,22 +247,22 @@ export class LocalState {
     after: bigint,
   ): Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D'; deleted: boolean }> {
     const out = new Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D'; deleted: boolean }>();
-    for (let i = 0; i < keys.length; i += 400) {
-      const chunk = keys.slice(i, i + 400);
-      const rows = this.db
-        .prepare(
-          `SELECT pk, seq, op, at FROM _dualdb_changes WHERE tbl = ? AND seq > ? AND pk IN (${chunk.map(() => '?').join(', ')}) ORDER BY seq`,
-        )
-        .all(table, after, ...chunk) as { pk: string; seq: bigint; op: 'I' | 'U' | 'D'; at: number }[];
-      for (const r of rows) {
-        const prev = out.get(r.pk);
-        out.set(r.pk, {
-          seq: big(r.seq),
-          at: Math.max(prev?.at ?? 0, Number(r.at)),
-          firstOp: prev?.firstOp ?? r.op,
-          deleted: (prev?.deleted ?? false) || r.op === 'D',
-        });
-      }
+    // In log order per key (a key is in one chunk only, and each chunk comes sorted).
+    const rows = this.keyedRows<{ pk: string; seq: bigint; op: 'I' | 'U' | 'D'; at: number }>(
+      'SELECT pk, seq, op, at FROM _dualdb_changes',
+      'seq > ? AND tbl = ?',
+      [after, table],
+      keys,
+      'ORDER BY seq',
+    );
+    for (const r of rows) {
+      const prev = out.get(r.pk);
+      out.set(r.pk, {
+        seq: big(r.seq),
+        at: Math.max(prev?.at ?? 0, Number(r.at)),
+        firstOp: prev?.firstOp ?? r.op,
+        deleted: (prev?.deleted ?? false) || r.op === 'D',
+      });
     }
     return out;
   }
@@ -316,22 +351,13 @@ export class LocalState {
   /** The parked changes of these keys of one table: key → the operation they began with, if known. */
   parkedOps(direction: 'push' | 'pull', tbl: string, keys: string[]): Map<string, ParkedChange['firstOp']> {
     const out = new Map<string, ParkedChange['firstOp']>();
-    // Mostly nothing of the table is parked: one probe of the (direction, tbl, pk) index instead of
-    // a statement per 400 keys (three times per push batch).
-    if (
-      keys.length > 0 &&
-      this.db.prepare('SELECT 1 FROM _dualdb_parked WHERE direction = ? AND tbl = ? LIMIT 1').get(direction, tbl) === undefined
-    )
-      return out;
-    for (let i = 0; i < keys.length; i += 400) {
-      const chunk = keys.slice(i, i + 400);
-      const rows = this.db
-        .prepare(
-          `SELECT pk, first_op FROM _dualdb_parked WHERE direction = ? AND tbl = ? AND pk IN (${chunk.map(() => '?').join(', ')})`,
-        )
-        .all(direction, tbl, ...chunk) as { pk: string; first_op: ParkedChange['firstOp'] }[];
-      for (const r of rows) out.set(r.pk, r.first_op ?? null);
-    }
+    const rows = this.keyedRows<{ pk: string; first_op: ParkedChange['firstOp'] }>(
+      'SELECT pk, first_op FROM _dualdb_parked',
+      'direction = ? AND tbl = ?',
+      [direction, tbl],
+      keys,
+    );
+    for (const r of rows) out.set(r.pk, r.first_op ?? null);
     return out;
   }
 

@@ -7,15 +7,22 @@ export interface LagSummary {
   samples: number;
 }
 
+const MAX_LAG_SAMPLES = 50_000;
+
 export class RollingMetrics {
-  private lags: { t: number; push: boolean; ms: number }[] = [];
+  /** Lag samples, one group per recorded batch (a 2,000-row batch is one object, not 2,000), oldest first. */
+  private lags: { t: number; push: boolean; ms: number[] }[] = [];
+  private lagCount = 0;
   /** Rows applied per second, newest last, 60 buckets. */
   private buckets = new Map<number, number>();
 
   constructor(private readonly windowMs = 60_000) {}
 
   recordLags(direction: 'push' | 'pull', lags: number[], now = Date.now()): void {
-    for (const ms of lags) this.lags.push({ t: now, push: direction === 'push', ms });
+    if (lags.length > 0) {
+      this.lags.push({ t: now, push: direction === 'push', ms: lags.slice() });
+      this.lagCount += lags.length;
+    }
     this.trim(now);
   }
 
@@ -30,7 +37,7 @@ export class RollingMetrics {
     this.trim(now);
     const xs = this.lags
       .filter((l) => l.push === (direction === 'push'))
-      .map((l) => l.ms)
+      .flatMap((l) => l.ms)
       .sort((a, b) => a - b);
     if (xs.length === 0) return { p50: null, p99: null, max: null, samples: 0 };
     const at = (q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? null;
@@ -47,9 +54,22 @@ export class RollingMetrics {
 
   private trim(now: number): void {
     const cutoff = now - this.windowMs;
-    if (this.lags.length > 0 && (this.lags[0]?.t ?? now) < cutoff) this.lags = this.lags.filter((l) => l.t >= cutoff);
-    // Cut back to the newest 50,000 once past twice that: a copy per 50,000 samples, not per batch.
-    if (this.lags.length > 100_000) this.lags = this.lags.slice(-50_000);
+    if (this.lags.length > 0 && (this.lags[0]?.t ?? now) < cutoff) {
+      this.lags = this.lags.filter((l) => l.t >= cutoff);
+      this.lagCount = this.lags.reduce((n, l) => n + l.ms.length, 0);
+    }
+    // The newest 50,000 samples at most.
+    while (this.lagCount > MAX_LAG_SAMPLES) {
+      const oldest = this.lags[0] as { ms: number[] };
+      const excess = this.lagCount - MAX_LAG_SAMPLES;
+      if (oldest.ms.length <= excess) {
+        this.lags.shift();
+        this.lagCount -= oldest.ms.length;
+      } else {
+        oldest.ms = oldest.ms.slice(excess);
+        this.lagCount -= excess;
+      }
+    }
     const sCut = Math.floor(cutoff / 1000);
     for (const k of this.buckets.keys()) if (k < sCut) this.buckets.delete(k);
   }

@@ -82,7 +82,9 @@ export class MysqlTableIO {
   }
 
   keyOf(row: Record<string, unknown>): string {
-    return encodeKey(this.table.key.map((k) => (row[k.name] ?? null) as SqlValue));
+    const key = this.table.key;
+    if (key.length === 1) return encodeKey([(row[(key[0] as { name: string }).name] ?? null) as SqlValue]);
+    return encodeKey(key.map((k) => (row[k.name] ?? null) as SqlValue));
   }
 
   keyValues(key: string): SqlValue[] {

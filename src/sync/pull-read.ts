@@ -305,8 +305,10 @@ async function addChildrenOfRecreated(
 ): Promise<void> {
   for (const [tbl, keyed] of [...changes.byTable]) {
     const table = ctx.plan.byName.get(tbl);
-    const recreated = [...keyed].filter(([, c]) => c.deleted).map(([k]) => k);
-    if (!table?.hubCascades || recreated.length === 0) continue;
+    if (!table?.hubCascades) continue;
+    const recreated: string[] = [];
+    for (const [k, c] of keyed) if (c.deleted) recreated.push(k);
+    if (recreated.length === 0) continue;
     for (const { child, column } of referencingColumns(ctx.plan, table)) {
       const io = new MysqlTableIO(child);
       for (let i = 0; i < recreated.length; i += 500) {

@@ -142,8 +142,9 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         const io = new SqliteTableIO(ctx.db, table);
         const keyed = changes.byTable.get(table.name) ?? new Map<string, KeyChange>();
         const hubImages = images.get(table.name) ?? new Map<string, Row>();
-        const pending = ctx.state.pendingKeys(table.name, [...keyed.keys()]);
-        const parkedHere = ctx.state.parkedKeys('pull', table.name, [...keyed.keys()]);
+        const keyList = [...keyed.keys()];
+        const pending = ctx.state.pendingKeys(table.name, keyList);
+        const parkedHere = ctx.state.parkedKeys('pull', table.name, keyList);
         const localImages = pending.size ? io.fetch([...pending.keys()]) : new Map<string, Row>();
         const m = moved(result, table.name);
         const toDelete: string[] = [];
@@ -152,9 +153,11 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         for (const [key, hubRow] of hubImages) if (keyed.has(key)) asSqlite.set(key, toSqliteRow(table, hubRow));
         // Parent keys under which this node holds its own new row the hub has not received.
         const unsent = unsentParentKeys(ctx, table, asSqlite.values());
+        // Held and unsettled keys are rare: their lookup text is built only when there are any.
+        const anyHeld = held.size > 0 || unsettled.local.size > 0;
         for (const [key, change] of keyed) {
-          if (held.has(heldKey(table.name, key))) continue;
-          if (unsettled.local.has(heldKey(table.name, key))) {
+          if (anyHeld && held.has(heldKey(table.name, key))) continue;
+          if (anyHeld && unsettled.local.has(heldKey(table.name, key))) {
             // Here this key still holds the copy of a row the hub moved away (hub-moves.ts).
             const error = 'waits for the row under this key here to move to its new hub key (a key collision in progress)';
             ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });
@@ -270,7 +273,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           io.upsert(u.row);
         });
         for (const { key, row, change } of toUpsert) {
-          const failure = failed.get(key);
+          const failure = failed.size > 0 ? failed.get(key) : undefined;
           if (failure !== undefined) {
             // Its parent is gone here by this node's delete, still to go up: the hub's ON DELETE settles it then.
             const gone = /FOREIGN KEY/i.test(failure) ? parentDeletedHere(ctx, table, row) : undefined;

@@ -16,7 +16,9 @@ const LOOKUP_CHUNK = 400;
 export class SqliteTableIO {
   private readonly q: string;
   private readonly selectList: string;
+  private readonly columnNames: string[];
   private deleteStmt: Database.Statement<unknown[]> | undefined;
+  private upsertOne: Database.Statement<unknown[]> | undefined;
   /** The upsert statement by rows per statement. */
   private readonly upserts = new Map<number, Database.Statement<unknown[]>>();
   /** The lookup of a full chunk of keys, prepared once (a 20,000-key push batch is 50 chunks). */
@@ -28,6 +30,7 @@ export class SqliteTableIO {
   ) {
     this.q = quoteSqliteId(table.name);
     this.selectList = table.columns.map((c) => quoteSqliteId(c.name)).join(', ');
+    this.columnNames = table.columns.map((c) => c.name);
   }
 
   /** Key text of a row as read from SQLite. */
@@ -65,9 +68,13 @@ export class SqliteTableIO {
     return out;
   }
 
-  /** Insert or update one row image (values already in SQLite form). */
+  /** Insert or update one row image (values already in SQLite form): one statement, compiled once per table. */
   upsert(row: Row): void {
-    this.upsertMany([row]);
+    const names = this.columnNames;
+    const values: unknown[] = new Array(names.length);
+    for (let i = 0; i < names.length; i++) values[i] = row[names[i] as string] ?? null;
+    this.upsertOne ??= this.upsertStatement(1);
+    this.upsertOne.run(values);
   }
 
   /**

@@ -85,7 +85,7 @@ function mergeInto(total: BatchResult, b: BatchResult): void {
   total.applied += b.applied;
   total.conflicts += b.conflicts;
   total.parked += b.parked;
-  total.lagsMs.push(...b.lagsMs);
+  for (const ms of b.lagsMs) total.lagsMs.push(ms);
   total.rekeys.push(...b.rekeys);
   total.more = b.more;
   for (const [t, m] of b.perTable) {

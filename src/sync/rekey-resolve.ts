@@ -68,7 +68,9 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
                 detectedIn: 'resolve',
                 mode: 'manual',
               };
-              const move = await moveOnHub(conn, ctx, c, side === 'node' ? 'rekey-node' : 'rekey-hub');
+              const move = await moveOnHub(conn, ctx, c, side === 'node' ? 'rekey-node' : 'rekey-hub', {
+                childrenForThisNodeToo: true,
+              });
               events = moveOnNode(ctx, [move]);
             } else {
               // One of the two rows is gone since: nothing clashes any more.

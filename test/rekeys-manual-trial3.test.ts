@@ -190,4 +190,53 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 3', () =>
       await w.close();
     }
   }, 120_000);
+
+  it('H: resolve --rekey node while the application takes keys: the hub’s sequence is moved past them, the resolve succeeds', async () => {
+    const w = await makeWorld(fx.testHub, fx.dir, {
+      prefix: 'trial3h',
+      sqliteDdl: SQLITE_DDL,
+      mysqlDdl: MYSQL_DDL,
+      nodes: ['s1'],
+      env: { SYNC_KEY_COLLISIONS: 'manual' },
+    });
+    const resolver = Syncer.open(w.node('s1').config, { planTtlMs: 0 });
+    try {
+      const s1 = w.node('s1');
+      await w.hub.execute("INSERT INTO workers (id, badge) VALUES (1, 'hub-w1')");
+      for (let i = 1; i <= 5; i++) s1.db.prepare('INSERT INTO workers (badge) VALUES (?)').run(`s1-w${i}`);
+      await syncUntilQuiet(w.nodes);
+      const held = s1.syncer.rekeys.list({ status: 'held', limit: 100 });
+      expect(held.map((r) => [r.tbl, r.oldKey])).toEqual([['workers', '1']]);
+      // The application writes all along: each time the hub hands the resolve a new key, the
+      // application has just taken the node's next one (SQLite's max + 1).
+      const hub = await hubOf(resolver);
+      const withConnection = hub.withConnection.bind(hub);
+      let taken = 0;
+      hub.withConnection = ((fn: (conn: never) => Promise<unknown>) =>
+        withConnection(async (conn) => {
+          const query = conn.query.bind(conn);
+          conn.query = (async (...args: unknown[]) => {
+            const r = await (query as (...a: unknown[]) => Promise<unknown>)(...args);
+            if (typeof args[0] === 'string' && args[0].startsWith('INSERT INTO `workers`'))
+              s1.db.prepare('INSERT INTO workers (badge) VALUES (?)').run(`s1-app-${++taken}`);
+            return r;
+          }) as typeof conn.query;
+          try {
+            return await fn(conn as never);
+          } finally {
+            conn.query = query;
+          }
+        })) as typeof hub.withConnection;
+      const e = await resolveRekey(resolver, held[0]?.id as number, 'node');
+      expect(e?.moved).toBe('node');
+      expect(taken).toBeGreaterThan(1);
+      await syncUntilQuiet(w.nodes);
+      expect(await divergence(w, ['workers'])).toEqual([]);
+      const [n] = (await w.hub.query('SELECT count(*) AS n FROM workers')) as { n: number | string }[];
+      expect(Number(n?.n)).toBe(6 + taken);
+    } finally {
+      await resolver.close();
+      await w.close();
+    }
+  }, 120_000);
 });

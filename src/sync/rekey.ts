@@ -277,14 +277,16 @@ export function decodeMove(pk: string): { oldKey: string; newKey: string } {
 }
 
 /**
- * Moves the hub's AUTO_INCREMENT past this node's keys (outside any transaction: DDL commits).
+ * Moves the hub's AUTO_INCREMENT past this node's keys (outside any transaction: DDL commits),
+ * `headroom` keys further: past the keys the application takes meanwhile (SQLite hands out max + 1,
+ * exactly the key a bump to max + 1 gives the hub).
  * Bounded lock wait: the statement needs the table's metadata lock for an instant.
  */
-export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError): Promise<void> {
+export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError, headroom = 0n): Promise<void> {
   await ctx.hub.withConnection(async (conn) => {
     await conn.query('SET SESSION lock_wait_timeout = 5');
     try {
-      await conn.query(`ALTER TABLE ${quoteMysqlId(e.table.name)} AUTO_INCREMENT = ${(e.localMax + 1n).toString()}`);
+      await conn.query(`ALTER TABLE ${quoteMysqlId(e.table.name)} AUTO_INCREMENT = ${(e.localMax + 1n + headroom).toString()}`);
     } catch (err) {
       throw new DualdbError(
         'HUB_SEQUENCE_BEHIND',

@@ -128,18 +128,24 @@ async function register(ctx: FenceContext, row: HubRow | undefined): Promise<Hub
  * NodeIdInUseError when another file holds the id: then no change moved or was dropped (the
  * refusal is recorded for `dualdb status`).
  */
-export async function reconcileWithHub(ctx: FenceContext, reclaimed = false): Promise<bigint> {
+export async function reconcileWithHub(ctx: FenceContext, reclaimed = false, attempt = 0): Promise<bigint> {
   const { state, nodeId } = ctx;
+  // Two processes on one file are one node (`rekeys resolve` beside `sync --watch`): the other may
+  // push between the hub read and the file's, rotating the token (a push of parked retries only
+  // leaves the cursor where it was). The file is read before and after the hub: if it changed
+  // meanwhile, its own other process pushed, and the reconcile starts again.
+  const before = localSnapshot(ctx);
   let row = await readHubRow(ctx.hub, nodeId);
   if (!row || row.token === null) row = await register(ctx, row);
-  const mine = localToken(state, nodeId);
-  const pending = state.getMeta(PENDING);
+  const now = localSnapshot(ctx);
+  if (!sameSnapshot(before, now) && attempt < SAME_FILE_RETRIES) return reconcileWithHub(ctx, reclaimed, attempt + 1);
+  const { mine, pending } = now;
   let adopt: string | undefined;
   if (row.token !== mine) {
     if (pending !== undefined && row.token === pending) {
       // The crash window: the hub committed this file's last push, the file never recorded it.
       adopt = pending;
-    } else if (!reclaimed && mine !== undefined && row.cursor < state.pushedUpto() && epochOf(row.token) <= epochOf(mine)) {
+    } else if (!reclaimed && mine !== undefined && row.cursor < now.pushed && epochOf(row.token) <= epochOf(mine)) {
       ctx.log?.warn('the hub’s push token and cursor for this node are older than this file’s (hub restored from a backup?)', {
         event: 'push.hub-restored',
       });
@@ -153,8 +159,30 @@ export async function reconcileWithHub(ctx: FenceContext, reclaimed = false): Pr
       throw refused(state, nodeId);
     }
   }
-  alignLog(ctx, row.cursor, adopt, pending !== undefined);
+  alignLog(ctx, row.cursor, adopt, pending !== undefined, now);
   return row.cursor;
+}
+
+/** Re-reads of the file when another process on it pushed during a reconcile (each is one push of its). */
+const SAME_FILE_RETRIES = 20;
+
+interface LocalSnapshot {
+  mine: string | undefined;
+  pending: string | undefined;
+  pushed: bigint;
+}
+
+/** The file's token, pending token and push cursor, read in one SQLite read transaction. */
+function localSnapshot(ctx: FenceContext): LocalSnapshot {
+  return ctx.db.transaction(() => ({
+    mine: localToken(ctx.state, ctx.nodeId),
+    pending: ctx.state.getMeta(PENDING),
+    pushed: ctx.state.pushedUpto(),
+  }))();
+}
+
+function sameSnapshot(a: LocalSnapshot, b: LocalSnapshot): boolean {
+  return a.mine === b.mine && a.pending === b.pending && a.pushed === b.pushed;
 }
 
 /** The refusal, kept in the file too: `dualdb status` and the monitor show it after a one-shot sync. */
@@ -165,9 +193,19 @@ function refused(state: LocalState, nodeId: string): NodeIdInUseError {
   return e;
 }
 
-/** The local side of a reconcile: cursor, log and token, in one SQLite transaction. */
-function alignLog(ctx: FenceContext, hubCursor: bigint, adopt: string | undefined, clearPending: boolean): void {
-  const local = ctx.state.pushedUpto();
+/**
+ * The local side of a reconcile: cursor, log and token, in one SQLite transaction — unless the
+ * file changed since it was read (`seen`): then another process on this file pushed meanwhile and
+ * recorded its own, newer alignment, which this one must not undo.
+ */
+function alignLog(
+  ctx: FenceContext,
+  hubCursor: bigint,
+  adopt: string | undefined,
+  clearPending: boolean,
+  seen: LocalSnapshot,
+): void {
+  const local = seen.pushed;
   if (hubCursor === local && adopt === undefined && !clearPending) return;
   if (hubCursor < local) {
     ctx.log?.warn(
@@ -175,13 +213,16 @@ function alignLog(ctx: FenceContext, hubCursor: bigint, adopt: string | undefine
       { event: 'push.cursor-behind', hub: hubCursor.toString(), local: local.toString() },
     );
   }
-  ctx.db.transaction(() => {
-    ctx.state.setPushedUpto(hubCursor);
-    ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(hubCursor);
-    if (adopt !== undefined) saveToken(ctx.state, ctx.nodeId, adopt);
-    // A pending token the hub does not have: that push never committed.
-    else ctx.state.setMeta(PENDING, null);
-  })();
+  ctx.db
+    .transaction(() => {
+      if (!sameSnapshot(seen, localSnapshot(ctx))) return;
+      ctx.state.setPushedUpto(hubCursor);
+      ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(hubCursor);
+      if (adopt !== undefined) saveToken(ctx.state, ctx.nodeId, adopt);
+      // A pending token the hub does not have: that push never committed.
+      else ctx.state.setMeta(PENDING, null);
+    })
+    .immediate();
 }
 
 /** Before a push's hub transaction: the token it will set, known locally first (the crash window). */

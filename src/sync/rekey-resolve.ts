@@ -16,6 +16,9 @@ import type { RekeyRecord } from './rekey-store.js';
 import { SqliteTableIO } from './sqlite-io.js';
 import type { Syncer } from './syncer.js';
 
+/** Hub sequence bumps a resolve tries before it gives up (each one further past the node's keys). */
+const SEQUENCE_ATTEMPTS = 4;
+
 export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'hub'): Promise<RekeyEvent | null> {
   const rec = syncer.rekeys.get(id);
   if (!rec)
@@ -68,7 +71,9 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
                 detectedIn: 'resolve',
                 mode: 'manual',
               };
-              const move = await moveOnHub(conn, ctx, c, side === 'node' ? 'rekey-node' : 'rekey-hub');
+              const move = await moveOnHub(conn, ctx, c, side === 'node' ? 'rekey-node' : 'rekey-hub', {
+                childrenForThisNodeToo: true,
+              });
               events = moveOnNode(ctx, [move]);
             } else {
               // One of the two rows is gone since: nothing clashes any more.
@@ -103,9 +108,22 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
       }
       return event;
     } catch (e) {
-      if (e instanceof SequenceBehindError && attempt < 2) {
-        await syncer.withContext((ctx) => bumpHubSequence(ctx, e));
+      if (e instanceof SequenceBehindError && attempt < SEQUENCE_ATTEMPTS) {
+        // The application writes meanwhile (trial 3, H): each retry leaves it more keys of room.
+        const headroom = attempt === 0 ? 0n : BigInt(100 * 4 ** (attempt - 1));
+        await syncer.withContext((ctx) => bumpHubSequence(ctx, e, headroom));
         continue;
+      }
+      if (e instanceof SequenceBehindError) {
+        const past = e.localMax + 10_000n;
+        throw new DualdbError(
+          'HUB_SEQUENCE_BEHIND',
+          `key collision #${id} not resolved: the application took each new key the hub handed out for ${e.table.name} (the hub's AUTO_INCREMENT stays behind this node's keys, up to ${e.localMax})`,
+          {
+            hint: `run the same command again; if it keeps failing, give the hub room on the hub: ALTER TABLE ${e.table.name} AUTO_INCREMENT = ${past};`,
+            cause: e,
+          },
+        );
       }
       throw e;
     }

@@ -216,6 +216,7 @@ export async function moveOnHub(
   ctx: SyncContext,
   c: Collision,
   resolve: 'rekey-node' | 'rekey-hub',
+  opts: { childrenForThisNodeToo?: boolean } = {},
 ): Promise<Move> {
   const t = c.table;
   const kc = quoteMysqlId(keyColumn(t));
@@ -246,6 +247,12 @@ export async function moveOnHub(
     ]);
   }
   const newKey = await insertWithNewKey(conn, ctx, t, c.hubRow);
+  // A resolve run beside this node's own syncer (`rekeys resolve` next to `sync --watch`, two
+  // processes on one file): the other may pull one of these children from the hub before this
+  // commits and attach it, on this node, to the node's own row under the old key. Logged without
+  // this node's origin, the re-pointing reaches this node's pull too (not an echo) and fixes that.
+  const central = opts.childrenForThisNodeToo === true && referencingColumns(ctx.plan, t).length > 0;
+  if (central) await conn.query('SET @dualdb_origin = NULL');
   for (const { child, column } of referencingColumns(ctx.plan, t)) {
     // Only the hub's own children: the node's (sent in this batch or later) point at the old key by design.
     await conn.query(`UPDATE ${quoteMysqlId(child.name)} SET ${quoteMysqlId(column)} = ? WHERE ${quoteMysqlId(column)} = ?`, [
@@ -253,6 +260,7 @@ export async function moveOnHub(
       c.oldKey,
     ]);
   }
+  if (central) await conn.query('SET @dualdb_origin = ?', [ctx.nodeId]);
   // Other nodes may hold the hub's row already, with children of their own not pushed yet: this
   // entry tells their pulls to re-point those children too (it is not a row change).
   await conn.query(`INSERT INTO _dualdb_changes (tbl, pk, op, origin, at) VALUES (?, ?, 'R', ?, ${MYSQL_NOW_MS})`, [
@@ -269,14 +277,16 @@ export function decodeMove(pk: string): { oldKey: string; newKey: string } {
 }
 
 /**
- * Moves the hub's AUTO_INCREMENT past this node's keys (outside any transaction: DDL commits).
+ * Moves the hub's AUTO_INCREMENT past this node's keys (outside any transaction: DDL commits),
+ * `headroom` keys further: past the keys the application takes meanwhile (SQLite hands out max + 1,
+ * exactly the key a bump to max + 1 gives the hub).
  * Bounded lock wait: the statement needs the table's metadata lock for an instant.
  */
-export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError): Promise<void> {
+export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError, headroom = 0n): Promise<void> {
   await ctx.hub.withConnection(async (conn) => {
     await conn.query('SET SESSION lock_wait_timeout = 5');
     try {
-      await conn.query(`ALTER TABLE ${quoteMysqlId(e.table.name)} AUTO_INCREMENT = ${(e.localMax + 1n).toString()}`);
+      await conn.query(`ALTER TABLE ${quoteMysqlId(e.table.name)} AUTO_INCREMENT = ${(e.localMax + 1n + headroom).toString()}`);
     } catch (err) {
       throw new DualdbError(
         'HUB_SEQUENCE_BEHIND',

@@ -151,7 +151,7 @@ function rowExists(db: SqliteDb, t: SyncTable, key: string): boolean {
 
 /**
  * Moves this node's row `from` → `to` with its children, unpushed changes and parked pushes
- * (capture quiet: the caller raised `applying`; the hub already has the row under `to`).
+ * (capture quiet: the caller raised `applying`; the hub already has the row under `to`, free here).
  */
 function moveLocal(ctx: SyncContext, t: SyncTable, from: string, to: string): void {
   if (from === to) return;
@@ -162,6 +162,12 @@ function moveLocal(ctx: SyncContext, t: SyncTable, from: string, to: string): vo
       .run(BigInt(to), BigInt(from));
   }
   ctx.db.prepare(`UPDATE ${quoteSqliteId(t.name)} SET ${keyCol(t)} = ? WHERE ${keyCol(t)} = ?`).run(BigInt(to), BigInt(from));
+  // `to` was free here: what the log and the parked pushes still name under it is of a row of this
+  // node that is gone (its own new row, deleted before a push). Joined to the moved row's changes,
+  // they would read as this node's new row (an insert first) against the hub's insert of the move:
+  // the node's own row taken for another's, kept twice (invariant 13).
+  ctx.state.dropPendingKey(t.name, to);
+  ctx.state.unpark('push', t.name, to);
   renameLoggedKeys(ctx.db, t.name, new Map([[from, to]]), ctx.state.pushedUpto());
 }
 

@@ -227,15 +227,18 @@ function settleFree(ctx: SyncContext): void {
 /**
  * A collision placed the hub's row formerly under `hubKey` at `finalKey` on this node (rekey.ts,
  * in its SQLite transaction): an unsettled copy of that row moves there first, so that the row
- * is placed once (its children along). `finalKey` is free here.
+ * is placed once (its children along). `finalKey` is free here. True when the copy brought
+ * unpushed changes of its own (logged or parked): it is this node's edit of that row, which the
+ * hub's image must not overwrite (the next push sends it, a conflict decided by the policy).
  */
-export function settleHubRow(ctx: SyncContext, t: SyncTable, hubKey: string, finalKey: string): void {
+export function settleHubRow(ctx: SyncContext, t: SyncTable, hubKey: string, finalKey: string): boolean {
   const r = ctx.db
     .prepare('SELECT seq, local_key FROM _dualdb_hub_moves WHERE tbl = ? AND hub_key = ? AND local_key IS NOT NULL')
     .get(t.name, hubKey) as { seq: bigint; local_key: string } | undefined;
-  if (!r) return;
+  if (!r) return false;
   moveLocal(ctx, t, r.local_key, finalKey);
   ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL, hub_key = ? WHERE seq = ?').run(finalKey, r.seq);
+  return ctx.state.pendingKeys(t.name, [finalKey]).has(finalKey);
 }
 
 /**

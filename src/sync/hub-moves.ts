@@ -151,7 +151,7 @@ function rowExists(db: SqliteDb, t: SyncTable, key: string): boolean {
 
 /**
  * Moves this node's row `from` → `to` with its children, unpushed changes and parked pushes
- * (capture quiet: the caller raised `applying`; the hub already has the row under `to`).
+ * (capture quiet: the caller raised `applying`; the hub already has the row under `to`, free here).
  */
 function moveLocal(ctx: SyncContext, t: SyncTable, from: string, to: string): void {
   if (from === to) return;
@@ -162,6 +162,12 @@ function moveLocal(ctx: SyncContext, t: SyncTable, from: string, to: string): vo
       .run(BigInt(to), BigInt(from));
   }
   ctx.db.prepare(`UPDATE ${quoteSqliteId(t.name)} SET ${keyCol(t)} = ? WHERE ${keyCol(t)} = ?`).run(BigInt(to), BigInt(from));
+  // `to` was free here: what the log and the parked pushes still name under it is of a row of this
+  // node that is gone (its own new row, deleted before a push). Joined to the moved row's changes,
+  // they would read as this node's new row (an insert first) against the hub's insert of the move:
+  // the node's own row taken for another's, kept twice (invariant 13).
+  ctx.state.dropPendingKey(t.name, to);
+  ctx.state.unpark('push', t.name, to);
   renameLoggedKeys(ctx.db, t.name, new Map([[from, to]]), ctx.state.pushedUpto());
 }
 
@@ -221,15 +227,18 @@ function settleFree(ctx: SyncContext): void {
 /**
  * A collision placed the hub's row formerly under `hubKey` at `finalKey` on this node (rekey.ts,
  * in its SQLite transaction): an unsettled copy of that row moves there first, so that the row
- * is placed once (its children along). `finalKey` is free here.
+ * is placed once (its children along). `finalKey` is free here. True when the copy brought
+ * unpushed changes of its own (logged or parked): it is this node's edit of that row, which the
+ * hub's image must not overwrite (the next push sends it, a conflict decided by the policy).
  */
-export function settleHubRow(ctx: SyncContext, t: SyncTable, hubKey: string, finalKey: string): void {
+export function settleHubRow(ctx: SyncContext, t: SyncTable, hubKey: string, finalKey: string): boolean {
   const r = ctx.db
     .prepare('SELECT seq, local_key FROM _dualdb_hub_moves WHERE tbl = ? AND hub_key = ? AND local_key IS NOT NULL')
     .get(t.name, hubKey) as { seq: bigint; local_key: string } | undefined;
-  if (!r) return;
+  if (!r) return false;
   moveLocal(ctx, t, r.local_key, finalKey);
   ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL, hub_key = ? WHERE seq = ?').run(finalKey, r.seq);
+  return ctx.state.pendingKeys(t.name, [finalKey]).has(finalKey);
 }
 
 /**

@@ -115,7 +115,8 @@ export function moveOnNode(
     for (const p of placements) {
       if (unsettled.has(heldKey(p.table.name, p.hubKey))) {
         placer.flush();
-        settleHubRow(ctx, p.table, p.hubKey, p.key);
+        // The copy holds this node's edit of the row: kept (its push decides against the hub's).
+        if (settleHubRow(ctx, p.table, p.hubKey, p.key)) continue;
       }
       placer.place(p.table, p.key, p.row);
     }
@@ -127,7 +128,8 @@ export function moveOnNode(
       // max(id) out again): that is a new row of its own, logged, that the next push sends as one.
       // The row only: the log always names this key here (the node's own insert and delete).
       if (rowHere(db, t.table, t.key)) continue;
-      settleHubRow(ctx, t.table, t.key, t.key);
+      const edited = settleHubRow(ctx, t.table, t.key, t.key);
+      if (t.hubRow && edited) continue;
       if (t.hubRow) placer.place(t.table, t.key, toSqliteRow(t.table, t.hubRow));
       else new SqliteTableIO(db, t.table).delete(t.key);
       placer.flush();

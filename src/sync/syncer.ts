@@ -115,6 +115,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   private clusteredHub = false;
   /** MariaDB 10.5+: `INSERT … RETURNING` gives a written row's image in the same round trip. */
   hubReturning = false;
+  /** MariaDB: the hub runs `BEGIN NOT ATOMIC` blocks, so the change probe can wait on the server. */
+  hubCompound = false;
   private hubMaxPacket = 4 * 1024 * 1024;
   private lastHeartbeat = 0;
   private busy: Promise<unknown> = Promise.resolve();
@@ -200,6 +202,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       const info = await hub.serverInfo();
       this.clusteredHub = info.clustered;
       this.hubReturning = info.returning;
+      this.hubCompound = info.compound;
       const priv = await hub.query<{ n: number | string }>(
         "SELECT COUNT(*) AS n FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('PROCESS', 'SUPER')",
       );

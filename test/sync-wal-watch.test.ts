@@ -161,4 +161,30 @@ describe.skipIf(!HAVE_TOOLS)('a foreign commit reaches the hub through the WAL w
       node.syncer.hubCompound = compound;
     }
   });
+
+  it('an idle node on a waiting probe sends its heartbeat every 10 s, with no full pull for it', async (t) => {
+    const node = world.node('watched');
+    await node.syncer.connectHub();
+    if (!node.syncer.hubCompound) t.skip();
+    const service = new SyncService(node.config, { syncer: node.syncer });
+    const beat = async () =>
+      Number(
+        (
+          await world.hub.query<{ beat: string | number }>('SELECT beat FROM _dualdb_heartbeats WHERE node_id = ?', [
+            node.syncer.nodeId,
+          ])
+        )[0]?.beat ?? 0,
+      );
+    try {
+      await online(service);
+      await waitFor(() => node.syncer.lastPullAt !== undefined, 'the first pull');
+      const pulledAt = node.syncer.lastPullAt;
+      const first = await beat();
+      // Full pulls are hours apart here (SYNC_INTERVAL=3600): the heartbeat goes up on its own.
+      await waitFor(async () => (await beat()) > first, 'the next heartbeat on the hub', 25_000);
+      expect(node.syncer.lastPullAt).toBe(pulledAt);
+    } finally {
+      await service.stop();
+    }
+  }, 40_000);
 });

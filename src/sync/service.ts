@@ -57,6 +57,12 @@ const PROBE_ACTIVE_MS = 5000;
 /** While probing, a full pull still runs every this many SYNC_INTERVALs (a backstop). */
 const PROBED_PULL_FACTOR = 10;
 /**
+ * ... and every this many while the probe waits on the hub (MariaDB), which sees the same news as
+ * the period probe; the heartbeat still goes up every 10 s on its own (a push, no pull). The full
+ * pull and its re-plan were half of an idle node's CPU and statements.
+ */
+const WAITED_PULL_FACTOR = 60;
+/**
  * Other nodes' and hub clients' rows of the hub log past the pull position, and the highest:
  * moves with any such commit, late ones too. This node's own rows (echoes, which a pull skips)
  * are left out, so that a push does not set off a pull.
@@ -221,7 +227,8 @@ export class SyncService extends EventEmitter<{
     if (!this.commitWatch) return Math.max(1, Math.min(this.pollMs, untilProbe));
     if (now - this.lastWalWrite < SETTLE_MS) return SETTLE_STEP_MS;
     const untilPull = this.lastPull + this.pullEveryMs(now) - now;
-    return Math.max(SETTLE_STEP_MS, Math.min(this.backstopMs, untilPull, untilProbe));
+    const untilBeat = this.probing ? this.syncer.heartbeatDueAt - now : Number.POSITIVE_INFINITY;
+    return Math.max(SETTLE_STEP_MS, Math.min(this.backstopMs, untilPull, untilProbe, untilBeat));
   }
 
   /** Whether hub news is found by probing (online, nothing left behind) rather than by pulling every SYNC_INTERVAL. */
@@ -237,7 +244,7 @@ export class SyncService extends EventEmitter<{
   private pullEveryMs(now: number): number {
     const base = this.config.sync.intervalMs;
     if (!this.probing || this.pullState(now).holes.size > 0) return base;
-    return base * PROBED_PULL_FACTOR;
+    return base * (this.probeWaits && this.syncer.hubCompound ? WAITED_PULL_FACTOR : PROBED_PULL_FACTOR);
   }
 
   /**
@@ -465,7 +472,8 @@ export class SyncService extends EventEmitter<{
         await this.sleep(Math.min(this.retryAt - now, 1000));
         continue;
       }
-      const localDue = this.nudged || this.localChanged();
+      // The heartbeat goes up on time even when no full pull is due (a push-only cycle).
+      const localDue = this.nudged || this.localChanged() || (this.probing && now >= this.syncer.heartbeatDueAt);
       if (localDue) this.pullSnapshot = undefined; // another process may have moved the pull position
       const pullDue =
         this.hubNews ||

@@ -318,6 +318,11 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     return this.exclusive(async () => fn(await this.context()));
   }
 
+  /** When the next heartbeat is due (the sync service runs a cycle for it even when idle). */
+  get heartbeatDueAt(): number {
+    return this.lastHeartbeat + HEARTBEAT_EVERY_MS;
+  }
+
   /** Bumps this node's heartbeat row (captured like data, so it measures the real path). */
   heartbeat(force = false): void {
     const now = Date.now();

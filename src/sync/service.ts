@@ -533,9 +533,10 @@ export class SyncService extends EventEmitter<{
         for (const w of waiters) w.resolve(report);
         if (Date.now() - this.lastPrune > this.pruneEveryMs) {
           this.lastPrune = Date.now();
-          await this.syncer
-            .pruneHubLog()
-            .catch((e) => this.log.warn(`pruning the hub log failed: ${messageOf(e)}`, { event: 'hub.prune-failed' }));
+          // Under the stall watch too: a hub frozen during the prune would otherwise hold the loop unseen.
+          await this.watched(() => this.syncer.pruneHubLog()).catch((e) =>
+            this.log.warn(`pruning the hub log failed: ${messageOf(e)}`, { event: 'hub.prune-failed' }),
+          );
         }
       } catch (e) {
         for (const w of waiters) w.reject(e);

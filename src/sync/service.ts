@@ -262,7 +262,9 @@ export class SyncService extends EventEmitter<{
     const step = active ? this.probeMs : this.probeIdleMs;
     // Right after activity the wait ends with the active period, so the next probe goes back to the idle period.
     const waitMs = active ? this.lastActivity + PROBE_ACTIVE_MS - now : PROBE_WAIT_MS;
-    this.watched(() => this.askHub(gen, upto, step, waitMs), waitMs).then(
+    // The stall watch starts after twice the wait: on a loaded hub the block overruns its SLEEPs, and
+    // a fresh connection's ping could then fail for load alone (a heartbeat's cycle still sees a frozen hub in seconds).
+    this.watched(() => this.askHub(gen, upto, step, waitMs), 2 * waitMs).then(
       (row) => this.probeAnswered(gen, upto, row),
       (e) => this.probeFailed(gen, e),
     );

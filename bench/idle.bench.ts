@@ -2,7 +2,9 @@
  * An idle node's resident cost: `dist/cli/main.js sync --watch` (the built CLI, as deployed)
  * against a private hub, nothing written; after it settles, /proc/<pid>/stat (CPU) and
  * /proc/<pid>/status (RSS) are sampled for 30 s (quick: 10 s). Baseline in the same run: a bare
- * `node` process idling on a timer, sampled alongside (Node's own floor).
+ * `node` process idling on a timer, sampled alongside (Node's own floor). The hub's own counters over
+ * the same window give what the idle node costs the hub: statements/s (`Questions`, the bench's
+ * own reads left out) and connections held (`Threads_connected` less the bench's one).
  *
  *   node --import tsx bench/idle.bench.ts [--quick] [--cli /other/dist/cli/main.js]
  *
@@ -61,7 +63,6 @@ export async function run(options: BenchOptions, cli = path.join(ROOT, 'dist/cli
   const config = benchNodeConfig(options.dir, 'idle', m);
   const hub = await MysqlHub.connect(m);
   await hub.execute('CREATE TABLE items (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100))');
-  await hub.close();
   const db = openSqlite(config.sqlitePath, { create: true });
   db.exec('CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)');
   db.close();
@@ -81,6 +82,16 @@ export async function run(options: BenchOptions, cli = path.join(ROOT, 'dist/cli
   const rss: number[] = [];
   const baseCpu: number[] = [];
   const baseRss: number[] = [];
+  const qps: number[] = [];
+  const conns: number[] = [];
+  const counters = async () => {
+    const rows = await hub.query<{ Variable_name: string; Value: string }>(
+      "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Threads_connected')",
+    );
+    const v = (n: string) => Number(rows.find((r) => r.Variable_name === n)?.Value ?? 0);
+    return { questions: v('Questions'), threads: v('Threads_connected') };
+  };
+  const alone = (await counters()).threads;
   for (let r = 0; r < 3; r++) {
     const watcher = spawn(process.execPath, [cli, 'sync', '--watch'], { env, stdio: 'ignore', cwd: options.dir });
     const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
@@ -88,7 +99,12 @@ export async function run(options: BenchOptions, cli = path.join(ROOT, 'dist/cli
       // Start-up (module loading, first sync) is not idle: let it settle.
       await new Promise((res) => setTimeout(res, 5000));
       if (watcher.exitCode !== null) throw new Error(`sync --watch exited with ${watcher.exitCode}`);
+      const c0 = await counters();
+      const t0 = Date.now();
       const [w, b] = await Promise.all([sample(watcher.pid as number, seconds), sample(bare.pid as number, seconds)]);
+      const c1 = await counters();
+      qps.push((c1.questions - c0.questions - 1) / ((Date.now() - t0) / 1000));
+      conns.push(c1.threads - alone);
       cpu.push(w.cpu);
       rss.push(w.rss);
       baseCpu.push(b.cpu);
@@ -97,6 +113,7 @@ export async function run(options: BenchOptions, cli = path.join(ROOT, 'dist/cli
       await Promise.all([stop(watcher), stop(bare)]);
     }
   }
+  await hub.close();
   return [
     figure(
       `idle sync --watch CPU (${seconds} s)`,
@@ -106,6 +123,8 @@ export async function run(options: BenchOptions, cli = path.join(ROOT, 'dist/cli
       'goal ≤ 0.3 %',
     ),
     figure('idle sync --watch RSS', 'MB', rss, { name: 'bare node idling', runs: baseRss }, 'goal ≤ 80 MB'),
+    figure('idle node: hub statements/s', 'statements/s', qps, undefined, 'goal ≤ 10/s'),
+    figure('idle node: hub connections held', 'connections', conns, undefined, 'at the end of each window'),
   ];
 }
 

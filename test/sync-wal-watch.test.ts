@@ -5,7 +5,8 @@
  * only the watch can have seen it. With SYNC_WATCH=false the poll backstop
  * still pushes such a commit. The other way, a hub client's commit reaches the
  * node through the hub probe (one indexed read), with pulls an hour apart; the
- * probe leaves the node's own rows out, so its pushes set off no pull.
+ * probe leaves the node's own rows out, so its pushes set off no pull. On MariaDB the probe waits on
+ * the hub (one statement per wait instead of one per period); without that (MySQL) it asks every period.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncService } from '../src/sync/service.js';
@@ -115,4 +116,75 @@ describe.skipIf(!HAVE_TOOLS)('a foreign commit reaches the hub through the WAL w
       await service.stop();
     }
   });
+
+  /** Probes on the hub for over 1 s: the server shows the block's statement of the moment, timed from the block's start. */
+  const waitingProbes = async () =>
+    Number(
+      (
+        await world.hub.query<{ n: number | string }>(
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND TIME_MS > 1000 AND (INFO LIKE 'DO SLEEP(%' OR INFO LIKE 'SELECT COUNT(*), MAX(seq) INTO%')",
+        )
+      )[0]?.n ?? 0,
+    );
+
+  it('an idle probe waits on the hub (MariaDB) and still brings a hub commit at once', async (t) => {
+    const node = world.node('watched');
+    await node.syncer.connectHub();
+    if (!node.syncer.hubCompound) t.skip(); // a MySQL hub: the probe asks every period
+    const service = new SyncService(node.config, { syncer: node.syncer });
+    try {
+      await online(service);
+      // The probe's one statement stays on the server while nothing moves (the old probe was one short read every 250 ms).
+      await waitFor(async () => (await waitingProbes()) === 1, 'a probe waiting on the hub for over 1 s', 20_000);
+      await world.hub.execute("INSERT INTO workers VALUES (40, 'Waited')");
+      const local = () => node.db.prepare('SELECT name FROM workers WHERE id = 40').get() as { name: string } | undefined;
+      await waitFor(() => local()?.name === 'Waited', 'the hub commit in the node file', 20_000);
+    } finally {
+      await service.stop();
+    }
+  });
+
+  it('a hub without waiting statements (MySQL) is probed every period instead', async () => {
+    const node = world.node('watched');
+    await node.syncer.connectHub();
+    const compound = node.syncer.hubCompound;
+    node.syncer.hubCompound = false;
+    const service = new SyncService(node.config, { syncer: node.syncer });
+    try {
+      await online(service);
+      await world.hub.execute("INSERT INTO workers VALUES (41, 'Asked')");
+      const local = () => node.db.prepare('SELECT name FROM workers WHERE id = 41').get() as { name: string } | undefined;
+      await waitFor(() => local()?.name === 'Asked', 'the hub commit in the node file', 20_000);
+      expect(await waitingProbes()).toBe(0);
+    } finally {
+      await service.stop();
+      node.syncer.hubCompound = compound;
+    }
+  });
+
+  it('an idle node on a waiting probe sends its heartbeat every 10 s, with no full pull for it', async (t) => {
+    const node = world.node('watched');
+    await node.syncer.connectHub();
+    if (!node.syncer.hubCompound) t.skip();
+    const service = new SyncService(node.config, { syncer: node.syncer });
+    const beat = async () =>
+      Number(
+        (
+          await world.hub.query<{ beat: string | number }>('SELECT beat FROM _dualdb_heartbeats WHERE node_id = ?', [
+            node.syncer.nodeId,
+          ])
+        )[0]?.beat ?? 0,
+      );
+    try {
+      await online(service);
+      await waitFor(() => node.syncer.lastPullAt !== undefined, 'the first pull');
+      const pulledAt = node.syncer.lastPullAt;
+      const first = await beat();
+      // Full pulls are hours apart here (SYNC_INTERVAL=3600): the heartbeat goes up on its own.
+      await waitFor(async () => (await beat()) > first, 'the next heartbeat on the hub', 25_000);
+      expect(node.syncer.lastPullAt).toBe(pulledAt);
+    } finally {
+      await service.stop();
+    }
+  }, 40_000);
 });

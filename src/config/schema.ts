@@ -193,7 +193,7 @@ export const SETTINGS = {
     env: 'SYNC_INTERVAL',
     schema: seconds(0.1, 86400),
     default: '1',
-    doc: 'Seconds between full pulls of hub changes (×10 while a probe of the hub log, every 100 ms after activity and 250 ms when idle, finds news; local commits are pushed at once)',
+    doc: 'Seconds between full pulls of hub changes (×10 while a probe of the hub log, every 100 ms after activity and 250 ms when idle, finds news; ×60 on MariaDB, where the probe waits on the hub; local commits are pushed at once)',
   }),
   syncWatch: setting({
     env: 'SYNC_WATCH',

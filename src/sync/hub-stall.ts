@@ -60,14 +60,16 @@ export function watchHubStall(m: MysqlConfig, stallMs: number, onStall: (waitedM
 
 /**
  * Runs one hub round under the watch: the stall is reported after about DB_CONNECT_TIMEOUT (at
- * least 2 s) plus one ping. The round's own end (or error) is what its caller acts on.
+ * least 2 s) plus one ping, counted after `waitsMs` for a round that waits on the hub on purpose
+ * (the change probe). The round's own end (or error) is what its caller acts on.
  */
 export async function withStallWatch<T>(
   m: MysqlConfig,
   round: () => Promise<T>,
+  waitsMs: number,
   onStall: (waitedMs: number) => void,
 ): Promise<T> {
-  const end = watchHubStall(m, Math.max(m.connectTimeoutMs, 2000), onStall);
+  const end = watchHubStall(m, Math.max(m.connectTimeoutMs, 2000) + waitsMs, onStall);
   try {
     return await round();
   } finally {

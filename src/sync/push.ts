@@ -61,8 +61,10 @@ export class PushRaceError extends DualdbError {
 export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchSize): Promise<BatchResult> {
   const result = emptyBatch('push');
   // The hub schema check (below) on a connection of its own, read while the fence and the moves are:
-  // one round trip less on the way of every small push. Only when the local log has news.
-  const fingerprint = ctx.schemaStamp && hasUnpushed(ctx) ? hubSchemaFingerprint(ctx.hub) : undefined;
+  // one round trip less on the way of every small push. Only when the local log has news of user
+  // tables: dualdb's own heartbeat rows (an idle node's every push) go to a table whose schema is
+  // dualdb's, so they need no check, and the read's connection is not opened for them.
+  const fingerprint = ctx.schemaStamp && hasUnpushedUserRows(ctx) ? hubSchemaFingerprint(ctx.hub) : undefined;
   fingerprint?.catch(() => {}); // awaited below, or not needed (the batch had no rows)
   // The hub's moves are read alongside the fence (one round trip for both), applied only once it passed.
   const moves = readPushMoves(ctx);
@@ -74,7 +76,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   result.changes = batch.entries;
   result.more = batch.more;
   if (batch.entries === 0 && batch.changes.size === 0 && batch.toPark.length === 0) return result;
-  if (batch.changes.size > 0) {
+  if (batch.changes.size > 0 && batch.tables().some((t) => !t.meta)) {
     if (fingerprint && (await fingerprint) !== ctx.schemaStamp?.hubFingerprint) throw new PlanStaleError('hub');
     if (!fingerprint) await assertHubUnchanged(ctx.hub, ctx.schemaStamp);
   }
@@ -128,8 +130,12 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
 }
 
 /** Whether the local log holds entries past the pushed cursor (a cheap look before the batch is read). */
-function hasUnpushed(ctx: SyncContext): boolean {
-  return ctx.db.prepare('SELECT 1 FROM _dualdb_changes WHERE seq > ? LIMIT 1').get(ctx.state.pushedUpto()) !== undefined;
+function hasUnpushedUserRows(ctx: SyncContext): boolean {
+  return (
+    ctx.db
+      .prepare("SELECT 1 FROM _dualdb_changes WHERE seq > ? AND tbl NOT LIKE '\\_dualdb\\_%' ESCAPE '\\' LIMIT 1")
+      .get(ctx.state.pushedUpto()) !== undefined
+  );
 }
 
 /** Step 2 and the hub half of step 3, inside the hub transaction. */

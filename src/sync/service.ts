@@ -17,7 +17,7 @@
 import { EventEmitter } from 'node:events';
 import type { Statement } from 'better-sqlite3';
 import type { Config } from '../config/config.js';
-import type { MysqlHub, PoolConnection } from '../engines/mysql/connect.js';
+import { type CoreConnection, openCoreConnection } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
@@ -57,19 +57,36 @@ const PROBE_ACTIVE_MS = 5000;
 /** While probing, a full pull still runs every this many SYNC_INTERVALs (a backstop). */
 const PROBED_PULL_FACTOR = 10;
 /**
+ * ... and every this many while the probe waits on the hub (MariaDB), which sees the same news as
+ * the period probe; the heartbeat still goes up every 10 s on its own (a push, no pull). The full
+ * pull and its re-plan were half of an idle node's CPU and statements.
+ */
+const WAITED_PULL_FACTOR = 60;
+/**
  * Other nodes' and hub clients' rows of the hub log past the pull position, and the highest:
  * moves with any such commit, late ones too. This node's own rows (echoes, which a pull skips)
  * are left out, so that a push does not set off a pull.
  */
 const PROBE_SQL = 'SELECT COUNT(*), MAX(seq) FROM _dualdb_changes WHERE seq > ? AND (origin IS NULL OR origin <> ?)';
-
-/** The core (callback) connection under a promise one: a probe without mysql2/promise's per-query stack capture. */
-interface CoreConnection {
-  query(
-    options: { sql: string; rowsAsArray: boolean; values: unknown[] },
-    cb: (err: Error | null, rows: unknown[][]) => void,
-  ): void;
-}
+/**
+ * On MariaDB the same read waits on the hub: repeated there every probe period (SLEEP) until its
+ * answer differs from the one the node knows, or PROBE_WAIT_MS is over. One round trip per change
+ * (or per wait) instead of one per period; the hub → node latency stays one period.
+ */
+const PROBE_WAIT_SQL = `BEGIN NOT ATOMIC
+  DECLARE n BIGINT; DECLARE x BIGINT UNSIGNED; DECLARE i INT DEFAULT 0;
+  w: LOOP
+    SELECT COUNT(*), MAX(seq) INTO n, x FROM _dualdb_changes WHERE seq > ? AND (origin IS NULL OR origin <> ?);
+    IF n <> ? OR NOT (x <=> ?) OR i >= ? THEN LEAVE w; END IF;
+    DO SLEEP(?);
+    SET i = i + 1;
+  END LOOP;
+  SELECT n, x;
+END`;
+/** The longest a waiting probe stays on the hub, ms: an idle node sends one probe per this. */
+const PROBE_WAIT_MS = 10_000;
+/** A probe not back this long after its wait is given up (the stall watch covers a frozen hub sooner). */
+const PROBE_LOST_MS = 60_000;
 
 interface Waiter {
   resolve: (r: CycleReport) => void;
@@ -110,7 +127,17 @@ export class SyncService extends EventEmitter<{
   /** The pull position, read once per change instead of several times per loop turn (idle CPU). */
   private pullSnapshot: { state: PullState; at: number } | undefined;
   private dataVersionQuery: Statement<unknown[]> | undefined;
-  private probe: { hub: MysqlHub; conn: PoolConnection; core: CoreConnection } | undefined;
+  /** The probe's own hub connection (outside the pool: a waiting probe holds it on the server). */
+  private probeConn: CoreConnection | undefined;
+  /** Whether the probe may wait on the hub (MariaDB); off for good after the hub refused it. */
+  private probeWaits = true;
+  /** A probe is in flight (it runs beside the loop, which a local commit still wakes at once). */
+  private probeBusy = false;
+  /** Bumped to disown a probe in flight (stop, lost connection): its late answer is ignored. */
+  private probeGen = 0;
+  private cancelProbe: ((e: Error) => void) | undefined;
+  /** The probe saw other nodes' changes not pulled yet: the loop pulls. */
+  private hubNews = false;
   lastError: string | null = null;
   /** When lastError happened (ISO time). */
   lastErrorAt: string | null = null;
@@ -196,11 +223,12 @@ export class SyncService extends EventEmitter<{
 
   /** How long the loop sleeps with nothing to do: until the next poll, backstop, probe or pull. */
   private idleMs(now: number): number {
-    const untilProbe = this.probing ? this.lastProbe + this.probeEvery(now) - now : Number.POSITIVE_INFINITY;
+    const untilProbe = this.probing && !this.probeBusy ? this.lastProbe + this.probeEvery(now) - now : Number.POSITIVE_INFINITY;
     if (!this.commitWatch) return Math.max(1, Math.min(this.pollMs, untilProbe));
     if (now - this.lastWalWrite < SETTLE_MS) return SETTLE_STEP_MS;
     const untilPull = this.lastPull + this.pullEveryMs(now) - now;
-    return Math.max(SETTLE_STEP_MS, Math.min(this.backstopMs, untilPull, untilProbe));
+    const untilBeat = this.probing ? this.syncer.heartbeatDueAt - now : Number.POSITIVE_INFINITY;
+    return Math.max(SETTLE_STEP_MS, Math.min(this.backstopMs, untilPull, untilProbe, untilBeat));
   }
 
   /** Whether hub news is found by probing (online, nothing left behind) rather than by pulling every SYNC_INTERVAL. */
@@ -216,63 +244,126 @@ export class SyncService extends EventEmitter<{
   private pullEveryMs(now: number): number {
     const base = this.config.sync.intervalMs;
     if (!this.probing || this.pullState(now).holes.size > 0) return base;
-    return base * PROBED_PULL_FACTOR;
+    return base * (this.probeWaits && this.syncer.hubCompound ? WAITED_PULL_FACTOR : PROBED_PULL_FACTOR);
   }
 
   /**
-   * One indexed read of the hub's change log past this node's pull position: true when there is
-   * news to pull — other nodes' rows past the position that were not there at the last look. None
-   * past the position means nothing to pull, whatever the last look said. A failure says "pull",
-   * which meets the error.
+   * Starts one probe of the hub's change log past this node's pull position, beside the loop; its
+   * answer wakes the loop, with `hubNews` set when there is news to pull: other nodes' rows past the
+   * position that were not there at the last look. None past the position means nothing to pull,
+   * whatever the last look said. A failure says "pull", which meets the error.
    */
-  private async hubMoved(now: number): Promise<boolean> {
+  private startProbe(now: number): void {
+    const gen = ++this.probeGen;
+    this.probeBusy = true;
     this.lastProbe = now;
-    try {
-      const core = await this.probeConnection();
-      const upto = this.pullState(now).upto;
-      const row = await new Promise<unknown[]>((resolve, reject) => {
-        this.probeValues[0] = upto;
-        core.query(this.probeQuery, (err, rows) => (err ? reject(err) : resolve(rows[0] as unknown[])));
+    const upto = this.pullState(now).upto;
+    const active = now - this.lastActivity < PROBE_ACTIVE_MS;
+    const step = active ? this.probeMs : this.probeIdleMs;
+    // Right after activity the wait ends with the active period, so the next probe goes back to the idle period.
+    const waitMs = active ? this.lastActivity + PROBE_ACTIVE_MS - now : PROBE_WAIT_MS;
+    // The stall watch starts after twice the wait: on a loaded hub the block overruns its SLEEPs, and
+    // a fresh connection's ping could then fail for load alone (a heartbeat's cycle still sees a frozen hub in seconds).
+    this.watched(() => this.askHub(gen, upto, step, waitMs), 2 * waitMs).then(
+      (row) => this.probeAnswered(gen, upto, row),
+      (e) => this.probeFailed(gen, e),
+    );
+  }
+
+  /** The probe's statements and values, built once. */
+  private readonly probeValues: unknown[] = [0n, ''];
+  private readonly probeQuery = { sql: PROBE_SQL, rowsAsArray: true, values: this.probeValues };
+  private readonly waitValues: unknown[] = [0n, '', 0, null, 0, 0];
+  private readonly waitQuery = { sql: PROBE_WAIT_SQL, rowsAsArray: true, values: this.waitValues };
+
+  /** One probe on the probe's connection: the row (count, highest sequence). */
+  private async askHub(gen: number, upto: bigint, stepMs: number, waitMs: number): Promise<unknown[]> {
+    await this.syncer.connectHub(); // the hub's flavour, and the same "hub away" errors as a cycle
+    if (!this.probeConn) {
+      const opened = await openCoreConnection(this.config.mysql);
+      if (gen !== this.probeGen) {
+        opened.destroy(); // stopped meanwhile
+        throw new Error('the change probe was closed');
+      }
+      this.probeConn = opened;
+    }
+    const conn = this.probeConn;
+    const wait = this.probeWaits && this.syncer.hubCompound;
+    let query: { sql: string; rowsAsArray: boolean; values: unknown[] };
+    if (wait) {
+      const known = upto === this.probeUpto;
+      const v = this.waitValues;
+      v[0] = upto;
+      v[1] = this.syncer.nodeId;
+      v[2] = known ? this.probeCount : 0;
+      v[3] = known ? this.probeMax : null;
+      v[4] = Math.max(0, Math.ceil(waitMs / stepMs));
+      v[5] = stepMs / 1000;
+      query = this.waitQuery;
+    } else {
+      this.probeValues[0] = upto;
+      this.probeValues[1] = this.syncer.nodeId;
+      query = this.probeQuery;
+    }
+    return new Promise<unknown[]>((resolve, reject) => {
+      this.cancelProbe = reject;
+      conn.query(query, (err, rows) => {
+        this.cancelProbe = undefined;
+        if (err) reject(err);
+        // A compound statement answers its SELECT's rows, then its own OK.
+        else resolve((wait ? (rows as unknown[][][])[0]?.[0] : (rows as unknown[][])[0]) ?? [0, null]);
       });
+    });
+  }
+
+  private probeAnswered(gen: number, upto: bigint, row: unknown[]): void {
+    if (gen !== this.probeGen) return;
+    this.probeBusy = false;
+    if (this.stopped) return;
+    // A pull moved the position meanwhile: the answer is about rows it may have taken; ask again.
+    if (this.pullState(Date.now()).upto === upto) {
       const count = Number(row[0]);
       const max = row[1];
       const moved = count > 0 && (upto !== this.probeUpto || count !== this.probeCount || String(max) !== String(this.probeMax));
       this.probeUpto = upto;
       this.probeCount = count;
       this.probeMax = max;
-      return moved;
-    } catch {
-      this.releaseProbe(false);
-      return true;
+      if (moved) this.hubNews = true;
     }
+    this.wake?.();
   }
 
-  /** The probe's statement and its values, built once. */
-  private readonly probeValues: unknown[] = [0n, ''];
-  private readonly probeQuery = { sql: PROBE_SQL, rowsAsArray: true, values: this.probeValues };
-
-  /** The probe's own connection, kept between probes (a pool lease per probe costs more than the probe). */
-  private async probeConnection(): Promise<CoreConnection> {
-    const hub = await this.syncer.connectHub();
-    if (this.probe?.hub !== hub) {
-      this.releaseProbe(false);
-      const conn = await hub.pool.getConnection();
-      const core = (conn as unknown as { connection: CoreConnection }).connection;
-      this.probe = { hub, conn, core };
-      this.probeValues[1] = this.syncer.nodeId;
+  private probeFailed(gen: number, e: unknown): void {
+    if (gen !== this.probeGen) return;
+    this.probeBusy = false;
+    this.dropProbe();
+    if (this.stopped) return;
+    const sqlState = (e as { sqlState?: unknown } | null)?.sqlState;
+    if (this.probeWaits && this.syncer.hubCompound && typeof sqlState === 'string' && !isConnectionError(e)) {
+      // The hub refused the waiting form (a proxy, a restricted account): probe by period instead.
+      this.probeWaits = false;
+      this.log.info(`the hub refused the waiting change probe (${messageOf(e)}): probing every period instead`, {
+        event: 'probe.no-wait',
+      });
     }
-    return this.probe.core;
+    this.hubNews = true;
+    this.wake?.();
   }
 
-  private releaseProbe(healthy: boolean): void {
-    const p = this.probe;
-    this.probe = undefined;
-    if (!p) return;
+  /** Closes the probe's connection at once (a waiting probe would keep the socket, and the process, for its wait). */
+  private dropProbe(): void {
+    const conn = this.probeConn;
+    this.probeConn = undefined;
+    this.probeGen++;
+    this.probeBusy = false;
+    this.cancelProbe?.(new Error('the change probe was closed'));
+    this.cancelProbe = undefined;
+    if (!conn) return;
     try {
-      if (healthy) p.conn.release();
-      else p.conn.destroy();
+      conn.destroy();
+      (conn as unknown as { stream?: { destroy?: () => void } }).stream?.destroy?.();
     } catch {
-      // the pool is gone already
+      // closed already
     }
   }
 
@@ -282,8 +373,9 @@ export class SyncService extends EventEmitter<{
     this.commitWatch?.close();
     this.commitWatch = null;
     this.wake?.();
+    this.dropProbe();
     await this.loop;
-    this.releaseProbe(true);
+    this.dropProbe();
     for (const w of this.waiters.splice(0)) w.reject(new DualdbError('STOPPED', 'the sync service stopped'));
     this.setState('stopped');
   }
@@ -382,13 +474,19 @@ export class SyncService extends EventEmitter<{
         await this.sleep(Math.min(this.retryAt - now, 1000));
         continue;
       }
-      const localDue = this.nudged || this.localChanged();
+      // The heartbeat goes up on time even when no full pull is due (a push-only cycle).
+      const localDue = this.nudged || this.localChanged() || (this.probing && now >= this.syncer.heartbeatDueAt);
       if (localDue) this.pullSnapshot = undefined; // another process may have moved the pull position
-      let pullDue = now - this.lastPull >= this.pullEveryMs(now) || this.current === 'degraded' || this.current === 'starting';
-      if (!pullDue && !localDue && !manual && this.probing && now - this.lastProbe >= this.probeEvery(now)) {
-        pullDue = await this.watched(() => this.hubMoved(now));
-      }
+      const pullDue =
+        this.hubNews ||
+        now - this.lastPull >= this.pullEveryMs(now) ||
+        this.current === 'degraded' ||
+        this.current === 'starting';
       if (!manual && !localDue && !pullDue) {
+        // A probe that outlived its wait by far (a connection dropped without a reset): given up.
+        if (this.probeBusy && now - this.lastProbe > PROBE_WAIT_MS + PROBE_LOST_MS) this.dropProbe();
+        // At most one probe per period, one at a time.
+        if (this.probing && !this.probeBusy && now - this.lastProbe >= this.probeEvery(now)) this.startProbe(now);
         await this.sleep(this.idleMs(now));
         continue;
       }
@@ -397,6 +495,7 @@ export class SyncService extends EventEmitter<{
       try {
         const resync = this.syncer.state.getMeta('resync_needed');
         const wantPull = (pullDue || manual) && !resync;
+        this.hubNews = false; // this cycle pulls it (or, resync needed, nothing can be pulled)
         let report: CycleReport;
         try {
           report = await this.watched(() => this.syncer.syncOnce({ push: true, pull: wantPull }));
@@ -436,9 +535,10 @@ export class SyncService extends EventEmitter<{
         for (const w of waiters) w.resolve(report);
         if (Date.now() - this.lastPrune > this.pruneEveryMs) {
           this.lastPrune = Date.now();
-          await this.syncer
-            .pruneHubLog()
-            .catch((e) => this.log.warn(`pruning the hub log failed: ${messageOf(e)}`, { event: 'hub.prune-failed' }));
+          // Under the stall watch too: a hub frozen during the prune would otherwise hold the loop unseen.
+          await this.watched(() => this.syncer.pruneHubLog()).catch((e) =>
+            this.log.warn(`pruning the hub log failed: ${messageOf(e)}`, { event: 'hub.prune-failed' }),
+          );
         }
       } catch (e) {
         for (const w of waiters) w.reject(e);
@@ -448,8 +548,8 @@ export class SyncService extends EventEmitter<{
   }
 
   /** A hub round (probe, cycle) under the stall watch: a frozen hub turns the node degraded, said once. */
-  private watched<T>(round: () => Promise<T>): Promise<T> {
-    return withStallWatch(this.config.mysql, round, (waitedMs) => {
+  private watched<T>(round: () => Promise<T>, waitsMs = 0): Promise<T> {
+    return withStallWatch(this.config.mysql, round, waitsMs, (waitedMs) => {
       if (this.stopped || this.current === 'degraded' || this.current === 'paused') return;
       this.lastError = `the hub has not answered for ${(waitedMs / 1000).toFixed(0)} s (stopped, frozen or overloaded?)`;
       this.lastErrorAt = new Date().toISOString();

@@ -117,6 +117,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   private clusteredHub = false;
   /** MariaDB 10.5+: `INSERT … RETURNING` gives a written row's image in the same round trip. */
   hubReturning = false;
+  /** MariaDB: the hub runs `BEGIN NOT ATOMIC` blocks, so the change probe can wait on the server. */
+  hubCompound = false;
   private hubMaxPacket = 4 * 1024 * 1024;
   private lastHeartbeat = 0;
   private busy: Promise<unknown> = Promise.resolve();
@@ -202,6 +204,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       const info = await hub.serverInfo();
       this.clusteredHub = info.clustered;
       this.hubReturning = info.returning;
+      this.hubCompound = info.compound;
       const priv = await hub.query<{ n: number | string }>(
         "SELECT COUNT(*) AS n FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('PROCESS', 'SUPER')",
       );
@@ -315,6 +318,11 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   /** Runs `fn` with a sync context, serialised with push and pull (manual resolutions). */
   withContext<T>(fn: (ctx: SyncContext) => Promise<T>): Promise<T> {
     return this.exclusive(async () => fn(await this.context()));
+  }
+
+  /** When the next heartbeat is due (the sync service runs a cycle for it even when idle). */
+  get heartbeatDueAt(): number {
+    return this.lastHeartbeat + HEARTBEAT_EVERY_MS;
   }
 
   /** Bumps this node's heartbeat row (captured like data, so it measures the real path). */

@@ -21,6 +21,8 @@ export interface ServerInfo {
   clustered: boolean;
   /** `INSERT … RETURNING` (MariaDB 10.5+; MySQL has none). */
   returning: boolean;
+  /** Anonymous compound statements, `BEGIN NOT ATOMIC … END` (MariaDB 10.1.1+, taken from 10.2; MySQL has none). */
+  compound: boolean;
 }
 
 function typeCast(field: { type: string; string: (enc?: string) => string | null }, next: () => unknown): unknown {
@@ -106,6 +108,34 @@ async function withAccountHost(diagnosis: MysqlError, m: MysqlConfig, extra: Par
     return diagnosis;
   } finally {
     await pool.end().catch(() => {});
+  }
+}
+
+/** mysql2's core (callback) connection: one query at a time, no promise wrapper per query. */
+export interface CoreConnection {
+  query(options: { sql: string; rowsAsArray: boolean; values: unknown[] }, cb: (err: Error | null, rows: unknown) => void): void;
+  on(event: 'error', listener: (err: unknown) => void): void;
+  destroy(): void;
+}
+
+/** Options of the pool only: a single connection warns about them. */
+const POOL_ONLY = ['connectionLimit', 'maxIdle', 'idleTimeout', 'queueLimit', 'waitForConnections'] as const;
+
+/**
+ * One hub connection of its own, outside any pool (the sync service's change probe, which waits on
+ * the server: in a pool, closing the pool would wait for it). Same session settings as the pool's;
+ * its errors are diagnosed like the pool's, and a fatal error later is left to the next query.
+ */
+export async function openCoreConnection(m: MysqlConfig): Promise<CoreConnection> {
+  const options: Record<string, unknown> = { ...poolOptions(m) };
+  for (const k of POOL_ONLY) delete options[k];
+  try {
+    const conn = await mysql.createConnection(options as mysql.ConnectionOptions);
+    const core = (conn as unknown as { connection: CoreConnection }).connection;
+    core.on('error', () => {}); // a connection lost between queries: the next query fails instead
+    return core;
+  } catch (e) {
+    throw diagnoseMysqlError(e, m);
   }
 }
 
@@ -226,6 +256,7 @@ export class MysqlHub {
       flavor: mariadb ? 'mariadb' : 'mysql',
       clustered,
       returning: mariadb && (major > 10 || (major === 10 && minor >= 5)),
+      compound: mariadb && (major > 10 || (major === 10 && minor >= 2)),
     };
   }
 

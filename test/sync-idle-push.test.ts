@@ -1,0 +1,66 @@
+/**
+ * An idle node's push carries only its heartbeat row, into dualdb's own `_dualdb_heartbeats`,
+ * whose schema never drifts: it reads no hub schema fingerprint (`information_schema.COLUMNS`,
+ * one statement and one pooled connection less every 10 s), while a push with user rows still
+ * checks the hub's schema before writing them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MysqlHub } from '../src/engines/mysql/connect.js';
+import { pushBatch } from '../src/sync/push.js';
+import { makeWorld, type SyncWorld } from './helpers/sync.js';
+import { HUB_AVAILABLE, startSyncTestHub as startTestHub, type TestHub } from './helpers/sync-hub.js';
+import { tempDir } from './helpers/tmp.js';
+
+/** The hub, with every statement sent through `hub.query` recorded. */
+function recording(hub: MysqlHub, seen: string[]): MysqlHub {
+  return new Proxy(hub, {
+    get(h, p) {
+      const v = Reflect.get(h, p);
+      if (p === 'query')
+        return (sql: string, ...rest: unknown[]) => {
+          seen.push(sql);
+          return (v as (...a: unknown[]) => unknown).apply(h, [sql, ...rest]);
+        };
+      return typeof v === 'function' ? v.bind(h) : v;
+    },
+  });
+}
+
+describe.skipIf(!HUB_AVAILABLE)("an idle node's heartbeat push", () => {
+  let testHub: TestHub;
+  const tmp = tempDir();
+  let world: SyncWorld;
+  beforeAll(async () => {
+    testHub = await startTestHub();
+    world = await makeWorld(testHub, tmp.dir, {
+      prefix: 'idlepush',
+      sqliteDdl: ['CREATE TABLE workers (id INTEGER PRIMARY KEY, name TEXT NOT NULL)'],
+      mysqlDdl: ['CREATE TABLE workers (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL)'],
+      nodes: ['a'],
+    });
+  });
+  afterAll(async () => {
+    await world?.close();
+    await testHub?.close();
+    tmp.cleanup();
+  });
+
+  it('reads no schema fingerprint for a heartbeat alone, and still checks it for user rows', async () => {
+    const a = world.node('a');
+    await a.syncer.syncOnce(); // plan, schema stamp, registration
+    const fingerprints = (seen: string[]) => seen.filter((sql) => /information_schema\.COLUMNS/.test(sql)).length;
+
+    a.syncer.heartbeat(true);
+    const beat: string[] = [];
+    const r1 = await a.syncer.withContext((ctx) => pushBatch({ ...ctx, hub: recording(ctx.hub, beat) }));
+    expect(r1.changes).toBe(1);
+    expect(fingerprints(beat)).toBe(0);
+    expect((await world.hub.query('SELECT node_id FROM _dualdb_heartbeats')).length).toBe(1);
+
+    a.db.prepare("INSERT INTO workers VALUES (1, 'Ana')").run();
+    const user: string[] = [];
+    await a.syncer.withContext((ctx) => pushBatch({ ...ctx, hub: recording(ctx.hub, user) }));
+    expect(fingerprints(user)).toBe(1);
+    expect(await world.hub.query('SELECT name FROM workers')).toEqual([{ name: 'Ana' }]);
+  }, 60_000);
+});

@@ -105,6 +105,19 @@ export function localMax(db: SqliteDb, table: SyncTable): bigint {
 
 const existsStatements = new WeakMap<SqliteDb, Map<string, Database.Statement<unknown[]>>>();
 
+/** Whether an unpushed or parked change of this node names the key (its own row's insert, its delete…). */
+export function loggedHere(db: SqliteDb, table: SyncTable, key: string): boolean {
+  // Read now, not from loggedKeys' cache: a rename in the caller's transaction (a row moved with
+  // its log) does not change that cache's token.
+  return (
+    db
+      .prepare(
+        "SELECT 1 FROM _dualdb_changes WHERE tbl = ? AND pk = ? UNION ALL SELECT 1 FROM _dualdb_parked WHERE direction = 'push' AND tbl = ? AND pk = ? LIMIT 1",
+      )
+      .get(table.name, key, table.name, key) !== undefined
+  );
+}
+
 /** A key the hub must not hand a moved row here: a row holds it, or a logged change names it. */
 function existsLocally(db: SqliteDb, table: SyncTable, key: string): boolean {
   return rowHere(db, table, key) || loggedKeys(db, table.name).has(key);

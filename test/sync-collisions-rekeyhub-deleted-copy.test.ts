@@ -56,4 +56,20 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a node deletes its own row that anot
         ).toBe(false);
       for (const n of w.nodes) expect(n.db.prepare('SELECT count(*) AS n FROM _dualdb_parked').get()).toEqual({ n: 0n });
     }, 120_000);
+
+  for (const policy of ['hub-wins', 'newest-wins'])
+    it(`the new key free here: the delete follows the row there and deletes it on the hub (${policy})`, async () => {
+      const w = await fixture.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-hub', CONFLICT_POLICY: policy } });
+      const [a, b] = ['a', 'b'].map((n) => w.node(n));
+      if (!a || !b) throw new Error('nodes');
+      a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a1')").run();
+      await a.syncer.syncOnce();
+      a.db.prepare('DELETE FROM items WHERE id = 1').run(); // before the move: the move is newer
+      b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'b1')").run();
+      await b.syncer.syncOnce({ pull: false }); // the hub's a1 moves 1 -> 2
+      await syncUntilQuiet(w.nodes, 8);
+      expect(await divergence(w, ['items', 'notes'])).toEqual([]);
+      const names = (await w.hub.query<{ name: string }>('SELECT name FROM items ORDER BY name')).map((r) => r.name);
+      expect(names).toEqual(['b1']);
+    }, 120_000);
 });

@@ -17,6 +17,14 @@ const both = (over: Partial<RowFacts> = {}): RowFacts => ({
 });
 
 describe('decide: push', () => {
+  it('a delete that followed a row another node moved (rekey-hub) deletes it, unless the hub changed it since the move', () => {
+    const del = both({ node: { firstOp: 'D', at: 1 }, nodeHasRow: false, hub: { firstOp: 'I', at: 2 }, hubMovedHere: true });
+    expect(decidePush({ ...del, hubOnlyMove: true }, 'hub-wins', 'rekey-hub')).toEqual({ action: 'to-hub' });
+    expect(decidePull({ ...del, hubOnlyMove: true }, 'hub-wins')).toEqual({ action: 'none' });
+    // Updated on the hub after the move: a conflict, as before.
+    expect(decidePush({ ...del, hubOnlyMove: false }, 'hub-wins', 'rekey-hub')).toEqual({ action: 'none', conflict: 'hub' });
+    expect(decidePull({ ...del, hubOnlyMove: false }, 'hub-wins')).toEqual({ action: 'to-node', conflict: 'hub' });
+  });
   it('a row changed on the node only goes up; the same image on both sides goes up harmlessly', () => {
     expect(decidePush(both({ hub: undefined }), 'hub-wins', 'rekey-node')).toEqual({ action: 'to-hub' });
     expect(decidePush(both({ same: true }), 'hub-wins', 'rekey-node')).toEqual({ action: 'to-hub' });

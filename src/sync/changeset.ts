@@ -17,6 +17,8 @@ export interface KeyChange {
   deleted: boolean;
   /** Only from a parked entry being retried, not from the log. */
   retry: boolean;
+  /** How many log entries were coalesced (a parked retry counts as one). */
+  ops?: number;
 }
 
 export class ChangeSet {
@@ -31,7 +33,7 @@ export class ChangeSet {
     }
     const p = m.get(pk);
     if (!p) {
-      m.set(pk, { maxSeq: seq, firstAt: at, lastAt: at, firstOp: op, deleted: op === 'D', retry });
+      m.set(pk, { maxSeq: seq, firstAt: at, lastAt: at, firstOp: op, deleted: op === 'D', retry, ops: 1 });
       return;
     }
     if (seq > p.maxSeq) p.maxSeq = seq;
@@ -39,6 +41,7 @@ export class ChangeSet {
     p.lastAt = Math.max(p.lastAt, at);
     p.deleted ||= op === 'D';
     p.retry &&= retry;
+    p.ops = (p.ops ?? 1) + 1;
   }
 
   keys(tbl: string): string[] {

@@ -37,6 +37,8 @@ export interface RowFacts {
    * applied here, hub-moves.ts): the hub's insert under it is that row, not a new one.
    */
   hubMovedHere?: boolean;
+  /** The hub's only change under the key this node has not seen is that move's insert (the row as it was). */
+  hubOnlyMove?: boolean;
   /** Both current images are the same datum (or both absent). */
   same: boolean;
 }
@@ -69,6 +71,24 @@ export function deletesAnotherRow(f: RowFacts): boolean {
   return f.keyKind === 'generated' && f.node?.firstOp === 'D' && !f.nodeHasRow && f.hub?.firstOp === 'I' && !f.hubMovedHere;
 }
 
+/**
+ * The node deleted a row it knew under another key, which another node moved on the hub meanwhile
+ * (rekey-hub): the delete followed the row to its new key (hub-moves.ts), and the hub has done
+ * nothing to it since but the move. The delete goes, no conflict: a move is not a change of the
+ * row, and taken for one (the hub's insert, newer) it brought an acknowledged delete back
+ * (operator trial 3, finding B).
+ */
+export function deletesMovedRow(f: RowFacts): boolean {
+  return (
+    f.keyKind === 'generated' &&
+    f.node?.firstOp === 'D' &&
+    !f.nodeHasRow &&
+    f.hub?.firstOp === 'I' &&
+    f.hubMovedHere === true &&
+    f.hubOnlyMove === true
+  );
+}
+
 const RESOLVE: Record<KeyCollisionMode, 'rekey-node' | 'rekey-hub' | 'hold'> = {
   'rekey-node': 'rekey-node',
   'rekey-hub': 'rekey-hub',
@@ -79,6 +99,7 @@ const RESOLVE: Record<KeyCollisionMode, 'rekey-node' | 'rekey-hub' | 'hold'> = {
 export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyCollisionMode): Decision {
   if (!f.hub || f.same) return { action: 'to-hub' };
   if (deletesAnotherRow(f)) return { action: 'none' };
+  if (deletesMovedRow(f)) return { action: 'to-hub' };
   if (isCollision(f)) {
     // The node's new row is gone again: it must not delete the hub's different row.
     if (!f.nodeHasRow) return { action: 'to-node' };
@@ -95,6 +116,8 @@ export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyC
 /** A row with an unpulled hub change, as pull sees it. */
 export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
   if (!f.node || f.same || deletesAnotherRow(f)) return { action: 'to-node' };
+  // The node's delete stands; its push deletes the row on the hub.
+  if (deletesMovedRow(f)) return { action: 'none' };
   if (isCollision(f)) {
     if (!f.nodeHasRow) return { action: 'to-node' };
     // The hub's row is gone again: still left to the push (it decides whether the node's row moves).

@@ -20,7 +20,7 @@ import type { SyncContext } from './context.js';
 import { renameLoggedKeys } from './key-map.js';
 import { heldKey, type PullState } from './local-state.js';
 import type { SyncTable } from './plan.js';
-import { decodeMove, referencingColumns } from './rekey.js';
+import { decodeMove, loggedHere, referencingColumns } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
 
 export const HUB_MOVES_DDL = `CREATE TABLE IF NOT EXISTS _dualdb_hub_moves (
@@ -83,6 +83,9 @@ export async function learnHubMoves(ctx: SyncContext, read?: Promise<HubMove[]>)
   const moves = await (read ?? readPushMoves(ctx));
   const fresh = unapplied(ctx.db, moves);
   if (fresh.length > 0) quietly(ctx.db, () => applyHubMoves(ctx, fresh));
+  // A copy whose hub key was taken here by the node's own row, since pushed or deleted and pushed,
+  // settles now, not only when a pull or another move comes.
+  else if (settleable(ctx).length > 0) quietly(ctx.db, () => settleFree(ctx));
   await dropGoneCopies(ctx);
 }
 
@@ -199,8 +202,9 @@ export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
       record.run(m.seq, t.name, m.newKey, null);
       continue;
     }
-    if (from !== m.newKey && rowExists(db, t, m.newKey)) {
-      // The new key is the node's own row here: the copy waits where it is (unsettled).
+    if (from !== m.newKey && taken(ctx, t, m.newKey)) {
+      // The new key is the node's own row here (or was: its insert or delete not pushed yet): the
+      // copy waits where it is (unsettled).
       record.run(m.seq, t.name, m.newKey, from);
       continue;
     }
@@ -214,12 +218,31 @@ function holdsCopy(db: SqliteDb, t: SyncTable, localKey: string): boolean {
   return db.prepare('SELECT 1 FROM _dualdb_hub_moves WHERE tbl = ? AND local_key = ?').get(t.name, localKey) !== undefined;
 }
 
-/** Unsettled copies whose hub key has become free here move to it. */
-function settleFree(ctx: SyncContext): void {
+/**
+ * The key holds the node's own row here, or an unpushed or parked change of the node names it (its
+ * own row created and deleted again, not pushed: the trial's stalled site). A copy moved in there
+ * would inherit that log: the push took it for the node's new row under the key, and the next hub
+ * move of the key for the node's own row, which stays (the copy was then left behind for good).
+ */
+function taken(ctx: SyncContext, t: SyncTable, key: string): boolean {
+  return rowExists(ctx.db, t, key) || loggedHere(ctx.db, t, key);
+}
+
+/** Unsettled copies whose hub key is free here (no row, nothing of the node's logged under it). */
+function settleable(ctx: SyncContext): { seq: bigint; t: SyncTable; local: string; hub: string }[] {
+  const out: { seq: bigint; t: SyncTable; local: string; hub: string }[] = [];
   for (const r of unsettledRows(ctx.db)) {
     const t = ctx.plan.byName.get(r.tbl);
-    if (!t || rowExists(ctx.db, t, r.hub_key)) continue;
-    moveLocal(ctx, t, r.local_key, r.hub_key);
+    if (t && !taken(ctx, t, r.hub_key)) out.push({ seq: r.seq, t, local: r.local_key, hub: r.hub_key });
+  }
+  return out;
+}
+
+/** Unsettled copies whose hub key has become free here move to it. */
+function settleFree(ctx: SyncContext): void {
+  for (const r of settleable(ctx)) {
+    if (taken(ctx, r.t, r.hub)) continue; // settled into by one before it
+    moveLocal(ctx, r.t, r.local, r.hub);
     ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(r.seq);
   }
 }
@@ -227,18 +250,32 @@ function settleFree(ctx: SyncContext): void {
 /**
  * A collision placed the hub's row formerly under `hubKey` at `finalKey` on this node (rekey.ts,
  * in its SQLite transaction): an unsettled copy of that row moves there first, so that the row
- * is placed once (its children along). `finalKey` is free here. True when the copy brought
- * unpushed changes of its own (logged or parked): it is this node's edit of that row, which the
- * hub's image must not overwrite (the next push sends it, a conflict decided by the policy).
+ * is placed once (its children along). `finalKey` is free here.
+ *
+ * 'deleted': this node deleted its copy while it waited (its delete logged or parked, not
+ * pushed): the delete follows the row to `finalKey` and the caller must not write the hub's row
+ * here — the next push deletes it on the hub. Written back, the delete went up as the delete of a
+ * re-used key followed by the row again, and an acknowledged delete was undone everywhere
+ * (operator trial 3, finding B).
+ * 'edited': the copy brought unpushed changes of its own (logged or parked): this node's edit of
+ * that row, which the hub's image must not overwrite (the next push sends it, a conflict decided
+ * by the policy).
  */
-export function settleHubRow(ctx: SyncContext, t: SyncTable, hubKey: string, finalKey: string): boolean {
+export function settleHubRow(
+  ctx: SyncContext,
+  t: SyncTable,
+  hubKey: string,
+  finalKey: string,
+): 'deleted' | 'edited' | undefined {
   const r = ctx.db
     .prepare('SELECT seq, local_key FROM _dualdb_hub_moves WHERE tbl = ? AND hub_key = ? AND local_key IS NOT NULL')
     .get(t.name, hubKey) as { seq: bigint; local_key: string } | undefined;
-  if (!r) return false;
+  if (!r) return undefined;
+  const deleted = !rowExists(ctx.db, t, r.local_key) && loggedHere(ctx.db, t, r.local_key);
   moveLocal(ctx, t, r.local_key, finalKey);
   ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL, hub_key = ? WHERE seq = ?').run(finalKey, r.seq);
-  return ctx.state.pendingKeys(t.name, [finalKey]).has(finalKey);
+  if (deleted) return 'deleted';
+  return ctx.state.pendingKeys(t.name, [finalKey]).has(finalKey) ? 'edited' : undefined;
 }
 
 /**

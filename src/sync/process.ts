@@ -33,6 +33,9 @@ const NOTICE_EVENTS = new Set([
   'rekey',
   'rekey.held',
   'rekey.sequence-bumped',
+  // A failing cycle (not the hub away: that is the degraded state line) is said, not only logged:
+  // a push failing on every retry was silent in the watcher (operator trial 3, finding A).
+  'sync.failed',
 ]);
 
 export type SyncProcessKind = 'watch' | 'daemon' | 'monitor';

@@ -194,6 +194,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 hub: { firstOp: apart.has(heldKey(table.name, key)) ? 'I' : change.firstOp, at: hubAt },
                 hubHasRow: hubAsSqlite !== null,
                 hubMovedHere: moveTargets.has(heldKey(table.name, key)),
+                hubOnlyMove: !change.retry && change.ops === 1 && change.firstOp === 'I',
                 same: sameImage(table, localRow, hubAsSqlite),
               },
               // dualdb's own rows (this node's heartbeat): this node's version stands, no user conflict.

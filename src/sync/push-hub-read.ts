@@ -19,6 +19,8 @@ export interface HubChange {
   seq: bigint;
   at: number;
   firstOp: Op;
+  /** How many such changes (1: only the first). */
+  count?: number;
 }
 
 export interface HubFacts {
@@ -141,7 +143,12 @@ async function unseenHubChanges(
     );
     for (const r of rows as { pk: string; seq: string | number; op: Op; at: number }[]) {
       const prev = out.get(r.pk);
-      out.set(r.pk, { seq: BigInt(r.seq), at: Math.max(prev?.at ?? 0, Number(r.at)), firstOp: prev?.firstOp ?? r.op });
+      out.set(r.pk, {
+        seq: BigInt(r.seq),
+        at: Math.max(prev?.at ?? 0, Number(r.at)),
+        firstOp: prev?.firstOp ?? r.op,
+        count: (prev?.count ?? 0) + 1,
+      });
     }
   }
   return out;

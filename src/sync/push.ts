@@ -247,6 +247,9 @@ async function applyOnHub(
         // dualdb's own rows (this node's heartbeat) are written by this node only: its version stands, silently.
         const rowPolicy = table.meta ? 'node-wins' : policy;
         const hubMovedHere = moveTargets.has(heldKey(table.name, key));
+        // The hub did nothing under the key since the move but the move's insert (decide.ts `deletesMovedRow`).
+        const hubOnlyMove =
+          hubMovedHere && !seenOpen && !facts.parkedPull.has(key) && unseenAfter?.firstOp === 'I' && unseenAfter.count === 1;
         const reused = isReusedKey(table, change, local)
           ? decideReused({ node: nodeSide, hub: hubFacts, hubHasRow: hubRow !== null, hubMovedHere }, rowPolicy, collisions)
           : undefined;
@@ -264,6 +267,7 @@ async function applyOnHub(
               hub: hubFacts,
               hubHasRow: hubRow !== null,
               hubMovedHere,
+              hubOnlyMove,
               same: sameImage(table, local, hubAsSqlite),
             },
             rowPolicy,

@@ -11,6 +11,7 @@ import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncContext } from './context.js';
 import { toSqliteRow } from './convert.js';
+import { isTransientSqlite, rowErrorText } from './errors.js';
 import { settleHubRow, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { clearKeyMap, firstKeyHeld, loadKeyMap, remapColumn, renameLoggedKeysByMap } from './key-map.js';
@@ -115,8 +116,9 @@ export function moveOnNode(
     for (const p of placements) {
       if (unsettled.has(heldKey(p.table.name, p.hubKey))) {
         placer.flush();
-        // The copy holds this node's edit of the row: kept (its push decides against the hub's).
-        if (settleHubRow(ctx, p.table, p.hubKey, p.key)) continue;
+        // This node deleted its copy meanwhile (the delete follows the row, which is not written
+        // back), or the copy holds this node's edit of the row (kept: its push decides against the hub's).
+        if (settleHubRow(ctx, p.table, p.hubKey, p.key) !== undefined) continue;
       }
       placer.place(p.table, p.key, p.row);
     }
@@ -128,8 +130,8 @@ export function moveOnNode(
       // max(id) out again): that is a new row of its own, logged, that the next push sends as one.
       // The row only: the log always names this key here (the node's own insert and delete).
       if (rowHere(db, t.table, t.key)) continue;
-      const edited = settleHubRow(ctx, t.table, t.key, t.key);
-      if (t.hubRow && edited) continue;
+      const settled = settleHubRow(ctx, t.table, t.key, t.key);
+      if (settled === 'deleted' || (t.hubRow && settled === 'edited')) continue;
       if (t.hubRow) placer.place(t.table, t.key, toSqliteRow(t.table, t.hubRow));
       else new SqliteTableIO(db, t.table).delete(t.key);
       placer.flush();
@@ -234,10 +236,11 @@ function hubRowPlacer(
     });
   // Rows to write, in order, written in multi-row upserts (flush): before anything reads the
   // table (a parent's presence), settles a row or takes a key, and at the end.
-  let queued: { io: SqliteTableIO; rows: Row[] } | undefined;
+  let queued: { io: SqliteTableIO; table: SyncTable; rows: Row[]; keys: string[] } | undefined;
   const flush = () => {
-    if (queued) queued.io.upsertMany(queued.rows);
+    const q = queued;
     queued = undefined;
+    if (q) writeOrPark(ctx, q.io, q.table, q.rows, q.keys);
   };
   const place = (table: SyncTable, key: string, row: Row) => {
     let io = ios.get(table.name);
@@ -260,8 +263,35 @@ function hubRowPlacer(
         stmt(`SELECT 1 FROM ${quoteSqliteId(parent.name)} WHERE ${quoteSqliteId(pk)} = ?`).get(v as SqlValue) !== undefined;
       if (!present || waits(heldKey(parent.name, String(v)))) return parkWaiting(table, key);
     }
-    if (!queued) queued = { io, rows: [] };
+    if (!queued) queued = { io, table, rows: [], keys: [] };
     queued.rows.push(row);
+    queued.keys.push(key);
   };
   return { place, flush };
+}
+
+/**
+ * Writes hub rows here; a row SQLite refuses (a UNIQUE column, a CHECK) is parked on the pull side
+ * with its error, as any hub change the node refuses (docs/SYNC-CONTRACT.md invariant 11), instead
+ * of failing the push for good: the push, and every push after it, went on failing on that one row
+ * (operator trial 3, finding A). Transient failures (busy, I/O) still fail the whole push.
+ */
+function writeOrPark(ctx: SyncContext, io: SqliteTableIO, table: SyncTable, rows: Row[], keys: string[]): void {
+  try {
+    ctx.db.transaction(() => io.upsertMany(rows))();
+    return;
+  } catch (e) {
+    if (isTransientSqlite(e)) throw e;
+  }
+  rows.forEach((row, i) => {
+    const key = keys[i] as string;
+    try {
+      ctx.db.transaction(() => io.upsertMany([row]))();
+    } catch (e) {
+      if (isTransientSqlite(e)) throw e;
+      const error = rowErrorText(e);
+      ctx.state.park('pull', table.name, key, error, { firstOp: 'I' });
+      ctx.log.warn(`parked a hub change to ${table.name} ${key}: ${error}`, { event: 'pull.parked', table: table.name, pk: key });
+    }
+  });
 }

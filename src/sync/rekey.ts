@@ -21,6 +21,7 @@ import { MYSQL_NOW_MS } from '../capture/mysql-capture.js';
 import type { KeyCollisionMode } from '../config/schema.js';
 import type { Row, SqlValue } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
+import { isConnectionError, PRIVILEGE_REFUSED } from '../engines/mysql/diagnose.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
@@ -104,6 +105,19 @@ export function localMax(db: SqliteDb, table: SyncTable): bigint {
 }
 
 const existsStatements = new WeakMap<SqliteDb, Map<string, Database.Statement<unknown[]>>>();
+
+/** Whether an unpushed or parked change of this node names the key (its own row's insert, its delete…). */
+export function loggedHere(db: SqliteDb, table: SyncTable, key: string): boolean {
+  // Read now, not from loggedKeys' cache: a rename in the caller's transaction (a row moved with
+  // its log) does not change that cache's token.
+  return (
+    db
+      .prepare(
+        "SELECT 1 FROM _dualdb_changes WHERE tbl = ? AND pk = ? UNION ALL SELECT 1 FROM _dualdb_parked WHERE direction = 'push' AND tbl = ? AND pk = ? LIMIT 1",
+      )
+      .get(table.name, key, table.name, key) !== undefined
+  );
+}
 
 /** A key the hub must not hand a moved row here: a row holds it, or a logged change names it. */
 function existsLocally(db: SqliteDb, table: SyncTable, key: string): boolean {
@@ -288,20 +302,49 @@ export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError, 
     try {
       await conn.query(`ALTER TABLE ${quoteMysqlId(e.table.name)} AUTO_INCREMENT = ${(e.localMax + 1n + headroom).toString()}`);
     } catch (err) {
-      throw new DualdbError(
-        'HUB_SEQUENCE_BEHIND',
-        `cannot move the hub's AUTO_INCREMENT of ${e.table.name} past this node's keys (${(err as Error).message})`,
-        {
-          hint: `run on the hub: ALTER TABLE ${e.table.name} AUTO_INCREMENT = ${e.localMax + 1n}; or grant ALTER on the table to the sync user`,
-          cause: err,
-        },
-      );
+      throw sequenceBumpFailure(err, e);
     }
   });
   ctx.log.info(`moved the hub's AUTO_INCREMENT of ${e.table.name} past this node's keys (${e.localMax})`, {
     event: 'rekey.sequence-bumped',
     table: e.table.name,
   });
+}
+
+/** Driver codes of an ALTER that waited too long or was cut off: nothing is wrong with the account. */
+const BUMP_TRANSIENT = new Set(['ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_QUERY_INTERRUPTED', 'ER_QUERY_TIMEOUT']);
+
+/**
+ * What a failed AUTO_INCREMENT move is, said as what it is (operator trial 3, finding C: a killed hub
+ * and a lock wait timeout were both reported as a missing ALTER privilege, with a GRANT to run):
+ *  - a lost connection: returned as it is, so that the hub connection diagnoses it (hub away: the
+ *    node degrades and retries);
+ *  - a lock wait (another session held the table) or an interrupted statement: transient, retried;
+ *  - a refused privilege: the statement to run on the hub, or the grant;
+ *  - anything else: the server's words, with the statement that does it by hand.
+ */
+export function sequenceBumpFailure(err: unknown, e: SequenceBehindError): unknown {
+  if (isConnectionError(err)) return err;
+  const code = (err as { code?: string })?.code ?? '';
+  const by = `ALTER TABLE ${e.table.name} AUTO_INCREMENT = ${e.localMax + 1n}`;
+  const why = (err as Error)?.message ?? String(err);
+  if (BUMP_TRANSIENT.has(code))
+    return new DualdbError(
+      'HUB_SEQUENCE_BEHIND',
+      `could not move the hub's AUTO_INCREMENT of ${e.table.name} past this node's keys yet: the table was busy on the hub (${why}); retried`,
+      { hint: `nothing to do unless it persists: then look for a long transaction on ${e.table.name} on the hub`, cause: err },
+    );
+  if (PRIVILEGE_REFUSED.has(code) || code === 'ER_DBACCESS_DENIED_ERROR')
+    return new DualdbError(
+      'HUB_SEQUENCE_BEHIND',
+      `cannot move the hub's AUTO_INCREMENT of ${e.table.name} past this node's keys: the sync user may not alter the table (${why})`,
+      { hint: `run on the hub: ${by}; or grant ALTER on the table to the sync user`, cause: err },
+    );
+  return new DualdbError(
+    'HUB_SEQUENCE_BEHIND',
+    `cannot move the hub's AUTO_INCREMENT of ${e.table.name} past this node's keys (${why})`,
+    { hint: `retried; if it persists, run on the hub: ${by}`, cause: err },
+  );
 }
 
 /** Rewrites references to moved rows in images still to be written (children later in the same batch). */

@@ -261,12 +261,7 @@ function settleFree(ctx: SyncContext): void {
  * that row, which the hub's image must not overwrite (the next push sends it, a conflict decided
  * by the policy).
  */
-export function settleHubRow(
-  ctx: SyncContext,
-  t: SyncTable,
-  hubKey: string,
-  finalKey: string,
-): 'deleted' | 'edited' | undefined {
+export function settleHubRow(ctx: SyncContext, t: SyncTable, hubKey: string, finalKey: string): 'deleted' | 'edited' | undefined {
   const r = ctx.db
     .prepare('SELECT seq, local_key FROM _dualdb_hub_moves WHERE tbl = ? AND hub_key = ? AND local_key IS NOT NULL')
     .get(t.name, hubKey) as { seq: bigint; local_key: string } | undefined;

@@ -119,7 +119,14 @@ export async function keysTakenMeanwhile(
   return candidates.filter((k) => now.has(k));
 }
 
-/** Hub changes to these keys that this node has not pulled yet (not its own): key → first op, latest seq and hub time. */
+/**
+ * Hub changes to these keys that this node has not pulled yet (not its own): key → first op, latest
+ * seq and hub time. This node's own insert under a key restarts its history: what the hub did there
+ * before was decided by the push that sent the insert (under the row's lock), and was done to rows
+ * that are no longer under the key (deleted, or moved away by that push's rekey-hub). Counted, the
+ * other node's insert there made this node's later delete of its own row the delete of "another
+ * row" (decide.ts `deletesAnotherRow`): dropped, and the row kept everywhere (operator trial 4, R1).
+ */
 async function unseenHubChanges(
   conn: PoolConnection,
   ctx: SyncContext,
@@ -136,12 +143,16 @@ async function unseenHubChanges(
     if (holes.length) params.push(holes);
     const [rows] = await conn.query(
       // By key, on the key index: left to itself the optimizer may walk the log from the cursor on.
-      `SELECT pk, seq, op, at FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
-        WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ?) AND (seq > ?${holeClause})
+      `SELECT pk, seq, op, at, origin <=> ? AS own FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
+        WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ? OR op = 'I') AND (seq > ?${holeClause})
         ORDER BY seq`,
-      params,
+      [ctx.nodeId, ...params],
     );
-    for (const r of rows as { pk: string; seq: string | number; op: Op; at: number }[]) {
+    for (const r of rows as { pk: string; seq: string | number; op: Op; at: number; own: number | string }[]) {
+      if (Number(r.own) === 1) {
+        out.delete(r.pk);
+        continue;
+      }
       const prev = out.get(r.pk);
       out.set(r.pk, {
         seq: BigInt(r.seq),

@@ -59,11 +59,26 @@ export function addMovableKeys(
   images: Map<string, Row>,
 ): void {
   if (table.keyKind === 'generated') for (const k of keys) into.add(heldKey(table.name, k));
+  addParentKeys(
+    into,
+    plan,
+    table,
+    keys.map((k) => images.get(k)),
+  );
+}
+
+/**
+ * The generated parent keys the rows reference through a declared foreign key (heldKey texts, added
+ * to `into`). Also of the hub's rows a push places here (a collision's hub row, a row taken): read
+ * under the push's lock, such an image names its parent by the hub's key as it is then, and a move
+ * of that parent this node has not learned makes the same key another row here (trial 4, R2).
+ */
+export function addParentKeys(into: Set<string>, plan: SyncPlan, table: SyncTable, rows: (Row | null | undefined)[]): void {
   for (const fk of table.foreignKeys) {
     const column = fk.columns[0];
     if (fk.columns.length !== 1 || column === undefined || plan.byName.get(fk.parent)?.keyKind !== 'generated') continue;
-    for (const k of keys) {
-      const v = images.get(k)?.[column];
+    for (const row of rows) {
+      const v = row?.[column];
       if (v !== null && v !== undefined) into.add(heldKey(fk.parent, String(v)));
     }
   }

@@ -35,7 +35,14 @@ import { beginPush, fenceHubPush, reconcileWithHub, recordPushed } from './node-
 import { parentApart, parentIn, unpushedParentKeys } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
 import { withPushConnection } from './push-connection.js';
-import { addMovableKeys, assertNoMovesMeanwhile, HubMovedMeanwhile, keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
+import {
+  addMovableKeys,
+  addParentKeys,
+  assertNoMovesMeanwhile,
+  HubMovedMeanwhile,
+  keysTakenMeanwhile,
+  readHubFacts,
+} from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
 import { type NodeRecord, recordOnNode, report } from './push-record.js';
@@ -371,6 +378,14 @@ async function applyOnHub(
         // Done: a second pass (a hub writer took the key since) meets the new row as a new row.
         for (const key of hubDeletes) if (!failed.has(key)) (batch.changes.get(table.name, key) as KeyChange).firstOp = 'I';
       }
+      // The hub's rows placed here name their parents by the hub's keys as read under the lock:
+      // a move of one this node has not learned gives the batch back (assertNoMovesMeanwhile).
+      addParentKeys(
+        movable,
+        ctx.plan,
+        table,
+        [...collided, ...rec.takes.filter((t) => t.table === table)].map((c) => c.hubRow),
+      );
       // Collisions first: a moved row's children later in this batch must point at its new key.
       if (collided.length) {
         const { moves, failed } = await moveIsolated(conn, ctx, collided, collisions);

@@ -156,7 +156,7 @@ async function applyOnHub(
   const pull = ctx.state.pullState();
   const held = ctx.state.heldKeys();
   const rekeys = new RekeyStore(ctx.db);
-  const unsettled = unsettledKeys(ctx.db).local;
+  const { local: unsettled, hub: copiesMovedTo } = unsettledKeys(ctx.db);
   const moveTargets = hubMoveTargets(ctx.db);
   const heldApart = new Set([...rekeys.heldKeys().map((h) => heldKey(h.tbl, h.pk)), ...unsettled]);
   const policy = ctx.config.sync.conflictPolicy;
@@ -275,7 +275,9 @@ async function applyOnHub(
               hubHasRow: hubRow !== null,
               hubMovedHere,
               hubOnlyMove,
-              same: sameImage(table, local, hubAsSqlite),
+              // Under the hub key of a copy waiting here (unsettled), the hub's row is that copy's
+              // row and the node's is its own new one, even with the very same values.
+              same: sameImage(table, local, hubAsSqlite) && !copiesMovedTo.has(heldKey(table.name, key)),
             },
             rowPolicy,
             collisions,

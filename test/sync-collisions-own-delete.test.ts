@@ -11,7 +11,8 @@
  * node's own insert under a key restarts that key's history (push-hub-read.ts, pull-read.ts).
  *
  * The same sequence under `rekey-node` (A's row moves to a new key) and `manual` (held apart, then
- * resolved): A's row is deleted everywhere too, B's row is kept once, with its child.
+ * resolved either way; `--rekey hub` had the same hole, A's row staying under the key): A's row is
+ * deleted everywhere too, B's row is kept once, with its child.
  */
 import { describe, expect, it } from 'vitest';
 import type { KeyCollisionMode } from '../src/config/schema.js';
@@ -49,15 +50,21 @@ async function resolveHeld(n: TestNode, side: 'node' | 'hub'): Promise<void> {
   for (const r of held) await resolveRekey(n.syncer, r.id, side);
 }
 
-const MODES: KeyCollisionMode[] = ['rekey-hub', 'rekey-node', 'manual'];
+/** Each mode; `manual` resolved either way (`--rekey hub` leaves A's row under the key, as `rekey-hub`). */
+const MODES: { mode: KeyCollisionMode; side?: 'node' | 'hub' }[] = [
+  { mode: 'rekey-hub' },
+  { mode: 'rekey-node' },
+  { mode: 'manual', side: 'node' },
+  { mode: 'manual', side: 'hub' },
+];
 
 describe.skipIf(!HUB_AVAILABLE)("a node's delete of its own row right after its push collided (trial 4, R1)", () => {
   const fixture = syncWorlds({ prefix: 'owndel', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['a', 'b'] });
 
-  for (const mode of MODES)
+  for (const { mode, side } of MODES)
     for (const child of [false, true])
       for (const first of ['pull', 'push'] as const)
-        it(`${mode}${child ? ', with a child (ON DELETE CASCADE)' : ''}: A deletes its row, then ${first}s first; gone everywhere, B's row kept once`, async () => {
+        it(`${mode}${side ? ` (resolved --rekey ${side})` : ''}${child ? ', with a child (ON DELETE CASCADE)' : ''}: A deletes its row, then ${first === 'pull' ? 'pulls' : 'pushes'} first; gone everywhere, B's row kept once`, async () => {
           const w = await fixture.world({ env: { SYNC_KEY_COLLISIONS: mode } });
           const a = w.node('a');
           const b = w.node('b');
@@ -67,7 +74,7 @@ describe.skipIf(!HUB_AVAILABLE)("a node's delete of its own row right after its 
           a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a1')").run();
           if (child) a.db.prepare("INSERT INTO notes (id, item_id, text) VALUES (1, 1, 'of a1')").run();
           await a.syncer.syncOnce({ pull: false }); // the collision(s), decided by this push
-          if (mode === 'manual') await resolveHeld(a, 'node');
+          if (side) await resolveHeld(a, side);
           // A's application deletes its own row (under whatever key it has now); its child goes with it.
           expect(a.db.prepare("DELETE FROM items WHERE name = 'a1'").run().changes).toBe(1);
           if (first === 'pull') {

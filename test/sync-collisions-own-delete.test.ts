@@ -96,6 +96,30 @@ describe.skipIf(!HUB_AVAILABLE)("a node's delete of its own row right after its 
           }
         }, 120_000);
 
+  for (const first of ['pull', 'push'] as const)
+    it(`rekey-hub: B's child under the key waited parked on A's pull (its parent one of two rows); A deletes its own child there, then ${first === 'pull' ? 'pulls' : 'pushes'} first`, async () => {
+      const w = await fixture.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-hub' } });
+      const a = w.node('a');
+      const b = w.node('b');
+      a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a1')").run();
+      b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'b1')").run();
+      b.db.prepare("INSERT INTO notes (id, item_id, text) VALUES (1, 1, 'of b1')").run();
+      await b.syncer.syncOnce({ pull: false });
+      await a.syncer.syncOnce({ push: false }); // b1 deferred (a collision); its note waits, parked
+      expect(a.db.prepare("SELECT count(*) AS n FROM _dualdb_parked WHERE direction = 'pull'").get()).toEqual({ n: 1n });
+      a.db.prepare("INSERT INTO notes (id, item_id, text) VALUES (1, 1, 'of a1')").run();
+      await a.syncer.syncOnce({ pull: false }); // both collisions: b1 and its note move on
+      a.db.prepare('DELETE FROM notes WHERE id = 1').run();
+      a.db.prepare('UPDATE _dualdb_parked SET next_retry_ms = 0').run();
+      await a.syncer.syncOnce(first === 'pull' ? { push: false } : { pull: false });
+      expect(a.db.prepare("SELECT count(*) AS n FROM notes WHERE text = 'of a1'").get()).toEqual({ n: 0n });
+      await syncUntilQuiet(w.nodes, 8);
+      const got = await everywhere(w);
+      expect(got.items).toEqual(['a1', 'b1']);
+      expect(got.notes).toEqual(['of b1 → b1']);
+      for (const n of w.nodes) expect(n.syncer.state.conflicts()).toEqual([]);
+    }, 120_000);
+
   it('rekey-hub, pull batches of one log entry: the insert of B and the insert of A under the key in different batches', async () => {
     const w = await fixture.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-hub', SYNC_BATCH_SIZE: '1' } });
     const a = w.node('a');

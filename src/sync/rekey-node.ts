@@ -89,8 +89,15 @@ export function moveOnNode(
         apart.delete(heldKey(t.name, m.oldKey));
         // The hub's row under the old key, unless it is gone again (the key then stays empty here too).
         if (hubRow) placements.push({ table: t, hubKey: m.oldKey, key: m.oldKey, row: hubRow });
-      } else if (hubRow) {
-        placements.push({ table: t, hubKey: m.oldKey, key: m.newKey, row: { ...hubRow, [keyColumn(t)]: BigInt(m.newKey) } });
+      } else {
+        // The hub's row leaves the old key, which now holds the node's own row on the hub too: a
+        // hub change of it this node parked on its pull side (a row waiting for its parent) is of
+        // the row placed under the new key below, not of anything under the old one. Retried, it
+        // read the node's own row there as the hub's new row, and the node's later delete of that
+        // row as the delete of another row: dropped, the row written back (trial 4, R1).
+        ctx.state.unpark('pull', t.name, m.oldKey);
+        if (hubRow)
+          placements.push({ table: t, hubKey: m.oldKey, key: m.newKey, row: { ...hubRow, [keyColumn(t)]: BigInt(m.newKey) } });
       }
       done.push({
         tbl: t.name,

@@ -4,7 +4,7 @@
  */
 import { decodeKey } from '../capture/keys.js';
 import type { Row } from '../engines/codec.js';
-import { ChangeSet, type Op } from './changeset.js';
+import { asOp, ChangeSet, type LoggedOp, type Op } from './changeset.js';
 import type { SyncContext } from './context.js';
 import { admitParent, missingParents } from './parents.js';
 import type { SyncTable } from './plan.js';
@@ -34,7 +34,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
   const toPark: LocalBatch['toPark'] = [];
   let upto = cursor;
   let entries = 0;
-  const add = (tbl: string, pk: string, seq: bigint, at: number, op: Op, retry: boolean): boolean => {
+  const add = (tbl: string, pk: string, seq: bigint, at: number, op: LoggedOp, retry: boolean): boolean => {
     if (!ctx.plan.byName.has(tbl)) return false;
     changes.add(tbl, pk, seq, at, op, retry);
     return true;
@@ -43,7 +43,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
     assertSqliteUnchanged(ctx.db, ctx.schemaStamp);
     const rows = ctx.db
       .prepare('SELECT seq, tbl, pk, op, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?')
-      .all(cursor, limit) as { seq: bigint; tbl: string; pk: string | null; op: Op; at: number }[];
+      .all(cursor, limit) as { seq: bigint; tbl: string; pk: string | null; op: LoggedOp; at: number }[];
     entries = rows.length;
     for (const e of rows) {
       upto = e.seq;
@@ -62,7 +62,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
           pk: e.pk,
           error: `table not synced: ${unsyncable.get(e.tbl) ?? 'not in the sync plan (run `dualdb init`)'}`,
           waiting: true,
-          firstOp: e.op,
+          firstOp: asOp(e.op),
         });
       }
     }
@@ -77,6 +77,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
     for (const [tbl, keyed] of changes.byTable) {
       for (const [pk, op] of ctx.state.parkedOps('push', tbl, [...keyed.keys()])) {
         const c = keyed.get(pk);
+        if (c) c.implied = false;
         if (c && op) c.firstOp = op;
       }
     }

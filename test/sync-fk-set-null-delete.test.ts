@@ -14,7 +14,7 @@ import { impliedUpdateSpec } from '../src/capture/sqlite-fk-actions.js';
 import type { ConflictPolicy } from '../src/config/schema.js';
 import { introspectSqliteTable } from '../src/engines/sqlite/introspect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
-import { divergence, localLog, type SyncWorld, syncUntilQuiet, syncWorlds, type TestNode } from './helpers/sync.js';
+import { divergence, hubLog, localLog, type SyncWorld, syncUntilQuiet, syncWorlds, type TestNode } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -112,6 +112,31 @@ describe.skipIf(!HUB_AVAILABLE)('an update a parent’s delete made (ON DELETE S
       });
     }
   }
+
+  it('hub-wins, B-first-push, SYNC_BATCH_SIZE=1: a batch ending among the children’s updates takes the worker’s delete too', async () => {
+    const w = await worlds.world({ env: { CONFLICT_POLICY: 'hub-wins', SYNC_BATCH_SIZE: '1' } });
+    const A = w.node('A');
+    const B = w.node('B');
+    await w.hub.execute("INSERT INTO workers (id, name) VALUES (1, 'w1')");
+    await w.hub.execute("INSERT INTO attendance (id, worker_id, note) VALUES (10, 1, 'in'), (12, 1, 'in'), (13, 1, 'in')");
+    await syncUntilQuiet([A, B]);
+    A.db.prepare('DELETE FROM attendance WHERE id = 10').run();
+    await pause(60);
+    B.db.prepare('DELETE FROM workers WHERE id = 1').run();
+    expect(localLog(B.db).map((e) => e.op)).toEqual(['N', 'N', 'N', 'D']);
+    await B.syncer.syncOnce();
+    // None of the three went up as an update: the hub's own SET NULL did it.
+    expect((await hubLog(w.hub, 'attendance')).filter((e) => e.origin === 'B')).toEqual([]);
+    await A.syncer.syncOnce();
+    await syncUntilQuiet([A, B]);
+    expect(await attendance(w, [A, B])).toEqual({ hub: 0, nodes: [0, 0] });
+    expect(conflicts([A, B])).toEqual([]);
+    expect(B.db.prepare('SELECT id, worker_id FROM attendance ORDER BY id').all()).toEqual([
+      { id: 12n, worker_id: null },
+      { id: 13n, worker_id: null },
+    ]);
+    expect(await divergence(w, TABLES)).toEqual([]);
+  });
 
   // An application's update of the row is a change of its own: the policy decides, as before.
   for (const kind of ['another column too', 'the reference nulled while the worker exists'] as const) {

@@ -41,9 +41,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
   };
   ctx.db.transaction(() => {
     assertSqliteUnchanged(ctx.db, ctx.schemaStamp);
-    const rows = ctx.db
-      .prepare('SELECT seq, tbl, pk, op, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?')
-      .all(cursor, limit) as { seq: bigint; tbl: string; pk: string | null; op: LoggedOp; at: number }[];
+    const rows = readLog(ctx, cursor, limit);
     entries = rows.length;
     for (const e of rows) {
       upto = e.seq;
@@ -106,13 +104,41 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
   })();
   return {
     entries,
-    more: entries === limit,
+    more: entries >= limit,
     upto,
     changes,
     images,
     toPark,
     tables: () => [...changes.byTable.keys()].map((t) => ctx.plan.byName.get(t) as SyncTable),
   };
+}
+
+type LogRow = { seq: bigint; tbl: string; pk: string | null; op: LoggedOp; at: number };
+
+/** Past the batch's end, how many entries at most are taken to reach a parent's delete (below). */
+export const IMPLIED_TAIL_MAX = 50_000;
+
+/**
+ * The batch's log entries. SQLite logs the updates a parent's delete makes in its children
+ * (`N`, ON DELETE SET NULL) just before that delete: a batch that ends among them takes the
+ * entries up to the delete too (at most IMPLIED_TAIL_MAX more), so that the hub runs the
+ * delete's own ON DELETE in the same transaction and those updates need no write (fk-implied.ts).
+ */
+function readLog(ctx: SyncContext, cursor: bigint, limit: number): LogRow[] {
+  const read = ctx.db.prepare('SELECT seq, tbl, pk, op, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?');
+  const rows = read.all(cursor, limit) as LogRow[];
+  if (rows.length < limit) return rows;
+  let taken = 0;
+  while (rows[rows.length - 1]?.op === 'N' && taken < IMPLIED_TAIL_MAX) {
+    const last = rows[rows.length - 1] as LogRow;
+    const more = read.all(last.seq, Math.min(limit, IMPLIED_TAIL_MAX - taken)) as LogRow[];
+    if (more.length === 0) break;
+    const end = more.findIndex((r) => r.op !== 'N');
+    const tail = end < 0 ? more : more.slice(0, end + 1);
+    rows.push(...tail);
+    taken += tail.length;
+  }
+  return rows;
 }
 
 /**

@@ -54,6 +54,7 @@ export function sqliteUpdateOpExpr(spec: ImpliedUpdateSpec | undefined): string 
     const match = fk.columns.map((c, i) => `${quoteSqliteId(fk.refColumns[i] as string)} = ${col('OLD', c)}`).join(' AND ');
     return `(${same(fk.columns)} OR (${named} AND NOT EXISTS (SELECT 1 FROM ${quoteSqliteId(fk.refTable)} WHERE ${match})))`;
   });
-  const parts = [...(spec.others.length ? [same(spec.others)] : []), `(${changed.join(' OR ')})`, ...settled];
+  // The cheapest test first: most updates leave the foreign keys alone and stop there.
+  const parts = [`(${changed.join(' OR ')})`, ...settled, ...(spec.others.length ? [same(spec.others)] : [])];
   return `CASE WHEN ${parts.join(' AND ')} THEN 'N' ELSE 'U' END`;
 }

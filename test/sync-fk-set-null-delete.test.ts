@@ -202,6 +202,36 @@ describe.skipIf(!HUB_AVAILABLE)('an update a parent’s delete made, the hub wit
   });
 });
 
+describe.skipIf(!HUB_AVAILABLE)('an update a parent’s delete made, the hub’s foreign key ON DELETE CASCADE', () => {
+  const worlds = syncWorlds({
+    prefix: 'fkdelcasc',
+    sqliteDdl: SQLITE_DDL,
+    mysqlDdl: [
+      MYSQL_DDL[0] as string,
+      `CREATE TABLE attendance (id BIGINT PRIMARY KEY, worker_id BIGINT NULL, note VARCHAR(50) NULL,
+         CONSTRAINT fk_att_worker FOREIGN KEY (worker_id) REFERENCES workers (id) ON DELETE CASCADE) ENGINE=InnoDB`,
+    ],
+    nodes: ['A', 'B'],
+  });
+
+  it('the row the hub’s cascade removed is written again, as before (the node’s row, its reference nulled)', async () => {
+    const w = await worlds.world();
+    const A = w.node('A');
+    const B = w.node('B');
+    await w.hub.execute("INSERT INTO workers (id, name) VALUES (1, 'w1')");
+    await w.hub.execute("INSERT INTO attendance (id, worker_id, note) VALUES (10, 1, 'in')");
+    await syncUntilQuiet([A, B]);
+    B.db.prepare('DELETE FROM workers WHERE id = 1').run();
+    await B.syncer.syncOnce();
+    await syncUntilQuiet([A, B]);
+    const [row] = await w.hub.query<{ worker_id: string | null; note: string }>(
+      'SELECT worker_id, note FROM attendance WHERE id = 10',
+    );
+    expect(row).toEqual({ worker_id: null, note: 'in' });
+    expect(await divergence(w, TABLES)).toEqual([]);
+  });
+});
+
 describe('the capture trigger tells an update a parent’s delete made (N) from an application’s (U)', () => {
   it('N for ON DELETE SET NULL, U for another column or a reference nulled while the parent exists; init again is unchanged', () => {
     const tmp = tempDir('fkdel-capture-');

@@ -54,7 +54,7 @@ export class HubNulledRows {
    */
   async settle(
     conn: QueryRunner,
-    write: (table: SyncTable, io: MysqlTableIO, rows: HeldRow[]) => Promise<void>,
+    write: (table: SyncTable, io: MysqlTableIO, rows: (HeldRow & { exists: boolean })[]) => Promise<void>,
     same: (table: SyncTable, keys: string[]) => void,
   ): Promise<void> {
     for (const [table, { io, rows }] of this.byTable) {
@@ -73,7 +73,13 @@ export class HubNulledRows {
       );
       if (equal.size) same(table, [...equal]);
       const differ = rows.filter((r) => !equal.has(r.key));
-      if (differ.length) await write(table, io, differ);
+      // A row the hub's delete removed (its foreign key CASCADE where the node's is SET NULL) is inserted again.
+      if (differ.length)
+        await write(
+          table,
+          io,
+          differ.map((r) => ({ ...r, exists: now.has(r.key) })),
+        );
     }
   }
 }

@@ -437,15 +437,7 @@ async function applyOnHub(
   await nulled.settle(
     conn,
     async (table, io, rows) => {
-      const failed = await applyIsolated(conn, rows, (items) =>
-        writeRowsCaptured(
-          conn,
-          io,
-          maxBytes,
-          items.map((r) => ({ ...r, exists: true })),
-          false,
-        ),
-      );
+      const failed = await applyIsolated(conn, rows, (items) => writeRowsCaptured(conn, io, maxBytes, items, false));
       const keys = rows.map((r) => r.key);
       recordOutcome(result, table.name, keys, failed, 'upserts', rec, () => 'U');
       written.push({ table, io, keys: keys.filter((k) => !failed.has(k)) });

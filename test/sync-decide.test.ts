@@ -16,6 +16,23 @@ const both = (over: Partial<RowFacts> = {}): RowFacts => ({
   ...over,
 });
 
+describe('decide: an update a parent’s delete made (fk-implied.ts)', () => {
+  const upd = both({ node: { firstOp: 'U', at: 3, implied: true }, hub: { firstOp: 'D', at: 1 }, hubHasRow: false });
+  it('yields to the hub’s delete under every policy, with no conflict (push: the pull deletes it; pull: deleted now)', () => {
+    for (const policy of ['node-wins', 'hub-wins', 'newest-wins', 'manual'] as const) {
+      expect(decidePush(upd, policy, 'rekey-node')).toEqual({ action: 'none' });
+      expect(decidePull(upd, policy)).toEqual({ action: 'to-node' });
+    }
+  });
+  it('an application’s update, or a hub side that still has the row, is decided by the policy as before', () => {
+    const app = { ...upd, node: { firstOp: 'U' as const, at: 3 } };
+    expect(decidePush(app, 'node-wins', 'rekey-node')).toEqual({ action: 'to-hub', conflict: 'node' });
+    expect(decidePull(app, 'node-wins')).toEqual({ action: 'none', conflict: 'node' });
+    const hubUpdated = { ...upd, hub: { firstOp: 'U' as const, at: 1 }, hubHasRow: true };
+    expect(decidePush(hubUpdated, 'node-wins', 'rekey-node')).toEqual({ action: 'to-hub', conflict: 'node' });
+  });
+});
+
 describe('decide: push', () => {
   it('a delete that followed a row another node moved (rekey-hub) deletes it, unless the hub changed it since the move', () => {
     const del = both({ node: { firstOp: 'D', at: 1 }, nodeHasRow: false, hub: { firstOp: 'I', at: 2 }, hubMovedHere: true });

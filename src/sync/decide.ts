@@ -15,6 +15,7 @@
 import type { ConflictPolicy, KeyCollisionMode } from '../config/schema.js';
 import type { Op } from './changeset.js';
 import { decideWinner, type Winner } from './conflicts.js';
+import { impliedUpdateYields } from './fk-implied.js';
 import type { KeyKind } from './plan.js';
 
 /** A change one side made that the other side has not seen yet. */
@@ -22,6 +23,8 @@ export interface UnseenChange {
   firstOp: Op;
   /** Time of the latest such change, on the local clock (ms). */
   at: number;
+  /** Node side only: every such change is an update a parent's delete made (fk-implied.ts). */
+  implied?: boolean;
 }
 
 export interface RowFacts {
@@ -98,6 +101,8 @@ const RESOLVE: Record<KeyCollisionMode, 'rekey-node' | 'rekey-hub' | 'hold'> = {
 /** A row with an unpushed node change, as push sees it. */
 export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyCollisionMode): Decision {
   if (!f.hub || f.same) return { action: 'to-hub' };
+  // The hub's delete stands against an update a parent's delete made here; the pull deletes the row.
+  if (impliedUpdateYields(f)) return { action: 'none' };
   if (deletesAnotherRow(f)) return { action: 'none' };
   if (deletesMovedRow(f)) return { action: 'to-hub' };
   if (isCollision(f)) {
@@ -116,6 +121,8 @@ export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyC
 /** A row with an unpulled hub change, as pull sees it. */
 export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
   if (!f.node || f.same || deletesAnotherRow(f)) return { action: 'to-node' };
+  // The hub's delete stands against an update a parent's delete made here.
+  if (impliedUpdateYields(f)) return { action: 'to-node' };
   // The node's delete stands; its push deletes the row on the hub.
   if (deletesMovedRow(f)) return { action: 'none' };
   if (isCollision(f)) {

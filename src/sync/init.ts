@@ -21,6 +21,7 @@ import {
   removeSqliteTableCapture,
   uninstallSqliteCapture,
 } from '../capture/sqlite-capture.js';
+import { impliedUpdateSpec } from '../capture/sqlite-fk-actions.js';
 import type { Config } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { introspectMysql } from '../engines/mysql/introspect.js';
@@ -113,7 +114,8 @@ export async function installCapture(
   report.paused = plan.paused;
   const wanted = new Set(plan.tables.map((t) => t.name));
   for (const t of plan.tables) {
-    const sqlite = installSqliteTableCapture(db, t.name, t.key);
+    const info = sqliteTables.find((s) => s.name === t.name);
+    const sqlite = installSqliteTableCapture(db, t.name, t.key, info && impliedUpdateSpec(info));
     const mysql = hub ? await installMysqlTableCapture(hub, t.name, t.key) : null;
     if (!t.meta) report.tables.push({ table: t.name, sqlite, mysql, keyKind: t.keyKind });
   }

@@ -8,6 +8,18 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDb } from '../engines/sqlite/open.js';
+import { asOp, type LoggedOp } from './changeset.js';
+
+/** A key's unpushed local changes, coalesced. */
+export interface PendingChange {
+  seq: bigint;
+  at: number;
+  firstOp: 'I' | 'U' | 'D';
+  /** A delete is among them (the row was deleted, and maybe created again). */
+  deleted: boolean;
+  /** Every one is an update a parent's delete made (`N`), none parked (sync/fk-implied.ts). */
+  implied: boolean;
+}
 
 export interface PullState {
   /** Every hub seq <= upto is applied (or provably dead), except the holes. */
@@ -213,10 +225,7 @@ export class LocalState {
   }
 
   /** Unpushed local changes of the given keys: key → latest seq and time, first op. Call inside the apply transaction. */
-  pendingKeys(
-    table: string,
-    keys: string[],
-  ): Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D'; deleted: boolean }> {
+  pendingKeys(table: string, keys: string[]): Map<string, PendingChange> {
     const out = this.changesAfter(table, keys, this.pushedUpto());
     // A parked push is local data the hub does not have yet, as much as a logged one.
     const rows = this.keyedRows<{ pk: string; first_op: 'I' | 'U' | 'D' | null; at: number }>(
@@ -232,6 +241,7 @@ export class LocalState {
         at: logged?.at ?? Number(r.at),
         firstOp: r.first_op ?? logged?.firstOp ?? 'U',
         deleted: (logged?.deleted ?? false) || r.first_op === 'D',
+        implied: false,
       });
     }
     return out;
@@ -241,14 +251,10 @@ export class LocalState {
    * Local change-log entries after `after` for the given keys: key → latest seq and time, the first
    * op, and whether a delete is among them (the row was deleted, and maybe created again).
    */
-  changesAfter(
-    table: string,
-    keys: string[],
-    after: bigint,
-  ): Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D'; deleted: boolean }> {
-    const out = new Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D'; deleted: boolean }>();
+  changesAfter(table: string, keys: string[], after: bigint): Map<string, PendingChange> {
+    const out = new Map<string, PendingChange>();
     // In log order per key (a key is in one chunk only, and each chunk comes sorted).
-    const rows = this.keyedRows<{ pk: string; seq: bigint; op: 'I' | 'U' | 'D'; at: number }>(
+    const rows = this.keyedRows<{ pk: string; seq: bigint; op: LoggedOp; at: number }>(
       'SELECT pk, seq, op, at FROM _dualdb_changes',
       'seq > ? AND tbl = ?',
       [after, table],
@@ -260,8 +266,9 @@ export class LocalState {
       out.set(r.pk, {
         seq: big(r.seq),
         at: Math.max(prev?.at ?? 0, Number(r.at)),
-        firstOp: prev?.firstOp ?? r.op,
+        firstOp: prev?.firstOp ?? asOp(r.op),
         deleted: (prev?.deleted ?? false) || r.op === 'D',
+        implied: (prev?.implied ?? true) && r.op === 'N',
       });
     }
     return out;

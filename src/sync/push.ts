@@ -25,6 +25,7 @@ import { type BatchResult, emptyBatch, moved, type SyncContext } from './context
 import { sameImage, toMysqlRow, toSqliteRow } from './convert.js';
 import { type Decision, decidePush } from './decide.js';
 import { rowErrorText } from './errors.js';
+import { HubNulledRows } from './fk-implied.js';
 import { explainFoldedKeys } from './folded-keys.js';
 import { BULK_CAPTURE_MIN_ROWS, bulkCaptureAllowed, writeRowsCaptured } from './hub-capture-bulk.js';
 import { hubMoveTargets, learnHubMoves, readPushMoves, unsettledKeys } from './hub-moves.js';
@@ -173,6 +174,8 @@ async function applyOnHub(
   }[] = [];
   // Keys a hub move by another node could have touched since push start (checked at the end).
   const movable = new Set<string>();
+  // Rows changed only by a parent's delete here: written after the deletes, if the hub's own ON DELETE did not do it (fk-implied.ts).
+  const nulled = new HubNulledRows();
 
   for (const table of ordered) {
     const io = new MysqlTableIO(table, maxBytes);
@@ -249,7 +252,7 @@ async function applyOnHub(
         const hubSide = seenOpen
           ? { seq: unseenHere?.seq ?? seenOpen.hubSeq ?? 0n, at: unseenHere?.at ?? 0, firstOp: 'I' as const }
           : unseenHere;
-        const nodeSide = { firstOp: change.firstOp, at: change.lastAt };
+        const nodeSide = { firstOp: change.firstOp, at: change.lastAt, implied: change.implied };
         const hubFacts = hubSide ? { firstOp: hubSide.firstOp, at: hubSide.at - ctx.hubClockOffsetMs } : undefined;
         // dualdb's own rows (this node's heartbeat) are written by this node only: its version stands, silently.
         const rowPolicy = table.meta ? 'node-wins' : policy;
@@ -362,7 +365,9 @@ async function applyOnHub(
             m.parked++;
             continue;
           }
-          rowsOut.push({ key, ...out, exists: hubRowAfter !== null });
+          if (change.implied && hubRowAfter && decision.action === 'to-hub' && !conflict)
+            nulled.hold(table, io, { key, local, ...out });
+          else rowsOut.push({ key, ...out, exists: hubRowAfter !== null });
           result.bytes = (result.bytes ?? 0) + bytes;
         }
         result.lagsMs.push(Date.now() - change.firstAt);
@@ -446,6 +451,18 @@ async function applyOnHub(
     );
     recordOutcome(result, d.table.name, d.keys, failed, 'deletes', rec);
   }
+  await nulled.settle(
+    conn,
+    async (table, io, rows) => {
+      const failed = await applyIsolated(conn, rows, (items) => writeRowsCaptured(conn, io, maxBytes, items, false));
+      const keys = rows.map((r) => r.key);
+      recordOutcome(result, table.name, keys, failed, 'upserts', rec, () => 'U');
+      written.push({ table, io, keys: keys.filter((k) => !failed.has(k)) });
+    },
+    (table, keys) => {
+      for (const pk of keys) rec.succeeded.push({ tbl: table.name, pk });
+    },
+  );
   if (rec.recreated.length) rec.hubDeleted = await hubDeletedChildren(conn, ctx, rec.recreated);
   for (const w of written)
     await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name), w.stored);

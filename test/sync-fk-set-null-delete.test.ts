@@ -8,7 +8,7 @@
  * still conflicts by the policy, as before.
  */
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { installSqliteMeta, installSqliteTableCapture } from '../src/capture/sqlite-capture.js';
 import { impliedUpdateSpec } from '../src/capture/sqlite-fk-actions.js';
 import type { ConflictPolicy } from '../src/config/schema.js';
@@ -42,9 +42,17 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!HUB_AVAILABLE)('an update a parent’s delete made (ON DELETE SET NULL) against a delete', () => {
   const worlds = syncWorlds({ prefix: 'fkdel', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['A', 'B'] });
+  // Thirty worlds of two nodes each would outgrow the hub's max_connections if all stayed open
+  // until the block ends: each is closed after its test (closing again at the end is harmless).
+  let open: SyncWorld | undefined;
+  afterEach(async () => {
+    await open?.close().catch(() => {});
+    open = undefined;
+  });
 
   async function seeded(policy: ConflictPolicy): Promise<{ w: SyncWorld; A: TestNode; B: TestNode }> {
     const w = await worlds.world({ env: { CONFLICT_POLICY: policy } });
+    open = w;
     const A = w.node('A');
     const B = w.node('B');
     await w.hub.execute("INSERT INTO workers (id, name) VALUES (1, 'w1'), (2, 'w2')");
@@ -115,6 +123,7 @@ describe.skipIf(!HUB_AVAILABLE)('an update a parent’s delete made (ON DELETE S
 
   it('hub-wins, B-first-push, SYNC_BATCH_SIZE=1: a batch ending among the children’s updates takes the worker’s delete too', async () => {
     const w = await worlds.world({ env: { CONFLICT_POLICY: 'hub-wins', SYNC_BATCH_SIZE: '1' } });
+    open = w;
     const A = w.node('A');
     const B = w.node('B');
     await w.hub.execute("INSERT INTO workers (id, name) VALUES (1, 'w1')");
@@ -172,6 +181,33 @@ describe.skipIf(!HUB_AVAILABLE)('an update a parent’s delete made (ON DELETE S
     expect(await attendance(w, [A, B])).toEqual({ hub: 1, nodes: [1, 1] });
     expect(conflicts([A]).map((c) => [c.pk, c.winner])).toEqual([['10', 'hub']]);
     expect(await divergence(w, TABLES)).toEqual([]);
+  });
+});
+
+describe.skipIf(!HUB_AVAILABLE)('a node whose triggers predate the rule (upgraded dualdb, no new init)', () => {
+  const worlds = syncWorlds({ prefix: 'fkdel-old', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['A', 'B'] });
+
+  it('its first sync brings the trigger up to date: the update SQLite makes is logged as N and the delete stands', async () => {
+    const w = await worlds.world({ env: { CONFLICT_POLICY: 'node-wins' } });
+    const A = w.node('A');
+    const B = w.node('B');
+    await w.hub.execute("INSERT INTO workers (id, name) VALUES (1, 'w1')");
+    await w.hub.execute("INSERT INTO attendance (id, worker_id, note) VALUES (10, 1, 'in')");
+    // B's trigger as an older dualdb wrote it: no knowledge of ON DELETE SET NULL.
+    const key = [{ name: 'id', type: 'integer' as const }];
+    const stored = B.db.prepare("SELECT pk_columns FROM _dualdb_tables WHERE tbl = 'attendance'").get() as { pk_columns: string };
+    expect(stored.pk_columns).toBe('id:integer');
+    expect(installSqliteTableCapture(B.db, 'attendance', key, undefined)).toBe('upgraded');
+    await A.syncer.syncOnce();
+    await B.syncer.syncOnce();
+    A.db.prepare('DELETE FROM attendance WHERE id = 10').run();
+    await A.syncer.syncOnce();
+    B.db.prepare('DELETE FROM workers WHERE id = 1').run();
+    expect(localLog(B.db, 'attendance').map((e) => e.op)).toEqual(['N']);
+    await syncUntilQuiet([A, B]);
+    expect((await w.hub.query('SELECT id FROM attendance WHERE id = 10')).length).toBe(0);
+    expect(A.db.prepare('SELECT id FROM attendance WHERE id = 10').get()).toBeUndefined();
+    expect(B.db.prepare('SELECT id FROM attendance WHERE id = 10').get()).toBeUndefined();
   });
 });
 

@@ -197,6 +197,11 @@ function triggerText(sql: string): string {
     .trim();
 }
 
+/** How `_dualdb_tables.pk_columns` names a table's key. */
+export function keyText(key: KeyColumn[]): string {
+  return key.map((k) => `${k.name}:${k.type}`).join(',');
+}
+
 /**
  * Installs (or re-installs when the key, the version or a trigger's text changed: a foreign key
  * or a column since the last `init`) the triggers of one table.
@@ -207,7 +212,7 @@ export function installSqliteTableCapture(
   key: KeyColumn[],
   implied?: ImpliedUpdateSpec,
 ): 'installed' | 'unchanged' | 'upgraded' {
-  const pkText = key.map((k) => `${k.name}:${k.type}`).join(',');
+  const pkText = keyText(key);
   const existing = db.prepare('SELECT pk_columns, capture_version FROM _dualdb_tables WHERE tbl = ?').get(table) as
     | { pk_columns: string; capture_version: bigint | number }
     | undefined;

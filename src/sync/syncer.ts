@@ -17,6 +17,7 @@ import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.
 import { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
+import { refreshNodeCapture } from './capture-refresh.js';
 import { backfillNewColumns, commonColumns } from './column-backfill.js';
 import type { BatchResult, SyncContext, TableMoved } from './context.js';
 import { emptyBatch } from './context.js';
@@ -111,6 +112,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   private planAt = 0;
   private planStamp: SchemaStamp | undefined;
   private readonly planTtlMs: number;
+  /** The SQLite schema version at which the node's triggers were last checked (capture-refresh.ts). */
+  private captureCheckedAt: number | undefined;
   private readonly ownsDb: boolean;
   private hubClockOffsetMs = 0;
   private canSeeTransactions: boolean | undefined;
@@ -254,6 +257,16 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     const stamp: SchemaStamp = { sqliteVersion: sqliteSchemaVersion(this.db), hubFingerprint: await hubSchemaFingerprint(hub) };
     const [s, m] = [introspectSqlite(this.db), await introspectMysql(hub)];
     const plan = buildSyncPlan(s, m, { include: this.config.sync.tables, exclude: this.config.sync.exclude });
+    if (this.captureCheckedAt !== stamp.sqliteVersion) {
+      // Once per SQLite schema: the node's triggers follow its tables (a foreign key or column
+      // added since `init`) and this version's trigger text; then plan again from the new schema.
+      const refreshed = refreshNodeCapture(this.db, plan, s);
+      this.captureCheckedAt = sqliteSchemaVersion(this.db);
+      if (refreshed.length) {
+        this.log.info(`capture triggers brought up to date on ${refreshed.join(', ')}`, { event: 'capture.refreshed' });
+        return this.currentPlan(true);
+      }
+    }
     attachValueForms(this.db, plan.tables, this.config.sync.valueForms);
     // A column one side just gained holds NULLs there that are no values: filled before any row moves.
     for (const f of await backfillNewColumns(this.db, this.state, hub, this.nodeId, plan, commonColumns(plan, s, m)))

@@ -66,9 +66,12 @@ export function isCollision(f: RowFacts): boolean {
  * row sent into the freed key, or a central write with an explicit id). The delete is not of that
  * row: nothing to delete, no conflict; the hub's row comes to the node. Not so where the hub's
  * insert is the move of a row this node knew (its delete followed the row there): a conflict.
+ * A change that began with an update and left no row is such a delete too (a parked retry whose
+ * row moved away meanwhile: operator trial 4, M1).
  */
 export function deletesAnotherRow(f: RowFacts): boolean {
-  return f.keyKind === 'generated' && f.node?.firstOp === 'D' && !f.nodeHasRow && f.hub?.firstOp === 'I' && !f.hubMovedHere;
+  const deleted = (f.node?.firstOp === 'D' || f.node?.firstOp === 'U') && !f.nodeHasRow;
+  return f.keyKind === 'generated' && deleted && f.hub?.firstOp === 'I' && !f.hubMovedHere;
 }
 
 /**

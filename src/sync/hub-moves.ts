@@ -119,6 +119,7 @@ async function dropGoneCopies(ctx: SyncContext): Promise<void> {
   });
   if (gone.length === 0) return;
   quietly(ctx.db, () => {
+    ctx.state.bumpMovesGeneration();
     for (const g of gone) {
       ctx.db.prepare(`DELETE FROM ${quoteSqliteId(g.t.name)} WHERE ${keyCol(g.t)} = ?`).run(BigInt(g.local));
       ctx.state.dropPendingKey(g.t.name, g.local);
@@ -158,6 +159,7 @@ function rowExists(db: SqliteDb, t: SyncTable, key: string): boolean {
  */
 function moveLocal(ctx: SyncContext, t: SyncTable, from: string, to: string): void {
   if (from === to) return;
+  ctx.state.bumpMovesGeneration();
   ctx.db.pragma('defer_foreign_keys = ON');
   for (const { child, column } of referencingColumns(ctx.plan, t)) {
     ctx.db

@@ -22,6 +22,8 @@ export interface LocalBatch {
   images: Map<string, Map<string, Row>>;
   /** Entries that cannot be sent as they are (parked with the reason). */
   toPark: { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: Op }[];
+  /** The local moves generation the batch was read under (local-state.ts `movesGeneration`). */
+  movesGeneration: bigint;
   tables(): SyncTable[];
 }
 
@@ -34,6 +36,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
   const toPark: LocalBatch['toPark'] = [];
   let upto = cursor;
   let entries = 0;
+  let movesGeneration = 0n;
   const add = (tbl: string, pk: string, seq: bigint, at: number, op: Op, retry: boolean): boolean => {
     if (!ctx.plan.byName.has(tbl)) return false;
     changes.add(tbl, pk, seq, at, op, retry);
@@ -41,6 +44,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
   };
   ctx.db.transaction(() => {
     assertSqliteUnchanged(ctx.db, ctx.schemaStamp);
+    movesGeneration = ctx.state.movesGeneration();
     const rows = ctx.db
       .prepare('SELECT seq, tbl, pk, op, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?')
       .all(cursor, limit) as { seq: bigint; tbl: string; pk: string | null; op: Op; at: number }[];
@@ -110,6 +114,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
     changes,
     images,
     toPark,
+    movesGeneration,
     tables: () => [...changes.byTable.keys()].map((t) => ctx.plan.byName.get(t) as SyncTable),
   };
 }

@@ -154,4 +154,50 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
     a.db.prepare("INSERT INTO workers (id, badge) VALUES (60, 'a-y')").run();
     await nothingLost(w);
   }, 120_000);
+  /**
+   * M3's state: A's worker R went up under 1; B's own worker 1 collided and B resolved --rekey hub,
+   * so R moved on the hub to a new key. A, not knowing, wrote its own worker S under that key:
+   * held apart, A's copy of R waiting under 1 (unsettled). Then A's application deletes S.
+   */
+  async function m3State(w: SyncWorld): Promise<{ moved: string; heldId: number }> {
+    const [a, b] = (['a', 'b'] as const).map((n) => w.node(n));
+    if (!a || !b) throw new Error('nodes');
+    a.db.prepare("INSERT INTO workers (id, badge) VALUES (1, 'a-r')").run();
+    a.db.prepare("INSERT INTO attendance (id, worker_id, note) VALUES (1, 1, 'a-r')").run();
+    await a.syncer.syncOnce();
+    b.db.prepare("INSERT INTO workers (id, badge) VALUES (1, 'b-w')").run();
+    await b.syncer.syncOnce();
+    const [heldB] = b.syncer.rekeys.list({ status: 'held' });
+    await resolveRekey(b.syncer, heldB?.id as number, 'hub');
+    const moved = await hubKeyOf(w, 'a-r');
+    expect(moved).not.toBe('1');
+    a.db.prepare("INSERT INTO workers (id, badge) VALUES (?, 'a-s')").run(BigInt(moved));
+    await a.syncer.syncOnce();
+    const [heldA] = a.syncer.rekeys.list({ status: 'held' });
+    expect([heldA?.tbl, heldA?.oldKey]).toEqual(['workers', moved]);
+    a.db.prepare('DELETE FROM workers WHERE id = ?').run(BigInt(moved));
+    return { moved, heldId: heldA?.id as number };
+  }
+
+  for (const side of ['node', 'hub'] as const)
+    it(`M3: the copy of a site's own moved row never settles into its held key; resolve --rekey ${side} places it once`, async () => {
+      const w = await fx.world();
+      const a = w.node('a');
+      const { moved, heldId } = await m3State(w);
+      await a.syncer.syncOnce();
+      await a.syncer.syncOnce();
+      // The held key is still the collision's: the copy waits where it was.
+      expect(a.db.prepare('SELECT id FROM workers WHERE badge = ?').get('a-r')).toEqual({ id: 1n });
+      expect(a.db.prepare('SELECT id FROM workers WHERE id = ?').get(BigInt(moved))).toBeUndefined();
+      // A's own row under the key is gone: nothing clashes, the hub's row (A's R) takes the key here.
+      expect(await resolveRekey(a.syncer, heldId, side)).toBeNull();
+      await syncUntilQuiet(w.nodes, 10);
+      expect(await hubBadges(w)).toEqual(['a-r', 'b-w']);
+      expect(await hubKeyOf(w, 'a-r')).toBe(moved);
+      expect(await childrenEverywhere(w)).toEqual(['a-r → a-r']);
+      for (const n of w.nodes) {
+        expect(n.syncer.rekeys.list({ status: 'held' })).toEqual([]);
+        expect(n.syncer.state.parked()).toEqual([]);
+      }
+    }, 120_000);
 });

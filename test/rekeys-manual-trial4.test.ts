@@ -200,4 +200,34 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
         expect(n.syncer.state.parked()).toEqual([]);
       }
     }, 120_000);
+  for (const side of ['node', 'hub'] as const)
+    it(`M3: a held record whose two images are one row (left by an earlier version) closes on resolve --rekey ${side}, nothing moved`, async () => {
+      const w = await fx.world();
+      const a = w.node('a');
+      const { moved, heldId } = await m3State(w);
+      await a.syncer.syncOnce();
+      // The state the trial's file was in: the copy of R settled into the held key (before taken()
+      // counted held keys), its child along; node and hub images of the record are the same row.
+      a.db.transaction(() => {
+        a.db.pragma('defer_foreign_keys = ON');
+        a.db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+        a.db.prepare('UPDATE attendance SET worker_id = ? WHERE worker_id = 1').run(BigInt(moved));
+        a.db.prepare('UPDATE workers SET id = ? WHERE id = 1').run(BigInt(moved));
+        a.db.prepare("UPDATE _dualdb_hub_moves SET local_key = NULL WHERE local_key = '1'").run();
+        a.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
+      })();
+      const lines: string[] = [];
+      expect(await resolveRekey(a.syncer, heldId, side, (line) => lines.push(line))).toBeNull();
+      expect(lines).toEqual([
+        `key collision #${heldId} on workers ${moved} closed, nothing moved: the node's row there is the hub's row itself (the node's own row that collided is gone)`,
+      ]);
+      await syncUntilQuiet(w.nodes, 10);
+      expect(await hubBadges(w)).toEqual(['a-r', 'b-w']);
+      expect(await hubKeyOf(w, 'a-r')).toBe(moved);
+      expect(await childrenEverywhere(w)).toEqual(['a-r → a-r']);
+      for (const n of w.nodes) {
+        expect(n.syncer.rekeys.list({ status: 'held' })).toEqual([]);
+        expect(n.syncer.state.parked()).toEqual([]);
+      }
+    }, 120_000);
 });

@@ -179,6 +179,18 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
     return { moved, heldId: heldA?.id as number };
   }
 
+  /** R once, under the key the hub gave it, with its child; B's worker; nothing held or parked anywhere. */
+  async function m3Settled(w: SyncWorld, moved: string): Promise<void> {
+    await syncUntilQuiet(w.nodes, 10);
+    expect(await hubBadges(w)).toEqual(['a-r', 'b-w']);
+    expect(await hubKeyOf(w, 'a-r')).toBe(moved);
+    expect(await childrenEverywhere(w)).toEqual(['a-r → a-r']);
+    for (const n of w.nodes) {
+      expect(n.syncer.rekeys.list({ status: 'held' })).toEqual([]);
+      expect(n.syncer.state.parked()).toEqual([]);
+    }
+  }
+
   for (const side of ['node', 'hub'] as const)
     it(`M3: the copy of a site's own moved row never settles into its held key; resolve --rekey ${side} places it once`, async () => {
       const w = await fx.world();
@@ -191,14 +203,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
       expect(a.db.prepare('SELECT id FROM workers WHERE id = ?').get(BigInt(moved))).toBeUndefined();
       // A's own row under the key is gone: nothing clashes, the hub's row (A's R) takes the key here.
       expect(await resolveRekey(a.syncer, heldId, side)).toBeNull();
-      await syncUntilQuiet(w.nodes, 10);
-      expect(await hubBadges(w)).toEqual(['a-r', 'b-w']);
-      expect(await hubKeyOf(w, 'a-r')).toBe(moved);
-      expect(await childrenEverywhere(w)).toEqual(['a-r → a-r']);
-      for (const n of w.nodes) {
-        expect(n.syncer.rekeys.list({ status: 'held' })).toEqual([]);
-        expect(n.syncer.state.parked()).toEqual([]);
-      }
+      await m3Settled(w, moved);
     }, 120_000);
   for (const side of ['node', 'hub'] as const)
     it(`M3: a held record whose two images are one row (left by an earlier version) closes on resolve --rekey ${side}, nothing moved`, async () => {
@@ -221,13 +226,6 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
       expect(lines).toEqual([
         `key collision #${heldId} on workers ${moved} closed, nothing moved: the node's row there is the hub's row itself (the node's own row that collided is gone)`,
       ]);
-      await syncUntilQuiet(w.nodes, 10);
-      expect(await hubBadges(w)).toEqual(['a-r', 'b-w']);
-      expect(await hubKeyOf(w, 'a-r')).toBe(moved);
-      expect(await childrenEverywhere(w)).toEqual(['a-r → a-r']);
-      for (const n of w.nodes) {
-        expect(n.syncer.rekeys.list({ status: 'held' })).toEqual([]);
-        expect(n.syncer.state.parked()).toEqual([]);
-      }
+      await m3Settled(w, moved);
     }, 120_000);
 });

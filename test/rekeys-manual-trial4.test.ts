@@ -97,48 +97,58 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
       .syncer.state.parked('push')
       .map((p) => [p.tbl, p.pk, p.firstOp]);
 
-  /** B's worker and its child, C's (edited) worker and its child, A's workers: on every side, no conflict. */
-  async function nothingLost(w: SyncWorld): Promise<void> {
+  /** B's worker and its child, C's (edited) worker and its children, A's workers: on every side, no conflict. */
+  async function nothingLost(w: SyncWorld, children = ['b-w → b-w', 'c-w → c-w2']): Promise<void> {
     await syncUntilQuiet(w.nodes, 10);
     expect(await hubBadges(w)).toEqual(['a-w', 'a-x', 'a-y', 'b-w', 'c-w2']);
-    expect(await childrenEverywhere(w)).toEqual(['b-w → b-w', 'c-w → c-w2']);
+    expect(await childrenEverywhere(w)).toEqual(children);
     for (const n of w.nodes) expect(n.syncer.state.conflicts()).toEqual([]);
   }
 
-  it("M1: resolve --rekey node in another process while the watcher's push decides: the push reads its batch again, records nothing stale", async () => {
-    const w = await fx.world();
-    const a = w.node('a');
-    // The operator's `dualdb rekeys resolve` process, beside A's watcher (a.syncer), same file.
-    const resolver = Syncer.open(a.config, { planTtlMs: 0 });
-    try {
-      const { heldId } = await trialState(w);
-      // A's watcher pushes (the parked copy retried, a new worker 60); after it decided, before it
-      // records, the resolve moves A's row and settles the copy, parked entry along, into C's key.
-      a.db.prepare("INSERT INTO workers (id, badge) VALUES (60, 'a-y')").run();
-      let resolved = false;
-      const raced = await a.syncer.withContext((ctx) => {
-        const hub = observeHub(ctx.hub, async (sql) => {
-          if (!resolved && sql.startsWith('INSERT INTO `workers`')) {
-            resolved = true;
-            await resolveRekey(resolver, heldId, 'node');
-          }
+  // Where the resolve comes: before the push decides (the fence, its first hub statement: the
+  // decision then reads the moved keys with the images read before), or after (before it records).
+  const moments = {
+    'before it decides': /^\s*UPDATE _dualdb_nodes SET push_token/,
+    'after it decided': /^INSERT INTO `workers`/,
+  };
+  for (const [moment, match] of Object.entries(moments))
+    it(`M1: resolve --rekey node in another process, ${moment}: the watcher's push reads its batch again, records and sends nothing stale`, async () => {
+      const w = await fx.world();
+      const a = w.node('a');
+      // The operator's `dualdb rekeys resolve` process, beside A's watcher (a.syncer), same file.
+      const resolver = Syncer.open(a.config, { planTtlMs: 0 });
+      try {
+        const { heldId } = await trialState(w);
+        // A's watcher pushes the parked copy (retried), A's new child of it and a new worker 60;
+        // meanwhile the resolve moves A's row and settles the copy, parked entry along, into C's key.
+        a.db.prepare("INSERT INTO attendance (id, worker_id, note) VALUES (22, 1, 'c-w/a')").run();
+        a.db.prepare("INSERT INTO workers (id, badge) VALUES (60, 'a-y')").run();
+        let resolved = false;
+        const raced = await a.syncer.withContext((ctx) => {
+          const hub = observeHub(ctx.hub, async (sql) => {
+            if (!resolved && match.test(sql)) {
+              resolved = true;
+              await resolveRekey(resolver, heldId, 'node');
+            }
+          });
+          return pushBatch({ ...ctx, hub }).then(
+            () => undefined,
+            (e: unknown) => e,
+          );
         });
-        return pushBatch({ ...ctx, hub }).then(
-          () => undefined,
-          (e: unknown) => e,
-        );
-      });
-      expect(resolved).toBe(true);
-      // Nothing recorded from the stale read: the entry was not parked again under the old key.
-      expect(parkedPush(w).filter((p) => p[1] === '1')).toEqual([]);
-      expect(raced).toBeInstanceOf(PushRaceError);
-      expect((raced as PushRaceError).again).toBe(true);
-      expect(await hubBadges(w)).not.toContain('a-y');
-      await nothingLost(w);
-    } finally {
-      await resolver.close();
-    }
-  }, 120_000);
+        expect(resolved).toBe(true);
+        // Nothing recorded from the stale read (the entry not parked again under the old key), nothing
+        // sent (A's child of the copy not attached to B's worker, now under the copy's old key).
+        expect(parkedPush(w).filter((p) => p[1] === '1')).toEqual([]);
+        expect(await w.hub.query('SELECT note FROM attendance WHERE worker_id = 1 ORDER BY note')).toEqual([{ note: 'b-w' }]);
+        expect(raced).toBeInstanceOf(PushRaceError);
+        expect((raced as PushRaceError).again).toBe(true);
+        expect(await hubBadges(w)).not.toContain('a-y');
+        await nothingLost(w, ['b-w → b-w', 'c-w → c-w2', 'c-w/a → c-w2']);
+      } finally {
+        await resolver.close();
+      }
+    }, 120_000);
 
   it('M1: a parked update retried with no row under its key never deletes a hub row this node has not seen inserted', async () => {
     const w = await fx.world();

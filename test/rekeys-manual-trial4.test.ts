@@ -238,4 +238,46 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
       ]);
       await m3Settled(w, moved);
     }, 120_000);
+  /**
+   * Found while looking for M2 (a site missing its own child): `rekeys resolve` commits the node's
+   * half first; the hub (killed, stopped) loses its COMMIT. `--rekey node` heals (the moved row is
+   * logged under its new key and sent again); `--rekey hub` is OPEN (SYNC-CONTRACT.md invariant 13):
+   * the node's own row never reaches the hub and the children sit on the wrong workers. `it.fails`
+   * passes while the bug is there; the fix turns it into a plain `it`.
+   */
+  for (const side of ['node', 'hub'] as const)
+    (side === 'hub' ? it.fails : it)(
+      `resolve --rekey ${side} whose hub COMMIT is lost: every row kept, each child on its worker`,
+      async () => {
+        const w = await fx.world();
+        const a = w.node('a');
+        a.db.prepare("INSERT INTO workers (id, badge) VALUES (7, 'a-w7')").run();
+        a.db.prepare("INSERT INTO attendance (id, worker_id, note) VALUES (21, 7, 'a-w7')").run();
+        await w.hub.execute("INSERT INTO workers (id, badge) VALUES (7, 'h-w7')");
+        await w.hub.execute("INSERT INTO attendance (id, worker_id, note) VALUES (41, 7, 'h-w7')");
+        await a.syncer.syncOnce();
+        await a.syncer.syncOnce();
+        const [held] = a.syncer.rekeys.list({ status: 'held' });
+        // The resolve's hub COMMIT never happens: the server rolls back, the client sees the connection lost.
+        const hub = await a.syncer.connectHub();
+        const withConnection = hub.withConnection.bind(hub);
+        hub.withConnection = ((fn: (conn: never) => Promise<unknown>) =>
+          withConnection(async (conn) => {
+            conn.commit = (async () => {
+              await conn.rollback();
+              throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
+                code: 'PROTOCOL_CONNECTION_LOST',
+              });
+            }) as typeof conn.commit;
+            return fn(conn as never);
+          })) as typeof hub.withConnection;
+        await expect(resolveRekey(a.syncer, held?.id as number, side)).rejects.toThrow(/lost the connection/);
+        hub.withConnection = withConnection as typeof hub.withConnection;
+        await syncUntilQuiet(w.nodes, 10);
+        for (const h of a.syncer.rekeys.list({ status: 'held' })) await resolveRekey(a.syncer, h.id, side);
+        await syncUntilQuiet(w.nodes, 10);
+        expect(await childrenEverywhere(w)).toEqual(['a-w7 → a-w7', 'h-w7 → h-w7']);
+      },
+      120_000,
+    );
 });

@@ -271,6 +271,7 @@ async function applyOnHub(
               keyKind: table.keyKind,
               node: nodeSide,
               nodeHasRow: local !== null,
+              nodeDeleted: change.deleted,
               hub: hubFacts,
               hubHasRow: hubRow !== null,
               hubMovedHere,

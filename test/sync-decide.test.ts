@@ -85,6 +85,19 @@ describe("decide: the node's delete against a new hub row it has not seen (gener
     for (const policy of ['node-wins', 'newest-wins', 'hub-wins', 'manual'] as const)
       expect(decidePull(facts, policy)).toEqual({ action: 'to-node' });
   });
+  it('a change that began with an update, holds no delete and finds no row (a parked retry whose row moved away) is such a delete too', () => {
+    const gone = { ...facts, node: { firstOp: 'U' as const, at: 9 }, nodeDeleted: false };
+    for (const policy of ['node-wins', 'newest-wins', 'hub-wins', 'manual'] as const) {
+      for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const)
+        expect(decidePush(gone, policy, mode)).toEqual({ action: 'none' });
+      expect(decidePull(gone, policy)).toEqual({ action: 'to-node' });
+    }
+    // With its row still here, or updated and then deleted by the application (or not known), an
+    // update against the hub's unseen insert stays a conflict.
+    expect(decidePush({ ...gone, nodeHasRow: true }, 'node-wins', 'manual')).toEqual({ action: 'to-hub', conflict: 'node' });
+    for (const nodeDeleted of [true, undefined])
+      expect(decidePush({ ...gone, nodeDeleted }, 'node-wins', 'rekey-hub')).toEqual({ action: 'to-hub', conflict: 'node' });
+  });
   it("where the hub's insert is the move of a row the node knew (rekey-hub), the delete is of that row: a conflict", () => {
     const moved = { ...facts, hubMovedHere: true };
     expect(decidePush(moved, 'node-wins', 'rekey-hub')).toEqual({ action: 'to-hub', conflict: 'node' });

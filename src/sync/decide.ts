@@ -32,6 +32,8 @@ export interface RowFacts {
   /** The node's unpushed change to this row, if any. */
   node?: UnseenChange;
   nodeHasRow: boolean;
+  /** The node's change holds a delete of the row (false: it only names the key; unknown: undefined). */
+  nodeDeleted?: boolean;
   /** The hub's change (by another origin) that this node has not pulled, if any. */
   hub?: UnseenChange;
   hubHasRow: boolean;
@@ -69,9 +71,12 @@ export function isCollision(f: RowFacts): boolean {
  * row sent into the freed key, or a central write with an explicit id). The delete is not of that
  * row: nothing to delete, no conflict; the hub's row comes to the node. Not so where the hub's
  * insert is the move of a row this node knew (its delete followed the row there): a conflict.
+ * So is a change that began with an update, holds no delete and finds no row: it names a row that
+ * moved away (a parked retry recorded from a stale read: operator trial 4, M1), not one it deleted.
  */
 export function deletesAnotherRow(f: RowFacts): boolean {
-  return f.keyKind === 'generated' && f.node?.firstOp === 'D' && !f.nodeHasRow && f.hub?.firstOp === 'I' && !f.hubMovedHere;
+  const gone = f.node?.firstOp === 'D' || (f.node?.firstOp === 'U' && f.nodeDeleted === false);
+  return f.keyKind === 'generated' && gone && !f.nodeHasRow && f.hub?.firstOp === 'I' && !f.hubMovedHere;
 }
 
 /**

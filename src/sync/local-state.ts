@@ -170,6 +170,23 @@ export class LocalState {
     return id;
   }
 
+  /**
+   * The local moves generation: bumped by every move of keys on this node (a re-key's node half,
+   * a hub move applied or settled here), in the move's own SQLite transaction. A push compares it
+   * with the one its batch was read under before it records anything (push-record.ts): a move in
+   * between (`rekeys resolve` in another process, operator trial 4, M1) makes the batch stale.
+   */
+  movesGeneration(): bigint {
+    return BigInt(this.getMeta('moves_generation') ?? '0');
+  }
+
+  /** Call inside the move's transaction. */
+  bumpMovesGeneration(): void {
+    this.cachedStatement(
+      "INSERT INTO _dualdb_meta (key, value) VALUES ('moves_generation', '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+    ).run();
+  }
+
   /** Local copy of the hub's push cursor for this node (the hub's copy is authoritative). */
   pushedUpto(): bigint {
     return BigInt(this.getMeta('pushed_upto') ?? '0');

@@ -22,6 +22,8 @@ export interface LocalBatch {
   images: Map<string, Map<string, Row>>;
   /** Entries that cannot be sent as they are (parked with the reason). */
   toPark: { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: Op }[];
+  /** The local moves generation the batch was read under (local-state.ts `movesGeneration`). */
+  movesGeneration: bigint;
   tables(): SyncTable[];
 }
 
@@ -34,6 +36,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
   const toPark: LocalBatch['toPark'] = [];
   let upto = cursor;
   let entries = 0;
+  let movesGeneration = 0n;
   const add = (tbl: string, pk: string, seq: bigint, at: number, op: LoggedOp, retry: boolean): boolean => {
     if (!ctx.plan.byName.has(tbl)) return false;
     changes.add(tbl, pk, seq, at, op, retry);
@@ -41,6 +44,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
   };
   ctx.db.transaction(() => {
     assertSqliteUnchanged(ctx.db, ctx.schemaStamp);
+    movesGeneration = ctx.state.movesGeneration();
     const rows = readLog(ctx, cursor, limit);
     entries = rows.length;
     for (const e of rows) {
@@ -109,6 +113,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
     changes,
     images,
     toPark,
+    movesGeneration,
     tables: () => [...changes.byTable.keys()].map((t) => ctx.plan.byName.get(t) as SyncTable),
   };
 }

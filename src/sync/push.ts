@@ -46,7 +46,7 @@ import {
 } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
-import { type NodeRecord, recordOnNode, report } from './push-record.js';
+import { KeysMovedMeanwhile, type NodeRecord, recordOnNode, report } from './push-record.js';
 import { decideReused, deleteHubRowsFirst, dropKeys, isReusedKey } from './push-reused.js';
 import { hubDeletedChildren } from './recreated-children.js';
 import { type Collision, repointImages } from './rekey.js';
@@ -57,8 +57,12 @@ import { childrenOfDeletedParents } from './stale-parents.js';
 
 /** Caught by the syncer, which tries the batch again. */
 export class PushRaceError extends DualdbError {
-  constructor() {
-    super('PUSH_RACE', 'another syncer advanced this node’s push cursor; the batch will be retried');
+  constructor(
+    message = 'another syncer advanced this node’s push cursor; the batch will be retried',
+    /** Read the batch again at once (keys moved here meanwhile), rather than in the next cycle. */
+    readonly again = false,
+  ) {
+    super('PUSH_RACE', message);
   }
 }
 
@@ -103,7 +107,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   // Parked before the hub was asked (a paused table's, a key MySQL cannot store): counted per table too.
   for (const p of batch.toPark) moved(result, p.tbl).parked++;
   const token = beginPush(ctx);
-  let raced = false;
+  let raced: PushRaceError | undefined;
   // Origin, autocommit off (the first statement starts the transaction: no BEGIN round trip) and
   // READ COMMITTED are the kept connection's session settings (push-connection.ts).
   await withPushConnection(ctx.hub, ctx.nodeId, async (conn) => {
@@ -112,7 +116,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
       if (!(await fenceHubPush(conn, ctx, token, { from: hubCursor, to: batch.upto }))) {
         // Thrown outside withPushConnection, which would turn any non-SQL error into a MysqlError.
         await conn.rollback();
-        raced = true;
+        raced = new PushRaceError();
         return;
       }
       await applyOnHub(conn, ctx, batch, rec, result);
@@ -122,11 +126,14 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
       await conn.commit();
     } catch (e) {
       await conn.rollback().catch(() => {});
-      if (!(e instanceof HubMovedMeanwhile)) throw e;
-      raced = true; // nothing decided on stale moves: the batch again, next cycle
+      // Nothing decided on stale moves: the batch again, next cycle (another node's hub move), or
+      // at once (keys moved on this node after the batch was read, push-record.ts).
+      if (e instanceof HubMovedMeanwhile) raced = new PushRaceError(e.message);
+      else if (e instanceof KeysMovedMeanwhile) raced = new PushRaceError(e.message, true);
+      else throw e;
     }
   });
-  if (raced) throw new PushRaceError();
+  if (raced) throw raced;
   result.parked = rec.toPark.length;
 
   // The hub has the batch: forget it locally.
@@ -274,6 +281,7 @@ async function applyOnHub(
               keyKind: table.keyKind,
               node: nodeSide,
               nodeHasRow: local !== null,
+              nodeDeleted: change.deleted,
               hub: hubFacts,
               hubHasRow: hubRow !== null,
               hubMovedHere,

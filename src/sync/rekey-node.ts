@@ -62,6 +62,7 @@ export function moveOnNode(
     // The children move before their parent: checks wait for the commit.
     db.pragma('defer_foreign_keys = ON');
     setApplying.run(1);
+    ctx.state.bumpMovesGeneration();
     const pushedUpto = ctx.state.pushedUpto();
     const apart = store.openKeys();
     // Every new key must be free here: the application may have taken one since the hub handed it out.

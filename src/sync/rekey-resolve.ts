@@ -3,13 +3,15 @@
  * SYNC_KEY_COLLISIONS=manual by moving one of the two rows to a new key (rekey.ts), exactly as
  * the automatic modes would have; the children that waited for it are retried at once.
  */
+import type { Row } from '../engines/codec.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
-import { toMysqlRow as toMysql } from './convert.js';
+import { sameImage, toMysqlRow as toMysql, toSqliteRow } from './convert.js';
 import { learnHubMoves } from './hub-moves.js';
 import { decodeImage } from './images.js';
 import { MysqlTableIO } from './mysql-io.js';
 import { parentApart } from './parent-waits.js';
+import type { SyncTable } from './plan.js';
 import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { moveOnNode } from './rekey-node.js';
 import type { RekeyRecord } from './rekey-store.js';
@@ -19,7 +21,15 @@ import type { Syncer } from './syncer.js';
 /** Hub sequence bumps a resolve tries before it gives up (each one further past the node's keys). */
 const SEQUENCE_ATTEMPTS = 4;
 
-export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'hub'): Promise<RekeyEvent | null> {
+/**
+ * `onClosed`: told, in one line, why a record closed without a move (the returned event is then null).
+ */
+export async function resolveRekey(
+  syncer: Syncer,
+  id: number,
+  side: 'node' | 'hub',
+  onClosed?: (line: string) => void,
+): Promise<RekeyEvent | null> {
   const rec = syncer.rekeys.get(id);
   if (!rec)
     throw new DualdbError('NO_SUCH_REKEY', `there is no key collision #${id}`, {
@@ -32,6 +42,7 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
       hint: 'only collisions held by SYNC_KEY_COLLISIONS=manual are resolved by hand; see `dualdb rekeys`',
       exitCode: EXIT.CONFIG,
     });
+  let closed: string | undefined;
   for (let attempt = 0; ; attempt++) {
     try {
       const event = await syncer.withContext(async (ctx) => {
@@ -61,7 +72,13 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
               );
             }
             let events: RekeyEvent[] = [];
-            if (hubRow && nodeRow) {
+            if (hubRow && nodeRow && sameRow(table, rec, nodeRow, toSqliteRow(table, hubRow))) {
+              // Not two rows: the node's own row under the key is gone, and what stands there now is
+              // the hub's row itself (a copy settled in by an earlier version: operator trial 4, M3).
+              // Moving either side would insert that row a second time (a duplicate-entry error).
+              syncer.rekeys.close(rec.tbl, rec.oldKey);
+              closed = `key collision #${id} on ${rec.tbl} ${rec.oldKey} closed, nothing moved: the node's row there is the hub's row itself (the node's own row that collided is gone)`;
+            } else if (hubRow && nodeRow) {
               const c: Collision = {
                 table,
                 oldKey: rec.oldKey,
@@ -80,6 +97,7 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
               if (nodeRow) await new MysqlTableIO(table).write(conn, [toMysql(table, nodeRow)]);
               else moveOnNode(ctx, [], [{ table, key: rec.oldKey, hubRow }]);
               syncer.rekeys.close(rec.tbl, rec.oldKey);
+              closed = `key collision #${id}: one of the two rows is gone, nothing clashes any more`;
             }
             await conn.commit();
             return events[0] ?? null;
@@ -105,6 +123,9 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
           },
         );
         syncer.emit('rekey', event);
+      } else if (closed) {
+        syncer.log.info(closed, { event: 'rekey.closed', table: rec.tbl, old_key: rec.oldKey });
+        onClosed?.(closed);
       }
       return event;
     } catch (e) {
@@ -170,4 +191,13 @@ async function parentOf(syncer: Syncer, rec: RekeyRecord): Promise<{ table: stri
     if (parent) return parent;
   }
   return undefined;
+}
+
+/**
+ * The node's row under the key is the hub's row itself, not a second row: the same image on both
+ * sides, and not the node's row the collision was held with (that one is gone: two rows created
+ * alike on two sides stay two rows and are moved apart as any collision).
+ */
+function sameRow(table: SyncTable, rec: RekeyRecord, nodeRow: Row, hubRow: Row): boolean {
+  return sameImage(table, nodeRow, hubRow) && !sameImage(table, decodeImage(rec.nodeImage), nodeRow);
 }

@@ -354,6 +354,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     const total = emptyBatch(direction);
     let bumps = 0;
     let replans = 0;
+    let rereads = 0;
     // Push batches grow while a backlog drains (push-size.ts).
     const sizing = { base: this.config.sync.batchSize, grows: !this.config.sync.batchSizeExplicit };
     let limit = sizing.base;
@@ -378,6 +379,12 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
           // The hub's sequence handed out a key this node holds: move it past, then the same batch again.
           bumps++;
           await bumpHubSequence(ctx, e);
+          i--;
+          continue;
+        }
+        if (e instanceof PushRaceError && e.again && rereads < 3) {
+          // Keys moved here while the push decided (a `rekeys resolve` beside it): read it again.
+          rereads++;
           i--;
           continue;
         }

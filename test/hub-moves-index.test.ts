@@ -102,7 +102,8 @@ describe.skipIf(!HUB_AVAILABLE)('the hub log moves index', () => {
     expect(twice.slice(0, 2)).toEqual(['present', 'present']);
     await dropIndex(w.hub);
     const racing = await Promise.all([ensureMovesIndex(w.hub), ensureMovesIndex(w.hub)]);
-    expect(racing.sort()).toEqual(['added', 'present']);
+    // One adds it; the other finds it (or, on a very slow box, gave up waiting for the first).
+    expect(racing.filter((r) => r === 'added')).toHaveLength(1);
     const opIndexes = await w.hub.query(
       "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_dualdb_changes' AND COLUMN_NAME = 'op'",
     );

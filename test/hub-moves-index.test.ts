@@ -93,13 +93,14 @@ describe.skipIf(!HUB_AVAILABLE)('the hub log moves index', () => {
     // Init (as after an upgrade) adds it; every log entry and node row is kept.
     const log = await w.hub.query('SELECT seq, tbl, pk, op, origin FROM _dualdb_changes ORDER BY seq');
     const nodes = await w.hub.query('SELECT node_id, push_cursor, pull_upto FROM _dualdb_nodes ORDER BY node_id');
-    await initNode(a.config);
+    expect((await initNode(a.config)).hubLogIndex).toBe('added');
     expect(await hasIndex(w.hub)).toBe(true);
     expect(await w.hub.query('SELECT seq, tbl, pk, op, origin FROM _dualdb_changes ORDER BY seq')).toEqual(log);
     expect(await w.hub.query('SELECT node_id, push_cursor, pull_upto FROM _dualdb_nodes ORDER BY node_id')).toEqual(nodes);
     // Idempotent, also when two nodes upgrade at once.
     const twice = await Promise.all([ensureMovesIndex(w.hub), ensureMovesIndex(w.hub), initNode(b.config)]);
     expect(twice.slice(0, 2)).toEqual(['present', 'present']);
+    expect(twice[2].hubLogIndex).toBeUndefined();
     await dropIndex(w.hub);
     const racing = await Promise.all([ensureMovesIndex(w.hub), ensureMovesIndex(w.hub)]);
     // One adds it; the other finds it (or, on a very slow box, gave up waiting for the first).

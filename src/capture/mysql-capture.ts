@@ -118,13 +118,15 @@ export function mysqlTriggerDdl(table: string, key: KeyColumn[]): string[] {
   ];
 }
 
-export async function installMysqlMeta(hub: MysqlHub): Promise<void> {
+/** Creates or upgrades the hub's `_dualdb_*` tables; says what became of the log's moves index. */
+export async function installMysqlMeta(hub: MysqlHub): Promise<{ movesIndex: MovesIndexOutcome }> {
   for (const ddl of MYSQL_META_DDL) await hub.execute(ddl);
   await ensurePushTokenColumn(hub);
-  await ensureMovesIndex(hub);
+  const movesIndex = await ensureMovesIndex(hub);
   await hub.execute("INSERT INTO _dualdb_hub_meta (k, v) VALUES ('capture_version', ?) ON DUPLICATE KEY UPDATE v = VALUES(v)", [
     String(MYSQL_CAPTURE_VERSION),
   ]);
+  return { movesIndex };
 }
 
 /**
@@ -158,6 +160,8 @@ export async function ensurePushTokenColumn(hub: MysqlHub): Promise<void> {
 /** The index that finds the log's R entries (re-key moves, sync/hub-moves.ts) without a scan. */
 export const MOVES_INDEX = '_dualdb_changes_moves';
 
+export type MovesIndexOutcome = 'present' | 'added' | 'skipped';
+
 /**
  * Hubs installed before it lack the moves index: added in place, online (InnoDB builds it while
  * the capture triggers keep writing). Best effort: every query works without it, only slower.
@@ -165,7 +169,7 @@ export const MOVES_INDEX = '_dualdb_changes_moves';
  * it), and writers queue behind a waiting ALTER, so a busy hub is left as it is and the next
  * init tries again; so is a hub user without ALTER (the reads never need the index).
  */
-export async function ensureMovesIndex(hub: MysqlHub): Promise<'present' | 'added' | 'skipped'> {
+export async function ensureMovesIndex(hub: MysqlHub): Promise<MovesIndexOutcome> {
   const rows = await hub.query(
     "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_dualdb_changes' AND INDEX_NAME = ?",
     [MOVES_INDEX],

@@ -51,6 +51,11 @@ export interface InitReport {
    * they sync once the hub has them (`dualdb schema apply --yes`, then `dualdb init`).
    */
   missingOnHub: string[];
+  /**
+   * The hub log's moves index (mysql-capture.ts `ensureMovesIndex`) when init did not find it:
+   * 'added' now, or 'skipped' (the log was busy, or the hub user lacks ALTER; sync works, slower).
+   */
+  hubLogIndex?: 'added' | 'skipped';
 }
 
 /**
@@ -102,7 +107,8 @@ export async function installCapture(
   let plan: SyncPlan;
   let hubTables = new Set<string>();
   if (hub) {
-    await installMysqlMeta(hub);
+    const { movesIndex } = await installMysqlMeta(hub);
+    if (movesIndex !== 'present') report.hubLogIndex = movesIndex;
     const mysqlTables = await introspectMysql(hub);
     hubTables = new Set(mysqlTables.map((t) => t.name.toLowerCase()));
     plan = buildSyncPlan(sqliteTables, mysqlTables, { include: config.sync.tables, exclude: config.sync.exclude });

@@ -173,6 +173,8 @@ async function controlRoom(
     appendFileSync(journalFile, `${JSON.stringify({ t: Date.now() / 1000, side: 'hub', ...e })}\n`);
   const ref = (kind: string) => `hub-${kind}-${randomUUID().replace(/-/g, '').slice(0, 20)}`;
   const rows = (r: ProcessResult) => r.out.split('\n').map((l) => l.split('\t'));
+  // The row is picked, then named by its ref: under rekey-hub a sync process may move the hub's
+  // row to another id between two statements, and an id read before would name another row.
   const pickWorker =
     'SELECT id, ref INTO @w, @r FROM workers WHERE id >= FLOOR(RAND() * (SELECT MAX(id) FROM workers)) ORDER BY id LIMIT 1;\n';
   for (let n = 1; running(); n++) {
@@ -215,8 +217,8 @@ async function controlRoom(
       const a = ref('at');
       const r = await mariadbClient(
         m,
-        `${pickWorker}INSERT INTO attendance (ref, worker_id, date, compliance_score) SELECT '${a}', @w, CURDATE(), 0.25 FROM DUAL WHERE @w IS NOT NULL;
-         SELECT ROW_COUNT(), LAST_INSERT_ID(), @w, @r;`,
+        `${pickWorker}INSERT INTO attendance (ref, worker_id, date, compliance_score) SELECT '${a}', id, CURDATE(), 0.25 FROM workers WHERE ref = @r;
+         SELECT ROW_COUNT(), LAST_INSERT_ID(), (SELECT worker_id FROM attendance WHERE ref = '${a}'), @r;`,
       );
       const [rc, id, wid, wref] = rows(r)[0] ?? [];
       if (r.code === 0 && rc === '1' && wref)
@@ -248,14 +250,14 @@ async function controlRoom(
       const v = `hub-${randomUUID().replace(/-/g, '').slice(0, 12)}`;
       const r = await mariadbClient(
         m,
-        `${pickWorker}UPDATE workers SET department = '${v}' WHERE id = @w; SELECT ROW_COUNT(), @w, @r;`,
+        `${pickWorker}UPDATE workers SET department = '${v}' WHERE ref = @r; SELECT ROW_COUNT(), @w, @r;`,
       );
       const [rc, wid, wref] = rows(r)[0] ?? [];
       if (r.code === 0 && rc === '1' && wref)
         log({ op: 'update', table: 'workers', payload: wref, key: wid, value: { department: v } });
       count(r.code === 0 ? 'hub update' : 'hub write refused');
     } else {
-      const r = await mariadbClient(m, `${pickWorker}DELETE FROM workers WHERE id = @w; SELECT ROW_COUNT(), @w, @r;`);
+      const r = await mariadbClient(m, `${pickWorker}DELETE FROM workers WHERE ref = @r; SELECT ROW_COUNT(), @w, @r;`);
       const [rc, wid, wref] = rows(r)[0] ?? [];
       if (r.code === 0 && rc === '1' && wref) log({ op: 'delete', table: 'workers', payload: wref, key: wid });
       count(r.code === 0 ? 'hub delete' : 'hub write refused');
@@ -326,7 +328,7 @@ async function snapshot(hub: MysqlHub, sites: Site[], journal: JournalEntry[], m
   for (const t of Object.keys(TABLES)) hubSide[t] = await hub.query<Row>(rowSql(t, 'CHAR'));
   const hubChanges = (
     await hub.query<Snapshot['hubChanges'][number]>(
-      'SELECT CAST(seq AS CHAR) AS seq, tbl, pk, op, origin, at FROM _dualdb_changes ORDER BY seq',
+      'SELECT CAST(seq AS CHAR) AS seq, tbl, pk, op, origin, at FROM _dualdb_changes ORDER BY _dualdb_changes.seq',
     )
   ).map((c) => ({ ...c, at: Number(c.at) }));
   const conflicts: Snapshot['conflicts'] = {};

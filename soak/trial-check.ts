@@ -194,7 +194,9 @@ export function evidenceOf(snap: Snapshot, table: string, payload: string, maxCh
     }
     return out;
   };
-  const changes = snap.hubChanges.filter((c) => c.tbl === table && keySet.has(digits(c.pk)));
+  const changes = snap.hubChanges
+    .filter((c) => c.tbl === table && keySet.has(digits(c.pk)))
+    .sort((a, b) => Number(BigInt(a.seq) - BigInt(b.seq)));
   return {
     keys,
     journal: snap.journal.filter((e) => e.payload === payload || e.parent?.payload === payload),

@@ -21,6 +21,8 @@ export interface HubChange {
   firstOp: Op;
   /** How many such changes (1: only the first). */
   count?: number;
+  /** A delete is among them. */
+  deleted?: boolean;
 }
 
 export interface HubFacts {
@@ -148,6 +150,7 @@ async function unseenHubChanges(
         at: Math.max(prev?.at ?? 0, Number(r.at)),
         firstOp: prev?.firstOp ?? r.op,
         count: (prev?.count ?? 0) + 1,
+        deleted: prev?.deleted === true || r.op === 'D',
       });
     }
   }

@@ -268,6 +268,7 @@ async function applyOnHub(
               hubHasRow: hubRow !== null,
               hubMovedHere,
               hubOnlyMove,
+              hubRecreated: unseenAfter?.deleted === true,
               same: sameImage(table, local, hubAsSqlite),
             },
             rowPolicy,

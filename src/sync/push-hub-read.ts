@@ -98,7 +98,15 @@ export async function readHubFacts(
   const rows = await io.fetch(conn, keys, { forUpdate: true });
   return {
     rows,
-    unseen: await unseenHubChanges(conn, ctx, table.name, keys, pull.upto, [...pull.holes.keys()]),
+    unseen: await unseenHubChanges(
+      conn,
+      ctx,
+      table.name,
+      keys,
+      pull.upto,
+      [...pull.holes.keys()],
+      rekeys.placedHubSeqs(table.name, keys, pull.upto),
+    ),
     open: table.keyKind === 'generated' ? rekeys.open(table.name, keys) : new Map(),
     parkedPull: ctx.state.parkedOps('pull', table.name, keys),
   };
@@ -121,7 +129,11 @@ export async function keysTakenMeanwhile(
   return candidates.filter((k) => now.has(k));
 }
 
-/** Hub changes to these keys that this node has not pulled yet (not its own): key → first op, latest seq and hub time. */
+/**
+ * Hub changes to these keys that this node has not pulled yet (not its own): key → first op, latest
+ * seq and hub time. Not those a collision's push placed here with the hub's row (`placed`: key →
+ * the latest seq its image held; RekeyStore.placedHubSeqs).
+ */
 async function unseenHubChanges(
   conn: PoolConnection,
   ctx: SyncContext,
@@ -129,6 +141,7 @@ async function unseenHubChanges(
   keys: string[],
   upto: bigint,
   holes: bigint[],
+  placed: Map<string, bigint>,
 ): Promise<Map<string, HubChange>> {
   const out = new Map<string, HubChange>();
   for (let i = 0; i < keys.length; i += 500) {
@@ -144,6 +157,8 @@ async function unseenHubChanges(
       params,
     );
     for (const r of rows as { pk: string; seq: string | number; op: Op; at: number }[]) {
+      const placedUpto = placed.get(r.pk);
+      if (placedUpto !== undefined && BigInt(r.seq) <= placedUpto) continue;
       const prev = out.get(r.pk);
       out.set(r.pk, {
         seq: BigInt(r.seq),

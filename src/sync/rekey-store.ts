@@ -59,6 +59,28 @@ export class RekeyStore {
     return out;
   }
 
+  /**
+   * Keys under which this node placed the hub's row itself, when its own row moved away
+   * (`moved = 'node'`): key → the latest hub seq that row's image held. Those hub changes are seen
+   * here although the pull cursor has not passed them (rekey-node.ts places the row): a delete of
+   * the row by the application here is of that row, not of another (decide.ts `deletesAnotherRow`).
+   */
+  placedHubSeqs(tbl: string, keys: string[], after: bigint): Map<string, bigint> {
+    const out = new Map<string, bigint>();
+    for (let i = 0; i < keys.length; i += 400) {
+      const chunk = keys.slice(i, i + 400);
+      const rows = this.sql(
+        `SELECT old_key, MAX(hub_seq) AS hub_seq FROM _dualdb_rekeys
+          WHERE tbl = ? AND old_key IN (${chunk.map(() => '?').join(', ')}) AND moved = 'node' AND status = 'done' AND hub_seq > ?
+          GROUP BY old_key`,
+      )
+        .safeIntegers()
+        .all(tbl, ...chunk, after) as { old_key: string; hub_seq: bigint }[];
+      for (const r of rows) out.set(r.old_key, BigInt(r.hub_seq));
+    }
+    return out;
+  }
+
   /** Table-and-key texts (heldKey form) of every open collision, held or pending. */
   openKeys(): Set<string> {
     const rows = this.sql("SELECT tbl, old_key FROM _dualdb_rekeys WHERE status IN ('held', 'pending')").all() as {

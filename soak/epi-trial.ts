@@ -21,7 +21,11 @@
  *
  *   npm run trial -- [--sites 3] [--seconds 120] [--mode rekey-node|rekey-hub|manual] [--seed N]
  *                    [--chaos on|off] [--policy node-wins|hub-wins|newest-wins] [--converge 150]
+ *                    [--app-transactions off|on]   (on: each request of the app one SQLite transaction;
+ *                     off, as Flask-SQLAlchemy on pysqlite: reads outside it, a re-key may move a row
+ *                     between a request's read and its write by id)
  *   npm run trial -- trace <payload> [--dir soak/results/trial-…]   (the evidence of one payload)
+ *   npm run trial -- check [--dir soak/results/trial-…]             (the verdict of a finished run again)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -365,7 +369,7 @@ function summaryLines(
   problems: ReturnType<typeof check>['problems'],
 ): string[] {
   const lines = [
-    `trial ${meta.mode}: ${meta.sites} sites, ${meta.seconds} s, seed ${meta.seed}, chaos ${meta.chaos}, policy ${meta.policy}`,
+    `trial ${meta.mode}: ${meta.sites} sites, ${meta.seconds} s, seed ${meta.seed}, chaos ${meta.chaos}, policy ${meta.policy}, app transactions ${meta.appTransactions ?? 'off'}`,
     `actions: ${Object.entries(meta.actions as Record<string, number>)
       .map(([a, n]) => `${a} ×${n}`)
       .join(', ')}`,
@@ -377,7 +381,7 @@ function summaryLines(
   for (const p of problems) byCategory.set(p.category, (byCategory.get(p.category) ?? 0) + 1);
   lines.push(problems.length ? `FAILED: ${problems.length} problem(s)` : 'every check holds');
   for (const p of problems.slice(0, 60)) {
-    lines.push(`  ✘ ${p.category}: ${p.table} ${p.payload} — ${p.detail}`);
+    lines.push(`  ✘ ${p.category}: ${p.table} ${p.payload} — ${p.detail}${p.hint ? ` [${p.hint}]` : ''}`);
     if (p.evidence) for (const l of describeEvidence(p.payload, p.table, p.evidence).slice(1, 30)) lines.push(`    ${l}`);
   }
   if (problems.length > 60) lines.push(`  … ${problems.length - 60} more in the JSON report`);
@@ -403,6 +407,10 @@ async function trial(values: Record<string, string | boolean | undefined>): Prom
     }
   if (!(KEY_COLLISION_MODES as readonly string[]).includes(mode)) {
     process.stderr.write(`--mode must be one of ${KEY_COLLISION_MODES.join(', ')}\n`);
+    return 2;
+  }
+  if (values['app-transactions'] !== 'on' && values['app-transactions'] !== 'off') {
+    process.stderr.write('--app-transactions must be on or off\n');
     return 2;
   }
   if (values.chaos !== 'on' && values.chaos !== 'off') {
@@ -478,7 +486,11 @@ async function trial(values: Record<string, string | boolean | undefined>): Prom
     const writerDone: Promise<string>[] = sites.map((s, i) => {
       const child = spawn(
         PYTHON as string,
-        [WRITER, '--db', s.config.sqlitePath, '--journal', s.journal, '--side', s.name, '--seed', String(seed * 10 + i)],
+        [
+          WRITER,
+          ...['--db', s.config.sqlitePath, '--journal', s.journal, '--side', s.name, '--seed', String(seed * 10 + i)],
+          ...(values['app-transactions'] === 'on' ? ['--begin-on-read'] : []),
+        ],
         {
           stdio: ['ignore', 'pipe', 'pipe'],
           env: { PATH: process.env.PATH, HOME: process.env.HOME, PYTHONDONTWRITEBYTECODE: '1' },
@@ -558,6 +570,7 @@ async function trial(values: Record<string, string | boolean | undefined>): Prom
       seconds,
       seed,
       chaos: chaosOn ? 'on' : 'off',
+      appTransactions: values['app-transactions'],
       policy: policy ?? 'default (node-wins)',
       actions,
       converged: differences.length === 0,
@@ -588,18 +601,18 @@ async function trial(values: Record<string, string | boolean | undefined>): Prom
   }
 }
 
+/** The newest finished run's folder in soak/results/. */
+function latestRun(): string | undefined {
+  if (!existsSync(RESULTS_DIR)) return undefined;
+  return readdirSync(RESULTS_DIR)
+    .filter((d) => d.startsWith('trial-') && existsSync(path.join(RESULTS_DIR, d, 'snapshot.json')))
+    .map((d) => path.join(RESULTS_DIR, d))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+}
+
 /** `trace <payload>`: the evidence of one payload from a finished run's snapshot. */
 function trace(payload: string, dir: string | undefined): number {
-  let runDir = dir;
-  if (!runDir) {
-    const runs = existsSync(RESULTS_DIR)
-      ? readdirSync(RESULTS_DIR)
-          .filter((d) => d.startsWith('trial-') && existsSync(path.join(RESULTS_DIR, d, 'snapshot.json')))
-          .map((d) => path.join(RESULTS_DIR, d))
-          .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)
-      : [];
-    runDir = runs[0];
-  }
+  const runDir = dir ?? latestRun();
   const file = runDir && path.join(runDir, 'snapshot.json');
   if (!file || !existsSync(file)) {
     process.stderr.write('no finished trial run found: give --dir soak/results/trial-…\n');
@@ -629,6 +642,7 @@ async function main(): Promise<number> {
       chaos: { type: 'string', default: 'on' },
       policy: { type: 'string' },
       converge: { type: 'string', default: '150' },
+      'app-transactions': { type: 'string', default: 'off' },
       dir: { type: 'string' },
     },
   });
@@ -639,8 +653,19 @@ async function main(): Promise<number> {
     }
     return trace(positionals[1], values.dir);
   }
+  if (positionals[0] === 'check') {
+    const dir = values.dir ?? latestRun();
+    if (!dir) {
+      process.stderr.write('no finished trial run found: give --dir soak/results/trial-…\n');
+      return 2;
+    }
+    const snap = JSON.parse(readFileSync(path.join(dir, 'snapshot.json'), 'utf8')) as Snapshot;
+    const { counts, problems } = check(snap);
+    for (const l of summaryLines(snap.meta, counts, problems)) process.stdout.write(`${l}\n`);
+    return problems.length ? 1 : 0;
+  }
   if (positionals.length) {
-    process.stderr.write(`unknown argument ${positionals[0]}: the only sub-command is trace <payload>\n`);
+    process.stderr.write(`unknown argument ${positionals[0]}: the sub-commands are trace <payload> and check\n`);
     return 2;
   }
   return trial(values);

@@ -6,7 +6,12 @@ the other sites. Every write the session commits is appended to a journal (one J
 written after the commit), with its payload: the row's unique `ref`, by which the trial finds the
 row whatever key it ends up under.
 
-  epi_trial_writer.py --db FILE --journal FILE --side NAME --seed N
+  epi_trial_writer.py --db FILE --journal FILE --side NAME --seed N [--begin-on-read]
+
+Like the EPI application (Flask-SQLAlchemy defaults), a request's SELECTs run outside any
+transaction: pysqlite begins one only at the first INSERT/UPDATE/DELETE. --begin-on-read makes the
+whole request one transaction (SQLAlchemy's recipe), so a write never lands on a row that a sync
+process moved to another id after the request read it.
 
 Runs until SIGTERM (finishes the request in flight), then exits 0.
 Journal lines: {"t": epoch s, "side", "op": insert|update|delete, "table", "payload", "key",
@@ -37,14 +42,24 @@ def on_term(_sig, _frame):
     stopping = True
 
 
-def engine_for(path):
+def engine_for(path, begin_on_read=False):
     engine = create_engine(f'sqlite:///{path}', connect_args={'timeout': 30})
 
     @event.listens_for(engine, 'connect')
     def _pragmas(conn, _record):
+        if begin_on_read:
+            conn.isolation_level = None  # pysqlite's own BEGIN (before DML only) off: see below
         conn.execute('PRAGMA busy_timeout = 30000')
         # The application declares ON DELETE CASCADE / SET NULL and means them.
         conn.execute('PRAGMA foreign_keys = ON')
+
+    if begin_on_read:
+        # SQLAlchemy's documented recipe for pysqlite: BEGIN at the session's first statement, so a
+        # request's reads and writes are one SQLite transaction. By default pysqlite begins only at
+        # the first INSERT/UPDATE/DELETE: a row read by id before may have moved (a re-key) by then.
+        @event.listens_for(engine, 'begin')
+        def _begin(conn):
+            conn.exec_driver_sql('BEGIN')
 
     return engine
 
@@ -169,10 +184,11 @@ def main():
     p.add_argument('--side', required=True)
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--pause', type=float, default=0.1, help='mean pause between requests, seconds')
+    p.add_argument('--begin-on-read', action='store_true', help='reads and writes of a request in one transaction')
     a = p.parse_args()
     signal.signal(signal.SIGTERM, on_term)
     rng = random.Random(a.seed)
-    engine = engine_for(a.db)
+    engine = engine_for(a.db, a.begin_on_read)
     counts = {}
     errors = 0
     with open(a.journal, 'a', encoding='utf8') as journal:

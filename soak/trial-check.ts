@@ -90,6 +90,8 @@ export interface Problem {
   payload: string;
   sides: string[];
   detail: string;
+  /** What the evidence looks like, where it matches a known shape (a lead, not a verdict). */
+  hint?: string;
   evidence?: Evidence;
 }
 
@@ -165,7 +167,9 @@ export function keysOf(snap: Snapshot, table: string, payload: string): string[]
     for (const r of recs)
       if (r.tbl === table && mentions(r, payload)) {
         if (r.old_key) keys.add(digits(r.old_key));
-        if (r.new_key) keys.add(digits(r.new_key));
+        // The new key is the row's only if it is the row that moved.
+        const moved = r.moved === 'hub' ? r.hub_image : r.moved === 'node' ? r.node_image : undefined;
+        if (r.new_key && String(moved ?? '').includes(payload)) keys.add(digits(r.new_key));
       }
   keys.delete('');
   return [...keys].sort((a, b) => Number(a) - Number(b));
@@ -322,7 +326,10 @@ export function check(snap: Snapshot): Verdict {
       for (const r of rows) if (!known.has(r.ref)) flag('phantom', table, r.ref, side, `id ${r.id}, in no journal`);
 
   const problems = [...found.values()];
-  for (const p of problems) p.evidence = evidenceOf(snap, p.table, p.payload);
+  for (const p of problems) {
+    p.evidence = evidenceOf(snap, p.table, p.payload);
+    p.hint = hintOf(snap, ledger, p);
+  }
   for (const s of snap.stalls)
     problems.push({
       category: 'stall',
@@ -335,6 +342,42 @@ export function check(snap: Snapshot): Verdict {
   for (const c of ['lost', 'doubled', 'mis-pointed', 'delete undone', 'update lost', 'phantom', 'stall', 'sides differ'])
     counts[c] = problems.filter((p) => p.category === c).length;
   return { counts, problems };
+}
+
+/** A site's delete that won a conflict against this row (its node image: no row). */
+function deletedByConflict(snap: Snapshot, table: string, payload: string): string | undefined {
+  for (const [site, recs] of Object.entries(snap.conflicts))
+    for (const r of recs)
+      if (r.tbl === table && r.node_image == null && r.winner === 'node' && String(r.hub_image ?? '').includes(payload))
+        return `${site}'s delete under ${r.pk} won a conflict against it (${r.detected_in}, conflict #${r.id})`;
+  return undefined;
+}
+
+/** Leads for a problem, from the shapes trial 5 found (docs/SYNC-CONTRACT.md invariant 13). */
+function hintOf(snap: Snapshot, ledger: Ledger, p: Problem): string | undefined {
+  if (p.category === 'lost' || p.category === 'mis-pointed') {
+    for (let payload: string | undefined = p.payload, table = p.table, depth = 0; payload && depth < 4; depth++) {
+      const by = deletedByConflict(snap, table, payload);
+      if (by) return `${depth ? `its ancestor ${payload}: ` : ''}${by}: a delete of another row taken for a conflict (N2 shape)`;
+      const e: JournalEntry | undefined = ledger.inserts.get(payload) ?? ledger.unsure.get(payload);
+      const fk = e && TABLES[e.table]?.fk;
+      payload = e?.parent?.payload;
+      table = fk?.parent ?? '';
+    }
+    return undefined;
+  }
+  if (p.category === 'delete undone') {
+    const d = ledger.deletes.get(p.payload);
+    if (!d || d.side === 'hub') return undefined;
+    const keys = new Set(keysOf(snap, p.table, p.payload));
+    const reached = snap.hubChanges.some(
+      (c) => c.tbl === p.table && c.op === 'D' && c.origin === d.side && keys.has(digits(c.pk)),
+    );
+    return reached
+      ? `${d.side}'s delete reached the hub; the row came back afterwards`
+      : `${d.side}'s delete never reached the hub (dropped by its push: N1/R1 shape)`;
+  }
+  return undefined;
 }
 
 /** A readable account of one payload's evidence. */

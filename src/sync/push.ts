@@ -301,7 +301,7 @@ async function applyOnHub(
             rec.succeeded.push({ tbl: table.name, pk: key });
             continue;
           case 'to-node':
-            rec.takes.push({ table, key, hubRow });
+            rec.takes.push({ table, key, hubRow, hubSeq: hubSide?.seq });
             rec.succeeded.push({ tbl: table.name, pk: key });
             continue;
           case 'rekey': {

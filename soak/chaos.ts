@@ -30,6 +30,7 @@ import { envOf, type RunningCli, spawnCli } from '../test/helpers/cli.js';
 import { HUB_CRASHABLE, startTestHub } from '../test/helpers/hub.js';
 import { createSqlite, nodeConfig } from '../test/helpers/node.js';
 import { tempDir } from '../test/helpers/tmp.js';
+import { rng, runChaos, sleep } from './common.js';
 
 const RESULTS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
 
@@ -48,19 +49,6 @@ const MYSQL_DDL = [
 const ID_BASE = 2n ** 60n;
 const ID_STRIDE = 10n ** 12n;
 
-// A small seeded generator (mulberry32): the same seed gives the same schedule of actions.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const stamp = () => new Date().toISOString().replace('T', ' ').replace('Z', '');
 
 interface Ledger {
@@ -237,7 +225,6 @@ async function main(): Promise<number> {
   const count = (a: string) => {
     actions[a] = (actions[a] ?? 0) + 1;
   };
-  let chaos = true;
   let writing = true;
 
   // The applications: inserts of their own rows, updates of any row (conflicts with other
@@ -328,52 +315,23 @@ async function main(): Promise<number> {
   })();
 
   // The chaos loop.
-  const chaosLoop = (async () => {
-    const end = Date.now() + seconds * 1000;
-    while (chaos && Date.now() < end) {
-      await sleep(2000 + chaosRandom() * 4000);
-      const roll = chaosRandom();
-      const site = sites[Math.floor(chaosRandom() * sites.length)] as Site;
-      if (roll < 0.25) {
-        say('chaos: SIGKILL the hub');
-        count('hub SIGKILL');
-        await server.kill();
-        await sleep(500 + chaosRandom() * 3000);
-        await server.restart();
-        say('chaos: hub back');
-      } else if (roll < 0.4) {
-        const pid = server.pid;
-        const ms = Math.round(1000 + chaosRandom() * 4000);
-        say(`chaos: freeze the hub for ${ms} ms (SIGSTOP)`);
-        count('hub frozen');
-        if (pid) process.kill(pid, 'SIGSTOP');
-        await sleep(ms);
-        if (pid) process.kill(pid, 'SIGCONT');
-      } else if (roll < 0.5) {
-        say('chaos: stop the hub cleanly');
-        count('hub clean stop');
-        await server.stop();
-        await sleep(500 + chaosRandom() * 2000);
-        await server.restart();
-      } else if (roll < 0.8) {
-        say(`chaos: SIGKILL the sync process of ${site.name}`);
-        count('sync SIGKILL');
-        site.sync?.child.kill('SIGKILL');
+  const chaosLoop = runChaos({
+    server,
+    seconds,
+    random: chaosRandom,
+    say,
+    count,
+    sites: sites.map((site) => ({
+      name: site.name,
+      startSync: () => startSync(site),
+      async stopSync(signal) {
+        site.sync?.child.kill(signal);
         await site.sync?.exited;
-        await sleep(chaosRandom() * 2000);
-        startSync(site);
-      } else {
-        say(`chaos: SIGTERM the sync process of ${site.name} and start it again`);
-        count('sync SIGTERM');
-        site.sync?.child.kill('SIGTERM');
-        await site.sync?.exited;
-        startSync(site);
-      }
-    }
-  })();
+      },
+    })),
+  });
 
   await chaosLoop;
-  chaos = false;
   say('chaos over; writers go on for 5 s with everything up');
   await sleep(5000);
   writing = false;

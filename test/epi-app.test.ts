@@ -7,7 +7,6 @@
  * (docs/SYNC-CONTRACT.md invariants 5 and 13), and every row loads back through the ORM with the
  * value written, found by the application's own exact-match queries (invariant 14).
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +17,7 @@ import { quoteMysqlId } from '../src/engines/mysql/quote.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { createMigration } from '../src/migrate/index.js';
 import { envOf, spawnCli } from './helpers/cli.js';
+import { mariadbClient } from './helpers/mariadb-client.js';
 import { nodeConfig } from './helpers/node.js';
 import { PYTHON, runPython } from './helpers/python.js';
 import { HUB_AVAILABLE, startSyncTestHub, type TestHub } from './helpers/sync-hub.js';
@@ -57,24 +57,11 @@ function fold(entries: Entry[]): Expected {
   return { live: [...live.values()], gone: [...gone.values()] };
 }
 
-/** One statement batch through the `mariadb` client (the password through MYSQL_PWD, never argv). */
-function mariadb(m: MysqlConfig, sql: string): Promise<string> {
-  const args = ['--no-defaults', '--default-character-set=utf8mb4', '-h', m.host, '-P', String(m.port), '-u', m.user, '-N', '-B'];
-  const child = spawn('mariadb', [...args, m.database, '-e', sql], {
-    env: { PATH: process.env.PATH, MYSQL_PWD: m.password },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => {
-    out += String(d);
-  });
-  child.stderr.on('data', (d) => {
-    err += String(d);
-  });
-  return new Promise((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`mariadb exited ${code}: ${err.trim()}`)))),
-  );
+/** One statement batch through the `mariadb` client; rejects unless it exits 0. */
+async function mariadb(m: MysqlConfig, sql: string): Promise<string> {
+  const r = await mariadbClient(m, sql, 60_000);
+  if (r.code !== 0) throw new Error(`mariadb exited ${r.code}: ${r.err}`);
+  return r.out;
 }
 
 /**

@@ -104,6 +104,15 @@ describe("decide: the node's delete against a new hub row it has not seen (gener
     expect(decidePull(moved, 'node-wins')).toEqual({ action: 'none', conflict: 'node' });
     expect(decidePull(moved, 'hub-wins')).toEqual({ action: 'to-node', conflict: 'hub' });
   });
+  it('the hub deleted the row and a new one took the key (its writer re-used the freed id): never deleted (trial 5, N2)', () => {
+    const recreated = { ...facts, hub: { firstOp: 'D' as const, at: 1 }, hubRecreated: true };
+    for (const policy of ['node-wins', 'newest-wins', 'hub-wins'] as const) {
+      expect(decidePush(recreated, policy, 'rekey-node')).toEqual({ action: 'none' });
+      expect(decidePull(recreated, policy)).toEqual({ action: 'to-node' });
+    }
+    // Deleted on the hub and not created again: both sides deleted it, nothing to keep.
+    expect(decidePush({ ...recreated, hubHasRow: false }, 'node-wins', 'rekey-node')).not.toEqual({ action: 'none' });
+  });
   it('a natural key, or a hub update, is still a conflict settled by the policy', () => {
     expect(decidePush({ ...facts, keyKind: 'natural' }, 'node-wins', 'rekey-node')).toEqual({
       action: 'to-hub',

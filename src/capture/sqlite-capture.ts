@@ -140,8 +140,9 @@ export const SQLITE_META_TABLES = [
   '_dualdb_parked',
   '_dualdb_heartbeats',
   '_dualdb_migration',
-  // Created by the sync on first use (src/sync/hub-moves.ts), dropped with the rest.
+  // Created by the sync on first use (src/sync/hub-moves.ts, src/sync/rekey-store.ts), dropped with the rest.
   '_dualdb_hub_moves',
+  '_dualdb_taken',
 ];
 
 export function sqliteTriggerNames(table: string): string[] {

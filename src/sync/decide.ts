@@ -44,6 +44,12 @@ export interface RowFacts {
   hubMovedHere?: boolean;
   /** The hub's only change under the key this node has not seen is that move's insert (the row as it was). */
   hubOnlyMove?: boolean;
+  /**
+   * Among the hub's changes under the key this node has not seen is a delete, and the hub holds a
+   * row there now: that row was created after the delete (its writer handed the freed key out
+   * again, push-reused.ts), a new row, not the one this node knew.
+   */
+  hubRecreated?: boolean;
   /** Both current images are the same datum (or both absent). */
   same: boolean;
 }
@@ -69,14 +75,23 @@ export function isCollision(f: RowFacts): boolean {
  * an insert the node has not seen: the hub's row is a new row, created after the one the node
  * deleted was gone there (an ON DELETE cascade, which the hub does not log, then another node's
  * row sent into the freed key, or a central write with an explicit id). The delete is not of that
- * row: nothing to delete, no conflict; the hub's row comes to the node. Not so where the hub's
+ * row: nothing to delete, no conflict; the hub's row comes to the node. Likewise where the hub's
+ * unseen changes delete the row and create another under the key (`hubRecreated`: its writer
+ * deleted the row and SQLite handed the freed id to its next insert; operator trial 5, N2): the
+ * node's delete is of the row already gone there, never of the new one. Not so where the hub's
  * insert is the move of a row this node knew (its delete followed the row there): a conflict.
  * So is a change that began with an update, holds no delete and finds no row: it names a row that
  * moved away (a parked retry recorded from a stale read: operator trial 4, M1), not one it deleted.
  */
 export function deletesAnotherRow(f: RowFacts): boolean {
   const gone = f.node?.firstOp === 'D' || (f.node?.firstOp === 'U' && f.nodeDeleted === false);
-  return f.keyKind === 'generated' && gone && !f.nodeHasRow && f.hub?.firstOp === 'I' && !f.hubMovedHere;
+  return (
+    f.keyKind === 'generated' &&
+    gone &&
+    !f.nodeHasRow &&
+    (f.hub?.firstOp === 'I' || (f.hubRecreated === true && f.hubHasRow)) &&
+    !f.hubMovedHere
+  );
 }
 
 /**

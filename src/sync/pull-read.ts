@@ -17,6 +17,7 @@ import { MysqlTableIO } from './mysql-io.js';
 import { admitParent, missingParents } from './parents.js';
 import type { SyncTable } from './plan.js';
 import { referencingColumns } from './rekey.js';
+import { RekeyStore } from './rekey-store.js';
 import { assertHubUnchanged } from './schema-guard.js';
 
 interface HubEntry {
@@ -169,6 +170,7 @@ export async function readHubBatch(
       // This node's own insert under a key restarts the key's history (as in the push's unseen
       // changes, push-hub-read.ts): the other nodes' changes before it were of rows no longer there.
       const restart = await ownInserts(conn, ctx, ordered, result.more || holeEntries.length > 0);
+      const placed = placedHere(ctx, ordered);
       for (const { e, seq } of ordered) {
         seen.add(seq);
         if (e.pk === null) continue;
@@ -181,6 +183,9 @@ export async function readHubBatch(
           continue;
         }
         if (e.op === 'R') continue; // a move, read below with the others (hub-moves.ts)
+        // This node's own collision push placed the hub's row here with this change in its image.
+        const placedUpto = placed.get(heldKey(e.tbl, e.pk));
+        if (placedUpto !== undefined && seq <= placedUpto) continue;
         result.changes++;
         add(e.tbl, e.pk, seq, Number(e.at), e.op as Op);
       }
@@ -319,6 +324,29 @@ async function fetchImages(
   const rest: string[] = [];
   for (const [key, c] of keys) if (!out.has(key) && (c.retry || c.maxSeq <= after || c.maxSeq > upto)) rest.push(key);
   if (rest.length) for (const [key, row] of await io.fetch(conn, rest)) out.set(key, row);
+  return out;
+}
+
+/**
+ * Keys (heldKey form) of this batch's hub changes under which this node's own collision push placed
+ * the hub's row, its own row moving away: key → the latest hub seq that image held
+ * (RekeyStore.placedHubSeqs). Pulled again, such a change is no news; taken for an unseen insert,
+ * it made the application's delete of the placed row one "of another row", and the pull wrote the
+ * row back (operator trial 5, N1).
+ */
+function placedHere(ctx: SyncContext, entries: { e: HubEntry }[]): Map<string, bigint> {
+  const byTable = new Map<string, Set<string>>();
+  for (const { e } of entries) {
+    if (e.pk === null || e.origin === ctx.nodeId || e.op === 'R') continue;
+    const keys = byTable.get(e.tbl) ?? new Set<string>();
+    keys.add(e.pk);
+    byTable.set(e.tbl, keys);
+  }
+  const out = new Map<string, bigint>();
+  if (byTable.size === 0) return out;
+  const store = new RekeyStore(ctx.db);
+  for (const [tbl, keys] of byTable)
+    for (const [k, seq] of store.placedHubSeqs(tbl, [...keys], 0n)) out.set(heldKey(tbl, k), seq);
   return out;
 }
 

@@ -195,6 +195,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 hubHasRow: hubAsSqlite !== null,
                 hubMovedHere: moveTargets.has(heldKey(table.name, key)),
                 hubOnlyMove: !change.retry && change.ops === 1 && change.firstOp === 'I',
+                hubRecreated: change.deleted,
                 same: sameImage(table, localRow, hubAsSqlite),
               },
               // dualdb's own rows (this node's heartbeat): this node's version stands, no user conflict.

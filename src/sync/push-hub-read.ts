@@ -21,6 +21,8 @@ export interface HubChange {
   firstOp: Op;
   /** How many such changes (1: only the first). */
   count?: number;
+  /** A delete is among them. */
+  deleted?: boolean;
 }
 
 export interface HubFacts {
@@ -111,7 +113,15 @@ export async function readHubFacts(
   const rows = await io.fetch(conn, keys, { forUpdate: true });
   return {
     rows,
-    unseen: await unseenHubChanges(conn, ctx, table.name, keys, pull.upto, [...pull.holes.keys()]),
+    unseen: await unseenHubChanges(
+      conn,
+      ctx,
+      table.name,
+      keys,
+      pull.upto,
+      [...pull.holes.keys()],
+      rekeys.placedHubSeqs(table.name, keys, pull.upto),
+    ),
     open: table.keyKind === 'generated' ? rekeys.open(table.name, keys) : new Map(),
     parkedPull: ctx.state.parkedOps('pull', table.name, keys),
   };
@@ -141,6 +151,8 @@ export async function keysTakenMeanwhile(
  * that are no longer under the key (deleted, or moved away by that push's rekey-hub). Counted, the
  * other node's insert there made this node's later delete of its own row the delete of "another
  * row" (decide.ts `deletesAnotherRow`): dropped, and the row kept everywhere (operator trial 4, R1).
+ * Not counted either: those a collision's push placed here with the hub's row (`placed`: key → the
+ * latest seq its image held; RekeyStore.placedHubSeqs).
  */
 async function unseenHubChanges(
   conn: PoolConnection,
@@ -149,6 +161,7 @@ async function unseenHubChanges(
   keys: string[],
   upto: bigint,
   holes: bigint[],
+  placed: Map<string, bigint>,
 ): Promise<Map<string, HubChange>> {
   const out = new Map<string, HubChange>();
   for (let i = 0; i < keys.length; i += 500) {
@@ -168,12 +181,15 @@ async function unseenHubChanges(
         out.delete(r.pk);
         continue;
       }
+      const placedUpto = placed.get(r.pk);
+      if (placedUpto !== undefined && BigInt(r.seq) <= placedUpto) continue;
       const prev = out.get(r.pk);
       out.set(r.pk, {
         seq: BigInt(r.seq),
         at: Math.max(prev?.at ?? 0, Number(r.at)),
         firstOp: prev?.firstOp ?? r.op,
         count: (prev?.count ?? 0) + 1,
+        deleted: prev?.deleted === true || r.op === 'D',
       });
     }
   }

@@ -27,7 +27,7 @@ export interface NodeRecord {
   moves: Move[];
   holds: Collision[];
   /** Rows whose node version is gone again: the hub's (different) row is taken locally. */
-  takes: { table: SyncTable; key: string; hubRow: Row | null }[];
+  takes: { table: SyncTable; key: string; hubRow: Row | null; hubSeq?: bigint }[];
   /** Open collisions that turned out not to be collisions any more (one side's row is gone). */
   closes: { tbl: string; key: string }[];
   /** Rows the node kept against the hub's delete, re-created there: their children follow (recreated-children.ts). */

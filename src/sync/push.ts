@@ -286,6 +286,7 @@ async function applyOnHub(
               hubHasRow: hubRow !== null,
               hubMovedHere,
               hubOnlyMove,
+              hubRecreated: unseenAfter?.deleted === true,
               // Under the hub key of a copy waiting here (unsettled), the hub's row is that copy's
               // row and the node's is its own new one, even with the very same values.
               same: sameImage(table, local, hubAsSqlite) && !copiesMovedTo.has(heldKey(table.name, key)),
@@ -320,7 +321,7 @@ async function applyOnHub(
             rec.succeeded.push({ tbl: table.name, pk: key });
             continue;
           case 'to-node':
-            rec.takes.push({ table, key, hubRow });
+            rec.takes.push({ table, key, hubRow, hubSeq: hubSide?.seq });
             rec.succeeded.push({ tbl: table.name, pk: key });
             continue;
           case 'rekey': {

@@ -42,7 +42,7 @@ interface Placement {
 export function moveOnNode(
   ctx: SyncContext,
   moves: Move[],
-  takes: { table: SyncTable; key: string; hubRow: Row | null }[] = [],
+  takes: { table: SyncTable; key: string; hubRow: Row | null; hubSeq?: bigint }[] = [],
 ): RekeyEvent[] {
   if (moves.length === 0 && takes.length === 0) return [];
   const db = ctx.db;
@@ -143,6 +143,8 @@ export function moveOnNode(
       if (t.hubRow) placer.place(t.table, t.key, toSqliteRow(t.table, t.hubRow));
       else new SqliteTableIO(db, t.table).delete(t.key);
       placer.flush();
+      // The hub's changes under the key up to here are in this node now (operator trial 5, N1b).
+      if (t.hubSeq !== undefined) store.recordTake(t.table.name, t.key, t.hubSeq);
     }
     setApplying.run(0);
   }).immediate();

@@ -31,6 +31,14 @@ export interface RekeyRecord {
 
 const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
+/** Keys whose hub row a push took here, with the hub seq its image held (RekeyStore.recordTake). */
+const TAKEN_DDL = `CREATE TABLE IF NOT EXISTS _dualdb_taken (
+     tbl TEXT NOT NULL,
+     pk TEXT NOT NULL,
+     hub_seq INTEGER NOT NULL,
+     PRIMARY KEY (tbl, pk)
+   )`;
+
 export class RekeyStore {
   /** Prepared once per store: a batch may record thousands of moves. */
   private readonly statements = new Map<string, Database.Statement<unknown[]>>();
@@ -57,6 +65,44 @@ export class RekeyStore {
       for (const r of rows) out.set(String(r.old_key), toRecord(r));
     }
     return out;
+  }
+
+  /**
+   * Keys under which this node wrote the hub's row itself: when its own row moved away (`moved =
+   * 'node'`), or when its colliding row was gone and the push took the hub's (`_dualdb_taken`,
+   * `recordTake`): key → the latest hub seq that row's image held. Those hub changes are seen here
+   * although the pull cursor has not passed them: a delete of the row by the application here is of
+   * that row, not of another (decide.ts `deletesAnotherRow`; operator trial 5, N1 and N1b).
+   */
+  placedHubSeqs(tbl: string, keys: string[], after: bigint): Map<string, bigint> {
+    const out = new Map<string, bigint>();
+    const taken = this.db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_taken'").get() !== undefined;
+    for (let i = 0; i < keys.length; i += 400) {
+      const chunk = keys.slice(i, i + 400);
+      const list = chunk.map(() => '?').join(', ');
+      const rows = this.sql(
+        `SELECT old_key, MAX(hub_seq) AS hub_seq FROM _dualdb_rekeys
+          WHERE tbl = ? AND old_key IN (${list}) AND moved = 'node' AND status = 'done' AND hub_seq > ?
+          GROUP BY old_key${taken ? ` UNION ALL SELECT pk, hub_seq FROM _dualdb_taken WHERE tbl = ? AND pk IN (${list}) AND hub_seq > ?` : ''}`,
+      )
+        .safeIntegers()
+        .all(tbl, ...chunk, after, ...(taken ? [tbl, ...chunk, after] : [])) as { old_key: string; hub_seq: bigint }[];
+      for (const r of rows) {
+        const prev = out.get(r.old_key);
+        if (prev === undefined || BigInt(r.hub_seq) > prev) out.set(r.old_key, BigInt(r.hub_seq));
+      }
+    }
+    return out;
+  }
+
+  /** The push took the hub's row under `key` (its image up to hub seq `hubSeq`): see placedHubSeqs. */
+  recordTake(tbl: string, key: string, hubSeq: bigint): void {
+    if (hubSeq <= 0n) return;
+    if (this.db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_taken'").get() === undefined) this.db.exec(TAKEN_DDL);
+    this.sql(
+      `INSERT INTO _dualdb_taken (tbl, pk, hub_seq) VALUES (?, ?, ?)
+       ON CONFLICT (tbl, pk) DO UPDATE SET hub_seq = MAX(hub_seq, excluded.hub_seq)`,
+    ).run(tbl, key, hubSeq);
   }
 
   /** Table-and-key texts (heldKey form) of every open collision, held or pending. */

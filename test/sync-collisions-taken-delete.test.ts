@@ -1,0 +1,53 @@
+/**
+ * Operator trial 5 (2026-12-06, `rekey-node`, finding N1): a delete of the hub's row that this
+ * node's own push placed under a colliding key must reach the hub.
+ *
+ * Site1's attendance went up under 51 (moved there by its own collision); site2 then pushed its
+ * own 51: a collision, site2's row moved to a fresh key and site1's row was written here under 51
+ * (rekey-node.ts, the hub row's placement). The hub's insert of 51 stayed after site2's pull
+ * cursor, unseen. Site2's application deleted 51 (site1's row, as it now saw it) before the pull
+ * passed that insert: the push took the delete for one of another row (decide.ts
+ * `deletesAnotherRow`: the hub's side begins with an insert the node has not seen), sent nothing,
+ * and the pull wrote the row back here. The acknowledged delete was undone on every side, no
+ * conflict recorded (3 rows in trial 5's rekey-node runs).
+ * N1b, the same through a _take_: site2's own row under the key is gone again before its push, which
+ * then writes the hub's row here with no rekey record (trial 5's rekey-hub run: a site's delete
+ * never reached the hub, the site kept no row and the hub's children of it parked for good here).
+ */
+import { describe, expect, it } from 'vitest';
+import { divergence, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
+import { HUB_AVAILABLE } from './helpers/sync-hub.js';
+
+const SQLITE_DDL = ['CREATE TABLE detections (id INTEGER PRIMARY KEY, ref TEXT NOT NULL)'];
+const MYSQL_DDL = ['CREATE TABLE detections (id BIGINT AUTO_INCREMENT PRIMARY KEY, ref VARCHAR(40) NOT NULL) ENGINE=InnoDB'];
+
+describe.skipIf(!HUB_AVAILABLE)('a delete of the hub row a collision placed here (operator trial 5, N1)', () => {
+  const fx = syncWorlds({ sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['site1', 'site2'] });
+
+  for (const how of ['moved', 'taken'] as const)
+    for (const policy of ['node-wins', 'hub-wins'] as const)
+      for (const first of ['push', 'pull'] as const)
+        it(`site2's row ${how === 'moved' ? 'moved away' : 'deleted before its push'}, ${policy}, site2's ${first} first after the delete: the row stays deleted everywhere`, async () => {
+          const w = await fx.world({ env: { CONFLICT_POLICY: policy, SYNC_KEY_COLLISIONS: 'rekey-node' } });
+          const s1 = w.node('site1');
+          const s2 = w.node('site2');
+          s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site1')").run();
+          await s1.syncer.syncOnce();
+          // Site2's own row under the same id, pushed before any pull: a collision; its row moves away
+          // and site1's is placed here under 1, while the hub's insert of 1 is still unseen here.
+          s2.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site2')").run();
+          if (how === 'taken') s2.db.prepare('DELETE FROM detections WHERE id = 1').run();
+          await s2.syncer.syncOnce({ pull: false });
+          expect(s2.db.prepare('SELECT ref FROM detections WHERE id = 1').pluck().get()).toBe('site1');
+
+          // Site2's application deletes the row it sees under 1: site1's.
+          s2.db.prepare('DELETE FROM detections WHERE id = 1').run();
+          await s2.syncer.syncOnce(first === 'push' ? { pull: false } : { push: false });
+          await syncUntilQuiet(w.nodes);
+
+          const left = how === 'moved' ? ['site2'] : [];
+          expect((await w.hub.query<{ ref: string }>('SELECT ref FROM detections')).map((r) => r.ref)).toEqual(left);
+          for (const n of [s1, s2]) expect(n.db.prepare('SELECT ref FROM detections').pluck().all()).toEqual(left);
+          expect(await divergence(w, ['detections'])).toEqual([]);
+        }, 60_000);
+});

@@ -73,9 +73,11 @@ export function toHubMoves(ctx: SyncContext, rows: { seq: string | number; tbl: 
 export function readPushMoves(ctx: SyncContext): Promise<HubMove[]> {
   const pull = ctx.state.pullState();
   // One read with no session state: any pooled connection (no pinning, so no reset statement after it).
-  return readHubMoves(ctx.hub.pool as unknown as PoolConnection, ctx, pull).catch((e: unknown) => {
-    throw diagnoseIfConnection(e, ctx.hub.config);
-  });
+  return ctx.hub
+    .lend((conn) => readHubMoves(conn, ctx, pull))
+    .catch((e: unknown) => {
+      throw diagnoseIfConnection(e, ctx.hub.config);
+    });
 }
 
 /** Push: learns the hub's moves (`read`: already asked for) and applies them here before the batch is read. */

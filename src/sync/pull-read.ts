@@ -141,9 +141,13 @@ export async function readHubBatch(
         else moveRows.push({ seq: r.seq, tbl: r.tbl, pk: r.pk ?? '' });
       }
       // The schema check runs on another pooled connection while this one reads on (it needs no
-      // snapshot); it is awaited before the batch is handed to the apply.
+      // snapshot); it is awaited before the batch is handed to the apply. Not for a batch of
+      // dualdb's own heartbeat rows alone (an idle fleet's every pull): their table's schema is
+      // dualdb's, and the pool need not keep a second connection for them.
       schemaChecked =
-        entries.length > 0 || duePulls.length > 0 ? assertHubUnchanged(ctx.hub, ctx.schemaStamp) : Promise.resolve();
+        entries.some((e) => ctx.plan.byName.get(e.tbl)?.meta !== true) || duePulls.length > 0
+          ? assertHubUnchanged(ctx.hub, ctx.schemaStamp)
+          : Promise.resolve();
       schemaChecked.catch(() => {}); // awaited below; no unhandled rejection meanwhile
       result.more = entries.length === batchSize;
       // The union's parts come in no promised order: seqs are converted once, sorted only if needed.

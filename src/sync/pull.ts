@@ -290,7 +290,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           m.upserts++;
           result.applied++;
           if (parkedHere.has(key)) ctx.state.unpark('pull', table.name, key);
-          if (!change.retry) result.lagsMs.push(Math.max(0, localNow - (change.lastAt - ctx.hubClockOffsetMs)));
+          if (!change.retry && (ctx.beatLag !== false || !table.meta))
+            result.lagsMs.push(Math.max(0, localNow - (change.lastAt - ctx.hubClockOffsetMs)));
         }
         deletions.push({ table, io, keys: toDelete, parked: parkedHere });
       }

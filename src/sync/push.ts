@@ -76,11 +76,14 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   // one round trip less on the way of every small push. Only when the local log has news of user
   // tables: dualdb's own heartbeat rows (an idle node's every push) go to a table whose schema is
   // dualdb's, so they need no check, and the read's connection is not opened for them.
-  const fingerprint = ctx.schemaStamp && hasUnpushedUserRows(ctx) ? hubSchemaFingerprint(ctx.hub) : undefined;
+  const userRows = hasUnpushedUserRows(ctx);
+  const fingerprint = ctx.schemaStamp && userRows ? hubSchemaFingerprint(ctx.hub) : undefined;
   fingerprint?.catch(() => {}); // awaited below, or not needed (the batch had no rows)
-  // The hub's moves are read alongside the fence (one round trip for both), applied only once it passed.
-  const moves = readPushMoves(ctx);
-  moves.catch(() => {}); // awaited below unless the reconcile throws first
+  // The hub's moves are read alongside the fence (one round trip for both), applied only once it
+  // passed. A heartbeat alone waits for nobody: its two reads go one after the other, on one pooled
+  // connection, so an idle node keeps one pooled connection instead of two.
+  const moves = userRows ? readPushMoves(ctx) : undefined;
+  moves?.catch(() => {}); // awaited below unless the reconcile throws first
   // One node id, one file (invariant 17): refuses before anything moves when another file holds the id.
   const hubCursor = await reconcileWithHub(ctx);
   await learnHubMoves(ctx, moves);

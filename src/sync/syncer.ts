@@ -350,7 +350,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       .run(this.nodeId, now);
   }
 
-  private async runBatches(direction: 'push' | 'pull', maxBatches: number): Promise<BatchResult> {
+  private async runBatches(direction: 'push' | 'pull', maxBatches: number, beatLag = true): Promise<BatchResult> {
     const total = emptyBatch(direction);
     let bumps = 0;
     let replans = 0;
@@ -360,6 +360,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     let limit = sizing.base;
     for (let i = 0; i < maxBatches; i++) {
       const ctx = await this.context();
+      if (!beatLag) ctx.beatLag = false;
       let b: BatchResult;
       try {
         // A file that does not hold its node id must not pull either (invariant 17): the holder's
@@ -499,14 +500,16 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   }
 
   /** Push then pull (the node's news first, so conflicts are found under the hub's row locks). */
-  async syncOnce(options: { push?: boolean; pull?: boolean; maxBatches?: number } = {}): Promise<CycleReport> {
+  async syncOnce(options: { push?: boolean; pull?: boolean; maxBatches?: number; beatLag?: boolean } = {}): Promise<CycleReport> {
     return this.exclusive(async () => {
       const t0 = Date.now();
       if (options.push !== false) this.heartbeat();
       const push =
         options.push === false ? emptyBatch('push') : await this.runBatches('push', options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
       const pull =
-        options.pull === false ? emptyBatch('pull') : await this.runBatches('pull', options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
+        options.pull === false
+          ? emptyBatch('pull')
+          : await this.runBatches('pull', options.maxBatches ?? MAX_BATCHES_PER_CYCLE, options.beatLag !== false);
       const report = { push, pull, durationMs: Date.now() - t0, paused: this.pausedTables() };
       this.emit('cycle', report);
       return report;

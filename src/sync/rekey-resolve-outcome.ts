@@ -98,7 +98,7 @@ export async function settleLostCommit(syncer: Syncer, c: HubCommit, id: number,
     .withContext(async (ctx) => {
       const o = await commitOutcome(ctx.hub, c.token, c.threadId, RESOLVE_OUTCOME_DEADLINE_MS);
       if (o === 'committed') return writeNodeHalf(ctx, c.move, c.token)[0] ?? null;
-      if (o === 'rolled-back') ctx.state.setMeta(MARKER, null);
+      if (o === 'rolled-back') forget(ctx, c.token);
       return o;
     })
     .catch(() => 'unknown' as const);
@@ -126,8 +126,7 @@ export async function settleLostCommit(syncer: Syncer, c: HubCommit, id: number,
 function writeNodeHalf(ctx: SyncContext, move: Move, token: string): RekeyEvent[] {
   return ctx.db
     .transaction((): RekeyEvent[] => {
-      const marker = ctx.state.getMeta(MARKER);
-      if (!marker || (JSON.parse(marker) as Resolving).token !== token) return finishedBefore(ctx, move);
+      if (markerToken(ctx) !== token) return finishedBefore(ctx, move);
       ctx.state.setMeta(MARKER, null);
       if (!rowHere(ctx.db, move.table, move.newKey) && !loggedHere(ctx.db, move.table, move.newKey))
         return moveOnNode(ctx, [move]);
@@ -161,6 +160,20 @@ function writeNodeHalf(ctx: SyncContext, move: Move, token: string): RekeyEvent[
     .immediate();
 }
 
+/** The hub rolled the move back: its marker goes (the collision stays held), unless another replaced it. */
+function forget(ctx: SyncContext, token: string): void {
+  ctx.db
+    .transaction(() => {
+      if (markerToken(ctx) === token) ctx.state.setMeta(MARKER, null);
+    })
+    .immediate();
+}
+
+function markerToken(ctx: SyncContext): string | undefined {
+  const text = ctx.state.getMeta(MARKER);
+  return text ? (JSON.parse(text) as Resolving).token : undefined;
+}
+
 /** The event of a move another process on this file finished (none when it was rolled back). */
 function finishedBefore(ctx: SyncContext, move: Move): RekeyEvent[] {
   const r = ctx.db
@@ -170,30 +183,58 @@ function finishedBefore(ctx: SyncContext, move: Move): RekeyEvent[] {
 }
 
 /**
- * A resolve whose hub COMMIT was lost, or whose process died before its node's half: finished
- * (the hub committed) or forgotten (it did not). First in every sync and resolve; a no-op (one
- * local read) when there is none. Throws when the hub stays away: nothing may move until it is known.
+ * Whether the transaction that wrote `token` committed, without waiting for one still running:
+ * 'running' when it holds the token's row (a resolve beside this process, between its marker and
+ * its COMMIT).
  */
-export async function finishLostResolve(ctx: SyncContext): Promise<RekeyEvent | undefined> {
+async function outcomeNow(ctx: SyncContext, token: string): Promise<'committed' | 'rolled-back' | 'running'> {
+  return ctx.hub.withConnection(async (conn) => {
+    await conn.query('SET SESSION innodb_lock_wait_timeout = 1');
+    try {
+      const [rows] = await conn.query('SELECT token FROM _dualdb_write_tokens WHERE token = ? LOCK IN SHARE MODE', [token]);
+      return (rows as unknown[]).length > 0 ? 'committed' : 'rolled-back';
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ER_LOCK_WAIT_TIMEOUT') return 'running';
+      throw e;
+    } finally {
+      await conn.query('SET SESSION innodb_lock_wait_timeout = DEFAULT').catch(() => {});
+    }
+  });
+}
+
+/**
+ * A resolve whose hub COMMIT was lost, or whose process died before its node's half: finished
+ * (the hub committed) or forgotten (it did not). First in every sync (`wait` false: a resolve
+ * still committing beside it is left to finish itself) and every resolve (`wait`: until the hub
+ * says; throws when it stays away). A no-op (one local read) when there is none.
+ */
+export async function finishLostResolve(ctx: SyncContext, wait = false): Promise<RekeyEvent | undefined> {
   const text = ctx.state.getMeta(MARKER);
   if (!text) return undefined;
   const r = JSON.parse(text) as Resolving;
-  const outcome = await commitOutcome(ctx.hub, r.token, undefined, RESOLVE_OUTCOME_DEADLINE_MS);
+  const outcome = wait
+    ? await commitOutcome(ctx.hub, r.token, undefined, RESOLVE_OUTCOME_DEADLINE_MS)
+    : await outcomeNow(ctx, r.token);
+  // Nothing of it is on this node yet: the sync goes on (the hub's echo of the move is skipped, its
+  // children wait for their parent), and the resolve writes its node's half itself.
+  if (outcome === 'running') return undefined;
   if (outcome === 'unknown')
     throw new DualdbError(
       'REKEY_OUTCOME_UNKNOWN',
       `a resolve of the key collision on ${r.tbl} ${r.oldKey} lost its hub COMMIT and the hub stays away: whether it moved is not known yet`,
       { hint: 'run `dualdb sync --once` again when the hub is back: it finishes or forgets that resolve first' },
     );
-  const table = ctx.plan.byName.get(r.tbl);
-  if (outcome === 'rolled-back' || !table) {
-    ctx.state.setMeta(MARKER, null);
+  if (outcome === 'rolled-back') {
+    forget(ctx, r.token);
     ctx.log.warn(
       `key collision on ${r.tbl} ${r.oldKey}: the hub rolled its resolve back (its COMMIT was lost); still held, resolve it again`,
       { event: 'rekey.resolve-lost', table: r.tbl, old_key: r.oldKey },
     );
     return undefined;
   }
+  // A table not synced now (schema drift): finished once it is again.
+  const table = ctx.plan.byName.get(r.tbl);
+  if (!table) return undefined;
   const hubRow = await ctx.hub.withConnection(async (conn) => {
     const rows = await new MysqlTableIO(table).fetch(conn, [r.newKey]);
     return rows.get(r.newKey) ?? null;

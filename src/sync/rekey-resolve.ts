@@ -33,7 +33,7 @@ export async function resolveRekey(
   onClosed?: (line: string) => void,
 ): Promise<RekeyEvent | null> {
   // A resolve before this one whose hub COMMIT was lost: finished or forgotten first.
-  await syncer.withContext((ctx) => finishLostResolve(ctx));
+  await syncer.withContext((ctx) => finishLostResolve(ctx, true));
   const rec = syncer.rekeys.get(id);
   if (!rec)
     throw new DualdbError('NO_SUCH_REKEY', `there is no key collision #${id}`, {

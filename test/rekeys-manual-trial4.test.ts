@@ -310,6 +310,25 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
       expect(await childrenEverywhere(w)).toEqual(['a-w7 → a-w7', 'h-w7 → h-w7']);
     }, 120_000);
 
+  for (const side of ['node', 'hub'] as const)
+    it(`resolve --rekey ${side} after the hub's row is gone, whose hub COMMIT is lost: the node's row still reaches the hub`, async () => {
+      const w = await fx.world();
+      const a = w.node('a');
+      const heldId = await lostCommitState(w);
+      await w.hub.execute('DELETE FROM workers WHERE id = 7');
+      const restore = await loseCommitAnswer(a.syncer, 'rollback');
+      try {
+        await expect(resolveRekey(a.syncer, heldId, side)).rejects.toThrow(/lost the connection/);
+      } finally {
+        restore();
+      }
+      await syncUntilQuiet(w.nodes, 10);
+      for (const h of a.syncer.rekeys.list({ status: 'held' })) await resolveRekey(a.syncer, h.id, side);
+      await syncUntilQuiet(w.nodes, 10);
+      expect(await hubBadges(w)).toEqual(['a-w7']);
+      expect(await childrenEverywhere(w)).toEqual(['a-w7 → a-w7']);
+    }, 120_000);
+
   it('resolve --rekey hub whose COMMIT answer is lost after the hub committed: the token says so, the node’s half is written, the resolve succeeds', async () => {
     const w = await fx.world();
     const a = w.node('a');

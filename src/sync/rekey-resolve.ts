@@ -3,6 +3,7 @@
  * SYNC_KEY_COLLISIONS=manual by moving one of the two rows to a new key (rekey.ts), exactly as
  * the automatic modes would have; the children that waited for it are retried at once.
  */
+import { SQLITE_NOW_MS } from '../capture/sqlite-capture.js';
 import type { Row } from '../engines/codec.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
@@ -107,7 +108,15 @@ export async function resolveRekey(
               // One of the two rows is gone since: nothing clashes any more.
               if (nodeRow) await new MysqlTableIO(table).write(conn, [toMysql(table, nodeRow)]);
               else moveOnNode(ctx, [], [{ table, key: rec.oldKey, hubRow }]);
-              syncer.rekeys.close(rec.tbl, rec.oldKey);
+              ctx.db.transaction(() => {
+                // Its log entries were trimmed while held: logged again, so that a lost hub COMMIT
+                // leaves it to the next push (which finds it there, unchanged, if the hub had it).
+                if (nodeRow)
+                  ctx.db
+                    .prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'I', ${SQLITE_NOW_MS})`)
+                    .run(rec.tbl, rec.oldKey);
+                syncer.rekeys.close(rec.tbl, rec.oldKey);
+              })();
               closed = `key collision #${id}: one of the two rows is gone, nothing clashes any more`;
             }
             await conn.commit();

@@ -14,7 +14,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PushRaceError, pushBatch } from '../src/sync/push.js';
 import { resolveRekey } from '../src/sync/rekey-resolve.js';
 import { resolveHooks } from '../src/sync/rekey-resolve-outcome.js';
@@ -66,6 +66,17 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
     mysqlDdl: MYSQL_DDL,
     nodes: ['a', 'b', 'c'],
     env: { SYNC_KEY_COLLISIONS: 'manual', CONFLICT_POLICY: 'node-wins' },
+  });
+  // Each test's world closed after it: kept to the file's end, 16 worlds of three nodes outgrew
+  // the hub's max_connections.
+  const open: SyncWorld[] = [];
+  const world = async () => {
+    const w = await fx.world();
+    open.push(w);
+    return w;
+  };
+  afterEach(async () => {
+    for (const w of open.splice(0)) await w.close();
   });
 
   /**
@@ -122,7 +133,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
   };
   for (const [moment, match] of Object.entries(moments))
     it(`M1: resolve --rekey node in another process, ${moment}: the watcher's push reads its batch again, records and sends nothing stale`, async () => {
-      const w = await fx.world();
+      const w = await world();
       const a = w.node('a');
       // The operator's `dualdb rekeys resolve` process, beside A's watcher (a.syncer), same file.
       const resolver = Syncer.open(a.config, { planTtlMs: 0 });
@@ -160,7 +171,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
     }, 120_000);
 
   it('M1: a parked update retried with no row under its key never deletes a hub row this node has not seen inserted', async () => {
-    const w = await fx.world();
+    const w = await world();
     const a = w.node('a');
     const { heldId } = await trialState(w);
     await resolveRekey(a.syncer, heldId, 'node');
@@ -212,7 +223,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
 
   for (const side of ['node', 'hub'] as const)
     it(`M3: the copy of a site's own moved row never settles into its held key; resolve --rekey ${side} places it once`, async () => {
-      const w = await fx.world();
+      const w = await world();
       const a = w.node('a');
       const { moved, heldId } = await m3State(w);
       await a.syncer.syncOnce();
@@ -226,7 +237,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
     }, 120_000);
   for (const side of ['node', 'hub'] as const)
     it(`M3: a held record whose two images are one row (left by an earlier version) closes on resolve --rekey ${side}, nothing moved`, async () => {
-      const w = await fx.world();
+      const w = await world();
       const a = w.node('a');
       const { moved, heldId } = await m3State(w);
       await a.syncer.syncOnce();
@@ -292,7 +303,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
 
   for (const side of ['node', 'hub'] as const)
     it(`resolve --rekey ${side} whose hub COMMIT is lost: every row kept, each child on its worker`, async () => {
-      const w = await fx.world();
+      const w = await world();
       const a = w.node('a');
       const heldId = await lostCommitState(w);
       // The resolve's hub COMMIT never happens: the server rolls back, the client sees the connection lost.
@@ -312,7 +323,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
 
   for (const side of ['node', 'hub'] as const)
     it(`resolve --rekey ${side} after the hub's row is gone, whose hub COMMIT is lost: the node's row still reaches the hub`, async () => {
-      const w = await fx.world();
+      const w = await world();
       const a = w.node('a');
       const heldId = await lostCommitState(w);
       await w.hub.execute('DELETE FROM workers WHERE id = 7');
@@ -330,7 +341,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
     }, 120_000);
 
   it('resolve --rekey hub whose COMMIT answer is lost after the hub committed: the token says so, the node’s half is written, the resolve succeeds', async () => {
-    const w = await fx.world();
+    const w = await world();
     const a = w.node('a');
     const heldId = await lostCommitState(w);
     const restore = await loseCommitAnswer(a.syncer, 'commit');
@@ -348,7 +359,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
   }, 120_000);
 
   it('resolve --rekey hub beside the watcher: the watcher’s sync between the hub COMMIT and the node’s half finishes the move, the resolve does not move it twice', async () => {
-    const w = await fx.world();
+    const w = await world();
     const a = w.node('a');
     const heldId = await lostCommitState(w);
     // The operator's `dualdb rekeys resolve` process, beside A's watcher (a.syncer), same file.
@@ -381,7 +392,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
   } as const;
   for (const [name, { at, takeKey }] of Object.entries(kills))
     it(`resolve --rekey hub killed ${name}; every row kept, each child on its worker`, async () => {
-      const w = await fx.world();
+      const w = await world();
       const a = w.node('a');
       const heldId = await lostCommitState(w);
       const env = envOf(a.config, { SYNC_KEY_COLLISIONS: 'manual', REKEY_ID: String(heldId), KILL_AT: at });

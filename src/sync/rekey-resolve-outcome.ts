@@ -40,7 +40,7 @@ interface Resolving {
   oldKey: string;
   newKey: string;
   token: string;
-  /** The node's row under the old key, as the move saw it (the record's node image). */
+  /** The node's row under the old key, as the move saw it (the record's node image once done). */
   nodeImage: string | null;
   hubSeq: string | null;
 }
@@ -60,12 +60,7 @@ export const resolveHooks: { beforeHubCommit?: () => unknown; afterHubCommit?: (
  * Last in the resolve's hub transaction: its commit token there, and the marker here (its own
  * SQLite transaction, committed before the hub's COMMIT is sent).
  */
-export async function beforeHubCommit(
-  conn: PoolConnection,
-  ctx: SyncContext,
-  move: Move,
-  nodeImage: string | null,
-): Promise<HubCommit> {
+export async function beforeHubCommit(conn: PoolConnection, ctx: SyncContext, move: Move): Promise<HubCommit> {
   const token = newWriteToken();
   await recordWriteToken(conn, token, ctx.nodeId);
   const r: Resolving = {
@@ -73,7 +68,7 @@ export async function beforeHubCommit(
     oldKey: move.oldKey,
     newKey: move.newKey,
     token,
-    nodeImage,
+    nodeImage: encodeImage(move.nodeRow),
     hubSeq: move.hubSeq === null ? null : move.hubSeq.toString(),
   };
   ctx.db.transaction(() => ctx.state.setMeta(MARKER, JSON.stringify(r))).immediate();

@@ -103,7 +103,7 @@ export async function resolveRekey(
               // --rekey node: the node's half first (a lost COMMIT heals: the moved row is logged
               // under its new key and sent again); --rekey hub: once the hub is known to have it.
               if (side === 'node') events = moveOnNode(ctx, [move]);
-              else committing = await beforeHubCommit(conn, ctx, move, rec.nodeImage);
+              else committing = await beforeHubCommit(conn, ctx, move);
             } else {
               // One of the two rows is gone since: nothing clashes any more.
               if (nodeRow) await new MysqlTableIO(table).write(conn, [toMysql(table, nodeRow)]);

@@ -11,13 +11,22 @@
  *     that key: both images of the record were the same row, and either resolution inserted it a
  *     second time (a raw duplicate-entry error).
  */
-import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PushRaceError, pushBatch } from '../src/sync/push.js';
 import { resolveRekey } from '../src/sync/rekey-resolve.js';
+import { resolveHooks } from '../src/sync/rekey-resolve-outcome.js';
 import { Syncer } from '../src/sync/syncer.js';
+import { envOf } from './helpers/cli.js';
 import { observeHub } from './helpers/intercept-hub.js';
 import { divergence, type SyncWorld, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const LOADER = `file://${path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')}`;
+const CHILD = path.join(ROOT, 'test/helpers/resolve-kill-child.ts');
 
 const SQLITE_DDL = [
   'CREATE TABLE workers (id INTEGER PRIMARY KEY, badge TEXT NOT NULL UNIQUE)',
@@ -57,6 +66,17 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
     mysqlDdl: MYSQL_DDL,
     nodes: ['a', 'b', 'c'],
     env: { SYNC_KEY_COLLISIONS: 'manual', CONFLICT_POLICY: 'node-wins' },
+  });
+  // Each test's world closed after it: kept to the file's end, 16 worlds of three nodes outgrew
+  // the hub's max_connections.
+  const open: SyncWorld[] = [];
+  const world = async () => {
+    const w = await fx.world();
+    open.push(w);
+    return w;
+  };
+  afterEach(async () => {
+    for (const w of open.splice(0)) await w.close();
   });
 
   /**
@@ -113,7 +133,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
   };
   for (const [moment, match] of Object.entries(moments))
     it(`M1: resolve --rekey node in another process, ${moment}: the watcher's push reads its batch again, records and sends nothing stale`, async () => {
-      const w = await fx.world();
+      const w = await world();
       const a = w.node('a');
       // The operator's `dualdb rekeys resolve` process, beside A's watcher (a.syncer), same file.
       const resolver = Syncer.open(a.config, { planTtlMs: 0 });
@@ -151,7 +171,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
     }, 120_000);
 
   it('M1: a parked update retried with no row under its key never deletes a hub row this node has not seen inserted', async () => {
-    const w = await fx.world();
+    const w = await world();
     const a = w.node('a');
     const { heldId } = await trialState(w);
     await resolveRekey(a.syncer, heldId, 'node');
@@ -203,7 +223,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
 
   for (const side of ['node', 'hub'] as const)
     it(`M3: the copy of a site's own moved row never settles into its held key; resolve --rekey ${side} places it once`, async () => {
-      const w = await fx.world();
+      const w = await world();
       const a = w.node('a');
       const { moved, heldId } = await m3State(w);
       await a.syncer.syncOnce();
@@ -217,7 +237,7 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
     }, 120_000);
   for (const side of ['node', 'hub'] as const)
     it(`M3: a held record whose two images are one row (left by an earlier version) closes on resolve --rekey ${side}, nothing moved`, async () => {
-      const w = await fx.world();
+      const w = await world();
       const a = w.node('a');
       const { moved, heldId } = await m3State(w);
       await a.syncer.syncOnce();
@@ -239,45 +259,171 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
       await m3Settled(w, moved);
     }, 120_000);
   /**
-   * Found while looking for M2 (a site missing its own child): `rekeys resolve` commits the node's
-   * half first; the hub (killed, stopped) loses its COMMIT. `--rekey node` heals (the moved row is
-   * logged under its new key and sent again); `--rekey hub` is OPEN (SYNC-CONTRACT.md invariant 13):
-   * the node's own row never reaches the hub and the children sit on the wrong workers. `it.fails`
-   * passes while the bug is there; the fix turns it into a plain `it`.
+   * Found while looking for M2 (a site missing its own child): the hub (killed, stopped) loses the
+   * resolve's COMMIT. `--rekey node` commits the node's half first and heals (the moved row is
+   * logged under its new key and sent again). `--rekey hub` committed its node's half first too:
+   * the node's own row never reached the hub and the children sat on the wrong workers. Now its
+   * node's half waits for the hub's COMMIT, and a lost answer is settled by the commit token.
    */
+  async function lostCommitState(w: SyncWorld): Promise<number> {
+    const a = w.node('a');
+    a.db.prepare("INSERT INTO workers (id, badge) VALUES (7, 'a-w7')").run();
+    a.db.prepare("INSERT INTO attendance (id, worker_id, note) VALUES (21, 7, 'a-w7')").run();
+    await w.hub.execute("INSERT INTO workers (id, badge) VALUES (7, 'h-w7')");
+    await w.hub.execute("INSERT INTO attendance (id, worker_id, note) VALUES (41, 7, 'h-w7')");
+    await a.syncer.syncOnce();
+    await a.syncer.syncOnce();
+    const [held] = a.syncer.rekeys.list({ status: 'held' });
+    expect([held?.tbl, held?.oldKey]).toEqual(['workers', '7']);
+    return held?.id as number;
+  }
+
+  /**
+   * Every hub connection of the syncer loses its COMMIT's answer: the server rolls back, or commits,
+   * and the client sees the connection lost. Returns the undo.
+   */
+  async function loseCommitAnswer(syncer: Syncer, server: 'rollback' | 'commit'): Promise<() => void> {
+    const hub = await syncer.connectHub();
+    const withConnection = hub.withConnection.bind(hub);
+    hub.withConnection = ((fn: (conn: never) => Promise<unknown>) =>
+      withConnection(async (conn) => {
+        const commit = conn.commit.bind(conn);
+        conn.commit = (async () => {
+          await (server === 'commit' ? commit() : conn.rollback());
+          throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
+            code: 'PROTOCOL_CONNECTION_LOST',
+          });
+        }) as typeof conn.commit;
+        return fn(conn as never);
+      })) as typeof hub.withConnection;
+    return () => {
+      hub.withConnection = withConnection as typeof hub.withConnection;
+    };
+  }
+
   for (const side of ['node', 'hub'] as const)
-    (side === 'hub' ? it.fails : it)(
-      `resolve --rekey ${side} whose hub COMMIT is lost: every row kept, each child on its worker`,
-      async () => {
-        const w = await fx.world();
-        const a = w.node('a');
-        a.db.prepare("INSERT INTO workers (id, badge) VALUES (7, 'a-w7')").run();
-        a.db.prepare("INSERT INTO attendance (id, worker_id, note) VALUES (21, 7, 'a-w7')").run();
-        await w.hub.execute("INSERT INTO workers (id, badge) VALUES (7, 'h-w7')");
-        await w.hub.execute("INSERT INTO attendance (id, worker_id, note) VALUES (41, 7, 'h-w7')");
-        await a.syncer.syncOnce();
-        await a.syncer.syncOnce();
-        const [held] = a.syncer.rekeys.list({ status: 'held' });
-        // The resolve's hub COMMIT never happens: the server rolls back, the client sees the connection lost.
-        const hub = await a.syncer.connectHub();
-        const withConnection = hub.withConnection.bind(hub);
-        hub.withConnection = ((fn: (conn: never) => Promise<unknown>) =>
-          withConnection(async (conn) => {
-            conn.commit = (async () => {
-              await conn.rollback();
-              throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
-                code: 'PROTOCOL_CONNECTION_LOST',
-              });
-            }) as typeof conn.commit;
-            return fn(conn as never);
-          })) as typeof hub.withConnection;
-        await expect(resolveRekey(a.syncer, held?.id as number, side)).rejects.toThrow(/lost the connection/);
-        hub.withConnection = withConnection as typeof hub.withConnection;
-        await syncUntilQuiet(w.nodes, 10);
-        for (const h of a.syncer.rekeys.list({ status: 'held' })) await resolveRekey(a.syncer, h.id, side);
-        await syncUntilQuiet(w.nodes, 10);
-        expect(await childrenEverywhere(w)).toEqual(['a-w7 → a-w7', 'h-w7 → h-w7']);
-      },
-      120_000,
-    );
+    it(`resolve --rekey ${side} whose hub COMMIT is lost: every row kept, each child on its worker`, async () => {
+      const w = await world();
+      const a = w.node('a');
+      const heldId = await lostCommitState(w);
+      // The resolve's hub COMMIT never happens: the server rolls back, the client sees the connection lost.
+      const restore = await loseCommitAnswer(a.syncer, 'rollback');
+      try {
+        await expect(resolveRekey(a.syncer, heldId, side)).rejects.toThrow(/lost the connection/);
+      } finally {
+        restore();
+      }
+      // Nothing moved on either side: the collision is still held (a hub move is never half done).
+      if (side === 'hub') expect(a.syncer.rekeys.get(heldId)?.status).toBe('held');
+      await syncUntilQuiet(w.nodes, 10);
+      for (const h of a.syncer.rekeys.list({ status: 'held' })) await resolveRekey(a.syncer, h.id, side);
+      await syncUntilQuiet(w.nodes, 10);
+      expect(await childrenEverywhere(w)).toEqual(['a-w7 → a-w7', 'h-w7 → h-w7']);
+    }, 120_000);
+
+  for (const side of ['node', 'hub'] as const)
+    it(`resolve --rekey ${side} after the hub's row is gone, whose hub COMMIT is lost: the node's row still reaches the hub`, async () => {
+      const w = await world();
+      const a = w.node('a');
+      const heldId = await lostCommitState(w);
+      await w.hub.execute('DELETE FROM workers WHERE id = 7');
+      const restore = await loseCommitAnswer(a.syncer, 'rollback');
+      try {
+        await expect(resolveRekey(a.syncer, heldId, side)).rejects.toThrow(/lost the connection/);
+      } finally {
+        restore();
+      }
+      await syncUntilQuiet(w.nodes, 10);
+      for (const h of a.syncer.rekeys.list({ status: 'held' })) await resolveRekey(a.syncer, h.id, side);
+      await syncUntilQuiet(w.nodes, 10);
+      expect(await hubBadges(w)).toEqual(['a-w7']);
+      expect(await childrenEverywhere(w)).toEqual(['a-w7 → a-w7']);
+    }, 120_000);
+
+  it('resolve --rekey hub whose COMMIT answer is lost after the hub committed: the token says so, the node’s half is written, the resolve succeeds', async () => {
+    const w = await world();
+    const a = w.node('a');
+    const heldId = await lostCommitState(w);
+    const restore = await loseCommitAnswer(a.syncer, 'commit');
+    let event: Awaited<ReturnType<typeof resolveRekey>>;
+    try {
+      event = await resolveRekey(a.syncer, heldId, 'hub');
+    } finally {
+      restore();
+    }
+    expect([event?.id, event?.moved, event?.oldKey, event?.newKey]).toEqual([heldId, 'hub', '7', await hubKeyOf(w, 'h-w7')]);
+    expect(a.syncer.rekeys.get(heldId)?.status).toBe('done');
+    await syncUntilQuiet(w.nodes, 10);
+    expect(await hubBadges(w)).toEqual(['a-w7', 'h-w7']);
+    expect(await childrenEverywhere(w)).toEqual(['a-w7 → a-w7', 'h-w7 → h-w7']);
+  }, 120_000);
+
+  it('resolve --rekey hub beside the watcher: the watcher’s sync between the hub COMMIT and the node’s half finishes the move, the resolve does not move it twice', async () => {
+    const w = await world();
+    const a = w.node('a');
+    const heldId = await lostCommitState(w);
+    // The operator's `dualdb rekeys resolve` process, beside A's watcher (a.syncer), same file.
+    const resolver = Syncer.open(a.config, { planTtlMs: 0 });
+    resolveHooks.afterHubCommit = () => a.syncer.syncOnce();
+    try {
+      const event = await resolveRekey(resolver, heldId, 'hub');
+      expect([event?.id, event?.moved, event?.newKey]).toEqual([heldId, 'hub', await hubKeyOf(w, 'h-w7')]);
+    } finally {
+      resolveHooks.afterHubCommit = undefined;
+      await resolver.close();
+    }
+    expect(a.syncer.rekeys.list().map((r) => [r.id, r.status])).toEqual([[heldId, 'done']]);
+    await syncUntilQuiet(w.nodes, 10);
+    expect(await hubBadges(w)).toEqual(['a-w7', 'h-w7']);
+    expect(await childrenEverywhere(w)).toEqual(['a-w7 → a-w7', 'h-w7 → h-w7']);
+  }, 120_000);
+
+  // `rekeys resolve --rekey hub` killed (kill -9) just before the hub's COMMIT, or between it and
+  // the node's half: the next sync forgets it (still held) or finishes it (the hub had it). In the
+  // third case the application writes its own new row, before that sync, under the very key the
+  // hub gave the hub's row (SQLite hands out max + 1): that key is then held apart in its turn.
+  const kills = {
+    'before the hub COMMIT: the next sync forgets it': { at: 'before-commit', takeKey: false },
+    'between the hub COMMIT and the node’s half: the next sync finishes it': { at: 'after-commit', takeKey: false },
+    'between the hub COMMIT and the node’s half, the application then writing under the new key: held apart in its turn': {
+      at: 'after-commit',
+      takeKey: true,
+    },
+  } as const;
+  for (const [name, { at, takeKey }] of Object.entries(kills))
+    it(`resolve --rekey hub killed ${name}; every row kept, each child on its worker`, async () => {
+      const w = await world();
+      const a = w.node('a');
+      const heldId = await lostCommitState(w);
+      const env = envOf(a.config, { SYNC_KEY_COLLISIONS: 'manual', REKEY_ID: String(heldId), KILL_AT: at });
+      const child = spawn(process.execPath, ['--import', LOADER, CHILD], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr?.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      const signal = await new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, sig) => r(sig)));
+      expect([signal, out]).toEqual(['SIGKILL', '']);
+      expect(await w.hub.query('SELECT badge FROM workers WHERE id = 7')).toEqual([
+        { badge: at === 'before-commit' ? 'h-w7' : 'a-w7' },
+      ]);
+      const badges = ['a-w7', 'h-w7'];
+      if (takeKey) {
+        const newKey = await hubKeyOf(w, 'h-w7');
+        a.db.prepare("INSERT INTO workers (id, badge) VALUES (?, 'a-w8')").run(BigInt(newKey));
+        badges.push('a-w8');
+      }
+      await a.syncer.syncOnce();
+      expect(a.syncer.rekeys.get(heldId)?.status).toBe(at === 'before-commit' ? 'held' : 'done');
+      expect(a.syncer.rekeys.list({ status: 'held' }).map((h) => h.oldKey)).toEqual(
+        at === 'before-commit' ? ['7'] : takeKey ? [await hubKeyOf(w, 'h-w7')] : [],
+      );
+      for (const h of a.syncer.rekeys.list({ status: 'held' })) await resolveRekey(a.syncer, h.id, 'hub');
+      await syncUntilQuiet(w.nodes, 10);
+      expect(await hubBadges(w)).toEqual(badges.sort());
+      expect(await childrenEverywhere(w)).toEqual(['a-w7 → a-w7', 'h-w7 → h-w7']);
+      for (const n of w.nodes) expect(n.syncer.state.conflicts()).toEqual([]);
+    }, 120_000);
 });

@@ -34,6 +34,7 @@ import { releasePushConnection } from './push-connection.js';
 import { type MultiStatementLease, pushOneRow } from './push-one.js';
 import { nextPushLimit } from './push-size.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
+import { finishLostResolve } from './rekey-resolve-outcome.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 import { hubSchemaFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
 import { pausedLine } from './summary.js';
@@ -366,6 +367,9 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
         // A file that does not hold its node id must not pull either (invariant 17): the holder's
         // changes carry this id, so it would skip them as its own echo. Push checks every batch.
         if (direction === 'pull' && i === 0) await reconcileWithHub(ctx);
+        // A `rekeys resolve` whose hub COMMIT was lost, or whose process died before the node's
+        // half: finished or forgotten before anything else moves (rekey-resolve-outcome.ts).
+        if (i === 0) await finishLostResolve(ctx);
         b = direction === 'push' ? await pushBatch(ctx, limit) : await pullBatch(ctx);
       } catch (e) {
         if (e instanceof PlanStaleError && replans < 3) {

@@ -100,6 +100,52 @@ export async function assertNoMovesMeanwhile(conn: PoolConnection, ctx: SyncCont
     throw new HubMovedMeanwhile();
 }
 
+/**
+ * Of the parent keys the hub's rows placed here reference (heldKey texts), those under which the
+ * hub holds an insert or a delete by another origin that this node has not pulled: the row under
+ * such a key here may be another row than the one the placed row names (its writer deleted it and
+ * SQLite handed the freed id to a new one). Placed before that pull, the row would point at the old
+ * parent here, and the pull's delete of it would null or cascade the placed row, whose own hub
+ * insert counts as seen (operator trial 5 on merged main, a notification's alert_id left NULL).
+ * Such rows wait, parked, for the pull (rekey-node.ts hubRowPlacer). Changes a collision's push
+ * placed here already (`placedHubSeqs`) are not unseen.
+ */
+export async function parentKeysChangedUnseen(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  keys: Set<string>,
+  rekeys: RekeyStore,
+): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (keys.size === 0) return out;
+  const pull = ctx.state.pullState();
+  const holes = [...pull.holes.keys()];
+  const byTable = new Map<string, string[]>();
+  for (const k of keys) {
+    const [tbl, pk] = k.split('\u0000') as [string, string];
+    const list = byTable.get(tbl);
+    if (list) list.push(pk);
+    else byTable.set(tbl, [pk]);
+  }
+  for (const [tbl, pks] of byTable) {
+    const placed = rekeys.placedHubSeqs(tbl, pks, pull.upto);
+    for (let i = 0; i < pks.length; i += 500) {
+      const chunk = pks.slice(i, i + 500);
+      const [rows] = await conn.query(
+        `SELECT pk, seq FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
+          WHERE tbl = ? AND pk IN (?) AND op IN ('I', 'D') AND (origin IS NULL OR origin <> ?)
+            AND (seq > ?${holes.length ? ' OR seq IN (?)' : ''})`,
+        [tbl, chunk, ctx.nodeId, pull.upto, ...(holes.length ? [holes] : [])],
+      );
+      for (const r of rows as { pk: string; seq: string | number }[]) {
+        const upto = placed.get(r.pk);
+        if (upto === undefined || BigInt(r.seq) > upto) out.add(heldKey(tbl, r.pk));
+      }
+    }
+  }
+  return out;
+}
+
 export async function readHubFacts(
   conn: PoolConnection,
   ctx: SyncContext,

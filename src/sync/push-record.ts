@@ -34,6 +34,8 @@ export interface NodeRecord {
   recreated: Recreated[];
   /** Children of those the hub deleted itself since the last pull: left to that delete. */
   hubDeleted: Set<string>;
+  /** Parent keys of the hub rows placed here that the hub changed unseen (push-hub-read.ts `parentKeysChangedUnseen`). */
+  staleParents: Set<string>;
 }
 
 /**
@@ -94,7 +96,7 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
         batch.upto,
         (tbl, pk) => rec.hubDeleted.has(heldKey(tbl, pk)) || batch.changes.has(tbl, pk),
       );
-      return moveOnNode(ctx, rec.moves, rec.takes);
+      return moveOnNode(ctx, rec.moves, rec.takes, rec.staleParents);
     })
     .immediate();
 }

@@ -42,6 +42,7 @@ import {
   assertNoMovesMeanwhile,
   HubMovedMeanwhile,
   keysTakenMeanwhile,
+  parentKeysChangedUnseen,
   readHubFacts,
 } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
@@ -106,6 +107,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
     closes: [],
     recreated: [],
     hubDeleted: new Set(),
+    staleParents: new Set(),
   };
   // Parked before the hub was asked (a paused table's, a key MySQL cannot store): counted per table too.
   for (const p of batch.toPark) moved(result, p.tbl).parked++;
@@ -184,6 +186,8 @@ async function applyOnHub(
   }[] = [];
   // Keys a hub move by another node could have touched since push start (checked at the end).
   const movable = new Set<string>();
+  // Parent keys of the hub rows placed here (collisions' and takes' hub rows).
+  const placedParents = new Set<string>();
   // Rows changed only by a parent's delete here: written after the deletes, if the hub's own ON DELETE did not do it (fk-implied.ts).
   const nulled = new HubNulledRows();
 
@@ -399,12 +403,9 @@ async function applyOnHub(
       }
       // The hub's rows placed here name their parents by the hub's keys as read under the lock:
       // a move of one this node has not learned gives the batch back (assertNoMovesMeanwhile).
-      addParentKeys(
-        movable,
-        ctx.plan,
-        table,
-        [...collided, ...rec.takes.filter((t) => t.table === table)].map((c) => c.hubRow),
-      );
+      const placedRows = [...collided, ...rec.takes.filter((t) => t.table === table)].map((c) => c.hubRow);
+      addParentKeys(movable, ctx.plan, table, placedRows);
+      addParentKeys(placedParents, ctx.plan, table, placedRows);
       // Collisions first: a moved row's children later in this batch must point at its new key.
       if (collided.length) {
         const { moves, failed } = await moveIsolated(conn, ctx, collided, collisions);
@@ -479,6 +480,7 @@ async function applyOnHub(
   for (const w of written)
     await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name), w.stored);
   await assertNoMovesMeanwhile(conn, ctx, movable);
+  rec.staleParents = await parentKeysChangedUnseen(conn, ctx, placedParents, rekeys);
 }
 
 /**

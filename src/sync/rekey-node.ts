@@ -43,6 +43,7 @@ export function moveOnNode(
   ctx: SyncContext,
   moves: Move[],
   takes: { table: SyncTable; key: string; hubRow: Row | null; hubSeq?: bigint }[] = [],
+  staleParents: Set<string> = new Set(),
 ): RekeyEvent[] {
   if (moves.length === 0 && takes.length === 0) return [];
   const db = ctx.db;
@@ -118,7 +119,11 @@ export function moveOnNode(
       events.push({ id: ids[i] as number, table: d.tbl, oldKey: d.oldKey, newKey: d.newKey, moved: d.moved });
     });
     const takeRows = takes.flatMap((t) => (t.hubRow ? [{ table: t.table, row: toSqliteRow(t.table, t.hubRow) }] : []));
-    const placer = hubRowPlacer(ctx, apart, stmt, [...placements, ...takeRows]);
+    // A parent key the hub changed unseen holds the hub's row only if this transaction places it.
+    const stale = new Set(staleParents);
+    for (const p of placements) stale.delete(heldKey(p.table.name, p.key));
+    for (const t of takes) if (t.hubRow) stale.delete(heldKey(t.table.name, t.key));
+    const placer = hubRowPlacer(ctx, apart, stmt, [...placements, ...takeRows], stale);
     // Unsettled copies (hub-moves.ts) read once: most placed rows have none.
     const unsettled = unsettledKeys(db).hub;
     for (const p of placements) {
@@ -144,7 +149,7 @@ export function moveOnNode(
       else new SqliteTableIO(db, t.table).delete(t.key);
       placer.flush();
       // The hub's changes under the key up to here are in this node now (operator trial 5, N1b).
-      if (t.hubSeq !== undefined) store.recordTake(t.table.name, t.key, t.hubSeq);
+      if (t.hubRow && t.hubSeq !== undefined) store.recordTake(t.table.name, t.key, t.hubSeq);
     }
     setApplying.run(0);
   }).immediate();
@@ -215,10 +220,13 @@ function hubRowPlacer(
   apart: Set<string>,
   stmt: Prepare,
   expected: { table: SyncTable; row: Row }[],
+  staleParents: Set<string> = new Set(),
 ): { place: (table: SyncTable, key: string, row: Row) => void; flush: () => void } {
   // Keys of rows a hub move left unsettled here (hub-moves.ts): children of them wait too.
   const unsettled = unsettledKeys(ctx.db);
-  const waits = (k: string) => apart.has(k) || unsettled.local.has(k) || unsettled.hub.has(k);
+  // And parents the hub deleted or created again since this node's pull (push-hub-read.ts
+  // parentKeysChangedUnseen): the row under that key here may be another one.
+  const waits = (k: string) => apart.has(k) || unsettled.local.has(k) || unsettled.hub.has(k) || staleParents.has(k);
   const ios = new Map<string, SqliteTableIO>();
   // Parent keys under which the node holds its own unsent new row, looked up once per table for
   // the rows it will be given; a row it was not told of is looked up on its own.

@@ -84,4 +84,30 @@ describe.skipIf(!HUB_AVAILABLE)("an idle node's heartbeat push", () => {
     const core = (hub.pool as unknown as { pool: { _allConnections: { length: number } } }).pool;
     expect(core._allConnections.length).toBe(2);
   }, 60_000);
+
+  it('a pull that looks at a sequence hole, then reads its batch, still needs one pooled connection besides the push', async () => {
+    // An idle fleet's heartbeats land side by side, so pulls meet holes: the hole check's connection
+    // was still in its reset when the batch read asked for one, and a second stayed in the pool.
+    const a = world.node('a');
+    const b = world.node('b');
+    await a.syncer.syncOnce();
+    const open = await world.hub.pool.getConnection();
+    try {
+      await open.query('START TRANSACTION');
+      await open.query("INSERT INTO workers VALUES (100, 'held')"); // a hub log seq, not committed yet
+      b.syncer.heartbeat(true);
+      await b.syncer.syncOnce({ pull: false }); // a later seq, committed: a hole below it
+      await a.syncer.syncOnce();
+      expect(a.syncer.state.pullState().holes.size).toBe(1);
+      await a.syncer.dropHub(); // a fresh pool: the connections below are the cycle's alone
+      a.syncer.heartbeat(true);
+      await a.syncer.syncOnce();
+      const hub = await a.syncer.connectHub();
+      const core = (hub.pool as unknown as { pool: { _allConnections: { length: number } } }).pool;
+      expect(core._allConnections.length).toBe(2);
+    } finally {
+      await open.query('ROLLBACK');
+      open.release();
+    }
+  }, 60_000);
 });

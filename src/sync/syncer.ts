@@ -36,7 +36,7 @@ import { nextPushLimit } from './push-size.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { finishLostResolve } from './rekey-resolve-outcome.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
-import { hubSchemaFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
+import { hubPlanFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
 import { pausedLine } from './summary.js';
 import { attachValueForms } from './value-forms.js';
 
@@ -112,6 +112,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   private plan: SyncPlan | undefined;
   private planAt = 0;
   private planStamp: SchemaStamp | undefined;
+  /** hubPlanFingerprint's `whole` when the plan was made: the plan is reused while it holds. */
+  private planPrint: string | undefined;
   private readonly planTtlMs: number;
   /** The SQLite schema version at which the node's triggers were last checked (capture-refresh.ts). */
   private captureCheckedAt: number | undefined;
@@ -246,16 +248,23 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   }
 
   async currentPlan(force = false): Promise<SyncPlan> {
-    if (
-      !force &&
-      this.plan &&
-      Date.now() - this.planAt < this.planTtlMs &&
-      sqliteSchemaVersion(this.db) === this.planStamp?.sqliteVersion
-    )
-      return this.plan;
+    if (!force && this.plan && sqliteSchemaVersion(this.db) === this.planStamp?.sqliteVersion) {
+      if (Date.now() - this.planAt < this.planTtlMs) return this.plan;
+      // Older than its lifetime: one query says whether the hub's schema is still the one planned
+      // (an idle node's heartbeat, every 10 s, would otherwise re-read the whole hub schema).
+      const hub = await this.connectHub();
+      const print = await hubPlanFingerprint(hub);
+      if (this.plan && print.whole === this.planPrint && print.columns === this.planStamp?.hubFingerprint) {
+        // Value forms follow the data (value-forms.ts): sampled again, as a new plan would.
+        attachValueForms(this.db, this.plan.tables, this.config.sync.valueForms);
+        this.planAt = Date.now();
+        return this.plan;
+      }
+    }
     const hub = await this.connectHub();
     // Stamped before reading, so a change during introspection is caught by the next batch.
-    const stamp: SchemaStamp = { sqliteVersion: sqliteSchemaVersion(this.db), hubFingerprint: await hubSchemaFingerprint(hub) };
+    const print = await hubPlanFingerprint(hub);
+    const stamp: SchemaStamp = { sqliteVersion: sqliteSchemaVersion(this.db), hubFingerprint: print.columns };
     const [s, m] = [introspectSqlite(this.db), await introspectMysql(hub)];
     const plan = buildSyncPlan(s, m, { include: this.config.sync.tables, exclude: this.config.sync.exclude });
     if (this.captureCheckedAt !== stamp.sqliteVersion) {
@@ -281,6 +290,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     const previous = this.plan;
     this.plan = plan;
     this.planStamp = stamp;
+    this.planPrint = print.whole;
     this.planAt = Date.now();
     for (const p of plan.paused) {
       if (!previous?.paused.some((q) => q.table === p.table && q.reason === p.reason)) {

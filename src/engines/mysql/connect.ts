@@ -227,6 +227,9 @@ export class MysqlHub {
   async withConnection<T>(fn: (conn: mysql.PoolConnection) => Promise<T>): Promise<T> {
     let conn: mysql.PoolConnection;
     try {
+      // As in lend: a connection in reset is waited for rather than a new one opened (a pull that
+      // looks at sequence holes, then reads its batch, held a second pooled connection for good).
+      if (this.resets.size > 0 && this.freeConnections() === 0) await Promise.race(this.resets);
       conn = await this.pool.getConnection();
     } catch (e) {
       throw diagnoseMysqlError(e, this.config);

@@ -33,6 +33,7 @@ export class CommitCutter {
     let cutting = false;
     let buf = Buffer.alloc(0);
     client.on('data', (chunk: Buffer) => {
+      if (cutting) return;
       buf = Buffer.concat([buf, chunk]);
       while (buf.length >= 4) {
         const len = buf.readUIntLE(0, 3);
@@ -47,13 +48,18 @@ export class CommitCutter {
           cutting = true;
           upstream.unpipe(client);
           if (mode === 'after-commit') {
-            // The server gets the COMMIT; its answer never reaches the client.
+            // The server gets the COMMIT and answers; the answer never reaches the client, whose
+            // connection drops only then (dropped at once, the client's check of the outcome could
+            // reach the server before the COMMIT did, and rightly find it not committed).
             upstream.write(packet);
-            upstream.once('data', () => upstream.destroy());
+            upstream.once('data', () => {
+              upstream.destroy();
+              client.destroy();
+            });
           } else {
             upstream.destroy();
+            client.destroy();
           }
-          client.destroy();
           return;
         }
         upstream.write(packet);

@@ -15,6 +15,7 @@
  * never reached the hub, the site kept no row and the hub's children of it parked for good here).
  */
 import { describe, expect, it } from 'vitest';
+import { pushWith } from './helpers/intercept-hub.js';
 import { divergence, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
@@ -50,4 +51,23 @@ describe.skipIf(!HUB_AVAILABLE)('a delete of the hub row a collision placed here
           for (const n of [s1, s2]) expect(n.db.prepare('SELECT ref FROM detections').pluck().all()).toEqual(left);
           expect(await divergence(w, ['detections'])).toEqual([]);
         }, 60_000);
+  // Found by the trial of the fix above (rekey-node, app transactions on): the hub's writer inserted
+  // under the key between the push's lookup of it (no row, nothing locked) and its read of the hub
+  // log. The node's row moved away with no hub row to place, and its record's hub seq covered that
+  // insert: taken for placed here, the hub's row was never pulled (the site one row short for good).
+  it('a hub row inserted between the push’s lookup and its read of the hub log is still pulled', async () => {
+    const w = await fx.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-node' } });
+    const s1 = w.node('site1');
+    s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site1')").run();
+    await pushWith(w, 'site1', /FROM _dualdb_changes FORCE INDEX/, async () => {
+      await w.hub.execute("INSERT INTO detections (id, ref) VALUES (1, 'hub')");
+    });
+    await syncUntilQuiet(w.nodes);
+    expect((await w.hub.query<{ ref: string }>('SELECT ref FROM detections ORDER BY ref')).map((r) => r.ref)).toEqual([
+      'hub',
+      'site1',
+    ]);
+    expect(s1.db.prepare('SELECT ref FROM detections ORDER BY ref').pluck().all()).toEqual(['hub', 'site1']);
+    expect(await divergence(w, ['detections'])).toEqual([]);
+  }, 60_000);
 });

@@ -136,7 +136,7 @@ export function moveOnNode(
       else new SqliteTableIO(db, t.table).delete(t.key);
       placer.flush();
       // The hub's changes under the key up to here are in this node now (operator trial 5, N1b).
-      if (t.hubSeq !== undefined) store.recordTake(t.table.name, t.key, t.hubSeq);
+      if (t.hubRow && t.hubSeq !== undefined) store.recordTake(t.table.name, t.key, t.hubSeq);
     }
     setApplying.run(0);
   }).immediate();

@@ -70,7 +70,9 @@ export class RekeyStore {
   /**
    * Keys under which this node wrote the hub's row itself: when its own row moved away (`moved =
    * 'node'`), or when its colliding row was gone and the push took the hub's (`_dualdb_taken`,
-   * `recordTake`): key → the latest hub seq that row's image held. Those hub changes are seen here
+   * `recordTake`): key → the latest hub seq that row's image held. Only where there was a row to
+   * write: its lookup locked it, so nothing under the key came after that seq. A key found empty was
+   * not locked (READ COMMITTED): a hub writer may have inserted there before the log was read. Those hub changes are seen here
    * although the pull cursor has not passed them: a delete of the row by the application here is of
    * that row, not of another (decide.ts `deletesAnotherRow`; operator trial 5, N1 and N1b).
    */
@@ -82,7 +84,7 @@ export class RekeyStore {
       const list = chunk.map(() => '?').join(', ');
       const rows = this.sql(
         `SELECT old_key, MAX(hub_seq) AS hub_seq FROM _dualdb_rekeys
-          WHERE tbl = ? AND old_key IN (${list}) AND moved = 'node' AND status = 'done' AND hub_seq > ?
+          WHERE tbl = ? AND old_key IN (${list}) AND moved = 'node' AND status = 'done' AND hub_image IS NOT NULL AND hub_seq > ?
           GROUP BY old_key${taken ? ` UNION ALL SELECT pk, hub_seq FROM _dualdb_taken WHERE tbl = ? AND pk IN (${list}) AND hub_seq > ?` : ''}`,
       )
         .safeIntegers()

@@ -520,7 +520,7 @@ async function trial(values: Record<string, string | boolean | undefined>): Prom
     const controlLoop = controlRoom(mysql, hubJournal, random, () => writing, count);
     let operating = mode === 'manual';
     const operatorLoop = operating
-      ? operator(
+      ? operators(
           sites,
           path.join(runDir, 'operator.jsonl'),
           random,

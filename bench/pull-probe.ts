@@ -8,7 +8,9 @@
  *
  * `--prof DIR` writes a V8 CPU profile of each pull alone (inspector, started after the hub
  * rows are written) to DIR, `--heap DIR` a sampling heap profile (what allocated, for the
- * garbage collector's share); `SYNC_BATCH_SIZE` is passed through to the node.
+ * garbage collector's share); `SYNC_BATCH_SIZE` is passed through to the node. `--no-index` drops
+ * the log's moves index after init (a hub set up before it). "hub rows read" is the server's
+ * Handler_read_* counters over the pull (rows the hub examined, index and table reads).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -25,6 +27,7 @@ const profAt = args.indexOf('--prof');
 const profDir = profAt >= 0 ? args[profAt + 1] : undefined;
 const heapAt = args.indexOf('--heap');
 const heapDir = heapAt >= 0 ? args[heapAt + 1] : undefined;
+const noIndex = args.includes('--no-index');
 const positional = args.filter(
   (a, i) => !a.startsWith('--') && (profAt < 0 || i !== profAt + 1) && (heapAt < 0 || i !== heapAt + 1),
 );
@@ -48,6 +51,11 @@ function hubCpuMs(): number {
   const f = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
 }
+/** Rows the hub server examined so far: the sum of its Handler_read_* counters (global). */
+async function hubRowsRead(hub: MysqlHub): Promise<number> {
+  const rows = await hub.query<{ Value: string }>("SHOW GLOBAL STATUS LIKE 'Handler_read%'");
+  return rows.reduce((a, r) => a + Number(r.Value), 0);
+}
 function loadavg(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
@@ -69,9 +77,10 @@ if (session) {
   await session.post('Profiler.setSamplingInterval', { interval: 200 });
 }
 
+const readPerPull: number[] = [];
 const out = { pullMs: [] as number[], pullNode: [] as number[], pullHub: [] as number[], copyMs: [] as number[] };
 const copyCpu = { node: [] as number[], hub: [] as number[] };
-process.stdout.write(`pull-probe: ${n} rows, ${reps} reps, load ${loadavg()}\n`);
+process.stdout.write(`pull-probe: ${n} rows, ${reps} reps${noIndex ? ', no moves index' : ''}, load ${loadavg()}\n`);
 try {
   for (let rep = 0; rep < reps; rep++) {
     const m = await server.freshDatabase('probe');
@@ -87,6 +96,7 @@ try {
     const hub = await MysqlHub.connect(m);
     await hub.execute(MYSQL_TABLE);
     await initNode(config);
+    if (noIndex) await hub.execute('ALTER TABLE _dualdb_changes DROP INDEX _dualdb_changes_moves').catch(() => {});
     for (let i = 0; i < rows.length; i += 1000) await hub.execute('INSERT INTO bench_rows VALUES ?', [rows.slice(i, i + 1000)]);
     const s = Syncer.open(config, { log: SyncLog.memory('warn') });
     await s.connectHub();
@@ -97,6 +107,7 @@ try {
         includeObjectsCollectedByMajorGC: true,
         includeObjectsCollectedByMinorGC: true,
       } as never);
+    const r0 = await hubRowsRead(hub);
     const n0 = nodeCpuMs();
     const h0 = hubCpuMs();
     const t = hr();
@@ -109,6 +120,8 @@ try {
     const ms = t();
     const nodeMs = nodeCpuMs() - n0;
     const hubMs = hubCpuMs() - h0;
+    const hubRead = (await hubRowsRead(hub)) - r0;
+    readPerPull.push(hubRead);
     if (session && profDir) {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(path.join(profDir, `pull-${rep}.cpuprofile`), JSON.stringify(profile));
@@ -142,13 +155,13 @@ try {
     await hub.close();
     const per100k = (x: number) => ((x * 100_000) / n).toFixed(0);
     process.stdout.write(
-      `rep ${rep + 1}: pull ${ms.toFixed(0)} ms (node CPU ${nodeMs.toFixed(0)}, hub CPU ${hubMs.toFixed(0)}; node CPU per 100k rows ${per100k(nodeMs)} ms; ${holes} holes left) | copy ${out.copyMs[rep]?.toFixed(0)} ms (node CPU ${copyCpu.node[rep]?.toFixed(0)}, hub ${copyCpu.hub[rep]?.toFixed(0)}) | load ${loadavg()}\n`,
+      `rep ${rep + 1}: pull ${ms.toFixed(0)} ms (node CPU ${nodeMs.toFixed(0)}, hub CPU ${hubMs.toFixed(0)}; node CPU per 100k rows ${per100k(nodeMs)} ms; hub rows read ${hubRead}; ${holes} holes left) | copy ${out.copyMs[rep]?.toFixed(0)} ms (node CPU ${copyCpu.node[rep]?.toFixed(0)}, hub ${copyCpu.hub[rep]?.toFixed(0)}) | load ${loadavg()}\n`,
     );
   }
   const pm = median(out.pullMs);
   const cm = median(out.copyMs);
   process.stdout.write(
-    `median: pull ${pm.toFixed(0)} ms, copy ${cm.toFixed(0)} ms, pull/copy speed ${(cm / pm).toFixed(3)}×; node CPU per 100k rows pulled ${((median(out.pullNode) * 100_000) / n).toFixed(0)} ms, hub CPU ${((median(out.pullHub) * 100_000) / n).toFixed(0)} ms; copy node CPU ${median(copyCpu.node).toFixed(0)} ms\n`,
+    `median: pull ${pm.toFixed(0)} ms, copy ${cm.toFixed(0)} ms, pull/copy speed ${(cm / pm).toFixed(3)}×; node CPU per 100k rows pulled ${((median(out.pullNode) * 100_000) / n).toFixed(0)} ms, hub CPU ${((median(out.pullHub) * 100_000) / n).toFixed(0)} ms, hub rows read ${median(readPerPull).toFixed(0)}; copy node CPU ${median(copyCpu.node).toFixed(0)} ms\n`,
   );
 } finally {
   session?.disconnect();

@@ -246,6 +246,8 @@ export function check(snap: Snapshot): Verdict {
       .filter((r) => r.status === 'pending').length,
     'deletes undone by a recorded conflict': 0,
     'updates decided by a recorded conflict': 0,
+    'conflicts recorded': Object.values(snap.conflicts).flat().length,
+    'conflicts on rows one writer touched': oneWriterConflicts(snap),
   };
 
   const bump = (k: string) => {
@@ -342,6 +344,43 @@ export function check(snap: Snapshot): Verdict {
   for (const c of ['lost', 'doubled', 'mis-pointed', 'delete undone', 'update lost', 'phantom', 'stall', 'sides differ'])
     counts[c] = problems.filter((p) => p.category === c).length;
   return { counts, problems };
+}
+
+/** The payload (`ref`) a conflict or rekey image names, if any. */
+function refOf(image: unknown): string | undefined {
+  return typeof image === 'string' ? /"ref":"([^"]+)"/.exec(image)?.[1] : undefined;
+}
+
+/**
+ * Conflicts recorded about a row that only one side ever wrote: every journaled insert, update and
+ * delete of it, and every delete of its ancestors, by one site (or the control room). Such a
+ * conflict is false: nothing else changed the row, yet a policy other than the writer's side
+ * winning would drop an acknowledged write. Two different rows under one key are not counted.
+ */
+function oneWriterConflicts(snap: Snapshot): number {
+  const writers = new Map<string, Set<string>>();
+  const parentOf = new Map<string, string>();
+  for (const e of snap.journal) {
+    const w = writers.get(e.payload) ?? new Set<string>();
+    w.add(e.side);
+    writers.set(e.payload, w);
+    if (e.op === 'insert' && e.parent) parentOf.set(e.payload, e.parent.payload);
+  }
+  const deleters = new Map<string, Set<string>>();
+  for (const e of snap.journal)
+    if (e.op === 'delete') deleters.set(e.payload, (deleters.get(e.payload) ?? new Set()).add(e.side));
+  let n = 0;
+  for (const r of Object.values(snap.conflicts).flat()) {
+    const node = refOf(r.node_image);
+    const hub = refOf(r.hub_image);
+    if ((node && hub && node !== hub) || !(node ?? hub)) continue;
+    const payload = (node ?? hub) as string;
+    const sides = new Set(writers.get(payload));
+    for (let p = parentOf.get(payload), depth = 0; p && depth < 5; p = parentOf.get(p), depth++)
+      for (const s of deleters.get(p) ?? []) sides.add(s);
+    if (sides.size === 1) n++;
+  }
+  return n;
 }
 
 /** A site's delete that won a conflict against this row (its node image: no row). */

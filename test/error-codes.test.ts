@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FastPathUnavailable } from '../src/api/hub-insert.js';
 import { MigrationInterruptedError } from '../src/migrate/errors.js';
 import { HubMovedMeanwhile } from '../src/sync/push-hub-read.js';
+import { KeysMovedMeanwhile } from '../src/sync/push-record.js';
 import { ERROR_CODES, hasCode } from '../src/util/error-codes.js';
 import { DualdbError, MysqlError, type MysqlFailureKind, SqliteError } from '../src/util/errors.js';
 
@@ -47,6 +48,7 @@ describe('error codes', () => {
   it('internal retry signals are DualdbErrors with a code of their own', () => {
     for (const [e, code] of [
       [new HubMovedMeanwhile(), 'HUB_MOVED_MEANWHILE'],
+      [new KeysMovedMeanwhile(), 'KEYS_MOVED_MEANWHILE'],
       [new FastPathUnavailable(), 'HUB_FAST_PATH_UNAVAILABLE'],
     ] as const) {
       expect(e).toBeInstanceOf(DualdbError);

@@ -14,6 +14,7 @@ import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { initNode } from '../src/sync/init.js';
 import { LocalState } from '../src/sync/local-state.js';
+import { SyncService } from '../src/sync/service.js';
 import { envOf, runCli, spawnCli, until } from './helpers/cli.js';
 import { HUB_CRASHABLE, startTestHub, type TestHub } from './helpers/hub.js';
 import { createSqlite, nodeConfig } from './helpers/node.js';
@@ -137,6 +138,42 @@ describe.skipIf(!HUB_CRASHABLE)('failover and the sync process', () => {
       expect(await watch.exited).toBe(0);
     }
   }, 120_000);
+
+  it('an idle node (its probe waiting on the hub, its connections kept) sees the hub killed and back, and then its commits', async () => {
+    const config = await node('idle-away');
+    const service = new SyncService(config);
+    const states: string[] = [];
+    service.on('state', (s) => states.push(s));
+    service.start();
+    try {
+      await until(() => service.state === 'online', 'the idle node online', 20_000);
+      // Idle past the first cycles: the probe waits on the hub, the push and pooled connections are kept.
+      await new Promise((r) => setTimeout(r, 1500));
+      await hub.server?.kill();
+      await until(() => service.state === 'degraded', 'the idle node degraded once the hub is gone', 20_000);
+      await hub.server?.restart();
+      await until(() => service.state === 'online', 'the idle node online again', 30_000);
+      const h = await MysqlHub.connect(config.mysql);
+      try {
+        await h.execute("INSERT INTO events VALUES (7, 'hub', 7, 'after the restart')");
+      } finally {
+        await h.close();
+      }
+      const local = openSqlite(config.sqlitePath);
+      try {
+        await until(
+          () => local.prepare('SELECT 1 FROM events WHERE id = 7').get() !== undefined,
+          'the hub commit on the node',
+          20_000,
+        );
+      } finally {
+        local.close();
+      }
+      expect(states).toContain('degraded');
+    } finally {
+      await service.close();
+    }
+  }, 90_000);
 
   it('SIGTERM in the middle of a large batch applies it whole or not at all; a restart completes it', async () => {
     const config = await node('term', { SYNC_BATCH_SIZE: '20000' });

@@ -92,5 +92,35 @@ describe.skipIf(!HUB_AVAILABLE)(
       await syncUntilQuiet(w.nodes, 8);
       expect(await divergence(w, ['items', 'notes', 'other'])).toEqual([]);
     }, 120_000);
+
+    // Found while trying interleavings for trial 4's R2: the node's own new row under the hub key of
+    // its unsettled copy had the copy's very values. Taken for the same row (decide.ts `same`), it
+    // went up as an update of the moved row: on the hub one row for two, and the copy waited for good
+    // under its old key, which on the hub held another row.
+    it('the node’s own new row under the copy’s hub key, with the copy’s values: two rows, not one', async () => {
+      const w = await fixture.world({ nodes: ['a', 'b'] });
+      const [a, b] = ['a', 'b'].map((n) => w.node(n));
+      if (!a || !b) throw new Error('nodes');
+      a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a1')").run();
+      a.db.prepare("INSERT INTO notes (id, item_id, text) VALUES (1, 1, 'same')").run();
+      await a.syncer.syncOnce({ pull: false });
+      b.db.prepare("INSERT INTO items (id, name) VALUES (5, 'b5')").run();
+      b.db.prepare("INSERT INTO notes (id, item_id, text) VALUES (1, 5, 'of b5')").run();
+      await b.syncer.syncOnce({ pull: false }); // a's note moves 1 -> 2 on the hub
+      // a, not knowing: a second note of a1 under 2, with the same text.
+      a.db.prepare("INSERT INTO notes (id, item_id, text) VALUES (2, 1, 'same')").run();
+      await syncUntilQuiet(w.nodes, 8);
+      expect(await divergence(w, ['items', 'notes'])).toEqual([]);
+      const notes = await w.hub.query<{ text: string; name: string }>(
+        'SELECT n.text, i.name FROM notes n JOIN items i ON i.id = n.item_id ORDER BY n.text, n.id',
+      );
+      expect(notes).toEqual([
+        { text: 'of b5', name: 'b5' },
+        { text: 'same', name: 'a1' },
+        { text: 'same', name: 'a1' },
+      ]);
+      for (const n of w.nodes)
+        expect(n.db.prepare('SELECT count(*) AS n FROM _dualdb_hub_moves WHERE local_key IS NOT NULL').get()).toEqual({ n: 0n });
+    }, 120_000);
   },
 );

@@ -16,6 +16,23 @@ const both = (over: Partial<RowFacts> = {}): RowFacts => ({
   ...over,
 });
 
+describe('decide: an update a parent’s delete made (fk-implied.ts)', () => {
+  const upd = both({ node: { firstOp: 'U', at: 3, implied: true }, hub: { firstOp: 'D', at: 1 }, hubHasRow: false });
+  it('yields to the hub’s delete under every policy, with no conflict (push: the pull deletes it; pull: deleted now)', () => {
+    for (const policy of ['node-wins', 'hub-wins', 'newest-wins', 'manual'] as const) {
+      expect(decidePush(upd, policy, 'rekey-node')).toEqual({ action: 'none' });
+      expect(decidePull(upd, policy)).toEqual({ action: 'to-node' });
+    }
+  });
+  it('an application’s update, or a hub side that still has the row, is decided by the policy as before', () => {
+    const app = { ...upd, node: { firstOp: 'U' as const, at: 3 } };
+    expect(decidePush(app, 'node-wins', 'rekey-node')).toEqual({ action: 'to-hub', conflict: 'node' });
+    expect(decidePull(app, 'node-wins')).toEqual({ action: 'none', conflict: 'node' });
+    const hubUpdated = { ...upd, hub: { firstOp: 'U' as const, at: 1 }, hubHasRow: true };
+    expect(decidePush(hubUpdated, 'node-wins', 'rekey-node')).toEqual({ action: 'to-hub', conflict: 'node' });
+  });
+});
+
 describe('decide: push', () => {
   it('a delete that followed a row another node moved (rekey-hub) deletes it, unless the hub changed it since the move', () => {
     const del = both({ node: { firstOp: 'D', at: 1 }, nodeHasRow: false, hub: { firstOp: 'I', at: 2 }, hubMovedHere: true });
@@ -67,6 +84,19 @@ describe("decide: the node's delete against a new hub row it has not seen (gener
   it('pull: the hub row comes down, no conflict', () => {
     for (const policy of ['node-wins', 'newest-wins', 'hub-wins', 'manual'] as const)
       expect(decidePull(facts, policy)).toEqual({ action: 'to-node' });
+  });
+  it('a change that began with an update, holds no delete and finds no row (a parked retry whose row moved away) is such a delete too', () => {
+    const gone = { ...facts, node: { firstOp: 'U' as const, at: 9 }, nodeDeleted: false };
+    for (const policy of ['node-wins', 'newest-wins', 'hub-wins', 'manual'] as const) {
+      for (const mode of ['rekey-node', 'rekey-hub', 'manual'] as const)
+        expect(decidePush(gone, policy, mode)).toEqual({ action: 'none' });
+      expect(decidePull(gone, policy)).toEqual({ action: 'to-node' });
+    }
+    // With its row still here, or updated and then deleted by the application (or not known), an
+    // update against the hub's unseen insert stays a conflict.
+    expect(decidePush({ ...gone, nodeHasRow: true }, 'node-wins', 'manual')).toEqual({ action: 'to-hub', conflict: 'node' });
+    for (const nodeDeleted of [true, undefined])
+      expect(decidePush({ ...gone, nodeDeleted }, 'node-wins', 'rekey-hub')).toEqual({ action: 'to-hub', conflict: 'node' });
   });
   it("where the hub's insert is the move of a row the node knew (rekey-hub), the delete is of that row: a conflict", () => {
     const moved = { ...facts, hubMovedHere: true };

@@ -2,7 +2,9 @@
  * An idle node's push carries only its heartbeat row, into dualdb's own `_dualdb_heartbeats`,
  * whose schema never drifts: it reads no hub schema fingerprint (`information_schema.COLUMNS`,
  * one statement and one pooled connection less every 10 s), while a push with user rows still
- * checks the hub's schema before writing them.
+ * checks the hub's schema before writing them. Its reads go one after the other (nobody waits for a
+ * heartbeat), and a pull of heartbeat rows alone checks no schema either: the whole idle cycle needs
+ * one pooled connection besides the kept push connection.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MysqlHub } from '../src/engines/mysql/connect.js';
@@ -36,7 +38,7 @@ describe.skipIf(!HUB_AVAILABLE)("an idle node's heartbeat push", () => {
       prefix: 'idlepush',
       sqliteDdl: ['CREATE TABLE workers (id INTEGER PRIMARY KEY, name TEXT NOT NULL)'],
       mysqlDdl: ['CREATE TABLE workers (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL)'],
-      nodes: ['a'],
+      nodes: ['a', 'b'],
     });
   });
   afterAll(async () => {
@@ -62,5 +64,24 @@ describe.skipIf(!HUB_AVAILABLE)("an idle node's heartbeat push", () => {
     await a.syncer.withContext((ctx) => pushBatch({ ...ctx, hub: recording(ctx.hub, user) }));
     expect(fingerprints(user)).toBe(1);
     expect(await world.hub.query('SELECT name FROM workers')).toEqual([{ name: 'Ana' }]);
+  }, 60_000);
+
+  it("an idle node's heartbeat cycle (its own pushed, another node's pulled) needs one pooled connection besides the push's", async () => {
+    const a = world.node('a');
+    const b = world.node('b');
+    await a.syncer.syncOnce();
+    await b.syncer.syncOnce();
+    await a.syncer.dropHub(); // a fresh pool: the connections below are the cycle's alone
+    b.syncer.heartbeat(true);
+    await b.syncer.syncOnce({ pull: false });
+    a.syncer.heartbeat(true);
+    const report = await a.syncer.syncOnce();
+    expect(report.push.changes).toBe(1);
+    expect(report.pull.perTable.get('_dualdb_heartbeats')?.upserts).toBeGreaterThan(0);
+    const hub = await a.syncer.connectHub();
+    // The kept push connection and one for the reads: reads side by side opened a third (and a pool
+    // keeps what it used within its idle timeout, so an idle node held 4 connections with the probe).
+    const core = (hub.pool as unknown as { pool: { _allConnections: { length: number } } }).pool;
+    expect(core._allConnections.length).toBe(2);
   }, 60_000);
 });

@@ -117,12 +117,19 @@ describe.skipIf(!HAVE_TOOLS)('a foreign commit reaches the hub through the WAL w
     }
   });
 
+  /** A node's heartbeat count on the hub. */
+  const hubBeat = async (nodeId: string) =>
+    Number(
+      (await world.hub.query<{ beat: string | number }>('SELECT beat FROM _dualdb_heartbeats WHERE node_id = ?', [nodeId]))[0]
+        ?.beat ?? 0,
+    );
+
   /** Probes on the hub for over 1 s: the server shows the block's statement of the moment, timed from the block's start. */
   const waitingProbes = async () =>
     Number(
       (
         await world.hub.query<{ n: number | string }>(
-          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND TIME_MS > 1000 AND (INFO LIKE 'DO SLEEP(%' OR INFO LIKE 'SELECT COUNT(*), MAX(seq) INTO%')",
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = DATABASE() AND TIME_MS > 1000 AND (INFO LIKE 'DO SLEEP(%' OR INFO LIKE 'SELECT COUNT(CASE WHEN tbl%')",
         )
       )[0]?.n ?? 0,
     );
@@ -167,14 +174,7 @@ describe.skipIf(!HAVE_TOOLS)('a foreign commit reaches the hub through the WAL w
     await node.syncer.connectHub();
     if (!node.syncer.hubCompound) t.skip();
     const service = new SyncService(node.config, { syncer: node.syncer });
-    const beat = async () =>
-      Number(
-        (
-          await world.hub.query<{ beat: string | number }>('SELECT beat FROM _dualdb_heartbeats WHERE node_id = ?', [
-            node.syncer.nodeId,
-          ])
-        )[0]?.beat ?? 0,
-      );
+    const beat = () => hubBeat(node.syncer.nodeId);
     try {
       await online(service);
       await waitFor(() => node.syncer.lastPullAt !== undefined, 'the first pull');
@@ -185,6 +185,56 @@ describe.skipIf(!HAVE_TOOLS)('a foreign commit reaches the hub through the WAL w
       expect(node.syncer.lastPullAt).toBe(pulledAt);
     } finally {
       await service.stop();
+    }
+  }, 40_000);
+
+  it("other nodes' heartbeats set off no pull of their own: they come with the node's own heartbeat, with no lag sample", async () => {
+    const node = world.node('watched');
+    const other = world.node('polled');
+    const service = new SyncService(node.config, { syncer: node.syncer });
+    const otherBeat = () => hubBeat(other.syncer.nodeId);
+    const localBeat = () =>
+      Number(
+        (
+          node.db.prepare('SELECT beat FROM _dualdb_heartbeats WHERE node_id = ?').get(other.syncer.nodeId) as
+            | { beat: number }
+            | undefined
+        )?.beat ?? 0,
+      );
+    let restore = () => {};
+    try {
+      node.syncer.heartbeat(true); // this node's own next heartbeat 10 s away, past the window below
+      await online(service);
+      await waitFor(() => node.syncer.lastPullAt !== undefined, 'the first pull');
+      const pulledAt = node.syncer.lastPullAt;
+      // The pull lags recorded from here on (a rolling count would also lose old samples meanwhile).
+      const metrics = node.syncer.metrics;
+      const record = metrics.recordLags.bind(metrics);
+      const pullLags: number[] = [];
+      metrics.recordLags = (direction, lags, now) => {
+        if (direction === 'pull') pullLags.push(...lags);
+        record(direction, lags, now);
+      };
+      restore = () => {
+        metrics.recordLags = record;
+      };
+      // In a fleet every node's heartbeat is a hub commit: N nodes, N / 10 a second.
+      for (let i = 0; i < 3; i++) {
+        other.syncer.heartbeat(true);
+        await other.syncer.syncOnce({ pull: false });
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      const sent = await otherBeat();
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(node.syncer.lastPullAt).toBe(pulledAt);
+      // This node's heartbeat cycle (every 10 s) pulls them.
+      await waitFor(() => node.syncer.lastPullAt !== pulledAt, "this node's heartbeat cycle, with a pull", 25_000);
+      expect(localBeat()).toBe(sent);
+      // Up to 10 s late by design: no lag sample of the data path.
+      expect(pullLags).toEqual([]);
+    } finally {
+      await service.stop();
+      restore();
     }
   }, 40_000);
 });

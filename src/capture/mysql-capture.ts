@@ -39,7 +39,8 @@ export const MYSQL_META_DDL = [
      op CHAR(1) NOT NULL,
      origin VARCHAR(64) NULL,
      at DOUBLE NOT NULL,
-     KEY _dualdb_changes_key (tbl, pk(255))
+     KEY _dualdb_changes_key (tbl, pk(255)),
+     KEY _dualdb_changes_moves (op, seq)
    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
   `CREATE TABLE IF NOT EXISTS _dualdb_nodes (
      node_id VARCHAR(64) NOT NULL PRIMARY KEY,
@@ -117,12 +118,15 @@ export function mysqlTriggerDdl(table: string, key: KeyColumn[]): string[] {
   ];
 }
 
-export async function installMysqlMeta(hub: MysqlHub): Promise<void> {
+/** Creates or upgrades the hub's `_dualdb_*` tables; says what became of the log's moves index. */
+export async function installMysqlMeta(hub: MysqlHub): Promise<{ movesIndex: MovesIndexOutcome }> {
   for (const ddl of MYSQL_META_DDL) await hub.execute(ddl);
   await ensurePushTokenColumn(hub);
+  const movesIndex = await ensureMovesIndex(hub);
   await hub.execute("INSERT INTO _dualdb_hub_meta (k, v) VALUES ('capture_version', ?) ON DUPLICATE KEY UPDATE v = VALUES(v)", [
     String(MYSQL_CAPTURE_VERSION),
   ]);
+  return { movesIndex };
 }
 
 /**
@@ -151,6 +155,40 @@ export async function ensurePushTokenColumn(hub: MysqlHub): Promise<void> {
       }
       throw e;
     });
+}
+
+/** The index that finds the log's R entries (re-key moves, sync/hub-moves.ts) without a scan. */
+export const MOVES_INDEX = '_dualdb_changes_moves';
+
+export type MovesIndexOutcome = 'present' | 'added' | 'skipped';
+
+/**
+ * Hubs installed before it lack the moves index: added in place, online (InnoDB builds it while
+ * the capture triggers keep writing). Best effort: every query works without it, only slower.
+ * The ALTER waits at most 2 s for the log's metadata lock (a long transaction on the log holds
+ * it), and writers queue behind a waiting ALTER, so a busy hub is left as it is and the next
+ * init tries again; so is a hub user without ALTER (the reads never need the index).
+ */
+export async function ensureMovesIndex(hub: MysqlHub): Promise<MovesIndexOutcome> {
+  const rows = await hub.query(
+    "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_dualdb_changes' AND INDEX_NAME = ?",
+    [MOVES_INDEX],
+  );
+  if (rows.length > 0) return 'present';
+  try {
+    await hub.withConnection(async (conn) => {
+      await conn.query('SET SESSION lock_wait_timeout = 2');
+      try {
+        await conn.query(`ALTER TABLE _dualdb_changes ADD INDEX ${MOVES_INDEX} (op, seq), ALGORITHM=INPLACE, LOCK=NONE`);
+      } finally {
+        await conn.query('SET SESSION lock_wait_timeout = DEFAULT');
+      }
+    });
+    return 'added';
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ER_DUP_KEYNAME') return 'present'; // another node added it meanwhile
+    return 'skipped';
+  }
 }
 
 async function triggerExists(hub: MysqlHub, name: string): Promise<boolean> {

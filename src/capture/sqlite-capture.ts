@@ -15,6 +15,7 @@
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId, sqliteLiteral } from '../engines/sqlite/quote.js';
 import { type KeyColumn, sqliteKeyExpr } from './keys.js';
+import { type ImpliedUpdateSpec, sqliteUpdateOpExpr } from './sqlite-fk-actions.js';
 
 export const SQLITE_CAPTURE_VERSION = 1;
 
@@ -148,8 +149,11 @@ export function sqliteTriggerNames(table: string): string[] {
   return ['ai', 'au', 'ad'].map((s) => `_dualdb_${table}_${s}`);
 }
 
-/** The three capture triggers of one table. */
-export function sqliteTriggerDdl(table: string, key: KeyColumn[]): string[] {
+/**
+ * The three capture triggers of one table. `implied`: its foreign keys whose ON DELETE updates
+ * it; such an update is logged as `N` (sqlite-fk-actions.ts).
+ */
+export function sqliteTriggerDdl(table: string, key: KeyColumn[], implied?: ImpliedUpdateSpec): string[] {
   const t = quoteSqliteId(table);
   const lit = sqliteLiteral(table);
   const [ai, au, ad] = sqliteTriggerNames(table).map(quoteSqliteId);
@@ -166,7 +170,7 @@ export function sqliteTriggerDdl(table: string, key: KeyColumn[]): string[] {
      BEGIN
        INSERT INTO _dualdb_changes (tbl, pk, op, at)
          SELECT ${lit}, ${oldKey}, 'D', ${SQLITE_NOW_MS} WHERE ${oldKey} IS NOT ${newKey};
-       INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (${lit}, ${newKey}, 'U', ${SQLITE_NOW_MS});
+       INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (${lit}, ${newKey}, ${sqliteUpdateOpExpr(implied)}, ${SQLITE_NOW_MS});
      END`,
     `CREATE TRIGGER IF NOT EXISTS ${ad} AFTER DELETE ON ${t} ${when}
      BEGIN
@@ -186,15 +190,40 @@ export function installSqliteMeta(db: SqliteDb): void {
   }).immediate();
 }
 
-/** Installs (or re-installs when the key or version changed) the triggers of one table. */
-export function installSqliteTableCapture(db: SqliteDb, table: string, key: KeyColumn[]): 'installed' | 'unchanged' | 'upgraded' {
-  const pkText = key.map((k) => `${k.name}:${k.type}`).join(',');
+/** The trigger's text as SQLite keeps it in sqlite_schema (without IF NOT EXISTS), spaces folded. */
+function triggerText(sql: string): string {
+  return sql
+    .replace(/^CREATE TRIGGER IF NOT EXISTS /, 'CREATE TRIGGER ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+/** How `_dualdb_tables.pk_columns` names a table's key. */
+export function keyText(key: KeyColumn[]): string {
+  return key.map((k) => `${k.name}:${k.type}`).join(',');
+}
+
+/**
+ * Installs (or re-installs when the key, the version or a trigger's text changed: a foreign key
+ * or a column since the last `init`) the triggers of one table.
+ */
+export function installSqliteTableCapture(
+  db: SqliteDb,
+  table: string,
+  key: KeyColumn[],
+  implied?: ImpliedUpdateSpec,
+): 'installed' | 'unchanged' | 'upgraded' {
+  const pkText = keyText(key);
   const existing = db.prepare('SELECT pk_columns, capture_version FROM _dualdb_tables WHERE tbl = ?').get(table) as
     | { pk_columns: string; capture_version: bigint | number }
     | undefined;
-  const triggersPresent = sqliteTriggerNames(table).every((n) =>
-    db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'trigger' AND name = ?").get(n),
-  );
+  const ddl = sqliteTriggerDdl(table, key, implied);
+  const triggersPresent = sqliteTriggerNames(table).every((n, i) => {
+    const row = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = ?").get(n) as
+      | { sql: string }
+      | undefined;
+    return row !== undefined && triggerText(row.sql) === triggerText(ddl[i] as string);
+  });
   if (
     existing &&
     existing.pk_columns === pkText &&
@@ -205,7 +234,7 @@ export function installSqliteTableCapture(db: SqliteDb, table: string, key: KeyC
   }
   db.transaction(() => {
     for (const n of sqliteTriggerNames(table)) db.exec(`DROP TRIGGER IF EXISTS ${quoteSqliteId(n)}`);
-    for (const ddl of sqliteTriggerDdl(table, key)) db.exec(ddl);
+    for (const d of ddl) db.exec(d);
     db.prepare(
       `INSERT INTO _dualdb_tables (tbl, pk_columns, capture_version, installed_at) VALUES (?, ?, ?, datetime('now'))
        ON CONFLICT (tbl) DO UPDATE SET pk_columns = excluded.pk_columns, capture_version = excluded.capture_version, installed_at = excluded.installed_at`,

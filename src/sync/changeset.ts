@@ -7,6 +7,16 @@
  */
 export type Op = 'I' | 'U' | 'D';
 
+/**
+ * An op as the node's log holds it: `N` is an update SQLite made for a parent's delete (ON DELETE
+ * SET NULL / SET DEFAULT, capture/sqlite-fk-actions.ts). Read as `U`, with `implied` kept.
+ */
+export type LoggedOp = Op | 'N';
+
+export function asOp(op: LoggedOp): Op {
+  return op === 'N' ? 'U' : op;
+}
+
 export interface KeyChange {
   maxSeq: bigint;
   firstAt: number;
@@ -19,13 +29,17 @@ export interface KeyChange {
   retry: boolean;
   /** How many log entries were coalesced (a parked retry counts as one). */
   ops?: number;
+  /** Every coalesced entry is an update a parent's delete made (`N`), none a parked retry (sync/fk-implied.ts). */
+  implied?: boolean;
 }
 
 export class ChangeSet {
   readonly byTable = new Map<string, Map<string, KeyChange>>();
 
   /** Entries must be added in log order. */
-  add(tbl: string, pk: string, seq: bigint, at: number, op: Op, retry = false): void {
+  add(tbl: string, pk: string, seq: bigint, at: number, logged: LoggedOp, retry = false): void {
+    const op = asOp(logged);
+    const implied = logged === 'N' && !retry;
     let m = this.byTable.get(tbl);
     if (!m) {
       m = new Map();
@@ -33,7 +47,7 @@ export class ChangeSet {
     }
     const p = m.get(pk);
     if (!p) {
-      m.set(pk, { maxSeq: seq, firstAt: at, lastAt: at, firstOp: op, deleted: op === 'D', retry, ops: 1 });
+      m.set(pk, { maxSeq: seq, firstAt: at, lastAt: at, firstOp: op, deleted: op === 'D', retry, ops: 1, implied });
       return;
     }
     if (seq > p.maxSeq) p.maxSeq = seq;
@@ -41,6 +55,7 @@ export class ChangeSet {
     p.lastAt = Math.max(p.lastAt, at);
     p.deleted ||= op === 'D';
     p.retry &&= retry;
+    p.implied = p.implied === true && implied;
     p.ops = (p.ops ?? 1) + 1;
   }
 

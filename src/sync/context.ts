@@ -28,6 +28,8 @@ export interface SyncContext {
   clusteredHub: boolean;
   /** MariaDB 10.5+: `INSERT … RETURNING` gives the stored images of inserted rows in the same statement. */
   hubReturning?: boolean;
+  /** False: other nodes' heartbeat rows this pull applies add no lag sample (they waited for this node's own heartbeat). */
+  beatLag?: boolean;
 }
 
 export interface TableMoved {

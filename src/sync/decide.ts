@@ -15,6 +15,7 @@
 import type { ConflictPolicy, KeyCollisionMode } from '../config/schema.js';
 import type { Op } from './changeset.js';
 import { decideWinner, type Winner } from './conflicts.js';
+import { impliedUpdateYields } from './fk-implied.js';
 import type { KeyKind } from './plan.js';
 
 /** A change one side made that the other side has not seen yet. */
@@ -22,6 +23,8 @@ export interface UnseenChange {
   firstOp: Op;
   /** Time of the latest such change, on the local clock (ms). */
   at: number;
+  /** Node side only: every such change is an update a parent's delete made (fk-implied.ts). */
+  implied?: boolean;
 }
 
 export interface RowFacts {
@@ -29,6 +32,8 @@ export interface RowFacts {
   /** The node's unpushed change to this row, if any. */
   node?: UnseenChange;
   nodeHasRow: boolean;
+  /** The node's change holds a delete of the row (false: it only names the key; unknown: undefined). */
+  nodeDeleted?: boolean;
   /** The hub's change (by another origin) that this node has not pulled, if any. */
   hub?: UnseenChange;
   hubHasRow: boolean;
@@ -75,11 +80,14 @@ export function isCollision(f: RowFacts): boolean {
  * deleted the row and SQLite handed the freed id to its next insert; operator trial 5, N2): the
  * node's delete is of the row already gone there, never of the new one. Not so where the hub's
  * insert is the move of a row this node knew (its delete followed the row there): a conflict.
+ * So is a change that began with an update, holds no delete and finds no row: it names a row that
+ * moved away (a parked retry recorded from a stale read: operator trial 4, M1), not one it deleted.
  */
 export function deletesAnotherRow(f: RowFacts): boolean {
+  const gone = f.node?.firstOp === 'D' || (f.node?.firstOp === 'U' && f.nodeDeleted === false);
   return (
     f.keyKind === 'generated' &&
-    f.node?.firstOp === 'D' &&
+    gone &&
     !f.nodeHasRow &&
     (f.hub?.firstOp === 'I' || (f.hubRecreated === true && f.hubHasRow)) &&
     !f.hubMovedHere
@@ -113,6 +121,8 @@ const RESOLVE: Record<KeyCollisionMode, 'rekey-node' | 'rekey-hub' | 'hold'> = {
 /** A row with an unpushed node change, as push sees it. */
 export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyCollisionMode): Decision {
   if (!f.hub || f.same) return { action: 'to-hub' };
+  // The hub's delete stands against an update a parent's delete made here; the pull deletes the row.
+  if (impliedUpdateYields(f)) return { action: 'none' };
   if (deletesAnotherRow(f)) return { action: 'none' };
   if (deletesMovedRow(f)) return { action: 'to-hub' };
   if (isCollision(f)) {
@@ -131,6 +141,8 @@ export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyC
 /** A row with an unpulled hub change, as pull sees it. */
 export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
   if (!f.node || f.same || deletesAnotherRow(f)) return { action: 'to-node' };
+  // The hub's delete stands against an update a parent's delete made here.
+  if (impliedUpdateYields(f)) return { action: 'to-node' };
   // The node's delete stands; its push deletes the row on the hub.
   if (deletesMovedRow(f)) return { action: 'none' };
   if (isCollision(f)) {

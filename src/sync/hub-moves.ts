@@ -73,9 +73,11 @@ export function toHubMoves(ctx: SyncContext, rows: { seq: string | number; tbl: 
 export function readPushMoves(ctx: SyncContext): Promise<HubMove[]> {
   const pull = ctx.state.pullState();
   // One read with no session state: any pooled connection (no pinning, so no reset statement after it).
-  return readHubMoves(ctx.hub.pool as unknown as PoolConnection, ctx, pull).catch((e: unknown) => {
-    throw diagnoseIfConnection(e, ctx.hub.config);
-  });
+  return ctx.hub
+    .lend((conn) => readHubMoves(conn, ctx, pull))
+    .catch((e: unknown) => {
+      throw diagnoseIfConnection(e, ctx.hub.config);
+    });
 }
 
 /** Push: learns the hub's moves (`read`: already asked for) and applies them here before the batch is read. */
@@ -119,6 +121,7 @@ async function dropGoneCopies(ctx: SyncContext): Promise<void> {
   });
   if (gone.length === 0) return;
   quietly(ctx.db, () => {
+    ctx.state.bumpMovesGeneration();
     for (const g of gone) {
       ctx.db.prepare(`DELETE FROM ${quoteSqliteId(g.t.name)} WHERE ${keyCol(g.t)} = ?`).run(BigInt(g.local));
       ctx.state.dropPendingKey(g.t.name, g.local);
@@ -158,6 +161,7 @@ function rowExists(db: SqliteDb, t: SyncTable, key: string): boolean {
  */
 function moveLocal(ctx: SyncContext, t: SyncTable, from: string, to: string): void {
   if (from === to) return;
+  ctx.state.bumpMovesGeneration();
   ctx.db.pragma('defer_foreign_keys = ON');
   for (const { child, column } of referencingColumns(ctx.plan, t)) {
     ctx.db
@@ -223,9 +227,13 @@ function holdsCopy(db: SqliteDb, t: SyncTable, localKey: string): boolean {
  * own row created and deleted again, not pushed: the trial's stalled site). A copy moved in there
  * would inherit that log: the push took it for the node's new row under the key, and the next hub
  * move of the key for the node's own row, which stays (the copy was then left behind for good).
+ * Or the key is one of two rows of an open collision (held by `manual`): the push skips such a key
+ * and trims its log, so once the application deleted its row there nothing else names it; a copy
+ * settled in then stood as the node's side of the collision, the same row as the hub's, and either
+ * resolution inserted it a second time (operator trial 4, M3). The resolution places it.
  */
 function taken(ctx: SyncContext, t: SyncTable, key: string): boolean {
-  return rowExists(ctx.db, t, key) || loggedHere(ctx.db, t, key);
+  return rowExists(ctx.db, t, key) || loggedHere(ctx.db, t, key) || new RekeyStore(ctx.db).open(t.name, [key]).size > 0;
 }
 
 /** Unsettled copies whose hub key is free here (no row, nothing of the node's logged under it). */

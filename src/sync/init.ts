@@ -21,6 +21,7 @@ import {
   removeSqliteTableCapture,
   uninstallSqliteCapture,
 } from '../capture/sqlite-capture.js';
+import { impliedUpdateSpec } from '../capture/sqlite-fk-actions.js';
 import type { Config } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { introspectMysql } from '../engines/mysql/introspect.js';
@@ -50,6 +51,11 @@ export interface InitReport {
    * they sync once the hub has them (`dualdb schema apply --yes`, then `dualdb init`).
    */
   missingOnHub: string[];
+  /**
+   * The hub log's moves index (mysql-capture.ts `ensureMovesIndex`) when init did not find it:
+   * 'added' now, or 'skipped' (the log was busy, or the hub user lacks ALTER; sync works, slower).
+   */
+  hubLogIndex?: 'added' | 'skipped';
 }
 
 /**
@@ -101,7 +107,8 @@ export async function installCapture(
   let plan: SyncPlan;
   let hubTables = new Set<string>();
   if (hub) {
-    await installMysqlMeta(hub);
+    const { movesIndex } = await installMysqlMeta(hub);
+    if (movesIndex !== 'present') report.hubLogIndex = movesIndex;
     const mysqlTables = await introspectMysql(hub);
     hubTables = new Set(mysqlTables.map((t) => t.name.toLowerCase()));
     plan = buildSyncPlan(sqliteTables, mysqlTables, { include: config.sync.tables, exclude: config.sync.exclude });
@@ -113,7 +120,8 @@ export async function installCapture(
   report.paused = plan.paused;
   const wanted = new Set(plan.tables.map((t) => t.name));
   for (const t of plan.tables) {
-    const sqlite = installSqliteTableCapture(db, t.name, t.key);
+    const info = sqliteTables.find((s) => s.name === t.name);
+    const sqlite = installSqliteTableCapture(db, t.name, t.key, info && impliedUpdateSpec(info));
     const mysql = hub ? await installMysqlTableCapture(hub, t.name, t.key) : null;
     if (!t.meta) report.tables.push({ table: t.name, sqlite, mysql, keyKind: t.keyKind });
   }

@@ -8,6 +8,18 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Statement } from 'better-sqlite3';
 import type { SqliteDb } from '../engines/sqlite/open.js';
+import { asOp, type LoggedOp } from './changeset.js';
+
+/** A key's unpushed local changes, coalesced. */
+export interface PendingChange {
+  seq: bigint;
+  at: number;
+  firstOp: 'I' | 'U' | 'D';
+  /** A delete is among them (the row was deleted, and maybe created again). */
+  deleted: boolean;
+  /** Every one is an update a parent's delete made (`N`), none parked (sync/fk-implied.ts). */
+  implied: boolean;
+}
 
 export interface PullState {
   /** Every hub seq <= upto is applied (or provably dead), except the holes. */
@@ -158,6 +170,23 @@ export class LocalState {
     return id;
   }
 
+  /**
+   * The local moves generation: bumped by every move of keys on this node (a re-key's node half,
+   * a hub move applied or settled here), in the move's own SQLite transaction. A push compares it
+   * with the one its batch was read under before it records anything (push-record.ts): a move in
+   * between (`rekeys resolve` in another process, operator trial 4, M1) makes the batch stale.
+   */
+  movesGeneration(): bigint {
+    return BigInt(this.getMeta('moves_generation') ?? '0');
+  }
+
+  /** Call inside the move's transaction. */
+  bumpMovesGeneration(): void {
+    this.cachedStatement(
+      "INSERT INTO _dualdb_meta (key, value) VALUES ('moves_generation', '1') ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+    ).run();
+  }
+
   /** Local copy of the hub's push cursor for this node (the hub's copy is authoritative). */
   pushedUpto(): bigint {
     return BigInt(this.getMeta('pushed_upto') ?? '0');
@@ -213,10 +242,7 @@ export class LocalState {
   }
 
   /** Unpushed local changes of the given keys: key → latest seq and time, first op. Call inside the apply transaction. */
-  pendingKeys(
-    table: string,
-    keys: string[],
-  ): Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D'; deleted: boolean }> {
+  pendingKeys(table: string, keys: string[]): Map<string, PendingChange> {
     const out = this.changesAfter(table, keys, this.pushedUpto());
     // A parked push is local data the hub does not have yet, as much as a logged one.
     const rows = this.keyedRows<{ pk: string; first_op: 'I' | 'U' | 'D' | null; at: number }>(
@@ -232,6 +258,7 @@ export class LocalState {
         at: logged?.at ?? Number(r.at),
         firstOp: r.first_op ?? logged?.firstOp ?? 'U',
         deleted: (logged?.deleted ?? false) || r.first_op === 'D',
+        implied: false,
       });
     }
     return out;
@@ -241,14 +268,10 @@ export class LocalState {
    * Local change-log entries after `after` for the given keys: key → latest seq and time, the first
    * op, and whether a delete is among them (the row was deleted, and maybe created again).
    */
-  changesAfter(
-    table: string,
-    keys: string[],
-    after: bigint,
-  ): Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D'; deleted: boolean }> {
-    const out = new Map<string, { seq: bigint; at: number; firstOp: 'I' | 'U' | 'D'; deleted: boolean }>();
+  changesAfter(table: string, keys: string[], after: bigint): Map<string, PendingChange> {
+    const out = new Map<string, PendingChange>();
     // In log order per key (a key is in one chunk only, and each chunk comes sorted).
-    const rows = this.keyedRows<{ pk: string; seq: bigint; op: 'I' | 'U' | 'D'; at: number }>(
+    const rows = this.keyedRows<{ pk: string; seq: bigint; op: LoggedOp; at: number }>(
       'SELECT pk, seq, op, at FROM _dualdb_changes',
       'seq > ? AND tbl = ?',
       [after, table],
@@ -260,8 +283,9 @@ export class LocalState {
       out.set(r.pk, {
         seq: big(r.seq),
         at: Math.max(prev?.at ?? 0, Number(r.at)),
-        firstOp: prev?.firstOp ?? r.op,
+        firstOp: prev?.firstOp ?? asOp(r.op),
         deleted: (prev?.deleted ?? false) || r.op === 'D',
+        implied: (prev?.implied ?? true) && r.op === 'N',
       });
     }
     return out;

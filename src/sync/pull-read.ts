@@ -141,9 +141,13 @@ export async function readHubBatch(
         else moveRows.push({ seq: r.seq, tbl: r.tbl, pk: r.pk ?? '' });
       }
       // The schema check runs on another pooled connection while this one reads on (it needs no
-      // snapshot); it is awaited before the batch is handed to the apply.
+      // snapshot); it is awaited before the batch is handed to the apply. Not for a batch of
+      // dualdb's own heartbeat rows alone (an idle fleet's every pull): their table's schema is
+      // dualdb's, and the pool need not keep a second connection for them.
       schemaChecked =
-        entries.length > 0 || duePulls.length > 0 ? assertHubUnchanged(ctx.hub, ctx.schemaStamp) : Promise.resolve();
+        entries.some((e) => ctx.plan.byName.get(e.tbl)?.meta !== true) || duePulls.length > 0
+          ? assertHubUnchanged(ctx.hub, ctx.schemaStamp)
+          : Promise.resolve();
       schemaChecked.catch(() => {}); // awaited below; no unhandled rejection meanwhile
       result.more = entries.length === batchSize;
       // The union's parts come in no promised order: seqs are converted once, sorted only if needed.
@@ -167,10 +171,14 @@ export async function readHubBatch(
       const ordered = [...bySeq, ...holeEntries.map((e) => ({ e, seq: BigInt(e.seq) }))];
       if (ordered.some((x, i) => i > 0 && (ordered[i - 1] as { seq: bigint }).seq > x.seq))
         ordered.sort((a, b) => (a.seq < b.seq ? -1 : 1));
+      // This node's own insert under a key restarts the key's history (as in the push's unseen
+      // changes, push-hub-read.ts): the other nodes' changes before it were of rows no longer there.
+      const restart = await ownInserts(conn, ctx, ordered, result.more || holeEntries.length > 0);
       const placed = placedHere(ctx, ordered);
       for (const { e, seq } of ordered) {
         seen.add(seq);
         if (e.pk === null) continue;
+        if (e.origin !== ctx.nodeId && (restart.get(heldKey(e.tbl, e.pk)) ?? 0n) > seq) continue;
         if (e.origin === ctx.nodeId) {
           // This node's own write re-created the row after a hub delete: that delete's cascades
           // hit the hub's children of the old row, not this node's children of its own row.
@@ -233,6 +241,56 @@ export async function readHubBatch(
       throw e;
     }
   });
+  return out;
+}
+
+/**
+ * The latest insert by this node under each key of the batch's entries (`tbl NUL pk` → seq): the
+ * batch's own entries, and with `beyond` (a full batch, or entries from holes, older than the
+ * batch) the log past them too, read by key. An earlier change by another node under the key was
+ * of a row that is gone from it, deleted or moved away by the push that sent this node's insert:
+ * applied here, another node's insert made this node's later delete of its own row look like the
+ * delete of another row, dropped, and the row written back (operator trial 4, R1).
+ */
+async function ownInserts(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  ordered: { e: HubEntry; seq: bigint }[],
+  beyond: boolean,
+): Promise<Map<string, bigint>> {
+  const out = new Map<string, bigint>();
+  const others = new Map<string, Set<string>>();
+  let lowest: bigint | undefined;
+  for (const { e, seq } of ordered) {
+    if (e.pk === null) continue;
+    if (e.origin === ctx.nodeId) {
+      if (e.op === 'I') out.set(heldKey(e.tbl, e.pk), seq);
+      continue;
+    }
+    if (!beyond) continue;
+    let keys = others.get(e.tbl);
+    if (!keys) {
+      keys = new Set();
+      others.set(e.tbl, keys);
+    }
+    keys.add(e.pk);
+    if (lowest === undefined || seq < lowest) lowest = seq;
+  }
+  for (const [tbl, keys] of others) {
+    const list = [...keys];
+    for (let i = 0; i < list.length; i += 500) {
+      const [rows] = await conn.query(
+        `SELECT pk, MAX(seq) AS seq FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
+          WHERE tbl = ? AND pk IN (?) AND origin = ? AND op = 'I' AND seq > ? GROUP BY pk`,
+        [tbl, list.slice(i, i + 500), ctx.nodeId, lowest ?? 0n],
+      );
+      for (const r of rows as { pk: string; seq: string | number }[]) {
+        const k = heldKey(tbl, r.pk);
+        const seq = BigInt(r.seq);
+        if (seq > (out.get(k) ?? 0n)) out.set(k, seq);
+      }
+    }
+  }
   return out;
 }
 

@@ -188,7 +188,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             const decision = decidePull(
               {
                 keyKind: table.keyKind,
-                node: { firstOp: local.firstOp, at: local.at },
+                node: { firstOp: local.firstOp, at: local.at, implied: local.implied },
                 nodeHasRow: localRow !== null,
                 // An earlier pull already found this key's hub row to be a new row of its own (open collision).
                 hub: { firstOp: apart.has(heldKey(table.name, key)) ? 'I' : change.firstOp, at: hubAt },
@@ -290,7 +290,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           m.upserts++;
           result.applied++;
           if (parkedHere.has(key)) ctx.state.unpark('pull', table.name, key);
-          if (!change.retry) result.lagsMs.push(Math.max(0, localNow - (change.lastAt - ctx.hubClockOffsetMs)));
+          if (!change.retry && (ctx.beatLag !== false || !table.meta))
+            result.lagsMs.push(Math.max(0, localNow - (change.lastAt - ctx.hubClockOffsetMs)));
         }
         deletions.push({ table, io, keys: toDelete, parked: parkedHere });
       }

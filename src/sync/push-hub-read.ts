@@ -61,11 +61,26 @@ export function addMovableKeys(
   images: Map<string, Row>,
 ): void {
   if (table.keyKind === 'generated') for (const k of keys) into.add(heldKey(table.name, k));
+  addParentKeys(
+    into,
+    plan,
+    table,
+    keys.map((k) => images.get(k)),
+  );
+}
+
+/**
+ * The generated parent keys the rows reference through a declared foreign key (heldKey texts, added
+ * to `into`). Also of the hub's rows a push places here (a collision's hub row, a row taken): read
+ * under the push's lock, such an image names its parent by the hub's key as it is then, and a move
+ * of that parent this node has not learned makes the same key another row here (trial 4, R2).
+ */
+export function addParentKeys(into: Set<string>, plan: SyncPlan, table: SyncTable, rows: (Row | null | undefined)[]): void {
   for (const fk of table.foreignKeys) {
     const column = fk.columns[0];
     if (fk.columns.length !== 1 || column === undefined || plan.byName.get(fk.parent)?.keyKind !== 'generated') continue;
-    for (const k of keys) {
-      const v = images.get(k)?.[column];
+    for (const row of rows) {
+      const v = row?.[column];
       if (v !== null && v !== undefined) into.add(heldKey(fk.parent, String(v)));
     }
   }
@@ -83,6 +98,52 @@ export async function assertNoMovesMeanwhile(conn: PoolConnection, ctx: SyncCont
   const moves = unapplied(ctx.db, await readHubMoves(conn, ctx, ctx.state.pullState()));
   if (moves.some((m) => movable.has(heldKey(m.table.name, m.oldKey)) || movable.has(heldKey(m.table.name, m.newKey))))
     throw new HubMovedMeanwhile();
+}
+
+/**
+ * Of the parent keys the hub's rows placed here reference (heldKey texts), those under which the
+ * hub holds an insert or a delete by another origin that this node has not pulled: the row under
+ * such a key here may be another row than the one the placed row names (its writer deleted it and
+ * SQLite handed the freed id to a new one). Placed before that pull, the row would point at the old
+ * parent here, and the pull's delete of it would null or cascade the placed row, whose own hub
+ * insert counts as seen (operator trial 5 on merged main, a notification's alert_id left NULL).
+ * Such rows wait, parked, for the pull (rekey-node.ts hubRowPlacer). Changes a collision's push
+ * placed here already (`placedHubSeqs`) are not unseen.
+ */
+export async function parentKeysChangedUnseen(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  keys: Set<string>,
+  rekeys: RekeyStore,
+): Promise<Set<string>> {
+  const out = new Set<string>();
+  if (keys.size === 0) return out;
+  const pull = ctx.state.pullState();
+  const holes = [...pull.holes.keys()];
+  const byTable = new Map<string, string[]>();
+  for (const k of keys) {
+    const [tbl, pk] = k.split('\u0000') as [string, string];
+    const list = byTable.get(tbl);
+    if (list) list.push(pk);
+    else byTable.set(tbl, [pk]);
+  }
+  for (const [tbl, pks] of byTable) {
+    const placed = rekeys.placedHubSeqs(tbl, pks, pull.upto);
+    for (let i = 0; i < pks.length; i += 500) {
+      const chunk = pks.slice(i, i + 500);
+      const [rows] = await conn.query(
+        `SELECT pk, seq FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
+          WHERE tbl = ? AND pk IN (?) AND op IN ('I', 'D') AND (origin IS NULL OR origin <> ?)
+            AND (seq > ?${holes.length ? ' OR seq IN (?)' : ''})`,
+        [tbl, chunk, ctx.nodeId, pull.upto, ...(holes.length ? [holes] : [])],
+      );
+      for (const r of rows as { pk: string; seq: string | number }[]) {
+        const upto = placed.get(r.pk);
+        if (upto === undefined || BigInt(r.seq) > upto) out.add(heldKey(tbl, r.pk));
+      }
+    }
+  }
+  return out;
 }
 
 export async function readHubFacts(
@@ -131,8 +192,13 @@ export async function keysTakenMeanwhile(
 
 /**
  * Hub changes to these keys that this node has not pulled yet (not its own): key → first op, latest
- * seq and hub time. Not those a collision's push placed here with the hub's row (`placed`: key →
- * the latest seq its image held; RekeyStore.placedHubSeqs).
+ * seq and hub time. This node's own insert under a key restarts its history: what the hub did there
+ * before was decided by the push that sent the insert (under the row's lock), and was done to rows
+ * that are no longer under the key (deleted, or moved away by that push's rekey-hub). Counted, the
+ * other node's insert there made this node's later delete of its own row the delete of "another
+ * row" (decide.ts `deletesAnotherRow`): dropped, and the row kept everywhere (operator trial 4, R1).
+ * Not counted either: those a collision's push placed here with the hub's row (`placed`: key → the
+ * latest seq its image held; RekeyStore.placedHubSeqs).
  */
 async function unseenHubChanges(
   conn: PoolConnection,
@@ -151,12 +217,16 @@ async function unseenHubChanges(
     if (holes.length) params.push(holes);
     const [rows] = await conn.query(
       // By key, on the key index: left to itself the optimizer may walk the log from the cursor on.
-      `SELECT pk, seq, op, at FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
-        WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ?) AND (seq > ?${holeClause})
+      `SELECT pk, seq, op, at, origin <=> ? AS own FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
+        WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ? OR op = 'I') AND (seq > ?${holeClause})
         ORDER BY seq`,
-      params,
+      [ctx.nodeId, ...params],
     );
-    for (const r of rows as { pk: string; seq: string | number; op: Op; at: number }[]) {
+    for (const r of rows as { pk: string; seq: string | number; op: Op; at: number; own: number | string }[]) {
+      if (Number(r.own) === 1) {
+        out.delete(r.pk);
+        continue;
+      }
       const placedUpto = placed.get(r.pk);
       if (placedUpto !== undefined && BigInt(r.seq) <= placedUpto) continue;
       const prev = out.get(r.pk);

@@ -4,7 +4,7 @@
  */
 import { decodeKey } from '../capture/keys.js';
 import type { Row } from '../engines/codec.js';
-import { ChangeSet, type Op } from './changeset.js';
+import { asOp, ChangeSet, type LoggedOp, type Op } from './changeset.js';
 import type { SyncContext } from './context.js';
 import { admitParent, missingParents } from './parents.js';
 import type { SyncTable } from './plan.js';
@@ -22,6 +22,8 @@ export interface LocalBatch {
   images: Map<string, Map<string, Row>>;
   /** Entries that cannot be sent as they are (parked with the reason). */
   toPark: { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: Op }[];
+  /** The local moves generation the batch was read under (local-state.ts `movesGeneration`). */
+  movesGeneration: bigint;
   tables(): SyncTable[];
 }
 
@@ -34,16 +36,16 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
   const toPark: LocalBatch['toPark'] = [];
   let upto = cursor;
   let entries = 0;
-  const add = (tbl: string, pk: string, seq: bigint, at: number, op: Op, retry: boolean): boolean => {
+  let movesGeneration = 0n;
+  const add = (tbl: string, pk: string, seq: bigint, at: number, op: LoggedOp, retry: boolean): boolean => {
     if (!ctx.plan.byName.has(tbl)) return false;
     changes.add(tbl, pk, seq, at, op, retry);
     return true;
   };
   ctx.db.transaction(() => {
     assertSqliteUnchanged(ctx.db, ctx.schemaStamp);
-    const rows = ctx.db
-      .prepare('SELECT seq, tbl, pk, op, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?')
-      .all(cursor, limit) as { seq: bigint; tbl: string; pk: string | null; op: Op; at: number }[];
+    movesGeneration = ctx.state.movesGeneration();
+    const rows = readLog(ctx, cursor, limit);
     entries = rows.length;
     for (const e of rows) {
       upto = e.seq;
@@ -62,7 +64,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
           pk: e.pk,
           error: `table not synced: ${unsyncable.get(e.tbl) ?? 'not in the sync plan (run `dualdb init`)'}`,
           waiting: true,
-          firstOp: e.op,
+          firstOp: asOp(e.op),
         });
       }
     }
@@ -77,6 +79,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
     for (const [tbl, keyed] of changes.byTable) {
       for (const [pk, op] of ctx.state.parkedOps('push', tbl, [...keyed.keys()])) {
         const c = keyed.get(pk);
+        if (c) c.implied = false;
         if (c && op) c.firstOp = op;
       }
     }
@@ -105,13 +108,42 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
   })();
   return {
     entries,
-    more: entries === limit,
+    more: entries >= limit,
     upto,
     changes,
     images,
     toPark,
+    movesGeneration,
     tables: () => [...changes.byTable.keys()].map((t) => ctx.plan.byName.get(t) as SyncTable),
   };
+}
+
+type LogRow = { seq: bigint; tbl: string; pk: string | null; op: LoggedOp; at: number };
+
+/** Past the batch's end, how many entries at most are taken to reach a parent's delete (below). */
+export const IMPLIED_TAIL_MAX = 50_000;
+
+/**
+ * The batch's log entries. SQLite logs the updates a parent's delete makes in its children
+ * (`N`, ON DELETE SET NULL) just before that delete: a batch that ends among them takes the
+ * entries up to the delete too (at most IMPLIED_TAIL_MAX more), so that the hub runs the
+ * delete's own ON DELETE in the same transaction and those updates need no write (fk-implied.ts).
+ */
+function readLog(ctx: SyncContext, cursor: bigint, limit: number): LogRow[] {
+  const read = ctx.db.prepare('SELECT seq, tbl, pk, op, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?');
+  const rows = read.all(cursor, limit) as LogRow[];
+  if (rows.length < limit) return rows;
+  let taken = 0;
+  while (rows[rows.length - 1]?.op === 'N' && taken < IMPLIED_TAIL_MAX) {
+    const last = rows[rows.length - 1] as LogRow;
+    const more = read.all(last.seq, Math.min(limit, IMPLIED_TAIL_MAX - taken)) as LogRow[];
+    if (more.length === 0) break;
+    const end = more.findIndex((r) => r.op !== 'N');
+    const tail = end < 0 ? more : more.slice(0, end + 1);
+    rows.push(...tail);
+    taken += tail.length;
+  }
+  return rows;
 }
 
 /**

@@ -4,6 +4,7 @@
  * transaction just before the hub commits, and logged once it did.
  */
 import type { Row } from '../engines/codec.js';
+import { DualdbError } from '../util/errors.js';
 import type { SyncContext } from './context.js';
 import { toSqliteRow } from './convert.js';
 import { encodeImage } from './images.js';
@@ -33,17 +34,35 @@ export interface NodeRecord {
   recreated: Recreated[];
   /** Children of those the hub deleted itself since the last pull: left to that delete. */
   hubDeleted: Set<string>;
+  /** Parent keys of the hub rows placed here that the hub changed unseen (push-hub-read.ts `parentKeysChangedUnseen`). */
+  staleParents: Set<string>;
+}
+
+/**
+ * Keys moved on this node after the push read its batch (`rekeys resolve` in another process, a
+ * hub move applied by it): what the batch decided names rows by keys they no longer have. Nothing
+ * is recorded and the hub transaction is rolled back; the syncer reads the batch again (an internal
+ * retry signal). Recorded, a parked retry under the old key became a delete of another row there
+ * (operator trial 4, M1).
+ */
+export class KeysMovedMeanwhile extends DualdbError {
+  constructor() {
+    super('KEYS_MOVED_MEANWHILE', 'keys moved on this node while a push was deciding its batch; the batch will be read again');
+  }
 }
 
 /**
  * The node's half of step 3: one SQLite transaction, run before the hub commits — the records
  * and the moves together (moveOnNode's transaction nests as a savepoint), so that a failure
  * anywhere leaves none of them (a parked retry unparked without the hub commit would be lost).
+ * Throws KeysMovedMeanwhile, recording nothing, when keys moved here since the batch was read.
  */
 export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatch) {
   const rekeys = new RekeyStore(ctx.db);
   return ctx.db
     .transaction(() => {
+      // Read under the write lock (immediate): no move can come between this check and the records.
+      if (ctx.state.movesGeneration() !== batch.movesGeneration) throw new KeysMovedMeanwhile();
       for (const c of rec.conflicts) ctx.state.recordConflict(c);
       for (const p of rec.toPark)
         ctx.state.park('push', p.tbl, p.pk, p.error, {
@@ -77,7 +96,7 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
         batch.upto,
         (tbl, pk) => rec.hubDeleted.has(heldKey(tbl, pk)) || batch.changes.has(tbl, pk),
       );
-      return moveOnNode(ctx, rec.moves, rec.takes);
+      return moveOnNode(ctx, rec.moves, rec.takes, rec.staleParents);
     })
     .immediate();
 }

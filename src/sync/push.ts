@@ -25,6 +25,7 @@ import { type BatchResult, emptyBatch, moved, type SyncContext } from './context
 import { sameImage, toMysqlRow, toSqliteRow } from './convert.js';
 import { type Decision, decidePush } from './decide.js';
 import { rowErrorText } from './errors.js';
+import { HubNulledRows } from './fk-implied.js';
 import { explainFoldedKeys } from './folded-keys.js';
 import { BULK_CAPTURE_MIN_ROWS, bulkCaptureAllowed, writeRowsCaptured } from './hub-capture-bulk.js';
 import { hubMoveTargets, learnHubMoves, readPushMoves, unsettledKeys } from './hub-moves.js';
@@ -35,10 +36,18 @@ import { beginPush, fenceHubPush, reconcileWithHub, recordPushed } from './node-
 import { parentApart, parentIn, unpushedParentKeys } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
 import { withPushConnection } from './push-connection.js';
-import { addMovableKeys, assertNoMovesMeanwhile, HubMovedMeanwhile, keysTakenMeanwhile, readHubFacts } from './push-hub-read.js';
+import {
+  addMovableKeys,
+  addParentKeys,
+  assertNoMovesMeanwhile,
+  HubMovedMeanwhile,
+  keysTakenMeanwhile,
+  parentKeysChangedUnseen,
+  readHubFacts,
+} from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
-import { type NodeRecord, recordOnNode, report } from './push-record.js';
+import { KeysMovedMeanwhile, type NodeRecord, recordOnNode, report } from './push-record.js';
 import { decideReused, deleteHubRowsFirst, dropKeys, isReusedKey } from './push-reused.js';
 import { hubDeletedChildren } from './recreated-children.js';
 import { type Collision, repointImages } from './rekey.js';
@@ -49,8 +58,12 @@ import { childrenOfDeletedParents } from './stale-parents.js';
 
 /** Caught by the syncer, which tries the batch again. */
 export class PushRaceError extends DualdbError {
-  constructor() {
-    super('PUSH_RACE', 'another syncer advanced this node’s push cursor; the batch will be retried');
+  constructor(
+    message = 'another syncer advanced this node’s push cursor; the batch will be retried',
+    /** Read the batch again at once (keys moved here meanwhile), rather than in the next cycle. */
+    readonly again = false,
+  ) {
+    super('PUSH_RACE', message);
   }
 }
 
@@ -64,11 +77,14 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   // one round trip less on the way of every small push. Only when the local log has news of user
   // tables: dualdb's own heartbeat rows (an idle node's every push) go to a table whose schema is
   // dualdb's, so they need no check, and the read's connection is not opened for them.
-  const fingerprint = ctx.schemaStamp && hasUnpushedUserRows(ctx) ? hubSchemaFingerprint(ctx.hub) : undefined;
+  const userRows = hasUnpushedUserRows(ctx);
+  const fingerprint = ctx.schemaStamp && userRows ? hubSchemaFingerprint(ctx.hub) : undefined;
   fingerprint?.catch(() => {}); // awaited below, or not needed (the batch had no rows)
-  // The hub's moves are read alongside the fence (one round trip for both), applied only once it passed.
-  const moves = readPushMoves(ctx);
-  moves.catch(() => {}); // awaited below unless the reconcile throws first
+  // The hub's moves are read alongside the fence (one round trip for both), applied only once it
+  // passed. A heartbeat alone waits for nobody: its two reads go one after the other, on one pooled
+  // connection, so an idle node keeps one pooled connection instead of two.
+  const moves = userRows ? readPushMoves(ctx) : undefined;
+  moves?.catch(() => {}); // awaited below unless the reconcile throws first
   // One node id, one file (invariant 17): refuses before anything moves when another file holds the id.
   const hubCursor = await reconcileWithHub(ctx);
   await learnHubMoves(ctx, moves);
@@ -91,11 +107,12 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
     closes: [],
     recreated: [],
     hubDeleted: new Set(),
+    staleParents: new Set(),
   };
   // Parked before the hub was asked (a paused table's, a key MySQL cannot store): counted per table too.
   for (const p of batch.toPark) moved(result, p.tbl).parked++;
   const token = beginPush(ctx);
-  let raced = false;
+  let raced: PushRaceError | undefined;
   // Origin, autocommit off (the first statement starts the transaction: no BEGIN round trip) and
   // READ COMMITTED are the kept connection's session settings (push-connection.ts).
   await withPushConnection(ctx.hub, ctx.nodeId, async (conn) => {
@@ -104,7 +121,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
       if (!(await fenceHubPush(conn, ctx, token, { from: hubCursor, to: batch.upto }))) {
         // Thrown outside withPushConnection, which would turn any non-SQL error into a MysqlError.
         await conn.rollback();
-        raced = true;
+        raced = new PushRaceError();
         return;
       }
       await applyOnHub(conn, ctx, batch, rec, result);
@@ -114,11 +131,14 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
       await conn.commit();
     } catch (e) {
       await conn.rollback().catch(() => {});
-      if (!(e instanceof HubMovedMeanwhile)) throw e;
-      raced = true; // nothing decided on stale moves: the batch again, next cycle
+      // Nothing decided on stale moves: the batch again, next cycle (another node's hub move), or
+      // at once (keys moved on this node after the batch was read, push-record.ts).
+      if (e instanceof HubMovedMeanwhile) raced = new PushRaceError(e.message);
+      else if (e instanceof KeysMovedMeanwhile) raced = new PushRaceError(e.message, true);
+      else throw e;
     }
   });
-  if (raced) throw new PushRaceError();
+  if (raced) throw raced;
   result.parked = rec.toPark.length;
 
   // The hub has the batch: forget it locally.
@@ -149,7 +169,7 @@ async function applyOnHub(
   const pull = ctx.state.pullState();
   const held = ctx.state.heldKeys();
   const rekeys = new RekeyStore(ctx.db);
-  const unsettled = unsettledKeys(ctx.db).local;
+  const { local: unsettled, hub: copiesMovedTo } = unsettledKeys(ctx.db);
   const moveTargets = hubMoveTargets(ctx.db);
   const heldApart = new Set([...rekeys.heldKeys().map((h) => heldKey(h.tbl, h.pk)), ...unsettled]);
   const policy = ctx.config.sync.conflictPolicy;
@@ -166,6 +186,10 @@ async function applyOnHub(
   }[] = [];
   // Keys a hub move by another node could have touched since push start (checked at the end).
   const movable = new Set<string>();
+  // Parent keys of the hub rows placed here (collisions' and takes' hub rows).
+  const placedParents = new Set<string>();
+  // Rows changed only by a parent's delete here: written after the deletes, if the hub's own ON DELETE did not do it (fk-implied.ts).
+  const nulled = new HubNulledRows();
 
   for (const table of ordered) {
     const io = new MysqlTableIO(table, maxBytes);
@@ -242,7 +266,7 @@ async function applyOnHub(
         const hubSide = seenOpen
           ? { seq: unseenHere?.seq ?? seenOpen.hubSeq ?? 0n, at: unseenHere?.at ?? 0, firstOp: 'I' as const }
           : unseenHere;
-        const nodeSide = { firstOp: change.firstOp, at: change.lastAt };
+        const nodeSide = { firstOp: change.firstOp, at: change.lastAt, implied: change.implied };
         const hubFacts = hubSide ? { firstOp: hubSide.firstOp, at: hubSide.at - ctx.hubClockOffsetMs } : undefined;
         // dualdb's own rows (this node's heartbeat) are written by this node only: its version stands, silently.
         const rowPolicy = table.meta ? 'node-wins' : policy;
@@ -264,12 +288,15 @@ async function applyOnHub(
               keyKind: table.keyKind,
               node: nodeSide,
               nodeHasRow: local !== null,
+              nodeDeleted: change.deleted,
               hub: hubFacts,
               hubHasRow: hubRow !== null,
               hubMovedHere,
               hubOnlyMove,
               hubRecreated: unseenAfter?.deleted === true,
-              same: sameImage(table, local, hubAsSqlite),
+              // Under the hub key of a copy waiting here (unsettled), the hub's row is that copy's
+              // row and the node's is its own new one, even with the very same values.
+              same: sameImage(table, local, hubAsSqlite) && !copiesMovedTo.has(heldKey(table.name, key)),
             },
             rowPolicy,
             collisions,
@@ -354,7 +381,9 @@ async function applyOnHub(
             m.parked++;
             continue;
           }
-          rowsOut.push({ key, ...out, exists: hubRowAfter !== null });
+          if (change.implied && hubRowAfter && decision.action === 'to-hub' && !conflict)
+            nulled.hold(table, io, { key, local, ...out });
+          else rowsOut.push({ key, ...out, exists: hubRowAfter !== null });
           result.bytes = (result.bytes ?? 0) + bytes;
         }
         result.lagsMs.push(Date.now() - change.firstAt);
@@ -372,6 +401,11 @@ async function applyOnHub(
         // Done: a second pass (a hub writer took the key since) meets the new row as a new row.
         for (const key of hubDeletes) if (!failed.has(key)) (batch.changes.get(table.name, key) as KeyChange).firstOp = 'I';
       }
+      // The hub's rows placed here name their parents by the hub's keys as read under the lock:
+      // a move of one this node has not learned gives the batch back (assertNoMovesMeanwhile).
+      const placedRows = [...collided, ...rec.takes.filter((t) => t.table === table)].map((c) => c.hubRow);
+      addParentKeys(movable, ctx.plan, table, placedRows);
+      addParentKeys(placedParents, ctx.plan, table, placedRows);
       // Collisions first: a moved row's children later in this batch must point at its new key.
       if (collided.length) {
         const { moves, failed } = await moveIsolated(conn, ctx, collided, collisions);
@@ -430,10 +464,23 @@ async function applyOnHub(
     );
     recordOutcome(result, d.table.name, d.keys, failed, 'deletes', rec);
   }
+  await nulled.settle(
+    conn,
+    async (table, io, rows) => {
+      const failed = await applyIsolated(conn, rows, (items) => writeRowsCaptured(conn, io, maxBytes, items, false));
+      const keys = rows.map((r) => r.key);
+      recordOutcome(result, table.name, keys, failed, 'upserts', rec, () => 'U');
+      written.push({ table, io, keys: keys.filter((k) => !failed.has(k)) });
+    },
+    (table, keys) => {
+      for (const pk of keys) rec.succeeded.push({ tbl: table.name, pk });
+    },
+  );
   if (rec.recreated.length) rec.hubDeleted = await hubDeletedChildren(conn, ctx, rec.recreated);
   for (const w of written)
     await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name), w.stored);
   await assertNoMovesMeanwhile(conn, ctx, movable);
+  rec.staleParents = await parentKeysChangedUnseen(conn, ctx, placedParents, rekeys);
 }
 
 /**

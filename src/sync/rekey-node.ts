@@ -43,6 +43,7 @@ export function moveOnNode(
   ctx: SyncContext,
   moves: Move[],
   takes: { table: SyncTable; key: string; hubRow: Row | null; hubSeq?: bigint }[] = [],
+  staleParents: Set<string> = new Set(),
 ): RekeyEvent[] {
   if (moves.length === 0 && takes.length === 0) return [];
   const db = ctx.db;
@@ -62,6 +63,7 @@ export function moveOnNode(
     // The children move before their parent: checks wait for the commit.
     db.pragma('defer_foreign_keys = ON');
     setApplying.run(1);
+    ctx.state.bumpMovesGeneration();
     const pushedUpto = ctx.state.pushedUpto();
     const apart = store.openKeys();
     // Every new key must be free here: the application may have taken one since the hub handed it out.
@@ -89,8 +91,15 @@ export function moveOnNode(
         apart.delete(heldKey(t.name, m.oldKey));
         // The hub's row under the old key, unless it is gone again (the key then stays empty here too).
         if (hubRow) placements.push({ table: t, hubKey: m.oldKey, key: m.oldKey, row: hubRow });
-      } else if (hubRow) {
-        placements.push({ table: t, hubKey: m.oldKey, key: m.newKey, row: { ...hubRow, [keyColumn(t)]: BigInt(m.newKey) } });
+      } else {
+        // The hub's row leaves the old key, which now holds the node's own row on the hub too: a
+        // hub change of it this node parked on its pull side (a row waiting for its parent) is of
+        // the row placed under the new key below, not of anything under the old one. Retried, it
+        // read the node's own row there as the hub's new row, and the node's later delete of that
+        // row as the delete of another row: dropped, the row written back (trial 4, R1).
+        ctx.state.unpark('pull', t.name, m.oldKey);
+        if (hubRow)
+          placements.push({ table: t, hubKey: m.oldKey, key: m.newKey, row: { ...hubRow, [keyColumn(t)]: BigInt(m.newKey) } });
       }
       done.push({
         tbl: t.name,
@@ -110,7 +119,11 @@ export function moveOnNode(
       events.push({ id: ids[i] as number, table: d.tbl, oldKey: d.oldKey, newKey: d.newKey, moved: d.moved });
     });
     const takeRows = takes.flatMap((t) => (t.hubRow ? [{ table: t.table, row: toSqliteRow(t.table, t.hubRow) }] : []));
-    const placer = hubRowPlacer(ctx, apart, stmt, [...placements, ...takeRows]);
+    // A parent key the hub changed unseen holds the hub's row only if this transaction places it.
+    const stale = new Set(staleParents);
+    for (const p of placements) stale.delete(heldKey(p.table.name, p.key));
+    for (const t of takes) if (t.hubRow) stale.delete(heldKey(t.table.name, t.key));
+    const placer = hubRowPlacer(ctx, apart, stmt, [...placements, ...takeRows], stale);
     // Unsettled copies (hub-moves.ts) read once: most placed rows have none.
     const unsettled = unsettledKeys(db).hub;
     for (const p of placements) {
@@ -207,10 +220,13 @@ function hubRowPlacer(
   apart: Set<string>,
   stmt: Prepare,
   expected: { table: SyncTable; row: Row }[],
+  staleParents: Set<string> = new Set(),
 ): { place: (table: SyncTable, key: string, row: Row) => void; flush: () => void } {
   // Keys of rows a hub move left unsettled here (hub-moves.ts): children of them wait too.
   const unsettled = unsettledKeys(ctx.db);
-  const waits = (k: string) => apart.has(k) || unsettled.local.has(k) || unsettled.hub.has(k);
+  // And parents the hub deleted or created again since this node's pull (push-hub-read.ts
+  // parentKeysChangedUnseen): the row under that key here may be another one.
+  const waits = (k: string) => apart.has(k) || unsettled.local.has(k) || unsettled.hub.has(k) || staleParents.has(k);
   const ios = new Map<string, SqliteTableIO>();
   // Parent keys under which the node holds its own unsent new row, looked up once per table for
   // the rows it will be given; a row it was not told of is looked up on its own.

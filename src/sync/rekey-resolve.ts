@@ -3,15 +3,20 @@
  * SYNC_KEY_COLLISIONS=manual by moving one of the two rows to a new key (rekey.ts), exactly as
  * the automatic modes would have; the children that waited for it are retried at once.
  */
+import { SQLITE_NOW_MS } from '../capture/sqlite-capture.js';
+import type { Row } from '../engines/codec.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
-import { toMysqlRow as toMysql } from './convert.js';
+import { ensureWriteTokens } from './commit-outcome.js';
+import { sameImage, toMysqlRow as toMysql, toSqliteRow } from './convert.js';
 import { learnHubMoves } from './hub-moves.js';
 import { decodeImage } from './images.js';
 import { MysqlTableIO } from './mysql-io.js';
 import { parentApart } from './parent-waits.js';
+import type { SyncTable } from './plan.js';
 import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { moveOnNode } from './rekey-node.js';
+import { afterHubCommit, beforeHubCommit, finishLostResolve, type HubCommit, settleLostCommit } from './rekey-resolve-outcome.js';
 import type { RekeyRecord } from './rekey-store.js';
 import { SqliteTableIO } from './sqlite-io.js';
 import type { Syncer } from './syncer.js';
@@ -19,7 +24,17 @@ import type { Syncer } from './syncer.js';
 /** Hub sequence bumps a resolve tries before it gives up (each one further past the node's keys). */
 const SEQUENCE_ATTEMPTS = 4;
 
-export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'hub'): Promise<RekeyEvent | null> {
+/**
+ * `onClosed`: told, in one line, why a record closed without a move (the returned event is then null).
+ */
+export async function resolveRekey(
+  syncer: Syncer,
+  id: number,
+  side: 'node' | 'hub',
+  onClosed?: (line: string) => void,
+): Promise<RekeyEvent | null> {
+  // A resolve before this one whose hub COMMIT was lost: finished or forgotten first.
+  await syncer.withContext((ctx) => finishLostResolve(ctx, true));
   const rec = syncer.rekeys.get(id);
   if (!rec)
     throw new DualdbError('NO_SUCH_REKEY', `there is no key collision #${id}`, {
@@ -32,9 +47,13 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
       hint: 'only collisions held by SYNC_KEY_COLLISIONS=manual are resolved by hand; see `dualdb rekeys`',
       exitCode: EXIT.CONFIG,
     });
+  let closed: string | undefined;
   for (let attempt = 0; ; attempt++) {
+    // A hub-side move whose COMMIT was sent: its node's half waits for it (rekey-resolve-outcome.ts).
+    let committing: HubCommit | undefined;
+    let event: RekeyEvent | null;
     try {
-      const event = await syncer.withContext(async (ctx) => {
+      event = await syncer.withContext(async (ctx) => {
         const table = ctx.plan.byName.get(rec.tbl);
         if (!table)
           throw new DualdbError('TABLE_NOT_SYNCED', `table ${rec.tbl} of key collision #${id} is not synced now`, {
@@ -43,6 +62,7 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
         // Moves of hub rows this node has not pulled yet apply first (hub-moves.ts): one of them,
         // learnt only after this resolution placed the hub's current row, would move that row instead.
         await learnHubMoves(ctx);
+        if (side === 'hub') await ensureWriteTokens(ctx.hub).catch(() => {});
         return ctx.hub.withConnection(async (conn) => {
           await conn.query('SET @dualdb_origin = ?', [ctx.nodeId]);
           await conn.beginTransaction();
@@ -61,7 +81,13 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
               );
             }
             let events: RekeyEvent[] = [];
-            if (hubRow && nodeRow) {
+            if (hubRow && nodeRow && sameRow(table, rec, nodeRow, toSqliteRow(table, hubRow))) {
+              // Not two rows: the node's own row under the key is gone, and what stands there now is
+              // the hub's row itself (a copy settled in by an earlier version: operator trial 4, M3).
+              // Moving either side would insert that row a second time (a duplicate-entry error).
+              syncer.rekeys.close(rec.tbl, rec.oldKey);
+              closed = `key collision #${id} on ${rec.tbl} ${rec.oldKey} closed, nothing moved: the node's row there is the hub's row itself (the node's own row that collided is gone)`;
+            } else if (hubRow && nodeRow) {
               const c: Collision = {
                 table,
                 oldKey: rec.oldKey,
@@ -74,14 +100,27 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
               const move = await moveOnHub(conn, ctx, c, side === 'node' ? 'rekey-node' : 'rekey-hub', {
                 childrenForThisNodeToo: true,
               });
-              events = moveOnNode(ctx, [move]);
+              // --rekey node: the node's half first (a lost COMMIT heals: the moved row is logged
+              // under its new key and sent again); --rekey hub: once the hub is known to have it.
+              if (side === 'node') events = moveOnNode(ctx, [move]);
+              else committing = await beforeHubCommit(conn, ctx, move);
             } else {
               // One of the two rows is gone since: nothing clashes any more.
               if (nodeRow) await new MysqlTableIO(table).write(conn, [toMysql(table, nodeRow)]);
               else moveOnNode(ctx, [], [{ table, key: rec.oldKey, hubRow }]);
-              syncer.rekeys.close(rec.tbl, rec.oldKey);
+              ctx.db.transaction(() => {
+                // Its log entries were trimmed while held: logged again, so that a lost hub COMMIT
+                // leaves it to the next push (which finds it there, unchanged, if the hub had it).
+                if (nodeRow)
+                  ctx.db
+                    .prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'I', ${SQLITE_NOW_MS})`)
+                    .run(rec.tbl, rec.oldKey);
+                syncer.rekeys.close(rec.tbl, rec.oldKey);
+              })();
+              closed = `key collision #${id}: one of the two rows is gone, nothing clashes any more`;
             }
             await conn.commit();
+            if (committing) events = await afterHubCommit(ctx, committing);
             return events[0] ?? null;
           } catch (e) {
             await conn.rollback().catch(() => {});
@@ -89,32 +128,14 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
           }
         });
       });
-      // Rows that waited for this one go now.
-      syncer.db
-        .prepare("UPDATE _dualdb_parked SET next_retry_ms = 0 WHERE error LIKE '%held apart%' OR error LIKE '%one of two rows%'")
-        .run();
-      if (event) {
-        syncer.log.info(
-          `key collision #${id} on ${event.table} resolved: the ${event.moved}'s row moved from ${event.oldKey} to ${event.newKey}`,
-          {
-            event: 'rekey',
-            table: event.table,
-            old_key: event.oldKey,
-            new_key: event.newKey,
-            moved: event.moved,
-          },
-        );
-        syncer.emit('rekey', event);
-      }
-      return event;
     } catch (e) {
-      if (e instanceof SequenceBehindError && attempt < SEQUENCE_ATTEMPTS) {
+      if (committing) event = await settleLostCommit(syncer, committing, id, e);
+      else if (e instanceof SequenceBehindError && attempt < SEQUENCE_ATTEMPTS) {
         // The application writes meanwhile (trial 3, H): each retry leaves it more keys of room.
         const headroom = attempt === 0 ? 0n : BigInt(100 * 4 ** (attempt - 1));
         await syncer.withContext((ctx) => bumpHubSequence(ctx, e, headroom));
         continue;
-      }
-      if (e instanceof SequenceBehindError) {
+      } else if (e instanceof SequenceBehindError) {
         const past = e.localMax + 10_000n;
         throw new DualdbError(
           'HUB_SEQUENCE_BEHIND',
@@ -124,9 +145,29 @@ export async function resolveRekey(syncer: Syncer, id: number, side: 'node' | 'h
             cause: e,
           },
         );
-      }
-      throw e;
+      } else throw e;
     }
+    // Rows that waited for this one go now.
+    syncer.db
+      .prepare("UPDATE _dualdb_parked SET next_retry_ms = 0 WHERE error LIKE '%held apart%' OR error LIKE '%one of two rows%'")
+      .run();
+    if (event) {
+      syncer.log.info(
+        `key collision #${id} on ${event.table} resolved: the ${event.moved}'s row moved from ${event.oldKey} to ${event.newKey}`,
+        {
+          event: 'rekey',
+          table: event.table,
+          old_key: event.oldKey,
+          new_key: event.newKey,
+          moved: event.moved,
+        },
+      );
+      syncer.emit('rekey', event);
+    } else if (closed) {
+      syncer.log.info(closed, { event: 'rekey.closed', table: rec.tbl, old_key: rec.oldKey });
+      onClosed?.(closed);
+    }
+    return event;
   }
 }
 
@@ -170,4 +211,13 @@ async function parentOf(syncer: Syncer, rec: RekeyRecord): Promise<{ table: stri
     if (parent) return parent;
   }
   return undefined;
+}
+
+/**
+ * The node's row under the key is the hub's row itself, not a second row: the same image on both
+ * sides, and not the node's row the collision was held with (that one is gone: two rows created
+ * alike on two sides stay two rows and are moved apart as any collision).
+ */
+function sameRow(table: SyncTable, rec: RekeyRecord, nodeRow: Row, hubRow: Row): boolean {
+  return sameImage(table, nodeRow, hubRow) && !sameImage(table, decodeImage(rec.nodeImage), nodeRow);
 }

@@ -17,6 +17,7 @@ import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.
 import { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
+import { refreshNodeCapture } from './capture-refresh.js';
 import { backfillNewColumns, commonColumns } from './column-backfill.js';
 import type { BatchResult, SyncContext, TableMoved } from './context.js';
 import { emptyBatch } from './context.js';
@@ -33,6 +34,7 @@ import { releasePushConnection } from './push-connection.js';
 import { type MultiStatementLease, pushOneRow } from './push-one.js';
 import { nextPushLimit } from './push-size.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
+import { finishLostResolve } from './rekey-resolve-outcome.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 import { hubSchemaFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
 import { pausedLine } from './summary.js';
@@ -111,6 +113,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   private planAt = 0;
   private planStamp: SchemaStamp | undefined;
   private readonly planTtlMs: number;
+  /** The SQLite schema version at which the node's triggers were last checked (capture-refresh.ts). */
+  private captureCheckedAt: number | undefined;
   private readonly ownsDb: boolean;
   private hubClockOffsetMs = 0;
   private canSeeTransactions: boolean | undefined;
@@ -254,6 +258,16 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     const stamp: SchemaStamp = { sqliteVersion: sqliteSchemaVersion(this.db), hubFingerprint: await hubSchemaFingerprint(hub) };
     const [s, m] = [introspectSqlite(this.db), await introspectMysql(hub)];
     const plan = buildSyncPlan(s, m, { include: this.config.sync.tables, exclude: this.config.sync.exclude });
+    if (this.captureCheckedAt !== stamp.sqliteVersion) {
+      // Once per SQLite schema: the node's triggers follow its tables (a foreign key or column
+      // added since `init`) and this version's trigger text; then plan again from the new schema.
+      const refreshed = refreshNodeCapture(this.db, plan, s);
+      this.captureCheckedAt = sqliteSchemaVersion(this.db);
+      if (refreshed.length) {
+        this.log.info(`capture triggers brought up to date on ${refreshed.join(', ')}`, { event: 'capture.refreshed' });
+        return this.currentPlan(true);
+      }
+    }
     attachValueForms(this.db, plan.tables, this.config.sync.valueForms);
     // A column one side just gained holds NULLs there that are no values: filled before any row moves.
     for (const f of await backfillNewColumns(this.db, this.state, hub, this.nodeId, plan, commonColumns(plan, s, m)))
@@ -337,20 +351,25 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       .run(this.nodeId, now);
   }
 
-  private async runBatches(direction: 'push' | 'pull', maxBatches: number): Promise<BatchResult> {
+  private async runBatches(direction: 'push' | 'pull', maxBatches: number, beatLag = true): Promise<BatchResult> {
     const total = emptyBatch(direction);
     let bumps = 0;
     let replans = 0;
+    let rereads = 0;
     // Push batches grow while a backlog drains (push-size.ts).
     const sizing = { base: this.config.sync.batchSize, grows: !this.config.sync.batchSizeExplicit };
     let limit = sizing.base;
     for (let i = 0; i < maxBatches; i++) {
       const ctx = await this.context();
+      if (!beatLag) ctx.beatLag = false;
       let b: BatchResult;
       try {
         // A file that does not hold its node id must not pull either (invariant 17): the holder's
         // changes carry this id, so it would skip them as its own echo. Push checks every batch.
         if (direction === 'pull' && i === 0) await reconcileWithHub(ctx);
+        // A `rekeys resolve` whose hub COMMIT was lost, or whose process died before the node's
+        // half: finished or forgotten before anything else moves (rekey-resolve-outcome.ts).
+        if (i === 0) await finishLostResolve(ctx);
         b = direction === 'push' ? await pushBatch(ctx, limit) : await pullBatch(ctx);
       } catch (e) {
         if (e instanceof PlanStaleError && replans < 3) {
@@ -365,6 +384,12 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
           // The hub's sequence handed out a key this node holds: move it past, then the same batch again.
           bumps++;
           await bumpHubSequence(ctx, e);
+          i--;
+          continue;
+        }
+        if (e instanceof PushRaceError && e.again && rereads < 3) {
+          // Keys moved here while the push decided (a `rekeys resolve` beside it): read it again.
+          rereads++;
           i--;
           continue;
         }
@@ -479,14 +504,16 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   }
 
   /** Push then pull (the node's news first, so conflicts are found under the hub's row locks). */
-  async syncOnce(options: { push?: boolean; pull?: boolean; maxBatches?: number } = {}): Promise<CycleReport> {
+  async syncOnce(options: { push?: boolean; pull?: boolean; maxBatches?: number; beatLag?: boolean } = {}): Promise<CycleReport> {
     return this.exclusive(async () => {
       const t0 = Date.now();
       if (options.push !== false) this.heartbeat();
       const push =
         options.push === false ? emptyBatch('push') : await this.runBatches('push', options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
       const pull =
-        options.pull === false ? emptyBatch('pull') : await this.runBatches('pull', options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
+        options.pull === false
+          ? emptyBatch('pull')
+          : await this.runBatches('pull', options.maxBatches ?? MAX_BATCHES_PER_CYCLE, options.beatLag !== false);
       const report = { push, pull, durationMs: Date.now() - t0, paused: this.pausedTables() };
       this.emit('cycle', report);
       return report;

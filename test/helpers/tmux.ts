@@ -28,6 +28,13 @@ export class Tmux {
   }
   kill(): void {
     spawnSync('tmux', ['-L', this.socket, 'kill-server'], { encoding: 'utf8' });
+    // kill-server returns before the server is gone: a new session started at once can reach the
+    // dying server ("server exited unexpectedly"). Wait until no server answers on the socket.
+    for (let i = 0; i < 100; i++) {
+      const r = spawnSync('tmux', ['-L', this.socket, 'list-sessions'], { encoding: 'utf8' });
+      if (r.status !== 0 && !/exited unexpectedly/.test(r.stderr)) return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
   }
 }
 

@@ -89,6 +89,11 @@ export function registerInit(program: Command, global: () => GlobalOptions): voi
           out(
             `${glyph.warn} the hub has no table ${r.missingOnHub.join(', ')}: its capture stays here (writes wait, parked) but it does not sync until the hub has it — run \`dualdb schema apply --yes\`, then \`dualdb init\``,
           );
+        if (r.hubLogIndex === 'added') out(`${glyph.ok} added the moves index to the hub's change log (faster pulls)`);
+        if (r.hubLogIndex === 'skipped')
+          out(
+            `${glyph.warn} the hub's change log has no moves index yet (the log was busy, or this hub user lacks ALTER): sync works, but every pull scans the log — run \`dualdb init\` again later, or as an admin: ALTER TABLE _dualdb_changes ADD INDEX _dualdb_changes_moves (op, seq)`,
+          );
         for (const p of r.paused) out(`${glyph.warn} ${p.table}: paused — ${p.reason}`);
         for (const s of r.skipped) out(`${glyph.info} ${s.table}: not synced — ${s.reason}`);
         return EXIT.OK;

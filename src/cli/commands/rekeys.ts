@@ -128,13 +128,16 @@ export function registerRekeys(program: Command, global: () => GlobalOptions): v
           );
         const syncer = Syncer.open(configFrom(global()));
         try {
-          const e = await resolveRekey(syncer, Number(id), opts.rekey);
-          if (json) printJson({ id: Number(id), resolved: true, rekey: e });
+          let closed: string | undefined;
+          const e = await resolveRekey(syncer, Number(id), opts.rekey, (line) => {
+            closed = line;
+          });
+          if (json) printJson({ id: Number(id), resolved: true, rekey: e, ...(closed ? { closed } : {}) });
           else if (e)
             out(
               `${glyph.ok} key collision #${id} on ${e.table}: the ${e.moved}'s row moved from ${e.oldKey} to ${e.newKey}; both kept`,
             );
-          else out(`${glyph.ok} key collision #${id}: one of the two rows is gone, nothing clashes any more`);
+          else out(`${glyph.ok} ${closed ?? `key collision #${id}: nothing clashes any more`}`);
           return EXIT.OK;
         } finally {
           await syncer.close();

@@ -139,6 +139,9 @@ export async function openCoreConnection(m: MysqlConfig): Promise<CoreConnection
   }
 }
 
+/** ER_OPTION_PREVENTS_STATEMENT (read-only server), ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION, ER_READ_ONLY_MODE. */
+const READ_ONLY_ERRNOS = new Set([1290, 1792, 1836]);
+
 export class MysqlHub {
   /** Connection resets in flight (withConnection), finished before the pool closes. */
   private readonly resets = new Set<Promise<void>>();
@@ -168,7 +171,7 @@ export class MysqlHub {
 
   async query<T = MysqlRow>(sql: string, params?: MysqlParams, timeoutMs?: number): Promise<T[]> {
     try {
-      const [rows] = await this.pool.query({ sql, ...(timeoutMs ? { timeout: timeoutMs } : {}) }, params as never);
+      const [rows] = await this.lend((c) => c.query({ sql, ...(timeoutMs ? { timeout: timeoutMs } : {}) }, params as never));
       return rows as T[];
     } catch (e) {
       throw diagnoseIfConnection(e, this.config);
@@ -177,11 +180,42 @@ export class MysqlHub {
 
   async execute(sql: string, params?: MysqlParams): Promise<mysql.ResultSetHeader> {
     try {
-      const [res] = await this.pool.query(sql, params as never);
+      const [res] = await this.lend((c) => c.query(sql, params as never));
       return res as mysql.ResultSetHeader;
     } catch (e) {
       throw diagnoseIfConnection(e, this.config);
     }
+  }
+
+  /**
+   * Runs `fn` (statements that leave no session state behind) on a pooled connection, given back
+   * before the caller goes on. mysql2's own `pool.query` gives it back only after the caller's next
+   * step has started, and a connection in reset (withConnection) is not free yet either: a statement
+   * right after another then opened a second connection, which the pool kept (an idle node held 4
+   * hub connections instead of 3). A connection in reset is back within a round trip, cheaper
+   * than a new one: waited for when none is free. Errors are the driver's, undiagnosed.
+   */
+  async lend<T>(fn: (conn: mysql.PoolConnection) => Promise<T>): Promise<T> {
+    if (this.resets.size > 0 && this.freeConnections() === 0) await Promise.race(this.resets);
+    const conn = await this.pool.getConnection();
+    let out: T;
+    try {
+      out = await fn(conn);
+    } catch (e) {
+      // As the pool does: a broken or read-only connection (a failed-over primary) is not reused.
+      const err = e as { fatal?: boolean; errno?: number };
+      if (err?.fatal || READ_ONLY_ERRNOS.has(err?.errno ?? 0)) conn.destroy();
+      else conn.release();
+      throw e;
+    }
+    conn.release();
+    return out;
+  }
+
+  /** Free connections in the pool now (unknown: 1, so nobody waits on a guess). */
+  private freeConnections(): number {
+    const core = (this.pool as unknown as { pool?: { _freeConnections?: { length: number } } }).pool;
+    return core?._freeConnections?.length ?? 1;
   }
 
   /**

@@ -11,7 +11,7 @@
  * was deleted on every side, its alert with it by cascade.
  */
 import { describe, expect, it } from 'vitest';
-import { divergence, type SyncWorld, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
+import { divergence, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
 const SQLITE_DDL = [
@@ -28,31 +28,25 @@ const MYSQL_DDL = [
 describe.skipIf(!HUB_AVAILABLE)('a delete of a row whose key its writer handed out again (operator trial 5, N2)', () => {
   const fx = syncWorlds({ sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['site1', 'site2'] });
 
-  /**
-   * Site1's row under 1, pulled by site2; then site1 deletes it and writes a new one (with a child)
-   * under the id SQLite hands out again, and pushes. Site2 has not pulled since.
-   */
-  async function reusedKey(policy: string): Promise<SyncWorld> {
-    const w = await fx.world({ env: { CONFLICT_POLICY: policy, SYNC_KEY_COLLISIONS: 'rekey-node' } });
-    const s1 = w.node('site1');
-    const s2 = w.node('site2');
-    s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'old')").run();
-    await s1.syncer.syncOnce();
-    await s2.syncer.syncOnce();
-    expect(s2.db.prepare('SELECT ref FROM detections WHERE id = 1').pluck().get()).toBe('old');
-    s1.db.prepare('DELETE FROM detections WHERE id = 1').run();
-    expect(Number(s1.db.prepare("INSERT INTO detections (ref) VALUES ('new')").run().lastInsertRowid)).toBe(1);
-    s1.db.prepare("INSERT INTO alerts (detection_id, ref) VALUES (1, 'alert of new')").run();
-    await s1.syncer.syncOnce();
-    expect(await w.hub.query('SELECT id, ref FROM detections')).toEqual([{ id: '1', ref: 'new' }]);
-    return w;
-  }
-
   for (const policy of ['node-wins', 'newest-wins', 'hub-wins'] as const)
     for (const first of ['push', 'pull'] as const)
       it(`${policy}, site2's ${first} first: site1's new row under the re-used key is kept everywhere`, async () => {
-        const w = await reusedKey(policy);
-        const [s1, s2] = [w.node('site1'), w.node('site2')];
+        const w = await fx.world({ env: { CONFLICT_POLICY: policy, SYNC_KEY_COLLISIONS: 'rekey-node' } });
+        const s1 = w.node('site1');
+        const s2 = w.node('site2');
+        s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'old')").run();
+        await s1.syncer.syncOnce();
+        await s2.syncer.syncOnce();
+        expect(s2.db.prepare('SELECT ref FROM detections WHERE id = 1').pluck().get()).toBe('old');
+
+        // Site1: the old row deleted, a new one (with a child) under the id SQLite hands out again.
+        s1.db.prepare('DELETE FROM detections WHERE id = 1').run();
+        const id = Number(s1.db.prepare("INSERT INTO detections (ref) VALUES ('new')").run().lastInsertRowid);
+        expect(id).toBe(1);
+        s1.db.prepare("INSERT INTO alerts (detection_id, ref) VALUES (1, 'alert of new')").run();
+        await s1.syncer.syncOnce();
+        expect(await w.hub.query('SELECT id, ref FROM detections')).toEqual([{ id: '1', ref: 'new' }]);
+
         // Site2, not pulled since: deletes its copy of the old row.
         s2.db.prepare('DELETE FROM detections WHERE id = 1').run();
         await s2.syncer.syncOnce(first === 'push' ? { pull: false } : { push: false });
@@ -72,8 +66,16 @@ describe.skipIf(!HUB_AVAILABLE)('a delete of a row whose key its writer handed o
   for (const policy of ['node-wins', 'newest-wins', 'hub-wins'] as const)
     for (const first of ['push', 'pull'] as const)
       it(`${policy}, site2's ${first} first: site2's update of the old row never overwrites site1's new row`, async () => {
-        const w = await reusedKey(policy);
-        const [s1, s2] = [w.node('site1'), w.node('site2')];
+        const w = await fx.world({ env: { CONFLICT_POLICY: policy, SYNC_KEY_COLLISIONS: 'rekey-node' } });
+        const s1 = w.node('site1');
+        const s2 = w.node('site2');
+        s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'old')").run();
+        await s1.syncer.syncOnce();
+        await s2.syncer.syncOnce();
+        s1.db.prepare('DELETE FROM detections WHERE id = 1').run();
+        expect(Number(s1.db.prepare("INSERT INTO detections (ref) VALUES ('new')").run().lastInsertRowid)).toBe(1);
+        s1.db.prepare("INSERT INTO alerts (detection_id, ref) VALUES (1, 'alert of new')").run();
+        await s1.syncer.syncOnce();
         await new Promise((r) => setTimeout(r, 20)); // site2's edit is the newer change
         s2.db.prepare("UPDATE detections SET ref = 'old, edited' WHERE id = 1").run();
         await s2.syncer.syncOnce(first === 'push' ? { pull: false } : { push: false });

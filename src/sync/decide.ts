@@ -119,29 +119,8 @@ const RESOLVE: Record<KeyCollisionMode, 'rekey-node' | 'rekey-hub' | 'hold'> = {
 };
 
 /** A row with an unpushed node change, as push sees it. */
-/**
- * The node changed (not deleted) a row under a generated key the hub's unseen changes deleted and
- * gave to another row (`hubRecreated`): two rows under one key. The node's change never lands on
- * the other row (operator trial 5, N2u: an update of the old row overwrote the new one).
- */
-function editsAnotherRow(f: RowFacts): boolean {
-  return (
-    f.keyKind === 'generated' &&
-    f.node?.firstOp === 'U' &&
-    f.nodeHasRow &&
-    f.hubHasRow &&
-    f.hubRecreated === true &&
-    !f.hubMovedHere
-  );
-}
-
 export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyCollisionMode): Decision {
   if (!f.hub || f.same) return { action: 'to-hub' };
-  // Kept by the policy against the hub's delete, the node's row is a row of its own: a collision.
-  if (editsAnotherRow(f))
-    return decideWinner(policy, f.node?.at ?? 0, f.hub.at) === 'node'
-      ? { action: 'rekey', resolve: RESOLVE[collisions] }
-      : { action: 'to-node', conflict: 'hub' };
   // The hub's delete stands against an update a parent's delete made here; the pull deletes the row.
   if (impliedUpdateYields(f)) return { action: 'none' };
   if (deletesAnotherRow(f)) return { action: 'none' };
@@ -166,12 +145,6 @@ export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
   if (impliedUpdateYields(f)) return { action: 'to-node' };
   // The node's delete stands; its push deletes the row on the hub.
   if (deletesMovedRow(f)) return { action: 'none' };
-  // Two rows under one key (editsAnotherRow): kept by the policy, the node's is left to the push,
-  // which hands out keys; the hub winning, its new row replaces the node's old one here.
-  if (editsAnotherRow(f))
-    return decideWinner(policy, f.node.at, f.hub?.at ?? 0) === 'node'
-      ? { action: 'defer' }
-      : { action: 'to-node', conflict: 'hub' };
   if (isCollision(f)) {
     if (!f.nodeHasRow) return { action: 'to-node' };
     // The hub's row is gone again: still left to the push (it decides whether the node's row moves).

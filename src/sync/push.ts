@@ -293,8 +293,7 @@ async function applyOnHub(
               hubHasRow: hubRow !== null,
               hubMovedHere,
               hubOnlyMove,
-              // A pull that deferred the node's edit of such a row left it open (decide.ts editsAnotherRow).
-              hubRecreated: unseenAfter?.deleted === true || (seenOpen !== undefined && change.firstOp === 'U'),
+              hubRecreated: unseenAfter?.deleted === true,
               // Under the hub key of a copy waiting here (unsettled), the hub's row is that copy's
               // row and the node's is its own new one, even with the very same values.
               same: sameImage(table, local, hubAsSqlite) && !copiesMovedTo.has(heldKey(table.name, key)),

@@ -272,10 +272,22 @@ async function controlRoom(
 }
 
 /**
- * The operator of `--mode manual`: while the writers run, lists a site's held collisions and
- * resolves a few, node or hub at random, one by one; once they stop (`finishing`), resolves every
- * held one of each site with `--all` (the side at random), as an operator clearing the backlog.
+ * The operators of `--mode manual`, one per site at once (each beside its site's watcher): while the
+ * writers run, each lists its site's held collisions and resolves them, node or hub at random, one
+ * by one; once they stop (`finishing`), resolves every held one with `--all` (the side at random),
+ * as an operator clearing the backlog.
  */
+function operators(
+  sites: Site[],
+  logFile: string,
+  random: () => number,
+  running: () => boolean,
+  finishing: () => boolean,
+  count: (a: string) => void,
+): Promise<void> {
+  return Promise.all(sites.map((s) => operator([s], logFile, random, running, finishing, count))).then(() => {});
+}
+
 async function operator(
   sites: Site[],
   logFile: string,
@@ -510,7 +522,7 @@ async function trial(values: Record<string, string | boolean | undefined>): Prom
     const controlLoop = controlRoom(mysql, hubJournal, random, () => writing, count);
     let operating = mode === 'manual';
     const operatorLoop = operating
-      ? operator(
+      ? operators(
           sites,
           path.join(runDir, 'operator.jsonl'),
           random,

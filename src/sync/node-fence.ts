@@ -156,6 +156,12 @@ export async function reconcileWithHub(ctx: FenceContext, reclaimed = false, att
       ]);
       return reconcileWithHub(ctx, true);
     } else {
+      // A push begun here whose token is not the hub's: another process on this file (`rekeys
+      // resolve` beside `sync --watch`) may have committed a push it has not recorded yet, its
+      // pending token overwritten by this one (one slot). Its record follows within moments: the
+      // reconcile starts again once the file changes (operator trial 5, N5). A copy waits in vain.
+      if (pending !== undefined && attempt < SAME_FILE_RETRIES && (await fileChanges(ctx, now, SAME_FILE_WAIT_MS)))
+        return reconcileWithHub(ctx, reclaimed, attempt + 1);
       throw refused(state, nodeId);
     }
   }
@@ -165,6 +171,17 @@ export async function reconcileWithHub(ctx: FenceContext, reclaimed = false, att
 
 /** Re-reads of the file when another process on it pushed during a reconcile (each is one push of its). */
 const SAME_FILE_RETRIES = 20;
+/** How long a reconcile that would refuse waits for another process on the file to record its push. */
+const SAME_FILE_WAIT_MS = 2000;
+
+/** Whether the file's token, pending token or push cursor changes from `seen` within `ms`. */
+async function fileChanges(ctx: FenceContext, seen: LocalSnapshot, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; ) {
+    await new Promise((r) => setTimeout(r, 25));
+    if (!sameSnapshot(seen, localSnapshot(ctx))) return true;
+  }
+  return false;
+}
 
 interface LocalSnapshot {
   mine: string | undefined;

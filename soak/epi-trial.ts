@@ -432,7 +432,9 @@ async function trial(values: Record<string, string | boolean | undefined>): Prom
     return 2;
   }
   if (!HUB_CRASHABLE || !PYTHON) {
-    process.stderr.write('the trial needs its own MariaDB (install mariadb-server) and Python with SQLAlchemy (.venv-test)\n');
+    process.stderr.write(
+      `the trial needs ${!HUB_CRASHABLE ? 'its own MariaDB (apt install mariadb-server; MYSQL_URL cannot be used: the trial kills its hub)' : 'Python with SQLAlchemy: python3 -m venv .venv-test && .venv-test/bin/python -m pip install SQLAlchemy'}\n`,
+    );
     return 2;
   }
   const started = new Date();

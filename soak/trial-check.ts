@@ -343,6 +343,10 @@ export function check(snap: Snapshot): Verdict {
   for (const d of snap.differences) problems.push({ category: 'sides differ', table: '', payload: '', sides: [], detail: d });
   for (const c of ['lost', 'doubled', 'mis-pointed', 'delete undone', 'update lost', 'phantom', 'stall', 'sides differ'])
     counts[c] = problems.filter((p) => p.category === c).length;
+  // Expected with --app-transactions off (the application's hazard, README "Ids handed out on both sides").
+  counts['of which the N3 shape (app read-then-write)'] = problems.filter(
+    (p) => p.hint?.startsWith('N3 shape') || p.hint?.includes(': N3 shape'),
+  ).length;
   return { counts, problems };
 }
 
@@ -392,8 +396,53 @@ function deletedByConflict(snap: Snapshot, table: string, payload: string): stri
   return undefined;
 }
 
-/** Leads for a problem, from the shapes trial 5 found (docs/SYNC-CONTRACT.md invariant 13). */
+/** How long a request may take between its read and its commit, for the N3 lead. */
+const REQUEST_S = 30;
+
+/**
+ * N3, the application's read-then-write by id (`--app-transactions off`): a write journaled by a
+ * site's application under a key its own sync had moved that row away from shortly before the
+ * write committed. The write landed on the row placed under the old key. A lead, not a verdict.
+ */
+function staleIdWrite(
+  snap: Snapshot,
+  table: string,
+  w: { side: string; op: string; payload: string; key?: string | number | null; t: number },
+): string | undefined {
+  if (w.key == null || w.side === 'hub') return undefined;
+  for (const r of snap.rekeys[w.side] ?? []) {
+    if (r.tbl !== table || r.status !== 'done' || digits(r.old_key) !== String(w.key)) continue;
+    const moved = r.moved === 'hub' ? r.hub_image : r.moved === 'node' ? r.node_image : undefined;
+    if (!String(moved ?? '').includes(w.payload)) continue;
+    const after = w.t - Date.parse(String(r.resolved_at ?? r.at)) / 1000;
+    if (after > 0 && after < REQUEST_S)
+      return `N3 shape (the application's read-then-write by id): ${w.side}'s ${w.op} of ${w.payload} by id ${w.key} committed ${(after * 1000).toFixed(0)} ms after ${w.side}'s ${r.detected_in} moved that row ${digits(r.old_key)} → ${digits(r.new_key)} (re-key #${r.id}), onto the row placed under ${w.key}`;
+  }
+  return undefined;
+}
+
+/** A payload (or an ancestor whose ON DELETE cascades) gone by another row's stale delete by id (N3). */
+function deletedByStaleWrite(snap: Snapshot, ledger: Ledger, table: string, payload: string): string | undefined {
+  for (let pl: string | undefined = payload, t = table, depth = 0; pl && depth < 4; depth++) {
+    const keys = new Set(keysOf(snap, t, pl));
+    for (const e of snap.journal)
+      if (e.op === 'delete' && e.table === t && e.payload !== pl && keys.has(String(e.key))) {
+        const lead = staleIdWrite(snap, t, e);
+        if (lead) return `${depth ? `its ancestor ${pl}: ` : ''}${lead}`;
+      }
+    const e: JournalEntry | undefined = ledger.inserts.get(pl) ?? ledger.unsure.get(pl);
+    const fk = e && TABLES[e.table]?.fk;
+    if (fk?.onDelete !== 'cascade') return undefined;
+    pl = e?.parent?.payload;
+    t = fk.parent;
+  }
+  return undefined;
+}
+
+/** Leads for a problem, from the shapes trials 5 and 6 found (docs/SYNC-CONTRACT.md invariant 13). */
 function hintOf(snap: Snapshot, ledger: Ledger, p: Problem): string | undefined {
+  const stale = staleLead(snap, ledger, p);
+  if (stale) return stale;
   if (p.category === 'lost' || p.category === 'mis-pointed') {
     for (let payload: string | undefined = p.payload, table = p.table, depth = 0; payload && depth < 4; depth++) {
       const by = deletedByConflict(snap, table, payload);
@@ -415,6 +464,27 @@ function hintOf(snap: Snapshot, ledger: Ledger, p: Problem): string | undefined 
     return reached
       ? `${d.side}'s delete reached the hub; the row came back afterwards`
       : `${d.side}'s delete never reached the hub (dropped by its push: N1/R1 shape)`;
+  }
+  return undefined;
+}
+
+/** The N3 lead for a problem, if its evidence has that shape. */
+function staleLead(snap: Snapshot, ledger: Ledger, p: Problem): string | undefined {
+  if (p.category === 'delete undone') {
+    const d = ledger.deletes.get(p.payload);
+    return d && staleIdWrite(snap, p.table, d);
+  }
+  if (p.category === 'update lost') {
+    const last = [...(ledger.updates.get(p.payload) ?? [])].sort((a, b) => a.t - b.t).at(-1);
+    return last && staleIdWrite(snap, p.table, last);
+  }
+  if (p.category === 'lost') return deletedByStaleWrite(snap, ledger, p.table, p.payload);
+  if (p.category === 'mis-pointed') {
+    const e = ledger.inserts.get(p.payload);
+    const fk = TABLES[p.table]?.fk;
+    if (!e?.parent || !fk) return undefined;
+    const parent = { side: e.side, op: `child insert (${p.payload})`, payload: e.parent.payload, key: e.parent.key, t: e.t };
+    return staleIdWrite(snap, fk.parent, parent) ?? deletedByStaleWrite(snap, ledger, fk.parent, e.parent.payload);
   }
   return undefined;
 }

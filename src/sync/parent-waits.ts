@@ -136,3 +136,19 @@ export function parentDeletedHere(ctx: SyncContext, table: SyncTable, row: Row):
   }
   return undefined;
 }
+
+/**
+ * Hub changes this node parked because SQLite's FOREIGN KEY refused them (their parent missing
+ * here), of tables that reference one of `parents`: due now that rows of those tables were written
+ * here (by a pull, or by a push that placed the hub's rows), instead of after their retry delay (up
+ * to 10 minutes, then only by hand: N6). Whether the parent they wait for is among the rows is not
+ * known here (the parked change keeps no image): a retry that fails again is parked again.
+ */
+export function wakeParkedChildren(ctx: SyncContext, parents: Iterable<string>): void {
+  const names = new Set(parents);
+  if (names.size === 0) return;
+  const wake = ctx.db.prepare(
+    "UPDATE _dualdb_parked SET next_retry_ms = 0 WHERE direction = 'pull' AND tbl = ? AND error LIKE '%FOREIGN KEY%' AND next_retry_ms IS NOT 0",
+  );
+  for (const t of ctx.plan.tables) if (t.foreignKeys.some((fk) => names.has(fk.parent))) wake.run(t.name);
+}

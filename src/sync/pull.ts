@@ -24,7 +24,7 @@ import { advanceHoles } from './holes.js';
 import { applyHubMoves, forgetHubMoves, hubMoveTargets, unapplied, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
-import { parentApart, parentDeletedHere, parentIn, unsentParentKeys } from './parent-waits.js';
+import { parentApart, parentDeletedHere, parentIn, unsentParentKeys, wakeParkedChildren } from './parent-waits.js';
 import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
@@ -325,6 +325,11 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         deletedFrom.map((t) => t.name),
       );
       if (deletedFrom.length) wakeParkedOrphans(ctx, deletedFrom);
+      // Children parked for a parent missing here go again once rows of its table arrived (N6).
+      wakeParkedChildren(
+        ctx,
+        tables.filter((t) => (result.perTable.get(t.name)?.upserts ?? 0) > 0).map((t) => t.name),
+      );
       ctx.state.savePullState(holes.next, prev);
       forgetHubMoves(ctx.db, holes.next.upto);
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();

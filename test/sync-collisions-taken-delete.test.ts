@@ -22,6 +22,19 @@ import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 const SQLITE_DDL = ['CREATE TABLE detections (id INTEGER PRIMARY KEY, ref TEXT NOT NULL)'];
 const MYSQL_DDL = ['CREATE TABLE detections (id BIGINT AUTO_INCREMENT PRIMARY KEY, ref VARCHAR(40) NOT NULL) ENGINE=InnoDB'];
 
+/**
+ * Site1's row under 1 on the hub; site2's own row under the same id (deleted again when `taken`),
+ * pushed before any pull: a collision; its row moves away (or is gone) and site1's is placed here
+ * under 1, while the hub's insert of 1 is still unseen here.
+ */
+async function placeSite1Row(s1: TestNode, s2: TestNode, how: 'moved' | 'taken'): Promise<void> {
+  s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site1')").run();
+  await s1.syncer.syncOnce();
+  s2.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site2')").run();
+  if (how === 'taken') s2.db.prepare('DELETE FROM detections WHERE id = 1').run();
+  await s2.syncer.syncOnce({ pull: false });
+}
+
 describe.skipIf(!HUB_AVAILABLE)('a delete of the hub row a collision placed here (operator trial 5, N1)', () => {
   const fx = syncWorlds({ sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['site1', 'site2'] });
 
@@ -32,13 +45,7 @@ describe.skipIf(!HUB_AVAILABLE)('a delete of the hub row a collision placed here
           const w = await fx.world({ env: { CONFLICT_POLICY: policy, SYNC_KEY_COLLISIONS: 'rekey-node' } });
           const s1 = w.node('site1');
           const s2 = w.node('site2');
-          s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site1')").run();
-          await s1.syncer.syncOnce();
-          // Site2's own row under the same id, pushed before any pull: a collision; its row moves away
-          // and site1's is placed here under 1, while the hub's insert of 1 is still unseen here.
-          s2.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site2')").run();
-          if (how === 'taken') s2.db.prepare('DELETE FROM detections WHERE id = 1').run();
-          await s2.syncer.syncOnce({ pull: false });
+          await placeSite1Row(s1, s2, how);
           expect(s2.db.prepare('SELECT ref FROM detections WHERE id = 1').pluck().get()).toBe('site1');
 
           // Site2's application deletes the row it sees under 1: site1's.
@@ -82,13 +89,8 @@ describe.skipIf(!HUB_AVAILABLE)('a delete of the hub row a collision placed here
   for (const how of ['moved', 'taken'] as const)
     it(`${how}: its hub seq is kept until site2 pulled past it, then pruned; the record itself stays`, async () => {
       const w = await fx.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-node' } });
-      const s1 = w.node('site1');
       const s2 = w.node('site2');
-      s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site1')").run();
-      await s1.syncer.syncOnce();
-      s2.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site2')").run();
-      if (how === 'taken') s2.db.prepare('DELETE FROM detections WHERE id = 1').run();
-      await s2.syncer.syncOnce({ pull: false });
+      await placeSite1Row(w.node('site1'), s2, how);
       const before = placedSeqs(s2);
       if (how === 'moved') {
         expect(before.records).toHaveLength(1);

@@ -41,6 +41,11 @@ describe.skipIf(!HUB_AVAILABLE)('a pulled child parked for its missing parent', 
         await a.syncer.syncOnce();
       }
       expect(parkedChild(a)).toEqual({ attempts: 4, dueSoon: false });
+      expect(a.syncer.state.parked('pull')[0]?.error).toContain('(its parent workers 7 is not here)');
+      // Another worker arriving does not make it due: it waits for its own.
+      await w.hub.execute("INSERT INTO workers (id, name) VALUES (8, 'w8')");
+      await a.syncer.syncOnce();
+      expect(parkedChild(a)).toEqual({ attempts: 4, dueSoon: false });
       if (by === 'pull') await w.hub.execute("INSERT INTO workers (id, name) VALUES (7, 'w7')");
       else {
         // The parent comes with a push: a's own worker 7 collides with the hub's (rekey-node), and

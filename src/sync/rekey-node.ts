@@ -152,10 +152,10 @@ export function moveOnNode(
       if (t.hubRow && t.hubSeq !== undefined) store.recordTake(t.table.name, t.key, t.hubSeq);
     }
     // Children parked for a parent missing here go again: it may be among the hub's rows placed (N6).
-    wakeParkedChildren(
-      ctx,
-      [...placements, ...takeRows].map((p) => p.table.name),
-    );
+    const written = new Map<string, Set<string>>();
+    for (const p of [...placements, ...takes.filter((t) => t.hubRow)])
+      written.set(p.table.name, (written.get(p.table.name) ?? new Set()).add(p.key));
+    wakeParkedChildren(ctx, written);
     setApplying.run(0);
   }).immediate();
   return events;

@@ -56,7 +56,8 @@ export async function resolveRekey(
   let closed: string | undefined;
   let movedRetries = 0;
   let lockRetries = 0;
-  for (let attempt = 0; ; attempt++) {
+  // Sequence bumps so far (the other retries count apart).
+  for (let attempt = 0; ; ) {
     // A hub-side move whose COMMIT was sent: its node's half waits for it (rekey-resolve-outcome.ts).
     let committing: HubCommit | undefined;
     let event: RekeyEvent | null;
@@ -162,6 +163,7 @@ export async function resolveRekey(
       else if (e instanceof SequenceBehindError && attempt < SEQUENCE_ATTEMPTS) {
         // The application writes meanwhile (trial 3, H): each retry leaves it more keys of room.
         const headroom = attempt === 0 ? 0n : BigInt(100 * 4 ** (attempt - 1));
+        attempt++;
         await syncer.withContext((ctx) => bumpHubSequence(ctx, e, headroom));
         continue;
       } else if (e instanceof SequenceBehindError) {

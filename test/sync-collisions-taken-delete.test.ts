@@ -16,11 +16,24 @@
  */
 import { describe, expect, it } from 'vitest';
 import { pushWith } from './helpers/intercept-hub.js';
-import { divergence, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
+import { divergence, syncUntilQuiet, syncWorlds, type TestNode } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
 const SQLITE_DDL = ['CREATE TABLE detections (id INTEGER PRIMARY KEY, ref TEXT NOT NULL)'];
 const MYSQL_DDL = ['CREATE TABLE detections (id BIGINT AUTO_INCREMENT PRIMARY KEY, ref VARCHAR(40) NOT NULL) ENGINE=InnoDB'];
+
+/**
+ * Site1's row under 1 on the hub; site2's own row under the same id (deleted again when `taken`),
+ * pushed before any pull: a collision; its row moves away (or is gone) and site1's is placed here
+ * under 1, while the hub's insert of 1 is still unseen here.
+ */
+async function placeSite1Row(s1: TestNode, s2: TestNode, how: 'moved' | 'taken'): Promise<void> {
+  s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site1')").run();
+  await s1.syncer.syncOnce();
+  s2.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site2')").run();
+  if (how === 'taken') s2.db.prepare('DELETE FROM detections WHERE id = 1').run();
+  await s2.syncer.syncOnce({ pull: false });
+}
 
 describe.skipIf(!HUB_AVAILABLE)('a delete of the hub row a collision placed here (operator trial 5, N1)', () => {
   const fx = syncWorlds({ sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['site1', 'site2'] });
@@ -32,13 +45,7 @@ describe.skipIf(!HUB_AVAILABLE)('a delete of the hub row a collision placed here
           const w = await fx.world({ env: { CONFLICT_POLICY: policy, SYNC_KEY_COLLISIONS: 'rekey-node' } });
           const s1 = w.node('site1');
           const s2 = w.node('site2');
-          s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site1')").run();
-          await s1.syncer.syncOnce();
-          // Site2's own row under the same id, pushed before any pull: a collision; its row moves away
-          // and site1's is placed here under 1, while the hub's insert of 1 is still unseen here.
-          s2.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site2')").run();
-          if (how === 'taken') s2.db.prepare('DELETE FROM detections WHERE id = 1').run();
-          await s2.syncer.syncOnce({ pull: false });
+          await placeSite1Row(s1, s2, how);
           expect(s2.db.prepare('SELECT ref FROM detections WHERE id = 1').pluck().get()).toBe('site1');
 
           // Site2's application deletes the row it sees under 1: site1's.
@@ -69,5 +76,65 @@ describe.skipIf(!HUB_AVAILABLE)('a delete of the hub row a collision placed here
     ]);
     expect(s1.db.prepare('SELECT ref FROM detections ORDER BY ref').pluck().all()).toEqual(['hub', 'site1']);
     expect(await divergence(w, ['detections'])).toEqual([]);
+  }, 60_000);
+
+  // What N1 and N1b record matters only while the hub holds changes under the key this node has not
+  // pulled: the prune path forgets it once the pull cursor (and its holes) are past it.
+  const placedSeqs = (n: TestNode): { records: unknown[][]; taken: unknown[] } => ({
+    records: n.db.prepare("SELECT old_key, status, hub_seq FROM _dualdb_rekeys WHERE status = 'done'").raw().all() as unknown[][],
+    taken: n.db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = '_dualdb_taken'").pluck().get()
+      ? n.db.prepare('SELECT pk FROM _dualdb_taken').pluck().all()
+      : [],
+  });
+  for (const how of ['moved', 'taken'] as const)
+    it(`${how}: its hub seq is kept until site2 pulled past it, then pruned; the record itself stays`, async () => {
+      const w = await fx.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-node' } });
+      const s2 = w.node('site2');
+      await placeSite1Row(w.node('site1'), s2, how);
+      const before = placedSeqs(s2);
+      if (how === 'moved') {
+        expect(before.records).toHaveLength(1);
+        expect(before.records[0]?.[2]).not.toBeNull();
+        expect(before.taken).toEqual([]);
+      } else expect(before.taken).toEqual(['1']);
+      // Not pulled past yet: the prune keeps them.
+      await s2.syncer.pruneHubLog();
+      expect(placedSeqs(s2)).toEqual(before);
+      await s2.syncer.syncOnce({ push: false });
+      await s2.syncer.pruneHubLog();
+      const after = placedSeqs(s2);
+      expect(after.taken).toEqual([]);
+      expect(after.records).toEqual(before.records.map((r) => [r[0], r[1], null]));
+      await syncUntilQuiet(w.nodes);
+      expect(await divergence(w, ['detections'])).toEqual([]);
+    }, 60_000);
+
+  it('a hole below the placed row’s hub seq keeps it until the hole is filled', async () => {
+    const w = await fx.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-node' } });
+    const s1 = w.node('site1');
+    const s2 = w.node('site2');
+    // A hub transaction holds a log seq below everything that follows, open across site2's pull.
+    const slow = await fx.testHub.admin(w.mysql.database);
+    let before: ReturnType<typeof placedSeqs>;
+    try {
+      await slow.query('START TRANSACTION');
+      await slow.query("INSERT INTO detections (id, ref) VALUES (5, 'slow')");
+      s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site1')").run();
+      await s1.syncer.syncOnce();
+      s2.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'site2')").run();
+      await s2.syncer.syncOnce();
+      expect(s2.syncer.state.pullState().holes.size).toBe(1);
+      before = placedSeqs(s2);
+      expect(before.records[0]?.[2]).not.toBeNull();
+      await s2.syncer.pruneHubLog();
+      expect(placedSeqs(s2)).toEqual(before);
+      await slow.query('COMMIT');
+    } finally {
+      await slow.end();
+    }
+    await s2.syncer.syncOnce();
+    expect(s2.syncer.state.pullState().holes.size).toBe(0);
+    await s2.syncer.pruneHubLog();
+    expect(placedSeqs(s2).records).toEqual(before.records.map((r) => [r[0], r[1], null]));
   }, 60_000);
 });

@@ -14,6 +14,20 @@ export function isTransientMysql(e: unknown): boolean {
   return TRANSIENT_MYSQL.has(code) || isConnectionError(e) || !code.startsWith('ER_');
 }
 
+/**
+ * A hub statement that met another transaction's row locks: a deadlock (InnoDB rolled the whole
+ * transaction back) or a lock wait timeout (the statement gave up; the caller rolls back). Either way
+ * nothing of the transaction stays, and trying it again is safe.
+ */
+export function hubLockFailure(e: unknown): 'deadlock' | 'lock wait timeout' | undefined {
+  for (let x = e, depth = 0; x && depth < 4; x = (x as { cause?: unknown }).cause, depth++) {
+    const code = (x as { code?: string }).code;
+    if (code === 'ER_LOCK_DEADLOCK') return 'deadlock';
+    if (code === 'ER_LOCK_WAIT_TIMEOUT') return 'lock wait timeout';
+  }
+  return undefined;
+}
+
 export function isTransientSqlite(e: unknown): boolean {
   const code = (e as { code?: string })?.code ?? '';
   return code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || code === 'SQLITE_IOERR' || code === 'SQLITE_FULL';

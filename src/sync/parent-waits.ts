@@ -117,13 +117,9 @@ export function parentApart(table: SyncTable, row: Row, apart: Set<string>): { t
   return undefined;
 }
 
-/**
- * The parent (table, key) this hub row references that this node has deleted, its delete not
- * pushed yet, if any. The row cannot be placed here (SQLite's foreign key refuses it); once the
- * delete reaches the hub, the hub's ON DELETE settles it there too (gone, or its reference
- * nulled), and the pull's retry applies that. So it waits, without counting failed attempts.
- */
-export function parentDeletedHere(ctx: SyncContext, table: SyncTable, row: Row): { table: string; key: string } | undefined {
+/** The parents (table, key) this row references through a declared foreign key that are not here. */
+function parentsMissingHere(ctx: SyncContext, table: SyncTable, row: Row): { table: string; key: string }[] {
+  const out: { table: string; key: string }[] = [];
   for (const fk of table.foreignKeys) {
     const col = fk.columns[0];
     const parent = ctx.plan.byName.get(fk.parent);
@@ -131,8 +127,50 @@ export function parentDeletedHere(ctx: SyncContext, table: SyncTable, row: Row):
     const v = row[col];
     if (v === null || v === undefined) continue;
     const key = String(v);
-    if (!ctx.state.pendingKeys(parent.name, [key]).has(key)) continue;
-    if (new SqliteTableIO(ctx.db, parent).fetch([key]).size === 0) return { table: parent.name, key };
+    if (new SqliteTableIO(ctx.db, parent).fetch([key]).size === 0) out.push({ table: parent.name, key });
   }
-  return undefined;
+  return out;
+}
+
+/**
+ * The parent (table, key) this hub row references that this node has deleted, its delete not
+ * pushed yet, if any. The row cannot be placed here (SQLite's foreign key refuses it); once the
+ * delete reaches the hub, the hub's ON DELETE settles it there too (gone, or its reference
+ * nulled), and the pull's retry applies that. So it waits, without counting failed attempts.
+ */
+export function parentDeletedHere(ctx: SyncContext, table: SyncTable, row: Row): { table: string; key: string } | undefined {
+  return parentsMissingHere(ctx, table, row).find((p) => ctx.state.pendingKeys(p.table, [p.key]).has(p.key));
+}
+
+/**
+ * A FOREIGN KEY refusal's error text with the parent it waits for, when one is missing here: read
+ * back by wakeParkedChildren (and shown by `dualdb parked`).
+ */
+export function withMissingParent(ctx: SyncContext, table: SyncTable, row: Row, error: string): string {
+  const [p] = parentsMissingHere(ctx, table, row);
+  return p ? `${error} (its parent ${p.table} ${p.key} is not here)` : error;
+}
+
+const MISSING_PARENT = /\(its parent (.+) (\S+) is not here\)$/;
+
+/**
+ * Hub changes this node parked because SQLite's FOREIGN KEY refused them (their parent missing
+ * here), of tables that reference one of `written` (table → keys of the rows just written here, by
+ * a pull or by a push that placed the hub's rows): due now, instead of after their retry delay (up
+ * to 10 minutes, then only by hand: N6). Only those waiting for one of those rows, when their error
+ * names the parent (withMissingParent); a retry that fails again is parked again.
+ */
+export function wakeParkedChildren(ctx: SyncContext, written: Map<string, Set<string>>): void {
+  if (written.size === 0) return;
+  const parked = ctx.db.prepare(
+    "SELECT id, error FROM _dualdb_parked WHERE direction = 'pull' AND tbl = ? AND error LIKE '%FOREIGN KEY%' AND next_retry_ms IS NOT 0",
+  );
+  const wake = ctx.db.prepare('UPDATE _dualdb_parked SET next_retry_ms = 0 WHERE id = ?');
+  for (const t of ctx.plan.tables) {
+    if (!t.foreignKeys.some((fk) => written.has(fk.parent))) continue;
+    for (const p of parked.all(t.name) as { id: number | bigint; error: string }[]) {
+      const m = MISSING_PARENT.exec(p.error);
+      if (!m || written.get(m[1] as string)?.has(m[2] as string)) wake.run(p.id);
+    }
+  }
 }

@@ -24,7 +24,14 @@ import { advanceHoles } from './holes.js';
 import { applyHubMoves, forgetHubMoves, hubMoveTargets, unapplied, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
-import { parentApart, parentDeletedHere, parentIn, unsentParentKeys } from './parent-waits.js';
+import {
+  parentApart,
+  parentDeletedHere,
+  parentIn,
+  unsentParentKeys,
+  wakeParkedChildren,
+  withMissingParent,
+} from './parent-waits.js';
 import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
@@ -138,6 +145,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
       }
       const deletions: { table: SyncTable; io: SqliteTableIO; keys: string[]; parked: Set<string> }[] = [];
       const recreated: Recreated[] = [];
+      // Keys of the rows written here, by table: children parked for one of them go again (N6).
+      const written = new Map<string, Set<string>>();
       for (const table of tables) {
         const io = new SqliteTableIO(ctx.db, table);
         const keyed = changes.byTable.get(table.name) ?? new Map<string, KeyChange>();
@@ -274,6 +283,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (u.change.deleted && table.hubCascades) io.delete(u.key);
           io.upsert(u.row);
         });
+        const writtenKeys = new Set<string>();
+        written.set(table.name, writtenKeys);
         for (const { key, row, change } of toUpsert) {
           const failure = failed.size > 0 ? failed.get(key) : undefined;
           if (failure !== undefined) {
@@ -281,7 +292,9 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             const gone = /FOREIGN KEY/i.test(failure) ? parentDeletedHere(ctx, table, row) : undefined;
             const error = gone
               ? `waits for this node's delete of its parent (${gone.table} ${gone.key}) to reach the hub, whose ON DELETE settles it`
-              : failure;
+              : /FOREIGN KEY/i.test(failure)
+                ? withMissingParent(ctx, table, row, failure)
+                : failure;
             ctx.state.park('pull', table.name, key, error, { firstOp: change.firstOp, waiting: gone !== undefined });
             parkedNow.push({ tbl: table.name, pk: key, error });
             m.parked++;
@@ -289,6 +302,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           }
           m.upserts++;
           result.applied++;
+          writtenKeys.add(key);
           if (parkedHere.has(key)) ctx.state.unpark('pull', table.name, key);
           if (!change.retry && (ctx.beatLag !== false || !table.meta))
             result.lagsMs.push(Math.max(0, localNow - (change.lastAt - ctx.hubClockOffsetMs)));
@@ -325,6 +339,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         deletedFrom.map((t) => t.name),
       );
       if (deletedFrom.length) wakeParkedOrphans(ctx, deletedFrom);
+      // Children parked for a parent missing here go again once rows of its table arrived (N6).
+      wakeParkedChildren(ctx, written);
       ctx.state.savePullState(holes.next, prev);
       forgetHubMoves(ctx.db, holes.next.upto);
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();

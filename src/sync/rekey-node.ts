@@ -16,7 +16,7 @@ import { settleHubRow, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { clearKeyMap, firstKeyHeld, loadKeyMap, remapColumn, renameLoggedKeysByMap } from './key-map.js';
 import { heldKey } from './local-state.js';
-import { parentIn, unsentParentKeys } from './parent-waits.js';
+import { parentIn, unsentParentKeys, wakeParkedChildren } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
 import { localMax, type Move, type RekeyEvent, referencingColumns, rowHere, SequenceBehindError } from './rekey.js';
 import { type DoneRecord, recordMovesDone } from './rekey-bulk.js';
@@ -151,6 +151,11 @@ export function moveOnNode(
       // The hub's changes under the key up to here are in this node now (operator trial 5, N1b).
       if (t.hubRow && t.hubSeq !== undefined) store.recordTake(t.table.name, t.key, t.hubSeq);
     }
+    // Children parked for a parent missing here go again: it may be among the hub's rows placed (N6).
+    const written = new Map<string, Set<string>>();
+    for (const p of [...placements, ...takes.filter((t) => t.hubRow)])
+      written.set(p.table.name, (written.get(p.table.name) ?? new Set()).add(p.key));
+    wakeParkedChildren(ctx, written);
     setApplying.run(0);
   }).immediate();
   return events;

@@ -43,6 +43,8 @@ interface Resolving {
   /** The node's row under the old key, as the move saw it (the record's node image once done). */
   nodeImage: string | null;
   hubSeq: string | null;
+  /** Parent keys of the hub's row the hub changed unseen (push-hub-read.ts `parentKeysChangedUnseen`): it waits for the pull. */
+  staleParents?: string[];
 }
 
 /** A hub-side move whose COMMIT is about to be sent (or was). */
@@ -51,6 +53,7 @@ export interface HubCommit {
   token: string;
   /** The hub session that sent it: ended by commitOutcome if the server still runs it. */
   threadId: number | undefined;
+  staleParents: Set<string>;
 }
 
 /** Test hooks: the process killed just before the hub's COMMIT, or between it and the node's half. */
@@ -60,7 +63,12 @@ export const resolveHooks: { beforeHubCommit?: () => unknown; afterHubCommit?: (
  * Last in the resolve's hub transaction: its commit token there, and the marker here (its own
  * SQLite transaction, committed before the hub's COMMIT is sent).
  */
-export async function beforeHubCommit(conn: PoolConnection, ctx: SyncContext, move: Move): Promise<HubCommit> {
+export async function beforeHubCommit(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  move: Move,
+  staleParents: Set<string> = new Set(),
+): Promise<HubCommit> {
   const token = newWriteToken();
   await recordWriteToken(conn, token, ctx.nodeId);
   const r: Resolving = {
@@ -70,16 +78,17 @@ export async function beforeHubCommit(conn: PoolConnection, ctx: SyncContext, mo
     token,
     nodeImage: encodeImage(move.nodeRow),
     hubSeq: move.hubSeq === null ? null : move.hubSeq.toString(),
+    ...(staleParents.size ? { staleParents: [...staleParents] } : {}),
   };
   ctx.db.transaction(() => ctx.state.setMeta(MARKER, JSON.stringify(r))).immediate();
   await resolveHooks.beforeHubCommit?.();
-  return { move, token, threadId: conn.threadId ?? undefined };
+  return { move, token, threadId: conn.threadId ?? undefined, staleParents };
 }
 
 /** The hub committed: the node's half. */
 export async function afterHubCommit(ctx: SyncContext, c: HubCommit): Promise<RekeyEvent[]> {
   await resolveHooks.afterHubCommit?.();
-  return writeNodeHalf(ctx, c.move, c.token);
+  return writeNodeHalf(ctx, c.move, c.token, c.staleParents);
 }
 
 /**
@@ -92,7 +101,7 @@ export async function settleLostCommit(syncer: Syncer, c: HubCommit, id: number,
   const outcome = await syncer
     .withContext(async (ctx) => {
       const o = await commitOutcome(ctx.hub, c.token, c.threadId, RESOLVE_OUTCOME_DEADLINE_MS);
-      if (o === 'committed') return writeNodeHalf(ctx, c.move, c.token)[0] ?? null;
+      if (o === 'committed') return writeNodeHalf(ctx, c.move, c.token, c.staleParents)[0] ?? null;
       if (o === 'rolled-back') forget(ctx, c.token);
       return o;
     })
@@ -118,13 +127,13 @@ export async function settleLostCommit(syncer: Syncer, c: HubCommit, id: number,
  * Once only: another process on this file (`sync --watch` beside the resolve) may have finished
  * it first (the marker is gone): then its event is the record's.
  */
-function writeNodeHalf(ctx: SyncContext, move: Move, token: string): RekeyEvent[] {
+function writeNodeHalf(ctx: SyncContext, move: Move, token: string, staleParents: Set<string>): RekeyEvent[] {
   return ctx.db
     .transaction((): RekeyEvent[] => {
       if (markerToken(ctx) !== token) return finishedBefore(ctx, move);
       ctx.state.setMeta(MARKER, null);
       if (!rowHere(ctx.db, move.table, move.newKey) && !loggedHere(ctx.db, move.table, move.newKey))
-        return moveOnNode(ctx, [move]);
+        return moveOnNode(ctx, [move], [], staleParents);
       // The hub's row waits on the hub under the new key, held apart from the application's row.
       ctx.state.bumpMovesGeneration();
       ctx.state.unpark('pull', move.table.name, move.oldKey);
@@ -234,7 +243,7 @@ export async function finishLostResolve(ctx: SyncContext, wait = false): Promise
     const rows = await new MysqlTableIO(table).fetch(conn, [r.newKey]);
     return rows.get(r.newKey) ?? null;
   });
-  const [event] = writeNodeHalf(ctx, lostMove(table, r, hubRow), r.token);
+  const [event] = writeNodeHalf(ctx, lostMove(table, r, hubRow), r.token, new Set(r.staleParents ?? []));
   if (event)
     ctx.log.info(
       `key collision on ${r.tbl} resolved (its hub COMMIT had been lost; the hub had it): the hub's row moved from ${r.oldKey} to ${r.newKey}`,

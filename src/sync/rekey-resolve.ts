@@ -9,11 +9,13 @@ import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { ensureWriteTokens } from './commit-outcome.js';
 import { sameImage, toMysqlRow as toMysql, toSqliteRow } from './convert.js';
+import { hubLockFailure } from './errors.js';
 import { learnHubMoves } from './hub-moves.js';
 import { decodeImage } from './images.js';
 import { MysqlTableIO } from './mysql-io.js';
 import { parentApart } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
+import { addParentKeys, assertNoMovesMeanwhile, HubMovedMeanwhile, parentKeysChangedUnseen } from './push-hub-read.js';
 import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { moveOnNode } from './rekey-node.js';
 import { afterHubCommit, beforeHubCommit, finishLostResolve, type HubCommit, settleLostCommit } from './rekey-resolve-outcome.js';
@@ -23,6 +25,10 @@ import type { Syncer } from './syncer.js';
 
 /** Hub sequence bumps a resolve tries before it gives up (each one further past the node's keys). */
 const SEQUENCE_ATTEMPTS = 4;
+/** Reads again after another node moved a parent of the hub's row meanwhile (HubMovedMeanwhile). */
+const MOVED_ATTEMPTS = 3;
+/** Tries again after a deadlock or a lock wait timeout on the hub (each one rolled back whole). */
+export const LOCK_ATTEMPTS = 3;
 
 /**
  * `onClosed`: told, in one line, why a record closed without a move (the returned event is then null).
@@ -48,7 +54,10 @@ export async function resolveRekey(
       exitCode: EXIT.CONFIG,
     });
   let closed: string | undefined;
-  for (let attempt = 0; ; attempt++) {
+  let movedRetries = 0;
+  let lockRetries = 0;
+  // Sequence bumps so far (the other retries count apart).
+  for (let attempt = 0; ; ) {
     // A hub-side move whose COMMIT was sent: its node's half waits for it (rekey-resolve-outcome.ts).
     let committing: HubCommit | undefined;
     let event: RekeyEvent | null;
@@ -81,6 +90,14 @@ export async function resolveRekey(
               );
             }
             let events: RekeyEvent[] = [];
+            // The hub's row placed here names its parents by the hub's keys, as the push's placed rows
+            // do: the push's two guards on them (docs/SYNC-CONTRACT.md invariant 13, P2 and R2).
+            const guard = async (): Promise<Set<string>> => {
+              const parents = new Set<string>();
+              addParentKeys(parents, ctx.plan, table, [hubRow]);
+              await assertNoMovesMeanwhile(conn, ctx, parents);
+              return parentKeysChangedUnseen(conn, ctx, parents, syncer.rekeys);
+            };
             if (hubRow && nodeRow && sameRow(table, rec, nodeRow, toSqliteRow(table, hubRow))) {
               // Not two rows: the node's own row under the key is gone, and what stands there now is
               // the hub's row itself (a copy settled in by an earlier version: operator trial 4, M3).
@@ -102,12 +119,13 @@ export async function resolveRekey(
               });
               // --rekey node: the node's half first (a lost COMMIT heals: the moved row is logged
               // under its new key and sent again); --rekey hub: once the hub is known to have it.
-              if (side === 'node') events = moveOnNode(ctx, [move]);
-              else committing = await beforeHubCommit(conn, ctx, move);
+              const staleParents = await guard();
+              if (side === 'node') events = moveOnNode(ctx, [move], [], staleParents);
+              else committing = await beforeHubCommit(conn, ctx, move, staleParents);
             } else {
               // One of the two rows is gone since: nothing clashes any more.
               if (nodeRow) await new MysqlTableIO(table).write(conn, [toMysql(table, nodeRow)]);
-              else moveOnNode(ctx, [], [{ table, key: rec.oldKey, hubRow }]);
+              else moveOnNode(ctx, [], [{ table, key: rec.oldKey, hubRow }], await guard());
               ctx.db.transaction(() => {
                 // Its log entries were trimmed while held: logged again, so that a lost hub COMMIT
                 // leaves it to the next push (which finds it there, unchanged, if the hub had it).
@@ -130,9 +148,22 @@ export async function resolveRekey(
       });
     } catch (e) {
       if (committing) event = await settleLostCommit(syncer, committing, id, e);
+      else if (e instanceof HubMovedMeanwhile && movedRetries++ < MOVED_ATTEMPTS) continue;
+      else if (hubLockFailure(e) && lockRetries++ < LOCK_ATTEMPTS) {
+        // Rolled back whole (a deadlock by InnoDB, a lock wait timeout by the catch above): again.
+        await new Promise((r) => setTimeout(r, 100 * lockRetries));
+        continue;
+      } else if (hubLockFailure(e)) throw lockedError(rec, e);
+      else if (e instanceof HubMovedMeanwhile)
+        throw new DualdbError(
+          'REKEY_HUB_MOVING',
+          `key collision #${id} not resolved: other nodes kept moving the parent rows of the hub's row ${rec.tbl} ${rec.oldKey} while it was resolved`,
+          { hint: 'run the same command again', exitCode: EXIT.CONFLICTS, cause: e },
+        );
       else if (e instanceof SequenceBehindError && attempt < SEQUENCE_ATTEMPTS) {
         // The application writes meanwhile (trial 3, H): each retry leaves it more keys of room.
         const headroom = attempt === 0 ? 0n : BigInt(100 * 4 ** (attempt - 1));
+        attempt++;
         await syncer.withContext((ctx) => bumpHubSequence(ctx, e, headroom));
         continue;
       } else if (e instanceof SequenceBehindError) {
@@ -169,6 +200,29 @@ export async function resolveRekey(
     }
     return event;
   }
+}
+
+/** A resolve that kept meeting other transactions' locks on the hub: the cause and the fix, in one line. */
+function lockedError(rec: RekeyRecord, e: unknown): DualdbError {
+  const what = `key collision #${rec.id} (${rec.tbl} ${rec.oldKey}) not resolved`;
+  const tries = LOCK_ATTEMPTS + 1;
+  if (hubLockFailure(e) === 'deadlock')
+    return new DualdbError(
+      'REKEY_HUB_BUSY',
+      `${what}: it deadlocked ${tries} times with other transactions on the hub writing the same rows (each time rolled back, nothing changed)`,
+      {
+        hint: 'run the same command again; if it keeps failing, stop `dualdb sync` on this node or the writers of that table meanwhile',
+        cause: e,
+      },
+    );
+  return new DualdbError(
+    'REKEY_HUB_BUSY',
+    `${what}: another transaction on the hub kept the rows locked (lock wait timeout, ${tries} tries; nothing changed)`,
+    {
+      hint: `find the transaction holding ${rec.tbl} on the hub (SELECT * FROM information_schema.INNODB_TRX), let it finish or end it, then run the same command again`,
+      cause: e,
+    },
+  );
 }
 
 /**

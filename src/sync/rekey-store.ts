@@ -107,6 +107,27 @@ export class RekeyStore {
     ).run(tbl, key, hubSeq);
   }
 
+  /**
+   * Forgets the hub seqs placedHubSeqs reads that this node has pulled past: `bound` is its pull
+   * cursor, below every hole (holes.ts `safePruneBound`). Such a seq covers no hub change still to
+   * be pulled, so it is never read again (placedHubSeqs reads only those past the cursor). Finished
+   * records keep their row (the history `dualdb rekeys` shows) with `hub_seq` NULL; open ones
+   * (held, pending) keep theirs for their resolution; taken keys go.
+   */
+  forgetPulledSeqs(bound: bigint): { records: number; taken: number } {
+    if (bound <= 0n) return { records: 0, taken: 0 };
+    return this.db
+      .transaction(() => {
+        const records = this.sql(
+          "UPDATE _dualdb_rekeys SET hub_seq = NULL WHERE hub_seq <= ? AND status NOT IN ('held', 'pending')",
+        ).run(bound).changes;
+        const hasTaken = this.db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_taken'").get() !== undefined;
+        const taken = hasTaken ? this.db.prepare('DELETE FROM _dualdb_taken WHERE hub_seq <= ?').run(bound).changes : 0;
+        return { records, taken };
+      })
+      .immediate();
+  }
+
   /** Table-and-key texts (heldKey form) of every open collision, held or pending. */
   openKeys(): Set<string> {
     const rows = this.sql("SELECT tbl, old_key FROM _dualdb_rekeys WHERE status IN ('held', 'pending')").all() as {

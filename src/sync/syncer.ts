@@ -537,11 +537,23 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     return paused.map((p) => ({ table: p.table, reason: p.reason, fix: p.fix, waiting: waiting.get(p.table) ?? 0 }));
   }
 
-  /** Deletes hub log entries every active node has pulled, older than the retention window (hub-prune.ts). */
+  /**
+   * Deletes hub log entries every active node has pulled, older than the retention window
+   * (hub-prune.ts); first, here, the hub seqs of placed rows this node has pulled past
+   * (RekeyStore.forgetPulledSeqs), whether or not the hub can be reached.
+   */
   async pruneHubLog(): Promise<{ deleted: number; prunedUpto: bigint }> {
-    return this.exclusive(async () =>
-      pruneHubLog(await this.connectHub(), this.nodeId, this.config.sync.logRetentionMs, this.log),
-    );
+    return this.exclusive(async () => {
+      const forgot = this.rekeys.forgetPulledSeqs(safePruneBound(this.state.pullState()));
+      if (forgot.records + forgot.taken > 0)
+        this.log.debug(
+          `forgot the hub seqs of ${forgot.records} re-key record(s) and ${forgot.taken} taken key(s), pulled past`,
+          {
+            event: 'rekey.seqs-pruned',
+          },
+        );
+      return pruneHubLog(await this.connectHub(), this.nodeId, this.config.sync.logRetentionMs, this.log);
+    });
   }
 
   /** Captured tables on each side (for status: a synced table without capture cannot push). */

@@ -71,6 +71,8 @@ export const ERROR_CODES = [
   'REKEY_PARENT_HELD',
   'REKEY_FOLLOWS_PARENT',
   'REKEY_PENDING',
+  'REKEY_HUB_MOVING',
+  'REKEY_HUB_BUSY',
   'ROW_TOO_LARGE',
   // the sync process and its control socket
   'ALREADY_RUNNING',

@@ -9,7 +9,7 @@
  *
  *   node --import tsx bench/fleet-idle.bench.ts [--quick] [--nodes 200] [--seconds 30]
  *
- * quick: 20 nodes for 10 s.
+ * quick: 20 nodes for 10 s. Each window starts 35 s after the nodes are online (SETTLE_MS).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -49,6 +49,9 @@ interface Sample {
   processes: number;
 }
 
+/** Start-up to the steady idle state: past the hub pool's idle timeout (poolOptions: 30 s). */
+const SETTLE_MS = 35_000;
+
 function rssMb(pid: number): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -77,8 +80,10 @@ async function measure(server: BenchServer, dir: string, count: number, seconds:
       await fleet.startSyncers(600_000, count > 20 ? 20 : 1);
       process.stderr.write(`  ${count} idle nodes online in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     }
-    // Past start-up: the first pulls, the probes' switch from the active to the idle interval.
-    await new Promise((r) => setTimeout(r, 8_000));
+    // Past start-up: the first pulls, the probes' switch from the active to the idle interval, and
+    // the pool's idle timeout (30 s), which closes a connection a start-up pull needed beside its
+    // read (the schema check): what an idle node holds for hours is what is counted.
+    if (count > 0) await new Promise((r) => setTimeout(r, SETTLE_MS));
     const pids = fleet?.syncerPids() ?? [];
     const c0 = await hubCounters(root);
     const hub0 = processCpuSeconds(server.pid);

@@ -1,12 +1,15 @@
 /**
  * An idle node's resident cost: `dist/cli/main.js sync --watch` (the built CLI, as deployed)
- * against a private hub, nothing written; after it settles, /proc/<pid>/stat (CPU) and
- * /proc/<pid>/status (RSS) are sampled for 30 s (quick: 10 s). Baseline in the same run: a bare
- * `node` process idling on a timer, sampled alongside (Node's own floor). The hub's own counters over
+ * against a private hub, nothing written; after a warm-up of 30 s (quick: 15 s; `--settle S`),
+ * /proc/<pid>/stat (CPU) and /proc/<pid>/status (RSS) are sampled for 30 s (quick: 10 s). The
+ * warm-up is past start-up: module loading, the first sync and plan, and the garbage collections
+ * after them (V8's memory reducer, 8–9 s after start), which a 5 s warm-up still sampled: what an
+ * idle node costs for hours is the steady window. Baseline in the same run: a bare `node` process
+ * idling on a timer, sampled alongside (Node's own floor). The hub's own counters over
  * the same window give what the idle node costs the hub: statements/s (`Questions`, the bench's
  * own reads left out) and connections held (`Threads_connected` less the bench's one).
  *
- *   node --import tsx bench/idle.bench.ts [--quick] [--cli /other/dist/cli/main.js]
+ *   node --import tsx bench/idle.bench.ts [--quick] [--settle S] [--cli /other/dist/cli/main.js]
  *
  * `--cli` measures another build instead (e.g. the one before a change, for a before/after).
  * Needs `npx tsc -p tsconfig.build.json` first (dist/ is not built by the bench).
@@ -57,7 +60,11 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-export async function run(options: BenchOptions, cli = path.join(ROOT, 'dist/cli/main.js')): Promise<Figure[]> {
+export async function run(
+  options: BenchOptions,
+  cli = path.join(ROOT, 'dist/cli/main.js'),
+  settleSeconds = options.quick ? 15 : 30,
+): Promise<Figure[]> {
   const seconds = options.quick ? 10 : 30;
   const m = await options.server.freshDatabase('idle');
   const config = benchNodeConfig(options.dir, 'idle', m);
@@ -96,8 +103,8 @@ export async function run(options: BenchOptions, cli = path.join(ROOT, 'dist/cli
     const watcher = spawn(process.execPath, [cli, 'sync', '--watch'], { env, stdio: 'ignore', cwd: options.dir });
     const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' });
     try {
-      // Start-up (module loading, first sync) is not idle: let it settle.
-      await new Promise((res) => setTimeout(res, 5000));
+      // Start-up (module loading, first sync, the collections after them) is not idle: let it settle.
+      await new Promise((res) => setTimeout(res, settleSeconds * 1000));
       if (watcher.exitCode !== null) throw new Error(`sync --watch exited with ${watcher.exitCode}`);
       const c0 = await counters();
       const t0 = Date.now();
@@ -116,7 +123,7 @@ export async function run(options: BenchOptions, cli = path.join(ROOT, 'dist/cli
   await hub.close();
   return [
     figure(
-      `idle sync --watch CPU (${seconds} s)`,
+      `idle sync --watch CPU (${seconds} s, after ${settleSeconds} s)`,
       '% of a core',
       cpu,
       { name: 'bare node idling', runs: baseCpu },
@@ -131,5 +138,7 @@ export async function run(options: BenchOptions, cli = path.join(ROOT, 'dist/cli
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf('--cli');
   const cli = at >= 0 ? path.resolve(process.argv[at + 1] ?? '') : undefined;
-  await runStandalone('idle', (o) => run(o, cli));
+  const settle = process.argv.indexOf('--settle');
+  const settleSeconds = settle >= 0 ? Number(process.argv[settle + 1]) : undefined;
+  await runStandalone('idle', (o) => run(o, cli, settleSeconds));
 }

@@ -177,6 +177,36 @@ describe.skipIf(!HUB_AVAILABLE)('both: the one-row push', () => {
     }
   });
 
+  it.each([
+    ['a column added', "ALTER TABLE cameras ADD COLUMN site VARCHAR(10) NOT NULL DEFAULT 'x'"],
+    ['a column widened', 'ALTER TABLE cameras MODIFY name VARCHAR(60) NOT NULL'],
+    ['a column made nullable', 'ALTER TABLE cameras MODIFY name VARCHAR(50) NULL'],
+    ['a unique key added', 'ALTER TABLE cameras ADD UNIQUE KEY uq_name (name)'],
+  ])(
+    '%s on the hub after the table’s shape was seen: the next one-row push sees it and leaves the row to the generic push',
+    async (_what, ddl) => {
+      const { h, db } = await setup();
+      try {
+        // The plan stays trusted for the whole test: only the push itself can notice the change.
+        (db.service.syncer as unknown as { planTtlMs: number }).planTtlMs = 600_000;
+        await db.service.syncer.currentPlan(true);
+        await db.insert('cameras', { name: 'first' }); // the fingerprint read; the shape remembered
+        await db.insert('cameras', { name: 'second' }); // the shape compared, no fingerprint
+        expect(db.service.syncer.oneRowPushes).toBe(2);
+        await h.execute(ddl);
+        const r = await db.insert('cameras', { name: 'third' });
+        expect(db.service.syncer.oneRowPushes).toBe(2);
+        // The generic push re-plans and decides; the write is never lost.
+        if (r.committed === 'both')
+          expect(await h.query("SELECT name FROM cameras WHERE name = 'third'")).toEqual([{ name: 'third' }]);
+        else expect(r).toMatchObject({ committed: 'sqlite', queued: true });
+      } finally {
+        await db.close();
+        await h.close();
+      }
+    },
+  );
+
   it('a row the hub refuses is parked with its error and the caller told; the next write still flows', async () => {
     const { h, db } = await setup();
     try {

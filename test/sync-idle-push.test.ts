@@ -85,6 +85,38 @@ describe.skipIf(!HUB_AVAILABLE)("an idle node's heartbeat push", () => {
     expect(core._allConnections.length).toBe(2);
   }, 60_000);
 
+  it('after a pull of user rows, the heartbeat cycles that follow use one pooled connection, so the spare ages out', async () => {
+    // A pull of user rows checks the schema beside its read (a second pooled connection for a
+    // moment). The heartbeat cycles after it reported the pull position while the read's connection
+    // was still in its reset, on the spare: both stayed in use, the pool never let the spare go, and
+    // an idle node held 4 hub connections (probe, push, two pooled) instead of 3.
+    const a = world.node('a');
+    const b = world.node('b');
+    await a.syncer.syncOnce();
+    await a.syncer.dropHub();
+    b.db.prepare("INSERT INTO workers VALUES (200, 'from b')").run();
+    await b.syncer.syncOnce({ pull: false });
+    a.syncer.heartbeat(true);
+    await a.syncer.syncOnce(); // the user row pulled; the push connection kept from here on
+    const hub = await a.syncer.connectHub();
+    const pool = hub.pool as unknown as { getConnection: () => Promise<{ threadId: number }> };
+    const get = pool.getConnection.bind(pool);
+    const used = new Set<number>();
+    pool.getConnection = async () => {
+      const c = await get();
+      used.add(c.threadId);
+      return c;
+    };
+    for (let i = 0; i < 4; i++) {
+      b.syncer.heartbeat(true);
+      await b.syncer.syncOnce({ pull: false });
+      a.syncer.heartbeat(true);
+      const report = await a.syncer.syncOnce();
+      expect(report.pull.perTable.get('_dualdb_heartbeats')?.upserts).toBeGreaterThan(0);
+    }
+    expect(used.size).toBe(1);
+  }, 60_000);
+
   it('a pull that looks at a sequence hole, then reads its batch, still needs one pooled connection besides the push', async () => {
     // An idle fleet's heartbeats land side by side, so pulls meet holes: the hole check's connection
     // was still in its reset when the batch read asked for one, and a second stayed in the pool.

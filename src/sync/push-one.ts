@@ -4,15 +4,19 @@
  * query and a COMMIT, instead of the generic push's reads, decision and writes (push.ts).
  *
  * The query, in order: the session (origin for the capture triggers, autocommit off, READ
- * COMMITTED); the hub's schema fingerprint (invariant 16); the fence (invariant 17: this node's
+ * COMMITTED); the fence (invariant 17: this node's
  * row locked, token and cursor checked and moved in one UPDATE, exactly as fenceHubPush); the
  * guard — the fence moved, and nothing on the hub log under the row's key from another origin that
  * this node has not pulled (after its pull cursor or in a hole), nor a delete of a parent row the
  * row references: then there is nothing to decide (no conflict, no collision, no child attaching
  * to another row) and the generic push would send the row as it is; the insert, made only when
  * the guard is clear (`INSERT … SELECT … WHERE @dualdb_clear`: its triggers may not read the log
- * the guard reads), returning the row the hub stored; last, the hub's row moves (R entries) this
- * node has not applied, read after the row and its parents are locked (assertNoMovesMeanwhile).
+ * the guard reads), returning the row the hub stored with its column definitions; the hub's schema
+ * fingerprint (invariant 16), read after the insert, whose metadata lock on the table holds off any
+ * DDL on it until the COMMIT — or, once the table's shape was seen under the plan's stamp, nothing:
+ * the insert's column definitions are compared with that shape instead (hub-shape.ts); last, the
+ * hub's row moves (R entries) this node has not applied, read after the row and its parents are
+ * locked (assertNoMovesMeanwhile).
  * The server stops a multi-statement query at its first failing statement.
  *
  * Anything to decide — the guard or the fence not clear, a move, drift, a statement the hub
@@ -38,6 +42,7 @@ import type { Op } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
 import { sameImage, toMysqlRow } from './convert.js';
 import { hubMovesQuery } from './hub-moves.js';
+import { forgetShape, rememberShape, shapeOf, verifiedShape } from './hub-shape.js';
 import type { PullState } from './local-state.js';
 import { MysqlTableIO, PACKET_MARGIN } from './mysql-io.js';
 import { beginPush, localToken, recordPushed } from './node-fence.js';
@@ -181,17 +186,20 @@ export async function pushOneRow(
   ].join(' AND ');
   const moves = hubMovesQuery(ctx, pull);
   const columns = table.columns.map((c) => quoteMysqlId(c.name)).join(', ');
+  const stamp = ctx.schemaStamp?.hubFingerprint;
+  const shape = verifiedShape(table, stamp);
   const sql = [
     mysql.format("SET @dualdb_origin = ?, autocommit = 0, tx_isolation = 'READ-COMMITTED'", [ctx.nodeId]),
-    SCHEMA_FINGERPRINT_SQL,
     '', // the fence, below (its token is known once the push begins)
     `SET @dualdb_clear = (${guard})`,
-    `INSERT INTO ${quoteMysqlId(table.name)} (${columns}) SELECT ${tuple.slice(1, -1)} FROM DUAL WHERE @dualdb_clear RETURNING ${io.selectList}`,
+    // Every column (*): one added on the hub shows in the column definitions too.
+    `INSERT INTO ${quoteMysqlId(table.name)} (${columns}) SELECT ${tuple.slice(1, -1)} FROM DUAL WHERE @dualdb_clear RETURNING *`,
+    shape === undefined ? SCHEMA_FINGERPRINT_SQL : 'DO 0',
     mysql.format(moves.sql, moves.params as never),
   ];
   // The token this push sets, known to the file before the hub can commit it (node-fence.ts).
   const next = beginPush(ctx);
-  sql[2] = mysql.format(
+  sql[1] = mysql.format(
     `UPDATE _dualdb_nodes SET push_token = ?, push_cursor = ?, last_seen = NOW(6)
       WHERE node_id = ? AND push_token = ? AND push_cursor = ?`,
     [next, row.seq, ctx.nodeId, mine, from],
@@ -202,8 +210,9 @@ export async function pushOneRow(
   let healthy = false;
   try {
     let results: unknown[];
+    let fields: unknown[];
     try {
-      [results] = (await conn.query({ sql: sql.join(';\n'), timeout })) as unknown as [unknown[]];
+      [results, fields] = (await conn.query({ sql: sql.join(';\n'), timeout })) as unknown as [unknown[], unknown[]];
     } catch (e) {
       if (isConnectionError(e) || !(e as { code?: string }).code?.startsWith('ER_')) throw e;
       // Refused by the hub (a constraint, a missing parent, a duplicate key…): the generic push decides.
@@ -211,18 +220,22 @@ export async function pushOneRow(
       healthy = true;
       return 'generic';
     }
-    const fingerprint = (results[1] as { n: string | number; h: string | number | null }[])[0];
-    const stored = (results[4] as Row[])[0];
+    const stored = (results[3] as Row[])[0];
+    const seen = shapeOf(fields[3]);
+    let schemaSame: boolean;
+    if (shape !== undefined) {
+      schemaSame = seen === shape;
+      if (!schemaSame) forgetShape(table);
+    } else {
+      const fingerprint = (results[4] as { n: string | number; h: string | number | null }[])[0];
+      schemaSame = stamp !== undefined && `${fingerprint?.n ?? 0}:${fingerprint?.h ?? 0}` === stamp;
+      if (schemaSame && seen !== undefined && stamp !== undefined) rememberShape(table, stamp, seen);
+    }
     const unappliedMoves = (results[5] as { seq: string | number; tbl: string }[]).filter(
       (m) => ctx.plan.byName.has(m.tbl) && !stmt(ctx.db, 'SELECT 1 FROM _dualdb_hub_moves WHERE seq = ?').get(BigInt(m.seq)),
     );
-    const fenced = (results[2] as { affectedRows?: number }).affectedRows === 1;
-    if (
-      !fenced ||
-      `${fingerprint?.n ?? 0}:${fingerprint?.h ?? 0}` !== ctx.schemaStamp?.hubFingerprint ||
-      stored === undefined ||
-      unappliedMoves.length > 0
-    ) {
+    const fenced = (results[1] as { affectedRows?: number }).affectedRows === 1;
+    if (!fenced || !schemaSame || stored === undefined || unappliedMoves.length > 0) {
       await conn.query({ sql: 'ROLLBACK', timeout });
       healthy = true;
       return 'generic';

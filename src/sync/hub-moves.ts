@@ -40,31 +40,36 @@ export interface HubMove {
   table: SyncTable;
   oldKey: string;
   newKey: string;
+  /** The node that moved it (NULL: a central `rekeys resolve`). */
+  origin?: string | null;
 }
 
 /** R entries of other origins this node has not pulled yet (after its cursor, or in a hole), in log order. */
 export async function readHubMoves(conn: PoolConnection, ctx: SyncContext, pull: PullState): Promise<HubMove[]> {
   const q = hubMovesQuery(ctx, pull);
   const [rows] = await conn.query(q.sql, q.params);
-  return toHubMoves(ctx, rows as { seq: string | number; tbl: string; pk: string }[]);
+  return toHubMoves(ctx, rows as { seq: string | number; tbl: string; pk: string; origin: string | null }[]);
 }
 
-/** The query of readHubMoves (seq, tbl, pk; unordered), for a caller that sends it along with another. */
+/** The query of readHubMoves (seq, tbl, pk, origin; unordered), for a caller that sends it along with another. */
 export function hubMovesQuery(ctx: SyncContext, pull: PullState): { sql: string; params: unknown[] } {
   const holes = [...pull.holes.keys()];
   return {
-    sql: `SELECT seq, tbl, pk FROM _dualdb_changes
+    sql: `SELECT seq, tbl, pk, origin FROM _dualdb_changes
       WHERE op = 'R' AND (origin IS NULL OR origin <> ?) AND (seq > ?${holes.length ? ' OR seq IN (?)' : ''})`,
     params: holes.length ? [ctx.nodeId, pull.upto, holes] : [ctx.nodeId, pull.upto],
   };
 }
 
 /** R entry rows (any order) as moves of synced tables, in log order. */
-export function toHubMoves(ctx: SyncContext, rows: { seq: string | number; tbl: string; pk: string }[]): HubMove[] {
+export function toHubMoves(
+  ctx: SyncContext,
+  rows: { seq: string | number; tbl: string; pk: string; origin?: string | null }[],
+): HubMove[] {
   const out: HubMove[] = [];
   for (const r of rows) {
     const table = ctx.plan.byName.get(r.tbl);
-    if (table) out.push({ seq: BigInt(r.seq), table, ...decodeMove(r.pk) });
+    if (table) out.push({ seq: BigInt(r.seq), table, ...decodeMove(r.pk), origin: r.origin ?? null });
   }
   return out.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
 }

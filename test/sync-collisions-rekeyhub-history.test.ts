@@ -118,4 +118,45 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a row’s hub history follows it acr
         expect(conflicts[0]?.winner).toBe(policy === 'hub-wins' ? 'hub' : 'node');
         expect([conflicts[0]?.nodeImage, conflicts[0]?.hubImage].join(' ')).toContain(loser);
       }, 120_000);
+
+  // Operator trial after the N4 fix (seed 611, hub-wins): the mover's push moved the row's parent
+  // first and re-pointed the hub's row to the parent's new key (an update with the mover's origin),
+  // then moved the row itself. That update is the move's, not a change of the row.
+  for (const change of ['update', 'delete'] as const)
+    it(`one writer, hub-wins: B's ${change} of its own child, moved by A with its parent, goes through with no conflict`, async () => {
+      const w = await fixture.world({
+        sqliteDdl: [
+          ...SQLITE_DDL,
+          'CREATE TABLE notes (id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE, text TEXT NOT NULL)',
+        ],
+        mysqlDdl: [
+          ...MYSQL_DDL,
+          `CREATE TABLE notes (id BIGINT AUTO_INCREMENT PRIMARY KEY, item_id BIGINT NOT NULL, text VARCHAR(80) NOT NULL,
+             CONSTRAINT fk_notes_item FOREIGN KEY (item_id) REFERENCES items (id) ON DELETE CASCADE) ENGINE=InnoDB`,
+        ],
+        env: { SYNC_KEY_COLLISIONS: 'rekey-hub', CONFLICT_POLICY: 'hub-wins' },
+      });
+      const [a, b] = ['a', 'b'].map((n) => w.node(n));
+      if (!a || !b) throw new Error('nodes');
+      b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'b-item')").run();
+      b.db.prepare("INSERT INTO notes (id, item_id, text) VALUES (1, 1, 'b-note')").run();
+      await b.syncer.syncOnce();
+      a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a-item')").run();
+      a.db.prepare("INSERT INTO notes (id, item_id, text) VALUES (1, 1, 'a-note')").run();
+      await a.syncer.syncOnce({ pull: false }); // B's item and note move 1 -> 2, the note re-pointed first
+      await tick();
+      if (change === 'update') b.db.prepare("UPDATE notes SET text = 'b-note-edited' WHERE id = 1").run();
+      else b.db.prepare('DELETE FROM notes WHERE id = 1').run();
+      await b.syncer.syncOnce({ pull: false });
+      await syncUntilQuiet(w.nodes, 8);
+      expect(await divergence(w, ['items', 'notes'])).toEqual([]);
+      const notes = await w.hub.query<{ text: string; name: string }>(
+        'SELECT n.text, i.name FROM notes n JOIN items i ON i.id = n.item_id ORDER BY n.text',
+      );
+      expect(notes).toEqual([
+        { text: 'a-note', name: 'a-item' },
+        ...(change === 'update' ? [{ text: 'b-note-edited', name: 'b-item' }] : []),
+      ]);
+      for (const n of w.nodes) expect(n.syncer.state.conflicts()).toEqual([]);
+    }, 120_000);
 });

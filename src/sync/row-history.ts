@@ -60,9 +60,14 @@ export function rowHistory(
   nodeId: string,
   counts: (key: string, e: HistoryEntry) => boolean,
 ): RowChange | undefined {
-  const segments: { key: string; from?: bigint; until?: bigint }[] = [];
+  // `mover`: under the key a row was moved off, the mover's own entries are not the row's changes:
+  // the mover took the row for another's (its own new row collided with it), so its only writes of
+  // it there are the re-pointing of the row's parent key by the same push (its move of the parent,
+  // rekey.ts `moveOnHub`), which the moves here follow too (operator trial after the N4 fix).
+  const segments: { key: string; from?: bigint; until?: bigint; mover?: string }[] = [];
   let k = key;
   let until: bigint | undefined;
+  let mover: string | undefined;
   for (let depth = 0; depth < 32; depth++) {
     const here = k;
     const bound = until;
@@ -70,25 +75,26 @@ export function rowHistory(
     for (const m of moves)
       if (m.newKey === here && (bound === undefined || m.seq < bound) && (!move || m.seq > move.seq)) move = m;
     if (!move) {
-      segments.push({ key: here, until: bound });
+      segments.push({ key: here, until: bound, mover });
       break;
     }
     const mv = move;
     const mine = (e: HistoryEntry) => e.origin === (mv.origin ?? null) && e.seq < mv.seq;
     // The row arrived here with the move's insert: what came before under this key was another row's.
     const inserted = latest(byKey.get(here), (e) => e.op === 'I' && mine(e));
-    segments.push({ key: here, from: inserted?.seq ?? mv.seq, until: bound });
+    segments.push({ key: here, from: inserted?.seq ?? mv.seq, until: bound, mover });
     // Under the old key the move began with the mover's own row taking it (its insert, then update).
     const old = byKey.get(mv.oldKey) ?? [];
     const began = latest(old, (e) => e.op === 'I' && mine(e)) ?? old.find((e) => mine(e));
     k = mv.oldKey;
     until = began?.seq ?? mv.seq;
+    mover = mv.origin ?? undefined;
   }
   let out: RowChange | undefined;
   for (const seg of segments.reverse()) {
     for (const e of byKey.get(seg.key) ?? []) {
       if ((seg.from !== undefined && e.seq <= seg.from) || (seg.until !== undefined && e.seq >= seg.until)) continue;
-      if (e.op === 'R') continue;
+      if (e.op === 'R' || (seg.mover !== undefined && e.origin === seg.mover)) continue;
       if (e.origin === nodeId) {
         if (e.op === 'I') out = undefined;
         continue;

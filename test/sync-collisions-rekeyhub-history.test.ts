@@ -31,15 +31,21 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a row’s hub history follows it acr
     env: { SYNC_KEY_COLLISIONS: 'rekey-hub' },
   });
 
+  /** B's row W pushed under 1, then A's own row 1 pushed: the hub's W moves 1 -> 2 (B not told yet). */
+  const movedByA = async (policy: string) => {
+    const w = await fixture.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-hub', CONFLICT_POLICY: policy } });
+    const [a, b] = ['a', 'b'].map((n) => w.node(n));
+    if (!a || !b) throw new Error('nodes');
+    b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'w')").run();
+    await b.syncer.syncOnce();
+    a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a-own')").run();
+    await a.syncer.syncOnce({ pull: false });
+    return { w, a, b };
+  };
+
   for (const policy of ['newest-wins', 'hub-wins', 'node-wins'] as const)
     it(`N4 (${policy}): A's update of W under its key before B's move is weighed against B's older edit of its settled copy`, async () => {
-      const w = await fixture.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-hub', CONFLICT_POLICY: policy } });
-      const [a, b] = ['a', 'b'].map((n) => w.node(n));
-      if (!a || !b) throw new Error('nodes');
-      b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'w')").run();
-      await b.syncer.syncOnce();
-      a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a-own')").run();
-      await a.syncer.syncOnce({ pull: false }); // the hub's W moves 1 -> 2
+      const { w, a, b } = await movedByA(policy);
       // B, not knowing: its own new row under 2, and an edit of its copy of W (under 1).
       b.db.prepare("INSERT INTO items (id, name) VALUES (2, 'b-own')").run();
       b.db.prepare("UPDATE items SET name = 'w-by-b' WHERE id = 1").run();
@@ -66,13 +72,7 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a row’s hub history follows it acr
   for (const policy of ['hub-wins', 'newest-wins', 'node-wins'] as const)
     for (const first of ['push', 'pull'] as const)
       it(`one writer (${policy}, ${first} first): B's edit of its own row, moved on the hub by A, goes through with no conflict`, async () => {
-        const w = await fixture.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-hub', CONFLICT_POLICY: policy } });
-        const [a, b] = ['a', 'b'].map((n) => w.node(n));
-        if (!a || !b) throw new Error('nodes');
-        b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'w')").run();
-        await b.syncer.syncOnce();
-        a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a-own')").run();
-        await a.syncer.syncOnce({ pull: false }); // the hub's W moves 1 -> 2
+        const { w, b } = await movedByA(policy);
         await tick();
         // B learns the move (its copy of W goes to 2) but has not pulled the move's insert.
         b.db.prepare("INSERT INTO items (id, name) VALUES (10, 'b-other')").run();

@@ -93,7 +93,30 @@ export async function learnHubMoves(ctx: SyncContext, read?: Promise<HubMove[]>)
   // A copy whose hub key was taken here by the node's own row, since pushed or deleted and pushed,
   // settles now, not only when a pull or another move comes.
   else if (settleable(ctx).length > 0) quietly(ctx.db, () => settleFree(ctx));
+  if (emptyCopies(ctx).length > 0) quietly(ctx.db, () => forgetEmptyCopies(ctx));
   await dropGoneCopies(ctx);
+}
+
+/**
+ * Unsettled records whose local key holds no row and names nothing this node logged or parked to
+ * push: the hub's row never was here (its pull parked it, e.g. waiting for its parent), so there is
+ * no copy to move. Kept, the record waited until its hub key was free here, and with it the pull
+ * of the local key, which on the hub holds another row: after the moved row was deleted there by a
+ * cascade during this node's push and the node's own row took its hub key, forever (operator trial
+ * after the N4 fix, 2026-12-07: site3's alert never reached site1).
+ */
+function emptyCopies(ctx: SyncContext): { seq: bigint }[] {
+  return unsettledRows(ctx.db).filter((r) => {
+    const t = ctx.plan.byName.get(r.tbl);
+    return t !== undefined && !rowExists(ctx.db, t, r.local_key) && !loggedHere(ctx.db, t, r.local_key);
+  });
+}
+
+function forgetEmptyCopies(ctx: SyncContext): void {
+  const empty = emptyCopies(ctx);
+  if (empty.length === 0) return;
+  ctx.state.bumpMovesGeneration();
+  for (const r of empty) ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(r.seq);
 }
 
 function quietly(db: SqliteDb, fn: () => void): void {
@@ -221,6 +244,7 @@ export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
     record.run(m.seq, t.name, m.newKey, null);
   }
   settleFree(ctx);
+  forgetEmptyCopies(ctx);
 }
 
 function holdsCopy(db: SqliteDb, t: SyncTable, localKey: string): boolean {

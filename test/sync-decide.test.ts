@@ -42,6 +42,14 @@ describe('decide: push', () => {
     expect(decidePush({ ...del, hubOnlyMove: false }, 'hub-wins', 'rekey-hub')).toEqual({ action: 'none', conflict: 'hub' });
     expect(decidePull({ ...del, hubOnlyMove: false }, 'hub-wins')).toEqual({ action: 'to-node', conflict: 'hub' });
   });
+  it('an edit of a copy of a row another node moved, the hub having done nothing to it but the move: it stands, no conflict', () => {
+    // The move's own entries are not counted (row-history.ts): no hub change is left.
+    const edit = both({ node: { firstOp: 'U', at: 1 }, hub: undefined, hubMovedHere: true });
+    for (const policy of ['node-wins', 'hub-wins', 'newest-wins', 'manual'] as const) {
+      expect(decidePush(edit, policy, 'rekey-hub')).toEqual({ action: 'to-hub' });
+      expect(decidePull(edit, policy)).toEqual({ action: 'none' });
+    }
+  });
   it('a row changed on the node only goes up; the same image on both sides goes up harmlessly', () => {
     expect(decidePush(both({ hub: undefined }), 'hub-wins', 'rekey-node')).toEqual({ action: 'to-hub' });
     expect(decidePush(both({ same: true }), 'hub-wins', 'rekey-node')).toEqual({ action: 'to-hub' });

@@ -5,6 +5,8 @@
  * lag), the times (for newest-wins), and the first operation since the other side last saw the
  * row — an insert there means the row was created on this side (a collision candidate, 13).
  */
+import type { RowChange } from './row-history.js';
+
 export type Op = 'I' | 'U' | 'D';
 
 /**
@@ -31,6 +33,11 @@ export interface KeyChange {
   ops?: number;
   /** Every coalesced entry is an update a parent's delete made (`N`), none a parked retry (sync/fk-implied.ts). */
   implied?: boolean;
+  /**
+   * Pull, under a key another node moved a row to (rekey-hub): that row's unseen hub changes under
+   * any of its keys, the move's own entries not counted (sync/row-history.ts); null: none.
+   */
+  row?: RowChange | null;
 }
 
 export class ChangeSet {

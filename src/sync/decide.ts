@@ -141,6 +141,8 @@ export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyC
 /** A row with an unpulled hub change, as pull sees it. */
 export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
   if (!f.node || f.same || deletesAnotherRow(f)) return { action: 'to-node' };
+  // Nothing the hub did to the row but move it (rekey-hub, row-history.ts): the node's change stands.
+  if (!f.hub) return { action: 'none' };
   // The hub's delete stands against an update a parent's delete made here.
   if (impliedUpdateYields(f)) return { action: 'to-node' };
   // The node's delete stands; its push deletes the row on the hub.

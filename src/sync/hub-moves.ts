@@ -40,31 +40,36 @@ export interface HubMove {
   table: SyncTable;
   oldKey: string;
   newKey: string;
+  /** The node that moved it (NULL: a central `rekeys resolve`). */
+  origin?: string | null;
 }
 
 /** R entries of other origins this node has not pulled yet (after its cursor, or in a hole), in log order. */
 export async function readHubMoves(conn: PoolConnection, ctx: SyncContext, pull: PullState): Promise<HubMove[]> {
   const q = hubMovesQuery(ctx, pull);
   const [rows] = await conn.query(q.sql, q.params);
-  return toHubMoves(ctx, rows as { seq: string | number; tbl: string; pk: string }[]);
+  return toHubMoves(ctx, rows as { seq: string | number; tbl: string; pk: string; origin: string | null }[]);
 }
 
-/** The query of readHubMoves (seq, tbl, pk; unordered), for a caller that sends it along with another. */
+/** The query of readHubMoves (seq, tbl, pk, origin; unordered), for a caller that sends it along with another. */
 export function hubMovesQuery(ctx: SyncContext, pull: PullState): { sql: string; params: unknown[] } {
   const holes = [...pull.holes.keys()];
   return {
-    sql: `SELECT seq, tbl, pk FROM _dualdb_changes
+    sql: `SELECT seq, tbl, pk, origin FROM _dualdb_changes
       WHERE op = 'R' AND (origin IS NULL OR origin <> ?) AND (seq > ?${holes.length ? ' OR seq IN (?)' : ''})`,
     params: holes.length ? [ctx.nodeId, pull.upto, holes] : [ctx.nodeId, pull.upto],
   };
 }
 
 /** R entry rows (any order) as moves of synced tables, in log order. */
-export function toHubMoves(ctx: SyncContext, rows: { seq: string | number; tbl: string; pk: string }[]): HubMove[] {
+export function toHubMoves(
+  ctx: SyncContext,
+  rows: { seq: string | number; tbl: string; pk: string; origin?: string | null }[],
+): HubMove[] {
   const out: HubMove[] = [];
   for (const r of rows) {
     const table = ctx.plan.byName.get(r.tbl);
-    if (table) out.push({ seq: BigInt(r.seq), table, ...decodeMove(r.pk) });
+    if (table) out.push({ seq: BigInt(r.seq), table, ...decodeMove(r.pk), origin: r.origin ?? null });
   }
   return out.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
 }
@@ -88,7 +93,30 @@ export async function learnHubMoves(ctx: SyncContext, read?: Promise<HubMove[]>)
   // A copy whose hub key was taken here by the node's own row, since pushed or deleted and pushed,
   // settles now, not only when a pull or another move comes.
   else if (settleable(ctx).length > 0) quietly(ctx.db, () => settleFree(ctx));
+  if (emptyCopies(ctx).length > 0) quietly(ctx.db, () => forgetEmptyCopies(ctx));
   await dropGoneCopies(ctx);
+}
+
+/**
+ * Unsettled records whose local key holds no row and names nothing this node logged or parked to
+ * push: the hub's row never was here (its pull parked it, e.g. waiting for its parent), so there is
+ * no copy to move. Kept, the record waited until its hub key was free here, and with it the pull
+ * of the local key, which on the hub holds another row: after the moved row was deleted there by a
+ * cascade during this node's push and the node's own row took its hub key, forever (operator trial
+ * after the N4 fix, 2026-12-07: site3's alert never reached site1).
+ */
+function emptyCopies(ctx: SyncContext): { seq: bigint }[] {
+  return unsettledRows(ctx.db).filter((r) => {
+    const t = ctx.plan.byName.get(r.tbl);
+    return t !== undefined && !rowExists(ctx.db, t, r.local_key) && !loggedHere(ctx.db, t, r.local_key);
+  });
+}
+
+function forgetEmptyCopies(ctx: SyncContext): void {
+  const empty = emptyCopies(ctx);
+  if (empty.length === 0) return;
+  ctx.state.bumpMovesGeneration();
+  for (const r of empty) ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(r.seq);
 }
 
 function quietly(db: SqliteDb, fn: () => void): void {
@@ -216,6 +244,7 @@ export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
     record.run(m.seq, t.name, m.newKey, null);
   }
   settleFree(ctx);
+  forgetEmptyCopies(ctx);
 }
 
 function holdsCopy(db: SqliteDb, t: SyncTable, localKey: string): boolean {

@@ -18,6 +18,7 @@ import { admitParent, missingParents } from './parents.js';
 import type { SyncTable } from './plan.js';
 import { referencingColumns } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
+import { type HistoryEntry, rowHistory } from './row-history.js';
 import { assertHubUnchanged } from './schema-guard.js';
 
 interface HubEntry {
@@ -131,14 +132,14 @@ export async function readHubBatch(
       const moves = hubMovesQuery(ctx, prev);
       const [rows] = await conn.query(
         `(SELECT 0 AS m, seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?)
-         UNION ALL (SELECT 1 AS m, seq, tbl, pk, 'R', NULL, 0 FROM (${moves.sql}) mv)`,
+         UNION ALL (SELECT 1 AS m, seq, tbl, pk, 'R', origin, 0 FROM (${moves.sql}) mv)`,
         [prev.upto, batchSize, ...moves.params],
       );
       const entries: HubEntry[] = [];
-      const moveRows: { seq: string | number; tbl: string; pk: string }[] = [];
+      const moveRows: { seq: string | number; tbl: string; pk: string; origin: string | null }[] = [];
       for (const r of rows as (HubEntry & { m: number | string })[]) {
         if (Number(r.m) === 0) entries.push(r);
-        else moveRows.push({ seq: r.seq, tbl: r.tbl, pk: r.pk ?? '' });
+        else moveRows.push({ seq: r.seq, tbl: r.tbl, pk: r.pk ?? '', origin: r.origin });
       }
       // The schema check runs on another pooled connection while this one reads on (it needs no
       // snapshot); it is awaited before the batch is handed to the apply. Not for a batch of
@@ -194,6 +195,12 @@ export async function readHubBatch(
         add(e.tbl, e.pk, seq, Number(e.at), e.op as Op);
       }
       out.hubMoves = toHubMoves(ctx, moveRows);
+      // A row another node moved: its changes by identity, not by key (row-history.ts).
+      addRowHistories(ctx, changes, out.hubMoves, ordered, (tbl, pk, seq) => {
+        const k = heldKey(tbl, pk);
+        const placedUpto = placed.get(k);
+        return !((restart.get(k) ?? 0n) > seq) && !(placedUpto !== undefined && seq <= placedUpto);
+      });
       for (const p of duePulls)
         if (p.pk !== null && !changes.has(p.tbl, p.pk)) add(p.tbl, p.pk, 0n, out.hubNowMs, p.firstOp ?? 'U', true);
       // A parked hub change came before anything read since: its first operation is the key's (a
@@ -242,6 +249,46 @@ export async function readHubBatch(
     }
   });
   return out;
+}
+
+/**
+ * Sets `row` on the batch's changes under keys other nodes moved a row to (the moves after the
+ * cursor): that row's unseen changes among the batch's entries under its keys, the moves' own
+ * entries not counted (row-history.ts; null: none). The pull decides a node's copy there by it.
+ */
+function addRowHistories(
+  ctx: SyncContext,
+  changes: ChangeSet,
+  moves: HubMove[],
+  ordered: { e: HubEntry; seq: bigint }[],
+  counts: (tbl: string, pk: string, seq: bigint) => boolean,
+): void {
+  const targets = moves.filter((m) => changes.has(m.table.name, m.newKey));
+  if (targets.length === 0) return;
+  const tables = new Set(targets.map((m) => m.table.name));
+  const byTable = new Map<string, Map<string, HistoryEntry[]>>();
+  for (const { e, seq } of ordered) {
+    if (e.pk === null || !tables.has(e.tbl)) continue;
+    let byKey = byTable.get(e.tbl);
+    if (!byKey) {
+      byKey = new Map();
+      byTable.set(e.tbl, byKey);
+    }
+    const entry = { seq, pk: e.pk, op: e.op, origin: e.origin, at: Number(e.at) };
+    const list = byKey.get(e.pk);
+    if (list) list.push(entry);
+    else byKey.set(e.pk, [entry]);
+  }
+  for (const tbl of tables) {
+    const links = moves.filter((m) => m.table.name === tbl);
+    const byKey = byTable.get(tbl) ?? new Map<string, HistoryEntry[]>();
+    for (const m of targets) {
+      if (m.table.name !== tbl) continue;
+      const c = changes.get(tbl, m.newKey);
+      if (!c || c.retry) continue;
+      c.row = rowHistory(m.newKey, byKey, links, ctx.nodeId, (pk, e) => counts(tbl, pk, e.seq)) ?? null;
+    }
+  }
 }
 
 /**

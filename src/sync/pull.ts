@@ -184,7 +184,12 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             (parentApart(table, hubAsSqlite, apart) !== undefined || parentIn(table, hubAsSqlite, unsent) !== undefined);
           if (local) {
             const localRow = localImages.get(key) ?? null;
-            const hubAt = change.lastAt - ctx.hubClockOffsetMs;
+            const hubMovedHere = moveTargets.has(heldKey(table.name, key));
+            // The node's copy of a row another node moved here: weighed against that row's changes
+            // under any of its keys, the move's own entries not counted (row-history.ts).
+            const byRow =
+              hubMovedHere && change.row !== undefined && local.firstOp !== 'I' && !apart.has(heldKey(table.name, key));
+            const hubAt = (byRow && change.row ? change.row.at : change.lastAt) - ctx.hubClockOffsetMs;
             // The key was deleted here and holds a new row now (push-reused.ts): the hub's change is
             // to the deleted row. It waits for the push, which decides the delete against it
             // (parked, it is as unseen there as one after the cursor), never overwriting the new row.
@@ -200,9 +205,13 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 node: { firstOp: local.firstOp, at: local.at, implied: local.implied },
                 nodeHasRow: localRow !== null,
                 // An earlier pull already found this key's hub row to be a new row of its own (open collision).
-                hub: { firstOp: apart.has(heldKey(table.name, key)) ? 'I' : change.firstOp, at: hubAt },
+                hub: byRow
+                  ? change.row
+                    ? { firstOp: change.row.firstOp, at: hubAt }
+                    : undefined
+                  : { firstOp: apart.has(heldKey(table.name, key)) ? 'I' : change.firstOp, at: hubAt },
                 hubHasRow: hubAsSqlite !== null,
-                hubMovedHere: moveTargets.has(heldKey(table.name, key)),
+                hubMovedHere,
                 hubOnlyMove: !change.retry && change.ops === 1 && change.firstOp === 'I',
                 hubRecreated: change.deleted,
                 same: sameImage(table, localRow, hubAsSqlite),

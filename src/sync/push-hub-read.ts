@@ -13,7 +13,9 @@ import { readHubMoves, unapplied } from './hub-moves.js';
 import { heldKey } from './local-state.js';
 import type { MysqlTableIO } from './mysql-io.js';
 import type { SyncPlan, SyncTable } from './plan.js';
+import { decodeMove } from './rekey.js';
 import type { RekeyRecord, RekeyStore } from './rekey-store.js';
+import { type HistoryEntry, type MoveLink, rowHistory } from './row-history.js';
 
 export interface HubChange {
   seq: bigint;
@@ -33,6 +35,13 @@ export interface HubFacts {
   open: Map<string, RekeyRecord>;
   /** Hub changes a pull parked (not applied on this node yet): key → first op. */
   parkedPull: Map<string, Op | null>;
+  /**
+   * For the keys asked (where another node's move put a row this node knew), the unseen hub changes
+   * of that row under any of its keys, the moves' own entries not counted (row-history.ts); a key
+   * with none is absent. Only keys in `byRow` are decided by it.
+   */
+  rowUnseen: Map<string, HubChange>;
+  byRow: Set<string>;
 }
 
 /**
@@ -153,8 +162,10 @@ export async function readHubFacts(
   table: SyncTable,
   keys: string[],
   rekeys: RekeyStore,
+  movedHere: (key: string) => boolean = () => false,
 ): Promise<HubFacts> {
   const pull = ctx.state.pullState();
+  const byRow = new Set(table.keyKind === 'generated' ? keys.filter(movedHere) : []);
   // A move another node committed since push start is checked once, at the end (assertNoMovesMeanwhile).
   const rows = await io.fetch(conn, keys, { forUpdate: true });
   return {
@@ -170,7 +181,72 @@ export async function readHubFacts(
     ),
     open: table.keyKind === 'generated' ? rekeys.open(table.name, keys) : new Map(),
     parkedPull: ctx.state.parkedOps('pull', table.name, keys),
+    rowUnseen: byRow.size ? await unseenRowChanges(conn, ctx, table.name, [...byRow], rekeys) : new Map(),
+    byRow,
   };
+}
+
+/**
+ * The unseen hub changes of the rows now under these keys, by the rows' identity: other nodes'
+ * moves of them this node has not pulled past are followed back to their earlier keys
+ * (row-history.ts). Rare (keys the hub moved rows to), so read by key, every origin.
+ */
+async function unseenRowChanges(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  table: string,
+  keys: string[],
+  rekeys: RekeyStore,
+): Promise<Map<string, HubChange>> {
+  const pull = ctx.state.pullState();
+  const holes = [...pull.holes.keys()];
+  const window = `(seq > ?${holes.length ? ' OR seq IN (?)' : ''})`;
+  const windowParams: unknown[] = holes.length ? [pull.upto, holes] : [pull.upto];
+  const [moveRows] = await conn.query(
+    `SELECT seq, pk, origin FROM _dualdb_changes WHERE tbl = ? AND op = 'R' AND (origin IS NULL OR origin <> ?) AND ${window}`,
+    [table, ctx.nodeId, ...windowParams],
+  );
+  const moves: MoveLink[] = (moveRows as { seq: string | number; pk: string; origin: string | null }[]).map((r) => ({
+    seq: BigInt(r.seq),
+    origin: r.origin,
+    ...decodeMove(r.pk),
+  }));
+  // Every key the rows held since: the keys, and the old keys of the moves into them, transitively.
+  const chain = new Set(keys);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const m of moves)
+      if (chain.has(m.newKey) && !chain.has(m.oldKey)) {
+        chain.add(m.oldKey);
+        grew = true;
+      }
+  }
+  const all = [...chain];
+  const byKey = new Map<string, HistoryEntry[]>();
+  for (let i = 0; i < all.length; i += 500) {
+    const [rows] = await conn.query(
+      `SELECT pk, seq, op, origin, at FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
+        WHERE tbl = ? AND pk IN (?) AND ${window} ORDER BY seq`,
+      [table, all.slice(i, i + 500), ...windowParams],
+    );
+    for (const r of rows as { pk: string; seq: string | number; op: string; origin: string | null; at: number }[]) {
+      const e = { pk: r.pk, seq: BigInt(r.seq), op: r.op, origin: r.origin, at: Number(r.at) };
+      const list = byKey.get(r.pk);
+      if (list) list.push(e);
+      else byKey.set(r.pk, [e]);
+    }
+  }
+  const placed = rekeys.placedHubSeqs(table, all, pull.upto);
+  const counts = (k: string, e: HistoryEntry) => {
+    const upto = placed.get(k);
+    return upto === undefined || e.seq > upto;
+  };
+  const out = new Map<string, HubChange>();
+  for (const k of keys) {
+    const h = rowHistory(k, byKey, moves, ctx.nodeId, counts);
+    if (h) out.set(k, h);
+  }
+  return out;
 }
 
 /**

@@ -240,7 +240,7 @@ async function applyOnHub(
     // A key a hub writer inserted after the lookup is decided once more, then locked: at most two passes.
     let pending = live;
     for (let pass = 0; pass < 2 && pending.length > 0; pass++) {
-      const facts = await readHubFacts(conn, ctx, io, table, pending, rekeys);
+      const facts = await readHubFacts(conn, ctx, io, table, pending, rekeys, (k) => moveTargets.has(heldKey(table.name, k)));
       const rowsOut: { key: string; row: Row; tuple: string; exists: boolean }[] = [];
       const collided: Collision[] = [];
       // Keys deleted and handed out again here: the hub's row goes first (push-reused.ts).
@@ -258,7 +258,16 @@ async function applyOnHub(
         // moved, waiting for its parent) keeps the hub's side a new row even when another node has
         // updated it since — else the node's own new row under the key was taken for a conflict.
         const parkedHub = facts.parkedPull.get(key);
-        const unseenAfter = facts.unseen.get(key);
+        const hubMovedHere = moveTargets.has(heldKey(table.name, key));
+        // The node's copy of a row another node moved here, with its edit or delete: weighed against
+        // that row's hub changes under any of its keys, the move not counted (row-history.ts).
+        const byRow =
+          facts.byRow.has(key) &&
+          !copiesMovedTo.has(heldKey(table.name, key)) &&
+          !seenOpen &&
+          !facts.parkedPull.has(key) &&
+          change.firstOp !== 'I';
+        const unseenAfter = byRow ? facts.rowUnseen.get(key) : facts.unseen.get(key);
         const unseenHere =
           unseenAfter && parkedHub === 'I'
             ? { ...unseenAfter, firstOp: 'I' as const }
@@ -270,7 +279,6 @@ async function applyOnHub(
         const hubFacts = hubSide ? { firstOp: hubSide.firstOp, at: hubSide.at - ctx.hubClockOffsetMs } : undefined;
         // dualdb's own rows (this node's heartbeat) are written by this node only: its version stands, silently.
         const rowPolicy = table.meta ? 'node-wins' : policy;
-        const hubMovedHere = moveTargets.has(heldKey(table.name, key));
         // The hub did nothing under the key since the move but the move's insert (decide.ts `deletesMovedRow`).
         const hubOnlyMove =
           hubMovedHere && !seenOpen && !facts.parkedPull.has(key) && unseenAfter?.firstOp === 'I' && unseenAfter.count === 1;
@@ -340,6 +348,9 @@ async function applyOnHub(
               hubSeq: hubSide?.seq ?? null,
               detectedIn: 'push',
               mode: collisions,
+              // The hub's row is that of a copy waiting here (unsettled), maybe edited: its changes
+              // this node has not seen, under any of its keys, are what that edit is weighed against.
+              hubRowUnseen: copiesMovedTo.has(heldKey(table.name, key)) ? (facts.rowUnseen.get(key) ?? null) : undefined,
             };
             if (decision.resolve === 'hold') {
               rec.holds.push(c);

@@ -9,6 +9,7 @@ import { SQLITE_NOW_MS } from '../capture/sqlite-capture.js';
 import type { Row, SqlValue } from '../engines/codec.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
+import { decideWinner } from './conflicts.js';
 import type { SyncContext } from './context.js';
 import { toSqliteRow } from './convert.js';
 import { isTransientSqlite, rowErrorText } from './errors.js';
@@ -33,6 +34,8 @@ interface Placement {
   hubKey: string;
   key: string;
   row: Row;
+  /** The hub row's changes this node has not seen, under any of its keys (Collision.hubRowUnseen). */
+  unseen?: { seq: bigint; at: number } | null;
 }
 
 /**
@@ -99,7 +102,13 @@ export function moveOnNode(
         // row as the delete of another row: dropped, the row written back (trial 4, R1).
         ctx.state.unpark('pull', t.name, m.oldKey);
         if (hubRow)
-          placements.push({ table: t, hubKey: m.oldKey, key: m.newKey, row: { ...hubRow, [keyColumn(t)]: BigInt(m.newKey) } });
+          placements.push({
+            table: t,
+            hubKey: m.oldKey,
+            key: m.newKey,
+            row: { ...hubRow, [keyColumn(t)]: BigInt(m.newKey) },
+            unseen: m.hubRowUnseen,
+          });
       }
       done.push({
         tbl: t.name,
@@ -130,8 +139,10 @@ export function moveOnNode(
       if (unsettled.has(heldKey(p.table.name, p.hubKey))) {
         placer.flush();
         // This node deleted its copy meanwhile (the delete follows the row, which is not written
-        // back), or the copy holds this node's edit of the row (kept: its push decides against the hub's).
-        if (settleHubRow(ctx, p.table, p.hubKey, p.key) !== undefined) continue;
+        // back), or the copy holds this node's edit of the row, weighed here against the hub's.
+        const settled = settleHubRow(ctx, p.table, p.hubKey, p.key);
+        if (settled === 'edited' && hubWinsOverEdit(ctx, p)) placer.place(p.table, p.key, p.row);
+        if (settled !== undefined) continue;
       }
       placer.place(p.table, p.key, p.row);
     }
@@ -159,6 +170,46 @@ export function moveOnNode(
     setApplying.run(0);
   }).immediate();
   return events;
+}
+
+/**
+ * An unsettled copy settled with this node's edit (hub-moves.ts `settleHubRow`): the edit is weighed
+ * here, where the push still knows the hub row's changes this node has not seen under any of its
+ * keys. Left to a later push, it went up under the row's newest key, whose hub history held only
+ * this node's own move, and overwrote another node's newer update made under the key before,
+ * no conflict recorded (operator trial 5, N4). A conflict is recorded whoever wins; true: the hub's
+ * version wins (the edit is dropped; the caller writes the hub's row here).
+ */
+function hubWinsOverEdit(ctx: SyncContext, p: Placement): boolean {
+  if (!p.unseen) return false; // nothing the hub did to the row since: the edit goes up as it is
+  const t = p.table;
+  const mine = ctx.state.pendingKeys(t.name, [p.key]).get(p.key);
+  if (!mine) return false;
+  const policy = ctx.config.sync.conflictPolicy;
+  const hubAt = p.unseen.at - ctx.hubClockOffsetMs;
+  const winner = t.meta ? 'node' : decideWinner(policy, mine.at, hubAt);
+  if (!t.meta) {
+    const local = new SqliteTableIO(ctx.db, t).fetch([p.key]).get(p.key) ?? null;
+    ctx.state.recordConflict({
+      tbl: t.name,
+      pk: p.key,
+      detectedIn: 'push',
+      policy,
+      winner: winner === 'hold' ? null : winner,
+      status: winner === 'hold' ? 'open' : 'resolved',
+      nodeImage: encodeImage(local),
+      hubImage: encodeImage(p.row),
+      nodeAt: mine.at,
+      hubAt,
+      nodeSeq: mine.seq,
+      hubSeq: p.unseen.seq,
+    });
+  }
+  if (winner === 'node') return false;
+  // The hub's version stands (or both wait for a manual decision): the edit is not sent.
+  ctx.state.dropPendingKey(t.name, p.key);
+  ctx.state.unpark('push', t.name, p.key);
+  return winner === 'hub';
 }
 
 function byTable(moves: Move[]): Map<SyncTable, Move[]> {

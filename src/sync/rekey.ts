@@ -42,6 +42,12 @@ export interface Collision {
   hubSeq: bigint | null;
   detectedIn: 'push' | 'pull' | 'resolve';
   mode: KeyCollisionMode;
+  /**
+   * rekey-hub, the hub's row being that of an unsettled copy here (hub-moves.ts): its hub changes
+   * this node has not seen, under any of its keys (row-history.ts); null: none. The copy's own edit
+   * is weighed against them when it settles (rekey-node.ts).
+   */
+  hubRowUnseen?: { seq: bigint; at: number } | null;
 }
 
 export interface Move extends Collision {

@@ -121,6 +121,36 @@ describe("decide: the node's delete against a new hub row it has not seen (gener
     // Deleted on the hub and not created again: both sides deleted it, nothing to keep.
     expect(decidePush({ ...recreated, hubHasRow: false }, 'node-wins', 'rekey-node')).not.toEqual({ action: 'none' });
   });
+  it('the row another node moved here was deleted and a new one took the key (rekey-hub, one move or more): never deleted (trial 6, T6-R1)', () => {
+    // By key, the hub's side begins with the move's insert; followed by row, with the delete.
+    for (const firstOp of ['I', 'D'] as const) {
+      const moved = { ...facts, hub: { firstOp, at: 1 }, hubMovedHere: true, hubRecreated: true };
+      for (const policy of ['node-wins', 'newest-wins', 'hub-wins'] as const) {
+        expect(decidePush(moved, policy, 'rekey-hub')).toEqual({ action: 'none' });
+        expect(decidePull(moved, policy)).toEqual({ action: 'to-node' });
+      }
+      // Deleted there and not created again: nothing to keep.
+      expect(decidePush({ ...moved, hubHasRow: false }, 'node-wins', 'rekey-hub')).not.toEqual({ action: 'none' });
+    }
+  });
+  it('updated here, then deleted, against a row the hub deleted and re-created: never deleted (trial 6, 702 alerts 22)', () => {
+    const updatedThenDeleted = {
+      ...facts,
+      node: { firstOp: 'U' as const, at: 9 },
+      nodeDeleted: true,
+      hub: { firstOp: 'D' as const, at: 1 },
+      hubRecreated: true,
+    };
+    for (const policy of ['node-wins', 'newest-wins', 'hub-wins'] as const) {
+      expect(decidePush(updatedThenDeleted, policy, 'rekey-hub')).toEqual({ action: 'none' });
+      expect(decidePull(updatedThenDeleted, policy)).toEqual({ action: 'to-node' });
+    }
+    // Its delete unknown (not said), it stays a conflict.
+    expect(decidePush({ ...updatedThenDeleted, nodeDeleted: undefined }, 'node-wins', 'rekey-hub')).toEqual({
+      action: 'to-hub',
+      conflict: 'node',
+    });
+  });
   it('a natural key, or a hub update, is still a conflict settled by the policy', () => {
     expect(decidePush({ ...facts, keyKind: 'natural' }, 'node-wins', 'rekey-node')).toEqual({
       action: 'to-hub',

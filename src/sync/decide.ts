@@ -78,19 +78,24 @@ export function isCollision(f: RowFacts): boolean {
  * row: nothing to delete, no conflict; the hub's row comes to the node. Likewise where the hub's
  * unseen changes delete the row and create another under the key (`hubRecreated`: its writer
  * deleted the row and SQLite handed the freed id to its next insert; operator trial 5, N2): the
- * node's delete is of the row already gone there, never of the new one. Not so where the hub's
- * insert is the move of a row this node knew (its delete followed the row there): a conflict.
- * So is a change that began with an update, holds no delete and finds no row: it names a row that
- * moved away (a parked retry recorded from a stale read: operator trial 4, M1), not one it deleted.
+ * node's delete is of the row already gone there, never of the new one. So too where the row had
+ * come to the key by another node's move (rekey-hub: the node's delete followed it there, over one
+ * move or several) and was deleted there before another row took the key (operator trial 6,
+ * T6-R1: taken for a conflict, node-wins deleted the new row). Not so where the hub's first change
+ * is the move of a row this node knew and the row is still there: a conflict. A change that began
+ * with an update, holds no delete and finds no row names a row that moved away (a parked retry
+ * recorded from a stale read: operator trial 4, M1), not one it deleted; one that ends with the
+ * delete is the row's delete, of the row gone there where the hub deleted it and re-created the
+ * key (trial 6, 702 alerts 22: taken for a conflict, node-wins deleted the new row).
  */
 export function deletesAnotherRow(f: RowFacts): boolean {
+  if (f.keyKind !== 'generated' || f.nodeHasRow) return false;
   const gone = f.node?.firstOp === 'D' || (f.node?.firstOp === 'U' && f.nodeDeleted === false);
+  // Updated here, then deleted: against a hub insert it stays a conflict (M1 narrowed, trial 4).
+  const updatedThenDeleted = f.node?.firstOp === 'U' && f.nodeDeleted === true;
   return (
-    f.keyKind === 'generated' &&
-    gone &&
-    !f.nodeHasRow &&
-    (f.hub?.firstOp === 'I' || (f.hubRecreated === true && f.hubHasRow)) &&
-    !f.hubMovedHere
+    (gone && f.hub?.firstOp === 'I' && !f.hubMovedHere) ||
+    ((gone || updatedThenDeleted) && f.hubRecreated === true && f.hubHasRow)
   );
 }
 

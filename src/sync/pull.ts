@@ -204,6 +204,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 keyKind: table.keyKind,
                 node: { firstOp: local.firstOp, at: local.at, implied: local.implied },
                 nodeHasRow: localRow !== null,
+                nodeDeleted: local.deleted,
                 // An earlier pull already found this key's hub row to be a new row of its own (open collision).
                 hub: byRow
                   ? change.row

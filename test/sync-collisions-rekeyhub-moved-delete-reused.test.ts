@@ -119,9 +119,8 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a moved copy’s delete meets a re-c
 
       // X itself moved on afterwards: site1's delete, carried along both moves (1 -> 2 -> 3), reaches
       // X's new key, under which the hub's only change is the move.
-      // Open here: needs the row's hub history across moves (N4, branch wip6-n4hub, src/sync/row-history.ts),
-      // with pull.ts taking `hubRecreated` from it; with both, all six pass (checked 2026-12-07).
-      it.skip(`${policy}, site1's ${first} first, X moved on from W's key: X is kept`, async () => {
+      // Needs the row's hub history across moves (src/sync/row-history.ts), pull.ts taking `hubRecreated` from it.
+      it(`${policy}, site1's ${first} first, X moved on from W's key: X is kept`, async () => {
         const w = await world(policy);
         const nodes = await deletedCopyMoved(w);
         const [, , s3, s4] = nodes as [Node, Node, Node, Node];

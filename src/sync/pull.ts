@@ -214,7 +214,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 hubHasRow: hubAsSqlite !== null,
                 hubMovedHere,
                 hubOnlyMove: !change.retry && change.ops === 1 && change.firstOp === 'I',
-                hubRecreated: change.deleted,
+                // Followed across moves when the row's history is known (a re-used key moved on: T6-R1).
+                hubRecreated: byRow ? change.row?.deleted === true : change.deleted,
                 same: sameImage(table, localRow, hubAsSqlite),
               },
               // dualdb's own rows (this node's heartbeat): this node's version stands, no user conflict.

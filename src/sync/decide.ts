@@ -50,6 +50,14 @@ export interface RowFacts {
    * again, push-reused.ts), a new row, not the one this node knew.
    */
   hubRecreated?: boolean;
+  /**
+   * The hub's first change under the key this node has not seen restores the row this node knew: a
+   * node kept the row's parent against the hub's delete and sent back the children MySQL's unlogged
+   * ON DELETE CASCADE had taken there (recreated-children.ts, logged `C`). The same row, not a new one.
+   */
+  hubRestored?: boolean;
+  /** And that restore is the hub's only such change. */
+  hubOnlyRestore?: boolean;
   /** Both current images are the same datum (or both absent). */
   same: boolean;
 }
@@ -89,8 +97,21 @@ export function deletesAnotherRow(f: RowFacts): boolean {
     f.keyKind === 'generated' &&
     gone &&
     !f.nodeHasRow &&
-    (f.hub?.firstOp === 'I' || (f.hubRecreated === true && f.hubHasRow)) &&
+    ((f.hub?.firstOp === 'I' && !f.hubRestored) || (f.hubRecreated === true && f.hubHasRow)) &&
     !f.hubMovedHere
+  );
+}
+
+/**
+ * The node deleted a row the hub has lost and got back since, unchanged: another node kept the
+ * row's parent against the hub's delete and restored the children the hub's cascade had taken
+ * (`hubRestored`). The restore is not a change of the row; the delete goes, no conflict. Taken for
+ * a new row's insert, it made the delete "of another row": dropped, and the row back everywhere
+ * (operator trial 6, T6-R2).
+ */
+export function deletesRestoredRow(f: RowFacts): boolean {
+  return (
+    f.keyKind === 'generated' && f.node?.firstOp === 'D' && !f.nodeHasRow && f.hubRestored === true && f.hubOnlyRestore === true
   );
 }
 
@@ -124,7 +145,7 @@ export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyC
   // The hub's delete stands against an update a parent's delete made here; the pull deletes the row.
   if (impliedUpdateYields(f)) return { action: 'none' };
   if (deletesAnotherRow(f)) return { action: 'none' };
-  if (deletesMovedRow(f)) return { action: 'to-hub' };
+  if (deletesMovedRow(f) || deletesRestoredRow(f)) return { action: 'to-hub' };
   if (isCollision(f)) {
     // The node's new row is gone again: it must not delete the hub's different row.
     if (!f.nodeHasRow) return { action: 'to-node' };
@@ -144,7 +165,7 @@ export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
   // The hub's delete stands against an update a parent's delete made here.
   if (impliedUpdateYields(f)) return { action: 'to-node' };
   // The node's delete stands; its push deletes the row on the hub.
-  if (deletesMovedRow(f)) return { action: 'none' };
+  if (deletesMovedRow(f) || deletesRestoredRow(f)) return { action: 'none' };
   if (isCollision(f)) {
     if (!f.nodeHasRow) return { action: 'to-node' };
     // The hub's row is gone again: still left to the push (it decides whether the node's row moves).

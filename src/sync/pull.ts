@@ -196,6 +196,8 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 hubMovedHere: moveTargets.has(heldKey(table.name, key)),
                 hubOnlyMove: !change.retry && change.ops === 1 && change.firstOp === 'I',
                 hubRecreated: change.deleted,
+                hubRestored: change.restored === true && !apart.has(heldKey(table.name, key)),
+                hubOnlyRestore: change.ops === 1,
                 same: sameImage(table, localRow, hubAsSqlite),
               },
               // dualdb's own rows (this node's heartbeat): this node's version stands, no user conflict.

@@ -40,6 +40,7 @@ import {
   addMovableKeys,
   addParentKeys,
   assertNoMovesMeanwhile,
+  type HubChange,
   HubMovedMeanwhile,
   keysTakenMeanwhile,
   parentKeysChangedUnseen,
@@ -294,6 +295,7 @@ async function applyOnHub(
               hubMovedHere,
               hubOnlyMove,
               hubRecreated: unseenAfter?.deleted === true,
+              ...restoredFacts(unseenAfter, seenOpen !== undefined || facts.parkedPull.has(key)),
               // Under the hub key of a copy waiting here (unsettled), the hub's row is that copy's
               // row and the node's is its own new one, even with the very same values.
               same: sameImage(table, local, hubAsSqlite) && !copiesMovedTo.has(heldKey(table.name, key)),
@@ -448,6 +450,13 @@ async function applyOnHub(
         const outcome = rowsOut.filter((r) => !retried.has(r.key)).map((r) => r.key);
         recordOutcome(result, table.name, outcome, failed, 'upserts', rec, (k) => batch.changes.get(table.name, k)?.firstOp);
         written.push({ table, io, keys: outcome.filter((k) => !failed.has(k)), ...(stored ? { stored } : {}) });
+        const restores = rowsOut.filter((r) => !r.exists && !failed.has(r.key) && !retried.has(r.key));
+        await markRestores(
+          conn,
+          ctx,
+          table,
+          restores.filter((r) => batch.changes.get(table.name, r.key)?.restored === true).map((r) => r.key),
+        );
       }
     }
     deletes.push({ table, io, keys: deleteKeys });
@@ -481,6 +490,26 @@ async function applyOnHub(
     await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name), w.stored);
   await assertNoMovesMeanwhile(conn, ctx, movable);
   rec.staleParents = await parentKeysChangedUnseen(conn, ctx, placedParents, rekeys);
+}
+
+/**
+ * Rows restored on the hub (a child of a row kept against the hub's delete, which MySQL's unlogged
+ * cascade took there: recreated-children.ts) keep their `C` in the hub's log too, in place of the
+ * trigger's `I`: to another node that deleted the row meanwhile, an insert there is a new row, its
+ * delete "of another row" and dropped (decide.ts `deletesAnotherRow`; operator trial 6, T6-R2).
+ */
+async function markRestores(conn: PoolConnection, ctx: SyncContext, table: SyncTable, keys: string[]): Promise<void> {
+  for (const key of keys)
+    await conn.query(
+      `UPDATE _dualdb_changes SET op = 'C' WHERE tbl = ? AND pk = ? AND origin = ? AND op = 'I' ORDER BY seq DESC LIMIT 1`,
+      [table.name, key, ctx.nodeId],
+    );
+}
+
+/** A push's facts of a restore (`C`) first among the hub's unseen changes to a key, unless it is taken for a new row. */
+function restoredFacts(unseen: HubChange | undefined, newRow: boolean): { hubRestored?: boolean; hubOnlyRestore?: boolean } {
+  if (newRow || unseen?.restored !== true) return {};
+  return { hubRestored: true, hubOnlyRestore: unseen.count === 1 };
 }
 
 /**

@@ -68,4 +68,33 @@ describe.skipIf(!HUB_AVAILABLE)('a delete of a child another node re-created wit
         }
         expect(await divergence(w, TABLES)).toEqual([]);
       }, 120_000);
+
+  // The kept row itself: site2's update re-creates W on the hub after the hub's logged delete. Site1's
+  // delete of W, not pushed yet, met "D, I origin site2" — taken for a new row under a re-used key
+  // (`hubRecreated`), dropped with no conflict recorded, and W came back on site1.
+  for (const first of ['push', 'pull'] as const)
+    it(`node-wins, site2 ${first === 'push' ? 'pushes' : 'pulls'} first: site1's delete of the kept row W is a conflict it wins, not dropped`, async () => {
+      const w = await fx.world({ env: { CONFLICT_POLICY: 'node-wins', SYNC_KEY_COLLISIONS: 'rekey-node' } });
+      const [s1, s2, s3] = ['site1', 'site2', 'site3'].map((n) => w.node(n));
+      if (!s1 || !s2 || !s3) throw new Error('nodes');
+      s3.db.prepare("INSERT INTO workers (id, ref) VALUES (1, 'W')").run();
+      await s3.syncer.syncOnce();
+      await s1.syncer.syncOnce();
+      await s2.syncer.syncOnce();
+      s1.db.prepare('DELETE FROM workers WHERE id = 1').run();
+      await w.hub.query('DELETE FROM workers WHERE id = 1');
+      s2.db.prepare("UPDATE workers SET dept = 'kept' WHERE id = 1").run();
+      // Site2's push or pull meets the hub's delete; site1's push (a pull first would take the hub's
+      // delete for its own, the same outcome: its delete is done, and site2's change wins over both).
+      await s2.syncer.syncOnce(first === 'push' ? { pull: false } : { push: false });
+      await s2.syncer.syncOnce();
+      await s1.syncer.syncOnce({ pull: false });
+      await syncUntilQuiet(w.nodes, 8);
+
+      const log = (await hubLog(w.hub, 'workers')).map((e) => `${e.op} ${e.pk} ${e.origin ?? '-'}`);
+      expect(await w.hub.query('SELECT ref FROM workers'), `hub log: ${log.join(', ')}`).toEqual([]);
+      for (const n of [s1, s2, s3]) expect(n.db.prepare('SELECT ref FROM workers').pluck().all()).toEqual([]);
+      expect(s1.db.prepare("SELECT winner FROM _dualdb_conflicts WHERE tbl = 'workers'").pluck().all()).toEqual(['node']);
+      expect(await divergence(w, TABLES)).toEqual([]);
+    }, 120_000);
 });

@@ -36,6 +36,8 @@ export interface KeyChange {
   implied?: boolean;
   /** The first coalesced entry restores a row the hub's unlogged cascade took (`C`, recreated-children.ts). */
   restored?: boolean;
+  /** After the last delete among them came a restore (`C`), no plain insert: the row deleted, not a new one. */
+  restoredLast?: boolean;
 }
 
 export class ChangeSet {
@@ -60,6 +62,7 @@ export class ChangeSet {
     p.firstAt = Math.min(p.firstAt, at);
     p.lastAt = Math.max(p.lastAt, at);
     p.deleted ||= op === 'D';
+    if (op === 'D' || op === 'I') p.restoredLast = logged === 'C';
     p.retry &&= retry;
     p.implied = p.implied === true && implied;
     p.ops = (p.ops ?? 1) + 1;

@@ -47,7 +47,8 @@ export interface RowFacts {
   /**
    * Among the hub's changes under the key this node has not seen is a delete, and the hub holds a
    * row there now: that row was created after the delete (its writer handed the freed key out
-   * again, push-reused.ts), a new row, not the one this node knew.
+   * again, push-reused.ts), a new row, not the one this node knew — unless what followed the last
+   * delete was a restore (`C`: a node kept the row against that delete), the row this node knew.
    */
   hubRecreated?: boolean;
   /**

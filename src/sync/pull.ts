@@ -11,6 +11,7 @@
  * row the hub also changed are conflicts (invariant 6), detected under the
  * SQLite write lock so no local writer can slip in between.
  */
+import { SQLITE_NOW_MS } from '../capture/sqlite-capture.js';
 import type { Row } from '../engines/codec.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { DualdbError } from '../util/errors.js';
@@ -195,7 +196,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 hubHasRow: hubAsSqlite !== null,
                 hubMovedHere: moveTargets.has(heldKey(table.name, key)),
                 hubOnlyMove: !change.retry && change.ops === 1 && change.firstOp === 'I',
-                hubRecreated: change.deleted,
+                hubRecreated: change.deleted && change.restoredLast !== true,
                 hubRestored: change.restored === true && !apart.has(heldKey(table.name, key)),
                 hubOnlyRestore: change.ops === 1,
                 same: sameImage(table, localRow, hubAsSqlite),
@@ -394,12 +395,18 @@ function parkWaiting(
   parkedNow.push({ tbl, pk: key, error });
 }
 
-/** The key's unpushed change now begins with an insert (a row the hub deleted, re-created by the push). */
+/**
+ * The key's unpushed change now begins with an insert (a row the hub deleted, re-created by the push):
+ * a restore (`C`, changeset.ts), the row the other nodes knew — their deletes of it are not of another
+ * row — followed by the change that won (an update logged after it, so that the push says so: push.ts
+ * `markRestores`).
+ */
 function markRecreated(ctx: SyncContext, tbl: string, key: string): void {
   ctx.db
     .prepare(
-      `UPDATE _dualdb_changes SET op = 'I' WHERE seq = (SELECT min(seq) FROM _dualdb_changes WHERE tbl = ? AND pk = ? AND seq > ?)`,
+      `UPDATE _dualdb_changes SET op = 'C' WHERE seq = (SELECT min(seq) FROM _dualdb_changes WHERE tbl = ? AND pk = ? AND seq > ?)`,
     )
     .run(tbl, key, ctx.state.pushedUpto());
+  ctx.db.prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'U', ${SQLITE_NOW_MS})`).run(tbl, key);
   ctx.db.prepare(`UPDATE _dualdb_parked SET first_op = 'I' WHERE direction = 'push' AND tbl = ? AND pk = ?`).run(tbl, key);
 }

@@ -25,6 +25,8 @@ export interface HubChange {
   deleted?: boolean;
   /** The first of them restores a row the hub's cascade took (`C`, recreated-children.ts). */
   restored?: boolean;
+  /** After the last delete among them came a restore (`C`), no plain insert. */
+  restoredLast?: boolean;
 }
 
 export interface HubFacts {
@@ -239,6 +241,7 @@ async function unseenHubChanges(
         count: (prev?.count ?? 0) + 1,
         deleted: prev?.deleted === true || r.op === 'D',
         restored: prev ? prev.restored : r.op === 'C',
+        restoredLast: r.op === 'D' || r.op === 'I' || r.op === 'C' ? r.op === 'C' : prev?.restoredLast,
       });
     }
   }

@@ -244,6 +244,8 @@ async function applyOnHub(
       const facts = await readHubFacts(conn, ctx, io, table, pending, rekeys);
       const rowsOut: { key: string; row: Row; tuple: string; exists: boolean }[] = [];
       const collided: Collision[] = [];
+      // Rows the node keeps against the hub's delete: sent as restores.
+      const kept = new Set<string>();
       // Keys deleted and handed out again here: the hub's row goes first (push-reused.ts).
       const hubDeletes: string[] = [];
       for (const key of pending) {
@@ -294,7 +296,7 @@ async function applyOnHub(
               hubHasRow: hubRow !== null,
               hubMovedHere,
               hubOnlyMove,
-              hubRecreated: unseenAfter?.deleted === true,
+              hubRecreated: unseenAfter?.deleted === true && unseenAfter.restoredLast !== true,
               ...restoredFacts(unseenAfter, seenOpen !== undefined || facts.parkedPull.has(key)),
               // Under the hub key of a copy waiting here (unsettled), the hub's row is that copy's
               // row and the node's is its own new one, even with the very same values.
@@ -355,8 +357,11 @@ async function applyOnHub(
           case 'to-hub':
             // The node's change wins over the hub's delete: the row is re-created there, without the
             // children the delete cascaded away on the hub (unlogged).
-            if ('conflict' in decision && decision.conflict === 'node' && local && !hubRow && table.hubCascades)
-              rec.recreated.push({ table, key });
+            if ('conflict' in decision && decision.conflict === 'node' && local && !hubRow) {
+              if (table.hubCascades) rec.recreated.push({ table, key });
+              // The row the other nodes knew, not a new one: its insert there is a restore (markRestores).
+              if (!reused && table.keyKind === 'generated') kept.add(key);
+            }
             break;
         }
         if (!local) {
@@ -455,7 +460,11 @@ async function applyOnHub(
           conn,
           ctx,
           table,
-          restores.filter((r) => batch.changes.get(table.name, r.key)?.restored === true).map((r) => r.key),
+          restores.flatMap((r) => {
+            const change = batch.changes.get(table.name, r.key);
+            if (kept.has(r.key)) return [{ key: r.key, changed: true }];
+            return change?.restored === true ? [{ key: r.key, changed: (change.ops ?? 1) > 1 }] : [];
+          }),
         );
       }
     }
@@ -493,17 +502,31 @@ async function applyOnHub(
 }
 
 /**
- * Rows restored on the hub (a child of a row kept against the hub's delete, which MySQL's unlogged
+ * Rows restored on the hub (a row kept against the hub's delete, and its children MySQL's unlogged
  * cascade took there: recreated-children.ts) keep their `C` in the hub's log too, in place of the
  * trigger's `I`: to another node that deleted the row meanwhile, an insert there is a new row, its
  * delete "of another row" and dropped (decide.ts `deletesAnotherRow`; operator trial 6, T6-R2).
+ * A row changed too (the kept row's own change, or a child's since) gets a `U` after it: another
+ * node's delete of it is then a conflict, settled by the policy, not a delete of an unchanged row.
  */
-async function markRestores(conn: PoolConnection, ctx: SyncContext, table: SyncTable, keys: string[]): Promise<void> {
-  for (const key of keys)
+async function markRestores(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  table: SyncTable,
+  rows: { key: string; changed: boolean }[],
+): Promise<void> {
+  for (const { key, changed } of rows) {
     await conn.query(
       `UPDATE _dualdb_changes SET op = 'C' WHERE tbl = ? AND pk = ? AND origin = ? AND op = 'I' ORDER BY seq DESC LIMIT 1`,
       [table.name, key, ctx.nodeId],
     );
+    if (changed)
+      await conn.query(`INSERT INTO _dualdb_changes (tbl, pk, op, origin, at) VALUES (?, ?, 'U', ?, ${MYSQL_NOW_MS})`, [
+        table.name,
+        key,
+        ctx.nodeId,
+      ]);
+  }
 }
 
 /** A push's facts of a restore (`C`) first among the hub's unseen changes to a key, unless it is taken for a new row. */

@@ -50,6 +50,23 @@ describe('decide: push', () => {
       expect(decidePull(edit, policy)).toEqual({ action: 'none' });
     }
   });
+  it('a delete of a row another node restored on the hub (a child of a row kept against the hub’s delete) deletes it (trial 6, T6-R2)', () => {
+    const del = both({ node: { firstOp: 'D', at: 1 }, nodeHasRow: false, hub: { firstOp: 'I', at: 2 }, hubRestored: true });
+    for (const policy of ['node-wins', 'hub-wins', 'newest-wins'] as const) {
+      expect(decidePush({ ...del, hubOnlyRestore: true }, policy, 'rekey-node')).toEqual({ action: 'to-hub' });
+      expect(decidePull({ ...del, hubOnlyRestore: true }, policy)).toEqual({ action: 'none' });
+    }
+    // Changed on the hub after the restore: a conflict, no longer a delete of another row.
+    expect(decidePush({ ...del, hubOnlyRestore: false }, 'hub-wins', 'rekey-node')).toEqual({ action: 'none', conflict: 'hub' });
+    expect(decidePull({ ...del, hubOnlyRestore: false }, 'hub-wins')).toEqual({ action: 'to-node', conflict: 'hub' });
+    // Without the mark, the hub's insert is a new row's: the delete is of another row (unchanged).
+    expect(decidePush({ ...del, hubRestored: false }, 'hub-wins', 'rekey-node')).toEqual({ action: 'none' });
+    // The node's own new row under the key is still a collision with the restored row.
+    expect(decidePush(both({ hubRestored: true, hubOnlyRestore: true }), 'hub-wins', 'rekey-node')).toEqual({
+      action: 'rekey',
+      resolve: 'rekey-node',
+    });
+  });
   it('a row changed on the node only goes up; the same image on both sides goes up harmlessly', () => {
     expect(decidePush(both({ hub: undefined }), 'hub-wins', 'rekey-node')).toEqual({ action: 'to-hub' });
     expect(decidePush(both({ same: true }), 'hub-wins', 'rekey-node')).toEqual({ action: 'to-hub' });

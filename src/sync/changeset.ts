@@ -10,13 +10,16 @@ import type { RowChange } from './row-history.js';
 export type Op = 'I' | 'U' | 'D';
 
 /**
- * An op as the node's log holds it: `N` is an update SQLite made for a parent's delete (ON DELETE
- * SET NULL / SET DEFAULT, capture/sqlite-fk-actions.ts). Read as `U`, with `implied` kept.
+ * An op as a log holds it: `N` (node's log) is an update SQLite made for a parent's delete (ON
+ * DELETE SET NULL / SET DEFAULT, capture/sqlite-fk-actions.ts). Read as `U`, with `implied` kept.
+ * `C` (either log) is an insert that restores a row the hub lost to its unlogged ON DELETE CASCADE,
+ * a child of a row a node kept against the hub's delete (recreated-children.ts): read as `I`, with
+ * `restored` kept — the row other nodes knew under the key, not a new one (decide.ts).
  */
-export type LoggedOp = Op | 'N';
+export type LoggedOp = Op | 'N' | 'C';
 
 export function asOp(op: LoggedOp): Op {
-  return op === 'N' ? 'U' : op;
+  return op === 'N' ? 'U' : op === 'C' ? 'I' : op;
 }
 
 export interface KeyChange {
@@ -38,6 +41,10 @@ export interface KeyChange {
    * any of its keys, the move's own entries not counted (sync/row-history.ts); null: none.
    */
   row?: RowChange | null;
+  /** The first coalesced entry restores a row the hub's unlogged cascade took (`C`, recreated-children.ts). */
+  restored?: boolean;
+  /** After the last delete among them came a restore (`C`), no plain insert: the row deleted, not a new one. */
+  restoredLast?: boolean;
 }
 
 export class ChangeSet {
@@ -54,13 +61,15 @@ export class ChangeSet {
     }
     const p = m.get(pk);
     if (!p) {
-      m.set(pk, { maxSeq: seq, firstAt: at, lastAt: at, firstOp: op, deleted: op === 'D', retry, ops: 1, implied });
+      const restored = logged === 'C' && !retry;
+      m.set(pk, { maxSeq: seq, firstAt: at, lastAt: at, firstOp: op, deleted: op === 'D', retry, ops: 1, implied, restored });
       return;
     }
     if (seq > p.maxSeq) p.maxSeq = seq;
     p.firstAt = Math.min(p.firstAt, at);
     p.lastAt = Math.max(p.lastAt, at);
     p.deleted ||= op === 'D';
+    if (op === 'D' || op === 'I') p.restoredLast = logged === 'C';
     p.retry &&= retry;
     p.implied = p.implied === true && implied;
     p.ops = (p.ops ?? 1) + 1;

@@ -47,9 +47,18 @@ export interface RowFacts {
   /**
    * Among the hub's changes under the key this node has not seen is a delete, and the hub holds a
    * row there now: that row was created after the delete (its writer handed the freed key out
-   * again, push-reused.ts), a new row, not the one this node knew.
+   * again, push-reused.ts), a new row, not the one this node knew — unless what followed the last
+   * delete was a restore (`C`: a node kept the row against that delete), the row this node knew.
    */
   hubRecreated?: boolean;
+  /**
+   * The hub's first change under the key this node has not seen restores the row this node knew: a
+   * node kept the row's parent against the hub's delete and sent back the children MySQL's unlogged
+   * ON DELETE CASCADE had taken there (recreated-children.ts, logged `C`). The same row, not a new one.
+   */
+  hubRestored?: boolean;
+  /** And that restore is the hub's only such change. */
+  hubOnlyRestore?: boolean;
   /** Both current images are the same datum (or both absent). */
   same: boolean;
 }
@@ -94,8 +103,21 @@ export function deletesAnotherRow(f: RowFacts): boolean {
   // Updated here, then deleted: against a hub insert it stays a conflict (M1 narrowed, trial 4).
   const updatedThenDeleted = f.node?.firstOp === 'U' && f.nodeDeleted === true;
   return (
-    (gone && f.hub?.firstOp === 'I' && !f.hubMovedHere) ||
+    (gone && f.hub?.firstOp === 'I' && !f.hubRestored && !f.hubMovedHere) ||
     ((gone || updatedThenDeleted) && f.hubRecreated === true && f.hubHasRow)
+  );
+}
+
+/**
+ * The node deleted a row the hub has lost and got back since, unchanged: another node kept the
+ * row's parent against the hub's delete and restored the children the hub's cascade had taken
+ * (`hubRestored`). The restore is not a change of the row; the delete goes, no conflict. Taken for
+ * a new row's insert, it made the delete "of another row": dropped, and the row back everywhere
+ * (operator trial 6, T6-R2).
+ */
+export function deletesRestoredRow(f: RowFacts): boolean {
+  return (
+    f.keyKind === 'generated' && f.node?.firstOp === 'D' && !f.nodeHasRow && f.hubRestored === true && f.hubOnlyRestore === true
   );
 }
 
@@ -129,7 +151,7 @@ export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyC
   // The hub's delete stands against an update a parent's delete made here; the pull deletes the row.
   if (impliedUpdateYields(f)) return { action: 'none' };
   if (deletesAnotherRow(f)) return { action: 'none' };
-  if (deletesMovedRow(f)) return { action: 'to-hub' };
+  if (deletesMovedRow(f) || deletesRestoredRow(f)) return { action: 'to-hub' };
   if (isCollision(f)) {
     // The node's new row is gone again: it must not delete the hub's different row.
     if (!f.nodeHasRow) return { action: 'to-node' };
@@ -151,7 +173,7 @@ export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
   // The hub's delete stands against an update a parent's delete made here.
   if (impliedUpdateYields(f)) return { action: 'to-node' };
   // The node's delete stands; its push deletes the row on the hub.
-  if (deletesMovedRow(f)) return { action: 'none' };
+  if (deletesMovedRow(f) || deletesRestoredRow(f)) return { action: 'none' };
   if (isCollision(f)) {
     if (!f.nodeHasRow) return { action: 'to-node' };
     // The hub's row is gone again: still left to the push (it decides whether the node's row moves).

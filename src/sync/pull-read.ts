@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
-import { ChangeSet, type KeyChange, type Op } from './changeset.js';
+import { ChangeSet, type KeyChange, type LoggedOp, type Op } from './changeset.js';
 import type { BatchResult, SyncContext } from './context.js';
 import { safePruneBound } from './holes.js';
 import { type HubMove, hubMovesQuery, toHubMoves } from './hub-moves.js';
@@ -104,7 +104,7 @@ export async function readHubBatch(
     hubMoves: [],
   };
   const { changes, images, seen } = out;
-  const add = (tbl: string, pk: string, seq: bigint, at: number, op: Op, retry = false) =>
+  const add = (tbl: string, pk: string, seq: bigint, at: number, op: LoggedOp, retry = false) =>
     changes.add(tbl, pk, seq, at, op, retry);
   await ctx.hub.withConnection(async (conn) => {
     let schemaChecked: Promise<void> = Promise.resolve();
@@ -192,7 +192,7 @@ export async function readHubBatch(
         const placedUpto = placed.get(heldKey(e.tbl, e.pk));
         if (placedUpto !== undefined && seq <= placedUpto) continue;
         result.changes++;
-        add(e.tbl, e.pk, seq, Number(e.at), e.op as Op);
+        add(e.tbl, e.pk, seq, Number(e.at), e.op as LoggedOp);
       }
       out.hubMoves = toHubMoves(ctx, moveRows);
       // A row another node moved: its changes by identity, not by key (row-history.ts).
@@ -208,7 +208,10 @@ export async function readHubBatch(
       for (const [tbl, keyed] of changes.byTable) {
         for (const [pk, op] of ctx.state.parkedOps('pull', tbl, [...keyed.keys()])) {
           const c = keyed.get(pk);
-          if (c && op) c.firstOp = op;
+          if (c && op) {
+            c.firstOp = op;
+            c.restored = false;
+          }
         }
       }
       for (const [tbl, keys] of changes.byTable) {
@@ -311,7 +314,7 @@ async function ownInserts(
   for (const { e, seq } of ordered) {
     if (e.pk === null) continue;
     if (e.origin === ctx.nodeId) {
-      if (e.op === 'I') out.set(heldKey(e.tbl, e.pk), seq);
+      if (e.op === 'I' || e.op === 'C') out.set(heldKey(e.tbl, e.pk), seq);
       continue;
     }
     if (!beyond) continue;
@@ -328,7 +331,7 @@ async function ownInserts(
     for (let i = 0; i < list.length; i += 500) {
       const [rows] = await conn.query(
         `SELECT pk, MAX(seq) AS seq FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
-          WHERE tbl = ? AND pk IN (?) AND origin = ? AND op = 'I' AND seq > ? GROUP BY pk`,
+          WHERE tbl = ? AND pk IN (?) AND origin = ? AND op IN ('I', 'C') AND seq > ? GROUP BY pk`,
         [tbl, list.slice(i, i + 500), ctx.nodeId, lowest ?? 0n],
       );
       for (const r of rows as { pk: string; seq: string | number }[]) {

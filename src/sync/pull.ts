@@ -11,6 +11,7 @@
  * row the hub also changed are conflicts (invariant 6), detected under the
  * SQLite write lock so no local writer can slip in between.
  */
+import { SQLITE_NOW_MS } from '../capture/sqlite-capture.js';
 import type { Row } from '../engines/codec.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { DualdbError } from '../util/errors.js';
@@ -214,8 +215,11 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 hubHasRow: hubAsSqlite !== null,
                 hubMovedHere,
                 hubOnlyMove: !change.retry && change.ops === 1 && change.firstOp === 'I',
-                // Followed across moves when the row's history is known (a re-used key moved on: T6-R1).
-                hubRecreated: byRow ? change.row?.deleted === true : change.deleted,
+                // Followed across moves when the row's history is known (a re-used key moved on: T6-R1);
+                // a delete followed by a restore (`C`) is the row deleted, not a new one (T6-R2).
+                hubRecreated: byRow ? change.row?.deleted === true : change.deleted && change.restoredLast !== true,
+                hubRestored: change.restored === true && !apart.has(heldKey(table.name, key)),
+                hubOnlyRestore: change.ops === 1,
                 same: sameImage(table, localRow, hubAsSqlite),
               },
               // dualdb's own rows (this node's heartbeat): this node's version stands, no user conflict.
@@ -419,12 +423,18 @@ function parkWaiting(
   parkedNow.push({ tbl, pk: key, error });
 }
 
-/** The key's unpushed change now begins with an insert (a row the hub deleted, re-created by the push). */
+/**
+ * The key's unpushed change now begins with an insert (a row the hub deleted, re-created by the push):
+ * a restore (`C`, changeset.ts), the row the other nodes knew — their deletes of it are not of another
+ * row — followed by the change that won (an update logged after it, so that the push says so: push.ts
+ * `markRestores`).
+ */
 function markRecreated(ctx: SyncContext, tbl: string, key: string): void {
   ctx.db
     .prepare(
-      `UPDATE _dualdb_changes SET op = 'I' WHERE seq = (SELECT min(seq) FROM _dualdb_changes WHERE tbl = ? AND pk = ? AND seq > ?)`,
+      `UPDATE _dualdb_changes SET op = 'C' WHERE seq = (SELECT min(seq) FROM _dualdb_changes WHERE tbl = ? AND pk = ? AND seq > ?)`,
     )
     .run(tbl, key, ctx.state.pushedUpto());
+  ctx.db.prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'U', ${SQLITE_NOW_MS})`).run(tbl, key);
   ctx.db.prepare(`UPDATE _dualdb_parked SET first_op = 'I' WHERE direction = 'push' AND tbl = ? AND pk = ?`).run(tbl, key);
 }

@@ -7,7 +7,7 @@
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import { DualdbError } from '../util/errors.js';
-import type { Op } from './changeset.js';
+import { asOp, type LoggedOp, type Op } from './changeset.js';
 import type { SyncContext } from './context.js';
 import { readHubMoves, unapplied } from './hub-moves.js';
 import { heldKey } from './local-state.js';
@@ -25,6 +25,10 @@ export interface HubChange {
   count?: number;
   /** A delete is among them. */
   deleted?: boolean;
+  /** The first of them restores a row the hub's cascade took (`C`, recreated-children.ts). */
+  restored?: boolean;
+  /** After the last delete among them came a restore (`C`), no plain insert. */
+  restoredLast?: boolean;
 }
 
 export interface HubFacts {
@@ -142,7 +146,7 @@ export async function parentKeysChangedUnseen(
       const chunk = pks.slice(i, i + 500);
       const [rows] = await conn.query(
         `SELECT pk, seq FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
-          WHERE tbl = ? AND pk IN (?) AND op IN ('I', 'D') AND (origin IS NULL OR origin <> ?)
+          WHERE tbl = ? AND pk IN (?) AND op IN ('I', 'C', 'D') AND (origin IS NULL OR origin <> ?)
             AND (seq > ?${holes.length ? ' OR seq IN (?)' : ''})`,
         [tbl, chunk, ctx.nodeId, pull.upto, ...(holes.length ? [holes] : [])],
       );
@@ -268,7 +272,7 @@ export async function keysTakenMeanwhile(
 
 /**
  * Hub changes to these keys that this node has not pulled yet (not its own): key → first op, latest
- * seq and hub time. This node's own insert under a key restarts its history: what the hub did there
+ * seq and hub time. This node's own insert (or restore) under a key restarts its history: what the hub did there
  * before was decided by the push that sent the insert (under the row's lock), and was done to rows
  * that are no longer under the key (deleted, or moved away by that push's rekey-hub). Counted, the
  * other node's insert there made this node's later delete of its own row the delete of "another
@@ -294,11 +298,11 @@ async function unseenHubChanges(
     const [rows] = await conn.query(
       // By key, on the key index: left to itself the optimizer may walk the log from the cursor on.
       `SELECT pk, seq, op, at, origin <=> ? AS own FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
-        WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ? OR op = 'I') AND (seq > ?${holeClause})
+        WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ? OR op IN ('I', 'C')) AND (seq > ?${holeClause})
         ORDER BY seq`,
       [ctx.nodeId, ...params],
     );
-    for (const r of rows as { pk: string; seq: string | number; op: Op; at: number; own: number | string }[]) {
+    for (const r of rows as { pk: string; seq: string | number; op: LoggedOp; at: number; own: number | string }[]) {
       if (Number(r.own) === 1) {
         out.delete(r.pk);
         continue;
@@ -309,9 +313,11 @@ async function unseenHubChanges(
       out.set(r.pk, {
         seq: BigInt(r.seq),
         at: Math.max(prev?.at ?? 0, Number(r.at)),
-        firstOp: prev?.firstOp ?? r.op,
+        firstOp: prev?.firstOp ?? asOp(r.op),
         count: (prev?.count ?? 0) + 1,
         deleted: prev?.deleted === true || r.op === 'D',
+        restored: prev ? prev.restored : r.op === 'C',
+        restoredLast: r.op === 'D' || r.op === 'I' || r.op === 'C' ? r.op === 'C' : prev?.restoredLast,
       });
     }
   }

@@ -40,6 +40,7 @@ import {
   addMovableKeys,
   addParentKeys,
   assertNoMovesMeanwhile,
+  type HubChange,
   HubMovedMeanwhile,
   keysTakenMeanwhile,
   parentKeysChangedUnseen,
@@ -243,6 +244,8 @@ async function applyOnHub(
       const facts = await readHubFacts(conn, ctx, io, table, pending, rekeys, (k) => moveTargets.has(heldKey(table.name, k)));
       const rowsOut: { key: string; row: Row; tuple: string; exists: boolean }[] = [];
       const collided: Collision[] = [];
+      // Rows the node keeps against the hub's delete: sent as restores.
+      const kept = new Set<string>();
       // Keys deleted and handed out again here: the hub's row goes first (push-reused.ts).
       const hubDeletes: string[] = [];
       for (const key of pending) {
@@ -301,7 +304,8 @@ async function applyOnHub(
               hubHasRow: hubRow !== null,
               hubMovedHere,
               hubOnlyMove,
-              hubRecreated: unseenAfter?.deleted === true,
+              hubRecreated: unseenAfter?.deleted === true && unseenAfter.restoredLast !== true,
+              ...restoredFacts(unseenAfter, seenOpen !== undefined || facts.parkedPull.has(key)),
               // Under the hub key of a copy waiting here (unsettled), the hub's row is that copy's
               // row and the node's is its own new one, even with the very same values.
               same: sameImage(table, local, hubAsSqlite) && !copiesMovedTo.has(heldKey(table.name, key)),
@@ -364,8 +368,11 @@ async function applyOnHub(
           case 'to-hub':
             // The node's change wins over the hub's delete: the row is re-created there, without the
             // children the delete cascaded away on the hub (unlogged).
-            if ('conflict' in decision && decision.conflict === 'node' && local && !hubRow && table.hubCascades)
-              rec.recreated.push({ table, key });
+            if ('conflict' in decision && decision.conflict === 'node' && local && !hubRow) {
+              if (table.hubCascades) rec.recreated.push({ table, key });
+              // The row the other nodes knew, not a new one: its insert there is a restore (markRestores).
+              if (!reused && table.keyKind === 'generated') kept.add(key);
+            }
             break;
         }
         if (!local) {
@@ -459,6 +466,17 @@ async function applyOnHub(
         const outcome = rowsOut.filter((r) => !retried.has(r.key)).map((r) => r.key);
         recordOutcome(result, table.name, outcome, failed, 'upserts', rec, (k) => batch.changes.get(table.name, k)?.firstOp);
         written.push({ table, io, keys: outcome.filter((k) => !failed.has(k)), ...(stored ? { stored } : {}) });
+        const restores = rowsOut.filter((r) => !r.exists && !failed.has(r.key) && !retried.has(r.key));
+        await markRestores(
+          conn,
+          ctx,
+          table,
+          restores.flatMap((r) => {
+            const change = batch.changes.get(table.name, r.key);
+            if (kept.has(r.key)) return [{ key: r.key, changed: true }];
+            return change?.restored === true ? [{ key: r.key, changed: (change.ops ?? 1) > 1 }] : [];
+          }),
+        );
       }
     }
     deletes.push({ table, io, keys: deleteKeys });
@@ -492,6 +510,40 @@ async function applyOnHub(
     await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name), w.stored);
   await assertNoMovesMeanwhile(conn, ctx, movable);
   rec.staleParents = await parentKeysChangedUnseen(conn, ctx, placedParents, rekeys);
+}
+
+/**
+ * Rows restored on the hub (a row kept against the hub's delete, and its children MySQL's unlogged
+ * cascade took there: recreated-children.ts) keep their `C` in the hub's log too, in place of the
+ * trigger's `I`: to another node that deleted the row meanwhile, an insert there is a new row, its
+ * delete "of another row" and dropped (decide.ts `deletesAnotherRow`; operator trial 6, T6-R2).
+ * A row changed too (the kept row's own change, or a child's since) gets a `U` after it: another
+ * node's delete of it is then a conflict, settled by the policy, not a delete of an unchanged row.
+ */
+async function markRestores(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  table: SyncTable,
+  rows: { key: string; changed: boolean }[],
+): Promise<void> {
+  for (const { key, changed } of rows) {
+    await conn.query(
+      `UPDATE _dualdb_changes SET op = 'C' WHERE tbl = ? AND pk = ? AND origin = ? AND op = 'I' ORDER BY seq DESC LIMIT 1`,
+      [table.name, key, ctx.nodeId],
+    );
+    if (changed)
+      await conn.query(`INSERT INTO _dualdb_changes (tbl, pk, op, origin, at) VALUES (?, ?, 'U', ?, ${MYSQL_NOW_MS})`, [
+        table.name,
+        key,
+        ctx.nodeId,
+      ]);
+  }
+}
+
+/** A push's facts of a restore (`C`) first among the hub's unseen changes to a key, unless it is taken for a new row. */
+function restoredFacts(unseen: HubChange | undefined, newRow: boolean): { hubRestored?: boolean; hubOnlyRestore?: boolean } {
+  if (newRow || unseen?.restored !== true) return {};
+  return { hubRestored: true, hubOnlyRestore: unseen.count === 1 };
 }
 
 /**

@@ -6,7 +6,9 @@
  * only. They are logged here as new rows, down the tree, so that the next push re-creates them
  * with their parent (and, should another node's new row hold a child's key on the hub by then,
  * that is a collision: both kept). A child the hub deleted itself (its own logged delete) is
- * left to that delete.
+ * left to that delete. Logged `C` (an insert that restores the row, changeset.ts), here and on
+ * the hub (push.ts `markRestores`): another node that deleted the row meanwhile deletes it there,
+ * where an insert would be a new row's and its delete dropped (decide.ts `deletesRestoredRow`).
  */
 import { SQLITE_NOW_MS } from '../capture/sqlite-capture.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
@@ -66,9 +68,9 @@ export function logChildrenOfRecreated(
 ): number {
   const db = ctx.db;
   const markFirst = db.prepare(
-    `UPDATE _dualdb_changes SET op = 'I' WHERE seq = (SELECT min(seq) FROM _dualdb_changes WHERE tbl = ? AND pk = ? AND seq > ?)`,
+    `UPDATE _dualdb_changes SET op = 'C' WHERE seq = (SELECT min(seq) FROM _dualdb_changes WHERE tbl = ? AND pk = ? AND seq > ?)`,
   );
-  const logInsert = db.prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'I', ${SQLITE_NOW_MS})`);
+  const logInsert = db.prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'C', ${SQLITE_NOW_MS})`);
   let logged = 0;
   const work = recreated.filter((r) => r.table.hubCascades);
   const done = new Set<string>();

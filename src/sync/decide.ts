@@ -50,6 +50,12 @@ export interface RowFacts {
    * again, push-reused.ts), a new row, not the one this node knew.
    */
   hubRecreated?: boolean;
+  /**
+   * The node's row and the hub's hold the same values in a unique key besides the primary key: one
+   * entity whatever the key's history — a row the hub deleted and another node's update that won
+   * over the delete re-created is that row again, not a new one (decide.ts `editsAnotherRow`).
+   */
+  sameEntity?: boolean;
   /** Both current images are the same datum (or both absent). */
   same: boolean;
 }
@@ -118,9 +124,34 @@ const RESOLVE: Record<KeyCollisionMode, 'rekey-node' | 'rekey-hub' | 'hold'> = {
   manual: 'hold',
 };
 
+/**
+ * The node changed (not deleted) a row under a generated key the hub's unseen changes deleted and
+ * gave to another row (`hubRecreated`): two rows under one key. The node's change never lands on
+ * the other row (operator trial 5, N2u: an update of the old row overwrote the new one). Not so
+ * where the hub's row is the node's row again (`sameEntity`: re-created by another node's update
+ * that won over the delete; taken for two rows, both held under manual could never stand on the
+ * hub together, operator trial 5 seed 507): a conflict, as any change met by the other side's.
+ */
+export function editsAnotherRow(f: RowFacts): boolean {
+  return (
+    f.keyKind === 'generated' &&
+    f.node?.firstOp === 'U' &&
+    f.nodeHasRow &&
+    f.hubHasRow &&
+    f.hubRecreated === true &&
+    f.sameEntity !== true &&
+    !f.hubMovedHere
+  );
+}
+
 /** A row with an unpushed node change, as push sees it. */
 export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyCollisionMode): Decision {
   if (!f.hub || f.same) return { action: 'to-hub' };
+  // Kept by the policy against the hub's delete, the node's row is a row of its own: a collision.
+  if (editsAnotherRow(f))
+    return decideWinner(policy, f.node?.at ?? 0, f.hub.at) === 'node'
+      ? { action: 'rekey', resolve: RESOLVE[collisions] }
+      : { action: 'to-node', conflict: 'hub' };
   // The hub's delete stands against an update a parent's delete made here; the pull deletes the row.
   if (impliedUpdateYields(f)) return { action: 'none' };
   if (deletesAnotherRow(f)) return { action: 'none' };
@@ -145,6 +176,12 @@ export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
   if (impliedUpdateYields(f)) return { action: 'to-node' };
   // The node's delete stands; its push deletes the row on the hub.
   if (deletesMovedRow(f)) return { action: 'none' };
+  // Two rows under one key (editsAnotherRow): kept by the policy, the node's is left to the push,
+  // which hands out keys; the hub winning, its new row replaces the node's old one here.
+  if (editsAnotherRow(f))
+    return decideWinner(policy, f.node.at, f.hub?.at ?? 0) === 'node'
+      ? { action: 'defer' }
+      : { action: 'to-node', conflict: 'hub' };
   if (isCollision(f)) {
     if (!f.nodeHasRow) return { action: 'to-node' };
     // The hub's row is gone again: still left to the push (it decides whether the node's row moves).

@@ -17,7 +17,7 @@ import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import type { KeyChange } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
-import { sameImage, toSqliteRow } from './convert.js';
+import { sameEntity, sameImage, toSqliteRow } from './convert.js';
 import { decidePull } from './decide.js';
 import { isTransientSqlite, rowErrorText } from './errors.js';
 import { advanceHoles } from './holes.js';
@@ -196,6 +196,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 hubMovedHere: moveTargets.has(heldKey(table.name, key)),
                 hubOnlyMove: !change.retry && change.ops === 1 && change.firstOp === 'I',
                 hubRecreated: change.deleted,
+                sameEntity: sameEntity(table, localRow, hubAsSqlite),
                 same: sameImage(table, localRow, hubAsSqlite),
               },
               // dualdb's own rows (this node's heartbeat): this node's version stands, no user conflict.

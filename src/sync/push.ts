@@ -22,7 +22,7 @@ import type { PoolConnection } from '../engines/mysql/connect.js';
 import { DualdbError } from '../util/errors.js';
 import type { ChangeSet, KeyChange, Op } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
-import { sameImage, toMysqlRow, toSqliteRow } from './convert.js';
+import { sameEntity, sameImage, toMysqlRow, toSqliteRow } from './convert.js';
 import { type Decision, decidePush } from './decide.js';
 import { rowErrorText } from './errors.js';
 import { HubNulledRows } from './fk-implied.js';
@@ -293,7 +293,9 @@ async function applyOnHub(
               hubHasRow: hubRow !== null,
               hubMovedHere,
               hubOnlyMove,
-              hubRecreated: unseenAfter?.deleted === true,
+              // A pull that deferred the node's edit of such a row left it open (decide.ts editsAnotherRow).
+              hubRecreated: unseenAfter?.deleted === true || (seenOpen !== undefined && change.firstOp === 'U'),
+              sameEntity: sameEntity(table, local, hubAsSqlite),
               // Under the hub key of a copy waiting here (unsettled), the hub's row is that copy's
               // row and the node's is its own new one, even with the very same values.
               same: sameImage(table, local, hubAsSqlite) && !copiesMovedTo.has(heldKey(table.name, key)),

@@ -210,3 +210,12 @@ describe('decide: an update of a row the hub deleted, with a row under its key a
     expect(decidePush(same, 'hub-wins', 'manual')).toEqual({ action: 'none', conflict: 'hub' });
   });
 });
+
+describe('decide: two inserts of one entity (a unique key agrees)', () => {
+  it('are a conflict by the policy, not a collision (an update the pull re-created meets another re-creation)', () => {
+    const same = both({ sameEntity: true });
+    expect(decidePush(same, 'node-wins', 'manual')).toEqual({ action: 'to-hub', conflict: 'node' });
+    expect(decidePull(same, 'hub-wins')).toEqual({ action: 'to-node', conflict: 'hub' });
+    expect(decidePush(both(), 'node-wins', 'manual')).toEqual({ action: 'rekey', resolve: 'hold' });
+  });
+});

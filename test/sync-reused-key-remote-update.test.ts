@@ -131,4 +131,36 @@ describe.skipIf(!HUB_AVAILABLE)('an update of a row whose key its writer handed 
           expect(await divergence(w, ['detections', 'alerts'])).toEqual([]);
           for (const n of w.nodes) expect(n.syncer.state.parked()).toEqual([]);
         }, 60_000);
+
+  // Seed 508 after the change: the same row re-created twice. The hub deleted it; site2's update
+  // won over the delete in its pull (its change now begins with an insert, pull.ts markRecreated);
+  // site1's update won in its push and re-created the row first. Site2's push met site1's insert
+  // as a collision of its own re-creation: the row held apart from itself, never resolvable.
+  for (const mode of MODES)
+    it(`${mode}, node-wins: two updates that each won over the hub's delete re-create one row`, async () => {
+      const w = await fx.world({ env: { CONFLICT_POLICY: 'node-wins', SYNC_KEY_COLLISIONS: mode } });
+      const [s1, s2] = (['site1', 'site2'] as const).map((n) => w.node(n));
+      if (!s1 || !s2) throw new Error('nodes');
+      s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'w1')").run();
+      for (const n of [s1, s2]) await n.syncer.syncOnce();
+      await w.hub.execute('DELETE FROM detections WHERE id = 1');
+      s2.db.prepare("UPDATE detections SET note = 'by site2' WHERE id = 1").run();
+      await s2.syncer.syncOnce({ push: false });
+      s1.db.prepare("UPDATE detections SET note = 'by site1' WHERE id = 1").run();
+      await s1.syncer.syncOnce({ pull: false });
+      expect(await detections(w)).toEqual([{ ref: 'w1', note: 'by site1' }]);
+      await s2.syncer.syncOnce({ pull: false });
+      await syncUntilQuiet(w.nodes);
+
+      for (const n of w.nodes) expect(n.syncer.rekeys.list({ status: 'held' })).toEqual([]);
+      expect(await w.hub.query('SELECT id, ref, note FROM detections')).toEqual([{ id: '1', ref: 'w1', note: 'by site2' }]);
+      expect(s2.syncer.state.conflicts().map((c) => [c.tbl, c.pk, c.detectedIn, c.winner])).toContainEqual([
+        'detections',
+        '1',
+        'push',
+        'node',
+      ]);
+      expect(await divergence(w, ['detections', 'alerts'])).toEqual([]);
+      for (const n of w.nodes) expect(n.syncer.state.parked()).toEqual([]);
+    }, 60_000);
 });

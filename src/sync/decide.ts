@@ -52,8 +52,10 @@ export interface RowFacts {
   hubRecreated?: boolean;
   /**
    * The node's row and the hub's hold the same values in a unique key besides the primary key: one
-   * entity whatever the key's history — a row the hub deleted and another node's update that won
-   * over the delete re-created is that row again, not a new one (decide.ts `editsAnotherRow`).
+   * entity whatever the key's history, so a conflict, never two rows (which could never both stand
+   * on the hub). A row the hub deleted and another node's update re-created is that row again
+   * (`editsAnotherRow`); so is an update that won over the delete here (the pull's markRecreated
+   * makes it an insert) meeting that re-creation (`isCollision`; trial 5, seed 508).
    */
   sameEntity?: boolean;
   /** Both current images are the same datum (or both absent). */
@@ -156,7 +158,7 @@ export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyC
   if (impliedUpdateYields(f)) return { action: 'none' };
   if (deletesAnotherRow(f)) return { action: 'none' };
   if (deletesMovedRow(f)) return { action: 'to-hub' };
-  if (isCollision(f)) {
+  if (isCollision(f) && f.sameEntity !== true) {
     // The node's new row is gone again: it must not delete the hub's different row.
     if (!f.nodeHasRow) return { action: 'to-node' };
     // The hub's new row is gone again: under rekey-node the node's row still moves to a fresh key,
@@ -182,7 +184,7 @@ export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
     return decideWinner(policy, f.node.at, f.hub?.at ?? 0) === 'node'
       ? { action: 'defer' }
       : { action: 'to-node', conflict: 'hub' };
-  if (isCollision(f)) {
+  if (isCollision(f) && f.sameEntity !== true) {
     if (!f.nodeHasRow) return { action: 'to-node' };
     // The hub's row is gone again: still left to the push (it decides whether the node's row moves).
     return { action: 'defer' };

@@ -33,6 +33,8 @@ const MYSQL_DDL = [
 
 const POLICIES: ConflictPolicy[] = ['node-wins', 'newest-wins', 'hub-wins'];
 const MODES: KeyCollisionMode[] = ['rekey-node', 'rekey-hub', 'manual'];
+/** Two sites where the third is not needed: every world stays open until the file ends (the hub's max_connections). */
+const TWO = ['site1', 'site2'];
 
 /** Resolves every collision the nodes hold (manual) the given way; how many. */
 async function resolveHeld(w: SyncWorld, side: 'node' | 'hub'): Promise<number> {
@@ -55,7 +57,7 @@ describe.skipIf(!HUB_AVAILABLE)('an update of a row whose key its writer handed 
     for (const policy of POLICIES)
       for (const first of ['push', 'pull'] as const)
         it(`${mode}, ${policy}, site2's ${first} first: site2's update of the old row never overwrites site1's new row`, async () => {
-          const w = await fx.world({ env: { CONFLICT_POLICY: policy, SYNC_KEY_COLLISIONS: mode } });
+          const w = await fx.world({ nodes: TWO, env: { CONFLICT_POLICY: policy, SYNC_KEY_COLLISIONS: mode } });
           const s1 = w.node('site1');
           const s2 = w.node('site2');
           s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'old')").run();
@@ -95,6 +97,7 @@ describe.skipIf(!HUB_AVAILABLE)('an update of a row whose key its writer handed 
           ]);
           expect(await divergence(w, ['detections', 'alerts'])).toEqual([]);
           for (const n of w.nodes) expect(n.syncer.rekeys.list({ status: 'held' })).toEqual([]);
+          await w.close(); // a world stays open until the file ends otherwise: the hub runs out of connections
         }, 60_000);
 
   // The reverted fix's trial (manual, seed 507): the hub's D then I under the key is the same row,
@@ -130,6 +133,7 @@ describe.skipIf(!HUB_AVAILABLE)('an update of a row whose key its writer handed 
           expect(s2.syncer.state.conflicts().map((c) => [c.tbl, c.pk, c.winner])).toEqual([['detections', '1', 'node']]);
           expect(await divergence(w, ['detections', 'alerts'])).toEqual([]);
           for (const n of w.nodes) expect(n.syncer.state.parked()).toEqual([]);
+          await w.close();
         }, 60_000);
 
   // Seed 508 after the change: the same row re-created twice. The hub deleted it; site2's update
@@ -138,7 +142,7 @@ describe.skipIf(!HUB_AVAILABLE)('an update of a row whose key its writer handed 
   // as a collision of its own re-creation: the row held apart from itself, never resolvable.
   for (const mode of MODES)
     it(`${mode}, node-wins: two updates that each won over the hub's delete re-create one row`, async () => {
-      const w = await fx.world({ env: { CONFLICT_POLICY: 'node-wins', SYNC_KEY_COLLISIONS: mode } });
+      const w = await fx.world({ nodes: TWO, env: { CONFLICT_POLICY: 'node-wins', SYNC_KEY_COLLISIONS: mode } });
       const [s1, s2] = (['site1', 'site2'] as const).map((n) => w.node(n));
       if (!s1 || !s2) throw new Error('nodes');
       s1.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'w1')").run();
@@ -162,5 +166,6 @@ describe.skipIf(!HUB_AVAILABLE)('an update of a row whose key its writer handed 
       ]);
       expect(await divergence(w, ['detections', 'alerts'])).toEqual([]);
       for (const n of w.nodes) expect(n.syncer.state.parked()).toEqual([]);
+      await w.close();
     }, 60_000);
 });

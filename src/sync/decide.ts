@@ -10,7 +10,8 @@
  *    rows are kept: one moves to a new key (SYNC_KEY_COLLISIONS). If the node's is already gone
  *    again, the hub's simply stays (and is never deleted by the first's delete); if the hub's is,
  *    rekey-node still moves the node's (a key the hub gave one row never names another), the
- *    other modes send it as it is. Under a natural key two creations are the same entity: a conflict.
+ *    other modes send it as it is. Under a natural key two creations are the same entity: a conflict;
+ *    so are two that agree on a unique key besides the primary key (`RowFacts.sameEntity`).
  */
 import type { ConflictPolicy, KeyCollisionMode } from '../config/schema.js';
 import type { Op } from './changeset.js';

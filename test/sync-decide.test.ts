@@ -197,8 +197,8 @@ describe('decide: pull', () => {
 describe('decide: an update of a row the hub deleted, with a row under its key again (N2u)', () => {
   const upd = both({ node: { firstOp: 'U', at: 3 }, hub: { firstOp: 'D', at: 2 }, hubRecreated: true });
   it('another row: the node winning keeps both (a collision), the hub winning takes the new row, the update its recorded loser', () => {
-    expect(decidePush(upd, 'node-wins', 'manual')).toEqual({ action: 'rekey', resolve: 'hold' });
-    expect(decidePush(upd, 'newest-wins', 'rekey-hub')).toEqual({ action: 'rekey', resolve: 'rekey-hub' });
+    expect(decidePush(upd, 'node-wins', 'manual')).toEqual({ action: 'rekey', resolve: 'hold', conflict: 'node' });
+    expect(decidePush(upd, 'newest-wins', 'rekey-hub')).toEqual({ action: 'rekey', resolve: 'rekey-hub', conflict: 'node' });
     expect(decidePush(upd, 'hub-wins', 'rekey-node')).toEqual({ action: 'to-node', conflict: 'hub' });
     expect(decidePull(upd, 'node-wins')).toEqual({ action: 'defer' });
     expect(decidePull(upd, 'hub-wins')).toEqual({ action: 'to-node', conflict: 'hub' });

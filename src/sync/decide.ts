@@ -71,7 +71,7 @@ export type Decision =
   /** Nothing moves now (a conflict the other side wins or held, or a collision's gone row). */
   | { action: 'none'; conflict?: Winner }
   /** Two rows under one generated key: one of them moves (or both are held apart). */
-  | { action: 'rekey'; resolve: 'rekey-node' | 'rekey-hub' | 'hold' }
+  | { action: 'rekey'; resolve: 'rekey-node' | 'rekey-hub' | 'hold'; conflict?: Winner }
   /** Pull only: a collision for the next push to resolve (it allocates keys on the hub). */
   | { action: 'defer' };
 
@@ -153,7 +153,7 @@ export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyC
   // Kept by the policy against the hub's delete, the node's row is a row of its own: a collision.
   if (editsAnotherRow(f))
     return decideWinner(policy, f.node?.at ?? 0, f.hub.at) === 'node'
-      ? { action: 'rekey', resolve: RESOLVE[collisions] }
+      ? { action: 'rekey', resolve: RESOLVE[collisions], conflict: 'node' } // the hub's delete undone: recorded
       : { action: 'to-node', conflict: 'hub' };
   // The hub's delete stands against an update a parent's delete made here; the pull deletes the row.
   if (impliedUpdateYields(f)) return { action: 'none' };

@@ -316,7 +316,8 @@ async function applyOnHub(
             winner: conflict === 'hold' ? null : conflict,
             status: conflict === 'hold' ? 'open' : 'resolved',
             nodeImage: encodeImage(reused ? null : local),
-            hubImage: encodeImage(hubAsSqlite),
+            // An update kept as a row of its own (decide.ts editsAnotherRow) won over the delete, not the hub's row.
+            hubImage: encodeImage(decision.action === 'rekey' ? null : hubAsSqlite),
             nodeAt: change.lastAt,
             hubAt: (hubSide?.at ?? 0) - ctx.hubClockOffsetMs,
             nodeSeq: change.maxSeq,

@@ -248,3 +248,29 @@ describe('decide: pull', () => {
     expect(decidePull(natural, 'newest-wins')).toEqual({ action: 'to-node', conflict: 'hub' });
   });
 });
+
+describe('decide: an update of a row the hub deleted, with a row under its key again (N2u)', () => {
+  const upd = both({ node: { firstOp: 'U', at: 3 }, hub: { firstOp: 'D', at: 2 }, hubRecreated: true });
+  it('another row: the node winning keeps both (a collision), the hub winning takes the new row, the update its recorded loser', () => {
+    expect(decidePush(upd, 'node-wins', 'manual')).toEqual({ action: 'rekey', resolve: 'hold', conflict: 'node' });
+    expect(decidePush(upd, 'newest-wins', 'rekey-hub')).toEqual({ action: 'rekey', resolve: 'rekey-hub', conflict: 'node' });
+    expect(decidePush(upd, 'hub-wins', 'rekey-node')).toEqual({ action: 'to-node', conflict: 'hub' });
+    expect(decidePull(upd, 'node-wins')).toEqual({ action: 'defer' });
+    expect(decidePull(upd, 'hub-wins')).toEqual({ action: 'to-node', conflict: 'hub' });
+  });
+  it('the same entity (a unique key agrees: re-created by another node’s update): a conflict, never a collision', () => {
+    const same = { ...upd, sameEntity: true };
+    expect(decidePush(same, 'node-wins', 'manual')).toEqual({ action: 'to-hub', conflict: 'node' });
+    expect(decidePull(same, 'node-wins')).toEqual({ action: 'none', conflict: 'node' });
+    expect(decidePush(same, 'hub-wins', 'manual')).toEqual({ action: 'none', conflict: 'hub' });
+  });
+});
+
+describe('decide: two inserts of one entity (a unique key agrees)', () => {
+  it('are a conflict by the policy, not a collision (an update the pull re-created meets another re-creation)', () => {
+    const same = both({ sameEntity: true });
+    expect(decidePush(same, 'node-wins', 'manual')).toEqual({ action: 'to-hub', conflict: 'node' });
+    expect(decidePull(same, 'hub-wins')).toEqual({ action: 'to-node', conflict: 'hub' });
+    expect(decidePush(both(), 'node-wins', 'manual')).toEqual({ action: 'rekey', resolve: 'hold' });
+  });
+});

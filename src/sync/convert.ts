@@ -63,3 +63,17 @@ export function sameImage(table: SyncTable, a: Row | null, b: Row | null): boole
   if (a === null || b === null) return a === b;
   return canonicalRow(a, table.columns) === canonicalRow(b, table.columns);
 }
+
+/**
+ * Both rows hold the same values in one of the table's unique keys besides the primary key (none
+ * NULL): one entity, whatever their keys' history. (Two rows could never both stand on the hub.)
+ */
+export function sameEntity(table: SyncTable, a: Row | null, b: Row | null): boolean {
+  if (a === null || b === null) return false;
+  return (table.uniqueKeys ?? []).some((names) => {
+    const cols = names.map((n) => table.columns.find((c) => c.name === n)).filter((c) => c !== undefined);
+    if (cols.length !== names.length || cols.some((c) => (a[c.name] ?? null) === null || (b[c.name] ?? null) === null))
+      return false;
+    return canonicalRow(a, cols) === canonicalRow(b, cols);
+  });
+}

@@ -10,7 +10,8 @@
  *    rows are kept: one moves to a new key (SYNC_KEY_COLLISIONS). If the node's is already gone
  *    again, the hub's simply stays (and is never deleted by the first's delete); if the hub's is,
  *    rekey-node still moves the node's (a key the hub gave one row never names another), the
- *    other modes send it as it is. Under a natural key two creations are the same entity: a conflict.
+ *    other modes send it as it is. Under a natural key two creations are the same entity: a conflict;
+ *    so are two that agree on a unique key besides the primary key (`RowFacts.sameEntity`).
  */
 import type { ConflictPolicy, KeyCollisionMode } from '../config/schema.js';
 import type { Op } from './changeset.js';
@@ -59,6 +60,14 @@ export interface RowFacts {
   hubRestored?: boolean;
   /** And that restore is the hub's only such change. */
   hubOnlyRestore?: boolean;
+  /**
+   * The node's row and the hub's hold the same values in a unique key besides the primary key: one
+   * entity whatever the key's history, so a conflict, never two rows (which could never both stand
+   * on the hub). A row the hub deleted and another node's update re-created is that row again
+   * (`editsAnotherRow`); so is an update that won over the delete here (the pull's markRecreated
+   * makes it an insert) meeting that re-creation (`isCollision`; trial 5, seed 508).
+   */
+  sameEntity?: boolean;
   /** Both current images are the same datum (or both absent). */
   same: boolean;
 }
@@ -71,7 +80,7 @@ export type Decision =
   /** Nothing moves now (a conflict the other side wins or held, or a collision's gone row). */
   | { action: 'none'; conflict?: Winner }
   /** Two rows under one generated key: one of them moves (or both are held apart). */
-  | { action: 'rekey'; resolve: 'rekey-node' | 'rekey-hub' | 'hold' }
+  | { action: 'rekey'; resolve: 'rekey-node' | 'rekey-hub' | 'hold'; conflict?: Winner }
   /** Pull only: a collision for the next push to resolve (it allocates keys on the hub). */
   | { action: 'defer' };
 
@@ -145,14 +154,39 @@ const RESOLVE: Record<KeyCollisionMode, 'rekey-node' | 'rekey-hub' | 'hold'> = {
   manual: 'hold',
 };
 
+/**
+ * The node changed (not deleted) a row under a generated key the hub's unseen changes deleted and
+ * gave to another row (`hubRecreated`): two rows under one key. The node's change never lands on
+ * the other row (operator trial 5, N2u: an update of the old row overwrote the new one). Not so
+ * where the hub's row is the node's row again (`sameEntity`: re-created by another node's update
+ * that won over the delete; taken for two rows, both held under manual could never stand on the
+ * hub together, operator trial 5 seed 507): a conflict, as any change met by the other side's.
+ */
+export function editsAnotherRow(f: RowFacts): boolean {
+  return (
+    f.keyKind === 'generated' &&
+    f.node?.firstOp === 'U' &&
+    f.nodeHasRow &&
+    f.hubHasRow &&
+    f.hubRecreated === true &&
+    f.sameEntity !== true &&
+    !f.hubMovedHere
+  );
+}
+
 /** A row with an unpushed node change, as push sees it. */
 export function decidePush(f: RowFacts, policy: ConflictPolicy, collisions: KeyCollisionMode): Decision {
   if (!f.hub || f.same) return { action: 'to-hub' };
+  // Kept by the policy against the hub's delete, the node's row is a row of its own: a collision.
+  if (editsAnotherRow(f))
+    return decideWinner(policy, f.node?.at ?? 0, f.hub.at) === 'node'
+      ? { action: 'rekey', resolve: RESOLVE[collisions], conflict: 'node' } // the hub's delete undone: recorded
+      : { action: 'to-node', conflict: 'hub' };
   // The hub's delete stands against an update a parent's delete made here; the pull deletes the row.
   if (impliedUpdateYields(f)) return { action: 'none' };
   if (deletesAnotherRow(f)) return { action: 'none' };
   if (deletesMovedRow(f) || deletesRestoredRow(f)) return { action: 'to-hub' };
-  if (isCollision(f)) {
+  if (isCollision(f) && f.sameEntity !== true) {
     // The node's new row is gone again: it must not delete the hub's different row.
     if (!f.nodeHasRow) return { action: 'to-node' };
     // The hub's new row is gone again: under rekey-node the node's row still moves to a fresh key,
@@ -174,7 +208,13 @@ export function decidePull(f: RowFacts, policy: ConflictPolicy): Decision {
   if (impliedUpdateYields(f)) return { action: 'to-node' };
   // The node's delete stands; its push deletes the row on the hub.
   if (deletesMovedRow(f) || deletesRestoredRow(f)) return { action: 'none' };
-  if (isCollision(f)) {
+  // Two rows under one key (editsAnotherRow): kept by the policy, the node's is left to the push,
+  // which hands out keys; the hub winning, its new row replaces the node's old one here.
+  if (editsAnotherRow(f))
+    return decideWinner(policy, f.node.at, f.hub?.at ?? 0) === 'node'
+      ? { action: 'defer' }
+      : { action: 'to-node', conflict: 'hub' };
+  if (isCollision(f) && f.sameEntity !== true) {
     if (!f.nodeHasRow) return { action: 'to-node' };
     // The hub's row is gone again: still left to the push (it decides whether the node's row moves).
     return { action: 'defer' };

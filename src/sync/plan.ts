@@ -48,6 +48,11 @@ export interface SyncTable {
   hubCascades: boolean;
   /** Position in parent-before-child order. */
   rank: number;
+  /**
+   * Its unique keys besides the primary key, from either side, by the synced columns' names: two
+   * rows holding the same values there are one entity (decide.ts `RowFacts.sameEntity`).
+   */
+  uniqueKeys?: string[][];
   /** dualdb's own table (heartbeats), hidden from user listings. */
   meta: boolean;
 }
@@ -197,6 +202,7 @@ export function buildSyncPlan(sqlite: TableInfo[], mysql: TableInfo[], options: 
       hubCascades: false,
       rank: 0,
       meta: false,
+      uniqueKeys: uniqueKeysOf([s, m], sCols, sPk),
     });
   }
 
@@ -242,6 +248,18 @@ export function buildSyncPlan(sqlite: TableInfo[], mysql: TableInfo[], options: 
   });
   const all = [HEARTBEAT_TABLE, ...ordered];
   return { tables: all, byName: new Map(all.map((t) => [t.name, t])), skipped, paused };
+}
+
+/** The unique indexes of either side over synced columns only (no expression), but the primary key, by SQLite's names, once each. */
+function uniqueKeysOf(sides: TableInfo[], sCols: Map<string, { name: string }>, pk: string): string[][] {
+  const out = new Map<string, string[]>();
+  for (const ix of sides.flatMap((t) => t.indexes.filter((i) => i.unique))) {
+    const cols = ix.columns.map((c) => sCols.get(lower(c))?.name);
+    if (cols.length === 0 || cols.some((c) => c === undefined)) continue;
+    const id = cols.map((c) => lower(c as string)).join(',');
+    if (id !== pk) out.set(id, cols as string[]);
+  }
+  return [...out.values()];
 }
 
 /** Kahn's algorithm; tables in a cycle keep name order after the acyclic ones. */

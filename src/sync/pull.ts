@@ -18,7 +18,7 @@ import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import type { KeyChange } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
-import { sameImage, toSqliteRow } from './convert.js';
+import { sameEntity, sameImage, toSqliteRow } from './convert.js';
 import { decidePull } from './decide.js';
 import { isTransientSqlite, rowErrorText } from './errors.js';
 import { advanceHoles } from './holes.js';
@@ -220,6 +220,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 hubRecreated: byRow ? change.row?.deleted === true : change.deleted && change.restoredLast !== true,
                 hubRestored: change.restored === true && !apart.has(heldKey(table.name, key)),
                 hubOnlyRestore: change.ops === 1,
+                sameEntity: sameEntity(table, localRow, hubAsSqlite),
                 same: sameImage(table, localRow, hubAsSqlite),
               },
               // dualdb's own rows (this node's heartbeat): this node's version stands, no user conflict.

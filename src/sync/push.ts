@@ -22,7 +22,7 @@ import type { PoolConnection } from '../engines/mysql/connect.js';
 import { DualdbError } from '../util/errors.js';
 import type { ChangeSet, KeyChange, Op } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
-import { sameImage, toMysqlRow, toSqliteRow } from './convert.js';
+import { sameEntity, sameImage, toMysqlRow, toSqliteRow } from './convert.js';
 import { type Decision, decidePush } from './decide.js';
 import { rowErrorText } from './errors.js';
 import { HubNulledRows } from './fk-implied.js';
@@ -304,8 +304,13 @@ async function applyOnHub(
               hubHasRow: hubRow !== null,
               hubMovedHere,
               hubOnlyMove,
-              hubRecreated: unseenAfter?.deleted === true && unseenAfter.restoredLast !== true,
+              // A pull that deferred the node's edit of such a row left it open (decide.ts editsAnotherRow);
+              // a delete followed by a restore (`C`) is the row deleted, not a new one (T6-R2).
+              hubRecreated:
+                (unseenAfter?.deleted === true && unseenAfter.restoredLast !== true) ||
+                (seenOpen !== undefined && change.firstOp === 'U'),
               ...restoredFacts(unseenAfter, seenOpen !== undefined || facts.parkedPull.has(key)),
+              sameEntity: sameEntity(table, local, hubAsSqlite),
               // Under the hub key of a copy waiting here (unsettled), the hub's row is that copy's
               // row and the node's is its own new one, even with the very same values.
               same: sameImage(table, local, hubAsSqlite) && !copiesMovedTo.has(heldKey(table.name, key)),
@@ -326,7 +331,8 @@ async function applyOnHub(
             winner: conflict === 'hold' ? null : conflict,
             status: conflict === 'hold' ? 'open' : 'resolved',
             nodeImage: encodeImage(reused ? null : local),
-            hubImage: encodeImage(hubAsSqlite),
+            // An update kept as a row of its own (decide.ts editsAnotherRow) won over the delete, not the hub's row.
+            hubImage: encodeImage(decision.action === 'rekey' ? null : hubAsSqlite),
             nodeAt: change.lastAt,
             hubAt: (hubSide?.at ?? 0) - ctx.hubClockOffsetMs,
             nodeSeq: change.maxSeq,

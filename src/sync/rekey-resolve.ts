@@ -3,8 +3,10 @@
  * SYNC_KEY_COLLISIONS=manual by moving one of the two rows to a new key (rekey.ts), exactly as
  * the automatic modes would have; the children that waited for it are retried at once.
  */
+import { encodeKey } from '../capture/keys.js';
 import { SQLITE_NOW_MS } from '../capture/sqlite-capture.js';
 import type { Row } from '../engines/codec.js';
+import type { PoolConnection } from '../engines/mysql/connect.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { ensureWriteTokens } from './commit-outcome.js';
@@ -54,6 +56,8 @@ export async function resolveRekey(
       exitCode: EXIT.CONFIG,
     });
   let closed: string | undefined;
+  // Why the node's row moved although --rekey hub was asked (hubRowReplaced).
+  let moved: string | undefined;
   let movedRetries = 0;
   let lockRetries = 0;
   // Sequence bumps so far (the other retries count apart).
@@ -90,6 +94,8 @@ export async function resolveRekey(
               );
             }
             let events: RekeyEvent[] = [];
+            // The log entry of the node's row written to the hub here (the branch where one row is gone).
+            let sent: number | bigint | undefined;
             // The hub's row placed here names its parents by the hub's keys, as the push's placed rows
             // do: the push's two guards on them (docs/SYNC-CONTRACT.md invariant 13, P2 and R2).
             const guard = async (): Promise<Set<string>> => {
@@ -105,6 +111,11 @@ export async function resolveRekey(
               syncer.rekeys.close(rec.tbl, rec.oldKey);
               closed = `key collision #${id} on ${rec.tbl} ${rec.oldKey} closed, nothing moved: the node's row there is the hub's row itself (the node's own row that collided is gone)`;
             } else if (hubRow && nodeRow) {
+              // --rekey hub moves the hub's row the record was held with, never another: that row
+              // gone since (deleted, or moved away) and another node's row under the key now, the
+              // node's own row moves instead (docs/SYNC-CONTRACT.md invariant 13; trial 6, T6-M1).
+              const replaced = side === 'hub' && (await hubRowReplaced(conn, rec));
+              if (replaced) moved = replaced;
               const c: Collision = {
                 table,
                 oldKey: rec.oldKey,
@@ -114,13 +125,13 @@ export async function resolveRekey(
                 detectedIn: 'resolve',
                 mode: 'manual',
               };
-              const move = await moveOnHub(conn, ctx, c, side === 'node' ? 'rekey-node' : 'rekey-hub', {
+              const move = await moveOnHub(conn, ctx, c, side === 'node' || replaced ? 'rekey-node' : 'rekey-hub', {
                 childrenForThisNodeToo: true,
               });
               // --rekey node: the node's half first (a lost COMMIT heals: the moved row is logged
               // under its new key and sent again); --rekey hub: once the hub is known to have it.
               const staleParents = await guard();
-              if (side === 'node') events = moveOnNode(ctx, [move], [], staleParents);
+              if (side === 'node' || replaced) events = moveOnNode(ctx, [move], [], staleParents);
               else committing = await beforeHubCommit(conn, ctx, move, staleParents);
             } else {
               // One of the two rows is gone since: nothing clashes any more.
@@ -130,14 +141,19 @@ export async function resolveRekey(
                 // Its log entries were trimmed while held: logged again, so that a lost hub COMMIT
                 // leaves it to the next push (which finds it there, unchanged, if the hub had it).
                 if (nodeRow)
-                  ctx.db
+                  sent = ctx.db
                     .prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'I', ${SQLITE_NOW_MS})`)
-                    .run(rec.tbl, rec.oldKey);
+                    .run(rec.tbl, rec.oldKey).lastInsertRowid;
                 syncer.rekeys.close(rec.tbl, rec.oldKey);
               })();
               closed = `key collision #${id}: one of the two rows is gone, nothing clashes any more`;
             }
             await conn.commit();
+            // The hub has the row now: as pushed. Left pending, a move of it by another node's
+            // `--rekey hub` before this node's next push did not move it here (hub-moves.ts: the
+            // node's own new row stays), and that push held it against the row now under the key,
+            // the hub's copy under the new key parked on its unique columns (trial 6, T6-M1).
+            if (sent !== undefined) ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq = ?').run(sent);
             if (committing) events = await afterHubCommit(ctx, committing);
             return events[0] ?? null;
           } catch (e) {
@@ -182,6 +198,8 @@ export async function resolveRekey(
     syncer.db
       .prepare("UPDATE _dualdb_parked SET next_retry_ms = 0 WHERE error LIKE '%held apart%' OR error LIKE '%one of two rows%'")
       .run();
+    if (event && moved)
+      syncer.log.info(`key collision #${id} on ${rec.tbl} ${rec.oldKey}: ${moved}`, { event: 'rekey.replaced' });
     if (event) {
       syncer.log.info(
         `key collision #${id} on ${event.table} resolved: the ${event.moved}'s row moved from ${event.oldKey} to ${event.newKey}`,
@@ -265,6 +283,24 @@ async function parentOf(syncer: Syncer, rec: RekeyRecord): Promise<{ table: stri
     if (parent) return parent;
   }
   return undefined;
+}
+
+/**
+ * The hub's row the record was held with is no longer under its key: the hub logged a new row
+ * there since the record's hub seq (an insert after its delete, or a move's marker after another
+ * node moved it away, rekey.ts moveOnHub). Moving what stands there now would move another node's
+ * row, whose node then holds it under the old key (trial 6, T6-M1). Why, in one line, or undefined.
+ */
+async function hubRowReplaced(conn: PoolConnection, rec: RekeyRecord): Promise<string | undefined> {
+  if (rec.hubSeq === null || rec.hubSeq <= 0n) return undefined;
+  const [rows] = await conn.query(
+    `SELECT seq, origin FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
+      WHERE tbl = ? AND pk = ? AND op = 'I' AND seq > ? ORDER BY seq DESC LIMIT 1`,
+    [rec.tbl, encodeKey([rec.oldKey]), rec.hubSeq.toString()],
+  );
+  const [r] = rows as { seq: string | number; origin: string | null }[];
+  if (!r) return undefined;
+  return `the hub's row held with it left the key (a new row there since, hub seq ${r.seq}, from ${r.origin ?? 'the hub'}): the node's row moved instead of that other row`;
 }
 
 /**

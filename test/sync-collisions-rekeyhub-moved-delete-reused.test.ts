@@ -161,8 +161,12 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a moved copy’s delete meets a re-c
   // delete of W, carried to 2, deleted X (deletesMovedRow); pull first, site1's pull failed on a
   // FOREIGN KEY error. Only the mover's updates (re-pointing) are skipped now (row-history.ts).
   for (const policy of POLICIES)
-    for (const first of ['push', 'pull'] as const)
-      it(`${policy}, site1's ${first} first: site2's X, moved off the freed key by site3, is kept`, async () => {
+    for (const [first, own] of [
+      ['push', false],
+      ['pull', false],
+      ['push', true],
+    ] as const)
+      it(`${policy}, site1's ${first} first${own ? ', its own row under X’s new key' : ''}: site2's X, moved off the freed key by site3, is kept`, async () => {
         const w = await world(policy);
         const [s1, s2, s3] = ['site1', 'site2', 'site3'].map((n) => w.node(n)) as [Node, Node, Node];
         s2.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'W')").run();
@@ -186,6 +190,9 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a moved copy’s delete meets a re-c
           { id: '1', ref: 'B' },
           { id: '2', ref: 'X' },
         ]);
-        await site1Back(w, w.nodes as Node[], first, ['B', 'X'], 2);
+        // As in the trial: site1's own row under X's new key keeps its copy unsettled, its delete parked.
+        if (own) s1.db.prepare("INSERT INTO detections (id, ref) VALUES (2, 'S')").run();
+        // There site1's push collides with X in turn and moves it 2 -> 3.
+        await site1Back(w, w.nodes as Node[], first, own ? ['B', 'S', 'X'] : ['B', 'X'], own ? 3 : 2);
       }, 120_000);
 });

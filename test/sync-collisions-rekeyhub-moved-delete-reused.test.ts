@@ -11,6 +11,8 @@
  * (node-wins): X and its alert deleted everywhere. The delete is of W, already gone: nothing may
  * happen to X, under any policy (invariants 6 and 13). decide.ts `deletesAnotherRow`.
  *
+ * Trial 802 (the last cases): the node that moved the new row had deleted W itself.
+ *
  * Without the fix node-wins fails (one move and two moves); newest-wins and hub-wins are guards.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -152,5 +154,45 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a moved copy’s delete meets a re-c
         s1.db.prepare("UPDATE detections SET ref = 'A2' WHERE id = 1").run();
         s1.db.prepare('DELETE FROM detections WHERE id = 1').run();
         await site1Back(w, [s1, s2, s3], first, ['X'], 1);
+      }, 120_000);
+  // Operator trial 802 (seed 802, node-wins): the node that moved X off W's key had itself deleted W
+  // there (hub: D 1 site3, I 1 site2 = X, site3's move 1 -> 2). The row's history skipped the mover's
+  // own entries under the old key, its D too: "I by site2" alone read as the move's, and site1's
+  // delete of W, carried to 2, deleted X (deletesMovedRow); pull first, site1's pull failed on a
+  // FOREIGN KEY error. Only the mover's updates (re-pointing) are skipped now (row-history.ts).
+  for (const policy of POLICIES)
+    for (const [first, own] of [
+      ['push', false],
+      ['pull', false],
+      ['push', true],
+    ] as const)
+      it(`${policy}, site1's ${first} first${own ? ', its own row under X’s new key' : ''}: site2's X, moved off the freed key by site3, is kept`, async () => {
+        const w = await world(policy);
+        const [s1, s2, s3] = ['site1', 'site2', 'site3'].map((n) => w.node(n)) as [Node, Node, Node];
+        s2.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'W')").run();
+        await s2.syncer.syncOnce();
+        await s1.syncer.syncOnce();
+        await s3.syncer.syncOnce();
+        // Site1, cut off: deletes W (D 1, not pushed).
+        s1.db.prepare('DELETE FROM detections WHERE id = 1').run();
+        // Site3 deletes W and pushes; SQLite hands it the freed 1 for its own B (not pushed yet).
+        s3.db.prepare('DELETE FROM detections WHERE id = 1').run();
+        await s3.syncer.syncOnce({ pull: false });
+        s3.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'B')").run();
+        // Site2 pulls the delete, writes X under 1 with an alert, pushes first.
+        await s2.syncer.syncOnce();
+        s2.db.prepare("INSERT INTO detections (id, ref) VALUES (1, 'X')").run();
+        s2.db.prepare("INSERT INTO alerts (id, ref, detection_id) VALUES (1, 'alert of X', 1)").run();
+        await s2.syncer.syncOnce();
+        // Site3's push collides at 1: X moves 1 -> 2 on the hub (rekey-hub), B goes up under 1.
+        await s3.syncer.syncOnce();
+        expect(await w.hub.query('SELECT id, ref FROM detections ORDER BY id')).toEqual([
+          { id: '1', ref: 'B' },
+          { id: '2', ref: 'X' },
+        ]);
+        // As in the trial: site1's own row under X's new key keeps its copy unsettled, its delete parked.
+        if (own) s1.db.prepare("INSERT INTO detections (id, ref) VALUES (2, 'S')").run();
+        // There site1's push collides with X in turn and moves it 2 -> 3.
+        await site1Back(w, w.nodes as Node[], first, own ? ['B', 'S', 'X'] : ['B', 'X'], own ? 3 : 2);
       }, 120_000);
 });

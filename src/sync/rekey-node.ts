@@ -35,7 +35,7 @@ interface Placement {
   key: string;
   row: Row;
   /** The hub row's changes this node has not seen, under any of its keys (Collision.hubRowUnseen). */
-  unseen?: { seq: bigint; at: number } | null;
+  unseen?: { seq: bigint; at: number; deleted?: boolean } | null;
 }
 
 /**
@@ -141,6 +141,14 @@ export function moveOnNode(
         // This node deleted its copy meanwhile (the delete follows the row, which is not written
         // back), or the copy holds this node's edit of the row, weighed here against the hub's.
         const settled = settleHubRow(ctx, p.table, p.hubKey, p.key);
+        if (settled === 'deleted' && p.unseen?.deleted === true) {
+          // The hub deleted the row this node's copy was of, and the row the hub moved here is
+          // another one, written under the freed key (trial 802): the delete is of a row gone there.
+          ctx.state.dropPendingKey(p.table.name, p.key);
+          ctx.state.unpark('push', p.table.name, p.key);
+          placer.place(p.table, p.key, p.row);
+          continue;
+        }
         if (settled === 'edited' && hubWinsOverEdit(ctx, p)) placer.place(p.table, p.key, p.row);
         if (settled !== undefined) continue;
       }

@@ -47,7 +47,7 @@ export interface Collision {
    * this node has not seen, under any of its keys (row-history.ts); null: none. The copy's own edit
    * is weighed against them when it settles (rekey-node.ts).
    */
-  hubRowUnseen?: { seq: bigint; at: number } | null;
+  hubRowUnseen?: { seq: bigint; at: number; deleted?: boolean } | null;
 }
 
 export interface Move extends Collision {

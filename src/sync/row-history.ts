@@ -63,7 +63,10 @@ export function rowHistory(
   // `mover`: under the key a row was moved off, the mover's own entries are not the row's changes:
   // the mover took the row for another's (its own new row collided with it), so its only writes of
   // it there are the re-pointing of the row's parent key by the same push (its move of the parent,
-  // rekey.ts `moveOnHub`), which the moves here follow too (operator trial after the N4 fix).
+  // rekey.ts `moveOnHub`), which the moves here follow too (operator trial after the N4 fix). Its
+  // updates only: its delete there, before the move began, deleted the row this node knew, and the
+  // row it then moved is another one (trial 802: site3 deleted W under 10, site2's X took 10, site3's
+  // push moved X off it; site1's delete of W, carried to X's key, deleted X).
   const segments: { key: string; from?: bigint; until?: bigint; mover?: string }[] = [];
   let k = key;
   let until: bigint | undefined;
@@ -94,7 +97,7 @@ export function rowHistory(
   for (const seg of segments.reverse()) {
     for (const e of byKey.get(seg.key) ?? []) {
       if ((seg.from !== undefined && e.seq <= seg.from) || (seg.until !== undefined && e.seq >= seg.until)) continue;
-      if (e.op === 'R' || (seg.mover !== undefined && e.origin === seg.mover)) continue;
+      if (e.op === 'R' || (seg.mover !== undefined && e.origin === seg.mover && e.op === 'U')) continue;
       if (e.origin === nodeId) {
         if (e.op === 'I') out = undefined;
         continue;

@@ -12,16 +12,21 @@
  * (`_dualdb_hub_moves.local_key`). Until the collision places the hub's row, nothing of that
  * local key moves either way (push and pull park it, waiting), nor do children that reference it.
  */
+
+import type { Row } from '../engines/codec.js';
 import { diagnoseIfConnection, type PoolConnection } from '../engines/mysql/connect.js';
-import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncContext } from './context.js';
+import { sameImage, toSqliteRow } from './convert.js';
 import { renameLoggedKeys } from './key-map.js';
 import { heldKey, type PullState } from './local-state.js';
+import { MysqlTableIO } from './mysql-io.js';
+import { wakeParkedChildren } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
 import { decodeMove, loggedHere, referencingColumns } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
+import { SqliteTableIO } from './sqlite-io.js';
 
 export const HUB_MOVES_DDL = `CREATE TABLE IF NOT EXISTS _dualdb_hub_moves (
      seq INTEGER PRIMARY KEY,
@@ -94,7 +99,7 @@ export async function learnHubMoves(ctx: SyncContext, read?: Promise<HubMove[]>)
   // settles now, not only when a pull or another move comes.
   else if (settleable(ctx).length > 0) quietly(ctx.db, () => settleFree(ctx));
   if (emptyCopies(ctx).length > 0) quietly(ctx.db, () => forgetEmptyCopies(ctx));
-  await dropGoneCopies(ctx);
+  await checkCopiesOnHub(ctx);
 }
 
 /**
@@ -132,22 +137,31 @@ function quietly(db: SqliteDb, fn: () => void): void {
  * deleted here too, with what SQLite's ON DELETE does to its children (as MySQL's did on the
  * hub), and its unpushed changes dropped: the collision that would have placed it never comes
  * (the node's own row simply goes up), and the copy's key would otherwise wait forever.
+ *
+ * An unsettled entry whose two keys already hold here what the hub holds there (the hub's row under
+ * its hub key, the same image; under the local key the hub's row there, or no row on either side),
+ * nothing of this node logged, parked to push or held under either key, is no copy waiting: the
+ * copy is in place (an entry recorded again for a move applied before, see `pulledPast`, or by an
+ * earlier version). It is forgotten, and the hub rows parked for either key are retried at once.
+ * Never one whose local row is not on the hub: a copy still waiting differs from the hub's row under
+ * the local key (the hub's row moved away from there).
  */
-async function dropGoneCopies(ctx: SyncContext): Promise<void> {
+async function checkCopiesOnHub(ctx: SyncContext): Promise<void> {
   const rows = unsettledRows(ctx.db);
   if (rows.length === 0) return;
   const gone: { seq: bigint; t: SyncTable; local: string }[] = [];
+  const inPlace: { seq: bigint; t: SyncTable; hub: string; local: string; hubRows: Map<string, Row> }[] = [];
   await ctx.hub.withConnection(async (conn) => {
     for (const r of rows) {
       const t = ctx.plan.byName.get(r.tbl);
       if (!t) continue;
-      const [found] = await conn.query(`SELECT 1 FROM ${quoteMysqlId(t.name)} WHERE ${quoteMysqlId(t.key[0]?.name ?? '')} = ?`, [
-        r.hub_key,
-      ]);
-      if ((found as unknown[]).length === 0) gone.push({ seq: r.seq, t, local: r.local_key });
+      const hubRows = await new MysqlTableIO(t).fetch(conn, [r.hub_key, r.local_key]);
+      if (!hubRows.has(r.hub_key)) gone.push({ seq: r.seq, t, local: r.local_key });
+      else if (copyInPlace(ctx, t, r.hub_key, r.local_key, hubRows))
+        inPlace.push({ seq: r.seq, t, hub: r.hub_key, local: r.local_key, hubRows });
     }
   });
-  if (gone.length === 0) return;
+  if (gone.length === 0 && inPlace.length === 0) return;
   quietly(ctx.db, () => {
     ctx.state.bumpMovesGeneration();
     for (const g of gone) {
@@ -156,7 +170,64 @@ async function dropGoneCopies(ctx: SyncContext): Promise<void> {
       ctx.state.unpark('push', g.t.name, g.local);
       ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(g.seq);
     }
+    const settled: { t: SyncTable; keys: string[] }[] = [];
+    for (const p of inPlace) {
+      // Read again under the write lock: the application may have written either key since.
+      if (!copyInPlace(ctx, p.t, p.hub, p.local, p.hubRows)) continue;
+      ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ? AND local_key = ?').run(p.seq, p.local);
+      settled.push({ t: p.t, keys: [p.hub, p.local] });
+    }
+    wakeWaitingFor(ctx, settled);
   });
+  for (const p of inPlace)
+    ctx.log.info(`${p.t.name} ${p.local}: the hub's row moved to ${p.hub} is in place here already; nothing waits for it`, {
+      event: 'rekey.copy-in-place',
+      table: p.t.name,
+      hub_key: p.hub,
+      local_key: p.local,
+    });
+}
+
+/** See checkCopiesOnHub: both keys hold here what the hub holds there, nothing of this node's under them. */
+function copyInPlace(ctx: SyncContext, t: SyncTable, hubKey: string, localKey: string, hubRows: Map<string, Row>): boolean {
+  const hubRow = hubRows.get(hubKey);
+  if (!hubRow) return false;
+  const here = new SqliteTableIO(ctx.db, t).fetch([hubKey, localKey]);
+  const hubLocal = hubRows.get(localKey);
+  if (!sameImage(t, here.get(hubKey) ?? null, toSqliteRow(t, hubRow))) return false;
+  if (!sameImage(t, here.get(localKey) ?? null, hubLocal ? toSqliteRow(t, hubLocal) : null)) return false;
+  if (loggedHere(ctx.db, t, hubKey) || loggedHere(ctx.db, t, localKey)) return false;
+  if (new RekeyStore(ctx.db).open(t.name, [hubKey, localKey]).size > 0) return false;
+  // Another unsettled entry names either key: left to that one.
+  const others = ctx.db
+    .prepare(
+      'SELECT count(*) FROM _dualdb_hub_moves WHERE tbl = ? AND local_key IS NOT NULL AND (hub_key IN (?, ?) OR local_key IN (?, ?))',
+    )
+    .pluck()
+    .get(t.name, hubKey, localKey, hubKey, localKey) as bigint | number;
+  return Number(others) === 1;
+}
+
+/**
+ * Hub rows parked on the pull side for keys no longer apart: the keys' own changes (waiting for the
+ * copy to move) and the rows referencing them (waiting for their parent, one of two rows under one
+ * key) go at once (as after a `rekeys resolve`).
+ */
+function wakeWaitingFor(ctx: SyncContext, settled: { t: SyncTable; keys: string[] }[]): void {
+  if (settled.length === 0) return;
+  const own = ctx.db.prepare(
+    "UPDATE _dualdb_parked SET next_retry_ms = 0 WHERE direction = 'pull' AND tbl = ? AND pk = ? AND error LIKE 'waits for %'",
+  );
+  const children = ctx.db.prepare(
+    "UPDATE _dualdb_parked SET next_retry_ms = 0 WHERE direction = 'pull' AND tbl = ? AND error LIKE '%one of two rows%'",
+  );
+  const written = new Map<string, Set<string>>();
+  for (const { t, keys } of settled) {
+    for (const k of keys) own.run(t.name, k);
+    written.set(t.name, new Set([...(written.get(t.name) ?? []), ...keys]));
+    for (const { child } of referencingColumns(ctx.plan, t)) children.run(child.name);
+  }
+  wakeParkedChildren(ctx, written);
 }
 
 function unsettledRows(db: SqliteDb): { seq: bigint; tbl: string; hub_key: string; local_key: string }[] {
@@ -215,8 +286,9 @@ export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
   const db = ctx.db;
   const open = new RekeyStore(db).openKeys();
   const record = db.prepare('INSERT OR REPLACE INTO _dualdb_hub_moves (seq, tbl, hub_key, local_key) VALUES (?, ?, ?, ?)');
+  const pull = ctx.state.pullState();
   for (const m of moves) {
-    if (applied(db, m.seq)) continue;
+    if (applied(db, m.seq) || pulledPast(pull, m.seq)) continue;
     const t = m.table;
     // The hub's row may already be unsettled here (an earlier move could not be applied).
     const prior = db
@@ -245,6 +317,19 @@ export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
   }
   settleFree(ctx);
   forgetEmptyCopies(ctx);
+}
+
+/**
+ * The pull applied this move and passed it (its entry then forgotten, forgetHubMoves): the moves a
+ * push or a `rekeys resolve` read with the cursor it had before (another process on this file may
+ * have pulled meanwhile, learnHubMoves reads outside the write lock) are not applied again. Applied
+ * a second time, on rows already in place, the other node's row now under the old key was taken for
+ * the copy and the new key, holding the copy itself, for a key taken here: an unsettled entry that
+ * nothing settles, and every hub row referencing either key parked on the pull side for good
+ * (operator trial 6 on the merged code, seed 901).
+ */
+function pulledPast(pull: PullState, seq: bigint): boolean {
+  return seq <= pull.upto && !pull.holes.has(seq);
 }
 
 function holdsCopy(db: SqliteDb, t: SyncTable, localKey: string): boolean {

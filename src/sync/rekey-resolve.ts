@@ -18,7 +18,7 @@ import { MysqlTableIO } from './mysql-io.js';
 import { parentApart } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
 import { addParentKeys, assertNoMovesMeanwhile, HubMovedMeanwhile, parentKeysChangedUnseen } from './push-hub-read.js';
-import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, SequenceBehindError } from './rekey.js';
+import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, rowHere, SequenceBehindError } from './rekey.js';
 import { moveOnNode } from './rekey-node.js';
 import { afterHubCommit, beforeHubCommit, finishLostResolve, type HubCommit, settleLostCommit } from './rekey-resolve-outcome.js';
 import type { RekeyRecord } from './rekey-store.js';
@@ -136,7 +136,25 @@ export async function resolveRekey(
             } else {
               // One of the two rows is gone since: nothing clashes any more.
               if (nodeRow) await new MysqlTableIO(table).write(conn, [toMysql(table, nodeRow)]);
-              else moveOnNode(ctx, [], [{ table, key: rec.oldKey, hubRow }], await guard());
+              else {
+                const staleParents = await guard();
+                ctx.db
+                  .transaction(() => {
+                    // The node's own row is gone: what this node logged under the key since the hold
+                    // (the push skipped the key and passed what came before) are changes of that row,
+                    // which the hub never had — its delete last. Left, the next push read that delete
+                    // with the hub's row placed here and deleted the hub's row, or took the key for
+                    // one deleted and handed out again and held the hub's row against itself
+                    // (trial of the seed-901 fix, seed 951). Only while no row is here (read under
+                    // the write lock): one the application wrote since is a new row of its own.
+                    if (!rowHere(ctx.db, table, rec.oldKey)) {
+                      ctx.state.dropPendingKey(table.name, rec.oldKey);
+                      ctx.state.unpark('push', table.name, rec.oldKey);
+                    }
+                    moveOnNode(ctx, [], [{ table, key: rec.oldKey, hubRow }], staleParents);
+                  })
+                  .immediate();
+              }
               ctx.db.transaction(() => {
                 // Its log entries were trimmed while held: logged again, so that a lost hub COMMIT
                 // leaves it to the next push (which finds it there, unchanged, if the hub had it).

@@ -69,4 +69,65 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: the re-pointing of a child by its pa
           );
           for (const n of w.nodes) expect(n.syncer.state.conflicts()).toEqual([]);
         }, 120_000);
+
+  /** B's item P (1) with its note C (5) on the hub; A's own item 1 moves P to 2, C re-pointed there. */
+  const movedByA = async (policy: string) => {
+    const w = await fixture.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-hub', CONFLICT_POLICY: policy } });
+    const [a, b] = ['a', 'b'].map((n) => w.node(n));
+    if (!a || !b) throw new Error('nodes');
+    b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'b-item')").run();
+    b.db.prepare("INSERT INTO notes (id, item_id, text) VALUES (5, 1, 'b-note')").run();
+    await b.syncer.syncOnce();
+    a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a-item')").run();
+    await a.syncer.syncOnce({ pull: false });
+    return { w, a, b };
+  };
+
+  const notesOnHub = async (w: { hub: { query<T>(sql: string): Promise<T[]> } }) =>
+    (
+      await w.hub.query<{ id: number | string; text: string; name: string }>(
+        'SELECT n.id, n.text, i.name FROM notes n JOIN items i ON i.id = n.item_id ORDER BY n.id',
+      )
+    ).map((r) => ({ id: Number(r.id), text: r.text, name: r.name }));
+
+  // The re-pointing waits here, parked, for the parent: B's own new item took the parent's new key
+  // (its copy of P unsettled under 1 until B's push places the hub's row). Parked, it was the hub's
+  // change to B's push (hub time 0: hub-wins undid the delete) and to the pull's retry.
+  for (const policy of ['hub-wins', 'node-wins', 'newest-wins'] as const)
+    for (const change of ['update', 'delete'] as const)
+      it(`${policy}, B's ${change} of its child while the re-pointing waits parked for the parent: stands everywhere, no conflict`, async () => {
+        const { w, b } = await movedByA(policy);
+        await tick();
+        b.db.prepare("INSERT INTO items (id, name) VALUES (2, 'b-own')").run(); // the key P moved to, here B's own row
+        if (change === 'update') b.db.prepare("UPDATE notes SET text = 'b-note-edited' WHERE id = 5").run();
+        else b.db.prepare('DELETE FROM notes WHERE id = 5').run();
+        await b.syncer.syncOnce({ push: false });
+        expect(b.syncer.state.parked('pull').map((p) => [p.tbl, p.pk])).toContainEqual(['notes', '5']);
+        await syncUntilQuiet(w.nodes, 10);
+        expect(await divergence(w, ['items', 'notes'])).toEqual([]);
+        expect(await notesOnHub(w)).toEqual(change === 'update' ? [{ id: 5, text: 'b-note-edited', name: 'b-item' }] : []);
+        const names = (await w.hub.query<{ name: string }>('SELECT name FROM items ORDER BY name')).map((r) => r.name);
+        expect(names).toEqual(['a-item', 'b-item', 'b-own']);
+        for (const n of w.nodes) expect(n.syncer.state.conflicts()).toEqual([]);
+      }, 120_000);
+
+  // A real update of the child after the move is a change like any other: a conflict, by the policy.
+  for (const policy of ['hub-wins', 'node-wins', 'newest-wins'] as const)
+    it(`${policy}: A's own update of the re-pointed child is still a change (a conflict with B's)`, async () => {
+      const { w, a, b } = await movedByA(policy);
+      await a.syncer.syncOnce({ push: false });
+      a.db.prepare("UPDATE notes SET text = 'a-edit' WHERE id = 5").run();
+      await a.syncer.syncOnce({ pull: false });
+      await tick();
+      b.db.prepare("UPDATE notes SET text = 'b-edit' WHERE id = 5").run(); // newer than A's
+      await b.syncer.syncOnce({ pull: false });
+      await syncUntilQuiet(w.nodes, 8);
+      expect(await divergence(w, ['items', 'notes'])).toEqual([]);
+      const winner = policy === 'hub-wins' ? 'a-edit' : 'b-edit';
+      expect(await notesOnHub(w)).toEqual([{ id: 5, text: winner, name: 'b-item' }]);
+      const conflicts = b.syncer.state.conflicts();
+      expect(conflicts).toHaveLength(1);
+      expect(conflicts[0]?.winner).toBe(policy === 'hub-wins' ? 'hub' : 'node');
+      expect(a.syncer.state.conflicts()).toEqual([]);
+    }, 120_000);
 });

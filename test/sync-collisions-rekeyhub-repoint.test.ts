@@ -61,11 +61,11 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: the re-pointing of a child by its pa
           await b.syncer.syncOnce(first === 'push' ? { pull: false } : { push: false });
           await syncUntilQuiet(w.nodes, 8);
           expect(await divergence(w, ['items', 'notes'])).toEqual([]);
-          const notes = await w.hub.query<{ id: number | string; item_id: number | string; name: string }>(
-            'SELECT n.id, n.item_id, i.name FROM notes n JOIN items i ON i.id = n.item_id ORDER BY n.id',
+          const notes = await w.hub.query<{ id: number | string; text: string; name: string }>(
+            'SELECT n.id, n.text, i.name FROM notes n JOIN items i ON i.id = n.item_id ORDER BY n.id',
           );
-          expect(notes.map((r) => ({ id: Number(r.id), name: r.name }))).toEqual(
-            change === 'update' ? [{ id: 5, name: 'b-item' }] : [],
+          expect(notes.map((r) => ({ id: Number(r.id), text: r.text, name: r.name }))).toEqual(
+            change === 'update' ? [{ id: 5, text: 'b-note-edited', name: 'b-item' }] : [],
           );
           for (const n of w.nodes) expect(n.syncer.state.conflicts()).toEqual([]);
         }, 120_000);

@@ -15,11 +15,15 @@ export type Op = 'I' | 'U' | 'D';
  * `C` (either log) is an insert that restores a row the hub lost to its unlogged ON DELETE CASCADE,
  * a child of a row a node kept against the hub's delete (recreated-children.ts): read as `I`, with
  * `restored` kept — the row other nodes knew under the key, not a new one (decide.ts).
+ * `P` (hub's log) is the re-pointing of a child by another node's move of its parent (rekey-hub,
+ * rekey.ts `repointChildren`): no value of the row changed but its parent's key, which every node's
+ * copy follows by the move itself (hub-moves.ts). Read as `U`, with `repointed` kept: never the
+ * hub's change of the row in a decision, only its image to take where the node changed nothing.
  */
-export type LoggedOp = Op | 'N' | 'C';
+export type LoggedOp = Op | 'N' | 'C' | 'P';
 
 export function asOp(op: LoggedOp): Op {
-  return op === 'N' ? 'U' : op === 'C' ? 'I' : op;
+  return op === 'N' || op === 'P' ? 'U' : op === 'C' ? 'I' : op;
 }
 
 export interface KeyChange {
@@ -45,6 +49,12 @@ export interface KeyChange {
   restored?: boolean;
   /** After the last delete among them came a restore (`C`), no plain insert: the row deleted, not a new one. */
   restoredLast?: boolean;
+  /**
+   * Every coalesced entry is a re-pointing by a parent's move (`P`), a parked retry of one included:
+   * not a change of the row by anyone (decide as if the hub had none). The other fields describe
+   * the other entries only, once there is one: a `P` among them adds nothing but its seq.
+   */
+  repointed?: boolean;
 }
 
 export class ChangeSet {
@@ -60,12 +70,20 @@ export class ChangeSet {
       this.byTable.set(tbl, m);
     }
     const p = m.get(pk);
-    if (!p) {
+    const repointed = logged === 'P';
+    // The first entry that is not a re-pointing starts the row's change (the re-pointings before it kept).
+    if (!p || (p.repointed && !repointed)) {
       const restored = logged === 'C' && !retry;
-      m.set(pk, { maxSeq: seq, firstAt: at, lastAt: at, firstOp: op, deleted: op === 'D', retry, ops: 1, implied, restored });
+      const maxSeq = p && p.maxSeq > seq ? p.maxSeq : seq;
+      const first = { maxSeq, firstAt: at, lastAt: at, firstOp: op, deleted: op === 'D', ops: 1, implied, restored };
+      m.set(pk, { ...first, retry: (p?.retry ?? true) && retry, ...(repointed ? { repointed } : {}) });
       return;
     }
     if (seq > p.maxSeq) p.maxSeq = seq;
+    if (repointed) {
+      p.retry &&= retry;
+      return;
+    }
     p.firstAt = Math.min(p.firstAt, at);
     p.lastAt = Math.max(p.lastAt, at);
     p.deleted ||= op === 'D';

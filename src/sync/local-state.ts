@@ -38,8 +38,12 @@ export interface ParkedChange {
   firstAt: string;
   lastAt: string;
   nextRetryMs: number | null;
-  /** The first logged operation of the parked change (an insert makes it a collision candidate). */
-  firstOp: 'I' | 'U' | 'D' | null;
+  /**
+   * The first logged operation of the parked change (an insert makes it a collision candidate).
+   * Pull only, `P`: the hub's change is a re-pointing by a parent's move, no change of the row
+   * (changeset.ts `repointed`), unless a later change parked under the key says otherwise.
+   */
+  firstOp: 'I' | 'U' | 'D' | 'P' | null;
 }
 
 export interface ConflictRecord {
@@ -308,7 +312,7 @@ export class LocalState {
     tbl: string,
     pk: string | null,
     error: string,
-    options: { waiting?: boolean; firstOp?: 'I' | 'U' | 'D' } = {},
+    options: { waiting?: boolean; firstOp?: ParkedChange['firstOp'] } = {},
   ): void {
     const prev = this.db
       .prepare('SELECT attempts FROM _dualdb_parked WHERE direction = ? AND tbl = ? AND pk IS ?')
@@ -319,8 +323,9 @@ export class LocalState {
     if (prev) {
       this.db
         .prepare(
-          "UPDATE _dualdb_parked SET error = ?, attempts = ?, last_at = datetime('now'), next_retry_ms = ?, first_op = coalesce(first_op, ?) WHERE direction = ? AND tbl = ? AND pk IS ?",
+          "UPDATE _dualdb_parked SET error = ?, attempts = ?, last_at = datetime('now'), next_retry_ms = ?, first_op = CASE WHEN first_op IS NULL OR first_op = 'P' THEN ? ELSE first_op END WHERE direction = ? AND tbl = ? AND pk IS ?",
         )
+        // A re-pointing parked first (`P`) gives way to a change of the row parked after it.
         .run(error, attempts, next, options.firstOp ?? null, direction, tbl, pk);
     } else {
       this.db

@@ -9,7 +9,7 @@
  */
 import { encodeKey } from '../capture/keys.js';
 import type { Row, SqlValue } from '../engines/codec.js';
-import type { ChangeSet, Op } from './changeset.js';
+import type { ChangeSet, LoggedOp } from './changeset.js';
 import type { SyncTable } from './plan.js';
 
 /** parent table → keys of the parent rows these images of `table` reference. */
@@ -47,7 +47,7 @@ export function admitParent(
   images: Map<string, Map<string, Row>>,
   table: string,
   pk: string,
-  change: { seq: bigint; at: number; firstOp: Op },
+  change: { seq: bigint; at: number; firstOp: LoggedOp },
   image: Row,
 ): Row {
   changes.add(table, pk, change.seq, change.at, change.firstOp);

@@ -90,7 +90,7 @@ export async function deadHoleCandidates(ctx: SyncContext, holes: Map<bigint, nu
 export async function readHubBatch(
   ctx: SyncContext,
   prev: PullState,
-  duePulls: { tbl: string; pk: string | null; firstOp?: Op | null }[],
+  duePulls: { tbl: string; pk: string | null; firstOp?: Op | 'P' | null }[],
   result: BatchResult,
 ): Promise<HubBatch> {
   const batchSize = ctx.config.sync.batchSize;
@@ -208,9 +208,11 @@ export async function readHubBatch(
       for (const [tbl, keyed] of changes.byTable) {
         for (const [pk, op] of ctx.state.parkedOps('pull', tbl, [...keyed.keys()])) {
           const c = keyed.get(pk);
-          if (c && op) {
+          // A parked re-pointing (`P`) is no change of the row: what came since says what the change is.
+          if (c && op && op !== 'P') {
             c.firstOp = op;
             c.restored = false;
+            c.repointed = false;
           }
         }
       }
@@ -411,17 +413,19 @@ async function laterHubChanges(
   table: string,
   keys: string[],
   after: bigint,
-): Promise<Map<string, { seq: bigint; at: number; firstOp: Op }>> {
-  const out = new Map<string, { seq: bigint; at: number; firstOp: Op }>();
+): Promise<Map<string, { seq: bigint; at: number; firstOp: LoggedOp }>> {
+  const out = new Map<string, { seq: bigint; at: number; firstOp: LoggedOp }>();
   for (let i = 0; i < keys.length; i += 500) {
     const [rows] = await conn.query(
       `SELECT pk, seq, op, at FROM _dualdb_changes
         WHERE tbl = ? AND pk IN (?) AND seq > ? AND (origin IS NULL OR origin <> ?) ORDER BY seq`,
       [table, keys.slice(i, i + 500), after, ctx.nodeId],
     );
-    for (const r of rows as { pk: string; seq: string | number; op: Op; at: number }[]) {
+    for (const r of rows as { pk: string; seq: string | number; op: LoggedOp; at: number }[]) {
       const prev = out.get(r.pk);
-      out.set(r.pk, { seq: BigInt(r.seq), at: Math.max(prev?.at ?? 0, Number(r.at)), firstOp: prev?.firstOp ?? r.op });
+      // A re-pointing (`P`) first is no change of the row: a later entry that is one says what it is.
+      const first = prev && (prev.firstOp !== 'P' || r.op === 'P') ? prev.firstOp : r.op;
+      out.set(r.pk, { seq: BigInt(r.seq), at: Math.max(prev?.at ?? 0, Number(r.at)), firstOp: first });
     }
   }
   return out;

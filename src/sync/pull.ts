@@ -24,7 +24,7 @@ import { isTransientSqlite, rowErrorText } from './errors.js';
 import { advanceHoles } from './holes.js';
 import { applyHubMoves, forgetHubMoves, hubMoveTargets, unapplied, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
-import { heldKey } from './local-state.js';
+import { heldKey, type ParkedChange } from './local-state.js';
 import {
   parentApart,
   parentDeletedHere,
@@ -139,7 +139,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         for (const pk of changes.keys(tbl)) {
           const error = `table not synced on this node: ${unsyncable.get(tbl) ?? 'not in the sync plan'}`;
           // With the hub operation it began with: a hub insert retried later must still meet a node insert as a collision (13).
-          ctx.state.park('pull', tbl, pk, error, { waiting: true, firstOp: changes.get(tbl, pk)?.firstOp });
+          ctx.state.park('pull', tbl, pk, error, { waiting: true, firstOp: parkOp(changes.get(tbl, pk)) });
           parkedNow.push({ tbl, pk, error });
           moved(result, tbl).parked++;
         }
@@ -170,7 +170,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
           if (anyHeld && unsettled.local.has(heldKey(table.name, key))) {
             // Here this key still holds the copy of a row the hub moved away (hub-moves.ts).
             const error = 'waits for the row under this key here to move to its new hub key (a key collision in progress)';
-            ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });
+            ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: parkOp(change) });
             parkedNow.push({ tbl: table.name, pk: key, error });
             continue;
           }
@@ -196,7 +196,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
             // (parked, it is as unseen there as one after the cursor), never overwriting the new row.
             if (table.keyKind === 'generated' && local.firstOp !== 'I' && local.deleted && localRow !== null) {
               const error = 'waits for this node’s push: the key was deleted and handed out again here (a new row)';
-              ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: change.firstOp });
+              ctx.state.park('pull', table.name, key, error, { waiting: true, firstOp: parkOp(change) });
               parkedNow.push({ tbl: table.name, pk: key, error });
               continue;
             }
@@ -207,11 +207,15 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
                 nodeHasRow: localRow !== null,
                 nodeDeleted: local.deleted,
                 // An earlier pull already found this key's hub row to be a new row of its own (open collision).
+                // Re-pointed only by another node's move of its parent (`P`): no change of the row, the
+                // node's change stands (its copy follows the parent's move here, hub-moves.ts).
                 hub: byRow
                   ? change.row
                     ? { firstOp: change.row.firstOp, at: hubAt }
                     : undefined
-                  : { firstOp: apart.has(heldKey(table.name, key)) ? 'I' : change.firstOp, at: hubAt },
+                  : change.repointed && !apart.has(heldKey(table.name, key))
+                    ? undefined
+                    : { firstOp: apart.has(heldKey(table.name, key)) ? 'I' : change.firstOp, at: hubAt },
                 hubHasRow: hubAsSqlite !== null,
                 hubMovedHere,
                 hubOnlyMove: !change.retry && change.ops === 1 && change.firstOp === 'I',
@@ -311,7 +315,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
               : /FOREIGN KEY/i.test(failure)
                 ? withMissingParent(ctx, table, row, failure)
                 : failure;
-            ctx.state.park('pull', table.name, key, error, { firstOp: change.firstOp, waiting: gone !== undefined });
+            ctx.state.park('pull', table.name, key, error, { firstOp: parkOp(change), waiting: gone !== undefined });
             parkedNow.push({ tbl: table.name, pk: key, error });
             m.parked++;
             continue;
@@ -336,7 +340,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
         for (const key of keys) {
           const error = failed.get(key);
           if (error !== undefined) {
-            ctx.state.park('pull', table.name, key, error, { firstOp: changes.get(table.name, key)?.firstOp });
+            ctx.state.park('pull', table.name, key, error, { firstOp: parkOp(changes.get(table.name, key)) });
             parkedNow.push({ tbl: table.name, pk: key, error });
             m.parked++;
             continue;
@@ -411,6 +415,12 @@ function retryOrphanedPushes(ctx: SyncContext, parents: string[]): void {
   for (const c of children) st.run(Date.now(), c.name);
 }
 
+/** The first operation a parked hub change keeps: `P` for a re-pointing by a parent's move alone (changeset.ts). */
+function parkOp(change: KeyChange | undefined): ParkedChange['firstOp'] | undefined {
+  if (!change) return undefined;
+  return change.repointed ? 'P' : change.firstOp;
+}
+
 /** A hub row that waits (parked) for its parent: one of two rows created under the same key. */
 function parkWaiting(
   ctx: SyncContext,
@@ -420,7 +430,7 @@ function parkWaiting(
   parkedNow: { tbl: string; pk: string; error: string }[],
 ): void {
   const error = 'waits for its parent row, one of two rows created under the same key (resolved by the next push)';
-  ctx.state.park('pull', tbl, key, error, { waiting: true, firstOp: change.firstOp });
+  ctx.state.park('pull', tbl, key, error, { waiting: true, firstOp: parkOp(change) });
   parkedNow.push({ tbl, pk: key, error });
 }
 

@@ -37,7 +37,10 @@ export interface HubFacts {
   unseen: Map<string, HubChange>;
   /** Collisions a pull saw and left open for this push. */
   open: Map<string, RekeyRecord>;
-  /** Hub changes a pull parked (not applied on this node yet): key → first op. */
+  /**
+   * Hub changes a pull parked (not applied on this node yet): key → first op. Not a parked
+   * re-pointing by a parent's move alone (`P`): no change of the row (changeset.ts `repointed`).
+   */
   parkedPull: Map<string, Op | null>;
   /**
    * For the keys asked (where another node's move put a row this node knew), the unseen hub changes
@@ -184,10 +187,17 @@ export async function readHubFacts(
       rekeys.placedHubSeqs(table.name, keys, pull.upto),
     ),
     open: table.keyKind === 'generated' ? rekeys.open(table.name, keys) : new Map(),
-    parkedPull: ctx.state.parkedOps('pull', table.name, keys),
+    parkedPull: parkedChanges(ctx.state.parkedOps('pull', table.name, keys)),
     rowUnseen: byRow.size ? await unseenRowChanges(conn, ctx, table.name, [...byRow], rekeys) : new Map(),
     byRow,
   };
+}
+
+/** Parked pull changes of the row's values: without re-pointings by a parent's move (`P`). */
+function parkedChanges(ops: Map<string, Op | 'P' | null>): Map<string, Op | null> {
+  const out = new Map<string, Op | null>();
+  for (const [k, op] of ops) if (op !== 'P') out.set(k, op);
+  return out;
 }
 
 /**
@@ -307,6 +317,8 @@ async function unseenHubChanges(
         out.delete(r.pk);
         continue;
       }
+      // Another node's move of the row's parent re-pointed it (rekey.ts `repointChildren`): no change of the row.
+      if (r.op === 'P') continue;
       const placedUpto = placed.get(r.pk);
       if (placedUpto !== undefined && BigInt(r.seq) <= placedUpto) continue;
       const prev = out.get(r.pk);

@@ -80,7 +80,7 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
       for (const [pk, op] of ctx.state.parkedOps('push', tbl, [...keyed.keys()])) {
         const c = keyed.get(pk);
         if (c) c.implied = false;
-        if (c && op) c.firstOp = op;
+        if (c && op && op !== 'P') c.firstOp = op; // `P` is of the pull direction only
       }
     }
     for (const [tbl] of changes.byTable) {

@@ -16,7 +16,7 @@
  */
 
 import type Database from 'better-sqlite3';
-import { decodeKey, encodeKey } from '../capture/keys.js';
+import { decodeKey, encodeKey, mysqlKeyExpr } from '../capture/keys.js';
 import { MYSQL_NOW_MS } from '../capture/mysql-capture.js';
 import type { KeyCollisionMode } from '../config/schema.js';
 import type { Row, SqlValue } from '../engines/codec.js';
@@ -275,10 +275,7 @@ export async function moveOnHub(
   if (central) await conn.query('SET @dualdb_origin = NULL');
   for (const { child, column } of referencingColumns(ctx.plan, t)) {
     // Only the hub's own children: the node's (sent in this batch or later) point at the old key by design.
-    await conn.query(`UPDATE ${quoteMysqlId(child.name)} SET ${quoteMysqlId(column)} = ? WHERE ${quoteMysqlId(column)} = ?`, [
-      newKey,
-      c.oldKey,
-    ]);
+    await repointChildren(conn, child, column, c.oldKey, newKey);
   }
   if (central) await conn.query('SET @dualdb_origin = ?', [ctx.nodeId]);
   // Other nodes may hold the hub's row already, with children of their own not pushed yet: this
@@ -289,6 +286,48 @@ export async function moveOnHub(
     ctx.nodeId,
   ]);
   return { ...c, newKey, moved: 'hub' };
+}
+
+/**
+ * Re-points the hub's children of a moved row (`UPDATE child SET fk = new`), logged `P`, not `U`:
+ * no value of a child changes but its parent's key, which every node's copy of it follows by the
+ * move itself (the R entry, hub-moves.ts). Logged `U`, other nodes weighed it as a change of the
+ * child: a conflict against its owner's own edit or delete, and under hub-wins an acknowledged
+ * delete undone (operator trials of 2026-12-07, seeds 611 and 802). The capture triggers log the
+ * update as usual (so a trigger of the application's own on the child still captures what it
+ * writes); then this transaction's entries of those children are marked: with this session's
+ * origin, after the log's end as it was once the children were locked (so never an earlier
+ * update of the same push). An older node reads `P` as the update it was (docs/SYNC-CONTRACT.md 13).
+ */
+async function repointChildren(
+  conn: PoolConnection,
+  child: SyncTable,
+  column: string,
+  oldKey: string,
+  newKey: string,
+): Promise<void> {
+  const q = quoteMysqlId(child.name);
+  const col = quoteMysqlId(column);
+  const [locked] = await conn.query(
+    `SELECT ${mysqlKeyExpr(child.key, '_dualdb_row')} AS pk FROM ${q} AS _dualdb_row WHERE ${col} = ? FOR UPDATE`,
+    [oldKey],
+  );
+  const keys = new Set((locked as { pk: string }[]).map((r) => String(r.pk)));
+  if (keys.size === 0) return;
+  // Read once the children are locked: an update of them committed by another transaction is below it.
+  const [[top]] = (await conn.query('SELECT COALESCE(MAX(seq), 0) AS s FROM _dualdb_changes')) as unknown as [
+    [{ s: string | number }],
+  ];
+  await conn.query(`UPDATE ${q} SET ${col} = ? WHERE ${col} = ?`, [newKey, oldKey]);
+  // The log's tail since then (a plain read on the primary key; this transaction's own entries
+  // included), then the matching entries by seq: no range of the shared log is locked.
+  const [tail] = await conn.query(
+    "SELECT seq, pk FROM _dualdb_changes WHERE seq > ? AND tbl = ? AND op = 'U' AND origin <=> @dualdb_origin",
+    [top.s, child.name],
+  );
+  const seqs = (tail as { seq: string | number; pk: string }[]).filter((r) => keys.has(String(r.pk))).map((r) => r.seq);
+  for (let i = 0; i < seqs.length; i += 1000)
+    await conn.query("UPDATE _dualdb_changes SET op = 'P' WHERE seq IN (?)", [seqs.slice(i, i + 1000)]);
 }
 
 export function decodeMove(pk: string): { oldKey: string; newKey: string } {

@@ -66,7 +66,9 @@ export function rowHistory(
   // rekey.ts `moveOnHub`), which the moves here follow too (operator trial after the N4 fix). Its
   // updates only: its delete there, before the move began, deleted the row this node knew, and the
   // row it then moved is another one (trial 802: site3 deleted W under 10, site2's X took 10, site3's
-  // push moved X off it; site1's delete of W, carried to X's key, deleted X).
+  // push moved X off it; site1's delete of W, carried to X's key, deleted X). A mover of this version
+  // logs such a re-pointing `P` (skipped below wherever it is); the `U` rule stays for logs written
+  // by earlier versions.
   const segments: { key: string; from?: bigint; until?: bigint; mover?: string }[] = [];
   let k = key;
   let until: bigint | undefined;
@@ -97,7 +99,8 @@ export function rowHistory(
   for (const seg of segments.reverse()) {
     for (const e of byKey.get(seg.key) ?? []) {
       if ((seg.from !== undefined && e.seq <= seg.from) || (seg.until !== undefined && e.seq >= seg.until)) continue;
-      if (e.op === 'R' || (seg.mover !== undefined && e.origin === seg.mover && e.op === 'U')) continue;
+      // `P`: a re-pointing by a parent's move (rekey.ts `repointChildren`), no change of the row either.
+      if (e.op === 'R' || e.op === 'P' || (seg.mover !== undefined && e.origin === seg.mover && e.op === 'U')) continue;
       if (e.origin === nodeId) {
         if (e.op === 'I') out = undefined;
         continue;

@@ -92,8 +92,8 @@ export async function readHubBatch(
   prev: PullState,
   duePulls: { tbl: string; pk: string | null; firstOp?: Op | null }[],
   result: BatchResult,
+  batchSize = ctx.config.sync.batchSize,
 ): Promise<HubBatch> {
-  const batchSize = ctx.config.sync.batchSize;
   const holeList = [...prev.holes.keys()];
   const out: HubBatch = {
     changes: new ChangeSet(),

@@ -31,3 +31,23 @@ export function nextPushLimit(sizing: PushSizing, limit: number, entries: number
   const room = bytes > 0 ? BULK_BATCH_BYTES / bytes : 2;
   return Math.min(max, Math.max(sizing.base, Math.floor(limit * Math.min(2, room))));
 }
+
+/**
+ * Pull batches grow the same way while a backlog drains (each batch full), bounded by how long the
+ * batch's SQLite transaction held the file's write lock: local writers wait for it (busy_timeout),
+ * so a batch whose apply took longer than PULL_LOCK_MS brings the next one down in proportion.
+ * Each batch is still one hub snapshot and one SQLite transaction with its cursor and holes
+ * (invariant 3).
+ */
+export const PULL_MAX_ENTRIES = 20_000;
+/** The SQLite write lock a pull batch may hold before the next batch grows no more, ms. */
+export const PULL_LOCK_MS = 250;
+
+/** The size of the pull batch after one that took `entries` of a `limit` and held the write lock `lockMs`. */
+export function nextPullLimit(sizing: PushSizing, limit: number, entries: number, lockMs: number): number {
+  if (!sizing.grows || entries < limit) return sizing.base;
+  const max = Math.max(sizing.base, PULL_MAX_ENTRIES);
+  if (lockMs > PULL_LOCK_MS) return Math.max(sizing.base, Math.floor((limit * PULL_LOCK_MS) / lockMs));
+  const room = lockMs > 0 ? PULL_LOCK_MS / lockMs : 2;
+  return Math.min(max, Math.max(sizing.base, Math.floor(limit * Math.min(2, room))));
+}

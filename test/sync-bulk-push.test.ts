@@ -6,7 +6,14 @@
  * batch keeps to it. Counted with the hub's own statement counters, never timed.
  */
 import { describe, expect, it } from 'vitest';
-import { BULK_BATCH_BYTES, BULK_MAX_ENTRIES, nextPushLimit } from '../src/sync/push-size.js';
+import {
+  BULK_BATCH_BYTES,
+  BULK_MAX_ENTRIES,
+  nextPullLimit,
+  nextPushLimit,
+  PULL_LOCK_MS,
+  PULL_MAX_ENTRIES,
+} from '../src/sync/push-size.js';
 import { type SyncWorld, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
@@ -23,8 +30,10 @@ async function hubCounter(w: SyncWorld, name: string): Promise<number> {
 
 describe('push batch sizing (push-size.ts)', () => {
   const grows = { base: 2000, grows: true };
-  it('doubles while batches are full and small, up to the cap; back to the base when a batch was not full', () => {
-    expect(nextPushLimit(grows, 2000, 2000, 200_000)).toBe(4000);
+  it('grows to what the byte budget allows while batches are full, up to the cap; back to the base when a batch was not full', () => {
+    expect(nextPushLimit(grows, 2000, 2000, 200_000)).toBe(BULK_MAX_ENTRIES);
+    expect(nextPushLimit(grows, 2000, 2000, BULK_BATCH_BYTES / 4)).toBe(8000);
+    expect(nextPushLimit(grows, 2000, 2000, 0)).toBe(4000);
     expect(nextPushLimit(grows, 16_000, 16_000, 1_600_000)).toBe(BULK_MAX_ENTRIES);
     expect(nextPushLimit(grows, 8000, 1234, 100)).toBe(2000);
   });
@@ -35,6 +44,14 @@ describe('push batch sizing (push-size.ts)', () => {
   });
   it('a SYNC_BATCH_SIZE set by hand is kept for every batch', () => {
     expect(nextPushLimit({ base: 500, grows: false }, 500, 500, 1000)).toBe(500);
+    expect(nextPullLimit({ base: 500, grows: false }, 500, 500, 1)).toBe(500);
+  });
+  it('pull batches grow by the time the last one held the SQLite write lock, shrink past it, never below the base', () => {
+    expect(nextPullLimit(grows, 2000, 2000, PULL_LOCK_MS / 4)).toBe(8000);
+    expect(nextPullLimit(grows, 2000, 2000, 1)).toBe(PULL_MAX_ENTRIES);
+    expect(nextPullLimit(grows, 16_000, 16_000, PULL_LOCK_MS * 2)).toBe(8000);
+    expect(nextPullLimit(grows, 2000, 2000, PULL_LOCK_MS * 10)).toBe(2000);
+    expect(nextPullLimit(grows, 8000, 0, 10)).toBe(2000);
   });
 });
 

@@ -418,16 +418,24 @@ async function fetchImages(
  * row back (operator trial 5, N1).
  */
 function placedHere(ctx: SyncContext, entries: { e: HubEntry }[]): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  const store = new RekeyStore(ctx.db);
+  // Only the tables with placed rows at all (RekeyStore.anyPlaced): their keys are collected.
+  const tables = new Map<string, boolean>();
   const byTable = new Map<string, Set<string>>();
   for (const { e } of entries) {
     if (e.pk === null || e.origin === ctx.nodeId || e.op === 'R') continue;
+    let any = tables.get(e.tbl);
+    if (any === undefined) {
+      any = store.anyPlaced(e.tbl, 0n);
+      tables.set(e.tbl, any);
+    }
+    if (!any) continue;
     const keys = byTable.get(e.tbl) ?? new Set<string>();
     keys.add(e.pk);
     byTable.set(e.tbl, keys);
   }
-  const out = new Map<string, bigint>();
   if (byTable.size === 0) return out;
-  const store = new RekeyStore(ctx.db);
   for (const [tbl, keys] of byTable)
     for (const [k, seq] of store.placedHubSeqs(tbl, [...keys], 0n)) out.set(heldKey(tbl, k), seq);
   return out;

@@ -134,4 +134,26 @@ describe.skipIf(!HUB_AVAILABLE)('bulk push', () => {
     expect(await commitsFor({})).toBeLessThanOrEqual(4);
     expect(await commitsFor({ SYNC_BATCH_SIZE: '2000' })).toBeGreaterThanOrEqual(7);
   });
+
+  // Pull batches grow by the time each held the SQLite write lock (push-size.ts nextPullLimit): how
+  // many batches depends on this machine, so only the outcome is checked, never the count.
+  it('SYNC_BATCH_SIZE unset: a pull backlog of 14,000 hub rows lands once each, the cursor at the hub’s last entry', async () => {
+    const w = await worlds.world({});
+    const A = w.node('A');
+    await A.syncer.syncOnce();
+    for (let i = 1; i <= 14_000; i += 1000)
+      await w.hub.execute('INSERT INTO items (id, code, tag) VALUES ?', [
+        Array.from({ length: 1000 }, (_, j) => [i + j, `h${i + j}`, `u${i + j}`]),
+      ]);
+    const r = await A.syncer.pull();
+    expect(r.perTable.get('items')?.upserts).toBe(14_000);
+    expect(A.db.prepare("SELECT count(*) AS n, sum(code = 'h' || id) AS ok FROM items").get()).toEqual({
+      n: 14_000n,
+      ok: 14_000n,
+    });
+    const [max] = await w.hub.query<{ s: string }>('SELECT MAX(seq) AS s FROM _dualdb_changes');
+    expect(A.syncer.state.pullState()).toEqual({ upto: BigInt(max?.s ?? 0), holes: new Map() });
+    expect(A.syncer.state.parked()).toEqual([]);
+    expect((await A.syncer.pull()).applied).toBe(0);
+  });
 });

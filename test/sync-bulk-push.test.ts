@@ -6,7 +6,14 @@
  * batch keeps to it. Counted with the hub's own statement counters, never timed.
  */
 import { describe, expect, it } from 'vitest';
-import { BULK_BATCH_BYTES, BULK_MAX_ENTRIES, nextPushLimit } from '../src/sync/push-size.js';
+import {
+  BULK_BATCH_BYTES,
+  BULK_MAX_ENTRIES,
+  nextPullLimit,
+  nextPushLimit,
+  PULL_LOCK_MS,
+  PULL_MAX_ENTRIES,
+} from '../src/sync/push-size.js';
 import { type SyncWorld, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
@@ -23,8 +30,10 @@ async function hubCounter(w: SyncWorld, name: string): Promise<number> {
 
 describe('push batch sizing (push-size.ts)', () => {
   const grows = { base: 2000, grows: true };
-  it('doubles while batches are full and small, up to the cap; back to the base when a batch was not full', () => {
-    expect(nextPushLimit(grows, 2000, 2000, 200_000)).toBe(4000);
+  it('grows to what the byte budget allows while batches are full, up to the cap; back to the base when a batch was not full', () => {
+    expect(nextPushLimit(grows, 2000, 2000, 200_000)).toBe(BULK_MAX_ENTRIES);
+    expect(nextPushLimit(grows, 2000, 2000, BULK_BATCH_BYTES / 4)).toBe(8000);
+    expect(nextPushLimit(grows, 2000, 2000, 0)).toBe(4000);
     expect(nextPushLimit(grows, 16_000, 16_000, 1_600_000)).toBe(BULK_MAX_ENTRIES);
     expect(nextPushLimit(grows, 8000, 1234, 100)).toBe(2000);
   });
@@ -35,6 +44,14 @@ describe('push batch sizing (push-size.ts)', () => {
   });
   it('a SYNC_BATCH_SIZE set by hand is kept for every batch', () => {
     expect(nextPushLimit({ base: 500, grows: false }, 500, 500, 1000)).toBe(500);
+    expect(nextPullLimit({ base: 500, grows: false }, 500, 500, 1)).toBe(500);
+  });
+  it('pull batches grow by the time the last one held the SQLite write lock, shrink past it, never below the base', () => {
+    expect(nextPullLimit(grows, 2000, 2000, PULL_LOCK_MS / 4)).toBe(8000);
+    expect(nextPullLimit(grows, 2000, 2000, 1)).toBe(PULL_MAX_ENTRIES);
+    expect(nextPullLimit(grows, 16_000, 16_000, PULL_LOCK_MS * 2)).toBe(8000);
+    expect(nextPullLimit(grows, 2000, 2000, PULL_LOCK_MS * 10)).toBe(2000);
+    expect(nextPullLimit(grows, 8000, 0, 10)).toBe(2000);
   });
 });
 
@@ -116,5 +133,27 @@ describe.skipIf(!HUB_AVAILABLE)('bulk push', () => {
     // 2,000 + 4,000 + 8,000 unset; seven batches of 2,000 when set (the default's value, by hand).
     expect(await commitsFor({})).toBeLessThanOrEqual(4);
     expect(await commitsFor({ SYNC_BATCH_SIZE: '2000' })).toBeGreaterThanOrEqual(7);
+  });
+
+  // Pull batches grow by the time each held the SQLite write lock (push-size.ts nextPullLimit): how
+  // many batches depends on this machine, so only the outcome is checked, never the count.
+  it('SYNC_BATCH_SIZE unset: a pull backlog of 14,000 hub rows lands once each, the cursor at the hub’s last entry', async () => {
+    const w = await worlds.world({});
+    const A = w.node('A');
+    await A.syncer.syncOnce();
+    for (let i = 1; i <= 14_000; i += 1000)
+      await w.hub.execute('INSERT INTO items (id, code, tag) VALUES ?', [
+        Array.from({ length: 1000 }, (_, j) => [i + j, `h${i + j}`, `u${i + j}`]),
+      ]);
+    const r = await A.syncer.pull();
+    expect(r.perTable.get('items')?.upserts).toBe(14_000);
+    expect(A.db.prepare("SELECT count(*) AS n, sum(code = 'h' || id) AS ok FROM items").get()).toEqual({
+      n: 14_000n,
+      ok: 14_000n,
+    });
+    const [max] = await w.hub.query<{ s: string }>('SELECT MAX(seq) AS s FROM _dualdb_changes');
+    expect(A.syncer.state.pullState()).toEqual({ upto: BigInt(max?.s ?? 0), holes: new Map() });
+    expect(A.syncer.state.parked()).toEqual([]);
+    expect((await A.syncer.pull()).applied).toBe(0);
   });
 });

@@ -16,6 +16,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { KeyCollisionMode } from '../src/config/schema.js';
+import { OWN_INSERTS_SCAN_PER_KEY } from '../src/sync/pull-read.js';
 import { resolveRekey } from '../src/sync/rekey-resolve.js';
 import { divergence, type SyncWorld, syncUntilQuiet, syncWorlds, type TestNode } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
@@ -134,6 +135,27 @@ describe.skipIf(!HUB_AVAILABLE)("a node's delete of its own row right after its 
     expect(a.db.prepare("SELECT count(*) AS n FROM items WHERE name = 'a1'").get()).toEqual({ n: 0n });
     await syncUntilQuiet(w.nodes, 8);
     expect((await everywhere(w)).items).toEqual(['b1']);
+    for (const n of w.nodes) expect(n.syncer.state.conflicts()).toEqual([]);
+  }, 120_000);
+
+  // The own inserts past a full batch are read by one range scan of the log when the log past the
+  // batch is short (above), by key when it is long (OWN_INSERTS_SCAN_PER_KEY): here, hub writes
+  // after A's insert make it long, and the answer must be the same.
+  it('rekey-hub, pull batches of one log entry, a long log after A’s own insert: the same', async () => {
+    const w = await fixture.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-hub', SYNC_BATCH_SIZE: '1' } });
+    const a = w.node('a');
+    const b = w.node('b');
+    b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'b1')").run();
+    await b.syncer.syncOnce({ pull: false });
+    a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a1')").run();
+    await a.syncer.syncOnce({ pull: false });
+    const later = Number(OWN_INSERTS_SCAN_PER_KEY) * 3;
+    for (let i = 0; i < later; i++) await w.hub.execute('INSERT INTO items (id, name) VALUES (?, ?)', [1000 + i, `hub${i}`]);
+    a.db.prepare("DELETE FROM items WHERE name = 'a1'").run();
+    await a.syncer.syncOnce({ push: false, maxBatches: 1 });
+    expect(a.db.prepare("SELECT count(*) AS n FROM items WHERE name = 'a1'").get()).toEqual({ n: 0n });
+    await syncUntilQuiet(w.nodes, 8);
+    expect((await everywhere(w)).items).toEqual(['b1', ...Array.from({ length: later }, (_, i) => `hub${i}`)].sort());
     for (const n of w.nodes) expect(n.syncer.state.conflicts()).toEqual([]);
   }, 120_000);
 });

@@ -56,6 +56,8 @@ export interface BatchResult {
   rekeys: RekeyEvent[];
   /** Push: bytes of the rows sent (their statement text), which sizes the next batch (push-size.ts). */
   bytes?: number;
+  /** Pull: how long the batch's SQLite transaction held the write lock, ms (sizes the next batch, push-size.ts). */
+  lockMs?: number;
 }
 
 export function emptyBatch(direction: 'push' | 'pull'): BatchResult {

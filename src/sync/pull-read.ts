@@ -92,8 +92,8 @@ export async function readHubBatch(
   prev: PullState,
   duePulls: { tbl: string; pk: string | null; firstOp?: Op | 'P' | null }[],
   result: BatchResult,
+  batchSize = ctx.config.sync.batchSize,
 ): Promise<HubBatch> {
-  const batchSize = ctx.config.sync.batchSize;
   const holeList = [...prev.holes.keys()];
   const out: HubBatch = {
     changes: new ChangeSet(),
@@ -113,8 +113,8 @@ export async function readHubBatch(
       const t0 = Date.now();
       // The hub's clock and how far it pruned its log, in one round trip.
       const [[clock]] = (await conn.query(
-        "SELECT UNIX_TIMESTAMP(NOW(6)) * 1000 AS now_ms, (SELECT v FROM _dualdb_hub_meta WHERE k = 'pruned_upto') AS pruned",
-      )) as unknown as [[{ now_ms: string | number; pruned: string | null }]];
+        "SELECT UNIX_TIMESTAMP(NOW(6)) * 1000 AS now_ms, (SELECT v FROM _dualdb_hub_meta WHERE k = 'pruned_upto') AS pruned, (SELECT MAX(seq) FROM _dualdb_changes) AS max_seq",
+      )) as unknown as [[{ now_ms: string | number; pruned: string | null; max_seq: string | number | null }]];
       const t1 = Date.now();
       out.hubNowMs = Number(clock.now_ms);
       ctx.hubClockOffsetMs = out.hubNowMs - (t0 + t1) / 2;
@@ -174,7 +174,7 @@ export async function readHubBatch(
         ordered.sort((a, b) => (a.seq < b.seq ? -1 : 1));
       // This node's own insert under a key restarts the key's history (as in the push's unseen
       // changes, push-hub-read.ts): the other nodes' changes before it were of rows no longer there.
-      const restart = await ownInserts(conn, ctx, ordered, result.more || holeEntries.length > 0);
+      const restart = await ownInserts(conn, ctx, ordered, result.more || holeEntries.length > 0, BigInt(clock.max_seq ?? 0));
       const placed = placedHere(ctx, ordered);
       for (const { e, seq } of ordered) {
         seen.add(seq);
@@ -309,10 +309,12 @@ async function ownInserts(
   ctx: SyncContext,
   ordered: { e: HubEntry; seq: bigint }[],
   beyond: boolean,
+  maxSeq: bigint,
 ): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>();
   const others = new Map<string, Set<string>>();
   let lowest: bigint | undefined;
+  let keyCount = 0;
   for (const { e, seq } of ordered) {
     if (e.pk === null) continue;
     if (e.origin === ctx.nodeId) {
@@ -325,8 +327,31 @@ async function ownInserts(
       keys = new Set();
       others.set(e.tbl, keys);
     }
+    if (!keys.has(e.pk)) keyCount++;
     keys.add(e.pk);
     if (lowest === undefined || seq < lowest) lowest = seq;
+  }
+  const note = (tbl: string, pk: string, s: string | number) => {
+    const k = heldKey(tbl, pk);
+    const seq = BigInt(s);
+    if (seq > (out.get(k) ?? 0n)) out.set(k, seq);
+  };
+  if (others.size === 0) return out;
+  const from = lowest ?? 0n;
+  // The same answer two ways, in the same snapshot: by key (an index probe of the log per key: a
+  // few µs of hub time each) or, when the log past the batch's lowest entry is short against the
+  // batch's keys (a bulk pull's full batches, the log the node is catching up on), one range scan
+  // of the log's primary key from there, this node's inserts kept (docs/PERFORMANCE.md, "The own
+  // inserts' range read").
+  if (maxSeq > from && maxSeq - from <= BigInt(keyCount) * OWN_INSERTS_SCAN_PER_KEY) {
+    const [rows] = await conn.query(
+      `SELECT tbl, pk, seq FROM _dualdb_changes FORCE INDEX (PRIMARY)
+        WHERE seq > ? AND origin = ? AND op IN ('I', 'C') AND tbl IN (?)`,
+      [from, ctx.nodeId, [...others.keys()]],
+    );
+    for (const r of rows as { tbl: string; pk: string | null; seq: string | number }[])
+      if (r.pk !== null && others.get(r.tbl)?.has(r.pk)) note(r.tbl, r.pk, r.seq);
+    return out;
   }
   for (const [tbl, keys] of others) {
     const list = [...keys];
@@ -334,17 +359,21 @@ async function ownInserts(
       const [rows] = await conn.query(
         `SELECT pk, MAX(seq) AS seq FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
           WHERE tbl = ? AND pk IN (?) AND origin = ? AND op IN ('I', 'C') AND seq > ? GROUP BY pk`,
-        [tbl, list.slice(i, i + 500), ctx.nodeId, lowest ?? 0n],
+        [tbl, list.slice(i, i + 500), ctx.nodeId, from],
       );
-      for (const r of rows as { pk: string; seq: string | number }[]) {
-        const k = heldKey(tbl, r.pk);
-        const seq = BigInt(r.seq);
-        if (seq > (out.get(k) ?? 0n)) out.set(k, seq);
-      }
+      for (const r of rows as { pk: string; seq: string | number }[]) note(tbl, r.pk, r.seq);
     }
   }
   return out;
 }
+
+/**
+ * Log entries past a full batch's lowest one per key of the batch under which ownInserts reads the
+ * range rather than probing by key: a primary-key range row costs the hub a small fraction of a
+ * key probe (measured ~25×, docs/PERFORMANCE.md), so a range up to this many times the keys costs
+ * at most about what the probes would.
+ */
+export const OWN_INSERTS_SCAN_PER_KEY = 10n;
 
 /**
  * The hub's current images of a batch's keys. A table keyed by one integer column is read in one
@@ -391,16 +420,24 @@ async function fetchImages(
  * row back (operator trial 5, N1).
  */
 function placedHere(ctx: SyncContext, entries: { e: HubEntry }[]): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  const store = new RekeyStore(ctx.db);
+  // Only the tables with placed rows at all (RekeyStore.anyPlaced): their keys are collected.
+  const tables = new Map<string, boolean>();
   const byTable = new Map<string, Set<string>>();
   for (const { e } of entries) {
     if (e.pk === null || e.origin === ctx.nodeId || e.op === 'R') continue;
+    let any = tables.get(e.tbl);
+    if (any === undefined) {
+      any = store.anyPlaced(e.tbl, 0n);
+      tables.set(e.tbl, any);
+    }
+    if (!any) continue;
     const keys = byTable.get(e.tbl) ?? new Set<string>();
     keys.add(e.pk);
     byTable.set(e.tbl, keys);
   }
-  const out = new Map<string, bigint>();
   if (byTable.size === 0) return out;
-  const store = new RekeyStore(ctx.db);
   for (const [tbl, keys] of byTable)
     for (const [k, seq] of store.placedHubSeqs(tbl, [...keys], 0n)) out.set(heldKey(tbl, k), seq);
   return out;

@@ -85,7 +85,8 @@ function applyRows<T extends { key: string }>(db: SqliteDb, items: T[], apply: (
   return failed;
 }
 
-export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
+/** One pull batch of at most `limit` hub log entries (push-size.ts sizes it while a backlog drains). */
+export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchSize): Promise<BatchResult> {
   const result = emptyBatch('pull');
   const prev = ctx.state.pullState();
   const deadCandidates = await deadHoleCandidates(ctx, prev.holes);
@@ -93,7 +94,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
   const duePulls = ctx.state.dueParked('pull', Date.now(), ctx.config.sync.batchSize).filter((p) => ctx.plan.byName.has(p.tbl));
 
   // 1. Read the log entries and images in one hub snapshot (pull-read.ts).
-  const read = await readHubBatch(ctx, prev, duePulls, result);
+  const read = await readHubBatch(ctx, prev, duePulls, result, limit);
   if (read.prunedPast !== undefined) throw new ResyncNeededError(prev.upto, read.prunedPast);
   const { changes, images, seen, readUpto, hubNowMs } = read;
   const hubMoves = unapplied(ctx.db, read.hubMoves);
@@ -114,6 +115,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
   const conflictLog: { tbl: string; pk: string; text: string }[] = [];
   const deferred: { tbl: string; pk: string }[] = [];
   const localNow = Date.now();
+  const lockedAt = performance.now();
   ctx.db
     .transaction(() => {
       // Another puller on this file (it should not exist: the control socket is the lock) would
@@ -366,6 +368,7 @@ export async function pullBatch(ctx: SyncContext): Promise<BatchResult> {
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
     })
     .immediate();
+  result.lockMs = performance.now() - lockedAt;
   result.parked = parkedNow.length;
 
   for (const p of parkedNow)

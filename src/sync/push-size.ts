@@ -3,8 +3,9 @@
  * fence, the hub's moves read twice, the trigger check, savepoints, one redo-log fsync at COMMIT,
  * ~20 round trips) was a third of a bulk push's hub time at 2,000 rows a batch
  * (docs/PERFORMANCE.md, "Push and pull in bulk"). While a backlog drains (each batch of the
- * cycle was full), the next batch takes twice as many changes, up to BULK_MAX_ENTRIES, as long as
- * the rows it sent stayed under BULK_BATCH_BYTES; a batch past that many bytes brings the next one
+ * cycle was full), the next batch takes as many changes as the bytes per change of this one allow
+ * within BULK_BATCH_BYTES, up to BULK_MAX_ENTRIES (a 20,000-row backlog of small rows: 2,000 then
+ * 18,000, not 2,000 → 4,000 → 8,000 → 6,000); a batch past that many bytes brings the next one
  * back down. Never below SYNC_BATCH_SIZE, and only when SYNC_BATCH_SIZE is not set: a size set
  * by hand (short transactions, short row locks on the hub) is kept for every batch.
  *
@@ -28,6 +29,28 @@ export function nextPushLimit(sizing: PushSizing, limit: number, entries: number
   if (!sizing.grows || entries < limit) return sizing.base;
   const max = Math.max(sizing.base, BULK_MAX_ENTRIES);
   if (bytes > BULK_BATCH_BYTES) return Math.max(sizing.base, Math.floor((limit * BULK_BATCH_BYTES) / bytes));
+  // No bytes (every change a delete, or parked): twice as many.
   const room = bytes > 0 ? BULK_BATCH_BYTES / bytes : 2;
-  return Math.min(max, Math.max(sizing.base, Math.floor(limit * Math.min(2, room))));
+  return Math.min(max, Math.max(sizing.base, Math.floor(limit * room)));
+}
+
+/**
+ * Pull batches grow the same way while a backlog drains (each batch full), to as many entries as
+ * the last batch's time under the lock per entry allows within PULL_LOCK_MS, up to
+ * PULL_MAX_ENTRIES. The bound is how long the batch's SQLite transaction held the file's write lock: local writers wait for it (busy_timeout),
+ * so a batch whose apply took longer than PULL_LOCK_MS brings the next one down in proportion.
+ * Each batch is still one hub snapshot and one SQLite transaction with its cursor and holes
+ * (invariant 3).
+ */
+export const PULL_MAX_ENTRIES = 20_000;
+/** The SQLite write lock a pull batch may hold before the next batch grows no more, ms. */
+export const PULL_LOCK_MS = 250;
+
+/** The size of the pull batch after one that took `entries` of a `limit` and held the write lock `lockMs`. */
+export function nextPullLimit(sizing: PushSizing, limit: number, entries: number, lockMs: number): number {
+  if (!sizing.grows || entries < limit) return sizing.base;
+  const max = Math.max(sizing.base, PULL_MAX_ENTRIES);
+  if (lockMs > PULL_LOCK_MS) return Math.max(sizing.base, Math.floor((limit * PULL_LOCK_MS) / lockMs));
+  const room = lockMs > 0 ? PULL_LOCK_MS / lockMs : 2;
+  return Math.min(max, Math.max(sizing.base, Math.floor(limit * room)));
 }

@@ -79,6 +79,7 @@ export class RekeyStore {
   placedHubSeqs(tbl: string, keys: string[], after: bigint): Map<string, bigint> {
     const out = new Map<string, bigint>();
     const taken = this.db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_taken'").get() !== undefined;
+    if (!this.anyPlaced(tbl, after, taken)) return out;
     for (let i = 0; i < keys.length; i += 400) {
       const chunk = keys.slice(i, i + 400);
       const list = chunk.map(() => '?').join(', ');
@@ -95,6 +96,26 @@ export class RekeyStore {
       }
     }
     return out;
+  }
+
+  /**
+   * Whether placedHubSeqs can find anything for `tbl` at all (the same conditions without the keys):
+   * a bulk pull's batch of thousands of keys then skips the key lists (almost always: placed rows
+   * are few and forgotten once pulled past).
+   */
+  anyPlaced(
+    tbl: string,
+    after: bigint,
+    taken = this.db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_taken'").get() !== undefined,
+  ): boolean {
+    const row = this.sql(
+      `SELECT 1 FROM _dualdb_rekeys WHERE tbl = ? AND moved = 'node' AND status = 'done' AND hub_image IS NOT NULL AND hub_seq > ?${
+        taken ? ' UNION ALL SELECT 1 FROM _dualdb_taken WHERE tbl = ? AND hub_seq > ?' : ''
+      } LIMIT 1`,
+    )
+      .safeIntegers()
+      .get(tbl, after, ...(taken ? [tbl, after] : []));
+    return row !== undefined;
   }
 
   /** The push took the hub's row under `key` (its image up to hub seq `hubSeq`): see placedHubSeqs. */

@@ -32,7 +32,7 @@ import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
 import { PushRaceError, pushBatch } from './push.js';
 import { releasePushConnection } from './push-connection.js';
 import { type MultiStatementLease, pushOneRow } from './push-one.js';
-import { nextPushLimit } from './push-size.js';
+import { nextPullLimit, nextPushLimit } from './push-size.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { finishLostResolve } from './rekey-resolve-outcome.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
@@ -366,7 +366,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     let bumps = 0;
     let replans = 0;
     let rereads = 0;
-    // Push batches grow while a backlog drains (push-size.ts).
+    // Push and pull batches grow while a backlog drains (push-size.ts).
     const sizing = { base: this.config.sync.batchSize, grows: !this.config.sync.batchSizeExplicit };
     let limit = sizing.base;
     for (let i = 0; i < maxBatches; i++) {
@@ -380,7 +380,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
         // A `rekeys resolve` whose hub COMMIT was lost, or whose process died before the node's
         // half: finished or forgotten before anything else moves (rekey-resolve-outcome.ts).
         if (i === 0) await finishLostResolve(ctx);
-        b = direction === 'push' ? await pushBatch(ctx, limit) : await pullBatch(ctx);
+        b = direction === 'push' ? await pushBatch(ctx, limit) : await pullBatch(ctx, limit);
       } catch (e) {
         if (e instanceof PlanStaleError && replans < 3) {
           // A schema changed under the cached plan: nothing moved; plan again (a drifted table
@@ -423,7 +423,10 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       this.metrics.recordLags(direction, b.lagsMs);
       this.metrics.recordRows(b.applied);
       if (!b.more) break;
-      if (direction === 'push') limit = nextPushLimit(sizing, limit, b.changes, b.bytes ?? 0);
+      limit =
+        direction === 'push'
+          ? nextPushLimit(sizing, limit, b.changes, b.bytes ?? 0)
+          : nextPullLimit(sizing, limit, b.more ? limit : 0, b.lockMs ?? 0);
     }
     if (direction === 'pull') await this.reportPullPosition();
     const now = new Date();

@@ -49,6 +49,8 @@ const reals = [
   12345.5,
   1.005,
   12.345678901234567,
+  // SQLite prints it '0.3' (15 digits), JavaScript '0.30000000000000004'.
+  0.1 + 0.2,
   1e308,
   Number.POSITIVE_INFINITY,
   Number.NEGATIVE_INFINITY,
@@ -128,7 +130,16 @@ const texts = [
   'green',
   'gr\u0000een',
 ];
-const blobs = [Buffer.alloc(0), Buffer.from([0, 255]), Buffer.alloc(16, 7), Buffer.alloc(17, 7), Buffer.alloc(256, 1)];
+const blobs = [
+  Buffer.alloc(0),
+  Buffer.from([0, 255]),
+  Buffer.alloc(16, 7),
+  Buffer.alloc(17, 7),
+  Buffer.alloc(256, 1),
+  // Bytes that read as a good date-time or date: still bytes.
+  Buffer.from('2024-01-02 03:04:05'),
+  Buffer.from('2024-01-02'),
+];
 
 const TYPES = [
   'tinyint',
@@ -190,37 +201,44 @@ function column(name: string, type: string): ColumnInfo {
   };
 }
 
-describe('pre-flight filter inside SQLite: lets through nothing the per-value checks flag', () => {
-  const db = openSqlite(path.join(tmp.dir, 'corpus.db'), { create: true });
-  afterAll(() => db.close());
-  db.exec('CREATE TABLE v (id INTEGER PRIMARY KEY, x)');
-  const insert = db.prepare('INSERT INTO v (x) VALUES (?)');
-  db.transaction(() => {
-    for (const v of [...ints, ...reals, ...texts, ...blobs]) insert.run(v);
-    // Text that is not valid UTF-8 (continuation bytes alone: SQLite counts no character in them).
-    db.exec(`INSERT INTO v (x) VALUES (CAST(x'${'80'.repeat(12)}' AS TEXT)), (CAST(x'${'bf'.repeat(30_000)}' AS TEXT))`);
-    db.exec('INSERT INTO v (x) VALUES (NULL)');
-  })();
-  const sTables = introspectSqlite(db);
-  const all = db.prepare('SELECT id, x FROM v ORDER BY id').raw(true).safeIntegers(true).all() as [bigint, SqlValue][];
+/** The source column as declared: its affinity decides what SQLite stores and how it compares. */
+const DECLARED = ['', 'COLLATE NOCASE', 'INTEGER', 'REAL', 'NUMERIC', 'TEXT COLLATE RTRIM'];
 
-  it.each(TYPES)('%s', (type) => {
-    const x = column('x', type);
-    const target: TableInfo = {
-      name: 'v',
-      columns: [{ ...column('id', 'bigint'), nullable: false, pkOrdinal: 1 }, x],
-      primaryKey: ['id'],
-      indexes: [],
-      foreignKeys: [],
-    };
-    const check = checkerFor(x);
-    const expected = all.flatMap(([id, v]) => {
-      const p = v === null ? null : check(v);
-      return p ? [`${id}:${p.kind}:${p.reason}`] : [];
+describe.each(DECLARED)(
+  'pre-flight filter inside SQLite, source column "x %s": lets through nothing the per-value checks flag',
+  (decl) => {
+    const db = openSqlite(path.join(tmp.dir, `corpus-${DECLARED.indexOf(decl)}.db`), { create: true });
+    afterAll(() => db.close());
+    db.exec(`CREATE TABLE v (id INTEGER PRIMARY KEY, x ${decl})`);
+    const insert = db.prepare('INSERT INTO v (x) VALUES (?)');
+    db.transaction(() => {
+      for (const v of [...ints, ...reals, ...texts, ...blobs]) insert.run(v);
+      // Text that is not valid UTF-8 (continuation bytes alone: SQLite counts no character in them).
+      db.exec(`INSERT INTO v (x) VALUES (CAST(x'${'80'.repeat(12)}' AS TEXT)), (CAST(x'${'bf'.repeat(30_000)}' AS TEXT))`);
+      // Integral REALs kept as REAL (no affinity converts them here), ±0.
+      db.exec('INSERT INTO v (x) VALUES (3.0), (-0.0), (1e19), (-1e19), (9.3e18), (NULL)');
+    })();
+    const sTables = introspectSqlite(db);
+    const all = db.prepare('SELECT id, x FROM v ORDER BY id').raw(true).safeIntegers(true).all() as [bigint, SqlValue][];
+
+    it.each(TYPES)('%s', (type) => {
+      const x = column('x', type);
+      const target: TableInfo = {
+        name: 'v',
+        columns: [{ ...column('id', 'bigint'), nullable: false, pkOrdinal: 1 }, x],
+        primaryKey: ['id'],
+        indexes: [],
+        foreignKeys: [],
+      };
+      const check = checkerFor(x);
+      const expected = all.flatMap(([id, v]) => {
+        const p = v === null ? null : check(v);
+        return p ? [`${id}:${p.kind}:${p.reason}`] : [];
+      });
+      const r = preflight(db, sTables, [target], { samplesPerCheck: 1_000_000 });
+      const found = r.findings.filter((f) => f.column === 'x').map((f) => `${f.key.id}:${f.kind}:${f.reason}`);
+      expect(found.sort()).toEqual(expected.sort());
+      expect(r.tables).toEqual([{ table: 'v', rows: all.length, findings: expected.length }]);
     });
-    const r = preflight(db, sTables, [target], { samplesPerCheck: 1_000_000 });
-    const found = r.findings.filter((f) => f.column === 'x').map((f) => `${f.key.id}:${f.kind}:${f.reason}`);
-    expect(found.sort()).toEqual(expected.sort());
-    expect(r.tables).toEqual([{ table: 'v', rows: all.length, findings: expected.length }]);
-  });
-});
+  },
+);

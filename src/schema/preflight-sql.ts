@@ -21,25 +21,31 @@ const BLOB_BYTES: Record<string, number> = { tinyblob: 255, blob: 65_535, medium
 /** 2^53: a DOUBLE holds every integer up to it exactly. */
 const EXACT_DOUBLE = '9007199254740992';
 
-/** Always look at a non-NULL value. */
-export const ALWAYS = '1';
-
 const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-/** True when the SQLite text value `x` has no NUL and only ASCII (length() counts up to a NUL, octet_length all bytes). */
-const plainAscii = (x: string) => `length(${x}) = octet_length(${x})`;
+/**
+ * The value with no affinity and the binary collation, for comparisons by storage class:
+ * SQLite orders every number before every text, and every text before every blob, and
+ * converts nothing between operands that have no affinity. So `bare > 2^53` holds for
+ * every text and blob, `bare < x''` for every number and text, `bare >= ''` for every
+ * text and blob: type tests without a function call per value (typeof costs one).
+ */
+const bare = (x: string) => `(+${x} COLLATE BINARY)`;
+const isText = (x: string) => `(${bare(x)} >= '' AND ${bare(x)} < x'')`;
 
 const D = '[0-9]';
-const DATE_GLOB = `${D}${D}${D}${D}-${D}${D}-${D}${D}`;
-const TIME_GLOB = `${D}${D}:${D}${D}:${D}${D}`;
+/** 'YYYY-MM-DD', months and days narrowed by the pattern (the rest by realDate). */
+const DATE_GLOB = `${D}${D}${D}${D}-[01]${D}-[0-3]${D}`;
+/** 'YYYY-MM-DD hh:mm:ss' (minutes and seconds exact; hours up to 29, narrowed after). */
+const DATETIME_GLOB = `${DATE_GLOB} [0-2]${D}:[0-5]${D}:[0-5]${D}`;
 
-/** 'YYYY-MM-DD' at the start of `x` is a real date (the same Gregorian rule as value-checks' daysIn). */
+/** 'YYYY-MM-DD' at the start of `x` (digits already) is a real date: value-checks' daysIn, in SQL. */
 function realDate(x: string): string {
   const y = `CAST(substr(${x}, 1, 4) AS INTEGER)`;
   const m = `substr(${x}, 6, 2)`;
   const d = `substr(${x}, 9, 2)`;
   return (
-    `${m} BETWEEN '01' AND '12' AND ${d} >= '01' AND (${d} <= '28' OR ${d} <= CASE ${m} ` +
+    `${m} BETWEEN '01' AND '12' AND (${d} BETWEEN '01' AND '28' OR ${d} BETWEEN '01' AND CASE ${m} ` +
     `WHEN '02' THEN CASE WHEN ${y} % 4 = 0 AND (${y} % 100 <> 0 OR ${y} % 400 = 0) THEN '29' ELSE '28' END ` +
     `WHEN '04' THEN '30' WHEN '06' THEN '30' WHEN '09' THEN '30' WHEN '11' THEN '30' ELSE '31' END)`
   );
@@ -47,80 +53,90 @@ function realDate(x: string): string {
 
 /**
  * The SQL twin of value-checks' fastDatetimeFits: `x` is text 'YYYY-MM-DD hh:mm:ss' with
- * up to six fraction digits, a real date and time, no more significant fraction digits than `fsp`.
+ * up to six fraction digits, a real date and time, no more significant fraction digits
+ * than `fsp`. Each length has its exact pattern: GLOB reads text up to a NUL, so a
+ * pattern of n characters matching a value of n bytes also proves there is no NUL.
  */
 export function datetimeFitsSql(x: string, fsp: number): string {
-  const frac = `substr(${x}, 21)`;
-  const fraction =
-    `(length(${x}) = 19 OR (length(${x}) BETWEEN 21 AND 26 AND substr(${x}, 20, 1) = '.' AND ${frac} NOT GLOB '*[^0-9]*'` +
-    `${fsp >= 6 ? '' : ` AND length(rtrim(${frac}, '0')) <= ${fsp}`}))`;
+  const branches = [`WHEN 19 THEN ${x} GLOB '${DATETIME_GLOB}'`];
+  for (let n = 1; n <= 6; n++) {
+    const trim = n > fsp ? ` AND length(rtrim(substr(${x}, 21), '0')) <= ${fsp}` : '';
+    branches.push(`WHEN ${20 + n} THEN ${x} GLOB '${DATETIME_GLOB}.${D.repeat(n)}'${trim}`);
+  }
+  // Blobs read as text by GLOB: the type is tested first (numbers never match the pattern).
   return (
-    `(typeof(${x}) = 'text' AND ${plainAscii(x)} AND ${fraction} AND ${x} GLOB '${DATE_GLOB} ${TIME_GLOB}*' AND ` +
-    `${realDate(x)} AND substr(${x}, 12, 2) <= '23' AND substr(${x}, 15, 2) <= '59' AND substr(${x}, 18, 2) <= '59')`
+    `(${bare(x)} < x'' AND CASE octet_length(${x}) ${branches.join(' ')} ELSE 0 END AND ` +
+    `${realDate(x)} AND substr(${x}, 12, 2) <= '23')`
   );
 }
 
+/** Every non-NULL value is looked at. */
+const always = (x: string) => `${x} IS NOT NULL`;
+
 /**
- * The condition under which `checkerFor(col)` may flag the non-NULL value of the SQLite
- * expression `x`; null when it never flags anything.
+ * The condition under which `checkerFor(col)` may flag the value of the SQLite column `x`
+ * (false or NULL when `x` is NULL); null when it never flags anything. Comparisons and
+ * CAST cost SQLite next to nothing per value, a function call (typeof, octet_length, substr,
+ * GLOB) ~50–70 ns: the common types are tested by comparisons only.
  */
 export function suspectSql(col: ColumnInfo, x: string): string | null {
   const base = col.baseType.toLowerCase();
   const type = col.type.toLowerCase();
   const unsigned = /unsigned/.test(type);
   const range = INT_RANGES[base];
+  const b = bare(x);
+  // A REAL whose value is not an integer (SQLite keeps integral REALs as REAL in untyped columns).
+  const fraction = `CAST(${x} AS INTEGER) <> ${b}`;
   if (range) {
-    if (base === 'bigint' && !unsigned) return `typeof(${x}) <> 'integer'`;
+    // Text and blobs are above every number: the upper bound catches them.
     const min = unsigned ? 0n : range[0];
     const max = unsigned ? range[2] : range[1];
-    return `(typeof(${x}) <> 'integer' OR ${x} < ${min}${max < INT64_MAX ? ` OR ${x} > ${max}` : ''})`;
+    const upper = max < INT64_MAX ? max : INT64_MAX;
+    const lower = base === 'bigint' && !unsigned ? '' : ` OR ${b} < ${min}`;
+    return `(${b} > ${upper}${lower} OR ${fraction})`;
   }
   if (base === 'decimal' || base === 'numeric') {
     const intDigits = (col.numericPrecision ?? 10) - (col.numericScale ?? 0);
-    // Every SQLite integer has at most 19 digits.
-    if (intDigits >= 19) return `typeof(${x}) <> 'integer'`;
+    // Every SQLite integer has at most 19 digits; REALs with a fraction are always looked at.
+    if (intDigits >= 19) return `(${b} > ${INT64_MAX} OR ${fraction})`;
     const bound = 10n ** BigInt(Math.max(0, intDigits));
-    return `(typeof(${x}) <> 'integer' OR ${x} <= -${bound} OR ${x} >= ${bound})`;
+    return `(${b} >= ${bound} OR ${b} <= -${bound} OR ${fraction})`;
   }
-  if (base === 'float') return ALWAYS;
-  if (base === 'double' || base === 'real') {
-    return (
-      `(typeof(${x}) IN ('text', 'blob') OR (typeof(${x}) = 'integer' AND (${x} > ${EXACT_DOUBLE} OR ${x} < -${EXACT_DOUBLE}))` +
-      ` OR (typeof(${x}) = 'real' AND abs(${x}) > 1.7976931348623157e308))`
-    );
-  }
+  if (base === 'float') return always(x);
+  // Text, blobs and ±Infinity are beyond 2^53 too.
+  if (base === 'double' || base === 'real') return `(${b} > ${EXACT_DOUBLE} OR ${b} < -${EXACT_DOUBLE})`;
   if (base === 'datetime' || base === 'timestamp') {
     const fsp = Number(/\((\d)\)/.exec(type)?.[1] ?? 0);
     const fits = datetimeFitsSql(x, fsp);
-    return base === 'datetime' ? `NOT ${fits}` : `NOT (${fits} AND substr(${x}, 1, 4) BETWEEN '1970' AND '2038')`;
+    return `(${x} IS NOT NULL AND NOT ${base === 'datetime' ? fits : `(${fits} AND substr(${x}, 1, 4) BETWEEN '1970' AND '2038')`})`;
   }
   if (base === 'date') {
-    return `NOT (typeof(${x}) = 'text' AND length(${x}) = 10 AND octet_length(${x}) = 10 AND ${x} GLOB '${DATE_GLOB}' AND ${realDate(x)})`;
+    return `(${x} IS NOT NULL AND NOT (${b} < x'' AND octet_length(${x}) = 10 AND ${x} GLOB '${DATE_GLOB}' AND ${realDate(x)}))`;
   }
-  if (base === 'time') return ALWAYS;
+  if (base === 'time') return always(x);
   if (base === 'enum') {
     const members = enumMembers(col.type);
-    if (members.length === 0) return ALWAYS;
-    return `(typeof(${x}) <> 'text' OR ${x} COLLATE BINARY NOT IN (${members.map(sqlText).join(', ')}))`;
+    if (members.length === 0) return always(x);
+    return `${b} NOT IN (${members.map(sqlText).join(', ')})`;
   }
-  if (base === 'json') return `typeof(${x}) IN ('text', 'blob')`;
+  if (base === 'json') return `${b} >= ''`;
   if (base === 'varchar' || base === 'char' || TEXT_BYTES[base] !== undefined) {
     const chars = base === 'varchar' || base === 'char' ? (col.maxLength ?? null) : null;
     const bytes = TEXT_BYTES[base] ?? null;
     // Characters: never more than bytes (in any encoding; an invalid UTF-8 byte decodes to one U+FFFD).
     // UTF-8 bytes: at most 3 per byte of SQLite's own (UTF-16: 1.5 per byte; an invalid byte: U+FFFD, 3 bytes).
+    // (Numbers are never flagged; their text may be looked at needlessly.)
     const limit = Math.min(chars ?? Number.POSITIVE_INFINITY, bytes === null ? Number.POSITIVE_INFINITY : Math.floor(bytes / 3));
-    return Number.isFinite(limit)
-      ? `(typeof(${x}) = 'blob' OR (typeof(${x}) = 'text' AND octet_length(${x}) > ${limit}))`
-      : `typeof(${x}) = 'blob'`;
+    return Number.isFinite(limit) ? `(${b} >= x'' OR octet_length(${x}) > ${limit})` : `${b} >= x''`;
   }
   if (base === 'varbinary' || base === 'binary' || BLOB_BYTES[base] !== undefined) {
     const max = base === 'varbinary' || base === 'binary' ? (col.maxLength ?? null) : (BLOB_BYTES[base] ?? null);
     if (max === null) return null;
-    return `(typeof(${x}) IN ('integer', 'real') OR (typeof(${x}) = 'blob' AND octet_length(${x}) > ${max}) OR (typeof(${x}) = 'text' AND octet_length(${x}) > ${Math.floor(max / 3)}))`;
+    // Blobs by their bytes; text by at most 3 UTF-8 bytes per byte; numbers always (JavaScript prints them its own way).
+    return `CASE WHEN ${b} >= x'' THEN octet_length(${x}) > ${max} ELSE ${b} < '' OR octet_length(${x}) > ${Math.floor(max / 3)} END`;
   }
   return null;
 }
 
 /** A NUL character in text (the pre-flight's nul-in-key check, for key columns). */
-export const hasNulSql = (x: string) => `(typeof(${x}) = 'text' AND instr(CAST(${x} AS BLOB), x'00') > 0)`;
+export const hasNulSql = (x: string) => `(${isText(x)} AND instr(CAST(${x} AS BLOB), x'00') > 0)`;

@@ -34,7 +34,7 @@ import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import { type ColumnInfo, isMetaTable, type TableInfo } from '../engines/types.js';
-import { ALWAYS, hasNulSql, suspectSql } from './preflight-sql.js';
+import { hasNulSql, suspectSql } from './preflight-sql.js';
 import { keyCollationFor, translateToMysql } from './translate.js';
 import { classifySqliteType, collationKeepsApart } from './type-map.js';
 import { checkerFor, displayValue, type FindingKind, INT_RANGES, type Problem, unicodeCiKey } from './value-checks.js';
@@ -340,7 +340,7 @@ function checkValues(
     const value = suspectSql(c.target, x);
     const tests = [
       ...(c.inPk || c.notNull ? [`${x} IS NULL`] : []),
-      ...(value === null ? [] : [value === ALWAYS ? `${x} IS NOT NULL` : `(${x} IS NOT NULL AND ${value})`]),
+      ...(value === null ? [] : [value]),
       ...(c.inKey ? [hasNulSql(x)] : []),
     ];
     return tests;

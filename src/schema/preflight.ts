@@ -18,11 +18,14 @@
  *  - rows whose foreign key points at a missing parent (SQLite enforces keys only
  *    when PRAGMA foreign_keys is on).
  *
- * One streamed pass per table (iterate, never loaded) checks every value and every
- * unique key that may collide (its collation keys are kept in memory for that table
- * only; keys that cannot collide, such as INTEGER keys or text under a binary NO PAD
- * collation, are not tracked). Foreign keys add SQLite's own foreign_key_check.
- * Each check keeps a few sample findings and counts the rest.
+ * One scan per table inside SQLite: its WHERE clause (preflight-sql.ts) tests every value
+ * in C and returns only the rows where some value may be a problem; the per-value checks
+ * (value-checks.ts) then decide on those rows, so the findings are the same as checking
+ * every row in JavaScript. Unique keys that may collide are tracked over a scan of the key
+ * columns only (their collation keys kept in memory for that table only; keys that cannot
+ * collide, such as INTEGER keys or text under a binary NO PAD collation, are not tracked).
+ * Foreign keys add SQLite's own foreign_key_check. Each check keeps a few sample findings
+ * and counts the rest.
  */
 import { canonicalNumber, normaliseDatetimeText, type SqlValue } from '../engines/codec.js';
 import type { MysqlHub } from '../engines/mysql/connect.js';
@@ -31,6 +34,7 @@ import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import { type ColumnInfo, isMetaTable, type TableInfo } from '../engines/types.js';
+import { hasNulSql, suspectSql } from './preflight-sql.js';
 import { keyCollationFor, translateToMysql } from './translate.js';
 import { classifySqliteType, collationKeepsApart } from './type-map.js';
 import { checkerFor, displayValue, type FindingKind, INT_RANGES, type Problem, unicodeCiKey } from './value-checks.js';
@@ -287,8 +291,8 @@ const keyRecord = (names: string[], values: SqlValue[]): Record<string, string> 
   );
 
 /**
- * One streamed pass over the table: every column checked against its target, and
- * every unique key that may collide in MySQL tracked by its collation key.
+ * The table's values against their target columns (one filtered scan), and its unique
+ * keys that may collide in MySQL (watchKeys). Returns the table's row count.
  */
 function checkValues(
   db: SqliteDb,
@@ -315,8 +319,8 @@ function checkValues(
       notNull: !c.target.nullable && !c.target.autoIncrement,
     }));
   if (checked.length === 0) return 0;
-  const sql = `SELECT ${[...key.exprs, ...checked.map((c) => quoteSqliteId(c.name))].join(', ')} FROM ${quoteSqliteId(s.name)}`;
-  const stmt = db.prepare(sql).raw(true).safeIntegers(true);
+  const from = quoteSqliteId(s.name);
+  const rows = Number(db.prepare(`SELECT count(*) FROM ${from}`).pluck().get());
   const k = key.exprs.length;
   const watches = keyWatches(
     s,
@@ -327,39 +331,24 @@ function checkValues(
     },
     caseSensitive,
   );
-  let rows = 0;
+  if (watches.length > 0) watchKeys(db, s, key, k, checked, watches, findings);
+
+  // One scan inside SQLite: only the rows where some value may be a problem come out
+  // (preflight-sql.ts), and the checks below decide on those as on every row before.
+  const suspects = checked.flatMap((c) => {
+    const x = quoteSqliteId(c.name);
+    const value = suspectSql(c.target, x);
+    const tests = [
+      ...(c.inPk || c.notNull ? [`${x} IS NULL`] : []),
+      ...(value === null ? [] : [value]),
+      ...(c.inKey ? [hasNulSql(x)] : []),
+    ];
+    return tests;
+  });
+  if (suspects.length === 0) return rows;
+  const sql = `SELECT ${[...key.exprs, ...checked.map((c) => quoteSqliteId(c.name))].join(', ')} FROM ${from} NOT INDEXED WHERE ${suspects.join(' OR ')}`;
+  const stmt = db.prepare(sql).raw(true).safeIntegers(true);
   for (const raw of stmt.iterate() as Iterable<SqlValue[]>) {
-    rows++;
-    for (const w of watches) {
-      const ck = collationKey(w, raw);
-      if (ck === null) continue;
-      const first = w.seen.get(ck);
-      if (first === undefined) {
-        // The row's key and the key's values, formatted only if a later row collides.
-        w.seen.set(ck, [...raw.slice(0, k), ...w.at.map((i) => raw[i] ?? null)]);
-        continue;
-      }
-      const values = w.at.map((i) => displayValue(raw[i])).join(', ');
-      findings.count(
-        s.name,
-        w.label,
-        'duplicate-key',
-        1,
-        findings.room(s.name, w.label, 'duplicate-key')
-          ? {
-              table: s.name,
-              key: keyRecord(key.names, raw.slice(0, k)),
-              column: w.label,
-              value: values,
-              kind: 'duplicate-key',
-              reason: `equal to the row ${rowText(key.names, first.slice(0, k))} (${first
-                .slice(k)
-                .map((v) => displayValue(v))
-                .join(', ')}) under ${w.what}`,
-            }
-          : undefined,
-      );
-    }
     for (let i = 0; i < checked.length; i++) {
       const c = checked[i];
       if (!c) continue;
@@ -391,6 +380,60 @@ function checkValues(
     }
   }
   return rows;
+}
+
+/**
+ * The unique keys that may collide in MySQL, tracked by their collation keys over one
+ * scan of the row key and the key columns only (utf8mb4_unicode_ci has no SQL twin in SQLite).
+ */
+function watchKeys(
+  db: SqliteDb,
+  s: TableInfo,
+  key: { exprs: string[]; names: string[] },
+  k: number,
+  checked: { name: string }[],
+  watches: KeyWatch[],
+  findings: Findings,
+): void {
+  // Columns read: the row key, then every checked column in the watches' positions (others NULL).
+  const wanted = new Set(watches.flatMap((w) => w.at));
+  const cols = checked.map((c, i) => (wanted.has(k + i) ? quoteSqliteId(c.name) : 'NULL'));
+  const stmt = db
+    .prepare(`SELECT ${[...key.exprs, ...cols].join(', ')} FROM ${quoteSqliteId(s.name)}`)
+    .raw(true)
+    .safeIntegers(true);
+  for (const raw of stmt.iterate() as Iterable<SqlValue[]>) {
+    for (const w of watches) {
+      const ck = collationKey(w, raw);
+      if (ck === null) continue;
+      const first = w.seen.get(ck);
+      if (first === undefined) {
+        // The row's key and the key's values, formatted only if a later row collides.
+        w.seen.set(ck, [...raw.slice(0, k), ...w.at.map((i) => raw[i] ?? null)]);
+        continue;
+      }
+      const values = w.at.map((i) => displayValue(raw[i])).join(', ');
+      findings.count(
+        s.name,
+        w.label,
+        'duplicate-key',
+        1,
+        findings.room(s.name, w.label, 'duplicate-key')
+          ? {
+              table: s.name,
+              key: keyRecord(key.names, raw.slice(0, k)),
+              column: w.label,
+              value: values,
+              kind: 'duplicate-key',
+              reason: `equal to the row ${rowText(key.names, first.slice(0, k))} (${first
+                .slice(k)
+                .map((v) => displayValue(v))
+                .join(', ')}) under ${w.what}`,
+            }
+          : undefined,
+      );
+    }
+  }
 }
 
 const rowText = (names: string[], values: SqlValue[]): string =>

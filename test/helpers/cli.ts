@@ -3,6 +3,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../src/config/config.js';
+import { compiledCliMain } from './cli-build.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const LOADER = path.join(ROOT, 'node_modules/tsx/dist/loader.mjs');
@@ -13,9 +14,13 @@ const MAIN = path.join(ROOT, 'src/cli/main.ts');
  */
 const TSCONFIG = path.join(ROOT, 'tsconfig.json');
 
-/** node arguments that run the CLI from source (any cwd, with an environment from `cliEnv`). */
+/**
+ * node arguments that run the CLI from source (any cwd, with an environment from `cliEnv`):
+ * the run's compiled copy of src/ (cli-build.ts), or src/ itself through tsx.
+ */
 export function cliArgs(args: string[]): string[] {
-  return tsArgs(MAIN, args);
+  const compiled = compiledCliMain();
+  return compiled ? ['--', compiled, ...args] : tsArgs(MAIN, args);
 }
 
 /**

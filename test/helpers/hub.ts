@@ -6,10 +6,14 @@
  * CI=true, where that is a failure.
  */
 import { randomBytes } from 'node:crypto';
+import { cpSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../../src/config/config.js';
 import { findServerBinaries, LocalMysqlServer } from '../../src/engines/mysql/local-server.js';
 import { quoteMysqlId } from '../../src/engines/mysql/quote.js';
+import { TEST_DATABASE, TEST_USER, templateDataDir } from './hub-template.js';
 
 const url = process.env.MYSQL_URL;
 const binaries = findServerBinaries();
@@ -78,11 +82,34 @@ export async function startTestHub(): Promise<TestHub> {
       async close() {},
     };
   }
-  const server = await LocalMysqlServer.start({ durable: false, user: 'dualdb_test', database: 'dualdb_test' });
+  const server = await startPrivateServer();
   return {
     server,
     admin: (database?: string) => server.rootConnection(database),
     freshDatabase: (prefix = 't') => server.createDatabase(`${prefix}_${randomBytes(4).toString('hex')}`),
     close: () => server.destroy(),
   };
+}
+
+/**
+ * The private server of a test file: a copy of the run's template data folder (hub-template.ts)
+ * started in `dir` (default: a new temp folder) with the test user given a new random password,
+ * or, without a template, a server initialised from scratch.
+ */
+export async function startPrivateServer(options: { dir?: string; extraArgs?: string[] } = {}): Promise<LocalMysqlServer> {
+  const base = { durable: false, user: TEST_USER, database: TEST_DATABASE, extraArgs: options.extraArgs };
+  const template = await templateDataDir();
+  if (!template) return LocalMysqlServer.start({ ...base, ...(options.dir ? { dir: options.dir } : {}) });
+  const dir = options.dir ?? path.join(os.tmpdir(), `dualdb-mysql-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(dir, { recursive: true });
+  cpSync(template, path.join(dir, 'data'), { recursive: true });
+  const password = randomBytes(18).toString('base64url');
+  const server = await LocalMysqlServer.start({ ...base, dir, password });
+  try {
+    await LocalMysqlServer.setUserPasswordIn(dir, TEST_USER, password, TEST_DATABASE);
+  } catch (e) {
+    await server.destroy();
+    throw e;
+  }
+  return server;
 }

@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LocalMysqlServer } from '../../src/engines/mysql/local-server.js';
-import { HUB_CRASHABLE, startTestHub, type TestHub } from './hub.js';
+import type { LocalMysqlServer } from '../../src/engines/mysql/local-server.js';
+import { HUB_CRASHABLE, startPrivateServer, startTestHub, type TestHub } from './hub.js';
 
 export { HUB_AVAILABLE, HUB_CRASHABLE, type TestHub } from './hub.js';
 
@@ -18,18 +18,12 @@ export async function startSyncTestHub(): Promise<TestHub> {
   const dir = path.join(os.tmpdir(), `dualdb-sync-${process.pid}-${randomBytes(4).toString('hex')}`);
   const tmp = path.join(dir, 'tmp');
   mkdirSync(tmp, { recursive: true });
-  // mariadb-install-db takes no --tmpdir here: it follows TMPDIR, set only while starting.
+  // mariadb-install-db (without a template) takes no --tmpdir here: it follows TMPDIR, set only while starting.
   const saved = process.env.TMPDIR;
   process.env.TMPDIR = tmp;
   let server: LocalMysqlServer;
   try {
-    server = await LocalMysqlServer.start({
-      dir,
-      durable: false,
-      user: 'dualdb_test',
-      database: 'dualdb_test',
-      extraArgs: [`--tmpdir=${tmp}`],
-    });
+    server = await startPrivateServer({ dir, extraArgs: [`--tmpdir=${tmp}`] });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;

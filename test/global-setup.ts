@@ -10,7 +10,25 @@ import { findServerBinaries } from '../src/engines/mysql/local-server.js';
 import { buildCliTree, CLI_TREE_ENV } from './helpers/cli-build.js';
 import { buildHubTemplate, HUB_TEMPLATE_ENV } from './helpers/hub-template.js';
 
-export default async function setup(): Promise<() => Promise<void>> {
+type Teardown = () => Promise<void>;
+const ONCE = Symbol.for('dualdb.test.globalSetup');
+
+/**
+ * vitest calls a global setup once for the root and once per project (vitest.config.ts has two),
+ * in one process: the first call does the work, the others wait for it and tear nothing down.
+ */
+export default async function setup(): Promise<Teardown> {
+  const g = globalThis as { [ONCE]?: Promise<Teardown> };
+  const first = g[ONCE];
+  if (first) {
+    await first;
+    return async () => {};
+  }
+  g[ONCE] = setupOnce();
+  return g[ONCE];
+}
+
+async function setupOnce(): Promise<Teardown> {
   const cleanups: (() => Promise<void> | void)[] = [];
   // Variables set here, before the workers start, are inherited by them.
   // With MYSQL_URL the tests use that server; without a binary they skip (helpers/hub.ts).

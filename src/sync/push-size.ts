@@ -26,11 +26,27 @@ export interface PushSizing {
 
 /** The size of the batch after one that took `entries` of a `limit` and sent `bytes`. */
 export function nextPushLimit(sizing: PushSizing, limit: number, entries: number, bytes: number): number {
+  return grownLimit(sizing, limit, entries, bytes, BULK_BATCH_BYTES, BULK_MAX_ENTRIES);
+}
+
+/**
+ * The rule both directions share: after a full batch, as many entries as the budget allows at the
+ * last batch's use per entry (`used` of `budget`: bytes sent, or ms under the lock), up to
+ * `maxEntries`; past the budget, fewer in proportion; never below the base. Nothing used (every
+ * change a delete, or parked): twice as many.
+ */
+function grownLimit(
+  sizing: PushSizing,
+  limit: number,
+  entries: number,
+  used: number,
+  budget: number,
+  maxEntries: number,
+): number {
   if (!sizing.grows || entries < limit) return sizing.base;
-  const max = Math.max(sizing.base, BULK_MAX_ENTRIES);
-  if (bytes > BULK_BATCH_BYTES) return Math.max(sizing.base, Math.floor((limit * BULK_BATCH_BYTES) / bytes));
-  // No bytes (every change a delete, or parked): twice as many.
-  const room = bytes > 0 ? BULK_BATCH_BYTES / bytes : 2;
+  const max = Math.max(sizing.base, maxEntries);
+  if (used > budget) return Math.max(sizing.base, Math.floor((limit * budget) / used));
+  const room = used > 0 ? budget / used : 2;
   return Math.min(max, Math.max(sizing.base, Math.floor(limit * room)));
 }
 
@@ -48,9 +64,5 @@ export const PULL_LOCK_MS = 250;
 
 /** The size of the pull batch after one that took `entries` of a `limit` and held the write lock `lockMs`. */
 export function nextPullLimit(sizing: PushSizing, limit: number, entries: number, lockMs: number): number {
-  if (!sizing.grows || entries < limit) return sizing.base;
-  const max = Math.max(sizing.base, PULL_MAX_ENTRIES);
-  if (lockMs > PULL_LOCK_MS) return Math.max(sizing.base, Math.floor((limit * PULL_LOCK_MS) / lockMs));
-  const room = lockMs > 0 ? PULL_LOCK_MS / lockMs : 2;
-  return Math.min(max, Math.max(sizing.base, Math.floor(limit * room)));
+  return grownLimit(sizing, limit, entries, lockMs, PULL_LOCK_MS, PULL_MAX_ENTRIES);
 }

@@ -73,10 +73,20 @@ export class ChangeSet {
     const repointed = logged === 'P';
     // The first entry that is not a re-pointing starts the row's change (the re-pointings before it kept).
     if (!p || (p.repointed && !repointed)) {
-      const restored = logged === 'C' && !retry;
-      const maxSeq = p && p.maxSeq > seq ? p.maxSeq : seq;
-      const first = { maxSeq, firstAt: at, lastAt: at, firstOp: op, deleted: op === 'D', ops: 1, implied, restored };
-      m.set(pk, { ...first, retry: (p?.retry ?? true) && retry, ...(repointed ? { repointed } : {}) });
+      // One object literal of one shape (a bulk pull makes one per row): no spreads.
+      const c: KeyChange = {
+        maxSeq: p && p.maxSeq > seq ? p.maxSeq : seq,
+        firstAt: at,
+        lastAt: at,
+        firstOp: op,
+        deleted: op === 'D',
+        ops: 1,
+        implied,
+        restored: logged === 'C' && !retry,
+        retry: (p?.retry ?? true) && retry,
+      };
+      if (repointed) c.repointed = true;
+      m.set(pk, c);
       return;
     }
     if (seq > p.maxSeq) p.maxSeq = seq;

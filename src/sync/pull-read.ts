@@ -169,17 +169,20 @@ export async function readHubBatch(
         ]);
         holeEntries.push(...(h as HubEntry[]).filter((e) => prev.holes.has(BigInt(e.seq))));
       }
-      const ordered = [...bySeq, ...holeEntries.map((e) => ({ e, seq: BigInt(e.seq) }))];
+      const ordered = holeEntries.length ? [...bySeq, ...holeEntries.map((e) => ({ e, seq: BigInt(e.seq) }))] : bySeq;
       if (ordered.some((x, i) => i > 0 && (ordered[i - 1] as { seq: bigint }).seq > x.seq))
         ordered.sort((a, b) => (a.seq < b.seq ? -1 : 1));
       // This node's own insert under a key restarts the key's history (as in the push's unseen
       // changes, push-hub-read.ts): the other nodes' changes before it were of rows no longer there.
       const restart = await ownInserts(conn, ctx, ordered, result.more || holeEntries.length > 0, BigInt(clock.max_seq ?? 0));
       const placed = placedHere(ctx, ordered);
+      // Restarted and placed keys are rare: their lookup text is built only when there are any.
+      const anyRestart = restart.size > 0;
+      const anyPlaced = placed.size > 0;
       for (const { e, seq } of ordered) {
         seen.add(seq);
         if (e.pk === null) continue;
-        if (e.origin !== ctx.nodeId && (restart.get(heldKey(e.tbl, e.pk)) ?? 0n) > seq) continue;
+        if (anyRestart && e.origin !== ctx.nodeId && (restart.get(heldKey(e.tbl, e.pk)) ?? 0n) > seq) continue;
         if (e.origin === ctx.nodeId) {
           // This node's own write re-created the row after a hub delete: that delete's cascades
           // hit the hub's children of the old row, not this node's children of its own row.
@@ -189,10 +192,10 @@ export async function readHubBatch(
         }
         if (e.op === 'R') continue; // a move, read below with the others (hub-moves.ts)
         // This node's own collision push placed the hub's row here with this change in its image.
-        const placedUpto = placed.get(heldKey(e.tbl, e.pk));
+        const placedUpto = anyPlaced ? placed.get(heldKey(e.tbl, e.pk)) : undefined;
         if (placedUpto !== undefined && seq <= placedUpto) continue;
         result.changes++;
-        add(e.tbl, e.pk, seq, Number(e.at), e.op as LoggedOp);
+        changes.add(e.tbl, e.pk, seq, Number(e.at), e.op as LoggedOp);
       }
       out.hubMoves = toHubMoves(ctx, moveRows);
       // A row another node moved: its changes by identity, not by key (row-history.ts).

@@ -59,16 +59,22 @@ export class PullRaceError extends DualdbError {
 }
 
 /**
- * Applies rows in one savepoint; when that fails for a row-level reason, again row by row
- * (a savepoint each) so that only the poison rows fail: key → error. Transient failures
- * (busy, I/O) abort the whole apply.
+ * Applies rows in one savepoint (`applyAll` when given: the same effect, e.g. in multi-row
+ * statements); when that fails for a row-level reason, again row by row (a savepoint each) so
+ * that only the poison rows fail: key → error. Transient failures (busy, I/O) abort the whole apply.
  */
-function applyRows<T extends { key: string }>(db: SqliteDb, items: T[], apply: (item: T) => void): Map<string, string> {
+function applyRows<T extends { key: string }>(
+  db: SqliteDb,
+  items: T[],
+  apply: (item: T) => void,
+  applyAll?: (items: T[]) => void,
+): Map<string, string> {
   const failed = new Map<string, string>();
   if (items.length === 0) return failed;
   try {
     db.transaction(() => {
-      for (const item of items) apply(item);
+      if (applyAll) applyAll(items);
+      else for (const item of items) apply(item);
     })();
     return failed;
   } catch (e) {
@@ -298,13 +304,18 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
           }
           toUpsert.push({ key, row: hubAsSqlite, change });
         }
-        const failed = applyRows(ctx.db, toUpsert, (u) => {
-          // Deleted and re-created on the hub: MySQL ran that delete's foreign-key cascades without
-          // logging them. Deleting here first runs the same cascades locally (quietly); the hub's
-          // current children of the row ride along in the batch (pull-read.ts) and are written again.
-          if (u.change.deleted && table.hubCascades) io.delete(u.key);
-          io.upsert(u.row);
-        });
+        const failed = applyRows(
+          ctx.db,
+          toUpsert,
+          (u) => {
+            // Deleted and re-created on the hub: MySQL ran that delete's foreign-key cascades without
+            // logging them. Deleting here first runs the same cascades locally (quietly); the hub's
+            // current children of the row ride along in the batch (pull-read.ts) and are written again.
+            if (u.change.deleted && table.hubCascades) io.delete(u.key);
+            io.upsert(u.row);
+          },
+          upsertAll(io, table, toUpsert),
+        );
         const writtenKeys = new Set<string>();
         written.set(table.name, writtenKeys);
         for (const { key, row, change } of toUpsert) {
@@ -416,6 +427,21 @@ function retryOrphanedPushes(ctx: SyncContext, parents: string[]): void {
     "UPDATE _dualdb_parked SET next_retry_ms = ? WHERE direction = 'push' AND tbl = ? AND error LIKE '%foreign key constraint fails%'",
   );
   for (const c of children) st.run(Date.now(), c.name);
+}
+
+/**
+ * The group upsert of a table's rows in multi-row statements (a statement per ~200 rows, not one
+ * per row), unless a row must first be deleted (re-created on a hub that cascades: the delete and
+ * the upsert go row by row, in order). Same rows, same order, same triggers; a failure falls back
+ * to row by row (applyRows).
+ */
+function upsertAll(
+  io: SqliteTableIO,
+  table: SyncTable,
+  items: { row: Row; change: KeyChange }[],
+): ((items: { row: Row }[]) => void) | undefined {
+  if (table.hubCascades && items.some((u) => u.change.deleted)) return undefined;
+  return (rows) => io.upsertMany(rows.map((u) => u.row));
 }
 
 /** The first operation a parked hub change keeps: `P` for a re-pointing by a parent's move alone (changeset.ts). */

@@ -6,7 +6,10 @@
  * exactly the rows written (not a hub row in a gap between two runs), as the triggers would.
  */
 import { describe, expect, it } from 'vitest';
+import { canonicalRow } from '../src/engines/codec.js';
+import { sameImage } from '../src/sync/convert.js';
 import { integerRuns, MIN_KEY_RUN } from '../src/sync/hub-capture-bulk.js';
+import type { SyncTable } from '../src/sync/plan.js';
 import { UNSEEN_SCAN_PER_KEY } from '../src/sync/push-hub-read.js';
 import { divergence, hubLog, type SyncWorld, syncUntilQuiet, syncWorlds, type TestNode } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
@@ -34,6 +37,41 @@ describe('integer key runs (hub-capture-bulk.ts)', () => {
     const big = 2n ** 64n - 20n;
     const bigRun = Array.from({ length: 20 }, (_, i) => (big + BigInt(i)).toString());
     expect(integerRuns(bigRun)).toEqual({ runs: [{ lo: big.toString(), hi: (big + 19n).toString() }], rest: [] });
+  });
+});
+
+describe('sameImage column by column (convert.ts)', () => {
+  it('answers as the canonical row texts do: the same values in other forms are the same, any column that differs is not', () => {
+    const columns = [
+      { name: 'id', type: 'integer' },
+      { name: 'v', type: 'double' },
+      { name: 'at', type: 'datetime' },
+      { name: 'b', type: 'blob' },
+      { name: 't', type: 'text' },
+    ] as SyncTable['columns'];
+    const table = { columns } as SyncTable;
+    const base = { id: 5n, v: 0.5, at: '2024-05-01 10:00:00.000001', b: Buffer.from('ab'), t: 'x' };
+    const variants: Record<string, unknown>[] = [
+      { ...base },
+      { ...base, id: '5', v: '0.50', b: Buffer.from('ab'), t: 'x' },
+      { ...base, t: undefined },
+      { ...base, id: 6n },
+      { ...base, at: '2024-05-01 10:00:00.000002' },
+      { ...base, b: Buffer.from('ac') },
+      { ...base, t: 'y' },
+      { ...base, t: null },
+      { ...base, v: -0 },
+      { ...base, v: 0 },
+    ];
+    for (const a of variants)
+      for (const b of variants) {
+        const expected = canonicalRow(a, columns) === canonicalRow(b, columns);
+        expect(sameImage(table, a as never, b as never), `variant ${variants.indexOf(a)} vs ${variants.indexOf(b)}`).toBe(
+          expected,
+        );
+      }
+    expect(sameImage(table, base as never, { ...base, id: '5' } as never)).toBe(true);
+    expect(sameImage(table, base as never, null)).toBe(false);
   });
 });
 

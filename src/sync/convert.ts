@@ -1,5 +1,5 @@
 /** Whole-row conversions between the drivers' value forms, per the sync plan's column types. */
-import { canonicalRow, mysqlToSqlite, type Row, type SqlValue, sqliteToMysql } from '../engines/codec.js';
+import { canonical, canonicalRow, mysqlToSqlite, type Row, type SqlValue, sqliteToMysql } from '../engines/codec.js';
 import type { ColumnForm } from '../engines/value-forms.js';
 import type { SyncTable } from './plan.js';
 import { formsOf } from './value-forms.js';
@@ -61,7 +61,15 @@ function withoutZeroFraction(v: string): string {
 /** Same datum on both sides (canonical forms), or both absent. */
 export function sameImage(table: SyncTable, a: Row | null, b: Row | null): boolean {
   if (a === null || b === null) return a === b;
-  return canonicalRow(a, table.columns) === canonicalRow(b, table.columns);
+  // Column by column, the canonical forms only where the values are not the very same (a push's
+  // rewrite check compares every row it wrote: no two row strings built per row). Equal to comparing
+  // canonicalRow texts: those are length-prefixed, so they match exactly when every column does.
+  for (const c of table.columns) {
+    const x = a[c.name];
+    const y = b[c.name];
+    if (x !== y && canonical(x as SqlValue, c.type) !== canonical(y as SqlValue, c.type)) return false;
+  }
+  return true;
 }
 
 /**

@@ -17,7 +17,7 @@ import { MYSQL_NOW_MS, mysqlTriggerNames } from '../capture/mysql-capture.js';
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
-import { keyChunks } from './key-chunks.js';
+import { chunkBySize, keyChunks } from './key-chunks.js';
 import type { MysqlTableIO, RowOut as RowImage } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
 
@@ -67,15 +67,57 @@ async function logKeys(conn: PoolConnection, io: MysqlTableIO, maxStatementBytes
   const t = io.table;
   // The triggers' own key expression, over the table's row instead of the trigger's NEW.
   const keyExpr = mysqlKeyExpr(t.key, ROW);
-  for (const chunk of keyChunks(keys, maxStatementBytes)) {
+  const column = t.key.length === 1 && t.key[0]?.type === 'integer' ? quoteMysqlId(t.key[0].name) : undefined;
+  const { runs, rest } = column ? integerRuns(keys) : { runs: [], rest: keys };
+  const conditions = [
+    // Runs of consecutive integer keys (a backlog of new rows): a range each, read along the primary
+    // key, instead of a point lookup per key (about 40 % less of the log's cost: docs/PERFORMANCE.md).
+    ...chunkBySize(runs, (r) => r.lo.length + r.hi.length + 100, maxStatementBytes - 4096, 10_000).map((chunk) =>
+      chunk.map((r) => `${ROW}.${column} BETWEEN ${r.lo} AND ${r.hi}`).join(' OR '),
+    ),
+    ...keyChunks(rest, maxStatementBytes).map((chunk) => io.keyCondition(chunk)),
+  ];
+  for (const condition of conditions) {
     // The optimizer may pick the whole table for a long IN list: the primary key is the way in.
     // No parameters: mysql2 would scan the whole statement (thousands of keys) for placeholders.
     await conn.query(
       `INSERT INTO _dualdb_changes (tbl, pk, op, origin, at)
        SELECT ${mysql.escape(t.name)}, ${keyExpr}, '${op}', @dualdb_origin, ${MYSQL_NOW_MS} FROM ${quoteMysqlId(t.name)} AS ${ROW} FORCE INDEX (PRIMARY)
-        WHERE ${io.keyCondition(chunk)}`,
+        WHERE ${condition}`,
     );
   }
+}
+
+/** Runs shorter than this stay in the IN list: a range per two or three keys gains nothing. */
+export const MIN_KEY_RUN = 16;
+
+/**
+ * The keys of an integer-keyed table as runs of consecutive values (each integer from `lo` to `hi`
+ * is one of the keys, so the range matches exactly those keys' rows) and the keys left over (short
+ * runs, and any key text that is not an integer in its canonical form: those keep the IN list,
+ * which compares them as the hub does). Duplicates are counted once.
+ */
+export function integerRuns(keys: string[]): { runs: { lo: string; hi: string }[]; rest: string[] } {
+  const rest: string[] = [];
+  const values: bigint[] = [];
+  for (const k of keys) {
+    if (/^-?[0-9]+$/.test(k) && BigInt(k).toString() === k) values.push(BigInt(k));
+    else rest.push(k);
+  }
+  values.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const runs: { lo: string; hi: string }[] = [];
+  let start = 0;
+  for (let i = 1; i <= values.length; i++) {
+    const prev = values[i - 1] as bigint;
+    const cur = values[i];
+    if (cur !== undefined && (cur === prev || cur === prev + 1n)) continue;
+    // values[start..i-1] is consecutive (duplicates included).
+    const lo = values[start] as bigint;
+    if (prev - lo + 1n >= BigInt(MIN_KEY_RUN)) runs.push({ lo: lo.toString(), hi: prev.toString() });
+    else for (const v of new Set(values.slice(start, i))) rest.push(v.toString());
+    start = i;
+  }
+  return { runs, rest };
 }
 
 /**

@@ -300,19 +300,34 @@ async function unseenHubChanges(
   placed: Map<string, bigint>,
 ): Promise<Map<string, HubChange>> {
   const out = new Map<string, HubChange>();
-  for (let i = 0; i < keys.length; i += 500) {
-    const chunk = keys.slice(i, i + 500);
-    const holeClause = holes.length ? ' OR seq IN (?)' : '';
-    const params: unknown[] = [table, chunk, ctx.nodeId, upto];
-    if (holes.length) params.push(holes);
-    const [rows] = await conn.query(
-      // By key, on the key index: left to itself the optimizer may walk the log from the cursor on.
-      `SELECT pk, seq, op, at, origin <=> ? AS own FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
-        WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ? OR op IN ('I', 'C')) AND (seq > ?${holeClause})
-        ORDER BY seq`,
-      [ctx.nodeId, ...params],
-    );
-    for (const r of rows as { pk: string; seq: string | number; op: LoggedOp; at: number; own: number | string }[]) {
+  const holeClause = holes.length ? ' OR seq IN (?)' : '';
+  const windowParams: unknown[] = holes.length ? [upto, holes] : [upto];
+  const filter = `(origin IS NULL OR origin <> ? OR op IN ('I', 'C')) AND (seq > ?${holeClause})`;
+  const statements: [string, unknown[]][] = [];
+  // Many keys and a short log past the cursor (a node pushing a backlog it wrote while the hub was
+  // quiet): one primary-key range read of that tail, kept for these keys, instead of a key probe
+  // per key (a range row costs the hub a fraction of a probe: docs/PERFORMANCE.md, "unseen changes").
+  // The same rows as the probes: the log's pk is utf8mb4_bin, so the kept keys match as the IN list would.
+  const wanted = keys.length > UNSEEN_PROBE_CHUNK ? await tailWithin(conn, upto, holes.length, keys.length) : false;
+  if (wanted)
+    statements.push([
+      `SELECT pk, seq, op, at, origin <=> ? AS own FROM _dualdb_changes FORCE INDEX (PRIMARY)
+        WHERE tbl = ? AND ${filter} ORDER BY seq`,
+      [ctx.nodeId, table, ctx.nodeId, ...windowParams],
+    ]);
+  else
+    for (let i = 0; i < keys.length; i += UNSEEN_PROBE_CHUNK)
+      statements.push([
+        // By key, on the key index: left to itself the optimizer may walk the log from the cursor on.
+        `SELECT pk, seq, op, at, origin <=> ? AS own FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
+          WHERE tbl = ? AND pk IN (?) AND ${filter} ORDER BY seq`,
+        [ctx.nodeId, table, keys.slice(i, i + UNSEEN_PROBE_CHUNK), ctx.nodeId, ...windowParams],
+      ]);
+  const inBatch = wanted ? new Set(keys) : undefined;
+  for (const [sql, params] of statements) {
+    const [rows] = await conn.query(sql, params);
+    for (const r of rows as { pk: string | null; seq: string | number; op: LoggedOp; at: number; own: number | string }[]) {
+      if (r.pk === null || (inBatch && !inBatch.has(r.pk))) continue;
       if (Number(r.own) === 1) {
         out.delete(r.pk);
         continue;
@@ -334,4 +349,25 @@ async function unseenHubChanges(
     }
   }
   return out;
+}
+
+/** Keys per probe statement of the unseen-changes read. */
+const UNSEEN_PROBE_CHUNK = 500;
+
+/**
+ * Log entries past the pull cursor per key of the batch under which unseenHubChanges reads the
+ * tail by range rather than probing each key (as pull-read.ts OWN_INSERTS_SCAN_PER_KEY weighs it).
+ */
+export const UNSEEN_SCAN_PER_KEY = 10n;
+
+/**
+ * Whether the log past `upto` (and its open holes) is short enough, against `keyCount` keys, to be
+ * read by range. One index dive (the log's last seq); rows logged after it are read by the range
+ * anyway (it has no upper bound): this only chooses the way, never what is read.
+ */
+async function tailWithin(conn: PoolConnection, upto: bigint, holes: number, keyCount: number): Promise<boolean> {
+  const [rows] = await conn.query('SELECT MAX(seq) AS m FROM _dualdb_changes');
+  const max = BigInt((rows as { m: string | number | null }[])[0]?.m ?? 0);
+  const tail = (max > upto ? max - upto : 0n) + BigInt(holes);
+  return tail <= BigInt(keyCount) * UNSEEN_SCAN_PER_KEY;
 }

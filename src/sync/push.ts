@@ -93,10 +93,15 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   result.changes = batch.entries;
   result.more = batch.more;
   if (batch.entries === 0 && batch.changes.size === 0 && batch.toPark.length === 0) return result;
-  if (batch.changes.size > 0 && batch.tables().some((t) => !t.meta)) {
-    if (fingerprint && (await fingerprint) !== ctx.schemaStamp?.hubFingerprint) throw new PlanStaleError('hub');
-    if (!fingerprint) await assertHubUnchanged(ctx.hub, ctx.schemaStamp);
-  }
+  // The hub schema check of a batch with user rows. Its read goes on while the hub applies the
+  // batch (it used to be awaited here, before the fence: up to an information_schema query's time
+  // per batch on the push's way), and is awaited before anything is recorded on the node and before
+  // the hub commits: a batch decided on a stale plan is rolled back whole, nothing of it recorded
+  // (parked rows, conflicts, moves), and the syncer makes the plan again (invariant 16).
+  const checked = batch.changes.size > 0 && batch.tables().some((t) => !t.meta);
+  if (checked && !fingerprint) await assertHubUnchanged(ctx.hub, ctx.schemaStamp);
+  const hubSchemaStale = async (): Promise<boolean> =>
+    checked && fingerprint !== undefined && (await fingerprint) !== ctx.schemaStamp?.hubFingerprint;
 
   const rec: NodeRecord = {
     conflicts: [],
@@ -113,7 +118,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   // Parked before the hub was asked (a paused table's, a key MySQL cannot store): counted per table too.
   for (const p of batch.toPark) moved(result, p.tbl).parked++;
   const token = beginPush(ctx);
-  let raced: PushRaceError | undefined;
+  let raced: PushRaceError | PlanStaleError | undefined;
   // Origin, autocommit off (the first statement starts the transaction: no BEGIN round trip) and
   // READ COMMITTED are the kept connection's session settings (push-connection.ts).
   await withPushConnection(ctx.hub, ctx.nodeId, async (conn) => {
@@ -125,7 +130,15 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
         raced = new PushRaceError();
         return;
       }
-      await applyOnHub(conn, ctx, batch, rec, result);
+      try {
+        await applyOnHub(conn, ctx, batch, rec, result);
+      } catch (e) {
+        // A statement the hub refused because its schema changed: the drift is what to report.
+        if (!(e instanceof HubMovedMeanwhile) && !(e instanceof KeysMovedMeanwhile) && (await hubSchemaStale()))
+          throw new PlanStaleError('hub');
+        throw e;
+      }
+      if (await hubSchemaStale()) throw new PlanStaleError('hub');
       // The node's records go first: if the hub commit then fails, the batch is simply sent again
       // (recording is idempotent, and a moved row is logged under its new key).
       result.rekeys = recordOnNode(ctx, rec, batch);
@@ -136,6 +149,8 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
       // at once (keys moved on this node after the batch was read, push-record.ts).
       if (e instanceof HubMovedMeanwhile) raced = new PushRaceError(e.message);
       else if (e instanceof KeysMovedMeanwhile) raced = new PushRaceError(e.message, true);
+      // Thrown outside withPushConnection, which would drop the kept connection for it.
+      else if (e instanceof PlanStaleError) raced = e;
       else throw e;
     }
   });

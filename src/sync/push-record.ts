@@ -36,6 +36,14 @@ export interface NodeRecord {
   hubDeleted: Set<string>;
   /** Parent keys of the hub rows placed here that the hub changed unseen (push-hub-read.ts `parentKeysChangedUnseen`). */
   staleParents: Set<string>;
+  /**
+   * Re-used keys (push-reused.ts) whose hub change a pull parked to wait for this push (`heldKey`):
+   * decided here, against the delete of the row the change was of. Unparked with the key's success,
+   * its retry would weigh the old row's change against the node's later edit or delete of the new
+   * row under the key (operator trial seed 1102: a conflict on a row one writer touched; hub-wins
+   * undid the delete).
+   */
+  settledPulls: Set<string>;
 }
 
 /**
@@ -78,6 +86,7 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
       }
       for (const [tbl, keys] of byTable)
         for (const pk of ctx.state.parkedKeys('push', tbl, keys)) ctx.state.unpark('push', tbl, pk);
+      for (const x of rec.succeeded) if (rec.settledPulls.has(heldKey(x.tbl, x.pk))) ctx.state.unpark('pull', x.tbl, x.pk);
       for (const h of rec.holds) {
         rekeys.hold({
           tbl: h.table.name,

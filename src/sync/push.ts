@@ -109,6 +109,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
     recreated: [],
     hubDeleted: new Set(),
     staleParents: new Set(),
+    settledPulls: new Set(),
   };
   // Parked before the hub was asked (a paused table's, a key MySQL cannot store): counted per table too.
   for (const p of batch.toPark) moved(result, p.tbl).parked++;
@@ -290,6 +291,10 @@ async function applyOnHub(
           : undefined;
         // A parked retry must still know it began with the delete of the hub's row.
         if (reused) change.firstOp = 'D';
+        // The hub change a pull parked for this push is decided by it (the row it was of deleted, or
+        // kept against the delete); a collision's move settles it itself (rekey-node.ts), a hold its resolution.
+        if (reused && facts.parkedPull.has(key) && reused.decision.action !== 'rekey')
+          rec.settledPulls.add(heldKey(table.name, key));
         if (reused?.deleteHubRow) hubDeletes.push(key);
         const hubRowAfter = reused?.deleteHubRow ? null : hubRow;
         const decision: Decision =

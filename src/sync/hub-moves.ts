@@ -201,6 +201,8 @@ async function checkCopiesOnHub(ctx: SyncContext): Promise<void> {
  * behind it (operator trial seed 1103: site1's detection never reached site3).
  */
 async function deletedSinceMove(conn: PoolConnection, t: SyncTable, moveSeq: bigint, hubKey: string): Promise<boolean> {
+  // A push's own placement awaiting its COMMIT (push-record.ts markPlacedUnsettled): no move in the log.
+  if (moveSeq < 0n) return false;
   const [dels] = await conn.query(
     `SELECT MIN(seq) AS seq FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key) WHERE tbl = ? AND pk = ? AND op = 'D' AND seq > ?`,
     [t.name, hubKey, moveSeq.toString()],

@@ -48,7 +48,7 @@ import {
 } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
-import { KeysMovedMeanwhile, type NodeRecord, recordOnNode, report } from './push-record.js';
+import { clearPlacedUnsettled, KeysMovedMeanwhile, type NodeRecord, recordOnNode, report } from './push-record.js';
 import { decideReused, deleteHubRowsFirst, dropKeys, isReusedKey } from './push-reused.js';
 import { hubDeletedChildren } from './recreated-children.js';
 import { type Collision, repointImages } from './rekey.js';
@@ -145,6 +145,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
 
   // The hub has the batch: forget it locally.
   recordPushed(ctx, batch.upto, token);
+  clearPlacedUnsettled(ctx, result.rekeys);
   // The moved rows' own log entries are spent too (rekey-bulk.ts); a crash before this only re-sends them.
   if (rec.moves.length) ctx.db.transaction(() => forgetLoggedMoves(ctx.db, rec.moves))();
   report(ctx, rec);

@@ -403,11 +403,17 @@ const REQUEST_S = 30;
  * N3, the application's read-then-write by id (`--app-transactions off`): a write journaled by a
  * site's application under a key its own sync had moved that row away from shortly before the
  * write committed. The write landed on the row placed under the old key. A lead, not a verdict.
+ * Its sync moves a row either by its own re-key, or by applying another site's move of the hub's
+ * row (rekey-hub: every site that holds the row follows it, hub-moves.ts) — the same shape, with
+ * the write landing on whatever row the site holds under the old key, or on none (trial seed 1105:
+ * SQLAlchemy's "DELETE … expected to delete 1 row(s); 0 were matched", the delete journaled all the
+ * same).
  */
 function staleIdWrite(
   snap: Snapshot,
   table: string,
   w: { side: string; op: string; payload: string; key?: string | number | null; t: number },
+  learned = false,
 ): string | undefined {
   if (w.key == null || w.side === 'hub') return undefined;
   for (const r of snap.rekeys[w.side] ?? []) {
@@ -417,6 +423,19 @@ function staleIdWrite(
     const after = w.t - Date.parse(String(r.resolved_at ?? r.at)) / 1000;
     if (after > 0 && after < REQUEST_S)
       return `N3 shape (the application's read-then-write by id): ${w.side}'s ${w.op} of ${w.payload} by id ${w.key} committed ${(after * 1000).toFixed(0)} ms after ${w.side}'s ${r.detected_in} moved that row ${digits(r.old_key)} → ${digits(r.new_key)} (re-key #${r.id}), onto the row placed under ${w.key}`;
+  }
+  // Only for a write that missed its row (a delete undone, an update lost): whether the site had
+  // applied the move when the write came is not in the evidence, and a site still holding the row
+  // under the old key (its copy unsettled) wrote the right row (trial seed 1103 was a sync fault).
+  for (const [site, recs] of Object.entries(learned ? snap.rekeys : {})) {
+    if (site === w.side) continue;
+    for (const r of recs) {
+      if (r.tbl !== table || r.status !== 'done' || r.moved !== 'hub' || digits(r.old_key) !== String(w.key)) continue;
+      if (!String(r.hub_image ?? '').includes(w.payload)) continue;
+      const after = w.t - Date.parse(String(r.resolved_at ?? r.at)) / 1000;
+      if (after > 0 && after < REQUEST_S)
+        return `N3 shape (the application's read-then-write by id): ${w.side}'s ${w.op} of ${w.payload} by id ${w.key} committed ${(after * 1000).toFixed(0)} ms after ${site}'s ${r.detected_in} moved that row on the hub ${digits(r.old_key)} → ${digits(r.new_key)} (re-key #${r.id}), a move ${w.side}'s sync applies here too: the write went to the key the row had left, if applied by then`;
+    }
   }
   return undefined;
 }
@@ -472,11 +491,11 @@ function hintOf(snap: Snapshot, ledger: Ledger, p: Problem): string | undefined 
 function staleLead(snap: Snapshot, ledger: Ledger, p: Problem): string | undefined {
   if (p.category === 'delete undone') {
     const d = ledger.deletes.get(p.payload);
-    return d && staleIdWrite(snap, p.table, d);
+    return d && staleIdWrite(snap, p.table, d, true);
   }
   if (p.category === 'update lost') {
     const last = [...(ledger.updates.get(p.payload) ?? [])].sort((a, b) => a.t - b.t).at(-1);
-    return last && staleIdWrite(snap, p.table, last);
+    return last && staleIdWrite(snap, p.table, last, true);
   }
   if (p.category === 'lost') return deletedByStaleWrite(snap, ledger, p.table, p.payload);
   if (p.category === 'mis-pointed') {

@@ -133,7 +133,8 @@ function quietly(db: SqliteDb, fn: () => void): void {
 }
 
 /**
- * An unsettled copy whose row the hub has deleted since (no row under its hub key there) is
+ * An unsettled copy whose row the hub has deleted since (no row under its hub key there, or a
+ * delete of that key logged after the move: `deletedSinceMove`) is
  * deleted here too, with what SQLite's ON DELETE does to its children (as MySQL's did on the
  * hub), and its unpushed changes dropped: the collision that would have placed it never comes
  * (the node's own row simply goes up), and the copy's key would otherwise wait forever.
@@ -156,7 +157,8 @@ async function checkCopiesOnHub(ctx: SyncContext): Promise<void> {
       const t = ctx.plan.byName.get(r.tbl);
       if (!t) continue;
       const hubRows = await new MysqlTableIO(t).fetch(conn, [r.hub_key, r.local_key]);
-      if (!hubRows.has(r.hub_key)) gone.push({ seq: r.seq, t, local: r.local_key });
+      if (!hubRows.has(r.hub_key) || (await deletedSinceMove(conn, t, r.seq, r.hub_key)))
+        gone.push({ seq: r.seq, t, local: r.local_key });
       else if (copyInPlace(ctx, t, r.hub_key, r.local_key, hubRows))
         inPlace.push({ seq: r.seq, t, hub: r.hub_key, local: r.local_key, hubRows });
     }
@@ -164,13 +166,15 @@ async function checkCopiesOnHub(ctx: SyncContext): Promise<void> {
   if (gone.length === 0 && inPlace.length === 0) return;
   quietly(ctx.db, () => {
     ctx.state.bumpMovesGeneration();
+    const settled: { t: SyncTable; keys: string[] }[] = [];
     for (const g of gone) {
       ctx.db.prepare(`DELETE FROM ${quoteSqliteId(g.t.name)} WHERE ${keyCol(g.t)} = ?`).run(BigInt(g.local));
       ctx.state.dropPendingKey(g.t.name, g.local);
       ctx.state.unpark('push', g.t.name, g.local);
       ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(g.seq);
+      // The hub's row under the local key (parked: it waited for the copy to move) goes at once.
+      settled.push({ t: g.t, keys: [g.local] });
     }
-    const settled: { t: SyncTable; keys: string[] }[] = [];
     for (const p of inPlace) {
       // Read again under the write lock: the application may have written either key since.
       if (!copyInPlace(ctx, p.t, p.hub, p.local, p.hubRows)) continue;
@@ -186,6 +190,33 @@ async function checkCopiesOnHub(ctx: SyncContext): Promise<void> {
       hub_key: p.hub,
       local_key: p.local,
     });
+}
+
+/**
+ * Whether the hub deleted the row under `hubKey` after the move that put it there (the unsettled
+ * entry's seq), before any move of it away from that key: the copy's row is gone, even though
+ * another row holds the key there now. The node's own row takes such a key with no collision when
+ * the delete comes between this check and its push's locked read; the hub's row under the key is
+ * then the node's own, and the copy waited for good, the hub's row under its local key parked
+ * behind it (operator trial seed 1103: site1's detection never reached site3).
+ */
+async function deletedSinceMove(conn: PoolConnection, t: SyncTable, moveSeq: bigint, hubKey: string): Promise<boolean> {
+  // A push's own placement awaiting its COMMIT (push-record.ts markPlacedUnsettled): no move in the log.
+  if (moveSeq < 0n) return false;
+  const [dels] = await conn.query(
+    `SELECT MIN(seq) AS seq FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key) WHERE tbl = ? AND pk = ? AND op = 'D' AND seq > ?`,
+    [t.name, hubKey, moveSeq.toString()],
+  );
+  const del = (dels as { seq: string | number | null }[])[0]?.seq;
+  if (del === null || del === undefined) return false;
+  // A move of the row away from the key first (not learnt here yet): the delete was of another row.
+  const [away] = await conn.query(
+    `SELECT 1 FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
+      WHERE tbl = ? AND pk LIKE ? AND op = 'R' AND seq > ? AND seq < ? LIMIT 1`,
+    // An R entry's pk is the two keys' text, each `length:key` (capture/keys.ts encodeKey).
+    [t.name, `${[...hubKey].length}:${hubKey}%`, moveSeq.toString(), String(del)],
+  );
+  return (away as unknown[]).length === 0;
 }
 
 /** See checkCopiesOnHub: both keys hold here what the hub holds there, nothing of this node's under them. */

@@ -12,7 +12,7 @@ import { heldKey } from './local-state.js';
 import type { SyncTable } from './plan.js';
 import type { LocalBatch } from './push-read.js';
 import { logChildrenOfRecreated, type Recreated } from './recreated-children.js';
-import type { Collision, Move } from './rekey.js';
+import type { Collision, Move, RekeyEvent } from './rekey.js';
 import { moveOnNode } from './rekey-node.js';
 import { RekeyStore } from './rekey-store.js';
 
@@ -36,6 +36,14 @@ export interface NodeRecord {
   hubDeleted: Set<string>;
   /** Parent keys of the hub rows placed here that the hub changed unseen (push-hub-read.ts `parentKeysChangedUnseen`). */
   staleParents: Set<string>;
+  /**
+   * Re-used keys (push-reused.ts) whose hub change a pull parked to wait for this push (`heldKey`):
+   * decided here, against the delete of the row the change was of. Unparked with the key's success,
+   * its retry would weigh the old row's change against the node's later edit or delete of the new
+   * row under the key (operator trial seed 1102: a conflict on a row one writer touched; hub-wins
+   * undid the delete).
+   */
+  settledPulls: Set<string>;
 }
 
 /**
@@ -78,6 +86,7 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
       }
       for (const [tbl, keys] of byTable)
         for (const pk of ctx.state.parkedKeys('push', tbl, keys)) ctx.state.unpark('push', tbl, pk);
+      for (const x of rec.succeeded) if (rec.settledPulls.has(heldKey(x.tbl, x.pk))) ctx.state.unpark('pull', x.tbl, x.pk);
       for (const h of rec.holds) {
         rekeys.hold({
           tbl: h.table.name,
@@ -96,9 +105,39 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
         batch.upto,
         (tbl, pk) => rec.hubDeleted.has(heldKey(tbl, pk)) || batch.changes.has(tbl, pk),
       );
-      return moveOnNode(ctx, rec.moves, rec.takes, rec.staleParents);
+      const events = moveOnNode(ctx, rec.moves, rec.takes, rec.staleParents);
+      markPlacedUnsettled(ctx, events);
+      return events;
     })
     .immediate();
+}
+
+/**
+ * rekey-hub moves of this push: until the hub's COMMIT is known, the hub's row placed here under
+ * the new key is recorded as an unsettled copy (hub-moves.ts) of the hub's row under the old key,
+ * which is exactly what it is if the COMMIT is lost: there the row stays under the old key, and
+ * nothing is under the new one. Left as a plain row, the next push moved the hub's row again and
+ * placed it a second time here, the copy kept twice, its unique columns refusing the placement and
+ * every child of it parked for good (operator trial re-run of seed 1103: the hub killed during
+ * site3's push). Unsettled, the copy waits (its edits too) and the next collision settles it into
+ * the hub's new key (settleHubRow). Once the COMMIT is known, `clearPlacedUnsettled` drops the
+ * entries; a process that dies in between leaves entries whose two keys hold here what the hub
+ * holds there, which the next push forgets (checkCopiesOnHub, `copyInPlace`). The entries take no
+ * hub seq: negative, the re-key record's id.
+ */
+function markPlacedUnsettled(ctx: SyncContext, events: RekeyEvent[]): void {
+  const st = ctx.db.prepare('INSERT OR REPLACE INTO _dualdb_hub_moves (seq, tbl, hub_key, local_key) VALUES (?, ?, ?, ?)');
+  for (const e of events) if (e.moved === 'hub') st.run(-e.id, e.table, e.oldKey, e.newKey);
+}
+
+/** The hub committed the push: its rekey-hub placements are settled (markPlacedUnsettled). */
+export function clearPlacedUnsettled(ctx: SyncContext, events: RekeyEvent[] | undefined): void {
+  const hub = (events ?? []).filter((e) => e.moved === 'hub');
+  if (hub.length === 0) return;
+  const st = ctx.db.prepare('DELETE FROM _dualdb_hub_moves WHERE seq = ? AND tbl = ? AND hub_key = ? AND local_key = ?');
+  ctx.db.transaction(() => {
+    for (const e of hub) st.run(-e.id, e.table, e.oldKey, e.newKey);
+  })();
 }
 
 export function report(ctx: SyncContext, rec: NodeRecord): void {

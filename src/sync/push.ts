@@ -48,7 +48,7 @@ import {
 } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
-import { KeysMovedMeanwhile, type NodeRecord, recordOnNode, report } from './push-record.js';
+import { clearPlacedUnsettled, KeysMovedMeanwhile, type NodeRecord, recordOnNode, report } from './push-record.js';
 import { decideReused, deleteHubRowsFirst, dropKeys, isReusedKey } from './push-reused.js';
 import { hubDeletedChildren } from './recreated-children.js';
 import { type Collision, repointImages } from './rekey.js';
@@ -114,6 +114,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
     recreated: [],
     hubDeleted: new Set(),
     staleParents: new Set(),
+    settledPulls: new Set(),
   };
   // Parked before the hub was asked (a paused table's, a key MySQL cannot store): counted per table too.
   for (const p of batch.toPark) moved(result, p.tbl).parked++;
@@ -159,6 +160,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
 
   // The hub has the batch: forget it locally.
   recordPushed(ctx, batch.upto, token);
+  clearPlacedUnsettled(ctx, result.rekeys);
   // The moved rows' own log entries are spent too (rekey-bulk.ts); a crash before this only re-sends them.
   if (rec.moves.length) ctx.db.transaction(() => forgetLoggedMoves(ctx.db, rec.moves))();
   report(ctx, rec);
@@ -305,6 +307,10 @@ async function applyOnHub(
           : undefined;
         // A parked retry must still know it began with the delete of the hub's row.
         if (reused) change.firstOp = 'D';
+        // The hub change a pull parked for this push is decided by it (the row it was of deleted, or
+        // kept against the delete); a collision's move settles it itself (rekey-node.ts), a hold its resolution.
+        if (reused && facts.parkedPull.has(key) && reused.decision.action !== 'rekey')
+          rec.settledPulls.add(heldKey(table.name, key));
         if (reused?.deleteHubRow) hubDeletes.push(key);
         const hubRowAfter = reused?.deleteHubRow ? null : hubRow;
         const decision: Decision =

@@ -1,0 +1,77 @@
+/**
+ * Operator trial re-run of seed 1103 (2026-12-07, rekey-hub, hub-wins; the hub SIGKILLed at
+ * 12:27:48.6, during site3's push that moved site1's worker 378 -> 457).
+ *
+ * A push that moves the hub's row (rekey-hub) writes its node half — the hub's row placed here
+ * under the new key — in the SQLite transaction it runs just before the hub COMMIT (push.ts: the
+ * node's records go first). When the COMMIT is lost, the hub still holds the row under the old
+ * key and nothing under the new one, yet this node held a plain copy of it under the new key. The
+ * next push collided on the old key again, moved the row to another new key and placed it a second
+ * time here (the trial: five workers kept twice on site3, ER_DUP_ENTRY / UNIQUE failures on their
+ * `ref`, their attendance parked for good, 15 problems; with no unique column, a doubled row).
+ * Until the COMMIT is known, the placement is an unsettled copy of the hub's row under the old key
+ * (push-record.ts markPlacedUnsettled): the next collision settles it into the new key, edits along.
+ */
+import { describe, expect, it } from 'vitest';
+import type { PoolConnection } from '../src/engines/mysql/connect.js';
+import { divergence, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
+import { HUB_AVAILABLE } from './helpers/sync-hub.js';
+
+const SQLITE_DDL = ['CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)'];
+const MYSQL_DDL = ['CREATE TABLE items (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(80) NOT NULL UNIQUE) ENGINE=InnoDB'];
+
+describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a push that moved the hub’s row loses its hub COMMIT (known bug)', () => {
+  const fixture = syncWorlds({
+    prefix: 'rhlostcommit',
+    sqliteDdl: SQLITE_DDL,
+    mysqlDdl: MYSQL_DDL,
+    nodes: ['a', 'b'],
+    env: { SYNC_KEY_COLLISIONS: 'rekey-hub' },
+  });
+
+  for (const edit of [false, true])
+    it(`the next push moves the row again${edit ? ' (the copy edited here meanwhile)' : ''}: every row once on every side, nothing parked`, async () => {
+      const w = await fixture.world();
+      const [a, b] = ['a', 'b'].map((n) => w.node(n));
+      if (!a || !b) throw new Error('nodes');
+      b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'b-item')").run();
+      await b.syncer.syncOnce();
+      a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a-item')").run();
+      // a's push moves the hub's b-item 1 -> 2 and places it here; its hub COMMIT is lost (rolled back).
+      const hub = await a.syncer.withContext(async (ctx) => ctx.hub);
+      const getConnection = hub.pool.getConnection.bind(hub.pool);
+      let armed = true;
+      hub.pool.getConnection = (async () => {
+        const conn = (await getConnection()) as PoolConnection;
+        const commit = conn.commit.bind(conn);
+        conn.commit = (async () => {
+          const moved = await conn.query("SELECT 1 FROM _dualdb_changes WHERE op = 'R' LIMIT 1");
+          if (armed && (moved[0] as unknown[]).length > 0) {
+            armed = false;
+            await conn.rollback();
+            throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
+              code: 'PROTOCOL_CONNECTION_LOST',
+              fatal: true,
+            });
+          }
+          return commit();
+        }) as typeof conn.commit;
+        return conn;
+      }) as typeof hub.pool.getConnection;
+      await a.syncer.syncOnce({ pull: false }).catch(() => {});
+      hub.pool.getConnection = getConnection;
+      expect(armed).toBe(false);
+      expect(await w.hub.query('SELECT id, name FROM items ORDER BY id')).toEqual([{ id: '1', name: 'b-item' }]);
+      // The application edits the copy placed here (under the key the hub never gave it).
+      if (edit) a.db.prepare("UPDATE items SET name = 'b-item-edited' WHERE name = 'b-item'").run();
+      await syncUntilQuiet(w.nodes, 8).catch(() => {});
+      expect(await divergence(w, ['items'])).toEqual([]);
+      for (const n of w.nodes) {
+        expect(n.db.prepare('SELECT name FROM items ORDER BY name').pluck().all()).toEqual([
+          'a-item',
+          edit ? 'b-item-edited' : 'b-item',
+        ]);
+        expect(n.db.prepare('SELECT count(*) AS n FROM _dualdb_parked').get()).toEqual({ n: 0n });
+      }
+    }, 120_000);
+});

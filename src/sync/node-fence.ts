@@ -277,11 +277,17 @@ export async function fenceHubPush(
 }
 
 /** The statement of `recordTokenAsHolder`: one row written when this file holds the node id, none otherwise. */
-export function holderTokenStatement(state: LocalState, nodeId: string, token: string): { sql: string; params: unknown[] } {
+export function holderTokenStatement(
+  state: LocalState,
+  nodeId: string,
+  token: string,
+  /** The token's SQL (`?` is `token`): the one-query insert appends the key the hub assigned (hub-insert.ts). */
+  tokenSql = '?',
+): { sql: string; params: unknown[] } {
   const mine = [localToken(state, nodeId), state.getMeta(PENDING)].filter((t): t is string => typeof t === 'string');
   const notMine = mine.length ? ' AND push_token NOT IN (?)' : '';
   return {
-    sql: `INSERT INTO _dualdb_write_tokens (token, node_id, at) SELECT ?, ?, NOW(6) FROM DUAL
+    sql: `INSERT INTO _dualdb_write_tokens (token, node_id, at) SELECT ${tokenSql}, ?, NOW(6) FROM DUAL
         WHERE NOT EXISTS (SELECT 1 FROM _dualdb_nodes WHERE node_id = ? AND push_token IS NOT NULL${notMine})`,
     params: [token, nodeId, nodeId, ...(mine.length ? [mine] : [])],
   };

@@ -1,42 +1,38 @@
 /**
  * The one-row push of a `both` write (issue 16, docs/PERFORMANCE.md): when the node's unpushed log
- * is exactly the one insert the write just made, the push's hub transaction is ONE multi-statement
- * query that ends in its COMMIT (one round trip), instead of the generic push's reads, decision and
- * writes (push.ts).
+ * is exactly the one insert the write just made, the push's hub transaction is one multi-statement
+ * query and a COMMIT, instead of the generic push's reads, decision and writes (push.ts).
  *
  * The query, in order: the session (origin for the capture triggers, autocommit off, READ
- * COMMITTED); the fence (invariant 17: this node's row locked, token and cursor checked and moved
- * in one UPDATE, exactly as fenceHubPush); the guard — the fence moved, and nothing on the hub log
- * under the row's key from another origin that this node has not pulled (after its pull cursor or
- * in a hole), nor a delete of a parent row the row references: then there is nothing to decide (no
- * conflict, no collision, no child attaching to another row) and the generic push would send the
- * row as it is; the insert, made only when the guard is clear (`INSERT … SELECT … WHERE
- * @dualdb_clear`: its triggers may not read the log the guard reads); the table's column digest,
- * read under the insert's metadata lock, which holds off any DDL on the table until the COMMIT;
- * then the stop, a statement that fails (a scalar subquery of two rows) unless everything left to
- * check holds on the server: the guard was clear; no drift (invariant 16: the whole schema's
- * fingerprint equal to the plan's stamp, or, once the table's digest was seen under that stamp,
- * the digest equal to it, hub-shape.ts); no row move (R entry) of the hub this node has not applied
- * (assertNoMovesMeanwhile), read after the row and its parents are locked; and the row stored as
- * sent (a hub trigger or a column's scale changed nothing). Last, the COMMIT.
- * The server stops a multi-statement query at its first failing statement, so the COMMIT runs
- * only when every check held.
+ * COMMITTED); the fence (invariant 17: this node's
+ * row locked, token and cursor checked and moved in one UPDATE, exactly as fenceHubPush); the
+ * guard — the fence moved, and nothing on the hub log under the row's key from another origin that
+ * this node has not pulled (after its pull cursor or in a hole), nor a delete of a parent row the
+ * row references: then there is nothing to decide (no conflict, no collision, no child attaching
+ * to another row) and the generic push would send the row as it is; the insert, made only when
+ * the guard is clear (`INSERT … SELECT … WHERE @dualdb_clear`: its triggers may not read the log
+ * the guard reads), returning the row the hub stored with its column definitions; the hub's schema
+ * fingerprint (invariant 16), read after the insert, whose metadata lock on the table holds off any
+ * DDL on it until the COMMIT — or, once the table's shape was seen under the plan's stamp, nothing:
+ * the insert's column definitions are compared with that shape instead (hub-shape.ts); last, the
+ * hub's row moves (R entries) this node has not applied, read after the row and its parents are
+ * locked (assertNoMovesMeanwhile).
+ * The server stops a multi-statement query at its first failing statement.
  *
- * Anything to decide — the guard or the fence not clear, a move, drift, a stored row that differs,
- * a statement the hub refuses (a constraint, a value too long, a missing parent, a duplicate key)
- * — fails a statement before the COMMIT: the transaction is rolled back with nothing written, and
- * the caller runs the generic push, which decides, parks, re-keys or logs the hub's version exactly
- * as it always does. So do the local facts checked first: a parked, held, open-collision or
- * unsettled key or parent, a due parked retry, an oversize row, a schema changed under the plan.
- * Whether the COMMIT ran is never inferred from which statement failed: after a failing statement
- * the same session rolls back and reads the node's push token, which is this push's exactly when it
- * committed. A lost connection (or a timeout) is looked up as the mysql_primary write token is
- * (commit-outcome.ts): the old session killed, then a locking read of the token. When the hub
- * cannot say, the write stays queued, and the token this push set is known to the file first
- * (push_pending), so the next reconcile adopts a commit whose reply was lost (invariant 3).
+ * Anything to decide — the guard or the fence not clear, a move, drift, a statement the hub
+ * refuses (a constraint, a value too long, a missing parent, a duplicate key) — rolls the
+ * transaction back, with nothing written, and the caller runs the generic push, which decides,
+ * parks or re-keys exactly as it always does. So do the local facts checked first: a parked,
+ * held, open-collision or unsettled key or parent, a due parked retry, an oversize row, a schema
+ * changed under the plan. Only a lost connection is thrown: the write stays queued, and the token
+ * this push set is known to the file first (push_pending), so the next reconcile adopts a commit
+ * whose reply was lost (invariant 3). A lost COMMIT reply is looked up at once, as the
+ * mysql_primary write token is (commit-outcome.ts): the push token is on the hub exactly when the
+ * push committed.
  */
 import type Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
+import { MYSQL_NOW_MS } from '../capture/mysql-capture.js';
 import type { Row } from '../engines/codec.js';
 import type { MysqlHub } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
@@ -44,15 +40,15 @@ import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import type { Op } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
-import { toMysqlRow } from './convert.js';
+import { sameImage, toMysqlRow } from './convert.js';
 import { hubMovesQuery } from './hub-moves.js';
-import { rememberShape, verifiedShape } from './hub-shape.js';
+import { forgetShape, rememberShape, shapeOf, verifiedShape } from './hub-shape.js';
 import type { PullState } from './local-state.js';
 import { MysqlTableIO, PACKET_MARGIN } from './mysql-io.js';
 import { beginPush, localToken, recordPushed } from './node-fence.js';
 import type { SyncTable } from './plan.js';
 import { keyProblem } from './push-read.js';
-import { SCHEMA_FINGERPRINT_TEXT_SQL, sqliteSchemaVersion, tableFingerprintSql } from './schema-guard.js';
+import { SCHEMA_FINGERPRINT_SQL, sqliteSchemaVersion } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
 
 /** A connection that runs multi-statement queries (values escaped here by mysql2). */
@@ -110,9 +106,7 @@ function parentKeys(ctx: SyncContext, table: SyncTable, image: Row): { parent: s
  * The one row to push when the local facts leave nothing to decide, read in one SQLite snapshot;
  * undefined when the generic push must run.
  */
-function readOneRow(
-  ctx: SyncContext,
-): { row: OneRow; parents: { parent: string; key: string }[]; appliedMoves: bigint[] } | undefined {
+function readOneRow(ctx: SyncContext): { row: OneRow; parents: { parent: string; key: string }[] } | undefined {
   const { db, state } = ctx;
   return db.transaction(() => {
     if (!ctx.schemaStamp || sqliteSchemaVersion(db) !== ctx.schemaStamp.sqliteVersion) return undefined;
@@ -144,9 +138,7 @@ function readOneRow(
     const pairs = keyed.flatMap((k) => [k.tbl, k.pk]);
     const busy = stmt(db, `${checks.join(' UNION ALL ')} LIMIT 1`).get(Date.now(), ...pairs, ...pairs, e.tbl, e.pk);
     if (busy) return undefined;
-    // The hub moves applied here already (kept until the pull passes them): the query leaves them out.
-    const appliedMoves = (stmt(db, 'SELECT seq FROM _dualdb_hub_moves').all() as { seq: bigint }[]).map((m) => BigInt(m.seq));
-    return { row: { table, key: e.pk, seq: BigInt(e.seq), at: Number(e.at), image }, parents, appliedMoves };
+    return { row: { table, key: e.pk, seq: BigInt(e.seq), at: Number(e.at), image }, parents };
   })();
 }
 
@@ -161,40 +153,8 @@ function unseenCondition(ctx: SyncContext, pull: PullState, tbl: string, pk: str
 }
 
 /**
- * The SQL condition "the row stored under the key is, column by column, what was sent": numbers and
- * times compared as values (`1.50` is `1.5`, as sameImage compares them; a DECIMAL rounded, a
- * DATETIME cut to fewer digits, a FLOAT column are not), everything else as bytes (a hub trigger that
- * changed the case or the spaces of a text is seen). Not the same, the generic push sends the row and
- * logs the hub's version for this node to pull back (push.ts logHubRewrites).
- */
-function storedAsSent(table: SyncTable, sent: Row): string {
-  const same = table.columns.map((c) => {
-    const v = sent[c.name] ?? null;
-    const col = `${quoteMysqlId(table.name)}.${quoteMysqlId(c.name)}`;
-    const byValue = NUMBERS.has(c.type)
-      ? typeof v === 'number' || typeof v === 'bigint'
-      : TIMES.has(c.type) && typeof v === 'string';
-    return byValue ? `${col} <=> ${mysql.escape(v)}` : `CAST(${col} AS BINARY) <=> CAST(${mysql.escape(v)} AS BINARY)`;
-  });
-  const key = table.key.map((k) => `${quoteMysqlId(k.name)} = ${mysql.escape(sent[k.name] ?? null)}`);
-  return `EXISTS (SELECT 1 FROM ${quoteMysqlId(table.name)} WHERE ${[...key, ...same].join(' AND ')})`;
-}
-
-const NUMBERS = new Set(['integer', 'decimal', 'double']);
-const TIMES = new Set(['datetime', 'date', 'time']);
-
-/**
- * A statement that fails (ER_SUBQUERY_NO_1_ROW: the subquery returns two rows) unless `condition`
- * is true: the server stops the multi-statement query there, before its COMMIT. NULL stops it too.
- */
-function stopUnless(condition: string): string {
-  return `SET @dualdb_go = (SELECT 1 UNION ALL SELECT 2 FROM DUAL WHERE (${condition}) IS NOT TRUE)`;
-}
-
-/**
  * The one-row push (see the top of this file): the result of the batch, or 'generic' when the
- * generic push must run (nothing was written on the hub). Throws when the hub cannot be reached
- * and cannot say whether the push committed.
+ * generic push must run (nothing was written on the hub). Throws when the hub cannot be reached.
  */
 export async function pushOneRow(
   ctx: SyncContext,
@@ -204,19 +164,15 @@ export async function pushOneRow(
   if (!ctx.hubReturning) return 'generic';
   const mine = localToken(ctx.state, ctx.nodeId);
   if (mine === undefined) return 'generic';
-  const stamp = ctx.schemaStamp?.hubFingerprint;
-  if (stamp === undefined) return 'generic';
   const read = readOneRow(ctx);
   if (!read) return 'generic';
-  const { row, parents, appliedMoves } = read;
+  const { row, parents } = read;
   const { table, key } = row;
   const io = mysqlIO.get(table) ?? new MysqlTableIO(table, ctx.hubMaxPacket - PACKET_MARGIN);
   mysqlIO.set(table, io);
   let tuple: string;
-  let sent: Row;
   try {
-    sent = toMysqlRow(table, row.image);
-    tuple = io.tuple(sent);
+    tuple = io.tuple(toMysqlRow(table, row.image));
   } catch {
     return 'generic'; // a value MySQL cannot take: parked by the generic push
   }
@@ -229,31 +185,17 @@ export async function pushOneRow(
     ...parents.map((p) => `NOT ${unseenCondition(ctx, pull, p.parent, p.key, true)}`),
   ].join(' AND ');
   const moves = hubMovesQuery(ctx, pull);
-  const unappliedMoves = mysql.format(`EXISTS (${moves.sql} AND tbl IN (?)${appliedMoves.length ? ' AND seq NOT IN (?)' : ''})`, [
-    ...moves.params,
-    [...ctx.plan.byName.keys()],
-    ...(appliedMoves.length ? [appliedMoves] : []),
-  ] as never);
   const columns = table.columns.map((c) => quoteMysqlId(c.name)).join(', ');
+  const stamp = ctx.schemaStamp?.hubFingerprint;
   const shape = verifiedShape(table, stamp);
-  const decided = [
-    '@dualdb_clear',
-    // Drift (invariant 16): the whole schema as planned, until this table's digest was seen under
-    // the stamp; then that one table's digest (hub-shape.ts).
-    shape === undefined ? `(${SCHEMA_FINGERPRINT_TEXT_SQL}) = ${mysql.escape(stamp)}` : `@dualdb_shape = ${mysql.escape(shape)}`,
-    `NOT ${unappliedMoves}`,
-    storedAsSent(table, sent),
-  ].join(' AND ');
   const sql = [
     mysql.format("SET @dualdb_origin = ?, autocommit = 0, tx_isolation = 'READ-COMMITTED'", [ctx.nodeId]),
     '', // the fence, below (its token is known once the push begins)
     `SET @dualdb_clear = (${guard})`,
     // Every column (*): one added on the hub shows in the column definitions too.
     `INSERT INTO ${quoteMysqlId(table.name)} (${columns}) SELECT ${tuple.slice(1, -1)} FROM DUAL WHERE @dualdb_clear RETURNING *`,
-    // Read under the insert's metadata lock: no DDL on the table until the COMMIT.
-    `SELECT @dualdb_shape := (${tableFingerprintSql(ctx.hub.config.database, table.name)}) AS shape`,
-    stopUnless(decided),
-    'COMMIT',
+    shape === undefined ? SCHEMA_FINGERPRINT_SQL : 'DO 0',
+    mysql.format(moves.sql, moves.params as never),
   ];
   // The token this push sets, known to the file before the hub can commit it (node-fence.ts).
   const next = beginPush(ctx);
@@ -264,32 +206,53 @@ export async function pushOneRow(
   );
 
   const { conn, done } = await lease();
+  let committing = false;
   let healthy = false;
-  let results: unknown[] | undefined;
   try {
-    [results] = (await conn.query({ sql: sql.join(';\n'), timeout })) as unknown as [unknown[]];
+    let results: unknown[];
+    let fields: unknown[];
+    try {
+      [results, fields] = (await conn.query({ sql: sql.join(';\n'), timeout })) as unknown as [unknown[], unknown[]];
+    } catch (e) {
+      if (isConnectionError(e) || !(e as { code?: string }).code?.startsWith('ER_')) throw e;
+      // Refused by the hub (a constraint, a missing parent, a duplicate key…): the generic push decides.
+      await conn.query({ sql: 'ROLLBACK', timeout });
+      healthy = true;
+      return 'generic';
+    }
+    const stored = (results[3] as Row[])[0];
+    const seen = shapeOf(fields[3]);
+    let schemaSame: boolean;
+    if (shape !== undefined) {
+      schemaSame = seen === shape;
+      if (!schemaSame) forgetShape(table);
+    } else {
+      const fingerprint = (results[4] as { n: string | number; h: string | number | null }[])[0];
+      schemaSame = stamp !== undefined && `${fingerprint?.n ?? 0}:${fingerprint?.h ?? 0}` === stamp;
+      if (schemaSame && seen !== undefined && stamp !== undefined) rememberShape(table, stamp, seen);
+    }
+    const unappliedMoves = (results[5] as { seq: string | number; tbl: string }[]).filter(
+      (m) => ctx.plan.byName.has(m.tbl) && !stmt(ctx.db, 'SELECT 1 FROM _dualdb_hub_moves WHERE seq = ?').get(BigInt(m.seq)),
+    );
+    const fenced = (results[1] as { affectedRows?: number }).affectedRows === 1;
+    if (!fenced || !schemaSame || stored === undefined || unappliedMoves.length > 0) {
+      await conn.query({ sql: 'ROLLBACK', timeout });
+      healthy = true;
+      return 'generic';
+    }
+    // The hub kept something else (a DECIMAL's scale, its own BEFORE trigger): a central log entry,
+    // so that this node pulls the hub's version back (push.ts logHubRewrites).
+    const rewrite = sameImage(table, row.image, stored)
+      ? ''
+      : `${mysql.format(`INSERT INTO _dualdb_changes (tbl, pk, op, origin, at) VALUES (?, ?, 'U', NULL, ${MYSQL_NOW_MS})`, [table.name, key])};\n`;
+    committing = true;
+    await conn.query({ sql: `${rewrite}COMMIT`, timeout });
     healthy = true;
   } catch (e) {
-    const code = (e as { code?: string }).code ?? '';
-    if (code.startsWith('ER_') && !isConnectionError(e)) {
-      // A statement failed and the server ran none after it — the stop when anything is to be
-      // decided, or a row the hub refuses. Whether the COMMIT ran is not inferred from which one
-      // failed: the transaction is rolled back and the node's row read on the same session.
-      const [after] = (await conn.query({
-        sql: mysql.format('ROLLBACK;\nSELECT push_token FROM _dualdb_nodes WHERE node_id = ?', [ctx.nodeId]),
-        timeout,
-      })) as unknown as [unknown[]];
-      healthy = true;
-      const token = (after[1] as { push_token: string | null }[])[0]?.push_token;
-      if (token !== next) return 'generic';
-    } else if (!(await committedAfterAll(ctx.hub, ctx.nodeId, next, conn.threadId))) throw e;
+    if (!committing || !(await committedAfterAll(ctx.hub, ctx.nodeId, next, conn.threadId))) throw e;
     // The hub committed; only its reply was lost.
   } finally {
     done(healthy);
-  }
-  if (shape === undefined && results) {
-    const seen = (results[4] as { shape: string | null }[])[0]?.shape;
-    if (seen) rememberShape(table, stamp, seen);
   }
   const lastPushAt = new Date().toISOString();
   recordPushed(ctx, row.seq, next, () => ctx.state.setMeta('last_push_at', lastPushAt));

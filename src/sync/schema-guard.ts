@@ -7,7 +7,6 @@
  * of the hub's column definitions (one information_schema query, only for batches with work).
  * A change throws PlanStaleError; the syncer re-plans (pausing the drifted table) and retries.
  */
-import mysql from 'mysql2/promise';
 import type { MysqlHub } from '../engines/mysql/connect.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { DualdbError } from '../util/errors.js';
@@ -34,23 +33,6 @@ const COLUMN_DIGEST = `SUM(CRC32(CONCAT_WS('|', TABLE_NAME, COLUMN_NAME, COLUMN_
 
 /** The query of hubSchemaFingerprint (n, h), for a caller that sends it along with others (push-one.ts). */
 export const SCHEMA_FINGERPRINT_SQL = `SELECT COUNT(*) AS n, ${COLUMN_DIGEST} AS h FROM information_schema.COLUMNS WHERE ${USER_TABLES}`;
-
-/**
- * The hub's column fingerprint as one text, in the stamp's form (`n:h`, hubSchemaFingerprint), for a
- * statement that compares it on the server (push-one.ts).
- */
-export const SCHEMA_FINGERPRINT_TEXT_SQL = `SELECT CONCAT(COUNT(*), ':', COALESCE(${COLUMN_DIGEST}, 0)) FROM information_schema.COLUMNS WHERE ${USER_TABLES}`;
-
-/**
- * The same digest over one table's columns (`n:h`). With the schema and table named as constants the
- * server reads that table's definition only (`Open_frm_only; Scanned 0 databases`), not the schema's.
- */
-export function tableFingerprintSql(database: string, table: string): string {
-  return mysql.format(
-    `SELECT CONCAT(COUNT(*), ':', COALESCE(${COLUMN_DIGEST}, 0)) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?`,
-    [database, table],
-  );
-}
 
 /** A digest of every user column's definition on the hub (name, type, nullability, key, position). */
 export async function hubSchemaFingerprint(hub: MysqlHub): Promise<string> {

@@ -314,11 +314,23 @@ export async function recordTokenAsHolder(conn: PoolConnection, state: LocalStat
   if ((res as { affectedRows: number }).affectedRows !== 1) throw new NodeIdInUseError(nodeId);
 }
 
+const forgetPushedStatements = new WeakMap<FenceContext['db'], { run(upto: bigint): unknown }>();
+
+/** `DELETE FROM _dualdb_changes WHERE seq <= ?`, compiled once per connection (a `both` write runs it each time). */
+function forgetPushed(db: FenceContext['db']): { run(upto: bigint): unknown } {
+  let st = forgetPushedStatements.get(db);
+  if (!st) {
+    st = db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?');
+    forgetPushedStatements.set(db, st);
+  }
+  return st;
+}
+
 /** After the hub committed a push: the file forgets what the hub has and keeps the new token. */
 export function recordPushed(ctx: FenceContext, upto: bigint, token: string, alsoRecord?: () => void): void {
   ctx.db.transaction(() => {
     ctx.state.setPushedUpto(upto);
-    ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(upto);
+    forgetPushed(ctx.db).run(upto);
     saveToken(ctx.state, ctx.nodeId, token);
     alsoRecord?.();
   })();

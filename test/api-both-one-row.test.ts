@@ -207,6 +207,64 @@ describe.skipIf(!HUB_AVAILABLE)('both: the one-row push', () => {
     },
   );
 
+  it('the hub stores another value than sent (its own trigger): acknowledged by the one-row push, which logs the hub’s version, and the node pulls it back', async () => {
+    const { h, db } = await setup();
+    try {
+      await db.insert('cameras', { name: 'warm' });
+      await h.execute('CREATE TRIGGER cameras_upper BEFORE INSERT ON cameras FOR EACH ROW SET NEW.name = UPPER(NEW.name)');
+      const r = await db.insert('cameras', { name: 'gate' });
+      expect(r).toMatchObject({ committed: 'both', queued: false });
+      expect(db.service.syncer.oneRowPushes).toBe(2);
+      expect(await h.query('SELECT name FROM cameras WHERE id = ?', [String(r.lastInsertId)])).toEqual([{ name: 'GATE' }]);
+      await db.service.syncer.syncOnce();
+      expect(db.all('SELECT name FROM cameras WHERE id = ?', [r.lastInsertId])).toEqual([{ name: 'GATE' }]);
+    } finally {
+      await db.close();
+      await h.close();
+    }
+  });
+
+  it('the write’s hub session is killed while its query waits (before the COMMIT): the write stays queued, then goes up once', async () => {
+    const { h, db } = await setup();
+    try {
+      await db.insert('cameras', { name: 'warm' });
+      expect(db.service.syncer.oneRowPushes).toBe(1);
+      const nodeId = db.service.syncer.nodeId;
+      const pending = await h.withConnection(async (holder) => {
+        // The node's row locked by another session: the write's query waits at its fence.
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM _dualdb_nodes WHERE node_id = ? FOR UPDATE', [nodeId]);
+        const write = db.insert('cameras', { name: 'mid' });
+        let victim: string | undefined;
+        for (let i = 0; i < 200 && victim === undefined; i++) {
+          await new Promise((r) => setTimeout(r, 25));
+          const rows = await h.query<{ id: string }>(
+            "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE INFO LIKE '%UPDATE _dualdb_nodes SET push_token%' AND ID <> CONNECTION_ID()",
+          );
+          victim = rows[0]?.id;
+        }
+        expect(victim).toBeDefined();
+        await h.query('KILL CONNECTION ?', [victim]);
+        await holder.query('ROLLBACK');
+        return write;
+      });
+      const r = await pending;
+      expect(r).toMatchObject({ committed: 'sqlite', queued: true });
+      expect(await h.query("SELECT name FROM cameras WHERE name = 'mid'")).toEqual([]);
+      await db.service.syncer.syncOnce();
+      expect((await h.query('SELECT name FROM cameras ORDER BY id')).map((c) => (c as { name: string }).name)).toEqual([
+        'warm',
+        'mid',
+      ]);
+      expect(db.service.syncer.state.pendingPush().count).toBe(0);
+      const log = await h.query<{ n: string }>("SELECT COUNT(*) AS n FROM _dualdb_changes WHERE tbl = 'cameras'");
+      expect(log[0]?.n).toBe('2');
+    } finally {
+      await db.close();
+      await h.close();
+    }
+  });
+
   it('a row the hub refuses is parked with its error and the caller told; the next write still flows', async () => {
     const { h, db } = await setup();
     try {

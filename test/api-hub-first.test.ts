@@ -117,6 +117,31 @@ describe.skipIf(!HUB_AVAILABLE)('mysql_primary: serialised with the sync, exact 
     }
   });
 
+  it('the reply to COMMIT is lost, the key given: the hub’s row is read back by it and mirrored once', async () => {
+    const target = hub.server ? { host: '127.0.0.1', port: (await hub.freshDatabase('probe')).port } : undefined;
+    if (!target) return;
+    const cutter = await CommitCutter.start(target);
+    const { h, db } = await setup(cutter);
+    try {
+      // The hub stores something else than sent: the mirror can only be the row read back.
+      await h.execute(
+        'CREATE TRIGGER detections_upper BEFORE INSERT ON detections FOR EACH ROW SET NEW.camera = UPPER(NEW.camera)',
+      );
+      cutter.arm = 'after-commit';
+      const r = await db.insert('detections', { id: 7, camera: 'given key' });
+      expect(cutter.cuts).toBe(1);
+      expect(r).toMatchObject({ committed: 'mysql+sqlite', queued: false, failedOver: false });
+      expect(db.all('SELECT id, camera FROM detections')).toEqual([{ id: 7n, camera: 'GIVEN KEY' }]);
+      await db.service.syncer.syncOnce();
+      expect(await h.query('SELECT id, camera FROM detections')).toEqual([{ id: '7', camera: 'GIVEN KEY' }]);
+      expect(db.service.syncer.state.pendingPush(true).count).toBe(0);
+    } finally {
+      await db.close();
+      await h.close();
+      await cutter.close();
+    }
+  });
+
   it('the connection is cut before the hub commits: the write fails over to SQLite and reaches the hub once', async () => {
     const target = hub.server ? { host: '127.0.0.1', port: (await hub.freshDatabase('probe')).port } : undefined;
     if (!target) return;

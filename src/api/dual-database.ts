@@ -26,7 +26,7 @@ import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncLog } from '../log/sync-log.js';
-import { commitOutcome, ensureWriteTokens, newWriteToken } from '../sync/commit-outcome.js';
+import { committedToken, ensureWriteTokens, newWriteToken } from '../sync/commit-outcome.js';
 import { ControlServer } from '../sync/control.js';
 import { toSqliteRow } from '../sync/convert.js';
 import { MysqlTableIO } from '../sync/mysql-io.js';
@@ -38,7 +38,7 @@ import type { NodeState, SyncStatus } from '../sync/status.js';
 import { type CycleReport, Syncer } from '../sync/syncer.js';
 import { formsOf } from '../sync/value-forms.js';
 import { DualdbError, MysqlError } from '../util/errors.js';
-import { HubInsertPool, type HubInsertState } from './hub-insert.js';
+import { HubInsertPool, type HubInsertState, keyInToken } from './hub-insert.js';
 import { writeOpsOnHub } from './hub-write-ops.js';
 import { LocalStatements } from './local-statements.js';
 import { type InputRow, normaliseRow } from './values.js';
@@ -305,6 +305,7 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
     let hub: MysqlHub | undefined;
     const token = newWriteToken();
     const w: HubInsertState = { committing: false, threadId: undefined };
+    let fastTable: SyncTable | undefined;
     try {
       hub = await this.service.syncer.connectHub();
       for (const op of ops) {
@@ -323,8 +324,9 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
       const nodeId = this.service.syncer.nodeId;
       const only = ops.length === 1 ? ops[0] : undefined;
       if (only?.kind === 'insert' && this.service.syncer.hubReturning) {
-        // One row: two round trips (hub-insert.ts); an older hub falls through to the general path.
+        // One row: one round trip (hub-insert.ts); an older hub falls through to the general path.
         const t = tables.get(only.table) as SyncTable;
+        fastTable = t;
         w.onImage = (image, key) => {
           keysByTable.set(t.name, new Set([key]));
           images.set(t.name, new Map([[key, image]]));
@@ -332,8 +334,16 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
           if (auto !== undefined && auto !== null) lastInsertId = BigInt(auto as string);
         };
         this.hubInsert ??= new HubInsertPool(hub.config);
-        const statement = holderTokenStatement(this.service.syncer.state, nodeId, token);
-        await this.hubInsert.insertRow(t, only.row, nodeId, statement, w, this.options.hubWriteTimeoutMs ?? 2000);
+        const state = this.service.syncer.state;
+        await this.hubInsert.insertRow(
+          t,
+          only.row,
+          nodeId,
+          token,
+          (tok, sql) => holderTokenStatement(state, nodeId, tok, sql),
+          w,
+          this.options.hubWriteTimeoutMs ?? 2000,
+        );
       }
       if (keysByTable.size === 0)
         await hub.withConnection(async (conn) => {
@@ -363,7 +373,23 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
         });
       touched = [...keysByTable].map(([name, keys]) => ({ table: tables.get(name) as SyncTable, keys }));
     } catch (e) {
-      const outcome = w.committing && hub ? await commitOutcome(hub, token, w.threadId, OUTCOME_DEADLINE_MS) : 'rolled-back';
+      const found =
+        w.committing && hub ? await committedToken(hub, w.lookup ?? token, w.threadId, OUTCOME_DEADLINE_MS) : undefined;
+      const outcome = found?.outcome ?? 'rolled-back';
+      // The one-query insert committed and its reply (with the row) was lost: the row is read back
+      // by its key (given, or the one the hub assigned, carried by the token).
+      const lostKey = w.key ?? keyInToken(found?.token);
+      if (outcome === 'committed' && hub && fastTable && keysByTable.size === 0 && lostKey !== undefined) {
+        const t = fastTable;
+        try {
+          const image = (await hub.withConnection((c) => new MysqlTableIO(t).fetch(c, [lostKey]))).get(lostKey);
+          if (image) w.onImage?.(image, lostKey);
+        } catch {
+          // The hub went away again: the pull path mirrors it (as a failed mirror below).
+        }
+        if (keysByTable.size === 0)
+          this.service.syncer.state.park('pull', t.name, lostKey, 'local mirror: the hub’s reply was lost');
+      }
       if (outcome === 'unknown') {
         this.service.reportHubFailure(e);
         throw new DualdbError(

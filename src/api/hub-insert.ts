@@ -1,11 +1,15 @@
 /**
- * The hub half of a single-row insert in `mysql_primary`, in two round trips where the general
- * path takes four: the write's opening (origin for the capture triggers, autocommit off), the
- * `INSERT … RETURNING` and the fenced write token travel as one multi-statement query, then
- * COMMIT. The server stops a multi-statement query at the first statement that fails, so no
- * statement runs after a failure: a refused row records no token, and nothing is committed
- * before the COMMIT, which is sent only when all three succeeded (the lost-COMMIT handling, the
- * write token and the node-id fence keep their meaning).
+ * The hub half of a single-row insert in `mysql_primary`, in ONE round trip: the write's opening
+ * (origin for the capture triggers, autocommit off), the `INSERT … RETURNING`, the fenced write
+ * token, a stop and the COMMIT travel as one multi-statement query. The server stops a
+ * multi-statement query at the first statement that fails, so no statement runs after a failure:
+ * a refused row records no token and commits nothing; a file that does not hold the node id
+ * inserts no token, and the stop after it (a statement that fails unless the token statement
+ * inserted its row) keeps the COMMIT from running. An error reply therefore means not committed;
+ * a lost reply (or a timeout) is resolved by the write token (commit-outcome.ts), which is why the
+ * token is complete before the COMMIT: when the hub assigns the key (AUTO_INCREMENT), the token
+ * carries it (`<prefix>:<LAST_INSERT_ID()>`), so that a write that committed with its reply lost is
+ * still mirrored, its row read back by that key.
  *
  * A pool of its own has `multipleStatements` on; it runs only the statements built here, every
  * value escaped by mysql2. Its connections keep the write's session (autocommit off, the origin)
@@ -15,6 +19,7 @@ import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../config/config.js';
 import type { Row } from '../engines/codec.js';
 import { diagnoseIfConnection, poolOptions } from '../engines/mysql/connect.js';
+import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { toMysqlRow } from '../sync/convert.js';
 import { MysqlTableIO } from '../sync/mysql-io.js';
@@ -28,8 +33,22 @@ export interface HubInsertState {
   /** The COMMIT was sent: from here on a lost reply is resolved by the write token. */
   committing: boolean;
   threadId: number | undefined;
-  /** Called with the hub's row image and its key before the COMMIT is sent (a lost COMMIT that did commit still mirrors it). */
+  /** Called with the hub's row image and its key once the write committed. */
   onImage?: (image: Row, key: string) => void;
+  /** The token, or its first characters when the hub completes it with the key it assigns (committedToken). */
+  lookup?: string;
+  /** The row's key when the input holds it (a committed write whose reply was lost is read back by it). */
+  key?: string;
+}
+
+/** The stop: fails (with this text) unless the token statement before it inserted its row. */
+const STOP_UNLESS_TOKEN =
+  "SET SESSION sql_mode = IF(ROW_COUNT() = 1, @@session.sql_mode, 'dualdb: node id held by another file')";
+
+/** The token's text, `<prefix>:<key>`, when the hub assigned the key: the key, else undefined. */
+export function keyInToken(token: string | undefined): string | undefined {
+  const i = token?.indexOf(':') ?? -1;
+  return i >= 0 ? token?.slice(i + 1) : undefined;
 }
 
 /** The hub does not have what the fast path needs (an older hub without the fence column): use the general path. */
@@ -55,8 +74,9 @@ export class HubInsertPool {
 
   /**
    * Inserts one row (`insert`: `INSERT … VALUES (…)` with its values formatted in) and commits it
-   * with the token statement; returns the row image the hub stored. Throws the hub's error
-   * (connection errors diagnosed as MysqlError) with nothing committed unless `state.committing`.
+   * with the token statement, in one query; returns the row image the hub stored. Throws the hub's
+   * error (connection errors diagnosed as MysqlError) with nothing committed unless
+   * `state.committing` (then the caller resolves the outcome by the token).
    */
   async insertOne(
     io: MysqlTableIO,
@@ -75,25 +95,30 @@ export class HubInsertPool {
     state.threadId = conn.threadId ?? undefined;
     let healthy = false;
     try {
-      const sql = `${mysql.format('SET @dualdb_origin = ?, autocommit = 0', [origin])};${insert} RETURNING ${io.selectList};${mysql.format(token.sql, token.params as never)}`;
+      const sql = [
+        mysql.format('SET @dualdb_origin = ?, autocommit = 0', [origin]),
+        `${insert} RETURNING ${io.selectList}`,
+        mysql.format(token.sql, token.params as never),
+        STOP_UNLESS_TOKEN,
+        'COMMIT',
+      ].join(';');
       let results: unknown[];
+      state.committing = true;
       try {
         [results] = (await conn.query({ sql, timeout })) as unknown as [unknown[]];
       } catch (e) {
+        const code = (e as { code?: string }).code ?? '';
+        if (!code.startsWith('ER_') || isConnectionError(e)) throw e;
+        // A statement failed: the server ran none after it, the COMMIT neither.
+        state.committing = false;
         await conn.query('ROLLBACK').catch(() => {});
-        if ((e as { code?: string }).code === 'ER_BAD_FIELD_ERROR') throw new FastPathUnavailable();
+        if (code === 'ER_BAD_FIELD_ERROR') throw new FastPathUnavailable();
+        if (code === 'ER_WRONG_VALUE_FOR_VAR' && /dualdb: node id held/.test((e as Error).message)) throw new NodeIdRefused();
         throw e;
       }
-      const image = (results[1] as Row[])[0] as Row;
-      if ((results[2] as { affectedRows?: number }).affectedRows !== 1) {
-        await conn.query('ROLLBACK');
-        healthy = true;
-        throw new NodeIdRefused();
-      }
-      state.onImage?.(image, io.keyOf(image));
-      state.committing = true;
-      await conn.query({ sql: 'COMMIT', timeout });
       healthy = true;
+      const image = (results[1] as Row[])[0] as Row;
+      state.onImage?.(image, io.keyOf(image));
       return image;
     } catch (e) {
       throw diagnoseIfConnection(e, this.m);
@@ -121,29 +146,49 @@ export class HubInsertPool {
 
   /**
    * `input` inserted into `t` through `insertOne` (`state.onImage` receives its row); false, with
-   * nothing written, when the hub needs the general path. Another file holding the node id:
-   * NodeIdInUseError.
+   * nothing written, when the hub needs the general path. `tokenStatement` builds the fenced token
+   * statement (node-fence.ts holderTokenStatement) for a token and its SQL. Another file holding
+   * the node id: NodeIdInUseError.
    */
   async insertRow(
     t: SyncTable,
     input: InputRow,
     origin: string,
-    token: { sql: string; params: unknown[] },
+    token: string,
+    tokenStatement: (token: string, tokenSql: string) => { sql: string; params: unknown[] },
     state: HubInsertState,
     timeout: number,
   ): Promise<boolean> {
     const io = this.io.get(t) ?? new MysqlTableIO(t);
     this.io.set(t, io);
     const row = toMysqlRow({ ...t, columns: t.columns.filter((c) => c.name in input) }, normaliseRow(input) as Row);
+    const keyed = t.key.length > 0 && t.key.every((k) => row[k.name] !== undefined && row[k.name] !== null);
+    const assigned = !keyed && t.hubAssignsKey && t.key.length === 1;
+    // A key neither given nor assigned by the hub: the general path.
+    if (!keyed && !assigned) return false;
+    let statement: { sql: string; params: unknown[] };
+    if (assigned) {
+      // `<prefix>:<key>` fits the token's 32 characters (a BIGINT has at most 20 digits).
+      state.lookup = token.slice(0, 11);
+      statement = tokenStatement(state.lookup, "CONCAT(?, ':', LAST_INSERT_ID())");
+    } else {
+      state.lookup = token;
+      state.key = io.keyOf(row);
+      statement = tokenStatement(token, '?');
+    }
     const cols = Object.keys(row);
     const insert = mysql.format(`INSERT INTO ${quoteMysqlId(t.name)} (${cols.map(quoteMysqlId).join(', ')}) VALUES (?)`, [
       cols.map((c) => row[c]),
     ]);
     try {
-      await this.insertOne(io, insert, origin, token, state, timeout);
+      await this.insertOne(io, insert, origin, statement, state, timeout);
       return true;
     } catch (e) {
-      if (e instanceof FastPathUnavailable) return false;
+      if (e instanceof FastPathUnavailable) {
+        state.lookup = undefined;
+        state.key = undefined;
+        return false;
+      }
       if (e instanceof NodeIdRefused) throw new NodeIdInUseError(origin);
       throw e;
     }

@@ -43,18 +43,35 @@ export async function commitOutcome(
   threadId: number | undefined,
   deadlineMs: number,
 ): Promise<CommitOutcome> {
+  return (await committedToken(hub, token, threadId, deadlineMs)).outcome;
+}
+
+/**
+ * commitOutcome for a token known by its first characters (`prefix`, hex): a write that completes
+ * its token on the server (the mysql_primary one-query insert appends the key the hub assigned,
+ * hub-insert.ts). `token` is the whole token found when the write committed.
+ */
+export async function committedToken(
+  hub: MysqlHub,
+  prefix: string,
+  threadId: number | undefined,
+  deadlineMs: number,
+): Promise<{ outcome: CommitOutcome; token?: string }> {
   const until = Date.now() + deadlineMs;
   for (;;) {
     try {
       return await hub.withConnection(async (conn) => {
         // A session the server still runs (it has not noticed the cut) ends now: rolled back, or committed if it got that far.
         if (threadId !== undefined) await conn.query('KILL CONNECTION ?', [threadId]).catch(() => {});
-        const [rows] = await conn.query('SELECT token FROM _dualdb_write_tokens WHERE token = ? LOCK IN SHARE MODE', [token]);
+        const [rows] = await conn.query('SELECT token FROM _dualdb_write_tokens WHERE token LIKE ? LOCK IN SHARE MODE', [
+          `${prefix}%`,
+        ]);
         await conn.query('COMMIT');
-        return (rows as unknown[]).length > 0 ? 'committed' : 'rolled-back';
+        const found = (rows as { token: string }[])[0]?.token;
+        return found === undefined ? { outcome: 'rolled-back' } : { outcome: 'committed', token: found };
       });
     } catch {
-      if (Date.now() >= until) return 'unknown';
+      if (Date.now() >= until) return { outcome: 'unknown' };
       await new Promise((r) => setTimeout(r, 200));
     }
   }

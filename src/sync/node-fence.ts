@@ -277,11 +277,17 @@ export async function fenceHubPush(
 }
 
 /** The statement of `recordTokenAsHolder`: one row written when this file holds the node id, none otherwise. */
-export function holderTokenStatement(state: LocalState, nodeId: string, token: string): { sql: string; params: unknown[] } {
+export function holderTokenStatement(
+  state: LocalState,
+  nodeId: string,
+  token: string,
+  /** The token's SQL (`?` is `token`): the one-query insert appends the key the hub assigned (hub-insert.ts). */
+  tokenSql = '?',
+): { sql: string; params: unknown[] } {
   const mine = [localToken(state, nodeId), state.getMeta(PENDING)].filter((t): t is string => typeof t === 'string');
   const notMine = mine.length ? ' AND push_token NOT IN (?)' : '';
   return {
-    sql: `INSERT INTO _dualdb_write_tokens (token, node_id, at) SELECT ?, ?, NOW(6) FROM DUAL
+    sql: `INSERT INTO _dualdb_write_tokens (token, node_id, at) SELECT ${tokenSql}, ?, NOW(6) FROM DUAL
         WHERE NOT EXISTS (SELECT 1 FROM _dualdb_nodes WHERE node_id = ? AND push_token IS NOT NULL${notMine})`,
     params: [token, nodeId, nodeId, ...(mine.length ? [mine] : [])],
   };
@@ -308,11 +314,23 @@ export async function recordTokenAsHolder(conn: PoolConnection, state: LocalStat
   if ((res as { affectedRows: number }).affectedRows !== 1) throw new NodeIdInUseError(nodeId);
 }
 
+const forgetPushedStatements = new WeakMap<FenceContext['db'], { run(upto: bigint): unknown }>();
+
+/** `DELETE FROM _dualdb_changes WHERE seq <= ?`, compiled once per connection (a `both` write runs it each time). */
+function forgetPushed(db: FenceContext['db']): { run(upto: bigint): unknown } {
+  let st = forgetPushedStatements.get(db);
+  if (!st) {
+    st = db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?');
+    forgetPushedStatements.set(db, st);
+  }
+  return st;
+}
+
 /** After the hub committed a push: the file forgets what the hub has and keeps the new token. */
 export function recordPushed(ctx: FenceContext, upto: bigint, token: string, alsoRecord?: () => void): void {
   ctx.db.transaction(() => {
     ctx.state.setPushedUpto(upto);
-    ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(upto);
+    forgetPushed(ctx.db).run(upto);
     saveToken(ctx.state, ctx.nodeId, token);
     alsoRecord?.();
   })();

@@ -1,7 +1,8 @@
 /**
- * The one-row push of a `both` write (issue 16, docs/PERFORMANCE.md): when the node's unpushed log
- * is exactly the one insert the write just made, the push's hub transaction is one multi-statement
- * query and a COMMIT, instead of the generic push's reads, decision and writes (push.ts).
+ * The one-row push of a `both` write (issue 16, docs/PERFORMANCE.md), and of the sync loop's push
+ * of a single foreign insert (the application's commit seen by the WAL watch; syncer.ts `oneRow`):
+ * when the node's unpushed log is exactly one insert, the push's hub transaction is one
+ * multi-statement query and a COMMIT, instead of the generic push's reads, decision and writes (push.ts).
  *
  * The query, in order: the session (origin for the capture triggers, autocommit off, READ
  * COMMITTED); the fence (invariant 17: this node's

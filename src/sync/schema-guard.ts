@@ -22,8 +22,17 @@ export interface SchemaStamp {
   hubFingerprint: string;
 }
 
+const schemaVersionReads = new WeakMap<SqliteDb, { get(): unknown }>();
+
 export function sqliteSchemaVersion(db: SqliteDb): number {
-  return Number(db.pragma('schema_version', { simple: true }));
+  // Compiled once per connection: `db.pragma` prepares its statement on every call, and every
+  // `both` write reads this twice (the plan's check, the one-row push's).
+  let read = schemaVersionReads.get(db);
+  if (!read) {
+    read = db.prepare('PRAGMA schema_version').pluck();
+    schemaVersionReads.set(db, read);
+  }
+  return Number(read.get());
 }
 
 /** User tables only (not dualdb's own `_dualdb_` ones), in the database connected to. */

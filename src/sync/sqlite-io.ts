@@ -23,6 +23,8 @@ export class SqliteTableIO {
   private readonly upserts = new Map<number, Database.Statement<unknown[]>>();
   /** The lookup of a full chunk of keys, prepared once (a 20,000-key push batch is 50 chunks). */
   private lookup: Database.Statement<unknown[]> | undefined;
+  /** The lookup of one key, prepared once: a `both` write's one-row push reads its row by it. */
+  private lookupOne: Database.Statement<unknown[]> | undefined;
 
   constructor(
     private readonly db: SqliteDb,
@@ -62,6 +64,9 @@ export class SqliteTableIO {
       if (chunk.length === LOOKUP_CHUNK) {
         this.lookup ??= this.db.prepare<unknown[]>(sql);
         st = this.lookup;
+      } else if (chunk.length === 1) {
+        this.lookupOne ??= this.db.prepare<unknown[]>(sql);
+        st = this.lookupOne;
       } else st = this.db.prepare<unknown[]>(sql);
       for (const row of st.all(...params) as Row[]) out.set(this.keyOf(row), row);
     }

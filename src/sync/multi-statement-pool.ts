@@ -17,9 +17,7 @@ export class MultiStatementPool {
   /** A connection lent for one push; connection errors diagnosed. */
   async lease(): Promise<MultiStatementLease> {
     if (!this.pool) {
-      // maxIdle below connectionLimit: mysql2 then runs its idle sweep, which closes the connection
-      // after 30 s without a push, so an idle node keeps no extra hub connection (fleet-idle bench).
-      this.pool = mysql.createPool(poolOptions(this.m, { multipleStatements: true, connectionLimit: 2, maxIdle: 1 }));
+      this.pool = mysql.createPool(poolOptions(this.m, { multipleStatements: true, connectionLimit: 1, maxIdle: 1 }));
       // A dead pool emits 'error' on idle connections; the push sees its own query's error.
       (this.pool as unknown as { on: (e: string, f: (err: unknown) => void) => void }).on('error', () => {});
     }

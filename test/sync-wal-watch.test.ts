@@ -67,31 +67,6 @@ describe.skipIf(!HAVE_TOOLS)('a foreign commit reaches the hub through the WAL w
     }
   });
 
-  it('a single foreign insert goes up by the one-row push (one query and a COMMIT), each of several in a row', async () => {
-    const node = world.node('watched');
-    const service = new SyncService(node.config, { syncer: node.syncer, pollMs: HOUR_MS, backstopMs: HOUR_MS });
-    try {
-      await online(service);
-      await waitFor(() => node.syncer.lastPullAt !== undefined, 'the first pull');
-      const before = node.syncer.oneRowPushes;
-      for (let id = 50; id <= 52; id++) {
-        sqlite3Shell(node.config.sqlitePath, `INSERT INTO workers VALUES (${id}, 'one ${id}');`);
-        await waitFor(async () => (await hubNames([id])).length === 1, `row ${id} on the hub`, 20_000);
-      }
-      // Not every one: a heartbeat due in the same cycle makes a log of two, and the watch can wake
-      // the loop at the first WAL frame of a commit, before its commit frame, so that the cycle's
-      // one-row push reads an empty log and the generic push after it, a moment later, sends the row.
-      expect(node.syncer.oneRowPushes - before).toBeGreaterThanOrEqual(1);
-      expect(node.syncer.state.pendingPush().count).toBe(0);
-      const log = await world.hub.query<{ n: string }>(
-        "SELECT COUNT(*) AS n FROM _dualdb_changes WHERE tbl = 'workers' AND pk IN ('50', '51', '52')",
-      );
-      expect(log[0]?.n).toBe('3');
-    } finally {
-      await service.stop();
-    }
-  });
-
   it('with SYNC_WATCH=false the poll backstop still pushes them', async () => {
     const node = world.node('polled');
     expect(node.config.sync.watch).toBe(false);

@@ -526,9 +526,7 @@ export class SyncService extends EventEmitter<{
         let report: CycleReport;
         try {
           // Heartbeats pulled up to 10 s late say nothing of the data path's lag: not counted then.
-          report = await this.watched(() =>
-            this.syncer.syncOnce({ push: true, pull: wantPull, beatLag: !beatsOnly, oneRow: true }),
-          );
+          report = await this.watched(() => this.syncer.syncOnce({ push: true, pull: wantPull, beatLag: !beatsOnly }));
         } finally {
           this.pullSnapshot = undefined;
         }

@@ -26,7 +26,6 @@ import { ensureHubMovesTable } from './hub-moves.js';
 import { pruneHubLog } from './hub-prune.js';
 import { LocalState } from './local-state.js';
 import { RollingMetrics } from './metrics.js';
-import { MultiStatementPool } from './multi-statement-pool.js';
 import { reconcileWithHub } from './node-fence.js';
 import { buildSyncPlan, type SyncPlan } from './plan.js';
 import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
@@ -100,9 +99,6 @@ function mergeInto(total: BatchResult, b: BatchResult): void {
     total.perTable.set(t, into);
   }
 }
-
-/** The sync loop's one-row push: a statement the hub has not answered by then counts as lost (its outcome looked up). */
-const LOOP_ONE_ROW_TIMEOUT_MS = 30_000;
 
 export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEvent] }> {
   readonly state: LocalState;
@@ -494,34 +490,24 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
    * generic push, which then decides, parks or re-keys as usual.
    */
   pushWrite(lease: () => Promise<MultiStatementLease>, timeoutMs: number): Promise<BatchResult> {
-    return this.exclusive(() => this.pushOneRowFirst(lease, timeoutMs, MAX_BATCHES_PER_CYCLE));
+    return this.exclusive(async () => {
+      const ctx = await this.context();
+      let one: BatchResult | 'generic';
+      try {
+        one = await pushOneRow(ctx, lease, timeoutMs);
+      } catch (e) {
+        const err = diagnoseIfConnection(e, this.config.mysql);
+        if (err instanceof MysqlError || isConnectionError(err)) await this.dropHub();
+        throw err;
+      }
+      if (one === 'generic') return this.runBatches('push', MAX_BATCHES_PER_CYCLE);
+      this.oneRowPushes++;
+      this.metrics.recordLags('push', one.lagsMs);
+      this.metrics.recordRows(one.applied);
+      this.lastPushAt = new Date();
+      return one;
+    });
   }
-
-  /** Inside `exclusive`: the one-row push, else (nothing written on the hub) the generic push. */
-  private async pushOneRowFirst(
-    lease: () => Promise<MultiStatementLease>,
-    timeoutMs: number,
-    maxBatches: number,
-  ): Promise<BatchResult> {
-    const ctx = await this.context();
-    let one: BatchResult | 'generic';
-    try {
-      one = await pushOneRow(ctx, lease, timeoutMs);
-    } catch (e) {
-      const err = diagnoseIfConnection(e, this.config.mysql);
-      if (err instanceof MysqlError || isConnectionError(err)) await this.dropHub();
-      throw err;
-    }
-    if (one === 'generic') return this.runBatches('push', maxBatches);
-    this.oneRowPushes++;
-    this.metrics.recordLags('push', one.lagsMs);
-    this.metrics.recordRows(one.applied);
-    this.lastPushAt = new Date();
-    return one;
-  }
-
-  /** The sync loop's own multi-statement connection, for its one-row pushes (opened on first use). */
-  private loopStatements: MultiStatementPool | undefined;
 
   /** Pushes made by the one-row push (push-one.ts) since this syncer opened (tests and benchmarks look). */
   oneRowPushes = 0;
@@ -531,29 +517,16 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   }
 
   /** Push then pull (the node's news first, so conflicts are found under the hub's row locks). */
-  async syncOnce(
-    options: {
-      push?: boolean;
-      pull?: boolean;
-      maxBatches?: number;
-      beatLag?: boolean;
-      /** The sync loop: a log of one insert goes up by the one-row push (push-one.ts), as a `both` write does. */
-      oneRow?: boolean;
-    } = {},
-  ): Promise<CycleReport> {
+  async syncOnce(options: { push?: boolean; pull?: boolean; maxBatches?: number; beatLag?: boolean } = {}): Promise<CycleReport> {
     return this.exclusive(async () => {
       const t0 = Date.now();
       if (options.push !== false) this.heartbeat();
-      const maxBatches = options.maxBatches ?? MAX_BATCHES_PER_CYCLE;
-      let push: BatchResult;
-      if (options.push === false) push = emptyBatch('push');
-      else if (options.oneRow) {
-        this.loopStatements ??= new MultiStatementPool(this.config.mysql);
-        const pool = this.loopStatements;
-        push = await this.pushOneRowFirst(() => pool.lease(), LOOP_ONE_ROW_TIMEOUT_MS, maxBatches);
-      } else push = await this.runBatches('push', maxBatches);
+      const push =
+        options.push === false ? emptyBatch('push') : await this.runBatches('push', options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
       const pull =
-        options.pull === false ? emptyBatch('pull') : await this.runBatches('pull', maxBatches, options.beatLag !== false);
+        options.pull === false
+          ? emptyBatch('pull')
+          : await this.runBatches('pull', options.maxBatches ?? MAX_BATCHES_PER_CYCLE, options.beatLag !== false);
       const report = { push, pull, durationMs: Date.now() - t0, paused: this.pausedTables() };
       this.emit('cycle', report);
       return report;
@@ -610,7 +583,6 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     // A connect in flight (a status request) would otherwise land its pool after the drop.
     await this.connecting?.catch(() => {});
     await this.dropHub();
-    await this.loopStatements?.close();
     if (this.ownsDb && this.db.open) this.db.close();
   }
 }

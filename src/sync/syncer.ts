@@ -27,6 +27,7 @@ import { pruneHubLog } from './hub-prune.js';
 import { LocalState } from './local-state.js';
 import { RollingMetrics } from './metrics.js';
 import { reconcileWithHub } from './node-fence.js';
+import { OneRowLease } from './one-row-lease.js';
 import { buildSyncPlan, type SyncPlan } from './plan.js';
 import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
 import { PushRaceError, pushBatch } from './push.js';
@@ -71,6 +72,14 @@ export interface SyncerOptions {
 }
 
 const HEARTBEAT_EVERY_MS = 10_000;
+/**
+ * A watched commit's one-row push gives up on a hub silent this long (its transaction is then
+ * rolled back with the connection, or a lost COMMIT looked up): the stall watch reports a frozen
+ * hub sooner (service.ts), this only bounds the wait.
+ */
+const ONE_ROW_TIMEOUT_MS = 30_000;
+/** After the one-row push's connection was refused, cycles push generically this long. */
+const ONE_ROW_RETRY_MS = 60_000;
 const MAX_BATCHES_PER_CYCLE = 50;
 
 export class CaptureMissingError extends DualdbError {
@@ -240,6 +249,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     this.hub = undefined;
     this.plan = undefined;
     if (h) releasePushConnection(h);
+    await this.oneRowLease?.close();
     await h?.close();
   }
 
@@ -491,23 +501,85 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
    */
   pushWrite(lease: () => Promise<MultiStatementLease>, timeoutMs: number): Promise<BatchResult> {
     return this.exclusive(async () => {
-      const ctx = await this.context();
-      let one: BatchResult | 'generic';
-      try {
-        one = await pushOneRow(ctx, lease, timeoutMs);
-      } catch (e) {
-        const err = diagnoseIfConnection(e, this.config.mysql);
-        if (err instanceof MysqlError || isConnectionError(err)) await this.dropHub();
-        throw err;
-      }
-      if (one === 'generic') return this.runBatches('push', MAX_BATCHES_PER_CYCLE);
-      this.oneRowPushes++;
-      this.metrics.recordLags('push', one.lagsMs);
-      this.metrics.recordRows(one.applied);
-      this.lastPushAt = new Date();
-      return one;
+      const one = await this.oneRowPush(await this.context(), lease, timeoutMs);
+      return one ?? this.runBatches('push', MAX_BATCHES_PER_CYCLE);
     });
   }
+
+  /**
+   * The one-row push (push-one.ts), counted and recorded; undefined when the generic push must run.
+   * `leaseRefused` picks out the lease's own failure, thrown as it is (the hub pool is not dropped for it).
+   */
+  private async oneRowPush(
+    ctx: SyncContext,
+    lease: () => Promise<MultiStatementLease>,
+    timeoutMs: number,
+    leaseRefused: (e: unknown) => boolean = () => false,
+  ): Promise<BatchResult | undefined> {
+    let one: BatchResult | 'generic';
+    try {
+      one = await pushOneRow(ctx, lease, timeoutMs);
+    } catch (e) {
+      if (leaseRefused(e)) throw e;
+      const err = diagnoseIfConnection(e, this.config.mysql);
+      if (err instanceof MysqlError || isConnectionError(err)) await this.dropHub();
+      throw err;
+    }
+    if (one === 'generic') return undefined;
+    this.oneRowPushes++;
+    this.metrics.recordLags('push', one.lagsMs);
+    this.metrics.recordRows(one.applied);
+    this.lastPushAt = new Date();
+    return one;
+  }
+
+  /**
+   * A cycle's push. When the unpushed log is one insert of a user table (another connection's
+   * commit the WAL watch just reported, the usual case of an application writing row by row), the
+   * one-row push sends it in two round trips instead of the generic push's seven (issue 16, row
+   * "commit → hub"); anything it does not settle on its own, it leaves to the generic push, with
+   * nothing written. A log of heartbeats only (an idle node) never takes it, so an idle node
+   * opens no connection for it.
+   */
+  private async cyclePush(maxBatches: number): Promise<BatchResult> {
+    // MariaDB's INSERT … RETURNING is known once connected: the first cycle is generic.
+    if (this.hubReturning && this.oneRowLease !== null && Date.now() >= this.oneRowRetryAt) {
+      const ctx = await this.context();
+      // A resolve whose hub COMMIT was lost is settled before anything moves, as runBatches does.
+      await finishLostResolve(ctx);
+      this.oneRowLease ??= new OneRowLease(this.config.mysql);
+      const lease = this.oneRowLease;
+      let refused: unknown;
+      const lend = () =>
+        lease.lease().catch((e: unknown) => {
+          refused = e;
+          throw e;
+        });
+      try {
+        const one = await this.oneRowPush(ctx, lend, ONE_ROW_TIMEOUT_MS, (e) => e === refused);
+        if (one) return one;
+      } catch (e) {
+        // Its own connection could not be opened (the hub's max_connections, a per-user limit):
+        // nothing was sent; the generic push, on the pool, goes on (and meets the error itself
+        // when the hub is away). Not tried again for a while, so as not to knock every cycle.
+        if (e !== refused) throw e;
+        this.oneRowRetryAt = Date.now() + ONE_ROW_RETRY_MS;
+        this.log.info(`the one-row push could not open its hub connection (${messageOf(e)}): generic pushes for now`, {
+          event: 'push.one-row-unavailable',
+        });
+      }
+    }
+    return this.runBatches('push', maxBatches);
+  }
+
+  /** When a cycle may try the one-row push again after its connection was refused. */
+  private oneRowRetryAt = 0;
+
+  /**
+   * The connection of cycles' one-row pushes (one-row-lease.ts), opened on first use; set to null,
+   * cycles push generically only (a test's or benchmark's comparison).
+   */
+  oneRowLease: OneRowLease | undefined | null;
 
   /** Pushes made by the one-row push (push-one.ts) since this syncer opened (tests and benchmarks look). */
   oneRowPushes = 0;
@@ -522,7 +594,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       const t0 = Date.now();
       if (options.push !== false) this.heartbeat();
       const push =
-        options.push === false ? emptyBatch('push') : await this.runBatches('push', options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
+        options.push === false ? emptyBatch('push') : await this.cyclePush(options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
       const pull =
         options.pull === false
           ? emptyBatch('pull')

@@ -84,4 +84,27 @@ describe.skipIf(!HUB_AVAILABLE)('rekeys resolve: the node’s row names a parent
       for (const n of w.nodes) expect(n.db.prepare(PAIRS).raw().all()).toEqual(hub);
       for (const n of w.nodes) expect(n.syncer.state.parked()).toEqual([]);
     }, 120_000);
+
+  it('--all: the sync between its rounds sends the parent row, then the collision is resolved', async () => {
+    const w = await fx.world();
+    const [a, b] = [w.node('a'), w.node('b')];
+    b.db.prepare("INSERT INTO workers (id, name) VALUES (1, 'w1')").run();
+    await b.syncer.syncOnce();
+    await a.syncer.syncOnce();
+    b.db.prepare("INSERT INTO attendance (id, worker_id, wname) VALUES (1, 1, 'b-att')").run();
+    await b.syncer.syncOnce();
+    a.db.prepare("INSERT INTO attendance (id, worker_id, wname) VALUES (1, 1, 'a-att')").run();
+    await a.syncer.syncOnce();
+    a.db.prepare("INSERT INTO workers (id, name) VALUES (5, 'a5')").run();
+    a.db.prepare('UPDATE attendance SET worker_id = 5 WHERE id = 1').run();
+    const r = runCli(['rekeys', 'resolve', '--all', '--rekey', 'node'], envOf(a.config));
+    expect(r.stdout).toContain('1 key collision(s) resolved');
+    expect(r.code).toBe(EXIT.OK);
+    await syncUntilQuiet(w.nodes);
+    expect(await divergence(w, ['workers', 'attendance'])).toEqual([]);
+    expect(a.db.prepare(PAIRS).raw().all()).toEqual([
+      ['a-att', 'a5'],
+      ['b-att', 'w1'],
+    ]);
+  }, 120_000);
 });

@@ -11,9 +11,17 @@
  * `ref`, their attendance parked for good, 15 problems; with no unique column, a doubled row).
  * Until the COMMIT is known, the placement is an unsettled copy of the hub's row under the old key
  * (push-record.ts markPlacedUnsettled): the next collision settles it into the new key, edits along.
+ *
+ * The node's record of that move (`_dualdb_rekeys`) read "done" with the new key the hub never
+ * had, beside the record of the move that did happen: it reads `unconfirmed` until the COMMIT is
+ * known, and goes when the next collision settles the copy (that one's record tells the move).
+ * `db.on('rekey')` and `dualdb rekeys` tell only the move that happened; a COMMIT that went through
+ * although its answer was lost is confirmed (done) and announced by the next push.
  */
 import { describe, expect, it } from 'vitest';
 import type { PoolConnection } from '../src/engines/mysql/connect.js';
+import type { RekeyEvent } from '../src/sync/rekey.js';
+import { envOf, runCli } from './helpers/cli.js';
 import { divergence, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
@@ -58,10 +66,16 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a push that moved the hub’s row lo
         }) as typeof conn.commit;
         return conn;
       }) as typeof hub.pool.getConnection;
+      const events: RekeyEvent[] = [];
+      a.syncer.on('rekey', (e: RekeyEvent) => events.push(e));
       await a.syncer.syncOnce({ pull: false }).catch(() => {});
       hub.pool.getConnection = getConnection;
       expect(armed).toBe(false);
       expect(await w.hub.query('SELECT id, name FROM items ORDER BY id')).toEqual([{ id: '1', name: 'b-item' }]);
+      // The move the hub never had is not told as done, nor announced.
+      const moves = () => a.syncer.rekeys.list().map((r) => [r.oldKey, r.newKey, r.moved, r.status]);
+      expect(moves()).toEqual([['1', '2', 'hub', 'unconfirmed']]);
+      expect(events).toEqual([]);
       // The application edits the copy placed here (under the key the hub never gave it).
       if (edit) a.db.prepare("UPDATE items SET name = 'b-item-edited' WHERE name = 'b-item'").run();
       await syncUntilQuiet(w.nodes, 8).catch(() => {});
@@ -73,5 +87,56 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a push that moved the hub’s row lo
         ]);
         expect(n.db.prepare('SELECT count(*) AS n FROM _dualdb_parked').get()).toEqual({ n: 0n });
       }
+      // The record and the event tell the move that happened, once: the hub's row 1 -> its key now.
+      const [moved] = (await w.hub.query<{ id: string }>("SELECT id FROM items WHERE name LIKE 'b-item%'")).map((r) => r.id);
+      expect(moves()).toEqual([['1', moved, 'hub', 'done']]);
+      expect(events.map((e) => [e.oldKey, e.newKey, e.moved])).toEqual([['1', moved, 'hub']]);
+      const listed = JSON.parse(runCli(['rekeys', '--json'], envOf(a.config)).stdout) as { newKey: string; status: string }[];
+      expect(listed.map((r) => [r.newKey, r.status])).toEqual([[moved, 'done']]);
     }, 120_000);
+
+  it('the COMMIT went through, its answer lost: unconfirmed, then done and announced once by the next push', async () => {
+    const w = await fixture.world();
+    const [a, b] = ['a', 'b'].map((n) => w.node(n));
+    if (!a || !b) throw new Error('nodes');
+    b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'b-item')").run();
+    await b.syncer.syncOnce();
+    a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a-item')").run();
+    const hub = await a.syncer.withContext(async (ctx) => ctx.hub);
+    const getConnection = hub.pool.getConnection.bind(hub.pool);
+    let armed = true;
+    hub.pool.getConnection = (async () => {
+      const conn = (await getConnection()) as PoolConnection;
+      const commit = conn.commit.bind(conn);
+      conn.commit = (async () => {
+        const moved = await conn.query("SELECT 1 FROM _dualdb_changes WHERE op = 'R' LIMIT 1");
+        if (armed && (moved[0] as unknown[]).length > 0) {
+          armed = false;
+          await commit();
+          throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
+            code: 'PROTOCOL_CONNECTION_LOST',
+            fatal: true,
+          });
+        }
+        return commit();
+      }) as typeof conn.commit;
+      return conn;
+    }) as typeof hub.pool.getConnection;
+    const events: RekeyEvent[] = [];
+    a.syncer.on('rekey', (e: RekeyEvent) => events.push(e));
+    await a.syncer.syncOnce({ pull: false }).catch(() => {});
+    hub.pool.getConnection = getConnection;
+    expect(armed).toBe(false);
+    expect(await w.hub.query('SELECT id, name FROM items ORDER BY id')).toEqual([
+      { id: '1', name: 'a-item' },
+      { id: '2', name: 'b-item' },
+    ]);
+    const moves = () => a.syncer.rekeys.list().map((r) => [r.oldKey, r.newKey, r.moved, r.status]);
+    expect(moves()).toEqual([['1', '2', 'hub', 'unconfirmed']]);
+    expect(events).toEqual([]);
+    await syncUntilQuiet(w.nodes, 8).catch(() => {});
+    expect(await divergence(w, ['items'])).toEqual([]);
+    expect(moves()).toEqual([['1', '2', 'hub', 'done']]);
+    expect(events.map((e) => [e.oldKey, e.newKey, e.moved])).toEqual([['1', '2', 'hub']]);
+  }, 120_000);
 });

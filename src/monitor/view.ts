@@ -79,7 +79,8 @@ export interface RekeyView {
   oldKey: string;
   newKey: string | null;
   moved: 'node' | 'hub' | null;
-  status: 'done' | 'held' | 'pending';
+  /** `unconfirmed`: a move whose hub COMMIT is not known yet (rekey-store.ts RekeyStatus). */
+  status: 'done' | 'held' | 'pending' | 'unconfirmed';
   at: string;
 }
 

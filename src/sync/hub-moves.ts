@@ -24,7 +24,7 @@ import { heldKey, type PullState } from './local-state.js';
 import { MysqlTableIO } from './mysql-io.js';
 import { wakeParkedChildren } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
-import { decodeMove, loggedHere, referencingColumns } from './rekey.js';
+import { decodeMove, loggedHere, type RekeyEvent, referencingColumns } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
 import { SqliteTableIO } from './sqlite-io.js';
 
@@ -91,7 +91,7 @@ export function readPushMoves(ctx: SyncContext): Promise<HubMove[]> {
 }
 
 /** Push: learns the hub's moves (`read`: already asked for) and applies them here before the batch is read. */
-export async function learnHubMoves(ctx: SyncContext, read?: Promise<HubMove[]>): Promise<void> {
+export async function learnHubMoves(ctx: SyncContext, read?: Promise<HubMove[]>): Promise<RekeyEvent[]> {
   const moves = await (read ?? readPushMoves(ctx));
   const fresh = unapplied(ctx.db, moves);
   if (fresh.length > 0) quietly(ctx.db, () => applyHubMoves(ctx, fresh));
@@ -99,7 +99,8 @@ export async function learnHubMoves(ctx: SyncContext, read?: Promise<HubMove[]>)
   // settles now, not only when a pull or another move comes.
   else if (settleable(ctx).length > 0) quietly(ctx.db, () => settleFree(ctx));
   if (emptyCopies(ctx).length > 0) quietly(ctx.db, () => forgetEmptyCopies(ctx));
-  await checkCopiesOnHub(ctx);
+  // A push's own moves whose COMMIT's answer was lost and the hub has after all: announced by the caller.
+  return checkCopiesOnHub(ctx);
 }
 
 /**
@@ -121,7 +122,7 @@ function forgetEmptyCopies(ctx: SyncContext): void {
   const empty = emptyCopies(ctx);
   if (empty.length === 0) return;
   ctx.state.bumpMovesGeneration();
-  for (const r of empty) ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(r.seq);
+  for (const r of empty) releaseCopy(ctx.db, r.seq);
 }
 
 function quietly(db: SqliteDb, fn: () => void): void {
@@ -147,9 +148,9 @@ function quietly(db: SqliteDb, fn: () => void): void {
  * Never one whose local row is not on the hub: a copy still waiting differs from the hub's row under
  * the local key (the hub's row moved away from there).
  */
-async function checkCopiesOnHub(ctx: SyncContext): Promise<void> {
+async function checkCopiesOnHub(ctx: SyncContext): Promise<RekeyEvent[]> {
   const rows = unsettledRows(ctx.db);
-  if (rows.length === 0) return;
+  if (rows.length === 0) return [];
   const gone: { seq: bigint; t: SyncTable; local: string }[] = [];
   const inPlace: { seq: bigint; t: SyncTable; hub: string; local: string; hubRows: Map<string, Row> }[] = [];
   await ctx.hub.withConnection(async (conn) => {
@@ -163,7 +164,9 @@ async function checkCopiesOnHub(ctx: SyncContext): Promise<void> {
         inPlace.push({ seq: r.seq, t, hub: r.hub_key, local: r.local_key, hubRows });
     }
   });
-  if (gone.length === 0 && inPlace.length === 0) return;
+  if (gone.length === 0 && inPlace.length === 0) return [];
+  const store = new RekeyStore(ctx.db);
+  const confirmed: RekeyEvent[] = [];
   quietly(ctx.db, () => {
     ctx.state.bumpMovesGeneration();
     const settled: { t: SyncTable; keys: string[] }[] = [];
@@ -171,7 +174,7 @@ async function checkCopiesOnHub(ctx: SyncContext): Promise<void> {
       ctx.db.prepare(`DELETE FROM ${quoteSqliteId(g.t.name)} WHERE ${keyCol(g.t)} = ?`).run(BigInt(g.local));
       ctx.state.dropPendingKey(g.t.name, g.local);
       ctx.state.unpark('push', g.t.name, g.local);
-      ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(g.seq);
+      releaseCopy(ctx.db, g.seq);
       // The hub's row under the local key (parked: it waited for the copy to move) goes at once.
       settled.push({ t: g.t, keys: [g.local] });
     }
@@ -180,6 +183,11 @@ async function checkCopiesOnHub(ctx: SyncContext): Promise<void> {
       if (!copyInPlace(ctx, p.t, p.hub, p.local, p.hubRows)) continue;
       ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ? AND local_key = ?').run(p.seq, p.local);
       settled.push({ t: p.t, keys: [p.hub, p.local] });
+      // A push's own move whose COMMIT's answer was lost: the hub has it, so it happened (announced now).
+      if (p.seq < 0n && store.confirm(Number(-p.seq))) {
+        const r = store.get(Number(-p.seq));
+        if (r?.newKey && r.moved) confirmed.push({ id: r.id, table: r.tbl, oldKey: r.oldKey, newKey: r.newKey, moved: r.moved });
+      }
     }
     wakeWaitingFor(ctx, settled);
   });
@@ -190,6 +198,7 @@ async function checkCopiesOnHub(ctx: SyncContext): Promise<void> {
       hub_key: p.hub,
       local_key: p.local,
     });
+  return confirmed;
 }
 
 /**
@@ -259,6 +268,22 @@ function wakeWaitingFor(ctx: SyncContext, settled: { t: SyncTable; keys: string[
     for (const { child } of referencingColumns(ctx.plan, t)) children.run(child.name);
   }
   wakeParkedChildren(ctx, written);
+}
+
+/** The copy is no longer unsettled here: settled, moved along, or gone. */
+function releaseCopy(db: SqliteDb, seq: bigint): void {
+  db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(seq);
+  dropUnconfirmedMove(db, seq);
+}
+
+/**
+ * A push's own placement (negative seq, push-record.ts markPlacedUnsettled) released other than by
+ * its COMMIT known: the copy was of the hub's row under the old key, which that push did not move
+ * (its COMMIT was lost). Its re-key record told of a move that did not happen: it goes; the move
+ * that settles the copy, if any, has a record (and an event) of its own.
+ */
+function dropUnconfirmedMove(db: SqliteDb, seq: bigint): void {
+  if (seq < 0n) new RekeyStore(db).dropUnconfirmed(Number(-seq));
 }
 
 function unsettledRows(db: SqliteDb): { seq: bigint; tbl: string; hub_key: string; local_key: string }[] {
@@ -332,7 +357,7 @@ export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
       // (moved to a key this node's own row holds): not this row, it stays (with its children).
       if (!own && !holdsCopy(db, t, m.oldKey)) from = m.oldKey;
     }
-    if (prior) db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(prior.seq);
+    if (prior) releaseCopy(db, prior.seq);
     if (from === undefined) {
       record.run(m.seq, t.name, m.newKey, null);
       continue;
@@ -396,7 +421,7 @@ function settleFree(ctx: SyncContext): void {
   for (const r of settleable(ctx)) {
     if (taken(ctx, r.t, r.hub)) continue; // settled into by one before it
     moveLocal(ctx, r.t, r.local, r.hub);
-    ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(r.seq);
+    releaseCopy(ctx.db, r.seq);
   }
 }
 
@@ -422,6 +447,7 @@ export function settleHubRow(ctx: SyncContext, t: SyncTable, hubKey: string, fin
   const deleted = !rowExists(ctx.db, t, r.local_key) && loggedHere(ctx.db, t, r.local_key);
   moveLocal(ctx, t, r.local_key, finalKey);
   ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL, hub_key = ? WHERE seq = ?').run(finalKey, r.seq);
+  dropUnconfirmedMove(ctx.db, r.seq);
   if (deleted) return 'deleted';
   return ctx.state.pendingKeys(t.name, [finalKey]).has(finalKey) ? 'edited' : undefined;
 }

@@ -127,7 +127,11 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
  */
 function markPlacedUnsettled(ctx: SyncContext, events: RekeyEvent[]): void {
   const st = ctx.db.prepare('INSERT OR REPLACE INTO _dualdb_hub_moves (seq, tbl, hub_key, local_key) VALUES (?, ?, ?, ?)');
-  for (const e of events) if (e.moved === 'hub') st.run(-e.id, e.table, e.oldKey, e.newKey);
+  const hub = events.filter((e) => e.moved === 'hub');
+  for (const e of hub) st.run(-e.id, e.table, e.oldKey, e.newKey);
+  // The record says so too: `dualdb rekeys` must not show as done a move the hub may never have
+  // (the trial's records read "done" with a new key the hub never gave the row).
+  new RekeyStore(ctx.db).markUnconfirmed(hub.map((e) => e.id));
 }
 
 /** The hub committed the push: its rekey-hub placements are settled (markPlacedUnsettled). */
@@ -135,8 +139,12 @@ export function clearPlacedUnsettled(ctx: SyncContext, events: RekeyEvent[] | un
   const hub = (events ?? []).filter((e) => e.moved === 'hub');
   if (hub.length === 0) return;
   const st = ctx.db.prepare('DELETE FROM _dualdb_hub_moves WHERE seq = ? AND tbl = ? AND hub_key = ? AND local_key = ?');
+  const store = new RekeyStore(ctx.db);
   ctx.db.transaction(() => {
-    for (const e of hub) st.run(-e.id, e.table, e.oldKey, e.newKey);
+    for (const e of hub) {
+      st.run(-e.id, e.table, e.oldKey, e.newKey);
+      store.confirm(e.id);
+    }
   })();
 }
 

@@ -88,7 +88,9 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   moves?.catch(() => {}); // awaited below unless the reconcile throws first
   // One node id, one file (invariant 17): refuses before anything moves when another file holds the id.
   const hubCursor = await reconcileWithHub(ctx);
-  await learnHubMoves(ctx, moves);
+  // Moves of this node's earlier push whose COMMIT's answer was lost, found on the hub: announced now.
+  const confirmed = await learnHubMoves(ctx, moves);
+  result.rekeys.push(...confirmed);
   const batch = readLocalBatch(ctx, hubCursor, limit);
   result.changes = batch.entries;
   result.more = batch.more;
@@ -142,7 +144,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
       if (await hubSchemaStale()) throw new PlanStaleError('hub');
       // The node's records go first: if the hub commit then fails, the batch is simply sent again
       // (recording is idempotent, and a moved row is logged under its new key).
-      result.rekeys = recordOnNode(ctx, rec, batch);
+      result.rekeys = [...confirmed, ...recordOnNode(ctx, rec, batch)];
       await conn.commit();
     } catch (e) {
       await conn.rollback().catch(() => {});

@@ -28,6 +28,8 @@ const MAX_ROUNDS = 20;
 export async function resolveAllRekeys(syncer: Syncer, side: 'node' | 'hub', table?: string): Promise<ResolveAllReport> {
   const report: ResolveAllReport = { moved: 0, gone: 0, failed: [], held: 0, pending: 0, rounds: 0, events: [] };
   const failedIds = new Set<number>();
+  // Held records whose node row names a parent the hub lacks: the round's sync sends it, once tried again.
+  const waitedForSync = new Set<number>();
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const plan = await syncer.currentPlan();
     const rank = (t: string) => plan.byName.get(t)?.rank ?? Number.MAX_SAFE_INTEGER;
@@ -38,6 +40,7 @@ export async function resolveAllRekeys(syncer: Syncer, side: 'node' | 'hub', tab
     if (held.length === 0 && syncer.rekeys.statusCounts(table).pending === 0) break;
     report.rounds++;
     let progress = 0;
+    let again = false;
     for (const rec of held) {
       try {
         const e = await resolveRekey(syncer, rec.id, side);
@@ -49,6 +52,12 @@ export async function resolveAllRekeys(syncer: Syncer, side: 'node' | 'hub', tab
       } catch (e) {
         // A child whose parent is still held waits for a later round; anything else is reported.
         if (e instanceof DualdbError && e.code === 'REKEY_PARENT_HELD') continue;
+        // Its parent row is this node's own, not pushed yet: the sync below sends it; then once more.
+        if (e instanceof DualdbError && e.code === 'REKEY_PARENT_UNSENT' && !waitedForSync.has(rec.id)) {
+          waitedForSync.add(rec.id);
+          again = true;
+          continue;
+        }
         failedIds.add(rec.id);
         report.failed.push({ id: rec.id, message: e instanceof Error ? e.message : String(e) });
       }
@@ -57,7 +66,7 @@ export async function resolveAllRekeys(syncer: Syncer, side: 'node' | 'hub', tab
     const before = syncer.rekeys.statusCounts(table);
     await syncer.syncOnce();
     const after = syncer.rekeys.statusCounts(table);
-    if (progress === 0 && after.held === before.held && after.pending === before.pending) break;
+    if (progress === 0 && !again && after.held === before.held && after.pending === before.pending) break;
   }
   const left = syncer.rekeys.statusCounts(table);
   report.held = left.held;

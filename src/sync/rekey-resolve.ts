@@ -21,6 +21,7 @@ import { addParentKeys, assertNoMovesMeanwhile, HubMovedMeanwhile, parentKeysCha
 import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, rowHere, SequenceBehindError } from './rekey.js';
 import { moveOnNode } from './rekey-node.js';
 import { afterHubCommit, beforeHubCommit, finishLostResolve, type HubCommit, settleLostCommit } from './rekey-resolve-outcome.js';
+import { isMissingParent, missingParentError, unsentParentError } from './rekey-resolve-parents.js';
 import type { RekeyRecord } from './rekey-store.js';
 import { SqliteTableIO } from './sqlite-io.js';
 import type { Syncer } from './syncer.js';
@@ -79,9 +80,11 @@ export async function resolveRekey(
         return ctx.hub.withConnection(async (conn) => {
           await conn.query('SET @dualdb_origin = ?', [ctx.nodeId]);
           await conn.beginTransaction();
+          // The node's row as read here (the catch below names a parent of it the hub refused).
+          let nodeRow: Row | null = null;
           try {
             const hubRow = (await new MysqlTableIO(table).fetch(conn, [rec.oldKey], { forUpdate: true })).get(rec.oldKey) ?? null;
-            const nodeRow = new SqliteTableIO(ctx.db, table).fetch([rec.oldKey]).get(rec.oldKey) ?? null;
+            nodeRow = new SqliteTableIO(ctx.db, table).fetch([rec.oldKey]).get(rec.oldKey) ?? null;
             const parent = nodeRow ? parentApart(table, nodeRow, syncer.rekeys.openKeys()) : undefined;
             if (parent) {
               throw new DualdbError(
@@ -93,6 +96,11 @@ export async function resolveRekey(
                 },
               );
             }
+            // The node's row goes to the hub below (but where it is the hub's row itself): a parent
+            // of it the hub does not have yet stops the resolve here, nothing written on either side.
+            const sameAsHub = hubRow !== null && nodeRow !== null && sameRow(table, rec, nodeRow, toSqliteRow(table, hubRow));
+            const unsent = nodeRow && !sameAsHub ? unsentParentError(ctx, table, rec, nodeRow) : undefined;
+            if (unsent) throw unsent;
             let events: RekeyEvent[] = [];
             // The log entry of the node's row written to the hub here (the branch where one row is gone).
             let sent: number | bigint | undefined;
@@ -104,7 +112,7 @@ export async function resolveRekey(
               await assertNoMovesMeanwhile(conn, ctx, parents);
               return parentKeysChangedUnseen(conn, ctx, parents, syncer.rekeys);
             };
-            if (hubRow && nodeRow && sameRow(table, rec, nodeRow, toSqliteRow(table, hubRow))) {
+            if (hubRow && nodeRow && sameAsHub) {
               // Not two rows: the node's own row under the key is gone, and what stands there now is
               // the hub's row itself (a copy settled in by an earlier version: operator trial 4, M3).
               // Moving either side would insert that row a second time (a duplicate-entry error).
@@ -176,6 +184,10 @@ export async function resolveRekey(
             return events[0] ?? null;
           } catch (e) {
             await conn.rollback().catch(() => {});
+            // Refused for a parent the hub lacks: which one, and the fix (rolled back whole; the
+            // node's half of either side is written only after the hub's statements).
+            if (isMissingParent(e) && !committing && nodeRow)
+              throw (await missingParentError(conn, table, rec, nodeRow, ctx).catch(() => undefined)) ?? e;
             throw e;
           }
         });

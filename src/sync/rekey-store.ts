@@ -10,7 +10,12 @@ import { PARKED_DUE_INDEX } from '../capture/sqlite-capture.js';
 import type { KeyCollisionMode } from '../config/schema.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 
-export type RekeyStatus = 'done' | 'held' | 'pending';
+/**
+ * `unconfirmed`: a rekey-hub move whose hub COMMIT is not known yet (push-record.ts
+ * markPlacedUnsettled): done once the hub is known to have it, dropped if the next collision
+ * settles the copy instead (the move did not happen; that collision's record tells what did).
+ */
+export type RekeyStatus = 'done' | 'held' | 'pending' | 'unconfirmed';
 
 export interface RekeyRecord {
   id: number;
@@ -244,6 +249,21 @@ export class RekeyStore {
     this.sql("DELETE FROM _dualdb_rekeys WHERE tbl = ? AND old_key = ? AND status = 'done' AND moved IS NULL").run(tbl, oldKey);
   }
 
+  /** A rekey-hub move of a push whose hub COMMIT is about to be sent: not done until it is known. */
+  markUnconfirmed(ids: number[]): void {
+    for (const id of ids) this.sql("UPDATE _dualdb_rekeys SET status = 'unconfirmed' WHERE id = ? AND status = 'done'").run(id);
+  }
+
+  /** The hub has that move after all: done. Returns whether the record was waiting for it. */
+  confirm(id: number): boolean {
+    return this.sql("UPDATE _dualdb_rekeys SET status = 'done' WHERE id = ? AND status = 'unconfirmed'").run(id).changes > 0;
+  }
+
+  /** The hub never had that move (its COMMIT was lost): the record goes, it told of a move that did not happen. */
+  dropUnconfirmed(id: number): void {
+    this.sql("DELETE FROM _dualdb_rekeys WHERE id = ? AND status = 'unconfirmed'").run(id);
+  }
+
   get(id: number): RekeyRecord | undefined {
     const r = this.sql('SELECT * FROM _dualdb_rekeys WHERE id = ?').get(id) as Record<string, unknown> | undefined;
     return r ? toRecord(r) : undefined;
@@ -280,7 +300,7 @@ export class RekeyStore {
         ? this.sql('SELECT status, count(*) AS n FROM _dualdb_rekeys WHERE tbl = ? GROUP BY status').all(table)
         : this.sql('SELECT status, count(*) AS n FROM _dualdb_rekeys GROUP BY status').all()
     ) as { status: RekeyStatus; n: number | bigint }[];
-    const out = { held: 0, pending: 0, done: 0, total: 0 };
+    const out = { held: 0, pending: 0, done: 0, unconfirmed: 0, total: 0 };
     for (const r of rows) {
       out[r.status] = Number(r.n);
       out.total += Number(r.n);

@@ -17,6 +17,8 @@ export const UNDECLARED_REFERENCES_NOTE =
 function statusText(r: RekeyRecord): string {
   if (r.status === 'held') return color.yellow('held');
   if (r.status === 'pending') return color.yellow('pending');
+  // A rekey-hub move whose hub COMMIT was lost or is not known yet: the next sync says which.
+  if (r.status === 'unconfirmed') return color.yellow('unconfirmed');
   return 'done';
 }
 

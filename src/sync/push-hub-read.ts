@@ -205,7 +205,7 @@ function parkedChanges(ops: Map<string, Op | 'P' | null>): Map<string, Op | null
  * moves of them this node has not pulled past are followed back to their earlier keys
  * (row-history.ts). Rare (keys the hub moved rows to), so read by key, every origin.
  */
-async function unseenRowChanges(
+export async function unseenRowChanges(
   conn: PoolConnection,
   ctx: SyncContext,
   table: string,

@@ -93,7 +93,10 @@ export function moveOnNode(
         // Settled here: the hub's children placed later in this transaction attach to its row.
         apart.delete(heldKey(t.name, m.oldKey));
         // The hub's row under the old key, unless it is gone again (the key then stays empty here too).
-        if (hubRow) placements.push({ table: t, hubKey: m.oldKey, key: m.oldKey, row: hubRow });
+        // A copy of it waiting here (unsettled) settles there with its edit, weighed as below against
+        // the hub's changes it has not seen: left to the next push, a parked edit went up stamped
+        // with its retry's time, and newest-wins let it overwrite the hub's newer update.
+        if (hubRow) placements.push({ table: t, hubKey: m.oldKey, key: m.oldKey, row: hubRow, unseen: m.hubRowUnseen });
       } else {
         // The hub's row leaves the old key, which now holds the node's own row on the hub too: a
         // hub change of it this node parked on its pull side (a row waiting for its parent) is of

@@ -12,12 +12,19 @@ import { EXIT } from '../util/exit-codes.js';
 import { ensureWriteTokens } from './commit-outcome.js';
 import { sameImage, toMysqlRow as toMysql, toSqliteRow } from './convert.js';
 import { hubLockFailure } from './errors.js';
-import { learnHubMoves } from './hub-moves.js';
+import { learnHubMoves, unsettledKeys } from './hub-moves.js';
 import { decodeImage } from './images.js';
+import { heldKey } from './local-state.js';
 import { MysqlTableIO } from './mysql-io.js';
 import { parentApart } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
-import { addParentKeys, assertNoMovesMeanwhile, HubMovedMeanwhile, parentKeysChangedUnseen } from './push-hub-read.js';
+import {
+  addParentKeys,
+  assertNoMovesMeanwhile,
+  HubMovedMeanwhile,
+  parentKeysChangedUnseen,
+  unseenRowChanges,
+} from './push-hub-read.js';
 import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, rowHere, SequenceBehindError } from './rekey.js';
 import { moveOnNode } from './rekey-node.js';
 import { afterHubCommit, beforeHubCommit, finishLostResolve, type HubCommit, settleLostCommit } from './rekey-resolve-outcome.js';
@@ -132,6 +139,15 @@ export async function resolveRekey(
                 hubSeq: rec.hubSeq,
                 detectedIn: 'resolve',
                 mode: 'manual',
+                // The hub's row is that of a copy waiting here (unsettled), maybe edited: the move
+                // settles it, and its edit is weighed against the hub's changes to the row, under any
+                // of its keys, this node has not seen (row-history.ts), as the push does. Not read, the
+                // edit went up with the next push as a plain update of the row's newest key, whose
+                // history held only this resolve's move: the hub's later updates lost, no conflict
+                // (operator trial of 2026-12-07, run 10).
+                hubRowUnseen: unsettledKeys(ctx.db).hub.has(heldKey(table.name, rec.oldKey))
+                  ? ((await unseenRowChanges(conn, ctx, table.name, [rec.oldKey], syncer.rekeys)).get(rec.oldKey) ?? null)
+                  : undefined,
               };
               const move = await moveOnHub(conn, ctx, c, side === 'node' || replaced ? 'rekey-node' : 'rekey-hub', {
                 childrenForThisNodeToo: true,

@@ -6,7 +6,7 @@
  * SIGTERM/SIGINT finish the batch in flight and exit (a second one exits at
  * once; open transactions roll back), SIGUSR1 syncs now.
  */
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
 import { type LogEntry, SyncLog } from '../log/sync-log.js';
@@ -65,9 +65,16 @@ export interface RunningSync {
   metricsUrl: string | undefined;
 }
 
+/**
+ * Written whole or not at all (a temporary file renamed over it): a reader that sees the file —
+ * `sync --now`, a second daemon, a service manager — never reads it empty between its creation and
+ * its write (seen once in CI: an empty pid read right after the file appeared).
+ */
 function writePidFile(file: string): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${process.pid}\n`, { mode: 0o644 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${process.pid}\n`, { mode: 0o644 });
+  renameSync(tmp, file);
 }
 
 function removePidFile(file: string): void {

@@ -5,7 +5,7 @@
  * renders it and, on `onDone(config)`, opens the monitor.
  */
 import { Box, type Key, Text, useInput, useStdin } from 'ink';
-import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { type ReactNode, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import type { Config } from '../../config/config.js';
 import { SetupSession } from '../../setup/session.js';
 import { SizeGuard } from '../components/SizeGuard.js';
@@ -86,6 +86,14 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
   const setup = useSyncExternalStore(store?.subscribe ?? noSubscribe, store?.getSnapshot ?? noSnapshot);
   const [history, setHistory] = useState<StepKey[]>(['found']);
   const [nav, setNav] = useState(0);
+  /**
+   * Screen changes React has committed. The new screen installs its keys in its own layout effect,
+   * which runs before this one, so once this count reaches navCount its keys are in place.
+   */
+  const committedNav = useRef(0);
+  useLayoutEffect(() => {
+    committedNav.current = nav;
+  }, [nav]);
   const [helpOpen, setHelpOpen, helpRef] = useKeyState(false);
   const keys = useRef<ScreenKeys | undefined>(undefined);
   /** Screen changes so far (counted at once, before React renders the new screen). */
@@ -147,8 +155,16 @@ export function Wizard({ initial, onDone, onExit, onSession }: WizardProps) {
         const before = navCount.current;
         screen?.onKey(command, input, key);
         if (navCount.current !== before && i < events.length - 1) {
+          // The rest goes to the new screen once React has committed it (not after a fixed tick:
+          // on a busy machine the render can come later, and the keys reached the old screen).
           const rest = events.slice(i + 1);
-          setTimeout(() => dispatch(rest), 0);
+          const target = navCount.current;
+          const giveUpAt = Date.now() + 2_000;
+          const resume = () => {
+            if (committedNav.current >= target || Date.now() > giveUpAt) dispatch(rest);
+            else setTimeout(resume, 5);
+          };
+          setTimeout(resume, 0);
           return;
         }
       }

@@ -105,6 +105,8 @@ describe('input rules (pure)', () => {
       { input: 'y', key: {} },
     ]);
     expect(splitBurst('plain text', {})).toEqual([{ input: 'plain text', key: {} }]);
+    // Enter typed before raw mode arrives as a line feed, which Ink does not call 'return'.
+    expect(splitBurst('\n', {})).toEqual([{ input: '', key: { return: true } }]);
     expect(splitBurst('', { upArrow: true })).toEqual([{ input: '', key: { upArrow: true } }]);
   });
 

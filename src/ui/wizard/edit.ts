@@ -230,6 +230,10 @@ function controlKey(c: string): { input: string; key: KeyInfo } {
  * kept together (a field takes them whole).
  */
 export function splitBurst(input: string, key: KeyInfo): { input: string; key: KeyInfo }[] {
+  // A line feed alone is Enter: Ink names it 'enter', not 'return', and it is what an Enter pressed
+  // before the terminal went raw arrives as (the line discipline turned its CR into LF), e.g. in
+  // the instant between the wizard's first frame and its raw mode (seen in a CI run under load).
+  if (input === '\n' && !key.return) return [controlKey('\n')];
   const chars = [...input];
   if (chars.length <= 1 || key.escape || key.upArrow || key.downArrow || key.leftArrow || key.rightArrow || key.meta)
     return [{ input, key }];

@@ -13,15 +13,7 @@ import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncTable } from '../sync/plan.js';
 import { messageOf } from '../util/errors.js';
 import { MigrationInterruptedError, MigrationWriteError } from './errors.js';
-import {
-  BatchSource,
-  HubTableWriter,
-  HubWriteCheckError,
-  LoadDataRefusedError,
-  NotLoadableError,
-  type SqlLineParts,
-  sqlLineParts,
-} from './hub-writer.js';
+import { BatchSource, HubTableWriter, HubWriteCheckError, LoadDataRefusedError, NotLoadableError } from './hub-writer.js';
 import { decodeMark, encodeMark } from './keyset.js';
 import type { HubMarkers, TableMarker } from './markers.js';
 import type { HubMethod, MigrationDirection } from './types.js';
@@ -97,53 +89,6 @@ export async function copyTableToHub(
     }
   }
   const writer = new HubTableWriter(table, ctx.maxStatementBytes);
-  // LOAD DATA: SQLite writes the lines' plain fields itself (hub-writer.ts, sqlLineParts); each
-  // row comes as its key values then its line. A row with a value the SQL does not write is
-  // read again by its key and encoded by `line`, as every row is on the INSERT path.
-  const parts = sqlLineParts(table.columns);
-  const nk = keys.length;
-  const fastKeyIndex = keys.map((_, i) => i);
-  const fastSql = parts
-    ? (where: string) => `SELECT ${keys.join(', ')}, ${parts.select.join(', ')} FROM ${t}${where} ORDER BY ${order} LIMIT ?`
-    : null;
-  const fastFirst = reader.prepare<unknown[]>(fastSql ? fastSql('') : 'SELECT 1').raw(true);
-  const fastAfter = reader
-    .prepare<unknown[]>(fastSql ? fastSql(` WHERE (${order}) > (${keys.map(() => '?').join(', ')})`) : 'SELECT 1')
-    .raw(true);
-  const byKey = reader
-    .prepare<unknown[]>(`SELECT ${cols} FROM ${t} WHERE (${order}) = (${keys.map(() => '?').join(', ')})`)
-    .raw(true);
-  /** Pages whose rows SQLite mostly could not write (non-ASCII text, say): the rest of the table is read as values. */
-  let sqlLinesPay = true;
-  function* linesAfter(lo: SqlValue[] | null): Generator<SqlValue[]> {
-    let mark = lo;
-    for (;;) {
-      if (!sqlLinesPay) {
-        for (const raw of rowsAfter(mark)) yield [...keyIndex.map((i) => raw[i] ?? null), writer.line(raw)];
-        return;
-      }
-      const page = (mark ? fastAfter.all(...mark, READ_PAGE_ROWS) : fastFirst.all(READ_PAGE_ROWS)) as SqlValue[][];
-      let reread = 0;
-      for (const r of page) {
-        const line = writer.sqlLine(parts as SqlLineParts, r, nk);
-        if (line !== null) {
-          r.length = nk;
-          r.push(line);
-          yield r;
-          continue;
-        }
-        reread++;
-        const raw = byKey.get(...r.slice(0, nk)) as SqlValue[] | undefined;
-        // Gone since the page was read (deleted by the application): the sync carries the delete.
-        if (!raw) continue;
-        yield [...keyIndex.map((i) => raw[i] ?? null), writer.line(raw)];
-      }
-      if (page.length < READ_PAGE_ROWS) return;
-      if (reread * 4 > page.length) sqlLinesPay = false;
-      const lastRow = page[page.length - 1] as SqlValue[];
-      mark = lastRow.slice(0, nk);
-    }
-  }
   await reserveHubIds(conn, reader, table);
 
   let last: SqlValue[] | null = marker?.lastKey ? decodeMark(marker.lastKey) : null;
@@ -153,19 +98,17 @@ export async function copyTableToHub(
   let insertOnce = false;
   for (;;) {
     if (ctx.signal?.aborted) throw new MigrationInterruptedError(ctx.direction);
-    const method: HubMethod = insertOnce ? 'insert' : ctx.method.current;
-    const encoded = method === 'load-data' && parts !== null;
-    const marks = encoded ? fastKeyIndex : keyIndex;
-    const it = encoded ? linesAfter(last) : rowsAfter(last);
+    const it = rowsAfter(last);
     const head = it.next();
     if (head.done) break;
     const source = new BatchSource(it, head.value, ctx.batchSize, ctx.maxBatchBytes, (n) => ctx.onBatch(rowsDone + n));
+    const method: HubMethod = insertOnce ? 'insert' : ctx.method.current;
     insertOnce = false;
     let redo = false;
     try {
       await conn.beginTransaction();
       try {
-        if (method === 'load-data') await writer.load(conn, source, encoded);
+        if (method === 'load-data') await writer.load(conn, source);
         else await writer.insert(conn, source);
       } catch (e) {
         if (e instanceof LoadDataRefusedError) {
@@ -180,7 +123,7 @@ export async function copyTableToHub(
         continue;
       }
       const lastRow = source.last as SqlValue[];
-      const nextMark = marks.map((i) => lastRow[i] ?? null);
+      const nextMark = keyIndex.map((i) => lastRow[i] ?? null);
       await ctx.markers.save(conn, table.name, { lastKey: encodeMark(nextMark), rowsDone: rowsDone + source.rows, done: false });
       // Interrupted while the batch was in flight: it is rolled back, the marker with it.
       if (ctx.signal?.aborted) throw new MigrationInterruptedError(ctx.direction);

@@ -24,7 +24,6 @@ import mysql from 'mysql2/promise';
 import { type LogicalType, type SqlValue, sqliteToMysql } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
-import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncTable } from '../sync/plan.js';
 import { DualdbError } from '../util/errors.js';
 
@@ -67,67 +66,6 @@ function kindOf(type: LogicalType): Kind {
   if (type === 'blob') return Kind.Hex;
   if (type === 'datetime' || type === 'date') return Kind.Datetime;
   return Kind.Plain;
-}
-
-/** Texts SQLite may hand over as they are: printable ASCII without a backslash, no NUL (octet_length counts past one, length does not). */
-const plainTextSql = (x: string) => `${x} NOT GLOB '*[^ -~]*' AND instr(${x}, '\\') = 0 AND length(${x}) = octet_length(${x})`;
-const DATE_GLOB = "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'";
-const DATETIME_GLOB = "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]'";
-const DATETIME_FRACTION_GLOB = "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9].*'";
-
-/**
- * The SQLite expression of one column's TSV field, exactly as `field` writes it, for the values
- * whose text SQLite already holds in that form: NULL, integers (decimal text, as a bigint prints),
- * plain ASCII text, date-times `datetimeAsIs` keeps (ASCII digits in its shapes), blobs in hex.
- * NULL for anything else (REALs, non-ASCII or escaped text, other date-time forms, a BLOB in a text
- * column, text in a BLOB column): that row is then encoded in JavaScript.
- */
-export function sqlField(column: string, type: LogicalType): string {
-  const x = quoteSqliteId(column);
-  const k = kindOf(type);
-  const text =
-    k === Kind.Hex
-      ? 'NULL'
-      : k === Kind.Datetime
-        ? `CASE WHEN length(${x}) = octet_length(${x}) AND ((octet_length(${x}) = 19 AND ${x} GLOB ${DATETIME_GLOB})
-            OR (octet_length(${x}) = 10 AND ${x} GLOB ${DATE_GLOB})
-            OR (octet_length(${x}) > 20 AND ${x} GLOB ${DATETIME_FRACTION_GLOB} AND substr(${x}, 21) NOT GLOB '*[^0-9]*')) THEN ${x} END`
-        : `CASE WHEN ${plainTextSql(x)} THEN ${x} END`;
-  const blob = k === Kind.Hex ? `lower(hex(${x}))` : 'NULL';
-  return `CASE typeof(${x}) WHEN 'null' THEN '\\N' WHEN 'integer' THEN CAST(${x} AS TEXT) WHEN 'text' THEN ${text} WHEN 'blob' THEN ${blob} END`;
-}
-
-/**
- * A table's TSV line as SQLite select items: each run of columns whose fields SQLite writes
- * (`sqlField`) is one text joined by tabs, NULL when any of its values needs JavaScript; the
- * columns of REAL-like types (decimal, double, float32: JavaScript's shortest round-trip text is
- * not SQLite's) come as their raw values. `slots`: per select item, -1 for a run, else the
- * column index of the raw value. Null when no column is a run (nothing to gain).
- */
-export interface SqlLineParts {
-  select: string[];
-  slots: number[];
-}
-
-export function sqlLineParts(columns: readonly { name: string; type: LogicalType }[]): SqlLineParts | null {
-  const select: string[] = [];
-  const slots: number[] = [];
-  let run: string[] = [];
-  const flush = () => {
-    if (run.length === 0) return;
-    select.push(run.map((p) => `(${p})`).join(" || '\t' || "));
-    slots.push(-1);
-    run = [];
-  };
-  columns.forEach((c, i) => {
-    if (c.type === 'decimal' || c.type === 'double' || c.type === 'float32') {
-      flush();
-      select.push(quoteSqliteId(c.name));
-      slots.push(i);
-    } else run.push(sqlField(c.name, c.type));
-  });
-  flush();
-  return slots.includes(-1) ? { select, slots } : null;
 }
 
 /** A Buffer in a text column: LOAD DATA cannot carry it as is; the batch is redone with INSERTs. */
@@ -244,58 +182,32 @@ export class HubTableWriter {
       `(${targets.join(', ')})${sets.length ? ` SET ${sets.join(', ')}` : ''}`;
   }
 
-  /** One value of column `i` as its TSV field (through the codec; see `datetimeAsIs`). */
-  private field(i: number, v: SqlValue): string {
-    if (v === null) return '\\N';
-    if (typeof v === 'bigint') return v.toString();
-    if (typeof v === 'number') {
-      // The codec refuses non-finite numbers; -0 and the shortest round-trip text as String(v).
-      return String(Number.isFinite(v) ? v : sqliteToMysql(v, this.types[i] as LogicalType, this.names[i] as string));
-    }
-    const k = this.kinds[i];
-    if (typeof v === 'string') {
-      if (k === Kind.Hex) return Buffer.from(v, 'utf8').toString('hex');
-      if (k === Kind.Datetime && !datetimeAsIs(v))
-        return escapeField(sqliteToMysql(v, this.types[i] as LogicalType, this.names[i] as string) as string);
-      return escapeField(v);
-    }
-    if (k === Kind.Hex) return v.toString('hex');
-    throw new NotLoadableError(this.names[i] as string);
-  }
-
-  /** One row as a TSV line (the reference the SQL-built lines of `sqlLines` reproduce). */
-  line(row: SqlValue[]): string {
-    const n = this.kinds.length;
+  /** Appends one row as a TSV line (values through the codec; see `datetimeAsIs`). */
+  private line(row: SqlValue[]): string {
+    const kinds = this.kinds;
     let s = '';
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < kinds.length; i++) {
       if (i > 0) s += '\t';
-      s += this.field(i, row[i] ?? null);
+      const v = row[i] ?? null;
+      if (v === null) s += '\\N';
+      else if (typeof v === 'bigint') s += v;
+      else if (typeof v === 'number') {
+        // The codec refuses non-finite numbers; -0 and the shortest round-trip text as String(v).
+        s += Number.isFinite(v) ? v : (sqliteToMysql(v, this.types[i] as LogicalType, this.names[i] as string) as number);
+      } else if (typeof v === 'string') {
+        const k = kinds[i];
+        if (k === Kind.Hex) s += Buffer.from(v, 'utf8').toString('hex');
+        else if (k === Kind.Datetime && !datetimeAsIs(v))
+          s += escapeField(sqliteToMysql(v, this.types[i] as LogicalType, this.names[i] as string) as string);
+        else s += escapeField(v);
+      } else if (kinds[i] === Kind.Hex) s += v.toString('hex');
+      else throw new NotLoadableError(this.names[i] as string);
     }
     return `${s}\n`;
   }
 
-  /**
-   * The TSV line built inside SQLite (one text per run of columns instead of one JavaScript
-   * value per column): see `sqlLineParts`. `row` is what its select list returns after the
-   * key columns; null when a value needs the codec (the caller then encodes the row with `line`).
-   */
-  sqlLine(parts: SqlLineParts, row: SqlValue[], from: number): string | null {
-    const { slots } = parts;
-    let s = '';
-    for (let j = 0; j < slots.length; j++) {
-      const v = row[from + j] ?? null;
-      if (j > 0) s += '\t';
-      const col = slots[j] as number;
-      if (col < 0) {
-        if (v === null) return null;
-        s += v as string;
-      } else s += this.field(col, v);
-    }
-    return `${s}\n`;
-  }
-
-  /** LOAD DATA LOCAL INFILE of the batch; the server's count and warnings are checked. `encoded`: rows end with their TSV line. */
-  async load(conn: PoolConnection, source: BatchSource, encoded = false): Promise<void> {
+  /** LOAD DATA LOCAL INFILE of the batch; the server's count and warnings are checked. */
+  async load(conn: PoolConnection, source: BatchSource): Promise<void> {
     const socket = (conn as unknown as { connection?: { stream?: NodeJS.WritableStream & { writableLength?: number } } })
       .connection?.stream;
     const encode = (): Buffer | null => {
@@ -303,8 +215,7 @@ export class HubTableWriter {
       let row = source.next();
       if (row === null) return null;
       while (row !== null) {
-        // `encoded`: each row carries its line last (copy-to-mysql.ts, built by `sqlLine`/`line`).
-        text += encoded ? (row[row.length - 1] as string) : this.line(row);
+        text += this.line(row);
         if (text.length >= CHUNK_CHARS) break;
         row = source.next();
       }

@@ -43,7 +43,7 @@ function typeCast(field: { type: string; string: (enc?: string) => string | null
  * none, `[]` when none), and its formatter walks the whole statement to the first placeholder
  * before it looks at how many values there are. A push's multi-row INSERT (megabytes of row
  * text, values already escaped in it: mysql-io.ts) was read character by character for nothing:
- * about a tenth of the node's CPU in a bulk push (docs/PERFORMANCE.md). With no values the
+ * 3–5 % of the node's CPU in a bulk push (docs/PERFORMANCE.md). With no values the
  * statement is returned as it is, which is what the formatter returns for it too; with values,
  * the same call mysql2 makes (its default `stringifyObjects`, false, and the session's time zone).
  */

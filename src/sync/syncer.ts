@@ -526,6 +526,9 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       throw err;
     }
     if (one === 'generic') return undefined;
+    // The row committed, stored as sent, but the hub table's definitions changed (push-one.ts): the
+    // next batch makes the plan again (pausing the table if its columns now differ).
+    if (one.hubShapeChanged) this.plan = undefined;
     this.oneRowPushes++;
     this.metrics.recordLags('push', one.lagsMs);
     this.metrics.recordRows(one.applied);

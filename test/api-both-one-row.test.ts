@@ -1,6 +1,6 @@
 /**
  * `both` writes by the one-row push (src/sync/push-one.ts, issue 16), against a real SQLite file and
- * the private MariaDB: a single insert goes up in one multi-statement query and a COMMIT, with every
+ * the private MariaDB: a single insert goes up in one multi-statement query that ends in its COMMIT, with every
  * guarantee of the generic push — and whenever the hub has something to decide (another origin
  * changed the key, or deleted the parent the row references; the hub refuses the row) the generic
  * push decides it exactly as before. A connection cut before or after the COMMIT loses nothing and

@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import mysql2 from 'mysql2';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
-import { hr, median, scratchDir, startBenchServer } from './lib.js';
+import { hr, median, percentile, scratchDir, startBenchServer } from './lib.js';
 import { makeNode } from './modes.bench.js';
 
 interface Db {
@@ -81,6 +81,8 @@ try {
   const options = { quick: true, server, dir: scratch.dir };
   const bareCfg = await makeNode(options, 'bare', 'sqlite_primary');
   const bare = await MysqlHub.connect(bareCfg.mysql);
+  /** Every single write's time per version (and the bare inserts'), for p90 over the whole run. */
+  let all = new Map<string, number[]>();
   const bareBlock = async (): Promise<number> => {
     const lat: number[] = [];
     for (let i = 0; i < perBlock; i++) {
@@ -88,6 +90,7 @@ try {
       await bare.execute('INSERT INTO bench_rows (payload, t_ms) VALUES (?, ?)', ['bare', Date.now()]);
       lat.push(t());
     }
+    all.set('bare', [...(all.get('bare') ?? []), ...lat]);
     return median(lat);
   };
   for (const mode of modes) {
@@ -120,6 +123,7 @@ try {
     }
     // Wall clock: bare, then each version, block after block.
     const times = new Map<string, number[]>([['bare', []], ...dbs.map((d) => [d.name, []] as [string, number[]])]);
+    all = new Map();
     const cpus = new Map<string, number[]>(dbs.map((d) => [d.name, []]));
     for (let b = 0; b < blocks; b++) {
       times.get('bare')?.push(await bareBlock());
@@ -134,6 +138,7 @@ try {
         const cpu = process.cpuUsage(cpu0);
         cpus.get(name)?.push((cpu.user + cpu.system) / 1000 / perBlock);
         times.get(name)?.push(median(lat));
+        all.set(name, [...(all.get(name) ?? []), ...lat]);
       }
     }
     const bareMs = median(times.get('bare') ?? []);
@@ -146,6 +151,12 @@ try {
         .loadavg()
         .map((l) => l.toFixed(1))
         .join(' ')}`,
+    );
+    const p90 = (name: string) => percentile(all.get(name) ?? [], 0.9);
+    console.log(
+      `${mode} p90 over all writes: bare ${p90('bare').toFixed(3)} ms; ${dbs
+        .map(({ name }) => `${name} ${p90(name).toFixed(3)} ms = ${(p90(name) / p90('bare')).toFixed(2)}×`)
+        .join('; ')}`,
     );
     for (const { db } of dbs) await db.close();
   }

@@ -1,14 +1,15 @@
 /**
  * `both` writes by the one-row push (src/sync/push-one.ts, issue 16), against a real SQLite file and
- * the private MariaDB: a single insert goes up in one multi-statement query and a COMMIT, with every
+ * the private MariaDB: a single insert goes up in one multi-statement query that ends in its COMMIT, with every
  * guarantee of the generic push — and whenever the hub has something to decide (another origin
  * changed the key, or deleted the parent the row references; the hub refuses the row) the generic
  * push decides it exactly as before. A connection cut before or after the COMMIT loses nothing and
  * doubles nothing. The cut is a real one: a TCP proxy that drops the connection at the COMMIT.
  */
 import { copyFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DualDatabase } from '../src/api/dual-database.js';
+import { HubInsertPool } from '../src/api/hub-insert.js';
 import type { MysqlConfig } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { initNode } from '../src/sync/init.js';
@@ -60,12 +61,39 @@ describe.skipIf(!HUB_AVAILABLE)('both: the one-row push', () => {
     return { config, h, db };
   }
 
-  it('a single insert goes up in one query and a COMMIT: on the hub with the node’s origin, cursor moved, no echo', async () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** Counts the queries (client commands, one round trip each) sent on the connections the `both` writes lease. */
+  function countLeasedQueries(): { n: number } {
+    const count = { n: 0 };
+    const lease = HubInsertPool.prototype.lease;
+    vi.spyOn(HubInsertPool.prototype, 'lease').mockImplementation(async function (this: HubInsertPool) {
+      const l = await lease.call(this);
+      const query = l.conn.query.bind(l.conn);
+      return {
+        ...l,
+        conn: {
+          threadId: l.conn.threadId,
+          query: (o: { sql: string; timeout?: number }) => {
+            count.n++;
+            return query(o);
+          },
+        },
+      };
+    });
+    return count;
+  }
+
+  it('a single insert goes up in one query that ends in its COMMIT (one round trip): on the hub with the node’s origin, cursor moved, no echo', async () => {
     const { h, db } = await setup();
     try {
+      const queries = countLeasedQueries();
       const r = await db.insert('cameras', { name: 'gate' });
       expect(r).toMatchObject({ committed: 'both', queued: false, failedOver: false, changes: 1 });
       expect(db.service.syncer.oneRowPushes).toBe(1);
+      expect(queries.n).toBe(1);
       expect(await h.query('SELECT id, name FROM cameras')).toEqual([{ id: String(r.lastInsertId), name: 'gate' }]);
       expect(await h.query("SELECT pk, op, origin FROM _dualdb_changes WHERE tbl = 'cameras'")).toEqual([
         { pk: String(r.lastInsertId), op: 'I', origin: db.service.syncer.nodeId },
@@ -177,28 +205,40 @@ describe.skipIf(!HUB_AVAILABLE)('both: the one-row push', () => {
     }
   });
 
+  /** A node whose plan stays trusted for the whole test, after two one-row pushes of `cameras` (the shape seen). */
+  async function shapeSeen() {
+    const { h, db } = await setup();
+    // The plan stays trusted for the whole test: only the push itself can notice the change.
+    (db.service.syncer as unknown as { planTtlMs: number }).planTtlMs = 600_000;
+    await db.service.syncer.currentPlan(true);
+    await db.insert('cameras', { name: 'first' }); // the fingerprint read; the shape remembered
+    await db.insert('cameras', { name: 'second' }); // the shape compared, no fingerprint
+    expect(db.service.syncer.oneRowPushes).toBe(2);
+    return { h, db };
+  }
+
   it.each([
+    // Seen by the server inside the query: the COMMIT never runs.
     ['a column added', "ALTER TABLE cameras ADD COLUMN site VARCHAR(10) NOT NULL DEFAULT 'x'"],
-    ['a column widened', 'ALTER TABLE cameras MODIFY name VARCHAR(60) NOT NULL'],
-    ['a column made nullable', 'ALTER TABLE cameras MODIFY name VARCHAR(50) NULL'],
-    ['a unique key added', 'ALTER TABLE cameras ADD UNIQUE KEY uq_name (name)'],
+    ['a column added with a NULL default', 'ALTER TABLE cameras ADD COLUMN site VARCHAR(10) NULL'],
+    ['a column dropped', 'ALTER TABLE cameras DROP COLUMN name'],
+    ['a column renamed', 'ALTER TABLE cameras RENAME COLUMN name TO title'],
+    ['a column narrowed below the value', 'ALTER TABLE cameras MODIFY name VARCHAR(6) NOT NULL'],
+    ['a column whose type changes the value', 'ALTER TABLE cameras MODIFY name VARCHAR(50) CHARACTER SET ascii NOT NULL'],
   ])(
-    '%s on the hub after the table’s shape was seen: the next one-row push sees it and leaves the row to the generic push',
+    '%s on the hub after the table’s shape was seen: the one-row push’s query stops before its COMMIT and the generic push decides',
     async (_what, ddl) => {
-      const { h, db } = await setup();
+      const { h, db } = await shapeSeen();
       try {
-        // The plan stays trusted for the whole test: only the push itself can notice the change.
-        (db.service.syncer as unknown as { planTtlMs: number }).planTtlMs = 600_000;
-        await db.service.syncer.currentPlan(true);
-        await db.insert('cameras', { name: 'first' }); // the fingerprint read; the shape remembered
-        await db.insert('cameras', { name: 'second' }); // the shape compared, no fingerprint
-        expect(db.service.syncer.oneRowPushes).toBe(2);
         await h.execute(ddl);
-        const r = await db.insert('cameras', { name: 'third' });
+        const r = await db.insert('cameras', { name: 'thïrd, longer' });
         expect(db.service.syncer.oneRowPushes).toBe(2);
-        // The generic push re-plans and decides; the write is never lost.
+        // The generic push re-plans and decides (a paused table, a parked row); the write is never
+        // lost, and the hub never holds a value other than the node's.
         if (r.committed === 'both')
-          expect(await h.query("SELECT name FROM cameras WHERE name = 'third'")).toEqual([{ name: 'third' }]);
+          expect(await h.query('SELECT name FROM cameras WHERE id = ?', [String(r.lastInsertId)])).toEqual([
+            { name: 'thïrd, longer' },
+          ]);
         else expect(r).toMatchObject({ committed: 'sqlite', queued: true });
       } finally {
         await db.close();
@@ -207,17 +247,74 @@ describe.skipIf(!HUB_AVAILABLE)('both: the one-row push', () => {
     },
   );
 
-  it('the hub stores another value than sent (its own trigger): acknowledged by the one-row push, which logs the hub’s version, and the node pulls it back', async () => {
+  it.each([
+    // Definitions only: every value stored as sent; the insert's column definitions show the change.
+    ['a column widened', 'ALTER TABLE cameras MODIFY name VARCHAR(60) NOT NULL'],
+    ['a column made nullable', 'ALTER TABLE cameras MODIFY name VARCHAR(50) NULL'],
+    ['a unique key added', 'ALTER TABLE cameras ADD UNIQUE KEY uq_name (name)'],
+    ['a column’s type changed, the value the same', 'ALTER TABLE cameras MODIFY name TEXT NOT NULL'],
+  ])(
+    '%s on the hub after the table’s shape was seen: the row commits stored as sent, and the plan is made again before the next batch',
+    async (_what, ddl) => {
+      const { h, db } = await shapeSeen();
+      try {
+        await h.execute(ddl);
+        const r = await db.insert('cameras', { name: 'thïrd' });
+        expect(r).toMatchObject({ committed: 'both', queued: false });
+        expect(db.service.syncer.oneRowPushes).toBe(3);
+        expect(await h.query('SELECT id, name FROM cameras WHERE id = ?', [String(r.lastInsertId)])).toEqual([
+          { id: String(r.lastInsertId), name: 'thïrd' },
+        ]);
+        // The shape was seen to differ: the plan is dropped, so the next batch makes it again.
+        expect((db.service.syncer as unknown as { plan?: unknown }).plan).toBeUndefined();
+        // The next write checks the whole fingerprint again (the shape forgotten) and flows.
+        const next = await db.insert('cameras', { name: 'fourth' });
+        expect(next).toMatchObject({ committed: 'both', queued: false });
+        expect(db.service.syncer.oneRowPushes).toBe(4);
+        const cycle = await db.service.syncer.syncOnce();
+        expect(cycle.push.applied + cycle.pull.applied).toBe(0);
+      } finally {
+        await db.close();
+        await h.close();
+      }
+    },
+  );
+
+  it('the primary key changed on the hub after the table’s shape was seen (its values the same): the row stands as sent, the plan is made again and pauses the table; later writes wait', async () => {
+    const { h, db } = await shapeSeen();
+    try {
+      await h.execute('ALTER TABLE cameras DROP PRIMARY KEY, ADD PRIMARY KEY (id, name)');
+      const r = await db.insert('cameras', { name: 'third' });
+      expect(r).toMatchObject({ committed: 'both', queued: false });
+      expect(db.service.syncer.oneRowPushes).toBe(3);
+      expect(await h.query('SELECT name FROM cameras WHERE id = ?', [String(r.lastInsertId)])).toEqual([{ name: 'third' }]);
+      expect((db.service.syncer as unknown as { plan?: unknown }).plan).toBeUndefined();
+      // The new plan sees the key drift (invariant 9): the table pauses and the next write waits.
+      const next = await db.insert('cameras', { name: 'fourth' });
+      expect(next).toMatchObject({ committed: 'sqlite', queued: true });
+      expect(db.service.syncer.oneRowPushes).toBe(3);
+      expect(await h.query("SELECT name FROM cameras WHERE name = 'fourth'")).toEqual([]);
+    } finally {
+      await db.close();
+      await h.close();
+    }
+  });
+
+  it('the hub stores another value than sent (its own trigger): the query stops before its COMMIT, nothing of it committed; the generic push sends the row and the node pulls the hub’s version back', async () => {
     const { h, db } = await setup();
     try {
       await db.insert('cameras', { name: 'warm' });
+      expect(db.service.syncer.oneRowPushes).toBe(1);
       await h.execute('CREATE TRIGGER cameras_upper BEFORE INSERT ON cameras FOR EACH ROW SET NEW.name = UPPER(NEW.name)');
       const r = await db.insert('cameras', { name: 'gate' });
       expect(r).toMatchObject({ committed: 'both', queued: false });
-      expect(db.service.syncer.oneRowPushes).toBe(2);
+      // Not by the one-row push: its stop saw the stored row differ from the sent one.
+      expect(db.service.syncer.oneRowPushes).toBe(1);
       expect(await h.query('SELECT name FROM cameras WHERE id = ?', [String(r.lastInsertId)])).toEqual([{ name: 'GATE' }]);
       await db.service.syncer.syncOnce();
       expect(db.all('SELECT name FROM cameras WHERE id = ?', [r.lastInsertId])).toEqual([{ name: 'GATE' }]);
+      const log = await h.query<{ n: string }>("SELECT COUNT(*) AS n FROM _dualdb_changes WHERE tbl = 'cameras' AND op = 'I'");
+      expect(log[0]?.n).toBe('2');
     } finally {
       await db.close();
       await h.close();

@@ -58,6 +58,12 @@ export interface BatchResult {
   bytes?: number;
   /** Pull: how long the batch's SQLite transaction held the write lock, ms (sizes the next batch, push-size.ts). */
   lockMs?: number;
+  /**
+   * One-row push: the hub table's column definitions, returned by the committed insert, differ from
+   * the shape seen under the plan's stamp (a hub ALTER that changed no value sent): the plan is made
+   * again before the next batch (push-one.ts).
+   */
+  hubShapeChanged?: boolean;
 }
 
 export function emptyBatch(direction: 'push' | 'pull'): BatchResult {

@@ -1,6 +1,6 @@
 /**
  * The hub connection the sync loop lends to the one-row push (push-one.ts) when a watched commit
- * leaves exactly one insert to push: that push is one multi-statement query and a COMMIT, so its
+ * leaves exactly one insert to push: that push is one multi-statement query ending in its COMMIT, so its
  * connection needs `multipleStatements`, which the hub pool (connect.ts) keeps off. It runs only
  * the statements push-one.ts builds, every value escaped by mysql2.
  *

@@ -1,39 +1,49 @@
 /**
  * The one-row push of a `both` write (issue 16, docs/PERFORMANCE.md), and of the sync loop's push
  * of a single foreign insert (the application's commit seen by the WAL watch; syncer.ts `oneRow`):
- * when the node's unpushed log is exactly one insert, the push's hub transaction is one
- * multi-statement query and a COMMIT, instead of the generic push's reads, decision and writes (push.ts).
+ * when the node's unpushed log is exactly one insert, the push's hub transaction is ONE
+ * multi-statement query that ends in its COMMIT (one round trip), instead of the generic push's
+ * reads, decision and writes (push.ts).
  *
  * The query, in order: the session (origin for the capture triggers, autocommit off, READ
- * COMMITTED); the fence (invariant 17: this node's
- * row locked, token and cursor checked and moved in one UPDATE, exactly as fenceHubPush); the
- * guard — the fence moved, and nothing on the hub log under the row's key from another origin that
- * this node has not pulled (after its pull cursor or in a hole), nor a delete of a parent row the
- * row references: then there is nothing to decide (no conflict, no collision, no child attaching
- * to another row) and the generic push would send the row as it is; the insert, made only when
- * the guard is clear (`INSERT … SELECT … WHERE @dualdb_clear`: its triggers may not read the log
- * the guard reads), returning the row the hub stored with its column definitions; the hub's schema
- * fingerprint (invariant 16), read after the insert, whose metadata lock on the table holds off any
- * DDL on it until the COMMIT — or, once the table's shape was seen under the plan's stamp, nothing:
- * the insert's column definitions are compared with that shape instead (hub-shape.ts); last, the
- * hub's row moves (R entries) this node has not applied, read after the row and its parents are
- * locked (assertNoMovesMeanwhile).
- * The server stops a multi-statement query at its first failing statement.
+ * COMMITTED); the fence (invariant 17: this node's row locked, token and cursor checked and moved
+ * in one UPDATE, exactly as fenceHubPush); the guard — the fence moved, and nothing on the hub log
+ * under the row's key from another origin that this node has not pulled (after its pull cursor or
+ * in a hole), nor a delete of a parent row the row references: then there is nothing to decide (no
+ * conflict, no collision, no child attaching to another row) and the generic push would send the
+ * row as it is; the insert, made only when the guard is clear (`INSERT … SELECT … WHERE
+ * @dualdb_clear`: its triggers may not read the log the guard reads), whose metadata lock holds off
+ * any DDL on the table until the COMMIT; then the stop, a statement that fails (a scalar subquery
+ * of two rows) unless everything left to check holds on the server: the guard was clear; no drift
+ * that could matter (invariant 16: the whole schema's fingerprint equal to the plan's stamp until
+ * the table's shape was seen under that stamp; from then on the same number of visible columns —
+ * the insert names every planned column, so one dropped or renamed fails the insert itself); no
+ * row move (R entry) of the hub this node has not applied (assertNoMovesMeanwhile), read after the
+ * row and its parents are locked; and the row stored as sent (a hub trigger, a column's type or
+ * scale changed nothing). Last, the COMMIT. The server stops a multi-statement query at its first
+ * failing statement, so the COMMIT runs only when every check held.
  *
- * Anything to decide — the guard or the fence not clear, a move, drift, a statement the hub
- * refuses (a constraint, a value too long, a missing parent, a duplicate key) — rolls the
- * transaction back, with nothing written, and the caller runs the generic push, which decides,
- * parks or re-keys exactly as it always does. So do the local facts checked first: a parked,
- * held, open-collision or unsettled key or parent, a due parked retry, an oversize row, a schema
- * changed under the plan. Only a lost connection is thrown: the write stays queued, and the token
- * this push set is known to the file first (push_pending), so the next reconcile adopts a commit
- * whose reply was lost (invariant 3). A lost COMMIT reply is looked up at once, as the
- * mysql_primary write token is (commit-outcome.ts): the push token is on the hub exactly when the
- * push committed.
+ * What the server does not check is a change of definitions alone (a column widened or made
+ * nullable, a key added, a type whose values compare equal): the insert's column definitions
+ * (`RETURNING *`, hub-shape.ts) show it after the reply, the row stands as stored — exactly what it
+ * would be had the ALTER come just after the COMMIT — and the plan is made again before the next
+ * batch (docs/PERFORMANCE.md, the drift table of 2026-12-07 15:00).
+ *
+ * Anything to decide — the guard or the fence not clear, a move, drift, a stored row that differs,
+ * a statement the hub refuses (a constraint, a value too long, a missing parent, a duplicate key)
+ * — fails a statement before the COMMIT: the transaction is rolled back with nothing written, and
+ * the caller runs the generic push, which decides, parks, re-keys or logs the hub's version exactly
+ * as it always does. So do the local facts checked first: a parked, held, open-collision or
+ * unsettled key or parent, a due parked retry, an oversize row, a schema changed under the plan.
+ * Whether the COMMIT ran is never inferred from which statement failed: after a failing statement
+ * the same session rolls back and reads the node's push token, which is this push's exactly when it
+ * committed. A lost connection (or a timeout) is looked up as the mysql_primary write token is
+ * (commit-outcome.ts): the old session killed, then a locking read of the token. When the hub
+ * cannot say, the write stays queued, and the token this push set is known to the file first
+ * (push_pending), so the next reconcile adopts a commit whose reply was lost (invariant 3).
  */
 import type Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
-import { MYSQL_NOW_MS } from '../capture/mysql-capture.js';
 import type { Row } from '../engines/codec.js';
 import type { MysqlHub } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
@@ -41,7 +51,7 @@ import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import type { Op } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
-import { sameImage, toMysqlRow } from './convert.js';
+import { toMysqlRow } from './convert.js';
 import { hubMovesQuery } from './hub-moves.js';
 import { forgetShape, rememberShape, shapeOf, verifiedShape } from './hub-shape.js';
 import type { PullState } from './local-state.js';
@@ -49,7 +59,7 @@ import { MysqlTableIO, PACKET_MARGIN } from './mysql-io.js';
 import { beginPush, localToken, recordPushed } from './node-fence.js';
 import type { SyncTable } from './plan.js';
 import { keyProblem } from './push-read.js';
-import { SCHEMA_FINGERPRINT_SQL, sqliteSchemaVersion } from './schema-guard.js';
+import { SCHEMA_FINGERPRINT_TEXT_SQL, sqliteSchemaVersion } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
 
 /** A connection that runs multi-statement queries (values escaped here by mysql2). */
@@ -107,7 +117,9 @@ function parentKeys(ctx: SyncContext, table: SyncTable, image: Row): { parent: s
  * The one row to push when the local facts leave nothing to decide, read in one SQLite snapshot;
  * undefined when the generic push must run.
  */
-function readOneRow(ctx: SyncContext): { row: OneRow; parents: { parent: string; key: string }[] } | undefined {
+function readOneRow(
+  ctx: SyncContext,
+): { row: OneRow; parents: { parent: string; key: string }[]; appliedMoves: bigint[] } | undefined {
   const { db, state } = ctx;
   return db.transaction(() => {
     if (!ctx.schemaStamp || sqliteSchemaVersion(db) !== ctx.schemaStamp.sqliteVersion) return undefined;
@@ -139,7 +151,9 @@ function readOneRow(ctx: SyncContext): { row: OneRow; parents: { parent: string;
     const pairs = keyed.flatMap((k) => [k.tbl, k.pk]);
     const busy = stmt(db, `${checks.join(' UNION ALL ')} LIMIT 1`).get(Date.now(), ...pairs, ...pairs, e.tbl, e.pk);
     if (busy) return undefined;
-    return { row: { table, key: e.pk, seq: BigInt(e.seq), at: Number(e.at), image }, parents };
+    // The hub moves applied here already (kept until the pull passes them): the query leaves them out.
+    const appliedMoves = (stmt(db, 'SELECT seq FROM _dualdb_hub_moves').all() as { seq: bigint }[]).map((m) => BigInt(m.seq));
+    return { row: { table, key: e.pk, seq: BigInt(e.seq), at: Number(e.at), image }, parents, appliedMoves };
   })();
 }
 
@@ -154,8 +168,50 @@ function unseenCondition(ctx: SyncContext, pull: PullState, tbl: string, pk: str
 }
 
 /**
+ * The SQL condition "the row stored under the key is, column by column, what was sent": numbers and
+ * times compared as values (`1.50` is `1.5`, as sameImage compares them; a DECIMAL rounded, a
+ * DATETIME cut to fewer digits, a FLOAT column are not), everything else as bytes (a hub trigger that
+ * changed the case or the spaces of a text is seen). Not the same, the generic push sends the row and
+ * logs the hub's version for this node to pull back (push.ts logHubRewrites).
+ */
+function storedAsSent(table: SyncTable, sent: Row): string {
+  const same = table.columns.map((c) => {
+    const v = sent[c.name] ?? null;
+    const col = `${quoteMysqlId(table.name)}.${quoteMysqlId(c.name)}`;
+    const byValue = NUMBERS.has(c.type)
+      ? typeof v === 'number' || typeof v === 'bigint'
+      : TIMES.has(c.type) && typeof v === 'string';
+    return byValue ? `${col} <=> ${mysql.escape(v)}` : `CAST(${col} AS BINARY) <=> CAST(${mysql.escape(v)} AS BINARY)`;
+  });
+  const key = table.key.map((k) => `${quoteMysqlId(k.name)} = ${mysql.escape(sent[k.name] ?? null)}`);
+  return `EXISTS (SELECT 1 FROM ${quoteMysqlId(table.name)} WHERE ${[...key, ...same].join(' AND ')})`;
+}
+
+/**
+ * The SQL condition "the hub table has as many visible columns as the plan's": a UNION of its
+ * columns (none of its rows) with one row of as many NULLs fails (ER_WRONG_NUMBER_OF_COLUMNS_IN_SELECT)
+ * when they differ, which stops the query as the stop does. A column added on the hub is seen here.
+ */
+function sameColumnCount(table: SyncTable): string {
+  const nulls = table.columns.map(() => 'NULL').join(', ');
+  return `(SELECT COUNT(*) FROM (SELECT * FROM ${quoteMysqlId(table.name)} WHERE 0 UNION ALL SELECT ${nulls}) AS dualdb_n) = 1`;
+}
+
+const NUMBERS = new Set(['integer', 'decimal', 'double']);
+const TIMES = new Set(['datetime', 'date', 'time']);
+
+/**
+ * A statement that fails (ER_SUBQUERY_NO_1_ROW: the subquery returns two rows) unless `condition`
+ * is true: the server stops the multi-statement query there, before its COMMIT. NULL stops it too.
+ */
+function stopUnless(condition: string): string {
+  return `SET @dualdb_go = (SELECT 1 UNION ALL SELECT 2 FROM DUAL WHERE (${condition}) IS NOT TRUE)`;
+}
+
+/**
  * The one-row push (see the top of this file): the result of the batch, or 'generic' when the
- * generic push must run (nothing was written on the hub). Throws when the hub cannot be reached.
+ * generic push must run (nothing was written on the hub). Throws when the hub cannot be reached
+ * and cannot say whether the push committed.
  */
 export async function pushOneRow(
   ctx: SyncContext,
@@ -165,15 +221,19 @@ export async function pushOneRow(
   if (!ctx.hubReturning) return 'generic';
   const mine = localToken(ctx.state, ctx.nodeId);
   if (mine === undefined) return 'generic';
+  const stamp = ctx.schemaStamp?.hubFingerprint;
+  if (stamp === undefined) return 'generic';
   const read = readOneRow(ctx);
   if (!read) return 'generic';
-  const { row, parents } = read;
+  const { row, parents, appliedMoves } = read;
   const { table, key } = row;
   const io = mysqlIO.get(table) ?? new MysqlTableIO(table, ctx.hubMaxPacket - PACKET_MARGIN);
   mysqlIO.set(table, io);
   let tuple: string;
+  let sent: Row;
   try {
-    tuple = io.tuple(toMysqlRow(table, row.image));
+    sent = toMysqlRow(table, row.image);
+    tuple = io.tuple(sent);
   } catch {
     return 'generic'; // a value MySQL cannot take: parked by the generic push
   }
@@ -186,17 +246,31 @@ export async function pushOneRow(
     ...parents.map((p) => `NOT ${unseenCondition(ctx, pull, p.parent, p.key, true)}`),
   ].join(' AND ');
   const moves = hubMovesQuery(ctx, pull);
+  const unappliedMoves = mysql.format(`EXISTS (${moves.sql} AND tbl IN (?)${appliedMoves.length ? ' AND seq NOT IN (?)' : ''})`, [
+    ...moves.params,
+    [...ctx.plan.byName.keys()],
+    ...(appliedMoves.length ? [appliedMoves] : []),
+  ] as never);
   const columns = table.columns.map((c) => quoteMysqlId(c.name)).join(', ');
-  const stamp = ctx.schemaStamp?.hubFingerprint;
   const shape = verifiedShape(table, stamp);
+  const decided = [
+    '@dualdb_clear',
+    // Drift (invariant 16): the whole schema as planned, until this table's shape was seen under the
+    // stamp; from then on the column count here (the insert names every planned column, so one
+    // dropped or renamed fails it), the stored row below, and the insert's column definitions after
+    // the reply (hub-shape.ts).
+    shape === undefined ? `(${SCHEMA_FINGERPRINT_TEXT_SQL}) = ${mysql.escape(stamp)}` : sameColumnCount(table),
+    `NOT ${unappliedMoves}`,
+    storedAsSent(table, sent),
+  ].join(' AND ');
   const sql = [
     mysql.format("SET @dualdb_origin = ?, autocommit = 0, tx_isolation = 'READ-COMMITTED'", [ctx.nodeId]),
     '', // the fence, below (its token is known once the push begins)
     `SET @dualdb_clear = (${guard})`,
-    // Every column (*): one added on the hub shows in the column definitions too.
+    // Every column (*): the column definitions show every visible column of the table.
     `INSERT INTO ${quoteMysqlId(table.name)} (${columns}) SELECT ${tuple.slice(1, -1)} FROM DUAL WHERE @dualdb_clear RETURNING *`,
-    shape === undefined ? SCHEMA_FINGERPRINT_SQL : 'DO 0',
-    mysql.format(moves.sql, moves.params as never),
+    stopUnless(decided),
+    'COMMIT',
   ];
   // The token this push sets, known to the file before the hub can commit it (node-fence.ts).
   const next = beginPush(ctx);
@@ -207,53 +281,41 @@ export async function pushOneRow(
   );
 
   const { conn, done } = await lease();
-  let committing = false;
   let healthy = false;
+  let fields: unknown[] | undefined;
   try {
-    let results: unknown[];
-    let fields: unknown[];
-    try {
-      [results, fields] = (await conn.query({ sql: sql.join(';\n'), timeout })) as unknown as [unknown[], unknown[]];
-    } catch (e) {
-      if (isConnectionError(e) || !(e as { code?: string }).code?.startsWith('ER_')) throw e;
-      // Refused by the hub (a constraint, a missing parent, a duplicate key…): the generic push decides.
-      await conn.query({ sql: 'ROLLBACK', timeout });
-      healthy = true;
-      return 'generic';
-    }
-    const stored = (results[3] as Row[])[0];
-    const seen = shapeOf(fields[3]);
-    let schemaSame: boolean;
-    if (shape !== undefined) {
-      schemaSame = seen === shape;
-      if (!schemaSame) forgetShape(table);
-    } else {
-      const fingerprint = (results[4] as { n: string | number; h: string | number | null }[])[0];
-      schemaSame = stamp !== undefined && `${fingerprint?.n ?? 0}:${fingerprint?.h ?? 0}` === stamp;
-      if (schemaSame && seen !== undefined && stamp !== undefined) rememberShape(table, stamp, seen);
-    }
-    const unappliedMoves = (results[5] as { seq: string | number; tbl: string }[]).filter(
-      (m) => ctx.plan.byName.has(m.tbl) && !stmt(ctx.db, 'SELECT 1 FROM _dualdb_hub_moves WHERE seq = ?').get(BigInt(m.seq)),
-    );
-    const fenced = (results[1] as { affectedRows?: number }).affectedRows === 1;
-    if (!fenced || !schemaSame || stored === undefined || unappliedMoves.length > 0) {
-      await conn.query({ sql: 'ROLLBACK', timeout });
-      healthy = true;
-      return 'generic';
-    }
-    // The hub kept something else (a DECIMAL's scale, its own BEFORE trigger): a central log entry,
-    // so that this node pulls the hub's version back (push.ts logHubRewrites).
-    const rewrite = sameImage(table, row.image, stored)
-      ? ''
-      : `${mysql.format(`INSERT INTO _dualdb_changes (tbl, pk, op, origin, at) VALUES (?, ?, 'U', NULL, ${MYSQL_NOW_MS})`, [table.name, key])};\n`;
-    committing = true;
-    await conn.query({ sql: `${rewrite}COMMIT`, timeout });
+    [, fields] = (await conn.query({ sql: sql.join(';\n'), timeout })) as unknown as [unknown[], unknown[]];
     healthy = true;
   } catch (e) {
-    if (!committing || !(await committedAfterAll(ctx.hub, ctx.nodeId, next, conn.threadId))) throw e;
+    const code = (e as { code?: string }).code ?? '';
+    if (code.startsWith('ER_') && !isConnectionError(e)) {
+      // A statement failed and the server ran none after it — the stop when anything is to be
+      // decided, or a row the hub refuses. Whether the COMMIT ran is not inferred from which one
+      // failed: the transaction is rolled back and the node's row read on the same session.
+      const [after] = (await conn.query({
+        sql: mysql.format('ROLLBACK;\nSELECT push_token FROM _dualdb_nodes WHERE node_id = ?', [ctx.nodeId]),
+        timeout,
+      })) as unknown as [unknown[]];
+      healthy = true;
+      const token = (after[1] as { push_token: string | null }[])[0]?.push_token;
+      if (token !== next) return 'generic';
+    } else if (!(await committedAfterAll(ctx.hub, ctx.nodeId, next, conn.threadId))) throw e;
     // The hub committed; only its reply was lost.
   } finally {
     done(healthy);
+  }
+  // The shape the committed insert saw. Under the first push of a stamp the fingerprint in the stop
+  // held: remembered. After that, a difference is a hub ALTER that the checks in the query showed
+  // to have changed no value sent (a column widened or made nullable, a key added): the row stands,
+  // as it would have had the ALTER come a moment later, and the plan is made again before the next
+  // batch. A reply lost after the COMMIT shows no definitions: the plan is made again too.
+  const seen = shapeOf(fields?.[3]);
+  let hubShapeChanged = false;
+  if (shape === undefined) {
+    if (seen !== undefined) rememberShape(table, stamp, seen);
+  } else if (seen !== shape) {
+    forgetShape(table);
+    hubShapeChanged = true;
   }
   const lastPushAt = new Date().toISOString();
   recordPushed(ctx, row.seq, next, () => ctx.state.setMeta('last_push_at', lastPushAt));
@@ -262,6 +324,7 @@ export async function pushOneRow(
   result.applied = 1;
   moved(result, table.name).upserts = 1;
   result.lagsMs.push(Date.now() - row.at);
+  if (hubShapeChanged) result.hubShapeChanged = true;
   return result;
 }
 

@@ -43,6 +43,12 @@ const COLUMN_DIGEST = `SUM(CRC32(CONCAT_WS('|', TABLE_NAME, COLUMN_NAME, COLUMN_
 /** The query of hubSchemaFingerprint (n, h), for a caller that sends it along with others (push-one.ts). */
 export const SCHEMA_FINGERPRINT_SQL = `SELECT COUNT(*) AS n, ${COLUMN_DIGEST} AS h FROM information_schema.COLUMNS WHERE ${USER_TABLES}`;
 
+/**
+ * The hub's column fingerprint as one text, in the stamp's form (`n:h`, hubSchemaFingerprint), for a
+ * statement that compares it on the server (push-one.ts).
+ */
+export const SCHEMA_FINGERPRINT_TEXT_SQL = `SELECT CONCAT(COUNT(*), ':', COALESCE(${COLUMN_DIGEST}, 0)) FROM information_schema.COLUMNS WHERE ${USER_TABLES}`;
+
 /** A digest of every user column's definition on the hub (name, type, nullability, key, position). */
 export async function hubSchemaFingerprint(hub: MysqlHub): Promise<string> {
   const [r] = await hub.query<{ n: string | number; h: string | number | null }>(SCHEMA_FINGERPRINT_SQL);

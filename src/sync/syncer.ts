@@ -526,6 +526,9 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       throw err;
     }
     if (one === 'generic') return undefined;
+    // The row committed, stored as sent, but the hub table's definitions changed (push-one.ts): the
+    // next batch makes the plan again (pausing the table if its columns now differ).
+    if (one.hubShapeChanged) this.plan = undefined;
     this.oneRowPushes++;
     this.metrics.recordLags('push', one.lagsMs);
     this.metrics.recordRows(one.applied);
@@ -536,7 +539,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   /**
    * A cycle's push. When the unpushed log is one insert of a user table (another connection's
    * commit the WAL watch just reported, the usual case of an application writing row by row), the
-   * one-row push sends it in two round trips instead of the generic push's seven (issue 16, row
+   * one-row push sends it in one round trip instead of the generic push's seven (issue 16, row
    * "commit → hub"); anything it does not settle on its own, it leaves to the generic push, with
    * nothing written. A log of heartbeats only (an idle node) never takes it, so an idle node
    * opens no connection for it.

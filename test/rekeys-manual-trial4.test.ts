@@ -373,6 +373,11 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
       await resolver.close();
     }
     expect(a.syncer.rekeys.list().map((r) => [r.id, r.status])).toEqual([[heldId, 'done']]);
+    // The watcher's line (operator trial 2026-12-07: 22 of them, for one `--all`) says who moved
+    // the row, not that a COMMIT was lost: none was, the resolve was alive beside it.
+    const lines = a.syncer.log.recent(200).map((e) => e.msg);
+    expect(lines.filter((m) => /COMMIT had been lost/.test(m))).toEqual([]);
+    expect(lines.filter((m) => /resolved by `dualdb rekeys resolve`/.test(m))).toHaveLength(1);
     await syncUntilQuiet(w.nodes, 10);
     expect(await hubBadges(w)).toEqual(['a-w7', 'h-w7']);
     expect(await childrenEverywhere(w)).toEqual(['a-w7 → a-w7', 'h-w7 → h-w7']);

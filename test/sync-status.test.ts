@@ -55,4 +55,22 @@ describe.skipIf(!HUB_AVAILABLE)('sync status', () => {
     expect(status.lag.pull.samples).toBeGreaterThan(0);
     expect(status.tables.map((t) => t.table)).toEqual(['notes']);
   });
+
+  it("the pull queue counts changes of synced tables, not the other nodes' heartbeats (it read 1 with every table at 0)", async () => {
+    const w = await worlds.world({ nodes: ['A', 'B'] });
+    const A = w.node('A');
+    const B = w.node('B');
+    await B.syncer.syncOnce();
+    A.syncer.heartbeat(true);
+    await A.syncer.syncOnce();
+    // B has not pulled A's heartbeat yet: nothing of a synced table waits for it.
+    const quiet = await collectStatus(B.syncer);
+    expect(quiet.tables.map((t) => [t.table, t.pendingPull])).toEqual([['notes', 0]]);
+    expect(quiet.queue.pull).toBe(0);
+    // A real change still counts.
+    A.db.prepare("INSERT INTO notes (id, body) VALUES (7, 'from A')").run();
+    await A.syncer.syncOnce();
+    const waiting = await collectStatus(B.syncer);
+    expect(waiting.queue.pull).toBe(1);
+  });
 });

@@ -68,7 +68,7 @@ export function skippedEntries(
   const wanted = requested ? new Set(requested.map(lower)) : undefined;
   return plan.skipped
     .filter((s) => !isMetaTable(s.table) && (!wanted || wanted.has(lower(s.table))))
-    .filter((s) => !/^only in (MySQL|SQLite)/.test(s.reason) || s.reason.includes(ctx.toHub ? 'only in SQLite' : 'only in MySQL'))
+    .filter((s) => !/only in (MySQL|SQLite)/.test(s.reason) || s.reason.includes(ctx.toHub ? 'only in SQLite' : 'only in MySQL'))
     .map((s) => ({
       table: s.table,
       rowsTotal: 0,

@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { MysqlHub } from '../engines/mysql/connect.js';
-import { diagnoseMysqlError, isConnectionError } from '../engines/mysql/diagnose.js';
+import { diagnoseMysqlError, isConnectionError, PRIVILEGE_REFUSED } from '../engines/mysql/diagnose.js';
 import { type SqliteDb, sqliteFailure } from '../engines/sqlite/open.js';
 import type { EngineName } from '../engines/types.js';
 import { DualdbError, messageOf } from '../util/errors.js';
@@ -114,10 +114,12 @@ async function runOnMysql(statements: SqlStatement[], hub: MysqlHub, source: str
       } catch (e) {
         if (isConnectionError(e)) throw diagnoseMysqlError(e, hub.config);
         const err = e as { code?: string; sqlMessage?: string };
+        const hint = privilegeHint(err.code, err.sqlMessage, hub.config, i);
         throw new SqlStatementError('mysql', { source, line: s.line, sql: s.sql }, err.sqlMessage ?? messageOf(e), {
           cause: e,
           applied: i,
           ...(err.code ? { serverCode: err.code } : {}),
+          ...(hint ? { hint } : {}),
         });
       }
       if (warningCount > 0) {
@@ -133,4 +135,26 @@ async function runOnMysql(statements: SqlStatement[], hub: MysqlHub, source: str
     conn.destroy();
   }
   return report;
+}
+
+/**
+ * A statement refused for lack of a privilege is not a wrong statement: the fix is a GRANT for the
+ * hub account (named when the server says which), not an edit of the statement.
+ */
+function privilegeHint(
+  code: string | undefined,
+  message: string | undefined,
+  config: { user: string; database: string },
+  applied: number,
+): string | undefined {
+  if (!code || !(PRIVILEGE_REFUSED.has(code) || code === 'ER_DBACCESS_DENIED_ERROR')) return undefined;
+  const m = /^([A-Z][A-Z ]*?) command denied to user '([^']*)'@'([^']*)'/.exec(message ?? '');
+  const grant = m
+    ? `GRANT ${m[1]} ON \`${config.database}\`.* TO '${m[2]}'@'${m[3]}'`
+    : `GRANT the privilege named above ON \`${config.database}\`.* TO the user "${config.user}"`;
+  const before =
+    applied > 0
+      ? ` (the ${applied} statement${applied === 1 ? '' : 's'} before it ${applied === 1 ? 'was' : 'were'} applied)`
+      : '';
+  return `the statement is fine, the hub account "${config.user}" lacks a privilege: an administrator can run ${grant}, then run the same command again${before}`;
 }

@@ -135,6 +135,15 @@ export function buildSyncPlan(sqlite: TableInfo[], mysql: TableInfo[], options: 
       continue;
     }
     if (!s || !m) {
+      // A table without a primary key cannot be synced even once it exists on both sides: say so
+      // first, rather than send the operator to create an unsyncable copy on the other side.
+      if ((s ?? m)?.primaryKey.length === 0) {
+        skipped.push({
+          table: display,
+          reason: `no primary key (and only in ${s ? 'SQLite' : 'MySQL'}): rows cannot be matched; add one to sync this table`,
+        });
+        continue;
+      }
       skipped.push({
         table: display,
         reason: s

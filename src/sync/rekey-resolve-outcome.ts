@@ -246,7 +246,12 @@ export async function finishLostResolve(ctx: SyncContext, wait = false): Promise
   const [event] = writeNodeHalf(ctx, lostMove(table, r, hubRow), r.token, new Set(r.staleParents ?? []));
   if (event)
     ctx.log.info(
-      `key collision on ${r.tbl} resolved (its hub COMMIT had been lost; the hub had it): the hub's row moved from ${r.oldKey} to ${r.newKey}`,
+      // From a sync (`wait` false) the resolve may well be alive beside it, between its hub COMMIT
+      // and its node's half (`rekeys resolve` beside `sync --watch`): nothing was lost then, so
+      // the line says what is known, not that a COMMIT was lost (operator trial 2026-12-07).
+      wait
+        ? `key collision on ${r.tbl} resolved (its hub COMMIT had been lost; the hub had it): the hub's row moved from ${r.oldKey} to ${r.newKey}`
+        : `key collision on ${r.tbl} resolved by \`dualdb rekeys resolve\` (committed on the hub; this sync wrote the node's half): the hub's row moved from ${r.oldKey} to ${r.newKey}`,
       { event: 'rekey', table: r.tbl, old_key: r.oldKey, new_key: r.newKey, moved: 'hub' },
     );
   return event;

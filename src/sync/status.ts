@@ -182,7 +182,10 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
     queue: {
       push: pending.count,
       oldestPushAgeMs: pending.oldestMs === null ? null : Math.max(0, Date.now() - pending.oldestMs),
-      pull: pullByTable ? [...pullByTable.values()].reduce((a, b) => a + b, 0) : null,
+      // Other nodes' heartbeats are pulled too, but they are not changes waiting: counted, the
+      // queue never read 0 while another site ran (operator trial 2026-12-07: "↓ 1" with every
+      // table at 0 pending).
+      pull: pullByTable ? [...pullByTable].filter(([t]) => !t.startsWith('_dualdb_')).reduce((a, [, n]) => a + n, 0) : null,
     },
     lag: { push: syncer.metrics.lag('push'), pull: syncer.metrics.lag('pull') },
     lastPushAt: s.getMeta('last_push_at') ?? null,

@@ -47,7 +47,7 @@ describe('push batch sizing (push-size.ts)', () => {
     expect(nextPullLimit({ base: 500, grows: false }, 500, 500, 1)).toBe(500);
   });
   it('pull batches grow by the time the last one held the SQLite write lock, shrink past it, never below the base', () => {
-    expect(nextPullLimit(grows, 2000, 2000, PULL_LOCK_MS / 4)).toBe(8000);
+    expect(nextPullLimit(grows, 2000, 2000, PULL_LOCK_MS / 2)).toBe(4000);
     expect(nextPullLimit(grows, 2000, 2000, 1)).toBe(PULL_MAX_ENTRIES);
     expect(nextPullLimit(grows, 16_000, 16_000, PULL_LOCK_MS * 2)).toBe(8000);
     expect(nextPullLimit(grows, 2000, 2000, PULL_LOCK_MS * 10)).toBe(2000);

@@ -57,8 +57,15 @@ function grownLimit(
  * so a batch whose apply took longer than PULL_LOCK_MS brings the next one down in proportion.
  * Each batch is still one hub snapshot and one SQLite transaction with its cursor and holes
  * (invariant 3).
+ *
+ * The cap is the node's memory, not the lock: a batch's rows (the hub's log entries and images as
+ * mysql2 parsed them, their SQLite form, the coalesced changes) live until its transaction
+ * commits. Past what V8's young generation holds, every scavenge copies them and then promotes
+ * them to the old generation, which is collected again later: at 20,000 entries the garbage
+ * collector copied 2–3× the bytes per row it copies at 5,000, and a 100k pull cost the node
+ * 1.5–2.8× the CPU per row (docs/PERFORMANCE.md, "Pull batches sized for the young generation").
  */
-export const PULL_MAX_ENTRIES = 20_000;
+export const PULL_MAX_ENTRIES = 5_000;
 /** The SQLite write lock a pull batch may hold before the next batch grows no more, ms. */
 export const PULL_LOCK_MS = 250;
 

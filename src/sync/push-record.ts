@@ -16,7 +16,8 @@ import type { Collision, Move, RekeyEvent } from './rekey.js';
 import { moveOnNode } from './rekey-node.js';
 import { RekeyStore } from './rekey-store.js';
 
-type Park = { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: 'I' | 'U' | 'D' };
+/** `at`: when the change was made (ms), for one not in the batch's change set (a log entry parked as read). */
+type Park = { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: 'I' | 'U' | 'D'; at?: number };
 type ConflictRow = Parameters<SyncContext['state']['recordConflict']>[0];
 
 /** What the hub transaction decided that the node must record before the hub commits. */
@@ -72,11 +73,15 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
       // Read under the write lock (immediate): no move can come between this check and the records.
       if (ctx.state.movesGeneration() !== batch.movesGeneration) throw new KeysMovedMeanwhile();
       for (const c of rec.conflicts) ctx.state.recordConflict(c);
-      for (const p of rec.toPark)
+      for (const p of rec.toPark) {
+        // Kept with it: its retry is weighed at the time of the change, not of the retry (newest-wins).
+        const changedMs = p.at ?? (p.pk === null ? undefined : batch.changes.get(p.tbl, p.pk)?.lastAt);
         ctx.state.park('push', p.tbl, p.pk, p.error, {
           waiting: p.waiting ?? false,
           ...(p.firstOp ? { firstOp: p.firstOp } : {}),
+          ...(changedMs === undefined ? {} : { changedMs }),
         });
+      }
       // Only keys that are parked: a keyed lookup per table, not a read of every parked change.
       const byTable = new Map<string, string[]>();
       for (const x of rec.succeeded) {

@@ -9,6 +9,7 @@ import type { SyncContext } from './context.js';
 import { toSqliteRow } from './convert.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
+import { pendingToken, placedUnconfirmed, setPlacedUnconfirmed } from './node-fence.js';
 import type { SyncTable } from './plan.js';
 import type { LocalBatch } from './push-read.js';
 import { logChildrenOfRecreated, type Recreated } from './recreated-children.js';
@@ -137,6 +138,11 @@ function markPlacedUnsettled(ctx: SyncContext, events: RekeyEvent[]): void {
   // The record says so too: `dualdb rekeys` must not show as done a move the hub may never have
   // (the trial's records read "done" with a new key the hub never gave the row).
   new RekeyStore(ctx.db).markUnconfirmed(hub.map((e) => e.id));
+  // Kept with the push's token: whoever learns that push's outcome (the next reconcile, a resolve
+  // reading the hub's token) confirms them, whatever the application wrote to the copies meanwhile.
+  const token = pendingToken(ctx.state);
+  if (hub.length && token)
+    setPlacedUnconfirmed(ctx.state, [...placedUnconfirmed(ctx.state), { token, ids: hub.map((e) => e.id) }]);
 }
 
 /** The hub committed the push: its rekey-hub placements are settled (markPlacedUnsettled). */
@@ -150,6 +156,13 @@ export function clearPlacedUnsettled(ctx: SyncContext, events: RekeyEvent[] | un
       st.run(-e.id, e.table, e.oldKey, e.newKey);
       store.confirm(e.id);
     }
+    const ids = new Set(hub.map((e) => e.id));
+    setPlacedUnconfirmed(
+      ctx.state,
+      placedUnconfirmed(ctx.state)
+        .map((p) => ({ ...p, ids: p.ids.filter((id) => !ids.has(id)) }))
+        .filter((p) => p.ids.length > 0),
+    );
   })();
 }
 

@@ -152,7 +152,7 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a push that moved the hub’s row lo
       expect(a.db.prepare('SELECT count(*) FROM _dualdb_hub_moves WHERE local_key IS NOT NULL').pluck().get()).toBe(0n);
     }, 120_000);
 
-  it('the COMMIT went through, its answer lost, the copy edited: `rekeys resolve` of another collision confirms it first', async () => {
+  it('the COMMIT went through, its answer lost, the copy edited: `rekeys resolve` of another collision confirms it first, announced once', async () => {
     const w = await fixture.world();
     const [a, b] = ['a', 'b'].map((n) => w.node(n));
     if (!a || !b) throw new Error('nodes');
@@ -205,10 +205,12 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a push that moved the hub’s row lo
     mode('manual');
     await resolveRekey(a.syncer, held?.id as number, 'node');
     expect([record()?.newKey, record()?.status]).toEqual(['6', 'done']);
+    expect(events.filter((e) => e.oldKey === '5').map((e) => [e.newKey, e.moved])).toEqual([['6', 'hub']]);
     await syncUntilQuiet(w.nodes, 8);
     expect(await divergence(w, ['items'])).toEqual([]);
     expect(await w.hub.query('SELECT name FROM items WHERE id = 6')).toEqual([{ name: 'b-five-edited' }]);
     for (const n of w.nodes) expect(n.syncer.state.parked(), n.name).toEqual([]);
+    expect(events.filter((e) => e.oldKey === '5')).toHaveLength(1);
     expect(record()?.status).toBe('done');
   }, 120_000);
 

@@ -371,6 +371,16 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       .run(this.nodeId, now);
   }
 
+  /**
+   * A `rekeys resolve` whose hub COMMIT was lost, or whose process died before the node's half:
+   * finished or forgotten (rekey-resolve-outcome.ts). Finished, its move is told once, as the
+   * resolve would have: the log line is finishLostResolve's, the library's `rekey` event here.
+   */
+  private async finishLostResolve(ctx: SyncContext): Promise<void> {
+    const lost = await finishLostResolve(ctx);
+    if (lost) this.emit('rekey', lost);
+  }
+
   /** Each re-key, once: the log's `rekey` line and the library's `rekey` event. */
   announceRekeys(events: RekeyEvent[]): void {
     for (const r of events) {
@@ -404,7 +414,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
         }
         // A `rekeys resolve` whose hub COMMIT was lost, or whose process died before the node's
         // half: finished or forgotten before anything else moves (rekey-resolve-outcome.ts).
-        if (i === 0) await finishLostResolve(ctx);
+        if (i === 0) await this.finishLostResolve(ctx);
         b = direction === 'push' ? await pushBatch(ctx, limit) : await pullBatch(ctx, limit);
       } catch (e) {
         if (e instanceof PlanStaleError && replans < 3) {
@@ -555,7 +565,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     if (this.hubReturning && this.oneRowLease !== null && Date.now() >= this.oneRowRetryAt) {
       const ctx = await this.context();
       // A resolve whose hub COMMIT was lost is settled before anything moves, as runBatches does.
-      await finishLostResolve(ctx);
+      await this.finishLostResolve(ctx);
       this.oneRowLease ??= new OneRowLease(this.config.mysql);
       const lease = this.oneRowLease;
       let refused: unknown;

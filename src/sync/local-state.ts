@@ -57,7 +57,12 @@ export interface ConflictRecord {
   tbl: string;
   pk: string;
   detectedAt: string;
-  detectedIn: 'push' | 'pull';
+  /**
+   * Which step found it: a push or a pull, or `resolve` (`dualdb rekeys resolve` settling a copy
+   * the node had edited, since 2026-12-07; recorded as `push` before). Any other stored text is
+   * shown as it is.
+   */
+  detectedIn: 'push' | 'pull' | 'resolve';
   policy: string;
   winner: 'node' | 'hub' | null;
   status: 'resolved' | 'open';
@@ -500,7 +505,7 @@ function toConflict(r: Record<string, unknown>): ConflictRecord {
     tbl: String(r.tbl),
     pk: String(r.pk),
     detectedAt: String(r.detected_at),
-    detectedIn: r.detected_in as 'push' | 'pull',
+    detectedIn: String(r.detected_in) as ConflictRecord['detectedIn'],
     policy: String(r.policy),
     winner: (r.winner as 'node' | 'hub' | null) ?? null,
     status: r.status as 'open' | 'resolved',

@@ -76,9 +76,11 @@ for (const POLICY of ['hub-wins', 'node-wins', 'newest-wins'] as const)
         const winner = POLICY === 'node-wins' ? 'b-edit' : 'hub-edit';
         const loser = POLICY === 'node-wins' ? 'hub-edit' : 'b-edit';
         const conflicts = b.db
-          .prepare("SELECT winner, status, node_image, hub_image FROM _dualdb_conflicts WHERE tbl = 'workers'")
-          .all() as { winner: string; status: string; node_image: string; hub_image: string }[];
+          .prepare("SELECT winner, status, detected_in, node_image, hub_image FROM _dualdb_conflicts WHERE tbl = 'workers'")
+          .all() as { winner: string; status: string; detected_in: string; node_image: string; hub_image: string }[];
         expect(conflicts.map((c) => [c.winner, c.status])).toEqual([[POLICY === 'node-wins' ? 'node' : 'hub', 'resolved']]);
+        // Found by the resolve that settled the copy, not by a push (the edit never went up on its own).
+        expect(conflicts.map((c) => c.detected_in)).toEqual(['resolve']);
         const kept = POLICY === 'node-wins' ? conflicts[0]?.hub_image : conflicts[0]?.node_image;
         expect(kept).toContain(loser);
         for (const n of w.nodes) {

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PushRaceError, pushBatch } from '../src/sync/push.js';
+import type { RekeyEvent } from '../src/sync/rekey.js';
 import { resolveRekey } from '../src/sync/rekey-resolve.js';
 import { resolveHooks } from '../src/sync/rekey-resolve-outcome.js';
 import { Syncer } from '../src/sync/syncer.js';
@@ -420,8 +421,12 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
         a.db.prepare("INSERT INTO workers (id, badge) VALUES (?, 'a-w8')").run(BigInt(newKey));
         badges.push('a-w8');
       }
+      const events: RekeyEvent[] = [];
+      a.syncer.on('rekey', (e: RekeyEvent) => events.push(e));
       await a.syncer.syncOnce();
       expect(a.syncer.rekeys.get(heldId)?.status).toBe(at === 'before-commit' ? 'held' : 'done');
+      // Finished by the sync, the move is told once (db.on('rekey')), as the resolve would have.
+      expect(events.map((e) => [e.moved, e.oldKey])).toEqual(at === 'before-commit' ? [] : [['hub', '7']]);
       expect(a.syncer.rekeys.list({ status: 'held' }).map((h) => h.oldKey)).toEqual(
         at === 'before-commit' ? ['7'] : takeKey ? [await hubKeyOf(w, 'h-w7')] : [],
       );

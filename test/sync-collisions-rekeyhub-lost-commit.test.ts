@@ -21,6 +21,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PoolConnection } from '../src/engines/mysql/connect.js';
 import type { RekeyEvent } from '../src/sync/rekey.js';
+import { resolveRekey } from '../src/sync/rekey-resolve.js';
 import { envOf, runCli } from './helpers/cli.js';
 import { divergence, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
@@ -94,6 +95,124 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a push that moved the hub’s row lo
       const listed = JSON.parse(runCli(['rekeys', '--json'], envOf(a.config)).stdout) as { newKey: string; status: string }[];
       expect(listed.map((r) => [r.newKey, r.status])).toEqual([[moved, 'done']]);
     }, 120_000);
+
+  for (const first of ['push', 'pull'] as const)
+    it(`the COMMIT went through, its answer lost, the copy then edited here: done and announced once by the next ${first}, the edit on every side`, async () => {
+      const w = await fixture.world();
+      const [a, b] = ['a', 'b'].map((n) => w.node(n));
+      if (!a || !b) throw new Error('nodes');
+      b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'b-item')").run();
+      await b.syncer.syncOnce();
+      a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a-item')").run();
+      const hub = await a.syncer.withContext(async (ctx) => ctx.hub);
+      const getConnection = hub.pool.getConnection.bind(hub.pool);
+      let armed = true;
+      hub.pool.getConnection = (async () => {
+        const conn = (await getConnection()) as PoolConnection;
+        const commit = conn.commit.bind(conn);
+        conn.commit = (async () => {
+          const moved = await conn.query("SELECT 1 FROM _dualdb_changes WHERE op = 'R' LIMIT 1");
+          if (armed && (moved[0] as unknown[]).length > 0) {
+            armed = false;
+            await commit();
+            throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
+              code: 'PROTOCOL_CONNECTION_LOST',
+              fatal: true,
+            });
+          }
+          return commit();
+        }) as typeof conn.commit;
+        return conn;
+      }) as typeof hub.pool.getConnection;
+      const events: RekeyEvent[] = [];
+      a.syncer.on('rekey', (e: RekeyEvent) => events.push(e));
+      await a.syncer.syncOnce({ pull: false }).catch(() => {});
+      hub.pool.getConnection = getConnection;
+      expect(armed).toBe(false);
+      const moves = () => a.syncer.rekeys.list().map((r) => [r.oldKey, r.newKey, r.moved, r.status]);
+      expect(moves()).toEqual([['1', '2', 'hub', 'unconfirmed']]);
+      // The application edits the moved row under the key the hub did give it.
+      a.db.prepare("UPDATE items SET name = 'b-item-edited' WHERE id = 2").run();
+      // The next sync step learns the COMMIT went through (the push token is the hub's).
+      if (first === 'push') await a.syncer.syncOnce({ pull: false });
+      else await a.syncer.syncOnce({ push: false });
+      expect(moves()).toEqual([['1', '2', 'hub', 'done']]);
+      expect(events.map((e) => [e.oldKey, e.newKey, e.moved])).toEqual([['1', '2', 'hub']]);
+      await syncUntilQuiet(w.nodes, 8);
+      expect(await divergence(w, ['items'])).toEqual([]);
+      for (const n of w.nodes) {
+        expect(n.db.prepare('SELECT id, name FROM items ORDER BY id').raw().all(), n.name).toEqual([
+          [1n, 'a-item'],
+          [2n, 'b-item-edited'],
+        ]);
+        expect(n.syncer.state.parked(), n.name).toEqual([]);
+      }
+      expect(moves()).toEqual([['1', '2', 'hub', 'done']]);
+      expect(events).toHaveLength(1);
+      expect(a.db.prepare('SELECT count(*) FROM _dualdb_hub_moves WHERE local_key IS NOT NULL').pluck().get()).toBe(0n);
+    }, 120_000);
+
+  it('the COMMIT went through, its answer lost, the copy edited: `rekeys resolve` of another collision confirms it first, announced once', async () => {
+    const w = await fixture.world();
+    const [a, b] = ['a', 'b'].map((n) => w.node(n));
+    if (!a || !b) throw new Error('nodes');
+    const mode = (m: 'manual' | 'rekey-hub') => {
+      (a.syncer.config.sync as { keyCollisions: string }).keyCollisions = m;
+    };
+    // a's push connection (kept between pushes) loses the answer of the COMMIT that moves a row, once armed.
+    const hub = await a.syncer.withContext(async (ctx) => ctx.hub);
+    const getConnection = hub.pool.getConnection.bind(hub.pool);
+    let armed = false;
+    hub.pool.getConnection = (async () => {
+      const conn = (await getConnection()) as PoolConnection;
+      const commit = conn.commit.bind(conn);
+      conn.commit = (async () => {
+        const moved = await conn.query("SELECT 1 FROM _dualdb_changes WHERE op = 'R' LIMIT 1");
+        if (armed && (moved[0] as unknown[]).length > 0) {
+          armed = false;
+          await commit();
+          throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
+            code: 'PROTOCOL_CONNECTION_LOST',
+            fatal: true,
+          });
+        }
+        return commit();
+      }) as typeof conn.commit;
+      return conn;
+    }) as typeof hub.pool.getConnection;
+    // 1. Under manual, a's own item 1 is held against b's.
+    b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'b-item'), (5, 'b-five')").run();
+    await b.syncer.syncOnce();
+    mode('manual');
+    a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a-item')").run();
+    await a.syncer.syncOnce({ pull: false });
+    const [held] = a.syncer.rekeys.list({ status: 'held' });
+    expect([held?.oldKey]).toEqual(['1']);
+    // 2. Under rekey-hub, a's item 5 moves the hub's b-five 5 -> 6; the COMMIT goes through, its answer is lost.
+    mode('rekey-hub');
+    a.db.prepare("INSERT INTO items (id, name) VALUES (5, 'a-five')").run();
+    const events: RekeyEvent[] = [];
+    a.syncer.on('rekey', (e: RekeyEvent) => events.push(e));
+    armed = true;
+    await a.syncer.syncOnce({ pull: false }).catch(() => {});
+    expect(armed).toBe(false);
+    hub.pool.getConnection = getConnection;
+    const record = () => a.syncer.rekeys.list().find((r) => r.oldKey === '5');
+    expect([record()?.newKey, record()?.status]).toEqual(['6', 'unconfirmed']);
+    expect(events).toEqual([]);
+    // 3. The application edits the moved row; then the operator resolves the held one (no sync between).
+    a.db.prepare("UPDATE items SET name = 'b-five-edited' WHERE id = 6").run();
+    mode('manual');
+    await resolveRekey(a.syncer, held?.id as number, 'node');
+    expect([record()?.newKey, record()?.status]).toEqual(['6', 'done']);
+    expect(events.filter((e) => e.oldKey === '5').map((e) => [e.newKey, e.moved])).toEqual([['6', 'hub']]);
+    await syncUntilQuiet(w.nodes, 8);
+    expect(await divergence(w, ['items'])).toEqual([]);
+    expect(await w.hub.query('SELECT name FROM items WHERE id = 6')).toEqual([{ name: 'b-five-edited' }]);
+    for (const n of w.nodes) expect(n.syncer.state.parked(), n.name).toEqual([]);
+    expect(events.filter((e) => e.oldKey === '5')).toHaveLength(1);
+    expect(record()?.status).toBe('done');
+  }, 120_000);
 
   it('the COMMIT went through, its answer lost: unconfirmed, then done and announced once by the next push', async () => {
     const w = await fixture.world();

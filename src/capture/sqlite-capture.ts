@@ -115,6 +115,7 @@ export const SQLITE_META_DDL = [
      last_at TEXT NOT NULL,
      next_retry_ms REAL,
      first_op TEXT,
+     changed_ms REAL,
      UNIQUE (direction, tbl, pk)
    )`,
   REKEYS_DDL,

@@ -22,6 +22,7 @@ import { sameImage, toSqliteRow } from './convert.js';
 import { renameLoggedKeys } from './key-map.js';
 import { heldKey, type PullState } from './local-state.js';
 import { MysqlTableIO } from './mysql-io.js';
+import { localToken, type PlacedUnconfirmed, pendingToken, placedUnconfirmed, setPlacedUnconfirmed } from './node-fence.js';
 import { wakeParkedChildren } from './parent-waits.js';
 import type { SyncTable } from './plan.js';
 import { decodeMove, loggedHere, type RekeyEvent, referencingColumns } from './rekey.js';
@@ -100,7 +101,77 @@ export async function learnHubMoves(ctx: SyncContext, read?: Promise<HubMove[]>)
   else if (settleable(ctx).length > 0) quietly(ctx.db, () => settleFree(ctx));
   if (emptyCopies(ctx).length > 0) quietly(ctx.db, () => forgetEmptyCopies(ctx));
   // A push's own moves whose COMMIT's answer was lost and the hub has after all: announced by the caller.
-  return checkCopiesOnHub(ctx);
+  return [...(await confirmPlacedMoves(ctx)), ...(await checkCopiesOnHub(ctx))];
+}
+
+/**
+ * rekey-hub moves of this node's pushes whose hub COMMIT was lost (push-record.ts
+ * markPlacedUnsettled), once the outcome is known: the push's token adopted by a reconcile
+ * (node-fence.ts), kept by the file, or the hub's token now. The hub has the move: the copy placed
+ * here under the new key is the hub's row there, whatever the application wrote to it since (its
+ * edits then go up as edits of that row), so its unsettled entry goes and its record is done;
+ * returned, to be announced once (`db.on('rekey')`, the log). checkCopiesOnHub confirmed only a
+ * copy untouched since (both keys as on the hub): an edited one stayed `unconfirmed` for good.
+ * A push that did not commit: forgotten here; its copies wait for the next collision (releaseCopy).
+ */
+export async function confirmPlacedMoves(ctx: SyncContext): Promise<RekeyEvent[]> {
+  const list = placedUnconfirmed(ctx.state);
+  if (list.length === 0) return [];
+  const mine = localToken(ctx.state, ctx.nodeId);
+  const pending = pendingToken(ctx.state);
+  const known = (p: PlacedUnconfirmed, hub?: string | null) => p.committed === true || p.token === mine || p.token === hub;
+  // Not known here yet (no reconcile since, e.g. a `rekeys resolve`): the hub's token says.
+  let hubToken: string | null | undefined;
+  if (list.some((p) => !known(p) && p.token === pending)) {
+    const rows = await ctx.hub.query<{ push_token: string | null }>('SELECT push_token FROM _dualdb_nodes WHERE node_id = ?', [
+      ctx.nodeId,
+    ]);
+    hubToken = rows[0]?.push_token ?? null;
+  }
+  const store = new RekeyStore(ctx.db);
+  const confirmed: RekeyEvent[] = [];
+  quietly(ctx.db, () => {
+    // Read again under the write lock: another process on this file may have settled them meanwhile.
+    const now = placedUnconfirmed(ctx.state);
+    const settled: { t: SyncTable; keys: string[] }[] = [];
+    const entries = ctx.db.prepare('SELECT tbl, hub_key, local_key FROM _dualdb_hub_moves WHERE seq = ?');
+    const drop = ctx.db.prepare('DELETE FROM _dualdb_hub_moves WHERE seq = ?');
+    for (const p of now.filter((x) => known(x, hubToken))) {
+      for (const id of p.ids) {
+        const rows = entries.all(-id) as { tbl: string; hub_key: string; local_key: string | null }[];
+        drop.run(-id);
+        if (!store.confirm(id)) continue;
+        const r = store.get(id);
+        if (r?.newKey && r.moved) confirmed.push({ id: r.id, table: r.tbl, oldKey: r.oldKey, newKey: r.newKey, moved: r.moved });
+        for (const e of rows) {
+          const t = ctx.plan.byName.get(e.tbl);
+          if (t) settled.push({ t, keys: e.local_key === null ? [e.hub_key] : [e.hub_key, e.local_key] });
+        }
+      }
+    }
+    // Kept: those whose push is still in doubt (a reconcile forgets one that did not commit), while
+    // a record of theirs waits (one settled otherwise is gone: releaseCopy).
+    const waiting = (id: number) => store.get(id)?.status === 'unconfirmed';
+    setPlacedUnconfirmed(
+      ctx.state,
+      now.filter((p) => !known(p, hubToken) && p.ids.some(waiting)),
+    );
+    if (settled.length) {
+      ctx.state.bumpMovesGeneration();
+      wakeWaitingFor(ctx, settled);
+    }
+  });
+  for (const e of confirmed)
+    ctx.log.info(
+      `${e.table} ${e.oldKey}: the hub has this node's move of its row to ${e.newKey} (its push's COMMIT answer was lost)`,
+      {
+        event: 'rekey.confirmed',
+        table: e.table,
+        old_key: e.oldKey,
+        new_key: e.newKey,
+      },
+    );
+  return confirmed;
 }
 
 /**

@@ -44,6 +44,12 @@ export interface ParkedChange {
    * (changeset.ts `repointed`), unless a later change parked under the key says otherwise.
    */
   firstOp: 'I' | 'U' | 'D' | 'P' | null;
+  /**
+   * Push only: when the parked change was made (ms, the latest change-log entry it carries), the
+   * time its retry is weighed at (newest-wins), not the time of the retry. Null: parked by a
+   * version that did not keep it (its last attempt stands in).
+   */
+  changedMs: number | null;
 }
 
 export interface ConflictRecord {
@@ -51,7 +57,12 @@ export interface ConflictRecord {
   tbl: string;
   pk: string;
   detectedAt: string;
-  detectedIn: 'push' | 'pull';
+  /**
+   * Which step found it: a push or a pull, or `resolve` (`dualdb rekeys resolve` settling a copy
+   * the node had edited, since 2026-12-07; recorded as `push` before). Any other stored text is
+   * shown as it is.
+   */
+  detectedIn: 'push' | 'pull' | 'resolve';
   policy: string;
   winner: 'node' | 'hub' | null;
   status: 'resolved' | 'open';
@@ -77,6 +88,17 @@ export function parkedCause(p: Pick<ParkedChange, 'error'>): 'paused' | 'waiting
 
 /** A conflict row of a user table, not of dualdb's own (`_dualdb_…`; `_` is a LIKE wildcard, hence substr). */
 const USER_TABLE = "substr(tbl, 1, 8) <> '_dualdb_'";
+
+/**
+ * SQL: when a parked change was made, in ms: `changed_ms`, or for one parked by a version that did
+ * not keep it, its last attempt (whole seconds; no earlier than the change).
+ */
+export const PARKED_CHANGED_MS = 'coalesce(changed_ms, (julianday(last_at) - 2440587.5) * 86400000.0)';
+
+/** When a parked change was made, in ms (PARKED_CHANGED_MS, read from a ParkedChange). */
+export function parkedChangedMs(p: Pick<ParkedChange, 'changedMs' | 'lastAt'>): number {
+  return p.changedMs ?? Date.parse(`${p.lastAt.replace(' ', 'T')}Z`);
+}
 
 /** Delays of the automatic retries of a parked change; after the last, only `dualdb parked retry`. */
 export const PARK_RETRY_MS = [5_000, 30_000, 120_000, 600_000, 3_600_000];
@@ -250,7 +272,7 @@ export class LocalState {
     const out = this.changesAfter(table, keys, this.pushedUpto());
     // A parked push is local data the hub does not have yet, as much as a logged one.
     const rows = this.keyedRows<{ pk: string; first_op: 'I' | 'U' | 'D' | null; at: number }>(
-      'SELECT pk, first_op, (julianday(last_at) - 2440587.5) * 86400000.0 AS at FROM _dualdb_parked',
+      `SELECT pk, first_op, ${PARKED_CHANGED_MS} AS at FROM _dualdb_parked`,
       "direction = 'push' AND tbl = ?",
       [table],
       keys,
@@ -312,8 +334,10 @@ export class LocalState {
     tbl: string,
     pk: string | null,
     error: string,
-    options: { waiting?: boolean; firstOp?: ParkedChange['firstOp'] } = {},
+    options: { waiting?: boolean; firstOp?: ParkedChange['firstOp']; changedMs?: number } = {},
   ): void {
+    // When the change was made (push; the newest of what it carries once parked again with a later edit).
+    const changed = options.changedMs ?? null;
     const prev = this.db
       .prepare('SELECT attempts FROM _dualdb_parked WHERE direction = ? AND tbl = ? AND pk IS ?')
       .get(direction, tbl, pk) as { attempts: bigint | number } | undefined;
@@ -323,17 +347,17 @@ export class LocalState {
     if (prev) {
       this.db
         .prepare(
-          "UPDATE _dualdb_parked SET error = ?, attempts = ?, last_at = datetime('now'), next_retry_ms = ?, first_op = CASE WHEN first_op IS NULL OR first_op = 'P' THEN ? ELSE first_op END WHERE direction = ? AND tbl = ? AND pk IS ?",
+          "UPDATE _dualdb_parked SET error = ?, attempts = ?, last_at = datetime('now'), next_retry_ms = ?, first_op = CASE WHEN first_op IS NULL OR first_op = 'P' THEN ? ELSE first_op END, changed_ms = coalesce(max(changed_ms, ?), ?, changed_ms) WHERE direction = ? AND tbl = ? AND pk IS ?",
         )
         // A re-pointing parked first (`P`) gives way to a change of the row parked after it.
-        .run(error, attempts, next, options.firstOp ?? null, direction, tbl, pk);
+        .run(error, attempts, next, options.firstOp ?? null, changed, changed, direction, tbl, pk);
     } else {
       this.db
         .prepare(
-          `INSERT INTO _dualdb_parked (direction, tbl, pk, error, attempts, first_at, last_at, next_retry_ms, first_op)
-           VALUES (?, ?, ?, ?, ?, datetime('now'), datetime('now'), ?, ?)`,
+          `INSERT INTO _dualdb_parked (direction, tbl, pk, error, attempts, first_at, last_at, next_retry_ms, first_op, changed_ms)
+           VALUES (?, ?, ?, ?, ?, datetime('now'), datetime('now'), ?, ?, ?)`,
         )
-        .run(direction, tbl, pk, error, attempts, next, options.firstOp ?? null);
+        .run(direction, tbl, pk, error, attempts, next, options.firstOp ?? null, changed);
     }
   }
 
@@ -481,7 +505,7 @@ function toConflict(r: Record<string, unknown>): ConflictRecord {
     tbl: String(r.tbl),
     pk: String(r.pk),
     detectedAt: String(r.detected_at),
-    detectedIn: r.detected_in as 'push' | 'pull',
+    detectedIn: String(r.detected_in) as ConflictRecord['detectedIn'],
     policy: String(r.policy),
     winner: (r.winner as 'node' | 'hub' | null) ?? null,
     status: r.status as 'open' | 'resolved',
@@ -507,5 +531,6 @@ function toParked(r: Record<string, unknown>): ParkedChange {
     lastAt: String(r.last_at),
     nextRetryMs: r.next_retry_ms === null ? null : Number(r.next_retry_ms),
     firstOp: (r.first_op as ParkedChange['firstOp'] | undefined) ?? null,
+    changedMs: r.changed_ms === null || r.changed_ms === undefined ? null : Number(r.changed_ms),
   };
 }

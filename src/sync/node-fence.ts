@@ -53,6 +53,50 @@ const TOKEN = 'push_token';
 const TOKEN_NODE = 'push_token_node';
 const PENDING = 'push_pending';
 
+/**
+ * Meta key: the rekey-hub moves of pushes whose hub COMMIT was not known when they were recorded
+ * (push-record.ts markPlacedUnsettled), by the push's token. The reconcile that learns the outcome
+ * marks them `committed` (the token adopted) or forgets them (rolled back: the copies wait for the
+ * next collision); hub-moves.ts `confirmPlacedMoves` then makes their records done.
+ */
+const PLACED = 'placed_unconfirmed';
+
+export interface PlacedUnconfirmed {
+  token: string;
+  /** Re-key record ids (`_dualdb_rekeys`), each with an unsettled entry under seq -id (`_dualdb_hub_moves`). */
+  ids: number[];
+  /** The hub has the push (its token was adopted by a reconcile). */
+  committed?: boolean;
+}
+
+export function placedUnconfirmed(state: LocalState): PlacedUnconfirmed[] {
+  const text = state.getMeta(PLACED);
+  return text ? (JSON.parse(text) as PlacedUnconfirmed[]) : [];
+}
+
+/** Call inside the SQLite transaction that writes the records. */
+export function setPlacedUnconfirmed(state: LocalState, list: PlacedUnconfirmed[]): void {
+  state.setMeta(PLACED, list.length ? JSON.stringify(list) : null);
+}
+
+/** The token of a push begun here and not recorded yet (its outcome unknown). */
+export function pendingToken(state: LocalState): string | undefined {
+  return state.getMeta(PENDING);
+}
+
+/** Inside alignLog's transaction: what the reconcile learnt of the pending push, for its moves. */
+function notePushOutcome(state: LocalState, adopt: string | undefined, pending: string | undefined): void {
+  const list = placedUnconfirmed(state);
+  if (list.length === 0) return;
+  const next = list.flatMap((p): PlacedUnconfirmed[] => {
+    if (adopt !== undefined && p.token === adopt) return [{ ...p, committed: true }];
+    // The pending token the hub does not have: that push never committed.
+    if (adopt === undefined && pending !== undefined && p.token === pending) return [];
+    return [p];
+  });
+  setPlacedUnconfirmed(state, next);
+}
+
 export function newToken(epoch: number): string {
   return `${epoch}.${randomBytes(8).toString('hex')}`;
 }
@@ -235,6 +279,7 @@ function alignLog(
       if (!sameSnapshot(seen, localSnapshot(ctx))) return;
       ctx.state.setPushedUpto(hubCursor);
       ctx.db.prepare('DELETE FROM _dualdb_changes WHERE seq <= ?').run(hubCursor);
+      notePushOutcome(ctx.state, adopt, seen.pending);
       if (adopt !== undefined) saveToken(ctx.state, ctx.nodeId, adopt);
       // A pending token the hub does not have: that push never committed.
       else ctx.state.setMeta(PENDING, null);

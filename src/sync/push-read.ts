@@ -6,6 +6,7 @@ import { decodeKey } from '../capture/keys.js';
 import type { Row } from '../engines/codec.js';
 import { asOp, ChangeSet, type LoggedOp, type Op } from './changeset.js';
 import type { SyncContext } from './context.js';
+import { parkedChangedMs } from './local-state.js';
 import { admitParent, missingParents } from './parents.js';
 import type { SyncTable } from './plan.js';
 import { assertSqliteUnchanged } from './schema-guard.js';
@@ -21,7 +22,7 @@ export interface LocalBatch {
   changes: ChangeSet;
   images: Map<string, Map<string, Row>>;
   /** Entries that cannot be sent as they are (parked with the reason). */
-  toPark: { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: Op }[];
+  toPark: { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: Op; at?: number }[];
   /** The local moves generation the batch was read under (local-state.ts `movesGeneration`). */
   movesGeneration: bigint;
   tables(): SyncTable[];
@@ -50,12 +51,12 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
     for (const e of rows) {
       upto = e.seq;
       if (e.pk === null) {
-        toPark.push({ tbl: e.tbl, pk: null, error: 'the row’s primary key is NULL; MySQL cannot store it' });
+        toPark.push({ tbl: e.tbl, pk: null, error: 'the row’s primary key is NULL; MySQL cannot store it', at: Number(e.at) });
         continue;
       }
       const bad = keyProblem(ctx.plan.byName.get(e.tbl), e.pk);
       if (bad) {
-        toPark.push({ tbl: e.tbl, pk: e.pk, error: bad });
+        toPark.push({ tbl: e.tbl, pk: e.pk, error: bad, at: Number(e.at) });
         continue;
       }
       if (!add(e.tbl, e.pk, e.seq, Number(e.at), e.op, false)) {
@@ -65,14 +66,16 @@ export function readLocalBatch(ctx: SyncContext, cursor: bigint, limit = ctx.con
           error: `table not synced: ${unsyncable.get(e.tbl) ?? 'not in the sync plan (run `dualdb init`)'}`,
           waiting: true,
           firstOp: asOp(e.op),
+          at: Number(e.at),
         });
       }
     }
-    // Parked changes whose retry is due ride along with this batch.
+    // Parked changes whose retry is due ride along with this batch, at the time the change was made:
+    // stamped with the retry's time, newest-wins let a parked edit overwrite a newer hub update.
     for (const p of ctx.state.dueParked('push', Date.now(), batchSize)) {
       const table = ctx.plan.byName.get(p.tbl);
       if (p.pk !== null && table && !keyProblem(table, p.pk) && !changes.has(p.tbl, p.pk))
-        add(p.tbl, p.pk, 0n, Date.now(), p.firstOp ?? 'U', true);
+        add(p.tbl, p.pk, 0n, parkedChangedMs(p), p.firstOp ?? 'U', true);
     }
     // A parked change began before anything logged since: its first operation is the key's (an
     // insert parked while its parent was held apart stays an insert, a collision candidate).

@@ -9,6 +9,7 @@ import type { SyncContext } from './context.js';
 import { toSqliteRow } from './convert.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
+import { pendingToken, placedUnconfirmed, setPlacedUnconfirmed } from './node-fence.js';
 import type { SyncTable } from './plan.js';
 import type { LocalBatch } from './push-read.js';
 import { logChildrenOfRecreated, type Recreated } from './recreated-children.js';
@@ -16,7 +17,8 @@ import type { Collision, Move, RekeyEvent } from './rekey.js';
 import { moveOnNode } from './rekey-node.js';
 import { RekeyStore } from './rekey-store.js';
 
-type Park = { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: 'I' | 'U' | 'D' };
+/** `at`: when the change was made (ms), for one not in the batch's change set (a log entry parked as read). */
+type Park = { tbl: string; pk: string | null; error: string; waiting?: boolean; firstOp?: 'I' | 'U' | 'D'; at?: number };
 type ConflictRow = Parameters<SyncContext['state']['recordConflict']>[0];
 
 /** What the hub transaction decided that the node must record before the hub commits. */
@@ -72,11 +74,15 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
       // Read under the write lock (immediate): no move can come between this check and the records.
       if (ctx.state.movesGeneration() !== batch.movesGeneration) throw new KeysMovedMeanwhile();
       for (const c of rec.conflicts) ctx.state.recordConflict(c);
-      for (const p of rec.toPark)
+      for (const p of rec.toPark) {
+        // Kept with it: its retry is weighed at the time of the change, not of the retry (newest-wins).
+        const changedMs = p.at ?? (p.pk === null ? undefined : batch.changes.get(p.tbl, p.pk)?.lastAt);
         ctx.state.park('push', p.tbl, p.pk, p.error, {
           waiting: p.waiting ?? false,
           ...(p.firstOp ? { firstOp: p.firstOp } : {}),
+          ...(changedMs === undefined ? {} : { changedMs }),
         });
+      }
       // Only keys that are parked: a keyed lookup per table, not a read of every parked change.
       const byTable = new Map<string, string[]>();
       for (const x of rec.succeeded) {
@@ -132,6 +138,11 @@ function markPlacedUnsettled(ctx: SyncContext, events: RekeyEvent[]): void {
   // The record says so too: `dualdb rekeys` must not show as done a move the hub may never have
   // (the trial's records read "done" with a new key the hub never gave the row).
   new RekeyStore(ctx.db).markUnconfirmed(hub.map((e) => e.id));
+  // Kept with the push's token: whoever learns that push's outcome (the next reconcile, a resolve
+  // reading the hub's token) confirms them, whatever the application wrote to the copies meanwhile.
+  const token = pendingToken(ctx.state);
+  if (hub.length && token)
+    setPlacedUnconfirmed(ctx.state, [...placedUnconfirmed(ctx.state), { token, ids: hub.map((e) => e.id) }]);
 }
 
 /** The hub committed the push: its rekey-hub placements are settled (markPlacedUnsettled). */
@@ -145,6 +156,13 @@ export function clearPlacedUnsettled(ctx: SyncContext, events: RekeyEvent[] | un
       st.run(-e.id, e.table, e.oldKey, e.newKey);
       store.confirm(e.id);
     }
+    const ids = new Set(hub.map((e) => e.id));
+    setPlacedUnconfirmed(
+      ctx.state,
+      placedUnconfirmed(ctx.state)
+        .map((p) => ({ ...p, ids: p.ids.filter((id) => !ids.has(id)) }))
+        .filter((p) => p.ids.length > 0),
+    );
   })();
 }
 

@@ -36,6 +36,8 @@ interface Placement {
   row: Row;
   /** The hub row's changes this node has not seen, under any of its keys (Collision.hubRowUnseen). */
   unseen?: { seq: bigint; at: number; deleted?: boolean } | null;
+  /** Who placed it: a conflict found weighing the copy's edit is recorded as found there. */
+  detectedIn?: 'push' | 'resolve';
 }
 
 /**
@@ -96,7 +98,15 @@ export function moveOnNode(
         // A copy of it waiting here (unsettled) settles there with its edit, weighed as below against
         // the hub's changes it has not seen: left to the next push, a parked edit went up stamped
         // with its retry's time, and newest-wins let it overwrite the hub's newer update.
-        if (hubRow) placements.push({ table: t, hubKey: m.oldKey, key: m.oldKey, row: hubRow, unseen: m.hubRowUnseen });
+        if (hubRow)
+          placements.push({
+            table: t,
+            hubKey: m.oldKey,
+            key: m.oldKey,
+            row: hubRow,
+            unseen: m.hubRowUnseen,
+            detectedIn: m.detectedIn === 'resolve' ? 'resolve' : 'push',
+          });
       } else {
         // The hub's row leaves the old key, which now holds the node's own row on the hub too: a
         // hub change of it this node parked on its pull side (a row waiting for its parent) is of
@@ -111,6 +121,7 @@ export function moveOnNode(
             key: m.newKey,
             row: { ...hubRow, [keyColumn(t)]: BigInt(m.newKey) },
             unseen: m.hubRowUnseen,
+            detectedIn: m.detectedIn === 'resolve' ? 'resolve' : 'push',
           });
       }
       done.push({
@@ -204,7 +215,8 @@ function hubWinsOverEdit(ctx: SyncContext, p: Placement): boolean {
     ctx.state.recordConflict({
       tbl: t.name,
       pk: p.key,
-      detectedIn: 'push',
+      // `rekeys resolve` settling the copy found it, not a push (conflicts --json, the docs).
+      detectedIn: p.detectedIn ?? 'push',
       policy,
       winner: winner === 'hold' ? null : winner,
       status: winner === 'hold' ? 'open' : 'resolved',

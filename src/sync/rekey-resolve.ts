@@ -49,8 +49,10 @@ export async function resolveRekey(
   side: 'node' | 'hub',
   onClosed?: (line: string) => void,
 ): Promise<RekeyEvent | null> {
-  // A resolve before this one whose hub COMMIT was lost: finished or forgotten first.
-  await syncer.withContext((ctx) => finishLostResolve(ctx, true));
+  // A resolve before this one whose hub COMMIT was lost: finished or forgotten first (finished,
+  // its move is told as the resolve would have: the log line is finishLostResolve's, the event here).
+  const lost = await syncer.withContext((ctx) => finishLostResolve(ctx, true));
+  if (lost) syncer.emit('rekey', lost);
   const rec = syncer.rekeys.get(id);
   if (!rec)
     throw new DualdbError('NO_SUCH_REKEY', `there is no key collision #${id}`, {
@@ -82,7 +84,9 @@ export async function resolveRekey(
           });
         // Moves of hub rows this node has not pulled yet apply first (hub-moves.ts): one of them,
         // learnt only after this resolution placed the hub's current row, would move that row instead.
-        await learnHubMoves(ctx);
+        // This node's own earlier moves found on the hub meanwhile (a push whose COMMIT answer was
+        // lost, unconfirmed till now): told once, as the sync tells them, whatever becomes of this resolve.
+        syncer.announceRekeys(await learnHubMoves(ctx));
         if (side === 'hub') await ensureWriteTokens(ctx.hub).catch(() => {});
         return ctx.hub.withConnection(async (conn) => {
           await conn.query('SET @dualdb_origin = ?', [ctx.nodeId]);

@@ -330,18 +330,24 @@ export class RekeyStore {
   }
 }
 
-/** Brings a node installed by an earlier version up to date: the re-key table, the parked changes' first op and due index (cheap when present). */
+/**
+ * Brings a node installed by an earlier version up to date: the re-key table, the parked changes'
+ * first op, change time and due index (cheap when present).
+ */
 export function ensureRekeyTable(db: SqliteDb, ddl: string[]): void {
   const hasTable = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_rekeys'").get() !== undefined;
   const parkedCols = db.prepare("SELECT name FROM pragma_table_info('_dualdb_parked')").all() as { name: string }[];
   const hasOp = parkedCols.length === 0 || parkedCols.some((c) => c.name === 'first_op');
+  const hasChanged = parkedCols.length === 0 || parkedCols.some((c) => c.name === 'changed_ms');
   const hasIndex =
     parkedCols.length === 0 || db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_parked_due'").get() !== undefined;
-  if (hasTable && hasOp && hasIndex) return;
+  if (hasTable && hasOp && hasChanged && hasIndex) return;
   db.transaction(() => {
     if (!hasTable) for (const d of ddl) db.exec(d);
     // A parked change remembers whether it began with an insert (a collision candidate).
     if (!hasOp) db.exec('ALTER TABLE _dualdb_parked ADD COLUMN first_op TEXT');
+    // A parked push remembers when the change was made (its rows parked before: their last attempt).
+    if (!hasChanged) db.exec('ALTER TABLE _dualdb_parked ADD COLUMN changed_ms REAL');
     if (!hasIndex) db.exec(PARKED_DUE_INDEX);
   }).immediate();
 }

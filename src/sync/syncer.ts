@@ -22,7 +22,7 @@ import { backfillNewColumns, commonColumns } from './column-backfill.js';
 import type { BatchResult, SyncContext, TableMoved } from './context.js';
 import { emptyBatch } from './context.js';
 import { safePruneBound } from './holes.js';
-import { ensureHubMovesTable } from './hub-moves.js';
+import { confirmPlacedMoves, ensureHubMovesTable } from './hub-moves.js';
 import { pruneHubLog } from './hub-prune.js';
 import { LocalState } from './local-state.js';
 import { RollingMetrics } from './metrics.js';
@@ -371,6 +371,27 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       .run(this.nodeId, now);
   }
 
+  /**
+   * A `rekeys resolve` whose hub COMMIT was lost, or whose process died before the node's half:
+   * finished or forgotten (rekey-resolve-outcome.ts). Finished, its move is told once, as the
+   * resolve would have: the log line is finishLostResolve's, the library's `rekey` event here.
+   */
+  private async finishLostResolve(ctx: SyncContext): Promise<void> {
+    const lost = await finishLostResolve(ctx);
+    if (lost) this.emit('rekey', lost);
+  }
+
+  /** Each re-key, once: the log's `rekey` line and the library's `rekey` event. */
+  announceRekeys(events: RekeyEvent[]): void {
+    for (const r of events) {
+      this.log.warn(
+        `key collision on ${r.table} ${r.oldKey}: two different rows were created under this id; the ${r.moved}'s row moved to ${r.newKey} (re-key #${r.id})`,
+        { event: 'rekey', table: r.table, old_key: r.oldKey, new_key: r.newKey, moved: r.moved },
+      );
+      this.emit('rekey', r);
+    }
+  }
+
   private async runBatches(direction: 'push' | 'pull', maxBatches: number, beatLag = true): Promise<BatchResult> {
     const total = emptyBatch(direction);
     let bumps = 0;
@@ -386,10 +407,14 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       try {
         // A file that does not hold its node id must not pull either (invariant 17): the holder's
         // changes carry this id, so it would skip them as its own echo. Push checks every batch.
-        if (direction === 'pull' && i === 0) await reconcileWithHub(ctx);
+        if (direction === 'pull' && i === 0) {
+          await reconcileWithHub(ctx);
+          // A push's moves whose COMMIT the reconcile found on the hub: done, and told now.
+          this.announceRekeys(await confirmPlacedMoves(ctx));
+        }
         // A `rekeys resolve` whose hub COMMIT was lost, or whose process died before the node's
         // half: finished or forgotten before anything else moves (rekey-resolve-outcome.ts).
-        if (i === 0) await finishLostResolve(ctx);
+        if (i === 0) await this.finishLostResolve(ctx);
         b = direction === 'push' ? await pushBatch(ctx, limit) : await pullBatch(ctx, limit);
       } catch (e) {
         if (e instanceof PlanStaleError && replans < 3) {
@@ -423,13 +448,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
         throw err;
       }
       mergeInto(total, b);
-      for (const r of b.rekeys) {
-        this.log.warn(
-          `key collision on ${r.table} ${r.oldKey}: two different rows were created under this id; the ${r.moved}'s row moved to ${r.newKey} (re-key #${r.id})`,
-          { event: 'rekey', table: r.table, old_key: r.oldKey, new_key: r.newKey, moved: r.moved },
-        );
-        this.emit('rekey', r);
-      }
+      this.announceRekeys(b.rekeys);
       this.metrics.recordLags(direction, b.lagsMs);
       this.metrics.recordRows(b.applied);
       if (!b.more) break;
@@ -549,7 +568,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     if (this.hubReturning && this.oneRowLease !== null && Date.now() >= this.oneRowRetryAt) {
       const ctx = await this.context();
       // A resolve whose hub COMMIT was lost is settled before anything moves, as runBatches does.
-      await finishLostResolve(ctx);
+      await this.finishLostResolve(ctx);
       this.oneRowLease ??= new OneRowLease(this.config.mysql);
       const lease = this.oneRowLease;
       let refused: unknown;

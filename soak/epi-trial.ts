@@ -21,6 +21,9 @@
  *
  *   npm run trial -- [--sites 3] [--seconds 120] [--mode rekey-node|rekey-hub|manual] [--seed N]
  *                    [--chaos on|off] [--policy node-wins|hub-wins|newest-wins] [--converge 150]
+ *                    [--late-site off|on]   (on: the last site joins a third of the way in: its \`init\` runs
+ *                     against a hub that already has data while the others sync, then its watcher and
+ *                     its application start; chaos leaves it alone until then)
  *                    [--app-transactions off|on]   (on: each request of the app one SQLite transaction;
  *                     off, as Flask-SQLAlchemy on pysqlite: reads outside it, a re-key may move a row
  *                     between a request's read and its write by id)
@@ -383,7 +386,7 @@ function summaryLines(
   problems: ReturnType<typeof check>['problems'],
 ): string[] {
   const lines = [
-    `trial ${meta.mode}: ${meta.sites} sites, ${meta.seconds} s, seed ${meta.seed}, chaos ${meta.chaos}, policy ${meta.policy}, app transactions ${meta.appTransactions ?? 'off'}`,
+    `trial ${meta.mode}: ${meta.sites} sites, ${meta.seconds} s, seed ${meta.seed}, chaos ${meta.chaos}, policy ${meta.policy}, app transactions ${meta.appTransactions ?? 'off'}${meta.lateSite ? `, late site ${meta.lateSite}` : ''}`,
     `actions: ${Object.entries(meta.actions as Record<string, number>)
       .map(([a, n]) => `${a} ×${n}`)
       .join(', ')}`,
@@ -425,6 +428,15 @@ async function trial(values: Record<string, string | boolean | undefined>): Prom
   }
   if (values['app-transactions'] !== 'on' && values['app-transactions'] !== 'off') {
     process.stderr.write('--app-transactions must be on or off\n');
+    return 2;
+  }
+  if (values['late-site'] !== 'on' && values['late-site'] !== 'off') {
+    process.stderr.write('--late-site must be on or off\n');
+    return 2;
+  }
+  const lateSite = values['late-site'] === 'on';
+  if (lateSite && siteCount < 2) {
+    process.stderr.write('--late-site needs --sites 2 or more\n');
     return 2;
   }
   if (values.chaos !== 'on' && values.chaos !== 'off') {
@@ -490,16 +502,19 @@ async function trial(values: Record<string, string | boolean | undefined>): Prom
     const first = sites[0] as Site;
     const migrated = await cli(['migrate', '--json'], first.env);
     if (migrated.code !== 0) throw new Error(`dualdb migrate failed (${migrated.code}): ${migrated.out.slice(-800)}`);
+    const late = lateSite ? sites[sites.length - 1] : undefined;
+    let joined = !late;
     for (const s of sites) {
+      if (s === late) continue;
       const r = await cli(['init'], s.env);
       if (r.code !== 0) throw new Error(`dualdb init on ${s.name} failed (${r.code}): ${r.out.slice(-800)}`);
     }
     control = await MysqlHub.connect({ ...mysql, connectTimeoutMs: 2000 });
     say('hub and sites ready');
 
-    for (const s of sites) startSync(s);
+    for (const s of sites) if (s !== late) startSync(s);
     let writing = true;
-    const writerDone: Promise<string>[] = sites.map((s, i) => {
+    const startWriter = (s: Site, i: number): Promise<string> => {
       const child = spawn(
         PYTHON as string,
         [
@@ -519,7 +534,26 @@ async function trial(values: Record<string, string | boolean | undefined>): Prom
       });
       child.stderr.on('data', (d) => appendFileSync(path.join(runDir, `${s.name}.writer.err`), String(d)));
       return new Promise((resolve) => child.once('exit', (code) => resolve(`${s.name}: exit ${code} ${out}`)));
-    });
+    };
+    const writerDone: Promise<string>[] = sites.filter((s) => s !== late).map((s) => startWriter(s, sites.indexOf(s)));
+    // The late site: `init` a third of the way in, against a hub that has data and nodes syncing
+    // (retried while chaos has the hub down), then its watcher and its application.
+    const joining = late
+      ? (async () => {
+          await sleep((seconds * 1000) / 3);
+          for (let attempt = 1; ; attempt++) {
+            const r = await cli(['init'], late.env);
+            say(`late site ${late.name}: init exit ${r.code}${r.code === 0 ? '' : ` ${r.out.trim().split('\n').slice(-1)[0]}`}`);
+            if (r.code === 0) break;
+            if (attempt >= 30) throw new Error(`dualdb init on the late site ${late.name} failed ${attempt} times`);
+            await sleep(2000);
+          }
+          joined = true;
+          count('late site joined');
+          startSync(late);
+          writerDone.push(startWriter(late, sites.length - 1));
+        })()
+      : Promise.resolve();
     const hubJournal = path.join(runDir, 'hub.journal.jsonl');
     const controlLoop = controlRoom(mysql, hubJournal, random, () => writing, count);
     let operating = mode === 'manual';
@@ -534,15 +568,19 @@ async function trial(values: Record<string, string | boolean | undefined>): Prom
         )
       : Promise.resolve();
 
+    // The late site stays in the list before it joins (the seed's chaos is the same), left alone.
     const chaosSites = sites.map((s) => ({
       name: s.name,
-      startSync: () => startSync(s),
+      startSync: () => {
+        if (s !== late || joined) startSync(s);
+      },
       stopSync: (signal: 'SIGKILL' | 'SIGTERM') => stopSync(s, signal),
     }));
     if (chaosOn) await runChaos({ server, sites: chaosSites, seconds, random: chaosRandom, say, count, cleanStops: false });
     else await sleep(seconds * 1000);
     say('chaos over; writers go on for 5 s with everything up');
     await sleep(5000);
+    await joining;
     writing = false;
     for (const s of sites) s.writer?.kill('SIGTERM');
     const writerResults = await Promise.all(writerDone);
@@ -587,6 +625,7 @@ async function trial(values: Record<string, string | boolean | undefined>): Prom
       seed,
       chaos: chaosOn ? 'on' : 'off',
       appTransactions: values['app-transactions'],
+      lateSite: late?.name,
       policy: policy ?? 'default (node-wins)',
       actions,
       converged: differences.length === 0,
@@ -659,6 +698,7 @@ async function main(): Promise<number> {
       policy: { type: 'string' },
       converge: { type: 'string', default: '150' },
       'app-transactions': { type: 'string', default: 'off' },
+      'late-site': { type: 'string', default: 'off' },
       dir: { type: 'string' },
     },
   });

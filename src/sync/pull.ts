@@ -293,6 +293,15 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
             if (decision.action !== 'to-node') continue;
             // The hub's version is taken: the local pending change must not overwrite it later.
             ctx.state.dropPendingKey(table.name, key);
+            // A collision an earlier pull left to the push (\`pending\`) whose node row is gone again
+            // before any push: the key holds the hub's row now, and no push closes the record (the
+            // node's insert and delete never go up). Left open, the row stayed apart here for ever:
+            // its children from the hub parked, waiting for it (operator trial wip9-trials, seed 1302).
+            const k = heldKey(table.name, key);
+            if (apart.has(k) && !unsettled.local.has(k) && !unsettled.hub.has(k)) {
+              rekeys.close(table.name, key);
+              apart.delete(k);
+            }
           }
           if (waitsForParent) {
             parkWaiting(ctx, table.name, key, change, parkedNow);

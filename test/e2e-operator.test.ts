@@ -85,7 +85,7 @@ describe.skipIf(!hasTmux)('problems and fixes wrap in a real terminal (tmux)', (
       await screenShows(tmux, 'step 2 of 9', 'the connection form');
       for (const v of ['127.0.0.1', String(port)]) {
         tmux.keys('C-u');
-        tmux.run(['send-keys', '-t', 'e2e', '-l', v]);
+        tmux.run(['send-keys', '-t', 'e2e', '-l', '--', v]); // `--`: a value may begin with '-'
         tmux.keys('Tab');
       }
       tmux.keys('Enter');

@@ -82,7 +82,8 @@ class Terminal {
 
   /** Literal text (typed as a paste: the fields take it whole). */
   type(text: string): void {
-    this.tmux(['send-keys', '-t', this.session, '-l', text]);
+    // `--`: a text that begins with '-' (a random password can) is not an option.
+    this.tmux(['send-keys', '-t', this.session, '-l', '--', text]);
     spawnSync('sleep', ['0.1']);
   }
 

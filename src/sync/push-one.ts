@@ -197,6 +197,18 @@ function sameColumnCount(table: SyncTable): string {
   return `(SELECT COUNT(*) FROM (SELECT * FROM ${quoteMysqlId(table.name)} WHERE 0 UNION ALL SELECT ${nulls}) AS dualdb_n) = 1`;
 }
 
+/** Room for the fence statement, filled in once the push's token is known (below). */
+const FENCE_BYTES = 512;
+
+/** Whether the hub's node table has its fence column (a hub from before fencing has not, yet). */
+async function hasPushToken(conn: MultiStatementLease['conn'], timeout: number): Promise<boolean> {
+  const [rows] = (await conn.query({
+    sql: "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_dualdb_nodes' AND COLUMN_NAME = 'push_token'",
+    timeout,
+  })) as unknown as [unknown[]];
+  return rows.length > 0;
+}
+
 const NUMBERS = new Set(['integer', 'decimal', 'double']);
 const TIMES = new Set(['datetime', 'date', 'time']);
 
@@ -272,6 +284,10 @@ export async function pushOneRow(
     stopUnless(decided),
     'COMMIT',
   ];
+  // The query carries the row twice (the insert and the stored-as-sent check): a row the packet
+  // cannot hold so goes to the generic push, which sends it once or parks it with its size there
+  // (invariant 16; the server drops the connection on a query over max_allowed_packet).
+  if (Buffer.byteLength(sql.join(';\n')) + FENCE_BYTES > io.rowLimit) return 'generic';
   // The token this push sets, known to the file before the hub can commit it (node-fence.ts).
   const next = beginPush(ctx);
   sql[1] = mysql.format(
@@ -292,12 +308,19 @@ export async function pushOneRow(
       // A statement failed and the server ran none after it — the stop when anything is to be
       // decided, or a row the hub refuses. Whether the COMMIT ran is not inferred from which one
       // failed: the transaction is rolled back and the node's row read on the same session.
+      await conn.query({ sql: 'ROLLBACK', timeout });
+      // A hub from before fencing has no token column yet: the fence, before the COMMIT, failed on
+      // it, so nothing committed; the generic push adds the column (node-fence.ts).
+      if (code === 'ER_BAD_FIELD_ERROR' && !(await hasPushToken(conn, timeout))) {
+        healthy = true;
+        return 'generic';
+      }
       const [after] = (await conn.query({
-        sql: mysql.format('ROLLBACK;\nSELECT push_token FROM _dualdb_nodes WHERE node_id = ?', [ctx.nodeId]),
+        sql: mysql.format('SELECT push_token FROM _dualdb_nodes WHERE node_id = ?', [ctx.nodeId]),
         timeout,
       })) as unknown as [unknown[]];
       healthy = true;
-      const token = (after[1] as { push_token: string | null }[])[0]?.push_token;
+      const token = (after as { push_token: string | null }[])[0]?.push_token;
       if (token !== next) return 'generic';
     } else if (!(await committedAfterAll(ctx.hub, ctx.nodeId, next, conn.threadId))) throw e;
     // The hub committed; only its reply was lost.

@@ -5,7 +5,8 @@
  * sync loop runs on the probe's news (`syncOnce`: heartbeat check, push, pull). Reported: the hub's
  * statements (`Questions`) and round trips per such cycle, and B's CPU ms per cycle (this process,
  * while only B runs). `CYCLE_LOG=1` prints the statements of one cycle (the hub's general log);
- * `CYCLE_PROF=file` writes a CPU profile of B's cycles.
+ * `CYCLE_PROF=file` writes a CPU profile of B's cycles. B reports its pull position at most once
+ * a second, as under the sync service (`CYCLE_REPORT_FLOOR_MS=0`: after every pull, as `sync --once`).
  *
  *   node --import tsx bench/pull-cycle-cost.ts [cycles=300]
  */
@@ -36,6 +37,8 @@ try {
   await a.syncOnce();
   await b.syncOnce();
   await b.syncOnce();
+  // As the sync service sets it (src/sync/service.ts); a property main's Syncer does not read.
+  (b as unknown as { pullReportFloorMs: number }).pullReportFloorMs = Number(process.env.CYCLE_REPORT_FLOOR_MS ?? 1000);
   const ins = na.app.prepare(
     "INSERT INTO detections (site, n, camera_id, confidence, is_compliant, detected_at, zone_id) VALUES ('site01', ?, 'cam', 0.5, 1, '2026-12-07 10:00:00', 1)",
   );

@@ -366,6 +366,11 @@ function unsettledRows(db: SqliteDb): { seq: bigint; tbl: string; hub_key: strin
   }[];
 }
 
+/** Whether this node holds any unsettled copy of a row the hub moved (what a push's learnHubMoves settles or checks). */
+export function anyUnsettled(db: SqliteDb): boolean {
+  return db.prepare('SELECT 1 FROM _dualdb_hub_moves WHERE local_key IS NOT NULL LIMIT 1').get() !== undefined;
+}
+
 /** The moves not applied here yet. */
 export function unapplied(db: SqliteDb, moves: HubMove[]): HubMove[] {
   return moves.filter((m) => !applied(db, m.seq));

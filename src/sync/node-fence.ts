@@ -287,6 +287,11 @@ function alignLog(
     .immediate();
 }
 
+/** Whether a push's token is pending here (written before its hub COMMIT, not yet known to have landed). */
+export function pushPending(state: LocalState): boolean {
+  return state.getMeta(PENDING) !== undefined;
+}
+
 /** Before a push's hub transaction: the token it will set, known locally first (the crash window). */
 export function beginPush(ctx: FenceContext): string {
   const mine = localToken(ctx.state, ctx.nodeId) ?? newToken(1);

@@ -43,6 +43,8 @@ export interface ServiceOptions {
   probeMs?: number;
   /** How often the hub's log is pruned, ms. */
   pruneEveryMs?: number;
+  /** The least time between two reports of the pull position, ms (0: after every pull). */
+  pullReportFloorMs?: number;
 }
 
 /** After a WAL write event, data_version is read again every SETTLE_STEP_MS for SETTLE_MS:
@@ -62,6 +64,12 @@ const PROBED_PULL_FACTOR = 10;
  * pull and its re-plan were half of an idle node's CPU and statements.
  */
 const WAITED_PULL_FACTOR = 60;
+/**
+ * The least time between two reports of the pull position to the hub (Syncer.pullReportFloorMs): a
+ * busy fleet's node pulls up to 10 times a second, each report a hub write; a report put off is sent
+ * once the floor has passed, by the next pull or by the idle loop.
+ */
+const PULL_REPORT_FLOOR_MS = 1000;
 /** dualdb's own heartbeat table: other nodes' heartbeats are news of their own (see PROBE_SQL). */
 const BEATS = "'_dualdb_heartbeats'";
 /**
@@ -170,6 +178,7 @@ export class SyncService extends EventEmitter<{
     this.probeMs = options.probeMs ?? PROBE_MS;
     this.probeIdleMs = options.probeMs ?? PROBE_IDLE_MS;
     this.pruneEveryMs = options.pruneEveryMs ?? 300_000;
+    this.syncer.pullReportFloorMs = options.pullReportFloorMs ?? PULL_REPORT_FLOOR_MS;
   }
 
   get state(): NodeState {
@@ -241,7 +250,8 @@ export class SyncService extends EventEmitter<{
     if (now - this.lastWalWrite < SETTLE_MS) return SETTLE_STEP_MS;
     const untilPull = this.lastPull + this.pullEveryMs(now) - now;
     const untilBeat = this.probing ? this.syncer.heartbeatDueAt - now : Number.POSITIVE_INFINITY;
-    return Math.max(SETTLE_STEP_MS, Math.min(this.backstopMs, untilPull, untilProbe, untilBeat));
+    const untilReport = this.syncer.pullReportDueAt - now;
+    return Math.max(SETTLE_STEP_MS, Math.min(this.backstopMs, untilPull, untilProbe, untilBeat, untilReport));
   }
 
   /** Whether hub news is found by probing (online, nothing left behind) rather than by pulling every SYNC_INTERVAL. */
@@ -513,6 +523,11 @@ export class SyncService extends EventEmitter<{
         if (this.probeBusy && now - this.lastProbe > PROBE_WAIT_MS + PROBE_LOST_MS) this.dropProbe();
         // At most one probe per period, one at a time.
         if (this.probing && !this.probeBusy && now - this.lastProbe >= this.probeEvery(now)) this.startProbe(now);
+        // A pull position report the floor put off, with no pull since (it never fails the loop: a failed report is recorded).
+        if (now >= this.syncer.pullReportDueAt) {
+          await this.watched(() => this.syncer.flushPullReport()).catch(() => {});
+          continue;
+        }
         await this.sleep(this.idleMs(now));
         continue;
       }

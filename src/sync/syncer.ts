@@ -5,6 +5,7 @@
  * when the hub is away — nothing is applied half-way, nothing is lost.
  */
 import { EventEmitter } from 'node:events';
+import type { Statement } from 'better-sqlite3';
 import { capturedMysqlTables } from '../capture/mysql-capture.js';
 import { capturedSqliteTables, REKEYS_DDL } from '../capture/sqlite-capture.js';
 import type { Config } from '../config/config.js';
@@ -22,11 +23,11 @@ import { backfillNewColumns, commonColumns } from './column-backfill.js';
 import type { BatchResult, SyncContext, TableMoved } from './context.js';
 import { emptyBatch } from './context.js';
 import { safePruneBound } from './holes.js';
-import { confirmPlacedMoves, ensureHubMovesTable } from './hub-moves.js';
+import { anyUnsettled, confirmPlacedMoves, ensureHubMovesTable } from './hub-moves.js';
 import { pruneHubLog } from './hub-prune.js';
 import { LocalState } from './local-state.js';
 import { RollingMetrics } from './metrics.js';
-import { reconcileWithHub } from './node-fence.js';
+import { pushPending, reconcileWithHub } from './node-fence.js';
 import { OneRowLease } from './one-row-lease.js';
 import { buildSyncPlan, type SyncPlan } from './plan.js';
 import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
@@ -457,7 +458,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
           ? nextPushLimit(sizing, limit, b.changes, b.bytes ?? 0)
           : nextPullLimit(sizing, limit, b.more ? limit : 0, b.lockMs ?? 0);
     }
-    if (direction === 'pull') await this.reportPullPosition();
+    if (direction === 'pull') await this.reportPullPositionSoon();
     const now = new Date();
     if (direction === 'push') this.lastPushAt = now;
     else this.lastPullAt = now;
@@ -481,6 +482,43 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   }
 
   /**
+   * The least time between two reports of the pull position (0: after every pull cycle, as
+   * `sync --once` and direct calls do). The sync service sets it (PULL_REPORT_FLOOR_MS): under a
+   * busy fleet every node pulls up to 10 times a second, and each report is a hub write (a commit)
+   * and a round trip; the bound only lets the hub prune, so a report up to this late prunes later,
+   * never wrongly (a lower bound is always safe).
+   */
+  pullReportFloorMs = 0;
+  private lastPullReport = 0;
+  /** A pull moved on since the last report, which the floor put off (flushPullReport sends it). */
+  private pullReportOwed = false;
+
+  /** When a report put off by the floor is due (Infinity: none owed). */
+  get pullReportDueAt(): number {
+    return this.pullReportOwed ? this.lastPullReport + this.pullReportFloorMs : Number.POSITIVE_INFINITY;
+  }
+
+  /** Sends a report the floor put off (the sync service, once the floor has passed with no pull since). */
+  flushPullReport(): Promise<void> {
+    return this.exclusive(async () => {
+      if (this.pullReportOwed) await this.reportPullPosition();
+    });
+  }
+
+  /** After a pull cycle: the report now, or owed until the floor has passed (not while a report is failing). */
+  private async reportPullPositionSoon(): Promise<void> {
+    if (
+      this.pullReportFloorMs > 0 &&
+      Date.now() - this.lastPullReport < this.pullReportFloorMs &&
+      this.state.getMeta('pull_report_error') === undefined
+    ) {
+      this.pullReportOwed = true;
+      return;
+    }
+    await this.reportPullPosition();
+  }
+
+  /**
    * Tells the hub how far this node has pulled: the bound below which the hub may prune its log
    * for this node. A failure does not stop the sync (the data path is exactly-once without it)
    * but is never silent: the log says it once per failing streak, and `status` shows it
@@ -489,6 +527,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
    */
   private async reportPullPosition(): Promise<void> {
     const failedBefore = this.state.getMeta('pull_report_error');
+    this.lastPullReport = Date.now();
+    this.pullReportOwed = false;
     try {
       const hub = await this.connectHub();
       await hub.execute('UPDATE _dualdb_nodes SET pull_upto = ?, last_seen = NOW(6) WHERE node_id = ?', [
@@ -615,8 +655,13 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     return this.exclusive(async () => {
       const t0 = Date.now();
       if (options.push !== false) this.heartbeat();
+      const pullFollows = options.pull !== false;
       const push =
-        options.push === false ? emptyBatch('push') : await this.cyclePush(options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
+        options.push === false
+          ? emptyBatch('push')
+          : pullFollows && this.nothingToPush()
+            ? this.pushFoundNothing()
+            : await this.cyclePush(options.maxBatches ?? MAX_BATCHES_PER_CYCLE);
       const pull =
         options.pull === false
           ? emptyBatch('pull')
@@ -625,6 +670,35 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       this.emit('cycle', report);
       return report;
     });
+  }
+
+  /**
+   * Whether a push would find nothing to do, from this file alone: no change logged (the log keeps
+   * only what the hub has not confirmed), no push token pending (a push whose COMMIT's answer was
+   * lost), no parked push due, no unsettled copy of a moved row (what learnHubMoves settles or checks
+   * on the hub). Then a cycle whose pull follows skips the push's two hub reads (the fence row and
+   * the hub's moves): the pull reconciles with the hub first itself (invariant 17) and applies the
+   * hub's moves from its own read. In a busy fleet most cycles are such pulls (each node pulls every
+   * other node's commits): 2 of their 12 statements.
+   */
+  private nothingToPush(): boolean {
+    this.anyLogged ??= this.db.prepare('SELECT 1 FROM _dualdb_changes LIMIT 1').pluck();
+    return (
+      this.anyLogged.get() === undefined &&
+      !pushPending(this.state) &&
+      this.state.dueParked('push', Date.now(), 1).length === 0 &&
+      !anyUnsettled(this.db)
+    );
+  }
+
+  private anyLogged: Statement<unknown[]> | undefined;
+
+  /** A push skipped by nothingToPush: recorded as a push that found nothing, as pushBatch would. */
+  private pushFoundNothing(): BatchResult {
+    const now = new Date();
+    this.lastPushAt = now;
+    this.state.setMeta('last_push_at', now.toISOString());
+    return emptyBatch('push');
   }
 
   /** The tables the current plan pauses (schema drift), with how many changes wait for each. */

@@ -136,7 +136,9 @@ export class Fleet {
       const config = nodeConfig(path.join(dir, name), name, mysql, { LOG_LEVEL: 'warn', ...env });
       createSqlite(config, SCALE_SQLITE_DDL).close();
       await initNode(config);
-      nodes.push({ name, config, app: openSqlite(config.sqlitePath), proc: undefined, seq: 0 });
+      // The application waits for the file's write lock as long as a loaded machine may need: at load
+      // ~30 (other work beside 50 nodes) a sync apply held it past the 5 s default and the bench died.
+      nodes.push({ name, config, app: openSqlite(config.sqlitePath, { busyTimeoutMs: 60_000 }), proc: undefined, seq: 0 });
     }
     // Seeded centrally once capture is installed on the hub, so every node pulls them.
     const zones: unknown[][] = [];

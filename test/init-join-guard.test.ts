@@ -107,6 +107,13 @@ describe.skipIf(!HUB_AVAILABLE)('init refuses a file whose rows are not on a hub
     expect(copy.stderr).not.toMatch(/--truncate to empty/);
     expect(triggersOn(config.sqlitePath, 'workers')).toBe(0);
     expect(await hubWorkers(m)).toEqual(before);
+
+    // The fix the line names: the site starts from the hub's data, then init installs capture.
+    const repaired = runCli(['repair', '--from', 'mysql'], env);
+    expect(repaired.code, repaired.stdout + repaired.stderr).toBe(0);
+    const joined = runCli(['init'], env);
+    expect(joined.code, joined.stderr).toBe(0);
+    expect(await hubWorkers(m)).toEqual(before);
   });
 
   it('the first site (hub table empty) and a copy of the hub’s data init as before; a node already initialised is not checked again', async () => {

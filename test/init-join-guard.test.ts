@@ -8,10 +8,12 @@
  * unchanged. The first site (hub table empty), an identical copy of the hub (values the engines
  * print differently included) and a node already initialised go on as before.
  */
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MysqlConfig } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
+import { SetupSession } from '../src/setup/session.js';
 import { envOf, runCli } from './helpers/cli.js';
 import { createSqlite, nodeConfig } from './helpers/node.js';
 import { HUB_AVAILABLE, startSyncTestHub, type TestHub } from './helpers/sync-hub.js';
@@ -113,6 +115,32 @@ describe.skipIf(!HUB_AVAILABLE)('init refuses a file whose rows are not on a hub
     expect(repaired.code, repaired.stdout + repaired.stderr).toBe(0);
     const joined = runCli(['init'], env);
     expect(joined.code, joined.stderr).toBe(0);
+    expect(await hubWorkers(m)).toEqual(before);
+  });
+
+  it('the wizard: its capture step and its "copy SQLite → MySQL" refuse the same way, the hub unchanged', async () => {
+    const m = await testHub.freshDatabase('joinwiz');
+    await hubWith(m, SITE_A);
+    const before = await hubWorkers(m);
+    const sqlitePath = path.join(tmp.dir, 'join-wizard.db');
+    createSqlite(nodeConfig(tmp.dir, 'join-wizard', m), [SQLITE_WORKERS, insertSqlite(SITE_B)]).close();
+    const s = new SetupSession({ envFile: path.join(tmp.dir, 'join-wizard.env'), sqlitePath });
+    try {
+      s.setMysql(m);
+      const plan = await s.migrationPlan();
+      expect(plan.direction).toBe('sqlite-to-mysql');
+      for (const step of [() => s.installCapture(), () => s.migrate({ direction: 'sqlite-to-mysql', resume: false }, () => {})]) {
+        const err = (await step().catch((e: unknown) => e)) as Error & { code?: string };
+        expect(err.code).toBe('UNSYNCED_ROWS');
+        expect(err.message).toMatch(
+          /^workers: 5 of this file's 5 row\(s\) are not on the hub as they are \(0 missing there, 5 with other values/,
+        );
+        expect(err.message).not.toMatch(/--truncate/);
+      }
+    } finally {
+      await s.close();
+    }
+    expect(triggersOn(sqlitePath, 'workers')).toBe(0);
     expect(await hubWorkers(m)).toEqual(before);
   });
 

@@ -224,11 +224,16 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb migrate (library)', () => {
     await site.hub.execute(
       "INSERT INTO workers (id, employee_code, name, required_ppe, is_active, created_at, updated_at) VALUES (999, 'X', 'stale', 'helmet', 1, NOW(), NOW())",
     );
-    const err = (await migrate(site.config).catch((e: unknown) => e)) as Error & { code: string; hint: string };
-    expect(err.code).toBe('MIGRATION_TARGET_NOT_EMPTY');
-    expect(err.message).toMatch(/table workers in MySQL already holds 1 row/);
-    expect(err.hint).toMatch(/--truncate/);
-    expect(err.hint).toMatch(/--resume/);
+    // The hub's row is not in this file (another site's, as far as dualdb can tell), and the
+    // file's rows are not on the hub: the join guard refuses before capture (invariant 15), one
+    // line naming the table, and does not suggest emptying the hub.
+    const err = (await migrate(site.config).catch((e: unknown) => e)) as Error & { code: string; hint?: string };
+    expect(err.code).toBe('UNSYNCED_ROWS');
+    expect(err.message).toMatch(
+      /^workers: \d+ of this file's \d+ row\(s\) are not on the hub as they are .*the hub holds 1 row\(s\)/,
+    );
+    expect(err.message.split('\n')).toHaveLength(1);
+    expect(err.message).not.toMatch(/--truncate/);
     expect(await hubCount(site.hub, 'detections')).toBe(0);
     const { report } = await migrate(site.config, { truncate: true });
     expect(report.ok).toBe(true);

@@ -48,7 +48,8 @@ export async function dryRunPlan(ctx: RunContext, schema: SchemaPlan): Promise<M
       verification: null,
     });
     if (targetRows > 0 && !marker && !options.truncate) {
-      report.problems.push(new NonEmptyTargetError(t.name, ctx.targetName, targetRows, ctx.direction).oneLine());
+      const hubOnly = ctx.toHub ? await ctx.hubOnlyRows(t.name) : 0;
+      report.problems.push(new NonEmptyTargetError(t.name, ctx.targetName, targetRows, ctx.direction, hubOnly).oneLine());
     }
   }
   report.tables.push(...skippedEntries(ctx, plan, requested, report.method));

@@ -17,12 +17,20 @@ export class MigrationInterruptedError extends DualdbError {
 }
 
 export class NonEmptyTargetError extends DualdbError {
-  constructor(table: string, side: 'MySQL' | 'SQLite', rows: number, direction: string) {
+  /**
+   * `hubOnlyRows`: for a hub target, how many of its rows this file does not hold (other sites'
+   * data, docs/SYNC-CONTRACT.md invariant 15): then --truncate, which would delete them on every
+   * site, is not suggested; the safe way is named instead.
+   */
+  constructor(table: string, side: 'MySQL' | 'SQLite', rows: number, direction: string, hubOnlyRows = 0) {
     super(
       'MIGRATION_TARGET_NOT_EMPTY',
       `table ${table} in ${side} already holds ${rows.toLocaleString('en-US')} row(s); the migration copies into empty tables only`,
       {
-        hint: `add --truncate to empty it first, or --resume to continue an interrupted migration (\`dualdb migrate${fromFlag(direction)} --resume\`)`,
+        hint:
+          hubOnlyRows > 0
+            ? `${hubOnlyRows.toLocaleString('en-US')} of them are not in this SQLite file (other sites' data): do not empty it (--truncate would delete them on every site); to join this site, start it from the hub's data (\`dualdb repair --from mysql\`, after exporting the site's own rows) and check with \`dualdb compare\``
+            : `add --truncate to empty it first, or --resume to continue an interrupted migration (\`dualdb migrate${fromFlag(direction)} --resume\`)`,
         exitCode: EXIT.CONFIG,
         context: { table, rows },
       },

@@ -48,7 +48,7 @@ export async function prepareTarget(
     targetRows.set(t.name, n);
     if (markers.has(t.name) || n === 0) continue;
     if (o.truncate) toTruncate.push(t);
-    else throw new NonEmptyTargetError(t.name, ctx.targetName, n, ctx.direction);
+    else throw new NonEmptyTargetError(t.name, ctx.targetName, n, ctx.direction, ctx.toHub ? await ctx.hubOnlyRows(t.name) : 0);
   }
 
   let run: RunState;

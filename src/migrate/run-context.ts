@@ -4,6 +4,7 @@
  * phases themselves (run.ts) pass their results to each other as typed values.
  */
 import type { EventEmitter } from 'node:events';
+import { compareOn, planOptionsOf } from '../compare/compare.js';
 import type { HubPosition } from '../compare/pull-cursor.js';
 import type { Config } from '../config/config.js';
 import type { MysqlHub } from '../engines/mysql/connect.js';
@@ -105,6 +106,22 @@ export class RunContext {
   finishReport(): MigrationReport {
     this.report.durationMs = Date.now() - this.started;
     return this.report;
+  }
+
+  /**
+   * How many rows of the hub's table this SQLite file does not hold (compare's row comparison):
+   * other sites' data, which a hint must never suggest emptying (invariant 15).
+   */
+  async hubOnlyRows(table: string): Promise<number> {
+    const r = await compareOn(
+      this.db,
+      { sqlitePath: this.config.sqlitePath, hub: this.hub, planOptions: planOptionsOf(this.config) },
+      { tables: [table], maxDifferences: 0 },
+    ).catch(() => undefined);
+    // Unknown (the table could not be compared): assume other sites' rows, the safe reading.
+    const t = r?.tables.find((x) => x.table.toLowerCase() === table.toLowerCase());
+    if (!t || t.status === 'error') return await this.countRows(table, 'mysql');
+    return t.byKind['missing-in-sqlite'];
   }
 
   async countRows(table: string, side: 'sqlite' | 'mysql'): Promise<number> {

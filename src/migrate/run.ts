@@ -123,7 +123,12 @@ export class MigrationRun {
     // Before any row lands: the forms come from the rows the application wrote, not from the copy.
     attachValueForms(db, plan.tables, ctx.config.sync.valueForms);
     const { scope, complete } = scopeOf(ctx, plan, schema.requested);
-    const init = await installCapture(db, hub, ctx.config);
+    // The join guard (invariant 15) runs unless the copy is told to empty its targets (--truncate:
+    // the target becomes the source's copy) or resumes one (capture is already there): a refused
+    // copy into a non-empty target must not leave this file captured with rows that never sync.
+    const init = await installCapture(db, hub, ctx.config, {
+      allowUnsyncedRows: Boolean(ctx.options.truncate || ctx.options.resume),
+    });
     ctx.checkAbort();
     return { plan, scope, complete, nodeId: init.nodeId };
   }

@@ -30,6 +30,7 @@ import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { DualdbError, MysqlError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
+import { assertNoUnsyncedRows } from './join-guard.js';
 import { LocalState } from './local-state.js';
 import { reconcileWithHub } from './node-fence.js';
 import { assignNewNodeId, type TakeOverReport, takeOverNodeId } from './node-identity.js';
@@ -90,7 +91,14 @@ export async function installCapture(
   db: SqliteDb,
   hub: MysqlHub | undefined,
   config: Config,
-  options: { takeOver?: boolean } = {},
+  options: {
+    takeOver?: boolean;
+    /**
+     * Skip the join guard (src/sync/join-guard.ts): only for `migrate`, whose copy makes the two
+     * sides equal (into an empty target, or one it empties on request) before the sync starts.
+     */
+    allowUnsyncedRows?: boolean;
+  } = {},
 ): Promise<InitReport> {
   if (hub) await assertCapturePrivileges(hub);
   installSqliteMeta(db);
@@ -116,6 +124,8 @@ export async function installCapture(
     // SQLite only: capture every table with a primary key so changes queue until a hub exists.
     plan = buildSyncPlan(sqliteTables, sqliteTables, { include: config.sync.tables, exclude: config.sync.exclude });
   }
+  // Before any table's capture: rows this file held before would never sync (invariant 15).
+  if (hub && !options.allowUnsyncedRows) await assertNoUnsyncedRows(db, hub, config, plan);
   report.skipped = plan.skipped;
   report.paused = plan.paused;
   const wanted = new Set(plan.tables.map((t) => t.name));

@@ -54,7 +54,7 @@ export class ResyncNeededError extends DualdbError {
 /** Caught by the syncer, which tries the batch again. */
 export class PullRaceError extends DualdbError {
   constructor() {
-    super('PULL_RACE', 'another syncer pulled into this SQLite file at the same time; the batch will be retried');
+    super('PULL_RACE', 'another syncer pulled into or pushed from this SQLite file meanwhile; the batch will be read again');
   }
 }
 
@@ -99,6 +99,9 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   // Changes parked for a table that is not synced now wait until it is (as on the push side).
   const duePulls = ctx.state.dueParked('pull', Date.now(), ctx.config.sync.batchSize).filter((p) => ctx.plan.byName.has(p.tbl));
 
+  // A push by another process on this file (`rekeys resolve --all` syncs between its rounds beside
+  // the watcher) committed after the hub read below is told by the push cursor having moved.
+  const pushedBefore = ctx.state.pushedUpto();
   // 1. Read the log entries and images in one hub snapshot (pull-read.ts).
   const read = await readHubBatch(ctx, prev, duePulls, result, limit);
   if (read.prunedPast !== undefined) throw new ResyncNeededError(prev.upto, read.prunedPast);
@@ -129,6 +132,11 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
       assertSqliteUnchanged(ctx.db, ctx.schemaStamp);
       const recheck = ctx.state.pullState();
       if (recheck.upto !== prev.upto || recheck.holes.size !== prev.holes.size) throw new PullRaceError();
+      // A push committed meanwhile by another process: the hub snapshot predates rows it sent, and
+      // their unpushed changes here are gone. Applied, a key whose hub row that push wrote looked
+      // deleted on the hub with nothing unpushed here: the node's own row was deleted (operator
+      // trial 2026-12-07 wip9-r10, manual seed 1102). Read again.
+      if (ctx.state.pushedUpto() !== pushedBefore) throw new PullRaceError();
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
       // Rows other nodes moved on the hub move here first: the batch's rows are under the new keys.
       applyHubMoves(ctx, hubMoves);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { DualDatabase } from '../src/api/dual-database.js';
+import { initNode as initGuarded } from '../src/api/init-node.js';
 import type { Config } from '../src/config/config.js';
 import { openSqlite, type SqliteDb } from '../src/engines/sqlite/open.js';
 import { initNode } from '../src/sync/init.js';
@@ -221,6 +222,9 @@ describe.skipIf(!HUB_AVAILABLE)('one node id, one file (invariant 17)', () => {
     const db = createSqlite(twin, SQLITE_DDL);
     put(db, 'y1');
     db.close();
+    // The CLI's and the library's init (join guard on): the id's clash is named first, not the
+    // file's row the hub lacks (y1; CI 9a read UNSYNCED_ROWS here).
+    await expect(initGuarded(twin)).rejects.toMatchObject({ code: 'NODE_ID_IN_USE' });
     await expect(initNode(twin)).rejects.toMatchObject({ code: 'NODE_ID_IN_USE' });
     // NODE_ID would overwrite a new id at the next start: refused, with the fix named.
     await expect(initNode(twin, { newNodeId: true })).rejects.toMatchObject({ code: 'CONFIG_INVALID', hint: /its own NODE_ID/ });

@@ -11,13 +11,13 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { initNode } from '../api/init-node.js';
 import type { Config } from '../config/config.js';
 import { loadConfig } from '../config/load.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { findServerBinaries, LocalMysqlServer } from '../engines/mysql/local-server.js';
 import { openSqlite } from '../engines/sqlite/open.js';
 import { runSqlFile } from '../schema/runner.js';
-import { initNode } from '../sync/init.js';
 import { DualdbError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 

@@ -6,6 +6,7 @@
  * the RunContext.
  */
 import { planOptionsOf } from '../compare/compare.js';
+import { assertNoUnsyncedRows } from '../compare/join-guard.js';
 import { introspectMysql } from '../engines/mysql/introspect.js';
 import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import { isMetaTable } from '../engines/types.js';
@@ -127,7 +128,7 @@ export class MigrationRun {
     // the target becomes the source's copy) or resumes one (capture is already there): a refused
     // copy into a non-empty target must not leave this file captured with rows that never sync.
     const init = await installCapture(db, hub, ctx.config, {
-      allowUnsyncedRows: Boolean(ctx.options.truncate || ctx.options.resume),
+      joinGuard: ctx.options.truncate || ctx.options.resume ? undefined : assertNoUnsyncedRows,
     });
     ctx.checkAbort();
     return { plan, scope, complete, nodeId: init.nodeId };

@@ -7,6 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { assertNoUnsyncedRows } from '../compare/join-guard.js';
 import type { Config, MysqlConfig } from '../config/config.js';
 import { MysqlHub } from '../engines/mysql/connect.js';
 import { mysqlTableStats } from '../engines/mysql/introspect.js';
@@ -279,7 +280,7 @@ export class SetupSession {
     try {
       const r = await this.withHub((hub) => {
         this.touched.capture = true;
-        return installCapture(db, hub, config);
+        return installCapture(db, hub, config, { joinGuard: assertNoUnsyncedRows });
       });
       this.store.dispatch({ type: 'captureInstalled', report: r });
       this.record('info', `capture installed for node ${r.nodeId} (${r.tables.length} tables, hub ${r.hub})`);

@@ -30,9 +30,8 @@ import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 import { DualdbError, MysqlError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
-import { assertNoUnsyncedRows } from './join-guard.js';
 import { LocalState } from './local-state.js';
-import { reconcileWithHub } from './node-fence.js';
+import { reconcileWithHub, refuseIfHeldElsewhere } from './node-fence.js';
 import { assignNewNodeId, type TakeOverReport, takeOverNodeId } from './node-identity.js';
 import { buildSyncPlan, type KeyKind, type SyncPlan, type TableIssue } from './plan.js';
 
@@ -87,6 +86,9 @@ export async function assertCapturePrivileges(hub: MysqlHub): Promise<void> {
 }
 
 /** Installs capture on an open SQLite handle and (when enabled) an open hub, and registers the node (invariant 17). */
+/** Refuses, before any capture is installed, a file that cannot join the hub as it is. */
+export type JoinGuard = (db: SqliteDb, hub: MysqlHub, config: Config, plan: SyncPlan) => Promise<void>;
+
 export async function installCapture(
   db: SqliteDb,
   hub: MysqlHub | undefined,
@@ -94,10 +96,12 @@ export async function installCapture(
   options: {
     takeOver?: boolean;
     /**
-     * Skip the join guard (src/sync/join-guard.ts): only for `migrate`, whose copy makes the two
-     * sides equal (into an empty target, or one it empties on request) before the sync starts.
+     * Run before any table's capture goes in (src/compare/join-guard.ts, passed down by the layers
+     * above: the CLI, the library, the wizard and `migrate`): refuses a file holding rows the hub
+     * does not (invariant 15). Absent: not checked (tests of this layer, `migrate`'s copy, which
+     * makes the two sides equal before the sync starts).
      */
-    allowUnsyncedRows?: boolean;
+    joinGuard?: JoinGuard;
   } = {},
 ): Promise<InitReport> {
   if (hub) await assertCapturePrivileges(hub);
@@ -125,7 +129,11 @@ export async function installCapture(
     plan = buildSyncPlan(sqliteTables, sqliteTables, { include: config.sync.tables, exclude: config.sync.exclude });
   }
   // Before any table's capture: rows this file held before would never sync (invariant 15).
-  if (hub && !options.allowUnsyncedRows) await assertNoUnsyncedRows(db, hub, config, plan);
+  if (hub && options.joinGuard) {
+    // A second file under a held node id is that (NODE_ID_IN_USE), whatever rows it holds.
+    if (!options.takeOver) await refuseIfHeldElsewhere({ db, state: new LocalState(db), hub, nodeId });
+    await options.joinGuard(db, hub, config, plan);
+  }
   report.skipped = plan.skipped;
   report.paused = plan.paused;
   const wanted = new Set(plan.tables.map((t) => t.name));
@@ -167,6 +175,8 @@ export interface InitOptions {
   newNodeId?: boolean;
   /** `--take-over`: this file becomes the holder of its node id on the hub. */
   takeOver?: boolean;
+  /** See installCapture; the CLI and the library pass compare/join-guard.ts (api/init-node.ts). */
+  joinGuard?: JoinGuard;
 }
 
 export async function initNode(config: Config, options: InitOptions = {}): Promise<InitReport> {
@@ -185,7 +195,7 @@ export async function initNode(config: Config, options: InitOptions = {}): Promi
       assignNewNodeId(db, config);
     }
     if (config.dualDatabase) hub = await MysqlHub.connect(config.mysql);
-    return await installCapture(db, hub, config, { takeOver: options.takeOver });
+    return await installCapture(db, hub, config, { takeOver: options.takeOver, joinGuard: options.joinGuard });
   } finally {
     await hub?.close();
     db.close();

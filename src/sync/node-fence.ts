@@ -213,6 +213,19 @@ export async function reconcileWithHub(ctx: FenceContext, reclaimed = false, att
   return row.cursor;
 }
 
+/**
+ * Before `init` changes anything: refuses (NODE_ID_IN_USE) a file that never held a token for its
+ * node id while the hub's row of that id has one, the case reconcileWithHub refuses once it has
+ * read the hub; read-only, so that the id's clash is named before what the file holds (the join
+ * guard) and nothing is registered for a file that will not sync.
+ */
+export async function refuseIfHeldElsewhere(ctx: FenceContext): Promise<void> {
+  const { state, nodeId } = ctx;
+  if (localToken(state, nodeId) !== undefined || pendingToken(state) !== undefined) return;
+  const row = await readHubRow(ctx.hub, nodeId);
+  if (row && row.token !== null) throw refused(state, nodeId);
+}
+
 /** Re-reads of the file when another process on it pushed during a reconcile (each is one push of its). */
 const SAME_FILE_RETRIES = 20;
 /** How long a reconcile that would refuse waits for another process on the file to record its push. */

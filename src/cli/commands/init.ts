@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { initNode, uninstallNode } from '../../sync/init.js';
+import { initNode } from '../../api/init-node.js';
+import { uninstallNode } from '../../sync/init.js';
 import { ConfigError } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';

@@ -13,15 +13,15 @@
  * table this node already captures is not checked again (re-init, upgrades, capture refresh).
  */
 import { capturedSqliteTables } from '../capture/sqlite-capture.js';
-import { compareOn } from '../compare/compare.js';
 import type { Config } from '../config/config.js';
 import type { MysqlHub } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
+import type { SyncPlan } from '../sync/plan.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
-import type { SyncPlan } from './plan.js';
+import { compareOn } from './compare.js';
 
 export interface UnsyncedTable {
   table: string;

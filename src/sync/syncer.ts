@@ -433,8 +433,10 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
           i--;
           continue;
         }
-        if (e instanceof PushRaceError && e.again && rereads < 3) {
-          // Keys moved here while the push decided (a `rekeys resolve` beside it): read it again.
+        if (((e instanceof PushRaceError && e.again) || e instanceof PullRaceError) && rereads < 3) {
+          // Keys moved here while the push decided, or another process on the file pushed or pulled
+          // while the pull read the hub (a `rekeys resolve` beside it): read the batch again now,
+          // not a whole cycle later (nothing of it was applied).
           rereads++;
           i--;
           continue;

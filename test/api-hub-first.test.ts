@@ -7,12 +7,19 @@
  *    did not, the write fails over to SQLite and is pushed once.
  * The cut is a real one: a TCP proxy between the library and the server that drops the
  * connection at the COMMIT packet, after or before handing it to the server.
+ *
+ * The one-row insert's write token (issue 16): on a MariaDB hub with capture version 2 the capture
+ * trigger logs it with the insert's own log row (no `_dualdb_write_tokens` row), and a lost reply
+ * is resolved from the log; a hub whose triggers are older (version 1) keeps the token row until
+ * `init` brings them up to date.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DualDatabase } from '../src/api/dual-database.js';
+import { mysqlTriggerDdl } from '../src/capture/mysql-capture.js';
 import type { MysqlConfig } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
+import { committedInLog } from '../src/sync/commit-outcome.js';
 import { initNode } from '../src/sync/init.js';
 import { until, within } from './helpers/cli.js';
 import { CommitCutter } from './helpers/commit-cutter.js';
@@ -155,6 +162,120 @@ describe.skipIf(!HUB_AVAILABLE)('mysql_primary: serialised with the sync, exact 
       expect(await h.query('SELECT camera FROM detections')).toEqual([]);
       await db.service.syncer.syncOnce();
       expect(await h.query('SELECT camera FROM detections')).toEqual([{ camera: 'cut before commit' }]);
+    } finally {
+      await db.close();
+      await h.close();
+      await cutter.close();
+    }
+  });
+  /** Write-token rows, and the log's tokens of `detections` (every row's: NULL where none). */
+  async function tokens(h: MysqlHub): Promise<{ rows: number; logged: (string | null)[] }> {
+    const [r] = await h.query<{ n: string }>('SELECT COUNT(*) AS n FROM _dualdb_write_tokens');
+    const logged = await h.query<{ token: string | null }>(
+      "SELECT token FROM _dualdb_changes WHERE tbl = 'detections' ORDER BY seq",
+    );
+    return { rows: Number(r?.n), logged: logged.map((l) => l.token) };
+  }
+
+  it('the reply is lost: the token is found in the hub log, where the insert’s capture logged it; mirrored once', async () => {
+    const target = hub.server ? { host: '127.0.0.1', port: (await hub.freshDatabase('probe')).port } : undefined;
+    if (!target) return;
+    const cutter = await CommitCutter.start(target);
+    const { h, db } = await setup(cutter);
+    try {
+      await h.execute('ALTER TABLE detections AUTO_INCREMENT = 500');
+      cutter.arm = 'after-commit';
+      const r = await db.insert('detections', { camera: 'token in the log' });
+      expect(cutter.cuts).toBe(1);
+      expect(r).toMatchObject({ committed: 'mysql+sqlite', queued: false, failedOver: false, lastInsertId: 500n });
+      // No token row: only the log row, the one the outcome was read from, holds the token.
+      const t = await tokens(h);
+      expect(t.rows).toBe(0);
+      expect(t.logged).toHaveLength(1);
+      expect(t.logged[0]).toMatch(/^[0-9a-f]{32}$/);
+      expect(db.all('SELECT id, camera FROM detections')).toEqual([{ id: 500n, camera: 'token in the log' }]);
+      await db.service.syncer.syncOnce();
+      expect(await h.query('SELECT id, camera FROM detections')).toEqual([{ id: '500', camera: 'token in the log' }]);
+      expect(db.service.syncer.state.pendingPush(true).count).toBe(0);
+      // An acknowledged write of the same path: its token logged too, still no token row.
+      await db.insert('detections', { camera: 'acknowledged' });
+      expect(await tokens(h)).toMatchObject({ rows: 0, logged: [expect.any(String), expect.any(String)] });
+    } finally {
+      await db.close();
+      await h.close();
+      await cutter.close();
+    }
+  });
+
+  it('the log look-up waits for the write’s transaction: its uncommitted log row is not taken for a commit', async () => {
+    const { h, db } = await setup();
+    const writer = await hub.admin(h.config.database);
+    try {
+      for (const end of ['ROLLBACK', 'COMMIT'] as const) {
+        const token = `${end === 'COMMIT' ? 'c' : 'r'}`.repeat(32);
+        // What the one-row insert does before it commits: its token logged by the capture trigger.
+        await writer.query("SET @dualdb_origin = 'other', @dualdb_token_tbl = 'detections', @dualdb_token = ?, autocommit = 0", [
+          token,
+        ]);
+        await writer.query("INSERT INTO detections (camera) VALUES ('open')");
+        let settled = false;
+        const outcome = committedInLog(h, token, 0n, undefined, 10_000).finally(() => {
+          settled = true;
+        });
+        await new Promise((r) => setTimeout(r, 500));
+        // The row is visible to the look-up's first read, but its outcome waits for the transaction.
+        expect(settled).toBe(false);
+        await writer.query(end);
+        const found = await outcome;
+        if (end === 'COMMIT') expect(found).toMatchObject({ outcome: 'committed', table: 'detections' });
+        else expect(found).toEqual({ outcome: 'rolled-back' });
+        if (found.key !== undefined)
+          expect(await h.query('SELECT camera FROM detections WHERE id = ?', [found.key])).toEqual([{ camera: 'open' }]);
+      }
+    } finally {
+      await writer.end();
+      await db.close();
+      await h.close();
+    }
+  });
+
+  it('a hub whose triggers predate token logging still works by the token row (a lost reply too); init brings them up to date', async () => {
+    const target = hub.server ? { host: '127.0.0.1', port: (await hub.freshDatabase('probe')).port } : undefined;
+    if (!target) return;
+    const cutter = await CommitCutter.start(target);
+    let { config, h, db } = await setup(cutter);
+    try {
+      // The hub as an older dualdb left it: version 1 triggers, no token column in the log.
+      for (const ddl of mysqlTriggerDdl('detections', [{ name: 'id', type: 'integer' }], 1))
+        await h.execute(ddl.replace(/^CREATE TRIGGER/, 'CREATE OR REPLACE TRIGGER'));
+      await h.execute("UPDATE _dualdb_tables SET capture_version = 1 WHERE tbl = 'detections'");
+      await h.execute('ALTER TABLE _dualdb_changes DROP COLUMN token');
+      // The first write finds the old trigger (nothing committed) and goes the token row's way.
+      expect(await db.insert('detections', { camera: 'old hub' })).toMatchObject({ committed: 'mysql+sqlite', queued: false });
+      const [{ n } = { n: '' }] = await h.query<{ n: string }>('SELECT COUNT(*) AS n FROM _dualdb_write_tokens');
+      expect(Number(n)).toBe(1);
+      // A lost reply on that way is resolved by the token row, as before.
+      cutter.arm = 'after-commit';
+      expect(await db.insert('detections', { camera: 'old hub, cut' })).toMatchObject({
+        committed: 'mysql+sqlite',
+        failedOver: false,
+      });
+      expect(cutter.cuts).toBe(1);
+      await db.service.syncer.syncOnce();
+      const both = [{ camera: 'old hub' }, { camera: 'old hub, cut' }];
+      expect(await h.query('SELECT camera FROM detections ORDER BY id')).toEqual(both);
+      expect(db.all('SELECT camera FROM detections ORDER BY id')).toEqual(both);
+      expect(db.service.syncer.state.pendingPush(true).count).toBe(0);
+      // init upgrades the hub in place: the column added, the triggers replaced (version 2).
+      await db.close();
+      await initNode(config);
+      expect(await h.query("SELECT capture_version AS v FROM _dualdb_tables WHERE tbl = 'detections'")).toEqual([{ v: 2 }]);
+      db = await DualDatabase.open({ config, sync: false, hubWriteTimeoutMs: 10_000 });
+      await db.insert('detections', { camera: 'upgraded' });
+      const t = await tokens(h);
+      expect(t.rows).toBe(2);
+      expect(t.logged.filter((l) => l !== null)).toHaveLength(1);
+      expect(await h.query('SELECT camera FROM detections ORDER BY id')).toEqual([...both, { camera: 'upgraded' }]);
     } finally {
       await db.close();
       await h.close();

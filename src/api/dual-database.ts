@@ -26,11 +26,11 @@ import { openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
 
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncLog } from '../log/sync-log.js';
-import { committedToken, ensureWriteTokens, newWriteToken } from '../sync/commit-outcome.js';
+import { type CommitOutcome, committedInLog, committedToken, ensureWriteTokens, newWriteToken } from '../sync/commit-outcome.js';
 import { ControlServer } from '../sync/control.js';
 import { toSqliteRow } from '../sync/convert.js';
 import { MysqlTableIO } from '../sync/mysql-io.js';
-import { holderTokenStatement, recordTokenAsHolder } from '../sync/node-fence.js';
+import { heldElsewhereCondition, holderTokenStatement, recordTokenAsHolder } from '../sync/node-fence.js';
 import type { SyncTable } from '../sync/plan.js';
 import type { RekeyEvent } from '../sync/rekey.js';
 import { SyncService } from '../sync/service.js';
@@ -340,7 +340,12 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
           only.row,
           nodeId,
           token,
-          (tok, sql) => holderTokenStatement(state, nodeId, tok, sql),
+          {
+            tokenStatement: (tok, sql) => holderTokenStatement(state, nodeId, tok, sql),
+            heldElsewhere: () => heldElsewhereCondition(state, nodeId),
+            // Read before the write is sent: its log row comes after every position pulled so far.
+            logFloor: state.pullUpto(),
+          },
           w,
           this.options.hubWriteTimeoutMs ?? 2000,
         );
@@ -373,12 +378,16 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
         });
       touched = [...keysByTable].map(([name, keys]) => ({ table: tables.get(name) as SyncTable, keys }));
     } catch (e) {
-      const found =
-        w.committing && hub ? await committedToken(hub, w.lookup ?? token, w.threadId, OUTCOME_DEADLINE_MS) : undefined;
+      const found: { outcome: CommitOutcome; token?: string; key?: string } | undefined =
+        w.committing && hub
+          ? w.inLog
+            ? await committedInLog(hub, w.inLog.token, w.inLog.after, w.threadId, OUTCOME_DEADLINE_MS)
+            : await committedToken(hub, w.lookup ?? token, w.threadId, OUTCOME_DEADLINE_MS)
+          : undefined;
       const outcome = found?.outcome ?? 'rolled-back';
       // The one-query insert committed and its reply (with the row) was lost: the row is read back
-      // by its key (given, or the one the hub assigned, carried by the token).
-      const lostKey = w.key ?? keyInToken(found?.token);
+      // by its key (the one its log row names; else given, or the one the hub assigned, carried by the token).
+      const lostKey = found?.key ?? w.key ?? keyInToken(found?.token);
       if (outcome === 'committed' && hub && fastTable && keysByTable.size === 0 && lostKey !== undefined) {
         const t = fastTable;
         try {

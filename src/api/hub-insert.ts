@@ -1,19 +1,32 @@
 /**
  * The hub half of a single-row insert in `mysql_primary`, in ONE round trip: the write's opening
- * (origin for the capture triggers, autocommit off), the `INSERT … RETURNING`, the fenced write
- * token, a stop and the COMMIT travel as one multi-statement query. The server stops a
- * multi-statement query at the first statement that fails, so no statement runs after a failure:
- * a refused row records no token and commits nothing; a file that does not hold the node id
- * inserts no token, and the stop after it (a statement that fails unless the token statement
- * inserted its row) keeps the COMMIT from running. An error reply therefore means not committed;
- * a lost reply (or a timeout) is resolved by the write token (commit-outcome.ts), which is why the
- * token is complete before the COMMIT: when the hub assigns the key (AUTO_INCREMENT), the token
+ * (origin for the capture triggers, the write token, autocommit off), the `INSERT … RETURNING`
+ * and the statement that checks and commits travel as one multi-statement query. The server
+ * stops a multi-statement query at the first statement that fails, so no statement runs after a
+ * failure: a refused row commits nothing, and neither does a write whose check fails. An error
+ * reply therefore means not committed; a lost reply (or a timeout) is resolved by the write token
+ * (sync/commit-outcome.ts), which is why the token is recorded before the commit.
+ *
+ * Where the hub's capture triggers log write tokens (capture version 2, capture/mysql-capture.ts)
+ * the token costs no statement: the insert trigger logs it with the row's own log entry (and
+ * clears `@dualdb_token_tbl`), and the last statement, `SET autocommit = CASE …`, commits (a switch
+ * of autocommit from 0 to 1 commits the open transaction) only when the token was logged and no
+ * other file holds the node id (the fence, invariant 17, read under a share lock); otherwise it
+ * fails, naming the cause. A lost reply is looked up in the log (committedInLog), and the log row
+ * gives the key, whoever assigned it.
+ *
+ * Where they do not (version 1: a hub whose triggers predate it, or one that cannot take the
+ * token column), the token is a row of its own in `_dualdb_write_tokens`, written by the fenced
+ * token statement (node-fence.ts), then a stop (a statement that fails unless the token statement
+ * inserted its row) and the COMMIT. When the hub assigns the key (AUTO_INCREMENT), that token
  * carries it (`<prefix>:<LAST_INSERT_ID()>`), so that a write that committed with its reply lost is
- * still mirrored, its row read back by that key.
+ * still mirrored, its row read back by that key. A version 1 table is found by the first write's
+ * check (nothing committed; the write goes this way at once) and tried again after ten minutes
+ * (another node's `init` may have brought its triggers up to date meanwhile).
  *
  * A pool of its own has `multipleStatements` on; it runs only the statements built here, every
- * value escaped by mysql2. Its connections keep the write's session (autocommit off, the origin)
- * between writes: each write sets it again in its first statement, so nothing is reset after the ack.
+ * value escaped by mysql2. Each write sets its session in its first statement, so nothing is
+ * reset after the ack.
  */
 import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../config/config.js';
@@ -35,15 +48,32 @@ export interface HubInsertState {
   threadId: number | undefined;
   /** Called with the hub's row image and its key once the write committed. */
   onImage?: (image: Row, key: string) => void;
-  /** The token, or its first characters when the hub completes it with the key it assigns (committedToken). */
+  /** The token row's token, or its first characters when the hub completes it with the key it assigns (committedToken). */
   lookup?: string;
   /** The row's key when the input holds it (a committed write whose reply was lost is read back by it). */
   key?: string;
+  /** The token went into the hub log with the insert's own log row, after this position (committedInLog). */
+  inLog?: { token: string; after: bigint };
 }
 
-/** The stop: fails (with this text) unless the token statement before it inserted its row. */
+/** What the write's fence and token need from the node (node-fence.ts, the node's pull cursor). */
+export interface WriteFence {
+  /** The fenced token row's statement (capture version 1): holderTokenStatement. */
+  tokenStatement(token: string, tokenSql: string): { sql: string; params: unknown[] };
+  /** Another file holds the node id, as an SQL condition: heldElsewhereCondition. */
+  heldElsewhere(): { sql: string; params: unknown[] };
+  /** A hub log position taken before this write was sent (its log row comes after it). */
+  logFloor: bigint;
+}
+
+/** The stop (capture version 1): fails (with this text) unless the token statement before it inserted its row. */
 const STOP_UNLESS_TOKEN =
   "SET SESSION sql_mode = IF(ROW_COUNT() = 1, @@session.sql_mode, 'dualdb: node id held by another file')";
+
+const HELD = 'dualdb: node id held by another file';
+const NOT_LOGGED = 'dualdb: the hub capture trigger did not log the write token';
+/** How long a table whose hub trigger logged no token takes the token row's way before the log's is tried again. */
+const VERSION_1_RETRY_MS = 10 * 60_000;
 
 /** The token's text, `<prefix>:<key>`, when the hub assigned the key: the key, else undefined. */
 export function keyInToken(token: string | undefined): string | undefined {
@@ -73,19 +103,12 @@ export class HubInsertPool {
   }
 
   /**
-   * Inserts one row (`insert`: `INSERT … VALUES (…)` with its values formatted in) and commits it
-   * with the token statement, in one query; returns the row image the hub stored. Throws the hub's
-   * error (connection errors diagnosed as MysqlError) with nothing committed unless
+   * Runs one write's query (`sql`: its statements joined, the RETURNING one second) and returns
+   * the row image the hub stored. Throws the hub's error (connection errors diagnosed as
+   * MysqlError; a failed check as NodeIdRefused or TokenNotLogged) with nothing committed unless
    * `state.committing` (then the caller resolves the outcome by the token).
    */
-  async insertOne(
-    io: MysqlTableIO,
-    insert: string,
-    origin: string,
-    token: { sql: string; params: unknown[] },
-    state: HubInsertState,
-    timeout: number,
-  ): Promise<Row> {
+  private async insertOne(io: MysqlTableIO, sql: string, state: HubInsertState, timeout: number): Promise<Row> {
     let conn: mysql.PoolConnection;
     try {
       conn = await this.get().getConnection();
@@ -95,13 +118,6 @@ export class HubInsertPool {
     state.threadId = conn.threadId ?? undefined;
     let healthy = false;
     try {
-      const sql = [
-        mysql.format('SET @dualdb_origin = ?, autocommit = 0', [origin]),
-        `${insert} RETURNING ${io.selectList}`,
-        mysql.format(token.sql, token.params as never),
-        STOP_UNLESS_TOKEN,
-        'COMMIT',
-      ].join(';');
       let results: unknown[];
       state.committing = true;
       try {
@@ -109,11 +125,13 @@ export class HubInsertPool {
       } catch (e) {
         const code = (e as { code?: string }).code ?? '';
         if (!code.startsWith('ER_') || isConnectionError(e)) throw e;
-        // A statement failed: the server ran none after it, the COMMIT neither.
+        // A statement failed: the server ran none after it, the commit neither.
         state.committing = false;
         await conn.query('ROLLBACK').catch(() => {});
         if (code === 'ER_BAD_FIELD_ERROR') throw new FastPathUnavailable();
-        if (code === 'ER_WRONG_VALUE_FOR_VAR' && /dualdb: node id held/.test((e as Error).message)) throw new NodeIdRefused();
+        const message = (e as Error).message;
+        if (code === 'ER_WRONG_VALUE_FOR_VAR' && message.includes(HELD)) throw new NodeIdRefused();
+        if (code === 'ER_WRONG_VALUE_FOR_VAR' && message.includes(NOT_LOGGED)) throw new TokenNotLogged();
         throw e;
       }
       healthy = true;
@@ -144,18 +162,20 @@ export class HubInsertPool {
 
   private readonly io = new WeakMap<SyncTable, MysqlTableIO>();
 
+  /** Tables whose hub trigger logged no token (capture version 1), with when that was seen. */
+  private readonly version1 = new Map<string, number>();
+
   /**
-   * `input` inserted into `t` through `insertOne` (`state.onImage` receives its row); false, with
-   * nothing written, when the hub needs the general path. `tokenStatement` builds the fenced token
-   * statement (node-fence.ts holderTokenStatement) for a token and its SQL. Another file holding
-   * the node id: NodeIdInUseError.
+   * `input` inserted into `t` in one query (`state.onImage` receives its row); false, with
+   * nothing written, when the hub needs the general path. Another file holding the node id:
+   * NodeIdInUseError.
    */
   async insertRow(
     t: SyncTable,
     input: InputRow,
     origin: string,
     token: string,
-    tokenStatement: (token: string, tokenSql: string) => { sql: string; params: unknown[] },
+    fence: WriteFence,
     state: HubInsertState,
     timeout: number,
   ): Promise<boolean> {
@@ -166,27 +186,62 @@ export class HubInsertPool {
     const assigned = !keyed && t.hubAssignsKey && t.key.length === 1;
     // A key neither given nor assigned by the hub: the general path.
     if (!keyed && !assigned) return false;
-    let statement: { sql: string; params: unknown[] };
-    if (assigned) {
-      // `<prefix>:<key>` fits the token's 32 characters (a BIGINT has at most 20 digits).
-      state.lookup = token.slice(0, 11);
-      statement = tokenStatement(state.lookup, "CONCAT(?, ':', LAST_INSERT_ID())");
-    } else {
-      state.lookup = token;
-      state.key = io.keyOf(row);
-      statement = tokenStatement(token, '?');
-    }
     const cols = Object.keys(row);
     const insert = mysql.format(`INSERT INTO ${quoteMysqlId(t.name)} (${cols.map(quoteMysqlId).join(', ')}) VALUES (?)`, [
       cols.map((c) => row[c]),
     ]);
+    const returning = `${insert} RETURNING ${io.selectList}`;
     try {
-      await this.insertOne(io, insert, origin, statement, state, timeout);
+      if (Date.now() - (this.version1.get(t.name) ?? Number.NEGATIVE_INFINITY) >= VERSION_1_RETRY_MS) {
+        state.inLog = { token, after: fence.logFloor };
+        const held = fence.heldElsewhere();
+        const sql = [
+          mysql.format('SET @dualdb_origin = ?, @dualdb_token_tbl = ?, @dualdb_token = ?, autocommit = 0', [
+            origin,
+            t.name,
+            token,
+          ]),
+          returning,
+          mysql.format(
+            `SET autocommit = CASE WHEN @dualdb_token_tbl IS NOT NULL THEN '${NOT_LOGGED}' WHEN ${held.sql} THEN '${HELD}' ELSE 'ON' END`,
+            held.params as never,
+          ),
+        ].join(';');
+        try {
+          await this.insertOne(io, sql, state, timeout);
+          this.version1.delete(t.name);
+          return true;
+        } catch (e) {
+          if (!(e instanceof TokenNotLogged)) throw e;
+          // The hub's trigger predates token logging (nothing was committed): the token row's way.
+          this.version1.set(t.name, Date.now());
+          state.inLog = undefined;
+        }
+      }
+      let statement: { sql: string; params: unknown[] };
+      if (assigned) {
+        // `<prefix>:<key>` fits the token's 32 characters (a BIGINT has at most 20 digits).
+        state.lookup = token.slice(0, 11);
+        statement = fence.tokenStatement(state.lookup, "CONCAT(?, ':', LAST_INSERT_ID())");
+      } else {
+        state.lookup = token;
+        state.key = io.keyOf(row);
+        statement = fence.tokenStatement(token, '?');
+      }
+      const sql = [
+        mysql.format('SET @dualdb_origin = ?, autocommit = 0', [origin]),
+        returning,
+        mysql.format(statement.sql, statement.params as never),
+        STOP_UNLESS_TOKEN,
+        'COMMIT',
+      ].join(';');
+      await this.insertOne(io, sql, state, timeout);
       return true;
     } catch (e) {
       if (e instanceof FastPathUnavailable) {
         state.lookup = undefined;
         state.key = undefined;
+        state.inLog = undefined;
         return false;
       }
       if (e instanceof NodeIdRefused) throw new NodeIdInUseError(origin);
@@ -200,5 +255,8 @@ export class HubInsertPool {
   }
 }
 
-/** The token statement wrote nothing: another file holds this node id (the caller throws NodeIdInUseError). */
+/** The fence held: another file holds this node id (the caller throws NodeIdInUseError). */
 export class NodeIdRefused extends Error {}
+
+/** The hub's capture trigger logged no write token (capture version 1): nothing committed. */
+class TokenNotLogged extends Error {}

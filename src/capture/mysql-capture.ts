@@ -8,6 +8,10 @@
  *  - `@dualdb_origin`: the node id applying a push; logged so that the node does
  *    not pull its own changes back, while every other node still receives them.
  *  - `@dualdb_capture_off`: repair and migration copy without logging at all.
+ *  - `@dualdb_token_tbl`, `@dualdb_token` (capture version 2): a `mysql_primary` one-row insert's
+ *    write token, logged with the insert's own log row of that table (the trigger then clears
+ *    `@dualdb_token_tbl`, which the write checks before it commits: api/hub-insert.ts), so that a
+ *    lost COMMIT reply is resolved from the log (sync/commit-outcome.ts) without a row of its own.
  *
  * Note: MySQL does not fire triggers for rows changed by ON DELETE/UPDATE CASCADE.
  * Nodes apply the parent's change with the same foreign keys, so the cascade
@@ -19,7 +23,11 @@ import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { MysqlError } from '../util/errors.js';
 import { type KeyColumn, mysqlKeyExpr } from './keys.js';
 
-export const MYSQL_CAPTURE_VERSION = 1;
+/**
+ * 2: the insert trigger logs a one-row write's token (`_dualdb_changes.token`). Version 1 triggers
+ * stay on a hub whose log lacks the column (it could not be added): they log what they always did.
+ */
+export const MYSQL_CAPTURE_VERSION = 2;
 
 export const MYSQL_NOW_MS = 'UNIX_TIMESTAMP(NOW(6)) * 1000';
 
@@ -39,6 +47,7 @@ export const MYSQL_META_DDL = [
      op CHAR(1) NOT NULL,
      origin VARCHAR(64) NULL,
      at DOUBLE NOT NULL,
+     token CHAR(32) CHARACTER SET ascii NULL,
      KEY _dualdb_changes_key (tbl, pk(255)),
      KEY _dualdb_changes_moves (op, seq)
    ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
@@ -91,7 +100,7 @@ function literal(s: string): string {
   return `'${s.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }
 
-export function mysqlTriggerDdl(table: string, key: KeyColumn[]): string[] {
+export function mysqlTriggerDdl(table: string, key: KeyColumn[], version = MYSQL_CAPTURE_VERSION): string[] {
   const t = quoteMysqlId(table);
   const lit = literal(table);
   const [ai, au, ad] = mysqlTriggerNames(table).map(quoteMysqlId);
@@ -99,10 +108,18 @@ export function mysqlTriggerDdl(table: string, key: KeyColumn[]): string[] {
   const oldKey = mysqlKeyExpr(key, 'OLD');
   const log = (k: string, op: string) =>
     `INSERT INTO _dualdb_changes (tbl, pk, op, origin, at) VALUES (${lit}, ${k}, '${op}', @dualdb_origin, ${MYSQL_NOW_MS});`;
+  // Version 2: the write token of a one-row insert that names this table, taken once (cleared).
+  const insertLog =
+    version >= 2
+      ? `IF @dualdb_token_tbl = ${lit} THEN
+           INSERT INTO _dualdb_changes (tbl, pk, op, origin, at, token) VALUES (${lit}, ${newKey}, 'I', @dualdb_origin, ${MYSQL_NOW_MS}, @dualdb_token);
+           SET @dualdb_token_tbl = NULL;
+         ELSE ${log(newKey, 'I')} END IF;`
+      : log(newKey, 'I');
   return [
     `CREATE TRIGGER ${ai} AFTER INSERT ON ${t} FOR EACH ROW
      BEGIN
-       IF @dualdb_capture_off IS NULL THEN ${log(newKey, 'I')} END IF;
+       IF @dualdb_capture_off IS NULL THEN ${insertLog} END IF;
      END`,
     `CREATE TRIGGER ${au} AFTER UPDATE ON ${t} FOR EACH ROW
      BEGIN
@@ -118,15 +135,60 @@ export function mysqlTriggerDdl(table: string, key: KeyColumn[]): string[] {
   ];
 }
 
-/** Creates or upgrades the hub's `_dualdb_*` tables; says what became of the log's moves index. */
-export async function installMysqlMeta(hub: MysqlHub): Promise<{ movesIndex: MovesIndexOutcome }> {
+/**
+ * Creates or upgrades the hub's `_dualdb_*` tables; says what became of the log's moves index and
+ * whether the hub's triggers log write tokens (the capture version they get: logTokensWanted).
+ */
+export async function installMysqlMeta(hub: MysqlHub): Promise<{ movesIndex: MovesIndexOutcome; logTokens: boolean }> {
   for (const ddl of MYSQL_META_DDL) await hub.execute(ddl);
   await ensurePushTokenColumn(hub);
   const movesIndex = await ensureMovesIndex(hub);
+  const logTokens = (await logTokensWanted(hub)) && (await ensureLogTokenColumn(hub));
   await hub.execute("INSERT INTO _dualdb_hub_meta (k, v) VALUES ('capture_version', ?) ON DUPLICATE KEY UPDATE v = VALUES(v)", [
-    String(MYSQL_CAPTURE_VERSION),
+    String(logTokens ? MYSQL_CAPTURE_VERSION : 1),
   ]);
-  return { movesIndex };
+  return { movesIndex, logTokens };
+}
+
+/**
+ * Whether this hub's triggers should log write tokens: only the one-query `mysql_primary` insert
+ * reads them, and it needs `RETURNING` (MariaDB 10.5+); MariaDB also replaces a trigger in one
+ * step (`CREATE OR REPLACE TRIGGER`), so bringing triggers to version 2 never leaves a table
+ * without capture. Other hubs keep version 1.
+ */
+async function logTokensWanted(hub: MysqlHub): Promise<boolean> {
+  return (await hub.serverInfo()).returning;
+}
+
+async function hasLogTokenColumn(hub: MysqlHub): Promise<boolean> {
+  const rows = await hub.query(
+    "SELECT 1 FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_dualdb_changes' AND COLUMN_NAME = 'token'",
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Hubs installed before capture version 2 lack `_dualdb_changes.token`: added in place, as the
+ * last column (INSTANT: no copy of the log, every row kept). Best effort, like the moves index:
+ * the ALTER waits at most 2 s for the log's metadata lock, and a hub user without ALTER leaves it
+ * as it is; then the triggers stay at version 1 and the `mysql_primary` write records its token
+ * in a row of its own, as before (api/hub-insert.ts).
+ */
+export async function ensureLogTokenColumn(hub: MysqlHub): Promise<boolean> {
+  if (await hasLogTokenColumn(hub)) return true;
+  try {
+    await hub.withConnection(async (conn) => {
+      await conn.query('SET SESSION lock_wait_timeout = 2');
+      try {
+        await conn.query('ALTER TABLE _dualdb_changes ADD COLUMN token CHAR(32) CHARACTER SET ascii NULL, ALGORITHM=INSTANT');
+      } finally {
+        await conn.query('SET SESSION lock_wait_timeout = DEFAULT');
+      }
+    });
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === 'ER_DUP_FIELDNAME'; // another node added it meanwhile
+  }
 }
 
 /**
@@ -199,11 +261,18 @@ async function triggerExists(hub: MysqlHub, name: string): Promise<boolean> {
   return rows.length > 0;
 }
 
+/**
+ * Installs (or brings up to date) one table's capture triggers. `logTokens`: whether they log
+ * write tokens (version 2; installMysqlMeta says, looked up when not given).
+ */
 export async function installMysqlTableCapture(
   hub: MysqlHub,
   table: string,
   key: KeyColumn[],
+  logTokens?: boolean,
 ): Promise<'installed' | 'unchanged' | 'upgraded'> {
+  const tokens = logTokens ?? ((await logTokensWanted(hub)) && (await hasLogTokenColumn(hub)));
+  const version = tokens ? MYSQL_CAPTURE_VERSION : 1;
   const pkText = key.map((k) => `${k.name}:${k.type}`).join(',');
   const [existing] = await hub.query<{ pk_columns: string; capture_version: number }>(
     'SELECT pk_columns, capture_version FROM _dualdb_tables WHERE tbl = ?',
@@ -212,17 +281,25 @@ export async function installMysqlTableCapture(
   const names = mysqlTriggerNames(table);
   let present = true;
   for (const n of names) present &&= await triggerExists(hub, n);
-  if (existing && existing.pk_columns === pkText && Number(existing.capture_version) === MYSQL_CAPTURE_VERSION && present) {
+  if (existing && existing.pk_columns === pkText && Number(existing.capture_version) === version && present) {
     return 'unchanged';
   }
-  // DDL is not transactional in MySQL; drop-then-create leaves a short window
-  // without capture only when upgrading, which `dualdb init` does while sync is stopped.
-  for (const n of names) await hub.execute(`DROP TRIGGER IF EXISTS ${quoteMysqlId(n)}`).catch(explainTriggerRefusal);
-  for (const ddl of mysqlTriggerDdl(table, key)) await hub.execute(ddl).catch(explainTriggerRefusal);
+  const ddls = mysqlTriggerDdl(table, key, version);
+  if ((await hub.serverInfo()).flavor === 'mariadb') {
+    // Each trigger replaced in one step, under the table's exclusive metadata lock: writers wait
+    // for it, none goes uncaptured (invariant 15: other nodes' capture never lapses).
+    for (const ddl of ddls)
+      await hub.execute(ddl.replace(/^CREATE TRIGGER/, 'CREATE OR REPLACE TRIGGER')).catch(explainTriggerRefusal);
+  } else {
+    // DDL is not transactional in MySQL; drop-then-create leaves a short window without capture
+    // only when upgrading, which `dualdb init` does while sync is stopped.
+    for (const n of names) await hub.execute(`DROP TRIGGER IF EXISTS ${quoteMysqlId(n)}`).catch(explainTriggerRefusal);
+    for (const ddl of ddls) await hub.execute(ddl).catch(explainTriggerRefusal);
+  }
   await hub.execute(
     `INSERT INTO _dualdb_tables (tbl, pk_columns, capture_version, installed_at) VALUES (?, ?, ?, NOW(6))
      ON DUPLICATE KEY UPDATE pk_columns = VALUES(pk_columns), capture_version = VALUES(capture_version), installed_at = VALUES(installed_at)`,
-    [table, pkText, MYSQL_CAPTURE_VERSION],
+    [table, pkText, version],
   );
   return existing ? 'upgraded' : 'installed';
 }

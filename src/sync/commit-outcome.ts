@@ -11,6 +11,10 @@
  * is finished: the token is there exactly when the write committed.
  *
  * Tokens are small and pruned with the hub's change log (older than a day).
+ *
+ * The one-row insert of `mysql_primary` on a hub with capture version 2 has no token row: the
+ * capture trigger logs its token with the insert's own log row (api/hub-insert.ts), and
+ * committedInLog finds it there.
  */
 import { randomBytes } from 'node:crypto';
 import type mysql from 'mysql2/promise';
@@ -69,6 +73,49 @@ export async function committedToken(
         await conn.query('COMMIT');
         const found = (rows as { token: string }[])[0]?.token;
         return found === undefined ? { outcome: 'rolled-back' } : { outcome: 'committed', token: found };
+      });
+    } catch {
+      if (Date.now() >= until) return { outcome: 'unknown' };
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+/**
+ * commitOutcome for a write whose token the hub's capture trigger logged with the insert's log row
+ * (api/hub-insert.ts), at a log position after `after` (a position taken before the write was
+ * sent: the node's pull cursor). The old session is ended first; the log is then read without
+ * waiting, READ UNCOMMITTED, so that a row its transaction still holds is seen too (no index on
+ * the token: the range from `after` is read, and nothing of the log is locked meanwhile); a row
+ * found is read again by its position under a share lock, which waits for that transaction's end:
+ * the row is there exactly when the write committed. `table` and `key`: the logged row's.
+ */
+export async function committedInLog(
+  hub: MysqlHub,
+  token: string,
+  after: bigint,
+  threadId: number | undefined,
+  deadlineMs: number,
+): Promise<{ outcome: CommitOutcome; table?: string; key?: string }> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await hub.withConnection(async (conn) => {
+        if (threadId !== undefined) await conn.query('KILL CONNECTION ?', [threadId]).catch(() => {});
+        // Without SESSION: for the next transaction only.
+        await conn.query('SET TRANSACTION ISOLATION LEVEL READ UNCOMMITTED, READ ONLY');
+        await conn.query('START TRANSACTION');
+        // A log that ends before `after` (a hub restored from a backup numbers anew) is read whole.
+        const [[top]] = (await conn.query('SELECT MAX(seq) AS top FROM _dualdb_changes')) as unknown as [[{ top: unknown }]];
+        const from = BigInt((top?.top as string | number | null) ?? 0) > after ? after : 0n;
+        const [seen] = await conn.query('SELECT seq FROM _dualdb_changes WHERE seq > ? AND token = ?', [from, token]);
+        await conn.query('COMMIT');
+        const seq = (seen as { seq: string | number }[])[0]?.seq;
+        if (seq === undefined) return { outcome: 'rolled-back' };
+        const [rows] = await conn.query('SELECT tbl, pk FROM _dualdb_changes WHERE seq = ? LOCK IN SHARE MODE', [seq]);
+        await conn.query('COMMIT');
+        const row = (rows as { tbl: string; pk: string | null }[])[0];
+        return row ? { outcome: 'committed', table: row.tbl, key: row.pk ?? undefined } : { outcome: 'rolled-back' };
       });
     } catch {
       if (Date.now() >= until) return { outcome: 'unknown' };

@@ -118,8 +118,11 @@ export async function installCapture(
   const sqliteTables = introspectSqlite(db);
   let plan: SyncPlan;
   let hubTables = new Set<string>();
+  let logTokens = false;
   if (hub) {
-    const { movesIndex } = await installMysqlMeta(hub);
+    const meta = await installMysqlMeta(hub);
+    const { movesIndex } = meta;
+    logTokens = meta.logTokens;
     if (movesIndex !== 'present') report.hubLogIndex = movesIndex;
     const mysqlTables = await introspectMysql(hub);
     hubTables = new Set(mysqlTables.map((t) => t.name.toLowerCase()));
@@ -140,7 +143,7 @@ export async function installCapture(
   for (const t of plan.tables) {
     const info = sqliteTables.find((s) => s.name === t.name);
     const sqlite = installSqliteTableCapture(db, t.name, t.key, info && impliedUpdateSpec(info));
-    const mysql = hub ? await installMysqlTableCapture(hub, t.name, t.key) : null;
+    const mysql = hub ? await installMysqlTableCapture(hub, t.name, t.key, logTokens) : null;
     if (!t.meta) report.tables.push({ table: t.name, sqlite, mysql, keyKind: t.keyKind });
   }
   // Paused tables keep their capture (changes are parked, not lost); others leave this node.

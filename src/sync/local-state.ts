@@ -222,10 +222,16 @@ export class LocalState {
     this.setMeta('pushed_upto', seq.toString());
   }
 
-  pullState(): PullState {
+  /** The pull cursor alone: every hub log position up to it was taken before it was stored. */
+  pullUpto(): bigint {
     const r = this.cachedStatement('SELECT upto FROM _dualdb_pull_state WHERE id = 1').get() as
       | { upto: bigint | number }
       | undefined;
+    return big(r?.upto ?? 0);
+  }
+
+  pullState(): PullState {
+    const upto = this.pullUpto();
     const holes = new Map<bigint, number>();
     for (const h of this.cachedStatement('SELECT seq, first_seen_ms FROM _dualdb_pull_holes').all() as {
       seq: bigint;
@@ -233,7 +239,7 @@ export class LocalState {
     }[]) {
       holes.set(big(h.seq), Number(h.first_seen_ms));
     }
-    return { upto: big(r?.upto ?? 0), holes };
+    return { upto, holes };
   }
 
   /** Call inside the apply transaction. */

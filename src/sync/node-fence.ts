@@ -339,6 +339,21 @@ export async function fenceHubPush(
   return (res as { affectedRows?: number }).affectedRows === 1;
 }
 
+/**
+ * The fence of a hub-first write, as an SQL condition that is true when another file holds this
+ * node id: the hub's token is set and is neither this file's nor its pending one. The node's row
+ * is read under a share lock, held to the COMMIT: a take-over or a push of another file waits
+ * for the write, so the write lands before the hand-over, never after it.
+ */
+export function heldElsewhereCondition(state: LocalState, nodeId: string): { sql: string; params: unknown[] } {
+  const mine = [localToken(state, nodeId), state.getMeta(PENDING)].filter((t): t is string => typeof t === 'string');
+  const notMine = mine.length ? ' AND push_token NOT IN (?)' : '';
+  return {
+    sql: `EXISTS (SELECT 1 FROM _dualdb_nodes WHERE node_id = ? AND push_token IS NOT NULL${notMine} LOCK IN SHARE MODE)`,
+    params: [nodeId, ...(mine.length ? [mine] : [])],
+  };
+}
+
 /** The statement of `recordTokenAsHolder`: one row written when this file holds the node id, none otherwise. */
 export function holderTokenStatement(
   state: LocalState,
@@ -347,12 +362,10 @@ export function holderTokenStatement(
   /** The token's SQL (`?` is `token`): the one-query insert appends the key the hub assigned (hub-insert.ts). */
   tokenSql = '?',
 ): { sql: string; params: unknown[] } {
-  const mine = [localToken(state, nodeId), state.getMeta(PENDING)].filter((t): t is string => typeof t === 'string');
-  const notMine = mine.length ? ' AND push_token NOT IN (?)' : '';
+  const held = heldElsewhereCondition(state, nodeId);
   return {
-    sql: `INSERT INTO _dualdb_write_tokens (token, node_id, at) SELECT ${tokenSql}, ?, NOW(6) FROM DUAL
-        WHERE NOT EXISTS (SELECT 1 FROM _dualdb_nodes WHERE node_id = ? AND push_token IS NOT NULL${notMine})`,
-    params: [token, nodeId, nodeId, ...(mine.length ? [mine] : [])],
+    sql: `INSERT INTO _dualdb_write_tokens (token, node_id, at) SELECT ${tokenSql}, ?, NOW(6) FROM DUAL WHERE NOT ${held.sql}`,
+    params: [token, nodeId, ...held.params],
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * A TCP proxy to the hub that, when armed, cuts the next connection that sends COMMIT (a packet
- * that is exactly COMMIT, or a multi-statement query ending in COMMIT): after handing it to the
+ * that is exactly COMMIT, or a multi-statement query ending in COMMIT or in the `mysql_primary`
+ * one-row insert's `SET autocommit = CASE … 'ON' END`, which commits): after handing it to the
  * server (the server commits, its answer never reaches the client) or before (it never arrives).
  */
 import net from 'node:net';
@@ -40,7 +41,8 @@ export class CommitCutter {
         if (buf.length < 4 + len) break;
         const packet = buf.subarray(0, 4 + len);
         buf = buf.subarray(4 + len);
-        const isCommit = packet[4] === 0x03 && /(^|;\s*)COMMIT$/.test(packet.subarray(5).toString());
+        const isCommit =
+          packet[4] === 0x03 && /(^|;\s*)(COMMIT|SET autocommit = CASE [\s\S]*'ON' END)$/.test(packet.subarray(5).toString());
         if (isCommit && this.arm !== 'off') {
           const mode = this.arm;
           this.arm = 'off';

@@ -7,7 +7,9 @@
  *   node --import tsx bench/ack-floor.ts [--rounds 400]
  *
  * Variants: `bare, no capture` (a table without the capture trigger); `bare, captured` (the
- * modes bench's floor); then the mysql_primary query with its statements added one by one.
+ * modes bench's floor); then the mysql_primary query with its statements added one by one: the
+ * token row's form (capture version 1), and the form where the capture trigger logs the token
+ * (version 2), without and with the fence.
  */
 import os from 'node:os';
 import mysql from 'mysql2/promise';
@@ -32,13 +34,26 @@ try {
   const token = () =>
     `INSERT INTO _dualdb_write_tokens (token, node_id, at) SELECT CONCAT('t${process.pid}-${n++}:', LAST_INSERT_ID()), 'probe', NOW(6) FROM DUAL WHERE NOT EXISTS (SELECT 1 FROM _dualdb_nodes WHERE node_id = 'probe' AND push_token IS NOT NULL)`;
   const stop = "SET SESSION sql_mode = IF(ROW_COUNT() = 1, @@session.sql_mode, 'dualdb: stop')";
+  // Capture version 2 (bench_rows' trigger, installed by makeNode on MariaDB 10.5+): the token logged
+  // by the trigger; the check and the commit in one statement (api/hub-insert.ts).
+  const setToken = () =>
+    `SET @dualdb_origin = 'floor', @dualdb_token_tbl = 'bench_rows', @dualdb_token = '${(n++).toString(16).padStart(32, '0')}', autocommit = 0`;
+  const fence =
+    "EXISTS (SELECT 1 FROM _dualdb_nodes WHERE node_id = 'probe' AND push_token IS NOT NULL AND push_token NOT IN ('x') LOCK IN SHARE MODE)";
+  const check = (f: string) =>
+    `SET autocommit = CASE WHEN @dualdb_token_tbl IS NOT NULL THEN 'dualdb: not logged' ${f ? `WHEN ${f} THEN 'dualdb: held' ` : ''}ELSE 'ON' END`;
   const variants: [string, () => Promise<unknown>][] = [
     ['bare, no capture (autocommit)', () => plain.query(`INSERT INTO bench_plain (payload, t_ms) VALUES ${row}`)],
     ['bare, captured (autocommit)', () => plain.query(`INSERT INTO bench_rows (payload, t_ms) VALUES ${row}`)],
     ['SET; INSERT RETURNING; COMMIT', () => multi.query([set, ins, 'COMMIT'].join(';'))],
     ['+ token', () => multi.query([set, ins, token(), 'COMMIT'].join(';'))],
-    ['+ token + stop (mysql_primary)', () => multi.query([set, ins, token(), stop, 'COMMIT'].join(';'))],
+    ['+ token + stop (capture v1: token row)', () => multi.query([set, ins, token(), stop, 'COMMIT'].join(';'))],
     ['INSERT RETURNING; token; COMMIT (no SET)', () => multi.query([ins, token(), 'COMMIT'].join(';'))],
+    ['SET token; INSERT RETURNING; check + commit, no fence', () => multi.query([setToken(), ins, check('')].join(';'))],
+    [
+      'SET token; INSERT RETURNING; check + fence + commit (capture v2)',
+      () => multi.query([setToken(), ins, check(fence)].join(';')),
+    ],
   ];
   await multi.query('SET autocommit = 0');
   const times = variants.map(() => [] as number[]);

@@ -37,13 +37,16 @@ const modes = (arg('modes') ?? 'both,mysql_primary').split(',');
 const blocks = Number(arg('blocks') ?? 12);
 const perBlock = Number(arg('per-block') ?? 50);
 
-const versions: { name: string; open: Open }[] = [];
+type Make = typeof makeNode;
+const versions: { name: string; open: Open; make: Make }[] = [];
 if (base) {
   const old = await import(path.resolve(base, 'src/api/dual-database.ts'));
-  versions.push({ name: 'old', open: (o) => old.DualDatabase.open(o) });
+  // Its own init too: each version's node on a hub as that version installs it (capture triggers).
+  const { makeNode: oldMake } = (await import(path.resolve(base, 'bench/modes.bench.ts'))) as { makeNode: Make };
+  versions.push({ name: 'old', open: (o) => old.DualDatabase.open(o), make: oldMake });
 }
 const mine = await import('../src/api/dual-database.js');
-versions.push({ name: 'new', open: (o) => mine.DualDatabase.open(o as never) as unknown as Promise<Db> });
+versions.push({ name: 'new', open: (o) => mine.DualDatabase.open(o as never) as unknown as Promise<Db>, make: makeNode });
 
 // Commands the client sends (each one a round trip: mysql2 never pipelines), counted in the driver.
 let commands = 0;
@@ -69,6 +72,9 @@ const COUNTERS = [
   'Com_commit',
   'Com_rollback',
   'Com_set_option',
+  // Rows written (user row, log row, token row) and index look-ups (the fence), triggers' included.
+  'Handler_write',
+  'Handler_read_key',
 ];
 async function counters(): Promise<Map<string, number>> {
   const [rows] = (await root.query(`SHOW GLOBAL STATUS WHERE Variable_name IN (?)`, [COUNTERS])) as unknown as [
@@ -96,7 +102,7 @@ try {
   for (const mode of modes) {
     const dbs: { name: string; db: Db }[] = [];
     for (const v of versions) {
-      const config = await makeNode(options, `${v.name}_${mode}`, mode);
+      const config = await v.make(options, `${v.name}_${mode}`, mode);
       const db = await v.open({ config, sync: false });
       for (let i = 0; i < 20; i++) await db.insert('bench_rows', { payload: 'warm-up', t_ms: Date.now() }); // plan, pools, registration
       dbs.push({ name: v.name, db });

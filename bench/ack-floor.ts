@@ -37,7 +37,7 @@ try {
   // Capture version 2 (bench_rows' trigger, installed by makeNode on MariaDB 10.5+): the token logged
   // by the trigger; the check and the commit in one statement (api/hub-insert.ts).
   const setToken = () =>
-    `SET @dualdb_origin = 'floor', @dualdb_token_tbl = 'bench_rows', @dualdb_token = '${(n++).toString(16).padStart(32, '0')}', autocommit = 0`;
+    `SET @dualdb_origin = 'floor', @dualdb_token_tbl = CONCAT(DATABASE(), '.bench_rows'), @dualdb_token = '${(n++).toString(16).padStart(32, '0')}', autocommit = 0`;
   const fence =
     "EXISTS (SELECT 1 FROM _dualdb_nodes WHERE node_id = 'probe' AND push_token IS NOT NULL AND push_token NOT IN ('x') LOCK IN SHARE MODE)";
   const check = (f: string) =>

@@ -15,7 +15,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DualDatabase } from '../src/api/dual-database.js';
-import { mysqlTriggerDdl } from '../src/capture/mysql-capture.js';
+import { installMysqlMeta, installMysqlTableCapture, mysqlTriggerDdl } from '../src/capture/mysql-capture.js';
 import type { MysqlConfig } from '../src/config/config.js';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
@@ -214,9 +214,10 @@ describe.skipIf(!HUB_AVAILABLE)('mysql_primary: serialised with the sync, exact 
       for (const end of ['ROLLBACK', 'COMMIT'] as const) {
         const token = `${end === 'COMMIT' ? 'c' : 'r'}`.repeat(32);
         // What the one-row insert does before it commits: its token logged by the capture trigger.
-        await writer.query("SET @dualdb_origin = 'other', @dualdb_token_tbl = 'detections', @dualdb_token = ?, autocommit = 0", [
-          token,
-        ]);
+        await writer.query(
+          "SET @dualdb_origin = 'other', @dualdb_token_tbl = CONCAT(DATABASE(), '.detections'), @dualdb_token = ?, autocommit = 0",
+          [token],
+        );
         await writer.query("INSERT INTO detections (camera) VALUES ('open')");
         let settled = false;
         const outcome = committedInLog(h, token, 0n, undefined, 10_000).finally(() => {
@@ -236,6 +237,44 @@ describe.skipIf(!HUB_AVAILABLE)('mysql_primary: serialised with the sync, exact 
       await writer.end();
       await db.close();
       await h.close();
+    }
+  });
+
+  it('a same-named captured table in another hub database, written by a trigger of this one, never takes the token', async () => {
+    const target = hub.server ? { host: '127.0.0.1', port: (await hub.freshDatabase('probe')).port } : undefined;
+    if (!target) return;
+    const cutter = await CommitCutter.start(target);
+    const { h, db } = await setup(cutter);
+    const otherConfig = await hub.freshDatabase('other');
+    const other = await MysqlHub.connect(otherConfig);
+    const admin = await hub.admin(h.config.database);
+    try {
+      // Another hub database with dualdb's capture (version 2) on its own `detections` table.
+      await other.execute(MYSQL_DDL);
+      await installMysqlMeta(other);
+      await installMysqlTableCapture(other, 'detections', [{ name: 'id', type: 'integer' }]);
+      // This hub's own trigger copies every new row there, set off before dualdb's.
+      const [ours] = (await admin.query(
+        "SELECT TRIGGER_NAME AS n FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = 'detections' AND EVENT_MANIPULATION = 'INSERT'",
+      )) as unknown as [{ n: string }[]];
+      await admin.query(
+        `CREATE TRIGGER detections_copy AFTER INSERT ON detections FOR EACH ROW PRECEDES \`${ours[0]?.n}\`
+         INSERT INTO \`${otherConfig.database}\`.detections (id, camera) VALUES (NEW.id, NEW.camera)`,
+      );
+      cutter.arm = 'after-commit';
+      const r = await db.insert('detections', { camera: 'copied elsewhere' });
+      expect(cutter.cuts).toBe(1);
+      expect(r).toMatchObject({ committed: 'mysql+sqlite', failedOver: false });
+      expect((await tokens(h)).logged).toEqual([expect.stringMatching(/^[0-9a-f]{32}$/)]);
+      await db.service.syncer.syncOnce();
+      expect(await h.query('SELECT camera FROM detections')).toEqual([{ camera: 'copied elsewhere' }]);
+      expect(db.all('SELECT camera FROM detections')).toEqual([{ camera: 'copied elsewhere' }]);
+    } finally {
+      await admin.end();
+      await other.close();
+      await db.close();
+      await h.close();
+      await cutter.close();
     }
   });
 

@@ -196,11 +196,10 @@ export class HubInsertPool {
         state.inLog = { token, after: fence.logFloor };
         const held = fence.heldElsewhere();
         const sql = [
-          mysql.format('SET @dualdb_origin = ?, @dualdb_token_tbl = ?, @dualdb_token = ?, autocommit = 0', [
-            origin,
-            t.name,
-            token,
-          ]),
+          mysql.format(
+            "SET @dualdb_origin = ?, @dualdb_token_tbl = CONCAT(DATABASE(), '.', ?), @dualdb_token = ?, autocommit = 0",
+            [origin, t.name, token],
+          ),
           returning,
           mysql.format(
             `SET autocommit = CASE WHEN @dualdb_token_tbl IS NOT NULL THEN '${NOT_LOGGED}' WHEN ${held.sql} THEN '${HELD}' ELSE 'ON' END`,

@@ -8,8 +8,9 @@
  *  - `@dualdb_origin`: the node id applying a push; logged so that the node does
  *    not pull its own changes back, while every other node still receives them.
  *  - `@dualdb_capture_off`: repair and migration copy without logging at all.
- *  - `@dualdb_token_tbl`, `@dualdb_token` (capture version 2): a `mysql_primary` one-row insert's
- *    write token, logged with the insert's own log row of that table (the trigger then clears
+ *  - `@dualdb_token_tbl` (`<database>.<table>`), `@dualdb_token` (capture version 2): a
+ *    `mysql_primary` one-row insert's write token, logged with the insert's own log row of that
+ *    table (the trigger then clears
  *    `@dualdb_token_tbl`, which the write checks before it commits: api/hub-insert.ts), so that a
  *    lost COMMIT reply is resolved from the log (sync/commit-outcome.ts) without a row of its own.
  *
@@ -108,10 +109,11 @@ export function mysqlTriggerDdl(table: string, key: KeyColumn[], version = MYSQL
   const oldKey = mysqlKeyExpr(key, 'OLD');
   const log = (k: string, op: string) =>
     `INSERT INTO _dualdb_changes (tbl, pk, op, origin, at) VALUES (${lit}, ${k}, '${op}', @dualdb_origin, ${MYSQL_NOW_MS});`;
-  // Version 2: the write token of a one-row insert that names this table, taken once (cleared).
+  // Version 2: the write token of a one-row insert that names this table (with its database: a
+  // trigger of a same-named table elsewhere that the insert sets off never takes it), taken once.
   const insertLog =
     version >= 2
-      ? `IF @dualdb_token_tbl = ${lit} THEN
+      ? `IF @dualdb_token_tbl = CONCAT(DATABASE(), '.', ${lit}) THEN
            INSERT INTO _dualdb_changes (tbl, pk, op, origin, at, token) VALUES (${lit}, ${newKey}, 'I', @dualdb_origin, ${MYSQL_NOW_MS}, @dualdb_token);
            SET @dualdb_token_tbl = NULL;
          ELSE ${log(newKey, 'I')} END IF;`

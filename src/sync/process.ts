@@ -15,6 +15,7 @@ import { EXIT } from '../util/exit-codes.js';
 import { ControlServer } from './control.js';
 import { NodeIdInUseError } from './node-fence.js';
 import type { MetricsServer } from './prometheus.js';
+import { resolveRequestOf, runResolveRequest } from './rekey-resolve-request.js';
 import { SyncService } from './service.js';
 import { type CycleSummary, logCycle, summarizeCycle } from './summary.js';
 
@@ -93,7 +94,7 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
     maxFiles: config.log.maxFiles,
   });
   let service: SyncService | undefined;
-  const control = await ControlServer.listen(config.sqlitePath, async (cmd) => {
+  const control = await ControlServer.listen(config.sqlitePath, async (cmd, args) => {
     if (!service) throw new Error('starting');
     switch (cmd) {
       case 'ping':
@@ -108,6 +109,11 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
       case 'resume':
         service.resume();
         return { state: service.state };
+      case 'rekeys-resolve': {
+        const req = resolveRequestOf(args);
+        const svc = service;
+        return svc.runInLoop(() => runResolveRequest(svc.syncer, req));
+      }
       default:
         throw new Error(`unknown command ${cmd}`);
     }

@@ -37,6 +37,8 @@ const NOTICE_EVENTS = new Set([
   // A failing cycle (not the hub away: that is the degraded state line) is said, not only logged:
   // a push failing on every retry was silent in the watcher (operator trial 3, finding A).
   'sync.failed',
+  // A cycle rolled back by the hub's locks and retried: a warning, not a failure.
+  'sync.retry',
 ]);
 
 export type SyncProcessKind = 'watch' | 'daemon' | 'monitor';

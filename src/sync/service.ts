@@ -22,6 +22,7 @@ import { isConnectionError } from '../engines/mysql/diagnose.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { backoffDelay } from './backoff.js';
+import { hubLockFailure } from './errors.js';
 import { withStallWatch } from './hub-stall.js';
 import type { PullState } from './local-state.js';
 import { ResyncNeededError } from './pull.js';
@@ -672,6 +673,13 @@ export class SyncService extends EventEmitter<{
         attempt: this.attempt,
         delayMs: delay,
       });
+    } else if (hubLockFailure(e)) {
+      // Rolled back whole on the hub, nothing applied: a retry, not a failure of the sync (a
+      // deadlock was tried again within the cycle already, syncer.ts).
+      this.log.warn(
+        `a sync cycle met a ${hubLockFailure(e)} on the hub (another transaction writing the same rows; rolled back whole, nothing applied): retry in ${(delay / 1000).toFixed(1)} s`,
+        { event: 'sync.retry', attempt: this.attempt },
+      );
     } else {
       this.log.error(`sync failed: ${this.lastError}; retry in ${(delay / 1000).toFixed(1)} s`, {
         event: 'sync.failed',

@@ -38,6 +38,7 @@ import { type MultiStatementLease, pushOneRow } from './push-one.js';
 import { nextPullLimit, nextPushLimit } from './push-size.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { finishLostResolve } from './rekey-resolve-outcome.js';
+import { markFollowers } from './rekey-resolve-parents.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 import { hubPlanFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
 import { pausedLine } from './summary.js';
@@ -474,6 +475,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       }
       mergeInto(total, b);
       this.announceRekeys(b.rekeys);
+      // Under manual, a push moves only children that followed their parent's decision: theirs follow too.
+      if (direction === 'push' && this.config.sync.keyCollisions === 'manual') markFollowers(this.db, ctx.plan, b.rekeys);
       this.metrics.recordLags(direction, b.lagsMs);
       this.metrics.recordRows(b.applied);
       if (!b.more) break;

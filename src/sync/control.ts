@@ -202,7 +202,12 @@ export async function sendControl(
     );
     sock.once('close', () => {
       clearTimeout(timer);
-      reject(new DualdbError('CONTROL_FAILED', `the running syncer closed the connection before answering "${cmd}"`));
+      reject(
+        new DualdbError('CONTROL_FAILED', `the running syncer closed the connection before answering "${cmd}"`, {
+          // Stopped or killed mid-request: whatever it committed stands (a resolve is whole or not at all).
+          hint: 'it stopped meanwhile; check what it did (`dualdb status`, `dualdb rekeys`) and run the command again',
+        }),
+      );
     });
     sock.write(`${JSON.stringify({ id: 1, cmd, ...(options.args === undefined ? {} : { args: options.args }) })}\n`);
   });

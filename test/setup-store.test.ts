@@ -52,7 +52,10 @@ describe('setup store: pure transitions', () => {
   it('new hub settings drop the last connection test; the test result is kept otherwise', () => {
     let s = reduceSetup(start(), { type: 'connectionTested', check: okCheck });
     expect(s.connection).toBe(okCheck);
-    s = reduceSetup(s, { type: 'syncChosen', sync: { mode: 'mysql_primary', intervalSec: 9, conflictPolicy: undefined } });
+    s = reduceSetup(s, {
+      type: 'syncChosen',
+      sync: { mode: 'mysql_primary', intervalSec: 9, conflictPolicy: undefined, keyCollisions: 'rekey-node' },
+    });
     expect(s.connection).toBe(okCheck);
     expect(s.answers.sync.mode).toBe('mysql_primary');
     s = reduceSetup(s, { type: 'mysqlSet', mysql: { ssl: true } });

@@ -371,6 +371,15 @@ describe('step 3: diagnoses that need no server, and step 4: the ways on', () =>
     await w.press(KEY.tab);
     await w.press(KEY.right, 3); // default → hub-wins → node-wins → newest-wins
     await w.waitFor(/\(•\) newest-wins/);
+    // SYNC_KEY_COLLISIONS: the three values, rekey-node first (the default), each explained.
+    await w.press(KEY.tab);
+    f = await w.waitFor(/Same new id.*\(•\) rekey-node/);
+    expect(f).toMatch(/\( \) rekey-hub/);
+    expect(f).toMatch(/\( \) manual/);
+    await w.waitFor("the node's new row takes a new id from the hub (default)");
+    await w.press(KEY.right, 2); // rekey-node → rekey-hub → manual
+    await w.waitFor(/\(•\) manual/);
+    await w.waitFor('both rows held apart until `dualdb rekeys resolve`');
     await w.press(KEY.enter);
     f = await w.waitFor('capture installed');
     expect(f).toContain('SQLite only: changes queue until a hub is reachable');
@@ -380,13 +389,14 @@ describe('step 3: diagnoses that need no server, and step 4: the ways on', () =>
     f = await w.waitFor('saved');
     expect(f).toContain(`saved ${envFile()} (mode 0600)`);
     expect(f).toContain('none for now (DUAL_DATABASE=false)');
-    expect(f).toContain('sqlite_primary, pull every 2 s, conflicts: newest-wins');
+    expect(f).toContain('sqlite_primary, pull every 2 s, conflicts: newest-wins, same new id: manual');
     expect(f).toContain('Enter opens the monitor');
     expect(statSync(envFile()).mode & 0o777).toBe(0o600);
     const env = readFileSync(envFile(), 'utf8');
     expect(env).toContain('DUAL_DATABASE=false');
     expect(env).toContain('SYNC_INTERVAL=2');
     expect(env).toContain('CONFLICT_POLICY=newest-wins');
+    expect(env).toContain('SYNC_KEY_COLLISIONS=manual');
     await w.press(KEY.enter);
     expect(w.done).toHaveLength(1);
     expect(w.done[0]?.dualDatabase).toBe(false);

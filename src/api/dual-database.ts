@@ -33,6 +33,7 @@ import { MysqlTableIO } from '../sync/mysql-io.js';
 import { heldElsewhereCondition, holderTokenStatement, recordTokenAsHolder } from '../sync/node-fence.js';
 import type { SyncTable } from '../sync/plan.js';
 import type { RekeyEvent } from '../sync/rekey.js';
+import { resolveRequestOf, runResolveRequest } from '../sync/rekey-resolve-request.js';
 import { SyncService } from '../sync/service.js';
 import type { NodeState, SyncStatus } from '../sync/status.js';
 import { type CycleReport, Syncer } from '../sync/syncer.js';
@@ -112,12 +113,16 @@ export class DualDatabase extends EventEmitter<{ state: [NodeState, NodeState]; 
     let lock: ControlServer | undefined;
     if (options.sync !== false) {
       // The library's syncer is the node's syncer: it takes the same lock a daemon would.
-      lock = await ControlServer.listen(config.sqlitePath, async (cmd) => {
+      lock = await ControlServer.listen(config.sqlitePath, async (cmd, args) => {
         if (cmd === 'ping') return { pid: process.pid, kind: 'library', nodeId: syncer.nodeId, state: service.state };
         if (cmd === 'status') return service.status();
         if (cmd === 'sync-now') return service.syncNow();
         if (cmd === 'pause') return service.pause();
         if (cmd === 'resume') return service.resume();
+        if (cmd === 'rekeys-resolve') {
+          const req = resolveRequestOf(args);
+          return service.runInLoop(() => runResolveRequest(syncer, req));
+        }
         throw new Error(`unknown command ${cmd}`);
       }).catch(async (e) => {
         await syncer.close();

@@ -9,7 +9,7 @@ import { buildSyncPlan } from '../sync/plan.js';
 import { NonEmptyTargetError } from './errors.js';
 import { HubMarkers, readRunState, SqliteMarkers, type TableMarker } from './markers.js';
 import type { SchemaPlan } from './run-context.js';
-import { lower, type RunContext } from './run-context.js';
+import { lower, noteRefusal, type RunContext } from './run-context.js';
 import { scopeOf, skippedEntries } from './scope.js';
 import type { MigrationReport } from './types.js';
 
@@ -49,7 +49,8 @@ export async function dryRunPlan(ctx: RunContext, schema: SchemaPlan): Promise<M
     });
     if (targetRows > 0 && !marker && !options.truncate) {
       const hubOnly = ctx.toHub ? await ctx.hubOnlyRows(t.name) : 0;
-      report.problems.push(new NonEmptyTargetError(t.name, ctx.targetName, targetRows, ctx.direction, hubOnly).oneLine());
+      const e = new NonEmptyTargetError(t.name, ctx.targetName, targetRows, ctx.direction, hubOnly);
+      noteRefusal(report, e, e.oneLine());
     }
   }
   report.tables.push(...skippedEntries(ctx, plan, requested, report.method));

@@ -14,6 +14,7 @@ import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { TableInfo } from '../engines/types.js';
 import type { DdlStep } from '../schema/diff.js';
 import type { SyncPlan, SyncTable } from '../sync/plan.js';
+import type { DualdbError } from '../util/errors.js';
 import { MigrationInterruptedError } from './errors.js';
 import type { HubMarkers, RunState, SqliteMarkers, TableMarker } from './markers.js';
 import type { HubCapabilities } from './table-copy.js';
@@ -36,6 +37,15 @@ import type {
 export const DEFAULT_BATCH_SIZE = 50_000;
 
 export const lower = (s: string) => s.toLowerCase();
+
+/**
+ * A dry run notes what the real run would refuse (it throws there): the line, and the first
+ * refusal's code and exit code, the real run's (a non-empty target is 2, not 1).
+ */
+export function noteRefusal(report: MigrationReport, e: DualdbError, line = e.message): void {
+  report.problems.push(line);
+  report.refusal ??= { code: e.code, exitCode: e.exitCode };
+}
 
 export class RunContext {
   readonly toHub: boolean;

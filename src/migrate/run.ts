@@ -24,6 +24,7 @@ import { prepareTarget } from './prepare-target.js';
 import {
   type CapturedScope,
   lower,
+  noteRefusal,
   type PreparedRun,
   positionOf,
   type RunContext,
@@ -95,7 +96,7 @@ export class MigrationRun {
       report.preflight = { ok: pf.ok, findings: pf.findings, counts: pf.counts, truncated: pf.truncated };
       if (!pf.ok) {
         if (!report.dryRun) throw new PreflightFailedError(pf);
-        report.problems.push(new PreflightFailedError(pf).message);
+        noteRefusal(report, new PreflightFailedError(pf));
       }
     }
     ctx.lap('preflightMs');

@@ -5,7 +5,7 @@ import { userTables } from '../sync/plan.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { SchemaMismatchError } from './errors.js';
-import { lower, type RunContext } from './run-context.js';
+import { lower, noteRefusal, type RunContext } from './run-context.js';
 import type { CopyMethod, TableReport } from './types.js';
 
 /** --tables, resolved to the source's spelling; unknown names are an error. */
@@ -41,7 +41,7 @@ export function scopeOf(
   if (paused.length) {
     const err = new SchemaMismatchError(paused.map((p) => `${p.table}: ${p.reason}`));
     if (!report.dryRun) throw err;
-    report.problems.push(err.message);
+    noteRefusal(report, err);
   }
   if (wanted) {
     const bad = plan.skipped.filter((s) => wanted.has(lower(s.table)));
@@ -52,7 +52,7 @@ export function scopeOf(
         { hint: 'the migration copies the tables the sync engine can keep in sync', exitCode: EXIT.CONFIG },
       );
       if (!report.dryRun) throw err;
-      report.problems.push(err.message);
+      noteRefusal(report, err);
     }
   }
   return { scope, complete: scope.length === synced.length };

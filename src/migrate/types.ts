@@ -133,6 +133,8 @@ export interface MigrationReport {
   cursors: CursorReport | null;
   /** Dry run: the reasons the real run would refuse (one line each). */
   problems: string[];
+  /** Dry run: the first refusal's code and exit code, those the real run would end with (README "Exit codes"). */
+  refusal?: { code: string; exitCode: number };
   rowsCopied: number;
   startedAt: string;
   durationMs: number;

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config, MysqlConfig } from '../config/config.js';
 import { loadConfig } from '../config/load.js';
-import { type ConflictPolicy, SETTINGS, type SettingKey, type SyncMode } from '../config/schema.js';
+import { type ConflictPolicy, type KeyCollisionMode, SETTINGS, type SettingKey, type SyncMode } from '../config/schema.js';
 import { formatEnvValue, writeEnvFile } from '../config/write.js';
 import { messageOf } from '../util/errors.js';
 import { registerSecret } from '../util/redact.js';
@@ -28,6 +28,8 @@ export interface SetupAnswers {
     intervalSec: number;
     /** undefined: the mode's default (node-wins, or hub-wins for mysql_primary). */
     conflictPolicy: ConflictPolicy | undefined;
+    /** SYNC_KEY_COLLISIONS: which row moves when both sides create a row under one generated id. */
+    keyCollisions: KeyCollisionMode;
   };
   nodeId?: string | undefined;
 }
@@ -43,6 +45,12 @@ export const CONFLICT_POLICY_HELP: Record<ConflictPolicy, string> = {
   'node-wins': 'the local version is kept; the hub one is saved in the conflicts table',
   'newest-wins': 'the later change wins (timestamps; the hub breaks ties)',
   manual: 'both are kept; the row waits for `dualdb conflicts resolve`',
+};
+
+export const KEY_COLLISIONS_HELP: Record<KeyCollisionMode, string> = {
+  'rekey-node': "the node's new row takes a new id from the hub (default)",
+  'rekey-hub': "the hub's row takes a new id; the node's keeps its own",
+  manual: 'both rows held apart until `dualdb rekeys resolve`',
 };
 
 /** The defaults a fresh setup starts from, taken from the settings table. */
@@ -64,7 +72,12 @@ export function defaultAnswers(envFile: string, sqlitePath?: string): SetupAnswe
       connectTimeoutMs: Number(d('mysqlConnectTimeout')) * 1000,
     },
     localServer: false,
-    sync: { mode: 'sqlite_primary', intervalSec: Number(d('syncInterval')), conflictPolicy: undefined },
+    sync: {
+      mode: 'sqlite_primary',
+      intervalSec: Number(d('syncInterval')),
+      conflictPolicy: undefined,
+      keyCollisions: d('keyCollisions') as KeyCollisionMode,
+    },
   };
 }
 
@@ -80,6 +93,7 @@ export function answersFromConfig(base: SetupAnswers, c: Partial<Config>): Setup
       mode: c.sync?.mode ?? base.sync.mode,
       intervalSec: c.sync ? c.sync.intervalMs / 1000 : base.sync.intervalSec,
       conflictPolicy: c.sync?.conflictPolicyExplicit ? c.sync.conflictPolicy : base.sync.conflictPolicy,
+      keyCollisions: c.sync?.keyCollisions ?? base.sync.keyCollisions,
     },
     nodeId: c.nodeId ?? base.nodeId,
   };
@@ -109,6 +123,7 @@ export function answersFromEnvValues(base: SetupAnswers, values: Record<string, 
   if (ok('syncMode')) a.sync.mode = v('syncMode').trim() as SyncMode;
   if (ok('syncInterval')) a.sync.intervalSec = Number(v('syncInterval'));
   if (ok('conflictPolicy')) a.sync.conflictPolicy = v('conflictPolicy').trim() as ConflictPolicy;
+  if (ok('keyCollisions')) a.sync.keyCollisions = v('keyCollisions').trim() as KeyCollisionMode;
   if (ok('nodeId')) a.nodeId = v('nodeId').trim();
   return a;
 }
@@ -171,6 +186,7 @@ export function envValuesOf(a: SetupAnswers): Record<string, string | undefined>
     SYNC_MODE: a.sync.mode,
     SYNC_INTERVAL: String(a.sync.intervalSec),
     CONFLICT_POLICY: a.sync.conflictPolicy,
+    SYNC_KEY_COLLISIONS: a.sync.keyCollisions,
     ...(a.nodeId ? { NODE_ID: a.nodeId } : {}),
   };
 }

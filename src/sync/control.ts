@@ -11,15 +11,27 @@ import { existsSync, realpathSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { ERROR_CODES, type ErrorCode } from '../util/error-codes.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import { InstanceLock } from './instance-lock.js';
 
-export type ControlCommand = 'ping' | 'status' | 'sync-now' | 'pause' | 'resume' | 'subscribe';
+/** `rekeys-resolve`: `dualdb rekeys resolve`, run by the syncer in its own loop (rekey-resolve-request.ts). */
+export type ControlCommand = 'ping' | 'status' | 'sync-now' | 'pause' | 'resume' | 'subscribe' | 'rekeys-resolve';
 
 export interface ControlRequest {
   id: number;
   cmd: ControlCommand;
+  /** The command's arguments (`rekeys-resolve`: which collision, which side). */
+  args?: unknown;
+}
+
+/** A failure as the syncer met it, so that a client can report it as if it had run the command itself. */
+export interface ControlFailure {
+  code?: string;
+  message: string;
+  hint?: string;
+  exitCode?: number;
 }
 
 export interface ControlResponse {
@@ -27,12 +39,14 @@ export interface ControlResponse {
   ok?: boolean;
   result?: unknown;
   error?: string;
+  /** With `error`: the failure's code, message, hint and exit code (sendControl's `relayErrors`). */
+  failure?: ControlFailure;
   /** Streamed after `subscribe`. */
   event?: string;
   data?: unknown;
 }
 
-export type ControlHandler = (cmd: ControlCommand) => Promise<unknown>;
+export type ControlHandler = (cmd: ControlCommand, args?: unknown) => Promise<unknown>;
 
 /** Socket path for a SQLite file: beside it when short enough, else in the temp folder. */
 export function controlSocketPath(sqlitePath: string): string {
@@ -131,8 +145,37 @@ function lines(sock: net.Socket, onLine: (msg: ControlResponse) => void, maxLine
   });
 }
 
+export interface SendOptions {
+  args?: unknown;
+  /**
+   * A failure comes back as the error the syncer met (its code, message, hint and exit code), as
+   * if this process had run the command: the CLI's output and exit code are the same either way.
+   * Without it, one CONTROL_FAILED line (exit 1).
+   */
+  relayErrors?: boolean;
+}
+
+/** The syncer's failure, rebuilt: one of ours with its code and exit code, or a plain error with its message. */
+function relayed(f: ControlFailure): Error {
+  if (f.exitCode === undefined) return Object.assign(new Error(f.message), f.code ? { code: f.code } : {});
+  const code = (ERROR_CODES as readonly string[]).includes(f.code ?? '') ? (f.code as ErrorCode) : 'CONTROL_FAILED';
+  return new DualdbError(code, f.message, { ...(f.hint ? { hint: f.hint } : {}), exitCode: f.exitCode });
+}
+
+function failureOf(e: unknown): ControlFailure {
+  if (e instanceof DualdbError)
+    return { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}), exitCode: e.exitCode };
+  const code = (e as { code?: unknown } | null)?.code;
+  return { message: e instanceof Error ? e.message : String(e), ...(typeof code === 'string' ? { code } : {}) };
+}
+
 /** Sends one command to the running syncer and waits for its answer. */
-export async function sendControl(sqlitePath: string, cmd: ControlCommand, timeoutMs = 60_000): Promise<unknown> {
+export async function sendControl(
+  sqlitePath: string,
+  cmd: ControlCommand,
+  timeoutMs = 60_000,
+  options: SendOptions = {},
+): Promise<unknown> {
   const socketPath = controlSocketPath(sqlitePath);
   let sock: net.Socket;
   try {
@@ -152,15 +195,21 @@ export async function sendControl(sqlitePath: string, cmd: ControlCommand, timeo
         clearTimeout(timer);
         sock.end();
         if (msg.ok) resolve(msg.result);
+        else if (options.relayErrors && msg.failure) reject(relayed(msg.failure));
         else reject(new DualdbError('CONTROL_FAILED', msg.error ?? 'the running syncer reported a failure'));
       },
       MAX_LINE_FROM_SERVER,
     );
     sock.once('close', () => {
       clearTimeout(timer);
-      reject(new DualdbError('CONTROL_FAILED', `the running syncer closed the connection before answering "${cmd}"`));
+      reject(
+        new DualdbError('CONTROL_FAILED', `the running syncer closed the connection before answering "${cmd}"`, {
+          // Stopped or killed mid-request: whatever it committed stands (a resolve is whole or not at all).
+          hint: 'it stopped meanwhile; check what it did (`dualdb status`, `dualdb rekeys`) and run the command again',
+        }),
+      );
     });
-    sock.write(`${JSON.stringify({ id: 1, cmd })}\n`);
+    sock.write(`${JSON.stringify({ id: 1, cmd, ...(options.args === undefined ? {} : { args: options.args }) })}\n`);
   });
 }
 
@@ -235,11 +284,11 @@ export class ControlServer {
           return;
         }
         try {
-          const result = await handler(req.cmd);
+          const result = await handler(req.cmd, req.args);
           sock.write(`${JSON.stringify({ id: req.id, ok: true, result }, jsonSafe)}\n`);
         } catch (e) {
           const error = e instanceof DualdbError ? e.oneLine() : e instanceof Error ? e.message : String(e);
-          sock.write(`${JSON.stringify({ id: req.id, ok: false, error })}\n`);
+          sock.write(`${JSON.stringify({ id: req.id, ok: false, error, failure: failureOf(e) })}\n`);
         }
       },
       MAX_LINE_FROM_CLIENT,

@@ -15,6 +15,7 @@ import { EXIT } from '../util/exit-codes.js';
 import { ControlServer } from './control.js';
 import { NodeIdInUseError } from './node-fence.js';
 import type { MetricsServer } from './prometheus.js';
+import { resolveRequestOf, runResolveRequest } from './rekey-resolve-request.js';
 import { SyncService } from './service.js';
 import { type CycleSummary, logCycle, summarizeCycle } from './summary.js';
 
@@ -36,6 +37,8 @@ const NOTICE_EVENTS = new Set([
   // A failing cycle (not the hub away: that is the degraded state line) is said, not only logged:
   // a push failing on every retry was silent in the watcher (operator trial 3, finding A).
   'sync.failed',
+  // A cycle rolled back by the hub's locks and retried: a warning, not a failure.
+  'sync.retry',
 ]);
 
 export type SyncProcessKind = 'watch' | 'daemon' | 'monitor';
@@ -93,7 +96,7 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
     maxFiles: config.log.maxFiles,
   });
   let service: SyncService | undefined;
-  const control = await ControlServer.listen(config.sqlitePath, async (cmd) => {
+  const control = await ControlServer.listen(config.sqlitePath, async (cmd, args) => {
     if (!service) throw new Error('starting');
     switch (cmd) {
       case 'ping':
@@ -108,6 +111,11 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
       case 'resume':
         service.resume();
         return { state: service.state };
+      case 'rekeys-resolve': {
+        const req = resolveRequestOf(args);
+        const svc = service;
+        return svc.runInLoop(() => runResolveRequest(svc.syncer, req));
+      }
       default:
         throw new Error(`unknown command ${cmd}`);
     }

@@ -53,6 +53,7 @@ import { decideReused, deleteHubRowsFirst, dropKeys, isReusedKey } from './push-
 import { hubDeletedChildren } from './recreated-children.js';
 import { type Collision, repointImages } from './rekey.js';
 import { forgetLoggedMoves, movedUpImages } from './rekey-bulk.js';
+import { followedMode } from './rekey-resolve-parents.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertHubUnchanged, hubSchemaFingerprint, PlanStaleError } from './schema-guard.js';
 import { childrenOfDeletedParents } from './stale-parents.js';
@@ -210,6 +211,8 @@ async function applyOnHub(
   const placedParents = new Set<string>();
   // Rows changed only by a parent's delete here: written after the deletes, if the hub's own ON DELETE did not do it (fk-implied.ts).
   const nulled = new HubNulledRows();
+  // Collisions of this batch that follow a parent's decision by hand: their children here follow too.
+  const followed = new Map<string, 'rekey-node' | 'rekey-hub'>();
 
   for (const table of ordered) {
     const io = new MysqlTableIO(table, maxBytes);
@@ -373,6 +376,8 @@ async function applyOnHub(
             rec.succeeded.push({ tbl: table.name, pk: key });
             continue;
           case 'rekey': {
+            const follows = decision.resolve === 'hold' ? followedMode(rekeys, table, key, followed) : undefined;
+            if (follows) followed.set(heldKey(table.name, key), follows);
             const c: Collision = {
               table,
               oldKey: key,
@@ -380,12 +385,13 @@ async function applyOnHub(
               hubRow: hubRowAfter,
               hubSeq: hubSide?.seq ?? null,
               detectedIn: 'push',
-              mode: collisions,
+              // A child whose parent's collision was resolved by hand follows that decision (markFollowers).
+              mode: follows ?? collisions,
               // The hub's row is that of a copy waiting here (unsettled), maybe edited: its changes
               // this node has not seen, under any of its keys, are what that edit is weighed against.
               hubRowUnseen: copiesMovedTo.has(heldKey(table.name, key)) ? (facts.rowUnseen.get(key) ?? null) : undefined,
             };
-            if (decision.resolve === 'hold') {
+            if (decision.resolve === 'hold' && !follows) {
               rec.holds.push(c);
               // Its children later in this batch wait for it too (sent, they would attach to the hub's row).
               heldApart.add(heldKey(table.name, key));
@@ -465,8 +471,10 @@ async function applyOnHub(
       addParentKeys(movable, ctx.plan, table, placedRows);
       addParentKeys(placedParents, ctx.plan, table, placedRows);
       // Collisions first: a moved row's children later in this batch must point at its new key.
-      if (collided.length) {
-        const { moves, failed } = await moveIsolated(conn, ctx, collided, collisions);
+      // By side: a child following its parent's decision under manual moves as that parent did.
+      for (const mode of new Set(collided.map((c) => c.mode))) {
+        const group = collided.filter((c) => c.mode === mode);
+        const { moves, failed } = await moveIsolated(conn, ctx, group, mode === 'manual' ? collisions : mode);
         for (const [key, error] of failed) {
           rec.toPark.push({ tbl: table.name, pk: key, error, firstOp: 'I' });
           m.parked++;

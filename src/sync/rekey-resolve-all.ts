@@ -1,8 +1,9 @@
 /**
  * `dualdb rekeys resolve --all --rekey node|hub [--table T]`: every held key collision settled
  * in one process, parents before children (plan rank). A child row collides itself only once its
- * parent is settled (pending until then), so after each round a sync turns those into held ones
- * (SYNC_KEY_COLLISIONS=manual) and the next round settles them, until none is left or none moves.
+ * parent is settled (pending until then): each round's sync moves such a child as its parent moved
+ * (rekey-resolve-parents.ts markFollowers), and holds any other collision it meets for the next
+ * round, until none is left or none moves.
  */
 import { DualdbError } from '../util/errors.js';
 import type { RekeyEvent } from './rekey.js';
@@ -62,9 +63,22 @@ export async function resolveAllRekeys(syncer: Syncer, side: 'node' | 'hub', tab
         report.failed.push({ id: rec.id, message: e instanceof Error ? e.message : String(e) });
       }
     }
-    // Children whose parents were settled now collide themselves: a sync holds them (or settles them).
+    // Children whose parents were settled now collide themselves: the sync moves them as their
+    // parents moved (markFollowers), counted as resolved here; others it holds for the next round.
     const before = syncer.rekeys.statusCounts(table);
-    await syncer.syncOnce();
+    const followers = new Set(
+      syncer.rekeys
+        .list({ status: 'pending', ...(table ? { table } : {}), limit: Number.MAX_SAFE_INTEGER })
+        .filter((r) => r.mode === 'rekey-node' || r.mode === 'rekey-hub')
+        .map((r) => r.id),
+    );
+    const cycle = await syncer.syncOnce();
+    for (const e of cycle.push.rekeys)
+      if (followers.has(e.id)) {
+        report.moved++;
+        report.events.push(e);
+        progress++;
+      }
     const after = syncer.rekeys.statusCounts(table);
     if (progress === 0 && !again && after.held === before.held && after.pending === before.pending) break;
   }

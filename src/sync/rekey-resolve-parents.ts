@@ -11,12 +11,16 @@
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
+import type { SqliteDb } from '../engines/sqlite/open.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import type { SyncContext } from './context.js';
-import { unsentParentKeys } from './parent-waits.js';
-import type { SyncTable } from './plan.js';
-import type { RekeyRecord } from './rekey-store.js';
+import { decodeImage } from './images.js';
+import { heldKey } from './local-state.js';
+import { parentApart, unsentParentKeys } from './parent-waits.js';
+import type { SyncPlan, SyncTable } from './plan.js';
+import type { RekeyEvent } from './rekey.js';
+import { type RekeyRecord, RekeyStore } from './rekey-store.js';
 
 /** One line: the parent row the hub does not have yet, and what to do first. */
 function notYet(ctx: SyncContext, rec: RekeyRecord, parent: string, key: string, why: string): DualdbError {
@@ -69,6 +73,61 @@ export async function missingParentError(
       typeof v === 'bigint' ? v.toString() : v,
     ]);
     if ((rows as unknown[]).length === 0) return notYet(ctx, rec, parent.name, String(v), 'a row the hub does not have');
+  }
+  return undefined;
+}
+
+/**
+ * A parent's collision resolved by hand (or a child that followed one): the pending collisions of
+ * its children under `manual` — a pull saw the hub's child and the node's under one key, each
+ * naming its own parent under the parent's old key — follow the same decision. The next push moves
+ * the same side's child to a new key (push.ts), as the parent's, instead of holding it for a
+ * decision of its own (operator report, issue 11: "pending" said "settled by the next sync", and
+ * the sync held it). Returns the records marked.
+ */
+export function markFollowers(db: SqliteDb, plan: SyncPlan, events: RekeyEvent[]): number {
+  if (events.length === 0) return 0;
+  const rekeys = new RekeyStore(db);
+  const pending = rekeys.list({ status: 'pending', limit: Number.MAX_SAFE_INTEGER });
+  if (pending.length === 0) return 0;
+  let marked = 0;
+  for (const e of events) {
+    const parent = new Set([heldKey(e.table, e.oldKey)]);
+    const ids = pending
+      .filter((r) => {
+        const table = plan.byName.get(r.tbl);
+        if (!table || r.mode === 'rekey-node' || r.mode === 'rekey-hub') return false;
+        return [r.nodeImage, r.hubImage].some((image) => {
+          const row = decodeImage(image);
+          return row !== null && parentApart(table, row, parent) !== undefined;
+        });
+      })
+      .map((r) => r.id);
+    rekeys.follow(ids, e.moved === 'node' ? 'rekey-node' : 'rekey-hub');
+    marked += ids.length;
+  }
+  return marked;
+}
+
+/**
+ * The side a collision follows: its pending record's own (markFollowers), or, in the batch that
+ * moves a follower parent (`followed`: heldKey → mode), the parent's, before markFollowers runs.
+ */
+export function followedMode(
+  rekeys: RekeyStore,
+  table: SyncTable,
+  key: string,
+  followed: Map<string, 'rekey-node' | 'rekey-hub'>,
+): 'rekey-node' | 'rekey-hub' | undefined {
+  const rec = rekeys.open(table.name, [key]).get(key);
+  if (rec?.status !== 'pending') return undefined;
+  if (rec.mode === 'rekey-node' || rec.mode === 'rekey-hub') return rec.mode;
+  if (followed.size === 0) return undefined;
+  const parents = new Set(followed.keys());
+  for (const image of [rec.nodeImage, rec.hubImage]) {
+    const row = decodeImage(image);
+    const parent = row ? parentApart(table, row, parents) : undefined;
+    if (parent) return followed.get(heldKey(parent.table, parent.key));
   }
   return undefined;
 }

@@ -28,7 +28,7 @@ import {
 import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, rowHere, SequenceBehindError } from './rekey.js';
 import { moveOnNode } from './rekey-node.js';
 import { afterHubCommit, beforeHubCommit, finishLostResolve, type HubCommit, settleLostCommit } from './rekey-resolve-outcome.js';
-import { isMissingParent, missingParentError, unsentParentError } from './rekey-resolve-parents.js';
+import { isMissingParent, markFollowers, missingParentError, unsentParentError } from './rekey-resolve-parents.js';
 import type { RekeyRecord } from './rekey-store.js';
 import { SqliteTableIO } from './sqlite-io.js';
 import type { Syncer } from './syncer.js';
@@ -262,6 +262,9 @@ export async function resolveRekey(
         },
       );
       syncer.emit('rekey', event);
+      // Its children's pending collisions follow this decision at the next push.
+      const plan = syncer.knownPlan ?? (await syncer.currentPlan());
+      markFollowers(syncer.db, plan, [event]);
     } else if (closed) {
       syncer.log.info(closed, { event: 'rekey.closed', table: rec.tbl, old_key: rec.oldKey });
       onClosed?.(closed);

@@ -189,6 +189,14 @@ export class RekeyStore {
     ).run(tbl, oldKey, mode, nodeImage, hubImage, hubSeq);
   }
 
+  /**
+   * Pending records that follow a parent's decision (`rekeys resolve`): the next push settles each
+   * by `mode` (the side the parent's row moved) instead of holding it for a decision of its own.
+   */
+  follow(ids: number[], mode: 'rekey-node' | 'rekey-hub'): void {
+    for (const id of ids) this.sql("UPDATE _dualdb_rekeys SET mode = ? WHERE id = ? AND status = 'pending'").run(mode, id);
+  }
+
   /** A manual collision: both rows stay where they are until resolved. Returns its id. */
   hold(r: {
     tbl: string;

@@ -22,6 +22,7 @@ import { isConnectionError } from '../engines/mysql/diagnose.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { backoffDelay } from './backoff.js';
+import { hubLockFailure } from './errors.js';
 import { withStallWatch } from './hub-stall.js';
 import type { PullState } from './local-state.js';
 import { ResyncNeededError } from './pull.js';
@@ -112,6 +113,13 @@ interface Waiter {
   reject: (e: unknown) => void;
 }
 
+/** Work handed to the loop (runInLoop): run between two cycles, never beside one. */
+interface Task {
+  run: () => Promise<unknown>;
+  resolve: (r: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
 export class SyncService extends EventEmitter<{
   state: [NodeState, NodeState, string | undefined];
   cycle: [CycleReport];
@@ -125,6 +133,7 @@ export class SyncService extends EventEmitter<{
   private wake: (() => void) | undefined;
   private nudged = true;
   private waiters: Waiter[] = [];
+  private tasks: Task[] = [];
   private lastPull = 0;
   private lastPrune = 0;
   private attempt = 0;
@@ -408,7 +417,8 @@ export class SyncService extends EventEmitter<{
     this.dropProbe();
     await this.loop;
     this.dropProbe();
-    for (const w of this.waiters.splice(0)) w.reject(new DualdbError('STOPPED', 'the sync service stopped'));
+    for (const w of [...this.waiters.splice(0), ...this.tasks.splice(0)])
+      w.reject(new DualdbError('STOPPED', 'the sync service stopped'));
     this.setState('stopped');
   }
 
@@ -438,6 +448,32 @@ export class SyncService extends EventEmitter<{
       this.retryAt = 0;
       this.wake?.();
     });
+  }
+
+  /**
+   * Runs `fn` in the loop, between two of its cycles (paused or backing off too), never beside its
+   * own push or pull: `rekeys resolve` asked through the control socket (rekey-resolve-request.ts).
+   * A cycle follows at once (what it settled goes up). When the loop is not running, `fn` runs here.
+   */
+  runInLoop<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.stopped) return fn();
+    return new Promise<T>((resolve, reject) => {
+      this.tasks.push({ run: fn, resolve: resolve as (r: unknown) => void, reject });
+      this.wake?.();
+    });
+  }
+
+  /** The tasks queued so far, one after the other; a failure is the task's own, not the loop's. */
+  private async runTasks(): Promise<void> {
+    for (const t of this.tasks.splice(0)) {
+      try {
+        t.resolve(await this.watched(t.run));
+      } catch (e) {
+        t.reject(e);
+      }
+    }
+    this.nudged = true;
+    this.pullSnapshot = undefined;
   }
 
   pause(): void {
@@ -490,6 +526,10 @@ export class SyncService extends EventEmitter<{
 
   private async run(): Promise<void> {
     while (!this.stopped) {
+      if (this.tasks.length > 0) {
+        await this.runTasks();
+        continue;
+      }
       const now = Date.now();
       const manual = this.waiters.length > 0;
       if (this.current === 'paused' && !manual) {
@@ -633,6 +673,13 @@ export class SyncService extends EventEmitter<{
         attempt: this.attempt,
         delayMs: delay,
       });
+    } else if (hubLockFailure(e)) {
+      // Rolled back whole on the hub, nothing applied: a retry, not a failure of the sync (a
+      // deadlock was tried again within the cycle already, syncer.ts).
+      this.log.warn(
+        `a sync cycle met a ${hubLockFailure(e)} on the hub (another transaction writing the same rows; rolled back whole, nothing applied): retry in ${(delay / 1000).toFixed(1)} s`,
+        { event: 'sync.retry', attempt: this.attempt },
+      );
     } else {
       this.log.error(`sync failed: ${this.lastError}; retry in ${(delay / 1000).toFixed(1)} s`, {
         event: 'sync.failed',

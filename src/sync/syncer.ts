@@ -22,6 +22,7 @@ import { refreshNodeCapture } from './capture-refresh.js';
 import { backfillNewColumns, commonColumns } from './column-backfill.js';
 import type { BatchResult, SyncContext, TableMoved } from './context.js';
 import { emptyBatch } from './context.js';
+import { hubLockFailure } from './errors.js';
 import { safePruneBound } from './holes.js';
 import { anyUnsettled, confirmPlacedMoves, ensureHubMovesTable } from './hub-moves.js';
 import { pruneHubLog } from './hub-prune.js';
@@ -37,6 +38,7 @@ import { type MultiStatementLease, pushOneRow } from './push-one.js';
 import { nextPullLimit, nextPushLimit } from './push-size.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
 import { finishLostResolve } from './rekey-resolve-outcome.js';
+import { markFollowers } from './rekey-resolve-parents.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 import { hubPlanFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
 import { pausedLine } from './summary.js';
@@ -82,6 +84,11 @@ const ONE_ROW_TIMEOUT_MS = 30_000;
 /** After the one-row push's connection was refused, cycles push generically this long. */
 const ONE_ROW_RETRY_MS = 60_000;
 const MAX_BATCHES_PER_CYCLE = 50;
+/**
+ * A batch InnoDB rolled back for a deadlock is tried again at once, this many times, after a short
+ * random pause (the other transaction finishes meanwhile): nothing of it was applied on either side.
+ */
+const DEADLOCK_RETRIES = 3;
 
 export class CaptureMissingError extends DualdbError {
   constructor(path: string) {
@@ -398,6 +405,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     let bumps = 0;
     let replans = 0;
     let rereads = 0;
+    let deadlocks = 0;
     // Push and pull batches grow while a backlog drains (push-size.ts).
     const sizing = { base: this.config.sync.batchSize, grows: !this.config.sync.batchSizeExplicit };
     let limit = sizing.base;
@@ -445,13 +453,30 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
           this.log.warn(e.message, { event: 'push.race' });
           break;
         }
+        if (hubLockFailure(e) === 'deadlock' && deadlocks < DEADLOCK_RETRIES) {
+          // Another transaction wrote the same hub rows: not a failure of the sync (said once it is
+          // known whether the retry went through, below), and not a cycle's backoff either.
+          deadlocks++;
+          await new Promise((r) => setTimeout(r, 50 + Math.random() * 150 * deadlocks));
+          i--;
+          continue;
+        }
         if (e instanceof ResyncNeededError) this.state.setMeta('resync_needed', e.message);
         const err = e instanceof MysqlError && e.kind === 'missing-privileges' ? await this.everyMissingGrant(e) : e;
         if (err instanceof MysqlError || isConnectionError(err)) await this.dropHub();
         throw err;
       }
+      if (deadlocks > 0) {
+        this.log.info(
+          `a ${direction} batch deadlocked on the hub with another transaction writing the same rows (rolled back whole, nothing applied); retried ${deadlocks === 1 ? 'once' : `${deadlocks} times`}, it went through`,
+          { event: 'hub.deadlock-retried', direction, retries: deadlocks },
+        );
+        deadlocks = 0;
+      }
       mergeInto(total, b);
       this.announceRekeys(b.rekeys);
+      // Under manual, a push moves only children that followed their parent's decision: theirs follow too.
+      if (direction === 'push' && this.config.sync.keyCollisions === 'manual') markFollowers(this.db, ctx.plan, b.rekeys);
       this.metrics.recordLags(direction, b.lagsMs);
       this.metrics.recordRows(b.applied);
       if (!b.more) break;

@@ -268,7 +268,8 @@ export function registerMigrate(program: Command, global: () => GlobalOptions): 
           if (opts.json) printJson(report);
           else if (report.dryRun) printPlan(report);
           else printReport(report);
-          return report.ok ? EXIT.OK : EXIT.FAILURE;
+          // A dry run that finds a refusal exits as the real run would (2 for a non-empty target, README).
+          return report.ok ? EXIT.OK : (report.refusal?.exitCode ?? EXIT.FAILURE);
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);

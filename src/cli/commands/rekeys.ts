@@ -1,7 +1,13 @@
 import type { Command } from 'commander';
+import type { Config } from '../../config/config.js';
+import { NotRunningError, sendControl } from '../../sync/control.js';
 import { decodeImage, displayImage } from '../../sync/images.js';
-import { resolveRekey } from '../../sync/rekey-resolve.js';
-import { resolveAllRekeys } from '../../sync/rekey-resolve-all.js';
+import {
+  isResolveOutcome,
+  type ResolveOutcome,
+  type ResolveRequest,
+  runResolveRequest,
+} from '../../sync/rekey-resolve-request.js';
 import type { RekeyRecord } from '../../sync/rekey-store.js';
 import { Syncer } from '../../sync/syncer.js';
 import { ConfigError } from '../../util/errors.js';
@@ -128,47 +134,60 @@ export function registerRekeys(program: Command, global: () => GlobalOptions): v
             '<id>',
             `key collision id ${id ?? '(none)'} is not valid: a number from \`dualdb rekeys\`, or --all`,
           );
-        const syncer = Syncer.open(configFrom(global()));
-        try {
-          let closed: string | undefined;
-          const e = await resolveRekey(syncer, Number(id), opts.rekey, (line) => {
-            closed = line;
-          });
-          if (json) printJson({ id: Number(id), resolved: true, rekey: e, ...(closed ? { closed } : {}) });
-          else if (e)
-            out(
-              `${glyph.ok} key collision #${id} on ${e.table}: the ${e.moved}'s row moved from ${e.oldKey} to ${e.newKey}; both kept`,
-            );
-          else out(`${glyph.ok} ${closed ?? `key collision #${id}: nothing clashes any more`}`);
-          return EXIT.OK;
-        } finally {
-          await syncer.close();
-        }
+        const o = await resolveThroughNode(configFrom(global()), { id: Number(id), side: opts.rekey });
+        if (o.kind !== 'one') throw new Error('the syncer answered a resolve of one collision with another outcome');
+        const e = o.event;
+        if (json) printJson({ id: Number(id), resolved: true, rekey: e, ...(o.closed ? { closed: o.closed } : {}) });
+        else if (e)
+          out(
+            `${glyph.ok} key collision #${id} on ${e.table}: the ${e.moved}'s row moved from ${e.oldKey} to ${e.newKey}; both kept`,
+          );
+        else out(`${glyph.ok} ${o.closed ?? `key collision #${id}: nothing clashes any more`}`);
+        return EXIT.OK;
       }),
     );
 
   async function resolveAll(side: 'node' | 'hub', tbl: string | undefined, json: boolean | undefined): Promise<number> {
-    const syncer = Syncer.open(configFrom(global()));
-    try {
-      if (tbl && !(await syncer.currentPlan()).byName.has(tbl))
-        throw new ConfigError('--table', `table ${tbl} is not synced: see \`dualdb status\``);
-      const r = await resolveAllRekeys(syncer, side, tbl);
-      // Pending ones left (children of a parent held in another table) still wait for a decision.
-      const code = r.held + r.pending > 0 || r.failed.length > 0 ? EXIT.CONFLICTS : EXIT.OK;
-      if (json) {
-        printJson({ ...r, events: r.events.length, failed: r.failed });
-        return code;
-      }
-      const where = tbl ? ` on ${tbl}` : '';
-      const left = r.held + r.pending;
-      const mark = left === 0 && r.failed.length === 0 ? glyph.ok : glyph.warn;
-      out(
-        `${mark} ${r.moved + r.gone} key collision(s)${where} resolved: ${r.moved} ${side}'s row(s) moved to a new id, ${r.gone} with one row gone; ${r.held} still held, ${r.pending} pending${r.failed.length ? `, ${r.failed.length} failed` : ''}`,
-      );
-      for (const f of r.failed.slice(0, 5)) out(color.dim(`  #${f.id}: ${f.message}`));
+    const o = await resolveThroughNode(configFrom(global()), { all: true, side, ...(tbl ? { table: tbl } : {}) });
+    if (o.kind !== 'all') throw new Error('the syncer answered a resolve of every collision with another outcome');
+    const r = o.report;
+    // Pending ones left (children of a parent held in another table) still wait for a decision.
+    const code = r.held + r.pending > 0 || r.failed.length > 0 ? EXIT.CONFLICTS : EXIT.OK;
+    if (json) {
+      printJson({ ...r, events: r.events.length, failed: r.failed });
       return code;
-    } finally {
-      await syncer.close();
     }
+    const where = tbl ? ` on ${tbl}` : '';
+    const left = r.held + r.pending;
+    const mark = left === 0 && r.failed.length === 0 ? glyph.ok : glyph.warn;
+    out(
+      `${mark} ${r.moved + r.gone} key collision(s)${where} resolved: ${r.moved} ${side}'s row(s) moved to a new id, ${r.gone} with one row gone; ${r.held} still held, ${r.pending} pending${r.failed.length ? `, ${r.failed.length} failed` : ''}`,
+    );
+    for (const f of r.failed.slice(0, 5)) out(color.dim(`  #${f.id}: ${f.message}`));
+    return code;
+  }
+}
+
+/** A resolve runs for longer than any other control request: `--all` syncs between its rounds. */
+const RESOLVE_TIMEOUT_MS = 60 * 60_000;
+
+/**
+ * Through the node's running syncer when one holds the file (it resolves between its own cycles,
+ * never racing its push and pull), else in this process as before; the outcome and any failure
+ * (code, message, exit code) are the same either way. An answer that is not an outcome comes from
+ * a `sync --once` holding the file, which serves nothing but its ping: then here, as before.
+ */
+async function resolveThroughNode(config: Config, req: ResolveRequest): Promise<ResolveOutcome> {
+  try {
+    const answer = await sendControl(config.sqlitePath, 'rekeys-resolve', RESOLVE_TIMEOUT_MS, { args: req, relayErrors: true });
+    if (isResolveOutcome(answer)) return answer;
+  } catch (e) {
+    if (!(e instanceof NotRunningError)) throw e;
+  }
+  const syncer = Syncer.open(config);
+  try {
+    return await runResolveRequest(syncer, req);
+  } finally {
+    await syncer.close();
   }
 }

@@ -335,7 +335,12 @@ async function syncStep(s: SetupSession): Promise<void> {
     ],
     s.answers.sync.conflictPolicy ?? 'default',
   );
-  s.setSync({ mode, intervalSec: Number(interval), conflictPolicy: policy === 'default' ? undefined : policy });
+  s.setSync({
+    mode,
+    intervalSec: Number(interval),
+    conflictPolicy: policy === 'default' ? undefined : policy,
+    keyCollisions: s.answers.sync.keyCollisions,
+  });
   const r = await s.installCapture();
   out(
     `${glyph.ok} capture installed for node ${r.nodeId} on ${r.tables.length} tables${r.hub === 'disabled' ? ' (SQLite only: changes queue until a hub is reachable)' : ''}`,

@@ -6,8 +6,15 @@
 import { Box, Text } from 'ink';
 import { useEffect, useState } from 'react';
 import type { Config } from '../../../config/config.js';
-import { CONFLICT_POLICIES, type ConflictPolicy, SYNC_MODES, type SyncMode } from '../../../config/schema.js';
-import { CONFLICT_POLICY_HELP, SYNC_MODE_HELP, validateSetting } from '../../../setup/answers.js';
+import {
+  CONFLICT_POLICIES,
+  type ConflictPolicy,
+  KEY_COLLISION_MODES,
+  type KeyCollisionMode,
+  SYNC_MODES,
+  type SyncMode,
+} from '../../../config/schema.js';
+import { CONFLICT_POLICY_HELP, KEY_COLLISIONS_HELP, SYNC_MODE_HELP, validateSetting } from '../../../setup/answers.js';
 import { describeKeyKinds, type InitReport } from '../../../sync/init.js';
 import { messageOf } from '../../../util/errors.js';
 import { toneProps, useTheme } from '../../theme.js';
@@ -39,6 +46,13 @@ const SYNC_FIELDS: FieldSpec[] = [
       ...CONFLICT_POLICIES.map((p) => ({ value: p, label: p, help: CONFLICT_POLICY_HELP[p] })),
     ],
   },
+  {
+    // SYNC_KEY_COLLISIONS (docs/SYNC-CONTRACT.md invariant 13): rows created on both sides under one generated id.
+    kind: 'choice',
+    id: 'collisions',
+    label: 'Same new id',
+    options: KEY_COLLISION_MODES.map((m) => ({ value: m, label: m, help: KEY_COLLISIONS_HELP[m] })),
+  },
 ];
 
 export function SyncScreen() {
@@ -50,6 +64,7 @@ export function SyncScreen() {
       mode: w.setup.answers.sync.mode,
       interval: String(w.setup.answers.sync.intervalSec),
       policy: w.setup.answers.sync.conflictPolicy ?? 'default',
+      collisions: w.setup.answers.sync.keyCollisions,
     }),
   );
   const [task, run, reset] = useTask<InitReport>();
@@ -77,6 +92,7 @@ export function SyncScreen() {
                     mode: v.mode as SyncMode,
                     intervalSec: Number(v.interval),
                     conflictPolicy: v.policy === 'default' ? undefined : (v.policy as ConflictPolicy),
+                    keyCollisions: v.collisions as KeyCollisionMode,
                   });
                   run(() => s.installCapture());
                 }
@@ -182,7 +198,10 @@ export function SaveScreen() {
             ? `${c.mysql.user}@${c.mysql.host}:${c.mysql.port}/${c.mysql.database}${c.mysql.ssl ? ' (TLS)' : ''}, password ••••••••`
             : 'none for now (DUAL_DATABASE=false): changes queue until a hub is configured',
         )}
-        {row('Sync', `${c.sync.mode}, pull every ${c.sync.intervalMs / 1000} s, conflicts: ${c.sync.conflictPolicy}`)}
+        {row(
+          'Sync',
+          `${c.sync.mode}, pull every ${c.sync.intervalMs / 1000} s, conflicts: ${c.sync.conflictPolicy}, same new id: ${c.sync.keyCollisions}`,
+        )}
         {w.setup.capture ? row('Capture', `node ${w.setup.capture.nodeId}, ${w.setup.capture.tables.length} tables`) : null}
         {w.setup.localServer
           ? row(

@@ -8,8 +8,11 @@
 import { createHash } from 'node:crypto';
 import type { RangeSum } from '../compare/checksum-compare.js';
 
-/** Characters of row text hashed at once (fewer calls into the hash than one per row). */
-const FLUSH_CHARS = 256 * 1024;
+/**
+ * Characters of row text hashed at once: fewer calls into the hash than one per row, and pieces
+ * small enough to flatten young (read + sum of 300k rows: 1.9–2.3 s of CPU, 2.3–2.6 s at 256K).
+ */
+const FLUSH_CHARS = 16 * 1024;
 
 /** The sum of one batch's rows, fed row by row in key order. */
 export class RangeDigest {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../src/config/config.js';
 import type { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
+import { VerificationFailedError } from '../src/migrate/errors.js';
 import { createMigration, type MigrationReport, type TableProgress } from '../src/migrate/index.js';
 import { Syncer } from '../src/sync/syncer.js';
 import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
@@ -95,6 +96,22 @@ describe.skipIf(!HUB_AVAILABLE)('dualdb migrate (library)', () => {
     } finally {
       await syncer.close();
     }
+  });
+
+  it('the verification reads the hub back: a value the hub stored differently from the file fails the run, by key', async () => {
+    const site = await epiSite('tamper', 2000);
+    // A hub trigger of the central application's: it changes what LOAD DATA stores for two rows,
+    // logging nothing (the copy's rows are sums of what the copy read, never of what it sent).
+    await site.hub.query(
+      "CREATE TRIGGER tamper BEFORE INSERT ON detections FOR EACH ROW BEGIN IF NEW.id IN (7, 1500) THEN SET NEW.zone = CONCAT(IFNULL(NEW.zone, ''), '!'); END IF; END",
+    );
+    const err = await migrate(site.config, { batchSize: 700 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(VerificationFailedError);
+    const det = (err as VerificationFailedError).report.tables.find((t) => t.table === 'detections');
+    expect(det?.verification).toMatchObject({ status: 'differ', differences: 2, explained: 0, unexplainedKeys: ['7', '1500'] });
+    expect(
+      (err as VerificationFailedError).report.tables.filter((t) => t.verification?.status !== 'match').map((t) => t.table),
+    ).toEqual(['detections']);
   });
 
   it('a run announces its phases in order, each started then done; a dry run plans after the pre-flight', async () => {

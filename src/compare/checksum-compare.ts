@@ -41,6 +41,17 @@ export interface RangeSum {
   digest: string | null;
 }
 
+/**
+ * A key range of a scan given by the caller, with its SQLite sum when the caller already
+ * made it from the rows it read (the migration's copy: src/migrate/copy-digest.ts). Ranges
+ * are in key order, the first open below and the last open above. Such a sum counts only
+ * while SQLite still holds as many rows in the range: otherwise the range is summed again.
+ */
+export interface KnownRange {
+  range: KeyRange;
+  sqlite?: RangeSum;
+}
+
 /** Rows at or below which a differing range is read and compared row by row. */
 export const LEAF_ROWS = 1_000;
 /** Parts a differing range is cut into. */
@@ -148,6 +159,11 @@ export class SqliteSide {
     const s = this.stmt('rows', range, (w) => `SELECT ${this.cols} FROM ${this.t}${w} ORDER BY ${this.keys}`);
     return s.all(...this.params(range)) as unknown[][];
   }
+
+  count(range: KeyRange): number {
+    const s = this.stmt('count', range, (w) => `SELECT count(*) FROM ${this.t}${w}`);
+    return Number((s.get(...this.params(range)) as [bigint | number])[0]);
+  }
 }
 
 /** The MySQL side, on the compare's pinned connection. */
@@ -226,6 +242,8 @@ export interface ChecksumScanOptions {
   onChunk: (sums: { sqlite: RangeSum; mysql: RangeSum }, matched: boolean) => void;
   /** The rows of a small differing range, as a chunk pair of canonical forms. */
   onDiffering: (pair: ChunkPair) => Promise<void>;
+  /** The ranges to scan, some already summed on the SQLite side; undefined: cut by the scan. */
+  known?: readonly KnownRange[];
 }
 
 /** Sums of one range on both sides at once: the hub works on its query while SQLite computes. */
@@ -234,6 +252,24 @@ async function sumBoth(s: SqliteSide, m: MysqlSide, range: KeyRange): Promise<{ 
   let sqlite: RangeSum;
   try {
     sqlite = s.sum(range);
+  } catch (e) {
+    await pending.catch(() => {});
+    throw e;
+  }
+  return { sqlite, mysql: await pending };
+}
+
+/**
+ * The hub's sum of a range the caller already summed on the SQLite side: SQLite only counts
+ * its rows meanwhile, and sums them itself when that count is not the caller's (rows written
+ * since, or rows the caller never read).
+ */
+async function sumKnown(s: SqliteSide, m: MysqlSide, known: KnownRange): Promise<{ sqlite: RangeSum; mysql: RangeSum }> {
+  if (!known.sqlite) return sumBoth(s, m, known.range);
+  const pending = m.sum(known.range);
+  let sqlite: RangeSum;
+  try {
+    sqlite = s.count(known.range) === known.sqlite.rows ? known.sqlite : s.sum(known.range);
   } catch (e) {
     await pending.catch(() => {});
     throw e;
@@ -279,6 +315,20 @@ export async function scanByChecksums(
     }
   };
 
+  const check = async (range: KeyRange, sums: { sqlite: RangeSum; mysql: RangeSum }): Promise<void> => {
+    const matched = same(sums.sqlite, sums.mysql);
+    if (!matched) await drill(range, sums);
+    options.onChunk(sums, matched);
+  };
+
+  if (options.known) {
+    for (const k of options.known) {
+      if (options.signal?.aborted) throw options.cancelled();
+      await check(k.range, await sumKnown(s, m, k));
+    }
+    return;
+  }
+
   let rows = options.chunkRows ?? options.initialRows;
   let lo: unknown[] | null = null;
   for (;;) {
@@ -289,11 +339,7 @@ export async function scanByChecksums(
     const sums = await sumBoth(s, m, range);
     const elapsed = performance.now() - started;
     // The open range after the last full chunk is only a chunk if it holds rows.
-    if (hi !== null || sums.sqlite.rows > 0 || sums.mysql.rows > 0) {
-      const matched = same(sums.sqlite, sums.mysql);
-      if (!matched) await drill(range, sums);
-      options.onChunk(sums, matched);
-    }
+    if (hi !== null || sums.sqlite.rows > 0 || sums.mysql.rows > 0) await check(range, sums);
     if (hi === null) break;
     lo = hi;
     if (options.chunkRows === undefined) rows = nextChunkRows(rows, elapsed);

@@ -16,6 +16,7 @@ import type { PlanOptions, SyncTable } from '../sync/plan.js';
 import type { FormOverrides } from '../sync/value-forms.js';
 import { DualdbError, MysqlError, messageOf, SqliteError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
+import type { KnownRange } from './checksum-compare.js';
 import { mysqlKeyOrders } from './mysql-reader.js';
 import { queuedKeys } from './queued.js';
 import { type CompareScope, resolveScope } from './scope.js';
@@ -55,6 +56,11 @@ export interface CompareOptions {
   recheck?: boolean;
   signal?: AbortSignal;
   onEvent?: (e: CompareEvent) => void;
+  /**
+   * Per table (lower-case name): the key ranges to sum, some already summed on the SQLite side
+   * by the caller (the migration, from the rows its copy read). Used where both engines sum.
+   */
+  knownRanges?: ReadonlyMap<string, readonly KnownRange[]>;
 }
 
 /** Errors that stop the whole run (a side is away, the user cancelled); others fail one table. */
@@ -150,7 +156,8 @@ export async function compareOn(db: SqliteDb, sources: CompareSources, options: 
     });
     let result: TableComparison;
     try {
-      result = await compareTable(ctx, table, perTable);
+      const known = options.knownRanges?.get(table.name.toLowerCase());
+      result = await compareTable(ctx, table, known ? { ...perTable, known } : perTable);
       await markQueued(db, sources.hub, result);
       await markFoldedKeys(hubRunner(sources.hub), table, result.differences);
     } catch (e) {

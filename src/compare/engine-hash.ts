@@ -194,6 +194,38 @@ export function renderDouble(v: number): string {
   return a >= 1e-6 && a < 1e15 ? `n${v};` : renderValue(v, 'double');
 }
 
+/**
+ * A row's text (`renderValue` of each value, joined) from a row as better-sqlite3 returns it:
+ * the text `SqliteSide.sum` builds in SQL, built from rows the caller already read (the
+ * migration's copy). The common values take a shortcut whose text is renderValue's own.
+ */
+export function rowTextOf(types: readonly LogicalType[]): (row: readonly unknown[]) => string {
+  const parts = types.map((type): ((v: unknown) => string) => {
+    switch (type) {
+      case 'integer':
+        return (v) => (typeof v === 'bigint' ? `n${v};` : renderValue(v, type));
+      case 'double':
+        return (v) => (typeof v === 'number' ? renderDouble(v) : renderValue(v, type));
+      case 'text':
+      case 'json':
+      case 'any':
+        return (v) => {
+          if (typeof v !== 'string') return renderValue(v, type);
+          const bytes = Buffer.byteLength(v, 'utf8');
+          return bytes <= SHORT_TEXT ? `t${bytes}:${v}` : `h${md5(v)};`;
+        };
+      default:
+        return (v) => renderValue(v, type);
+    }
+  });
+  const n = parts.length;
+  return (row) => {
+    let text = '';
+    for (let i = 0; i < n; i++) text += (parts[i] as (v: unknown) => string)(row[i] ?? null);
+    return text;
+  };
+}
+
 const DATE_GLOB = "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'";
 const DATETIME_GLOB = `${DATE_GLOB.slice(0, -1)}[ T][0-9][0-9]:[0-9][0-9]:[0-9][0-9]'`;
 const DATETIME_FRACTION_GLOB = `${DATETIME_GLOB.slice(0, -1)}.[0-9]*'`;

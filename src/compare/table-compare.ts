@@ -15,7 +15,7 @@ import type { SyncTable } from '../sync/plan.js';
 import { SqliteTableIO } from '../sync/sqlite-io.js';
 import { DualdbError, MysqlError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
-import { canCompareByChecksum, scanByChecksums } from './checksum-compare.js';
+import { canCompareByChecksum, type KnownRange, scanByChecksums } from './checksum-compare.js';
 import { ChunkAligner, type ChunkPair } from './chunks.js';
 import { compareKeys, type KeyShape, keyPartsOf, keyShape, keyTextOf } from './key-order.js';
 import { type MysqlKeyOrder, mysqlKeyOrders, openMysqlReader } from './mysql-reader.js';
@@ -54,6 +54,8 @@ export interface TableCompareOptions {
   onEvent?: (e: CompareEvent) => void;
   /** Every confirmed difference, chunk by chunk, in key order (repair applies them here). */
   onDifferences?: (diffs: ConfirmedDifference[]) => Promise<void>;
+  /** The key ranges to sum, some already summed on the SQLite side (in-engine checksums only). */
+  known?: readonly KnownRange[];
 }
 
 const DEFAULT_PAGE_ROWS = 2_000;
@@ -248,6 +250,7 @@ export async function compareTable(
           chunkRows: options.sizeByTime ? undefined : chunkSize,
           initialRows: chunkSize,
           ...(options.signal ? { signal: options.signal } : {}),
+          ...(options.known ? { known: options.known } : {}),
           cancelled: () => new CompareCancelledError(),
           onDiffering: record,
           onChunk: (sums, matched) => {

@@ -5,6 +5,8 @@
  * ever held in memory), written in one hub
  * transaction per batch together with the table's resume marker.
  */
+import type { KnownRange } from '../compare/checksum-compare.js';
+import { rowTextOf } from '../compare/engine-hash.js';
 import { type SqlValue, ValueError } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
@@ -12,6 +14,7 @@ import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncTable } from '../sync/plan.js';
 import { messageOf } from '../util/errors.js';
+import { RangeDigest } from './copy-digest.js';
 import { MigrationInterruptedError, MigrationWriteError } from './errors.js';
 import { BatchSource, HubTableWriter, HubWriteCheckError, LoadDataRefusedError, NotLoadableError } from './hub-writer.js';
 import { decodeMark, encodeMark } from './keyset.js';
@@ -36,6 +39,11 @@ export interface HubCopyContext {
   signal?: AbortSignal;
   /** Rows done in the table so far (also called while a batch streams, before it commits). */
   onBatch: (rowsDone: number) => void;
+  /**
+   * Filled with the table's key ranges in order, each committed batch's with the sum of the
+   * rows it read (the verification's SQLite half); a range copied by an earlier run has none.
+   */
+  ranges?: KnownRange[];
 }
 
 /** The hub write method of a run, shared by its tables: LOAD DATA refused once → INSERT from then on. */
@@ -92,6 +100,9 @@ export async function copyTableToHub(
   await reserveHubIds(conn, reader, table);
 
   let last: SqlValue[] | null = marker?.lastKey ? decodeMark(marker.lastKey) : null;
+  const { ranges } = ctx;
+  const rowText = rowTextOf(table.columns.map((c) => c.type));
+  if (last) ranges?.push({ range: { lo: null, hi: last } });
   let rowsDone = marker?.rowsDone ?? 0;
   let copied = 0;
   /** The next batch goes through INSERTs (a BLOB in a text column met by LOAD DATA). */
@@ -101,7 +112,8 @@ export async function copyTableToHub(
     const it = rowsAfter(last);
     const head = it.next();
     if (head.done) break;
-    const source = new BatchSource(it, head.value, ctx.batchSize, ctx.maxBatchBytes, (n) => ctx.onBatch(rowsDone + n));
+    const digest = ranges ? new RangeDigest(rowText) : undefined;
+    const source = new BatchSource(it, head.value, ctx.batchSize, ctx.maxBatchBytes, (n) => ctx.onBatch(rowsDone + n), digest);
     const method: HubMethod = insertOnce ? 'insert' : ctx.method.current;
     insertOnce = false;
     let redo = false;
@@ -128,6 +140,7 @@ export async function copyTableToHub(
       // Interrupted while the batch was in flight: it is rolled back, the marker with it.
       if (ctx.signal?.aborted) throw new MigrationInterruptedError(ctx.direction);
       await conn.commit();
+      if (digest) ranges?.push({ range: { lo: last, hi: nextMark }, sqlite: digest.sum() });
       rowsDone += source.rows;
       copied += source.rows;
       last = nextMark;
@@ -142,6 +155,8 @@ export async function copyTableToHub(
     }
     ctx.onBatch(rowsDone);
   }
+  // The last read found no row past `last`.
+  ranges?.push({ range: { lo: last, hi: null }, sqlite: { rows: 0, digest: null } });
   await ctx.markers.save(conn, table.name, { lastKey: last ? encodeMark(last) : null, rowsDone, done: true });
   return { copied, rowsDone };
 }

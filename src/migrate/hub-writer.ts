@@ -26,6 +26,7 @@ import type { PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import type { SyncTable } from '../sync/plan.js';
 import { DualdbError } from '../util/errors.js';
+import type { RangeDigest } from './copy-digest.js';
 
 /** Characters of TSV text per Buffer handed to the LOAD DATA stream. */
 const CHUNK_CHARS = 256 * 1024;
@@ -119,6 +120,8 @@ export class BatchSource {
     private readonly maxBytes: number,
     /** Rows taken so far in this batch (progress while the batch streams). */
     private readonly onRows?: (rows: number) => void,
+    /** Every row taken, for the verification's SQLite half (copy-digest.ts). */
+    private readonly digest?: RangeDigest,
   ) {
     this.pending = first;
   }
@@ -135,6 +138,7 @@ export class BatchSource {
     }
     this.rows++;
     this.last = row;
+    this.digest?.add(row);
     return row;
   }
 

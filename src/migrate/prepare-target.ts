@@ -106,5 +106,5 @@ export async function prepareTarget(
   }
   report.tables.push(...skippedEntries(ctx, captured.plan, schema.requested, report.method));
   ctx.lap('captureMs');
-  return { ...captured, caps, hubMarkers, sqliteMarkers, markers, entries, run };
+  return { ...captured, caps, hubMarkers, sqliteMarkers, markers, entries, run, copied: new Map() };
 }

@@ -4,6 +4,7 @@
  * phases themselves (run.ts) pass their results to each other as typed values.
  */
 import type { EventEmitter } from 'node:events';
+import type { KnownRange } from '../compare/checksum-compare.js';
 import { compareOn, planOptionsOf } from '../compare/compare.js';
 import type { HubPosition } from '../compare/pull-cursor.js';
 import type { Config } from '../config/config.js';
@@ -171,6 +172,8 @@ export interface PreparedRun extends CapturedScope {
   /** The report's entry of each table in scope. */
   entries: Map<string, TableReport>;
   run: RunState;
+  /** SQLite → MySQL: the key ranges each table's copy read, with their sums (lower-case name), for the verification. */
+  copied: Map<string, KnownRange[]>;
 }
 
 export const startSeqOf = (run: RunState): bigint => BigInt(run.startSeq);

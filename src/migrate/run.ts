@@ -164,7 +164,7 @@ export class MigrationRun {
   /** 6. Counts and checksums; a difference changed after the positions is explained. */
   private async verify(job: PreparedRun): Promise<void> {
     if (!this.ctx.options.skipVerify)
-      await verifyCopy(this.ctx, job.scope, job.entries, startSeqOf(job.run), positionOf(job.run));
+      await verifyCopy(this.ctx, job.scope, job.entries, startSeqOf(job.run), positionOf(job.run), job.copied);
     this.ctx.lap('verifyMs');
   }
 

@@ -4,6 +4,7 @@
  * SQLite's foreign keys off (copy-to-sqlite.ts). Also what the copy needs decided
  * beforehand: the hub's write method and the emptying of target tables (--truncate).
  */
+import type { KnownRange } from '../compare/checksum-compare.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncTable } from '../sync/plan.js';
@@ -135,6 +136,8 @@ async function copyToHub(ctx: RunContext, job: PreparedRun, caps: HubCapabilitie
     // tables come parents first, and foreign keys are checked by the pre-flight.
     await conn.query('SET @dualdb_capture_off = 1, foreign_key_checks = 0');
     await eachTable(ctx, job, 'sqlite', async (t, marker, meter) => {
+      const ranges: KnownRange[] = [];
+      job.copied.set(t.name.toLowerCase(), ranges);
       const copied = await copyTableToHub(
         {
           reader: db,
@@ -147,6 +150,7 @@ async function copyToHub(ctx: RunContext, job: PreparedRun, caps: HubCapabilitie
           method,
           ...(ctx.options.signal ? { signal: ctx.options.signal } : {}),
           onBatch: meter.onBatch,
+          ranges,
         },
         t,
         marker,

@@ -3,6 +3,7 @@
  * A differing key that was changed on either side after the positions read before the copy
  * is "explained" (the sync replays it); any other difference fails the run.
  */
+import type { KnownRange } from '../compare/checksum-compare.js';
 import { compareOn, planOptionsOf } from '../compare/compare.js';
 import type { HubPosition } from '../compare/pull-cursor.js';
 import type { TableComparison } from '../compare/types.js';
@@ -17,12 +18,17 @@ import type { TableReport, TableVerification } from './types.js';
 /** Differences the verification looks at per table (more are reported as unexplained). */
 const MAX_VERIFY_DIFFERENCES = 100_000;
 
+/**
+ * `copied`: the key ranges each table's copy read, with the sums of the rows it read there
+ * (copy-digest.ts): SQLite's side of those ranges is then counted, not summed again.
+ */
 export async function verifyCopy(
   ctx: RunContext,
   scope: SyncTable[],
   entries: Map<string, TableReport>,
   startSeq: bigint,
   position: HubPosition,
+  copied?: ReadonlyMap<string, readonly KnownRange[]>,
 ): Promise<void> {
   if (scope.length === 0) return;
   const { db, hub, options } = ctx;
@@ -32,6 +38,7 @@ export async function verifyCopy(
     {
       tables: scope.map((t) => t.name),
       maxDifferences: MAX_VERIFY_DIFFERENCES,
+      ...(copied ? { knownRanges: copied } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     },
   ).catch((e) => {

@@ -33,8 +33,8 @@ describe.skipIf(!HUB_AVAILABLE)('pull: the group upsert', () => {
     const w = await world();
     const A = w.node('A');
     await A.syncer.syncOnce();
-    const many = vi.spyOn(SqliteTableIO.prototype, 'upsertMany');
-    const one = vi.spyOn(SqliteTableIO.prototype, 'upsert');
+    const many = vi.spyOn(SqliteTableIO.prototype, 'upsertManyOfValues');
+    const one = vi.spyOn(SqliteTableIO.prototype, 'upsertValues');
     const rows = Array.from({ length: 700 }, (_, i) => [i + 1, i, `n${i}`]);
     await w.hub.execute('INSERT INTO limits (id, value, note) VALUES ?', [rows]);
     await w.hub.execute("UPDATE limits SET note = 'changed' WHERE id IN (5, 600)");
@@ -50,12 +50,31 @@ describe.skipIf(!HUB_AVAILABLE)('pull: the group upsert', () => {
     expect(A.syncer.state.pendingPush(true).count).toBe(0);
   });
 
+  it('the upsert statements are compiled once per table, not again for every batch', async () => {
+    const w = await world();
+    const A = w.node('A');
+    await A.syncer.syncOnce();
+    const first = Array.from({ length: 700 }, (_, i) => [i + 1, i, `n${i}`]);
+    await w.hub.execute('INSERT INTO limits (id, value, note) VALUES ?', [first]);
+    expect((await A.syncer.syncOnce()).pull.applied).toBe(700);
+    const prepare = vi.spyOn(A.db, 'prepare');
+    // Three more batches of the same sizes (a full statement and the rest): no upsert compiled again.
+    for (let b = 1; b <= 3; b++) {
+      const more = Array.from({ length: 700 }, (_, i) => [b * 1000 + i + 1, i, `m${i}`]);
+      await w.hub.execute('INSERT INTO limits (id, value, note) VALUES ?', [more]);
+      expect((await A.syncer.syncOnce()).pull.applied).toBe(700);
+    }
+    const upserts = prepare.mock.calls.filter(([sql]) => /^INSERT INTO "limits"/.test(String(sql)));
+    expect(upserts).toEqual([]);
+    expect(A.db.prepare('SELECT count(*) AS n FROM limits').get()).toEqual({ n: 2800n });
+  });
+
   it('a refused row among them: the group falls back to row by row, only that row is parked, the rest arrive once', async () => {
     const w = await world();
     const A = w.node('A');
     await A.syncer.syncOnce();
-    const many = vi.spyOn(SqliteTableIO.prototype, 'upsertMany');
-    const one = vi.spyOn(SqliteTableIO.prototype, 'upsert');
+    const many = vi.spyOn(SqliteTableIO.prototype, 'upsertManyOfValues');
+    const one = vi.spyOn(SqliteTableIO.prototype, 'upsertValues');
     const rows = Array.from({ length: 500 }, (_, i) => [i + 1, i === 250 ? -1 : i, null]);
     await w.hub.execute('INSERT INTO limits (id, value, note) VALUES ?', [rows]);
     const r = await A.syncer.syncOnce();

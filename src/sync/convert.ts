@@ -21,6 +21,25 @@ export function toSqliteRow(table: SyncTable, row: Row): Row {
   return out;
 }
 
+/**
+ * toSqliteRow's values in the table's column order, ready to bind (a bulk pull writes most rows
+ * without reading them by name: no object per row between the hub's row and the upsert).
+ */
+export function toSqliteValues(table: SyncTable, row: Row): SqlValue[] {
+  const { names, convert } = sqliteConverters(table);
+  const out: SqlValue[] = new Array(names.length);
+  for (let i = 0; i < names.length; i++) out[i] = (convert[i] as (v: unknown) => SqlValue)(row[names[i] as string]);
+  return out;
+}
+
+/** The row of values in the table's column order (toSqliteValues), by column name. */
+export function rowOfValues(table: SyncTable, values: readonly SqlValue[]): Row {
+  const out: Row = {};
+  const { columns } = table;
+  for (let i = 0; i < columns.length; i++) out[(columns[i] as { name: string }).name] = values[i] ?? null;
+  return out;
+}
+
 type Converter = (v: unknown) => SqlValue;
 const convertersByTable = new WeakMap<
   SyncTable,

@@ -160,7 +160,7 @@ const MISSING_PARENT = /\(its parent (.+) (\S+) is not here\)$/;
  * to 10 minutes, then only by hand: N6). Only those waiting for one of those rows, when their error
  * names the parent (withMissingParent); a retry that fails again is parked again.
  */
-export function wakeParkedChildren(ctx: SyncContext, written: Map<string, Set<string>>): void {
+export function wakeParkedChildren(ctx: SyncContext, written: Map<string, Pick<Set<string>, 'has'>>): void {
   if (written.size === 0) return;
   const parked = ctx.db.prepare(
     "SELECT id, error FROM _dualdb_parked WHERE direction = 'pull' AND tbl = ? AND error LIKE '%FOREIGN KEY%' AND next_retry_ms IS NOT 0",

@@ -175,6 +175,10 @@ export async function readHubBatch(
       // This node's own insert under a key restarts the key's history (as in the push's unseen
       // changes, push-hub-read.ts): the other nodes' changes before it were of rows no longer there.
       const restart = await ownInserts(conn, ctx, ordered, result.more || holeEntries.length > 0, BigInt(clock.max_seq ?? 0));
+      // The images joined with the log range are asked for now, before this node's own pass over the
+      // entries below: the hub runs the join meanwhile (a connection runs its statements in order, so
+      // it is sent after the own-inserts read, whose answer that pass needs).
+      const joined = joinImagesEarly(conn, ctx, entries, prev.upto, out.readUpto);
       const placed = placedHere(ctx, ordered);
       // Restarted and placed keys are rare: their lookup text is built only when there are any.
       const anyRestart = restart.size > 0;
@@ -222,8 +226,10 @@ export async function readHubBatch(
       for (const [tbl, keys] of changes.byTable) {
         const table = ctx.plan.byName.get(tbl);
         if (!table) continue;
-        images.set(tbl, await fetchImages(conn, table, keys, prev.upto, out.readUpto));
+        images.set(tbl, await fetchImages(conn, table, keys, prev.upto, out.readUpto, joined.get(tbl)));
       }
+      // A table whose entries were all skipped (this node's own): its join is not used.
+      for (const [tbl, rows] of joined) if (!changes.byTable.has(tbl)) await rows;
       await addChildrenOfRecreated(conn, ctx, changes, images, out.hubNowMs);
       // Parents referenced by these images whose own hub changes come later ride along (parents.ts).
       const work = [...images].flatMap(([tbl, rows]) => {
@@ -378,11 +384,63 @@ async function ownInserts(
  */
 export const OWN_INSERTS_SCAN_PER_KEY = 10n;
 
+/** The key column of a table whose images come from the join with the log range (fetchImages). */
+function joinKey(table: SyncTable): { name: string } | undefined {
+  const k = table.key.length === 1 ? table.key[0] : undefined;
+  return k?.type === 'integer' ? k : undefined;
+}
+
+/**
+ * The log range (after, upto] joined with the table on the key: the hub's current image for each
+ * entry of the range (an index lookup per entry, no key list to send or parse).
+ */
+function joinImages(conn: PoolConnection, table: SyncTable, key: { name: string }, after: bigint, upto: bigint): Promise<Row[]> {
+  const cols = table.columns.map((c) => `t.${quoteMysqlId(c.name)}`).join(', ');
+  // STRAIGHT_JOIN: the log range drives, the table is probed by its primary key (DECIMAL(65,0)
+  // holds every signed and unsigned BIGINT exactly).
+  return conn
+    .query(
+      `SELECT STRAIGHT_JOIN ${cols} FROM _dualdb_changes c
+         JOIN ${quoteMysqlId(table.name)} t ON t.${quoteMysqlId(key.name)} = CAST(c.pk AS DECIMAL(65,0))
+        WHERE c.seq > ? AND c.seq <= ? AND c.tbl = ?`,
+      [after, upto, table.name],
+    )
+    .then(([rows]) => rows as Row[]);
+}
+
+/**
+ * The joins (joinImages) of the tables with entries of other nodes in the batch, sent at once: the
+ * hub runs them while the node goes through the entries (docs/PERFORMANCE.md, "Pull: the images
+ * asked for early"). Awaited by fetchImages, or where a table's changes came to nothing.
+ */
+function joinImagesEarly(
+  conn: PoolConnection,
+  ctx: SyncContext,
+  entries: HubEntry[],
+  after: bigint,
+  upto: bigint,
+): Map<string, Promise<Row[]>> {
+  const out = new Map<string, Promise<Row[]>>();
+  if (upto <= after) return out;
+  let last: string | undefined;
+  for (const e of entries) {
+    if (e.tbl === last || e.pk === null || e.origin === ctx.nodeId || e.op === 'R' || out.has(e.tbl)) continue;
+    last = e.tbl;
+    const table = ctx.plan.byName.get(e.tbl);
+    const key = table && joinKey(table);
+    if (!table || !key) continue;
+    const rows = joinImages(conn, table, key, after, upto);
+    rows.catch(() => {}); // awaited later; a read failing before then must not go unhandled
+    out.set(e.tbl, rows);
+  }
+  return out;
+}
+
 /**
  * The hub's current images of a batch's keys. A table keyed by one integer column is read in one
- * query: the log range (after, upto] joined with the table on the key (an index lookup per log
- * entry, no key list to send or parse); keys from outside the range (open holes, parked retries)
- * and every other table are looked up by key lists (mysql-io.ts).
+ * query, the log range joined with the table (joinImages; `joined` when already asked for); keys
+ * from outside the range (open holes, parked retries) and every other table are looked up by key
+ * lists (mysql-io.ts).
  */
 async function fetchImages(
   conn: PoolConnection,
@@ -390,21 +448,14 @@ async function fetchImages(
   keys: Map<string, KeyChange>,
   after: bigint,
   upto: bigint,
+  joined?: Promise<Row[]>,
 ): Promise<Map<string, Row>> {
   const io = new MysqlTableIO(table);
-  const k = table.key.length === 1 ? table.key[0] : undefined;
-  if (k?.type !== 'integer' || upto <= after) return io.fetch(conn, [...keys.keys()]);
+  const k = joinKey(table);
+  if (!k || upto <= after) return io.fetch(conn, [...keys.keys()]);
   const out = new Map<string, Row>();
-  const cols = table.columns.map((c) => `t.${quoteMysqlId(c.name)}`).join(', ');
-  // STRAIGHT_JOIN: the log range drives, the table is probed by its primary key (DECIMAL(65,0)
-  // holds every signed and unsigned BIGINT exactly).
-  const [rows] = await conn.query(
-    `SELECT STRAIGHT_JOIN ${cols} FROM _dualdb_changes c
-       JOIN ${quoteMysqlId(table.name)} t ON t.${quoteMysqlId(k.name)} = CAST(c.pk AS DECIMAL(65,0))
-      WHERE c.seq > ? AND c.seq <= ? AND c.tbl = ?`,
-    [after, upto, table.name],
-  );
-  for (const row of rows as Row[]) {
+  const rows = await (joined ?? joinImages(conn, table, k, after, upto));
+  for (const row of rows) {
     const key = io.keyOf(row);
     if (keys.has(key)) out.set(key, row);
   }

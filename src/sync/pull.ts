@@ -12,13 +12,13 @@
  * SQLite write lock so no local writer can slip in between.
  */
 import { SQLITE_NOW_MS } from '../capture/sqlite-capture.js';
-import type { Row } from '../engines/codec.js';
+import type { Row, SqlValue } from '../engines/codec.js';
 import type { SqliteDb } from '../engines/sqlite/open.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
 import type { KeyChange } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
-import { sameEntity, sameImage, toSqliteRow } from './convert.js';
+import { rowOfValues, sameEntity, sameImage, toSqliteValues } from './convert.js';
 import { decidePull } from './decide.js';
 import { isTransientSqlite, rowErrorText } from './errors.js';
 import { advanceHoles } from './holes.js';
@@ -163,7 +163,7 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
       const deletions: { table: SyncTable; io: SqliteTableIO; keys: string[]; parked: Set<string> }[] = [];
       const recreated: Recreated[] = [];
       // Keys of the rows written here, by table: children parked for one of them go again (N6).
-      const written = new Map<string, Set<string>>();
+      const written = new Map<string, Pick<Set<string>, 'has'>>();
       for (const table of tables) {
         const io = new SqliteTableIO(ctx.db, table);
         const keyed = changes.byTable.get(table.name) ?? new Map<string, KeyChange>();
@@ -174,11 +174,29 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
         const localImages = pending.size ? io.fetch([...pending.keys()]) : new Map<string, Row>();
         const m = moved(result, table.name);
         const toDelete: string[] = [];
-        const toUpsert: { key: string; row: Row; change: KeyChange }[] = [];
-        const asSqlite = new Map<string, Row>();
-        for (const [key, hubRow] of hubImages) if (keyed.has(key)) asSqlite.set(key, toSqliteRow(table, hubRow));
+        const toUpsert: { key: string; values: SqlValue[]; change: KeyChange }[] = [];
+        // The hub's rows in SQLite form as values to bind; by column name (a Row) only where a check
+        // reads them so: a table with references, a key with a local change, a refused row.
+        const hubValues = new Map<string, SqlValue[]>();
+        for (const [key, hubRow] of hubImages) if (keyed.has(key)) hubValues.set(key, toSqliteValues(table, hubRow));
+        const refs = table.foreignKeys.length > 0 || (table.unsyncedRefs?.length ?? 0) > 0;
+        const asRows = new Map<string, Row>();
+        const rowOf = (key: string, values: SqlValue[]): Row => {
+          let row = asRows.get(key);
+          if (!row) {
+            row = rowOfValues(table, values);
+            asRows.set(key, row);
+          }
+          return row;
+        };
         // Parent keys under which this node holds its own new row the hub has not received.
-        const unsent = unsentParentKeys(ctx, table, asSqlite.values());
+        const unsent = refs
+          ? unsentParentKeys(
+              ctx,
+              table,
+              [...hubValues].map(([key, values]) => rowOf(key, values)),
+            )
+          : new Set<string>();
         // Held and unsettled keys are rare: their lookup text is built only when there are any.
         const anyHeld = held.size > 0 || unsettled.local.size > 0;
         for (const [key, change] of keyed) {
@@ -190,16 +208,19 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
             parkedNow.push({ tbl: table.name, pk: key, error });
             continue;
           }
-          const hubAsSqlite = asSqlite.get(key) ?? null;
+          const hubAsValues = hubValues.get(key) ?? null;
           const local = pending.get(key);
           // Its parent is the hub's half of a key collision not resolved yet: applied now, it would
           // attach to the node's different row under the same key. It waits (parked) until then —
           // unless it collides itself (a row of the node's under its key too): that collision is
           // deferred to the push like any other, so the hub's row is never taken for the node's.
           const waitsForParent =
-            hubAsSqlite !== null &&
-            (parentApart(table, hubAsSqlite, apart) !== undefined || parentIn(table, hubAsSqlite, unsent) !== undefined);
+            hubAsValues !== null &&
+            refs &&
+            (parentApart(table, rowOf(key, hubAsValues), apart) !== undefined ||
+              parentIn(table, rowOf(key, hubAsValues), unsent) !== undefined);
           if (local) {
+            const hubAsSqlite = hubAsValues && rowOf(key, hubAsValues);
             const localRow = localImages.get(key) ?? null;
             const hubMovedHere = moveTargets.has(heldKey(table.name, key));
             // The node's copy of a row another node moved here: weighed against that row's changes
@@ -315,11 +336,11 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
             parkWaiting(ctx, table.name, key, change, parkedNow);
             continue;
           }
-          if (!hubAsSqlite) {
+          if (!hubAsValues) {
             toDelete.push(key);
             continue;
           }
-          toUpsert.push({ key, row: hubAsSqlite, change });
+          toUpsert.push({ key, values: hubAsValues, change });
         }
         const failed = applyRows(
           ctx.db,
@@ -329,15 +350,22 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
             // logging them. Deleting here first runs the same cascades locally (quietly); the hub's
             // current children of the row ride along in the batch (pull-read.ts) and are written again.
             if (u.change.deleted && table.hubCascades) io.delete(u.key);
-            io.upsert(u.row);
+            io.upsertValues(u.values);
           },
           upsertAll(io, table, toUpsert),
         );
-        const writtenKeys = new Set<string>();
-        written.set(table.name, writtenKeys);
-        for (const { key, row, change } of toUpsert) {
+        // Asked only for tables with children parked for a missing parent: the set is built then.
+        let writtenKeys: Set<string> | undefined;
+        written.set(table.name, {
+          has: (k) => {
+            writtenKeys ??= new Set(toUpsert.filter((u) => !failed.has(u.key)).map((u) => u.key));
+            return writtenKeys.has(k);
+          },
+        });
+        for (const { key, values, change } of toUpsert) {
           const failure = failed.size > 0 ? failed.get(key) : undefined;
           if (failure !== undefined) {
+            const row = rowOf(key, values);
             // Its parent is gone here by this node's delete, still to go up: the hub's ON DELETE settles it then.
             const gone = /FOREIGN KEY/i.test(failure) ? parentDeletedHere(ctx, table, row) : undefined;
             const error = gone
@@ -352,7 +380,6 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
           }
           m.upserts++;
           result.applied++;
-          writtenKeys.add(key);
           if (parkedHere.has(key)) ctx.state.unpark('pull', table.name, key);
           if (!change.retry && (ctx.beatLag !== false || !table.meta))
             result.lagsMs.push(Math.max(0, localNow - (change.lastAt - ctx.hubClockOffsetMs)));
@@ -455,10 +482,10 @@ function retryOrphanedPushes(ctx: SyncContext, parents: string[]): void {
 function upsertAll(
   io: SqliteTableIO,
   table: SyncTable,
-  items: { row: Row; change: KeyChange }[],
-): ((items: { row: Row }[]) => void) | undefined {
+  items: { values: SqlValue[]; change: KeyChange }[],
+): ((items: { values: SqlValue[] }[]) => void) | undefined {
   if (table.hubCascades && items.some((u) => u.change.deleted)) return undefined;
-  return (rows) => io.upsertMany(rows.map((u) => u.row));
+  return (rows) => io.upsertManyOfValues(rows.map((u) => u.values));
 }
 
 /** The first operation a parked hub change keeps: `P` for a re-pointing by a parent's move alone (changeset.ts). */

@@ -13,14 +13,34 @@ import type { SyncTable } from './plan.js';
 
 const LOOKUP_CHUNK = 400;
 
+/**
+ * Upsert statements by file and table, then rows per statement: compiled once, not once per batch
+ * (a pull batch builds its own SqliteTableIO; a 199-row upsert takes milliseconds to prepare). A
+ * re-plan makes new SyncTable objects, so a changed table gets new statements.
+ */
+const upsertsByDb = new WeakMap<SqliteDb, WeakMap<SyncTable, Map<number, Database.Statement<unknown[]>>>>();
+
+function upsertCache(db: SqliteDb, table: SyncTable): Map<number, Database.Statement<unknown[]>> {
+  let byTable = upsertsByDb.get(db);
+  if (!byTable) {
+    byTable = new WeakMap();
+    upsertsByDb.set(db, byTable);
+  }
+  let m = byTable.get(table);
+  if (!m) {
+    m = new Map();
+    byTable.set(table, m);
+  }
+  return m;
+}
+
 export class SqliteTableIO {
   private readonly q: string;
   private readonly selectList: string;
   private readonly columnNames: string[];
   private deleteStmt: Database.Statement<unknown[]> | undefined;
-  private upsertOne: Database.Statement<unknown[]> | undefined;
-  /** The upsert statement by rows per statement. */
-  private readonly upserts = new Map<number, Database.Statement<unknown[]>>();
+  /** The upsert statement by rows per statement (shared by every SqliteTableIO of this file and table). */
+  private readonly upserts: Map<number, Database.Statement<unknown[]>>;
   /** The lookup of a full chunk of keys, prepared once (a 20,000-key push batch is 50 chunks). */
   private lookup: Database.Statement<unknown[]> | undefined;
   /** The lookup of one key, prepared once: a `both` write's one-row push reads its row by it. */
@@ -33,6 +53,7 @@ export class SqliteTableIO {
     this.q = quoteSqliteId(table.name);
     this.selectList = table.columns.map((c) => quoteSqliteId(c.name)).join(', ');
     this.columnNames = table.columns.map((c) => c.name);
+    this.upserts = upsertCache(db, table);
   }
 
   /** Key text of a row as read from SQLite. */
@@ -78,8 +99,12 @@ export class SqliteTableIO {
     const names = this.columnNames;
     const values: unknown[] = new Array(names.length);
     for (let i = 0; i < names.length; i++) values[i] = row[names[i] as string] ?? null;
-    this.upsertOne ??= this.upsertStatement(1);
-    this.upsertOne.run(values);
+    this.upsertStatement(1).run(values);
+  }
+
+  /** upsert of one row given as its values in the table's column order. */
+  upsertValues(values: readonly SqlValue[]): void {
+    this.upsertStatement(1).run(values as unknown[]);
   }
 
   /**
@@ -87,15 +112,34 @@ export class SqliteTableIO {
    * places thousands of hub rows: one statement each cost a fifth of its node transaction).
    */
   upsertMany(rows: Row[]): void {
-    const cols = this.table.columns;
+    const names = this.columnNames;
+    this.upsertManyValues(rows.length, (r, out, at) => {
+      const row = rows[r] as Row;
+      for (let c = 0; c < names.length; c++) out[at + c] = row[names[c] as string] ?? null;
+    });
+  }
+
+  /** upsertMany of rows given as their values in the table's column order. */
+  upsertManyOfValues(rows: readonly (readonly SqlValue[])[]): void {
+    const width = this.columnNames.length;
+    this.upsertManyValues(rows.length, (r, out, at) => {
+      const values = rows[r] as readonly SqlValue[];
+      for (let c = 0; c < width; c++) out[at + c] = values[c] ?? null;
+    });
+  }
+
+  /** `count` rows in statements of up to ~999 parameters, `fill` writing row r's values at `at`. */
+  private upsertManyValues(count: number, fill: (r: number, out: unknown[], at: number) => void): void {
+    const width = this.columnNames.length;
     // Under SQLite's older 999-parameter limit.
-    const per = Math.max(1, Math.floor(999 / cols.length));
-    for (let at = 0; at < rows.length; at += per) {
-      const chunk = rows.slice(at, at + per);
-      const values: unknown[] = new Array(chunk.length * cols.length);
-      let i = 0;
-      for (const row of chunk) for (const c of cols) values[i++] = row[c.name] ?? null;
-      this.upsertStatement(chunk.length).run(values);
+    const per = Math.max(1, Math.floor(999 / width));
+    // One parameter array for every full statement: SQLite copies the values at each run.
+    const full: unknown[] = new Array(Math.min(per, count) * width);
+    for (let at = 0; at < count; at += per) {
+      const n = Math.min(per, count - at);
+      const values = n * width === full.length ? full : new Array(n * width);
+      for (let r = 0; r < n; r++) fill(at + r, values, r * width);
+      this.upsertStatement(n).run(values);
     }
   }
 

@@ -19,6 +19,8 @@ export interface QueryRunner {
 /** Keys per lookup: a default batch (2,000 keys) in two round trips; sized by bytes too (key-chunks.ts). */
 const LOOKUP_CHUNK = 1000;
 const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
+/** An integer's text as BigInt prints it: no leading zero, no '-0', no '+'. */
+const CANONICAL_INTEGER = /^(?:0|-?[1-9][0-9]*)$/;
 /** Room left in max_allowed_packet for the protocol's own bytes. */
 export const PACKET_MARGIN = 1024;
 /** Rows per multi-row statement at most: small rows fill a statement by bytes (the packet budget) first. */
@@ -94,7 +96,15 @@ export class MysqlTableIO {
   /** `key IN (…)` for these keys (mysql2's escaping), sized by the caller (key-chunks.ts). */
   keyCondition(keys: string[]): string {
     if (this.table.key.length === 1) {
-      return `${this.keyList} IN (${mysql.format('?', [keys.map((k) => this.keyValues(k)[0] ?? null)])})`;
+      // What mysql.format('?', [values]) gives, item by item: a canonical integer text is its own
+      // escaped form (BigInt(text) + ''), with no decode, BigInt or array per key (a push's lookups).
+      const type = this.table.key[0]?.type ?? 'text';
+      let list = '';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i] as string;
+        list += (i ? ', ' : '') + (type === 'integer' && CANONICAL_INTEGER.test(k) ? k : mysql.escape(keyPartValue(k, type)));
+      }
+      return `${this.keyList} IN (${list})`;
     }
     return `(${this.keyList}) IN (${mysql.format('?', [keys.map((k) => this.keyValues(k))])})`;
   }

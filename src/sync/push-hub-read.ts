@@ -323,10 +323,12 @@ async function unseenHubChanges(
           WHERE tbl = ? AND pk IN (?) AND ${filter} ORDER BY seq`,
         [ctx.nodeId, table, keys.slice(i, i + UNSEEN_PROBE_CHUNK), ctx.nodeId, ...windowParams],
       ]);
-  const inBatch = wanted ? new Set(keys) : undefined;
+  // The batch's keys as a set, for the range read's rows (built once there is a row: a backlog's tail is often empty).
+  let inBatch: Set<string> | undefined;
   for (const [sql, params] of statements) {
     const [rows] = await conn.query(sql, params);
     for (const r of rows as { pk: string | null; seq: string | number; op: LoggedOp; at: number; own: number | string }[]) {
+      if (wanted) inBatch ??= new Set(keys);
       if (r.pk === null || (inBatch && !inBatch.has(r.pk))) continue;
       if (Number(r.own) === 1) {
         out.delete(r.pk);

@@ -9,7 +9,8 @@ import mysql from 'mysql2/promise';
 import { describe, expect, it } from 'vitest';
 import { keyPartValue } from '../src/capture/keys.js';
 import { canonicalRow, type LogicalType, normaliseDatetimeText, type Row, type SqlValue } from '../src/engines/codec.js';
-import { sameImage } from '../src/sync/convert.js';
+import { sameImage, toMysqlRow } from '../src/sync/convert.js';
+import { integerRuns, MIN_KEY_RUN } from '../src/sync/hub-capture-bulk.js';
 import { MysqlTableIO } from '../src/sync/mysql-io.js';
 import type { SyncTable } from '../src/sync/plan.js';
 
@@ -126,8 +127,91 @@ describe('sameImage', () => {
         for (const b of values) {
           const x: Row = { k: 1n, v: a };
           const y: Row = { k: '1', v: b };
-          expect(sameImage(t, x, y), `${String(a)} / ${String(b)}`).toBe(canonicalRow(x, t.columns) === canonicalRow(y, t.columns));
+          expect(sameImage(t, x, y), `${String(a)} / ${String(b)}`).toBe(
+            canonicalRow(x, t.columns) === canonicalRow(y, t.columns),
+          );
         }
     });
   }
+});
+
+describe('MysqlTableIO.sqliteTuple', () => {
+  it('is the tuple of the MySQL-form row, and refuses what MySQL cannot hold', () => {
+    const types: LogicalType[] = ['integer', 'decimal', 'double', 'datetime', 'date', 'time', 'text', 'blob', 'json', 'any'];
+    const t = table(
+      types.map((type, i) => ({ name: `c${i}`, type })),
+      ['c0'],
+    );
+    const io = new MysqlTableIO(t);
+    const values: SqlValue[] = [
+      null,
+      0n,
+      -9223372036854775808n,
+      18446744073709551615n,
+      0,
+      -0,
+      0.1,
+      1e300,
+      '',
+      "it's \\ 😀",
+      '2024-05-01T10:00:00.5Z',
+      '2024-05-01 10:00:00.000001',
+      '2024-05-01',
+      Buffer.from([0, 39, 92, 255]),
+    ];
+    for (const v of values)
+      for (let i = 0; i < types.length; i++) {
+        const row: Row = Object.fromEntries(
+          types.map((_, j) => [`c${j}`, j === i ? v : (values[(i + j) % values.length] ?? null)]),
+        );
+        expect(io.sqliteTuple(row)).toBe(io.tuple(toMysqlRow(t, row)));
+      }
+    expect(() => io.sqliteTuple({ c0: 1n, c2: Number.POSITIVE_INFINITY })).toThrow(/c2/);
+  });
+});
+
+/** integerRuns as it was: a BigInt and its text per key to test the form, every key list sorted. */
+function runsBefore(keys: string[]): { runs: { lo: string; hi: string }[]; rest: string[] } {
+  const rest: string[] = [];
+  const values: bigint[] = [];
+  for (const k of keys) {
+    if (/^-?[0-9]+$/.test(k) && BigInt(k).toString() === k) values.push(BigInt(k));
+    else rest.push(k);
+  }
+  values.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const runs: { lo: string; hi: string }[] = [];
+  let start = 0;
+  for (let i = 1; i <= values.length; i++) {
+    const prev = values[i - 1] as bigint;
+    const cur = values[i];
+    if (cur !== undefined && (cur === prev || cur === prev + 1n)) continue;
+    const lo = values[start] as bigint;
+    if (prev - lo + 1n >= BigInt(MIN_KEY_RUN)) runs.push({ lo: lo.toString(), hi: prev.toString() });
+    else for (const v of new Set(values.slice(start, i))) rest.push(v.toString());
+    start = i;
+  }
+  return { runs, rest };
+}
+
+describe('integerRuns', () => {
+  it('the same runs and rest as before, keys in order or not', () => {
+    const odd = ['-0', '007', '+3', '00', '', 'x', '1e2', '9223372036854775808'];
+    let seed = 7;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    for (let trial = 0; trial < 200; trial++) {
+      const keys: string[] = [];
+      const n = rnd(200);
+      let v = BigInt(rnd(50)) - 25n;
+      for (let i = 0; i < n; i++) {
+        v += BigInt(rnd(10) < 8 ? 1 : rnd(5));
+        keys.push(rnd(30) === 0 ? (odd[rnd(odd.length)] as string) : v.toString());
+      }
+      if (trial % 2) keys.reverse();
+      if (trial % 3 === 0) keys.push(...keys.slice(0, rnd(20)));
+      expect(integerRuns(keys), JSON.stringify(keys)).toEqual(runsBefore(keys));
+    }
+  });
 });

@@ -65,18 +65,45 @@ export class HubMovedMeanwhile extends DualdbError {
 }
 
 /**
- * The keys of one table's part of a batch that a hub move could touch (heldKey texts, added to
- * `into`): its own keys when generated (only those are ever moved), and the generated parent
+ * Keys by table (a batch's keys a hub move could touch, the parents of placed rows), kept as the
+ * key texts the batch already holds: no `heldKey` text and its own set entry per row of a backlog.
+ */
+export class TableKeys {
+  private readonly byTable = new Map<string, Set<string>>();
+
+  add(tbl: string, pk: string): void {
+    const keys = this.byTable.get(tbl);
+    if (keys) keys.add(pk);
+    else this.byTable.set(tbl, new Set([pk]));
+  }
+
+  has(tbl: string, pk: string): boolean {
+    return this.byTable.get(tbl)?.has(pk) ?? false;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const keys of this.byTable.values()) n += keys.size;
+    return n;
+  }
+
+  tables(): MapIterator<[string, Set<string>]> {
+    return this.byTable.entries();
+  }
+}
+
+/**
+ * The keys of one table's part of a batch that a hub move could touch (added to `into`): its own keys when generated (only those are ever moved), and the generated parent
  * keys its rows reference through a declared foreign key.
  */
 export function addMovableKeys(
-  into: Set<string>,
+  into: TableKeys,
   plan: SyncPlan,
   table: SyncTable,
   keys: string[],
   images: Map<string, Row>,
 ): void {
-  if (table.keyKind === 'generated') for (const k of keys) into.add(heldKey(table.name, k));
+  if (table.keyKind === 'generated') for (const k of keys) into.add(table.name, k);
   addParentKeys(
     into,
     plan,
@@ -86,18 +113,18 @@ export function addMovableKeys(
 }
 
 /**
- * The generated parent keys the rows reference through a declared foreign key (heldKey texts, added
+ * The generated parent keys the rows reference through a declared foreign key (added
  * to `into`). Also of the hub's rows a push places here (a collision's hub row, a row taken): read
  * under the push's lock, such an image names its parent by the hub's key as it is then, and a move
  * of that parent this node has not learned makes the same key another row here (trial 4, R2).
  */
-export function addParentKeys(into: Set<string>, plan: SyncPlan, table: SyncTable, rows: (Row | null | undefined)[]): void {
+export function addParentKeys(into: TableKeys, plan: SyncPlan, table: SyncTable, rows: (Row | null | undefined)[]): void {
   for (const fk of table.foreignKeys) {
     const column = fk.columns[0];
     if (fk.columns.length !== 1 || column === undefined || plan.byName.get(fk.parent)?.keyKind !== 'generated') continue;
     for (const row of rows) {
       const v = row?.[column];
-      if (v !== null && v !== undefined) into.add(heldKey(fk.parent, String(v)));
+      if (v !== null && v !== undefined) into.add(fk.parent, String(v));
     }
   }
 }
@@ -109,15 +136,15 @@ export function addParentKeys(into: Set<string>, plan: SyncPlan, table: SyncTabl
  * waits for this commit and then moves what this batch wrote along (children re-pointed on the
  * hub); one committed before it is seen here (READ COMMITTED) and gives the batch back.
  */
-export async function assertNoMovesMeanwhile(conn: PoolConnection, ctx: SyncContext, movable: Set<string>): Promise<void> {
+export async function assertNoMovesMeanwhile(conn: PoolConnection, ctx: SyncContext, movable: TableKeys): Promise<void> {
   if (movable.size === 0) return;
   const moves = unapplied(ctx.db, await readHubMoves(conn, ctx, ctx.state.pullState()));
-  if (moves.some((m) => movable.has(heldKey(m.table.name, m.oldKey)) || movable.has(heldKey(m.table.name, m.newKey))))
+  if (moves.some((m) => movable.has(m.table.name, m.oldKey) || movable.has(m.table.name, m.newKey)))
     throw new HubMovedMeanwhile();
 }
 
 /**
- * Of the parent keys the hub's rows placed here reference (heldKey texts), those under which the
+ * Of the parent keys the hub's rows placed here reference (by table), those under which the
  * hub holds an insert or a delete by another origin that this node has not pulled: the row under
  * such a key here may be another row than the one the placed row names (its writer deleted it and
  * SQLite handed the freed id to a new one). Placed before that pull, the row would point at the old
@@ -129,21 +156,15 @@ export async function assertNoMovesMeanwhile(conn: PoolConnection, ctx: SyncCont
 export async function parentKeysChangedUnseen(
   conn: PoolConnection,
   ctx: SyncContext,
-  keys: Set<string>,
+  keys: TableKeys,
   rekeys: RekeyStore,
 ): Promise<Set<string>> {
   const out = new Set<string>();
   if (keys.size === 0) return out;
   const pull = ctx.state.pullState();
   const holes = [...pull.holes.keys()];
-  const byTable = new Map<string, string[]>();
-  for (const k of keys) {
-    const [tbl, pk] = k.split('\u0000') as [string, string];
-    const list = byTable.get(tbl);
-    if (list) list.push(pk);
-    else byTable.set(tbl, [pk]);
-  }
-  for (const [tbl, pks] of byTable) {
+  for (const [tbl, set] of keys.tables()) {
+    const pks = [...set];
     const placed = rekeys.placedHubSeqs(tbl, pks, pull.upto);
     for (let i = 0; i < pks.length; i += 500) {
       const chunk = pks.slice(i, i + 500);

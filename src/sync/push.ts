@@ -22,7 +22,7 @@ import type { PoolConnection } from '../engines/mysql/connect.js';
 import { DualdbError } from '../util/errors.js';
 import type { ChangeSet, KeyChange, Op } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
-import { sameEntity, sameImage, toMysqlRow, toSqliteRow } from './convert.js';
+import { sameEntity, sameImage, toSqliteRow } from './convert.js';
 import { type Decision, decidePush } from './decide.js';
 import { rowErrorText } from './errors.js';
 import { HubNulledRows } from './fk-implied.js';
@@ -45,6 +45,7 @@ import {
   keysTakenMeanwhile,
   parentKeysChangedUnseen,
   readHubFacts,
+  TableKeys,
 } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
@@ -213,9 +214,9 @@ async function applyOnHub(
     stored?: Map<string, Row>;
   }[] = [];
   // Keys a hub move by another node could have touched since push start (checked at the end).
-  const movable = new Set<string>();
+  const movable = new TableKeys();
   // Parent keys of the hub rows placed here (collisions' and takes' hub rows).
-  const placedParents = new Set<string>();
+  const placedParents = new TableKeys();
   // Rows changed only by a parent's delete here: written after the deletes, if the hub's own ON DELETE did not do it (fk-implied.ts).
   const nulled = new HubNulledRows();
 
@@ -270,7 +271,7 @@ async function applyOnHub(
     let pending = live;
     for (let pass = 0; pass < 2 && pending.length > 0; pass++) {
       const facts = await readHubFacts(conn, ctx, io, table, pending, rekeys, (k) => hasKey(moveTargets, table.name, k));
-      const rowsOut: { key: string; row: Row; tuple: string; exists: boolean }[] = [];
+      const rowsOut: { key: string; tuple: string; exists: boolean }[] = [];
       const collided: Collision[] = [];
       // Rows the node keeps against the hub's delete: sent as restores.
       const kept = new Set<string>();
@@ -428,11 +429,9 @@ async function applyOnHub(
           deleteKeys.push(key);
         } else {
           // Converted and formatted once: the size check and the statements share the tuple.
-          let row: Row;
           let tuple: string;
           try {
-            row = toMysqlRow(table, local);
-            tuple = io.tuple(row);
+            tuple = io.sqliteTuple(local);
           } catch (e) {
             rec.toPark.push({ tbl: table.name, pk: key, error: rowErrorText(e), firstOp: change.firstOp });
             m.parked++;
@@ -450,8 +449,8 @@ async function applyOnHub(
             continue;
           }
           if (change.implied && hubRowAfter && decision.action === 'to-hub' && !conflict)
-            nulled.hold(table, io, { key, local, row, tuple });
-          else rowsOut.push({ key, row, tuple, exists: hubRowAfter !== null });
+            nulled.hold(table, io, { key, local, tuple });
+          else rowsOut.push({ key, tuple, exists: hubRowAfter !== null });
           result.bytes = (result.bytes ?? 0) + bytes;
         }
         result.lagsMs.push(Date.now() - change.firstAt);

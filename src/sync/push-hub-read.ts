@@ -323,34 +323,56 @@ async function unseenHubChanges(
   const out = new Map<string, HubChange>();
   const holeClause = holes.length ? ' OR seq IN (?)' : '';
   const windowParams: unknown[] = holes.length ? [upto, holes] : [upto];
-  const filter = `(origin IS NULL OR origin <> ? OR op IN ('I', 'C')) AND (seq > ?${holeClause})`;
-  const statements: [string, unknown[]][] = [];
+  const window = `(seq > ?${holeClause})`;
+  type Entry = { pk: string | null; seq: string | number; op: LoggedOp; at: number; own: number | string };
+  const batches: Entry[][] = [];
   // Many keys and a short log past the cursor (a node pushing a backlog it wrote while the hub was
   // quiet): one primary-key range read of that tail, kept for these keys, instead of a key probe
   // per key (a range row costs the hub a fraction of a probe: docs/PERFORMANCE.md, "unseen changes").
   // The same rows as the probes: the log's pk is utf8mb4_bin, so the kept keys match as the IN list would.
   const wanted = keys.length > UNSEEN_PROBE_CHUNK ? await tailWithin(conn, upto, holes.length, keys.length) : false;
-  if (wanted)
-    statements.push([
-      `SELECT pk, seq, op, at, origin <=> ? AS own FROM _dualdb_changes FORCE INDEX (PRIMARY)
-        WHERE tbl = ? AND ${filter} ORDER BY seq`,
-      [ctx.nodeId, table, ctx.nodeId, ...windowParams],
-    ]);
-  else
-    for (let i = 0; i < keys.length; i += UNSEEN_PROBE_CHUNK)
-      statements.push([
+  if (wanted) {
+    // The other origins' entries by the range; this node's own inserts only under the keys those
+    // touch (an own insert only restarts a key's history, so elsewhere it changes nothing): in a
+    // push-only backlog the tail is mostly this node's earlier batches, read back to be dropped.
+    const [others] = await conn.query(
+      `SELECT pk, seq, op, at, 0 AS own FROM _dualdb_changes FORCE INDEX (PRIMARY)
+        WHERE tbl = ? AND (origin IS NULL OR origin <> ?) AND ${window} ORDER BY seq`,
+      [table, ctx.nodeId, ...windowParams],
+    );
+    const listed = others as Entry[];
+    const inBatch = listed.length ? new Set(keys) : undefined;
+    const rows = inBatch ? listed.filter((r) => r.pk !== null && inBatch.has(r.pk)) : [];
+    const touched = [...new Set(rows.map((r) => r.pk as string))];
+    for (let i = 0; i < touched.length; i += UNSEEN_PROBE_CHUNK) {
+      const [own] = await conn.query(
+        `SELECT pk, seq, op, at, 1 AS own FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
+          WHERE tbl = ? AND pk IN (?) AND origin = ? AND op IN ('I', 'C') AND ${window}`,
+        [table, touched.slice(i, i + UNSEEN_PROBE_CHUNK), ctx.nodeId, ...windowParams],
+      );
+      rows.push(...(own as Entry[]));
+    }
+    // Each key's entries in log order again, own inserts among the others'.
+    if (touched.length)
+      rows.sort((a, b) => {
+        const x = BigInt(a.seq);
+        const y = BigInt(b.seq);
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
+    batches.push(rows);
+  } else
+    for (let i = 0; i < keys.length; i += UNSEEN_PROBE_CHUNK) {
+      const [rows] = await conn.query(
         // By key, on the key index: left to itself the optimizer may walk the log from the cursor on.
         `SELECT pk, seq, op, at, origin <=> ? AS own FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
-          WHERE tbl = ? AND pk IN (?) AND ${filter} ORDER BY seq`,
+          WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ? OR op IN ('I', 'C')) AND ${window} ORDER BY seq`,
         [ctx.nodeId, table, keys.slice(i, i + UNSEEN_PROBE_CHUNK), ctx.nodeId, ...windowParams],
-      ]);
-  // The batch's keys as a set, for the range read's rows (built once there is a row: a backlog's tail is often empty).
-  let inBatch: Set<string> | undefined;
-  for (const [sql, params] of statements) {
-    const [rows] = await conn.query(sql, params);
-    for (const r of rows as { pk: string | null; seq: string | number; op: LoggedOp; at: number; own: number | string }[]) {
-      if (wanted) inBatch ??= new Set(keys);
-      if (r.pk === null || (inBatch && !inBatch.has(r.pk))) continue;
+      );
+      batches.push(rows as Entry[]);
+    }
+  for (const rows of batches)
+    for (const r of rows) {
+      if (r.pk === null) continue;
       if (Number(r.own) === 1) {
         out.delete(r.pk);
         continue;
@@ -370,7 +392,6 @@ async function unseenHubChanges(
         restoredLast: r.op === 'D' || r.op === 'I' || r.op === 'C' ? r.op === 'C' : prev?.restoredLast,
       });
     }
-  }
   return out;
 }
 

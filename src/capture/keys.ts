@@ -76,6 +76,12 @@ export function decodeKey(key: string, parts: number): string[] {
   return out;
 }
 
+/**
+ * An integer's text as BigInt prints it (no leading zero, no '-0', no '+'): the key text of an
+ * integer key column as both engines' triggers write it, and its own escaped form in SQL.
+ */
+export const CANONICAL_INTEGER = /^(?:0|-?[1-9][0-9]*)$/;
+
 /** Key part text → a value to bind in a WHERE clause on either engine (exact for 64-bit integers). */
 export function keyPartValue(text: string, type: LogicalType): SqlValue {
   if (type === 'integer' && /^-?\d+$/.test(text)) return BigInt(text);

@@ -81,6 +81,9 @@ const ISO_DATETIME = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z
 
 /** 'YYYY-MM-DDThh:mm:ss.fffZ' → 'YYYY-MM-DD hh:mm:ss.fff' (MySQL's form); anything else unchanged. */
 export function normaliseDatetimeText(v: string): string {
+  // Already MySQL's form (what SQLAlchemy and most writers store): the value itself, as the match
+  // below would rebuild it, without a match and a new string per cell (a bulk push converts every one).
+  if (isMysqlDatetime(v)) return v;
   const m = ISO_DATETIME.exec(v.trim());
   if (!m) return v;
   const time = m[2]?.length === 5 ? `${m[2]}:00` : m[2];
@@ -196,6 +199,15 @@ const digitsAt = (v: string, from: number, to: number) => {
   for (let i = from; i < to; i++) if (!isDigit(v.charCodeAt(i))) return false;
   return true;
 };
+
+/** 'YYYY-MM-DD hh:mm:ss' with an optional '.' and one or more digits: ISO_DATETIME's match of it rebuilds it unchanged. */
+function isMysqlDatetime(v: string): boolean {
+  const n = v.length;
+  if (n < 19 || v[4] !== '-' || v[7] !== '-' || v[10] !== ' ' || v[13] !== ':' || v[16] !== ':') return false;
+  if (!digitsAt(v, 0, 4) || !digitsAt(v, 5, 7) || !digitsAt(v, 8, 10)) return false;
+  if (!digitsAt(v, 11, 13) || !digitsAt(v, 14, 16) || !digitsAt(v, 17, 19)) return false;
+  return n === 19 || (n > 20 && v[19] === '.' && digitsAt(v, 20, n));
+}
 
 /**
  * `canonical` of a plain 'YYYY-MM-DD', 'YYYY-MM-DD hh:mm:ss[.f…]' or the same with 'T'

@@ -34,7 +34,6 @@ export function impliedUpdateYields(f: RowFacts): boolean {
 export interface HeldRow {
   key: string;
   local: Row;
-  row: Row;
   tuple: string;
 }
 

@@ -12,7 +12,7 @@
  */
 
 import mysql from 'mysql2/promise';
-import { mysqlKeyExpr } from '../capture/keys.js';
+import { CANONICAL_INTEGER, mysqlKeyExpr } from '../capture/keys.js';
 import { MYSQL_NOW_MS, mysqlTriggerNames } from '../capture/mysql-capture.js';
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
@@ -100,11 +100,17 @@ export const MIN_KEY_RUN = 16;
 export function integerRuns(keys: string[]): { runs: { lo: string; hi: string }[]; rest: string[] } {
   const rest: string[] = [];
   const values: bigint[] = [];
+  let sorted = true;
   for (const k of keys) {
-    if (/^-?[0-9]+$/.test(k) && BigInt(k).toString() === k) values.push(BigInt(k));
-    else rest.push(k);
+    // An integer in its canonical form (what BigInt prints back): one BigInt per key, no text.
+    if (CANONICAL_INTEGER.test(k)) {
+      const v = BigInt(k);
+      if (sorted && values.length > 0 && v < (values[values.length - 1] as bigint)) sorted = false;
+      values.push(v);
+    } else rest.push(k);
   }
-  values.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  // A backlog's keys come in log order, mostly ascending already.
+  if (!sorted) values.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const runs: { lo: string; hi: string }[] = [];
   let start = 0;
   for (let i = 1; i <= values.length; i++) {

@@ -5,8 +5,8 @@
  * escaping (bigint, Buffer and strings exact), never by string building.
  */
 import mysql from 'mysql2/promise';
-import { decodeKey, encodeKey, keyPartValue } from '../capture/keys.js';
-import type { Row, SqlValue } from '../engines/codec.js';
+import { CANONICAL_INTEGER, decodeKey, encodeKey, keyPartValue } from '../capture/keys.js';
+import { type LogicalType, type Row, type SqlValue, sqliteToMysql } from '../engines/codec.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
 import { keyChunks } from './key-chunks.js';
 import type { SyncTable } from './plan.js';
@@ -24,11 +24,11 @@ export const PACKET_MARGIN = 1024;
 /** Rows per multi-row statement at most: small rows fill a statement by bytes (the packet budget) first. */
 const MAX_ROWS_PER_STATEMENT = 10_000;
 
-/** A row image to write (MySQL form), optionally with its VALUES tuple already formatted (`MysqlTableIO.tuple`). */
-export interface RowOut {
-  row: Row;
-  tuple?: string;
-}
+/**
+ * A row image to write (MySQL form), or its VALUES tuple already formatted (`MysqlTableIO.tuple`,
+ * `sqliteTuple`): a push keeps only the tuple of each row it sends.
+ */
+export type RowOut = { row: Row; tuple?: string } | { row?: undefined; tuple: string };
 
 /** Why a row cannot be sent: its size against what the hub accepts per statement, and the fix. */
 /**
@@ -94,7 +94,15 @@ export class MysqlTableIO {
   /** `key IN (…)` for these keys (mysql2's escaping), sized by the caller (key-chunks.ts). */
   keyCondition(keys: string[]): string {
     if (this.table.key.length === 1) {
-      return `${this.keyList} IN (${mysql.format('?', [keys.map((k) => this.keyValues(k)[0] ?? null)])})`;
+      // What mysql.format('?', [values]) gives, item by item: a canonical integer text is its own
+      // escaped form (BigInt(text) + ''), with no decode, BigInt or array per key (a push's lookups).
+      const type = this.table.key[0]?.type ?? 'text';
+      let list = '';
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i] as string;
+        list += (i ? ', ' : '') + (type === 'integer' && CANONICAL_INTEGER.test(k) ? k : mysql.escape(keyPartValue(k, type)));
+      }
+      return `${this.keyList} IN (${list})`;
     }
     return `(${this.keyList}) IN (${mysql.format('?', [keys.map((k) => this.keyValues(k))])})`;
   }
@@ -170,6 +178,21 @@ export class MysqlTableIO {
     return `${out})`;
   }
 
+  /**
+   * The VALUES tuple of a row as read from SQLite: `tuple(toMysqlRow(table, row))` (convert.ts) without
+   * the MySQL-form row object in between (a bulk push formats every row it sends). Throws the
+   * codec's ValueError for a value MySQL cannot hold.
+   */
+  sqliteTuple(row: Row): string {
+    let out = '(';
+    const cols = this.table.columns;
+    for (let i = 0; i < cols.length; i++) {
+      const c = cols[i] as { name: string; type: LogicalType };
+      out += (i ? ', ' : '') + mysql.escape(sqliteToMysql(row[c.name] ?? null, c.type, c.name));
+    }
+    return `${out})`;
+  }
+
   private statements(rows: RowOut[], tail: string): { sql: string; count: number }[] {
     const statements: { sql: string; count: number }[] = [];
     let parts: string[] = [];
@@ -181,7 +204,7 @@ export class MysqlTableIO {
     };
     const budget = Math.min(MAX_STATEMENT_BYTES, this.rowLimit);
     for (const r of rows) {
-      const tuple = r.tuple ?? this.tuple(r.row);
+      const tuple = r.tuple ?? this.tuple(r.row as Row);
       const size = Buffer.byteLength(tuple) + 2;
       if (parts.length >= MAX_ROWS_PER_STATEMENT || (parts.length > 0 && bytes + size > budget)) flush();
       parts.push(tuple);

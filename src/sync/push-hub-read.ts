@@ -65,18 +65,45 @@ export class HubMovedMeanwhile extends DualdbError {
 }
 
 /**
- * The keys of one table's part of a batch that a hub move could touch (heldKey texts, added to
- * `into`): its own keys when generated (only those are ever moved), and the generated parent
+ * Keys by table (a batch's keys a hub move could touch, the parents of placed rows), kept as the
+ * key texts the batch already holds: no `heldKey` text and its own set entry per row of a backlog.
+ */
+export class TableKeys {
+  private readonly byTable = new Map<string, Set<string>>();
+
+  add(tbl: string, pk: string): void {
+    const keys = this.byTable.get(tbl);
+    if (keys) keys.add(pk);
+    else this.byTable.set(tbl, new Set([pk]));
+  }
+
+  has(tbl: string, pk: string): boolean {
+    return this.byTable.get(tbl)?.has(pk) ?? false;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const keys of this.byTable.values()) n += keys.size;
+    return n;
+  }
+
+  tables(): MapIterator<[string, Set<string>]> {
+    return this.byTable.entries();
+  }
+}
+
+/**
+ * The keys of one table's part of a batch that a hub move could touch (added to `into`): its own keys when generated (only those are ever moved), and the generated parent
  * keys its rows reference through a declared foreign key.
  */
 export function addMovableKeys(
-  into: Set<string>,
+  into: TableKeys,
   plan: SyncPlan,
   table: SyncTable,
   keys: string[],
   images: Map<string, Row>,
 ): void {
-  if (table.keyKind === 'generated') for (const k of keys) into.add(heldKey(table.name, k));
+  if (table.keyKind === 'generated') for (const k of keys) into.add(table.name, k);
   addParentKeys(
     into,
     plan,
@@ -86,18 +113,18 @@ export function addMovableKeys(
 }
 
 /**
- * The generated parent keys the rows reference through a declared foreign key (heldKey texts, added
+ * The generated parent keys the rows reference through a declared foreign key (added
  * to `into`). Also of the hub's rows a push places here (a collision's hub row, a row taken): read
  * under the push's lock, such an image names its parent by the hub's key as it is then, and a move
  * of that parent this node has not learned makes the same key another row here (trial 4, R2).
  */
-export function addParentKeys(into: Set<string>, plan: SyncPlan, table: SyncTable, rows: (Row | null | undefined)[]): void {
+export function addParentKeys(into: TableKeys, plan: SyncPlan, table: SyncTable, rows: (Row | null | undefined)[]): void {
   for (const fk of table.foreignKeys) {
     const column = fk.columns[0];
     if (fk.columns.length !== 1 || column === undefined || plan.byName.get(fk.parent)?.keyKind !== 'generated') continue;
     for (const row of rows) {
       const v = row?.[column];
-      if (v !== null && v !== undefined) into.add(heldKey(fk.parent, String(v)));
+      if (v !== null && v !== undefined) into.add(fk.parent, String(v));
     }
   }
 }
@@ -109,15 +136,15 @@ export function addParentKeys(into: Set<string>, plan: SyncPlan, table: SyncTabl
  * waits for this commit and then moves what this batch wrote along (children re-pointed on the
  * hub); one committed before it is seen here (READ COMMITTED) and gives the batch back.
  */
-export async function assertNoMovesMeanwhile(conn: PoolConnection, ctx: SyncContext, movable: Set<string>): Promise<void> {
+export async function assertNoMovesMeanwhile(conn: PoolConnection, ctx: SyncContext, movable: TableKeys): Promise<void> {
   if (movable.size === 0) return;
   const moves = unapplied(ctx.db, await readHubMoves(conn, ctx, ctx.state.pullState()));
-  if (moves.some((m) => movable.has(heldKey(m.table.name, m.oldKey)) || movable.has(heldKey(m.table.name, m.newKey))))
+  if (moves.some((m) => movable.has(m.table.name, m.oldKey) || movable.has(m.table.name, m.newKey)))
     throw new HubMovedMeanwhile();
 }
 
 /**
- * Of the parent keys the hub's rows placed here reference (heldKey texts), those under which the
+ * Of the parent keys the hub's rows placed here reference (by table), those under which the
  * hub holds an insert or a delete by another origin that this node has not pulled: the row under
  * such a key here may be another row than the one the placed row names (its writer deleted it and
  * SQLite handed the freed id to a new one). Placed before that pull, the row would point at the old
@@ -129,21 +156,15 @@ export async function assertNoMovesMeanwhile(conn: PoolConnection, ctx: SyncCont
 export async function parentKeysChangedUnseen(
   conn: PoolConnection,
   ctx: SyncContext,
-  keys: Set<string>,
+  keys: TableKeys,
   rekeys: RekeyStore,
 ): Promise<Set<string>> {
   const out = new Set<string>();
   if (keys.size === 0) return out;
   const pull = ctx.state.pullState();
   const holes = [...pull.holes.keys()];
-  const byTable = new Map<string, string[]>();
-  for (const k of keys) {
-    const [tbl, pk] = k.split('\u0000') as [string, string];
-    const list = byTable.get(tbl);
-    if (list) list.push(pk);
-    else byTable.set(tbl, [pk]);
-  }
-  for (const [tbl, pks] of byTable) {
+  for (const [tbl, set] of keys.tables()) {
+    const pks = [...set];
     const placed = rekeys.placedHubSeqs(tbl, pks, pull.upto);
     for (let i = 0; i < pks.length; i += 500) {
       const chunk = pks.slice(i, i + 500);
@@ -302,32 +323,56 @@ async function unseenHubChanges(
   const out = new Map<string, HubChange>();
   const holeClause = holes.length ? ' OR seq IN (?)' : '';
   const windowParams: unknown[] = holes.length ? [upto, holes] : [upto];
-  const filter = `(origin IS NULL OR origin <> ? OR op IN ('I', 'C')) AND (seq > ?${holeClause})`;
-  const statements: [string, unknown[]][] = [];
+  const window = `(seq > ?${holeClause})`;
+  type Entry = { pk: string | null; seq: string | number; op: LoggedOp; at: number; own: number | string };
+  const batches: Entry[][] = [];
   // Many keys and a short log past the cursor (a node pushing a backlog it wrote while the hub was
   // quiet): one primary-key range read of that tail, kept for these keys, instead of a key probe
   // per key (a range row costs the hub a fraction of a probe: docs/PERFORMANCE.md, "unseen changes").
   // The same rows as the probes: the log's pk is utf8mb4_bin, so the kept keys match as the IN list would.
   const wanted = keys.length > UNSEEN_PROBE_CHUNK ? await tailWithin(conn, upto, holes.length, keys.length) : false;
-  if (wanted)
-    statements.push([
-      `SELECT pk, seq, op, at, origin <=> ? AS own FROM _dualdb_changes FORCE INDEX (PRIMARY)
-        WHERE tbl = ? AND ${filter} ORDER BY seq`,
-      [ctx.nodeId, table, ctx.nodeId, ...windowParams],
-    ]);
-  else
-    for (let i = 0; i < keys.length; i += UNSEEN_PROBE_CHUNK)
-      statements.push([
+  if (wanted) {
+    // The other origins' entries by the range; this node's own inserts only under the keys those
+    // touch (an own insert only restarts a key's history, so elsewhere it changes nothing): in a
+    // push-only backlog the tail is mostly this node's earlier batches, read back to be dropped.
+    const [others] = await conn.query(
+      `SELECT pk, seq, op, at, 0 AS own FROM _dualdb_changes FORCE INDEX (PRIMARY)
+        WHERE tbl = ? AND (origin IS NULL OR origin <> ?) AND ${window} ORDER BY seq`,
+      [table, ctx.nodeId, ...windowParams],
+    );
+    const listed = others as Entry[];
+    const inBatch = listed.length ? new Set(keys) : undefined;
+    const rows = inBatch ? listed.filter((r) => r.pk !== null && inBatch.has(r.pk)) : [];
+    const touched = [...new Set(rows.map((r) => r.pk as string))];
+    for (let i = 0; i < touched.length; i += UNSEEN_PROBE_CHUNK) {
+      const [own] = await conn.query(
+        `SELECT pk, seq, op, at, 1 AS own FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
+          WHERE tbl = ? AND pk IN (?) AND origin = ? AND op IN ('I', 'C') AND ${window}`,
+        [table, touched.slice(i, i + UNSEEN_PROBE_CHUNK), ctx.nodeId, ...windowParams],
+      );
+      rows.push(...(own as Entry[]));
+    }
+    // Each key's entries in log order again, own inserts among the others'.
+    if (touched.length)
+      rows.sort((a, b) => {
+        const x = BigInt(a.seq);
+        const y = BigInt(b.seq);
+        return x < y ? -1 : x > y ? 1 : 0;
+      });
+    batches.push(rows);
+  } else
+    for (let i = 0; i < keys.length; i += UNSEEN_PROBE_CHUNK) {
+      const [rows] = await conn.query(
         // By key, on the key index: left to itself the optimizer may walk the log from the cursor on.
         `SELECT pk, seq, op, at, origin <=> ? AS own FROM _dualdb_changes FORCE INDEX (_dualdb_changes_key)
-          WHERE tbl = ? AND pk IN (?) AND ${filter} ORDER BY seq`,
+          WHERE tbl = ? AND pk IN (?) AND (origin IS NULL OR origin <> ? OR op IN ('I', 'C')) AND ${window} ORDER BY seq`,
         [ctx.nodeId, table, keys.slice(i, i + UNSEEN_PROBE_CHUNK), ctx.nodeId, ...windowParams],
-      ]);
-  const inBatch = wanted ? new Set(keys) : undefined;
-  for (const [sql, params] of statements) {
-    const [rows] = await conn.query(sql, params);
-    for (const r of rows as { pk: string | null; seq: string | number; op: LoggedOp; at: number; own: number | string }[]) {
-      if (r.pk === null || (inBatch && !inBatch.has(r.pk))) continue;
+      );
+      batches.push(rows as Entry[]);
+    }
+  for (const rows of batches)
+    for (const r of rows) {
+      if (r.pk === null) continue;
       if (Number(r.own) === 1) {
         out.delete(r.pk);
         continue;
@@ -347,7 +392,6 @@ async function unseenHubChanges(
         restoredLast: r.op === 'D' || r.op === 'I' || r.op === 'C' ? r.op === 'C' : prev?.restoredLast,
       });
     }
-  }
   return out;
 }
 

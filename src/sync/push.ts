@@ -22,7 +22,7 @@ import type { PoolConnection } from '../engines/mysql/connect.js';
 import { DualdbError } from '../util/errors.js';
 import type { ChangeSet, KeyChange, Op } from './changeset.js';
 import { type BatchResult, emptyBatch, moved, type SyncContext } from './context.js';
-import { sameEntity, sameImage, toMysqlRow, toSqliteRow } from './convert.js';
+import { sameEntity, sameImage, toSqliteRow } from './convert.js';
 import { type Decision, decidePush } from './decide.js';
 import { rowErrorText } from './errors.js';
 import { HubNulledRows } from './fk-implied.js';
@@ -45,6 +45,7 @@ import {
   keysTakenMeanwhile,
   parentKeysChangedUnseen,
   readHubFacts,
+  TableKeys,
 } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
@@ -170,6 +171,14 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   return result;
 }
 
+/**
+ * `set.has(heldKey(tbl, key))`, without building the key text when the set is empty (in a plain
+ * backlog every such set is: a text per row per lookup was garbage for nothing).
+ */
+function hasKey(set: ReadonlySet<string>, tbl: string, key: string): boolean {
+  return set.size > 0 && set.has(heldKey(tbl, key));
+}
+
 /** Whether the local log holds entries past the pushed cursor (a cheap look before the batch is read). */
 function hasUnpushedUserRows(ctx: SyncContext): boolean {
   return (
@@ -206,9 +215,9 @@ async function applyOnHub(
     stored?: Map<string, Row>;
   }[] = [];
   // Keys a hub move by another node could have touched since push start (checked at the end).
-  const movable = new Set<string>();
+  const movable = new TableKeys();
   // Parent keys of the hub rows placed here (collisions' and takes' hub rows).
-  const placedParents = new Set<string>();
+  const placedParents = new TableKeys();
   // Rows changed only by a parent's delete here: written after the deletes, if the hub's own ON DELETE did not do it (fk-implied.ts).
   const nulled = new HubNulledRows();
   // Collisions of this batch that follow a parent's decision by hand: their children here follow too.
@@ -218,7 +227,7 @@ async function applyOnHub(
     const io = new MysqlTableIO(table, maxBytes);
     const m = moved(result, table.name);
     const images = batch.images.get(table.name) ?? new Map<string, Row>();
-    const keys = batch.changes.keys(table.name).filter((k) => !held.has(heldKey(table.name, k)));
+    const keys = batch.changes.keys(table.name).filter((k) => !hasKey(held, table.name, k));
     if (keys.length === 0) continue;
     // Children of a row held apart (manual re-key), or of a copy the hub deleted since, wait: sent
     // now they would attach to the hub's (other) row under that key.
@@ -240,7 +249,7 @@ async function applyOnHub(
     const waiting = keys.filter((k) => {
       if (orphaned.has(k)) return true;
       const image = images.get(k);
-      if (unsettled.has(heldKey(table.name, k))) return true; // a copy the hub moved, not in place yet (hub-moves.ts)
+      if (hasKey(unsettled, table.name, k)) return true; // a copy the hub moved, not in place yet (hub-moves.ts)
       if (image === undefined) return false;
       if (parentApart(table, image, heldApart) !== undefined) return true;
       const parent = parentIn(table, image, unpushed);
@@ -257,14 +266,15 @@ async function applyOnHub(
       });
       m.parked++;
     }
-    const live = keys.filter((k) => !waiting.includes(k));
+    const waitingSet = new Set(waiting);
+    const live = waiting.length ? keys.filter((k) => !waitingSet.has(k)) : keys;
     addMovableKeys(movable, ctx.plan, table, live, images);
     const deleteKeys: string[] = [];
     // A key a hub writer inserted after the lookup is decided once more, then locked: at most two passes.
     let pending = live;
     for (let pass = 0; pass < 2 && pending.length > 0; pass++) {
-      const facts = await readHubFacts(conn, ctx, io, table, pending, rekeys, (k) => moveTargets.has(heldKey(table.name, k)));
-      const rowsOut: { key: string; row: Row; tuple: string; exists: boolean }[] = [];
+      const facts = await readHubFacts(conn, ctx, io, table, pending, rekeys, (k) => hasKey(moveTargets, table.name, k));
+      const rowsOut: { key: string; tuple: string; exists: boolean }[] = [];
       const collided: Collision[] = [];
       // Rows the node keeps against the hub's delete: sent as restores.
       const kept = new Set<string>();
@@ -283,12 +293,12 @@ async function applyOnHub(
         // moved, waiting for its parent) keeps the hub's side a new row even when another node has
         // updated it since — else the node's own new row under the key was taken for a conflict.
         const parkedHub = facts.parkedPull.get(key);
-        const hubMovedHere = moveTargets.has(heldKey(table.name, key));
+        const hubMovedHere = hasKey(moveTargets, table.name, key);
         // The node's copy of a row another node moved here, with its edit or delete: weighed against
         // that row's hub changes under any of its keys, the move not counted (row-history.ts).
         const byRow =
           facts.byRow.has(key) &&
-          !copiesMovedTo.has(heldKey(table.name, key)) &&
+          !hasKey(copiesMovedTo, table.name, key) &&
           !seenOpen &&
           !facts.parkedPull.has(key) &&
           change.firstOp !== 'I';
@@ -339,7 +349,7 @@ async function applyOnHub(
               sameEntity: sameEntity(table, local, hubAsSqlite),
               // Under the hub key of a copy waiting here (unsettled), the hub's row is that copy's
               // row and the node's is its own new one, even with the very same values.
-              same: sameImage(table, local, hubAsSqlite) && !copiesMovedTo.has(heldKey(table.name, key)),
+              same: sameImage(table, local, hubAsSqlite) && !hasKey(copiesMovedTo, table.name, key),
             },
             rowPolicy,
             collisions,
@@ -389,7 +399,7 @@ async function applyOnHub(
               mode: follows ?? collisions,
               // The hub's row is that of a copy waiting here (unsettled), maybe edited: its changes
               // this node has not seen, under any of its keys, are what that edit is weighed against.
-              hubRowUnseen: copiesMovedTo.has(heldKey(table.name, key)) ? (facts.rowUnseen.get(key) ?? null) : undefined,
+              hubRowUnseen: hasKey(copiesMovedTo, table.name, key) ? (facts.rowUnseen.get(key) ?? null) : undefined,
             };
             if (decision.resolve === 'hold' && !follows) {
               rec.holds.push(c);
@@ -425,16 +435,15 @@ async function applyOnHub(
           deleteKeys.push(key);
         } else {
           // Converted and formatted once: the size check and the statements share the tuple.
-          let out: { row: Row; tuple: string };
+          let tuple: string;
           try {
-            const row = toMysqlRow(table, local);
-            out = { row, tuple: io.tuple(row) };
+            tuple = io.sqliteTuple(local);
           } catch (e) {
             rec.toPark.push({ tbl: table.name, pk: key, error: rowErrorText(e), firstOp: change.firstOp });
             m.parked++;
             continue;
           }
-          const bytes = Buffer.byteLength(out.tuple);
+          const bytes = Buffer.byteLength(tuple);
           if (bytes > io.rowLimit) {
             rec.toPark.push({
               tbl: table.name,
@@ -446,8 +455,8 @@ async function applyOnHub(
             continue;
           }
           if (change.implied && hubRowAfter && decision.action === 'to-hub' && !conflict)
-            nulled.hold(table, io, { key, local, ...out });
-          else rowsOut.push({ key, ...out, exists: hubRowAfter !== null });
+            nulled.hold(table, io, { key, local, tuple });
+          else rowsOut.push({ key, tuple, exists: hubRowAfter !== null });
           result.bytes = (result.bytes ?? 0) + bytes;
         }
         result.lagsMs.push(Date.now() - change.firstAt);
@@ -588,9 +597,12 @@ async function markRestores(
   }
 }
 
+/** restoredFacts' answer for nearly every key: one object, not one per key. */
+const NO_RESTORE: Readonly<{ hubRestored?: boolean; hubOnlyRestore?: boolean }> = Object.freeze({});
+
 /** A push's facts of a restore (`C`) first among the hub's unseen changes to a key, unless it is taken for a new row. */
 function restoredFacts(unseen: HubChange | undefined, newRow: boolean): { hubRestored?: boolean; hubOnlyRestore?: boolean } {
-  if (newRow || unseen?.restored !== true) return {};
+  if (newRow || unseen?.restored !== true) return NO_RESTORE;
   return { hubRestored: true, hubOnlyRestore: unseen.count === 1 };
 }
 
@@ -610,13 +622,10 @@ async function logHubRewrites(
 ): Promise<void> {
   if (keys.length === 0) return;
   // Inserted rows came back from their INSERT … RETURNING (the same statement, so what is stored
-  // now): only the others are read again.
-  const wanted = new Set(keys);
-  const stored = new Map<string, Row>();
-  for (const [k, row] of returned ?? []) if (wanted.has(k)) stored.set(k, row);
-  const rest = stored.size ? keys.filter((k) => !stored.has(k)) : keys;
-  if (rest.length) for (const [k, row] of await io.fetch(conn, rest)) stored.set(k, row);
-  const rewritten = keys.filter((k) => !sameImage(table, images?.get(k) ?? null, stored.get(k) ?? null));
+  // now): only the others are read again. Looked up where they are, not copied into one map.
+  const rest = returned?.size ? keys.filter((k) => !returned.has(k)) : keys;
+  const fetched = rest.length ? await io.fetch(conn, rest) : undefined;
+  const rewritten = keys.filter((k) => !sameImage(table, images?.get(k) ?? null, returned?.get(k) ?? fetched?.get(k) ?? null));
   for (let i = 0; i < rewritten.length; i += 500) {
     const rows = rewritten.slice(i, i + 500).map((pk) => [table.name, pk]);
     await conn.query(

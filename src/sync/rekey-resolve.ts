@@ -23,6 +23,7 @@ import {
   assertNoMovesMeanwhile,
   HubMovedMeanwhile,
   parentKeysChangedUnseen,
+  TableKeys,
   unseenRowChanges,
 } from './push-hub-read.js';
 import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, rowHere, SequenceBehindError } from './rekey.js';
@@ -118,7 +119,7 @@ export async function resolveRekey(
             // The hub's row placed here names its parents by the hub's keys, as the push's placed rows
             // do: the push's two guards on them (docs/SYNC-CONTRACT.md invariant 13, P2 and R2).
             const guard = async (): Promise<Set<string>> => {
-              const parents = new Set<string>();
+              const parents = new TableKeys();
               addParentKeys(parents, ctx.plan, table, [hubRow]);
               await assertNoMovesMeanwhile(conn, ctx, parents);
               return parentKeysChangedUnseen(conn, ctx, parents, syncer.rekeys);

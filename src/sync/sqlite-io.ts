@@ -80,7 +80,9 @@ export class SqliteTableIO {
           .map(() => tuple)
           .join(', ')})`;
       }
-      const params = chunk.flatMap((key) => this.keyValues(key));
+      // One key column: its text is the one part (decodeKey), bound without two arrays per key.
+      const one = k.length === 1 ? (k[0]?.type ?? 'text') : undefined;
+      const params = one ? chunk.map((key) => keyPartValue(key, one)) : chunk.flatMap((key) => this.keyValues(key));
       let st: Database.Statement<unknown[]>;
       if (chunk.length === LOOKUP_CHUNK) {
         this.lookup ??= this.db.prepare<unknown[]>(sql);

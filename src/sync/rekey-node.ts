@@ -13,7 +13,7 @@ import { decideWinner } from './conflicts.js';
 import type { SyncContext } from './context.js';
 import { toSqliteRow } from './convert.js';
 import { isTransientSqlite, rowErrorText } from './errors.js';
-import { settleHubRow, unsettledKeys } from './hub-moves.js';
+import { forgetSeen, settleHubRow, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { clearKeyMap, firstKeyHeld, loadKeyMap, remapColumn, renameLoggedKeysByMap } from './key-map.js';
 import { heldKey } from './local-state.js';
@@ -160,10 +160,15 @@ export function moveOnNode(
           // another one, written under the freed key (trial 802): the delete is of a row gone there.
           ctx.state.dropPendingKey(p.table.name, p.key);
           ctx.state.unpark('push', p.table.name, p.key);
+          forgetSeen(db, p.table.name, p.key);
           placer.place(p.table, p.key, p.row);
           continue;
         }
-        if (settled === 'edited' && hubWinsOverEdit(ctx, p)) placer.place(p.table, p.key, p.row);
+        if (settled === 'edited') {
+          if (hubWinsOverEdit(ctx, p)) placer.place(p.table, p.key, p.row);
+          // Weighed here against the row's changes since the copy was left (p.unseen): not again by the push.
+          forgetSeen(db, p.table.name, p.key);
+        }
         if (settled !== undefined) continue;
       }
       placer.place(p.table, p.key, p.row);

@@ -127,6 +127,29 @@ for (const POLICY of ['hub-wins', 'node-wins'] as const)
         expect(b.syncer.rekeys.list({ status: 'held' })).toEqual([]);
       }, 120_000);
 
+    it("manual: B's pull passes A's update, B deletes its own row under the key, then resolves (the copy takes the key)", async () => {
+      const w = await fx.world({ env: { SYNC_KEY_COLLISIONS: 'manual', CONFLICT_POLICY: POLICY } });
+      open.push(w);
+      const [a, b] = [w.node('A'), w.node('B')];
+      await movedByA(w, a, b, true);
+      b.db.prepare("INSERT INTO workers (id, ref, name) VALUES (2, 'B2', 'b')").run();
+      b.db.prepare("UPDATE workers SET name = 'b-edit' WHERE id = 1").run();
+      await b.syncer.syncOnce();
+      const [held] = b.syncer.rekeys.list({ status: 'held' });
+      expect([held?.tbl, held?.oldKey]).toEqual(['workers', '2']);
+      await sleep(30);
+      a.db.prepare("UPDATE workers SET name = 'a-edit' WHERE id = 2").run();
+      await a.syncer.syncOnce();
+      await b.syncer.syncOnce();
+      // B's own row goes: the resolve finds one of the two rows gone, and the copy takes the key with its edit.
+      b.db.prepare('DELETE FROM workers WHERE id = 2').run();
+      await resolveRekey(b.syncer, held?.id as number, 'hub');
+      await syncUntilQuiet(w.nodes, 8);
+      await expectDecided(w, POLICY, winner, loser);
+      for (const n of w.nodes)
+        expect(n.db.prepare("SELECT count(*) FROM workers WHERE ref = 'B2'").pluck().get(), n.name).toBe(0n);
+    }, 120_000);
+
     it("rekey-hub: B's pull defers its own row under the key and passes A's update; B's push moves W again", async () => {
       const w = await fx.world({ env: { SYNC_KEY_COLLISIONS: 'rekey-hub', CONFLICT_POLICY: POLICY } });
       open.push(w);

@@ -49,6 +49,11 @@ export interface HubFacts {
    */
   rowUnseen: Map<string, HubChange>;
   byRow: Set<string>;
+  /**
+   * Of `byRow`, the keys whose row's hub changes the pull cursor passed without applying them here (a
+   * copy left behind, hub-moves.ts `seen`): no pull brings the hub's version of them any more.
+   */
+  passed: Set<string>;
 }
 
 /**
@@ -190,6 +195,9 @@ export async function readHubFacts(
     parkedPull: parkedChanges(ctx.state.parkedOps('pull', table.name, keys)),
     rowUnseen: byRow.size ? await unseenRowChanges(conn, ctx, table.name, [...byRow], rekeys) : new Map(),
     byRow,
+    passed: new Set(
+      [...(byRow.size ? seenBefore(ctx.db, table.name, [...byRow]) : [])].filter(([, s]) => s < pull.upto).map(([k]) => k),
+    ),
   };
 }
 

@@ -365,12 +365,17 @@ async function applyOnHub(
           m.conflicts++;
           result.conflicts++;
         }
+        // The hub's version stands over this node's edit of a copy left behind, whose hub changes the
+        // pull passed without applying them: no pull brings them, so it is written here now.
+        const passedOver = byRow && local !== null && hubRow !== null && facts.passed.has(key);
         switch (decision.action) {
           case 'none':
+            if (passedOver && 'conflict' in decision && decision.conflict === 'hub')
+              rec.takes.push({ table, key, hubRow, hubSeq: hubSide?.seq, overwriteUpto: batch.upto });
             rec.succeeded.push({ tbl: table.name, pk: key });
             continue;
           case 'to-node':
-            rec.takes.push({ table, key, hubRow, hubSeq: hubSide?.seq });
+            rec.takes.push({ table, key, hubRow, hubSeq: hubSide?.seq, ...(passedOver ? { overwriteUpto: batch.upto } : {}) });
             rec.succeeded.push({ tbl: table.name, pk: key });
             continue;
           case 'rekey': {

@@ -52,6 +52,29 @@ async function movedByA(w: SyncWorld, a: TestNode, b: TestNode, manual: boolean)
   ]);
 }
 
+/**
+ * `manual`, the trial's shape up to B's resolve: A moved W 1 → 2; B's own new row under 2 (not
+ * pushed then) is held against W, whose copy stays under 1 here with B's edit; A then updates W under
+ * 2 and B's watcher pulls (skipping the held key 2). Returns B's held collision's id.
+ */
+async function leftBehindThenPulled(w: SyncWorld, a: TestNode, b: TestNode): Promise<number> {
+  await movedByA(w, a, b, true);
+  b.db.prepare("INSERT INTO workers (id, ref, name) VALUES (2, 'B2', 'b')").run();
+  b.db.prepare("UPDATE workers SET name = 'b-edit' WHERE id = 1").run();
+  await b.syncer.syncOnce();
+  const [held] = b.syncer.rekeys.list({ status: 'held' });
+  expect([held?.tbl, held?.oldKey]).toEqual(['workers', '2']);
+  expect(b.db.prepare('SELECT hub_key, local_key FROM _dualdb_hub_moves WHERE local_key IS NOT NULL').all()).toEqual([
+    { hub_key: '2', local_key: '1' },
+  ]);
+  await sleep(30);
+  a.db.prepare("UPDATE workers SET name = 'a-edit' WHERE id = 2").run();
+  await a.syncer.syncOnce();
+  await b.syncer.syncOnce();
+  expect(b.db.prepare("SELECT id, name FROM workers WHERE ref = 'W'").get()).toEqual({ id: 1n, name: 'b-edit' });
+  return held?.id as number;
+}
+
 /** The conflict B (or the side that found it) recorded about W, and every side agreeing. */
 async function expectDecided(w: SyncWorld, policy: Policy, expectWinner: string, loser: string): Promise<void> {
   const conflicts = w.nodes.flatMap((n) =>
@@ -105,23 +128,8 @@ for (const POLICY of ['hub-wins', 'node-wins'] as const)
         const w = await fx.world({ env: { SYNC_KEY_COLLISIONS: 'manual', CONFLICT_POLICY: POLICY } });
         open.push(w);
         const [a, b] = [w.node('A'), w.node('B')];
-        await movedByA(w, a, b, true);
-        // B's own new row under 2 (not pushed when A moved W there), and its edit of W, still under 1 here.
-        b.db.prepare("INSERT INTO workers (id, ref, name) VALUES (2, 'B2', 'b')").run();
-        b.db.prepare("UPDATE workers SET name = 'b-edit' WHERE id = 1").run();
-        await b.syncer.syncOnce();
-        const [held] = b.syncer.rekeys.list({ status: 'held' });
-        expect([held?.tbl, held?.oldKey]).toEqual(['workers', '2']);
-        expect(b.db.prepare('SELECT hub_key, local_key FROM _dualdb_hub_moves WHERE local_key IS NOT NULL').all()).toEqual([
-          { hub_key: '2', local_key: '1' },
-        ]);
-        // A updates W under 2, after B's edit; B's watcher pulls it (its pull skips the held key 2).
-        await sleep(30);
-        a.db.prepare("UPDATE workers SET name = 'a-edit' WHERE id = 2").run();
-        await a.syncer.syncOnce();
-        await b.syncer.syncOnce();
-        expect(b.db.prepare("SELECT id, name FROM workers WHERE ref = 'W'").get()).toEqual({ id: 1n, name: 'b-edit' });
-        await resolveRekey(b.syncer, held?.id as number, SIDE);
+        const held = await leftBehindThenPulled(w, a, b);
+        await resolveRekey(b.syncer, held, SIDE);
         await syncUntilQuiet(w.nodes, 8);
         await expectDecided(w, POLICY, winner, loser);
         expect(b.syncer.rekeys.list({ status: 'held' })).toEqual([]);
@@ -131,19 +139,10 @@ for (const POLICY of ['hub-wins', 'node-wins'] as const)
       const w = await fx.world({ env: { SYNC_KEY_COLLISIONS: 'manual', CONFLICT_POLICY: POLICY } });
       open.push(w);
       const [a, b] = [w.node('A'), w.node('B')];
-      await movedByA(w, a, b, true);
-      b.db.prepare("INSERT INTO workers (id, ref, name) VALUES (2, 'B2', 'b')").run();
-      b.db.prepare("UPDATE workers SET name = 'b-edit' WHERE id = 1").run();
-      await b.syncer.syncOnce();
-      const [held] = b.syncer.rekeys.list({ status: 'held' });
-      expect([held?.tbl, held?.oldKey]).toEqual(['workers', '2']);
-      await sleep(30);
-      a.db.prepare("UPDATE workers SET name = 'a-edit' WHERE id = 2").run();
-      await a.syncer.syncOnce();
-      await b.syncer.syncOnce();
+      const held = await leftBehindThenPulled(w, a, b);
       // B's own row goes: the resolve finds one of the two rows gone, and the copy takes the key with its edit.
       b.db.prepare('DELETE FROM workers WHERE id = 2').run();
-      await resolveRekey(b.syncer, held?.id as number, 'hub');
+      await resolveRekey(b.syncer, held, 'hub');
       await syncUntilQuiet(w.nodes, 8);
       await expectDecided(w, POLICY, winner, loser);
       for (const n of w.nodes)

@@ -29,15 +29,72 @@ import { decodeMove, loggedHere, type RekeyEvent, referencingColumns } from './r
 import { RekeyStore } from './rekey-store.js';
 import { SqliteTableIO } from './sqlite-io.js';
 
+/**
+ * `seen`: for a copy left behind (unsettled), the hub log position up to which it holds the hub's
+ * row: the pull cursor when it was left. The pull passes the row's later hub changes without applying
+ * them (its hub key is this node's own row here, held or deferred), so the row's unseen changes are
+ * counted from there, not from the cursor (unseenRowChanges). Kept once the copy settles into a
+ * freed key with an edit nobody weighed yet (settleFree), until that edit is pushed.
+ */
 export const HUB_MOVES_DDL = `CREATE TABLE IF NOT EXISTS _dualdb_hub_moves (
      seq INTEGER PRIMARY KEY,
      tbl TEXT NOT NULL,
      hub_key TEXT NOT NULL,
-     local_key TEXT
+     local_key TEXT,
+     seen INTEGER
    )`;
 
 export function ensureHubMovesTable(db: SqliteDb): void {
   if (db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_hub_moves'").get() === undefined) db.exec(HUB_MOVES_DDL);
+  // A file of an earlier version: its copies left behind have no `seen` (counted from their move).
+  else if (!(db.pragma('table_info(_dualdb_hub_moves)') as { name: string }[]).some((c) => c.name === 'seen'))
+    db.exec('ALTER TABLE _dualdb_hub_moves ADD COLUMN seen INTEGER');
+}
+
+/**
+ * Keys of `table` (hub keys) whose row this node has held only up to a hub log position older than
+ * its pull cursor: a copy left behind (unsettled) under them, or settled there with an edit not
+ * weighed yet (see HUB_MOVES_DDL). key → that position. An entry without `seen` (written by an
+ * earlier version) counts from just before its move; a push's own placement (negative seq) not at all.
+ */
+export function seenBefore(db: SqliteDb, table: string, keys: string[]): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  if (keys.length === 0) return out;
+  const rows = db
+    .prepare('SELECT seq, hub_key, seen FROM _dualdb_hub_moves WHERE tbl = ? AND (local_key IS NOT NULL OR seen IS NOT NULL)')
+    .safeIntegers()
+    .all(table) as { seq: bigint; hub_key: string; seen: bigint | null }[];
+  const wanted = new Set(keys);
+  for (const r of rows) {
+    if (!wanted.has(r.hub_key)) continue;
+    const from = r.seen ?? (r.seq > 0n ? r.seq - 1n : undefined);
+    if (from === undefined) continue;
+    const prev = out.get(r.hub_key);
+    if (prev === undefined || from < prev) out.set(r.hub_key, from);
+  }
+  return out;
+}
+
+/** An edit the copy of a moved row brought along was weighed (rekey-node.ts), or pushed: nothing earlier to count. */
+export function forgetSeen(db: SqliteDb, table: string, hubKey: string): void {
+  db.prepare('UPDATE _dualdb_hub_moves SET seen = NULL WHERE tbl = ? AND hub_key = ? AND local_key IS NULL').run(table, hubKey);
+}
+
+/** Something of this node's is logged or parked to push under an entry's hub key. */
+const EDIT_UNPUSHED = `EXISTS (SELECT 1 FROM _dualdb_changes c WHERE c.tbl = _dualdb_hub_moves.tbl AND c.pk = _dualdb_hub_moves.hub_key)
+  OR EXISTS (SELECT 1 FROM _dualdb_parked p
+              WHERE p.direction = 'push' AND p.tbl = _dualdb_hub_moves.tbl AND p.pk = _dualdb_hub_moves.hub_key)`;
+
+/**
+ * After a push: settled copies whose edits are all on the hub now need no `seen` (counted again, the
+ * hub's changes that push weighed would make the next edit a conflict once more). One read when none has it.
+ */
+export function forgetPushedSeen(db: SqliteDb): void {
+  if (db.prepare('SELECT 1 FROM _dualdb_hub_moves WHERE local_key IS NULL AND seen IS NOT NULL LIMIT 1').get() === undefined)
+    return;
+  db.prepare(
+    `UPDATE _dualdb_hub_moves SET seen = NULL WHERE local_key IS NULL AND seen IS NOT NULL AND NOT (${EDIT_UNPUSHED})`,
+  ).run();
 }
 
 /** One R entry: the hub's row of `table` under `oldKey` now lives under `newKey`. */
@@ -341,9 +398,12 @@ function wakeWaitingFor(ctx: SyncContext, settled: { t: SyncTable; keys: string[
   wakeParkedChildren(ctx, written);
 }
 
-/** The copy is no longer unsettled here: settled, moved along, or gone. */
-function releaseCopy(db: SqliteDb, seq: bigint): void {
-  db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL WHERE seq = ?').run(seq);
+/**
+ * The copy is no longer unsettled here: settled, moved along, or gone. `keepSeen`: it settled into
+ * the entry's hub key with what it was, its edit not weighed yet (settleFree).
+ */
+function releaseCopy(db: SqliteDb, seq: bigint, keepSeen = false): void {
+  db.prepare(`UPDATE _dualdb_hub_moves SET local_key = NULL${keepSeen ? '' : ', seen = NULL'} WHERE seq = ?`).run(seq);
   dropUnconfirmedMove(db, seq);
 }
 
@@ -417,15 +477,18 @@ function moveLocal(ctx: SyncContext, t: SyncTable, from: string, to: string): vo
 export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
   const db = ctx.db;
   const open = new RekeyStore(db).openKeys();
-  const record = db.prepare('INSERT OR REPLACE INTO _dualdb_hub_moves (seq, tbl, hub_key, local_key) VALUES (?, ?, ?, ?)');
+  const record = db.prepare(
+    'INSERT OR REPLACE INTO _dualdb_hub_moves (seq, tbl, hub_key, local_key, seen) VALUES (?, ?, ?, ?, ?)',
+  );
   const pull = ctx.state.pullState();
   for (const m of moves) {
     if (applied(db, m.seq) || pulledPast(pull, m.seq)) continue;
     const t = m.table;
     // The hub's row may already be unsettled here (an earlier move could not be applied).
     const prior = db
-      .prepare('SELECT seq, local_key FROM _dualdb_hub_moves WHERE tbl = ? AND hub_key = ? AND local_key IS NOT NULL')
-      .get(t.name, m.oldKey) as { seq: bigint; local_key: string } | undefined;
+      .prepare('SELECT seq, local_key, seen FROM _dualdb_hub_moves WHERE tbl = ? AND hub_key = ? AND local_key IS NOT NULL')
+      .safeIntegers()
+      .get(t.name, m.oldKey) as { seq: bigint; local_key: string; seen: bigint | null } | undefined;
     let from: string | undefined = prior?.local_key;
     if (!prior) {
       const own = ctx.state.pendingKeys(t.name, [m.oldKey]).get(m.oldKey)?.firstOp === 'I' || open.has(heldKey(t.name, m.oldKey));
@@ -435,17 +498,19 @@ export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
     }
     if (prior) releaseCopy(db, prior.seq);
     if (from === undefined) {
-      record.run(m.seq, t.name, m.newKey, null);
+      record.run(m.seq, t.name, m.newKey, null, null);
       continue;
     }
     if (from !== m.newKey && taken(ctx, t, m.newKey)) {
       // The new key is the node's own row here (or was: its insert or delete not pushed yet): the
-      // copy waits where it is (unsettled).
-      record.run(m.seq, t.name, m.newKey, from);
+      // copy waits where it is (unsettled), holding the hub's row as this node last pulled it (or as
+      // when it was first left behind, moved again since).
+      const seen = prior ? (prior.seen ?? (prior.seq > 0n ? prior.seq - 1n : pull.upto)) : pull.upto;
+      record.run(m.seq, t.name, m.newKey, from, seen < pull.upto ? seen : pull.upto);
       continue;
     }
     moveLocal(ctx, t, from, m.newKey);
-    record.run(m.seq, t.name, m.newKey, null);
+    record.run(m.seq, t.name, m.newKey, null, null);
   }
   settleFree(ctx);
   forgetEmptyCopies(ctx);
@@ -497,7 +562,8 @@ function settleFree(ctx: SyncContext): void {
   for (const r of settleable(ctx)) {
     if (taken(ctx, r.t, r.hub)) continue; // settled into by one before it
     moveLocal(ctx, r.t, r.local, r.hub);
-    releaseCopy(ctx.db, r.seq);
+    // Its edit (if any) goes up with the next push, weighed against the row's hub changes since `seen`.
+    releaseCopy(ctx.db, r.seq, true);
   }
 }
 
@@ -522,10 +588,14 @@ export function settleHubRow(ctx: SyncContext, t: SyncTable, hubKey: string, fin
   if (!r) return undefined;
   const deleted = !rowExists(ctx.db, t, r.local_key) && loggedHere(ctx.db, t, r.local_key);
   moveLocal(ctx, t, r.local_key, finalKey);
-  ctx.db.prepare('UPDATE _dualdb_hub_moves SET local_key = NULL, hub_key = ? WHERE seq = ?').run(finalKey, r.seq);
+  const edited = !deleted && ctx.state.pendingKeys(t.name, [finalKey]).has(finalKey);
+  // Nothing of the node's own to weigh: the caller writes the hub's current row there, and later
+  // edits count the hub's changes from there (its pull cursor). Else `seen` stays for the weighing.
+  const seen = deleted || edited ? 'seen' : 'NULL';
+  ctx.db.prepare(`UPDATE _dualdb_hub_moves SET local_key = NULL, hub_key = ?, seen = ${seen} WHERE seq = ?`).run(finalKey, r.seq);
   dropUnconfirmedMove(ctx.db, r.seq);
   if (deleted) return 'deleted';
-  return ctx.state.pendingKeys(t.name, [finalKey]).has(finalKey) ? 'edited' : undefined;
+  return edited ? 'edited' : undefined;
 }
 
 /**
@@ -551,7 +621,13 @@ export function hubMoveTargets(db: SqliteDb): Set<string> {
   return new Set(rows.map((r) => heldKey(r.tbl, r.hub_key)));
 }
 
-/** Once the pull cursor passed them, applied moves are forgotten (unsettled ones are kept). */
+/**
+ * Once the pull cursor passed them, applied moves are forgotten (unsettled ones are kept, and settled
+ * ones whose `seen` still waits for their edit's push: forgotten, the push counted from the cursor).
+ */
 export function forgetHubMoves(db: SqliteDb, upto: bigint): void {
-  db.prepare('DELETE FROM _dualdb_hub_moves WHERE seq <= ? AND local_key IS NULL').run(upto);
+  db.prepare(
+    `DELETE FROM _dualdb_hub_moves WHERE seq <= ? AND local_key IS NULL
+      AND (seen IS NULL OR NOT (${EDIT_UNPUSHED}))`,
+  ).run(upto);
 }

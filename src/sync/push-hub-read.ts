@@ -9,7 +9,7 @@ import type { PoolConnection } from '../engines/mysql/connect.js';
 import { DualdbError } from '../util/errors.js';
 import { asOp, type LoggedOp, type Op } from './changeset.js';
 import type { SyncContext } from './context.js';
-import { readHubMoves, unapplied } from './hub-moves.js';
+import { readHubMoves, seenBefore, unapplied } from './hub-moves.js';
 import { heldKey } from './local-state.js';
 import type { MysqlTableIO } from './mysql-io.js';
 import type { SyncPlan, SyncTable } from './plan.js';
@@ -49,6 +49,11 @@ export interface HubFacts {
    */
   rowUnseen: Map<string, HubChange>;
   byRow: Set<string>;
+  /**
+   * Of `byRow`, the keys whose row's hub changes the pull cursor passed without applying them here (a
+   * copy left behind, hub-moves.ts `seen`): no pull brings the hub's version of them any more.
+   */
+  passed: Set<string>;
 }
 
 /**
@@ -211,6 +216,9 @@ export async function readHubFacts(
     parkedPull: parkedChanges(ctx.state.parkedOps('pull', table.name, keys)),
     rowUnseen: byRow.size ? await unseenRowChanges(conn, ctx, table.name, [...byRow], rekeys) : new Map(),
     byRow,
+    passed: new Set(
+      [...(byRow.size ? seenBefore(ctx.db, table.name, [...byRow]) : [])].filter(([, s]) => s < pull.upto).map(([k]) => k),
+    ),
   };
 }
 
@@ -225,6 +233,12 @@ function parkedChanges(ops: Map<string, Op | 'P' | null>): Map<string, Op | null
  * The unseen hub changes of the rows now under these keys, by the rows' identity: other nodes'
  * moves of them this node has not pulled past are followed back to their earlier keys
  * (row-history.ts). Rare (keys the hub moved rows to), so read by key, every origin.
+ *
+ * Unseen from the pull cursor on, except for a row whose copy was left behind here (its hub key
+ * this node's own row, hub-moves.ts `seen`): the pull passed the row's changes under that key
+ * without applying them (the key held or deferred), so they count from where the copy stopped.
+ * Counted from the cursor, another node's update of the row made there while the copy waited was
+ * overwritten by the copy's edit, no conflict (operator trial 2026-12-07 18:15, manual seed 1102).
  */
 export async function unseenRowChanges(
   conn: PoolConnection,
@@ -234,14 +248,17 @@ export async function unseenRowChanges(
   rekeys: RekeyStore,
 ): Promise<Map<string, HubChange>> {
   const pull = ctx.state.pullState();
+  const since = seenBefore(ctx.db, table, keys);
+  let lower = pull.upto;
+  for (const s of since.values()) if (s < lower) lower = s;
   const holes = [...pull.holes.keys()];
   const window = `(seq > ?${holes.length ? ' OR seq IN (?)' : ''})`;
-  const windowParams: unknown[] = holes.length ? [pull.upto, holes] : [pull.upto];
+  const windowParams: unknown[] = holes.length ? [lower, holes] : [lower];
   const [moveRows] = await conn.query(
     `SELECT seq, pk, origin FROM _dualdb_changes WHERE tbl = ? AND op = 'R' AND (origin IS NULL OR origin <> ?) AND ${window}`,
     [table, ctx.nodeId, ...windowParams],
   );
-  const moves: MoveLink[] = (moveRows as { seq: string | number; pk: string; origin: string | null }[]).map((r) => ({
+  const allMoves: MoveLink[] = (moveRows as { seq: string | number; pk: string; origin: string | null }[]).map((r) => ({
     seq: BigInt(r.seq),
     origin: r.origin,
     ...decodeMove(r.pk),
@@ -250,7 +267,7 @@ export async function unseenRowChanges(
   const chain = new Set(keys);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const m of moves)
+    for (const m of allMoves)
       if (chain.has(m.newKey) && !chain.has(m.oldKey)) {
         chain.add(m.oldKey);
         grew = true;
@@ -271,14 +288,23 @@ export async function unseenRowChanges(
       else byKey.set(r.pk, [e]);
     }
   }
-  const placed = rekeys.placedHubSeqs(table, all, pull.upto);
-  const counts = (k: string, e: HistoryEntry) => {
-    const upto = placed.get(k);
-    return upto === undefined || e.seq > upto;
-  };
+  const placed = rekeys.placedHubSeqs(table, all, lower);
   const out = new Map<string, HubChange>();
   for (const k of keys) {
-    const h = rowHistory(k, byKey, moves, ctx.nodeId, counts);
+    // This row's window: after the cursor (or in a hole), or after where its copy stopped.
+    const from = since.get(k) ?? pull.upto;
+    const inWindow = (seq: bigint) => seq > from || pull.holes.has(seq);
+    const counts = (key: string, e: HistoryEntry) => {
+      const upto = placed.get(key);
+      return inWindow(e.seq) && (upto === undefined || e.seq > upto);
+    };
+    const h = rowHistory(
+      k,
+      byKey,
+      allMoves.filter((m) => inWindow(m.seq)),
+      ctx.nodeId,
+      counts,
+    );
     if (h) out.set(k, h);
   }
   return out;

@@ -3,18 +3,16 @@
  * changes, re-key holds and moves, children of re-created rows), written in one SQLite
  * transaction just before the hub commits, and logged once it did.
  */
-import type { Row } from '../engines/codec.js';
 import { DualdbError } from '../util/errors.js';
 import type { SyncContext } from './context.js';
 import { toSqliteRow } from './convert.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { pendingToken, placedUnconfirmed, setPlacedUnconfirmed } from './node-fence.js';
-import type { SyncTable } from './plan.js';
 import type { LocalBatch } from './push-read.js';
 import { logChildrenOfRecreated, type Recreated } from './recreated-children.js';
 import type { Collision, Move, RekeyEvent } from './rekey.js';
-import { moveOnNode } from './rekey-node.js';
+import { moveOnNode, type Take } from './rekey-node.js';
 import { RekeyStore } from './rekey-store.js';
 
 /** `at`: when the change was made (ms), for one not in the batch's change set (a log entry parked as read). */
@@ -29,7 +27,7 @@ export interface NodeRecord {
   moves: Move[];
   holds: Collision[];
   /** Rows whose node version is gone again: the hub's (different) row is taken locally. */
-  takes: { table: SyncTable; key: string; hubRow: Row | null; hubSeq?: bigint }[];
+  takes: Take[];
   /** Open collisions that turned out not to be collisions any more (one side's row is gone). */
   closes: { tbl: string; key: string }[];
   /** Rows the node kept against the hub's delete, re-created there: their children follow (recreated-children.ts). */

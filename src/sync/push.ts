@@ -28,7 +28,7 @@ import { rowErrorText } from './errors.js';
 import { HubNulledRows } from './fk-implied.js';
 import { explainFoldedKeys } from './folded-keys.js';
 import { BULK_CAPTURE_MIN_ROWS, bulkCaptureAllowed, writeRowsCaptured } from './hub-capture-bulk.js';
-import { hubMoveTargets, learnHubMoves, readPushMoves, unsettledKeys } from './hub-moves.js';
+import { forgetPushedSeen, hubMoveTargets, learnHubMoves, readPushMoves, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { MysqlTableIO, oversizeText, PACKET_MARGIN } from './mysql-io.js';
@@ -165,6 +165,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   // The hub has the batch: forget it locally.
   recordPushed(ctx, batch.upto, token);
   clearPlacedUnsettled(ctx, result.rekeys);
+  forgetPushedSeen(ctx.db);
   // The moved rows' own log entries are spent too (rekey-bulk.ts); a crash before this only re-sends them.
   if (rec.moves.length) ctx.db.transaction(() => forgetLoggedMoves(ctx.db, rec.moves))();
   report(ctx, rec);
@@ -377,12 +378,17 @@ async function applyOnHub(
           m.conflicts++;
           result.conflicts++;
         }
+        // The hub's version stands over this node's edit of a copy left behind, whose hub changes the
+        // pull passed without applying them: no pull brings them, so it is written here now.
+        const passedOver = byRow && local !== null && hubRow !== null && facts.passed.has(key);
         switch (decision.action) {
           case 'none':
+            if (passedOver && 'conflict' in decision && decision.conflict === 'hub')
+              rec.takes.push({ table, key, hubRow, hubSeq: hubSide?.seq, overwriteUpto: batch.upto });
             rec.succeeded.push({ tbl: table.name, pk: key });
             continue;
           case 'to-node':
-            rec.takes.push({ table, key, hubRow, hubSeq: hubSide?.seq });
+            rec.takes.push({ table, key, hubRow, hubSeq: hubSide?.seq, ...(passedOver ? { overwriteUpto: batch.upto } : {}) });
             rec.succeeded.push({ tbl: table.name, pk: key });
             continue;
           case 'rekey': {

@@ -13,7 +13,7 @@ import { decideWinner } from './conflicts.js';
 import type { SyncContext } from './context.js';
 import { toSqliteRow } from './convert.js';
 import { isTransientSqlite, rowErrorText } from './errors.js';
-import { settleHubRow, unsettledKeys } from './hub-moves.js';
+import { forgetSeen, settleHubRow, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { clearKeyMap, firstKeyHeld, loadKeyMap, remapColumn, renameLoggedKeysByMap } from './key-map.js';
 import { heldKey } from './local-state.js';
@@ -27,6 +27,19 @@ import { SqliteTableIO } from './sqlite-io.js';
 type Prepare = (sql: string) => Database.Statement<unknown[]>;
 
 const keyColumn = (t: SyncTable): string => t.key[0]?.name ?? '';
+
+/**
+ * The hub's row under `key` taken here (a decision the hub's version won, or a key whose own row is
+ * gone). `overwriteUpto`: written over the row here too (the edit of a copy left behind lost, and no
+ * pull brings the hub's version: push.ts), unless the application wrote the key after that log seq.
+ */
+export interface Take {
+  table: SyncTable;
+  key: string;
+  hubRow: Row | null;
+  hubSeq?: bigint;
+  overwriteUpto?: bigint;
+}
 
 /** A hub row to write here: under `key`, after the unsettled copy of the hub's row `hubKey` (if any) moved there. */
 interface Placement {
@@ -47,7 +60,7 @@ interface Placement {
 export function moveOnNode(
   ctx: SyncContext,
   moves: Move[],
-  takes: { table: SyncTable; key: string; hubRow: Row | null; hubSeq?: bigint }[] = [],
+  takes: Take[] = [],
   staleParents: Set<string> = new Set(),
 ): RekeyEvent[] {
   if (moves.length === 0 && takes.length === 0) return [];
@@ -160,10 +173,15 @@ export function moveOnNode(
           // another one, written under the freed key (trial 802): the delete is of a row gone there.
           ctx.state.dropPendingKey(p.table.name, p.key);
           ctx.state.unpark('push', p.table.name, p.key);
+          forgetSeen(db, p.table.name, p.key);
           placer.place(p.table, p.key, p.row);
           continue;
         }
-        if (settled === 'edited' && hubWinsOverEdit(ctx, p)) placer.place(p.table, p.key, p.row);
+        if (settled === 'edited') {
+          if (hubWinsOverEdit(ctx, p)) placer.place(p.table, p.key, p.row);
+          // Weighed here against the row's changes since the copy was left (p.unseen): not again by the push.
+          forgetSeen(db, p.table.name, p.key);
+        }
         if (settled !== undefined) continue;
       }
       placer.place(p.table, p.key, p.row);
@@ -175,7 +193,12 @@ export function moveOnNode(
       // The application wrote a row under this key since the batch was read (SQLite hands a freed
       // max(id) out again): that is a new row of its own, logged, that the next push sends as one.
       // The row only: the log always names this key here (the node's own insert and delete).
-      if (rowHere(db, t.table, t.key)) continue;
+      if (rowHere(db, t.table, t.key)) {
+        if (t.overwriteUpto === undefined || !t.hubRow || loggedAfter(db, t.table.name, t.key, t.overwriteUpto)) continue;
+        placer.place(t.table, t.key, toSqliteRow(t.table, t.hubRow));
+        placer.flush();
+        continue;
+      }
       const settled = settleHubRow(ctx, t.table, t.key, t.key);
       if (settled === 'deleted' || (t.hubRow && settled === 'edited')) continue;
       if (t.hubRow) placer.place(t.table, t.key, toSqliteRow(t.table, t.hubRow));
@@ -233,6 +256,13 @@ function hubWinsOverEdit(ctx: SyncContext, p: Placement): boolean {
   ctx.state.dropPendingKey(t.name, p.key);
   ctx.state.unpark('push', t.name, p.key);
   return winner === 'hub';
+}
+
+/** The application wrote the key after log seq `upto` (a change the push did not read). */
+function loggedAfter(db: SqliteDb, tbl: string, key: string, upto: bigint): boolean {
+  return (
+    db.prepare('SELECT 1 FROM _dualdb_changes WHERE tbl = ? AND pk = ? AND seq > ? LIMIT 1').get(tbl, key, upto) !== undefined
+  );
 }
 
 function byTable(moves: Move[]): Map<SyncTable, Move[]> {

@@ -468,8 +468,11 @@ function hintOf(snap: Snapshot, ledger: Ledger, p: Problem): string | undefined 
       if (by) return `${depth ? `its ancestor ${payload}: ` : ''}${by}: a delete of another row taken for a conflict (N2 shape)`;
       const e: JournalEntry | undefined = ledger.inserts.get(payload) ?? ledger.unsure.get(payload);
       const fk = e && TABLES[e.table]?.fk;
+      // A parent's delete takes the row only through ON DELETE CASCADE: past a SET NULL link it
+      // leaves the row (trial seed 1102 blamed a detection's delete for a notification's loss).
+      if (fk?.onDelete !== 'cascade') return undefined;
       payload = e?.parent?.payload;
-      table = fk?.parent ?? '';
+      table = fk.parent;
     }
     return undefined;
   }

@@ -279,6 +279,8 @@ async function applyOnHub(
       const collided: Collision[] = [];
       // Rows the node keeps against the hub's delete: sent as restores.
       const kept = new Set<string>();
+      // Rows kept apart (decide.ts editsAnotherRow, the node winning), their children logged once moved.
+      const keptApart = new Set<string>();
       // Keys deleted and handed out again here: the hub's row goes first (push-reused.ts).
       const hubDeletes: string[] = [];
       for (const key of pending) {
@@ -407,12 +409,20 @@ async function applyOnHub(
               // this node has not seen, under any of its keys, are what that edit is weighed against.
               hubRowUnseen: hasKey(copiesMovedTo, table.name, key) ? (facts.rowUnseen.get(key) ?? null) : undefined,
             };
+            // Kept against the hub's delete as a row of its own (editsAnotherRow): the children the
+            // delete cascaded away on the hub (unlogged) must follow it (recreated-children.ts).
+            const keptAgainstDelete = 'conflict' in decision && decision.conflict === 'node' && table.hubCascades;
             if (decision.resolve === 'hold' && !follows) {
               rec.holds.push(c);
               // Its children later in this batch wait for it too (sent, they would attach to the hub's row).
               heldApart.add(heldKey(table.name, key));
               rec.succeeded.push({ tbl: table.name, pk: key });
-            } else collided.push(c); // succeeded once moved
+              // Logged now, they wait for its resolution as any child of a held row (parent-waits.ts).
+              if (keptAgainstDelete) rec.recreated.push({ table, key });
+            } else {
+              collided.push(c); // succeeded once moved
+              if (keptAgainstDelete) keptApart.add(key);
+            }
             continue;
           }
           case 'defer':
@@ -496,6 +506,8 @@ async function applyOnHub(
         }
         for (const mv of moves) {
           rec.moves.push(mv);
+          // Its children are still under the old key here (moveOnNode runs after they are logged).
+          if (keptApart.has(mv.oldKey)) rec.recreated.push({ table, key: mv.oldKey });
           rec.succeeded.push({ tbl: table.name, pk: mv.oldKey });
         }
         m.upserts += moves.length;

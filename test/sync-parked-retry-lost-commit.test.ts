@@ -43,7 +43,13 @@ describe.skipIf(!HUB_AVAILABLE)('a parked push retry whose hub COMMIT is lost', 
     await scenario(true);
   }, 120_000);
 
-  async function scenario(taken: boolean): Promise<void> {
+  // The other side of the fix: the parked retry stays parked until the COMMIT is known, so a COMMIT
+  // that went through with its answer lost sends it once more — harmless, the hub has it as it is.
+  it('a COMMIT that went through, its answer lost: sent once more, the notification once on every side, nothing parked', async () => {
+    await scenario(false, true);
+  }, 120_000);
+
+  async function scenario(taken: boolean, landed = false): Promise<void> {
     const w = await fixture.world();
     const [a, b] = ['a', 'b'].map((n) => w.node(n));
     if (!a || !b) throw new Error('nodes');
@@ -58,7 +64,8 @@ describe.skipIf(!HUB_AVAILABLE)('a parked push retry whose hub COMMIT is lost', 
         const sent = await conn.query("SELECT 1 FROM notes WHERE name = 'a-n'");
         if (armed && (sent[0] as unknown[]).length > 0) {
           armed = false;
-          await conn.rollback();
+          if (landed) await commit();
+          else await conn.rollback();
           throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
             code: 'PROTOCOL_CONNECTION_LOST',
             fatal: true,
@@ -88,7 +95,7 @@ describe.skipIf(!HUB_AVAILABLE)('a parked push retry whose hub COMMIT is lost', 
     armed = true;
     await a.syncer.syncOnce({ pull: false }).catch(() => {});
     expect(armed).toBe(false);
-    expect(await w.hub.query("SELECT id FROM notes WHERE name = 'a-n'")).toEqual([]);
+    expect(await w.hub.query("SELECT id FROM notes WHERE name = 'a-n'")).toEqual(landed ? [{ id: '1' }] : []);
     if (taken) {
       b.db.prepare("INSERT INTO notes (id, name, alert_id) VALUES (1, 'b-n', NULL)").run();
       await b.syncer.syncOnce();
@@ -105,5 +112,7 @@ describe.skipIf(!HUB_AVAILABLE)('a parked push retry whose hub COMMIT is lost', 
     expect(await divergence(w, ['dets', 'notes'])).toEqual([]);
     for (const n of w.nodes)
       expect(n.db.prepare('SELECT name, alert_id FROM notes').all()).toEqual([{ name: 'a-n', alert_id: null }]);
+    expect(a.db.prepare("SELECT count(*) FROM _dualdb_parked WHERE tbl = 'notes'").pluck().get()).toBe(0n);
+    expect(a.db.prepare("SELECT count(*) FROM _dualdb_conflicts WHERE tbl = 'notes'").pluck().get()).toBe(0n);
   }
 });

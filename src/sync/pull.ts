@@ -37,6 +37,7 @@ import { wakeParkedOrphans } from './parked-cascade.js';
 import type { SyncTable } from './plan.js';
 import { deadHoleCandidates, readHubBatch } from './pull-read.js';
 import { logChildrenOfRecreated, type Recreated } from './recreated-children.js';
+import { rowHere } from './rekey.js';
 import { RekeyStore } from './rekey-store.js';
 import { assertSqliteUnchanged } from './schema-guard.js';
 import { SqliteTableIO } from './sqlite-io.js';
@@ -145,6 +146,7 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
       const held = ctx.state.heldKeys();
       const rekeys = new RekeyStore(ctx.db);
       const apart = new Set([...rekeys.openKeys(), ...unsettled.local, ...unsettled.hub]);
+      const heldHere = heldRowsHere(ctx, rekeys, unsettled.local);
 
       const tables = [...changes.byTable.keys()]
         .map((name) => ctx.plan.byName.get(name))
@@ -418,6 +420,7 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
       if (deletedFrom.length) wakeParkedOrphans(ctx, deletedFrom);
       // Children parked for a parent missing here go again once rows of its table arrived (N6).
       wakeParkedChildren(ctx, written);
+      closeHeldGone(ctx, rekeys, heldHere);
       ctx.state.savePullState(holes.next, prev);
       forgetHubMoves(ctx.db, holes.next.upto);
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
@@ -521,4 +524,35 @@ function markRecreated(ctx: SyncContext, tbl: string, key: string): void {
     .run(tbl, key, ctx.state.pushedUpto());
   ctx.db.prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'U', ${SQLITE_NOW_MS})`).run(tbl, key);
   ctx.db.prepare(`UPDATE _dualdb_parked SET first_op = 'I' WHERE direction = 'push' AND tbl = ? AND pk = ?`).run(tbl, key);
+}
+
+/** Held (manual) collisions whose node row is here, before the batch is applied. */
+function heldRowsHere(ctx: SyncContext, rekeys: RekeyStore, unsettled: Set<string>): { table: SyncTable; pk: string }[] {
+  const out: { table: SyncTable; pk: string }[] = [];
+  for (const { tbl, pk } of rekeys.heldKeys()) {
+    const table = ctx.plan.byName.get(tbl);
+    if (table && !unsettled.has(heldKey(tbl, pk)) && rowHere(ctx.db, table, pk)) out.push({ table, pk });
+  }
+  return out;
+}
+
+/**
+ * Held (manual) collisions whose node row this pull took: an ON DELETE cascade of a parent's
+ * delete, run here with capture off, so no delete is logged and no push ever meets the key. Left
+ * open, every later pull skipped the key and the other node's row under it never came here.
+ * Nothing clashes any more: closed as `rekeys resolve` closes one with a gone row — the node's
+ * logged changes of that row (never on the hub) dropped, the hub's row under the key read by the
+ * next pull (a parked retry).
+ */
+function closeHeldGone(ctx: SyncContext, rekeys: RekeyStore, heldHere: { table: SyncTable; pk: string }[]): void {
+  for (const { table, pk } of heldHere) {
+    if (rowHere(ctx.db, table, pk)) continue;
+    ctx.state.dropPendingKey(table.name, pk);
+    ctx.state.unpark('push', table.name, pk);
+    rekeys.close(table.name, pk);
+    ctx.state.park('pull', table.name, pk, "waits for the next pull: this node's row of a held key collision is gone", {
+      waiting: true,
+      firstOp: 'I',
+    });
+  }
 }

@@ -62,7 +62,7 @@ export class KeysMovedMeanwhile extends DualdbError {
 /**
  * The node's half of step 3: one SQLite transaction, run before the hub commits — the records
  * and the moves together (moveOnNode's transaction nests as a savepoint), so that a failure
- * anywhere leaves none of them (a parked retry unparked without the hub commit would be lost).
+ * anywhere leaves none of them. Parked retries it sent stay parked until the COMMIT is known (unparkSent).
  * Throws KeysMovedMeanwhile, recording nothing, when keys moved here since the batch was read.
  */
 export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatch) {
@@ -81,16 +81,6 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
           ...(changedMs === undefined ? {} : { changedMs }),
         });
       }
-      // Only keys that are parked: a keyed lookup per table, not a read of every parked change.
-      const byTable = new Map<string, string[]>();
-      for (const x of rec.succeeded) {
-        const keys = byTable.get(x.tbl);
-        if (keys) keys.push(x.pk);
-        else byTable.set(x.tbl, [x.pk]);
-      }
-      for (const [tbl, keys] of byTable)
-        for (const pk of ctx.state.parkedKeys('push', tbl, keys)) ctx.state.unpark('push', tbl, pk);
-      for (const x of rec.succeeded) if (rec.settledPulls.has(heldKey(x.tbl, x.pk))) ctx.state.unpark('pull', x.tbl, x.pk);
       for (const h of rec.holds) {
         rekeys.hold({
           tbl: h.table.name,
@@ -114,6 +104,26 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
       return events;
     })
     .immediate();
+}
+
+/**
+ * The parked changes this push sent (and the parked hub changes it settled): unparked only once
+ * the hub's COMMIT is known, in the transaction that records the pushed cursor. Unparked with the
+ * node's records, before the COMMIT, a lost COMMIT lost them: a parked retry's log entry is below
+ * the push cursor, so nothing sent it again (operator trial trial-manual-2026-12-07T19-00-42-786Z:
+ * site2's notification 39, the hub SIGKILLed during the push that sent it). A crash between the
+ * COMMIT and this record only sends them once more.
+ */
+export function unparkSent(ctx: SyncContext, rec: NodeRecord): void {
+  // Only keys that are parked: a keyed lookup per table, not a read of every parked change.
+  const byTable = new Map<string, string[]>();
+  for (const x of rec.succeeded) {
+    const keys = byTable.get(x.tbl);
+    if (keys) keys.push(x.pk);
+    else byTable.set(x.tbl, [x.pk]);
+  }
+  for (const [tbl, keys] of byTable) for (const pk of ctx.state.parkedKeys('push', tbl, keys)) ctx.state.unpark('push', tbl, pk);
+  for (const x of rec.succeeded) if (rec.settledPulls.has(heldKey(x.tbl, x.pk))) ctx.state.unpark('pull', x.tbl, x.pk);
 }
 
 /**

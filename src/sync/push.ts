@@ -49,7 +49,7 @@ import {
 } from './push-hub-read.js';
 import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
-import { clearPlacedUnsettled, KeysMovedMeanwhile, type NodeRecord, recordOnNode, report } from './push-record.js';
+import { clearPlacedUnsettled, KeysMovedMeanwhile, type NodeRecord, recordOnNode, report, unparkSent } from './push-record.js';
 import { decideReused, deleteHubRowsFirst, dropKeys, isReusedKey } from './push-reused.js';
 import { hubDeletedChildren } from './recreated-children.js';
 import { type Collision, repointImages } from './rekey.js';
@@ -162,8 +162,8 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   if (raced) throw raced;
   result.parked = rec.toPark.length;
 
-  // The hub has the batch: forget it locally.
-  recordPushed(ctx, batch.upto, token);
+  // The hub has the batch: forget it locally, its parked retries with it (push-record.ts unparkSent).
+  recordPushed(ctx, batch.upto, token, () => unparkSent(ctx, rec));
   clearPlacedUnsettled(ctx, result.rekeys);
   forgetPushedSeen(ctx.db);
   // The moved rows' own log entries are spent too (rekey-bulk.ts); a crash before this only re-sends them.

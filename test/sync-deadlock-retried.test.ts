@@ -39,10 +39,15 @@ describe.skipIf(!HUB_AVAILABLE)('a deadlock on the hub during a push', () => {
         (e: unknown) => ({ ok: false as const, e }),
       );
       // The push holds row 1 and waits for row 2.
+      // INNODB_LOCK_WAITS needs the PROCESS privilege, which the test's account may lack: the
+      // push's locking read, seen running in the process list (its own account's), is the wait.
       await waitFor(async () => {
-        const [rows] = await conn.query('SELECT COUNT(*) AS n FROM information_schema.INNODB_LOCK_WAITS');
+        const [rows] = await conn.query(
+          "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO LIKE '%FROM `workers`%FOR UPDATE%'",
+        );
         return Number((rows as { n: number | string }[])[0]?.n) > 0;
       }, 'the push to wait for row 2');
+      await new Promise((r) => setTimeout(r, 300)); // row 1 taken before row 2 (key order)
       await conn.query('SELECT * FROM workers WHERE id = 1 FOR UPDATE'); // the deadlock: the push rolled back
       await conn.commit();
       const outcome = await cycle;

@@ -4,9 +4,10 @@
  * table on every side (compared row by row, never by counts); syncing until
  * nothing moves; waiting for conditions with a deadline instead of sleeping.
  * `syncWorlds()` is the setup most sync test files share: a private hub for the
- * file and worlds on it, all closed after the file's tests.
+ * file and worlds on it, each closed after the test that made it.
  */
 import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach } from 'vitest';
 import type { Config, MysqlConfig } from '../../src/config/config.js';
 import { canonical, canonicalRow, type Row } from '../../src/engines/codec.js';
 import { MysqlHub } from '../../src/engines/mysql/connect.js';
@@ -100,10 +101,22 @@ export interface SyncWorlds extends PrivateHub {
 
 /**
  * Nodes and a private hub for the tests of one describe block (`privateHub()`
- * with the sync tests' hub): every world made is closed after the tests.
+ * with the sync tests' hub). A world made inside a test is closed after that test: each node
+ * keeps up to six hub connections, and fifteen worlds of two nodes left open until the block
+ * ended outgrew the hub's max_connections (CI on aa409a5, sync-collisions-rekeyhub-repoint).
+ * A world made in a `beforeAll` stays open until the block ends.
  */
 export function syncWorlds(defaults: Omit<WorldOptions, 'nodes'> & { nodes?: string[] }): SyncWorlds {
   const fixture = privateHub(startSyncTestHub);
+  let ofThisTest: SyncWorld[] | undefined;
+  beforeEach(() => {
+    ofThisTest = [];
+  });
+  afterEach(async () => {
+    const made = ofThisTest ?? [];
+    ofThisTest = undefined;
+    for (const w of made) await w.close().catch(() => {});
+  });
   return {
     get testHub() {
       return fixture.testHub;
@@ -112,7 +125,9 @@ export function syncWorlds(defaults: Omit<WorldOptions, 'nodes'> & { nodes?: str
     keep: fixture.keep,
     async world(options: Partial<WorldOptions> = {}): Promise<SyncWorld> {
       const env = { ...defaults.env, ...options.env };
-      return fixture.keep(await makeWorld(fixture.testHub, fixture.dir, { nodes: ['A'], ...defaults, ...options, env }));
+      const world = fixture.keep(await makeWorld(fixture.testHub, fixture.dir, { nodes: ['A'], ...defaults, ...options, env }));
+      ofThisTest?.push(world);
+      return world;
     },
   };
 }

@@ -218,5 +218,5 @@ describe.skipIf(!HUB_AVAILABLE)('crash at any point', () => {
       n: 0n,
     });
     expect(local.prepare('SELECT applying FROM _dualdb_flags').get()).toEqual({ applying: 0n });
-  }, 120_000);
+  }, 300_000); // 24 kills and restarts: under a loaded machine (load 12–14) 120 s was not enough (run of 7f2cc08)
 });

@@ -279,11 +279,21 @@ describe.skipIf(!TMUX || !HUB_AVAILABLE)('setup in a real terminal', () => {
     await answer('? Sync mode', undefined);
     await answer('? Pull interval', undefined);
     await answer('? Conflict policy', undefined);
+    // SYNC_KEY_COLLISIONS as the wizard asks it: rekey-node first (the default), each explained; rekey-hub chosen.
+    s = await term.waitFor('? Same new id');
+    expect(s).toMatch(/❯ rekey-node/);
+    expect(s).toContain("the node's new row takes a new id from the hub (default)");
+    term.key('Down');
+    s = await term.waitFor(/❯ rekey-hub/);
+    expect(s).toContain("the hub's row takes a new id; the node's keeps its own");
+    term.key('Enter');
     s = await term.waitFor(/EXIT=\d+/, 60_000);
     expect(s).toContain('saved');
+    expect(s).toContain('same new id: rekey-hub');
     expect(s).toContain('EXIT=0');
     await save(term, 'setup-plain');
     expect(statSync(path.join(dir, '.env')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(path.join(dir, '.env'), 'utf8')).toMatch(/^SYNC_KEY_COLLISIONS=rekey-hub$/m);
     const h = await MysqlHub.connect(m);
     const n = await h.query<{ n: string | number }>(
       "SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('detections', 'alerts', 'workers')",
@@ -291,6 +301,40 @@ describe.skipIf(!TMUX || !HUB_AVAILABLE)('setup in a real terminal', () => {
     await h.close();
     expect(Number(n[0]?.n)).toBe(3);
     for (const screen of term.seen) expect(screen).not.toContain(m.password);
+  });
+
+  it('--plain, SQLite only, every default taken: SYNC_KEY_COLLISIONS=rekey-node in the .env', async () => {
+    term.start(dir, ['setup', '--plain']);
+    const answer = async (prompt: string, text: string | undefined) => {
+      await term.waitFor(prompt);
+      if (text !== undefined) term.type(text);
+      term.key('Enter');
+    };
+    await answer('SQLite file', undefined);
+    // No server where the settings point: SQLite only (the private server may come first in the list).
+    await answer('? Host', '127.0.0.1');
+    await answer('? Port', String(await freePort()));
+    await answer('? User', undefined);
+    await answer('? Password', undefined);
+    await answer('? Database', undefined);
+    await answer('? Use TLS?', undefined);
+    await term.waitFor('What now?');
+    for (let i = 0; i < 6 && !/❯ Continue SQLite-only/.test(term.screen()); i++) term.key('Down');
+    await term.waitFor(/❯ Continue SQLite-only/);
+    term.key('Enter');
+    await term.waitFor('No tables on either side yet');
+    term.key('Down'); // nothing
+    term.key('Enter');
+    await answer('? Sync mode', undefined);
+    await answer('? Pull interval', undefined);
+    await answer('? Conflict policy', undefined);
+    await answer('? Same new id', undefined);
+    const s = await term.waitFor(/EXIT=\d+/, 60_000);
+    expect(s).toContain('same new id: rekey-node');
+    expect(s).toContain('EXIT=0');
+    const env = readFileSync(path.join(dir, '.env'), 'utf8');
+    expect(env).toMatch(/^DUAL_DATABASE=false$/m);
+    expect(env).toMatch(/^SYNC_KEY_COLLISIONS=rekey-node$/m);
   });
 
   it('--plain: Ctrl+C leaves cleanly, nothing saved', async () => {

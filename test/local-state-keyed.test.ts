@@ -3,7 +3,7 @@
  * batch's keys): when few rows match the table, they are read at once and filtered; when many,
  * the keys go in NULL-padded lists of a few fixed lengths. Both paths must give the same answer,
  * in log order (the first operation of a key decides collisions, invariant 13). Also the rolling
- * lag window kept per batch instead of per sample.
+ * lag window kept per batch instead of per sample. And the ids of a push's sent parked retries.
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -87,6 +87,55 @@ describe('keyed lookups of unpushed and parked changes', () => {
         expect(found.size).toBe(Math.floor(n / 2));
         for (const [k, op] of found) expect(op).toBe(Number(k.slice(1)) % 2 ? 'I' : 'U');
       }
+    });
+  });
+
+  it("a push's sent parked retries by id: one statement, compiled once, each key looked up on the parked key", () => {
+    withState((db, state) => {
+      db.transaction(() => {
+        parkRow(db, 'push', 't', 'a', 'I');
+        parkRow(db, 'push', 'u', 'a', 'U');
+        parkRow(db, 'pull', 't', 'b', 'U');
+        for (let i = 0; i < 3000; i++) parkRow(db, 'push', 't', `noise-${i}`, 'U');
+      })();
+      const idOf = (direction: string, tbl: string, pk: string) =>
+        Number(
+          db.prepare('SELECT id FROM _dualdb_parked WHERE direction = ? AND tbl = ? AND pk = ?').pluck().get(direction, tbl, pk),
+        );
+      const [ta, ua, noise7] = [idOf('push', 't', 'a'), idOf('push', 'u', 'a'), idOf('push', 't', 'noise-7')];
+      const prepared: string[] = [];
+      const prepare = db.prepare.bind(db);
+      db.prepare = ((sql: string) => {
+        prepared.push(sql);
+        return prepare(sql);
+      }) as typeof db.prepare;
+      try {
+        const sent = [
+          { tbl: 't', pk: 'a' },
+          { tbl: 'u', pk: 'a' },
+          { tbl: 't', pk: 'a' }, // sent twice in the batch: its id once
+          { tbl: 't', pk: 'b' }, // parked the other way (pull): not a push retry
+          { tbl: 'u', pk: 'absent' },
+        ];
+        expect(state.parkedPushIds(sent).sort((x, y) => x - y)).toEqual([ta, ua]);
+        expect(state.parkedPushIds([{ tbl: 't', pk: 'noise-7' }])).toEqual([noise7]);
+        expect(state.parkedPushIds([])).toEqual([]);
+      } finally {
+        db.prepare = prepare as typeof db.prepare;
+      }
+      expect(prepared).toHaveLength(1);
+      // The sent keys drive the loop, each a search on the (direction, tbl, pk) key: no scan of the parked.
+      const plan = db
+        .prepare(`EXPLAIN QUERY PLAN ${prepared[0]}`)
+        .all('[]')
+        .map((r) => (r as { detail: string }).detail);
+      expect(plan[0]).toMatch(/^SCAN k VIRTUAL TABLE/);
+      expect(plan).toContainEqual(
+        expect.stringMatching(
+          /^SEARCH p USING COVERING INDEX sqlite_autoindex__dualdb_parked_1 \(direction=\? AND tbl=\? AND pk=\?\)/,
+        ),
+      );
+      expect(plan.filter((d) => /^SCAN p\b/.test(d))).toEqual([]);
     });
   });
 });

@@ -22,6 +22,7 @@ import { resolveHooks } from '../src/sync/rekey-resolve-outcome.js';
 import { Syncer } from '../src/sync/syncer.js';
 import { envOf } from './helpers/cli.js';
 import { observeHub } from './helpers/intercept-hub.js';
+import { loseHubCommit } from './helpers/lost-commit.js';
 import { divergence, type SyncWorld, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
@@ -279,40 +280,17 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
     return held?.id as number;
   }
 
-  /**
-   * Every hub connection of the syncer loses its COMMIT's answer: the server rolls back, or commits,
-   * and the client sees the connection lost. Returns the undo.
-   */
-  async function loseCommitAnswer(syncer: Syncer, server: 'rollback' | 'commit'): Promise<() => void> {
-    const hub = await syncer.connectHub();
-    const withConnection = hub.withConnection.bind(hub);
-    hub.withConnection = ((fn: (conn: never) => Promise<unknown>) =>
-      withConnection(async (conn) => {
-        const commit = conn.commit.bind(conn);
-        conn.commit = (async () => {
-          await (server === 'commit' ? commit() : conn.rollback());
-          throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
-            code: 'PROTOCOL_CONNECTION_LOST',
-          });
-        }) as typeof conn.commit;
-        return fn(conn as never);
-      })) as typeof hub.withConnection;
-    return () => {
-      hub.withConnection = withConnection as typeof hub.withConnection;
-    };
-  }
-
   for (const side of ['node', 'hub'] as const)
     it(`resolve --rekey ${side} whose hub COMMIT is lost: every row kept, each child on its worker`, async () => {
       const w = await world();
       const a = w.node('a');
       const heldId = await lostCommitState(w);
       // The resolve's hub COMMIT never happens: the server rolls back, the client sees the connection lost.
-      const restore = await loseCommitAnswer(a.syncer, 'rollback');
+      const lost = await loseHubCommit(a.syncer, { server: 'rollback', once: false });
       try {
         await expect(resolveRekey(a.syncer, heldId, side)).rejects.toThrow(/lost the connection/);
       } finally {
-        restore();
+        lost.restore();
       }
       // Nothing moved on either side: the collision is still held (a hub move is never half done).
       if (side === 'hub') expect(a.syncer.rekeys.get(heldId)?.status).toBe('held');
@@ -328,11 +306,11 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
       const a = w.node('a');
       const heldId = await lostCommitState(w);
       await w.hub.execute('DELETE FROM workers WHERE id = 7');
-      const restore = await loseCommitAnswer(a.syncer, 'rollback');
+      const lost = await loseHubCommit(a.syncer, { server: 'rollback', once: false });
       try {
         await expect(resolveRekey(a.syncer, heldId, side)).rejects.toThrow(/lost the connection/);
       } finally {
-        restore();
+        lost.restore();
       }
       await syncUntilQuiet(w.nodes, 10);
       for (const h of a.syncer.rekeys.list({ status: 'held' })) await resolveRekey(a.syncer, h.id, side);
@@ -345,12 +323,12 @@ describe.skipIf(!HUB_AVAILABLE)('manual key collisions, operator trial 4', () =>
     const w = await world();
     const a = w.node('a');
     const heldId = await lostCommitState(w);
-    const restore = await loseCommitAnswer(a.syncer, 'commit');
+    const lost = await loseHubCommit(a.syncer, { server: 'commit', once: false });
     let event: Awaited<ReturnType<typeof resolveRekey>>;
     try {
       event = await resolveRekey(a.syncer, heldId, 'hub');
     } finally {
-      restore();
+      lost.restore();
     }
     expect([event?.id, event?.moved, event?.oldKey, event?.newKey]).toEqual([heldId, 'hub', '7', await hubKeyOf(w, 'h-w7')]);
     expect(a.syncer.rekeys.get(heldId)?.status).toBe('done');

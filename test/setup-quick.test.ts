@@ -6,6 +6,7 @@
  * non-zero exit, secrets nowhere, and the no-terminal behaviour of the
  * interactive forms.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { LocalMysqlServer } from '../src/engines/mysql/local-server.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { loadMigration } from '../src/setup/migration.js';
-import { runCli } from './helpers/cli.js';
+import { cliArgs, cliEnv, runCli } from './helpers/cli.js';
 import { HUB_AVAILABLE, startTestHub, type TestHub } from './helpers/hub.js';
 import { tempDir } from './helpers/tmp.js';
 
@@ -49,6 +50,26 @@ describe('no terminal', () => {
       expect(r.stdout).toBe('');
       expect(Date.now() - t0).toBeLessThan(10_000);
     }
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('`--plain` with a stdin pipe held open (no terminal, nothing ever typed) refuses instead of waiting', async () => {
+    const child = spawn(process.execPath, cliArgs(['setup', '--plain']), {
+      env: cliEnv(env()),
+      cwd: dir,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    // A hang is killed here and shows as a null exit code; the stdin pipe is never written to nor closed.
+    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearTimeout(guard);
+    child.stdin.destroy();
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe(SETUP_NEEDS_TTY);
     expect(readdirSync(dir)).toEqual([]);
   });
 });

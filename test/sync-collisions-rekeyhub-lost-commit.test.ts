@@ -23,11 +23,16 @@ import type { PoolConnection } from '../src/engines/mysql/connect.js';
 import type { RekeyEvent } from '../src/sync/rekey.js';
 import { resolveRekey } from '../src/sync/rekey-resolve.js';
 import { envOf, runCli } from './helpers/cli.js';
+import { loseHubCommit } from './helpers/lost-commit.js';
 import { divergence, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
 const SQLITE_DDL = ['CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)'];
 const MYSQL_DDL = ['CREATE TABLE items (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(80) NOT NULL UNIQUE) ENGINE=InnoDB'];
+
+/** The COMMIT to lose: one whose transaction moves a row on the hub (an R entry in its log). */
+const moveInIt = async (conn: PoolConnection) =>
+  ((await conn.query("SELECT 1 FROM _dualdb_changes WHERE op = 'R' LIMIT 1"))[0] as unknown[]).length > 0;
 
 describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a push that moved the hub’s row loses its hub COMMIT (known bug)', () => {
   const fixture = syncWorlds({
@@ -47,31 +52,12 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a push that moved the hub’s row lo
       await b.syncer.syncOnce();
       a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a-item')").run();
       // a's push moves the hub's b-item 1 -> 2 and places it here; its hub COMMIT is lost (rolled back).
-      const hub = await a.syncer.withContext(async (ctx) => ctx.hub);
-      const getConnection = hub.pool.getConnection.bind(hub.pool);
-      let armed = true;
-      hub.pool.getConnection = (async () => {
-        const conn = (await getConnection()) as PoolConnection;
-        const commit = conn.commit.bind(conn);
-        conn.commit = (async () => {
-          const moved = await conn.query("SELECT 1 FROM _dualdb_changes WHERE op = 'R' LIMIT 1");
-          if (armed && (moved[0] as unknown[]).length > 0) {
-            armed = false;
-            await conn.rollback();
-            throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
-              code: 'PROTOCOL_CONNECTION_LOST',
-              fatal: true,
-            });
-          }
-          return commit();
-        }) as typeof conn.commit;
-        return conn;
-      }) as typeof hub.pool.getConnection;
+      const lost = await loseHubCommit(a.syncer, { server: 'rollback', when: moveInIt });
       const events: RekeyEvent[] = [];
       a.syncer.on('rekey', (e: RekeyEvent) => events.push(e));
       await a.syncer.syncOnce({ pull: false }).catch(() => {});
-      hub.pool.getConnection = getConnection;
-      expect(armed).toBe(false);
+      lost.restore();
+      expect(lost.lost).toBe(1);
       expect(await w.hub.query('SELECT id, name FROM items ORDER BY id')).toEqual([{ id: '1', name: 'b-item' }]);
       // The move the hub never had is not told as done, nor announced.
       const moves = () => a.syncer.rekeys.list().map((r) => [r.oldKey, r.newKey, r.moved, r.status]);
@@ -104,31 +90,12 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a push that moved the hub’s row lo
       b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'b-item')").run();
       await b.syncer.syncOnce();
       a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a-item')").run();
-      const hub = await a.syncer.withContext(async (ctx) => ctx.hub);
-      const getConnection = hub.pool.getConnection.bind(hub.pool);
-      let armed = true;
-      hub.pool.getConnection = (async () => {
-        const conn = (await getConnection()) as PoolConnection;
-        const commit = conn.commit.bind(conn);
-        conn.commit = (async () => {
-          const moved = await conn.query("SELECT 1 FROM _dualdb_changes WHERE op = 'R' LIMIT 1");
-          if (armed && (moved[0] as unknown[]).length > 0) {
-            armed = false;
-            await commit();
-            throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
-              code: 'PROTOCOL_CONNECTION_LOST',
-              fatal: true,
-            });
-          }
-          return commit();
-        }) as typeof conn.commit;
-        return conn;
-      }) as typeof hub.pool.getConnection;
+      const lost = await loseHubCommit(a.syncer, { server: 'commit', when: moveInIt });
       const events: RekeyEvent[] = [];
       a.syncer.on('rekey', (e: RekeyEvent) => events.push(e));
       await a.syncer.syncOnce({ pull: false }).catch(() => {});
-      hub.pool.getConnection = getConnection;
-      expect(armed).toBe(false);
+      lost.restore();
+      expect(lost.lost).toBe(1);
       const moves = () => a.syncer.rekeys.list().map((r) => [r.oldKey, r.newKey, r.moved, r.status]);
       expect(moves()).toEqual([['1', '2', 'hub', 'unconfirmed']]);
       // The application edits the moved row under the key the hub did give it.
@@ -160,26 +127,7 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a push that moved the hub’s row lo
       (a.syncer.config.sync as { keyCollisions: string }).keyCollisions = m;
     };
     // a's push connection (kept between pushes) loses the answer of the COMMIT that moves a row, once armed.
-    const hub = await a.syncer.withContext(async (ctx) => ctx.hub);
-    const getConnection = hub.pool.getConnection.bind(hub.pool);
-    let armed = false;
-    hub.pool.getConnection = (async () => {
-      const conn = (await getConnection()) as PoolConnection;
-      const commit = conn.commit.bind(conn);
-      conn.commit = (async () => {
-        const moved = await conn.query("SELECT 1 FROM _dualdb_changes WHERE op = 'R' LIMIT 1");
-        if (armed && (moved[0] as unknown[]).length > 0) {
-          armed = false;
-          await commit();
-          throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
-            code: 'PROTOCOL_CONNECTION_LOST',
-            fatal: true,
-          });
-        }
-        return commit();
-      }) as typeof conn.commit;
-      return conn;
-    }) as typeof hub.pool.getConnection;
+    const lost = await loseHubCommit(a.syncer, { server: 'commit', armed: false, when: moveInIt });
     // 1. Under manual, a's own item 1 is held against b's.
     b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'b-item'), (5, 'b-five')").run();
     await b.syncer.syncOnce();
@@ -193,10 +141,10 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a push that moved the hub’s row lo
     a.db.prepare("INSERT INTO items (id, name) VALUES (5, 'a-five')").run();
     const events: RekeyEvent[] = [];
     a.syncer.on('rekey', (e: RekeyEvent) => events.push(e));
-    armed = true;
+    lost.armed = true;
     await a.syncer.syncOnce({ pull: false }).catch(() => {});
-    expect(armed).toBe(false);
-    hub.pool.getConnection = getConnection;
+    expect(lost.lost).toBe(1);
+    lost.restore();
     const record = () => a.syncer.rekeys.list().find((r) => r.oldKey === '5');
     expect([record()?.newKey, record()?.status]).toEqual(['6', 'unconfirmed']);
     expect(events).toEqual([]);
@@ -221,31 +169,12 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a push that moved the hub’s row lo
     b.db.prepare("INSERT INTO items (id, name) VALUES (1, 'b-item')").run();
     await b.syncer.syncOnce();
     a.db.prepare("INSERT INTO items (id, name) VALUES (1, 'a-item')").run();
-    const hub = await a.syncer.withContext(async (ctx) => ctx.hub);
-    const getConnection = hub.pool.getConnection.bind(hub.pool);
-    let armed = true;
-    hub.pool.getConnection = (async () => {
-      const conn = (await getConnection()) as PoolConnection;
-      const commit = conn.commit.bind(conn);
-      conn.commit = (async () => {
-        const moved = await conn.query("SELECT 1 FROM _dualdb_changes WHERE op = 'R' LIMIT 1");
-        if (armed && (moved[0] as unknown[]).length > 0) {
-          armed = false;
-          await commit();
-          throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
-            code: 'PROTOCOL_CONNECTION_LOST',
-            fatal: true,
-          });
-        }
-        return commit();
-      }) as typeof conn.commit;
-      return conn;
-    }) as typeof hub.pool.getConnection;
+    const lost = await loseHubCommit(a.syncer, { server: 'commit', when: moveInIt });
     const events: RekeyEvent[] = [];
     a.syncer.on('rekey', (e: RekeyEvent) => events.push(e));
     await a.syncer.syncOnce({ pull: false }).catch(() => {});
-    hub.pool.getConnection = getConnection;
-    expect(armed).toBe(false);
+    lost.restore();
+    expect(lost.lost).toBe(1);
     expect(await w.hub.query('SELECT id, name FROM items ORDER BY id')).toEqual([
       { id: '1', name: 'a-item' },
       { id: '2', name: 'b-item' },

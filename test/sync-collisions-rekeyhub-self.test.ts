@@ -12,45 +12,11 @@
  * by the move, is the second case: it holds (the reconcile before any move drops what the hub has).
  */
 import { describe, expect, it } from 'vitest';
-import type { MysqlHub } from '../src/engines/mysql/connect.js';
 import { pushBatch } from '../src/sync/push.js';
 import { RekeyStore } from '../src/sync/rekey-store.js';
+import { loseHubCommit } from './helpers/lost-commit.js';
 import { divergence, localLog, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
-
-/** The hub, except that a COMMIT's reply is lost: the hub commits, the caller sees a dropped connection. */
-function loseCommitReply(hub: MysqlHub): MysqlHub {
-  const wrapConn = (conn: object) =>
-    new Proxy(conn, {
-      get(c, p) {
-        const v = Reflect.get(c, p);
-        if (typeof v !== 'function') return v;
-        if (p !== 'commit') return v.bind(c);
-        return async () => {
-          await (v as () => Promise<void>).call(c);
-          throw Object.assign(new Error('Connection lost: the server closed the connection. (test)'), {
-            code: 'PROTOCOL_CONNECTION_LOST',
-          });
-        };
-      },
-    });
-  return new Proxy(hub, {
-    get(h, p) {
-      const v = Reflect.get(h, p);
-      if (p === 'withConnection')
-        return (fn: (conn: unknown) => Promise<unknown>) => h.withConnection((conn) => fn(wrapConn(conn)));
-      if (p === 'pool')
-        return new Proxy(v as object, {
-          get(pool, q) {
-            const f = Reflect.get(pool, q);
-            if (q !== 'getConnection') return typeof f === 'function' ? f.bind(pool) : f;
-            return async () => wrapConn(await (v as { getConnection: () => Promise<object> }).getConnection());
-          },
-        });
-      return typeof v === 'function' ? v.bind(h) : v;
-    },
-  });
-}
 
 const SQLITE_DDL = ['CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)'];
 const MYSQL_DDL = ['CREATE TABLE items (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(80) NOT NULL) ENGINE=InnoDB'];
@@ -115,7 +81,11 @@ describe.skipIf(!HUB_AVAILABLE)('rekey-hub: a node recognises its own row moved 
     const w = await fixture.world();
     const [a, c] = [w.node('a'), w.node('c')];
     c.db.prepare("INSERT INTO items (id, name) VALUES (1, 'c-one')").run();
-    await expect(c.syncer.withContext((ctx) => pushBatch({ ...ctx, hub: loseCommitReply(ctx.hub) }))).rejects.toThrow();
+    // The hub commits c's push; its reply is lost.
+    const lost = await loseHubCommit(c.syncer, { server: 'commit' });
+    await expect(c.syncer.withContext((ctx) => pushBatch(ctx))).rejects.toThrow();
+    lost.restore();
+    expect(lost.lost).toBe(1);
     expect(await w.hub.query('SELECT id, name FROM items')).toEqual([{ id: '1', name: 'c-one' }]);
     // c does not know: its insert is still in its log, as after the hub's SIGKILL on the trial.
     expect(localLog(c.db, 'items').map((e) => `${e.op} ${e.pk}`)).toEqual(['I 1']);

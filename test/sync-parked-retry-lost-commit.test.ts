@@ -10,7 +10,7 @@
  * another node's row, written over it as if this node had nothing under it.
  */
 import { describe, expect, it } from 'vitest';
-import type { PoolConnection } from '../src/engines/mysql/connect.js';
+import { loseHubCommit } from './helpers/lost-commit.js';
 import { divergence, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
@@ -53,28 +53,12 @@ describe.skipIf(!HUB_AVAILABLE)('a parked push retry whose hub COMMIT is lost', 
     const w = await fixture.world();
     const [a, b] = ['a', 'b'].map((n) => w.node(n));
     if (!a || !b) throw new Error('nodes');
-    // The push's kept hub connection (push-connection.ts) is opened through this: its COMMIT can be lost on cue.
-    const hub = await a.syncer.withContext(async (ctx) => ctx.hub);
-    const getConnection = hub.pool.getConnection.bind(hub.pool);
-    let armed = false;
-    hub.pool.getConnection = (async () => {
-      const conn = (await getConnection()) as PoolConnection;
-      const commit = conn.commit.bind(conn);
-      conn.commit = (async () => {
-        const sent = await conn.query("SELECT 1 FROM notes WHERE name = 'a-n'");
-        if (armed && (sent[0] as unknown[]).length > 0) {
-          armed = false;
-          if (landed) await commit();
-          else await conn.rollback();
-          throw Object.assign(new Error('Connection lost: The server closed the connection.'), {
-            code: 'PROTOCOL_CONNECTION_LOST',
-            fatal: true,
-          });
-        }
-        return commit();
-      }) as typeof conn.commit;
-      return conn;
-    }) as typeof hub.pool.getConnection;
+    // a's push loses the COMMIT that sends the notification, once armed.
+    const lost = await loseHubCommit(a.syncer, {
+      server: landed ? 'commit' : 'rollback',
+      armed: false,
+      when: async (conn) => ((await conn.query("SELECT 1 FROM notes WHERE name = 'a-n'"))[0] as unknown[]).length > 0,
+    });
     b.db.prepare("INSERT INTO dets (id, name) VALUES (1, 'b-d')").run();
     b.db.prepare("INSERT INTO alerts (id, name, det_id) VALUES (1, 'b-a', 1)").run();
     await b.syncer.syncOnce();
@@ -92,9 +76,9 @@ describe.skipIf(!HUB_AVAILABLE)('a parked push retry whose hub COMMIT is lost', 
     await a.syncer.syncOnce({ push: false });
     expect(a.db.prepare("SELECT alert_id FROM notes WHERE name = 'a-n'").get()).toEqual({ alert_id: null });
     // a's next push sends the parked notification; the hub dies before its COMMIT lands (rolled back).
-    armed = true;
+    lost.armed = true;
     await a.syncer.syncOnce({ pull: false }).catch(() => {});
-    expect(armed).toBe(false);
+    expect(lost.lost).toBe(1);
     expect(await w.hub.query("SELECT id FROM notes WHERE name = 'a-n'")).toEqual(landed ? [{ id: '1' }] : []);
     if (taken) {
       b.db.prepare("INSERT INTO notes (id, name, alert_id) VALUES (1, 'b-n', NULL)").run();

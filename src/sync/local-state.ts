@@ -420,6 +420,21 @@ export class LocalState {
     return out;
   }
 
+  /**
+   * The ids of the parked push retries among these keys (a push's sent rows: push-record.ts takes
+   * them before the batch's moves re-key them, and drops them by id once the hub's COMMIT is known).
+   * One statement, compiled once: the keys go in as one JSON list, each looked up on the
+   * (direction, tbl, pk) key; CROSS JOIN keeps the list the outer loop, so the cost follows the
+   * batch, not the number parked.
+   */
+  parkedPushIds(keys: readonly { tbl: string; pk: string }[]): number[] {
+    if (keys.length === 0) return [];
+    const rows = this.cachedStatement(
+      "SELECT DISTINCT p.id FROM json_each(?) AS k CROSS JOIN _dualdb_parked AS p WHERE p.direction = 'push' AND p.tbl = k.value ->> 0 AND p.pk = k.value ->> 1",
+    ).all(JSON.stringify(keys.map((x) => [x.tbl, x.pk]))) as { id: number | bigint }[];
+    return rows.map((r) => Number(r.id));
+  }
+
   /** Make parked changes due now (after the user fixed the cause). */
   retryParked(ids?: number[]): number {
     if (ids?.length) {

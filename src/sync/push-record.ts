@@ -90,7 +90,7 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
       // Before any move below re-keys them: the parked push retries sent (dropped after the COMMIT,
       // unparkSent), and the hub changes this push settled (their parked pull retries go now: a lost
       // COMMIT leaves the hub's side as it was, and the pull reads it again).
-      rec.sentParked = sentParkedIds(ctx, rec);
+      rec.sentParked = ctx.state.parkedPushIds(rec.succeeded);
       for (const x of rec.succeeded) if (rec.settledPulls.has(heldKey(x.tbl, x.pk))) ctx.state.unpark('pull', x.tbl, x.pk);
       for (const h of rec.holds) {
         rekeys.hold({
@@ -128,22 +128,6 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
 export function unparkSent(ctx: SyncContext, rec: NodeRecord): void {
   const del = ctx.db.prepare('DELETE FROM _dualdb_parked WHERE id = ?');
   for (const id of rec.sentParked ?? []) del.run(id);
-}
-
-/** The parked push retries among the batch's sent keys, by id (a keyed lookup per table, not a read of every parked change). */
-function sentParkedIds(ctx: SyncContext, rec: NodeRecord): number[] {
-  const byTable = new Map<string, string[]>();
-  for (const x of rec.succeeded) {
-    const keys = byTable.get(x.tbl);
-    if (keys) keys.push(x.pk);
-    else byTable.set(x.tbl, [x.pk]);
-  }
-  const ids: number[] = [];
-  const q = ctx.db.prepare("SELECT id FROM _dualdb_parked WHERE direction = 'push' AND tbl = ? AND pk = ?");
-  for (const [tbl, keys] of byTable)
-    for (const pk of ctx.state.parkedKeys('push', tbl, keys))
-      for (const r of q.all(tbl, pk) as { id: number | bigint }[]) ids.push(Number(r.id));
-  return ids;
 }
 
 /**

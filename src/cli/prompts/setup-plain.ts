@@ -4,13 +4,21 @@
  * domain calls (src/setup), same validation; Ctrl+C leaves cleanly.
  */
 import path from 'node:path';
-import { CONFLICT_POLICIES, type ConflictPolicy, SYNC_MODES, type SyncMode } from '../../config/schema.js';
+import {
+  CONFLICT_POLICIES,
+  type ConflictPolicy,
+  KEY_COLLISION_MODES,
+  type KeyCollisionMode,
+  SYNC_MODES,
+  type SyncMode,
+} from '../../config/schema.js';
 import {
   actionChoices,
   CONFLICT_POLICY_HELP,
   type ConnectionCheck,
   cancelledMessage,
   type Diagnosis,
+  KEY_COLLISIONS_HELP,
   maskEnvValues,
   PRIVILEGE_PURPOSE,
   planWrites,
@@ -335,11 +343,17 @@ async function syncStep(s: SetupSession): Promise<void> {
     ],
     s.answers.sync.conflictPolicy ?? 'default',
   );
+  // SYNC_KEY_COLLISIONS (docs/SYNC-CONTRACT.md invariant 13), as the wizard's "Same new id" field asks it.
+  const keyCollisions = await askSelect<KeyCollisionMode>(
+    'Same new id on both sides (a row created on each under one generated id)',
+    KEY_COLLISION_MODES.map((m) => ({ value: m, name: m, description: KEY_COLLISIONS_HELP[m] })),
+    s.answers.sync.keyCollisions,
+  );
   s.setSync({
     mode,
     intervalSec: Number(interval),
     conflictPolicy: policy === 'default' ? undefined : policy,
-    keyCollisions: s.answers.sync.keyCollisions,
+    keyCollisions,
   });
   const r = await s.installCapture();
   out(
@@ -371,7 +385,9 @@ export async function runPlainSetup(options: { envFile?: string | undefined; sql
     out(
       `  hub    ${config.dualDatabase ? `${config.mysql.user}@${config.mysql.host}:${config.mysql.port}/${config.mysql.database}` : 'none (SQLite only)'}`,
     );
-    out(`  sync   ${config.sync.mode}, every ${config.sync.intervalMs / 1000} s, conflicts: ${config.sync.conflictPolicy}`);
+    out(
+      `  sync   ${config.sync.mode}, every ${config.sync.intervalMs / 1000} s, conflicts: ${config.sync.conflictPolicy}, same new id: ${config.sync.keyCollisions}`,
+    );
     if (s.localServer) out(color.dim(`  the private server keeps running; after a reboot: ${s.localServer.startCommand}`));
     out(color.dim('next: `dualdb` opens the monitor; `dualdb sync --daemon` runs the sync as a service'));
     return EXIT.OK;

@@ -237,8 +237,10 @@ export class Fleet {
     const local = (async () => {
       for (let tick = 0; running; tick++) {
         const due = t0 + tick * tickMs;
-        const wait = due - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        // Always yield, even behind schedule: the writes are synchronous, and a loop that never
+        // awaited starved the timer that stops it (CI on 7f2cc08 at load 40: the test hung 20 min).
+        const wait = Math.max(0, due - Date.now());
+        await new Promise((r) => setTimeout(r, wait));
         for (const n of nodes) {
           if (!running) break;
           n.app.transaction(() => this.localWrite(n))();

@@ -27,7 +27,8 @@ interface HubEntry {
   pk: string | null;
   op: string;
   origin: string | null;
-  at: number;
+  /** The server's text of the DOUBLE (AT below): Number() where used. */
+  at: string | number;
 }
 
 export interface HubBatch {

@@ -261,7 +261,8 @@ export class MysqlHub {
    * caller reads those columns as the server's text (CAST … AS CHAR, MysqlTableIO.readList) and
    * takes Number() of it, as the callback does. The setting is the connection's own and put back
    * before the connection is; with mysql2 sharing one settings object between connections, the
-   * callback stays (the same values, at its cost).
+   * callback stays (the same values, at its cost). mysql2's global cache of row parsers keeps the
+   * two apart: the pool's same statement afterwards still goes through the callback (tested).
    */
   async withConnection<T>(fn: (conn: mysql.PoolConnection) => Promise<T>, options: { driverDecode?: boolean } = {}): Promise<T> {
     let conn: mysql.PoolConnection;

@@ -8,7 +8,8 @@
  *   node --expose-gc --max-semi-space-size=128 --min-semi-space-size=128 --import tsx bench/pull-parse-probe.ts [n=20000] [reps=8]
  *
  * The connection without the callback reads DOUBLE digit by digit (one ulp off for some values:
- * engines/mysql/connect.ts `typeCast`), so it only measures; the pull cannot use it as it is.
+ * engines/mysql/connect.ts `typeCast`), so it only measures; the pull's own path ("pull path": the
+ * pooled connection without the callback, DOUBLE read as text and Number() of it) is exact.
  */
 import mysql from 'mysql2/promise';
 import { MysqlHub, poolOptions } from '../src/engines/mysql/connect.js';
@@ -54,9 +55,15 @@ const IMAGES = `SELECT STRAIGHT_JOIN t.id, t.camera, t.score, t.seen_at, t.paylo
 const JOINED = `SELECT STRAIGHT_JOIN 0 AS m, c.seq, c.tbl, c.pk, c.op, c.origin, c.at, t.id, t.camera, t.score, t.seen_at, t.payload
   FROM (SELECT * FROM _dualdb_changes WHERE seq > 0 ORDER BY seq LIMIT ${n}) c
   LEFT JOIN bench_rows t ON c.tbl = 'bench_rows' AND t.id = CAST(c.pk AS DECIMAL(65,0))`;
-const cases: { name: string; sql: string; plain?: boolean; arrays?: boolean }[] = [
+// What the pull sends now (pull-read.ts): DOUBLE columns as the server's text, on its connection
+// without the callback (MysqlHub.withDriverDecode), Number() of that text after the read.
+const LOG_PULL = LOG.replace(', at FROM', ', CAST(at AS CHAR) AS at FROM');
+const IMAGES_PULL = IMAGES.replace('t.score,', 'CAST(t.score AS CHAR) AS score,');
+const cases: { name: string; sql: string; plain?: boolean; arrays?: boolean; decode?: boolean; numbers?: string }[] = [
   { name: 'log', sql: LOG },
   { name: 'images', sql: IMAGES },
+  { name: 'log, pull path', sql: LOG_PULL, decode: true, numbers: 'at' },
+  { name: 'images, pull path', sql: IMAGES_PULL, decode: true, numbers: 'score' },
   { name: 'log, no typeCast', sql: LOG, plain: true },
   { name: 'images, no typeCast', sql: IMAGES, plain: true },
   { name: 'log+images joined', sql: JOINED },
@@ -78,11 +85,17 @@ try {
         const h0 = process.memoryUsage().heapUsed;
         const c0 = cpuMs();
         const [rows] = await conn.query({ sql: c.sql, rowsAsArray: c.arrays === true });
+        if (c.numbers)
+          for (const r of rows as Record<string, unknown>[]) {
+            const v = r[c.numbers];
+            if (typeof v === 'string') r[c.numbers] = Number(v);
+          }
         cpu.set(c.name, [...(cpu.get(c.name) ?? []), cpuMs() - c0]);
         heap.set(c.name, [...(heap.get(c.name) ?? []), (process.memoryUsage().heapUsed - h0) / 1e6]);
         if ((rows as unknown[]).length !== n) throw new Error(`${c.name}: ${(rows as unknown[]).length} rows`);
       };
       if (c.plain) await read(plain);
+      else if (c.decode) await hub.withDriverDecode(read);
       else await hub.withConnection(read);
     }
   for (const c of cases)

@@ -8,7 +8,9 @@
  *
  * `--prof DIR` writes a V8 CPU profile of each pull alone (inspector, started after the hub
  * rows are written) to DIR, `--heap DIR` a sampling heap profile (what allocated, for the
- * garbage collector's share); `SYNC_BATCH_SIZE` is passed through to the node. `--no-index` drops
+ * garbage collector's share); `--alloc` (or `--heap`) reports the bytes the node allocated over
+ * each pull, the sampling profile's total (objects collected since included: an estimate that
+ * does not depend on when collections ran; the sampling itself costs CPU, so not with CPU figures); `SYNC_BATCH_SIZE` is passed through to the node. `--no-index` drops
  * the log's moves index after init (a hub set up before it). "hub rows read" is the server's
  * Handler_read_* counters over the pull (rows the hub examined, index and table reads).
  */
@@ -28,6 +30,7 @@ const profDir = profAt >= 0 ? args[profAt + 1] : undefined;
 const heapAt = args.indexOf('--heap');
 const heapDir = heapAt >= 0 ? args[heapAt + 1] : undefined;
 const noIndex = args.includes('--no-index');
+const alloc = args.includes('--alloc') || heapDir !== undefined;
 const positional = args.filter(
   (a, i) => !a.startsWith('--') && (profAt < 0 || i !== profAt + 1) && (heapAt < 0 || i !== heapAt + 1),
 );
@@ -56,6 +59,12 @@ async function hubRowsRead(hub: MysqlHub): Promise<number> {
   const rows = await hub.query<{ Value: string }>("SHOW GLOBAL STATUS LIKE 'Handler_read%'");
   return rows.reduce((a, r) => a + Number(r.Value), 0);
 }
+/** Bytes of a sampling heap profile's tree (each sample stands for its share of every byte allocated). */
+function sampledBytes(node: { selfSize: number; children: unknown[] }): number {
+  let total = node.selfSize;
+  for (const c of node.children) total += sampledBytes(c as typeof node);
+  return total;
+}
 function loadavg(): string {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 }
@@ -70,7 +79,7 @@ for (let id = 1; id <= n; id++)
     `detection ${id} helmet=yes vest=no`,
   ]);
 
-const session = profDir || heapDir ? new Session() : undefined;
+const session = profDir || alloc ? new Session() : undefined;
 if (session) {
   session.connect();
   await session.post('Profiler.enable');
@@ -78,7 +87,13 @@ if (session) {
 }
 
 const readPerPull: number[] = [];
-const out = { pullMs: [] as number[], pullNode: [] as number[], pullHub: [] as number[], copyMs: [] as number[] };
+const out = {
+  pullMs: [] as number[],
+  pullNode: [] as number[],
+  pullHub: [] as number[],
+  pullAllocMb: [] as number[],
+  copyMs: [] as number[],
+};
 const copyCpu = { node: [] as number[], hub: [] as number[] };
 process.stdout.write(`pull-probe: ${n} rows, ${reps} reps${noIndex ? ', no moves index' : ''}, load ${loadavg()}\n`);
 try {
@@ -101,7 +116,7 @@ try {
     const s = Syncer.open(config, { log: SyncLog.memory('warn') });
     await s.connectHub();
     if (session && profDir) await session.post('Profiler.start');
-    if (session && heapDir)
+    if (session && alloc)
       await session.post('HeapProfiler.startSampling', {
         samplingInterval: 16384,
         includeObjectsCollectedByMajorGC: true,
@@ -126,9 +141,12 @@ try {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(path.join(profDir, `pull-${rep}.cpuprofile`), JSON.stringify(profile));
     }
-    if (session && heapDir) {
+    let allocMb = Number.NaN;
+    if (session && alloc) {
       const { profile } = await session.post('HeapProfiler.stopSampling');
-      writeFileSync(path.join(heapDir, `pull-${rep}.heapprofile`), JSON.stringify(profile));
+      if (heapDir) writeFileSync(path.join(heapDir, `pull-${rep}.heapprofile`), JSON.stringify(profile));
+      allocMb = sampledBytes(profile.head) / 1e6;
+      out.pullAllocMb.push(allocMb);
     }
     if (moved !== n) throw new Error(`pulled ${moved} of ${n} rows`);
     const holes = s.state.pullState().holes.size;
@@ -155,13 +173,13 @@ try {
     await hub.close();
     const per100k = (x: number) => ((x * 100_000) / n).toFixed(0);
     process.stdout.write(
-      `rep ${rep + 1}: pull ${ms.toFixed(0)} ms (node CPU ${nodeMs.toFixed(0)}, hub CPU ${hubMs.toFixed(0)}; node CPU per 100k rows ${per100k(nodeMs)} ms; hub rows read ${hubRead}; ${holes} holes left) | copy ${out.copyMs[rep]?.toFixed(0)} ms (node CPU ${copyCpu.node[rep]?.toFixed(0)}, hub ${copyCpu.hub[rep]?.toFixed(0)}) | load ${loadavg()}\n`,
+      `rep ${rep + 1}: pull ${ms.toFixed(0)} ms (node CPU ${nodeMs.toFixed(0)}, hub CPU ${hubMs.toFixed(0)}; node CPU per 100k rows ${per100k(nodeMs)} ms; hub rows read ${hubRead}; ${holes} holes left${alloc ? `; allocated ${allocMb.toFixed(1)} MB` : ''}) | copy ${out.copyMs[rep]?.toFixed(0)} ms (node CPU ${copyCpu.node[rep]?.toFixed(0)}, hub ${copyCpu.hub[rep]?.toFixed(0)}) | load ${loadavg()}\n`,
     );
   }
   const pm = median(out.pullMs);
   const cm = median(out.copyMs);
   process.stdout.write(
-    `median: pull ${pm.toFixed(0)} ms, copy ${cm.toFixed(0)} ms, pull/copy speed ${(cm / pm).toFixed(3)}×; node CPU per 100k rows pulled ${((median(out.pullNode) * 100_000) / n).toFixed(0)} ms, hub CPU ${((median(out.pullHub) * 100_000) / n).toFixed(0)} ms, hub rows read ${median(readPerPull).toFixed(0)}; copy node CPU ${median(copyCpu.node).toFixed(0)} ms\n`,
+    `median: pull ${pm.toFixed(0)} ms, copy ${cm.toFixed(0)} ms, pull/copy speed ${(cm / pm).toFixed(3)}×; node CPU per 100k rows pulled ${((median(out.pullNode) * 100_000) / n).toFixed(0)} ms, hub CPU ${((median(out.pullHub) * 100_000) / n).toFixed(0)} ms, hub rows read ${median(readPerPull).toFixed(0)}${alloc ? `, allocated ${median(out.pullAllocMb).toFixed(1)} MB per pull` : ''}; copy node CPU ${median(copyCpu.node).toFixed(0)} ms\n`,
   );
 } finally {
   session?.disconnect();

@@ -58,6 +58,9 @@ export class MysqlTableIO {
   /** The synced columns, quoted, in order (a SELECT or RETURNING list). */
   readonly selectList: string;
   private readonly keyList: string;
+  /** DOUBLE and FLOAT columns: read as the server's text (readList), made numbers (numbersFromText). */
+  private readonly floatColumns: string[];
+  private readonly readLists = new Map<string, string>();
   private readonly upsertHead: string;
   private readonly upsertTail: string;
 
@@ -72,6 +75,7 @@ export class MysqlTableIO {
     this.q = quoteMysqlId(table.name);
     this.selectList = table.columns.map((c) => quoteMysqlId(c.name)).join(', ');
     this.keyList = table.key.map((c) => quoteMysqlId(c.name)).join(', ');
+    this.floatColumns = table.columns.filter((c) => c.type === 'double' || c.type === 'float32').map((c) => c.name);
     const keyCols = new Set(table.key.map((c) => c.name));
     const nonKey = table.columns.filter((c) => !keyCols.has(c.name));
     this.upsertHead = `INSERT INTO ${this.q} (${this.selectList}) VALUES `;
@@ -107,13 +111,49 @@ export class MysqlTableIO {
     return `(${this.keyList}) IN (${mysql.format('?', [keys.map((k) => this.keyValues(k))])})`;
   }
 
-  /** Current images of the given keys as mysql2 returns them. */
+  /**
+   * The synced columns as a SELECT list (of table `alias` if given) in which DOUBLE and FLOAT columns
+   * are the server's text of the value, `CAST(… AS CHAR)`, the text the server sends for the column
+   * itself: Number() of it (numbersFromText) is the exact value whichever way the connection decodes
+   * rows (MysqlHub.withConnection's `driverDecode`: mysql2's own parser reads DOUBLE digit by digit,
+   * one ulp off for some values; docs/SYNC-CONTRACT.md, invariant 10).
+   */
+  readList(alias?: string): string {
+    const at = alias ?? '';
+    let list = this.readLists.get(at);
+    if (list === undefined) {
+      const floats = new Set(this.floatColumns);
+      const prefix = alias ? `${alias}.` : '';
+      list = this.table.columns
+        .map((c) => {
+          const col = `${prefix}${quoteMysqlId(c.name)}`;
+          return floats.has(c.name) ? `CAST(${col} AS CHAR) AS ${quoteMysqlId(c.name)}` : col;
+        })
+        .join(', ');
+      this.readLists.set(at, list);
+    }
+    return list;
+  }
+
+  /** Rows read with readList, their DOUBLE and FLOAT columns' text made numbers (in place), as the pool's typeCast makes them. */
+  numbersFromText(rows: Row[]): Row[] {
+    const cols = this.floatColumns;
+    if (cols.length === 0) return rows;
+    for (const row of rows)
+      for (const c of cols) {
+        const v = row[c];
+        if (typeof v === 'string') row[c] = Number(v);
+      }
+    return rows;
+  }
+
+  /** Current images of the given keys as the pool's mysql2 returns them (readList: whichever way the connection decodes). */
   async fetch(conn: QueryRunner, keys: string[], options: { forUpdate?: boolean } = {}): Promise<Map<string, Row>> {
     const out = new Map<string, Row>();
     for (const chunk of keyChunks(keys, this.maxStatementBytes, LOOKUP_CHUNK)) {
-      const sql = `SELECT ${this.selectList} FROM ${this.q} WHERE ${this.keyCondition(chunk)}${options.forUpdate ? ' FOR UPDATE' : ''}`;
+      const sql = `SELECT ${this.readList()} FROM ${this.q} WHERE ${this.keyCondition(chunk)}${options.forUpdate ? ' FOR UPDATE' : ''}`;
       const [rows] = await conn.query(sql);
-      for (const row of rows as Row[]) out.set(this.keyOf(row), row);
+      for (const row of this.numbersFromText(rows as Row[])) out.set(this.keyOf(row), row);
     }
     return out;
   }

@@ -27,7 +27,8 @@ interface HubEntry {
   pk: string | null;
   op: string;
   origin: string | null;
-  at: number;
+  /** The server's text of the DOUBLE (AT below): Number() where used. */
+  at: string | number;
 }
 
 export interface HubBatch {
@@ -106,7 +107,9 @@ export async function readHubBatch(
   const { changes, images, seen } = out;
   const add = (tbl: string, pk: string, seq: bigint, at: number, op: LoggedOp, retry = false) =>
     changes.add(tbl, pk, seq, at, op, retry);
-  await ctx.hub.withConnection(async (conn) => {
+  // Decoded by mysql2's own row parser (MysqlHub.withDriverDecode): DOUBLE columns are read as their
+  // text here (the log's `at`, AT below; the images, MysqlTableIO.readList).
+  await ctx.hub.withDriverDecode(async (conn) => {
     let schemaChecked: Promise<void> = Promise.resolve();
     await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
     try {
@@ -131,7 +134,7 @@ export async function readHubBatch(
       // round trip: `m` tells them apart.
       const moves = hubMovesQuery(ctx, prev);
       const [rows] = await conn.query(
-        `(SELECT 0 AS m, seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?)
+        `(SELECT 0 AS m, seq, tbl, pk, op, origin, ${AT} FROM _dualdb_changes WHERE seq > ? ORDER BY seq LIMIT ?)
          UNION ALL (SELECT 1 AS m, seq, tbl, pk, 'R', origin, 0 FROM (${moves.sql}) mv)`,
         [prev.upto, batchSize, ...moves.params],
       );
@@ -156,14 +159,14 @@ export async function readHubBatch(
       for (const x of bySeq) if (x.seq > out.readUpto) out.readUpto = x.seq;
       const holeEntries: HubEntry[] = [];
       if (holeList.length > 0 && holeList.length <= 1000) {
-        const [h] = await conn.query('SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq IN (?)', [holeList]);
+        const [h] = await conn.query(`SELECT seq, tbl, pk, op, origin, ${AT} FROM _dualdb_changes WHERE seq IN (?)`, [holeList]);
         holeEntries.push(...(h as HubEntry[]));
       } else if (holeList.length > 1000) {
         // biome-ignore lint/complexity/useMathMinMax: bigint
         const min = holeList.reduce((a, b) => (b < a ? b : a));
         // biome-ignore lint/complexity/useMathMinMax: bigint
         const max = holeList.reduce((a, b) => (b > a ? b : a));
-        const [h] = await conn.query('SELECT seq, tbl, pk, op, origin, at FROM _dualdb_changes WHERE seq BETWEEN ? AND ?', [
+        const [h] = await conn.query(`SELECT seq, tbl, pk, op, origin, ${AT} FROM _dualdb_changes WHERE seq BETWEEN ? AND ?`, [
           min,
           max,
         ]);
@@ -264,6 +267,12 @@ export async function readHubBatch(
   });
   return out;
 }
+
+/**
+ * The log's `at` (DOUBLE) as the server's text, made a number where it is used (Number(e.at)):
+ * exact on the pull's connection, which has no typeCast callback (readHubBatch), as through it.
+ */
+const AT = 'CAST(at AS CHAR) AS at';
 
 /**
  * Sets `row` on the batch's changes under keys other nodes moved a row to (the moves after the
@@ -395,7 +404,8 @@ function joinKey(table: SyncTable): { name: string } | undefined {
  * entry of the range (an index lookup per entry, no key list to send or parse).
  */
 function joinImages(conn: PoolConnection, table: SyncTable, key: { name: string }, after: bigint, upto: bigint): Promise<Row[]> {
-  const cols = table.columns.map((c) => `t.${quoteMysqlId(c.name)}`).join(', ');
+  const io = new MysqlTableIO(table);
+  const cols = io.readList('t');
   // STRAIGHT_JOIN: the log range drives, the table is probed by its primary key (DECIMAL(65,0)
   // holds every signed and unsigned BIGINT exactly).
   return conn
@@ -405,7 +415,7 @@ function joinImages(conn: PoolConnection, table: SyncTable, key: { name: string 
         WHERE c.seq > ? AND c.seq <= ? AND c.tbl = ?`,
       [after, upto, table.name],
     )
-    .then(([rows]) => rows as Row[]);
+    .then(([rows]) => io.numbersFromText(rows as Row[]));
 }
 
 /**
@@ -508,7 +518,7 @@ async function laterHubChanges(
   const out = new Map<string, { seq: bigint; at: number; firstOp: LoggedOp }>();
   for (let i = 0; i < keys.length; i += 500) {
     const [rows] = await conn.query(
-      `SELECT pk, seq, op, at FROM _dualdb_changes
+      `SELECT pk, seq, op, ${AT} FROM _dualdb_changes
         WHERE tbl = ? AND pk IN (?) AND seq > ? AND (origin IS NULL OR origin <> ?) ORDER BY seq`,
       [table, keys.slice(i, i + 500), after, ctx.nodeId],
     );
@@ -543,10 +553,11 @@ async function addChildrenOfRecreated(
     for (const { child, column } of referencingColumns(ctx.plan, table)) {
       const io = new MysqlTableIO(child);
       for (let i = 0; i < recreated.length; i += 500) {
-        const [rows] = await conn.query(`SELECT * FROM ${quoteMysqlId(child.name)} WHERE ${quoteMysqlId(column)} IN (?)`, [
-          recreated.slice(i, i + 500),
-        ]);
-        for (const row of rows as Row[]) {
+        const [rows] = await conn.query(
+          `SELECT ${io.readList()} FROM ${quoteMysqlId(child.name)} WHERE ${quoteMysqlId(column)} IN (?)`,
+          [recreated.slice(i, i + 500)],
+        );
+        for (const row of io.numbersFromText(rows as Row[])) {
           const pk = io.keyOf(row);
           if (changes.has(child.name, pk)) continue;
           changes.add(child.name, pk, 0n, nowMs, 'U', true);

@@ -26,7 +26,8 @@ export interface ServerInfo {
 }
 
 function typeCast(field: { type: string; string: (enc?: string) => string | null }, next: () => unknown): unknown {
-  // JSON arrives parsed by default; keep its exact text so it round-trips.
+  // JSON arrives parsed by default; keep its exact text so it round-trips (MySQL's JSON type; MariaDB's,
+  // a LONGTEXT the driver only knows from extended metadata, is `jsonStrings` in poolOptions).
   if (field.type === 'JSON') return field.string('utf8');
   // mysql2 parses DOUBLE/FLOAT text of up to 17 characters digit by digit, which is one ulp off
   // for values such as 90.28571428571429; Number() of the server's text is exact (text protocol:
@@ -64,6 +65,9 @@ export function poolOptions(m: MysqlConfig, extra: Partial<mysql.PoolOptions> = 
     bigNumberStrings: true,
     decimalNumbers: false,
     dateStrings: true,
+    // JSON as its text: MySQL's JSON type, and MariaDB's (LONGTEXT with a JSON check, which mysql2
+    // recognises from MariaDB's extended metadata and parsed into an object, past the typeCast below).
+    jsonStrings: true,
     timezone: 'Z',
     connectTimeout: m.connectTimeoutMs,
     connectionLimit: 6,
@@ -249,8 +253,18 @@ export class MysqlHub {
    * autocommit, which a hub-first write turns off instead of a BEGIN round trip) are
    * reset before the connection goes back to the pool; if that fails the
    * connection is destroyed instead, so no state can leak.
+   *
+   * `driverDecode`: the results read inside are decoded by mysql2's own row parser, without the
+   * typeCast callback (which costs a closure and two calls per value: ~40 % of a pull's decode CPU,
+   * ~60 % of its allocations, bench/pull-parse-probe.ts). Every value decodes as through the callback
+   * except DOUBLE and FLOAT, which mysql2 reads digit by digit (one ulp off for some values): the
+   * caller reads those columns as the server's text (CAST … AS CHAR, MysqlTableIO.readList) and
+   * takes Number() of it, as the callback does. The setting is the connection's own and put back
+   * before the connection is; with mysql2 sharing one settings object between connections, the
+   * callback stays (the same values, at its cost). mysql2's global cache of row parsers keeps the
+   * two apart: the pool's same statement afterwards still goes through the callback (tested).
    */
-  async withConnection<T>(fn: (conn: mysql.PoolConnection) => Promise<T>): Promise<T> {
+  async withConnection<T>(fn: (conn: mysql.PoolConnection) => Promise<T>, options: { driverDecode?: boolean } = {}): Promise<T> {
     let conn: mysql.PoolConnection;
     try {
       // As in lend: a connection in reset is waited for rather than a new one opened (a pull that
@@ -260,6 +274,8 @@ export class MysqlHub {
     } catch (e) {
       throw diagnoseMysqlError(e, this.config);
     }
+    const own = options.driverDecode ? this.ownSettings(conn) : undefined;
+    if (own) own.typeCast = true;
     let healthy = true;
     try {
       return await fn(conn);
@@ -267,6 +283,7 @@ export class MysqlHub {
       healthy = false;
       throw diagnoseIfConnection(e, this.config);
     } finally {
+      if (own) own.typeCast = typeCast;
       if (healthy) {
         // Not awaited: the caller's result does not depend on it (a write is acknowledged one
         // round trip sooner), and the connection only goes back to the pool once reset.
@@ -283,6 +300,25 @@ export class MysqlHub {
         conn.destroy();
       }
     }
+  }
+
+  /**
+   * The settings of this pooled connection alone, which mysql2 reads as each result's columns
+   * arrive (3.x copies the pool's settings per connection); undefined when they are the pool's
+   * own object, shared with every other connection (then nothing is changed on it).
+   */
+  private ownSettings(conn: mysql.PoolConnection): { typeCast: unknown } | undefined {
+    const settings = (conn as unknown as { connection?: { config?: { typeCast?: unknown } } }).connection?.config;
+    const shared = (this.pool as unknown as { pool?: { config?: { connectionConfig?: unknown } } }).pool?.config
+      ?.connectionConfig;
+    return settings && shared && settings !== shared && settings.typeCast === typeCast
+      ? (settings as { typeCast: unknown })
+      : undefined;
+  }
+
+  /** `withConnection(fn, { driverDecode: true })`: the pull's snapshot reads (sync/pull-read.ts). */
+  withDriverDecode<T>(fn: (conn: mysql.PoolConnection) => Promise<T>): Promise<T> {
+    return this.withConnection(fn, { driverDecode: true });
   }
 
   /** A transaction on a pinned connection; rolled back on any error. */

@@ -63,6 +63,7 @@ describe('3. a locked SQLite file', () => {
           'sys.stdin.read()',
           "c.execute('ROLLBACK')",
         ].join('\n'),
+        'DB_PASSWORD=hunter2-never-shown', // an argument the error line must not quote
       ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
@@ -84,6 +85,9 @@ describe('3. a locked SQLite file', () => {
     expect(r.stderr).toContain('has held its write lock for at least 5 s');
     expect(r.stderr).toContain(`let that program commit or roll back its transaction (or stop it: kill ${holder.pid})`);
     expect(r.stderr).not.toMatch(/^dualdb: database is locked$/m);
+    // The holder by its program name only: its arguments (a script, a password) stay out of the line.
+    expect(r.stderr).not.toContain('hunter2');
+    expect(r.stderr).not.toContain('import sqlite3');
   });
 });
 

@@ -39,6 +39,8 @@ const NOTICE_EVENTS = new Set([
   'sync.failed',
   // A cycle rolled back by the hub's locks and retried: a warning, not a failure.
   'sync.retry',
+  // The application held the file's write lock past busy_timeout: whose lock, and the retry.
+  'sqlite.locked',
 ]);
 
 export type SyncProcessKind = 'watch' | 'daemon' | 'monitor';

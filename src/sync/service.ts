@@ -19,10 +19,11 @@ import type { Statement } from 'better-sqlite3';
 import type { Config } from '../config/config.js';
 import { type CoreConnection, openCoreConnection } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
+import { sqliteFailure } from '../engines/sqlite/open.js';
 import type { SyncLog } from '../log/sync-log.js';
-import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
+import { DualdbError, MysqlError, messageOf, SqliteError } from '../util/errors.js';
 import { backoffDelay } from './backoff.js';
-import { hubLockFailure } from './errors.js';
+import { hubLockFailure, isTransientSqlite } from './errors.js';
 import { withStallWatch } from './hub-stall.js';
 import type { PullState } from './local-state.js';
 import { ResyncNeededError } from './pull.js';
@@ -592,8 +593,7 @@ export class SyncService extends EventEmitter<{
         this.retryAt = 0;
         if (this.lastError !== null || this.syncer.state.getMeta('last_error') !== undefined) {
           // Healthy again: the error stays in the log, no longer in status or the monitor.
-          this.syncer.state.setMeta('last_error', null);
-          this.syncer.state.setMeta('last_error_at', null);
+          this.recordError(null, null);
         }
         this.lastError = null;
         this.lastErrorAt = null;
@@ -625,6 +625,12 @@ export class SyncService extends EventEmitter<{
         }
       } catch (e) {
         for (const w of waiters) w.reject(e);
+        // The retry runs the whole cycle again: the hub's news and the local change this cycle took
+        // on were not applied (the probe would not report the same rows as news again, and the file
+        // changed no further: an application's lock outlasting busy_timeout left both waiting for the
+        // next periodic pull).
+        this.hubNews = true;
+        this.nudged = true;
         this.handleFailure(e);
       }
     }
@@ -651,11 +657,27 @@ export class SyncService extends EventEmitter<{
     return this.config.dualDatabase && this.current !== 'degraded' && this.current !== 'local-only';
   }
 
-  private handleFailure(e: unknown): void {
+  /**
+   * The last error as `status` and the monitor read it from the file. Best effort: the failure
+   * being recorded may be the file itself locked by the application (a write here would wait out
+   * busy_timeout and throw again, which once ended the watcher: operator trial, 2026-12-07).
+   */
+  private recordError(error: string | null, at: string | null): void {
+    try {
+      this.syncer.state.setMeta('last_error', error);
+      this.syncer.state.setMeta('last_error_at', at);
+    } catch (e) {
+      this.log.debug(`could not record the last error in the SQLite file: ${messageOf(e)}`);
+    }
+  }
+
+  private handleFailure(failure: unknown): void {
+    // A cycle that waited out busy_timeout behind the application's write transaction: say whose
+    // lock it is (the same line as a locked file at start), and go on waiting.
+    const e = isTransientSqlite(failure) ? sqliteFailure(failure, this.config.sqlitePath) : failure;
     this.lastError = e instanceof DualdbError ? e.oneLine() : messageOf(e);
     this.lastErrorAt = new Date().toISOString();
-    this.syncer.state.setMeta('last_error', this.lastError);
-    this.syncer.state.setMeta('last_error_at', this.lastErrorAt);
+    this.recordError(this.lastError, this.lastErrorAt);
     this.emit('failure', e);
     if (e instanceof ResyncNeededError) {
       this.setState('resync-needed', e.message);
@@ -673,6 +695,15 @@ export class SyncService extends EventEmitter<{
         attempt: this.attempt,
         delayMs: delay,
       });
+    } else if (e instanceof SqliteError && e.kind === 'locked') {
+      // Nothing was applied (the batch's SQLite transaction never began or was rolled back whole).
+      this.log.warn(
+        `${e.message}; the sync tries again in ${(delay / 1000).toFixed(1)} s (let that program commit or roll back)`,
+        {
+          event: 'sqlite.locked',
+          attempt: this.attempt,
+        },
+      );
     } else if (hubLockFailure(e)) {
       // Rolled back whole on the hub, nothing applied: a retry, not a failure of the sync (a
       // deadlock was tried again within the cycle already, syncer.ts).

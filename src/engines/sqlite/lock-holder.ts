@@ -4,10 +4,11 @@
  * database file itself (rollback journal) or its -shm file (WAL), so both are looked at.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { basename, isAbsolute } from 'node:path';
 
 export interface LockHolder {
   pid: number;
-  /** Its command line, shortened for one line of text. */
+  /** Its program name (and script), never its arguments. */
   command: string;
 }
 
@@ -19,13 +20,29 @@ function inodeOf(file: string): number | undefined {
   }
 }
 
+/**
+ * The program's name, and its script where the second word is a file (`python3 app.py`), never
+ * the rest of its command line: arguments can carry a password (`mysql -pSECRET`), and this text
+ * reaches error lines and logs.
+ */
 function commandOf(pid: number): string {
+  let name = '?';
   try {
-    const words = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    const line = words.join(' ').replace(/\s+/g, ' ');
-    return line.length > 60 ? `${line.slice(0, 59)}…` : line;
+    name = readFileSync(`/proc/${pid}/comm`, 'utf8').trim() || '?';
+    const [, second] = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const script = second && !second.startsWith('-') ? (isAbsolute(second) ? second : `/proc/${pid}/cwd/${second}`) : '';
+    if (script && isFile(script)) return `${name} ${basename(second as string)}`;
   } catch {
-    return '?';
+    // gone meanwhile, or not ours to read: the name alone
+  }
+  return name;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
 }
 

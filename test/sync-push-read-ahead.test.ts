@@ -116,6 +116,27 @@ describe.skipIf(!HUB_AVAILABLE)('push read-ahead', () => {
     expect((await hubRows(w)).map(([id]) => id)).toEqual(range(1, 3000).filter((id) => id !== 500));
   }, 60_000);
 
+  it('SYNC_BATCH_SIZE unset: a backlog of small rows goes up in one batch from the cycle’s first read (one COMMIT), every row once', async () => {
+    const w = await worlds.world({});
+    const A = w.node('A');
+    await A.syncer.syncOnce();
+    const ins = A.db.prepare('INSERT INTO items (id, code) VALUES (?, ?)');
+    A.db.transaction(() => {
+      for (const id of range(1, 9000)) ins.run(id, `c${id}`);
+    })();
+    const [before] = await w.hub.query<{ Value: string }>("SHOW GLOBAL STATUS LIKE 'Com_commit'");
+    const r = await A.syncer.push();
+    const [after] = await w.hub.query<{ Value: string }>("SHOW GLOBAL STATUS LIKE 'Com_commit'");
+    expect(r.perTable.get('items')?.upserts).toBe(9000);
+    // 2,000 then 7,000 before: two commits.
+    expect(Number(after?.Value) - Number(before?.Value)).toBe(1);
+    expect(await hubRows(w)).toEqual(localRows(w));
+    const [logged] = await w.hub.query<{ n: string; keys: string }>(
+      "SELECT COUNT(*) AS n, COUNT(DISTINCT pk) AS `keys` FROM _dualdb_changes WHERE tbl = 'items'",
+    );
+    expect([Number(logged?.n), Number(logged?.keys)]).toEqual([9000, 9000]);
+  }, 60_000);
+
   it('the locked lookup by key ranges finds exactly the keys’ rows, in one statement for a backlog', async () => {
     const w = await worlds.world({});
     const A = w.node('A');

@@ -24,6 +24,27 @@ export interface PushSizing {
   grows: boolean;
 }
 
+/**
+ * An upper bound of the statement bytes the rows of a batch just read will take (each value's text
+ * escaped, which at most doubles it, plus quotes and separators): what a backlog's first batch is
+ * grown by before anything is sent (push.ts), the budget's measure from the rows themselves where
+ * later batches have the bytes the one before sent.
+ */
+export function estimatedPushBytes(images: Iterable<Map<string, Record<string, unknown>>>): number {
+  let n = 0;
+  for (const rows of images)
+    for (const row of rows.values()) {
+      n += 4;
+      for (const v of Object.values(row)) {
+        if (v === null || v === undefined) n += 6;
+        else if (Buffer.isBuffer(v)) n += 2 * v.length + 6;
+        else if (typeof v === 'string') n += 2 * Buffer.byteLength(v) + 6;
+        else n += 26;
+      }
+    }
+  return n;
+}
+
 /** The size of the batch after one that took `entries` of a `limit` and sent `bytes`. */
 export function nextPushLimit(sizing: PushSizing, limit: number, entries: number, bytes: number): number {
   return grownLimit(sizing, limit, entries, bytes, BULK_BATCH_BYTES, BULK_MAX_ENTRIES);

@@ -51,6 +51,7 @@ import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
 import { clearPlacedUnsettled, KeysMovedMeanwhile, type NodeRecord, recordOnNode, report, unparkSent } from './push-record.js';
 import { decideReused, deleteHubRowsFirst, dropKeys, isReusedKey } from './push-reused.js';
+import { estimatedPushBytes } from './push-size.js';
 import { hubDeletedChildren } from './recreated-children.js';
 import { type Collision, repointImages } from './rekey.js';
 import { forgetLoggedMoves, movedUpImages } from './rekey-bulk.js';
@@ -114,6 +115,13 @@ export async function pushBatch(
 export interface PushReadAhead {
   /** The limit of the batch after one that took `entries` and sent `bytes` (push-size.ts). */
   nextLimit(entries: number, bytes: number): number;
+  /**
+   * Set for a cycle's first batch while batches may grow: a full first read is read again at the
+   * limit the rows' own size allows (push-size.ts `estimatedPushBytes`), so that a backlog goes up
+   * in one batch less (a 20k backlog of small rows: one batch, not 2,000 then 18,000; each batch
+   * is ~13 statements, a COMMIT and its redo-log flush).
+   */
+  first?: boolean;
   next?: ReadAheadBatch;
 }
 
@@ -186,7 +194,12 @@ async function pushOneBatch(
   // Moves of this node's earlier push whose COMMIT's answer was lost, found on the hub: announced now.
   const confirmed = await learnHubMoves(ctx, moves);
   result.rekeys.push(...confirmed);
-  const batch = takeReadAhead(ctx, ahead, hubCursor, limit, confirmed.length) ?? readLocalBatch(ctx, hubCursor, limit);
+  let batch = takeReadAhead(ctx, ahead, hubCursor, limit, confirmed.length) ?? readLocalBatch(ctx, hubCursor, limit);
+  if (readAhead?.first && batch.more) {
+    // A backlog's first batch at the size its rows allow (PushReadAhead `first`): the same read, further.
+    const grown = readAhead.nextLimit(batch.entries, estimatedPushBytes(batch.images.values()));
+    if (grown > limit) batch = readLocalBatch(ctx, hubCursor, grown);
+  }
   result.changes = batch.entries;
   result.more = batch.more;
   if (batch.entries === 0 && batch.changes.size === 0 && batch.toPark.length === 0) return result;

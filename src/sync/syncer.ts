@@ -427,6 +427,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
         // A `rekeys resolve` whose hub COMMIT was lost, or whose process died before the node's
         // half: finished or forgotten before anything else moves (rekey-resolve-outcome.ts).
         if (i === 0) await this.finishLostResolve(ctx);
+        if (readAhead) readAhead.first = i === 0 && sizing.grows;
         b = direction === 'push' ? await pushBatch(ctx, limit, readAhead) : await pullBatch(ctx, limit);
       } catch (e) {
         if (e instanceof PlanStaleError && replans < 3) {

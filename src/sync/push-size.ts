@@ -4,9 +4,10 @@
  * ~20 round trips) was a third of a bulk push's hub time at 2,000 rows a batch
  * (docs/PERFORMANCE.md, "Push and pull in bulk"). While a backlog drains (each batch of the
  * cycle was full), the next batch takes as many changes as the bytes per change of this one allow
- * within BULK_BATCH_BYTES, up to BULK_MAX_ENTRIES (a 20,000-row backlog of small rows: 2,000 then
- * 18,000, not 2,000 → 4,000 → 8,000 → 6,000); a batch past that many bytes brings the next one
- * back down. Never below SYNC_BATCH_SIZE, and only when SYNC_BATCH_SIZE is not set: a size set
+ * within BULK_BATCH_BYTES, up to BULK_MAX_ENTRIES; a batch past that many bytes brings the next
+ * one back down. A cycle's first batch, when its read is full, is read again at the limit its rows'
+ * own size allows (`estimatedPushBytes`, push.ts `PushReadAhead.first`): a 20,000-row backlog of
+ * small rows goes up as one batch, not 2,000 then 18,000. Never below SYNC_BATCH_SIZE, and only when SYNC_BATCH_SIZE is not set: a size set
  * by hand (short transactions, short row locks on the hub) is kept for every batch.
  *
  * A larger batch holds its hub row locks longer (about a second for 20,000 rows here) and finds a

@@ -12,12 +12,12 @@
  */
 
 import mysql from 'mysql2/promise';
-import { CANONICAL_INTEGER, mysqlKeyExpr } from '../capture/keys.js';
+import { mysqlKeyExpr } from '../capture/keys.js';
 import { MYSQL_NOW_MS, mysqlTriggerNames } from '../capture/mysql-capture.js';
 import type { Row } from '../engines/codec.js';
 import type { PoolConnection } from '../engines/mysql/connect.js';
 import { quoteMysqlId } from '../engines/mysql/quote.js';
-import { chunkBySize, keyChunks } from './key-chunks.js';
+import { chunkBySize, integerRuns, keyChunks, MIN_KEY_RUN } from './key-chunks.js';
 import type { MysqlTableIO, RowOut as RowImage } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
 
@@ -64,6 +64,12 @@ export async function withSetCapture(
 
 /** The change-log rows the AFTER INSERT/UPDATE triggers would have written for these keys. */
 async function logKeys(conn: PoolConnection, io: MysqlTableIO, maxStatementBytes: number, op: Op, keys: string[]): Promise<void> {
+  for (const sql of logStatements(io, maxStatementBytes, op, keys)) await conn.query(sql);
+}
+
+/** The statements of logKeys, in order. */
+function logStatements(io: MysqlTableIO, maxStatementBytes: number, op: Op, keys: string[]): string[] {
+  if (keys.length === 0) return [];
   const t = io.table;
   // The triggers' own key expression, over the table's row instead of the trigger's NEW.
   const keyExpr = mysqlKeyExpr(t.key, ROW);
@@ -77,59 +83,30 @@ async function logKeys(conn: PoolConnection, io: MysqlTableIO, maxStatementBytes
     ),
     ...keyChunks(rest, maxStatementBytes).map((chunk) => io.keyCondition(chunk)),
   ];
-  for (const condition of conditions) {
-    // The optimizer may pick the whole table for a long IN list: the primary key is the way in.
-    // No parameters: mysql2 would scan the whole statement (thousands of keys) for placeholders.
-    await conn.query(
-      `INSERT INTO _dualdb_changes (tbl, pk, op, origin, at)
+  // The optimizer may pick the whole table for a long IN list: the primary key is the way in.
+  // No parameters: mysql2 would scan the whole statement (thousands of keys) for placeholders.
+  return conditions.map(
+    (condition) => `INSERT INTO _dualdb_changes (tbl, pk, op, origin, at)
        SELECT ${mysql.escape(t.name)}, ${keyExpr}, '${op}', @dualdb_origin, ${MYSQL_NOW_MS} FROM ${quoteMysqlId(t.name)} AS ${ROW} FORCE INDEX (PRIMARY)
         WHERE ${condition}`,
-    );
-  }
+  );
 }
 
-/** Runs shorter than this stay in the IN list: a range per two or three keys gains nothing. */
-export const MIN_KEY_RUN = 16;
-
-/**
- * The keys of an integer-keyed table as runs of consecutive values (each integer from `lo` to `hi`
- * is one of the keys, so the range matches exactly those keys' rows) and the keys left over (short
- * runs, and any key text that is not an integer in its canonical form: those keep the IN list,
- * which compares them as the hub does). Duplicates are counted once.
- */
-export function integerRuns(keys: string[]): { runs: { lo: string; hi: string }[]; rest: string[] } {
-  const rest: string[] = [];
-  const values: bigint[] = [];
-  let sorted = true;
-  for (const k of keys) {
-    // An integer in its canonical form (what BigInt prints back): one BigInt per key, no text.
-    if (CANONICAL_INTEGER.test(k)) {
-      const v = BigInt(k);
-      if (sorted && values.length > 0 && v < (values[values.length - 1] as bigint)) sorted = false;
-      values.push(v);
-    } else rest.push(k);
-  }
-  // A backlog's keys come in log order, mostly ascending already.
-  if (!sorted) values.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const runs: { lo: string; hi: string }[] = [];
-  let start = 0;
-  for (let i = 1; i <= values.length; i++) {
-    const prev = values[i - 1] as bigint;
-    const cur = values[i];
-    if (cur !== undefined && (cur === prev || cur === prev + 1n)) continue;
-    // values[start..i-1] is consecutive (duplicates included).
-    const lo = values[start] as bigint;
-    if (prev - lo + 1n >= BigInt(MIN_KEY_RUN)) runs.push({ lo: lo.toString(), hi: prev.toString() });
-    else for (const v of new Set(values.slice(start, i))) rest.push(v.toString());
-    start = i;
-  }
-  return { runs, rest };
-}
+// integerRuns moved to key-chunks.ts (the push's locked lookups use it too): re-exported for its tests.
+export { integerRuns, MIN_KEY_RUN };
 
 /**
  * Writes row images that were locked and looked up (exists: the hub has the key), as
  * MysqlTableIO.writeStatements does, logging them set-based when there are enough of them and
  * `allowed` (bulkCaptureAllowed) — through the row triggers otherwise.
+ *
+ * `whileHubLogs` runs (synchronously) once the first set-based log statement is on its way: a few
+ * hundred bytes the hub then works on for a while (~9 µs a row here) with nothing to send back, so
+ * the node is free meanwhile (the push reads its next batch from SQLite then: push.ts
+ * `PushReadAhead`). mysql2 sends a connection's next statement only after the answer to the one
+ * before, so this is the one place in the batch where node work and hub work overlap: during a
+ * row INSERT the statement's own megabytes may still be on their way, and its RETURNING rows
+ * come back while it runs.
  */
 export async function writeRowsCaptured(
   conn: PoolConnection,
@@ -138,6 +115,7 @@ export async function writeRowsCaptured(
   rows: RowOut[],
   allowed: boolean,
   stored?: Map<string, Row>,
+  whileHubLogs?: () => void,
 ): Promise<void> {
   // With `stored`, inserts return what the hub stored (RETURNING, MariaDB 10.5+), keyed into it.
   const statements = stored
@@ -157,11 +135,35 @@ export async function writeRowsCaptured(
     for (const st of statements) await run(st.sql);
     return;
   }
-  await withSetCapture(conn, io, maxStatementBytes, async () => {
+  await conn.query('SET @dualdb_capture_off = 1');
+  try {
     for (const st of statements) await run(st.sql);
-    return [
-      { op: 'U', keys: rows.filter((r) => r.exists).map((r) => r.key) },
-      { op: 'I', keys: rows.filter((r) => !r.exists).map((r) => r.key) },
-    ];
-  });
+  } finally {
+    await conn.query('SET @dualdb_capture_off = NULL');
+  }
+  const log = [
+    ...logStatements(
+      io,
+      maxStatementBytes,
+      'U',
+      rows.filter((r) => r.exists).map((r) => r.key),
+    ),
+    ...logStatements(
+      io,
+      maxStatementBytes,
+      'I',
+      rows.filter((r) => !r.exists).map((r) => r.key),
+    ),
+  ];
+  for (const [i, sql] of log.entries()) {
+    const sent = conn.query(sql);
+    if (i === 0 && whileHubLogs) {
+      try {
+        whileHubLogs();
+      } catch {
+        // The hook's own failure is its own (the read-ahead reads again in its turn); the log goes on.
+      }
+    }
+    await sent;
+  }
 }

@@ -4,9 +4,10 @@
  * ~20 round trips) was a third of a bulk push's hub time at 2,000 rows a batch
  * (docs/PERFORMANCE.md, "Push and pull in bulk"). While a backlog drains (each batch of the
  * cycle was full), the next batch takes as many changes as the bytes per change of this one allow
- * within BULK_BATCH_BYTES, up to BULK_MAX_ENTRIES (a 20,000-row backlog of small rows: 2,000 then
- * 18,000, not 2,000 → 4,000 → 8,000 → 6,000); a batch past that many bytes brings the next one
- * back down. Never below SYNC_BATCH_SIZE, and only when SYNC_BATCH_SIZE is not set: a size set
+ * within BULK_BATCH_BYTES, up to BULK_MAX_ENTRIES; a batch past that many bytes brings the next
+ * one back down. A cycle's first batch, when its read is full, is read again at the limit its rows'
+ * own size allows (`estimatedPushBytes`, push.ts `PushReadAhead.first`): a 20,000-row backlog of
+ * small rows goes up as one batch, not 2,000 then 18,000. Never below SYNC_BATCH_SIZE, and only when SYNC_BATCH_SIZE is not set: a size set
  * by hand (short transactions, short row locks on the hub) is kept for every batch.
  *
  * A larger batch holds its hub row locks longer (about a second for 20,000 rows here) and finds a
@@ -22,6 +23,27 @@ export const BULK_BATCH_BYTES = 32 * 1024 * 1024;
 export interface PushSizing {
   base: number;
   grows: boolean;
+}
+
+/**
+ * An upper bound of the statement bytes the rows of a batch just read will take (each value's text
+ * escaped, which at most doubles it, plus quotes and separators): what a backlog's first batch is
+ * grown by before anything is sent (push.ts), the budget's measure from the rows themselves where
+ * later batches have the bytes the one before sent.
+ */
+export function estimatedPushBytes(images: Iterable<Map<string, Record<string, unknown>>>): number {
+  let n = 0;
+  for (const rows of images)
+    for (const row of rows.values()) {
+      n += 4;
+      for (const v of Object.values(row)) {
+        if (v === null || v === undefined) n += 6;
+        else if (Buffer.isBuffer(v)) n += 2 * v.length + 6;
+        else if (typeof v === 'string') n += 2 * Buffer.byteLength(v) + 6;
+        else n += 26;
+      }
+    }
+  return n;
 }
 
 /** The size of the batch after one that took `entries` of a `limit` and sent `bytes`. */

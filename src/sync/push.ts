@@ -51,6 +51,7 @@ import { applyIsolated, moveIsolated } from './push-isolate.js';
 import { type LocalBatch, readLocalBatch } from './push-read.js';
 import { clearPlacedUnsettled, KeysMovedMeanwhile, type NodeRecord, recordOnNode, report, unparkSent } from './push-record.js';
 import { decideReused, deleteHubRowsFirst, dropKeys, isReusedKey } from './push-reused.js';
+import { estimatedPushBytes } from './push-size.js';
 import { hubDeletedChildren } from './recreated-children.js';
 import { type Collision, repointImages } from './rekey.js';
 import { forgetLoggedMoves, movedUpImages } from './rekey-bulk.js';
@@ -74,7 +75,107 @@ export class PushRaceError extends DualdbError {
  * One push batch of at most `limit` log entries (push-size.ts); returns what moved. Throws on hub
  * unavailability (nothing applied, nothing lost).
  */
-export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchSize): Promise<BatchResult> {
+export async function pushBatch(
+  ctx: SyncContext,
+  limit = ctx.config.sync.batchSize,
+  readAhead?: PushReadAhead,
+): Promise<BatchResult> {
+  // What was read ahead is for the batch right after the one that read it, and only for that one.
+  const ahead = readAhead?.next;
+  if (readAhead) readAhead.next = undefined;
+  try {
+    return await pushOneBatch(ctx, limit, ahead, readAhead);
+  } catch (e) {
+    // Read during a batch that did not commit: dropped (takeReadAhead checks the cursors as well).
+    if (readAhead) readAhead.next = undefined;
+    throw e;
+  }
+}
+
+/**
+ * Reading ahead (issue 16): while the hub works through a batch's writes, the push reads the next
+ * batch from SQLite (push-read.ts, the same read), so that the node's read and the hub's writes
+ * overlap instead of following one another. The syncer's batch loop hands the same object to each
+ * batch; the read is memory only (a crash loses nothing: the cursor still commits with each batch,
+ * in the hub transaction, invariant 3). It is read only while the batch so far decided nothing but
+ * plain writes, and used only when, at the next batch's start:
+ *
+ *  - the batch that read it committed: the hub's cursor and the node's pushed cursor are both where
+ *    the read began (a batch rolled back, raced, or whose COMMIT's answer was lost leaves them
+ *    behind it: the read is dropped, and the next batch reads again from where the cursors are);
+ *  - that batch recorded nothing on the node (no parked change, conflict, move, hold, take, sent
+ *    parked retry: those change what the read sees), and no move was confirmed since;
+ *  - the plan, the schema stamp, the node's moves generation and the batch limit are the ones it
+ *    was read under.
+ *
+ * Otherwise the batch is read as before. Batches stay in log order: the read starts at the
+ * previous batch's `upto`, and the cursor moves only with each batch's COMMIT. A local write made
+ * after the read is logged past it and goes in a later batch, as it would after any read.
+ */
+export interface PushReadAhead {
+  /** The limit of the batch after one that took `entries` and sent `bytes` (push-size.ts). */
+  nextLimit(entries: number, bytes: number): number;
+  /**
+   * Set for a cycle's first batch while batches may grow: a full first read is read again at the
+   * limit the rows' own size allows (push-size.ts `estimatedPushBytes`), so that a backlog goes up
+   * in one batch less (a 20k backlog of small rows: one batch, not 2,000 then 18,000; each batch
+   * is ~13 statements, a COMMIT and its redo-log flush).
+   */
+  first?: boolean;
+  next?: ReadAheadBatch;
+}
+
+interface ReadAheadBatch {
+  from: bigint;
+  limit: number;
+  plan: SyncContext['plan'];
+  stamp: SyncContext['schemaStamp'];
+  batch: LocalBatch;
+}
+
+/** The batch read ahead, if every condition of PushReadAhead holds; undefined: read it now. */
+function takeReadAhead(
+  ctx: SyncContext,
+  ahead: ReadAheadBatch | undefined,
+  hubCursor: bigint,
+  limit: number,
+  confirmed: number,
+): LocalBatch | undefined {
+  if (!ahead) return undefined;
+  const usable =
+    ahead.from === hubCursor &&
+    ahead.from === ctx.state.pushedUpto() &&
+    ahead.limit === limit &&
+    confirmed === 0 &&
+    ahead.plan === ctx.plan &&
+    ahead.stamp === ctx.schemaStamp &&
+    ahead.batch.movesGeneration === ctx.state.movesGeneration();
+  return usable ? ahead.batch : undefined;
+}
+
+/** The batch decided nothing the node must record (PushReadAhead): only rows written. */
+function recordsNothing(rec: NodeRecord, result: BatchResult): boolean {
+  return (
+    rec.toPark.length === 0 &&
+    rec.conflicts.length === 0 &&
+    rec.moves.length === 0 &&
+    rec.holds.length === 0 &&
+    rec.takes.length === 0 &&
+    rec.closes.length === 0 &&
+    rec.recreated.length === 0 &&
+    rec.settledPulls.size === 0 &&
+    rec.staleParents.size === 0 &&
+    (rec.sentParked?.length ?? 0) === 0 &&
+    result.rekeys.length === 0
+  );
+}
+
+async function pushOneBatch(
+  ctx: SyncContext,
+  limit: number,
+  ahead: ReadAheadBatch | undefined,
+  readAhead: PushReadAhead | undefined,
+): Promise<BatchResult> {
   const result = emptyBatch('push');
   // The hub schema check (below) on a connection of its own, read while the fence and the moves are:
   // one round trip less on the way of every small push. Only when the local log has news of user
@@ -93,7 +194,12 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   // Moves of this node's earlier push whose COMMIT's answer was lost, found on the hub: announced now.
   const confirmed = await learnHubMoves(ctx, moves);
   result.rekeys.push(...confirmed);
-  const batch = readLocalBatch(ctx, hubCursor, limit);
+  let batch = takeReadAhead(ctx, ahead, hubCursor, limit, confirmed.length) ?? readLocalBatch(ctx, hubCursor, limit);
+  if (readAhead?.first && batch.more) {
+    // A backlog's first batch at the size its rows allow (PushReadAhead `first`): the same read, further.
+    const grown = readAhead.nextLimit(batch.entries, estimatedPushBytes(batch.images.values()));
+    if (grown > limit) batch = readLocalBatch(ctx, hubCursor, grown);
+  }
   result.changes = batch.entries;
   result.more = batch.more;
   if (batch.entries === 0 && batch.changes.size === 0 && batch.toPark.length === 0) return result;
@@ -122,6 +228,25 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   };
   // Parked before the hub was asked (a paused table's, a key MySQL cannot store): counted per table too.
   for (const p of batch.toPark) moved(result, p.tbl).parked++;
+  // The next batch, read while the hub writes this one (PushReadAhead), once per batch.
+  const readNext =
+    readAhead && batch.more
+      ? () => {
+          if (readAhead.next || !recordsNothing(rec, result)) return;
+          const next = readAhead.nextLimit(batch.entries, result.bytes ?? 0);
+          try {
+            readAhead.next = {
+              from: batch.upto,
+              limit: next,
+              plan: ctx.plan,
+              stamp: ctx.schemaStamp,
+              batch: readLocalBatch(ctx, batch.upto, next),
+            };
+          } catch {
+            // Read again by the next batch in its turn, which meets the same failure itself.
+          }
+        }
+      : undefined;
   const token = beginPush(ctx);
   let raced: PushRaceError | PlanStaleError | undefined;
   // Origin, autocommit off (the first statement starts the transaction: no BEGIN round trip) and
@@ -136,7 +261,7 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
         return;
       }
       try {
-        await applyOnHub(conn, ctx, batch, rec, result);
+        await applyOnHub(conn, ctx, batch, rec, result, readNext);
       } catch (e) {
         // A statement the hub refused because its schema changed: the drift is what to report.
         if (!(e instanceof HubMovedMeanwhile) && !(e instanceof KeysMovedMeanwhile) && (await hubSchemaStale()))
@@ -169,6 +294,8 @@ export async function pushBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
   // The moved rows' own log entries are spent too (rekey-bulk.ts); a crash before this only re-sends them.
   if (rec.moves.length) ctx.db.transaction(() => forgetLoggedMoves(ctx.db, rec.moves))();
   report(ctx, rec);
+  // What this batch recorded changes what the next read sees: read it again then.
+  if (readAhead && !recordsNothing(rec, result)) readAhead.next = undefined;
   return result;
 }
 
@@ -196,6 +323,8 @@ async function applyOnHub(
   batch: LocalBatch,
   rec: NodeRecord,
   result: BatchResult,
+  /** Called (synchronously) while the hub logs a bulk write of the batch (hub-capture-bulk.ts): the read-ahead. */
+  whileHubLogs?: () => void,
 ): Promise<void> {
   const pull = ctx.state.pullState();
   const held = ctx.state.heldKeys();
@@ -529,7 +658,7 @@ async function applyOnHub(
           async (rows) => {
             // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
             // that a clash on another unique key fails and is parked instead of overwriting that row.
-            await writeRowsCaptured(conn, io, maxBytes, rows, setCapture, stored);
+            await writeRowsCaptured(conn, io, maxBytes, rows, setCapture, stored, whileHubLogs);
           },
           oneStatement,
         );

@@ -32,7 +32,7 @@ import { pushPending, reconcileWithHub } from './node-fence.js';
 import { OneRowLease } from './one-row-lease.js';
 import { buildSyncPlan, type SyncPlan } from './plan.js';
 import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
-import { PushRaceError, pushBatch } from './push.js';
+import { PushRaceError, type PushReadAhead, pushBatch } from './push.js';
 import { releasePushConnection } from './push-connection.js';
 import { type MultiStatementLease, pushOneRow } from './push-one.js';
 import { nextPullLimit, nextPushLimit } from './push-size.js';
@@ -409,6 +409,9 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     // Push and pull batches grow while a backlog drains (push-size.ts).
     const sizing = { base: this.config.sync.batchSize, grows: !this.config.sync.batchSizeExplicit };
     let limit = sizing.base;
+    // The push reads each next batch while the hub writes the current one (push.ts PushReadAhead).
+    const readAhead: PushReadAhead | undefined =
+      direction === 'push' ? { nextLimit: (entries, bytes) => nextPushLimit(sizing, limit, entries, bytes) } : undefined;
     for (let i = 0; i < maxBatches; i++) {
       const ctx = await this.context();
       if (!beatLag) ctx.beatLag = false;
@@ -424,7 +427,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
         // A `rekeys resolve` whose hub COMMIT was lost, or whose process died before the node's
         // half: finished or forgotten before anything else moves (rekey-resolve-outcome.ts).
         if (i === 0) await this.finishLostResolve(ctx);
-        b = direction === 'push' ? await pushBatch(ctx, limit) : await pullBatch(ctx, limit);
+        if (readAhead) readAhead.first = i === 0 && sizing.grows;
+        b = direction === 'push' ? await pushBatch(ctx, limit, readAhead) : await pullBatch(ctx, limit);
       } catch (e) {
         if (e instanceof PlanStaleError && replans < 3) {
           // A schema changed under the cached plan: nothing moved; plan again (a drifted table

@@ -9,12 +9,24 @@ const { endQuietlyOnClosedPipe } = await import('./pipe.js');
 endQuietlyOnClosedPipe();
 const { run } = await import('./program.js');
 
+/**
+ * A finished command ends within a few seconds, whatever handle a library left open: a watcher
+ * stopped with SIGTERM while recovering from a hub kill logged "stopped" and stayed alive 15 min
+ * (no hub or socket connection left; an operator trial's harness waited on it). The timer is
+ * unref'd: a process that exits by itself is not held by it, and the grace lets output drain.
+ */
+function endSoon(): void {
+  setTimeout(() => process.exit(), 5_000).unref();
+}
+
 run(process.argv).then(
   (code) => {
     process.exitCode = code;
+    endSoon();
   },
   (e) => {
     process.stderr.write(`dualdb: ${(e as Error)?.message ?? String(e)}\n`);
     process.exitCode = 1;
+    endSoon();
   },
 );

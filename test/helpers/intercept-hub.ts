@@ -35,8 +35,9 @@ export function observeHub(hub: MysqlHub, before: (sql: string) => Promise<void>
   return new Proxy(hub, {
     get(h, p) {
       const v = Reflect.get(h, p);
-      // withConnection, and lend (a pooled connection for one read: the push's moves read since f344b23).
-      if (p === 'withConnection' || p === 'lend')
+      // withConnection, lend (a pooled connection for one read: the push's moves read since f344b23),
+      // and withDriverDecode (the pull's snapshot read, without the typeCast callback).
+      if (p === 'withConnection' || p === 'lend' || p === 'withDriverDecode')
         return (fn: (conn: unknown) => Promise<unknown>) => h[p]((conn) => fn(wrapConn(conn)));
       // The push's kept connection (push-connection.ts) and one-off reads come from the pool itself.
       if (p === 'pool')

@@ -100,7 +100,7 @@ async function runOnMysql(statements: SqlStatement[], hub: MysqlHub, source: str
   if (statements.length === 0) return report;
   let conn: Awaited<ReturnType<MysqlHub['pool']['getConnection']>>;
   try {
-    conn = await hub.pool.getConnection();
+    conn = await hub.pooledConnection();
   } catch (e) {
     throw diagnoseMysqlError(e, hub.config);
   }

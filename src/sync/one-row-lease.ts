@@ -11,6 +11,7 @@
 import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../config/config.js';
 import { diagnoseIfConnection, poolOptions } from '../engines/mysql/connect.js';
+import { connectionCutter } from '../engines/mysql/pool-cut.js';
 import type { MultiStatementLease } from './push-one.js';
 
 /** The connection is closed after this long unused (the node went quiet). */
@@ -19,6 +20,7 @@ const IDLE_MS = 60_000;
 export class OneRowLease {
   private pool: mysql.Pool | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  private cut: (() => void) | undefined;
 
   constructor(private readonly m: MysqlConfig) {}
 
@@ -30,6 +32,7 @@ export class OneRowLease {
       this.pool = mysql.createPool(poolOptions(this.m, { multipleStatements: true, connectionLimit: 1, maxIdle: 1 }));
       // A dead pool emits 'error' on idle connections; the push sees its own query's error.
       (this.pool as unknown as { on: (e: string, f: (err: unknown) => void) => void }).on('error', () => {});
+      this.cut = connectionCutter(this.pool);
     }
     let conn: mysql.PoolConnection;
     try {
@@ -51,6 +54,11 @@ export class OneRowLease {
   /** Whether a connection was opened (tests look). */
   get opened(): boolean {
     return this.pool !== undefined;
+  }
+
+  /** Cuts the connection at once (a push in flight fails as a lost connection): see MysqlHub.abort. */
+  abort(): void {
+    this.cut?.();
   }
 
   async close(): Promise<void> {

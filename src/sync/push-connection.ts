@@ -23,7 +23,7 @@ const kept = new WeakMap<MysqlHub, Kept>();
 async function open(hub: MysqlHub, nodeId: string): Promise<Kept> {
   let conn: PoolConnection;
   try {
-    conn = await hub.pool.getConnection();
+    conn = await hub.pooledConnection();
   } catch (e) {
     throw diagnoseMysqlError(e, hub.config);
   }

@@ -19,6 +19,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Config } from '../config/config.js';
 import { type CoreConnection, openCoreConnection } from '../engines/mysql/connect.js';
 import { isConnectionError } from '../engines/mysql/diagnose.js';
+import { cutConnection } from '../engines/mysql/pool-cut.js';
 import { sqliteFailure } from '../engines/sqlite/open.js';
 import type { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf, SqliteError } from '../util/errors.js';
@@ -37,6 +38,8 @@ export interface ServiceOptions {
   syncer?: Syncer;
   /** How often the local change log is checked when the WAL is not watched, ms. */
   pollMs?: number;
+  /** How long `stop()` lets a batch wait for the hub before cutting its connections, ms (default 5,000). */
+  stopGraceMs?: number;
   /** How often it is checked anyway while the WAL is watched (a backstop), ms. */
   backstopMs?: number;
   /** Watch the WAL for commits (default: SYNC_WATCH). */
@@ -144,6 +147,7 @@ export class SyncService extends EventEmitter<{
   private lastWalWrite = 0;
   private readonly watchWal: boolean;
   private readonly backstopMs: number;
+  private readonly stopGraceMs: number;
   private readonly probeMs: number;
   private readonly probeIdleMs: number;
   private lastProbe = 0;
@@ -184,6 +188,7 @@ export class SyncService extends EventEmitter<{
     this.syncer = options.syncer ?? Syncer.open(config, { checkIntegrity: true, ...(options.log ? { log: options.log } : {}) });
     this.pollMs = options.pollMs ?? 100;
     this.backstopMs = options.backstopMs ?? 1000;
+    this.stopGraceMs = options.stopGraceMs ?? 5000;
     this.watchWal = options.watch ?? config.sync.watch;
     this.probeMs = options.probeMs ?? PROBE_MS;
     this.probeIdleMs = options.probeMs ?? PROBE_IDLE_MS;
@@ -323,7 +328,7 @@ export class SyncService extends EventEmitter<{
     if (!this.probeConn) {
       const opened = await openCoreConnection(this.config.mysql);
       if (gen !== this.probeGen) {
-        opened.destroy(); // stopped meanwhile
+        cutConnection(opened); // stopped meanwhile: a polite close would wait for a frozen hub's goodbye
         throw new Error('the change probe was closed');
       }
       this.probeConn = opened;
@@ -400,22 +405,34 @@ export class SyncService extends EventEmitter<{
     this.probeBusy = false;
     this.cancelProbe?.(new Error('the change probe was closed'));
     this.cancelProbe = undefined;
-    if (!conn) return;
-    try {
-      conn.destroy();
-      (conn as unknown as { stream?: { destroy?: () => void } }).stream?.destroy?.();
-    } catch {
-      // closed already
-    }
+    if (conn) cutConnection(conn);
   }
 
-  /** Finish the batch in flight, then stop. */
+  /**
+   * Finish the batch in flight, then stop. A batch still waiting on the hub after `stopGraceMs`
+   * (a frozen or unreachable hub never answers, and the process would stay alive as long) has its
+   * hub connections cut: it fails as if killed there, which loses and duplicates nothing.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     this.commitWatch?.close();
     this.commitWatch = null;
     this.wake?.();
     this.dropProbe();
+    const loop = this.loop ?? Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), this.stopGraceMs);
+    });
+    const outcome = await Promise.race([loop.then(() => 'done' as const), graceOver]);
+    clearTimeout(timer);
+    if (outcome === 'late') {
+      this.log.warn(
+        `the batch in flight has waited ${(this.stopGraceMs / 1000).toFixed(0)} s for the hub while stopping: its connections are cut (nothing is lost: what it had not confirmed is sent again at the next start)`,
+        { event: 'stop.hub-cut' },
+      );
+      this.syncer.abortHub();
+    }
     await this.loop;
     this.dropProbe();
     for (const w of [...this.waiters.splice(0), ...this.tasks.splice(0)])

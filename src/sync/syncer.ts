@@ -261,6 +261,15 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     await h?.close();
   }
 
+  /**
+   * Cuts every hub connection at once (the operation in flight fails as a lost connection, as if
+   * the process had been killed there): for a stop that must not wait on a frozen hub.
+   */
+  abortHub(): void {
+    this.hub?.abort();
+    this.oneRowLease?.abort();
+  }
+
   get hubConnected(): boolean {
     return this.hub !== undefined;
   }

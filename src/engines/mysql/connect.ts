@@ -4,10 +4,12 @@
  * text), and helpers for pinned sessions so that session variables (capture
  * suppression, origin) never leak to another pool user.
  */
+
 import mysql from 'mysql2/promise';
 import type { MysqlConfig } from '../../config/config.js';
 import { DualdbError, MysqlError } from '../../util/errors.js';
 import { diagnoseMysqlError, isConnectionError, PRIVILEGE_REFUSED, tlsRequiredError } from './diagnose.js';
+import { connectionCutter } from './pool-cut.js';
 import { readSslCa } from './tls.js';
 
 export type MysqlRow = Record<string, unknown>;
@@ -164,11 +166,30 @@ const READ_ONLY_ERRNOS = new Set([1290, 1792, 1836]);
 export class MysqlHub {
   /** Connection resets in flight (withConnection), finished before the pool closes. */
   private readonly resets = new Set<Promise<void>>();
+  private readonly cutConnections: () => void;
+  private aborted = false;
 
   private constructor(
     readonly pool: mysql.Pool,
     readonly config: MysqlConfig,
-  ) {}
+  ) {
+    this.cutConnections = connectionCutter(pool);
+  }
+
+  /**
+   * Destroys every connection's socket at once (queries in flight fail as lost connections): for
+   * a process that must stop while the hub does not answer. `close()` still ends the pool.
+   */
+  abort(): void {
+    this.aborted = true;
+    this.cutConnections();
+  }
+
+  /** A pooled connection; none once aborted (a new one would only wait on the same hub). */
+  async pooledConnection(): Promise<mysql.PoolConnection> {
+    if (this.aborted) throw new DualdbError('STOPPED', 'the hub connections were cut: the process is stopping');
+    return this.pool.getConnection();
+  }
 
   /** Opens a pool and proves it works with one round trip; failures are diagnosed. */
   static async connect(m: MysqlConfig, extra: Partial<mysql.PoolOptions> = {}): Promise<MysqlHub> {
@@ -216,7 +237,7 @@ export class MysqlHub {
    */
   async lend<T>(fn: (conn: mysql.PoolConnection) => Promise<T>): Promise<T> {
     await this.afterResets();
-    const conn = await this.pool.getConnection();
+    const conn = await this.pooledConnection();
     let out: T;
     try {
       out = await fn(conn);
@@ -270,7 +291,7 @@ export class MysqlHub {
       // As in lend: a connection in reset is waited for rather than a new one opened (a pull that
       // looks at sequence holes, then reads its batch, held a second pooled connection for good).
       await this.afterResets();
-      conn = await this.pool.getConnection();
+      conn = await this.pooledConnection();
     } catch (e) {
       throw diagnoseMysqlError(e, this.config);
     }
@@ -361,6 +382,7 @@ export class MysqlHub {
 
   async close(): Promise<void> {
     await Promise.all(this.resets);
+    if (this.aborted) this.cutConnections(); // any opened since: end() would wait for each one's goodbye
     await this.pool.end().catch(() => {});
   }
 }

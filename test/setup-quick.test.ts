@@ -86,6 +86,8 @@ describe('--quick refuses bad input before touching anything', () => {
         'fast',
         '--schema',
         'everything',
+        '--key-collisions',
+        'sideways',
         '--password',
         'Hunter2-secret',
         '--local-server',
@@ -99,6 +101,7 @@ describe('--quick refuses bad input before touching anything', () => {
       'dualdb setup: --password is not accepted: secrets never go in process arguments; set DB_PASSWORD in the environment',
       'dualdb setup: --port "abc" is not valid: accepted: a whole number from 1 to 65535',
       'dualdb setup: --mode "fast" is not valid: accepted: sqlite_primary, mysql_primary, both',
+      'dualdb setup: --key-collisions "sideways" is not valid: accepted: rekey-node, rekey-hub, manual',
       'dualdb setup: --schema "everything" is not valid: accepted: auto, epi, none',
       'dualdb setup: SYNC_INTERVAL="soon" in the environment is not valid: accepted: seconds, a number from 0.1 to 86400',
       'dualdb setup: --local-server and --sqlite-only exclude each other: choose one',
@@ -142,13 +145,14 @@ describe('--quick refuses bad input before touching anything', () => {
 
 describe('--quick, SQLite only', () => {
   it('DUAL_DATABASE=false, EPI schema locally, capture installed, health 0', () => {
-    const r = cli(['setup', '--quick', '--sqlite-only', '--schema', 'epi']);
+    const r = cli(['setup', '--quick', '--sqlite-only', '--schema', 'epi', '--key-collisions', 'rekey-hub']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('✔ Install change capture: node ');
     expect(r.stdout).toContain('SQLite only: changes queue until a hub is configured');
     const envText = readFileSync(path.join(dir, '.env'), 'utf8');
     expect(envText).toContain('DUAL_DATABASE=false');
+    expect(envText).toMatch(/^SYNC_KEY_COLLISIONS=rekey-hub$/m);
     expect(statSync(path.join(dir, '.env')).mode & 0o777).toBe(0o600);
     const db = openSqlite(path.join(dir, 'instance', 'epi_detection.db'), { readonly: true });
     const triggers = db

@@ -15,6 +15,7 @@ import { introspectMysql } from '../engines/mysql/introspect.js';
 import { capturePrivilegeProblem } from '../engines/mysql/privileges.js';
 import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
+import type { TableInfo } from '../engines/types.js';
 import { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
@@ -42,7 +43,7 @@ import { markFollowers } from './rekey-resolve-parents.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 import { hubPlanFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
 import { pausedLine } from './summary.js';
-import { attachValueForms } from './value-forms.js';
+import { attachValueForms, unknownFormEntries } from './value-forms.js';
 
 export interface CycleReport {
   push: BatchResult;
@@ -134,6 +135,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   private readonly planTtlMs: number;
   /** The SQLite schema version at which the node's triggers were last checked (capture-refresh.ts). */
   private captureCheckedAt: number | undefined;
+  /** SYNC_VALUE_FORMS entries already reported as naming nothing (each is said once). */
+  private readonly unknownFormsSaid = new Set<string>();
   private readonly ownsDb: boolean;
   private hubClockOffsetMs = 0;
   private canSeeTransactions: boolean | undefined;
@@ -265,6 +268,19 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     return this.hub !== undefined;
   }
 
+  /**
+   * A SYNC_VALUE_FORMS entry naming no table or column of the file forces nothing: said once (a
+   * `config.unknown` warning; the CLI prints it on stderr) with the nearest names, instead of the
+   * column silently keeping the form the operator meant to override.
+   */
+  private warnUnknownValueForms(tables: readonly TableInfo[]): void {
+    for (const u of unknownFormEntries(tables, this.config.sync.valueForms)) {
+      if (this.unknownFormsSaid.has(u.entry)) continue;
+      this.unknownFormsSaid.add(u.entry);
+      this.log.warn(u.line, { event: 'config.unknown', setting: 'SYNC_VALUE_FORMS', entry: u.entry, nearest: u.nearest });
+    }
+  }
+
   async currentPlan(force = false): Promise<SyncPlan> {
     if (!force && this.plan && sqliteSchemaVersion(this.db) === this.planStamp?.sqliteVersion) {
       if (Date.now() - this.planAt < this.planTtlMs) return this.plan;
@@ -296,6 +312,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       }
     }
     attachValueForms(this.db, plan.tables, this.config.sync.valueForms);
+    this.warnUnknownValueForms(s);
     // A column one side just gained holds NULLs there that are no values: filled before any row moves.
     for (const f of await backfillNewColumns(this.db, this.state, hub, this.nodeId, plan, commonColumns(plan, s, m)))
       this.log.info(

@@ -31,7 +31,7 @@ import { LocalState } from './local-state.js';
 import { RollingMetrics } from './metrics.js';
 import { pushPending, reconcileWithHub } from './node-fence.js';
 import { OneRowLease } from './one-row-lease.js';
-import { buildSyncPlan, type SyncPlan } from './plan.js';
+import { buildSyncPlan, type SyncPlan, type TableIssue } from './plan.js';
 import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
 import { PushRaceError, type PushReadAhead, pushBatch } from './push.js';
 import { releasePushConnection } from './push-connection.js';
@@ -51,6 +51,8 @@ export interface CycleReport {
   durationMs: number;
   /** Tables paused by schema drift after this cycle, with the changes waiting for them. */
   paused?: PausedTable[];
+  /** Tables the plan leaves out (no primary key, only on one side, SYNC_EXCLUDE…), with why. */
+  skipped?: TableIssue[];
 }
 
 export interface PausedTable {
@@ -714,7 +716,13 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
         options.pull === false
           ? emptyBatch('pull')
           : await this.runBatches('pull', options.maxBatches ?? MAX_BATCHES_PER_CYCLE, options.beatLag !== false);
-      const report = { push, pull, durationMs: Date.now() - t0, paused: this.pausedTables() };
+      const report = {
+        push,
+        pull,
+        durationMs: Date.now() - t0,
+        paused: this.pausedTables(),
+        skipped: (this.plan?.skipped ?? []).map((t) => ({ table: t.table, reason: t.reason })),
+      };
       this.emit('cycle', report);
       return report;
     });

@@ -3,7 +3,7 @@ import type { Config } from '../../config/config.js';
 import { type LogEntry, SyncLog } from '../../log/sync-log.js';
 import { ControlServer, sendControl } from '../../sync/control.js';
 import { startSyncProcess } from '../../sync/process.js';
-import { type CycleSummary, cycleLine, logCycle, pausedLine, summarizeCycle } from '../../sync/summary.js';
+import { type CycleSummary, cycleLine, logCycle, pausedLine, skippedLine, summarizeCycle } from '../../sync/summary.js';
 import { Syncer } from '../../sync/syncer.js';
 import { ConfigError, DualdbError, messageOf } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
@@ -47,6 +47,8 @@ function printSummary(s: CycleSummary, json: boolean): void {
   }
   out(color.dim(cycleLine(s)));
   for (const p of s.paused ?? []) out(`${glyph.warn} ${pausedLine(p)}`);
+  // A table left out is said, not only missing from the counts (operator report: "why is audit_log not syncing?").
+  for (const t of s.skipped ?? []) out(`${glyph.info} ${skippedLine(t)}`);
 }
 
 /** A setting naming nothing (`config.unknown`, e.g. a SYNC_VALUE_FORMS table that does not exist): one line on stderr. */

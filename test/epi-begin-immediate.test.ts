@@ -20,7 +20,8 @@ import { HUB_AVAILABLE, startSyncTestHub, type TestHub } from './helpers/sync-hu
 import { tempDir } from './helpers/tmp.js';
 
 const BEGIN = process.env.RTU_BEGIN === 'deferred' ? 'deferred' : 'immediate';
-const PROCESSES = 3;
+// RTU_PROCESSES=1 leaves the syncer as the only other writer (to see a plain BEGIN fail against it alone).
+const PROCESSES = Number(process.env.RTU_PROCESSES ?? 3);
 const SECONDS = 6;
 const APP_ROWS = 30; // ids 1..30: the application's requests
 const ROWS = 40; // ids 31..40: changed on the hub, pulled into SQLite while the requests run

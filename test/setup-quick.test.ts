@@ -315,6 +315,37 @@ describe.skipIf(!HUB_AVAILABLE)('--quick against a private MariaDB', () => {
     expect(cli(['health']).code).toBe(0);
   });
 
+  it('refused before any trigger (join guard): "Still there" names only what is there, not capture', async () => {
+    const m = await hub.freshDatabase('quickrefused');
+    const h = await MysqlHub.connect(m);
+    await h.execute('CREATE TABLE workers (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50) NOT NULL)');
+    await h.execute("INSERT INTO workers (id, name) VALUES (1, 'Ana'), (2, 'Bia')");
+    await h.close();
+    const sqlitePath = path.join(dir, 'site.db');
+    const db = openSqlite(sqlitePath, { create: true });
+    db.exec('CREATE TABLE workers (id INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+    db.exec("INSERT INTO workers (id, name) VALUES (1, 'Zeca'), (2, 'Yara')");
+    db.close();
+    const r = cli(
+      ['setup', '--quick', '--sqlite', sqlitePath, '--host', m.host, '--port', String(m.port), '--user', m.user].concat([
+        '--database',
+        m.database,
+        '--schema',
+        'none',
+      ]),
+      { DB_PASSWORD: m.password },
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/workers: 2 of this file's 2 row\(s\) are not on the hub as they are/);
+    expect(r.stderr).toContain(
+      `no .env was written. Still there: dualdb's bookkeeping tables (_dualdb_*, no capture triggers) on the SQLite file and the hub ${m.host}:${m.port}/${m.database}`,
+    );
+    expect(r.stderr).not.toMatch(/Still there:.*change capture/);
+    const check = openSqlite(sqlitePath, { readonly: true });
+    expect(check.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'trigger'").get()).toEqual({ n: 0n });
+    check.close();
+  });
+
   it('--local-server: a private server beside the .env, then `dualdb server status|stop|start`', async () => {
     const r = cli(['setup', '--quick', '--local-server', '--schema', 'epi'], {}, 180_000);
     expect(r.stderr).toBe('');

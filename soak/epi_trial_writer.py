@@ -10,7 +10,7 @@ row whatever key it ends up under.
 
 Like the EPI application (Flask-SQLAlchemy defaults), a request's SELECTs run outside any
 transaction: pysqlite begins one only at the first INSERT/UPDATE/DELETE. --begin-on-read makes the
-whole request one transaction (SQLAlchemy's recipe), so a write never lands on a row that a sync
+whole request one transaction (the README's recipe, BEGIN IMMEDIATE), so a write never lands on a row that a sync
 process moved to another id after the request read it.
 
 Runs until SIGTERM (finishes the request in flight), then exits 0.
@@ -54,12 +54,16 @@ def engine_for(path, begin_on_read=False):
         conn.execute('PRAGMA foreign_keys = ON')
 
     if begin_on_read:
-        # SQLAlchemy's documented recipe for pysqlite: BEGIN at the session's first statement, so a
-        # request's reads and writes are one SQLite transaction. By default pysqlite begins only at
-        # the first INSERT/UPDATE/DELETE: a row read by id before may have moved (a re-key) by then.
+        # The README's recipe: BEGIN at the session's first statement, so a request's reads and
+        # writes are one SQLite transaction (by default pysqlite begins only at the first
+        # INSERT/UPDATE/DELETE: a row read by id before may have moved, a re-key, by then).
+        # IMMEDIATE, not SQLAlchemy's plain BEGIN: a deferred transaction that read and then
+        # writes after the syncer (or another request) wrote is refused at once with "database is
+        # locked" (busy_timeout does not retry a stale snapshot's upgrade); IMMEDIATE takes the
+        # write lock at BEGIN, where busy_timeout waits.
         @event.listens_for(engine, 'begin')
         def _begin(conn):
-            conn.exec_driver_sql('BEGIN')
+            conn.exec_driver_sql('BEGIN IMMEDIATE')
 
     return engine
 

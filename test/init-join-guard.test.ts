@@ -137,6 +137,13 @@ describe.skipIf(!HUB_AVAILABLE)('init refuses a file whose rows are not on a hub
         );
         expect(err.message).not.toMatch(/--truncate/);
       }
+      // What the refused setup says is still there: the bookkeeping tables it made before the
+      // guard refused, not "change capture … installed" (no trigger went in: operator report).
+      const left = s.leftBehind();
+      expect(left.filter((l) => /capture/.test(l) && !/no capture triggers/.test(l))).toEqual([]);
+      expect(left).toContain(
+        `dualdb's bookkeeping tables (_dualdb_*, no capture triggers) on the SQLite file and the hub ${m.host}:${m.port}/${m.database}`,
+      );
     } finally {
       await s.close();
     }

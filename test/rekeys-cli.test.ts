@@ -60,9 +60,18 @@ describe.skipIf(!HUB_AVAILABLE)('key collisions for users: rekeys command, statu
       const heldStatus = runCli(['status', '--json'], env);
       const st = JSON.parse(heldStatus.stdout) as {
         rekeys: { total: number; open: number };
-        tables: { table: string; keyKind: string; rekeys: number }[];
+        tables: { table: string; keyKind: string; rekeys: number; collisions: Record<string, number> }[];
       };
       expect(st.rekeys).toEqual({ total: 0, open: 1 });
+      // Held collisions per table (operator report: the count alone did not say which table waits).
+      expect(st.tables.find((t) => t.table === 'workers')?.collisions).toEqual({ held: 1, pending: 0, done: 0, unconfirmed: 0 });
+      expect(st.tables.find((t) => t.table === 'tags')?.collisions).toEqual({ held: 0, pending: 0, done: 0, unconfirmed: 0 });
+      const heldPlain = runCli(['status'], env).stdout.split('\n');
+      const header = heldPlain.find((l) => /\btable\b.*\bre-keys\b/.test(l)) ?? '';
+      const workersLine = heldPlain.find((l) => /^\s*workers\s/.test(l)) ?? '';
+      expect(header).toMatch(/re-keys\s+held\s+note/);
+      // The held column sits under its header: the value right after the re-keys count.
+      expect(workersLine.slice(header.indexOf('held')).trim()).toMatch(/^1\b/);
       expect(st.tables.map((t) => [t.table, t.keyKind])).toEqual([
         ['tags', 'natural'],
         ['workers', 'generated'],
@@ -95,6 +104,12 @@ describe.skipIf(!HUB_AVAILABLE)('key collisions for users: rekeys command, statu
       const done = JSON.parse(runCli(['status', '--json'], env).stdout) as typeof st;
       expect(done.rekeys).toEqual({ total: 1, open: 0 });
       expect(done.tables.find((t) => t.table === 'workers')?.rekeys).toBe(1);
+      expect(done.tables.find((t) => t.table === 'workers')?.collisions).toEqual({
+        held: 0,
+        pending: 0,
+        done: 1,
+        unconfirmed: 0,
+      });
       // The monitor reads the same record (its latest key collisions).
       const reader = new MonitorReader(a.config);
       try {

@@ -86,6 +86,8 @@ describe('--quick refuses bad input before touching anything', () => {
         'fast',
         '--schema',
         'everything',
+        '--key-collisions',
+        'sideways',
         '--password',
         'Hunter2-secret',
         '--local-server',
@@ -99,6 +101,7 @@ describe('--quick refuses bad input before touching anything', () => {
       'dualdb setup: --password is not accepted: secrets never go in process arguments; set DB_PASSWORD in the environment',
       'dualdb setup: --port "abc" is not valid: accepted: a whole number from 1 to 65535',
       'dualdb setup: --mode "fast" is not valid: accepted: sqlite_primary, mysql_primary, both',
+      'dualdb setup: --key-collisions "sideways" is not valid: accepted: rekey-node, rekey-hub, manual',
       'dualdb setup: --schema "everything" is not valid: accepted: auto, epi, none',
       'dualdb setup: SYNC_INTERVAL="soon" in the environment is not valid: accepted: seconds, a number from 0.1 to 86400',
       'dualdb setup: --local-server and --sqlite-only exclude each other: choose one',
@@ -142,13 +145,14 @@ describe('--quick refuses bad input before touching anything', () => {
 
 describe('--quick, SQLite only', () => {
   it('DUAL_DATABASE=false, EPI schema locally, capture installed, health 0', () => {
-    const r = cli(['setup', '--quick', '--sqlite-only', '--schema', 'epi']);
+    const r = cli(['setup', '--quick', '--sqlite-only', '--schema', 'epi', '--key-collisions', 'rekey-hub']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('✔ Install change capture: node ');
     expect(r.stdout).toContain('SQLite only: changes queue until a hub is configured');
     const envText = readFileSync(path.join(dir, '.env'), 'utf8');
     expect(envText).toContain('DUAL_DATABASE=false');
+    expect(envText).toMatch(/^SYNC_KEY_COLLISIONS=rekey-hub$/m);
     expect(statSync(path.join(dir, '.env')).mode & 0o777).toBe(0o600);
     const db = openSqlite(path.join(dir, 'instance', 'epi_detection.db'), { readonly: true });
     const triggers = db
@@ -309,6 +313,37 @@ describe.skipIf(!HUB_AVAILABLE)('--quick against a private MariaDB', () => {
     expect(Number(views[0]?.n)).toBe(3);
     expect(Number(procs[0]?.n)).toBe(2);
     expect(cli(['health']).code).toBe(0);
+  });
+
+  it('refused before any trigger (join guard): "Still there" names only what is there, not capture', async () => {
+    const m = await hub.freshDatabase('quickrefused');
+    const h = await MysqlHub.connect(m);
+    await h.execute('CREATE TABLE workers (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50) NOT NULL)');
+    await h.execute("INSERT INTO workers (id, name) VALUES (1, 'Ana'), (2, 'Bia')");
+    await h.close();
+    const sqlitePath = path.join(dir, 'site.db');
+    const db = openSqlite(sqlitePath, { create: true });
+    db.exec('CREATE TABLE workers (id INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+    db.exec("INSERT INTO workers (id, name) VALUES (1, 'Zeca'), (2, 'Yara')");
+    db.close();
+    const r = cli(
+      ['setup', '--quick', '--sqlite', sqlitePath, '--host', m.host, '--port', String(m.port), '--user', m.user].concat([
+        '--database',
+        m.database,
+        '--schema',
+        'none',
+      ]),
+      { DB_PASSWORD: m.password },
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/workers: 2 of this file's 2 row\(s\) are not on the hub as they are/);
+    expect(r.stderr).toContain(
+      `no .env was written. Still there: dualdb's bookkeeping tables (_dualdb_*, no capture triggers) on the SQLite file and the hub ${m.host}:${m.port}/${m.database}`,
+    );
+    expect(r.stderr).not.toMatch(/Still there:.*change capture/);
+    const check = openSqlite(sqlitePath, { readonly: true });
+    expect(check.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'trigger'").get()).toEqual({ n: 0n });
+    check.close();
   });
 
   it('--local-server: a private server beside the .env, then `dualdb server status|stop|start`', async () => {

@@ -261,4 +261,39 @@ describe.skipIf(!HUB_AVAILABLE)('schema drift', () => {
     expect(check.prepare('SELECT count(*) AS n FROM _dualdb_parked').get()).toEqual({ n: 0n });
     check.close();
   }, 90_000);
+
+  it('sync --once names every table it left out and why, one line each, and in --json', async () => {
+    const w = await makeWorld(testHub, tmp.dir, {
+      prefix: 'driftskip',
+      sqliteDdl: [
+        ...SQLITE_DDL,
+        'CREATE TABLE audit_log (at TEXT, line TEXT)',
+        'CREATE TABLE scratch (id INTEGER PRIMARY KEY, v TEXT)',
+      ],
+      mysqlDdl: [...MYSQL_DDL, 'CREATE TABLE audit_log (at VARCHAR(30), line TEXT)'],
+      nodes: ['A'],
+    });
+    worlds.push(w);
+    const A = w.node('A');
+    await A.syncer.close();
+    // Paused by drift too: said as before, beside the skipped ones.
+    await w.hub.execute('ALTER TABLE shifts ADD COLUMN room VARCHAR(20) NULL');
+    const env = envOf(A.config);
+    const plain = runCli(['sync', '--once'], env);
+    const lines = plain.stdout.split('\n');
+    expect(lines.filter((l) => /^\S+ table \S+ (skipped|paused):/.test(l)).map((l) => l.replace(/^\S+ /, ''))).toEqual([
+      expect.stringMatching(/^table shifts paused: schema drift — only in MySQL: room/),
+      'table audit_log skipped: no primary key on either side: rows cannot be matched; add one to sync this table',
+      'table scratch skipped: only in SQLite: create it on the hub (`dualdb schema apply`)',
+    ]);
+    const json = JSON.parse(runCli(['sync', '--once', '--json'], env).stdout) as {
+      skipped: { table: string; reason: string }[];
+      paused: { table: string }[];
+    };
+    expect(json.skipped).toEqual([
+      { table: 'audit_log', reason: 'no primary key on either side: rows cannot be matched; add one to sync this table' },
+      { table: 'scratch', reason: 'only in SQLite: create it on the hub (`dualdb schema apply`)' },
+    ]);
+    expect(json.paused.map((p) => p.table)).toEqual(['shifts']);
+  }, 60_000);
 });

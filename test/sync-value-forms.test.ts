@@ -5,6 +5,7 @@
  * find rows made on the hub. Decided per column from the values it holds, overridable with
  * SYNC_VALUE_FORMS, and the same for pull, the migration from MySQL and repair.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DualDatabase } from '../src/api/dual-database.js';
 import { repairNode } from '../src/compare/repair.js';
@@ -15,6 +16,8 @@ import { openSqlite } from '../src/engines/sqlite/open.js';
 import { applyForm, formFromName, inferForm } from '../src/engines/value-forms.js';
 import { createMigration } from '../src/migrate/index.js';
 import { initNode } from '../src/sync/init.js';
+import { EXIT } from '../src/util/exit-codes.js';
+import { envOf, runCli } from './helpers/cli.js';
 import { createSqlite, nodeConfig } from './helpers/node.js';
 import { divergence, makeWorld, type SyncWorld } from './helpers/sync.js';
 import { HUB_AVAILABLE, startSyncTestHub, type TestHub } from './helpers/sync-hub.js';
@@ -224,6 +227,28 @@ describe.skipIf(!HUB_AVAILABLE)('values land in the form the application writes'
     } finally {
       seeded.close();
     }
+  });
+
+  it('an entry naming no table or column of the file: one warning each (stderr and a config.unknown log line), with the nearest names', async () => {
+    const config = nodeConfig(tmp.dir, 'typo', world.mysql, { NODE_ID: 'typo' });
+    createSqlite(config, SQLITE_DDL).close();
+    await initNode(config);
+    const env = envOf(config, { SYNC_VALUE_FORMS: 'event.ts=datetime6,events.plian=datetime0,events.t=time0' });
+    const r = runCli(['sync', '--once'], env);
+    expect([EXIT.OK, EXIT.NOTHING_TO_DO], r.stderr).toContain(r.code);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      'dualdb sync: warning: SYNC_VALUE_FORMS entry "event.ts" is ignored: the SQLite file has no table event; nearest tables: events',
+      'dualdb sync: warning: SYNC_VALUE_FORMS entry "events.plian" is ignored: table events has no column plian; nearest columns: plain, id, iso',
+    ]);
+    const logged = readFileSync(config.log.file as string, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { event?: string; entry?: string; nearest?: string[]; level: number | string })
+      .filter((e) => e.event === 'config.unknown');
+    expect(logged.map((e) => [e.entry, e.nearest])).toEqual([
+      ['event.ts', ['events']],
+      ['events.plian', ['plain', 'id', 'iso']],
+    ]);
   });
 
   it('the library API: the mysql_primary mirror and Date values take the column’s form', async () => {

@@ -21,7 +21,7 @@ import { answersFromConfig, answersFromEnvValues, configOf, defaultAnswers, type
 import { envBlocker, envValuesProblem, preflightBlocker, type SetupCheck } from './check.js';
 import { type ConnectionCheck, testConnection } from './connection.js';
 import { type Discovery, discover, discoverSqlite } from './discover.js';
-import { endpointOf, leftBehindPhrases, type Touched } from './left-behind.js';
+import { captureAdded, captureObjects, endpointOf, leftBehindPhrases, type Touched } from './left-behind.js';
 import { type LocalServerStart, startLocalServer } from './local-server.js';
 import { type MigrateOptions, type MigrationReport, runMigration, type TableProgress } from './migration.js';
 import {
@@ -278,10 +278,24 @@ export class SetupSession {
     const config = this.config();
     const db = openSqlite(config.sqlitePath, { create: true });
     try {
-      const r = await this.withHub((hub) => {
-        this.touched.capture = true;
-        return installCapture(db, hub, config, { joinGuard: assertNoUnsyncedRows });
+      const r = await this.withHub(async (hub) => {
+        const before = await captureObjects(db, hub);
+        try {
+          return await installCapture(db, hub, config, { joinGuard: assertNoUnsyncedRows });
+        } catch (e) {
+          // Say only what is there: a refusal (join guard, node id in use) comes before any
+          // trigger. Not countable (the hub went away): assume all of it.
+          if (this.touched.capture !== true) {
+            const earlier = this.touched.capture;
+            this.touched.capture = await captureObjects(db, hub).then(
+              (after) => captureAdded(before, after, earlier),
+              () => true,
+            );
+          }
+          throw e;
+        }
       });
+      this.touched.capture = true;
       this.store.dispatch({ type: 'captureInstalled', report: r });
       this.record('info', `capture installed for node ${r.nodeId} (${r.tables.length} tables, hub ${r.hub})`);
       return r;

@@ -53,6 +53,8 @@ export interface SyncProcessOptions {
   onState?: (state: string, previous: string, why?: string) => void;
   /** Called for log entries an operator watching the console must see (a table paused or resumed, a key collision). */
   onNotice?: (entry: LogEntry) => void;
+  /** Called for a setting that names something that does not exist (`config.unknown`: the CLI says it on stderr). */
+  onConfigWarning?: (entry: LogEntry) => void;
   /** Register process signal handlers (default true). */
   signals?: boolean;
   /** Serve Prometheus metrics at METRICS_HOST:METRICS_PORT (when METRICS_PORT is set). */
@@ -151,6 +153,7 @@ export async function startSyncProcess(config: Config, options: SyncProcessOptio
   log.on('entry', (entry) => {
     control.broadcast('log', entry);
     if (typeof entry.event === 'string' && NOTICE_EVENTS.has(entry.event)) options.onNotice?.(entry);
+    if (entry.event === 'config.unknown') options.onConfigWarning?.(entry);
   });
   svc.on('state', (state, prev, why) => {
     control.broadcast('state', { state, prev });

@@ -17,6 +17,18 @@ import type { SqliteDb } from '../engines/sqlite/open.js';
  */
 export type RekeyStatus = 'done' | 'held' | 'pending' | 'unconfirmed';
 
+/** One table's key collisions by state (`dualdb status`). */
+export interface CollisionCounts {
+  /** Waiting for `dualdb rekeys resolve` (SYNC_KEY_COLLISIONS=manual). */
+  held: number;
+  /** Waiting for a held parent, or for the next sync to settle them. */
+  pending: number;
+  /** Settled: one row moved to a new key. */
+  done: number;
+  /** Moved by a push whose hub COMMIT is not confirmed yet. */
+  unconfirmed: number;
+}
+
 export interface RekeyRecord {
   id: number;
   tbl: string;
@@ -322,19 +334,29 @@ export class RekeyStore {
   }
 
   /** Re-keys per table (moves done) and open ones (held or pending). */
-  counts(): { total: number; open: number; byTable: Map<string, number> } {
+  counts(): { total: number; open: number; byTable: Map<string, number>; collisions: Map<string, CollisionCounts> } {
     const rows = this.sql(
-      "SELECT tbl, sum(status = 'done') AS done, sum(status <> 'done') AS open FROM _dualdb_rekeys GROUP BY tbl",
-    ).all() as { tbl: string; done: number | bigint; open: number | bigint }[];
+      `SELECT tbl, sum(status = 'done') AS done, sum(status <> 'done') AS open, sum(status = 'held') AS held,
+              sum(status = 'pending') AS pending, sum(status = 'unconfirmed') AS unconfirmed
+         FROM _dualdb_rekeys GROUP BY tbl`,
+    ).all() as Record<'tbl' | 'done' | 'open' | 'held' | 'pending' | 'unconfirmed', number | bigint | string>[];
     let total = 0;
     let open = 0;
     const byTable = new Map<string, number>();
+    const collisions = new Map<string, CollisionCounts>();
     for (const r of rows) {
+      const tbl = String(r.tbl);
       total += Number(r.done);
       open += Number(r.open);
-      byTable.set(r.tbl, Number(r.done));
+      byTable.set(tbl, Number(r.done));
+      collisions.set(tbl, {
+        held: Number(r.held),
+        pending: Number(r.pending),
+        done: Number(r.done),
+        unconfirmed: Number(r.unconfirmed),
+      });
     }
-    return { total, open, byTable };
+    return { total, open, byTable, collisions };
   }
 }
 

@@ -10,6 +10,7 @@ import { type Problem, problemOf } from '../log/problem.js';
 import { tableKeyKind } from '../schema/key-kind.js';
 import type { LagSummary } from './metrics.js';
 import { type KeyKind, userTables } from './plan.js';
+import type { CollisionCounts } from './rekey-store.js';
 import type { Syncer } from './syncer.js';
 
 export type NodeState = 'starting' | 'online' | 'degraded' | 'recovering' | 'resync-needed' | 'paused' | 'local-only' | 'stopped';
@@ -26,6 +27,8 @@ export interface TableStatus {
   keyKind: KeyKind | null;
   /** Rows moved to a new generated key after a key collision (docs/SYNC-CONTRACT.md invariant 13). */
   rekeys: number;
+  /** This table's key collisions by state: held (waiting for `dualdb rekeys resolve`), pending, done, unconfirmed. */
+  collisions: CollisionCounts;
 }
 
 export interface SyncStatus {
@@ -136,6 +139,7 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
       parked: parked.filter((p) => p.tbl === table).length,
       keyKind,
       rekeys: rekeys.byTable.get(table) ?? 0,
+      collisions: rekeys.collisions.get(table) ?? { held: 0, pending: 0, done: 0, unconfirmed: 0 },
     });
   };
   if (plan) {

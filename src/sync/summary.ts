@@ -21,6 +21,8 @@ export interface CycleSummary {
   tables: TableSummary[];
   /** Tables paused by schema drift: nothing of theirs moves until the schemas match. */
   paused: PausedTable[];
+  /** Tables not synced at all (no primary key, only on one side, SYNC_EXCLUDE…), with why. */
+  skipped: { table: string; reason: string }[];
 }
 
 const isMeta = (t: string) => t.startsWith('_dualdb_');
@@ -52,6 +54,7 @@ export function summarizeCycle(report: CycleReport): CycleSummary {
     durationMs: report.durationMs,
     tables: list,
     paused: report.paused ?? [],
+    skipped: report.skipped ?? [],
   };
 }
 
@@ -80,6 +83,11 @@ export function cycleLine(s: CycleSummary): string {
 export function pausedLine(p: PausedTable): string {
   const waiting = p.waiting ? `; ${p.waiting} change(s) wait` : '';
   return `table ${p.table} paused: ${p.reason}${waiting}${p.fix ? ` — fix: ${p.fix}` : ''}`;
+}
+
+/** "table audit_trail skipped: no primary key on either side: rows cannot be matched; add one to sync this table" */
+export function skippedLine(t: { table: string; reason: string }): string {
+  return `table ${t.table} skipped: ${t.reason}`;
 }
 
 /** The log entry of a cycle that moved or parked something: the same for a daemon, a watcher and a one-shot sync. */

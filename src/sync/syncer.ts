@@ -15,6 +15,7 @@ import { introspectMysql } from '../engines/mysql/introspect.js';
 import { capturePrivilegeProblem } from '../engines/mysql/privileges.js';
 import { introspectSqlite } from '../engines/sqlite/introspect.js';
 import { assertIntact, openSqlite, type SqliteDb } from '../engines/sqlite/open.js';
+import type { TableInfo } from '../engines/types.js';
 import { SyncLog } from '../log/sync-log.js';
 import { DualdbError, MysqlError, messageOf } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
@@ -30,7 +31,7 @@ import { LocalState } from './local-state.js';
 import { RollingMetrics } from './metrics.js';
 import { pushPending, reconcileWithHub } from './node-fence.js';
 import { OneRowLease } from './one-row-lease.js';
-import { buildSyncPlan, type SyncPlan } from './plan.js';
+import { buildSyncPlan, type SyncPlan, type TableIssue } from './plan.js';
 import { PullRaceError, pullBatch, ResyncNeededError } from './pull.js';
 import { PushRaceError, type PushReadAhead, pushBatch } from './push.js';
 import { releasePushConnection } from './push-connection.js';
@@ -42,7 +43,7 @@ import { markFollowers } from './rekey-resolve-parents.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 import { hubPlanFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
 import { pausedLine } from './summary.js';
-import { attachValueForms } from './value-forms.js';
+import { attachValueForms, unknownFormEntries } from './value-forms.js';
 
 export interface CycleReport {
   push: BatchResult;
@@ -50,6 +51,8 @@ export interface CycleReport {
   durationMs: number;
   /** Tables paused by schema drift after this cycle, with the changes waiting for them. */
   paused?: PausedTable[];
+  /** Tables the plan leaves out (no primary key, only on one side, SYNC_EXCLUDE…), with why. */
+  skipped?: TableIssue[];
 }
 
 export interface PausedTable {
@@ -134,6 +137,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   private readonly planTtlMs: number;
   /** The SQLite schema version at which the node's triggers were last checked (capture-refresh.ts). */
   private captureCheckedAt: number | undefined;
+  /** SYNC_VALUE_FORMS entries already reported as naming nothing (each is said once). */
+  private readonly unknownFormsSaid = new Set<string>();
   private readonly ownsDb: boolean;
   private hubClockOffsetMs = 0;
   private canSeeTransactions: boolean | undefined;
@@ -274,6 +279,19 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
     return this.hub !== undefined;
   }
 
+  /**
+   * A SYNC_VALUE_FORMS entry naming no table or column of the file forces nothing: said once (a
+   * `config.unknown` warning; the CLI prints it on stderr) with the nearest names, instead of the
+   * column silently keeping the form the operator meant to override.
+   */
+  private warnUnknownValueForms(tables: readonly TableInfo[]): void {
+    for (const u of unknownFormEntries(tables, this.config.sync.valueForms)) {
+      if (this.unknownFormsSaid.has(u.entry)) continue;
+      this.unknownFormsSaid.add(u.entry);
+      this.log.warn(u.line, { event: 'config.unknown', setting: 'SYNC_VALUE_FORMS', entry: u.entry, nearest: u.nearest });
+    }
+  }
+
   async currentPlan(force = false): Promise<SyncPlan> {
     if (!force && this.plan && sqliteSchemaVersion(this.db) === this.planStamp?.sqliteVersion) {
       if (Date.now() - this.planAt < this.planTtlMs) return this.plan;
@@ -305,6 +323,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       }
     }
     attachValueForms(this.db, plan.tables, this.config.sync.valueForms);
+    this.warnUnknownValueForms(s);
     // A column one side just gained holds NULLs there that are no values: filled before any row moves.
     for (const f of await backfillNewColumns(this.db, this.state, hub, this.nodeId, plan, commonColumns(plan, s, m)))
       this.log.info(
@@ -706,7 +725,13 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
         options.pull === false
           ? emptyBatch('pull')
           : await this.runBatches('pull', options.maxBatches ?? MAX_BATCHES_PER_CYCLE, options.beatLag !== false);
-      const report = { push, pull, durationMs: Date.now() - t0, paused: this.pausedTables() };
+      const report = {
+        push,
+        pull,
+        durationMs: Date.now() - t0,
+        paused: this.pausedTables(),
+        skipped: (this.plan?.skipped ?? []).map((t) => ({ table: t.table, reason: t.reason })),
+      };
       this.emit('cycle', report);
       return report;
     });

@@ -6,7 +6,15 @@
  * DUALDB_ADMIN_PASSWORD), never from arguments.
  */
 import path from 'node:path';
-import { CONFLICT_POLICIES, type ConflictPolicy, SETTINGS, SYNC_MODES, type SyncMode } from '../../config/schema.js';
+import {
+  CONFLICT_POLICIES,
+  type ConflictPolicy,
+  KEY_COLLISION_MODES,
+  type KeyCollisionMode,
+  SETTINGS,
+  SYNC_MODES,
+  type SyncMode,
+} from '../../config/schema.js';
 import { answersFromEnvValues, validateSetting, validateUserHost, validateUserName } from '../../setup/answers.js';
 import { localServerBinary } from '../../setup/local-server.js';
 import { loadMigration } from '../../setup/migration.js';
@@ -30,6 +38,8 @@ export interface SetupFlags {
   mode?: string;
   interval?: string;
   conflictPolicy?: string;
+  /** SYNC_KEY_COLLISIONS. */
+  keyCollisions?: string;
   nodeId?: string;
   createDatabase?: boolean;
   adminUser?: string;
@@ -72,6 +82,8 @@ export function quickProblems(flags: SetupFlags, env: NodeJS.ProcessEnv): string
     p.push(`--mode ${JSON.stringify(flags.mode)} is not valid: accepted: ${SYNC_MODES.join(', ')}`);
   if (flags.conflictPolicy !== undefined && !(CONFLICT_POLICIES as readonly string[]).includes(flags.conflictPolicy))
     p.push(`--conflict-policy ${JSON.stringify(flags.conflictPolicy)} is not valid: accepted: ${CONFLICT_POLICIES.join(', ')}`);
+  if (flags.keyCollisions !== undefined && !(KEY_COLLISION_MODES as readonly string[]).includes(flags.keyCollisions))
+    p.push(`--key-collisions ${JSON.stringify(flags.keyCollisions)} is not valid: accepted: ${KEY_COLLISION_MODES.join(', ')}`);
   if (flags.schema !== undefined && !(SCHEMA_CHOICES as readonly string[]).includes(flags.schema))
     p.push(`--schema ${JSON.stringify(flags.schema)} is not valid: accepted: ${SCHEMA_CHOICES.join(', ')}`);
   if (flags.existingUser !== undefined && !['keep', 'reset'].includes(flags.existingUser))
@@ -176,6 +188,7 @@ export async function runQuickSetup(
   if (flags.mode !== undefined) a.sync.mode = flags.mode as SyncMode;
   if (flags.interval !== undefined) a.sync.intervalSec = Number(flags.interval);
   if (flags.conflictPolicy !== undefined) a.sync.conflictPolicy = flags.conflictPolicy as ConflictPolicy;
+  if (flags.keyCollisions !== undefined) a.sync.keyCollisions = flags.keyCollisions as KeyCollisionMode;
   if (flags.nodeId !== undefined) a.nodeId = flags.nodeId.trim();
   a.dualDatabase = !flags.sqliteOnly;
   session.replaceAnswers(a);

@@ -44,6 +44,10 @@ export function registerSetup(program: Command, global: () => GlobalOptions): vo
     .option('--mode <mode>', 'sqlite_primary | mysql_primary | both (SYNC_MODE)')
     .option('--interval <seconds>', 'pull interval (SYNC_INTERVAL)')
     .option('--conflict-policy <policy>', 'hub-wins | node-wins | newest-wins | manual (CONFLICT_POLICY)')
+    .option(
+      '--key-collisions <mode>',
+      'rekey-node | rekey-hub | manual: which row moves when both sides create one under the same new id (SYNC_KEY_COLLISIONS)',
+    )
     .option('--node-id <id>', 'stable id of this node (NODE_ID; default: generated)')
     .option('--create-database', 'create the hub database when it does not exist (with the hub user’s own rights)')
     .option(

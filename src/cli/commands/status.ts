@@ -83,9 +83,10 @@ export function registerStatus(program: Command, global: () => GlobalOptions): v
             String(t.conflictsOpen),
             String(t.parked),
             String(t.rekeys),
+            String(t.collisions.held),
             t.reason ?? '',
           ]),
-          ['table', 'state', 'key', '↑ pending', '↓ pending', 'conflicts', 'parked', 're-keys', 'note'],
+          ['table', 'state', 'key', '↑ pending', '↓ pending', 'conflicts', 'parked', 're-keys', 'held', 'note'],
         )) {
           out(`  ${l}`);
         }

@@ -1,15 +1,15 @@
 import { type Command, Option } from 'commander';
 import type { Config } from '../../config/config.js';
-import { SyncLog } from '../../log/sync-log.js';
+import { type LogEntry, SyncLog } from '../../log/sync-log.js';
 import { ControlServer, sendControl } from '../../sync/control.js';
 import { startSyncProcess } from '../../sync/process.js';
-import { type CycleSummary, cycleLine, logCycle, pausedLine, summarizeCycle } from '../../sync/summary.js';
+import { type CycleSummary, cycleLine, logCycle, pausedLine, skippedLine, summarizeCycle } from '../../sync/summary.js';
 import { Syncer } from '../../sync/syncer.js';
 import { ConfigError, DualdbError, messageOf } from '../../util/errors.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';
 import { configFrom, type GlobalOptions } from '../context.js';
-import { color, glyph, out, printJson, table } from '../output.js';
+import { color, err, glyph, out, printJson, table } from '../output.js';
 
 interface SyncFlags {
   once?: boolean;
@@ -47,6 +47,13 @@ function printSummary(s: CycleSummary, json: boolean): void {
   }
   out(color.dim(cycleLine(s)));
   for (const p of s.paused ?? []) out(`${glyph.warn} ${pausedLine(p)}`);
+  // A table left out is said, not only missing from the counts (operator report: "why is audit_log not syncing?").
+  for (const t of s.skipped ?? []) out(`${glyph.info} ${skippedLine(t)}`);
+}
+
+/** A setting naming nothing (`config.unknown`, e.g. a SYNC_VALUE_FORMS table that does not exist): one line on stderr. */
+function warnOnStderr(entry: LogEntry): void {
+  if (entry.event === 'config.unknown') err(`dualdb sync: warning: ${entry.msg}`);
 }
 
 async function runOnce(config: Config, direction: { push: boolean; pull: boolean }, json: boolean): Promise<number> {
@@ -65,6 +72,7 @@ async function runOnce(config: Config, direction: { push: boolean; pull: boolean
   // The same log file as --watch and --daemon: a cron-run site keeps a record of parked
   // changes, re-keys, conflicts and paused tables.
   const log = new SyncLog(config.log);
+  log.on('entry', warnOnStderr);
   try {
     // A corrupt file is refused before the hub is touched (as `dualdb health` would name it).
     const syncer = Syncer.open(config, { log, checkIntegrity: true });
@@ -146,6 +154,7 @@ export function registerSync(program: Command, global: () => GlobalOptions): voi
           const running = await startSyncProcess(config, {
             metrics: Boolean(opts.daemon || opts.metrics),
             kind: opts.daemon ? 'daemon' : 'watch',
+            onConfigWarning: warnOnStderr,
             onCycle: opts.watch ? (s) => out(`${color.dim(new Date().toLocaleTimeString())} ${cycleLine(s)}`) : undefined,
             onState: opts.watch
               ? (state, prev, why) =>

@@ -59,6 +59,11 @@ async function hubRowsRead(hub: MysqlHub): Promise<number> {
   const rows = await hub.query<{ Value: string }>("SHOW GLOBAL STATUS LIKE 'Handler_read%'");
   return rows.reduce((a, r) => a + Number(r.Value), 0);
 }
+/** Statements the hub server has run so far (global `Questions`; this probe's own reads count one each). */
+async function hubStatements(hub: MysqlHub): Promise<number> {
+  const rows = await hub.query<{ Value: string }>("SHOW GLOBAL STATUS LIKE 'Questions'");
+  return Number(rows[0]?.Value ?? 0);
+}
 /** Bytes of a sampling heap profile's tree (each sample stands for its share of every byte allocated). */
 function sampledBytes(node: { selfSize: number; children: unknown[] }): number {
   let total = node.selfSize;
@@ -87,6 +92,7 @@ if (session) {
 }
 
 const readPerPull: number[] = [];
+const statementsPerPull: number[] = [];
 const out = {
   pullMs: [] as number[],
   pullNode: [] as number[],
@@ -122,6 +128,7 @@ try {
         includeObjectsCollectedByMajorGC: true,
         includeObjectsCollectedByMinorGC: true,
       } as never);
+    const q0 = await hubStatements(hub);
     const r0 = await hubRowsRead(hub);
     const n0 = nodeCpuMs();
     const h0 = hubCpuMs();
@@ -137,6 +144,9 @@ try {
     const hubMs = hubCpuMs() - h0;
     const hubRead = (await hubRowsRead(hub)) - r0;
     readPerPull.push(hubRead);
+    // Less the two reads of the counters themselves (SHOW STATUS: one each).
+    const statements = (await hubStatements(hub)) - q0 - 2;
+    statementsPerPull.push(statements);
     if (session && profDir) {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(path.join(profDir, `pull-${rep}.cpuprofile`), JSON.stringify(profile));
@@ -173,13 +183,13 @@ try {
     await hub.close();
     const per100k = (x: number) => ((x * 100_000) / n).toFixed(0);
     process.stdout.write(
-      `rep ${rep + 1}: pull ${ms.toFixed(0)} ms (node CPU ${nodeMs.toFixed(0)}, hub CPU ${hubMs.toFixed(0)}; node CPU per 100k rows ${per100k(nodeMs)} ms; hub rows read ${hubRead}; ${holes} holes left${alloc ? `; allocated ${allocMb.toFixed(1)} MB` : ''}) | copy ${out.copyMs[rep]?.toFixed(0)} ms (node CPU ${copyCpu.node[rep]?.toFixed(0)}, hub ${copyCpu.hub[rep]?.toFixed(0)}) | load ${loadavg()}\n`,
+      `rep ${rep + 1}: pull ${ms.toFixed(0)} ms (node CPU ${nodeMs.toFixed(0)}, hub CPU ${hubMs.toFixed(0)}; node CPU per 100k rows ${per100k(nodeMs)} ms; hub rows read ${hubRead}; hub statements ${statements}; ${holes} holes left${alloc ? `; allocated ${allocMb.toFixed(1)} MB` : ''}) | copy ${out.copyMs[rep]?.toFixed(0)} ms (node CPU ${copyCpu.node[rep]?.toFixed(0)}, hub ${copyCpu.hub[rep]?.toFixed(0)}) | load ${loadavg()}\n`,
     );
   }
   const pm = median(out.pullMs);
   const cm = median(out.copyMs);
   process.stdout.write(
-    `median: pull ${pm.toFixed(0)} ms, copy ${cm.toFixed(0)} ms, pull/copy speed ${(cm / pm).toFixed(3)}×; node CPU per 100k rows pulled ${((median(out.pullNode) * 100_000) / n).toFixed(0)} ms, hub CPU ${((median(out.pullHub) * 100_000) / n).toFixed(0)} ms, hub rows read ${median(readPerPull).toFixed(0)}${alloc ? `, allocated ${median(out.pullAllocMb).toFixed(1)} MB per pull` : ''}; copy node CPU ${median(copyCpu.node).toFixed(0)} ms\n`,
+    `median: pull ${pm.toFixed(0)} ms, copy ${cm.toFixed(0)} ms, pull/copy speed ${(cm / pm).toFixed(3)}×; node CPU per 100k rows pulled ${((median(out.pullNode) * 100_000) / n).toFixed(0)} ms, hub CPU ${((median(out.pullHub) * 100_000) / n).toFixed(0)} ms, hub rows read ${median(readPerPull).toFixed(0)}, hub statements ${median(statementsPerPull).toFixed(0)}${alloc ? `, allocated ${median(out.pullAllocMb).toFixed(1)} MB per pull` : ''}; copy node CPU ${median(copyCpu.node).toFixed(0)} ms\n`,
   );
 } finally {
   session?.disconnect();

@@ -56,8 +56,15 @@ export function advanceHoles(
     dropped += Number(upto - from - cap);
     from = upto - cap;
   }
-  for (let s = from; s < upto; s++) {
-    if (!seen.has(s)) holes.set(s, hubNowMs);
+  // Most reads leave no gap (a bulk pull's every batch): counted without a BigInt per seq of the
+  // range, which the look-ups below make (5,000 a batch of a bulk pull); `seen` holds each seq once.
+  // (upto - from is at most MAX_HOLES here: a number.)
+  let inRange = 0;
+  for (const s of seen) if (s >= from && s < upto) inRange++;
+  if (inRange < Number(upto - from)) {
+    for (let s = from; s < upto; s++) {
+      if (!seen.has(s)) holes.set(s, hubNowMs);
+    }
   }
   if (holes.size > MAX_HOLES) {
     const sorted = [...holes.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

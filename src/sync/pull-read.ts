@@ -177,7 +177,11 @@ export async function readHubBatch(
         ordered.sort((a, b) => (a.seq < b.seq ? -1 : 1));
       // This node's own insert under a key restarts the key's history (as in the push's unseen
       // changes, push-hub-read.ts): the other nodes' changes before it were of rows no longer there.
-      const restart = await ownInserts(conn, ctx, ordered, result.more || holeEntries.length > 0, BigInt(clock.max_seq ?? 0));
+      const restart = await ownInserts(conn, ctx, ordered, result.more || holeEntries.length > 0, {
+        prevUpto: prev.upto,
+        readUpto: out.readUpto,
+        maxSeq: BigInt(clock.max_seq ?? 0),
+      });
       // The images joined with the log range are asked for now, before this node's own pass over the
       // entries below: the hub runs the join meanwhile (a connection runs its statements in order, so
       // it is sent after the own-inserts read, whose answer that pass needs).
@@ -327,7 +331,7 @@ async function ownInserts(
   ctx: SyncContext,
   ordered: { e: HubEntry; seq: bigint }[],
   beyond: boolean,
-  maxSeq: bigint,
+  at: { prevUpto: bigint; readUpto: bigint; maxSeq: bigint },
 ): Promise<Map<string, bigint>> {
   const out = new Map<string, bigint>();
   const others = new Map<string, Set<string>>();
@@ -358,14 +362,18 @@ async function ownInserts(
   const from = lowest ?? 0n;
   // The same answer two ways, in the same snapshot: by key (an index probe of the log per key: a
   // few µs of hub time each) or, when the log past the batch's lowest entry is short against the
-  // batch's keys (a bulk pull's full batches, the log the node is catching up on), one range scan
-  // of the log's primary key from there, this node's inserts kept (docs/PERFORMANCE.md, "The own
-  // inserts' range read").
-  if (maxSeq > from && maxSeq - from <= BigInt(keyCount) * OWN_INSERTS_SCAN_PER_KEY) {
+  // batch's keys (a bulk pull's full batches, the log the node is catching up on), a range scan
+  // of the log's primary key, this node's inserts kept (docs/PERFORMANCE.md, "The own inserts'
+  // range read"). The range leaves out the batch's own (prevUpto, readUpto]: every entry the
+  // snapshot shows there is in `ordered` already, this node's inserts noted above.
+  const ranges = ownInsertRanges(from, at.prevUpto, at.readUpto, at.maxSeq);
+  if (ranges.rows <= BigInt(keyCount) * OWN_INSERTS_SCAN_PER_KEY) {
+    // Nothing past the batch in this snapshot (the log's last full batch): no read at all.
+    if (ranges.sql === '') return out;
     const [rows] = await conn.query(
       `SELECT tbl, pk, seq FROM _dualdb_changes FORCE INDEX (PRIMARY)
-        WHERE seq > ? AND origin = ? AND op IN ('I', 'C') AND tbl IN (?)`,
-      [from, ctx.nodeId, [...others.keys()]],
+        WHERE (${ranges.sql}) AND origin = ? AND op IN ('I', 'C') AND tbl IN (?)`,
+      [...ranges.params, ctx.nodeId, [...others.keys()]],
     );
     for (const r of rows as { tbl: string; pk: string | null; seq: string | number }[])
       if (r.pk !== null && others.get(r.tbl)?.has(r.pk)) note(r.tbl, r.pk, r.seq);
@@ -383,6 +391,36 @@ async function ownInserts(
     }
   }
   return out;
+}
+
+/**
+ * The log ranges ownInserts reads past `from` (the batch's lowest entry of another node): `seq >
+ * from` less the batch's own range (prevUpto, readUpto], whose entries the batch holds. What is
+ * left is the log before the batch back to an older hole's entry, (from, prevUpto], and the log
+ * past the batch, (readUpto, …) — no upper bound: `maxSeq` (the snapshot's MAX(seq)) only sizes it
+ * (`rows`, an upper bound of the entries scanned). `sql` is '' when both are empty.
+ */
+export function ownInsertRanges(
+  from: bigint,
+  prevUpto: bigint,
+  readUpto: bigint,
+  maxSeq: bigint,
+): { sql: string; params: bigint[]; rows: bigint } {
+  const parts: string[] = [];
+  const params: bigint[] = [];
+  let rows = 0n;
+  if (from < prevUpto) {
+    parts.push('(seq > ? AND seq <= ?)');
+    params.push(from, prevUpto);
+    rows += prevUpto - from;
+  }
+  const after = readUpto > from ? readUpto : from;
+  if (maxSeq > after) {
+    parts.push('seq > ?');
+    params.push(after);
+    rows += maxSeq - after;
+  }
+  return { sql: parts.join(' OR '), params, rows };
 }
 
 /**

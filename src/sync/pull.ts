@@ -179,9 +179,15 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
         const toUpsert: { key: string; values: SqlValue[]; change: KeyChange }[] = [];
         // The hub's rows in SQLite form as values to bind; by column name (a Row) only where a check
         // reads them so: a table with references, a key with a local change, a refused row.
-        const hubValues = new Map<string, SqlValue[]>();
-        for (const [key, hubRow] of hubImages) if (keyed.has(key)) hubValues.set(key, toSqliteValues(table, hubRow));
         const refs = table.foreignKeys.length > 0 || (table.unsyncedRefs?.length ?? 0) > 0;
+        // A table with references converts every row first (unsentParentKeys reads them all); any
+        // other converts each row where the loop below reaches its key: one look-up per key, and no
+        // second map of the batch's rows (a bulk pull's 5,000 entries a batch).
+        let hubValues: Map<string, SqlValue[]> | undefined;
+        if (refs) {
+          hubValues = new Map();
+          for (const [key, hubRow] of hubImages) if (keyed.has(key)) hubValues.set(key, toSqliteValues(table, hubRow));
+        }
         const asRows = new Map<string, Row>();
         const rowOf = (key: string, values: SqlValue[]): Row => {
           let row = asRows.get(key);
@@ -196,7 +202,7 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
           ? unsentParentKeys(
               ctx,
               table,
-              [...hubValues].map(([key, values]) => rowOf(key, values)),
+              [...(hubValues ?? [])].map(([key, values]) => rowOf(key, values)),
             )
           : new Set<string>();
         // Held and unsettled keys are rare: their lookup text is built only when there are any.
@@ -210,7 +216,8 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
             parkedNow.push({ tbl: table.name, pk: key, error });
             continue;
           }
-          const hubAsValues = hubValues.get(key) ?? null;
+          const hubRow = hubValues ? undefined : hubImages.get(key);
+          const hubAsValues = hubValues ? (hubValues.get(key) ?? null) : hubRow ? toSqliteValues(table, hubRow) : null;
           const local = pending.get(key);
           // Its parent is the hub's half of a key collision not resolved yet: applied now, it would
           // attach to the node's different row under the same key. It waits (parked) until then —

@@ -135,18 +135,25 @@ export function restoreImmediateForeignKeys(db: SqliteDb, moved: ReadonlyMap<str
       }
       const pk = primaryKey(db, child);
       const cols = [...new Set([...pk, from])].map((c) => `c.${quoteSqliteId(c)}`).join(', ');
-      const hit = db
-        .prepare(
-          `SELECT ${cols} FROM ${quoteSqliteId(child)} c WHERE c.${quoteSqliteId(from)} IN (${keys.map(() => '?').join(', ')}) ` +
-            `AND NOT EXISTS (SELECT 1 FROM ${quoteSqliteId(parent)} p WHERE p.${quoteSqliteId(to)} = c.${quoteSqliteId(from)}) LIMIT 1`,
-        )
-        .safeIntegers()
-        .get(...keys) as Record<string, unknown> | undefined;
-      if (hit) throw violationError(db, { table: child, parent, fk, pk, row: hit, rowid: null }, 0, undefined);
+      const distinct = [...new Set(keys)];
+      // In slices: a batch may move thousands of rows, beyond SQLite's bound parameters.
+      for (let i = 0; i < distinct.length; i += KEYS_PER_CHECK) {
+        const slice = distinct.slice(i, i + KEYS_PER_CHECK);
+        const hit = db
+          .prepare(
+            `SELECT ${cols} FROM ${quoteSqliteId(child)} c WHERE c.${quoteSqliteId(from)} IN (${slice.map(() => '?').join(', ')}) ` +
+              `AND NOT EXISTS (SELECT 1 FROM ${quoteSqliteId(parent)} p WHERE p.${quoteSqliteId(to)} = c.${quoteSqliteId(from)}) LIMIT 1`,
+          )
+          .safeIntegers()
+          .get(...slice) as Record<string, unknown> | undefined;
+        if (hit) throw violationError(db, { table: child, parent, fk, pk, row: hit, rowid: null }, 0, undefined);
+      }
     }
   }
   db.pragma('defer_foreign_keys = OFF');
 }
+
+const KEYS_PER_CHECK = 500;
 
 interface Found {
   table: string;

@@ -4,7 +4,7 @@
  * row-level ones make only that change "poison" (parked, docs/SYNC-CONTRACT.md, invariant 11).
  */
 import { isConnectionError } from '../engines/mysql/diagnose.js';
-import { MysqlError } from '../util/errors.js';
+import { DualdbError, MysqlError, SqliteError } from '../util/errors.js';
 
 const TRANSIENT_MYSQL = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'ER_QUERY_INTERRUPTED', 'ER_QUERY_TIMEOUT']);
 
@@ -38,4 +38,19 @@ export function rowErrorText(e: unknown): string {
   const err = e as { code?: string; sqlMessage?: string; message?: string };
   const msg = err.sqlMessage ?? err.message ?? String(e);
   return err.code ? `${err.code}: ${msg}` : msg;
+}
+
+/**
+ * What kind of failure a sync cycle met, for the retry count (backoff.ts RetryCount): the hub away or
+ * refusing us, the SQLite file locked by another program, hub row locks, or any other failure by its
+ * code (a constraint, a full disk...). `e` is the error as the service reports it (sqliteFailure applied).
+ */
+export function failureKind(e: unknown): string {
+  if (e instanceof MysqlError || isConnectionError(e)) return 'hub';
+  if (e instanceof SqliteError && e.kind === 'locked') return 'sqlite-locked';
+  const lock = hubLockFailure(e);
+  if (lock) return `hub-${lock}`;
+  if (e instanceof DualdbError) return `other:${e.code}`;
+  const code = (e as { code?: unknown } | null)?.code;
+  return `other:${typeof code === 'string' ? code : e instanceof Error ? e.name : typeof e}`;
 }

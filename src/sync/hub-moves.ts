@@ -19,6 +19,7 @@ import type { SqliteDb } from '../engines/sqlite/open.js';
 import { quoteSqliteId } from '../engines/sqlite/quote.js';
 import type { SyncContext } from './context.js';
 import { sameImage, toSqliteRow } from './convert.js';
+import { commitNamingForeignKeys } from './fk-commit.js';
 import { renameLoggedKeys } from './key-map.js';
 import { heldKey, type PullState } from './local-state.js';
 import { MysqlTableIO } from './mysql-io.js';
@@ -253,12 +254,17 @@ function forgetEmptyCopies(ctx: SyncContext): void {
   for (const r of empty) releaseCopy(ctx.db, r.seq);
 }
 
+/** Capture quiet, one transaction; a move's deferred foreign key check that fails at COMMIT names the row (fk-commit.ts). */
 function quietly(db: SqliteDb, fn: () => void): void {
-  db.transaction(() => {
-    db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
-    fn();
-    db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
-  }).immediate();
+  commitNamingForeignKeys(
+    db,
+    () => {
+      db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
+      fn();
+      db.prepare('UPDATE _dualdb_flags SET applying = 0 WHERE id = 1').run();
+    },
+    { immediate: true },
+  );
 }
 
 /**
@@ -454,6 +460,8 @@ function moveLocal(ctx: SyncContext, t: SyncTable, from: string, to: string): vo
   if (from === to) return;
   ctx.state.bumpMovesGeneration();
   ctx.db.pragma('defer_foreign_keys = ON');
+  const moved = collecting.get(ctx.db);
+  if (moved) moved.set(t.name, [...(moved.get(t.name) ?? []), BigInt(from), BigInt(to)]);
   for (const { child, column } of referencingColumns(ctx.plan, t)) {
     ctx.db
       .prepare(`UPDATE ${quoteSqliteId(child.name)} SET ${quoteSqliteId(column)} = ? WHERE ${quoteSqliteId(column)} = ?`)
@@ -471,10 +479,29 @@ function moveLocal(ctx: SyncContext, t: SyncTable, from: string, to: string): vo
 
 /**
  * In the caller's SQLite transaction (applying raised): each move not applied yet, in log order.
+ * Returns the keys moved here (old and new, by table); their foreign key checks are deferred to the
+ * COMMIT (a move repoints children before their parent), see fk-commit.ts restoreImmediateForeignKeys.
  * The row under the old key here is the hub's row (pulled, possibly edited) unless it is this
  * node's own new row, or one of two rows of an open collision: then it stays, with its children.
  */
-export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): void {
+export function applyHubMoves(ctx: SyncContext, moves: HubMove[]): Map<string, bigint[]> {
+  const moved = new Map<string, bigint[]>();
+  collecting.set(ctx.db, moved);
+  try {
+    applyEach(ctx, moves);
+  } finally {
+    collecting.delete(ctx.db);
+  }
+  return moved;
+}
+
+/**
+ * The keys moveLocal moved (old and new, by table) while applyHubMoves runs on that database: what
+ * the caller checks before turning checks back to per statement (fk-commit.ts restoreImmediateForeignKeys).
+ */
+const collecting = new WeakMap<SqliteDb, Map<string, bigint[]>>();
+
+function applyEach(ctx: SyncContext, moves: HubMove[]): void {
   const db = ctx.db;
   const open = new RekeyStore(db).openKeys();
   const record = db.prepare(

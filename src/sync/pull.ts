@@ -21,6 +21,7 @@ import { type BatchResult, emptyBatch, moved, type SyncContext } from './context
 import { rowOfValues, sameEntity, sameImage, toSqliteValues } from './convert.js';
 import { decidePull } from './decide.js';
 import { isTransientSqlite, rowErrorText } from './errors.js';
+import { restoreImmediateForeignKeys } from './fk-commit.js';
 import { advanceHoles } from './holes.js';
 import { applyHubMoves, forgetHubMoves, hubMoveTargets, unapplied, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
@@ -140,7 +141,12 @@ export async function pullBatch(ctx: SyncContext, limit = ctx.config.sync.batchS
       if (ctx.state.pushedUpto() !== pushedBefore) throw new PullRaceError();
       ctx.db.prepare('UPDATE _dualdb_flags SET applying = 1 WHERE id = 1').run();
       // Rows other nodes moved on the hub move here first: the batch's rows are under the new keys.
-      applyHubMoves(ctx, hubMoves);
+      const movedKeys = applyHubMoves(ctx, hubMoves);
+      // The moves deferred foreign key checks to the COMMIT (children repointed before their
+      // parent); the batch's rows are checked per statement again, so that a row whose parent is
+      // missing (a hub written with foreign_key_checks=0) fails alone and is parked (invariant 11)
+      // instead of failing the whole COMMIT and stalling the pull. The moves are checked first.
+      restoreImmediateForeignKeys(ctx.db, movedKeys);
       const unsettled = unsettledKeys(ctx.db);
       const moveTargets = hubMoveTargets(ctx.db);
       const held = ctx.state.heldKeys();

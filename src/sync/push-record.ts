@@ -6,6 +6,7 @@
 import { DualdbError } from '../util/errors.js';
 import type { SyncContext } from './context.js';
 import { toSqliteRow } from './convert.js';
+import { commitNamingForeignKeys } from './fk-commit.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
 import { pendingToken, placedUnconfirmed, setPlacedUnconfirmed } from './node-fence.js';
@@ -73,8 +74,10 @@ export class KeysMovedMeanwhile extends DualdbError {
  */
 export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatch) {
   const rekeys = new RekeyStore(ctx.db);
-  return ctx.db
-    .transaction(() => {
+  // moveOnNode's deferred checks end at this COMMIT: a failing one names the row (fk-commit.ts).
+  return commitNamingForeignKeys(
+    ctx.db,
+    () => {
       // Read under the write lock (immediate): no move can come between this check and the records.
       if (ctx.state.movesGeneration() !== batch.movesGeneration) throw new KeysMovedMeanwhile();
       for (const c of rec.conflicts) ctx.state.recordConflict(c);
@@ -113,8 +116,9 @@ export function recordOnNode(ctx: SyncContext, rec: NodeRecord, batch: LocalBatc
       const events = moveOnNode(ctx, rec.moves, rec.takes, rec.staleParents);
       markPlacedUnsettled(ctx, events);
       return events;
-    })
-    .immediate();
+    },
+    { immediate: true },
+  );
 }
 
 /**

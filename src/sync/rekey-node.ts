@@ -13,6 +13,7 @@ import { decideWinner } from './conflicts.js';
 import type { SyncContext } from './context.js';
 import { toSqliteRow } from './convert.js';
 import { isTransientSqlite, rowErrorText } from './errors.js';
+import { commitNamingForeignKeys } from './fk-commit.js';
 import { forgetSeen, settleHubRow, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { clearKeyMap, firstKeyHeld, loadKeyMap, remapColumn, renameLoggedKeysByMap } from './key-map.js';
@@ -77,7 +78,7 @@ export function moveOnNode(
     return st;
   };
   const setApplying = stmt('UPDATE _dualdb_flags SET applying = ? WHERE id = 1');
-  db.transaction(() => {
+  const work = (): void => {
     // The children move before their parent: checks wait for the commit.
     db.pragma('defer_foreign_keys = ON');
     setApplying.run(1);
@@ -213,7 +214,9 @@ export function moveOnNode(
       written.set(p.table.name, (written.get(p.table.name) ?? new Set()).add(p.key));
     wakeParkedChildren(ctx, written);
     setApplying.run(0);
-  }).immediate();
+  };
+  // Committed here when not nested (else at the caller's COMMIT): a deferred check failing names the row.
+  commitNamingForeignKeys(db, work, { immediate: true });
   return events;
 }
 

@@ -20,6 +20,7 @@ import { DualdbError } from '../util/errors.js';
 import { commitOutcome, newWriteToken, recordWriteToken } from './commit-outcome.js';
 import type { SyncContext } from './context.js';
 import { toSqliteRow } from './convert.js';
+import { commitNamingForeignKeys } from './fk-commit.js';
 import { decodeImage, encodeImage } from './images.js';
 import { MysqlTableIO } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
@@ -128,8 +129,10 @@ export async function settleLostCommit(syncer: Syncer, c: HubCommit, id: number,
  * it first (the marker is gone): then its event is the record's.
  */
 function writeNodeHalf(ctx: SyncContext, move: Move, token: string, staleParents: Set<string>): RekeyEvent[] {
-  return ctx.db
-    .transaction((): RekeyEvent[] => {
+  // moveOnNode's deferred checks end at this COMMIT: a failing one names the row (fk-commit.ts).
+  return commitNamingForeignKeys(
+    ctx.db,
+    (): RekeyEvent[] => {
       if (markerToken(ctx) !== token) return finishedBefore(ctx, move);
       ctx.state.setMeta(MARKER, null);
       if (!rowHere(ctx.db, move.table, move.newKey) && !loggedHere(ctx.db, move.table, move.newKey))
@@ -160,8 +163,9 @@ function writeNodeHalf(ctx: SyncContext, move: Move, token: string, staleParents
         hubSeq: move.hubSeq,
       });
       return [{ id, table: move.table.name, oldKey: move.oldKey, newKey: move.newKey, moved: 'hub' as const }];
-    })
-    .immediate();
+    },
+    { immediate: true },
+  );
 }
 
 /** The hub rolled the move back: its marker goes (the collision stays held), unless another replaced it. */

@@ -12,6 +12,7 @@ import { EXIT } from '../util/exit-codes.js';
 import { ensureWriteTokens } from './commit-outcome.js';
 import { sameImage, toMysqlRow as toMysql, toSqliteRow } from './convert.js';
 import { hubLockFailure } from './errors.js';
+import { commitNamingForeignKeys } from './fk-commit.js';
 import { learnHubMoves, unsettledKeys } from './hub-moves.js';
 import { decodeImage } from './images.js';
 import { heldKey } from './local-state.js';
@@ -167,8 +168,10 @@ export async function resolveRekey(
               if (nodeRow) await new MysqlTableIO(table).write(conn, [toMysql(table, nodeRow)]);
               else {
                 const staleParents = await guard();
-                ctx.db
-                  .transaction(() => {
+                // moveOnNode's deferred checks end at this COMMIT: a failing one names the row (fk-commit.ts).
+                commitNamingForeignKeys(
+                  ctx.db,
+                  () => {
                     // The node's own row is gone: what this node logged under the key since the hold
                     // (the push skipped the key and passed what came before) are changes of that row,
                     // which the hub never had — its delete last. Left, the next push read that delete
@@ -181,8 +184,9 @@ export async function resolveRekey(
                       ctx.state.unpark('push', table.name, rec.oldKey);
                     }
                     moveOnNode(ctx, [], [{ table, key: rec.oldKey, hubRow }], staleParents);
-                  })
-                  .immediate();
+                  },
+                  { immediate: true },
+                );
               }
               ctx.db.transaction(() => {
                 // Its log entries were trimmed while held: logged again, so that a lost hub COMMIT

@@ -22,9 +22,9 @@ import { isConnectionError } from '../engines/mysql/diagnose.js';
 import { cutConnection } from '../engines/mysql/pool-cut.js';
 import { sqliteFailure } from '../engines/sqlite/open.js';
 import type { SyncLog } from '../log/sync-log.js';
-import { DualdbError, MysqlError, messageOf, SqliteError } from '../util/errors.js';
-import { backoffDelay } from './backoff.js';
-import { hubLockFailure, isTransientSqlite } from './errors.js';
+import { DualdbError, messageOf, SqliteError } from '../util/errors.js';
+import { backoffDelay, RetryCount } from './backoff.js';
+import { failureKind, hubLockFailure, isTransientSqlite } from './errors.js';
 import { withStallWatch } from './hub-stall.js';
 import type { PullState } from './local-state.js';
 import { ResyncNeededError } from './pull.js';
@@ -140,7 +140,8 @@ export class SyncService extends EventEmitter<{
   private tasks: Task[] = [];
   private lastPull = 0;
   private lastPrune = 0;
-  private attempt = 0;
+  /** Failures in a row of one kind (the backoff's attempt number): starts again when the kind changes. */
+  private readonly retries = new RetryCount();
   private retryAt = 0;
   private dataVersion = -1;
   private commitWatch: CommitWatch | null = null;
@@ -606,7 +607,7 @@ export class SyncService extends EventEmitter<{
         if (wantPull) this.lastPull = Date.now();
         if (movedUserRows(report)) this.lastActivity = Date.now();
         this.lastCycle = report;
-        this.attempt = 0;
+        this.retries.reset();
         this.retryAt = 0;
         if (this.lastError !== null || this.syncer.state.getMeta('last_error') !== undefined) {
           // Healthy again: the error stays in the log, no longer in status or the monitor.
@@ -648,7 +649,7 @@ export class SyncService extends EventEmitter<{
         // next periodic pull).
         this.hubNews = true;
         this.nudged = true;
-        this.handleFailure(e);
+        this.handleFailure(e, await this.hubAnswersAfter(e));
       }
     }
   }
@@ -688,7 +689,25 @@ export class SyncService extends EventEmitter<{
     }
   }
 
-  private handleFailure(failure: unknown): void {
+  /**
+   * After a cycle failed for a reason other than the hub while the node was degraded: whether the
+   * hub answers now (the cycle reached it, or a connect does). Then the node is recovering, not
+   * degraded with a hub-down story while the real cause is, say, the application's write lock. A
+   * cycle can fail on the SQLite file before it reaches the hub (its heartbeat write), hence the
+   * connect. undefined: not asked (not degraded, or a hub failure).
+   */
+  private async hubAnswersAfter(failure: unknown): Promise<boolean | undefined> {
+    if (this.current !== 'degraded' || !this.config.dualDatabase || failure instanceof ResyncNeededError) return undefined;
+    const e = isTransientSqlite(failure) ? sqliteFailure(failure, this.config.sqlitePath) : failure;
+    if (failureKind(e) === 'hub') return undefined;
+    if (this.syncer.hubConnected) return true;
+    return this.syncer.connectHub().then(
+      () => true,
+      () => false,
+    );
+  }
+
+  private handleFailure(failure: unknown, hubAnswers?: boolean): void {
     // A cycle that waited out busy_timeout behind the application's write transaction: say whose
     // lock it is (the same line as a locked file at start), and go on waiting.
     const e = isTransientSqlite(failure) ? sqliteFailure(failure, this.config.sqlitePath) : failure;
@@ -701,15 +720,21 @@ export class SyncService extends EventEmitter<{
       return;
     }
     // Any hub failure (away, or refusing us) degrades the node; local work goes on either way.
-    const hubAway = e instanceof MysqlError || isConnectionError(e);
-    this.attempt++;
-    const delay = backoffDelay(this.attempt);
+    const kind = failureKind(e);
+    const hubAway = kind === 'hub';
+    // The backoff counts failures of this kind only: a lock met after a long outage is retried soon.
+    const attempt = this.retries.fail(kind);
+    const delay = backoffDelay(attempt);
     this.retryAt = Date.now() + delay;
+    // The hub is back but the cycle failed for another reason: recovering (the queue is not
+    // drained yet), with that reason as the last error, not degraded as if the hub were down.
+    if (!hubAway && this.current === 'degraded' && hubAnswers === true)
+      this.setState('recovering', `hub reachable; the sync failed for another reason: ${this.lastError}`);
     if (hubAway) {
       if (this.current !== 'degraded') this.setState('degraded', `${this.lastError}; local writes continue and are queued`);
-      this.log.info(`hub unreachable, retry ${this.attempt} in ${(delay / 1000).toFixed(1)} s`, {
+      this.log.info(`hub unreachable, retry ${attempt} in ${(delay / 1000).toFixed(1)} s`, {
         event: 'retry',
-        attempt: this.attempt,
+        attempt,
         delayMs: delay,
       });
     } else if (e instanceof SqliteError && e.kind === 'locked') {
@@ -718,7 +743,7 @@ export class SyncService extends EventEmitter<{
         `${e.message}; the sync tries again in ${(delay / 1000).toFixed(1)} s (let that program commit or roll back)`,
         {
           event: 'sqlite.locked',
-          attempt: this.attempt,
+          attempt,
         },
       );
     } else if (hubLockFailure(e)) {
@@ -726,12 +751,12 @@ export class SyncService extends EventEmitter<{
       // deadlock was tried again within the cycle already, syncer.ts).
       this.log.warn(
         `a sync cycle met a ${hubLockFailure(e)} on the hub (another transaction writing the same rows; rolled back whole, nothing applied): retry in ${(delay / 1000).toFixed(1)} s`,
-        { event: 'sync.retry', attempt: this.attempt },
+        { event: 'sync.retry', attempt },
       );
     } else {
       this.log.error(`sync failed: ${this.lastError}; retry in ${(delay / 1000).toFixed(1)} s`, {
         event: 'sync.failed',
-        attempt: this.attempt,
+        attempt,
       });
     }
   }

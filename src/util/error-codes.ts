@@ -54,6 +54,7 @@ export const ERROR_CODES = [
   'SQLITE_READONLY',
   'SQLITE_CORRUPT',
   'SQLITE_OTHER',
+  'SQLITE_FOREIGN_KEY',
   // sync
   'SCHEMA_DRIFT',
   'PLAN_STALE',

@@ -1,0 +1,134 @@
+/**
+ * A bulk push reads back only the columns the hub may rewrite (src/sync/hub-exact.ts, issue 16):
+ * the key, and temporal, DECIMAL… columns; integer, plain DOUBLE, utf8mb4 VARCHAR/TEXT and
+ * VARBINARY/BLOB columns are left out while the session is strict and the table has only dualdb's
+ * triggers. What the hub rewrote still comes back to the node (docs/SYNC-CONTRACT.md invariant 13):
+ * a value the hub may store otherwise in a column left out (excess trailing spaces, text in an
+ * integer column) is logged without looking; a session mode that rewrites (EMPTY_STRING_IS_NULL)
+ * or a BEFORE trigger of the hub's own puts every column back in the read-back.
+ */
+import { describe, expect, it } from 'vitest';
+import { pushBatch } from '../src/sync/push.js';
+import { observeHub } from './helpers/intercept-hub.js';
+import { divergence, type SyncWorld, syncWorlds } from './helpers/sync.js';
+import { HUB_AVAILABLE } from './helpers/sync-hub.js';
+
+// `n` has no type in SQLite (no affinity): a text there stays text.
+const SQLITE_DDL = ['CREATE TABLE obs (id INTEGER PRIMARY KEY, n, v REAL, s TEXT, b BLOB, at TEXT, d REAL)'];
+const MYSQL_DDL = [
+  `CREATE TABLE obs (id BIGINT PRIMARY KEY, n BIGINT NULL, v DOUBLE NULL, s VARCHAR(20) CHARACTER SET utf8mb4 NULL,
+     b VARBINARY(20) NULL, at DATETIME NULL, d DECIMAL(6,2) NULL) ENGINE=InnoDB`,
+];
+const ROWS = 60; // past BULK_CAPTURE_MIN_ROWS: the bulk path
+
+/** The push's statements (SQL text) while `fn` pushes. */
+async function pushSeen(w: SyncWorld, node = 'A'): Promise<string[]> {
+  const seen: string[] = [];
+  await w.node(node).syncer.withContext((ctx) =>
+    pushBatch({
+      ...ctx,
+      hub: observeHub(ctx.hub, (sql) => {
+        seen.push(sql);
+      }),
+    }),
+  );
+  return seen;
+}
+
+function returningList(seen: string[]): string[] {
+  return seen.filter((s) => /^INSERT INTO `obs`/.test(s)).map((s) => s.slice(s.lastIndexOf(' RETURNING ') + 11));
+}
+
+describe.skipIf(!HUB_AVAILABLE)('a bulk push reads back only what the hub may rewrite', () => {
+  const fixture = syncWorlds({ prefix: 'readback', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['A', 'B'] });
+
+  it('inserts and updates: the key, the DATETIME and the DECIMAL read back; rewritten rows come back to the node', async () => {
+    const w = await fixture.world();
+    const [mode] = await w.hub.query<{ m: string }>('SELECT @@global.sql_mode AS m');
+    expect(mode?.m).toMatch(/STRICT_(TRANS|ALL)_TABLES/); // the test hub's default: strict
+    const A = w.node('A');
+    const ins = A.db.prepare('INSERT INTO obs (id, n, v, s, b, at, d) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    A.db.transaction(() => {
+      for (let i = 1; i <= ROWS; i++)
+        ins.run(
+          i,
+          // Text in the integer column (row 3): the hub stores the number.
+          i === 3 ? '7' : i * 1000,
+          i / 7,
+          // Excess trailing spaces (row 5): cut to the column's 20 with a note, even in strict mode.
+          i === 5 ? `five${' '.repeat(30)}` : `s ${i} ü`,
+          Buffer.from([i, 0, 255]),
+          // DATETIME(0): the fraction cut away (MariaDB truncates; row 9).
+          i === 9 ? '2024-01-01 10:00:00.700' : '2024-01-01 10:00:01',
+          // DECIMAL(6,2): 0.125 → 0.13 (row 11).
+          i === 11 ? 0.125 : 1.5,
+        );
+    })();
+    const seen = await pushSeen(w);
+    expect(returningList(seen)).toEqual(['`id`, `at`, `d`']);
+    for (let c = 0; c < 3; c++) {
+      await A.syncer.syncOnce();
+      await w.node('B').syncer.syncOnce();
+    }
+    expect(await divergence(w, ['obs'])).toEqual([]);
+    const row = (id: number) => A.db.prepare('SELECT n, s, at, d FROM obs WHERE id = ?').get(id);
+    expect(row(3)).toMatchObject({ n: 7n });
+    expect(row(5)).toMatchObject({ s: `five${' '.repeat(16)}` });
+    expect(row(9)).toMatchObject({ at: '2024-01-01 10:00:00' });
+    expect(row(11)).toMatchObject({ d: 0.13 });
+
+    // Updates of rows the hub has: upserted, then read back by a SELECT of the same columns.
+    A.db.prepare(`UPDATE obs SET s = 'again' || id || '${' '.repeat(30)}' WHERE id = 20`).run();
+    A.db.prepare("UPDATE obs SET at = '2024-02-02 02:02:02.9', s = 'u' || id WHERE id <> 20").run();
+    const again = await pushSeen(w);
+    const readBack = again.filter((s) => /^SELECT .* FROM `obs` WHERE/.test(s) && !/FOR UPDATE/.test(s));
+    expect(readBack.length).toBeGreaterThan(0);
+    for (const s of readBack) expect(s).toMatch(/^SELECT `id`, `at`, `d` FROM `obs`/);
+    for (let c = 0; c < 3; c++) {
+      await A.syncer.syncOnce();
+      await w.node('B').syncer.syncOnce();
+    }
+    expect(await divergence(w, ['obs'])).toEqual([]);
+    expect(row(20)).toMatchObject({ s: `again20${' '.repeat(13)}` });
+    // (In the form the node writes that column: a fraction of one digit, zero.)
+    expect(row(21)).toMatchObject({ s: 'u21', at: expect.stringMatching(/^2024-02-02 02:02:02(\.0)?$/) });
+  }, 120_000);
+
+  it('a session mode that rewrites (EMPTY_STRING_IS_NULL): every column read back, the hub’s NULL comes back', async () => {
+    const w = await fixture.world({ nodes: ['A'] });
+    const [{ m } = { m: '' }] = await w.hub.query<{ m: string }>('SELECT @@global.sql_mode AS m');
+    // New sessions (the push's) take the global mode; this file's private hub only.
+    const admin = await fixture.testHub.admin();
+    await admin.query(`SET GLOBAL sql_mode = '${m},EMPTY_STRING_IS_NULL'`);
+    try {
+      const A = w.node('A');
+      const ins = A.db.prepare("INSERT INTO obs (id, n, s) VALUES (?, ?, '')");
+      A.db.transaction(() => {
+        for (let i = 1; i <= ROWS; i++) ins.run(i, i);
+      })();
+      const seen = await pushSeen(w);
+      expect(returningList(seen)).toEqual(['`id`, `n`, `v`, `s`, `b`, `at`, `d`']);
+      for (let c = 0; c < 2; c++) await A.syncer.syncOnce();
+      expect(A.db.prepare('SELECT COUNT(*) FROM obs WHERE s IS NULL').pluck().get()).toBe(BigInt(ROWS));
+      expect(await divergence(w, ['obs'])).toEqual([]);
+    } finally {
+      await admin.query(`SET GLOBAL sql_mode = '${m}'`);
+      await admin.end();
+    }
+  }, 120_000);
+
+  it('a BEFORE trigger of the hub’s own: every column read back, its rewrite comes back', async () => {
+    const w = await fixture.world({ nodes: ['A'] });
+    await w.hub.execute('CREATE TRIGGER obs_upper BEFORE INSERT ON obs FOR EACH ROW SET NEW.s = UPPER(NEW.s)');
+    const A = w.node('A');
+    const ins = A.db.prepare('INSERT INTO obs (id, n, s) VALUES (?, ?, ?)');
+    A.db.transaction(() => {
+      for (let i = 1; i <= ROWS; i++) ins.run(i, i, `name ${i}`);
+    })();
+    const seen = await pushSeen(w);
+    expect(returningList(seen)).toEqual(['`id`, `n`, `v`, `s`, `b`, `at`, `d`']);
+    for (let c = 0; c < 2; c++) await A.syncer.syncOnce();
+    expect(A.db.prepare('SELECT s FROM obs WHERE id = 7').pluck().get()).toBe('NAME 7');
+    expect(await divergence(w, ['obs'])).toEqual([]);
+  }, 120_000);
+});

@@ -8,6 +8,7 @@
  * or a BEFORE trigger of the hub's own puts every column back in the read-back.
  */
 import { describe, expect, it } from 'vitest';
+import { canonicalValue, type ExactColumn, exactKind, modeKeepsValues } from '../src/sync/hub-exact.js';
 import { pushBatch } from '../src/sync/push.js';
 import { observeHub } from './helpers/intercept-hub.js';
 import { divergence, type SyncWorld, syncWorlds } from './helpers/sync.js';
@@ -38,6 +39,74 @@ async function pushSeen(w: SyncWorld, node = 'A'): Promise<string[]> {
 function returningList(seen: string[]): string[] {
   return seen.filter((s) => /^INSERT INTO `obs`/.test(s)).map((s) => s.slice(s.lastIndexOf(' RETURNING ') + 11));
 }
+
+describe('which columns the hub stores exactly', () => {
+  const col = (dataType: string, columnType: string, more: { collation?: string; scale?: number; extra?: string } = {}) =>
+    exactKind({ dataType, columnType, collation: more.collation ?? null, scale: more.scale ?? null, extra: more.extra ?? '' });
+
+  it('integer, plain DOUBLE, utf8mb4 text, VARBINARY/BLOB; nothing the hub sets or rounds', () => {
+    expect(col('bigint', 'bigint(20)', { scale: 0 })).toBe('integer');
+    expect(col('int', 'int(10) unsigned', { scale: 0 })).toBe('integer');
+    expect(col('double', 'double')).toBe('double');
+    expect(col('varchar', 'varchar(20)', { collation: 'utf8mb4_general_ci' })).toBe('text');
+    expect(col('longtext', 'longtext', { collation: 'utf8mb4_bin' })).toBe('text');
+    expect(col('blob', 'blob')).toBe('blob');
+    // Read back: the hub may store something else than a canonical value sent.
+    expect(col('bigint', 'bigint(20)', { scale: 0, extra: 'auto_increment' })).toBeUndefined();
+    expect(col('int', 'int(5) unsigned zerofill', { scale: 0 })).toBeUndefined();
+    expect(col('double', 'double(10,2)', { scale: 2 })).toBeUndefined();
+    expect(col('float', 'float')).toBeUndefined();
+    expect(col('decimal', 'decimal(6,2)', { scale: 2 })).toBeUndefined();
+    expect(col('varchar', 'varchar(20)', { collation: 'latin1_swedish_ci' })).toBeUndefined();
+    expect(col('char', 'char(4)', { collation: 'utf8mb4_general_ci' })).toBeUndefined();
+    expect(col('enum', "enum('a','b')", { collation: 'utf8mb4_general_ci' })).toBeUndefined();
+    expect(col('binary', 'binary(4)')).toBeUndefined();
+    for (const t of ['datetime', 'timestamp', 'date', 'time', 'year', 'bit', 'json']) expect(col(t, t)).toBeUndefined();
+    expect(col('varchar', 'varchar(20)', { collation: 'utf8mb4_general_ci', extra: 'STORED GENERATED' })).toBeUndefined();
+  });
+
+  it('strict, and no mode that changes a stored value', () => {
+    expect(modeKeepsValues('STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_AUTO_CREATE_USER,NO_ENGINE_SUBSTITUTION')).toBe(
+      true,
+    );
+    expect(
+      modeKeepsValues(
+        'ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION',
+      ),
+    ).toBe(true);
+    expect(modeKeepsValues('')).toBe(false);
+    expect(modeKeepsValues('NO_ENGINE_SUBSTITUTION')).toBe(false);
+    expect(modeKeepsValues('STRICT_TRANS_TABLES,EMPTY_STRING_IS_NULL')).toBe(false);
+    expect(modeKeepsValues('STRICT_ALL_TABLES,NO_BACKSLASH_ESCAPES')).toBe(false);
+    expect(modeKeepsValues('STRICT_TRANS_TABLES,PAD_CHAR_TO_FULL_LENGTH')).toBe(false);
+  });
+
+  it('canonical values only: what the hub would store otherwise is checked instead of read', () => {
+    const c = (kind: ExactColumn['kind'], maxChars: number | null = null, maxBytes: number | null = null): ExactColumn => ({
+      name: 'x',
+      kind,
+      maxChars,
+      maxBytes,
+    });
+    expect(canonicalValue(c('integer'), 5)).toBe(true);
+    expect(canonicalValue(c('integer'), 2n ** 62n)).toBe(true);
+    expect(canonicalValue(c('integer'), null)).toBe(true);
+    expect(canonicalValue(c('integer'), 1.5)).toBe(false); // rounded
+    expect(canonicalValue(c('integer'), 2 ** 60)).toBe(false); // printed shorter than its value
+    expect(canonicalValue(c('integer'), '7')).toBe(false);
+    expect(canonicalValue(c('double'), 0.1)).toBe(true);
+    expect(canonicalValue(c('double'), -0)).toBe(false);
+    expect(canonicalValue(c('double'), 5e-324)).toBe(false); // subnormal
+    expect(canonicalValue(c('double'), 3n)).toBe(false);
+    expect(canonicalValue(c('text', 20, 80), 'süd 🙂')).toBe(true);
+    expect(canonicalValue(c('text', 20, 80), `five${' '.repeat(30)}`)).toBe(false); // spaces cut, with a note only
+    expect(canonicalValue(c('text', 20, 80), 'lone \ud800')).toBe(false);
+    expect(canonicalValue(c('text', null, 10), 'ééééé é')).toBe(false); // 13 bytes
+    expect(canonicalValue(c('text'), 42)).toBe(false);
+    expect(canonicalValue(c('blob', 20, 20), Buffer.from([1, 2]))).toBe(true);
+    expect(canonicalValue(c('blob', 20, 20), 'text')).toBe(false);
+  });
+});
 
 describe.skipIf(!HUB_AVAILABLE)('a bulk push reads back only what the hub may rewrite', () => {
   const fixture = syncWorlds({ prefix: 'readback', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['A', 'B'] });

@@ -79,6 +79,7 @@ interface HubColumnRow {
   columnType: string | null;
   collation: string | null;
   scale: number | string | null;
+  extra: string | null;
   maxChars: number | string | null;
   maxBytes: number | string | null;
   mode: string;
@@ -90,9 +91,12 @@ export function exactKind(col: {
   columnType: string;
   collation: string | null;
   scale: number | null;
+  extra?: string | null;
 }): ExactColumn['kind'] | undefined {
   const type = col.dataType.toLowerCase();
   const full = col.columnType.toLowerCase();
+  // AUTO_INCREMENT (a NULL or 0 becomes the next value), generated, ON UPDATE…: the hub sets it.
+  if ((col.extra ?? '').trim() !== '') return undefined;
   // ZEROFILL changes the text the server sends back; UNSIGNED DOUBLE is deprecated and odd.
   if (full.includes('zerofill')) return undefined;
   if (INTEGER_TYPES.has(type)) return 'integer';
@@ -110,10 +114,10 @@ export function exactKind(col: {
 export async function hubBulkFacts(conn: PoolConnection, table: SyncTable): Promise<HubBulkFacts> {
   const [rows] = await conn.query(
     `SELECT 'T' AS k, TRIGGER_NAME AS name, NULL AS dataType, NULL AS columnType, NULL AS collation, NULL AS scale,
-            NULL AS maxChars, NULL AS maxBytes, @@session.sql_mode AS mode
+            NULL AS extra, NULL AS maxChars, NULL AS maxBytes, @@session.sql_mode AS mode
        FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ?
      UNION ALL
-     SELECT 'C', COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME, NUMERIC_SCALE,
+     SELECT 'C', COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME, NUMERIC_SCALE, EXTRA,
             CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, @@session.sql_mode
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`,
     [table.name, table.name],
@@ -133,7 +137,13 @@ export async function hubBulkFacts(conn: PoolConnection, table: SyncTable): Prom
     if (keyNames.has(c.name)) continue; // the key is always read back: the rows are found by it
     const h = hubCols.get(c.name.toLowerCase());
     if (!h?.dataType || !h.columnType) continue;
-    const kind = exactKind({ dataType: h.dataType, columnType: h.columnType, collation: h.collation, scale: num(h.scale) });
+    const kind = exactKind({
+      dataType: h.dataType,
+      columnType: h.columnType,
+      collation: h.collation,
+      scale: num(h.scale),
+      extra: h.extra,
+    });
     if (kind) exact.push({ name: c.name, kind, maxChars: num(h.maxChars), maxBytes: num(h.maxBytes) });
   }
   return { captureAllowed, exact };

@@ -8,17 +8,21 @@
  * or a BEFORE trigger of the hub's own puts every column back in the read-back.
  */
 import { describe, expect, it } from 'vitest';
-import { canonicalValue, type ExactColumn, exactKind, modeKeepsValues } from '../src/sync/hub-exact.js';
+import { canonicalDatetime, canonicalValue, type ExactColumn, exactKind, modeKeepsValues } from '../src/sync/hub-exact.js';
 import { pushBatch } from '../src/sync/push.js';
 import { observeHub } from './helpers/intercept-hub.js';
 import { divergence, type SyncWorld, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
 // `n` has no type in SQLite (no affinity): a text there stays text.
-const SQLITE_DDL = ['CREATE TABLE obs (id INTEGER PRIMARY KEY, n, v REAL, s TEXT, b BLOB, at TEXT, d REAL)'];
+const SQLITE_DDL = [
+  'CREATE TABLE obs (id INTEGER PRIMARY KEY, n, v REAL, s TEXT, b BLOB, at TEXT, d REAL)',
+  'CREATE TABLE plain (id INTEGER PRIMARY KEY, n, s TEXT, at TEXT)',
+];
 const MYSQL_DDL = [
   `CREATE TABLE obs (id BIGINT PRIMARY KEY, n BIGINT NULL, v DOUBLE NULL, s VARCHAR(20) CHARACTER SET utf8mb4 NULL,
      b VARBINARY(20) NULL, at DATETIME NULL, d DECIMAL(6,2) NULL) ENGINE=InnoDB`,
+  'CREATE TABLE plain (id BIGINT PRIMARY KEY, n BIGINT NULL, s VARCHAR(20) CHARACTER SET utf8mb4 NULL, at DATETIME(6) NULL) ENGINE=InnoDB',
 ];
 const ROWS = 60; // past BULK_CAPTURE_MIN_ROWS: the bulk path
 
@@ -61,7 +65,8 @@ describe('which columns the hub stores exactly', () => {
     expect(col('char', 'char(4)', { collation: 'utf8mb4_general_ci' })).toBeUndefined();
     expect(col('enum', "enum('a','b')", { collation: 'utf8mb4_general_ci' })).toBeUndefined();
     expect(col('binary', 'binary(4)')).toBeUndefined();
-    for (const t of ['datetime', 'timestamp', 'date', 'time', 'year', 'bit', 'json']) expect(col(t, t)).toBeUndefined();
+    expect(col('datetime', 'datetime(6)')).toBe('datetime');
+    for (const t of ['timestamp', 'date', 'time', 'year', 'bit', 'json']) expect(col(t, t)).toBeUndefined();
     expect(col('varchar', 'varchar(20)', { collation: 'utf8mb4_general_ci', extra: 'STORED GENERATED' })).toBeUndefined();
   });
 
@@ -106,12 +111,25 @@ describe('which columns the hub stores exactly', () => {
     expect(canonicalValue(c('blob', 20, 20), Buffer.from([1, 2]))).toBe(true);
     expect(canonicalValue(c('blob', 20, 20), 'text')).toBe(false);
   });
+
+  it('DATETIME: MySQL’s own form, a real date, no fraction or exactly the column’s digits', () => {
+    expect(canonicalDatetime('2024-05-01 10:00:00.000001', 6)).toBe(true);
+    expect(canonicalDatetime('2024-05-01 10:00:00', 6)).toBe(true);
+    expect(canonicalDatetime('2024-02-29 23:59:59', 0)).toBe(true);
+    expect(canonicalDatetime('2024-05-01 10:00:00.5', 6)).toBe(false); // padded on the hub
+    expect(canonicalDatetime('2024-05-01 10:00:00.000000', 6)).toBe(false); // read back without the fraction
+    expect(canonicalDatetime('2024-05-01 10:00:00.7', 0)).toBe(false); // cut
+    expect(canonicalDatetime('2024-05-01T10:00:00Z', 0)).toBe(false);
+    expect(canonicalDatetime('2023-02-29 10:00:00', 0)).toBe(false);
+    expect(canonicalDatetime('2024-05-01 24:00:00', 0)).toBe(false);
+    expect(canonicalDatetime('0999-05-01 10:00:00', 0)).toBe(false);
+  });
 });
 
 describe.skipIf(!HUB_AVAILABLE)('a bulk push reads back only what the hub may rewrite', () => {
   const fixture = syncWorlds({ prefix: 'readback', sqliteDdl: SQLITE_DDL, mysqlDdl: MYSQL_DDL, nodes: ['A', 'B'] });
 
-  it('inserts and updates: the key, the DATETIME and the DECIMAL read back; rewritten rows come back to the node', async () => {
+  it('inserts and updates: the key and the DECIMAL read back; rewritten rows come back to the node', async () => {
     const w = await fixture.world();
     const [mode] = await w.hub.query<{ m: string }>('SELECT @@global.sql_mode AS m');
     expect(mode?.m).toMatch(/STRICT_(TRANS|ALL)_TABLES/); // the test hub's default: strict
@@ -127,14 +145,14 @@ describe.skipIf(!HUB_AVAILABLE)('a bulk push reads back only what the hub may re
           // Excess trailing spaces (row 5): cut to the column's 20 with a note, even in strict mode.
           i === 5 ? `five${' '.repeat(30)}` : `s ${i} ü`,
           Buffer.from([i, 0, 255]),
-          // DATETIME(0): the fraction cut away (MariaDB truncates; row 9).
+          // DATETIME(0): the fraction cut away (MariaDB truncates; row 9): not canonical, logged.
           i === 9 ? '2024-01-01 10:00:00.700' : '2024-01-01 10:00:01',
           // DECIMAL(6,2): 0.125 → 0.13 (row 11).
           i === 11 ? 0.125 : 1.5,
         );
     })();
     const seen = await pushSeen(w);
-    expect(returningList(seen)).toEqual(['`id`, `at`, `d`']);
+    expect(returningList(seen)).toEqual(['`id`, `d`']);
     for (let c = 0; c < 3; c++) {
       await A.syncer.syncOnce();
       await w.node('B').syncer.syncOnce();
@@ -152,7 +170,7 @@ describe.skipIf(!HUB_AVAILABLE)('a bulk push reads back only what the hub may re
     const again = await pushSeen(w);
     const readBack = again.filter((s) => /^SELECT .* FROM `obs` WHERE/.test(s) && !/FOR UPDATE/.test(s));
     expect(readBack.length).toBeGreaterThan(0);
-    for (const s of readBack) expect(s).toMatch(/^SELECT `id`, `at`, `d` FROM `obs`/);
+    for (const s of readBack) expect(s).toMatch(/^SELECT `id`, `d` FROM `obs`/);
     for (let c = 0; c < 3; c++) {
       await A.syncer.syncOnce();
       await w.node('B').syncer.syncOnce();
@@ -161,6 +179,42 @@ describe.skipIf(!HUB_AVAILABLE)('a bulk push reads back only what the hub may re
     expect(row(20)).toMatchObject({ s: `again20${' '.repeat(13)}` });
     // (In the form the node writes that column: a fraction of one digit, zero.)
     expect(row(21)).toMatchObject({ s: 'u21', at: expect.stringMatching(/^2024-02-02 02:02:02(\.0)?$/) });
+  }, 120_000);
+
+  it('every column but an integer key stored exactly: no RETURNING, no read-back; what the hub stores otherwise still comes back', async () => {
+    const w = await fixture.world();
+    const A = w.node('A');
+    const ins = A.db.prepare('INSERT INTO plain (id, n, s, at) VALUES (?, ?, ?, ?)');
+    A.db.transaction(() => {
+      for (let i = 1; i <= ROWS; i++)
+        ins.run(
+          i,
+          i === 3 ? '7' : i,
+          i === 5 ? `five${' '.repeat(30)}` : `s ${i}`,
+          // DATETIME(6): a shorter fraction is padded (row 9), a canonical one kept as it is.
+          i === 9 ? '2024-01-01 10:00:00.5' : '2024-01-01 10:00:00.000001',
+        );
+    })();
+    const seen = await pushSeen(w);
+    const inserts = seen.filter((s) => /^INSERT INTO `plain`/.test(s));
+    expect(inserts.length).toBeGreaterThan(0);
+    for (const s of inserts) expect(s).not.toMatch(/RETURNING/);
+    expect(seen.filter((s) => /^SELECT .* FROM `plain` WHERE/.test(s) && !/FOR UPDATE/.test(s))).toEqual([]);
+    // Only the three rows with a value the hub may store otherwise were logged for the node to pull.
+    const central = await w.hub.query<{ pk: string }>(
+      "SELECT pk FROM _dualdb_changes WHERE tbl = 'plain' AND origin IS NULL ORDER BY pk",
+    );
+    expect(central.map((r) => r.pk).sort()).toEqual(['3', '5', '9']);
+    for (let c = 0; c < 3; c++) {
+      await A.syncer.syncOnce();
+      await w.node('B').syncer.syncOnce();
+    }
+    expect(await divergence(w, ['plain'])).toEqual([]);
+    const row = (id: number) => A.db.prepare('SELECT n, s, at FROM plain WHERE id = ?').get(id);
+    expect(row(3)).toMatchObject({ n: 7n });
+    expect(row(5)).toMatchObject({ s: `five${' '.repeat(16)}` });
+    expect(row(9)).toMatchObject({ at: expect.stringMatching(/^2024-01-01 10:00:00\.5(00000)?$/) });
+    expect(row(10)).toMatchObject({ n: 10, s: 's 10', at: '2024-01-01 10:00:00.000001' });
   }, 120_000);
 
   it('a session mode that rewrites (EMPTY_STRING_IS_NULL): every column read back, the hub’s NULL comes back', async () => {

@@ -14,8 +14,10 @@
  *
  * Such columns are left out of the read-back; a row any of whose values there is not canonical
  * (`canonicalOn`) is logged as rewritten without looking (a needless pull of one row at worst, never
- * a difference left unseen). Temporal, DECIMAL, FLOAT, CHAR, ENUM/SET, BINARY, BIT, YEAR and JSON
- * columns are always read back.
+ * a difference left unseen). DATETIME columns too, for values in MySQL's own form with the column's
+ * fraction digits (canonicalDatetime). TIMESTAMP, DATE, TIME, DECIMAL, FLOAT, CHAR, ENUM/SET, BINARY,
+ * BIT, YEAR and JSON columns are always read back. When no column but the key is left, nothing is
+ * read back at all (no RETURNING, no SELECT): the rows are checked on the node alone.
  */
 
 import { mysqlTriggerNames } from '../capture/mysql-capture.js';
@@ -26,7 +28,9 @@ import type { SyncTable } from './plan.js';
 /** A column the hub stores exactly, given a canonical value (`canonicalOn`). */
 export interface ExactColumn {
   name: string;
-  kind: 'integer' | 'double' | 'text' | 'blob';
+  kind: 'integer' | 'double' | 'text' | 'blob' | 'datetime';
+  /** DATETIME: fraction digits the column keeps (0–6). */
+  precision?: number;
   /** Characters (text) the column holds at most; null: no limit known besides bytes. */
   maxChars: number | null;
   /** Bytes (text, blob) the column holds at most; null: unknown (then only the char limit). */
@@ -80,6 +84,7 @@ interface HubColumnRow {
   collation: string | null;
   scale: number | string | null;
   extra: string | null;
+  dtPrecision: number | string | null;
   maxChars: number | string | null;
   maxBytes: number | string | null;
   mode: string;
@@ -103,6 +108,8 @@ export function exactKind(col: {
   if (type === 'double' && col.scale === null && !full.includes('unsigned')) return 'double';
   if (TEXT_TYPES.has(type) && (col.collation ?? '').toLowerCase().startsWith('utf8mb4_')) return 'text';
   if (BLOB_TYPES.has(type)) return 'blob';
+  // DATETIME, not TIMESTAMP (stored in UTC, shown in the session's time zone).
+  if (type === 'datetime') return 'datetime';
   return undefined;
 }
 
@@ -114,10 +121,10 @@ export function exactKind(col: {
 export async function hubBulkFacts(conn: PoolConnection, table: SyncTable): Promise<HubBulkFacts> {
   const [rows] = await conn.query(
     `SELECT 'T' AS k, TRIGGER_NAME AS name, NULL AS dataType, NULL AS columnType, NULL AS collation, NULL AS scale,
-            NULL AS extra, NULL AS maxChars, NULL AS maxBytes, @@session.sql_mode AS mode
+            NULL AS extra, NULL AS dtPrecision, NULL AS maxChars, NULL AS maxBytes, @@session.sql_mode AS mode
        FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ?
      UNION ALL
-     SELECT 'C', COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME, NUMERIC_SCALE, EXTRA,
+     SELECT 'C', COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, COLLATION_NAME, NUMERIC_SCALE, EXTRA, DATETIME_PRECISION,
             CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, @@session.sql_mode
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`,
     [table.name, table.name],
@@ -144,7 +151,14 @@ export async function hubBulkFacts(conn: PoolConnection, table: SyncTable): Prom
       scale: num(h.scale),
       extra: h.extra,
     });
-    if (kind) exact.push({ name: c.name, kind, maxChars: num(h.maxChars), maxBytes: num(h.maxBytes) });
+    if (kind)
+      exact.push({
+        name: c.name,
+        kind,
+        maxChars: num(h.maxChars),
+        maxBytes: num(h.maxBytes),
+        ...(kind === 'datetime' ? { precision: num(h.dtPrecision) ?? 0 } : {}),
+      });
   }
   return { captureAllowed, exact };
 }
@@ -172,7 +186,32 @@ export function canonicalValue(col: ExactColumn, v: unknown): boolean {
     }
     case 'blob':
       return Buffer.isBuffer(v) && (col.maxBytes === null || v.length <= col.maxBytes);
+    case 'datetime':
+      return typeof v === 'string' && canonicalDatetime(v, col.precision ?? 0);
   }
+}
+
+const DATETIME = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/;
+
+/**
+ * A DATETIME the hub stores as sent (the push sends MySQL's form as it is: codec.ts
+ * normaliseDatetimeText) and reads back as the same text (convert.ts drops an all-zero fraction):
+ * MySQL's own form, a real date and time in 1000–9999, and either no fraction or exactly the
+ * column's digits, not all zero. Anything else (a fraction cut or padded, ISO `T`/`Z`, 24:00:00,
+ * 2024-02-30) is not canonical: read back as before, in effect (logged for the node to pull).
+ */
+export function canonicalDatetime(v: string, precision: number): boolean {
+  const m = DATETIME.exec(v);
+  if (!m) return false;
+  const [, y, mo, d, h, mi, s, frac] = m as unknown as string[];
+  if (frac !== undefined && (frac.length !== precision || /^0+$/.test(frac))) return false;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  if (year < 1000 || month < 1 || month > 12 || day < 1) return false;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] as number;
+  return day <= days && Number(h) <= 23 && Number(mi) <= 59 && Number(s) <= 59;
 }
 
 /** No lone surrogate: the driver would send U+FFFD for it (String.prototype.isWellFormed, Node 20; not in the ES2022 lib). */
@@ -191,4 +230,15 @@ export function readBackColumns(table: SyncTable, exact: readonly ExactColumn[])
   if (exact.length === 0) return table.columns;
   const skip = new Set(exact.map((c) => c.name));
   return table.columns.filter((c) => !skip.has(c.name));
+}
+
+/**
+ * Nothing to read back: every synced column but the key is exact, and the key is integers (a text
+ * key the hub compares by collation may name its row under another spelling: read back, it is
+ * compared like any column). Then the push sends no RETURNING and no SELECT for the rows' images.
+ */
+export function nothingToReadBack(table: SyncTable, exact: readonly ExactColumn[]): boolean {
+  return (
+    exact.length > 0 && readBackColumns(table, exact).length === table.key.length && table.key.every((k) => k.type === 'integer')
+  );
 }

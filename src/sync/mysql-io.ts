@@ -199,10 +199,10 @@ export class MysqlTableIO {
   /**
    * Multi-row plain inserts for rows the hub does not have: a clash on any unique key is an error.
    * `returning`: the inserted rows come back (RETURNING, MariaDB 10.5+), every synced column, or
-   * only these (the key among them: hub-exact.ts `readBackColumns`).
+   * only these (the key among them: hub-exact.ts `readBackColumns`); an empty list: none.
    */
   insertStatements(rows: RowOut[], returning: boolean | readonly { name: string }[] = false): { sql: string; count: number }[] {
-    if (!returning) return this.statements(rows, '');
+    if (!returning || (returning !== true && returning.length === 0)) return this.statements(rows, '');
     const list = returning === true ? this.selectList : returning.map((c) => quoteMysqlId(c.name)).join(', ');
     return this.statements(rows, ` RETURNING ${list}`);
   }

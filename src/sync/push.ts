@@ -28,7 +28,7 @@ import { rowErrorText } from './errors.js';
 import { HubNulledRows } from './fk-implied.js';
 import { explainFoldedKeys } from './folded-keys.js';
 import { BULK_CAPTURE_MIN_ROWS, writeRowsCaptured } from './hub-capture-bulk.js';
-import { canonicalOn, type ExactColumn, hubBulkFacts, readBackColumns } from './hub-exact.js';
+import { canonicalOn, type ExactColumn, hubBulkFacts, nothingToReadBack, readBackColumns } from './hub-exact.js';
 import { forgetPushedSeen, hubMoveTargets, learnHubMoves, readPushMoves, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
@@ -653,7 +653,9 @@ async function applyOnHub(
         const bulk = rowsOut.length >= BULK_CAPTURE_MIN_ROWS ? await hubBulkFacts(conn, table) : undefined;
         const setCapture = bulk?.captureAllowed ?? false;
         const exact = bulk?.exact ?? [];
+        // Only the key left to read back: no RETURNING at all (logHubRewrites checks the node's values).
         const readBack = exact.length ? readBackColumns(table, exact) : undefined;
+        const returning = nothingToReadBack(table, exact) ? [] : readBack;
         // What the hub stored for the rows inserted (RETURNING), for the rewrite check below; a
         // retried row's later write replaces what a rolled-back attempt returned.
         const stored = ctx.hubReturning ? new Map<string, Row>() : undefined;
@@ -665,7 +667,7 @@ async function applyOnHub(
           async (rows) => {
             // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
             // that a clash on another unique key fails and is parked instead of overwriting that row.
-            await writeRowsCaptured(conn, io, maxBytes, rows, setCapture, stored, whileHubLogs, readBack);
+            await writeRowsCaptured(conn, io, maxBytes, rows, setCapture, stored, whileHubLogs, returning);
           },
           oneStatement,
         );
@@ -780,6 +782,18 @@ async function logHubRewrites(
   // Only the columns the hub may have rewritten came back (and the key): compared on those, and a
   // row with a value the hub may store otherwise in an exact column is logged without looking.
   const columns = readBackColumns(table, exact);
+  // Every column but the key stored exactly: nothing was returned, nothing to read.
+  if (nothingToReadBack(table, exact)) {
+    await logRewritten(
+      conn,
+      table,
+      keys.filter((k) => {
+        const image = images?.get(k) ?? null;
+        return image === null || !canonicalOn(exact, image);
+      }),
+    );
+    return;
+  }
   const compared = exact.length ? { ...table, columns } : table;
   // Inserted rows came back from their INSERT … RETURNING (the same statement, so what is stored
   // now): only the others are read again. Looked up where they are, not copied into one map.
@@ -790,6 +804,11 @@ async function logHubRewrites(
     if (image !== null && exact.length && !canonicalOn(exact, image)) return true;
     return !sameImage(compared, image, returned?.get(k) ?? fetched?.get(k) ?? null);
   });
+  await logRewritten(conn, table, rewritten);
+}
+
+/** A central change-log entry (no origin) per key: the node pulls the hub's version of those rows. */
+async function logRewritten(conn: PoolConnection, table: SyncTable, rewritten: string[]): Promise<void> {
   for (let i = 0; i < rewritten.length; i += 500) {
     const rows = rewritten.slice(i, i + 500).map((pk) => [table.name, pk]);
     await conn.query(

@@ -8,7 +8,15 @@
  * or a BEFORE trigger of the hub's own puts every column back in the read-back.
  */
 import { describe, expect, it } from 'vitest';
-import { canonicalDatetime, canonicalValue, type ExactColumn, exactKind, modeKeepsValues } from '../src/sync/hub-exact.js';
+import {
+  canonicalDatetime,
+  canonicalValue,
+  type ExactColumn,
+  exactKind,
+  modeKeepsValues,
+  nothingToReadBack,
+} from '../src/sync/hub-exact.js';
+import type { SyncTable } from '../src/sync/plan.js';
 import { pushBatch } from '../src/sync/push.js';
 import { observeHub } from './helpers/intercept-hub.js';
 import { divergence, type SyncWorld, syncWorlds } from './helpers/sync.js';
@@ -110,6 +118,22 @@ describe('which columns the hub stores exactly', () => {
     expect(canonicalValue(c('text'), 42)).toBe(false);
     expect(canonicalValue(c('blob', 20, 20), Buffer.from([1, 2]))).toBe(true);
     expect(canonicalValue(c('blob', 20, 20), 'text')).toBe(false);
+  });
+
+  it('nothing read back only with an integer key (a text key may be folded by its collation)', () => {
+    const table = (keyType: 'integer' | 'text') =>
+      ({
+        name: 't',
+        key: [{ name: 'id', type: keyType }],
+        columns: [
+          { name: 'id', type: keyType },
+          { name: 's', type: 'text' },
+        ],
+      }) as unknown as SyncTable;
+    const exact: ExactColumn[] = [{ name: 's', kind: 'text', maxChars: 20, maxBytes: 80 }];
+    expect(nothingToReadBack(table('integer'), exact)).toBe(true);
+    expect(nothingToReadBack(table('text'), exact)).toBe(false);
+    expect(nothingToReadBack(table('integer'), [])).toBe(false);
   });
 
   it('DATETIME: MySQL’s own form, a real date, no fraction or exactly the column’s digits', () => {

@@ -10,7 +10,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config, MysqlConfig } from '../src/config/config.js';
 import { loadConfig } from '../src/config/load.js';
+import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { LocalMysqlServer } from '../src/engines/mysql/local-server.js';
+import { openSqlite } from '../src/engines/sqlite/open.js';
+import { SyncLog } from '../src/log/sync-log.js';
+import { initNode } from '../src/sync/init.js';
+import { Syncer } from '../src/sync/syncer.js';
 
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const RESULTS_DIR = path.join(BENCH_DIR, 'results');
@@ -216,4 +221,55 @@ export async function runStandalone(
     await server.close();
     scratch.cleanup();
   }
+}
+
+/**
+ * The bulk push benches' node (bench/push-cost.ts, bench/push-timeline.ts): a fresh hub database and
+ * node with `bench_rows` (the table of sync.bench.ts), `n` local inserts waiting in its change log,
+ * and its syncer connected to the hub. `BENCH_BATCH=N` sets SYNC_BATCH_SIZE.
+ */
+export async function bulkPushNode(server: BenchServer, dir: string, n: number, label: string): Promise<Syncer> {
+  const m = await server.freshDatabase(label);
+  const config = benchNodeConfig(
+    dir,
+    `${label}-${m.database}`,
+    m,
+    process.env.BENCH_BATCH ? { SYNC_BATCH_SIZE: process.env.BENCH_BATCH } : {},
+  );
+  const db = openSqlite(config.sqlitePath, { create: true });
+  db.exec('CREATE TABLE bench_rows (id INTEGER PRIMARY KEY, camera TEXT NOT NULL, score REAL, seen_at TEXT, payload TEXT)');
+  const hub = await MysqlHub.connect(m);
+  await hub.execute(
+    'CREATE TABLE bench_rows (id BIGINT PRIMARY KEY, camera VARCHAR(40) NOT NULL, score DOUBLE NULL, seen_at DATETIME(6) NULL, payload VARCHAR(200) NULL)',
+  );
+  await hub.close();
+  db.close();
+  await initNode(config);
+  const local = openSqlite(config.sqlitePath);
+  const ins = local.prepare('INSERT INTO bench_rows VALUES (?, ?, ?, ?, ?)');
+  local.transaction(() => {
+    for (let id = 1; id <= n; id++)
+      ins.run(
+        id,
+        `cam-${id % 37}`,
+        (id % 1000) / 1000,
+        `2024-05-${String(1 + (id % 28)).padStart(2, '0')} 10:00:00.${String(id % 1_000_000).padStart(6, '0')}`,
+        `detection ${id} helmet=yes vest=no`,
+      );
+  })();
+  local.close();
+  const s = Syncer.open(config, { log: SyncLog.memory('warn') });
+  await s.connectHub();
+  return s;
+}
+
+/** Pushes until `n` rows of `bench_rows` moved (or nothing is left); the rows moved. */
+export async function drainPush(s: Syncer, n: number): Promise<number> {
+  let moved = 0;
+  for (let i = 0; i < 1000 && moved < n; i++) {
+    const r = await s.push(10_000);
+    moved += r.perTable.get('bench_rows')?.upserts ?? 0;
+    if (!r.more && r.applied === 0) break;
+  }
+  return moved;
 }

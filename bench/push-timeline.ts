@@ -5,12 +5,7 @@
  * between its statements. `node --import tsx bench/push-timeline.ts [n] [reps]`.
  */
 import mysql from 'mysql2/promise';
-import { MysqlHub } from '../src/engines/mysql/connect.js';
-import { openSqlite } from '../src/engines/sqlite/open.js';
-import { SyncLog } from '../src/log/sync-log.js';
-import { initNode } from '../src/sync/init.js';
-import { Syncer } from '../src/sync/syncer.js';
-import { benchNodeConfig, hr, scratchDir, startBenchServer } from './lib.js';
+import { bulkPushNode, drainPush, hr, scratchDir, startBenchServer } from './lib.js';
 
 const n = Number(process.argv[2] ?? 20_000);
 const reps = Number(process.argv[3] ?? 1);
@@ -68,46 +63,11 @@ const server = await startBenchServer();
 const { dir, cleanup } = scratchDir();
 try {
   for (let rep = 0; rep < reps; rep++) {
-    const m = await server.freshDatabase('tl');
-    const config = benchNodeConfig(
-      dir,
-      `tl-${m.database}`,
-      m,
-      process.env.BENCH_BATCH ? { SYNC_BATCH_SIZE: process.env.BENCH_BATCH } : {},
-    );
-    const db = openSqlite(config.sqlitePath, { create: true });
-    db.exec('CREATE TABLE bench_rows (id INTEGER PRIMARY KEY, camera TEXT NOT NULL, score REAL, seen_at TEXT, payload TEXT)');
-    const hub = await MysqlHub.connect(m);
-    await hub.execute(
-      'CREATE TABLE bench_rows (id BIGINT PRIMARY KEY, camera VARCHAR(40) NOT NULL, score DOUBLE NULL, seen_at DATETIME(6) NULL, payload VARCHAR(200) NULL)',
-    );
-    await hub.close();
-    db.close();
-    await initNode(config);
-    const local = openSqlite(config.sqlitePath);
-    const ins = local.prepare('INSERT INTO bench_rows VALUES (?, ?, ?, ?, ?)');
-    local.transaction(() => {
-      for (let id = 1; id <= n; id++)
-        ins.run(
-          id,
-          `cam-${id % 37}`,
-          (id % 1000) / 1000,
-          `2024-05-${String(1 + (id % 28)).padStart(2, '0')} 10:00:00.${String(id % 1_000_000).padStart(6, '0')}`,
-          `detection ${id} helmet=yes vest=no`,
-        );
-    })();
-    local.close();
-    const s = Syncer.open(config, { log: SyncLog.memory('warn') });
-    await s.connectHub();
+    const s = await bulkPushNode(server, dir, n, 'tl');
     log = [];
     const cpu0 = process.cpuUsage();
     const t = hr();
-    let moved = 0;
-    for (let i = 0; i < 1000 && moved < n; i++) {
-      const r = await s.push(10_000);
-      moved += r.perTable.get('bench_rows')?.upserts ?? 0;
-      if (!r.more && r.applied === 0) break;
-    }
+    const moved = await drainPush(s, n);
     const wall = t();
     const cpu = process.cpuUsage(cpu0);
     const stmts = log;

@@ -116,6 +116,8 @@ export async function writeRowsCaptured(
   allowed: boolean,
   stored?: Map<string, Row>,
   whileHubLogs?: () => void,
+  /** The columns to return (hub-exact.ts `readBackColumns`: the key and those the hub may rewrite); all by default. */
+  readBack?: readonly { name: string }[],
 ): Promise<void> {
   // With `stored`, inserts return what the hub stored (RETURNING, MariaDB 10.5+), keyed into it.
   const statements = stored
@@ -123,7 +125,7 @@ export async function writeRowsCaptured(
         ...io.upsertStatements(rows.filter((r) => r.exists)),
         ...io.insertStatements(
           rows.filter((r) => !r.exists),
-          true,
+          readBack ?? true,
         ),
       ]
     : io.writeStatements(rows);

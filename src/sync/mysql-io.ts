@@ -120,19 +120,20 @@ export class MysqlTableIO {
    * rows (MysqlHub.withConnection's `driverDecode`: mysql2's own parser reads DOUBLE digit by digit,
    * one ulp off for some values; docs/SYNC-CONTRACT.md, invariant 10).
    */
-  readList(alias?: string): string {
-    const at = alias ?? '';
-    let list = this.readLists.get(at);
+  readList(alias?: string, columns: readonly { name: string }[] = this.table.columns): string {
+    const all = columns === this.table.columns;
+    const at = all ? (alias ?? '') : undefined;
+    let list = at === undefined ? undefined : this.readLists.get(at);
     if (list === undefined) {
       const floats = new Set(this.floatColumns);
       const prefix = alias ? `${alias}.` : '';
-      list = this.table.columns
+      list = columns
         .map((c) => {
           const col = `${prefix}${quoteMysqlId(c.name)}`;
           return floats.has(c.name) ? `CAST(${col} AS CHAR) AS ${quoteMysqlId(c.name)}` : col;
         })
         .join(', ');
-      this.readLists.set(at, list);
+      if (at !== undefined) this.readLists.set(at, list);
     }
     return list;
   }
@@ -149,11 +150,18 @@ export class MysqlTableIO {
     return rows;
   }
 
-  /** Current images of the given keys as the pool's mysql2 returns them (readList: whichever way the connection decodes). */
-  async fetch(conn: QueryRunner, keys: string[], options: { forUpdate?: boolean } = {}): Promise<Map<string, Row>> {
+  /**
+   * Current images of the given keys as the pool's mysql2 returns them (readList: whichever way the
+   * connection decodes); `columns`: only those (the key among them), not every synced column.
+   */
+  async fetch(
+    conn: QueryRunner,
+    keys: string[],
+    options: { forUpdate?: boolean; columns?: readonly { name: string }[] } = {},
+  ): Promise<Map<string, Row>> {
     const out = new Map<string, Row>();
     for (const condition of this.lookupConditions(keys)) {
-      const sql = `SELECT ${this.readList()} FROM ${this.q} WHERE ${condition}${options.forUpdate ? ' FOR UPDATE' : ''}`;
+      const sql = `SELECT ${this.readList(undefined, options.columns)} FROM ${this.q} WHERE ${condition}${options.forUpdate ? ' FOR UPDATE' : ''}`;
       const [rows] = await conn.query(sql);
       for (const row of this.numbersFromText(rows as Row[])) out.set(this.keyOf(row), row);
     }
@@ -188,9 +196,15 @@ export class MysqlTableIO {
     return this.statements(rows, this.upsertTail);
   }
 
-  /** Multi-row plain inserts for rows the hub does not have: a clash on any unique key is an error. */
-  insertStatements(rows: RowOut[], returning = false): { sql: string; count: number }[] {
-    return this.statements(rows, returning ? ` RETURNING ${this.selectList}` : '');
+  /**
+   * Multi-row plain inserts for rows the hub does not have: a clash on any unique key is an error.
+   * `returning`: the inserted rows come back (RETURNING, MariaDB 10.5+), every synced column, or
+   * only these (the key among them: hub-exact.ts `readBackColumns`); an empty list: none.
+   */
+  insertStatements(rows: RowOut[], returning: boolean | readonly { name: string }[] = false): { sql: string; count: number }[] {
+    if (!returning || (returning !== true && returning.length === 0)) return this.statements(rows, '');
+    const list = returning === true ? this.selectList : returning.map((c) => quoteMysqlId(c.name)).join(', ');
+    return this.statements(rows, ` RETURNING ${list}`);
   }
 
   /**

@@ -27,7 +27,8 @@ import { type Decision, decidePush } from './decide.js';
 import { rowErrorText } from './errors.js';
 import { HubNulledRows } from './fk-implied.js';
 import { explainFoldedKeys } from './folded-keys.js';
-import { BULK_CAPTURE_MIN_ROWS, bulkCaptureAllowed, writeRowsCaptured } from './hub-capture-bulk.js';
+import { BULK_CAPTURE_MIN_ROWS, writeRowsCaptured } from './hub-capture-bulk.js';
+import { canonicalOn, type ExactColumn, hubBulkFacts, nothingToReadBack, readBackColumns } from './hub-exact.js';
 import { forgetPushedSeen, hubMoveTargets, learnHubMoves, readPushMoves, unsettledKeys } from './hub-moves.js';
 import { encodeImage } from './images.js';
 import { heldKey } from './local-state.js';
@@ -343,6 +344,8 @@ async function applyOnHub(
     keys: string[];
     images?: Map<string, Row>;
     stored?: Map<string, Row>;
+    /** Columns the hub stored exactly (hub-exact.ts): not read back, their values checked on the node. */
+    exact?: ExactColumn[];
   }[] = [];
   // Keys a hub move by another node could have touched since push start (checked at the end).
   const movable = new TableKeys();
@@ -646,7 +649,13 @@ async function applyOnHub(
       }
       pending = [];
       if (rowsOut.length) {
-        const setCapture = rowsOut.length >= BULK_CAPTURE_MIN_ROWS && (await bulkCaptureAllowed(conn, table));
+        // Bulk: the hub's triggers (set-based capture) and which columns it stores exactly (not read back), in one read.
+        const bulk = rowsOut.length >= BULK_CAPTURE_MIN_ROWS ? await hubBulkFacts(conn, table) : undefined;
+        const setCapture = bulk?.captureAllowed ?? false;
+        const exact = bulk?.exact ?? [];
+        // Only the key left to read back: no RETURNING at all (logHubRewrites checks the node's values).
+        const readBack = exact.length ? readBackColumns(table, exact) : undefined;
+        const returning = nothingToReadBack(table, exact) ? [] : readBack;
         // What the hub stored for the rows inserted (RETURNING), for the rewrite check below; a
         // retried row's later write replaces what a rolled-back attempt returned.
         const stored = ctx.hubReturning ? new Map<string, Row>() : undefined;
@@ -658,7 +667,7 @@ async function applyOnHub(
           async (rows) => {
             // Rows the hub has (locked above) are updated in place; new ones are plain inserts, so
             // that a clash on another unique key fails and is parked instead of overwriting that row.
-            await writeRowsCaptured(conn, io, maxBytes, rows, setCapture, stored, whileHubLogs);
+            await writeRowsCaptured(conn, io, maxBytes, rows, setCapture, stored, whileHubLogs, returning);
           },
           oneStatement,
         );
@@ -669,7 +678,7 @@ async function applyOnHub(
         await explainFoldedKeys(conn, table, failed);
         const outcome = rowsOut.filter((r) => !retried.has(r.key)).map((r) => r.key);
         recordOutcome(result, table.name, outcome, failed, 'upserts', rec, (k) => batch.changes.get(table.name, k)?.firstOp);
-        written.push({ table, io, keys: outcome.filter((k) => !failed.has(k)), ...(stored ? { stored } : {}) });
+        written.push({ table, io, keys: outcome.filter((k) => !failed.has(k)), ...(stored ? { stored } : {}), exact });
         const restores = rowsOut.filter((r) => !r.exists && !failed.has(r.key) && !retried.has(r.key));
         await markRestores(
           conn,
@@ -711,7 +720,7 @@ async function applyOnHub(
   );
   if (rec.recreated.length) rec.hubDeleted = await hubDeletedChildren(conn, ctx, rec.recreated);
   for (const w of written)
-    await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name), w.stored);
+    await logHubRewrites(conn, w.table, w.io, w.keys, w.images ?? batch.images.get(w.table.name), w.stored, w.exact);
   await assertNoMovesMeanwhile(conn, ctx, movable);
   rec.staleParents = await parentKeysChangedUnseen(conn, ctx, placedParents, rekeys);
 }
@@ -766,13 +775,40 @@ async function logHubRewrites(
   keys: string[],
   images: Map<string, Row> | undefined,
   returned?: Map<string, Row>,
+  /** Columns the hub stores exactly (hub-exact.ts): neither returned nor read; the node's values there are checked instead. */
+  exact: readonly ExactColumn[] = [],
 ): Promise<void> {
   if (keys.length === 0) return;
+  // Only the columns the hub may have rewritten came back (and the key): compared on those, and a
+  // row with a value the hub may store otherwise in an exact column is logged without looking.
+  const columns = readBackColumns(table, exact);
+  // Every column but the key stored exactly: nothing was returned, nothing to read.
+  if (nothingToReadBack(table, exact)) {
+    await logRewritten(
+      conn,
+      table,
+      keys.filter((k) => {
+        const image = images?.get(k) ?? null;
+        return image === null || !canonicalOn(exact, image);
+      }),
+    );
+    return;
+  }
+  const compared = exact.length ? { ...table, columns } : table;
   // Inserted rows came back from their INSERT … RETURNING (the same statement, so what is stored
   // now): only the others are read again. Looked up where they are, not copied into one map.
   const rest = returned?.size ? keys.filter((k) => !returned.has(k)) : keys;
-  const fetched = rest.length ? await io.fetch(conn, rest) : undefined;
-  const rewritten = keys.filter((k) => !sameImage(table, images?.get(k) ?? null, returned?.get(k) ?? fetched?.get(k) ?? null));
+  const fetched = rest.length ? await io.fetch(conn, rest, exact.length ? { columns } : {}) : undefined;
+  const rewritten = keys.filter((k) => {
+    const image = images?.get(k) ?? null;
+    if (image !== null && exact.length && !canonicalOn(exact, image)) return true;
+    return !sameImage(compared, image, returned?.get(k) ?? fetched?.get(k) ?? null);
+  });
+  await logRewritten(conn, table, rewritten);
+}
+
+/** A central change-log entry (no origin) per key: the node pulls the hub's version of those rows. */
+async function logRewritten(conn: PoolConnection, table: SyncTable, rewritten: string[]): Promise<void> {
   for (let i = 0; i < rewritten.length; i += 500) {
     const rows = rewritten.slice(i, i + 500).map((pk) => [table.name, pk]);
     await conn.query(

@@ -39,7 +39,9 @@ export function observeHub(hub: MysqlHub, before: (sql: string) => Promise<void>
       // and withDriverDecode (the pull's snapshot read, without the typeCast callback).
       if (p === 'withConnection' || p === 'lend' || p === 'withDriverDecode')
         return (fn: (conn: unknown) => Promise<unknown>) => h[p]((conn) => fn(wrapConn(conn)));
-      // The push's kept connection (push-connection.ts) and one-off reads come from the pool itself.
+      // The push's kept connection (push-connection.ts): a pooled connection of its own.
+      if (p === 'pooledConnection') return async () => wrapConn(await h.pooledConnection());
+      // One-off reads come from the pool itself.
       if (p === 'pool')
         return new Proxy(wrapConn(v as object), {
           get(pool, q) {

@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -185,7 +185,29 @@ export class LocalMysqlServer {
     if (fresh) await server.initialise();
     await server.launch();
     if (fresh) await server.createUserAndDatabase();
+    if (options.durable ?? true) await server.closeRootToOthers();
     return server;
+  }
+
+  /**
+   * A site's own server (`setup --local-server`, `dualdb server start`) is used by the dualdb user
+   * alone, with its password. The data folder's initialisation gives root (and anonymous users)
+   * empty passwords on every host, TCP included: any local user could log in on the port as root.
+   * So, at every start (servers made by earlier versions too): root keeps only its socket login, the
+   * socket's folder becomes the owner's alone (no one else reaches the socket), and the TCP root and
+   * anonymous accounts go.
+   */
+  private async closeRootToOthers(): Promise<void> {
+    chmodSync(this.dir, 0o700);
+    const c = await this.rootConnection();
+    try {
+      const [rows] = await c.query(
+        "SELECT User AS u, Host AS h FROM mysql.user WHERE (User = 'root' AND Host <> 'localhost') OR User = ''",
+      );
+      for (const r of rows as { u: string; h: string }[]) await c.query('DROP USER IF EXISTS ?@?', [r.u, r.h]);
+    } finally {
+      await c.end();
+    }
   }
 
   private commonArgs(): string[] {

@@ -6,33 +6,37 @@
  * the hub is reported stalled (once). A slow round on a hub that answers is left alone.
  * Nothing is aborted: the round goes on and settles when the hub answers again or fails.
  */
-import type { MysqlConfig } from '../config/config.js';
-import { MysqlHub } from '../engines/mysql/connect.js';
 
-/** Whether the hub answers a fresh connection's `SELECT 1` within the connect timeout. */
-export async function hubAnswers(m: MysqlConfig): Promise<boolean> {
+import mysql from 'mysql2/promise';
+import type { MysqlConfig } from '../config/config.js';
+import { poolOptions } from '../engines/mysql/connect.js';
+import { connectionCutter } from '../engines/mysql/pool-cut.js';
+
+/**
+ * Whether the hub answers a fresh connection's `SELECT 1` within the connect timeout. The ping's
+ * connection is cut when it is over, answered or not (or when `over` settles first): a frozen hub
+ * never completes a polite close, nor a handshake before the connect timeout, and the socket left
+ * behind kept a stopping watcher alive.
+ */
+export async function hubAnswers(m: MysqlConfig, over?: Promise<void>): Promise<boolean> {
   const limit = m.connectTimeoutMs + 1000;
   let timer: NodeJS.Timeout | undefined;
-  const ping = MysqlHub.connect(m, { connectionLimit: 1 }).then(
-    async (hub) => {
-      try {
-        await hub.query('SELECT 1', undefined, m.connectTimeoutMs);
-        return true;
-      } catch {
-        return false;
-      } finally {
-        void hub.close();
-      }
-    },
+  const pool = mysql.createPool(poolOptions(m, { connectionLimit: 1 }));
+  (pool as unknown as { on: (e: string, f: (err: unknown) => void) => void }).on('error', () => {});
+  const cut = connectionCutter(pool);
+  const ping = pool.query({ sql: 'SELECT 1', timeout: m.connectTimeoutMs }).then(
+    () => true,
     () => false,
   );
   const late = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), limit);
   });
   try {
-    return await Promise.race([ping, late]);
+    return await Promise.race([ping, late, ...(over ? [over.then(() => false)] : [])]);
   } finally {
     clearTimeout(timer);
+    cut();
+    void pool.end().catch(() => {});
   }
 }
 
@@ -41,9 +45,13 @@ export function watchHubStall(m: MysqlConfig, stallMs: number, onStall: (waitedM
   const started = Date.now();
   let done = false;
   let timer: NodeJS.Timeout | undefined;
+  let endWatch = () => {};
+  const ended = new Promise<void>((resolve) => {
+    endWatch = resolve;
+  });
   const check = async () => {
     if (done) return;
-    const alive = await hubAnswers(m);
+    const alive = await hubAnswers(m, ended);
     if (done) return;
     if (!alive) {
       onStall(Date.now() - started);
@@ -55,6 +63,7 @@ export function watchHubStall(m: MysqlConfig, stallMs: number, onStall: (waitedM
   return () => {
     done = true;
     clearTimeout(timer);
+    endWatch();
   };
 }
 

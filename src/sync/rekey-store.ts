@@ -15,7 +15,14 @@ import type { SqliteDb } from '../engines/sqlite/open.js';
  * markPlacedUnsettled): done once the hub is known to have it, dropped if the next collision
  * settles the copy instead (the move did not happen; that collision's record tells what did).
  */
-export type RekeyStatus = 'done' | 'held' | 'pending' | 'unconfirmed';
+export type RekeyStatus = 'done' | 'held' | 'pending' | 'unconfirmed' | 'closed';
+
+/**
+ * Why a held collision closed without a move (`closed`, RekeyStore.closeHeld): whose row left
+ * the key — the node's (deleted by the application, or the hub's row itself stands there now),
+ * the hub's (deleted or moved away on the hub), or both.
+ */
+export type RekeyCloseReason = 'node-row-gone' | 'hub-row-gone' | 'both-rows-gone';
 
 export interface RekeyRecord {
   id: number;
@@ -32,6 +39,8 @@ export interface RekeyRecord {
   hubSeq: bigint | null;
   at: string;
   resolvedAt: string | null;
+  /** Set on `closed` records only: whose row left the key. */
+  reason: RekeyCloseReason | null;
 }
 
 const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -257,6 +266,24 @@ export class RekeyStore {
     this.sql("DELETE FROM _dualdb_rekeys WHERE tbl = ? AND old_key = ? AND status = 'done' AND moved IS NULL").run(tbl, oldKey);
   }
 
+  /**
+   * A held collision that is not one any more, one of its rows gone (docs/SYNC-CONTRACT.md
+   * invariant 13): `closed`, with why, kept for `dualdb rekeys` (an operator who saw it held sees
+   * what became of it). Only a held record: a pending one closes as ever (`close`).
+   */
+  closeHeld(id: number, reason: RekeyCloseReason): boolean {
+    return (
+      this.sql(
+        `UPDATE _dualdb_rekeys SET status = 'closed', reason = ?, resolved_at = ${NOW} WHERE id = ? AND status = 'held'`,
+      ).run(reason, id).changes > 0
+    );
+  }
+
+  /** Whether any collision is held (one indexed-free read of a small table; the sync asks every cycle). */
+  anyHeld(): boolean {
+    return this.sql("SELECT 1 FROM _dualdb_rekeys WHERE status = 'held' LIMIT 1").get() !== undefined;
+  }
+
   /** A rekey-hub move of a push whose hub COMMIT is about to be sent: not done until it is known. */
   markUnconfirmed(ids: number[]): void {
     for (const id of ids) this.sql("UPDATE _dualdb_rekeys SET status = 'unconfirmed' WHERE id = ? AND status = 'done'").run(id);
@@ -308,7 +335,7 @@ export class RekeyStore {
         ? this.sql('SELECT status, count(*) AS n FROM _dualdb_rekeys WHERE tbl = ? GROUP BY status').all(table)
         : this.sql('SELECT status, count(*) AS n FROM _dualdb_rekeys GROUP BY status').all()
     ) as { status: RekeyStatus; n: number | bigint }[];
-    const out = { held: 0, pending: 0, done: 0, unconfirmed: 0, total: 0 };
+    const out = { held: 0, pending: 0, done: 0, unconfirmed: 0, closed: 0, total: 0 };
     for (const r of rows) {
       out[r.status] = Number(r.n);
       out.total += Number(r.n);
@@ -321,20 +348,22 @@ export class RekeyStore {
     return this.open(tbl, [oldKey]).get(oldKey);
   }
 
-  /** Re-keys per table (moves done) and open ones (held or pending). */
-  counts(): { total: number; open: number; byTable: Map<string, number> } {
+  /** Re-keys per table (moves done), open ones (held, pending, unconfirmed) and closed ones (one row gone). */
+  counts(): { total: number; open: number; closed: number; byTable: Map<string, number> } {
     const rows = this.sql(
-      "SELECT tbl, sum(status = 'done') AS done, sum(status <> 'done') AS open FROM _dualdb_rekeys GROUP BY tbl",
-    ).all() as { tbl: string; done: number | bigint; open: number | bigint }[];
+      "SELECT tbl, sum(status = 'done') AS done, sum(status NOT IN ('done', 'closed')) AS open, sum(status = 'closed') AS closed FROM _dualdb_rekeys GROUP BY tbl",
+    ).all() as { tbl: string; done: number | bigint; open: number | bigint; closed: number | bigint }[];
     let total = 0;
     let open = 0;
+    let closed = 0;
     const byTable = new Map<string, number>();
     for (const r of rows) {
       total += Number(r.done);
       open += Number(r.open);
+      closed += Number(r.closed);
       byTable.set(r.tbl, Number(r.done));
     }
-    return { total, open, byTable };
+    return { total, open, closed, byTable };
   }
 }
 
@@ -349,9 +378,19 @@ export function ensureRekeyTable(db: SqliteDb, ddl: string[]): void {
   const hasChanged = parkedCols.length === 0 || parkedCols.some((c) => c.name === 'changed_ms');
   const hasIndex =
     parkedCols.length === 0 || db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_parked_due'").get() !== undefined;
-  if (hasTable && hasOp && hasChanged && hasIndex) return;
+  // `reason` (closed records, RekeyStore.closeHeld) is in the DDL of a new file; an older file gets
+  // it here, once. Read first and altered only when missing: any change of the schema bumps SQLite's
+  // schema_version, which the running syncer's plan is stamped with (a one-row push steps aside, a
+  // pull replans), so opening a file that is up to date must change nothing.
+  const hasReason =
+    !hasTable ||
+    (db.prepare("SELECT name FROM pragma_table_info('_dualdb_rekeys')").all() as { name: string }[]).some(
+      (c) => c.name === 'reason',
+    );
+  if (hasTable && hasOp && hasChanged && hasIndex && hasReason) return;
   db.transaction(() => {
     if (!hasTable) for (const d of ddl) db.exec(d);
+    if (!hasReason) db.exec('ALTER TABLE _dualdb_rekeys ADD COLUMN reason TEXT');
     // A parked change remembers whether it began with an insert (a collision candidate).
     if (!hasOp) db.exec('ALTER TABLE _dualdb_parked ADD COLUMN first_op TEXT');
     // A parked push remembers when the change was made (its rows parked before: their last attempt).
@@ -375,5 +414,6 @@ function toRecord(r: Record<string, unknown>): RekeyRecord {
     hubSeq: r.hub_seq === null || r.hub_seq === undefined ? null : BigInt(r.hub_seq as number | bigint),
     at: String(r.at),
     resolvedAt: (r.resolved_at as string | null) ?? null,
+    reason: (r.reason as RekeyCloseReason | null | undefined) ?? null,
   };
 }

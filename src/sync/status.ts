@@ -44,8 +44,11 @@ export interface SyncStatus {
   pullCursor: { upto: string; holes: number };
   conflicts: { open: number; total: number };
   parked: { push: number; pull: number };
-  /** Key collisions: rows moved (total) and collisions still open (held by manual, or pending). */
-  rekeys: { total: number; open: number };
+  /**
+   * Key collisions: rows moved (total), collisions still open (held by manual, pending,
+   * unconfirmed), and held ones that closed because one of their rows went (closed).
+   */
+  rekeys: { total: number; open: number; closed: number };
   resyncNeeded: string | null;
   /** Why the last report of this node's pull position to the hub failed (the hub cannot prune its log past it). */
   pruneReportError: string | null;
@@ -197,7 +200,7 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
       push: parked.filter((p) => p.direction === 'push').length,
       pull: parked.filter((p) => p.direction === 'pull').length,
     },
-    rekeys: { total: rekeys.total, open: rekeys.open },
+    rekeys: { total: rekeys.total, open: rekeys.open, closed: rekeys.closed },
     resyncNeeded: resync,
     pruneReportError: s.getMeta('pull_report_error') ?? null,
     tables: rows,

@@ -37,6 +37,7 @@ import { releasePushConnection } from './push-connection.js';
 import { type MultiStatementLease, pushOneRow } from './push-one.js';
 import { nextPullLimit, nextPushLimit } from './push-size.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
+import { closeGoneHeld } from './rekey-held-gone.js';
 import { finishLostResolve } from './rekey-resolve-outcome.js';
 import { markFollowers } from './rekey-resolve-parents.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
@@ -683,6 +684,9 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
 
   /** Push then pull (the node's news first, so conflicts are found under the hub's row locks). */
   async syncOnce(options: { push?: boolean; pull?: boolean; maxBatches?: number; beatLag?: boolean } = {}): Promise<CycleReport> {
+    // Held collisions one of whose rows is gone close first (rekey-held-gone.ts): the node's row then
+    // goes up, or the hub's row comes here, as any other; each close takes its own turn of the lock.
+    await closeGoneHeld(this);
     return this.exclusive(async () => {
       const t0 = Date.now();
       if (options.push !== false) this.heartbeat();

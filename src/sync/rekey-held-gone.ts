@@ -12,9 +12,11 @@
  * dropped (the hub never had that row: nothing deleted comes back). Both rows there, nothing is
  * done: the operator decides, as before.
  */
+import type { Row } from '../engines/codec.js';
+import { toSqliteRow } from './convert.js';
 import { MysqlTableIO } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
-import { resolveRekey } from './rekey-resolve.js';
+import { resolveRekey, sameRow } from './rekey-resolve.js';
 import type { RekeyRecord } from './rekey-store.js';
 import { SqliteTableIO } from './sqlite-io.js';
 import type { Syncer } from './syncer.js';
@@ -23,13 +25,22 @@ import type { Syncer } from './syncer.js';
 const CHUNK = 400;
 
 /**
+ * The pull cursor at this syncer's last read of the held keys' hub rows, when that read left no
+ * collision to close: a hub row can go only by a hub change, which the pull passes (skipping the
+ * held key), so while the cursor stays and every node row is here, the hub is not read again.
+ */
+const checkedAt = new WeakMap<Syncer, bigint>();
+
+/**
  * Closes each held collision with a row gone; returns how many closed. Nothing is read from the hub
- * while none is held (one SQLite read per cycle). A hub out of reach is the cycle's failure to tell,
- * not this step's: it closes nothing then.
+ * while none is held (one SQLite read per cycle), nor while the pull cursor has not moved since the
+ * last read found nothing. A hub out of reach is the cycle's failure to tell, not this step's: it
+ * closes nothing then.
  */
 export async function closeGoneHeld(syncer: Syncer): Promise<number> {
   if (!syncer.rekeys.anyHeld()) return 0;
   let gone: RekeyRecord[];
+  const upto = syncer.state.pullState().upto;
   try {
     gone = await syncer.withContext(async (ctx) => {
       const held = syncer.rekeys.list({ status: 'held', limit: Number.MAX_SAFE_INTEGER });
@@ -41,16 +52,25 @@ export async function closeGoneHeld(syncer: Syncer): Promise<number> {
         list.push(r);
         byTable.set(table, list);
       }
+      const here = new Map<SyncTable, Map<string, Row>>();
+      for (const [table, records] of byTable)
+        here.set(table, new SqliteTableIO(ctx.db, table).fetch(records.map((r) => r.oldKey)));
+      const allHere = [...byTable].every(([table, records]) => records.every((r) => here.get(table)?.has(r.oldKey)));
+      if (allHere && checkedAt.get(syncer) === upto) return [];
       const out: RekeyRecord[] = [];
       for (const [table, records] of byTable) {
         const keys = records.map((r) => r.oldKey);
-        const here = new SqliteTableIO(ctx.db, table).fetch(keys);
-        const hub = new Map<string, unknown>();
+        const hub = new Map<string, Row>();
         for (let i = 0; i < keys.length; i += CHUNK) {
           const chunk = keys.slice(i, i + CHUNK);
           for (const [k, v] of await ctx.hub.withConnection((conn) => new MysqlTableIO(table).fetch(conn, chunk))) hub.set(k, v);
         }
-        for (const r of records) if (!here.has(r.oldKey) || !hub.has(r.oldKey)) out.push(r);
+        for (const r of records) {
+          const nodeRow = here.get(table)?.get(r.oldKey);
+          const hubRow = hub.get(r.oldKey);
+          // Gone on either side, or the node's row there is the hub's row itself (its own is gone).
+          if (!nodeRow || !hubRow || sameRow(table, r, nodeRow, toSqliteRow(table, hubRow))) out.push(r);
+        }
       }
       // Parents before children: a child's row may reference its parent's (plan rank).
       const rank = (t: string) => ctx.plan.byName.get(t)?.rank ?? Number.MAX_SAFE_INTEGER;
@@ -60,11 +80,13 @@ export async function closeGoneHeld(syncer: Syncer): Promise<number> {
     return 0;
   }
   let closed = 0;
+  let left = 0;
   for (const r of gone) {
     try {
       await resolveRekey(syncer, r.id, 'node', undefined, { onlyIfGone: true });
       if (syncer.rekeys.get(r.id)?.status === 'closed') closed++;
     } catch (e) {
+      left++;
       // Its node row references a row the hub lacks yet (this cycle's push sends it), or a parent
       // itself held apart: tried again next cycle; the record stays held meanwhile.
       syncer.log.info(
@@ -73,5 +95,8 @@ export async function closeGoneHeld(syncer: Syncer): Promise<number> {
       );
     }
   }
+  // One that could not close yet is read again next cycle, whether the cursor moves or not.
+  if (left === 0) checkedAt.set(syncer, upto);
+  else checkedAt.delete(syncer);
   return closed;
 }

@@ -402,6 +402,6 @@ async function hubRowReplaced(conn: PoolConnection, rec: RekeyRecord): Promise<s
  * sides, and not the node's row the collision was held with (that one is gone: two rows created
  * alike on two sides stay two rows and are moved apart as any collision).
  */
-function sameRow(table: SyncTable, rec: RekeyRecord, nodeRow: Row, hubRow: Row): boolean {
+export function sameRow(table: SyncTable, rec: RekeyRecord, nodeRow: Row, hubRow: Row): boolean {
   return sameImage(table, nodeRow, hubRow) && !sameImage(table, decodeImage(rec.nodeImage), nodeRow);
 }

@@ -59,10 +59,10 @@ describe.skipIf(!HUB_AVAILABLE)('key collisions for users: rekeys command, statu
 
       const heldStatus = runCli(['status', '--json'], env);
       const st = JSON.parse(heldStatus.stdout) as {
-        rekeys: { total: number; open: number };
+        rekeys: { total: number; open: number; closed: number };
         tables: { table: string; keyKind: string; rekeys: number }[];
       };
-      expect(st.rekeys).toEqual({ total: 0, open: 1 });
+      expect(st.rekeys).toEqual({ total: 0, open: 1, closed: 0 });
       expect(st.tables.map((t) => [t.table, t.keyKind])).toEqual([
         ['tags', 'natural'],
         ['workers', 'generated'],
@@ -93,7 +93,7 @@ describe.skipIf(!HUB_AVAILABLE)('key collisions for users: rekeys command, statu
       expect(after.code).toBe(EXIT.OK);
       expect(after.stdout).toContain("hub's row");
       const done = JSON.parse(runCli(['status', '--json'], env).stdout) as typeof st;
-      expect(done.rekeys).toEqual({ total: 1, open: 0 });
+      expect(done.rekeys).toEqual({ total: 1, open: 0, closed: 0 });
       expect(done.tables.find((t) => t.table === 'workers')?.rekeys).toBe(1);
       // The monitor reads the same record (its latest key collisions).
       const reader = new MonitorReader(a.config);

@@ -684,10 +684,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
 
   /** Push then pull (the node's news first, so conflicts are found under the hub's row locks). */
   async syncOnce(options: { push?: boolean; pull?: boolean; maxBatches?: number; beatLag?: boolean } = {}): Promise<CycleReport> {
-    // Held collisions one of whose rows is gone close first (rekey-held-gone.ts): the node's row then
-    // goes up, or the hub's row comes here, as any other; each close takes its own turn of the lock.
-    await closeGoneHeld(this);
-    return this.exclusive(async () => {
+    const report = await this.exclusive(async () => {
       const t0 = Date.now();
       if (options.push !== false) this.heartbeat();
       const pullFollows = options.pull !== false;
@@ -705,6 +702,11 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       this.emit('cycle', report);
       return report;
     });
+    // Held collisions one of whose rows is gone close now (rekey-held-gone.ts): the node's row deleted
+    // here, or the hub's deleted there (this pull passed its delete): the node's row goes up, or the
+    // hub's row comes here, as any other. Each close takes its own turn of the lock.
+    await closeGoneHeld(this);
+    return report;
   }
 
   /**

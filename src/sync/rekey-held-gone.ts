@@ -13,7 +13,8 @@
  * done: the operator decides, as before.
  */
 import type { Row } from '../engines/codec.js';
-import { toSqliteRow } from './convert.js';
+import { sameImage, toSqliteRow } from './convert.js';
+import { decodeImage } from './images.js';
 import { MysqlTableIO } from './mysql-io.js';
 import type { SyncTable } from './plan.js';
 import { resolveRekey, sameRow } from './rekey-resolve.js';
@@ -27,7 +28,8 @@ const CHUNK = 400;
 /**
  * The pull cursor at this syncer's last read of the held keys' hub rows, when that read left no
  * collision to close: a hub row can go only by a hub change, which the pull passes (skipping the
- * held key), so while the cursor stays and every node row is here, the hub is not read again.
+ * held key), so while the cursor stays and every node row is here as it was held, the hub is not
+ * read again.
  */
 const checkedAt = new WeakMap<Syncer, bigint>();
 
@@ -55,7 +57,14 @@ export async function closeGoneHeld(syncer: Syncer): Promise<number> {
       const here = new Map<SyncTable, Map<string, Row>>();
       for (const [table, records] of byTable)
         here.set(table, new SqliteTableIO(ctx.db, table).fetch(records.map((r) => r.oldKey)));
-      const allHere = [...byTable].every(([table, records]) => records.every((r) => here.get(table)?.has(r.oldKey)));
+      // Every node row here and still the one held (not another row in its place, as a file of an
+      // earlier version could hold: the hub's row itself), the hub unchanged since: nothing to read.
+      const allHere = [...byTable].every(([table, records]) =>
+        records.every((r) => {
+          const row = here.get(table)?.get(r.oldKey);
+          return row !== undefined && sameImage(table, decodeImage(r.nodeImage), row);
+        }),
+      );
       if (allHere && checkedAt.get(syncer) === upto) return [];
       const out: RekeyRecord[] = [];
       for (const [table, records] of byTable) {

@@ -59,13 +59,25 @@ describe.skipIf(!HUB_AVAILABLE)('key collisions for users: rekeys command, statu
 
       const heldStatus = runCli(['status', '--json'], env);
       const st = JSON.parse(heldStatus.stdout) as {
-        rekeys: { total: number; open: number };
+        rekeys: { total: number; open: number; closed: number };
         tables: { table: string; keyKind: string; rekeys: number; collisions: Record<string, number> }[];
       };
-      expect(st.rekeys).toEqual({ total: 0, open: 1 });
+      expect(st.rekeys).toEqual({ total: 0, open: 1, closed: 0 });
       // Held collisions per table (operator report: the count alone did not say which table waits).
-      expect(st.tables.find((t) => t.table === 'workers')?.collisions).toEqual({ held: 1, pending: 0, done: 0, unconfirmed: 0 });
-      expect(st.tables.find((t) => t.table === 'tags')?.collisions).toEqual({ held: 0, pending: 0, done: 0, unconfirmed: 0 });
+      expect(st.tables.find((t) => t.table === 'workers')?.collisions).toEqual({
+        held: 1,
+        pending: 0,
+        done: 0,
+        unconfirmed: 0,
+        closed: 0,
+      });
+      expect(st.tables.find((t) => t.table === 'tags')?.collisions).toEqual({
+        held: 0,
+        pending: 0,
+        done: 0,
+        unconfirmed: 0,
+        closed: 0,
+      });
       const heldPlain = runCli(['status'], env).stdout.split('\n');
       const header = heldPlain.find((l) => /\btable\b.*\bre-keys\b/.test(l)) ?? '';
       const workersLine = heldPlain.find((l) => /^\s*workers\s/.test(l)) ?? '';
@@ -102,7 +114,7 @@ describe.skipIf(!HUB_AVAILABLE)('key collisions for users: rekeys command, statu
       expect(after.code).toBe(EXIT.OK);
       expect(after.stdout).toContain("hub's row");
       const done = JSON.parse(runCli(['status', '--json'], env).stdout) as typeof st;
-      expect(done.rekeys).toEqual({ total: 1, open: 0 });
+      expect(done.rekeys).toEqual({ total: 1, open: 0, closed: 0 });
       expect(done.tables.find((t) => t.table === 'workers')?.rekeys).toBe(1);
       expect(done.tables.find((t) => t.table === 'workers')?.collisions).toEqual({
         held: 0,

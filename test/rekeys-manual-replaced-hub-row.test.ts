@@ -42,8 +42,13 @@ describe.skipIf(!HUB_AVAILABLE)('manual: resolve --rekey hub after the held keyâ
     for (const w of open.splice(0)) await w.close();
   });
 
-  /** Three nodes; W1 under 1 (site1's); optionally site3's W3 held against it; site2's W2 (with a child) held too. */
-  async function start(heldOnSite3: boolean) {
+  /**
+   * Three nodes; W1 under 1 (site1's); optionally site3's W3 held against it; site2's W2 (with a child) held too.
+   * Site1 deletes W1. With `bySync`, site2's next sync closes its collision by itself (issue 11): W2
+   * goes up into the freed 1. Else site2 only pushes and pulls (no sync yet), its collision still held
+   * for its operator's resolve.
+   */
+  async function start(heldOnSite3: boolean, bySync = false) {
     const w = await fx.world();
     open.push(w);
     const [s1, s2, s3] = ['site1', 'site2', 'site3'].map((n) => w.node(n));
@@ -58,11 +63,19 @@ describe.skipIf(!HUB_AVAILABLE)('manual: resolve --rekey hub after the held keyâ
     s2.db.prepare("INSERT INTO attendance (id, ref, worker_id) VALUES (1, 'at of W2', 1)").run();
     await s2.syncer.syncOnce();
     expect(s2.syncer.rekeys.list({ status: 'held' }).map((r) => [r.tbl, r.oldKey])).toEqual([['workers', '1']]);
-    // Site1 deletes W1; site2's operator resolves, one row gone: W2 goes up into the freed 1.
+    const held2 = s2.syncer.rekeys.list({ status: 'held' })[0]?.id as number;
+    // Site1 deletes W1; site2's operator resolves (or its sync closes it), one row gone: W2 goes up into the freed 1.
     s1.db.prepare('DELETE FROM workers WHERE id = 1').run();
     await s1.syncer.syncOnce();
-    await s2.syncer.syncOnce();
-    return { w, s2, s3, held2: s2.syncer.rekeys.list({ status: 'held' })[0]?.id as number };
+    if (bySync) {
+      await s2.syncer.syncOnce();
+      const rec = s2.syncer.rekeys.get(held2);
+      expect([rec?.status, rec?.reason]).toEqual(['closed', 'hub-row-gone']);
+    } else {
+      await s2.syncer.push();
+      await s2.syncer.pull();
+    }
+    return { w, s2, s3, held2 };
   }
 
   /** Nothing held, W2 (as `w2`) and W3 everywhere, each attendance row with W2. */
@@ -79,14 +92,14 @@ describe.skipIf(!HUB_AVAILABLE)('manual: resolve --rekey hub after the held keyâ
     expect(await divergence(w, TABLES)).toEqual([]);
   }
 
-  for (const SIDE2 of ['node', 'hub'] as const)
+  for (const SIDE2 of ['node', 'hub', 'sync'] as const)
     for (const THEN of ['synced', 'pushed', 'idle'] as const)
       for (const LATE of ['none', 'update', 'child'] as const)
-        it(`site2 resolved --rekey ${SIDE2}, ${THEN}, then wrote ${LATE} before its next sync: nothing held, every row everywhere, W2 untouched`, async () => {
-          const { w, s2, s3, held2 } = await start(true);
+        it(`site2 ${SIDE2 === 'sync' ? 'closed it by its sync' : `resolved --rekey ${SIDE2}`}, ${THEN}, then wrote ${LATE} before its next sync: nothing held, every row everywhere, W2 untouched`, async () => {
+          const { w, s2, s3, held2 } = await start(true, SIDE2 === 'sync');
           const [held] = s3.syncer.rekeys.list({ status: 'held' });
           expect([held?.tbl, held?.oldKey]).toEqual(['workers', '1']);
-          await resolveRekey(s2.syncer, held2, SIDE2);
+          if (SIDE2 !== 'sync') await resolveRekey(s2.syncer, held2, SIDE2);
           if (THEN !== 'idle') await s2.syncer.syncOnce({ pull: THEN === 'synced' });
           expect(await w.hub.query('SELECT id, ref FROM workers')).toEqual([{ id: '1', ref: 'W2' }]);
 

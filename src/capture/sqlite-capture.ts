@@ -25,7 +25,8 @@ export const SQLITE_NOW_MS = "((julianday('now') - 2440587.5) * 86400000.0)";
 /**
  * Rows moved to a new generated key because another row was created under the same key on
  * the other side (docs/SYNC-CONTRACT.md invariant 13). status: done | held (manual, waiting for
- * `dualdb rekeys resolve`) | pending (seen by a pull; the next push resolves it).
+ * `dualdb rekeys resolve`) | pending (seen by a pull; the next push resolves it) | unconfirmed |
+ * closed (a held one whose node or hub row went; `reason` says which: RekeyStore.closeHeld).
  */
 export const REKEYS_DDL = `CREATE TABLE IF NOT EXISTS _dualdb_rekeys (
      id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -40,7 +41,8 @@ export const REKEYS_DDL = `CREATE TABLE IF NOT EXISTS _dualdb_rekeys (
      hub_image TEXT,
      hub_seq INTEGER,
      at TEXT NOT NULL,
-     resolved_at TEXT
+     resolved_at TEXT,
+     reason TEXT
    )`;
 
 /** Due parked changes are read through this index: a batch costs the same however many are parked. */

@@ -80,7 +80,7 @@ export interface RekeyView {
   newKey: string | null;
   moved: 'node' | 'hub' | null;
   /** `unconfirmed`: a move whose hub COMMIT is not known yet (rekey-store.ts RekeyStatus). */
-  status: 'done' | 'held' | 'pending' | 'unconfirmed';
+  status: 'done' | 'held' | 'pending' | 'unconfirmed' | 'closed';
   at: string;
 }
 

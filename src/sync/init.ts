@@ -18,6 +18,7 @@ import {
   capturedSqliteTables,
   installSqliteMeta,
   installSqliteTableCapture,
+  REKEYS_DDL,
   removeSqliteTableCapture,
   uninstallSqliteCapture,
 } from '../capture/sqlite-capture.js';
@@ -34,6 +35,7 @@ import { LocalState } from './local-state.js';
 import { reconcileWithHub, refuseIfHeldElsewhere } from './node-fence.js';
 import { assignNewNodeId, type TakeOverReport, takeOverNodeId } from './node-identity.js';
 import { buildSyncPlan, type KeyKind, type SyncPlan, type TableIssue } from './plan.js';
+import { ensureRekeyTable } from './rekey-store.js';
 
 export type CaptureAction = 'installed' | 'unchanged' | 'upgraded' | 'removed';
 
@@ -106,6 +108,9 @@ export async function installCapture(
 ): Promise<InitReport> {
   if (hub) await assertCapturePrivileges(hub);
   installSqliteMeta(db);
+  // An older file's `_dualdb_*` tables brought up to date here, at init, once (each step checked
+  // first: nothing changes in an up-to-date file's schema); a syncer opening the file does the same.
+  ensureRekeyTable(db, [REKEYS_DDL]);
   const nodeId = new LocalState(db).nodeId(config.nodeId);
   const report: InitReport = {
     nodeId,

@@ -562,7 +562,10 @@ function closeHeldGone(ctx: SyncContext, rekeys: RekeyStore, heldHere: { table: 
     if (rowHere(ctx.db, table, pk)) continue;
     ctx.state.dropPendingKey(table.name, pk);
     ctx.state.unpark('push', table.name, pk);
-    rekeys.close(table.name, pk);
+    // Kept as `closed` (rekey-held-gone.ts): the node's row went, by a cascade here.
+    const rec = rekeys.openRecord(table.name, pk);
+    if (rec?.status === 'held') rekeys.closeHeld(rec.id, 'node-row-gone');
+    else rekeys.close(table.name, pk);
     ctx.state.park('pull', table.name, pk, "waits for the next pull: this node's row of a held key collision is gone", {
       waiting: true,
       firstOp: 'I',

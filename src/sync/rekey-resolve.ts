@@ -31,7 +31,7 @@ import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, rowHere, S
 import { moveOnNode } from './rekey-node.js';
 import { afterHubCommit, beforeHubCommit, finishLostResolve, type HubCommit, settleLostCommit } from './rekey-resolve-outcome.js';
 import { isMissingParent, markFollowers, missingParentError, unsentParentError } from './rekey-resolve-parents.js';
-import type { RekeyRecord } from './rekey-store.js';
+import type { RekeyCloseReason, RekeyRecord } from './rekey-store.js';
 import { SqliteTableIO } from './sqlite-io.js';
 import type { Syncer } from './syncer.js';
 
@@ -42,6 +42,25 @@ const MOVED_ATTEMPTS = 3;
 /** Tries again after a deadlock or a lock wait timeout on the hub (each one rolled back whole). */
 export const LOCK_ATTEMPTS = 3;
 
+export interface ResolveOptions {
+  /**
+   * The sync's own closing of a held collision one of whose rows is gone (closeGoneHeld): read
+   * again under the hub row's lock, both rows still there, nothing is done (it stays held for the
+   * operator's decision) — never a move nobody asked for.
+   */
+  onlyIfGone?: boolean;
+}
+
+/** One line: why a held collision closed, whose row went (the `rekey.closed` event's text). */
+function closedLine(rec: RekeyRecord, reason: RekeyCloseReason): string {
+  const what = `key collision #${rec.id} on ${rec.tbl} ${rec.oldKey} closed, nothing moved`;
+  if (reason === 'hub-row-gone')
+    return `${what}: the hub's row under that id is gone (deleted or moved on the hub); the node's row goes to the hub under it`;
+  if (reason === 'node-row-gone')
+    return `${what}: the node's row under that id is gone (deleted here); the hub's row is taken here`;
+  return `${what}: both rows under that id are gone`;
+}
+
 /**
  * `onClosed`: told, in one line, why a record closed without a move (the returned event is then null).
  */
@@ -50,6 +69,7 @@ export async function resolveRekey(
   id: number,
   side: 'node' | 'hub',
   onClosed?: (line: string) => void,
+  options: ResolveOptions = {},
 ): Promise<RekeyEvent | null> {
   // A resolve before this one whose hub COMMIT was lost: finished or forgotten first (finished,
   // its move is told as the resolve would have: the log line is finishLostResolve's, the event here).
@@ -68,6 +88,7 @@ export async function resolveRekey(
       exitCode: EXIT.CONFIG,
     });
   let closed: string | undefined;
+  let closedReason: RekeyCloseReason | undefined;
   // Why the node's row moved although --rekey hub was asked (hubRowReplaced).
   let moved: string | undefined;
   let movedRetries = 0;
@@ -98,6 +119,12 @@ export async function resolveRekey(
           try {
             const hubRow = (await new MysqlTableIO(table).fetch(conn, [rec.oldKey], { forUpdate: true })).get(rec.oldKey) ?? null;
             nodeRow = new SqliteTableIO(ctx.db, table).fetch([rec.oldKey]).get(rec.oldKey) ?? null;
+            const sameAsHub = hubRow !== null && nodeRow !== null && sameRow(table, rec, nodeRow, toSqliteRow(table, hubRow));
+            if (options.onlyIfGone && hubRow && nodeRow && !sameAsHub) {
+              // Both rows still there (one came back, or a new row took the key): still a collision.
+              await conn.rollback();
+              return null;
+            }
             const parent = nodeRow ? parentApart(table, nodeRow, syncer.rekeys.openKeys()) : undefined;
             if (parent) {
               throw new DualdbError(
@@ -111,7 +138,6 @@ export async function resolveRekey(
             }
             // The node's row goes to the hub below (but where it is the hub's row itself): a parent
             // of it the hub does not have yet stops the resolve here, nothing written on either side.
-            const sameAsHub = hubRow !== null && nodeRow !== null && sameRow(table, rec, nodeRow, toSqliteRow(table, hubRow));
             const unsent = nodeRow && !sameAsHub ? unsentParentError(ctx, table, rec, nodeRow) : undefined;
             if (unsent) throw unsent;
             let events: RekeyEvent[] = [];
@@ -129,7 +155,8 @@ export async function resolveRekey(
               // Not two rows: the node's own row under the key is gone, and what stands there now is
               // the hub's row itself (a copy settled in by an earlier version: operator trial 4, M3).
               // Moving either side would insert that row a second time (a duplicate-entry error).
-              syncer.rekeys.close(rec.tbl, rec.oldKey);
+              syncer.rekeys.closeHeld(rec.id, 'node-row-gone');
+              closedReason = 'node-row-gone';
               closed = `key collision #${id} on ${rec.tbl} ${rec.oldKey} closed, nothing moved: the node's row there is the hub's row itself (the node's own row that collided is gone)`;
             } else if (hubRow && nodeRow) {
               // --rekey hub moves the hub's row the record was held with, never another: that row
@@ -165,6 +192,7 @@ export async function resolveRekey(
               else committing = await beforeHubCommit(conn, ctx, move, staleParents);
             } else {
               // One of the two rows is gone since: nothing clashes any more.
+              const reason: RekeyCloseReason = nodeRow ? 'hub-row-gone' : hubRow ? 'node-row-gone' : 'both-rows-gone';
               if (nodeRow) await new MysqlTableIO(table).write(conn, [toMysql(table, nodeRow)]);
               else {
                 const staleParents = await guard();
@@ -195,9 +223,13 @@ export async function resolveRekey(
                   sent = ctx.db
                     .prepare(`INSERT INTO _dualdb_changes (tbl, pk, op, at) VALUES (?, ?, 'I', ${SQLITE_NOW_MS})`)
                     .run(rec.tbl, rec.oldKey).lastInsertRowid;
-                syncer.rekeys.close(rec.tbl, rec.oldKey);
+                // Kept, `closed` with whose row went (an operator who saw it held sees what became of it).
+                syncer.rekeys.closeHeld(rec.id, reason);
               })();
-              closed = `key collision #${id}: one of the two rows is gone, nothing clashes any more`;
+              closedReason = reason;
+              closed = options.onlyIfGone
+                ? closedLine(rec, reason)
+                : `key collision #${id}: one of the two rows is gone, nothing clashes any more`;
             }
             await conn.commit();
             // The hub has the row now: as pushed. Left pending, a move of it by another node's
@@ -249,6 +281,8 @@ export async function resolveRekey(
         );
       } else throw e;
     }
+    // Both rows still there (onlyIfGone): nothing happened, nothing to tell.
+    if (options.onlyIfGone && !event && !closed) return null;
     // Rows that waited for this one go now.
     syncer.db
       .prepare("UPDATE _dualdb_parked SET next_retry_ms = 0 WHERE error LIKE '%held apart%' OR error LIKE '%one of two rows%'")
@@ -271,7 +305,13 @@ export async function resolveRekey(
       const plan = syncer.knownPlan ?? (await syncer.currentPlan());
       markFollowers(syncer.db, plan, [event]);
     } else if (closed) {
-      syncer.log.info(closed, { event: 'rekey.closed', table: rec.tbl, old_key: rec.oldKey });
+      syncer.log.info(closed, {
+        event: 'rekey.closed',
+        id: rec.id,
+        table: rec.tbl,
+        old_key: rec.oldKey,
+        ...(closedReason ? { reason: closedReason } : {}),
+      });
       onClosed?.(closed);
     }
     return event;
@@ -366,6 +406,6 @@ async function hubRowReplaced(conn: PoolConnection, rec: RekeyRecord): Promise<s
  * sides, and not the node's row the collision was held with (that one is gone: two rows created
  * alike on two sides stay two rows and are moved apart as any collision).
  */
-function sameRow(table: SyncTable, rec: RekeyRecord, nodeRow: Row, hubRow: Row): boolean {
+export function sameRow(table: SyncTable, rec: RekeyRecord, nodeRow: Row, hubRow: Row): boolean {
   return sameImage(table, nodeRow, hubRow) && !sameImage(table, decodeImage(rec.nodeImage), nodeRow);
 }

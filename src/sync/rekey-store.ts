@@ -15,7 +15,14 @@ import type { SqliteDb } from '../engines/sqlite/open.js';
  * markPlacedUnsettled): done once the hub is known to have it, dropped if the next collision
  * settles the copy instead (the move did not happen; that collision's record tells what did).
  */
-export type RekeyStatus = 'done' | 'held' | 'pending' | 'unconfirmed';
+export type RekeyStatus = 'done' | 'held' | 'pending' | 'unconfirmed' | 'closed';
+
+/**
+ * Why a held collision closed without a move (`closed`, RekeyStore.closeHeld): whose row left
+ * the key — the node's (deleted by the application, or the hub's row itself stands there now),
+ * the hub's (deleted or moved away on the hub), or both.
+ */
+export type RekeyCloseReason = 'node-row-gone' | 'hub-row-gone' | 'both-rows-gone';
 
 /** One table's key collisions by state (`dualdb status`). */
 export interface CollisionCounts {
@@ -27,6 +34,8 @@ export interface CollisionCounts {
   done: number;
   /** Moved by a push whose hub COMMIT is not confirmed yet. */
   unconfirmed: number;
+  /** Closed without a move: one of the two rows left the key (manual mode, `reason` says whose). */
+  closed: number;
 }
 
 export interface RekeyRecord {
@@ -44,6 +53,8 @@ export interface RekeyRecord {
   hubSeq: bigint | null;
   at: string;
   resolvedAt: string | null;
+  /** Set on `closed` records only: whose row left the key. */
+  reason: RekeyCloseReason | null;
 }
 
 const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
@@ -269,6 +280,24 @@ export class RekeyStore {
     this.sql("DELETE FROM _dualdb_rekeys WHERE tbl = ? AND old_key = ? AND status = 'done' AND moved IS NULL").run(tbl, oldKey);
   }
 
+  /**
+   * A held collision that is not one any more, one of its rows gone (docs/SYNC-CONTRACT.md
+   * invariant 13): `closed`, with why, kept for `dualdb rekeys` (an operator who saw it held sees
+   * what became of it). Only a held record: a pending one closes as ever (`close`).
+   */
+  closeHeld(id: number, reason: RekeyCloseReason): boolean {
+    return (
+      this.sql(
+        `UPDATE _dualdb_rekeys SET status = 'closed', reason = ?, resolved_at = ${NOW} WHERE id = ? AND status = 'held'`,
+      ).run(reason, id).changes > 0
+    );
+  }
+
+  /** Whether any collision is held (one indexed-free read of a small table; the sync asks every cycle). */
+  anyHeld(): boolean {
+    return this.sql("SELECT 1 FROM _dualdb_rekeys WHERE status = 'held' LIMIT 1").get() !== undefined;
+  }
+
   /** A rekey-hub move of a push whose hub COMMIT is about to be sent: not done until it is known. */
   markUnconfirmed(ids: number[]): void {
     for (const id of ids) this.sql("UPDATE _dualdb_rekeys SET status = 'unconfirmed' WHERE id = ? AND status = 'done'").run(id);
@@ -320,7 +349,7 @@ export class RekeyStore {
         ? this.sql('SELECT status, count(*) AS n FROM _dualdb_rekeys WHERE tbl = ? GROUP BY status').all(table)
         : this.sql('SELECT status, count(*) AS n FROM _dualdb_rekeys GROUP BY status').all()
     ) as { status: RekeyStatus; n: number | bigint }[];
-    const out = { held: 0, pending: 0, done: 0, unconfirmed: 0, total: 0 };
+    const out = { held: 0, pending: 0, done: 0, unconfirmed: 0, closed: 0, total: 0 };
     for (const r of rows) {
       out[r.status] = Number(r.n);
       out.total += Number(r.n);
@@ -333,30 +362,39 @@ export class RekeyStore {
     return this.open(tbl, [oldKey]).get(oldKey);
   }
 
-  /** Re-keys per table (moves done) and open ones (held or pending). */
-  counts(): { total: number; open: number; byTable: Map<string, number>; collisions: Map<string, CollisionCounts> } {
+  /** Re-keys per table (moves done), open ones (held, pending, unconfirmed), closed ones (one row gone), and each table's by state. */
+  counts(): {
+    total: number;
+    open: number;
+    closed: number;
+    byTable: Map<string, number>;
+    collisions: Map<string, CollisionCounts>;
+  } {
     const rows = this.sql(
-      `SELECT tbl, sum(status = 'done') AS done, sum(status <> 'done') AS open, sum(status = 'held') AS held,
-              sum(status = 'pending') AS pending, sum(status = 'unconfirmed') AS unconfirmed
+      `SELECT tbl, sum(status = 'done') AS done, sum(status NOT IN ('done', 'closed')) AS open, sum(status = 'held') AS held,
+              sum(status = 'pending') AS pending, sum(status = 'unconfirmed') AS unconfirmed, sum(status = 'closed') AS closed
          FROM _dualdb_rekeys GROUP BY tbl`,
-    ).all() as Record<'tbl' | 'done' | 'open' | 'held' | 'pending' | 'unconfirmed', number | bigint | string>[];
+    ).all() as Record<'tbl' | 'done' | 'open' | 'held' | 'pending' | 'unconfirmed' | 'closed', number | bigint | string>[];
     let total = 0;
     let open = 0;
+    let closed = 0;
     const byTable = new Map<string, number>();
     const collisions = new Map<string, CollisionCounts>();
     for (const r of rows) {
       const tbl = String(r.tbl);
       total += Number(r.done);
       open += Number(r.open);
+      closed += Number(r.closed);
       byTable.set(tbl, Number(r.done));
       collisions.set(tbl, {
         held: Number(r.held),
         pending: Number(r.pending),
         done: Number(r.done),
         unconfirmed: Number(r.unconfirmed),
+        closed: Number(r.closed),
       });
     }
-    return { total, open, byTable, collisions };
+    return { total, open, closed, byTable, collisions };
   }
 }
 
@@ -371,9 +409,19 @@ export function ensureRekeyTable(db: SqliteDb, ddl: string[]): void {
   const hasChanged = parkedCols.length === 0 || parkedCols.some((c) => c.name === 'changed_ms');
   const hasIndex =
     parkedCols.length === 0 || db.prepare("SELECT 1 FROM sqlite_schema WHERE name = '_dualdb_parked_due'").get() !== undefined;
-  if (hasTable && hasOp && hasChanged && hasIndex) return;
+  // `reason` (closed records, RekeyStore.closeHeld) is in the DDL of a new file; an older file gets
+  // it here, once. Read first and altered only when missing: any change of the schema bumps SQLite's
+  // schema_version, which the running syncer's plan is stamped with (a one-row push steps aside, a
+  // pull replans), so opening a file that is up to date must change nothing.
+  const hasReason =
+    !hasTable ||
+    (db.prepare("SELECT name FROM pragma_table_info('_dualdb_rekeys')").all() as { name: string }[]).some(
+      (c) => c.name === 'reason',
+    );
+  if (hasTable && hasOp && hasChanged && hasIndex && hasReason) return;
   db.transaction(() => {
     if (!hasTable) for (const d of ddl) db.exec(d);
+    if (!hasReason) db.exec('ALTER TABLE _dualdb_rekeys ADD COLUMN reason TEXT');
     // A parked change remembers whether it began with an insert (a collision candidate).
     if (!hasOp) db.exec('ALTER TABLE _dualdb_parked ADD COLUMN first_op TEXT');
     // A parked push remembers when the change was made (its rows parked before: their last attempt).
@@ -397,5 +445,6 @@ function toRecord(r: Record<string, unknown>): RekeyRecord {
     hubSeq: r.hub_seq === null || r.hub_seq === undefined ? null : BigInt(r.hub_seq as number | bigint),
     at: String(r.at),
     resolvedAt: (r.resolved_at as string | null) ?? null,
+    reason: (r.reason as RekeyCloseReason | null | undefined) ?? null,
   };
 }

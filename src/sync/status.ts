@@ -27,7 +27,7 @@ export interface TableStatus {
   keyKind: KeyKind | null;
   /** Rows moved to a new generated key after a key collision (docs/SYNC-CONTRACT.md invariant 13). */
   rekeys: number;
-  /** This table's key collisions by state: held (waiting for `dualdb rekeys resolve`), pending, done, unconfirmed. */
+  /** This table's key collisions by state: held (waiting for `dualdb rekeys resolve`), pending, done, unconfirmed, closed. */
   collisions: CollisionCounts;
 }
 
@@ -47,8 +47,11 @@ export interface SyncStatus {
   pullCursor: { upto: string; holes: number };
   conflicts: { open: number; total: number };
   parked: { push: number; pull: number };
-  /** Key collisions: rows moved (total) and collisions still open (held by manual, or pending). */
-  rekeys: { total: number; open: number };
+  /**
+   * Key collisions: rows moved (total), collisions still open (held by manual, pending,
+   * unconfirmed), and held ones that closed because one of their rows went (closed).
+   */
+  rekeys: { total: number; open: number; closed: number };
   resyncNeeded: string | null;
   /** Why the last report of this node's pull position to the hub failed (the hub cannot prune its log past it). */
   pruneReportError: string | null;
@@ -139,7 +142,7 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
       parked: parked.filter((p) => p.tbl === table).length,
       keyKind,
       rekeys: rekeys.byTable.get(table) ?? 0,
-      collisions: rekeys.collisions.get(table) ?? { held: 0, pending: 0, done: 0, unconfirmed: 0 },
+      collisions: rekeys.collisions.get(table) ?? { held: 0, pending: 0, done: 0, unconfirmed: 0, closed: 0 },
     });
   };
   if (plan) {
@@ -201,7 +204,7 @@ export async function collectStatus(syncer: Syncer, options: StatusOptions = {})
       push: parked.filter((p) => p.direction === 'push').length,
       pull: parked.filter((p) => p.direction === 'pull').length,
     },
-    rekeys: { total: rekeys.total, open: rekeys.open },
+    rekeys: { total: rekeys.total, open: rekeys.open, closed: rekeys.closed },
     resyncNeeded: resync,
     pruneReportError: s.getMeta('pull_report_error') ?? null,
     tables: rows,

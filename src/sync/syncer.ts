@@ -38,6 +38,7 @@ import { releasePushConnection } from './push-connection.js';
 import { type MultiStatementLease, pushOneRow } from './push-one.js';
 import { nextPullLimit, nextPushLimit } from './push-size.js';
 import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
+import { closeGoneHeld } from './rekey-held-gone.js';
 import { finishLostResolve } from './rekey-resolve-outcome.js';
 import { markFollowers } from './rekey-resolve-parents.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
@@ -711,7 +712,7 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
 
   /** Push then pull (the node's news first, so conflicts are found under the hub's row locks). */
   async syncOnce(options: { push?: boolean; pull?: boolean; maxBatches?: number; beatLag?: boolean } = {}): Promise<CycleReport> {
-    return this.exclusive(async () => {
+    const report = await this.exclusive(async () => {
       const t0 = Date.now();
       if (options.push !== false) this.heartbeat();
       const pullFollows = options.pull !== false;
@@ -735,6 +736,11 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       this.emit('cycle', report);
       return report;
     });
+    // Held collisions one of whose rows is gone close now (rekey-held-gone.ts): the node's row deleted
+    // here, or the hub's deleted there (this pull passed its delete): the node's row goes up, or the
+    // hub's row comes here, as any other. Each close takes its own turn of the lock.
+    await closeGoneHeld(this);
+    return report;
   }
 
   /**

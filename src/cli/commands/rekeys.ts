@@ -25,6 +25,9 @@ function statusText(r: RekeyRecord): string {
   if (r.status === 'pending') return color.yellow('pending');
   // A rekey-hub move whose hub COMMIT was lost or is not known yet: the next sync says which.
   if (r.status === 'unconfirmed') return color.yellow('unconfirmed');
+  // A held one whose node or hub row went (rekey-held-gone.ts): which.
+  if (r.status === 'closed')
+    return `closed (${r.reason === 'hub-row-gone' ? "hub's row gone" : r.reason === 'node-row-gone' ? "node's row gone" : 'both rows gone'})`;
   return 'done';
 }
 

@@ -93,6 +93,8 @@ export function registerStatus(program: Command, global: () => GlobalOptions): v
         if (status.conflicts.open)
           out(`\n${glyph.warn} ${status.conflicts.open} conflict(s) wait for a decision: \`dualdb conflicts\``);
         if (status.rekeys.open) out(`${glyph.warn} ${status.rekeys.open} key collision(s) not settled yet: \`dualdb rekeys\``);
+        if (status.rekeys.closed)
+          out(`${status.rekeys.closed} held key collision(s) closed by themselves, one of their rows gone: \`dualdb rekeys\``);
         if (status.parked.push + status.parked.pull)
           out(`${glyph.warn} ${status.parked.push + status.parked.pull} change(s) parked: \`dualdb parked\``);
         return statusExitCode(status);

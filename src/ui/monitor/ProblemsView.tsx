@@ -26,8 +26,10 @@ export function problemItems(snap: MonitorSnapshot): { key: string; text: string
       text:
         r.status === 'done'
           ? `re-key ${fmtClock(r.at)} ${r.table} ${r.oldKey} → ${r.newKey ?? '?'} (the ${r.moved ?? '?'}'s row moved; both kept)`
-          : `key collision ${fmtClock(r.at)} ${r.table} ${r.oldKey}: two rows held apart, decide with \`dualdb rekeys\``,
-      tone: r.status === 'done' ? 'muted' : 'warn',
+          : r.status === 'closed'
+            ? `key collision ${fmtClock(r.at)} ${r.table} ${r.oldKey}: closed, one of its rows gone (nothing moved)`
+            : `key collision ${fmtClock(r.at)} ${r.table} ${r.oldKey}: two rows held apart, decide with \`dualdb rekeys\``,
+      tone: r.status === 'done' || r.status === 'closed' ? 'muted' : 'warn',
     });
   }
   return items;

@@ -121,6 +121,7 @@ describe.skipIf(!HUB_AVAILABLE)('key collisions for users: rekeys command, statu
         pending: 0,
         done: 1,
         unconfirmed: 0,
+        closed: 0,
       });
       // The monitor reads the same record (its latest key collisions).
       const reader = new MonitorReader(a.config);

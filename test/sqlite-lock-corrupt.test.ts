@@ -2,13 +2,13 @@
  * A locked and a corrupt SQLite file (issue 15, items 3 and 6): the CLI in a separate process,
  * the lock held by another process (Python's sqlite3, as the EPI application would).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { EXIT } from '../src/util/exit-codes.js';
-import { runCli, until } from './helpers/cli.js';
+import { type AppLock, holdWriteLock } from './helpers/app-lock.js';
+import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 
 const tmp = tempDir('dualdb-lock-');
@@ -41,8 +41,7 @@ function corrupted(file: string, prepare = () => {}): void {
 
 describe('3. a locked SQLite file', () => {
   const file = path.join(tmp.dir, 'locked.db');
-  let holder: ChildProcess;
-  let ready = '';
+  let holder: AppLock;
 
   beforeAll(async () => {
     const db = openSqlite(file, { create: true });
@@ -50,40 +49,23 @@ describe('3. a locked SQLite file', () => {
     db.close();
     expect(runCli(['init'], env(file), { cwd: tmp.dir }).code).toBe(EXIT.OK);
     // Another process holds BEGIN EXCLUSIVE until its stdin closes.
-    holder = spawn(
-      'python3',
-      [
-        '-c',
-        [
-          'import sqlite3, sys',
-          `c = sqlite3.connect(${JSON.stringify(file)}, isolation_level=None)`,
-          "c.execute('BEGIN EXCLUSIVE')",
-          'c.execute("INSERT INTO detections (label) VALUES (\'vest\')")',
-          "print('locked', flush=True)",
-          'sys.stdin.read()',
-          "c.execute('ROLLBACK')",
-        ].join('\n'),
-        'DB_PASSWORD=hunter2-never-shown', // an argument the error line must not quote
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    holder.stdout?.on('data', (d) => {
-      ready += String(d);
+    holder = await holdWriteLock(file, "INSERT INTO detections (label) VALUES ('vest')", {
+      begin: 'EXCLUSIVE',
+      rollback: true,
+      extraArgs: ['DB_PASSWORD=hunter2-never-shown'], // an argument the error line must not quote
     });
-    await until(() => ready.includes('locked'), 'the other process to take the lock');
   });
   afterAll(() => {
-    holder.stdin?.end();
-    holder.kill();
+    holder.stop();
   });
 
   it('`dualdb sync` waits, then names the holder, how long it has held the lock and what to do; exit 4', () => {
     const r = runCli(['sync'], env(file), { cwd: tmp.dir });
     expect(r.code, r.stderr).toBe(EXIT.SQLITE_UNAVAILABLE);
-    expect(r.stderr).toContain(`${file} is locked by another process: process ${holder.pid} (`);
+    expect(r.stderr).toContain(`${file} is locked by another process: process ${holder.child.pid} (`);
     expect(r.stderr).toContain('python3');
     expect(r.stderr).toContain('has held its write lock for at least 5 s');
-    expect(r.stderr).toContain(`let that program commit or roll back its transaction (or stop it: kill ${holder.pid})`);
+    expect(r.stderr).toContain(`let that program commit or roll back its transaction (or stop it: kill ${holder.child.pid})`);
     expect(r.stderr).not.toMatch(/^dualdb: database is locked$/m);
     // The holder by its program name only: its arguments (a script, a password) stay out of the line.
     expect(r.stderr).not.toContain('hunter2');

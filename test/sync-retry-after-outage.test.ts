@@ -7,13 +7,13 @@
  * soon, not after the outage's long backoff), and the node is `recovering` with the lock as its
  * last error, not `degraded` saying the hub is down. Once the lock goes, the queue drains.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { type LogEntry, SyncLog } from '../src/log/sync-log.js';
 import { initNode } from '../src/sync/init.js';
 import { SyncService } from '../src/sync/service.js';
+import { type AppLock, holdWriteLock } from './helpers/app-lock.js';
 import { until } from './helpers/cli.js';
 import { HUB_CRASHABLE, startTestHub, type TestHub } from './helpers/hub.js';
 import { createSqlite, nodeConfig } from './helpers/node.js';
@@ -55,7 +55,7 @@ describe.skipIf(!HUB_CRASHABLE)('retry state after a hub outage', () => {
     service.on('state', (s) => states.push(s));
     service.start();
     const local = openSqlite(config.sqlitePath);
-    let holder: ChildProcess | undefined;
+    let holder: AppLock | undefined;
     try {
       await until(() => service.state === 'online', 'the node online', 30_000);
       await hub.server?.stop();
@@ -69,27 +69,7 @@ describe.skipIf(!HUB_CRASHABLE)('retry state after a hub outage', () => {
       local.prepare("INSERT INTO readings (id, v) VALUES (1, 'queued')").run();
 
       // The application takes the write lock and keeps it while the hub comes back.
-      holder = spawn(
-        'python3',
-        [
-          '-c',
-          [
-            'import sqlite3, sys',
-            `c = sqlite3.connect(${JSON.stringify(config.sqlitePath)}, isolation_level=None)`,
-            "c.execute('BEGIN IMMEDIATE')",
-            'c.execute("INSERT INTO readings (id, v) VALUES (2, \'app\')")',
-            "print('locked', flush=True)",
-            'sys.stdin.read()',
-            "c.execute('COMMIT')",
-          ].join('\n'),
-        ],
-        { stdio: ['pipe', 'pipe', 'inherit'] },
-      );
-      let ready = '';
-      holder.stdout?.on('data', (d) => {
-        ready += String(d);
-      });
-      await until(() => ready.includes('locked'), 'the application to take the write lock');
+      holder = await holdWriteLock(config.sqlitePath, "INSERT INTO readings (id, v) VALUES (2, 'app')");
       const restartedAt = entries().length;
       await hub.server?.restart();
 
@@ -113,7 +93,7 @@ describe.skipIf(!HUB_CRASHABLE)('retry state after a hub outage', () => {
       expect(status.lastError).toMatch(/locked by another process/);
       expect(status.lastError).not.toContain(m.password);
 
-      holder.stdin?.end();
+      holder.release();
       await until(() => service.state === 'online', 'the node online once the lock is released', 60_000);
       const h = await MysqlHub.connect(m);
       try {
@@ -127,8 +107,7 @@ describe.skipIf(!HUB_CRASHABLE)('retry state after a hub outage', () => {
       }
       expect(states).toContain('degraded');
     } finally {
-      holder?.stdin?.end();
-      holder?.kill();
+      holder?.stop();
       local.close();
       await service.close();
     }

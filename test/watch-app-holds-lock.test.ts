@@ -5,11 +5,11 @@
  * an uncaught SqliteError, a stack trace, exit 1, syncing stopped. The watcher must say whose lock
  * it is, keep running, and apply the change once the application lets go.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { MysqlHub } from '../src/engines/mysql/connect.js';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { initNode } from '../src/sync/init.js';
+import { type AppLock, holdWriteLock } from './helpers/app-lock.js';
 import { envOf, spawnCli, until } from './helpers/cli.js';
 import { HUB_AVAILABLE } from './helpers/hub.js';
 import { createSqlite, nodeConfig } from './helpers/node.js';
@@ -30,31 +30,11 @@ describe.skipIf(!HUB_AVAILABLE)('the application holds the write lock while the 
     before.close();
 
     const watch = spawnCli(['sync', '--watch'], envOf(config));
-    let holder: ChildProcess | undefined;
+    let holder: AppLock | undefined;
     try {
       await until(() => /watching|synced|idle|online/i.test(watch.output()), 'the watcher to start', 30_000);
       // The application: a write transaction held open until its stdin closes (Python's sqlite3).
-      holder = spawn(
-        'python3',
-        [
-          '-c',
-          [
-            'import sqlite3, sys',
-            `c = sqlite3.connect(${JSON.stringify(config.sqlitePath)}, isolation_level=None)`,
-            "c.execute('BEGIN IMMEDIATE')",
-            "c.execute(\"UPDATE readings SET v = 'app' WHERE v = 'before'\")",
-            "print('locked', flush=True)",
-            'sys.stdin.read()',
-            "c.execute('COMMIT')",
-          ].join('\n'),
-        ],
-        { stdio: ['pipe', 'pipe', 'inherit'] },
-      );
-      let ready = '';
-      holder.stdout?.on('data', (d) => {
-        ready += String(d);
-      });
-      await until(() => ready.includes('locked'), 'the application to take the write lock');
+      holder = await holdWriteLock(config.sqlitePath, "UPDATE readings SET v = 'app' WHERE v = 'before'");
       // The control room's insert (a client of its own, not dualdb's connection).
       const room = await hub.testHub.admin();
       await room.query(`INSERT INTO \`${m.database}\`.readings (v) VALUES ('hub')`);
@@ -68,13 +48,13 @@ describe.skipIf(!HUB_AVAILABLE)('the application holds the write lock while the 
         throw new Error(`${e.message}; it printed: ${watch.output()}`);
       });
       // Whose lock, and still running through at least one more wait.
-      expect(watch.output()).toContain(`process ${holder.pid} (python3)`);
+      expect(watch.output()).toContain(`process ${holder.child.pid} (python3)`);
       expect(watch.output()).toContain('the sync tries again in');
       await new Promise((r) => setTimeout(r, 6_000));
       expect(watch.child.exitCode, watch.output()).toBeNull();
       expect(watch.output()).not.toMatch(/at LocalState|Uncaught|SqliteError:/);
 
-      holder.stdin?.end();
+      holder.release();
       const app = openSqlite(config.sqlitePath);
       try {
         await until(
@@ -97,8 +77,7 @@ describe.skipIf(!HUB_AVAILABLE)('the application holds the write lock while the 
       expect(watch.child.exitCode).toBeNull();
       expect(watch.output()).not.toContain(m.password);
     } finally {
-      holder?.stdin?.end();
-      holder?.kill();
+      holder?.stop();
       watch.child.kill('SIGTERM');
       await watch.exited;
       await setup.close();

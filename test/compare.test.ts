@@ -26,7 +26,7 @@ import { Syncer } from '../src/sync/syncer.js';
 import { EXIT } from '../src/util/exit-codes.js';
 import { envOf, runCli } from './helpers/cli.js';
 import { HUB_AVAILABLE } from './helpers/hub.js';
-import { createSqlite, nodeConfig } from './helpers/node.js';
+import { createSqlite, nodeConfig, sqlite3Shell } from './helpers/node.js';
 import { privateHub } from './helpers/private-hub.js';
 
 const SQLITE_DDL = [
@@ -416,10 +416,16 @@ describe.skipIf(!HUB_AVAILABLE)('compare and repair', () => {
     expect(await logCounts(w)).toEqual(counts);
   });
 
-  it('tables on one side only and schema drift are reported as differences', async () => {
+  it('schema drift is a difference (paused, with its fix); a table on one side only is skipped, not a difference', async () => {
     const w = await makeWorld();
     w.db.exec('CREATE TABLE legacy (id INTEGER PRIMARY KEY, v TEXT)');
     w.db.exec("INSERT INTO legacy VALUES (1, 'x'), (2, 'y')");
+    const onlyHere = await compareNode(w.config);
+    // Not synced (the sync plan skips it), so not compared: nothing a repair could make equal.
+    expect(onlyHere.match).toBe(true);
+    expect(onlyHere.skipped).toEqual([
+      { table: 'legacy', reason: 'only in SQLite: create it on the hub (`dualdb schema apply`)' },
+    ]);
     await w.hub.execute('ALTER TABLE readings ADD COLUMN extra INT NULL');
     const report = await compareNode(w.config);
     expect(report.match).toBe(false);
@@ -427,10 +433,86 @@ describe.skipIf(!HUB_AVAILABLE)('compare and repair', () => {
     expect(report.issues.map((i) => [i.table, i.kind, i.difference, i.rows])).toEqual(
       expect.arrayContaining([
         ['readings', 'schema-drift', true, { sqlite: READINGS, mysql: READINGS }],
-        ['legacy', 'only-in-sqlite', true, { sqlite: 2, mysql: null }],
+        ['legacy', 'only-in-sqlite', false, { sqlite: 2, mysql: null }],
       ]),
     );
+    expect(report.paused).toEqual([
+      { table: 'readings', reason: 'schema drift — only in MySQL: extra', fix: expect.stringMatching(/dualdb schema apply/) },
+    ]);
     await expect(compareNode(w.config, { tables: ['nope'] })).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' });
+  });
+
+  // Operator: `sqlite3 instance/epi_detection.db "CREATE TABLE audit_log(ts TEXT, msg TEXT)"` (no key,
+  // SQLite only, never synced) made `compare` exit 20 and send them to a repair that cannot fix it.
+  it('CLI: compare and repair compare the synced tables only; the others are listed as skipped, one line each, exit 0', async () => {
+    const w = await makeWorld();
+    sqlite3Shell(w.config.sqlitePath, "CREATE TABLE audit_log(ts TEXT, msg TEXT); INSERT INTO audit_log VALUES ('t1', 'boot');");
+    w.db.exec('CREATE TABLE legacy (id INTEGER PRIMARY KEY, v TEXT)');
+    w.db.exec("INSERT INTO legacy VALUES (1, 'x')");
+    await w.hub.execute('CREATE TABLE hub_notes (id BIGINT PRIMARY KEY, v TEXT NULL)');
+    const env = envOf(w.config);
+    const cwd = fixture.dir;
+    const skipped = [
+      {
+        table: 'audit_log',
+        reason: 'no primary key (and only in SQLite): rows cannot be matched; add one to sync this table',
+      },
+      { table: 'hub_notes', reason: 'only in MySQL: create it locally (`dualdb migrate --from mysql`)' },
+      { table: 'legacy', reason: 'only in SQLite: create it on the hub (`dualdb schema apply`)' },
+    ];
+
+    const plain = runCli(['compare'], env, { cwd });
+    expect(plain.code, plain.stdout + plain.stderr).toBe(EXIT.OK);
+    const lines = plain.stdout.split('\n').map((l) => l.trim());
+    for (const s of skipped)
+      expect(
+        lines.filter((l) => l.includes(`table ${s.table} skipped: ${s.reason}`)),
+        plain.stdout,
+      ).toHaveLength(1);
+    expect(plain.stdout).toMatch(/all 7 synced table\(s\) match/);
+    expect(plain.stdout).toContain('3 table(s) not synced');
+    expect(plain.stdout).not.toContain('dualdb repair --from');
+    const json = runCli(['compare', '--json'], env, { cwd });
+    expect(json.code, json.stderr).toBe(EXIT.OK);
+    const parsed = JSON.parse(json.stdout) as CompareReport;
+    expect(parsed.skipped).toEqual(skipped);
+    expect(parsed.paused).toEqual([]);
+    expect(parsed.match).toBe(true);
+    // Named on purpose: still skipped, still said why, still no difference.
+    const named = runCli(['compare', '--tables', 'audit_log'], env, { cwd });
+    expect(named.code, named.stdout + named.stderr).toBe(EXIT.OK);
+    expect(named.stdout).toContain('table audit_log skipped: no primary key');
+
+    // Repair never touches a skipped table and says why, in both directions.
+    for (const from of ['sqlite', 'mysql'] as const) {
+      const fix = runCli(['repair', '--from', from], env, { cwd });
+      expect(fix.code, fix.stdout + fix.stderr).toBe(EXIT.OK);
+      for (const s of skipped) expect(fix.stdout).toContain(`table ${s.table} skipped: ${s.reason}`);
+      expect(fix.stdout).toContain('3 table(s) not synced (see above): not repaired');
+      const fixJson = JSON.parse(runCli(['repair', '--from', from, '--json'], env, { cwd }).stdout) as { skipped: unknown };
+      expect(fixJson.skipped).toEqual(skipped);
+    }
+    expect(await w.hub.query("SHOW TABLES LIKE 'audit_log'")).toEqual([]);
+    expect(w.db.prepare("SELECT name FROM sqlite_master WHERE name = 'hub_notes'").all()).toEqual([]);
+    expect(w.db.prepare('SELECT count(*) AS n FROM audit_log').get()).toEqual({ n: 1n });
+
+    // Paused by schema drift: a difference (20) that names the table and its fix, not a repair.
+    await w.hub.execute('ALTER TABLE readings ADD COLUMN extra INT NULL');
+    const drift = runCli(['compare'], env, { cwd });
+    expect(drift.code, drift.stdout + drift.stderr).toBe(EXIT.DIFFERENCES);
+    expect(drift.stdout).toMatch(
+      /table readings paused: schema drift — only in MySQL: extra — fix: run `dualdb schema apply --yes`/,
+    );
+    expect(drift.stdout).toMatch(/1 table\(s\) paused by schema drift .*repairing rows cannot fix that/);
+    expect(drift.stdout).toMatch(/all 6 compared synced table\(s\) match/);
+    expect(drift.stdout).not.toContain('makes one side equal');
+    const driftJson = JSON.parse(runCli(['compare', '--json'], env, { cwd }).stdout) as CompareReport;
+    expect(driftJson.paused.map((p) => p.table)).toEqual(['readings']);
+    expect(driftJson.skipped).toEqual(skipped);
+    const driftRepair = runCli(['repair', '--from', 'sqlite'], env, { cwd });
+    expect(driftRepair.code, driftRepair.stdout + driftRepair.stderr).toBe(EXIT.DIFFERENCES);
+    expect(driftRepair.stdout).toContain('table readings paused: schema drift');
+    expect(driftRepair.stdout).toMatch(/paused by schema drift \(see above\): not repaired; repairing rows cannot fix that/);
   });
 
   it("compare, the CLI and the monitor's compare tell changes still queued for sync from real differences", async () => {
@@ -483,8 +565,9 @@ describe.skipIf(!HUB_AVAILABLE)('compare and repair', () => {
     expect(report.match).toBe(true);
     const cli = runCli(['compare'], envOf(w.config), { cwd: fixture.dir });
     expect(cli.code, cli.stdout + cli.stderr).toBe(EXIT.OK);
-    expect(cli.stdout).toMatch(/settings: no primary key/);
-    expect(cli.stdout).not.toContain('repair');
+    expect(cli.stdout).toMatch(/table settings skipped: no primary key/);
+    // Said as never repaired, never as something a repair would fix.
+    expect(cli.stdout).not.toContain('dualdb repair');
   });
 
   it('CLI: exit 20 with differences, 0 when equal, 2 for a bad flag', async () => {

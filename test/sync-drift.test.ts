@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqlite } from '../src/engines/sqlite/open.js';
 import { collectStatus } from '../src/sync/status.js';
 import { envOf, runCli, spawnCli } from './helpers/cli.js';
+import { sqlite3Shell } from './helpers/node.js';
 import { divergence, makeWorld, type SyncWorld, waitFor } from './helpers/sync.js';
 import { HUB_AVAILABLE, startSyncTestHub as startTestHub, type TestHub } from './helpers/sync-hub.js';
 import { tempDir } from './helpers/tmp.js';
@@ -260,6 +261,61 @@ describe.skipIf(!HUB_AVAILABLE)('schema drift', () => {
     ]);
     expect(check.prepare('SELECT count(*) AS n FROM _dualdb_parked').get()).toEqual({ n: 0n });
     check.close();
+  }, 90_000);
+
+  // Operator: `status`, `init` and `sync --once` named a table left out; `sync --watch` never did.
+  it('sync --watch and --daemon name each table they leave out once at start, and again when one appears', async () => {
+    const w = await makeWorld(testHub, tmp.dir, {
+      prefix: 'driftskipw',
+      sqliteDdl: [...SQLITE_DDL, 'CREATE TABLE audit_log (at TEXT, line TEXT)'],
+      mysqlDdl: MYSQL_DDL,
+      nodes: ['A'],
+    });
+    worlds.push(w);
+    const A = w.node('A');
+    await A.syncer.close();
+    const env = envOf(A.config);
+    const auditLine =
+      'table audit_log skipped: no primary key (and only in SQLite): rows cannot be matched; add one to sync this table';
+    const scratchLine = 'table scratch skipped: only in SQLite: create it on the hub (`dualdb schema apply`)';
+    const count = (text: string, line: string) => text.split('\n').filter((l) => l.endsWith(line)).length;
+    const watch = spawnCli(['sync', '--watch'], env);
+    try {
+      await waitFor(() => count(watch.output(), auditLine) === 1, 'the skipped table on the console', 30_000);
+      // A table created while the watcher runs: said when it appears, the first one not again.
+      sqlite3Shell(A.config.sqlitePath, 'CREATE TABLE scratch (id INTEGER PRIMARY KEY, v TEXT);');
+      const db = openSqlite(A.config.sqlitePath);
+      db.prepare("INSERT INTO workers VALUES (1, 'Ana')").run();
+      db.close();
+      await waitFor(() => count(watch.output(), scratchLine) === 1, 'the new skipped table on the console', 30_000);
+      await waitFor(
+        async () => (await w.hub.query('SELECT id FROM workers WHERE id = 1')).length === 1,
+        'a cycle after the new table',
+        30_000,
+      );
+      expect(count(watch.output(), auditLine), watch.output()).toBe(1);
+      expect(count(watch.output(), scratchLine), watch.output()).toBe(1);
+    } finally {
+      watch.child.kill('SIGTERM');
+      await watch.exited;
+    }
+    const skippedLogged = () =>
+      readFileSync(A.config.log.file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event?: string; msg: string })
+        .filter((e) => e.event === 'table.skipped')
+        .map((e) => e.msg);
+    expect(skippedLogged()).toEqual([auditLine, scratchLine]);
+    // A daemon has no console: its log says them, once, at start.
+    const daemon = spawnCli(['sync', '--daemon'], env);
+    try {
+      await waitFor(() => skippedLogged().length === 4, 'the daemon to log the skipped tables', 30_000);
+      expect(skippedLogged()).toEqual([auditLine, scratchLine, auditLine, scratchLine]);
+    } finally {
+      daemon.child.kill('SIGTERM');
+      await daemon.exited;
+    }
   }, 90_000);
 
   it('sync --once names every table it left out and why, one line each, and in --json', async () => {

@@ -145,6 +145,21 @@ describe('7. status that tells the truth', () => {
       'every row of the compared tables is the same on both sides · 1 table not compared (no primary key)',
     );
     expect(verdictText(rows.slice(0, 1))).toBe('every row is the same on both sides');
+    // Paused by schema drift: it differs, and the fix named is the schema's, never a repair.
+    const drifted = {
+      table: 'workers',
+      sqliteRows: 3,
+      mysqlRows: 3,
+      equal: false,
+      differences: null,
+      detail: 'schema drift — only in MySQL: badge',
+      error: null,
+      paused: true,
+    };
+    expect(verdictText([...rows.slice(0, 1), drifted])).toBe(
+      'every row of the compared tables is the same on both sides · 1 table paused by schema drift: make the schemas match (`dualdb status` names the fix); a repair cannot',
+    );
+    expect(verdictText([...rows.slice(0, 1), drifted])).not.toContain('dualdb repair');
     const view = {
       running: false,
       method: 'row checksums',

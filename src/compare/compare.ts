@@ -19,7 +19,7 @@ import { EXIT } from '../util/exit-codes.js';
 import type { KnownRange } from './checksum-compare.js';
 import { mysqlKeyOrders } from './mysql-reader.js';
 import { queuedKeys } from './queued.js';
-import { type CompareScope, resolveScope } from './scope.js';
+import { type CompareScope, pausedOf, resolveScope, skippedOf } from './scope.js';
 import {
   CompareCancelledError,
   compareTable,
@@ -101,6 +101,8 @@ function summarise(scope: CompareScope, tables: TableComparison[], started: Date
   return {
     match: differing.length === 0 && !scope.issues.some((i) => i.difference),
     tables,
+    skipped: skippedOf(scope.issues),
+    paused: pausedOf(scope.issues),
     issues: scope.issues,
     totals: {
       tables: tables.length,

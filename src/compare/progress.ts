@@ -22,6 +22,8 @@ export interface CompareRow {
   error: string | null;
   /** Of the differences, those that are changes still queued for sync (on their way, not damage). */
   syncing?: number;
+  /** Paused by schema drift: differs, but the fix is the schema's (detail), not a repair's. */
+  paused?: boolean;
 }
 
 /** Shown with the result: what was compared. */
@@ -103,6 +105,7 @@ export async function runMonitorCompare(
       differences: null,
       detail: i.reason,
       error: i.difference ? null : i.reason,
+      ...(i.kind === 'schema-drift' ? { paused: true } : {}),
     });
   }
   onProgress({ table: '', done: total, total, scanned: 0, rows: [...rows] });

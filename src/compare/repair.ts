@@ -50,7 +50,7 @@ import {
   resumePullAt,
 } from './pull-cursor.js';
 import { type RepairWriter, repairWriter } from './repair-writers.js';
-import { resolveScope } from './scope.js';
+import { pausedOf, resolveScope, skippedOf } from './scope.js';
 import { type ConfirmedDifference, compareTable } from './table-compare.js';
 import type { PullCursorUpdate, RepairAction, RepairEvent, RepairReport, Side, TableRepair } from './types.js';
 
@@ -371,6 +371,8 @@ export async function repairOn(db: SqliteDb, sources: CompareSources, options: R
     dryRun,
     ok,
     tables,
+    skipped: skippedOf(scope.issues),
+    paused: pausedOf(scope.issues),
     issues: scope.issues,
     totals: {
       inserted: tables.reduce((n, t) => n + t.inserted, 0),

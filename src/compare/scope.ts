@@ -1,8 +1,8 @@
 /**
  * Which tables a compare or repair covers: the synced tables of the sync plan
  * (optionally narrowed with --tables), and every table that cannot be compared
- * row by row with the reason — only on one side, schema drift, no primary key —
- * so that nothing is left out silently.
+ * row by row with the reason — skipped by the sync (only on one side, no primary
+ * key, SYNC_EXCLUDE) or paused by schema drift — so that nothing is left out silently.
  */
 import type { MysqlHub } from '../engines/mysql/connect.js';
 import { introspectMysql } from '../engines/mysql/introspect.js';
@@ -13,7 +13,7 @@ import { isMetaTable } from '../engines/types.js';
 import { buildSyncPlan, type PlanOptions, type SyncPlan, type SyncTable, userTables } from '../sync/plan.js';
 import { DualdbError } from '../util/errors.js';
 import { EXIT } from '../util/exit-codes.js';
-import type { TableIssue, TableIssueKind } from './types.js';
+import type { PausedTable, SkippedTable, TableIssue, TableIssueKind } from './types.js';
 
 export interface CompareScope {
   plan: SyncPlan;
@@ -62,7 +62,7 @@ export async function resolveScope(
   const issues: TableIssue[] = [];
   const entries = [
     ...plan.paused.map((p) => ({ ...p, paused: true })),
-    ...plan.skipped.map((p) => ({ ...p, paused: false })),
+    ...plan.skipped.map((p) => ({ ...p, paused: false, fix: undefined })),
   ].filter((i) => included(i.table) && !isMetaTable(i.table));
   for (const issue of entries) {
     const sName = sNames.get(lower(issue.table));
@@ -72,13 +72,35 @@ export async function resolveScope(
       sqlite: sName === undefined ? null : sqliteRowCount(db, sName),
       mysql: mName === undefined ? null : await mysqlCount(hub, mName),
     };
-    // A table on one side only, or with different columns, is a difference. One that is not
-    // synced by design (no usable primary key: setup and `init` said so) is reported but is not,
-    // whatever its counts: no sync or repair can make it equal, so exit 20 would never clear.
-    const difference = kind === 'only-in-sqlite' || kind === 'only-in-mysql' || kind === 'schema-drift';
-    issues.push({ table: issue.table, kind, reason: issue.reason, difference, rows });
+    // Compare checks what the sync keeps equal. A table it skips (no usable primary key, on one
+    // side only, SYNC_EXCLUDE: `sync`, `status` and `init` say so) is listed with why but is no
+    // difference, whatever its counts: no sync or repair makes it equal, so exit 20 would never
+    // clear (operator: an `audit_log` without a key, in SQLite only, failed every scripted
+    // compare). A table paused by schema drift is one the sync means to keep equal and cannot:
+    // that is a difference, and its fix is the schema's, not a repair's.
+    const difference = kind === 'schema-drift';
+    issues.push({
+      table: issue.table,
+      kind,
+      reason: issue.reason,
+      difference,
+      ...(issue.fix ? { fix: issue.fix } : {}),
+      rows,
+    });
   }
   return { plan, tables, issues, complete: tables.length === synced.length };
+}
+
+/** The skipped tables, as `sync --once --json` lists them. */
+export function skippedOf(issues: readonly TableIssue[]): SkippedTable[] {
+  return issues.filter((i) => i.kind !== 'schema-drift').map((i) => ({ table: i.table, reason: i.reason }));
+}
+
+/** The tables paused by schema drift, with their fix. */
+export function pausedOf(issues: readonly TableIssue[]): PausedTable[] {
+  return issues
+    .filter((i) => i.kind === 'schema-drift')
+    .map((i) => ({ table: i.table, reason: i.reason, ...(i.fix ? { fix: i.fix } : {}) }));
 }
 
 async function mysqlCount(hub: MysqlHub, table: string): Promise<number> {

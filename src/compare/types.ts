@@ -71,15 +71,40 @@ export interface TableIssue {
   table: string;
   kind: TableIssueKind;
   reason: string;
-  /** Whether this makes the databases differ (exit code 20). */
+  /**
+   * Whether this makes the databases differ (exit code 20): only a table paused by schema drift,
+   * which the sync means to sync and cannot. A table the sync never syncs (no primary key, on one
+   * side only, SYNC_EXCLUDE) is skipped, not a difference: no sync or repair could clear it.
+   */
   difference: boolean;
+  /** For a paused table: what makes it sync again (the sync's own fix line). */
+  fix?: string;
   /** Row counts where the table exists (null: absent on that side). */
   rows: { sqlite: number | null; mysql: number | null };
 }
 
+/** A table the sync leaves out, with why: the same `{table, reason}` as `sync --once --json`. */
+export interface SkippedTable {
+  table: string;
+  reason: string;
+}
+
+/** A synced table paused by schema drift: not compared; rows cannot be repaired until the schemas match. */
+export interface PausedTable {
+  table: string;
+  reason: string;
+  fix?: string;
+}
+
 export interface CompareReport {
+  /** Every synced table matches and none is paused by schema drift (skipped tables do not count). */
   match: boolean;
   tables: TableComparison[];
+  /** Tables the sync leaves out (SYNC_EXCLUDE, no primary key, on one side only…): not compared. */
+  skipped: SkippedTable[];
+  /** Synced tables paused by schema drift: not compared, and a difference (exit 20). */
+  paused: PausedTable[];
+  /** Both of the above with their row counts (kind, counts, whether it is a difference). */
   issues: TableIssue[];
   totals: { tables: number; differingTables: number; differences: number; rowsScanned: number };
   startedAt: string;
@@ -145,6 +170,10 @@ export interface RepairReport {
   dryRun: boolean;
   ok: boolean;
   tables: TableRepair[];
+  /** Tables the sync leaves out: never repaired (nothing would keep them equal). */
+  skipped: SkippedTable[];
+  /** Synced tables paused by schema drift: not repaired until their schemas match. */
+  paused: PausedTable[];
   issues: TableIssue[];
   totals: { inserted: number; updated: number; deleted: number; failures: number };
   /** Only for `--from mysql`: where the node's pull resumes. */

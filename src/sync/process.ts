@@ -31,6 +31,10 @@ const NOTICE_EVENTS = new Set([
   'hub.stalled',
   'table.paused',
   'table.resumed',
+  // A table the sync leaves out (no primary key, on one side only, SYNC_EXCLUDE), said at start
+  // and when the set changes, as `sync --once` and `status` say it.
+  'table.skipped',
+  'table.unskipped',
   'rekey',
   'rekey.held',
   'rekey.sequence-bumped',

@@ -43,7 +43,7 @@ import { finishLostResolve } from './rekey-resolve-outcome.js';
 import { markFollowers } from './rekey-resolve-parents.js';
 import { ensureRekeyTable, RekeyStore } from './rekey-store.js';
 import { hubPlanFingerprint, PlanStaleError, type SchemaStamp, sqliteSchemaVersion } from './schema-guard.js';
-import { pausedLine } from './summary.js';
+import { pausedLine, skippedLine } from './summary.js';
 import { attachValueForms, unknownFormEntries } from './value-forms.js';
 
 export interface CycleReport {
@@ -140,6 +140,8 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
   private captureCheckedAt: number | undefined;
   /** SYNC_VALUE_FORMS entries already reported as naming nothing (each is said once). */
   private readonly unknownFormsSaid = new Set<string>();
+  /** The skipped tables last said in the log (announceSkipped): each is said once, and again when it changes. */
+  private skippedSaid: SyncPlan['skipped'] | undefined;
   private readonly ownsDb: boolean;
   private hubClockOffsetMs = 0;
   private canSeeTransactions: boolean | undefined;
@@ -352,7 +354,37 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
       if (!plan.paused.some((q) => q.table === p.table))
         this.log.info(`table ${p.table} resumed: its schemas match again`, { event: 'table.resumed', table: p.table });
     }
+    this.announceSkipped(plan);
     return plan;
+  }
+
+  /**
+   * The tables this plan leaves out, each said once — at the first plan, and again only when the
+   * set or a reason changes (a table created while the sync runs) — in `sync --once`'s words: a
+   * watcher's or daemon's console and log named none of them (operator: "why is audit_log not
+   * syncing?" had an answer in `status` and `sync --once` only).
+   */
+  private announceSkipped(plan: SyncPlan): void {
+    // Kept apart from `this.plan`, which a hub outage clears: a reconnect does not repeat them.
+    const previous = this.skippedSaid;
+    this.skippedSaid = plan.skipped;
+    for (const t of plan.skipped) {
+      if (previous?.some((q) => q.table === t.table && q.reason === t.reason)) continue;
+      // Left out on purpose (SYNC_EXCLUDE) is information; a table left out for its shape is a warning.
+      const level = t.reason.startsWith('excluded') ? 'info' : 'warn';
+      this.log[level](skippedLine(t), { event: 'table.skipped', table: t.table, reason: t.reason });
+    }
+    for (const t of previous ?? []) {
+      if (plan.skipped.some((q) => q.table === t.table)) continue;
+      if (plan.byName.has(t.table)) {
+        this.log.info(`table ${t.table} is synced from now on (it was skipped: ${t.reason})`, {
+          event: 'table.unskipped',
+          table: t.table,
+        });
+      } else if (!plan.paused.some((q) => q.table === t.table)) {
+        this.log.info(`table ${t.table} is gone (it was skipped)`, { event: 'table.unskipped', table: t.table });
+      }
+    }
   }
 
   /** The plan known so far, without touching the hub. */

@@ -2,6 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { compareNode, DEFAULT_CHUNK_SIZE } from '../../compare/compare.js';
 import type { CompareEvent, CompareReport, DifferenceKind, TableIssue } from '../../compare/types.js';
 import { describeMysql } from '../../config/config.js';
+import { pausedLine, skippedLine } from '../../sync/summary.js';
 import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';
 import { configFrom, type GlobalOptions } from '../context.js';
@@ -38,9 +39,35 @@ const KIND_TEXT: Record<DifferenceKind, string> = {
   different: 'different',
 };
 
+/**
+ * One line per table left out of the row compare, in the words `sync --once` uses for it: a
+ * skipped table (never synced, so never compared or repaired) or one paused by schema drift
+ * (with its fix: a repair of rows cannot make the schemas equal).
+ */
 export function issueLine(i: TableIssue): string {
   const counts = `SQLite ${i.rows.sqlite === null ? '—' : formatCount(i.rows.sqlite)} / MySQL ${i.rows.mysql === null ? '—' : formatCount(i.rows.mysql)} rows`;
-  return `${i.difference ? glyph.fail : glyph.warn} ${i.table}: ${i.reason} ${color.dim(`(${counts})`)}`;
+  const line =
+    i.kind === 'schema-drift'
+      ? `${glyph.fail} ${pausedLine({ table: i.table, reason: i.reason, fix: i.fix, waiting: 0 })}`
+      : `${glyph.info} ${skippedLine(i)}`;
+  return `${line} ${color.dim(`(${counts})`)}`;
+}
+
+/** The closing lines for tables left out of a compare or repair: why none of them is a repair's job. */
+export function notComparedLines(issues: readonly TableIssue[], command: 'compare' | 'repair'): string[] {
+  const lines: string[] = [];
+  const paused = issues.filter((i) => i.kind === 'schema-drift').length;
+  const skipped = issues.length - paused;
+  const left = command === 'compare' ? 'not compared' : 'not repaired';
+  if (paused)
+    lines.push(
+      `${glyph.fail} ${formatCount(paused)} table(s) paused by schema drift (see above): ${left}; repairing rows cannot fix that — make the schemas match (the fix above) and the sync resumes by itself`,
+    );
+  if (skipped)
+    lines.push(
+      `${glyph.info} ${formatCount(skipped)} table(s) not synced (see above): ${command === 'compare' ? 'not compared, and never repaired' : 'not repaired'} — the sync leaves them out`,
+    );
+  return lines;
 }
 
 /** A one-line progress display on stderr, only for terminals. */
@@ -116,13 +143,16 @@ function printReport(report: CompareReport, limit: number): void {
   }
   out();
   const rows = report.tables.reduce((n, t) => n + Math.max(t.rows.sqlite, t.rows.mysql), 0);
-  if (report.match) {
+  // Rows that differ in synced tables are a repair's job; paused and skipped tables are not.
+  const differing = report.tables.filter((t) => t.status !== 'match').length;
+  if (differing === 0 && report.tables.length > 0) {
+    const of = report.paused.length ? ' compared' : '';
     out(
-      `${glyph.ok} all ${report.tables.length} synced table(s) match (${formatCount(rows)} rows) in ${formatMs(report.durationMs)}`,
+      `${glyph.ok} all ${report.tables.length}${of} synced table(s) match (${formatCount(rows)} rows) in ${formatMs(report.durationMs)}`,
     );
-  } else {
+  } else if (differing > 0) {
     out(
-      `${glyph.fail} ${formatCount(report.totals.differingTables)} table(s) differ, ${formatCount(report.totals.differences)} key(s) — ` +
+      `${glyph.fail} ${formatCount(differing)} table(s) differ, ${formatCount(report.totals.differences)} key(s) — ` +
         `\`dualdb repair --from sqlite|mysql\` makes one side equal to the other`,
     );
     // A change on its way looks like a difference; repairing it would overwrite it.
@@ -132,13 +162,14 @@ function printReport(report: CompareReport, limit: number): void {
         `${glyph.warn} ${formatCount(queued)} of those key(s) are changes still queued for sync: let the sync run (\`dualdb sync --once\`) and compare again before repairing`,
       );
   }
+  for (const l of notComparedLines(report.issues, 'compare')) out(l);
 }
 
 export function registerCompare(program: Command, global: () => GlobalOptions): void {
   program
     .command('compare')
     .description(
-      'compare the synced tables row by row (counts and chunked checksums down to the exact keys); exit 20 when they differ',
+      'compare the synced tables row by row (counts and chunked checksums down to the exact keys); exit 20 when they differ or one is paused by schema drift; tables the sync skips are listed, not compared',
     )
     .option('--tables <list>', 'only these tables (comma-separated)')
     .option('--chunk-size <n>', 'rows per checksum chunk', positiveInt, DEFAULT_CHUNK_SIZE)

@@ -9,7 +9,7 @@ import { EXIT } from '../../util/exit-codes.js';
 import { action } from '../action.js';
 import { configFrom, type GlobalOptions } from '../context.js';
 import { color, formatCount, formatMs, glyph, out, printJson } from '../output.js';
-import { formatKey, issueLine, positiveInt, progressPrinter, tableList } from './compare.js';
+import { formatKey, issueLine, notComparedLines, positiveInt, progressPrinter, tableList } from './compare.js';
 
 interface RepairFlags {
   from: Side;
@@ -26,7 +26,8 @@ const MARK = { insert: '+', update: '~', delete: '-' } as const;
 export function repairExitCode(r: RepairReport): number {
   if (!r.ok) return EXIT.FAILURE;
   const changes = r.totals.inserted + r.totals.updated + r.totals.deleted;
-  // A dry run that would change something, or tables no repair can fix (schema), still differ.
+  // A dry run that would change something, or a table paused by schema drift (no repair of rows
+  // fixes it), still differs; a table the sync skips does not count (it is listed, never repaired).
   if ((r.dryRun && changes > 0) || r.issues.some((i) => i.difference)) return EXIT.DIFFERENCES;
   return EXIT.OK;
 }
@@ -84,13 +85,13 @@ function printReport(r: RepairReport, limit: number): void {
     out(
       `${total ? glyph.warn : glyph.ok} dry run: ${formatCount(total)} row(s) would change in ${NAME[r.to]}; nothing was written`,
     );
-  else {
+  else if (r.tables.length > 0) {
     out(
-      `${glyph.ok} ${NAME[r.to]} now equals ${NAME[r.from]} in every synced table: ${formatCount(total)} row(s) changed in ${formatMs(r.durationMs)}`,
+      `${glyph.ok} ${NAME[r.to]} now equals ${NAME[r.from]} in every ${r.paused.length ? 'other ' : ''}synced table: ${formatCount(total)} row(s) changed in ${formatMs(r.durationMs)}`,
     );
-    const left = r.issues.filter((i) => i.difference).length;
-    if (left) out(`${glyph.fail} ${left} table(s) still differ in their schema (see above): repairing rows cannot fix that`);
-  }
+  } else if (r.issues.length > 0) out(`${glyph.info} nothing repaired: no synced table to repair`);
+  // Skipped tables are never touched (no sync keeps them equal); paused ones wait for their schema.
+  for (const l of notComparedLines(r.issues, 'repair')) out(l);
 }
 
 export function registerRepair(program: Command, global: () => GlobalOptions): void {

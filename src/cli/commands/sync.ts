@@ -166,7 +166,9 @@ export function registerSync(program: Command, global: () => GlobalOptions): voi
               : undefined,
             onNotice: opts.watch
               ? (e) =>
-                  out(`${color.dim(new Date().toLocaleTimeString())} ${e.level === 'error' ? glyph.fail : glyph.warn} ${e.msg}`)
+                  out(
+                    `${color.dim(new Date().toLocaleTimeString())} ${e.level === 'error' ? glyph.fail : e.level === 'info' ? glyph.info : glyph.warn} ${e.msg}`,
+                  )
               : undefined,
           });
           if (opts.watch) {

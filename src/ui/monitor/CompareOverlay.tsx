@@ -12,6 +12,7 @@ export const onlySyncing = (r: CompareRow): boolean =>
 
 export function resultText(r: CompareRow, theme: Theme): string {
   if (r.equal === null) return '? not compared';
+  if (r.paused) return `${theme.glyph.paused} paused (schema)`;
   if (r.equal) return `${theme.glyph.ok} identical`;
   if (onlySyncing(r)) return `${theme.glyph.pending} ${fmtCount(r.differences ?? 0)} syncing`;
   return r.differences ? `${theme.glyph.diff} ${fmtCount(r.differences)} differ` : `${theme.glyph.diff} differs`;
@@ -22,7 +23,8 @@ export const noPrimaryKey = (r: CompareRow): boolean => r.equal === null && /no 
 
 /** The verdict under the counts: never "every row is the same" while some tables were not compared. */
 export function verdictText(rows: CompareRow[]): string {
-  const differ = rows.filter((r) => r.equal === false && !onlySyncing(r)).length;
+  const paused = rows.filter((r) => r.paused).length;
+  const differ = rows.filter((r) => r.equal === false && !onlySyncing(r)).length - paused;
   const syncing = rows.filter(onlySyncing).length;
   const noKey = rows.filter(noPrimaryKey).length;
   const otherUnknown = rows.filter((r) => r.equal === null).length - noKey;
@@ -35,10 +37,14 @@ export function verdictText(rows: CompareRow[]): string {
     ? 'fix with `dualdb repair --from sqlite|mysql`; details: `dualdb compare`'
     : syncing
       ? 'the other rows that differ are changes still on their way: press c again in a moment'
-      : notCompared
+      : notCompared || paused
         ? 'every row of the compared tables is the same on both sides'
         : 'every row is the same on both sides';
-  return notCompared ? `${verdict} · ${notCompared}` : verdict;
+  // A table paused by schema drift differs, but no repair of rows fixes it: its schema does.
+  const drift = paused
+    ? `${tables(paused)} paused by schema drift: make the schemas match (\`dualdb status\` names the fix); a repair cannot`
+    : '';
+  return [verdict, drift, notCompared].filter(Boolean).join(' · ');
 }
 
 export function CompareOverlay({ view, width, height }: { view: CompareView; width: number; height: number }) {

@@ -18,6 +18,8 @@ import type { MysqlHub } from '../src/engines/mysql/connect.js';
 import type { SqliteDb } from '../src/engines/sqlite/open.js';
 import { resolveAllRekeys } from '../src/sync/rekey-resolve-all.js';
 import type { Syncer } from '../src/sync/syncer.js';
+import { EXIT } from '../src/util/exit-codes.js';
+import { envOf, runCli } from './helpers/cli.js';
 import { divergence, makeWorld, syncUntilQuiet, syncWorlds } from './helpers/sync.js';
 import { HUB_AVAILABLE } from './helpers/sync-hub.js';
 
@@ -151,6 +153,57 @@ describe.skipIf(!HUB_AVAILABLE)('the hub’s AUTO_INCREMENT overtaken by the app
       expect(await divergence(w, ['workers', 'attendance'])).toEqual([]);
       await expectEveryChildOnItsParent(w.hub, s1.db, 1 + 3 + app.taken());
     } finally {
+      await w.close();
+    }
+  }, 120_000);
+
+  it('manual: a sync user that may not ALTER the table: `rekeys resolve` exits 1 with one line naming the statement and the grant', async () => {
+    const w = await makeWorld(fx.testHub, fx.dir, {
+      prefix: 'seqoverp',
+      sqliteDdl: SQLITE_DDL,
+      mysqlDdl: MYSQL_DDL,
+      nodes: ['s1'],
+      env: { SYNC_KEY_COLLISIONS: 'manual' },
+    });
+    const user = `noalter_${w.mysql.database.slice(-8)}`;
+    const password = 'Pw-noalter-1';
+    const admin = await fx.testHub.admin();
+    try {
+      for (const host of ['%', 'localhost', '127.0.0.1']) {
+        await admin.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [user, host, password]);
+        // Everything the sync needs, but not ALTER.
+        await admin.query(
+          `GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, INDEX, TRIGGER, LOCK TABLES, CREATE TEMPORARY TABLES, EXECUTE ON \`${w.mysql.database}\`.* TO ?@?`,
+          [user, host],
+        );
+      }
+      const s1 = w.node('s1');
+      await w.hub.execute("INSERT INTO workers (id, badge) VALUES (1, 'hub-1')");
+      for (let i = 1; i <= 3; i++) appWorker(s1.db, `s1-${i}`);
+      await syncUntilQuiet(w.nodes);
+      const held = s1.syncer.rekeys.list({ status: 'held', limit: 100 });
+      expect(held.map((r) => [r.tbl, r.oldKey])).toEqual([['workers', '1']]);
+      // The application wrote on since: its keys are past the hub's AUTO_INCREMENT (4).
+      for (let i = 4; i <= 6; i++) appWorker(s1.db, `s1-${i}`);
+      const r = runCli(
+        ['rekeys', 'resolve', String(held[0]?.id), '--rekey', 'node'],
+        envOf(s1.config, { DB_USER: user, DB_PASSWORD: password, SYNC_KEY_COLLISIONS: 'manual' }),
+      );
+      expect(r.code, r.stderr).toBe(EXIT.FAILURE);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /key collision #\d+ not resolved: cannot move the hub's AUTO_INCREMENT of workers past this node's keys: the sync user may not alter the table/,
+      );
+      expect(lines[0]).toMatch(
+        /run on the hub: ALTER TABLE workers AUTO_INCREMENT = \d+; or grant ALTER on the table to the sync user/,
+      );
+      expect(r.stderr).not.toContain(password);
+      // Nothing moved: still held, every row still here.
+      expect(s1.syncer.rekeys.list({ status: 'held', limit: 100 })).toHaveLength(1);
+      expect(Number((s1.db.prepare('SELECT count(*) AS n FROM workers').get() as { n: number | bigint }).n)).toBe(6);
+    } finally {
+      await admin.end();
       await w.close();
     }
   }, 120_000);

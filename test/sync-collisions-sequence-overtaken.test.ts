@@ -207,4 +207,54 @@ describe.skipIf(!HUB_AVAILABLE)('the hub’s AUTO_INCREMENT overtaken by the app
       await w.close();
     }
   }, 120_000);
+
+  it('manual: the table held open on the hub for long: `rekeys resolve` says so in one line, waits bounded, names the ALTER', async () => {
+    const w = await makeWorld(fx.testHub, fx.dir, {
+      prefix: 'seqoverb',
+      sqliteDdl: SQLITE_DDL,
+      mysqlDdl: MYSQL_DDL,
+      nodes: ['s1'],
+      env: { SYNC_KEY_COLLISIONS: 'manual' },
+    });
+    const holder = await fx.testHub.admin(w.mysql.database);
+    try {
+      const s1 = w.node('s1');
+      await w.hub.execute("INSERT INTO workers (id, badge) VALUES (1, 'hub-1')");
+      await w.hub.execute("INSERT INTO attendance (id, worker_id, note) VALUES (1, 1, 'hub-1')");
+      for (let i = 1; i <= 3; i++) appWorker(s1.db, `s1-${i}`);
+      await syncUntilQuiet(w.nodes);
+      const held = s1.syncer.rekeys.list({ status: 'held', limit: 100 });
+      expect(held.map((r) => [r.tbl, r.oldKey])).toEqual([['workers', '1']]);
+      for (let i = 4; i <= 6; i++) appWorker(s1.db, `s1-${i}`);
+      // A long transaction on the hub that read the table: it holds its metadata lock until it ends.
+      await holder.query('START TRANSACTION');
+      await holder.query('SELECT count(*) FROM workers');
+      const r = runCli(
+        ['rekeys', 'resolve', String(held[0]?.id), '--rekey', 'node'],
+        envOf(s1.config, { SYNC_KEY_COLLISIONS: 'manual' }),
+      );
+      expect(r.code, r.stderr).toBe(EXIT.FAILURE);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, r.stderr).toHaveLength(1);
+      expect(lines[0]).toMatch(
+        /key collision #\d+ not resolved: could not move the hub's AUTO_INCREMENT of workers past this node's keys yet: the table was busy on the hub \(Lock wait timeout exceeded/,
+      );
+      expect(lines[0]).toMatch(
+        /run the same command again once the hub's transactions on workers end; or run on the hub: ALTER TABLE workers AUTO_INCREMENT = \d+;/,
+      );
+      await holder.query('ROLLBACK');
+      // Once the hub's transaction ended, the same command resolves it.
+      const again = runCli(
+        ['rekeys', 'resolve', String(held[0]?.id), '--rekey', 'node'],
+        envOf(s1.config, { SYNC_KEY_COLLISIONS: 'manual' }),
+      );
+      expect(again.code, again.stderr).toBe(EXIT.OK);
+      await syncUntilQuiet(w.nodes);
+      expect(await divergence(w, ['workers', 'attendance'])).toEqual([]);
+      await expectEveryChildOnItsParent(w.hub, s1.db, 7);
+    } finally {
+      await holder.end();
+      await w.close();
+    }
+  }, 120_000);
 });

@@ -27,7 +27,17 @@ import {
   TableKeys,
   unseenRowChanges,
 } from './push-hub-read.js';
-import { bumpHubSequence, type Collision, moveOnHub, type RekeyEvent, rowHere, SequenceBehindError } from './rekey.js';
+import {
+  type Collision,
+  moveHubSequencePast,
+  moveOnHub,
+  type RekeyEvent,
+  rowHere,
+  SEQUENCE_ATTEMPTS,
+  SequenceBehindError,
+  SequenceBumpError,
+  sequenceStillBehind,
+} from './rekey.js';
 import { moveOnNode } from './rekey-node.js';
 import { afterHubCommit, beforeHubCommit, finishLostResolve, type HubCommit, settleLostCommit } from './rekey-resolve-outcome.js';
 import { isMissingParent, markFollowers, missingParentError, unsentParentError } from './rekey-resolve-parents.js';
@@ -35,8 +45,6 @@ import type { RekeyCloseReason, RekeyRecord } from './rekey-store.js';
 import { SqliteTableIO } from './sqlite-io.js';
 import type { Syncer } from './syncer.js';
 
-/** Hub sequence bumps a resolve tries before it gives up (each one further past the node's keys). */
-const SEQUENCE_ATTEMPTS = 4;
 /** Reads again after another node moved a parent of the hub's row meanwhile (HubMovedMeanwhile). */
 const MOVED_ATTEMPTS = 3;
 /** Tries again after a deadlock or a lock wait timeout on the hub (each one rolled back whole). */
@@ -264,21 +272,32 @@ export async function resolveRekey(
           { hint: 'run the same command again', exitCode: EXIT.CONFLICTS, cause: e },
         );
       else if (e instanceof SequenceBehindError && attempt < SEQUENCE_ATTEMPTS) {
-        // The application writes meanwhile (trial 3, H): each retry leaves it more keys of room.
-        const headroom = attempt === 0 ? 0n : BigInt(100 * 4 ** (attempt - 1));
-        attempt++;
-        await syncer.withContext((ctx) => bumpHubSequence(ctx, e, headroom));
+        // The application writes meanwhile (trial 3, H): each move leaves it more keys of room
+        // (rekey.ts sequenceHeadroom). A table busy on the hub is waited for once more, said in
+        // the log; still busy, the resolve stops with the cause and the statement to run.
+        try {
+          await syncer.withContext((ctx) => moveHubSequencePast(ctx, e, attempt++));
+        } catch (bump) {
+          if (bump instanceof SequenceBumpError)
+            throw new DualdbError(
+              'HUB_SEQUENCE_BEHIND',
+              `key collision #${id} not resolved: ${bump.message.replace(/; retried$/, '')}`,
+              {
+                hint: bump.fixesItself
+                  ? `run the same command again once the hub's transactions on ${bump.table} end; or run on the hub: ${bump.statement};`
+                  : (bump.hint ?? `run on the hub: ${bump.statement};`),
+                cause: bump,
+              },
+            );
+          throw bump;
+        }
         continue;
       } else if (e instanceof SequenceBehindError) {
-        const past = e.localMax + 10_000n;
-        throw new DualdbError(
-          'HUB_SEQUENCE_BEHIND',
-          `key collision #${id} not resolved: the application took each new key the hub handed out for ${e.table.name} (the hub's AUTO_INCREMENT stays behind this node's keys, up to ${e.localMax})`,
-          {
-            hint: `run the same command again; if it keeps failing, give the hub room on the hub: ALTER TABLE ${e.table.name} AUTO_INCREMENT = ${past};`,
-            cause: e,
-          },
-        );
+        const still = sequenceStillBehind(e, `key collision #${id} not resolved`);
+        throw new DualdbError('HUB_SEQUENCE_BEHIND', still.message, {
+          hint: `run the same command again; if it keeps failing, give the hub room, on the hub: ${still.statement};`,
+          cause: e,
+        });
       } else throw e;
     }
     // Both rows still there (onlyIfGone): nothing happened, nothing to tell.

@@ -336,24 +336,119 @@ export function decodeMove(pk: string): { oldKey: string; newKey: string } {
 }
 
 /**
+ * How many times a sync cycle or a resolve moves the hub's AUTO_INCREMENT past this node's keys and
+ * tries again before it gives up (each time with more room, sequenceHeadroom).
+ */
+export const SEQUENCE_ATTEMPTS = 4;
+
+/**
+ * Keys of room a move of the hub's sequence leaves the application, by attempt (0-based): 100,
+ * 400, 1600, 6400. Never 0: SQLite hands the application max + 1, exactly the key a move to max + 1
+ * gives the hub next, so under load a move without room was overtaken before the retry could use it
+ * (operator tryout of 2026-12-08: 13 failed cycles with a 25 s backoff, `rekeys resolve --all` exit 1).
+ * The room is only a gap in the hub's ids; the node's own inserts fill it without colliding.
+ */
+export function sequenceHeadroom(attempt: number): bigint {
+  return BigInt(100 * 4 ** Math.max(0, Math.min(attempt, 8)));
+}
+
+/** The hub's sequence could not be moved (busy, refused), or the application kept overtaking it. */
+export class SequenceBumpError extends DualdbError {
+  constructor(
+    message: string,
+    readonly table: string,
+    /** The statement that does it by hand on the hub. */
+    readonly statement: string,
+    /** Whether the next cycle fixes it by itself (a busy table, keys overtaken): no backoff earned. */
+    readonly fixesItself: boolean,
+    options: { hint: string; cause?: unknown },
+  ) {
+    super('HUB_SEQUENCE_BEHIND', message, options);
+  }
+}
+
+/**
+ * A condition the sync fixes by itself at its next cycle (docs/SYNC-CONTRACT.md 13): the hub's
+ * sequence behind this node's keys, or its move met a busy table. Not a failure of the hub: it
+ * earns no backoff.
+ */
+export function fixesItself(e: unknown): boolean {
+  return e instanceof SequenceBehindError || (e instanceof SequenceBumpError && e.fixesItself);
+}
+
+/** The hub's AUTO_INCREMENT of a table (MariaDB reads it from the engine), or undefined. */
+async function hubAutoIncrement(conn: PoolConnection, table: string): Promise<bigint | undefined> {
+  const [rows] = await conn.query(
+    'SELECT AUTO_INCREMENT AS a FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+    [table],
+  );
+  const a = (rows as { a: string | number | null }[])[0]?.a;
+  return a === null || a === undefined ? undefined : BigInt(a);
+}
+
+/** Seconds an AUTO_INCREMENT move waits for the table's metadata lock (writers queue behind it meanwhile). */
+const BUMP_LOCK_WAIT_S = 3;
+
+/**
  * Moves the hub's AUTO_INCREMENT past this node's keys (outside any transaction: DDL commits),
  * `headroom` keys further: past the keys the application takes meanwhile (SQLite hands out max + 1,
- * exactly the key a bump to max + 1 gives the hub).
+ * exactly the key a bump to max + 1 gives the hub). The node's largest key is read again here (the
+ * application wrote since the error); a sequence already past it (another process moved it, or the
+ * hub's writers did) is left alone: no DDL, no metadata lock. Returns the value it is at least now.
  * Bounded lock wait: the statement needs the table's metadata lock for an instant.
  */
-export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError, headroom = 0n): Promise<void> {
-  await ctx.hub.withConnection(async (conn) => {
-    await conn.query('SET SESSION lock_wait_timeout = 5');
+export async function bumpHubSequence(ctx: SyncContext, e: SequenceBehindError, headroom = 0n): Promise<bigint> {
+  // bigints: no Math.max
+  let top = localMax(ctx.db, e.table);
+  if (e.localMax > top) top = e.localMax;
+  const past = top + 1n + headroom;
+  const done = await ctx.hub.withConnection(async (conn) => {
     try {
-      await conn.query(`ALTER TABLE ${quoteMysqlId(e.table.name)} AUTO_INCREMENT = ${(e.localMax + 1n + headroom).toString()}`);
+      const at = await hubAutoIncrement(conn, e.table.name);
+      if (at !== undefined && at >= past) return false;
+      await conn.query(`SET SESSION lock_wait_timeout = ${BUMP_LOCK_WAIT_S}`);
+      await conn.query(`ALTER TABLE ${quoteMysqlId(e.table.name)} AUTO_INCREMENT = ${past.toString()}`);
+      return true;
     } catch (err) {
-      throw sequenceBumpFailure(err, e);
+      throw sequenceBumpFailure(err, e, past);
     }
   });
-  ctx.log.info(`moved the hub's AUTO_INCREMENT of ${e.table.name} past this node's keys (${e.localMax})`, {
-    event: 'rekey.sequence-bumped',
-    table: e.table.name,
-  });
+  if (done)
+    ctx.log.info(`moved the hub's AUTO_INCREMENT of ${e.table.name} past this node's keys (${top}) to ${past}`, {
+      event: 'rekey.sequence-bumped',
+      table: e.table.name,
+    });
+  return past;
+}
+
+/**
+ * bumpHubSequence, tried once more when the table was busy on the hub (another session's open
+ * transaction on it holds the metadata lock), said in the log meanwhile: a wait is never silent.
+ */
+export async function moveHubSequencePast(ctx: SyncContext, e: SequenceBehindError, attempt: number): Promise<bigint> {
+  try {
+    return await bumpHubSequence(ctx, e, sequenceHeadroom(attempt));
+  } catch (err) {
+    if (!(err instanceof SequenceBumpError) || !err.fixesItself) throw err;
+    ctx.log.warn(`${err.message}; trying once more`, { event: 'rekey.sequence-busy', table: e.table.name });
+    return bumpHubSequence(ctx, e, sequenceHeadroom(attempt));
+  }
+}
+
+/**
+ * The application took every key the hub handed out, `SEQUENCE_ATTEMPTS` times, each time with more
+ * room: the cause and the statement that gives the hub room by hand, in one line.
+ */
+export function sequenceStillBehind(e: SequenceBehindError, what: string): SequenceBumpError {
+  const past = e.localMax + 10_000n;
+  const statement = `ALTER TABLE ${e.table.name} AUTO_INCREMENT = ${past}`;
+  return new SequenceBumpError(
+    `${what}: the application took each new key the hub handed out for ${e.table.name} (the hub's AUTO_INCREMENT was moved past this node's keys ${SEQUENCE_ATTEMPTS} times and stays behind them, up to ${e.localMax})`,
+    e.table.name,
+    statement,
+    true,
+    { hint: `it is tried again; if it keeps failing, give the hub room, on the hub: ${statement};`, cause: e },
+  );
 }
 
 /** Driver codes of an ALTER that waited too long or was cut off: nothing is wrong with the account. */
@@ -367,27 +462,37 @@ const BUMP_TRANSIENT = new Set(['ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_
  *  - a lock wait (another session held the table) or an interrupted statement: transient, retried;
  *  - a refused privilege: the statement to run on the hub, or the grant;
  *  - anything else: the server's words, with the statement that does it by hand.
+ * `past`: the value the move was to set (the node's largest key + 1 without room).
  */
-export function sequenceBumpFailure(err: unknown, e: SequenceBehindError): unknown {
+export function sequenceBumpFailure(err: unknown, e: SequenceBehindError, past = e.localMax + 1n): unknown {
   if (isConnectionError(err)) return err;
   const code = (err as { code?: string })?.code ?? '';
-  const by = `ALTER TABLE ${e.table.name} AUTO_INCREMENT = ${e.localMax + 1n}`;
+  const by = `ALTER TABLE ${e.table.name} AUTO_INCREMENT = ${past}`;
   const why = (err as Error)?.message ?? String(err);
   if (BUMP_TRANSIENT.has(code))
-    return new DualdbError(
-      'HUB_SEQUENCE_BEHIND',
+    return new SequenceBumpError(
       `could not move the hub's AUTO_INCREMENT of ${e.table.name} past this node's keys yet: the table was busy on the hub (${why}); retried`,
-      { hint: `nothing to do unless it persists: then look for a long transaction on ${e.table.name} on the hub`, cause: err },
+      e.table.name,
+      by,
+      true,
+      {
+        hint: `nothing to do unless it persists: then look for a long transaction on ${e.table.name} on the hub, or run there: ${by}`,
+        cause: err,
+      },
     );
   if (PRIVILEGE_REFUSED.has(code) || code === 'ER_DBACCESS_DENIED_ERROR')
-    return new DualdbError(
-      'HUB_SEQUENCE_BEHIND',
+    return new SequenceBumpError(
       `cannot move the hub's AUTO_INCREMENT of ${e.table.name} past this node's keys: the sync user may not alter the table (${why})`,
+      e.table.name,
+      by,
+      false,
       { hint: `run on the hub: ${by}; or grant ALTER on the table to the sync user`, cause: err },
     );
-  return new DualdbError(
-    'HUB_SEQUENCE_BEHIND',
+  return new SequenceBumpError(
     `cannot move the hub's AUTO_INCREMENT of ${e.table.name} past this node's keys (${why})`,
+    e.table.name,
+    by,
+    false,
     { hint: `retried; if it persists, run on the hub: ${by}`, cause: err },
   );
 }

@@ -28,6 +28,7 @@ import { failureKind, hubLockFailure, isTransientSqlite } from './errors.js';
 import { withStallWatch } from './hub-stall.js';
 import type { PullState } from './local-state.js';
 import { ResyncNeededError } from './pull.js';
+import { fixesItself } from './rekey.js';
 import { collectStatus, type NodeState, type SyncStatus } from './status.js';
 import { movedUserRows } from './summary.js';
 import { type CycleReport, Syncer } from './syncer.js';
@@ -723,7 +724,10 @@ export class SyncService extends EventEmitter<{
     const kind = failureKind(e);
     const hubAway = kind === 'hub';
     // The backoff counts failures of this kind only: a lock met after a long outage is retried soon.
-    const attempt = this.retries.fail(kind);
+    // A condition the next cycle fixes by itself (the hub's AUTO_INCREMENT behind this node's keys,
+    // its move meeting a busy table) earns none: it is not counted, the next cycle comes at once.
+    const soon = fixesItself(e);
+    const attempt = soon ? 1 : this.retries.fail(kind);
     const delay = backoffDelay(attempt);
     this.retryAt = Date.now() + delay;
     // The hub is back but the cycle failed for another reason: recovering (the queue is not
@@ -746,6 +750,11 @@ export class SyncService extends EventEmitter<{
           attempt,
         },
       );
+    } else if (soon) {
+      this.log.warn(`${this.lastError}; the sync tries again in ${(delay / 1000).toFixed(1)} s`, {
+        event: 'sync.retry',
+        attempt,
+      });
     } else if (hubLockFailure(e)) {
       // Rolled back whole on the hub, nothing applied: a retry, not a failure of the sync (a
       // deadlock was tried again within the cycle already, syncer.ts).

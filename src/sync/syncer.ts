@@ -37,7 +37,7 @@ import { PushRaceError, type PushReadAhead, pushBatch } from './push.js';
 import { releasePushConnection } from './push-connection.js';
 import { type MultiStatementLease, pushOneRow } from './push-one.js';
 import { nextPullLimit, nextPushLimit } from './push-size.js';
-import { bumpHubSequence, type RekeyEvent, SequenceBehindError } from './rekey.js';
+import { moveHubSequencePast, type RekeyEvent, SEQUENCE_ATTEMPTS, SequenceBehindError, sequenceStillBehind } from './rekey.js';
 import { closeGoneHeld } from './rekey-held-gone.js';
 import { finishLostResolve } from './rekey-resolve-outcome.js';
 import { markFollowers } from './rekey-resolve-parents.js';
@@ -499,13 +499,15 @@ export class Syncer extends EventEmitter<{ cycle: [CycleReport]; rekey: [RekeyEv
           i--;
           continue;
         }
-        if (e instanceof SequenceBehindError && bumps < 3) {
-          // The hub's sequence handed out a key this node holds: move it past, then the same batch again.
-          bumps++;
-          await bumpHubSequence(ctx, e);
+        if (e instanceof SequenceBehindError && bumps < SEQUENCE_ATTEMPTS) {
+          // The hub's sequence handed out a key this node holds (the application took it while the
+          // batch ran): move it past, with room for the keys the application takes meanwhile, then
+          // the same batch again — in this cycle, not a failed one with a backoff.
+          await moveHubSequencePast(ctx, e, bumps++);
           i--;
           continue;
         }
+        if (e instanceof SequenceBehindError) throw sequenceStillBehind(e, `a ${direction} batch was rolled back`);
         if (((e instanceof PushRaceError && e.again) || e instanceof PullRaceError) && rereads < 3) {
           // Keys moved here while the push decided, or another process on the file pushed or pulled
           // while the pull read the hub (a `rekeys resolve` beside it): read the batch again now,
